@@ -1,0 +1,40 @@
+//! The `sayso` binary: argument parsing and dispatch only. Each subcommand lives in its own file
+//! under `src/bin/sayso/` with an `Args` struct and an `exec` function that makes one call into the
+//! library; rendering and prompting stay here, never in the library.
+
+mod cmd_sandbox;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// A natural-language command agent for Salesforce.
+#[derive(Parser)]
+#[command(name = "sayso", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the embedded Salesforce org emulator (the demo org).
+    Sandbox(cmd_sandbox::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Sandbox(args)) => cmd_sandbox::exec(args),
+        None => {
+            eprintln!("error: no command given; try `sayso sandbox serve` or `sayso --help`");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! sayso — a natural-language command agent for Salesforce.
+//!
+//! A phrase goes through a fixed pipeline:
+//!
+//! 1. [`lang`] turns text (typed or dictated) into typed intents, using the grammars in `grammars/`.
+//! 2. `resolve` turns intents into API names and record ids using describe metadata and escaped SOQL.
+//! 3. `plan` decides the fewest API calls; `exec` sends them through [`salesforce`] and records them in
+//!    `journal` so they can be undone.
+//!
+//! # Layout
+//! - [`id`] — Salesforce record ids (15/18 characters, checksum) and key prefixes. Shared.
+//! - [`soql`] — SOQL lexer, AST, parser and renderer (escaping). Shared by the agent and the sandbox.
+//! - [`lang`] — the command language: normalisation, entities, grammar matching, intents. Pure, no I/O.
+//! - [`auth`] — the agent's side of OAuth: login flows, refresh, token storage.
+//! - [`salesforce`] — the REST client every command goes through.
+//! - [`sandbox`] — the embedded Salesforce org emulator (`sayso sandbox`). Imports only [`soql`] and [`id`].
+//!
+//! The binary (`src/bin/sayso`) is a thin layer: argument parsing, the shell, and rendering.
+
+pub mod auth;
+pub mod id;
+pub mod lang;
+pub mod salesforce;
+pub mod sandbox;
+pub mod soql;
