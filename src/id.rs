@@ -99,7 +99,11 @@ fn restore_case(body: &str, suffix: &str) -> Option<String> {
         let bits = SUFFIX_ALPHABET.iter().position(|&a| a as char == s.to_ascii_uppercase())?;
         for i in 0..5 {
             let c = &mut chars[chunk * 5 + i];
-            *c = if bits & (1 << i) != 0 { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() };
+            let upper = bits & (1 << i) != 0;
+            if upper && !c.is_ascii_alphabetic() {
+                return None;
+            }
+            *c = if upper { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() };
         }
     }
     Some(chars.into_iter().collect())
@@ -167,7 +171,7 @@ mod tests {
     fn bad_ids_are_refused() {
         assert!(matches!(RecordId::parse("006Dm000"), Err(IdError::Length(_))));
         assert!(matches!(RecordId::parse("006Dm0000000001'A"), Err(IdError::Character(_))));
-        assert!(matches!(RecordId::parse("006Dm0000000001AAA"), Err(IdError::Checksum(_))));
+        assert!(matches!(RecordId::parse("006Dm0000000001ZZZ"), Err(IdError::Checksum(_))));
     }
 
     #[test]
