@@ -227,10 +227,16 @@ functions! {
 impl Function {
     /// Whether this is one of the date functions (`CALENDAR_YEAR`, `DAY_ONLY`, `HOUR_IN_DAY`, …).
     pub fn is_date_function(self) -> bool {
-        self.is_aggregate() && !matches!(
-            self,
-            Function::Count | Function::CountDistinct | Function::Sum | Function::Avg | Function::Min | Function::Max
-        )
+        self.is_aggregate()
+            && !matches!(
+                self,
+                Function::Count
+                    | Function::CountDistinct
+                    | Function::Sum
+                    | Function::Avg
+                    | Function::Min
+                    | Function::Max
+            )
     }
 }
 
@@ -315,7 +321,10 @@ impl Operator {
 
     /// Whether the right side is a parenthesised list (or, for IN / NOT IN, a semi-join).
     pub fn takes_list(self) -> bool {
-        matches!(self, Operator::In | Operator::NotIn | Operator::Includes | Operator::Excludes)
+        matches!(
+            self,
+            Operator::In | Operator::NotIn | Operator::Includes | Operator::Excludes
+        )
     }
 }
 
@@ -416,11 +425,14 @@ impl StringLit {
     /// The value: escapes decoded. `\%` and `\_` stay as written (they only mean something in
     /// LIKE; use [`StringLit::like_pattern`] there).
     pub fn value(&self) -> String {
-        self.decode(false).into_iter().map(|p| match p {
-            LikePart::Char(c) => c,
-            LikePart::Any => '%',
-            LikePart::One => '_',
-        }).collect()
+        self.decode(false)
+            .into_iter()
+            .map(|p| match p {
+                LikePart::Char(c) => c,
+                LikePart::Any => '%',
+                LikePart::One => '_',
+            })
+            .collect()
     }
 
     /// The value as a LIKE pattern: unescaped `%` and `_` are wildcards, `\%` and `\_` literal.
@@ -441,7 +453,10 @@ impl StringLit {
                     Some('f' | 'F') => out.push(LikePart::Char('\u{c}')),
                     Some('u' | 'U') => {
                         let hex: String = chars.by_ref().take(4).collect();
-                        let c = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32).unwrap_or('\u{fffd}');
+                        let c = u32::from_str_radix(&hex, 16)
+                            .ok()
+                            .and_then(char::from_u32)
+                            .unwrap_or('\u{fffd}');
                         out.push(LikePart::Char(c));
                     }
                     Some(c @ ('%' | '_')) if like => out.push(LikePart::Char(c)),
@@ -596,12 +611,18 @@ pub enum DateLiteral {
 impl DateLiteral {
     /// Looks up a literal without `:n` by name, case-insensitively.
     pub fn named(name: &str) -> Option<NamedDate> {
-        NamedDate::ALL.iter().copied().find(|d| d.as_str().eq_ignore_ascii_case(name))
+        NamedDate::ALL
+            .iter()
+            .copied()
+            .find(|d| d.as_str().eq_ignore_ascii_case(name))
     }
 
     /// Looks up a `:n` literal by name, case-insensitively.
     pub fn with_n(name: &str) -> Option<NDate> {
-        NDate::ALL.iter().copied().find(|d| d.as_str().eq_ignore_ascii_case(name))
+        NDate::ALL
+            .iter()
+            .copied()
+            .find(|d| d.as_str().eq_ignore_ascii_case(name))
     }
 }
 
@@ -737,7 +758,10 @@ impl Query {
     pub fn new(object: &str, select: Vec<SelectItem>) -> Query {
         Query {
             select,
-            from: From { path: vec![object.to_string()], alias: None },
+            from: From {
+                path: vec![object.to_string()],
+                alias: None,
+            },
             using_scope: None,
             where_clause: None,
             with: Vec::new(),
@@ -755,7 +779,11 @@ impl Query {
     /// `Account.Name`). Paths of one element are never stripped.
     pub fn strip_alias<'a>(&self, path: &'a FieldPath) -> &'a [String] {
         match (&self.from.alias, path.0.split_first()) {
-            (Some(alias), Some((first, rest))) if !rest.is_empty() && first.eq_ignore_ascii_case(alias) => rest,
+            (Some(alias), Some((first, rest)))
+                if !rest.is_empty() && first.eq_ignore_ascii_case(alias) =>
+            {
+                rest
+            }
             _ => &path.0,
         }
     }
@@ -775,6 +803,9 @@ impl FunctionCall {
     /// Whether this call or a nested one is an aggregate function.
     pub fn contains_aggregate(&self) -> bool {
         self.function.is_aggregate()
-            || self.args.iter().any(|a| matches!(a, FunctionArg::Function(f) if f.contains_aggregate()))
+            || self
+                .args
+                .iter()
+                .any(|a| matches!(a, FunctionArg::Function(f) if f.contains_aggregate()))
     }
 }

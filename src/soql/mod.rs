@@ -10,5 +10,14 @@
 //! 4. [`builder`]: a small typed builder the agent uses to put user text into queries safely.
 
 pub mod ast;
+pub mod builder;
+pub mod lexer;
+pub mod parser;
+pub mod render;
+#[cfg(test)]
+mod test;
 
-pub use ast::{Condition, FieldPath, Literal, Query, SelectItem, StringLit};
+pub use ast::*;
+pub use builder::{BuildError, LikeMatch, QueryBuilder, escape_like, escape_string, quote_string};
+pub use parser::{ParseError, parse, parse_condition};
+pub use render::{render, render_condition, render_literal};
