@@ -19,7 +19,10 @@
 
 pub mod auth;
 pub mod id;
+pub mod journal;
 pub mod lang;
+pub mod plan;
+pub mod resolve;
 pub mod salesforce;
 pub mod sandbox;
 pub mod soql;

@@ -1,0 +1,471 @@
+//! The journal: an append-only SQLite log (under `SAYSO_HOME`) of every command that changed the org —
+//! who, when, the phrase, each record's old and new values, created ids and the outcome.
+//!
+//! Owns the journal file only. Rows are never updated or deleted: a change is written as *planned*
+//! before it is sent and its *result* is appended after, so a process killed at any moment leaves a
+//! record of what may have been written. An entry's status is the latest row of `entry_status`; an
+//! undo is a new entry that points at the one it reverts. Called by `exec` and `app`; does no network.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+
+/// Journal errors.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// SQLite failed.
+    #[error("journal: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// The journal directory could not be created.
+    #[error("journal: cannot create `{path}`")]
+    Dir {
+        /// Directory.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What one change does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// PATCH of an existing record.
+    Update,
+    /// POST of a new record.
+    Create,
+    /// DELETE of a record.
+    Delete,
+}
+
+impl Op {
+    /// `update`, `create`, `delete`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Update => "update",
+            Op::Create => "create",
+            Op::Delete => "delete",
+        }
+    }
+
+    fn parse(s: &str) -> Op {
+        match s {
+            "create" => Op::Create,
+            "delete" => Op::Delete,
+            _ => Op::Update,
+        }
+    }
+}
+
+/// A change as planned, before it is sent.
+#[derive(Debug, Clone)]
+pub struct PlannedChange {
+    /// What it does.
+    pub op: Op,
+    /// Object API name.
+    pub sobject: String,
+    /// Record id (None for a create until it is made).
+    pub record_id: Option<String>,
+    /// Display name.
+    pub name: String,
+    /// Values before (field → value), for updates and deletes.
+    pub old: Value,
+    /// Values after (field → value).
+    pub new: Value,
+}
+
+/// The state of one change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeState {
+    /// Written to the journal, not confirmed by the org (may or may not have happened).
+    Planned,
+    /// The org confirmed it.
+    Done,
+    /// The org refused it.
+    Failed,
+}
+
+impl ChangeState {
+    fn as_str(self) -> &'static str {
+        match self {
+            ChangeState::Planned => "planned",
+            ChangeState::Done => "done",
+            ChangeState::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> ChangeState {
+        match s {
+            "done" => ChangeState::Done,
+            "failed" => ChangeState::Failed,
+            _ => ChangeState::Planned,
+        }
+    }
+}
+
+/// A change with its latest result.
+#[derive(Debug, Clone)]
+pub struct ChangeRow {
+    /// Row id.
+    pub id: i64,
+    /// Planned change.
+    pub change: PlannedChange,
+    /// Latest state.
+    pub state: ChangeState,
+    /// Error text when failed.
+    pub error: Option<String>,
+}
+
+/// One journal entry (a command, an undo or a retry).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Entry number (1, 2, …).
+    pub id: i64,
+    /// When it started (RFC 3339, UTC).
+    pub at: String,
+    /// Who ran it (username).
+    pub user: String,
+    /// The phrase as given.
+    pub phrase: String,
+    /// `command`, `undo` or `retry`.
+    pub kind: String,
+    /// The entry this one reverts or retries.
+    pub refers_to: Option<i64>,
+    /// Latest status: `planned`, `applied`, `partial`, `failed`, `conflict`.
+    pub status: String,
+    /// Latest message.
+    pub message: String,
+}
+
+/// The append-only journal.
+pub struct Journal {
+    conn: Connection,
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = FULL;
+CREATE TABLE IF NOT EXISTS entry (
+  id INTEGER PRIMARY KEY, at TEXT NOT NULL, user TEXT NOT NULL, phrase TEXT NOT NULL,
+  kind TEXT NOT NULL, refers_to INTEGER);
+CREATE TABLE IF NOT EXISTS entry_status (
+  id INTEGER PRIMARY KEY, entry_id INTEGER NOT NULL, at TEXT NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS change (
+  id INTEGER PRIMARY KEY, entry_id INTEGER NOT NULL, seq INTEGER NOT NULL, op TEXT NOT NULL,
+  sobject TEXT NOT NULL, record_id TEXT, name TEXT NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS change_result (
+  id INTEGER PRIMARY KEY, change_id INTEGER NOT NULL, at TEXT NOT NULL, state TEXT NOT NULL,
+  record_id TEXT, error TEXT);
+CREATE INDEX IF NOT EXISTS change_entry ON change(entry_id);
+CREATE INDEX IF NOT EXISTS result_change ON change_result(change_id);
+CREATE INDEX IF NOT EXISTS status_entry ON entry_status(entry_id);
+";
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal at `path`.
+    ///
+    /// # Errors
+    /// [`JournalError`] when the file can't be opened.
+    pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| JournalError::Dir { path: dir.display().to_string(), source })?;
+        }
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Journal { conn })
+    }
+
+    /// An in-memory journal (tests).
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn in_memory() -> Result<Journal, JournalError> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Journal { conn })
+    }
+
+    /// Starts an entry and writes its planned changes, in one transaction. Returns the entry id and
+    /// the change row ids in order.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn begin(
+        &mut self,
+        user: &str,
+        phrase: &str,
+        kind: &str,
+        refers_to: Option<i64>,
+        changes: &[PlannedChange],
+    ) -> Result<(i64, Vec<i64>), JournalError> {
+        let tx = self.conn.transaction()?;
+        let at = now();
+        tx.execute(
+            "INSERT INTO entry (at, user, phrase, kind, refers_to) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![at, user, phrase, kind, refers_to],
+        )?;
+        let entry = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO entry_status (entry_id, at, status, message) VALUES (?1, ?2, 'planned', '')",
+            params![entry, at],
+        )?;
+        let mut ids = Vec::with_capacity(changes.len());
+        {
+            let mut stmt = tx.prepare(
+                "INSERT INTO change (entry_id, seq, op, sobject, record_id, name, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for (seq, c) in changes.iter().enumerate() {
+                stmt.execute(params![
+                    entry,
+                    seq as i64,
+                    c.op.as_str(),
+                    c.sobject,
+                    c.record_id,
+                    c.name,
+                    c.old.to_string(),
+                    c.new.to_string()
+                ])?;
+                ids.push(tx.last_insert_rowid());
+            }
+        }
+        tx.commit()?;
+        Ok((entry, ids))
+    }
+
+    /// Appends results for changes (one transaction): `(change row id, state, record id, error)`.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn record_results(
+        &mut self,
+        results: &[(i64, ChangeState, Option<String>, Option<String>)],
+    ) -> Result<(), JournalError> {
+        let tx = self.conn.transaction()?;
+        {
+            let at = now();
+            let mut stmt = tx.prepare(
+                "INSERT INTO change_result (change_id, at, state, record_id, error) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (id, state, record, error) in results {
+                stmt.execute(params![id, at, state.as_str(), record, error])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Appends a status for an entry.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn set_status(&mut self, entry: i64, status: &str, message: &str) -> Result<(), JournalError> {
+        self.conn.execute(
+            "INSERT INTO entry_status (entry_id, at, status, message) VALUES (?1, ?2, ?3, ?4)",
+            params![entry, now(), status, message],
+        )?;
+        Ok(())
+    }
+
+    /// The most recent entries, newest first.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn entries(&self, limit: usize) -> Result<Vec<Entry>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT e.id, e.at, e.user, e.phrase, e.kind, e.refers_to,
+                    (SELECT status FROM entry_status s WHERE s.entry_id = e.id ORDER BY s.id DESC LIMIT 1),
+                    (SELECT message FROM entry_status s WHERE s.entry_id = e.id ORDER BY s.id DESC LIMIT 1)
+             FROM entry e ORDER BY e.id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map(params![limit as i64], row_to_entry)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// One entry by number.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn entry(&self, id: i64) -> Result<Option<Entry>, JournalError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT e.id, e.at, e.user, e.phrase, e.kind, e.refers_to,
+                    (SELECT status FROM entry_status s WHERE s.entry_id = e.id ORDER BY s.id DESC LIMIT 1),
+                    (SELECT message FROM entry_status s WHERE s.entry_id = e.id ORDER BY s.id DESC LIMIT 1)
+                 FROM entry e WHERE e.id = ?1",
+                params![id],
+                row_to_entry,
+            )
+            .optional()?)
+    }
+
+    /// The changes of an entry with their latest results, in plan order.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn changes(&self, entry: i64) -> Result<Vec<ChangeRow>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT c.id, c.op, c.sobject, c.record_id, c.name, c.old, c.new,
+                    (SELECT state FROM change_result r WHERE r.change_id = c.id ORDER BY r.id DESC LIMIT 1),
+                    (SELECT record_id FROM change_result r WHERE r.change_id = c.id AND r.record_id IS NOT NULL ORDER BY r.id DESC LIMIT 1),
+                    (SELECT error FROM change_result r WHERE r.change_id = c.id ORDER BY r.id DESC LIMIT 1)
+             FROM change c WHERE c.entry_id = ?1 ORDER BY c.seq",
+        )?;
+        let rows = stmt.query_map(params![entry], |r| {
+            let old: String = r.get(5)?;
+            let new: String = r.get(6)?;
+            let planned_id: Option<String> = r.get(3)?;
+            let result_id: Option<String> = r.get(8)?;
+            let state: Option<String> = r.get(7)?;
+            Ok(ChangeRow {
+                id: r.get(0)?,
+                change: PlannedChange {
+                    op: Op::parse(&r.get::<_, String>(1)?),
+                    sobject: r.get(2)?,
+                    record_id: result_id.or(planned_id),
+                    name: r.get(4)?,
+                    old: serde_json::from_str(&old).unwrap_or(Value::Null),
+                    new: serde_json::from_str(&new).unwrap_or(Value::Null),
+                },
+                state: state.as_deref().map(ChangeState::parse).unwrap_or(ChangeState::Planned),
+                error: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Entries already reverted by an undo entry that finished (`applied`/`partial`).
+    fn undone(&self) -> Result<Vec<i64>, JournalError> {
+        Ok(self
+            .entries(100_000)?
+            .into_iter()
+            .filter(|e| e.kind == "undo" && matches!(e.status.as_str(), "applied" | "partial"))
+            .filter_map(|e| e.refers_to)
+            .collect())
+    }
+
+    /// The entry `sayso undo [N]` means: N = None → the latest command not yet undone; otherwise
+    /// entry number N.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn undo_target(&self, n: Option<i64>) -> Result<Option<Entry>, JournalError> {
+        if let Some(n) = n {
+            return self.entry(n);
+        }
+        let undone = self.undone()?;
+        Ok(self.entries(100_000)?.into_iter().find(|e| {
+            e.kind != "undo" && !undone.contains(&e.id) && matches!(e.status.as_str(), "applied" | "partial" | "planned")
+        }))
+    }
+
+    /// Whether an entry has already been undone.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn is_undone(&self, entry: i64) -> Result<bool, JournalError> {
+        Ok(self.undone()?.contains(&entry))
+    }
+
+    /// The latest entry with failed changes (for `sayso retry`).
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn retry_target(&self) -> Result<Option<Entry>, JournalError> {
+        for e in self.entries(1000)? {
+            if e.kind == "undo" {
+                continue;
+            }
+            let changes = self.changes(e.id)?;
+            if changes.iter().any(|c| c.state != ChangeState::Done) && !changes.is_empty() {
+                return Ok(Some(e));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    Ok(Entry {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        user: r.get(2)?,
+        phrase: r.get(3)?,
+        kind: r.get(4)?,
+        refers_to: r.get(5)?,
+        status: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+        message: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn update(id: &str) -> PlannedChange {
+        PlannedChange {
+            op: Op::Update,
+            sobject: "Opportunity".into(),
+            record_id: Some(id.into()),
+            name: "Project Titan".into(),
+            old: json!({"StageName": "Prospecting"}),
+            new: json!({"StageName": "Negotiation/Review"}),
+        }
+    }
+
+    #[test]
+    fn planned_then_result_is_latest_state() {
+        let mut j = Journal::in_memory().unwrap();
+        let (entry, ids) = j.begin("dana", "update titan", "command", None, &[update("006A")]).unwrap();
+        assert_eq!(j.changes(entry).unwrap()[0].state, ChangeState::Planned);
+        j.record_results(&[(ids[0], ChangeState::Done, None, None)]).unwrap();
+        j.set_status(entry, "applied", "ok").unwrap();
+        let c = j.changes(entry).unwrap();
+        assert_eq!(c[0].state, ChangeState::Done);
+        assert_eq!(c[0].change.old["StageName"], "Prospecting");
+        assert_eq!(j.entry(entry).unwrap().unwrap().status, "applied");
+    }
+
+    #[test]
+    fn created_id_comes_from_result() {
+        let mut j = Journal::in_memory().unwrap();
+        let mut c = update("x");
+        c.op = Op::Create;
+        c.record_id = None;
+        let (entry, ids) = j.begin("dana", "create", "command", None, &[c]).unwrap();
+        j.record_results(&[(ids[0], ChangeState::Done, Some("003NEW".into()), None)]).unwrap();
+        assert_eq!(j.changes(entry).unwrap()[0].change.record_id.as_deref(), Some("003NEW"));
+    }
+
+    #[test]
+    fn undo_target_skips_undone_entries() {
+        let mut j = Journal::in_memory().unwrap();
+        let (a, _) = j.begin("dana", "one", "command", None, &[update("1")]).unwrap();
+        j.set_status(a, "applied", "").unwrap();
+        let (b, _) = j.begin("dana", "two", "command", None, &[update("2")]).unwrap();
+        j.set_status(b, "applied", "").unwrap();
+        assert_eq!(j.undo_target(None).unwrap().unwrap().id, b);
+        let (u, _) = j.begin("dana", "undo", "undo", Some(b), &[]).unwrap();
+        j.set_status(u, "applied", "").unwrap();
+        assert_eq!(j.undo_target(None).unwrap().unwrap().id, a);
+        assert!(j.is_undone(b).unwrap());
+    }
+
+    #[test]
+    fn retry_target_finds_failed_changes() {
+        let mut j = Journal::in_memory().unwrap();
+        let (a, ids) = j.begin("dana", "bulk", "command", None, &[update("1"), update("2")]).unwrap();
+        j.record_results(&[(ids[0], ChangeState::Done, None, None), (ids[1], ChangeState::Failed, None, Some("boom".into()))])
+            .unwrap();
+        j.set_status(a, "partial", "").unwrap();
+        assert_eq!(j.retry_target().unwrap().unwrap().id, a);
+    }
+}

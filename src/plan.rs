@@ -1,0 +1,277 @@
+//! Plans: the writes a resolved command makes, and the fewest API calls that make them. Pure — no
+//! I/O — so `--dry-run` and the confirmation prompt can show a plan before anything is sent.
+//!
+//! Owns the plan types and the choice of route (one PATCH, one POST, one `/composite`, sObject
+//! Collections in 200s, or Bulk API 2.0). `exec` carries a plan out; `resolve` builds it.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value as Json, json};
+
+use crate::journal::{Op, PlannedChange};
+
+/// A value to write: a literal, or the id of a record an earlier step creates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Val {
+    /// A JSON value.
+    Lit(Json),
+    /// The id created by the step with this reference.
+    Ref(String),
+}
+
+/// One write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// Update, create or delete.
+    pub op: Op,
+    /// Object API name.
+    pub sobject: String,
+    /// The record (updates, deletes).
+    pub id: Option<String>,
+    /// Display name.
+    pub name: String,
+    /// Composite reference id (`s0`, `s1`…), unique in the plan.
+    pub reference: String,
+    /// New values.
+    pub fields: BTreeMap<String, Val>,
+    /// Old values of the changed fields (updates).
+    pub old: BTreeMap<String, Json>,
+    /// `LastModifiedDate` read during resolution, for `If-Unmodified-Since`.
+    pub guard: Option<String>,
+}
+
+impl Step {
+    /// The change as the journal records it (references shown as `@ref`).
+    pub fn to_planned(&self) -> PlannedChange {
+        PlannedChange {
+            op: self.op,
+            sobject: self.sobject.clone(),
+            record_id: self.id.clone(),
+            name: self.name.clone(),
+            old: json!(self.old),
+            new: Json::Object(
+                self.fields
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            Val::Lit(j) => j.clone(),
+                            Val::Ref(r) => json!(format!("@{{{r}.id}}")),
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// How a plan is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Nothing to send.
+    Nothing,
+    /// One PATCH of one record.
+    Patch,
+    /// One POST of one record.
+    Post,
+    /// `/composite` requests (allOrNone), 25 subrequests each.
+    Composite,
+    /// sObject Collections, 200 records a request.
+    Collections,
+    /// Bulk API 2.0 ingest.
+    Bulk,
+}
+
+/// Options that shape a plan's route.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteOptions {
+    /// Above this many records, updates go through Bulk API 2.0.
+    pub bulk_threshold: usize,
+}
+
+/// The writes of one command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The steps in order.
+    pub steps: Vec<Step>,
+    /// Whether the records came from a filter (bulk: preview and confirmation).
+    pub bulk: bool,
+    /// One-line description ("update 2 Opportunity records: NextStep").
+    pub summary: String,
+}
+
+/// Subrequests per `/composite` request.
+pub const COMPOSITE_MAX: usize = 25;
+/// Records per sObject Collections request.
+pub const COLLECTION_MAX: usize = 200;
+
+impl Plan {
+    /// Whether any step refers to an id created by another step.
+    pub fn has_references(&self) -> bool {
+        self.steps.iter().any(|s| s.fields.values().any(|v| matches!(v, Val::Ref(_))))
+    }
+
+    /// The route this plan takes.
+    pub fn route(&self, opts: RouteOptions) -> Route {
+        match self.steps.as_slice() {
+            [] => Route::Nothing,
+            [s] if s.op == Op::Update => Route::Patch,
+            [s] if s.op == Op::Create => Route::Post,
+            _ if !self.bulk => Route::Composite,
+            steps => {
+                let same_op = steps.iter().all(|s| s.op == steps[0].op);
+                let same_obj = steps.iter().all(|s| s.sobject == steps[0].sobject);
+                if self.has_references() || !same_op {
+                    Route::Composite
+                } else if steps.len() > opts.bulk_threshold && same_obj && steps[0].op == Op::Update {
+                    Route::Bulk
+                } else {
+                    Route::Collections
+                }
+            }
+        }
+    }
+
+    /// The HTTP calls the plan would make, for `--dry-run`.
+    pub fn calls(&self, opts: RouteOptions) -> Vec<String> {
+        let n = self.steps.len();
+        match self.route(opts) {
+            Route::Nothing => vec![],
+            Route::Patch => {
+                let s = &self.steps[0];
+                vec![format!(
+                    "PATCH /sobjects/{}/{} (If-Unmodified-Since) {}",
+                    s.sobject,
+                    s.id.as_deref().unwrap_or(""),
+                    s.to_planned().new
+                )]
+            }
+            Route::Post => vec![format!("POST /sobjects/{} {}", self.steps[0].sobject, self.steps[0].to_planned().new)],
+            Route::Composite => {
+                let chunks = self.composite_chunks();
+                chunks
+                    .iter()
+                    .map(|c| {
+                        let parts: Vec<String> = c
+                            .iter()
+                            .map(|&i| {
+                                let s = &self.steps[i];
+                                format!("{} {}", if s.op == Op::Create { "POST" } else { "PATCH" }, s.sobject)
+                            })
+                            .collect();
+                        format!("POST /composite (allOrNone) [{}]", parts.join(", "))
+                    })
+                    .collect()
+            }
+            Route::Collections => {
+                let method = if self.steps[0].op == Op::Create { "POST" } else { "PATCH" };
+                (0..n.div_ceil(COLLECTION_MAX))
+                    .map(|i| {
+                        let len = (n - i * COLLECTION_MAX).min(COLLECTION_MAX);
+                        format!("{method} /composite/sobjects ({len} records)")
+                    })
+                    .collect()
+            }
+            Route::Bulk => vec![
+                format!("POST /jobs/ingest (update {})", self.steps[0].sobject),
+                format!("PUT /jobs/ingest/<id>/batches ({n} rows CSV)"),
+                "PATCH /jobs/ingest/<id> UploadComplete".into(),
+                "GET /jobs/ingest/<id> (poll until JobComplete)".into(),
+                "GET successfulResults, failedResults".into(),
+            ],
+        }
+    }
+
+    /// Groups steps into `/composite` requests: a step stays with the steps it references, and
+    /// no request holds more than [`COMPOSITE_MAX`] subrequests.
+    pub fn composite_chunks(&self) -> Vec<Vec<usize>> {
+        let mut chunks: Vec<Vec<usize>> = Vec::new();
+        let mut group_of: BTreeMap<String, usize> = BTreeMap::new();
+        // build groups of dependent steps
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        for (i, s) in self.steps.iter().enumerate() {
+            let dep = s.fields.values().find_map(|v| match v {
+                Val::Ref(r) => group_of.get(r).copied(),
+                _ => None,
+            });
+            let g = match dep {
+                Some(g) => {
+                    groups[g].push(i);
+                    g
+                }
+                None => {
+                    groups.push(vec![i]);
+                    groups.len() - 1
+                }
+            };
+            group_of.insert(s.reference.clone(), g);
+        }
+        let mut cur: Vec<usize> = Vec::new();
+        for g in groups {
+            if !cur.is_empty() && cur.len() + g.len() > COMPOSITE_MAX {
+                chunks.push(std::mem::take(&mut cur));
+            }
+            cur.extend(g);
+        }
+        if !cur.is_empty() {
+            chunks.push(cur);
+        }
+        chunks
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn update(i: usize) -> Step {
+        Step {
+            op: Op::Update,
+            sobject: "Opportunity".into(),
+            id: Some(format!("006{i}")),
+            name: format!("Deal {i}"),
+            reference: format!("s{i}"),
+            fields: BTreeMap::from([("NextStep".into(), Val::Lit(json!("x")))]),
+            old: BTreeMap::new(),
+            guard: None,
+        }
+    }
+
+    fn create(i: usize, sobject: &str, dep: Option<usize>) -> Step {
+        let mut s = update(i);
+        s.op = Op::Create;
+        s.id = None;
+        s.sobject = sobject.into();
+        if let Some(d) = dep {
+            s.fields.insert("ParentId".into(), Val::Ref(format!("s{d}")));
+        }
+        s
+    }
+
+    const OPTS: RouteOptions = RouteOptions { bulk_threshold: 2000 };
+
+    #[test]
+    fn routes_by_size_and_shape() {
+        let one = Plan { steps: vec![update(0)], bulk: false, summary: String::new() };
+        assert_eq!(one.route(OPTS), Route::Patch);
+        let compound = Plan { steps: vec![create(0, "Contact", None), create(1, "Task", Some(0))], bulk: false, summary: String::new() };
+        assert_eq!(compound.route(OPTS), Route::Composite);
+        let bulk = Plan { steps: (0..450).map(update).collect(), bulk: true, summary: String::new() };
+        assert_eq!(bulk.route(OPTS), Route::Collections);
+        assert_eq!(bulk.calls(OPTS).len(), 3);
+        assert_eq!(bulk.route(RouteOptions { bulk_threshold: 100 }), Route::Bulk);
+    }
+
+    #[test]
+    fn composite_chunks_keep_references_together() {
+        let mut steps = Vec::new();
+        for i in 0..15 {
+            steps.push(create(2 * i, "ContentNote", None));
+            steps.push(create(2 * i + 1, "ContentDocumentLink", Some(2 * i)));
+        }
+        let plan = Plan { steps, bulk: true, summary: String::new() };
+        let chunks = plan.composite_chunks();
+        assert_eq!(chunks.len(), 2);
+        assert!(chunks.iter().all(|c| c.len() <= COMPOSITE_MAX && c.len() % 2 == 0));
+    }
+}

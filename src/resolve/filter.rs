@@ -1,0 +1,135 @@
+//! Bulk filters: a [`RecordFilter`] ("all my open opportunities in the tech sector closing this
+//! quarter over 50k") → one escaped SOQL query, read to the last page.
+//!
+//! Owns the qualifier → condition mapping only; the per-record changes are built by the resolver.
+
+use serde_json::Value as Json;
+
+use super::field::{match_picklist, words};
+use super::query::{self, and, compare, contains, date, eq_bool, eq_str, number, to_soql};
+use super::{ResolveError, Resolver};
+use crate::lang::RecordFilter;
+use crate::soql::ast::Operator;
+
+/// The object a filter reads: as said, else tasks for "overdue", else opportunities.
+pub fn object_of(f: &RecordFilter) -> &'static str {
+    match f.object {
+        Some(o) => o.api_name(),
+        None if f.overdue && f.stage.is_none() && f.closing.is_none() => "Task",
+        None => "Opportunity",
+    }
+}
+
+impl Resolver<'_> {
+    async fn filter_condition(&mut self, f: &RecordFilter) -> Result<Option<crate::soql::ast::Condition>, ResolveError> {
+        let object = object_of(f);
+        let d = self.describe(object).await?;
+        let has = |name: &str| d.field(name).is_some();
+        let mut conds = Vec::new();
+        if f.mine {
+            conds.push(eq_str("OwnerId", &self.me));
+        }
+        if let Some(open) = f.open.or(if f.overdue { Some(true) } else { None }) {
+            if has("IsClosed") {
+                conds.push(eq_bool("IsClosed", !open));
+            } else if has("IsConverted") {
+                conds.push(eq_bool("IsConverted", !open));
+            }
+        }
+        if let Some(ind) = &f.industry {
+            let value = match ind.hints.iter().find(|h| h.field == "Industry" || h.field == "*") {
+                Some(h) => h.value.clone(),
+                None => {
+                    let acct = self.describe("Account").await?;
+                    let field = acct
+                        .field("Industry")
+                        .ok_or_else(|| ResolveError::Denied("you can't see the account industry".into()))?;
+                    match_picklist(field, ind)?
+                }
+            };
+            let path = if object == "Account" || object == "Lead" { "Industry" } else { "Account.Industry" };
+            conds.push(eq_str(path, &value));
+        }
+        if let Some(stage) = &f.stage {
+            let field_name = if has("StageName") { "StageName" } else { "Status" };
+            let field = d
+                .field(field_name)
+                .ok_or_else(|| ResolveError::Invalid(format!("{object} has no stage")))?;
+            conds.push(eq_str(field_name, &match_picklist(field, stage)?));
+        }
+        if let Some(range) = &f.closing {
+            let field_name = if has("CloseDate") { "CloseDate" } else { "ActivityDate" };
+            conds.push(compare(field_name, Operator::Ge, date(range.start)));
+            conds.push(compare(field_name, Operator::Le, date(range.end)));
+        }
+        if let Some(n) = f.amount_over {
+            conds.push(compare("Amount", Operator::Gt, number(n)));
+        }
+        if let Some(n) = f.amount_under {
+            conds.push(compare("Amount", Operator::Lt, number(n)));
+        }
+        if f.overdue {
+            let field_name = if has("ActivityDate") { "ActivityDate" } else { "CloseDate" };
+            conds.push(compare(field_name, Operator::Lt, date(self.today)));
+        }
+        if let Some(acct) = &f.account {
+            let path = if object == "Account" { "Name" } else { "Account.Name" };
+            for w in words(acct) {
+                conds.push(contains(path, &w));
+            }
+        }
+        let name_field = match object {
+            "Case" | "Task" | "Event" => "Subject",
+            _ => "Name",
+        };
+        for w in words(&f.text) {
+            conds.push(contains(name_field, &w));
+        }
+        Ok(and(conds))
+    }
+
+    /// Every record matching the filter (all pages), with `extra` fields read too.
+    ///
+    /// # Errors
+    /// The org's error, or an invalid qualifier value.
+    pub async fn filter_rows(&mut self, f: &RecordFilter, extra: &[String]) -> Result<Vec<Json>, ResolveError> {
+        let object = object_of(f);
+        let fields = self.select_fields(object, extra).await?;
+        let mut q = query::select(object, &fields);
+        q.where_clause = self.filter_condition(f).await?;
+        let order = match object {
+            "Case" => "CaseNumber",
+            "Task" | "Event" => "Subject",
+            _ => "Name",
+        };
+        let q = if fields.iter().any(|x| x == order) { query::order_limit(q, order, None) } else { q };
+        Ok(self.org.query_all(&to_soql(&q)).await?)
+    }
+
+    /// How many records match the filter (one query page: `totalSize`).
+    ///
+    /// # Errors
+    /// The org's error, or an invalid qualifier value.
+    pub async fn filter_count(&mut self, f: &RecordFilter) -> Result<u64, ResolveError> {
+        let object = object_of(f);
+        let mut q = query::select(object, &["Id".to_string()]);
+        q.where_clause = self.filter_condition(f).await?;
+        let (_, _, total) = self.org.query_page(&to_soql(&q)).await?;
+        Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::ObjectKind;
+
+    #[test]
+    fn object_defaults() {
+        let f = RecordFilter { overdue: true, ..RecordFilter::default() };
+        assert_eq!(object_of(&f), "Task");
+        let f = RecordFilter { object: Some(ObjectKind::Case), ..RecordFilter::default() };
+        assert_eq!(object_of(&f), "Case");
+        assert_eq!(object_of(&RecordFilter::default()), "Opportunity");
+    }
+}

@@ -1,0 +1,827 @@
+//! Resolution: a parsed command ([`crate::lang::ParsedCommand`]) → API names, picklist values and
+//! record ids → a [`Plan`] of writes, or an answer to a question.
+//!
+//! Owns the mapping from intents to steps. Reads the org only through [`org::Org`] (queries and
+//! describes, never writes) and builds SOQL only with the escaping builder ([`query`]). Field-level
+//! permissions are checked here, before anything is written. Called by `app`; may import `lang`,
+//! `plan`, `journal` (types only), `soql` and `id`.
+//!
+//! - [`org`] — the REST surface and call counting.
+//! - [`schema`] — the per-user describe cache.
+//! - [`field`] — fields, picklists, value coercion, field permissions.
+//! - [`record`] — which record a reference names.
+//! - [`query`] — SOQL constructors over the shared AST.
+//! - [`filter`] — bulk filters ("all my open opportunities in the tech sector").
+
+pub mod field;
+pub mod filter;
+pub mod org;
+pub mod query;
+pub mod record;
+pub mod schema;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine;
+use chrono::{Datelike, NaiveDate};
+use serde_json::{Value as Json, json};
+
+use crate::journal::Op;
+use crate::lang::{
+    Clause, FieldChange, Intent, ObjectKind, ParsedCommand, Priority, QuestionKind, RecordRef, Target,
+    Value,
+};
+use crate::plan::{Plan, Step, Val};
+use field::{FieldValue, check_writable, coerce, field_for_value, find_field};
+use org::{Org, OrgError};
+use record::{Found, display_name};
+use schema::{ObjectDescribe, SchemaCache};
+
+/// A record offered when a reference is ambiguous.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Candidate {
+    /// Object API name.
+    pub sobject: String,
+    /// Record id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// Why a command could not be resolved. Each variant maps to one status of the JSON contract.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// `not_found`: no visible record matches.
+    #[error("{0}")]
+    NotFound(String),
+    /// `ambiguous`: several records match.
+    #[error("{0}")]
+    Ambiguous(String, Vec<Candidate>),
+    /// `denied`: the user's permissions forbid it.
+    #[error("{0}")]
+    Denied(String),
+    /// `invalid`: a value the field can't take.
+    #[error("{0}")]
+    Invalid(String),
+    /// `not_understood`, with the closest commands.
+    #[error("{0}")]
+    NotUnderstood(String, Vec<String>),
+    /// The org failed.
+    #[error(transparent)]
+    Org(#[from] OrgError),
+}
+
+/// What a command resolves to.
+#[derive(Debug, Clone)]
+pub enum Resolution {
+    /// Writes.
+    Write(Plan),
+    /// A question's answer: nothing changes.
+    Answer {
+        /// Records (answers to show/look up/status).
+        records: Vec<Json>,
+        /// The count (answers to "how many").
+        count: Option<u64>,
+        /// One-line answer.
+        message: String,
+    },
+    /// `undo [N]` said as a phrase.
+    Undo(u32),
+    /// `help [topic]`.
+    Help(Option<String>),
+}
+
+/// Resolves commands for one user against one org.
+pub struct Resolver<'a> {
+    /// The org, as this user.
+    pub org: &'a Org,
+    /// This user's describe cache.
+    pub schema: &'a mut SchemaCache,
+    /// This user's id.
+    pub me: String,
+    /// Today (SAYSO_TODAY or the local date).
+    pub today: NaiveDate,
+}
+
+/// Objects a reference with no object word may name, most likely first.
+const ANY_OBJECT: [&str; 5] = ["Opportunity", "Account", "Contact", "Lead", "Case"];
+/// Objects a "who" reference (a person) may name.
+const WHO: [&str; 2] = ["Contact", "Lead"];
+/// Objects a "what" reference (what a call or task is about) may name.
+const WHAT: [&str; 3] = ["Opportunity", "Account", "Case"];
+
+/// What a clause named or created, for pronouns in later clauses.
+#[derive(Debug, Clone)]
+enum Named {
+    Existing(Found),
+    Created { reference: String, sobject: String, name: String },
+}
+
+impl Named {
+    fn val(&self) -> Val {
+        match self {
+            Named::Existing(f) => Val::Lit(json!(f.id)),
+            Named::Created { reference, .. } => Val::Ref(reference.clone()),
+        }
+    }
+    fn sobject(&self) -> &str {
+        match self {
+            Named::Existing(f) => &f.sobject,
+            Named::Created { sobject, .. } => sobject,
+        }
+    }
+    fn name(&self) -> &str {
+        match self {
+            Named::Existing(f) => &f.name,
+            Named::Created { name, .. } => name,
+        }
+    }
+}
+
+/// Converts an ISO datetime (`2026-11-18T10:00:00.000+0000`) to an HTTP-date, rounded up to the
+/// second so a write in the same second as the read is not mistaken for a later change.
+pub fn http_date(iso: &str) -> Option<String> {
+    let t = chrono::DateTime::parse_from_str(iso, "%Y-%m-%dT%H:%M:%S%.f%z")
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(iso))
+        .ok()?
+        .with_timezone(&chrono::Utc);
+    let rounded = if t.timestamp_subsec_nanos() > 0 {
+        t + chrono::Duration::nanoseconds(1_000_000_000 - i64::from(t.timestamp_subsec_nanos()))
+    } else {
+        t
+    };
+    Some(rounded.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+}
+
+/// The last day of the calendar quarter containing `d`.
+pub fn end_of_quarter(d: NaiveDate) -> NaiveDate {
+    let q_end_month = ((d.month0() / 3) + 1) * 3;
+    let (y, m) = if q_end_month == 12 { (d.year() + 1, 1) } else { (d.year(), q_end_month + 1) };
+    NaiveDate::from_ymd_opt(y, m, 1).map(|x| x - chrono::Duration::days(1)).unwrap_or(d)
+}
+
+fn objects_of<'a>(kind: Option<ObjectKind>, default: &[&'a str]) -> Vec<&'a str> {
+    match kind {
+        Some(k) => vec![k.api_name()],
+        None => default.to_vec(),
+    }
+}
+
+impl Resolver<'_> {
+    /// The user's describe of an object; an object the user can't see is `not_found`.
+    ///
+    /// # Errors
+    /// [`ResolveError::NotFound`] or the org's error.
+    pub async fn describe(&mut self, object: &str) -> Result<Arc<ObjectDescribe>, ResolveError> {
+        match self.schema.describe(self.org, object).await {
+            Ok(d) => Ok(d),
+            Err(OrgError::Api { status: 403 | 404, .. }) => {
+                Err(ResolveError::NotFound(format!("no {object} records that you can see")))
+            }
+            Err(e) => Err(ResolveError::Org(e)),
+        }
+    }
+
+    /// Resolves a whole command. Clauses resolve in order; pronouns point at what earlier clauses
+    /// named or created. Any failure fails the whole command (nothing is written).
+    ///
+    /// # Errors
+    /// The first clause's [`ResolveError`].
+    pub async fn resolve(&mut self, cmd: &ParsedCommand) -> Result<Resolution, ResolveError> {
+        if let Some(Clause { intent: Intent::NotUnderstood { suggestions }, .. }) =
+            cmd.clauses.iter().find(|c| matches!(c.intent, Intent::NotUnderstood { .. }))
+        {
+            return Err(ResolveError::NotUnderstood(
+                format!("I didn't understand `{}`", cmd.input.trim()),
+                suggestions.clone(),
+            ));
+        }
+        if cmd.clauses.len() == 1 {
+            match &cmd.clauses[0].intent {
+                Intent::Question { kind, target } => return self.answer(*kind, target).await,
+                Intent::Undo { steps } => return Ok(Resolution::Undo(*steps)),
+                Intent::Help { topic } => return Ok(Resolution::Help(topic.clone())),
+                _ => {}
+            }
+        }
+        let mut named: Vec<Option<Named>> = Vec::new();
+        let mut steps: Vec<Step> = Vec::new();
+        let mut bulk = false;
+        let mut summary = Vec::new();
+        for clause in &cmd.clauses {
+            let before = steps.len();
+            let n = self.clause(&clause.intent, &named, &mut steps, &mut bulk).await?;
+            named.push(n);
+            summary.push(format!("{} ({} change{})", clause.intent.name(), steps.len() - before, if steps.len() - before == 1 { "" } else { "s" }));
+        }
+        Ok(Resolution::Write(Plan { steps, bulk, summary: summary.join("; ") }))
+    }
+
+    async fn reference(&mut self, r: &RecordRef, named: &[Option<Named>], objects: &[&str], extra: &[String]) -> Result<Named, ResolveError> {
+        if let Some(a) = &r.antecedent {
+            if let Some(Some(n)) = named.get(a.clause) {
+                let fits = r.object.is_none_or(|o| o.api_name() == n.sobject()) && objects.contains(&n.sobject());
+                if fits || r.object.is_some() {
+                    return Ok(n.clone());
+                }
+            }
+        }
+        let objs = objects_of(r.object, objects);
+        Ok(Named::Existing(self.find_record(r, &objs, extra).await?))
+    }
+
+    fn next_ref(steps: &[Step]) -> String {
+        format!("s{}", steps.len())
+    }
+
+    #[allow(clippy::too_many_lines)]
+    async fn clause(&mut self, intent: &Intent, named: &[Option<Named>], steps: &mut Vec<Step>, bulk: &mut bool) -> Result<Option<Named>, ResolveError> {
+        match intent {
+            Intent::UpdateFields { target: Target::Record(r), changes } => {
+                let objs: Vec<&str> = match r.object {
+                    Some(o) => vec![o.api_name()],
+                    None => self.objects_for_changes(changes),
+                };
+                // When the object is known, describe first so the lookup reads the old values too.
+                let extra = if objs.len() == 1 { self.field_names(objs[0], changes).await? } else { Vec::new() };
+                let n = self.reference(r, named, &objs, &extra).await?;
+                let Named::Existing(found) = &n else {
+                    return Err(ResolveError::Invalid("can't update a record before it exists; say it in the create".into()));
+                };
+                let step = self.update_step(found, changes, steps).await?;
+                steps.push(step);
+                Ok(Some(n))
+            }
+            Intent::UpdateFields { target: Target::Filter(f), changes } => {
+                *bulk = true;
+                let object = filter::object_of(f);
+                let extra = self.field_names(object, changes).await?;
+                let rows = self.filter_rows(f, &extra).await?;
+                for row in rows {
+                    let found = found_of(object, row);
+                    let step = self.update_step(&found, changes, steps).await?;
+                    if !step.fields.is_empty() {
+                        steps.push(step);
+                    }
+                }
+                Ok(None)
+            }
+            Intent::Reassign { target, owner } => {
+                let user = self.find_user(owner).await?;
+                match target {
+                    Target::Record(r) => {
+                        let objs = objects_of(r.object, &ANY_OBJECT);
+                        let extra = vec!["OwnerId".to_string()];
+                        let n = self.reference(r, named, &objs, &extra).await?;
+                        let Named::Existing(found) = &n else { return Ok(Some(n)) };
+                        let step = self.update_literal(found, "OwnerId", json!(user.id), steps).await?;
+                        steps.push(step);
+                        Ok(Some(n))
+                    }
+                    Target::Filter(f) => {
+                        *bulk = true;
+                        let object = filter::object_of(f);
+                        let rows = self.filter_rows(f, &["OwnerId".to_string()]).await?;
+                        for row in rows {
+                            let found = found_of(object, row);
+                            let step = self.update_literal(&found, "OwnerId", json!(user.id), steps).await?;
+                            if !step.fields.is_empty() {
+                                steps.push(step);
+                            }
+                        }
+                        Ok(None)
+                    }
+                }
+            }
+            Intent::CompleteTask { target } => {
+                let d = self.describe("Task").await?;
+                let status = d.field("Status").ok_or_else(|| ResolveError::Denied("you can't see task status".into()))?;
+                check_writable(&d, status, false)?;
+                let done = field::match_picklist(status, &Value { said: "completed".into(), entities: vec![], hints: vec![] })?;
+                match target {
+                    Target::Record(r) => {
+                        let mut r = r.clone();
+                        r.object = Some(ObjectKind::Task);
+                        let n = self.reference(&r, named, &["Task"], &["Status".to_string()]).await?;
+                        let Named::Existing(found) = &n else { return Ok(Some(n)) };
+                        let step = self.update_literal(found, "Status", json!(done), steps).await?;
+                        steps.push(step);
+                        Ok(Some(n))
+                    }
+                    Target::Filter(f) => {
+                        *bulk = true;
+                        let mut f = f.clone();
+                        f.object = Some(ObjectKind::Task);
+                        if f.open.is_none() {
+                            f.open = Some(true);
+                        }
+                        for row in self.filter_rows(&f, &["Status".to_string()]).await? {
+                            let found = found_of("Task", row);
+                            let step = self.update_literal(&found, "Status", json!(done), steps).await?;
+                            if !step.fields.is_empty() {
+                                steps.push(step);
+                            }
+                        }
+                        Ok(None)
+                    }
+                }
+            }
+            Intent::AddNote { target, text } => {
+                let text = text.trim();
+                if text.is_empty() {
+                    return Err(ResolveError::Invalid("the note is empty; say what it should say".into()));
+                }
+                self.check_create("ContentNote", &["Title", "Content"]).await?;
+                self.check_create("ContentDocumentLink", &["LinkedEntityId", "ContentDocumentId"]).await?;
+                match target {
+                    Target::Record(r) => {
+                        let n = self.reference(r, named, &objects_of(r.object, &ANY_OBJECT), &[]).await?;
+                        self.note_steps(&n, text, steps);
+                        Ok(Some(n))
+                    }
+                    Target::Filter(f) => {
+                        *bulk = true;
+                        let object = filter::object_of(f);
+                        for row in self.filter_rows(f, &[]).await? {
+                            let n = Named::Existing(found_of(object, row));
+                            self.note_steps(&n, text, steps);
+                        }
+                        Ok(None)
+                    }
+                }
+            }
+            Intent::LogCall { who, what, subject, description, duration_seconds, date } => {
+                let d = self.describe("Task").await?;
+                if !d.createable {
+                    return Err(ResolveError::Denied("you can't create tasks".into()));
+                }
+                let who_n = match who {
+                    Some(r) => Some(self.reference(r, named, &WHO, &[]).await?),
+                    None => None,
+                };
+                let what_n = match what {
+                    Some(r) => Some(self.reference(r, named, &WHAT, &[]).await?),
+                    None => None,
+                };
+                let mut fields = BTreeMap::new();
+                let subj = subject.clone().unwrap_or_else(|| match &who_n {
+                    Some(n) => format!("Call with {}", n.name()),
+                    None => "Call".to_string(),
+                });
+                fields.insert("Subject".into(), Val::Lit(json!(subj)));
+                fields.insert("TaskSubtype".into(), Val::Lit(json!("Call")));
+                fields.insert("Status".into(), Val::Lit(json!(self.picklist_value(&d, "Status", "completed"))));
+                fields.insert("ActivityDate".into(), Val::Lit(json!(date.unwrap_or(self.today).format("%Y-%m-%d").to_string())));
+                fields.insert("OwnerId".into(), Val::Lit(json!(self.me)));
+                if let Some(desc) = description.as_ref().filter(|s| !s.trim().is_empty()) {
+                    fields.insert("Description".into(), Val::Lit(json!(desc.trim())));
+                }
+                if let Some(secs) = duration_seconds {
+                    fields.insert("CallDurationInSeconds".into(), Val::Lit(json!(secs)));
+                }
+                if let Some(n) = &who_n {
+                    fields.insert("WhoId".into(), n.val());
+                }
+                if let Some(n) = &what_n {
+                    fields.insert("WhatId".into(), n.val());
+                }
+                self.check_fields(&d, &fields, true)?;
+                let reference = Self::next_ref(steps);
+                let name = subj.clone();
+                steps.push(create_step("Task", &name, reference.clone(), fields));
+                Ok(Some(Named::Created { reference, sobject: "Task".into(), name }))
+            }
+            Intent::CreateTask { subject, due, who, what, priority } => {
+                let d = self.describe("Task").await?;
+                if !d.createable {
+                    return Err(ResolveError::Denied("you can't create tasks".into()));
+                }
+                let who_n = match who {
+                    Some(r) => Some(self.reference(r, named, &WHO, &[]).await?),
+                    None => None,
+                };
+                let what_n = match what {
+                    Some(r) => Some(self.reference(r, named, &WHAT, &[]).await?),
+                    None => None,
+                };
+                let mut fields = BTreeMap::new();
+                let subj = if subject.trim().is_empty() { "Follow up".to_string() } else { capitalise(subject.trim()) };
+                fields.insert("Subject".into(), Val::Lit(json!(subj)));
+                fields.insert("Status".into(), Val::Lit(json!(self.picklist_value(&d, "Status", "not started"))));
+                fields.insert("OwnerId".into(), Val::Lit(json!(self.me)));
+                if let Some(due) = due {
+                    fields.insert("ActivityDate".into(), Val::Lit(json!(due.format("%Y-%m-%d").to_string())));
+                }
+                if let Some(p) = priority {
+                    let said = match p {
+                        Priority::High => "high",
+                        Priority::Normal => "normal",
+                        Priority::Low => "low",
+                    };
+                    fields.insert("Priority".into(), Val::Lit(json!(self.picklist_value(&d, "Priority", said))));
+                }
+                if let Some(n) = &who_n {
+                    fields.insert("WhoId".into(), n.val());
+                }
+                if let Some(n) = &what_n {
+                    fields.insert("WhatId".into(), n.val());
+                }
+                self.check_fields(&d, &fields, true)?;
+                let reference = Self::next_ref(steps);
+                steps.push(create_step("Task", &subj, reference.clone(), fields));
+                Ok(Some(Named::Created { reference, sobject: "Task".into(), name: subj }))
+            }
+            Intent::CreateRecord { object, person, name, account, company, fields: said_fields } => {
+                let sobject = object.api_name();
+                let d = self.describe(sobject).await?;
+                if !d.createable {
+                    return Err(ResolveError::Denied(format!("you can't create {sobject} records")));
+                }
+                let mut fields = BTreeMap::new();
+                let account_n = match account {
+                    Some(r) if sobject != "Lead" => {
+                        let mut r = r.clone();
+                        r.object = Some(ObjectKind::Account);
+                        Some(self.reference(&r, named, &["Account"], &[]).await?)
+                    }
+                    _ => None,
+                };
+                let mut display = String::new();
+                match sobject {
+                    "Contact" | "Lead" => {
+                        let p = person.clone().ok_or_else(|| ResolveError::Invalid(format!("a new {sobject} needs a name")))?;
+                        if let Some(first) = &p.first {
+                            fields.insert("FirstName".into(), Val::Lit(json!(first)));
+                        }
+                        fields.insert("LastName".into(), Val::Lit(json!(p.last)));
+                        display = format!("{} {}", p.first.clone().unwrap_or_default(), p.last).trim().to_string();
+                        if sobject == "Lead" {
+                            let comp = company
+                                .clone()
+                                .or_else(|| account.as_ref().map(|a| a.text.clone()))
+                                .filter(|c| !c.trim().is_empty())
+                                .ok_or_else(|| ResolveError::Invalid("a new lead needs a company (\"from ACME\")".into()))?;
+                            fields.insert("Company".into(), Val::Lit(json!(comp)));
+                            fields.insert("Status".into(), Val::Lit(json!(self.picklist_value(&d, "Status", "open"))));
+                        }
+                    }
+                    "Opportunity" => {
+                        fields.insert("StageName".into(), Val::Lit(json!(self.picklist_value(&d, "StageName", ""))));
+                    }
+                    _ => {}
+                }
+                if let Some(a) = &account_n {
+                    fields.insert("AccountId".into(), a.val());
+                }
+                if d.field("OwnerId").is_some_and(|f| f.createable) {
+                    fields.insert("OwnerId".into(), Val::Lit(json!(self.me)));
+                }
+                for change in said_fields {
+                    let f = match &change.field {
+                        Some(fr) => find_field(&d, fr)?,
+                        None => field_for_value(&d, &change.value)?,
+                    };
+                    check_writable(&d, f, true)?;
+                    let v = match coerce(f, change, None)? {
+                        FieldValue::Literal(j) => Val::Lit(j),
+                        FieldValue::Lookup { objects, name } => Val::Lit(json!(self.lookup(&objects, &name).await?.id)),
+                    };
+                    fields.insert(f.name.clone(), v);
+                }
+                if sobject == "Opportunity" {
+                    if !fields.contains_key("CloseDate") {
+                        fields.insert("CloseDate".into(), Val::Lit(json!(end_of_quarter(self.today).format("%Y-%m-%d").to_string())));
+                    }
+                    let opp_name = name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| {
+                        let base = account_n.as_ref().map(|a| a.name().to_string()).unwrap_or_else(|| "New".into());
+                        let suffix = match fields.get("Amount") {
+                            Some(Val::Lit(a)) if a.as_f64().is_some() => format_money(a.as_f64().unwrap_or(0.0)),
+                            _ => match fields.get("CloseDate") {
+                                Some(Val::Lit(Json::String(d))) => d.clone(),
+                                _ => self.today.to_string(),
+                            },
+                        };
+                        format!("{base} - {suffix}")
+                    });
+                    fields.insert("Name".into(), Val::Lit(json!(opp_name)));
+                    display = opp_name;
+                } else if sobject == "Account" {
+                    let n = name.clone().or_else(|| company.clone()).ok_or_else(|| ResolveError::Invalid("a new account needs a name".into()))?;
+                    fields.insert("Name".into(), Val::Lit(json!(n)));
+                    display = n;
+                }
+                self.check_fields(&d, &fields, true)?;
+                let reference = Self::next_ref(steps);
+                steps.push(create_step(sobject, &display, reference.clone(), fields));
+                Ok(Some(Named::Created { reference, sobject: sobject.into(), name: display }))
+            }
+            Intent::AddContactRole { contact, opportunity, role } => {
+                let d = self.describe("OpportunityContactRole").await?;
+                if !d.createable {
+                    return Err(ResolveError::Denied("you can't add contact roles".into()));
+                }
+                let c = self.reference(contact, named, &["Contact"], &[]).await?;
+                let mut opp = opportunity.clone();
+                opp.object = Some(ObjectKind::Opportunity);
+                let o = self.reference(&opp, named, &["Opportunity"], &[]).await?;
+                let mut fields = BTreeMap::new();
+                fields.insert("OpportunityId".into(), o.val());
+                fields.insert("ContactId".into(), c.val());
+                if let Some(role) = role {
+                    if let Some(f) = d.field("Role") {
+                        fields.insert("Role".into(), Val::Lit(json!(field::match_picklist(f, role)?)));
+                    }
+                }
+                self.check_fields(&d, &fields, true)?;
+                let reference = Self::next_ref(steps);
+                let name = format!("{} on {}", c.name(), o.name());
+                steps.push(create_step("OpportunityContactRole", &name, reference.clone(), fields));
+                Ok(Some(o))
+            }
+            Intent::Question { target, .. } => {
+                // A question inside a compound command names a record for later clauses.
+                match target {
+                    Target::Record(r) => Ok(Some(self.reference(r, named, &objects_of(r.object, &ANY_OBJECT), &[]).await?)),
+                    Target::Filter(_) => Ok(None),
+                }
+            }
+            Intent::Undo { .. } | Intent::Help { .. } => Err(ResolveError::NotUnderstood(
+                "undo and help can't be combined with other commands".into(),
+                vec![],
+            )),
+            Intent::NotUnderstood { suggestions } => Err(ResolveError::NotUnderstood("not understood".into(), suggestions.clone())),
+        }
+    }
+
+    /// Objects that have the fields a change names (from the grammar's aliases).
+    fn objects_for_changes(&self, changes: &[FieldChange]) -> Vec<&'static str> {
+        let mut objs: Vec<&'static str> = Vec::new();
+        for c in changes {
+            if let Some(fr) = &c.field {
+                for a in &fr.candidates {
+                    if let Some(o) = a.object {
+                        if !objs.contains(&o.api_name()) {
+                            objs.push(o.api_name());
+                        }
+                    } else {
+                        return ANY_OBJECT.to_vec();
+                    }
+                }
+            }
+        }
+        if objs.is_empty() {
+            // A value alone ("move X to negotiation") or unknown field words: any object.
+            return ANY_OBJECT.to_vec();
+        }
+        ANY_OBJECT.iter().copied().filter(|o| objs.contains(o)).chain(objs.iter().copied().filter(|o| !ANY_OBJECT.contains(o))).collect()
+    }
+
+    /// API names of the fields the changes name on `object` (best effort; errors surface later).
+    async fn field_names(&mut self, object: &str, changes: &[FieldChange]) -> Result<Vec<String>, ResolveError> {
+        let d = self.describe(object).await?;
+        Ok(changes
+            .iter()
+            .filter_map(|c| match &c.field {
+                Some(fr) => find_field(&d, fr).ok(),
+                None => field_for_value(&d, &c.value).ok(),
+            })
+            .map(|f| f.name.clone())
+            .collect())
+    }
+
+    /// The step that applies `changes` to one found record: only fields whose value changes.
+    async fn update_step(&mut self, found: &Found, changes: &[FieldChange], steps: &[Step]) -> Result<Step, ResolveError> {
+        let d = self.describe(&found.sobject).await?;
+        let mut targets = Vec::new();
+        for c in changes {
+            let f = match &c.field {
+                Some(fr) => find_field(&d, fr)?,
+                None => field_for_value(&d, &c.value)?,
+            };
+            check_writable(&d, f, false)?;
+            targets.push((f.clone(), c));
+        }
+        let mut row = found.row.clone();
+        let missing = targets.iter().any(|(f, _)| row.get(&f.name).is_none()) || row.get("LastModifiedDate").is_none();
+        if missing && d.field("LastModifiedDate").is_some() {
+            let extra: Vec<String> = targets.iter().map(|(f, _)| f.name.clone()).collect();
+            row = self.read_row(&found.sobject, &found.id, &extra).await?;
+        }
+        let mut fields = BTreeMap::new();
+        let mut old = BTreeMap::new();
+        for (f, c) in targets {
+            let current = row.get(&f.name).cloned();
+            let v = match coerce(&f, c, current.as_ref())? {
+                FieldValue::Literal(j) => j,
+                FieldValue::Lookup { objects, name } => json!(self.lookup(&objects, &name).await?.id),
+            };
+            if current.as_ref().is_some_and(|cur| same_value(cur, &v)) {
+                continue;
+            }
+            old.insert(f.name.clone(), current.unwrap_or(Json::Null));
+            fields.insert(f.name.clone(), Val::Lit(v));
+        }
+        Ok(Step {
+            op: Op::Update,
+            sobject: found.sobject.clone(),
+            id: Some(found.id.clone()),
+            name: found.name.clone(),
+            reference: Self::next_ref(steps),
+            fields,
+            old,
+            guard: row.get("LastModifiedDate").and_then(Json::as_str).and_then(http_date),
+        })
+    }
+
+    async fn update_literal(&mut self, found: &Found, field_name: &str, value: Json, steps: &[Step]) -> Result<Step, ResolveError> {
+        let d = self.describe(&found.sobject).await?;
+        let f = d
+            .field(field_name)
+            .ok_or_else(|| ResolveError::Denied(format!("you can't see {} on {}", field_name, found.sobject)))?;
+        check_writable(&d, f, false)?;
+        let mut row = found.row.clone();
+        if row.get(field_name).is_none() || row.get("LastModifiedDate").is_none() {
+            row = self.read_row(&found.sobject, &found.id, &[field_name.to_string()]).await?;
+        }
+        let current = row.get(field_name).cloned().unwrap_or(Json::Null);
+        let mut fields = BTreeMap::new();
+        let mut old = BTreeMap::new();
+        if !same_value(&current, &value) {
+            old.insert(field_name.to_string(), current);
+            fields.insert(field_name.to_string(), Val::Lit(value));
+        }
+        Ok(Step {
+            op: Op::Update,
+            sobject: found.sobject.clone(),
+            id: Some(found.id.clone()),
+            name: found.name.clone(),
+            reference: Self::next_ref(steps),
+            fields,
+            old,
+            guard: row.get("LastModifiedDate").and_then(Json::as_str).and_then(http_date),
+        })
+    }
+
+    async fn lookup(&mut self, objects: &[String], name: &str) -> Result<Found, ResolveError> {
+        if objects.iter().any(|o| o == "User") {
+            return self.find_user(name).await;
+        }
+        let objs: Vec<&str> = objects.iter().map(String::as_str).collect();
+        let r = RecordRef { text: name.to_string(), ..RecordRef::default() };
+        self.find_record(&r, &objs, &[]).await
+    }
+
+    fn picklist_value(&self, d: &ObjectDescribe, field_name: &str, said: &str) -> String {
+        let Some(f) = d.field(field_name) else { return capitalise(said) };
+        if said.is_empty() {
+            return f.picklist.iter().find(|p| p.active).map(|p| p.value.clone()).unwrap_or_default();
+        }
+        field::match_picklist(f, &Value { said: said.into(), entities: vec![], hints: vec![] })
+            .unwrap_or_else(|_| f.picklist.iter().find(|p| p.active).map(|p| p.value.clone()).unwrap_or_else(|| capitalise(said)))
+    }
+
+    async fn check_create(&mut self, object: &str, fields: &[&str]) -> Result<(), ResolveError> {
+        let d = self.describe(object).await?;
+        if !d.createable {
+            return Err(ResolveError::Denied(format!("you can't create {object} records")));
+        }
+        for name in fields {
+            match d.field(name) {
+                Some(f) => check_writable(&d, f, true)?,
+                None => return Err(ResolveError::Denied(format!("you can't see {object}.{name}"))),
+            }
+        }
+        Ok(())
+    }
+
+    fn check_fields(&self, d: &ObjectDescribe, fields: &BTreeMap<String, Val>, create: bool) -> Result<(), ResolveError> {
+        for name in fields.keys() {
+            match d.field(name) {
+                Some(f) => check_writable(d, f, create)?,
+                None => return Err(ResolveError::Denied(format!("you can't see {}.{name}", d.name))),
+            }
+        }
+        Ok(())
+    }
+
+    fn note_steps(&self, n: &Named, text: &str, steps: &mut Vec<Step>) {
+        let title: String = {
+            let t: String = text.chars().take(60).collect();
+            if text.chars().count() > 60 { format!("{}…", t.trim_end()) } else { t }
+        };
+        let content = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+        let note_ref = Self::next_ref(steps);
+        let mut fields = BTreeMap::new();
+        fields.insert("Title".into(), Val::Lit(json!(title)));
+        fields.insert("Content".into(), Val::Lit(json!(content)));
+        steps.push(create_step("ContentNote", &title, note_ref.clone(), fields));
+        let mut link = BTreeMap::new();
+        link.insert("ContentDocumentId".into(), Val::Ref(note_ref));
+        link.insert("LinkedEntityId".into(), n.val());
+        link.insert("ShareType".into(), Val::Lit(json!("V")));
+        let link_ref = Self::next_ref(steps);
+        steps.push(create_step("ContentDocumentLink", &format!("note on {}", n.name()), link_ref, link));
+    }
+
+    async fn answer(&mut self, kind: QuestionKind, target: &Target) -> Result<Resolution, ResolveError> {
+        match target {
+            Target::Record(r) => {
+                let objs = objects_of(r.object, &ANY_OBJECT);
+                let found = self.find_record(r, &objs, &[]).await?;
+                let row = if found.row.get("LastModifiedDate").is_none() {
+                    self.read_row(&found.sobject, &found.id, &[]).await.unwrap_or(found.row.clone())
+                } else {
+                    found.row.clone()
+                };
+                let mut row = row;
+                if let Some(o) = row.as_object_mut() {
+                    o.remove("attributes");
+                    o.insert("sobject".into(), json!(found.sobject));
+                }
+                let status = ["StageName", "Status"].iter().find_map(|f| row.get(*f).and_then(Json::as_str)).map(|s| format!(": {s}")).unwrap_or_default();
+                Ok(Resolution::Answer { records: vec![row], count: None, message: format!("{} {}{status}", found.sobject, found.name) })
+            }
+            Target::Filter(f) => {
+                let object = filter::object_of(f);
+                if kind == QuestionKind::Count {
+                    let n = self.filter_count(f).await?;
+                    return Ok(Resolution::Answer { records: vec![], count: Some(n), message: format!("{n} {object} records") });
+                }
+                let rows = self.filter_rows(f, &[]).await?;
+                let records: Vec<Json> = rows
+                    .into_iter()
+                    .map(|mut r| {
+                        if let Some(o) = r.as_object_mut() {
+                            o.remove("attributes");
+                        }
+                        r
+                    })
+                    .collect();
+                let names: Vec<String> = records.iter().map(|r| display_name(object, r)).collect();
+                Ok(Resolution::Answer {
+                    count: Some(records.len() as u64),
+                    message: format!("{} {object} record{}: {}", records.len(), if records.len() == 1 { "" } else { "s" }, names.join(", ")),
+                    records,
+                })
+            }
+        }
+    }
+}
+
+fn found_of(object: &str, row: Json) -> Found {
+    Found {
+        sobject: object.to_string(),
+        id: row.get("Id").and_then(Json::as_str).unwrap_or_default().to_string(),
+        name: display_name(object, &row),
+        row,
+    }
+}
+
+fn create_step(sobject: &str, name: &str, reference: String, fields: BTreeMap<String, Val>) -> Step {
+    Step { op: Op::Create, sobject: sobject.into(), id: None, name: name.into(), reference, fields, old: BTreeMap::new(), guard: None }
+}
+
+fn same_value(a: &Json, b: &Json) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => (x - y).abs() < 1e-9,
+        _ => a == b,
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn format_money(n: f64) -> String {
+    if n >= 1_000_000.0 {
+        format!("${}M", (n / 100_000.0).round() / 10.0)
+    } else if n >= 1000.0 {
+        format!("${}K", (n / 100.0).round() / 10.0)
+    } else {
+        format!("${n}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_date_rounds_up() {
+        assert_eq!(http_date("2026-11-18T10:00:00.000+0000").unwrap(), "Wed, 18 Nov 2026 10:00:00 GMT");
+        assert_eq!(http_date("2026-11-18T10:00:00.250+0000").unwrap(), "Wed, 18 Nov 2026 10:00:01 GMT");
+    }
+
+    #[test]
+    fn quarter_ends() {
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(end_of_quarter(d(2026, 11, 18)), d(2026, 12, 31));
+        assert_eq!(end_of_quarter(d(2026, 2, 1)), d(2026, 3, 31));
+        assert_eq!(end_of_quarter(d(2026, 6, 30)), d(2026, 6, 30));
+    }
+}

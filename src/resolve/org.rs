@@ -1,0 +1,372 @@
+//! The narrow REST surface the agent's resolver and executor use: queries (all pages), describe
+//! with `If-Modified-Since`, row PATCH/POST/DELETE with conditional headers, `/composite`, sObject
+//! Collections and Bulk API 2.0 ingest — each call counted for `api_calls`.
+//!
+//! Owns request shapes and call counting only. The HTTP session itself (token, refresh, retries) is
+//! behind [`Transport`], implemented by the session layer (`app::session`). Never builds SOQL text:
+//! callers pass text rendered by the escaping query builder.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use serde_json::Value;
+
+/// One HTTP request to the org, relative to the instance URL.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    /// `GET`, `POST`, `PATCH`, `PUT`, `DELETE`.
+    pub method: &'static str,
+    /// Path starting with `/services/...`.
+    pub path: String,
+    /// Query-string pairs (encoded by the transport).
+    pub query: Vec<(String, String)>,
+    /// Extra headers (conditional requests, content type).
+    pub headers: Vec<(String, String)>,
+    /// Request body.
+    pub body: Body,
+}
+
+/// A request body.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// No body.
+    Empty,
+    /// A JSON document.
+    Json(Value),
+    /// CSV text (Bulk API 2.0 upload).
+    Csv(String),
+}
+
+/// One HTTP response.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// Response headers (lower-cased names).
+    pub headers: Vec<(String, String)>,
+    /// Raw body.
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first header with this (lower-case) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (`Null` when empty or not JSON).
+    pub fn json(&self) -> Value {
+        if self.body.is_empty() {
+            return Value::Null;
+        }
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A boxed future returned by [`Transport::send`].
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<HttpResponse, OrgError>> + Send + 'a>>;
+
+/// Sends authenticated HTTP requests to one org as one user.
+pub trait Transport: Send + Sync {
+    /// Sends one request; the implementation adds authentication.
+    fn send(&self, req: HttpRequest) -> SendFuture<'_>;
+}
+
+/// Errors talking to the org.
+#[derive(Debug, thiserror::Error)]
+pub enum OrgError {
+    /// Network or session failure before a response arrived.
+    #[error("could not reach the org: {0}")]
+    Transport(String),
+    /// The org answered with an error body.
+    #[error("{code}: {message}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// Salesforce `errorCode`.
+        code: String,
+        /// Salesforce message.
+        message: String,
+    },
+    /// The org's (or the local) API budget is spent.
+    #[error("API limit exceeded: {0}")]
+    LimitExceeded(String),
+}
+
+impl OrgError {
+    /// The Salesforce error code, when the org returned one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            OrgError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Builds the error for a non-success response.
+    pub fn from_response(resp: &HttpResponse) -> OrgError {
+        let body = resp.json();
+        let first = body.as_array().and_then(|a| a.first()).cloned().unwrap_or(body);
+        let code = first
+            .get("errorCode")
+            .or_else(|| first.get("error"))
+            .and_then(Value::as_str)
+            .unwrap_or("HTTP_ERROR")
+            .to_string();
+        let message = first
+            .get("message")
+            .or_else(|| first.get("error_description"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("HTTP {}", resp.status));
+        if code == "REQUEST_LIMIT_EXCEEDED" {
+            return OrgError::LimitExceeded(message);
+        }
+        OrgError::Api { status: resp.status, code, message }
+    }
+}
+
+/// The org as seen by one user, with a call counter.
+pub struct Org {
+    transport: Box<dyn Transport>,
+    version: String,
+    calls: AtomicU32,
+}
+
+impl Org {
+    /// Wraps a transport; `version` like `v63.0`.
+    pub fn new(transport: Box<dyn Transport>, version: &str) -> Org {
+        Org { transport, version: version.to_string(), calls: AtomicU32::new(0) }
+    }
+
+    /// REST calls made so far.
+    pub fn calls(&self) -> u32 {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// The API version, e.g. `v63.0`.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// `/services/data/vNN.N` + `rest`.
+    pub fn data_path(&self, rest: &str) -> String {
+        format!("/services/data/{}{}", self.version, rest)
+    }
+
+    /// Sends a request and counts it.
+    ///
+    /// # Errors
+    /// [`OrgError::Transport`] when no response arrived.
+    pub async fn send(&self, req: HttpRequest) -> Result<HttpResponse, OrgError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.transport.send(req).await
+    }
+
+    async fn send_ok(&self, req: HttpRequest) -> Result<HttpResponse, OrgError> {
+        let resp = self.send(req).await?;
+        if resp.status >= 400 {
+            return Err(OrgError::from_response(&resp));
+        }
+        Ok(resp)
+    }
+
+    fn req(method: &'static str, path: String, body: Body) -> HttpRequest {
+        HttpRequest { method, path, query: Vec::new(), headers: Vec::new(), body }
+    }
+
+    /// Runs a rendered SOQL query and follows `nextRecordsUrl` to the end.
+    ///
+    /// # Errors
+    /// The org's error (e.g. `INVALID_FIELD`).
+    pub async fn query_all(&self, soql: &str) -> Result<Vec<Value>, OrgError> {
+        let (mut rows, mut next, _) = self.query_page(soql).await?;
+        while let Some(url) = next {
+            let resp = self.send_ok(Self::req("GET", url, Body::Empty)).await?;
+            let page = resp.json();
+            rows.extend(records_of(&page));
+            next = next_url(&page);
+        }
+        Ok(rows)
+    }
+
+    /// Runs a rendered SOQL query and returns the first page, the next-page path and `totalSize`.
+    ///
+    /// # Errors
+    /// The org's error.
+    pub async fn query_page(&self, soql: &str) -> Result<(Vec<Value>, Option<String>, u64), OrgError> {
+        let mut req = Self::req("GET", self.data_path("/query"), Body::Empty);
+        req.query.push(("q".into(), soql.into()));
+        let resp = self.send_ok(req).await?;
+        let page = resp.json();
+        let total = page.get("totalSize").and_then(Value::as_u64).unwrap_or(0);
+        Ok((records_of(&page), next_url(&page), total))
+    }
+
+    /// Fetches a describe, conditionally. `Ok(None)` means 304 Not Modified.
+    ///
+    /// # Errors
+    /// The org's error (`NOT_FOUND` for an object the user can't see).
+    pub async fn describe(
+        &self,
+        object: &str,
+        if_modified_since: Option<&str>,
+    ) -> Result<Option<(Value, Option<String>)>, OrgError> {
+        let mut req = Self::req("GET", self.data_path(&format!("/sobjects/{object}/describe")), Body::Empty);
+        if let Some(since) = if_modified_since {
+            req.headers.push(("If-Modified-Since".into(), since.into()));
+        }
+        let resp = self.send(req).await?;
+        if resp.status == 304 {
+            return Ok(None);
+        }
+        if resp.status >= 400 {
+            return Err(OrgError::from_response(&resp));
+        }
+        let last_modified = resp.header("last-modified").map(str::to_string);
+        Ok(Some((resp.json(), last_modified)))
+    }
+
+    /// PATCHes one row. `Ok(false)` means 412: the row changed since `if_unmodified_since`.
+    ///
+    /// # Errors
+    /// The org's error.
+    pub async fn update(
+        &self,
+        object: &str,
+        id: &str,
+        fields: Value,
+        if_unmodified_since: Option<&str>,
+    ) -> Result<bool, OrgError> {
+        let mut req = Self::req("PATCH", self.data_path(&format!("/sobjects/{object}/{id}")), Body::Json(fields));
+        if let Some(since) = if_unmodified_since {
+            req.headers.push(("If-Unmodified-Since".into(), since.into()));
+        }
+        let resp = self.send(req).await?;
+        if resp.status == 412 {
+            return Ok(false);
+        }
+        if resp.status >= 400 {
+            return Err(OrgError::from_response(&resp));
+        }
+        Ok(true)
+    }
+
+    /// Creates one row and returns its id.
+    ///
+    /// # Errors
+    /// The org's error.
+    pub async fn create(&self, object: &str, fields: Value) -> Result<String, OrgError> {
+        let resp = self.send_ok(Self::req("POST", self.data_path(&format!("/sobjects/{object}")), Body::Json(fields))).await?;
+        Ok(resp.json().get("id").and_then(Value::as_str).unwrap_or_default().to_string())
+    }
+
+    /// Deletes one row; a row already gone counts as deleted.
+    ///
+    /// # Errors
+    /// The org's error.
+    pub async fn delete(&self, object: &str, id: &str) -> Result<(), OrgError> {
+        let resp = self.send(Self::req("DELETE", self.data_path(&format!("/sobjects/{object}/{id}")), Body::Empty)).await?;
+        if resp.status >= 400 && resp.status != 404 {
+            return Err(OrgError::from_response(&resp));
+        }
+        Ok(())
+    }
+
+    /// Sends a `/composite` request (allOrNone) and returns the sub-responses.
+    ///
+    /// # Errors
+    /// The org's error for the request as a whole.
+    pub async fn composite(&self, subrequests: Vec<Value>, all_or_none: bool) -> Result<Vec<Value>, OrgError> {
+        let body = serde_json::json!({"allOrNone": all_or_none, "collateSubrequests": false, "compositeRequest": subrequests});
+        let resp = self.send_ok(Self::req("POST", self.data_path("/composite"), Body::Json(body))).await?;
+        Ok(resp
+            .json()
+            .get("compositeResponse")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// sObject Collections: `PATCH` (update) or `POST` (create) of up to 200 records; per-record results.
+    ///
+    /// # Errors
+    /// The org's error for the request as a whole.
+    pub async fn collection(&self, method: &'static str, records: Vec<Value>, all_or_none: bool) -> Result<Vec<Value>, OrgError> {
+        let body = serde_json::json!({"allOrNone": all_or_none, "records": records});
+        let resp = self.send_ok(Self::req(method, self.data_path("/composite/sobjects"), Body::Json(body))).await?;
+        Ok(resp.json().as_array().cloned().unwrap_or_default())
+    }
+
+    /// sObject Collections delete of up to 200 ids.
+    ///
+    /// # Errors
+    /// The org's error for the request as a whole.
+    pub async fn collection_delete(&self, ids: &[String]) -> Result<Vec<Value>, OrgError> {
+        let mut req = Self::req("DELETE", self.data_path("/composite/sobjects"), Body::Empty);
+        req.query.push(("ids".into(), ids.join(",")));
+        req.query.push(("allOrNone".into(), "false".into()));
+        let resp = self.send_ok(req).await?;
+        Ok(resp.json().as_array().cloned().unwrap_or_default())
+    }
+
+    /// Bulk API 2.0: creates an ingest job, uploads the CSV, closes it, and polls until it ends.
+    /// Returns `(successful CSV, failed CSV)`.
+    ///
+    /// # Errors
+    /// The org's error, or a job that ended `Failed`/`Aborted`.
+    pub async fn bulk_ingest(&self, object: &str, operation: &str, csv: String) -> Result<(String, String), OrgError> {
+        let job = self
+            .send_ok(Self::req(
+                "POST",
+                self.data_path("/jobs/ingest"),
+                Body::Json(serde_json::json!({"object": object, "operation": operation, "contentType": "CSV", "lineEnding": "LF", "columnDelimiter": "COMMA"})),
+            ))
+            .await?
+            .json();
+        let id = job.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+        let base = self.data_path(&format!("/jobs/ingest/{id}"));
+        let mut upload = Self::req("PUT", format!("{base}/batches"), Body::Csv(csv));
+        upload.headers.push(("Content-Type".into(), "text/csv".into()));
+        self.send_ok(upload).await?;
+        self.send_ok(Self::req("PATCH", base.clone(), Body::Json(serde_json::json!({"state": "UploadComplete"}))))
+            .await?;
+        let mut delay = std::time::Duration::from_millis(50);
+        loop {
+            let info = self.send_ok(Self::req("GET", base.clone(), Body::Empty)).await?.json();
+            match info.get("state").and_then(Value::as_str).unwrap_or("") {
+                "JobComplete" => break,
+                "Failed" | "Aborted" => {
+                    return Err(OrgError::Api {
+                        status: 200,
+                        code: "BULK_JOB_FAILED".into(),
+                        message: info.get("errorMessage").and_then(Value::as_str).unwrap_or("bulk job failed").into(),
+                    });
+                }
+                _ => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(2));
+                }
+            }
+        }
+        let ok = self.send_ok(Self::req("GET", format!("{base}/successfulResults/"), Body::Empty)).await?.text();
+        let failed = self.send_ok(Self::req("GET", format!("{base}/failedResults/"), Body::Empty)).await?.text();
+        Ok((ok, failed))
+    }
+}
+
+fn records_of(page: &Value) -> Vec<Value> {
+    page.get("records").and_then(Value::as_array).cloned().unwrap_or_default()
+}
+
+fn next_url(page: &Value) -> Option<String> {
+    if page.get("done").and_then(Value::as_bool).unwrap_or(true) {
+        return None;
+    }
+    page.get("nextRecordsUrl").and_then(Value::as_str).map(str::to_string)
+}
