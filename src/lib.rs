@@ -18,6 +18,7 @@
 //! The binary (`src/bin/sayso`) is a thin layer: argument parsing, the shell, and rendering.
 
 pub mod auth;
+pub mod config;
 pub mod id;
 pub mod journal;
 pub mod lang;

@@ -1,4 +1,45 @@
-//! The REST client every command goes through: one reqwest client, API version, refresh on 401,
-//! retries where safe, API usage ledger from `Sforce-Limit-Info`.
+//! The REST client every command goes through: one reqwest client (rustls, gzip, connection
+//! reuse), API version (default `v63.0`), renewal on `401 INVALID_SESSION_ID` (single-flight),
+//! retries where safe, a per-command call counter, and the API usage ledger from
+//! `Sforce-Limit-Info` with the `[budget]` of `config.toml`.
 //!
-//! Knows the Salesforce wire format; does not know about phrases or intents.
+//! Knows the Salesforce wire format; does not know about phrases, intents or the sandbox. May
+//! import [`crate::auth`] (renewal, token store) and [`crate::config`].
+//!
+//! # Using it
+//! ```no_run
+//! # async fn demo() -> Result<(), sayso::salesforce::Error> {
+//! use sayso::config::Home;
+//! use sayso::salesforce::Client;
+//! let home = Home::from_env()?;
+//! let client = Client::from_profile(&home, "default").await?;
+//! let per_command = client.with_new_counter();
+//! let rows = per_command.query("SELECT Id, Name FROM Account LIMIT 5").await?;
+//! println!("{} rows in {} API calls", rows.records.len(), per_command.api_calls());
+//! # Ok(()) }
+//! ```
+//!
+//! # Layout
+//! - [`client`] — [`Client`], [`Request`], the send loop (budget, counting, renewal, retries).
+//! - [`rest`] — query, describe, sObject rows, composite, collections, limits.
+//! - [`bulk`] — Bulk API 2.0 ingest.
+//! - [`retry`] — [`Idempotency`], [`RetryPolicy`].
+//! - [`limits`] — `Sforce-Limit-Info`, the usage [`Ledger`], [`BudgetStatus`].
+//! - [`types`] — query pages, save results, describe outcomes, job info.
+//! - [`error`] — [`ApiError`], [`Error`].
+
+pub mod bulk;
+pub mod client;
+pub mod error;
+pub mod limits;
+pub mod rest;
+pub mod retry;
+pub mod types;
+
+pub use client::{Client, ClientOptions, DEFAULT_API_VERSION, Renewal, Request, Response};
+pub use error::{ApiError, Error, LimitExceeded, LimitScope};
+pub use limits::{BudgetLevel, BudgetStatus, Ledger, LimitInfo};
+pub use retry::{Idempotency, RetryPolicy};
+pub use types::{
+    BulkOperation, Describe, IngestJobSpec, JobInfo, QueryPage, QueryResult, SaveError, SaveResult,
+};

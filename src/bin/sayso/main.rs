@@ -2,6 +2,7 @@
 //! under `src/bin/sayso/` with an `Args` struct and an `exec` function that makes one call into the
 //! library; rendering and prompting stay here, never in the library.
 
+mod cmd_login;
 mod cmd_sandbox;
 
 use clap::{Parser, Subcommand};
@@ -19,12 +20,24 @@ struct Cli {
 enum Command {
     /// Run the embedded Salesforce org emulator (the demo org).
     Sandbox(cmd_sandbox::Args),
+    /// Log in to an org (browser, --jwt, --client-credentials, --device, --access-token, --from-sf-cli).
+    Login(cmd_login::LoginArgs),
+    /// Revoke the session at the server and delete local secrets.
+    Logout(cmd_login::LogoutArgs),
+    /// Show who a profile is logged in as.
+    Whoami(cmd_login::WhoamiArgs),
+    /// Show today's API usage and budget.
+    Usage(cmd_login::UsageArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Sandbox(args)) => cmd_sandbox::exec(args),
+        Some(Command::Login(args)) => cmd_login::exec_login(args),
+        Some(Command::Logout(args)) => cmd_login::exec_logout(args),
+        Some(Command::Whoami(args)) => cmd_login::exec_whoami(args),
+        Some(Command::Usage(args)) => cmd_login::exec_usage(args),
         None => {
             eprintln!("error: no command given; try `sayso sandbox serve` or `sayso --help`");
             return ExitCode::from(2);
