@@ -1,0 +1,954 @@
+//! SOQL AST → parameterised SQLite SQL over the sandbox's tables.
+//!
+//! Owns name resolution against the [`Schema`] (case-insensitive, canonical names in results),
+//! field-level security ([`Policy::field_access`]: a hidden field is "No such column"), row-level
+//! security ([`Policy::row_filter`] on the base object, every parent join, every child and
+//! semi-join), relationship joins (polymorphic `What`/`Who`/`Owner` get one LEFT JOIN per target
+//! object, matched by the unique Id), literal typing and binding, date literal ranges, LIKE,
+//! INCLUDES/EXCLUDES, aggregates, ORDER BY with NULLS FIRST/LAST. Values are always bound
+//! parameters; identifiers come from the schema (never from the query text) and are quoted.
+//!
+//! Does not execute anything: `exec.rs` runs the [`Compiled`] plan and shapes the JSON.
+
+use std::cell::Cell;
+
+use axum::http::StatusCode;
+use chrono::NaiveDate;
+use rusqlite::types::Value as SqlValue;
+
+use super::dates;
+use crate::id::RecordId;
+use crate::sandbox::clock;
+use crate::sandbox::error::SfError;
+use crate::sandbox::schema::{Field, FieldType, ObjectSchema, Schema, Storage};
+use crate::sandbox::security::{Policy, Principal, RowAccess};
+use crate::sandbox::store::quote_ident;
+use crate::soql::ast::*;
+
+/// Who is asking, and against what org.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    /// The org's objects.
+    pub schema: &'a Schema,
+    /// The security model.
+    pub policy: &'a Policy,
+    /// The caller.
+    pub principal: &'a Principal,
+    /// "Today" for date literals.
+    pub today: NaiveDate,
+}
+
+/// `400 MALFORMED_QUERY`.
+pub fn malformed(message: impl Into<String>) -> SfError {
+    SfError::new(StatusCode::BAD_REQUEST, "MALFORMED_QUERY", message)
+}
+
+/// `400 INVALID_FIELD`.
+pub fn invalid_field(message: impl Into<String>) -> SfError {
+    SfError::new(StatusCode::BAD_REQUEST, "INVALID_FIELD", message)
+}
+
+/// A valid construct the sandbox does not evaluate: a clear error naming it (never MALFORMED_QUERY).
+pub fn unsupported(what: &str) -> SfError {
+    SfError::new(
+        StatusCode::BAD_REQUEST,
+        "INVALID_QUERY_FILTER_OPERATOR",
+        format!("{what} is valid SOQL but is not supported by the sayso sandbox"),
+    )
+}
+
+fn no_such_column(field: &str, object: &str) -> SfError {
+    invalid_field(format!(
+        "No such column '{field}' on entity '{object}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names."
+    ))
+}
+
+fn bad_relationship(rel: &str) -> SfError {
+    invalid_field(format!(
+        "Didn't understand relationship '{rel}' in field path. If you are attempting to use a custom relationship, be sure to append the '__r' after the custom relationship name. Please reference your WSDL or the describe call for the appropriate names."
+    ))
+}
+
+/// `400 INVALID_TYPE` "sObject type 'X' is not supported…".
+pub fn invalid_type(object: &str) -> SfError {
+    SfError::new(
+        StatusCode::BAD_REQUEST,
+        "INVALID_TYPE",
+        format!(
+            "sObject type '{object}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names."
+        ),
+    )
+}
+
+/// `400 INVALID_TYPE` for an unknown child relationship in a subquery's FROM.
+pub fn invalid_type_rel(rel: &str) -> SfError {
+    SfError::new(
+        StatusCode::BAD_REQUEST,
+        "INVALID_TYPE",
+        format!(
+            "Didn't understand relationship '{rel}' in FROM part of query call. If you are attempting to use a custom relationship, be sure to append the '__r' after the custom relationship name. Please reference your WSDL or the describe call for the appropriate names."
+        ),
+    )
+}
+
+/// A readable served object, or INVALID_TYPE (an unreadable object looks like a missing one).
+pub fn readable_object<'a>(ctx: &Ctx<'a>, name: &str) -> Result<&'a ObjectSchema, SfError> {
+    let obj = ctx.schema.object(name).ok_or_else(|| invalid_type(name))?;
+    if !ctx.policy.object_access(ctx.principal, &obj.name).read {
+        return Err(invalid_type(name));
+    }
+    Ok(obj)
+}
+
+/// A resolved field reference: its SQL expression and what it is.
+#[derive(Debug, Clone)]
+pub struct ColRef<'a> {
+    /// SQL expression (`t1."Name"`, or a COALESCE over polymorphic targets).
+    pub sql: String,
+    /// The field's schema (for typing and JSON conversion).
+    pub field: &'a Field,
+    /// Canonical relationship names from the base object (`["Account", "Owner"]`).
+    pub rels: Vec<String>,
+}
+
+/// One LEFT JOIN for a parent relationship path.
+#[derive(Debug, Clone)]
+pub struct Join<'a> {
+    /// Lower-cased relationship path (`account.owner`).
+    pub key: String,
+    /// Possible target objects with their table aliases (several for polymorphic lookups).
+    pub targets: Vec<(&'a ObjectSchema, String)>,
+    sql: String,
+    params: Vec<SqlValue>,
+}
+
+/// The FROM side of one (sub)query: the base object, its alias and the parent joins it needs.
+pub struct Scope<'a, 'c> {
+    ctx: Ctx<'a>,
+    /// The base object.
+    pub object: &'a ObjectSchema,
+    /// Its table alias (`t0`).
+    pub alias: String,
+    soql_alias: Option<String>,
+    /// Parent joins, in creation order.
+    pub joins: Vec<Join<'a>>,
+    counter: &'c Cell<usize>,
+}
+
+impl<'a, 'c> Scope<'a, 'c> {
+    /// A scope over `object` with a fresh alias.
+    pub fn new(
+        ctx: Ctx<'a>,
+        object: &'a ObjectSchema,
+        soql_alias: Option<String>,
+        counter: &'c Cell<usize>,
+    ) -> Self {
+        let alias = fresh(counter);
+        Scope {
+            ctx,
+            object,
+            alias,
+            soql_alias,
+            joins: Vec::new(),
+            counter,
+        }
+    }
+
+    /// The context.
+    pub fn ctx(&self) -> Ctx<'a> {
+        self.ctx
+    }
+
+    fn check_field(&self, object: &ObjectSchema, field: &str) -> Result<&'a Field, SfError> {
+        let obj: &'a ObjectSchema = self
+            .ctx
+            .schema
+            .object(&object.name)
+            .ok_or_else(|| invalid_type(&object.name))?;
+        let f = obj
+            .field(field)
+            .filter(|f| f.is_column())
+            .ok_or_else(|| no_such_column(field, &obj.name))?;
+        if !self
+            .ctx
+            .policy
+            .field_access(self.ctx.principal, &obj.name, &f.name)
+            .readable()
+        {
+            return Err(no_such_column(field, &obj.name));
+        }
+        Ok(f)
+    }
+
+    /// The path without the FROM alias.
+    pub fn strip<'p>(&self, path: &'p FieldPath) -> &'p [String] {
+        match (&self.soql_alias, path.0.split_first()) {
+            (Some(a), Some((first, rest))) if !rest.is_empty() && first.eq_ignore_ascii_case(a) => {
+                rest
+            }
+            _ => &path.0,
+        }
+    }
+
+    /// Resolves the targets of the relationship path `rels` (joining as needed).
+    pub fn targets(
+        &mut self,
+        rels: &[String],
+    ) -> Result<(Vec<(&'a ObjectSchema, String)>, Vec<String>), SfError> {
+        let mut current: Vec<(&'a ObjectSchema, String)> = vec![(self.object, self.alias.clone())];
+        let mut canonical = Vec::new();
+        let mut key = String::new();
+        for rel in rels {
+            if current.len() != 1 {
+                return Err(unsupported(&format!(
+                    "A relationship path through the polymorphic relationship `{}`",
+                    canonical.join(".")
+                )));
+            }
+            let (obj, alias) = current[0].clone();
+            let lookup = obj
+                .parent_relationship(rel)
+                .ok_or_else(|| bad_relationship(rel))?;
+            if !self
+                .ctx
+                .policy
+                .field_access(self.ctx.principal, &obj.name, &lookup.name)
+                .readable()
+            {
+                return Err(bad_relationship(rel));
+            }
+            let rel_name = lookup
+                .relationship_name
+                .clone()
+                .unwrap_or_else(|| rel.clone());
+            canonical.push(rel_name);
+            if !key.is_empty() {
+                key.push('.');
+            }
+            key.push_str(&rel.to_ascii_lowercase());
+            if let Some(j) = self.joins.iter().find(|j| j.key == key) {
+                current = j.targets.clone();
+                continue;
+            }
+            let mut targets = Vec::new();
+            let mut sql = String::new();
+            let mut params = Vec::new();
+            for target in &lookup.reference_to {
+                let Some(t) = self.ctx.schema.object(target) else {
+                    continue;
+                };
+                if !self
+                    .ctx
+                    .policy
+                    .object_access(self.ctx.principal, &t.name)
+                    .read
+                {
+                    continue;
+                }
+                let ta = fresh(self.counter);
+                sql.push_str(&format!(
+                    " LEFT JOIN {} {ta} ON {ta}.\"Id\" = {alias}.{} AND {ta}.\"IsDeleted\" = 0",
+                    quote_ident(&t.name),
+                    quote_ident(&lookup.name)
+                ));
+                if let Some(f) =
+                    self.ctx
+                        .policy
+                        .row_filter(self.ctx.principal, &t.name, &ta, RowAccess::Read)
+                {
+                    sql.push_str(&format!(" AND ({})", f.sql));
+                    params.extend(f.params);
+                }
+                targets.push((t, ta));
+            }
+            if targets.is_empty() {
+                return Err(bad_relationship(rel));
+            }
+            self.joins.push(Join {
+                key: key.clone(),
+                targets: targets.clone(),
+                sql,
+                params,
+            });
+            current = targets;
+        }
+        Ok((current, canonical))
+    }
+
+    /// Resolves a field path to a column expression, joining parents as needed.
+    pub fn column(&mut self, path: &FieldPath) -> Result<ColRef<'a>, SfError> {
+        let parts = self.strip(path).to_vec();
+        let (rels, name) = parts.split_at(parts.len().saturating_sub(1));
+        let name = name.first().cloned().unwrap_or_default();
+        let (targets, canonical) = self.targets(rels)?;
+        if targets.len() == 1 {
+            let (obj, alias) = &targets[0];
+            let field = self.check_field(obj, &name)?;
+            return Ok(ColRef {
+                sql: format!("{alias}.{}", quote_ident(&field.name)),
+                field,
+                rels: canonical,
+            });
+        }
+        // Polymorphic: the field of whichever target matched.
+        let mut exprs = Vec::new();
+        let mut first: Option<&'a Field> = None;
+        if name.eq_ignore_ascii_case("Type") {
+            let whens: Vec<String> = targets
+                .iter()
+                .map(|(o, a)| {
+                    format!(
+                        "WHEN {a}.\"Id\" IS NOT NULL THEN '{}'",
+                        o.name.replace('\'', "''")
+                    )
+                })
+                .collect();
+            let field = self.check_field(targets[0].0, "Id")?;
+            return Ok(ColRef {
+                sql: format!("(CASE {} END)", whens.join(" ")),
+                field,
+                rels: canonical,
+            });
+        }
+        for (obj, alias) in &targets {
+            if let Some(f) = obj.field(&name).filter(|f| f.is_column())
+                && self
+                    .ctx
+                    .policy
+                    .field_access(self.ctx.principal, &obj.name, &f.name)
+                    .readable()
+            {
+                exprs.push(format!("{alias}.{}", quote_ident(&f.name)));
+                first.get_or_insert(f);
+            }
+        }
+        let field = first.ok_or_else(|| {
+            no_such_column(
+                &name,
+                canonical.last().map(String::as_str).unwrap_or("Name"),
+            )
+        })?;
+        let sql = if exprs.len() == 1 {
+            exprs.remove(0)
+        } else {
+            format!("COALESCE({})", exprs.join(", "))
+        };
+        Ok(ColRef {
+            sql,
+            field,
+            rels: canonical,
+        })
+    }
+
+    /// `FROM base t0 LEFT JOIN …` and the join parameters.
+    pub fn from_sql(&self) -> (String, Vec<SqlValue>) {
+        let mut sql = format!("{} {}", quote_ident(&self.object.name), self.alias);
+        let mut params = Vec::new();
+        for j in &self.joins {
+            sql.push_str(&j.sql);
+            params.extend(j.params.iter().cloned());
+        }
+        (sql, params)
+    }
+
+    /// The base object's row-level security predicate, if any.
+    pub fn security(&self) -> Option<(String, Vec<SqlValue>)> {
+        self.ctx
+            .policy
+            .row_filter(
+                self.ctx.principal,
+                &self.object.name,
+                &self.alias,
+                RowAccess::Read,
+            )
+            .map(|f| (f.sql, f.params))
+    }
+}
+
+/// A fresh table alias `tN`.
+pub fn fresh(counter: &Cell<usize>) -> String {
+    let n = counter.get();
+    counter.set(n + 1);
+    format!("t{n}")
+}
+
+/// Aggregate-query context: how operands compile (aggregates allowed, or not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// WHERE of a plain query: no aggregates.
+    Row,
+    /// HAVING / ORDER BY / SELECT of an aggregate query.
+    Aggregate,
+}
+
+/// What an operand evaluates to, for typing its comparison value.
+#[derive(Debug, Clone)]
+pub enum OperandType<'a> {
+    /// A field value.
+    Field(&'a Field),
+    /// An integer (COUNT, CALENDAR_YEAR, …).
+    Integer,
+    /// A number (SUM, AVG).
+    Number,
+    /// A date text (DAY_ONLY).
+    Date,
+}
+
+/// Compiles an operand to SQL.
+pub fn operand<'a>(
+    scope: &mut Scope<'a, '_>,
+    op: &Operand,
+    mode: Mode,
+) -> Result<(String, OperandType<'a>), SfError> {
+    match op {
+        Operand::Field(path) => {
+            let c = scope.column(path)?;
+            Ok((c.sql, OperandType::Field(c.field)))
+        }
+        Operand::Function(call) => function(scope, call, mode),
+    }
+}
+
+fn single_field<'a>(scope: &mut Scope<'a, '_>, call: &FunctionCall) -> Result<ColRef<'a>, SfError> {
+    match call.args.as_slice() {
+        [FunctionArg::Field(path)] => scope.column(path),
+        [FunctionArg::Function(inner)] if inner.function == Function::ConvertTimezone => {
+            Err(unsupported("convertTimezone()"))
+        }
+        _ => Err(malformed(format!(
+            "{}() takes one field",
+            call.function.as_str()
+        ))),
+    }
+}
+
+/// Compiles a function call.
+pub fn function<'a>(
+    scope: &mut Scope<'a, '_>,
+    call: &FunctionCall,
+    mode: Mode,
+) -> Result<(String, OperandType<'a>), SfError> {
+    use Function as F;
+    let f = call.function;
+    if f.is_aggregate() && !f.is_date_function() && mode == Mode::Row {
+        return Err(malformed(format!(
+            "Aggregate functions like {}() are not allowed in the WHERE clause; use HAVING",
+            f.as_str()
+        )));
+    }
+    match f {
+        F::Count if call.args.is_empty() => Ok(("COUNT(*)".to_string(), OperandType::Integer)),
+        F::Count | F::CountDistinct => {
+            let c = single_field(scope, call)?;
+            let distinct = if f == F::CountDistinct {
+                "DISTINCT "
+            } else {
+                ""
+            };
+            Ok((format!("COUNT({distinct}{})", c.sql), OperandType::Integer))
+        }
+        F::Sum | F::Avg => {
+            let c = single_field(scope, call)?;
+            if !matches!(c.field.ty.storage(), Storage::Integer | Storage::Real) {
+                return Err(malformed(format!(
+                    "field {} does not support aggregate operator {}",
+                    c.field.name,
+                    f.as_str()
+                )));
+            }
+            Ok((format!("{}({})", f.as_str(), c.sql), OperandType::Number))
+        }
+        F::Min | F::Max => {
+            let c = single_field(scope, call)?;
+            let collate = if c.field.ty.is_text() {
+                " COLLATE NOCASE"
+            } else {
+                ""
+            };
+            Ok((
+                format!("{}({}{collate})", f.as_str(), c.sql),
+                OperandType::Field(c.field),
+            ))
+        }
+        _ if f.is_date_function() => {
+            let c = single_field(scope, call)?;
+            if !matches!(c.field.ty, FieldType::Date | FieldType::Datetime) {
+                return Err(malformed(format!(
+                    "{}() requires a date or dateTime field, not {}",
+                    f.as_str(),
+                    c.field.name
+                )));
+            }
+            let x = format!("substr({}, 1, 19)", c.sql);
+            let int = |fmt: &str| format!("CAST(strftime('{fmt}', {x}) AS INTEGER)");
+            let sql = match f {
+                F::CalendarYear | F::FiscalYear => int("%Y"),
+                F::CalendarMonth | F::FiscalMonth => int("%m"),
+                F::CalendarQuarter | F::FiscalQuarter => {
+                    format!("((CAST(strftime('%m', {x}) AS INTEGER) + 2) / 3)")
+                }
+                F::DayInMonth => int("%d"),
+                F::DayInWeek => format!("(CAST(strftime('%w', {x}) AS INTEGER) + 1)"),
+                F::DayInYear => int("%j"),
+                F::HourInDay => int("%H"),
+                F::WeekInMonth => format!("((CAST(strftime('%d', {x}) AS INTEGER) + 6) / 7)"),
+                F::WeekInYear => format!("((CAST(strftime('%j', {x}) AS INTEGER) + 6) / 7)"),
+                F::DayOnly => return Ok((format!("substr({}, 1, 10)", c.sql), OperandType::Date)),
+                _ => return Err(unsupported(&format!("{}()", f.as_str()))),
+            };
+            Ok((sql, OperandType::Integer))
+        }
+        F::ConvertCurrency => {
+            // A single-currency org: the converted amount is the amount.
+            let c = single_field(scope, call)?;
+            Ok((c.sql, OperandType::Field(c.field)))
+        }
+        other => Err(unsupported(&format!("{}()", other.as_str()))),
+    }
+}
+
+/// Compiles a WHERE/HAVING condition, appending its parameters to `params`.
+pub fn condition(
+    scope: &mut Scope<'_, '_>,
+    c: &Condition,
+    mode: Mode,
+    params: &mut Vec<SqlValue>,
+) -> Result<String, SfError> {
+    match c {
+        Condition::And(parts) | Condition::Or(parts) => {
+            let word = if matches!(c, Condition::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
+            let mut out = Vec::new();
+            for p in parts {
+                out.push(condition(scope, p, mode, params)?);
+            }
+            Ok(format!("({})", out.join(word)))
+        }
+        Condition::Not(inner) => Ok(format!("(NOT {})", condition(scope, inner, mode, params)?)),
+        Condition::Compare(cmp) => comparison(scope, cmp, mode, params),
+    }
+}
+
+fn type_error(field: &Field, quoted: bool) -> SfError {
+    let ty = match field.ty {
+        FieldType::Datetime => "dateTime",
+        other => other.as_str(),
+    };
+    let quotes = if quoted {
+        "should be enclosed in quotes"
+    } else {
+        "should not be enclosed in quotes"
+    };
+    invalid_field(format!(
+        "value of filter criterion for field '{}' must be of type {ty} and {quotes}",
+        field.name
+    ))
+}
+
+/// Binds `lit` for comparison with an operand of type `ty`.
+fn bind(ty: &OperandType<'_>, lit: &Literal) -> Result<SqlValue, SfError> {
+    let number = |text: &str| -> Option<SqlValue> {
+        if let Ok(i) = text.parse::<i64>() {
+            Some(SqlValue::Integer(i))
+        } else {
+            text.parse::<f64>().ok().map(SqlValue::Real)
+        }
+    };
+    match ty {
+        OperandType::Integer | OperandType::Number => match lit {
+            Literal::Number(n) => number(n).ok_or_else(|| malformed(format!("invalid number {n}"))),
+            Literal::Currency { amount, .. } => {
+                number(amount).ok_or_else(|| malformed(format!("invalid number {amount}")))
+            }
+            _ => Err(malformed(
+                "the value of an aggregate or date function comparison must be a number",
+            )),
+        },
+        OperandType::Date => match lit {
+            Literal::Date(d) => Ok(SqlValue::Text(d.clone())),
+            _ => Err(malformed("DAY_ONLY() compares with a date")),
+        },
+        OperandType::Field(field) => {
+            let quoted = matches!(lit, Literal::String(_));
+            match field.ty {
+                FieldType::Id | FieldType::Reference => match lit {
+                    Literal::String(s) => {
+                        let v = s.value();
+                        RecordId::parse(&v)
+                            .map(|id| SqlValue::Text(id.as_str().to_string()))
+                            .map_err(|_| {
+                                SfError::new(
+                                    StatusCode::BAD_REQUEST,
+                                    "INVALID_QUERY_FILTER_OPERATOR",
+                                    format!("invalid ID field: {v}"),
+                                )
+                            })
+                    }
+                    _ => Err(type_error(field, true)),
+                },
+                FieldType::Date => match lit {
+                    Literal::Date(d) if clock::parse_date(d).is_some() => {
+                        Ok(SqlValue::Text(d.clone()))
+                    }
+                    _ => Err(type_error(field, quoted)),
+                },
+                FieldType::Datetime => match lit {
+                    Literal::DateTime(d) => clock::parse_datetime(d)
+                        .map(|t| SqlValue::Text(clock::format_datetime(t)))
+                        .ok_or_else(|| malformed(format!("invalid datetime {d}"))),
+                    _ => Err(type_error(field, quoted)),
+                },
+                FieldType::Boolean => match lit {
+                    Literal::Boolean(b) => Ok(SqlValue::Integer(i64::from(*b))),
+                    _ => Err(type_error(field, quoted)),
+                },
+                _ => match field.ty.storage() {
+                    Storage::Integer | Storage::Real => match lit {
+                        Literal::Number(n) => number(n).ok_or_else(|| type_error(field, false)),
+                        Literal::Currency { amount, .. } => {
+                            number(amount).ok_or_else(|| type_error(field, false))
+                        }
+                        _ => Err(type_error(field, quoted)),
+                    },
+                    _ => match lit {
+                        Literal::String(s) => Ok(SqlValue::Text(s.value())),
+                        _ => Err(type_error(field, true)),
+                    },
+                },
+            }
+        }
+    }
+}
+
+fn is_text(ty: &OperandType<'_>) -> bool {
+    matches!(ty, OperandType::Field(f) if f.ty.storage() == Storage::Text && !matches!(f.ty, FieldType::Id | FieldType::Reference | FieldType::Date | FieldType::Datetime))
+}
+
+/// `[start, end)` of a date literal as bound values for the operand's type.
+fn date_bounds(
+    ty: &OperandType<'_>,
+    lit: DateLiteral,
+    today: NaiveDate,
+) -> Result<(SqlValue, SqlValue), SfError> {
+    let r = dates::resolve(lit, today);
+    match ty {
+        OperandType::Field(f) if f.ty == FieldType::Date => Ok((
+            SqlValue::Text(r.start.format("%Y-%m-%d").to_string()),
+            SqlValue::Text(r.end.format("%Y-%m-%d").to_string()),
+        )),
+        OperandType::Date => Ok((
+            SqlValue::Text(r.start.format("%Y-%m-%d").to_string()),
+            SqlValue::Text(r.end.format("%Y-%m-%d").to_string()),
+        )),
+        OperandType::Field(f) if f.ty == FieldType::Datetime => Ok((
+            SqlValue::Text(clock::format_datetime(clock::org_day_start_utc(r.start))),
+            SqlValue::Text(clock::format_datetime(clock::org_day_start_utc(r.end))),
+        )),
+        OperandType::Field(f) => Err(type_error(f, false)),
+        _ => Err(malformed(format!(
+            "date literal {lit} compared with a number"
+        ))),
+    }
+}
+
+fn comparison(
+    scope: &mut Scope<'_, '_>,
+    cmp: &Comparison,
+    mode: Mode,
+    params: &mut Vec<SqlValue>,
+) -> Result<String, SfError> {
+    let (lhs, ty) = operand(scope, &cmp.lhs, mode)?;
+    let today = scope.ctx.today;
+    let nocase = if is_text(&ty) { " COLLATE NOCASE" } else { "" };
+    match (&cmp.op, &cmp.rhs) {
+        (Operator::In | Operator::NotIn, Value::Subquery(sub)) => {
+            if !matches!(&ty, OperandType::Field(f) if matches!(f.ty, FieldType::Id | FieldType::Reference))
+            {
+                return Err(malformed(
+                    "a semi-join subquery must compare an Id or reference field",
+                ));
+            }
+            let (sql, sub_params) = semi_join(scope, sub)?;
+            params.extend(sub_params);
+            Ok(if cmp.op == Operator::In {
+                format!("{lhs} IN ({sql})")
+            } else {
+                format!("({lhs} IS NULL OR {lhs} NOT IN ({sql}))")
+            })
+        }
+        (Operator::In | Operator::NotIn, Value::List(items)) => {
+            let mut alts = Vec::new();
+            let mut has_null = false;
+            let mut values = Vec::new();
+            for lit in items {
+                match lit {
+                    Literal::Null => has_null = true,
+                    Literal::DateLiteral(d) => {
+                        let (s, e) = date_bounds(&ty, *d, today)?;
+                        params.push(s);
+                        params.push(e);
+                        alts.push(format!("({lhs} >= ? AND {lhs} < ?)"));
+                    }
+                    other => values.push(bind(&ty, other)?),
+                }
+            }
+            if !values.is_empty() {
+                let marks = vec!["?"; values.len()].join(", ");
+                params.extend(values);
+                alts.push(format!("{lhs}{nocase} IN ({marks})"));
+            }
+            if has_null {
+                alts.push(format!("{lhs} IS NULL"));
+            }
+            let any = format!("({})", alts.join(" OR "));
+            Ok(if cmp.op == Operator::In {
+                any
+            } else if has_null {
+                format!("(NOT {any})")
+            } else {
+                format!("({lhs} IS NULL OR NOT {any})")
+            })
+        }
+        (Operator::Includes | Operator::Excludes, Value::List(items)) => {
+            if !matches!(&ty, OperandType::Field(f) if f.ty == FieldType::Multipicklist) {
+                return Err(invalid_field(
+                    "includes or excludes operator only valid on multipicklist field",
+                ));
+            }
+            let mut alts = Vec::new();
+            for lit in items {
+                let Literal::String(s) = lit else {
+                    return Err(invalid_field("INCLUDES and EXCLUDES take strings"));
+                };
+                let mut all = Vec::new();
+                for part in s
+                    .value()
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                {
+                    params.push(SqlValue::Text(like_escape_plain(part)));
+                    all.push(format!(
+                        "(';' || {lhs} || ';') LIKE ('%;' || ? || ';%') ESCAPE '\\'"
+                    ));
+                }
+                if !all.is_empty() {
+                    alts.push(format!("({})", all.join(" AND ")));
+                }
+            }
+            let any = if alts.is_empty() {
+                "0".to_string()
+            } else {
+                format!("({})", alts.join(" OR "))
+            };
+            Ok(if cmp.op == Operator::Includes {
+                format!("({lhs} IS NOT NULL AND {any})")
+            } else {
+                format!("({lhs} IS NULL OR NOT {any})")
+            })
+        }
+        (Operator::Like, Value::Literal(Literal::String(s))) => {
+            if !is_text(&ty)
+                && !matches!(&ty, OperandType::Field(f) if matches!(f.ty, FieldType::Id | FieldType::Reference))
+            {
+                return Err(invalid_field("LIKE operator only valid on string fields"));
+            }
+            let mut pattern = String::new();
+            for part in s.like_pattern() {
+                match part {
+                    LikePart::Any => pattern.push('%'),
+                    LikePart::One => pattern.push('_'),
+                    LikePart::Char(c @ ('%' | '_' | '\\')) => {
+                        pattern.push('\\');
+                        pattern.push(c);
+                    }
+                    LikePart::Char(c) => pattern.push(c),
+                }
+            }
+            params.push(SqlValue::Text(pattern));
+            Ok(format!("{lhs} LIKE ? ESCAPE '\\'"))
+        }
+        (Operator::Like, _) => Err(malformed("LIKE takes a string")),
+        (op, Value::Literal(Literal::Null)) => match op {
+            Operator::Eq => Ok(format!("{lhs} IS NULL")),
+            Operator::Ne => Ok(format!("{lhs} IS NOT NULL")),
+            _ => Err(malformed(format!(
+                "null can only be compared with = or !=, not {}",
+                op.as_str()
+            ))),
+        },
+        (op, Value::Literal(Literal::DateLiteral(d))) => {
+            let (s, e) = date_bounds(&ty, *d, today)?;
+            let sql = match op {
+                Operator::Eq => {
+                    params.extend([s, e]);
+                    format!("({lhs} >= ? AND {lhs} < ?)")
+                }
+                Operator::Ne => {
+                    params.extend([s, e]);
+                    format!("({lhs} IS NULL OR {lhs} < ? OR {lhs} >= ?)")
+                }
+                Operator::Lt => {
+                    params.push(s);
+                    format!("{lhs} < ?")
+                }
+                Operator::Le => {
+                    params.push(e);
+                    format!("{lhs} < ?")
+                }
+                Operator::Gt => {
+                    params.push(e);
+                    format!("{lhs} >= ?")
+                }
+                Operator::Ge => {
+                    params.push(s);
+                    format!("{lhs} >= ?")
+                }
+                other => {
+                    return Err(malformed(format!(
+                        "operator {} does not take a date literal",
+                        other.as_str()
+                    )));
+                }
+            };
+            Ok(sql)
+        }
+        (op, Value::Literal(lit)) => {
+            let v = bind(&ty, lit)?;
+            params.push(v);
+            Ok(match op {
+                Operator::Eq => format!("{lhs} = ?{nocase}"),
+                Operator::Ne => format!("{lhs} IS NOT ?{nocase}"),
+                Operator::Lt => format!("{lhs} < ?{nocase}"),
+                Operator::Le => format!("{lhs} <= ?{nocase}"),
+                Operator::Gt => format!("{lhs} > ?{nocase}"),
+                Operator::Ge => format!("{lhs} >= ?{nocase}"),
+                other => {
+                    return Err(malformed(format!(
+                        "operator {} needs a parenthesised list",
+                        other.as_str()
+                    )));
+                }
+            })
+        }
+        (op, _) => Err(malformed(format!(
+            "operator {} does not take a list",
+            op.as_str()
+        ))),
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern with `ESCAPE '\'`.
+fn like_escape_plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Compiles `(SELECT Field FROM Object WHERE …)` of a semi-/anti-join into SQL selecting ids.
+fn semi_join(outer: &mut Scope<'_, '_>, sub: &Query) -> Result<(String, Vec<SqlValue>), SfError> {
+    let ctx = outer.ctx;
+    let obj = readable_object(&ctx, sub.from.name())?;
+    if sub.from.path.len() != 1 {
+        return Err(malformed("a semi-join subquery selects from an object"));
+    }
+    let [SelectItem::Field { path, .. }] = sub.select.as_slice() else {
+        return Err(malformed(
+            "a semi-join subquery must select exactly one Id or reference field",
+        ));
+    };
+    if sub.group_by.is_some() || !sub.order_by.is_empty() {
+        return Err(malformed(
+            "a semi-join subquery cannot use GROUP BY or ORDER BY",
+        ));
+    }
+    let mut scope = Scope::new(ctx, obj, sub.from.alias.clone(), outer.counter);
+    let col = scope.column(path)?;
+    if !matches!(col.field.ty, FieldType::Id | FieldType::Reference) {
+        return Err(malformed(
+            "a semi-join subquery must select an Id or reference field",
+        ));
+    }
+    let mut where_params = Vec::new();
+    let mut preds = vec![
+        format!("{}.\"IsDeleted\" = 0", scope.alias),
+        format!("{} IS NOT NULL", col.sql),
+    ];
+    if let Some(c) = &sub.where_clause {
+        if contains_subquery(c) {
+            return Err(malformed("semi-join subqueries cannot be nested"));
+        }
+        preds.push(condition(&mut scope, c, Mode::Row, &mut where_params)?);
+    }
+    let mut params = Vec::new();
+    let (from, join_params) = scope.from_sql();
+    params.extend(join_params);
+    if let Some((sql, p)) = scope.security() {
+        preds.push(format!("({sql})"));
+        params.extend(p);
+    }
+    params.extend(where_params);
+    let mut sql = format!(
+        "SELECT {} FROM {from} WHERE {}",
+        col.sql,
+        preds.join(" AND ")
+    );
+    if let Some(n) = sub.limit {
+        sql.push_str(&format!(" LIMIT {n}"));
+    }
+    Ok((sql, params))
+}
+
+fn contains_subquery(c: &Condition) -> bool {
+    match c {
+        Condition::And(p) | Condition::Or(p) => p.iter().any(contains_subquery),
+        Condition::Not(i) => contains_subquery(i),
+        Condition::Compare(cmp) => matches!(cmp.rhs, Value::Subquery(_)),
+    }
+}
+
+/// ORDER BY items as SQL (Salesforce's default is ascending, nulls first; text sorts
+/// case-insensitively).
+pub fn order_by(
+    scope: &mut Scope<'_, '_>,
+    items: &[OrderItem],
+    mode: Mode,
+) -> Result<Vec<String>, SfError> {
+    let mut out = Vec::new();
+    for item in items {
+        let (sql, ty) = operand(scope, &item.target, mode)?;
+        if let OperandType::Field(f) = &ty
+            && matches!(
+                f.ty,
+                FieldType::Multipicklist | FieldType::Textarea | FieldType::EncryptedString
+            )
+            && f.length > 255
+        {
+            return Err(malformed(format!(
+                "field '{}' can not be sorted in a query call",
+                f.name
+            )));
+        }
+        let collate = if is_text(&ty) { " COLLATE NOCASE" } else { "" };
+        let dir = if item.direction == Some(Direction::Desc) {
+            "DESC"
+        } else {
+            "ASC"
+        };
+        let nulls = if item.nulls == Some(Nulls::Last) {
+            "NULLS LAST"
+        } else {
+            "NULLS FIRST"
+        };
+        out.push(format!("{sql}{collate} {dir} {nulls}"));
+    }
+    Ok(out)
+}

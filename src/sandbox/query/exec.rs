@@ -1,0 +1,899 @@
+//! Runs a parsed SOQL query against the store and shapes Salesforce's result JSON: records with
+//! `attributes`, nested parent objects (null when there is no visible parent), child relationship
+//! results (`{totalSize, done, records}` or null), `AggregateResult` rows with `expr0…` aliases and
+//! `COUNT()` totals.
+//!
+//! Owns the select-list shape and paging arithmetic (one page = one `LIMIT ? OFFSET ?` run, so any
+//! page of a huge result can be re-run from the query text and an offset). Child subqueries run as
+//! one extra query per page of parents. SQL comes from `compile.rs`; the HTTP side is `query.rs`.
+
+use std::cell::Cell;
+
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::{Connection, params_from_iter};
+use serde_json::{Map, Value as Json, json};
+
+use super::compile::{
+    self, Ctx, Mode, OperandType, Scope, malformed, readable_object, unsupported,
+};
+use crate::sandbox::error::SfError;
+use crate::sandbox::schema::{Field, ObjectSchema};
+use crate::sandbox::store;
+use crate::soql::ast::*;
+
+/// Paging and visibility options of one run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions<'v> {
+    /// `queryAll`: include soft-deleted rows of the base object.
+    pub all_rows: bool,
+    /// Page size (200–2000).
+    pub batch: u64,
+    /// Position of the first row of this page within the whole result.
+    pub start: u64,
+    /// The total, when a previous page already counted it.
+    pub known_total: Option<u64>,
+    /// API version for record URLs (`63.0`).
+    pub version: &'v str,
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// `totalSize`.
+    pub total: u64,
+    /// The records of this page.
+    pub records: Vec<Json>,
+    /// Position of the next page, when there is one.
+    pub next: Option<u64>,
+}
+
+/// How one selected value is turned into JSON.
+#[derive(Debug, Clone)]
+enum Conv<'a> {
+    /// A field value (`store::to_json`).
+    Field(&'a Field),
+    /// A picklist label (`toLabel`).
+    Label(&'a Field),
+    /// COUNT and date functions.
+    Integer,
+    /// SUM / AVG.
+    Number,
+    /// DAY_ONLY.
+    Text,
+}
+
+#[derive(Debug, Clone)]
+enum Entry<'a> {
+    Value {
+        name: String,
+        col: usize,
+        conv: Conv<'a>,
+    },
+    Parent {
+        name: String,
+        ids: Vec<(usize, &'a ObjectSchema)>,
+        node: Node<'a>,
+        variants: Vec<(String, Node<'a>)>,
+    },
+    Child {
+        name: String,
+        index: usize,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+struct Node<'a> {
+    entries: Vec<Entry<'a>>,
+}
+
+impl<'a> Node<'a> {
+    fn parent(&mut self, name: &str, ids: Vec<(usize, &'a ObjectSchema)>) -> &mut Node<'a> {
+        let pos = self.entries.iter().position(
+            |e| matches!(e, Entry::Parent { name: n, .. } if n.eq_ignore_ascii_case(name)),
+        );
+        let pos = match pos {
+            Some(p) => p,
+            None => {
+                self.entries.push(Entry::Parent {
+                    name: name.to_string(),
+                    ids,
+                    node: Node::default(),
+                    variants: Vec::new(),
+                });
+                self.entries.len() - 1
+            }
+        };
+        match &mut self.entries[pos] {
+            Entry::Parent { node, .. } => node,
+            // The position was found or created as a Parent just above.
+            _ => unreachable!("entry {pos} is a parent"),
+        }
+    }
+
+    fn value(&mut self, name: &str, col: usize, conv: Conv<'a>) {
+        let exists = self
+            .entries
+            .iter()
+            .any(|e| matches!(e, Entry::Value { name: n, .. } if n.eq_ignore_ascii_case(name)));
+        if !exists {
+            self.entries.push(Entry::Value {
+                name: name.to_string(),
+                col,
+                conv,
+            });
+        }
+    }
+}
+
+/// Selected SQL expressions, deduplicated.
+#[derive(Debug, Default)]
+struct Columns {
+    exprs: Vec<String>,
+}
+
+impl Columns {
+    fn add(&mut self, sql: String) -> usize {
+        if let Some(i) = self.exprs.iter().position(|e| *e == sql) {
+            return i;
+        }
+        self.exprs.push(sql);
+        self.exprs.len() - 1
+    }
+}
+
+struct ChildPlan<'a> {
+    object: &'a ObjectSchema,
+    fk: String,
+    query: Query,
+}
+
+/// Builds the record shape of a select list (non-aggregate).
+fn shape<'a>(
+    scope: &mut Scope<'a, '_>,
+    items: &[SelectItem],
+    cols: &mut Columns,
+    children: &mut Vec<ChildPlan<'a>>,
+    allow_children: bool,
+) -> Result<Node<'a>, SfError> {
+    let mut root = Node::default();
+    for item in items {
+        match item {
+            SelectItem::Field { path, .. } => add_path(scope, &mut root, cols, path, None)?,
+            SelectItem::Function { call, alias } => match call.function {
+                Function::ToLabel | Function::ConvertCurrency => {
+                    let [FunctionArg::Field(path)] = call.args.as_slice() else {
+                        return Err(malformed(format!(
+                            "{}() takes one field",
+                            call.function.as_str()
+                        )));
+                    };
+                    add_path(
+                        scope,
+                        &mut root,
+                        cols,
+                        path,
+                        Some((call.function, alias.clone())),
+                    )?;
+                }
+                f if f.is_aggregate() => {
+                    return Err(malformed(format!("{}() is not allowed here", f.as_str())));
+                }
+                f => return Err(unsupported(&format!("{}() in the select list", f.as_str()))),
+            },
+            SelectItem::Fields(kind) => {
+                let object = scope.object;
+                for f in object.columns() {
+                    let wanted = match kind {
+                        FieldsKind::All => true,
+                        FieldsKind::Custom => f.custom,
+                        FieldsKind::Standard => !f.custom,
+                    };
+                    let ctx = scope.ctx();
+                    if wanted
+                        && ctx
+                            .policy
+                            .field_access(ctx.principal, &object.name, &f.name)
+                            .readable()
+                    {
+                        add_path(scope, &mut root, cols, &FieldPath::field(&f.name), None)?;
+                    }
+                }
+            }
+            SelectItem::Subquery(sub) => {
+                if !allow_children {
+                    return Err(unsupported("A child subquery inside a child subquery"));
+                }
+                let rel_name = sub.from.name();
+                let rel = scope
+                    .object
+                    .child_relationship(rel_name)
+                    .ok_or_else(|| compile::invalid_type_rel(rel_name))?;
+                let ctx = scope.ctx();
+                let object = readable_object(&ctx, &rel.child_object)
+                    .map_err(|_| compile::invalid_type_rel(rel_name))?;
+                let index = children.len();
+                children.push(ChildPlan {
+                    object,
+                    fk: rel.field.clone(),
+                    query: (**sub).clone(),
+                });
+                root.entries.push(Entry::Child {
+                    name: rel.relationship_name.clone(),
+                    index,
+                });
+            }
+            SelectItem::TypeOf(t) => add_typeof(scope, &mut root, cols, t)?,
+        }
+    }
+    Ok(root)
+}
+
+fn id_columns<'a>(
+    scope: &mut Scope<'a, '_>,
+    cols: &mut Columns,
+    rels: &[String],
+) -> Result<Vec<(usize, &'a ObjectSchema)>, SfError> {
+    let (targets, _) = scope.targets(rels)?;
+    Ok(targets
+        .into_iter()
+        .map(|(obj, alias)| (cols.add(format!("{alias}.\"Id\"")), obj))
+        .collect())
+}
+
+fn add_path<'a>(
+    scope: &mut Scope<'a, '_>,
+    root: &mut Node<'a>,
+    cols: &mut Columns,
+    path: &FieldPath,
+    function: Option<(Function, Option<String>)>,
+) -> Result<(), SfError> {
+    let c = scope.column(path)?;
+    let stripped = scope.strip(path).to_vec();
+    let written_rels = &stripped[..stripped.len().saturating_sub(1)];
+    let mut chain = Vec::new();
+    for i in 1..=written_rels.len() {
+        chain.push(id_columns(scope, cols, &written_rels[..i])?);
+    }
+    let col = cols.add(c.sql.clone());
+    let mut node = root;
+    for (name, ids) in c.rels.iter().zip(chain) {
+        node = node.parent(name, ids);
+    }
+    let (conv, name) = match function {
+        Some((Function::ToLabel, alias)) => (
+            Conv::Label(c.field),
+            alias.unwrap_or_else(|| c.field.name.clone()),
+        ),
+        Some((_, alias)) => (
+            Conv::Field(c.field),
+            alias.unwrap_or_else(|| c.field.name.clone()),
+        ),
+        None => (Conv::Field(c.field), c.field.name.clone()),
+    };
+    node.value(&name, col, conv);
+    Ok(())
+}
+
+fn add_typeof<'a>(
+    scope: &mut Scope<'a, '_>,
+    root: &mut Node<'a>,
+    cols: &mut Columns,
+    t: &TypeOf,
+) -> Result<(), SfError> {
+    let rels = vec![t.relationship.clone()];
+    let (targets, canonical) = scope.targets(&rels)?;
+    let ids = id_columns(scope, cols, &rels)?;
+    let name = canonical
+        .first()
+        .cloned()
+        .unwrap_or_else(|| t.relationship.clone());
+    let ctx = scope.ctx();
+    let mut variants = Vec::new();
+    for (object, fields) in &t.whens {
+        let Some((obj, alias)) = targets
+            .iter()
+            .find(|(o, _)| o.name.eq_ignore_ascii_case(object))
+        else {
+            return Err(compile::invalid_field(format!(
+                "TYPEOF: '{object}' is not a type of relationship '{}'",
+                t.relationship
+            )));
+        };
+        let mut node = Node::default();
+        for f in fields {
+            let [field_name] = f.0.as_slice() else {
+                return Err(unsupported("A relationship path inside TYPEOF"));
+            };
+            let field = obj
+                .field(field_name)
+                .filter(|f| {
+                    f.is_column()
+                        && ctx
+                            .policy
+                            .field_access(ctx.principal, &obj.name, &f.name)
+                            .readable()
+                })
+                .ok_or_else(|| {
+                    compile::invalid_field(format!(
+                        "No such column '{field_name}' on entity '{}'",
+                        obj.name
+                    ))
+                })?;
+            let col = cols.add(format!("{alias}.{}", store::quote_ident(&field.name)));
+            node.value(&field.name, col, Conv::Field(field));
+        }
+        variants.push((obj.name.clone(), node));
+    }
+    let mut else_node = Node::default();
+    for f in t.else_fields.iter().flatten() {
+        let mut path = vec![t.relationship.clone()];
+        path.extend(f.0.iter().cloned());
+        let c = scope.column(&FieldPath(path))?;
+        let col = cols.add(c.sql);
+        else_node.value(&c.field.name, col, Conv::Field(c.field));
+    }
+    root.entries.push(Entry::Parent {
+        name,
+        ids,
+        node: else_node,
+        variants,
+    });
+    Ok(())
+}
+
+fn record_url(version: &str, object: &str, id: &str) -> String {
+    format!("/services/data/v{version}/sobjects/{object}/{id}")
+}
+
+fn convert(conv: &Conv<'_>, v: ValueRef<'_>) -> Json {
+    match conv {
+        Conv::Field(f) => store::to_json(f, v),
+        Conv::Label(f) => match store::to_json(f, v) {
+            Json::String(s) => {
+                Json::String(f.picklist_value(&s).map(|p| p.label.clone()).unwrap_or(s))
+            }
+            other => other,
+        },
+        Conv::Integer => match v {
+            ValueRef::Integer(i) => json!(i),
+            ValueRef::Real(r) => json!(r as i64),
+            _ => Json::Null,
+        },
+        Conv::Number => match v {
+            ValueRef::Integer(i) => json!(i as f64),
+            ValueRef::Real(r) => json!(r),
+            _ => Json::Null,
+        },
+        Conv::Text => match v {
+            ValueRef::Text(t) => Json::String(String::from_utf8_lossy(t).into_owned()),
+            _ => Json::Null,
+        },
+    }
+}
+
+fn text_at(row: &[SqlValue], col: usize) -> Option<&str> {
+    match row.get(col) {
+        Some(SqlValue::Text(t)) => Some(t.as_str()),
+        _ => None,
+    }
+}
+
+fn value_ref(v: &SqlValue) -> ValueRef<'_> {
+    match v {
+        SqlValue::Null => ValueRef::Null,
+        SqlValue::Integer(i) => ValueRef::Integer(*i),
+        SqlValue::Real(r) => ValueRef::Real(*r),
+        SqlValue::Text(t) => ValueRef::Text(t.as_bytes()),
+        SqlValue::Blob(b) => ValueRef::Blob(b),
+    }
+}
+
+/// Fills `out` with the entries of `node` for one row.
+fn fill(
+    node: &Node<'_>,
+    row: &[SqlValue],
+    version: &str,
+    children: &[Json],
+    out: &mut Map<String, Json>,
+) {
+    for e in &node.entries {
+        match e {
+            Entry::Value { name, col, conv } => {
+                out.insert(
+                    name.clone(),
+                    row.get(*col)
+                        .map(|v| convert(conv, value_ref(v)))
+                        .unwrap_or(Json::Null),
+                );
+            }
+            Entry::Parent {
+                name,
+                ids,
+                node,
+                variants,
+            } => {
+                let hit = ids
+                    .iter()
+                    .find_map(|(col, obj)| text_at(row, *col).map(|id| (id, *obj)));
+                let value = match hit {
+                    None => Json::Null,
+                    Some((id, obj)) => {
+                        let mut m = Map::new();
+                        m.insert(
+                            "attributes".into(),
+                            json!({"type": obj.name, "url": record_url(version, &obj.name, id)}),
+                        );
+                        let chosen = variants
+                            .iter()
+                            .find(|(n, _)| *n == obj.name)
+                            .map(|(_, n)| n)
+                            .unwrap_or(node);
+                        fill(chosen, row, version, children, &mut m);
+                        Json::Object(m)
+                    }
+                };
+                out.insert(name.clone(), value);
+            }
+            Entry::Child { name, index } => {
+                out.insert(
+                    name.clone(),
+                    children.get(*index).cloned().unwrap_or(Json::Null),
+                );
+            }
+        }
+    }
+}
+
+fn fetch(
+    conn: &Connection,
+    sql: &str,
+    params: &[SqlValue],
+    width: usize,
+) -> Result<Vec<Vec<SqlValue>>, SfError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(SfError::internal)?;
+    let mut rows = stmt
+        .query(params_from_iter(params.iter()))
+        .map_err(SfError::internal)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(SfError::internal)? {
+        let mut row = Vec::with_capacity(width);
+        for i in 0..width {
+            row.push(r.get::<_, SqlValue>(i).map_err(SfError::internal)?);
+        }
+        out.push(row);
+    }
+    Ok(out)
+}
+
+fn count(conn: &Connection, sql: &str, params: &[SqlValue]) -> Result<u64, SfError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(SfError::internal)?;
+    let n: i64 = stmt
+        .query_row(params_from_iter(params.iter()), |r| r.get(0))
+        .map_err(SfError::internal)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Checks rules Salesforce enforces before running a query.
+fn check_rules(query: &Query, object: &ObjectSchema) -> Result<(), SfError> {
+    if let Some(n) = query.offset
+        && n > 2000
+    {
+        return Err(SfError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "NUMBER_OUTSIDE_VALID_RANGE",
+            format!("Maximum SOQL offset allowed is 2000, but {n} was used"),
+        ));
+    }
+    let wide_fields = query
+        .select
+        .iter()
+        .any(|i| matches!(i, SelectItem::Fields(FieldsKind::All | FieldsKind::Custom)));
+    if wide_fields && query.limit.is_none_or(|l| l > 200) {
+        return Err(malformed(
+            "The SOQL FIELDS function must have a LIMIT of at most 200",
+        ));
+    }
+    if object.name == "ContentDocumentLink" && !filters_content_link(query.where_clause.as_ref()) {
+        return Err(malformed(
+            "Implementation restriction: ContentDocumentLink requires a filter by a single Id on ContentDocumentId or LinkedEntityId using the equals operator or multiple Id's using the IN operator.",
+        ));
+    }
+    for w in &query.with {
+        if let With::DataCategory(_) = w {
+            return Err(unsupported("WITH DATA CATEGORY"));
+        }
+    }
+    if query.using_scope.is_some() {
+        return Err(unsupported("USING SCOPE"));
+    }
+    Ok(())
+}
+
+fn filters_content_link(c: Option<&Condition>) -> bool {
+    match c {
+        Some(Condition::Compare(cmp)) => {
+            matches!(&cmp.lhs, Operand::Field(f) if f.name().eq_ignore_ascii_case("ContentDocumentId") || f.name().eq_ignore_ascii_case("LinkedEntityId"))
+                && matches!(cmp.op, Operator::Eq | Operator::In)
+        }
+        Some(Condition::And(parts)) => parts.iter().any(|p| filters_content_link(Some(p))),
+        _ => false,
+    }
+}
+
+/// Runs `query` and returns one page.
+///
+/// # Errors
+/// Salesforce-shaped errors: INVALID_TYPE, INVALID_FIELD, MALFORMED_QUERY, …
+pub fn run(
+    conn: &Connection,
+    ctx: Ctx<'_>,
+    query: &Query,
+    opts: RunOptions<'_>,
+) -> Result<Page, SfError> {
+    if query.from.path.len() != 1 {
+        return Err(malformed(format!(
+            "unexpected token: '{}'",
+            query.from.path.join(".")
+        )));
+    }
+    let object = readable_object(&ctx, query.from.name())?;
+    check_rules(query, object)?;
+    let counter = Cell::new(0);
+    let mut scope = Scope::new(ctx, object, query.from.alias.clone(), &counter);
+    let is_count = matches!(query.select.as_slice(), [SelectItem::Function { call, .. }] if call.function == Function::Count && call.args.is_empty());
+    if is_count {
+        return run_count(conn, &mut scope, query, opts);
+    }
+    if query.is_aggregate() {
+        return run_aggregate(conn, &mut scope, query, opts);
+    }
+    let mut cols = Columns::default();
+    let id_col = cols.add(format!("{}.\"Id\"", scope.alias));
+    let mut children = Vec::new();
+    let node = shape(&mut scope, &query.select, &mut cols, &mut children, true)?;
+    let (where_sql, where_params) = where_part(&mut scope, query, opts.all_rows)?;
+    let mut order = compile::order_by(&mut scope, &query.order_by, Mode::Row)?;
+    order.push(format!("{}.\"Id\"", scope.alias));
+    let (from, join_params) = scope.from_sql();
+
+    let offset = query.offset.unwrap_or(0);
+    let remaining = query.limit.map(|l| l.saturating_sub(opts.start));
+    let page_limit = remaining.map_or(opts.batch, |r| r.min(opts.batch));
+    let sql = format!(
+        "SELECT {} FROM {from} WHERE {where_sql} ORDER BY {} LIMIT ? OFFSET ?",
+        cols.exprs.join(", "),
+        order.join(", ")
+    );
+    let mut params = join_params.clone();
+    params.extend(where_params.iter().cloned());
+    params.push(SqlValue::Integer(
+        i64::try_from(page_limit).unwrap_or(i64::MAX),
+    ));
+    params.push(SqlValue::Integer(
+        i64::try_from(offset + opts.start).unwrap_or(i64::MAX),
+    ));
+    let rows = fetch(conn, &sql, &params, cols.exprs.len())?;
+    let got = rows.len() as u64;
+    let total = match opts.known_total {
+        Some(t) => t,
+        None if got < page_limit || remaining == Some(got) => opts.start + got,
+        None => {
+            let sql = format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {where_sql} LIMIT ? OFFSET ?)"
+            );
+            let mut params = join_params;
+            params.extend(where_params);
+            params.push(SqlValue::Integer(
+                query
+                    .limit
+                    .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
+            ));
+            params.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
+            count(conn, &sql, &params)?
+        }
+    };
+    let child_results = run_children(conn, ctx, &children, &rows, id_col, opts)?;
+    let mut records = Vec::with_capacity(rows.len());
+    for (i, row) in rows.iter().enumerate() {
+        let id = text_at(row, id_col).unwrap_or("");
+        let mut m = Map::new();
+        m.insert(
+            "attributes".into(),
+            json!({"type": object.name, "url": record_url(opts.version, &object.name, id)}),
+        );
+        let kids: Vec<Json> = child_results
+            .iter()
+            .map(|per_parent| per_parent[i].clone())
+            .collect();
+        fill(&node, row, opts.version, &kids, &mut m);
+        records.push(Json::Object(m));
+    }
+    let end = opts.start + got;
+    Ok(Page {
+        total,
+        records,
+        next: (end < total && got > 0).then_some(end),
+    })
+}
+
+/// `WHERE` of the base query: soft delete, row-level security, then the query's own condition.
+fn where_part(
+    scope: &mut Scope<'_, '_>,
+    query: &Query,
+    all_rows: bool,
+) -> Result<(String, Vec<SqlValue>), SfError> {
+    let mut preds = Vec::new();
+    let mut params = Vec::new();
+    if !all_rows {
+        preds.push(format!("{}.\"IsDeleted\" = 0", scope.alias));
+    }
+    if let Some((sql, p)) = scope.security() {
+        preds.push(format!("({sql})"));
+        params.extend(p);
+    }
+    if let Some(c) = &query.where_clause {
+        preds.push(compile::condition(scope, c, Mode::Row, &mut params)?);
+    }
+    if preds.is_empty() {
+        preds.push("1".to_string());
+    }
+    Ok((preds.join(" AND "), params))
+}
+
+fn run_count(
+    conn: &Connection,
+    scope: &mut Scope<'_, '_>,
+    query: &Query,
+    _opts: RunOptions<'_>,
+) -> Result<Page, SfError> {
+    let (where_sql, where_params) = where_part(scope, query, _opts.all_rows)?;
+    let (from, mut params) = scope.from_sql();
+    params.extend(where_params);
+    params.push(SqlValue::Integer(
+        query
+            .limit
+            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
+    ));
+    params.push(SqlValue::Integer(
+        i64::try_from(query.offset.unwrap_or(0)).unwrap_or(i64::MAX),
+    ));
+    let sql =
+        format!("SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {where_sql} LIMIT ? OFFSET ?)");
+    let total = count(conn, &sql, &params)?;
+    Ok(Page {
+        total,
+        records: Vec::new(),
+        next: None,
+    })
+}
+
+fn run_aggregate(
+    conn: &Connection,
+    scope: &mut Scope<'_, '_>,
+    query: &Query,
+    opts: RunOptions<'_>,
+) -> Result<Page, SfError> {
+    let mut group_sql = Vec::new();
+    if let Some(g) = &query.group_by {
+        if g.kind != GroupByKind::Plain {
+            return Err(unsupported(if g.kind == GroupByKind::Rollup {
+                "GROUP BY ROLLUP"
+            } else {
+                "GROUP BY CUBE"
+            }));
+        }
+        for item in &g.items {
+            group_sql.push(compile::operand(scope, item, Mode::Row)?.0);
+        }
+    }
+    let mut cols = Columns::default();
+    let mut out: Vec<(String, usize, Conv<'_>)> = Vec::new();
+    let mut expr = 0;
+    for item in &query.select {
+        match item {
+            SelectItem::Field { path, alias } => {
+                let c = scope.column(path)?;
+                if !group_sql.contains(&c.sql) {
+                    return Err(malformed(format!(
+                        "Field must be grouped or aggregated: {}",
+                        c.field.name
+                    )));
+                }
+                let name = alias.clone().unwrap_or_else(|| c.field.name.clone());
+                out.push((name, cols.add(c.sql), Conv::Field(c.field)));
+            }
+            SelectItem::Function { call, alias } => {
+                let (sql, ty) = compile::function(scope, call, Mode::Aggregate)?;
+                if !call.function.is_aggregate() && !group_sql.contains(&sql) {
+                    return Err(malformed(format!(
+                        "Field must be grouped or aggregated: {}",
+                        call.function.as_str()
+                    )));
+                }
+                if call.function.is_date_function() && !group_sql.contains(&sql) {
+                    return Err(malformed(format!(
+                        "{}() must be grouped",
+                        call.function.as_str()
+                    )));
+                }
+                let name = match alias {
+                    Some(a) => a.clone(),
+                    None => {
+                        expr += 1;
+                        format!("expr{}", expr - 1)
+                    }
+                };
+                let conv = match ty {
+                    OperandType::Field(f) => Conv::Field(f),
+                    OperandType::Integer => Conv::Integer,
+                    OperandType::Number => Conv::Number,
+                    OperandType::Date => Conv::Text,
+                };
+                out.push((name, cols.add(sql), conv));
+            }
+            SelectItem::Fields(_) | SelectItem::Subquery(_) | SelectItem::TypeOf(_) => {
+                return Err(malformed(
+                    "aggregate queries select grouped fields and aggregate functions only",
+                ));
+            }
+        }
+    }
+    let (where_sql, where_params) = where_part(scope, query, opts.all_rows)?;
+    let mut having_params = Vec::new();
+    let having = match &query.having {
+        Some(c) => Some(compile::condition(
+            scope,
+            c,
+            Mode::Aggregate,
+            &mut having_params,
+        )?),
+        None => None,
+    };
+    let order = compile::order_by(scope, &query.order_by, Mode::Aggregate)?;
+    let (from, mut params) = scope.from_sql();
+    params.extend(where_params);
+    params.extend(having_params);
+    let mut sql = format!(
+        "SELECT {} FROM {from} WHERE {where_sql}",
+        cols.exprs.join(", ")
+    );
+    if !group_sql.is_empty() {
+        sql.push_str(&format!(" GROUP BY {}", group_sql.join(", ")));
+    }
+    if let Some(h) = having {
+        sql.push_str(&format!(" HAVING {h}"));
+    }
+    if !order.is_empty() {
+        sql.push_str(&format!(" ORDER BY {}", order.join(", ")));
+    }
+    sql.push_str(" LIMIT ? OFFSET ?");
+    params.push(SqlValue::Integer(
+        query
+            .limit
+            .map_or(2000, |l| i64::try_from(l.min(2000)).unwrap_or(2000)),
+    ));
+    params.push(SqlValue::Integer(
+        i64::try_from(query.offset.unwrap_or(0)).unwrap_or(0),
+    ));
+    let rows = fetch(conn, &sql, &params, cols.exprs.len())?;
+    let records: Vec<Json> = rows
+        .iter()
+        .map(|row| {
+            let mut m = Map::new();
+            m.insert("attributes".into(), json!({"type": "AggregateResult"}));
+            for (name, col, conv) in &out {
+                m.insert(
+                    name.clone(),
+                    row.get(*col)
+                        .map(|v| convert(conv, value_ref(v)))
+                        .unwrap_or(Json::Null),
+                );
+            }
+            Json::Object(m)
+        })
+        .collect();
+    Ok(Page {
+        total: records.len() as u64,
+        records,
+        next: None,
+    })
+}
+
+/// Runs each child subquery once for the page of parents; returns, per child plan, one JSON value
+/// per parent row (`{totalSize, done, records}` or null).
+fn run_children(
+    conn: &Connection,
+    ctx: Ctx<'_>,
+    children: &[ChildPlan<'_>],
+    parents: &[Vec<SqlValue>],
+    id_col: usize,
+    opts: RunOptions<'_>,
+) -> Result<Vec<Vec<Json>>, SfError> {
+    let mut results = Vec::new();
+    let parent_ids: Vec<String> = parents
+        .iter()
+        .filter_map(|r| text_at(r, id_col).map(str::to_string))
+        .collect();
+    for plan in children {
+        let q = &plan.query;
+        if q.is_aggregate() || q.group_by.is_some() {
+            return Err(malformed(
+                "aggregate functions are not allowed in child subqueries",
+            ));
+        }
+        let counter = Cell::new(100);
+        let mut scope = Scope::new(ctx, plan.object, q.from.alias.clone(), &counter);
+        let mut cols = Columns::default();
+        let id = cols.add(format!("{}.\"Id\"", scope.alias));
+        let fk = cols.add(format!("{}.{}", scope.alias, store::quote_ident(&plan.fk)));
+        let node = shape(&mut scope, &q.select, &mut cols, &mut Vec::new(), false)?;
+        let mut per_parent: Vec<Vec<Json>> = vec![Vec::new(); parents.len()];
+        if !parent_ids.is_empty() {
+            let mut preds = vec![format!("{}.\"IsDeleted\" = 0", scope.alias)];
+            let mut params = Vec::new();
+            if let Some((sql, p)) = scope.security() {
+                preds.push(format!("({sql})"));
+                params.extend(p);
+            }
+            if let Some(c) = &q.where_clause {
+                preds.push(compile::condition(&mut scope, c, Mode::Row, &mut params)?);
+            }
+            preds.push(format!(
+                "{}.{} IN ({})",
+                scope.alias,
+                store::quote_ident(&plan.fk),
+                vec!["?"; parent_ids.len()].join(", ")
+            ));
+            params.extend(parent_ids.iter().cloned().map(SqlValue::Text));
+            let mut order = compile::order_by(&mut scope, &q.order_by, Mode::Row)?;
+            order.push(format!("{}.\"Id\"", scope.alias));
+            let (from, mut all) = scope.from_sql();
+            all.extend(params);
+            let sql = format!(
+                "SELECT {} FROM {from} WHERE {} ORDER BY {}",
+                cols.exprs.join(", "),
+                preds.join(" AND "),
+                order.join(", ")
+            );
+            let rows = fetch(conn, &sql, &all, cols.exprs.len())?;
+            let skip = q.offset.unwrap_or(0) as usize;
+            let take = q.limit.map_or(usize::MAX, |l| l as usize);
+            let mut seen = vec![0usize; parents.len()];
+            let index: std::collections::HashMap<&str, usize> = parent_ids
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.as_str(), i))
+                .collect();
+            for row in &rows {
+                let Some(parent) = text_at(row, fk) else {
+                    continue;
+                };
+                let Some(&i) = index.get(parent) else {
+                    continue;
+                };
+                seen[i] += 1;
+                if seen[i] <= skip || per_parent[i].len() >= take {
+                    continue;
+                }
+                let rid = text_at(row, id).unwrap_or("");
+                let mut m = Map::new();
+                m.insert("attributes".into(), json!({"type": plan.object.name, "url": record_url(opts.version, &plan.object.name, rid)}));
+                fill(&node, row, opts.version, &[], &mut m);
+                per_parent[i].push(Json::Object(m));
+            }
+        }
+        results.push(
+            per_parent
+                .into_iter()
+                .map(|recs| {
+                    if recs.is_empty() {
+                        Json::Null
+                    } else {
+                        json!({"totalSize": recs.len(), "done": true, "records": recs})
+                    }
+                })
+                .collect(),
+        );
+    }
+    Ok(results)
+}
