@@ -173,8 +173,10 @@ impl Journal {
     /// [`JournalError`] when the file can't be opened.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|source| JournalError::Dir { path: dir.display().to_string(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| JournalError::Dir {
+                path: dir.display().to_string(),
+                source,
+            })?;
         }
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -265,7 +267,12 @@ impl Journal {
     ///
     /// # Errors
     /// [`JournalError`] from SQLite.
-    pub fn set_status(&mut self, entry: i64, status: &str, message: &str) -> Result<(), JournalError> {
+    pub fn set_status(
+        &mut self,
+        entry: i64,
+        status: &str,
+        message: &str,
+    ) -> Result<(), JournalError> {
         self.conn.execute(
             "INSERT INTO entry_status (entry_id, at, status, message) VALUES (?1, ?2, ?3, ?4)",
             params![entry, now(), status, message],
@@ -334,7 +341,10 @@ impl Journal {
                     old: serde_json::from_str(&old).unwrap_or(Value::Null),
                     new: serde_json::from_str(&new).unwrap_or(Value::Null),
                 },
-                state: state.as_deref().map(ChangeState::parse).unwrap_or(ChangeState::Planned),
+                state: state
+                    .as_deref()
+                    .map(ChangeState::parse)
+                    .unwrap_or(ChangeState::Planned),
                 error: r.get(9)?,
             })
         })?;
@@ -362,7 +372,9 @@ impl Journal {
         }
         let undone = self.undone()?;
         Ok(self.entries(100_000)?.into_iter().find(|e| {
-            e.kind != "undo" && !undone.contains(&e.id) && matches!(e.status.as_str(), "applied" | "partial" | "planned")
+            e.kind != "undo"
+                && !undone.contains(&e.id)
+                && matches!(e.status.as_str(), "applied" | "partial" | "planned")
         }))
     }
 
@@ -424,9 +436,12 @@ mod tests {
     #[test]
     fn planned_then_result_is_latest_state() {
         let mut j = Journal::in_memory().unwrap();
-        let (entry, ids) = j.begin("dana", "update titan", "command", None, &[update("006A")]).unwrap();
+        let (entry, ids) = j
+            .begin("dana", "update titan", "command", None, &[update("006A")])
+            .unwrap();
         assert_eq!(j.changes(entry).unwrap()[0].state, ChangeState::Planned);
-        j.record_results(&[(ids[0], ChangeState::Done, None, None)]).unwrap();
+        j.record_results(&[(ids[0], ChangeState::Done, None, None)])
+            .unwrap();
         j.set_status(entry, "applied", "ok").unwrap();
         let c = j.changes(entry).unwrap();
         assert_eq!(c[0].state, ChangeState::Done);
@@ -441,16 +456,24 @@ mod tests {
         c.op = Op::Create;
         c.record_id = None;
         let (entry, ids) = j.begin("dana", "create", "command", None, &[c]).unwrap();
-        j.record_results(&[(ids[0], ChangeState::Done, Some("003NEW".into()), None)]).unwrap();
-        assert_eq!(j.changes(entry).unwrap()[0].change.record_id.as_deref(), Some("003NEW"));
+        j.record_results(&[(ids[0], ChangeState::Done, Some("003NEW".into()), None)])
+            .unwrap();
+        assert_eq!(
+            j.changes(entry).unwrap()[0].change.record_id.as_deref(),
+            Some("003NEW")
+        );
     }
 
     #[test]
     fn undo_target_skips_undone_entries() {
         let mut j = Journal::in_memory().unwrap();
-        let (a, _) = j.begin("dana", "one", "command", None, &[update("1")]).unwrap();
+        let (a, _) = j
+            .begin("dana", "one", "command", None, &[update("1")])
+            .unwrap();
         j.set_status(a, "applied", "").unwrap();
-        let (b, _) = j.begin("dana", "two", "command", None, &[update("2")]).unwrap();
+        let (b, _) = j
+            .begin("dana", "two", "command", None, &[update("2")])
+            .unwrap();
         j.set_status(b, "applied", "").unwrap();
         assert_eq!(j.undo_target(None).unwrap().unwrap().id, b);
         let (u, _) = j.begin("dana", "undo", "undo", Some(b), &[]).unwrap();
@@ -462,9 +485,14 @@ mod tests {
     #[test]
     fn retry_target_finds_failed_changes() {
         let mut j = Journal::in_memory().unwrap();
-        let (a, ids) = j.begin("dana", "bulk", "command", None, &[update("1"), update("2")]).unwrap();
-        j.record_results(&[(ids[0], ChangeState::Done, None, None), (ids[1], ChangeState::Failed, None, Some("boom".into()))])
+        let (a, ids) = j
+            .begin("dana", "bulk", "command", None, &[update("1"), update("2")])
             .unwrap();
+        j.record_results(&[
+            (ids[0], ChangeState::Done, None, None),
+            (ids[1], ChangeState::Failed, None, Some("boom".into())),
+        ])
+        .unwrap();
         j.set_status(a, "partial", "").unwrap();
         assert_eq!(j.retry_target().unwrap().unwrap().id, a);
     }

@@ -19,6 +19,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod exec;
 pub mod id;
 pub mod journal;
 pub mod lang;

@@ -108,7 +108,9 @@ pub const COLLECTION_MAX: usize = 200;
 impl Plan {
     /// Whether any step refers to an id created by another step.
     pub fn has_references(&self) -> bool {
-        self.steps.iter().any(|s| s.fields.values().any(|v| matches!(v, Val::Ref(_))))
+        self.steps
+            .iter()
+            .any(|s| s.fields.values().any(|v| matches!(v, Val::Ref(_))))
     }
 
     /// The route this plan takes.
@@ -123,7 +125,8 @@ impl Plan {
                 let same_obj = steps.iter().all(|s| s.sobject == steps[0].sobject);
                 if self.has_references() || !same_op {
                     Route::Composite
-                } else if steps.len() > opts.bulk_threshold && same_obj && steps[0].op == Op::Update {
+                } else if steps.len() > opts.bulk_threshold && same_obj && steps[0].op == Op::Update
+                {
                     Route::Bulk
                 } else {
                     Route::Collections
@@ -146,7 +149,11 @@ impl Plan {
                     s.to_planned().new
                 )]
             }
-            Route::Post => vec![format!("POST /sobjects/{} {}", self.steps[0].sobject, self.steps[0].to_planned().new)],
+            Route::Post => vec![format!(
+                "POST /sobjects/{} {}",
+                self.steps[0].sobject,
+                self.steps[0].to_planned().new
+            )],
             Route::Composite => {
                 let chunks = self.composite_chunks();
                 chunks
@@ -156,7 +163,11 @@ impl Plan {
                             .iter()
                             .map(|&i| {
                                 let s = &self.steps[i];
-                                format!("{} {}", if s.op == Op::Create { "POST" } else { "PATCH" }, s.sobject)
+                                format!(
+                                    "{} {}",
+                                    if s.op == Op::Create { "POST" } else { "PATCH" },
+                                    s.sobject
+                                )
                             })
                             .collect();
                         format!("POST /composite (allOrNone) [{}]", parts.join(", "))
@@ -164,7 +175,11 @@ impl Plan {
                     .collect()
             }
             Route::Collections => {
-                let method = if self.steps[0].op == Op::Create { "POST" } else { "PATCH" };
+                let method = if self.steps[0].op == Op::Create {
+                    "POST"
+                } else {
+                    "PATCH"
+                };
                 (0..n.div_ceil(COLLECTION_MAX))
                     .map(|i| {
                         let len = (n - i * COLLECTION_MAX).min(COLLECTION_MAX);
@@ -243,23 +258,43 @@ mod tests {
         s.id = None;
         s.sobject = sobject.into();
         if let Some(d) = dep {
-            s.fields.insert("ParentId".into(), Val::Ref(format!("s{d}")));
+            s.fields
+                .insert("ParentId".into(), Val::Ref(format!("s{d}")));
         }
         s
     }
 
-    const OPTS: RouteOptions = RouteOptions { bulk_threshold: 2000 };
+    const OPTS: RouteOptions = RouteOptions {
+        bulk_threshold: 2000,
+    };
 
     #[test]
     fn routes_by_size_and_shape() {
-        let one = Plan { steps: vec![update(0)], bulk: false, summary: String::new() };
+        let one = Plan {
+            steps: vec![update(0)],
+            bulk: false,
+            summary: String::new(),
+        };
         assert_eq!(one.route(OPTS), Route::Patch);
-        let compound = Plan { steps: vec![create(0, "Contact", None), create(1, "Task", Some(0))], bulk: false, summary: String::new() };
+        let compound = Plan {
+            steps: vec![create(0, "Contact", None), create(1, "Task", Some(0))],
+            bulk: false,
+            summary: String::new(),
+        };
         assert_eq!(compound.route(OPTS), Route::Composite);
-        let bulk = Plan { steps: (0..450).map(update).collect(), bulk: true, summary: String::new() };
+        let bulk = Plan {
+            steps: (0..450).map(update).collect(),
+            bulk: true,
+            summary: String::new(),
+        };
         assert_eq!(bulk.route(OPTS), Route::Collections);
         assert_eq!(bulk.calls(OPTS).len(), 3);
-        assert_eq!(bulk.route(RouteOptions { bulk_threshold: 100 }), Route::Bulk);
+        assert_eq!(
+            bulk.route(RouteOptions {
+                bulk_threshold: 100
+            }),
+            Route::Bulk
+        );
     }
 
     #[test]
@@ -269,9 +304,17 @@ mod tests {
             steps.push(create(2 * i, "ContentNote", None));
             steps.push(create(2 * i + 1, "ContentDocumentLink", Some(2 * i)));
         }
-        let plan = Plan { steps, bulk: true, summary: String::new() };
+        let plan = Plan {
+            steps,
+            bulk: true,
+            summary: String::new(),
+        };
         let chunks = plan.composite_chunks();
         assert_eq!(chunks.len(), 2);
-        assert!(chunks.iter().all(|c| c.len() <= COMPOSITE_MAX && c.len() % 2 == 0));
+        assert!(
+            chunks
+                .iter()
+                .all(|c| c.len() <= COMPOSITE_MAX && c.len() % 2 == 0)
+        );
     }
 }

@@ -30,7 +30,8 @@ fn api_words(name: &str) -> Vec<String> {
         for (i, c) in chars.iter().enumerate() {
             let boundary = c.is_uppercase()
                 && !cur.is_empty()
-                && (chars[i - 1].is_lowercase() || chars.get(i + 1).is_some_and(|n| n.is_lowercase()));
+                && (chars[i - 1].is_lowercase()
+                    || chars.get(i + 1).is_some_and(|n| n.is_lowercase()));
             if boundary {
                 out.push(cur.to_lowercase());
                 cur.clear();
@@ -66,7 +67,10 @@ fn label_words(f: &FieldDescribe) -> Vec<String> {
 ///
 /// # Errors
 /// [`ResolveError::Denied`] for a hidden field; [`ResolveError::Invalid`] when nothing is close.
-pub fn find_field<'a>(d: &'a ObjectDescribe, fr: &FieldRef) -> Result<&'a FieldDescribe, ResolveError> {
+pub fn find_field<'a>(
+    d: &'a ObjectDescribe,
+    fr: &FieldRef,
+) -> Result<&'a FieldDescribe, ResolveError> {
     let said = words(&fr.said);
     let mut hidden_alias = None;
     for alias in &fr.candidates {
@@ -84,7 +88,10 @@ pub fn find_field<'a>(d: &'a ObjectDescribe, fr: &FieldRef) -> Result<&'a FieldD
     for f in &d.fields {
         let lw = label_words(f);
         let aw = api_words(&f.name);
-        let score = if f.name.eq_ignore_ascii_case(fr.said.trim()) || aw.join(" ") == joined || lw.join(" ") == joined {
+        let score = if f.name.eq_ignore_ascii_case(fr.said.trim())
+            || aw.join(" ") == joined
+            || lw.join(" ") == joined
+        {
             100
         } else if !said.is_empty() && said.iter().all(|s| lw.iter().any(|w| word_matches(s, w))) {
             80 - (lw.len() as u32).min(20)
@@ -137,22 +144,31 @@ const STATUS_FIELDS: [&str; 3] = ["StageName", "Status", "Priority"];
 ///
 /// # Errors
 /// [`ResolveError::Invalid`] when no picklist of the object holds the value.
-pub fn field_for_value<'a>(d: &'a ObjectDescribe, value: &Value) -> Result<&'a FieldDescribe, ResolveError> {
+pub fn field_for_value<'a>(
+    d: &'a ObjectDescribe,
+    value: &Value,
+) -> Result<&'a FieldDescribe, ResolveError> {
     for hint in &value.hints {
-        if let Some(f) = d.field(&hint.field).filter(|f| !f.picklist.is_empty()) {
-            if f.picklist.iter().any(|p| p.active && p.value.eq_ignore_ascii_case(&hint.value)) {
-                return Ok(f);
-            }
+        if let Some(f) = d.field(&hint.field).filter(|f| !f.picklist.is_empty())
+            && f.picklist
+                .iter()
+                .any(|p| p.active && p.value.eq_ignore_ascii_case(&hint.value))
+        {
+            return Ok(f);
         }
     }
     for name in STATUS_FIELDS {
-        if let Some(f) = d.field(name) {
-            if match_picklist(f, value).is_ok() {
-                return Ok(f);
-            }
+        if let Some(f) = d.field(name)
+            && match_picklist(f, value).is_ok()
+        {
+            return Ok(f);
         }
     }
-    for f in d.fields.iter().filter(|f| f.kind == "picklist" && f.updateable) {
+    for f in d
+        .fields
+        .iter()
+        .filter(|f| f.kind == "picklist" && f.updateable)
+    {
         if match_picklist(f, value).is_ok() {
             return Ok(f);
         }
@@ -161,11 +177,19 @@ pub fn field_for_value<'a>(d: &'a ObjectDescribe, value: &Value) -> Result<&'a F
     if let Some(f) = STATUS_FIELDS.iter().find_map(|n| d.field(n)) {
         return Err(invalid_picklist(f, &value.said));
     }
-    Err(ResolveError::Invalid(format!("`{}` is not a value of any field on {}", value.said, d.name)))
+    Err(ResolveError::Invalid(format!(
+        "`{}` is not a value of any field on {}",
+        value.said, d.name
+    )))
 }
 
 fn invalid_picklist(f: &FieldDescribe, said: &str) -> ResolveError {
-    let options: Vec<&str> = f.picklist.iter().filter(|p| p.active).map(|p| p.value.as_str()).collect();
+    let options: Vec<&str> = f
+        .picklist
+        .iter()
+        .filter(|p| p.active)
+        .map(|p| p.value.as_str())
+        .collect();
     ResolveError::Invalid(format!(
         "`{said}` is not a {} value; choose one of: {}",
         f.label,
@@ -192,22 +216,33 @@ const SYNONYMS: [(&str, &str); 8] = [
 pub fn match_picklist(f: &FieldDescribe, value: &Value) -> Result<String, ResolveError> {
     let active: Vec<_> = f.picklist.iter().filter(|p| p.active).collect();
     for hint in &value.hints {
-        if hint.field == "*" || hint.field.eq_ignore_ascii_case(&f.name) {
-            if let Some(p) = active.iter().find(|p| p.value.eq_ignore_ascii_case(&hint.value)) {
-                return Ok(p.value.clone());
-            }
+        if (hint.field == "*" || hint.field.eq_ignore_ascii_case(&f.name))
+            && let Some(p) = active
+                .iter()
+                .find(|p| p.value.eq_ignore_ascii_case(&hint.value))
+        {
+            return Ok(p.value.clone());
         }
     }
     let said_text = value
         .entities
         .iter()
-        .find_map(|e| if let Entity::Quoted(q) = e { Some(q.clone()) } else { None })
+        .find_map(|e| {
+            if let Entity::Quoted(q) = e {
+                Some(q.clone())
+            } else {
+                None
+            }
+        })
         .unwrap_or_else(|| value.said.clone());
     let mut said = words(&said_text);
     let joined = said.join(" ");
     if let Some((_, to)) = SYNONYMS.iter().find(|(from, _)| *from == joined) {
         let to_words = words(to);
-        if active.iter().any(|p| words(&p.value) == to_words || words(&p.label) == to_words) {
+        if active
+            .iter()
+            .any(|p| words(&p.value) == to_words || words(&p.label) == to_words)
+        {
             said = to_words;
         }
     }
@@ -233,7 +268,7 @@ pub fn match_picklist(f: &FieldDescribe, value: &Value) -> Result<String, Resolv
             scored.push((score, p.value.as_str()));
         }
     }
-    scored.sort_by(|a, b| b.0.cmp(&a.0));
+    scored.sort_by_key(|b| std::cmp::Reverse(b.0));
     match scored.as_slice() {
         [] => Err(invalid_picklist(f, &value.said)),
         [(s, v), (s2, v2), ..] if s == s2 => Err(ResolveError::Invalid(format!(
@@ -262,14 +297,20 @@ fn number_of(value: &Value, prefer: &[&str]) -> Option<f64> {
     for kind in prefer {
         for e in &value.entities {
             match (kind, e) {
-                (&"money", Entity::Money(n)) | (&"number", Entity::Number(n)) | (&"percent", Entity::Percent(n)) => {
+                (&"money", Entity::Money(n))
+                | (&"number", Entity::Number(n))
+                | (&"percent", Entity::Percent(n)) => {
                     return Some(*n);
                 }
                 _ => {}
             }
         }
     }
-    let cleaned: String = value.said.chars().filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-').collect();
+    let cleaned: String = value
+        .said
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
+        .collect();
     cleaned.parse().ok()
 }
 
@@ -280,8 +321,19 @@ fn bool_of(value: &Value) -> Option<bool> {
         }
     }
     let w = words(&value.said);
-    let yes = ["yes", "true", "approved", "checked", "on", "y", "set", "done"];
-    let no = ["no", "false", "unapproved", "unchecked", "off", "not", "n", "unset"];
+    let yes = [
+        "yes", "true", "approved", "checked", "on", "y", "set", "done",
+    ];
+    let no = [
+        "no",
+        "false",
+        "unapproved",
+        "unchecked",
+        "off",
+        "not",
+        "n",
+        "unset",
+    ];
     if w.iter().any(|x| no.contains(&x.as_str())) {
         Some(false)
     } else if w.iter().any(|x| yes.contains(&x.as_str())) {
@@ -328,9 +380,15 @@ fn text_of(value: &Value) -> String {
 ///
 /// # Errors
 /// [`ResolveError::Invalid`] when the value can't be stored in the field.
-pub fn coerce(f: &FieldDescribe, change: &FieldChange, current: Option<&Json>) -> Result<FieldValue, ResolveError> {
+pub fn coerce(
+    f: &FieldDescribe,
+    change: &FieldChange,
+    current: Option<&Json>,
+) -> Result<FieldValue, ResolveError> {
     let value = &change.value;
-    let bad = |what: &str| ResolveError::Invalid(format!("`{}` is not {what} for {}", value.said, f.label));
+    let bad = |what: &str| {
+        ResolveError::Invalid(format!("`{}` is not {what} for {}", value.said, f.label))
+    };
     let lit = |j: Json| Ok(FieldValue::Literal(j));
     match f.kind.as_str() {
         "picklist" | "multipicklist" => lit(json!(match_picklist(f, value)?)),
@@ -358,12 +416,22 @@ pub fn coerce(f: &FieldDescribe, change: &FieldChange, current: Option<&Json>) -
                 let span = value
                     .entities
                     .iter()
-                    .find_map(|e| if let Entity::Span(s) = e { Some(*s) } else { None })
+                    .find_map(|e| {
+                        if let Entity::Span(s) = e {
+                            Some(*s)
+                        } else {
+                            None
+                        }
+                    })
                     .ok_or_else(|| bad("a length of time"))?;
                 let cur = current
                     .and_then(Json::as_str)
-                    .and_then(|s| NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d").ok())
-                    .ok_or_else(|| ResolveError::Invalid(format!("{} has no date to move", f.label)))?;
+                    .and_then(|s| {
+                        NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d").ok()
+                    })
+                    .ok_or_else(|| {
+                        ResolveError::Invalid(format!("{} has no date to move", f.label))
+                    })?;
                 shift_date(cur, span.months, span.days)
             } else {
                 date_of(value).ok_or_else(|| bad("a date"))?
@@ -379,19 +447,31 @@ pub fn coerce(f: &FieldDescribe, change: &FieldChange, current: Option<&Json>) -
             let objects: Vec<String> = f
                 .reference_to
                 .iter()
-                .filter(|o| ["User", "Account", "Contact", "Lead", "Opportunity", "Case"].contains(&o.as_str()))
+                .filter(|o| {
+                    ["User", "Account", "Contact", "Lead", "Opportunity", "Case"]
+                        .contains(&o.as_str())
+                })
                 .cloned()
                 .collect();
             if objects.is_empty() {
                 return Err(bad("a record you can name"));
             }
-            Ok(FieldValue::Lookup { objects, name: text_of(value) })
+            Ok(FieldValue::Lookup {
+                objects,
+                name: text_of(value),
+            })
         }
         "email" => {
             let e = value
                 .entities
                 .iter()
-                .find_map(|e| if let Entity::Email(x) = e { Some(x.clone()) } else { None })
+                .find_map(|e| {
+                    if let Entity::Email(x) = e {
+                        Some(x.clone())
+                    } else {
+                        None
+                    }
+                })
                 .unwrap_or_else(|| text_of(value));
             if !e.contains('@') {
                 return Err(bad("an email address"));
@@ -402,7 +482,11 @@ pub fn coerce(f: &FieldDescribe, change: &FieldChange, current: Option<&Json>) -
             value
                 .entities
                 .iter()
-                .find_map(|e| if let Entity::Phone(x) = e { Some(x.clone()) } else { None })
+                .find_map(|e| if let Entity::Phone(x) = e {
+                    Some(x.clone())
+                } else {
+                    None
+                })
                 .unwrap_or_else(|| text_of(value))
         )),
         _ => lit(json!(text_of(value))),
@@ -413,7 +497,11 @@ pub fn coerce(f: &FieldDescribe, change: &FieldChange, current: Option<&Json>) -
 ///
 /// # Errors
 /// [`ResolveError::Denied`] naming the field and the reason.
-pub fn check_writable(d: &ObjectDescribe, f: &FieldDescribe, create: bool) -> Result<(), ResolveError> {
+pub fn check_writable(
+    d: &ObjectDescribe,
+    f: &FieldDescribe,
+    create: bool,
+) -> Result<(), ResolveError> {
     let ok = if create { f.createable } else { f.updateable };
     if ok {
         return Ok(());
@@ -440,38 +528,86 @@ mod tests {
             kind: "picklist".into(),
             updateable: true,
             createable: true,
-            picklist: values.iter().map(|v| PicklistValue { value: (*v).into(), label: (*v).into(), active: true }).collect(),
+            picklist: values
+                .iter()
+                .map(|v| PicklistValue {
+                    value: (*v).into(),
+                    label: (*v).into(),
+                    active: true,
+                })
+                .collect(),
             reference_to: vec![],
             custom: false,
         }
     }
 
     fn plain(said: &str) -> Value {
-        Value { said: said.into(), entities: vec![], hints: vec![] }
+        Value {
+            said: said.into(),
+            entities: vec![],
+            hints: vec![],
+        }
     }
 
     fn stages() -> FieldDescribe {
         picklist(
             "StageName",
-            &["Prospecting", "Qualification", "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost"],
+            &[
+                "Prospecting",
+                "Qualification",
+                "Proposal/Price Quote",
+                "Negotiation/Review",
+                "Closed Won",
+                "Closed Lost",
+            ],
         )
     }
 
     #[test]
     fn picklist_closest_active_value() {
         let f = stages();
-        assert_eq!(match_picklist(&f, &plain("negotiation")).unwrap(), "Negotiation/Review");
-        assert_eq!(match_picklist(&f, &plain("negotiation review")).unwrap(), "Negotiation/Review");
-        assert_eq!(match_picklist(&f, &plain("proposal")).unwrap(), "Proposal/Price Quote");
+        assert_eq!(
+            match_picklist(&f, &plain("negotiation")).unwrap(),
+            "Negotiation/Review"
+        );
+        assert_eq!(
+            match_picklist(&f, &plain("negotiation review")).unwrap(),
+            "Negotiation/Review"
+        );
+        assert_eq!(
+            match_picklist(&f, &plain("proposal")).unwrap(),
+            "Proposal/Price Quote"
+        );
         assert_eq!(match_picklist(&f, &plain("won")).unwrap(), "Closed Won");
-        assert_eq!(match_picklist(&f, &plain("closed lost")).unwrap(), "Closed Lost");
-        assert!(matches!(match_picklist(&f, &plain("wonderful")), Err(ResolveError::Invalid(_))));
-        assert!(matches!(match_picklist(&f, &plain("closed")), Err(ResolveError::Invalid(_))));
-        let status = picklist("Status", &["Not Started", "In Progress", "Completed", "Deferred"]);
-        assert_eq!(match_picklist(&status, &plain("done")).unwrap(), "Completed");
-        assert_eq!(match_picklist(&status, &plain("complete")).unwrap(), "Completed");
+        assert_eq!(
+            match_picklist(&f, &plain("closed lost")).unwrap(),
+            "Closed Lost"
+        );
+        assert!(matches!(
+            match_picklist(&f, &plain("wonderful")),
+            Err(ResolveError::Invalid(_))
+        ));
+        assert!(matches!(
+            match_picklist(&f, &plain("closed")),
+            Err(ResolveError::Invalid(_))
+        ));
+        let status = picklist(
+            "Status",
+            &["Not Started", "In Progress", "Completed", "Deferred"],
+        );
+        assert_eq!(
+            match_picklist(&status, &plain("done")).unwrap(),
+            "Completed"
+        );
+        assert_eq!(
+            match_picklist(&status, &plain("complete")).unwrap(),
+            "Completed"
+        );
         let case = picklist("Status", &["New", "Working", "Escalated", "Closed"]);
-        assert_eq!(match_picklist(&case, &plain("escalate")).unwrap(), "Escalated");
+        assert_eq!(
+            match_picklist(&case, &plain("escalate")).unwrap(),
+            "Escalated"
+        );
         assert_eq!(match_picklist(&case, &plain("closed")).unwrap(), "Closed");
     }
 
@@ -480,7 +616,10 @@ mod tests {
         let mut f = stages();
         f.picklist[4].active = false;
         let mut v = plain("won");
-        v.hints.push(ValueHint { field: "StageName".into(), value: "Closed Won".into() });
+        v.hints.push(ValueHint {
+            field: "StageName".into(),
+            value: "Closed Won".into(),
+        });
         assert!(match_picklist(&f, &v).is_err());
     }
 
@@ -497,66 +636,123 @@ mod tests {
         close.label = "Close Date".into();
         let mut stage = stages();
         stage.label = "Stage".into();
-        ObjectDescribe { name: "Opportunity".into(), label: "Opportunity".into(), createable: true, updateable: true, fields: vec![stage, budget, fc, close] }
+        ObjectDescribe {
+            name: "Opportunity".into(),
+            label: "Opportunity".into(),
+            createable: true,
+            updateable: true,
+            fields: vec![stage, budget, fc, close],
+        }
     }
 
     fn said(s: &str) -> FieldRef {
-        FieldRef { said: s.into(), candidates: vec![] }
+        FieldRef {
+            said: s.into(),
+            candidates: vec![],
+        }
     }
 
     #[test]
     fn fields_by_label_api_name_and_partial_label() {
         let d = describe();
         assert_eq!(find_field(&d, &said("stage")).unwrap().name, "StageName");
-        assert_eq!(find_field(&d, &said("stagename")).unwrap().name, "StageName");
-        assert_eq!(find_field(&d, &said("close date")).unwrap().name, "CloseDate");
-        assert_eq!(find_field(&d, &said("budget approved")).unwrap().name, "Budget_Approved__c");
-        assert_eq!(find_field(&d, &said("budget")).unwrap().name, "Budget_Approved__c");
-        assert!(matches!(find_field(&d, &said("sandwich")), Err(ResolveError::Invalid(_))));
+        assert_eq!(
+            find_field(&d, &said("stagename")).unwrap().name,
+            "StageName"
+        );
+        assert_eq!(
+            find_field(&d, &said("close date")).unwrap().name,
+            "CloseDate"
+        );
+        assert_eq!(
+            find_field(&d, &said("budget approved")).unwrap().name,
+            "Budget_Approved__c"
+        );
+        assert_eq!(
+            find_field(&d, &said("budget")).unwrap().name,
+            "Budget_Approved__c"
+        );
+        assert!(matches!(
+            find_field(&d, &said("sandwich")),
+            Err(ResolveError::Invalid(_))
+        ));
     }
 
     #[test]
     fn read_only_field_is_denied_and_hidden_alias_is_denied() {
         let d = describe();
         let f = find_field(&d, &said("forecast category")).unwrap();
-        assert!(matches!(check_writable(&d, f, false), Err(ResolveError::Denied(_))));
+        assert!(matches!(
+            check_writable(&d, f, false),
+            Err(ResolveError::Denied(_))
+        ));
         let hidden = FieldRef {
             said: "tier".into(),
-            candidates: vec![FieldAlias { object: Some(ObjectKind::Opportunity), api_name: "Tier__c".into() }],
+            candidates: vec![FieldAlias {
+                object: Some(ObjectKind::Opportunity),
+                api_name: "Tier__c".into(),
+            }],
         };
-        assert!(matches!(find_field(&d, &hidden), Err(ResolveError::Denied(_))));
+        assert!(matches!(
+            find_field(&d, &hidden),
+            Err(ResolveError::Denied(_))
+        ));
     }
 
     #[test]
     fn coercion_per_type_and_relative_changes() {
         let d = describe();
-        let change = |v: Value, op| FieldChange { field: None, op, value: v };
+        let change = |v: Value, op| FieldChange {
+            field: None,
+            op,
+            value: v,
+        };
         let mut money = plain("92k");
         money.entities.push(Entity::Money(92000.0));
         let mut amount = picklist("Amount", &[]);
         amount.kind = "currency".into();
-        assert_eq!(coerce(&amount, &change(money.clone(), ChangeOp::Set), None).unwrap(), FieldValue::Literal(json!(92000.0)));
+        assert_eq!(
+            coerce(&amount, &change(money.clone(), ChangeOp::Set), None).unwrap(),
+            FieldValue::Literal(json!(92000.0))
+        );
         assert_eq!(
             coerce(&amount, &change(money, ChangeOp::Add), Some(&json!(8000.0))).unwrap(),
             FieldValue::Literal(json!(100000.0))
         );
         let mut span = plain("two weeks");
-        span.entities.push(Entity::Span(crate::lang::Span { months: 0, days: 14 }));
+        span.entities.push(Entity::Span(crate::lang::Span {
+            months: 0,
+            days: 14,
+        }));
         let close = d.field("CloseDate").unwrap();
         assert_eq!(
-            coerce(close, &change(span, ChangeOp::Shift), Some(&json!("2026-12-20"))).unwrap(),
+            coerce(
+                close,
+                &change(span, ChangeOp::Shift),
+                Some(&json!("2026-12-20"))
+            )
+            .unwrap(),
             FieldValue::Literal(json!("2027-01-03"))
         );
         let budget = d.field("Budget_Approved__c").unwrap();
-        assert_eq!(coerce(budget, &change(plain("approved"), ChangeOp::Set), None).unwrap(), FieldValue::Literal(json!(true)));
+        assert_eq!(
+            coerce(budget, &change(plain("approved"), ChangeOp::Set), None).unwrap(),
+            FieldValue::Literal(json!(true))
+        );
         assert!(coerce(close, &change(plain("soonish"), ChangeOp::Set), None).is_err());
     }
 
     #[test]
     fn value_only_change_picks_status_field() {
         let d = describe();
-        assert_eq!(field_for_value(&d, &plain("closed lost")).unwrap().name, "StageName");
-        assert!(matches!(field_for_value(&d, &plain("wonderful")), Err(ResolveError::Invalid(_))));
+        assert_eq!(
+            field_for_value(&d, &plain("closed lost")).unwrap().name,
+            "StageName"
+        );
+        assert!(matches!(
+            field_for_value(&d, &plain("wonderful")),
+            Err(ResolveError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -21,7 +21,10 @@ pub fn object_of(f: &RecordFilter) -> &'static str {
 }
 
 impl Resolver<'_> {
-    async fn filter_condition(&mut self, f: &RecordFilter) -> Result<Option<crate::soql::ast::Condition>, ResolveError> {
+    async fn filter_condition(
+        &mut self,
+        f: &RecordFilter,
+    ) -> Result<Option<crate::soql::ast::Condition>, ResolveError> {
         let object = object_of(f);
         let d = self.describe(object).await?;
         let has = |name: &str| d.field(name).is_some();
@@ -37,28 +40,44 @@ impl Resolver<'_> {
             }
         }
         if let Some(ind) = &f.industry {
-            let value = match ind.hints.iter().find(|h| h.field == "Industry" || h.field == "*") {
+            let value = match ind
+                .hints
+                .iter()
+                .find(|h| h.field == "Industry" || h.field == "*")
+            {
                 Some(h) => h.value.clone(),
                 None => {
                     let acct = self.describe("Account").await?;
-                    let field = acct
-                        .field("Industry")
-                        .ok_or_else(|| ResolveError::Denied("you can't see the account industry".into()))?;
+                    let field = acct.field("Industry").ok_or_else(|| {
+                        ResolveError::Denied("you can't see the account industry".into())
+                    })?;
                     match_picklist(field, ind)?
                 }
             };
-            let path = if object == "Account" || object == "Lead" { "Industry" } else { "Account.Industry" };
+            let path = if object == "Account" || object == "Lead" {
+                "Industry"
+            } else {
+                "Account.Industry"
+            };
             conds.push(eq_str(path, &value));
         }
         if let Some(stage) = &f.stage {
-            let field_name = if has("StageName") { "StageName" } else { "Status" };
+            let field_name = if has("StageName") {
+                "StageName"
+            } else {
+                "Status"
+            };
             let field = d
                 .field(field_name)
                 .ok_or_else(|| ResolveError::Invalid(format!("{object} has no stage")))?;
             conds.push(eq_str(field_name, &match_picklist(field, stage)?));
         }
         if let Some(range) = &f.closing {
-            let field_name = if has("CloseDate") { "CloseDate" } else { "ActivityDate" };
+            let field_name = if has("CloseDate") {
+                "CloseDate"
+            } else {
+                "ActivityDate"
+            };
             conds.push(compare(field_name, Operator::Ge, date(range.start)));
             conds.push(compare(field_name, Operator::Le, date(range.end)));
         }
@@ -69,11 +88,19 @@ impl Resolver<'_> {
             conds.push(compare("Amount", Operator::Lt, number(n)));
         }
         if f.overdue {
-            let field_name = if has("ActivityDate") { "ActivityDate" } else { "CloseDate" };
+            let field_name = if has("ActivityDate") {
+                "ActivityDate"
+            } else {
+                "CloseDate"
+            };
             conds.push(compare(field_name, Operator::Lt, date(self.today)));
         }
         if let Some(acct) = &f.account {
-            let path = if object == "Account" { "Name" } else { "Account.Name" };
+            let path = if object == "Account" {
+                "Name"
+            } else {
+                "Account.Name"
+            };
             for w in words(acct) {
                 conds.push(contains(path, &w));
             }
@@ -92,7 +119,11 @@ impl Resolver<'_> {
     ///
     /// # Errors
     /// The org's error, or an invalid qualifier value.
-    pub async fn filter_rows(&mut self, f: &RecordFilter, extra: &[String]) -> Result<Vec<Json>, ResolveError> {
+    pub async fn filter_rows(
+        &mut self,
+        f: &RecordFilter,
+        extra: &[String],
+    ) -> Result<Vec<Json>, ResolveError> {
         let object = object_of(f);
         let fields = self.select_fields(object, extra).await?;
         let mut q = query::select(object, &fields);
@@ -102,7 +133,11 @@ impl Resolver<'_> {
             "Task" | "Event" => "Subject",
             _ => "Name",
         };
-        let q = if fields.iter().any(|x| x == order) { query::order_limit(q, order, None) } else { q };
+        let q = if fields.iter().any(|x| x == order) {
+            query::order_limit(q, order, None)
+        } else {
+            q
+        };
         Ok(self.org.query_all(&to_soql(&q)).await?)
     }
 
@@ -126,9 +161,15 @@ mod tests {
 
     #[test]
     fn object_defaults() {
-        let f = RecordFilter { overdue: true, ..RecordFilter::default() };
+        let f = RecordFilter {
+            overdue: true,
+            ..RecordFilter::default()
+        };
         assert_eq!(object_of(&f), "Task");
-        let f = RecordFilter { object: Some(ObjectKind::Case), ..RecordFilter::default() };
+        let f = RecordFilter {
+            object: Some(ObjectKind::Case),
+            ..RecordFilter::default()
+        };
         assert_eq!(object_of(&f), "Case");
         assert_eq!(object_of(&RecordFilter::default()), "Opportunity");
     }

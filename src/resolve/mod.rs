@@ -29,8 +29,8 @@ use serde_json::{Value as Json, json};
 
 use crate::journal::Op;
 use crate::lang::{
-    Clause, FieldChange, Intent, ObjectKind, ParsedCommand, Priority, QuestionKind, RecordRef, Target,
-    Value,
+    Clause, FieldChange, Intent, ObjectKind, ParsedCommand, Priority, QuestionKind, RecordRef,
+    Target, Value,
 };
 use crate::plan::{Plan, Step, Val};
 use field::{FieldValue, check_writable, coerce, field_for_value, find_field};
@@ -115,7 +115,11 @@ const WHAT: [&str; 3] = ["Opportunity", "Account", "Case"];
 #[derive(Debug, Clone)]
 enum Named {
     Existing(Found),
-    Created { reference: String, sobject: String, name: String },
+    Created {
+        reference: String,
+        sobject: String,
+        name: String,
+    },
 }
 
 impl Named {
@@ -157,8 +161,14 @@ pub fn http_date(iso: &str) -> Option<String> {
 /// The last day of the calendar quarter containing `d`.
 pub fn end_of_quarter(d: NaiveDate) -> NaiveDate {
     let q_end_month = ((d.month0() / 3) + 1) * 3;
-    let (y, m) = if q_end_month == 12 { (d.year() + 1, 1) } else { (d.year(), q_end_month + 1) };
-    NaiveDate::from_ymd_opt(y, m, 1).map(|x| x - chrono::Duration::days(1)).unwrap_or(d)
+    let (y, m) = if q_end_month == 12 {
+        (d.year() + 1, 1)
+    } else {
+        (d.year(), q_end_month + 1)
+    };
+    NaiveDate::from_ymd_opt(y, m, 1)
+        .map(|x| x - chrono::Duration::days(1))
+        .unwrap_or(d)
 }
 
 fn objects_of<'a>(kind: Option<ObjectKind>, default: &[&'a str]) -> Vec<&'a str> {
@@ -176,9 +186,11 @@ impl Resolver<'_> {
     pub async fn describe(&mut self, object: &str) -> Result<Arc<ObjectDescribe>, ResolveError> {
         match self.schema.describe(self.org, object).await {
             Ok(d) => Ok(d),
-            Err(OrgError::Api { status: 403 | 404, .. }) => {
-                Err(ResolveError::NotFound(format!("no {object} records that you can see")))
-            }
+            Err(OrgError::Api {
+                status: 403 | 404, ..
+            }) => Err(ResolveError::NotFound(format!(
+                "no {object} records that you can see"
+            ))),
             Err(e) => Err(ResolveError::Org(e)),
         }
     }
@@ -189,8 +201,13 @@ impl Resolver<'_> {
     /// # Errors
     /// The first clause's [`ResolveError`].
     pub async fn resolve(&mut self, cmd: &ParsedCommand) -> Result<Resolution, ResolveError> {
-        if let Some(Clause { intent: Intent::NotUnderstood { suggestions }, .. }) =
-            cmd.clauses.iter().find(|c| matches!(c.intent, Intent::NotUnderstood { .. }))
+        if let Some(Clause {
+            intent: Intent::NotUnderstood { suggestions },
+            ..
+        }) = cmd
+            .clauses
+            .iter()
+            .find(|c| matches!(c.intent, Intent::NotUnderstood { .. }))
         {
             return Err(ResolveError::NotUnderstood(
                 format!("I didn't understand `{}`", cmd.input.trim()),
@@ -211,20 +228,38 @@ impl Resolver<'_> {
         let mut summary = Vec::new();
         for clause in &cmd.clauses {
             let before = steps.len();
-            let n = self.clause(&clause.intent, &named, &mut steps, &mut bulk).await?;
+            let n = self
+                .clause(&clause.intent, &named, &mut steps, &mut bulk)
+                .await?;
             named.push(n);
-            summary.push(format!("{} ({} change{})", clause.intent.name(), steps.len() - before, if steps.len() - before == 1 { "" } else { "s" }));
+            summary.push(format!(
+                "{} ({} change{})",
+                clause.intent.name(),
+                steps.len() - before,
+                if steps.len() - before == 1 { "" } else { "s" }
+            ));
         }
-        Ok(Resolution::Write(Plan { steps, bulk, summary: summary.join("; ") }))
+        Ok(Resolution::Write(Plan {
+            steps,
+            bulk,
+            summary: summary.join("; "),
+        }))
     }
 
-    async fn reference(&mut self, r: &RecordRef, named: &[Option<Named>], objects: &[&str], extra: &[String]) -> Result<Named, ResolveError> {
-        if let Some(a) = &r.antecedent {
-            if let Some(Some(n)) = named.get(a.clause) {
-                let fits = r.object.is_none_or(|o| o.api_name() == n.sobject()) && objects.contains(&n.sobject());
-                if fits || r.object.is_some() {
-                    return Ok(n.clone());
-                }
+    async fn reference(
+        &mut self,
+        r: &RecordRef,
+        named: &[Option<Named>],
+        objects: &[&str],
+        extra: &[String],
+    ) -> Result<Named, ResolveError> {
+        if let Some(a) = &r.antecedent
+            && let Some(Some(n)) = named.get(a.clause)
+        {
+            let fits = r.object.is_none_or(|o| o.api_name() == n.sobject())
+                && objects.contains(&n.sobject());
+            if fits || r.object.is_some() {
+                return Ok(n.clone());
             }
         }
         let objs = objects_of(r.object, objects);
@@ -236,24 +271,42 @@ impl Resolver<'_> {
     }
 
     #[allow(clippy::too_many_lines)]
-    async fn clause(&mut self, intent: &Intent, named: &[Option<Named>], steps: &mut Vec<Step>, bulk: &mut bool) -> Result<Option<Named>, ResolveError> {
+    async fn clause(
+        &mut self,
+        intent: &Intent,
+        named: &[Option<Named>],
+        steps: &mut Vec<Step>,
+        bulk: &mut bool,
+    ) -> Result<Option<Named>, ResolveError> {
         match intent {
-            Intent::UpdateFields { target: Target::Record(r), changes } => {
+            Intent::UpdateFields {
+                target: Target::Record(r),
+                changes,
+            } => {
                 let objs: Vec<&str> = match r.object {
                     Some(o) => vec![o.api_name()],
                     None => self.objects_for_changes(changes),
                 };
                 // When the object is known, describe first so the lookup reads the old values too.
-                let extra = if objs.len() == 1 { self.field_names(objs[0], changes).await? } else { Vec::new() };
+                let extra = if objs.len() == 1 {
+                    self.field_names(objs[0], changes).await?
+                } else {
+                    Vec::new()
+                };
                 let n = self.reference(r, named, &objs, &extra).await?;
                 let Named::Existing(found) = &n else {
-                    return Err(ResolveError::Invalid("can't update a record before it exists; say it in the create".into()));
+                    return Err(ResolveError::Invalid(
+                        "can't update a record before it exists; say it in the create".into(),
+                    ));
                 };
                 let step = self.update_step(found, changes, steps).await?;
                 steps.push(step);
                 Ok(Some(n))
             }
-            Intent::UpdateFields { target: Target::Filter(f), changes } => {
+            Intent::UpdateFields {
+                target: Target::Filter(f),
+                changes,
+            } => {
                 *bulk = true;
                 let object = filter::object_of(f);
                 let extra = self.field_names(object, changes).await?;
@@ -274,8 +327,12 @@ impl Resolver<'_> {
                         let objs = objects_of(r.object, &ANY_OBJECT);
                         let extra = vec!["OwnerId".to_string()];
                         let n = self.reference(r, named, &objs, &extra).await?;
-                        let Named::Existing(found) = &n else { return Ok(Some(n)) };
-                        let step = self.update_literal(found, "OwnerId", json!(user.id), steps).await?;
+                        let Named::Existing(found) = &n else {
+                            return Ok(Some(n));
+                        };
+                        let step = self
+                            .update_literal(found, "OwnerId", json!(user.id), steps)
+                            .await?;
                         steps.push(step);
                         Ok(Some(n))
                     }
@@ -285,7 +342,9 @@ impl Resolver<'_> {
                         let rows = self.filter_rows(f, &["OwnerId".to_string()]).await?;
                         for row in rows {
                             let found = found_of(object, row);
-                            let step = self.update_literal(&found, "OwnerId", json!(user.id), steps).await?;
+                            let step = self
+                                .update_literal(&found, "OwnerId", json!(user.id), steps)
+                                .await?;
                             if !step.fields.is_empty() {
                                 steps.push(step);
                             }
@@ -296,16 +355,31 @@ impl Resolver<'_> {
             }
             Intent::CompleteTask { target } => {
                 let d = self.describe("Task").await?;
-                let status = d.field("Status").ok_or_else(|| ResolveError::Denied("you can't see task status".into()))?;
+                let status = d
+                    .field("Status")
+                    .ok_or_else(|| ResolveError::Denied("you can't see task status".into()))?;
                 check_writable(&d, status, false)?;
-                let done = field::match_picklist(status, &Value { said: "completed".into(), entities: vec![], hints: vec![] })?;
+                let done = field::match_picklist(
+                    status,
+                    &Value {
+                        said: "completed".into(),
+                        entities: vec![],
+                        hints: vec![],
+                    },
+                )?;
                 match target {
                     Target::Record(r) => {
                         let mut r = r.clone();
                         r.object = Some(ObjectKind::Task);
-                        let n = self.reference(&r, named, &["Task"], &["Status".to_string()]).await?;
-                        let Named::Existing(found) = &n else { return Ok(Some(n)) };
-                        let step = self.update_literal(found, "Status", json!(done), steps).await?;
+                        let n = self
+                            .reference(&r, named, &["Task"], &["Status".to_string()])
+                            .await?;
+                        let Named::Existing(found) = &n else {
+                            return Ok(Some(n));
+                        };
+                        let step = self
+                            .update_literal(found, "Status", json!(done), steps)
+                            .await?;
                         steps.push(step);
                         Ok(Some(n))
                     }
@@ -318,7 +392,9 @@ impl Resolver<'_> {
                         }
                         for row in self.filter_rows(&f, &["Status".to_string()]).await? {
                             let found = found_of("Task", row);
-                            let step = self.update_literal(&found, "Status", json!(done), steps).await?;
+                            let step = self
+                                .update_literal(&found, "Status", json!(done), steps)
+                                .await?;
                             if !step.fields.is_empty() {
                                 steps.push(step);
                             }
@@ -330,13 +406,22 @@ impl Resolver<'_> {
             Intent::AddNote { target, text } => {
                 let text = text.trim();
                 if text.is_empty() {
-                    return Err(ResolveError::Invalid("the note is empty; say what it should say".into()));
+                    return Err(ResolveError::Invalid(
+                        "the note is empty; say what it should say".into(),
+                    ));
                 }
-                self.check_create("ContentNote", &["Title", "Content"]).await?;
-                self.check_create("ContentDocumentLink", &["LinkedEntityId", "ContentDocumentId"]).await?;
+                self.check_create("ContentNote", &["Title", "Content"])
+                    .await?;
+                self.check_create(
+                    "ContentDocumentLink",
+                    &["LinkedEntityId", "ContentDocumentId"],
+                )
+                .await?;
                 match target {
                     Target::Record(r) => {
-                        let n = self.reference(r, named, &objects_of(r.object, &ANY_OBJECT), &[]).await?;
+                        let n = self
+                            .reference(r, named, &objects_of(r.object, &ANY_OBJECT), &[])
+                            .await?;
                         self.note_steps(&n, text, steps);
                         Ok(Some(n))
                     }
@@ -351,7 +436,14 @@ impl Resolver<'_> {
                     }
                 }
             }
-            Intent::LogCall { who, what, subject, description, duration_seconds, date } => {
+            Intent::LogCall {
+                who,
+                what,
+                subject,
+                description,
+                duration_seconds,
+                date,
+            } => {
                 let d = self.describe("Task").await?;
                 if !d.createable {
                     return Err(ResolveError::Denied("you can't create tasks".into()));
@@ -371,8 +463,16 @@ impl Resolver<'_> {
                 });
                 fields.insert("Subject".into(), Val::Lit(json!(subj)));
                 fields.insert("TaskSubtype".into(), Val::Lit(json!("Call")));
-                fields.insert("Status".into(), Val::Lit(json!(self.picklist_value(&d, "Status", "completed"))));
-                fields.insert("ActivityDate".into(), Val::Lit(json!(date.unwrap_or(self.today).format("%Y-%m-%d").to_string())));
+                fields.insert(
+                    "Status".into(),
+                    Val::Lit(json!(self.picklist_value(&d, "Status", "completed"))),
+                );
+                fields.insert(
+                    "ActivityDate".into(),
+                    Val::Lit(json!(
+                        date.unwrap_or(self.today).format("%Y-%m-%d").to_string()
+                    )),
+                );
                 fields.insert("OwnerId".into(), Val::Lit(json!(self.me)));
                 if let Some(desc) = description.as_ref().filter(|s| !s.trim().is_empty()) {
                     fields.insert("Description".into(), Val::Lit(json!(desc.trim())));
@@ -390,9 +490,19 @@ impl Resolver<'_> {
                 let reference = Self::next_ref(steps);
                 let name = subj.clone();
                 steps.push(create_step("Task", &name, reference.clone(), fields));
-                Ok(Some(Named::Created { reference, sobject: "Task".into(), name }))
+                Ok(Some(Named::Created {
+                    reference,
+                    sobject: "Task".into(),
+                    name,
+                }))
             }
-            Intent::CreateTask { subject, due, who, what, priority } => {
+            Intent::CreateTask {
+                subject,
+                due,
+                who,
+                what,
+                priority,
+            } => {
                 let d = self.describe("Task").await?;
                 if !d.createable {
                     return Err(ResolveError::Denied("you can't create tasks".into()));
@@ -406,12 +516,22 @@ impl Resolver<'_> {
                     None => None,
                 };
                 let mut fields = BTreeMap::new();
-                let subj = if subject.trim().is_empty() { "Follow up".to_string() } else { capitalise(subject.trim()) };
+                let subj = if subject.trim().is_empty() {
+                    "Follow up".to_string()
+                } else {
+                    capitalise(subject.trim())
+                };
                 fields.insert("Subject".into(), Val::Lit(json!(subj)));
-                fields.insert("Status".into(), Val::Lit(json!(self.picklist_value(&d, "Status", "not started"))));
+                fields.insert(
+                    "Status".into(),
+                    Val::Lit(json!(self.picklist_value(&d, "Status", "not started"))),
+                );
                 fields.insert("OwnerId".into(), Val::Lit(json!(self.me)));
                 if let Some(due) = due {
-                    fields.insert("ActivityDate".into(), Val::Lit(json!(due.format("%Y-%m-%d").to_string())));
+                    fields.insert(
+                        "ActivityDate".into(),
+                        Val::Lit(json!(due.format("%Y-%m-%d").to_string())),
+                    );
                 }
                 if let Some(p) = priority {
                     let said = match p {
@@ -419,7 +539,10 @@ impl Resolver<'_> {
                         Priority::Normal => "normal",
                         Priority::Low => "low",
                     };
-                    fields.insert("Priority".into(), Val::Lit(json!(self.picklist_value(&d, "Priority", said))));
+                    fields.insert(
+                        "Priority".into(),
+                        Val::Lit(json!(self.picklist_value(&d, "Priority", said))),
+                    );
                 }
                 if let Some(n) = &who_n {
                     fields.insert("WhoId".into(), n.val());
@@ -430,13 +553,26 @@ impl Resolver<'_> {
                 self.check_fields(&d, &fields, true)?;
                 let reference = Self::next_ref(steps);
                 steps.push(create_step("Task", &subj, reference.clone(), fields));
-                Ok(Some(Named::Created { reference, sobject: "Task".into(), name: subj }))
+                Ok(Some(Named::Created {
+                    reference,
+                    sobject: "Task".into(),
+                    name: subj,
+                }))
             }
-            Intent::CreateRecord { object, person, name, account, company, fields: said_fields } => {
+            Intent::CreateRecord {
+                object,
+                person,
+                name,
+                account,
+                company,
+                fields: said_fields,
+            } => {
                 let sobject = object.api_name();
                 let d = self.describe(sobject).await?;
                 if !d.createable {
-                    return Err(ResolveError::Denied(format!("you can't create {sobject} records")));
+                    return Err(ResolveError::Denied(format!(
+                        "you can't create {sobject} records"
+                    )));
                 }
                 let mut fields = BTreeMap::new();
                 let account_n = match account {
@@ -450,24 +586,38 @@ impl Resolver<'_> {
                 let mut display = String::new();
                 match sobject {
                     "Contact" | "Lead" => {
-                        let p = person.clone().ok_or_else(|| ResolveError::Invalid(format!("a new {sobject} needs a name")))?;
+                        let p = person.clone().ok_or_else(|| {
+                            ResolveError::Invalid(format!("a new {sobject} needs a name"))
+                        })?;
                         if let Some(first) = &p.first {
                             fields.insert("FirstName".into(), Val::Lit(json!(first)));
                         }
                         fields.insert("LastName".into(), Val::Lit(json!(p.last)));
-                        display = format!("{} {}", p.first.clone().unwrap_or_default(), p.last).trim().to_string();
+                        display = format!("{} {}", p.first.clone().unwrap_or_default(), p.last)
+                            .trim()
+                            .to_string();
                         if sobject == "Lead" {
                             let comp = company
                                 .clone()
                                 .or_else(|| account.as_ref().map(|a| a.text.clone()))
                                 .filter(|c| !c.trim().is_empty())
-                                .ok_or_else(|| ResolveError::Invalid("a new lead needs a company (\"from ACME\")".into()))?;
+                                .ok_or_else(|| {
+                                    ResolveError::Invalid(
+                                        "a new lead needs a company (\"from ACME\")".into(),
+                                    )
+                                })?;
                             fields.insert("Company".into(), Val::Lit(json!(comp)));
-                            fields.insert("Status".into(), Val::Lit(json!(self.picklist_value(&d, "Status", "open"))));
+                            fields.insert(
+                                "Status".into(),
+                                Val::Lit(json!(self.picklist_value(&d, "Status", "open"))),
+                            );
                         }
                     }
                     "Opportunity" => {
-                        fields.insert("StageName".into(), Val::Lit(json!(self.picklist_value(&d, "StageName", ""))));
+                        fields.insert(
+                            "StageName".into(),
+                            Val::Lit(json!(self.picklist_value(&d, "StageName", ""))),
+                        );
                     }
                     _ => {}
                 }
@@ -485,38 +635,63 @@ impl Resolver<'_> {
                     check_writable(&d, f, true)?;
                     let v = match coerce(f, change, None)? {
                         FieldValue::Literal(j) => Val::Lit(j),
-                        FieldValue::Lookup { objects, name } => Val::Lit(json!(self.lookup(&objects, &name).await?.id)),
+                        FieldValue::Lookup { objects, name } => {
+                            Val::Lit(json!(self.lookup(&objects, &name).await?.id))
+                        }
                     };
                     fields.insert(f.name.clone(), v);
                 }
                 if sobject == "Opportunity" {
                     if !fields.contains_key("CloseDate") {
-                        fields.insert("CloseDate".into(), Val::Lit(json!(end_of_quarter(self.today).format("%Y-%m-%d").to_string())));
+                        fields.insert(
+                            "CloseDate".into(),
+                            Val::Lit(json!(
+                                end_of_quarter(self.today).format("%Y-%m-%d").to_string()
+                            )),
+                        );
                     }
-                    let opp_name = name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| {
-                        let base = account_n.as_ref().map(|a| a.name().to_string()).unwrap_or_else(|| "New".into());
-                        let suffix = match fields.get("Amount") {
-                            Some(Val::Lit(a)) if a.as_f64().is_some() => format_money(a.as_f64().unwrap_or(0.0)),
-                            _ => match fields.get("CloseDate") {
-                                Some(Val::Lit(Json::String(d))) => d.clone(),
-                                _ => self.today.to_string(),
-                            },
-                        };
-                        format!("{base} - {suffix}")
-                    });
+                    let opp_name = name
+                        .clone()
+                        .filter(|n| !n.trim().is_empty())
+                        .unwrap_or_else(|| {
+                            let base = account_n
+                                .as_ref()
+                                .map(|a| a.name().to_string())
+                                .unwrap_or_else(|| "New".into());
+                            let suffix = match fields.get("Amount") {
+                                Some(Val::Lit(a)) if a.as_f64().is_some() => {
+                                    format_money(a.as_f64().unwrap_or(0.0))
+                                }
+                                _ => match fields.get("CloseDate") {
+                                    Some(Val::Lit(Json::String(d))) => d.clone(),
+                                    _ => self.today.to_string(),
+                                },
+                            };
+                            format!("{base} - {suffix}")
+                        });
                     fields.insert("Name".into(), Val::Lit(json!(opp_name)));
                     display = opp_name;
                 } else if sobject == "Account" {
-                    let n = name.clone().or_else(|| company.clone()).ok_or_else(|| ResolveError::Invalid("a new account needs a name".into()))?;
+                    let n = name.clone().or_else(|| company.clone()).ok_or_else(|| {
+                        ResolveError::Invalid("a new account needs a name".into())
+                    })?;
                     fields.insert("Name".into(), Val::Lit(json!(n)));
                     display = n;
                 }
                 self.check_fields(&d, &fields, true)?;
                 let reference = Self::next_ref(steps);
                 steps.push(create_step(sobject, &display, reference.clone(), fields));
-                Ok(Some(Named::Created { reference, sobject: sobject.into(), name: display }))
+                Ok(Some(Named::Created {
+                    reference,
+                    sobject: sobject.into(),
+                    name: display,
+                }))
             }
-            Intent::AddContactRole { contact, opportunity, role } => {
+            Intent::AddContactRole {
+                contact,
+                opportunity,
+                role,
+            } => {
                 let d = self.describe("OpportunityContactRole").await?;
                 if !d.createable {
                     return Err(ResolveError::Denied("you can't add contact roles".into()));
@@ -528,21 +703,32 @@ impl Resolver<'_> {
                 let mut fields = BTreeMap::new();
                 fields.insert("OpportunityId".into(), o.val());
                 fields.insert("ContactId".into(), c.val());
-                if let Some(role) = role {
-                    if let Some(f) = d.field("Role") {
-                        fields.insert("Role".into(), Val::Lit(json!(field::match_picklist(f, role)?)));
-                    }
+                if let Some(role) = role
+                    && let Some(f) = d.field("Role")
+                {
+                    fields.insert(
+                        "Role".into(),
+                        Val::Lit(json!(field::match_picklist(f, role)?)),
+                    );
                 }
                 self.check_fields(&d, &fields, true)?;
                 let reference = Self::next_ref(steps);
                 let name = format!("{} on {}", c.name(), o.name());
-                steps.push(create_step("OpportunityContactRole", &name, reference.clone(), fields));
+                steps.push(create_step(
+                    "OpportunityContactRole",
+                    &name,
+                    reference.clone(),
+                    fields,
+                ));
                 Ok(Some(o))
             }
             Intent::Question { target, .. } => {
                 // A question inside a compound command names a record for later clauses.
                 match target {
-                    Target::Record(r) => Ok(Some(self.reference(r, named, &objects_of(r.object, &ANY_OBJECT), &[]).await?)),
+                    Target::Record(r) => Ok(Some(
+                        self.reference(r, named, &objects_of(r.object, &ANY_OBJECT), &[])
+                            .await?,
+                    )),
                     Target::Filter(_) => Ok(None),
                 }
             }
@@ -550,7 +736,10 @@ impl Resolver<'_> {
                 "undo and help can't be combined with other commands".into(),
                 vec![],
             )),
-            Intent::NotUnderstood { suggestions } => Err(ResolveError::NotUnderstood("not understood".into(), suggestions.clone())),
+            Intent::NotUnderstood { suggestions } => Err(ResolveError::NotUnderstood(
+                "not understood".into(),
+                suggestions.clone(),
+            )),
         }
     }
 
@@ -574,11 +763,20 @@ impl Resolver<'_> {
             // A value alone ("move X to negotiation") or unknown field words: any object.
             return ANY_OBJECT.to_vec();
         }
-        ANY_OBJECT.iter().copied().filter(|o| objs.contains(o)).chain(objs.iter().copied().filter(|o| !ANY_OBJECT.contains(o))).collect()
+        ANY_OBJECT
+            .iter()
+            .copied()
+            .filter(|o| objs.contains(o))
+            .chain(objs.iter().copied().filter(|o| !ANY_OBJECT.contains(o)))
+            .collect()
     }
 
     /// API names of the fields the changes name on `object` (best effort; errors surface later).
-    async fn field_names(&mut self, object: &str, changes: &[FieldChange]) -> Result<Vec<String>, ResolveError> {
+    async fn field_names(
+        &mut self,
+        object: &str,
+        changes: &[FieldChange],
+    ) -> Result<Vec<String>, ResolveError> {
         let d = self.describe(object).await?;
         Ok(changes
             .iter()
@@ -591,7 +789,12 @@ impl Resolver<'_> {
     }
 
     /// The step that applies `changes` to one found record: only fields whose value changes.
-    async fn update_step(&mut self, found: &Found, changes: &[FieldChange], steps: &[Step]) -> Result<Step, ResolveError> {
+    async fn update_step(
+        &mut self,
+        found: &Found,
+        changes: &[FieldChange],
+        steps: &[Step],
+    ) -> Result<Step, ResolveError> {
         let d = self.describe(&found.sobject).await?;
         let mut targets = Vec::new();
         for c in changes {
@@ -603,7 +806,8 @@ impl Resolver<'_> {
             targets.push((f.clone(), c));
         }
         let mut row = found.row.clone();
-        let missing = targets.iter().any(|(f, _)| row.get(&f.name).is_none()) || row.get("LastModifiedDate").is_none();
+        let missing = targets.iter().any(|(f, _)| row.get(&f.name).is_none())
+            || row.get("LastModifiedDate").is_none();
         if missing && d.field("LastModifiedDate").is_some() {
             let extra: Vec<String> = targets.iter().map(|(f, _)| f.name.clone()).collect();
             row = self.read_row(&found.sobject, &found.id, &extra).await?;
@@ -614,7 +818,9 @@ impl Resolver<'_> {
             let current = row.get(&f.name).cloned();
             let v = match coerce(&f, c, current.as_ref())? {
                 FieldValue::Literal(j) => j,
-                FieldValue::Lookup { objects, name } => json!(self.lookup(&objects, &name).await?.id),
+                FieldValue::Lookup { objects, name } => {
+                    json!(self.lookup(&objects, &name).await?.id)
+                }
             };
             if current.as_ref().is_some_and(|cur| same_value(cur, &v)) {
                 continue;
@@ -630,19 +836,30 @@ impl Resolver<'_> {
             reference: Self::next_ref(steps),
             fields,
             old,
-            guard: row.get("LastModifiedDate").and_then(Json::as_str).and_then(http_date),
+            guard: row
+                .get("LastModifiedDate")
+                .and_then(Json::as_str)
+                .and_then(http_date),
         })
     }
 
-    async fn update_literal(&mut self, found: &Found, field_name: &str, value: Json, steps: &[Step]) -> Result<Step, ResolveError> {
+    async fn update_literal(
+        &mut self,
+        found: &Found,
+        field_name: &str,
+        value: Json,
+        steps: &[Step],
+    ) -> Result<Step, ResolveError> {
         let d = self.describe(&found.sobject).await?;
-        let f = d
-            .field(field_name)
-            .ok_or_else(|| ResolveError::Denied(format!("you can't see {} on {}", field_name, found.sobject)))?;
+        let f = d.field(field_name).ok_or_else(|| {
+            ResolveError::Denied(format!("you can't see {} on {}", field_name, found.sobject))
+        })?;
         check_writable(&d, f, false)?;
         let mut row = found.row.clone();
         if row.get(field_name).is_none() || row.get("LastModifiedDate").is_none() {
-            row = self.read_row(&found.sobject, &found.id, &[field_name.to_string()]).await?;
+            row = self
+                .read_row(&found.sobject, &found.id, &[field_name.to_string()])
+                .await?;
         }
         let current = row.get(field_name).cloned().unwrap_or(Json::Null);
         let mut fields = BTreeMap::new();
@@ -659,7 +876,10 @@ impl Resolver<'_> {
             reference: Self::next_ref(steps),
             fields,
             old,
-            guard: row.get("LastModifiedDate").and_then(Json::as_str).and_then(http_date),
+            guard: row
+                .get("LastModifiedDate")
+                .and_then(Json::as_str)
+                .and_then(http_date),
         })
     }
 
@@ -668,38 +888,77 @@ impl Resolver<'_> {
             return self.find_user(name).await;
         }
         let objs: Vec<&str> = objects.iter().map(String::as_str).collect();
-        let r = RecordRef { text: name.to_string(), ..RecordRef::default() };
+        let r = RecordRef {
+            text: name.to_string(),
+            ..RecordRef::default()
+        };
         self.find_record(&r, &objs, &[]).await
     }
 
     fn picklist_value(&self, d: &ObjectDescribe, field_name: &str, said: &str) -> String {
-        let Some(f) = d.field(field_name) else { return capitalise(said) };
+        let Some(f) = d.field(field_name) else {
+            return capitalise(said);
+        };
         if said.is_empty() {
-            return f.picklist.iter().find(|p| p.active).map(|p| p.value.clone()).unwrap_or_default();
+            return f
+                .picklist
+                .iter()
+                .find(|p| p.active)
+                .map(|p| p.value.clone())
+                .unwrap_or_default();
         }
-        field::match_picklist(f, &Value { said: said.into(), entities: vec![], hints: vec![] })
-            .unwrap_or_else(|_| f.picklist.iter().find(|p| p.active).map(|p| p.value.clone()).unwrap_or_else(|| capitalise(said)))
+        field::match_picklist(
+            f,
+            &Value {
+                said: said.into(),
+                entities: vec![],
+                hints: vec![],
+            },
+        )
+        .unwrap_or_else(|_| {
+            f.picklist
+                .iter()
+                .find(|p| p.active)
+                .map(|p| p.value.clone())
+                .unwrap_or_else(|| capitalise(said))
+        })
     }
 
     async fn check_create(&mut self, object: &str, fields: &[&str]) -> Result<(), ResolveError> {
         let d = self.describe(object).await?;
         if !d.createable {
-            return Err(ResolveError::Denied(format!("you can't create {object} records")));
+            return Err(ResolveError::Denied(format!(
+                "you can't create {object} records"
+            )));
         }
         for name in fields {
             match d.field(name) {
                 Some(f) => check_writable(&d, f, true)?,
-                None => return Err(ResolveError::Denied(format!("you can't see {object}.{name}"))),
+                None => {
+                    return Err(ResolveError::Denied(format!(
+                        "you can't see {object}.{name}"
+                    )));
+                }
             }
         }
         Ok(())
     }
 
-    fn check_fields(&self, d: &ObjectDescribe, fields: &BTreeMap<String, Val>, create: bool) -> Result<(), ResolveError> {
+    fn check_fields(
+        &self,
+        d: &ObjectDescribe,
+        fields: &BTreeMap<String, Val>,
+        create: bool,
+    ) -> Result<(), ResolveError> {
         for name in fields.keys() {
             match d.field(name) {
                 Some(f) => check_writable(d, f, create)?,
-                None => return Err(ResolveError::Denied(format!("you can't see {}.{name}", d.name))),
+                None => {
+                    return Err(ResolveError::Denied(format!(
+                        "you can't see {}.{name}",
+                        d.name
+                    )));
+                }
             }
         }
         Ok(())
@@ -708,7 +967,11 @@ impl Resolver<'_> {
     fn note_steps(&self, n: &Named, text: &str, steps: &mut Vec<Step>) {
         let title: String = {
             let t: String = text.chars().take(60).collect();
-            if text.chars().count() > 60 { format!("{}…", t.trim_end()) } else { t }
+            if text.chars().count() > 60 {
+                format!("{}…", t.trim_end())
+            } else {
+                t
+            }
         };
         let content = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
         let note_ref = Self::next_ref(steps);
@@ -721,16 +984,27 @@ impl Resolver<'_> {
         link.insert("LinkedEntityId".into(), n.val());
         link.insert("ShareType".into(), Val::Lit(json!("V")));
         let link_ref = Self::next_ref(steps);
-        steps.push(create_step("ContentDocumentLink", &format!("note on {}", n.name()), link_ref, link));
+        steps.push(create_step(
+            "ContentDocumentLink",
+            &format!("note on {}", n.name()),
+            link_ref,
+            link,
+        ));
     }
 
-    async fn answer(&mut self, kind: QuestionKind, target: &Target) -> Result<Resolution, ResolveError> {
+    async fn answer(
+        &mut self,
+        kind: QuestionKind,
+        target: &Target,
+    ) -> Result<Resolution, ResolveError> {
         match target {
             Target::Record(r) => {
                 let objs = objects_of(r.object, &ANY_OBJECT);
                 let found = self.find_record(r, &objs, &[]).await?;
                 let row = if found.row.get("LastModifiedDate").is_none() {
-                    self.read_row(&found.sobject, &found.id, &[]).await.unwrap_or(found.row.clone())
+                    self.read_row(&found.sobject, &found.id, &[])
+                        .await
+                        .unwrap_or(found.row.clone())
                 } else {
                     found.row.clone()
                 };
@@ -739,14 +1013,26 @@ impl Resolver<'_> {
                     o.remove("attributes");
                     o.insert("sobject".into(), json!(found.sobject));
                 }
-                let status = ["StageName", "Status"].iter().find_map(|f| row.get(*f).and_then(Json::as_str)).map(|s| format!(": {s}")).unwrap_or_default();
-                Ok(Resolution::Answer { records: vec![row], count: None, message: format!("{} {}{status}", found.sobject, found.name) })
+                let status = ["StageName", "Status"]
+                    .iter()
+                    .find_map(|f| row.get(*f).and_then(Json::as_str))
+                    .map(|s| format!(": {s}"))
+                    .unwrap_or_default();
+                Ok(Resolution::Answer {
+                    records: vec![row],
+                    count: None,
+                    message: format!("{} {}{status}", found.sobject, found.name),
+                })
             }
             Target::Filter(f) => {
                 let object = filter::object_of(f);
                 if kind == QuestionKind::Count {
                     let n = self.filter_count(f).await?;
-                    return Ok(Resolution::Answer { records: vec![], count: Some(n), message: format!("{n} {object} records") });
+                    return Ok(Resolution::Answer {
+                        records: vec![],
+                        count: Some(n),
+                        message: format!("{n} {object} records"),
+                    });
                 }
                 let rows = self.filter_rows(f, &[]).await?;
                 let records: Vec<Json> = rows
@@ -761,7 +1047,12 @@ impl Resolver<'_> {
                 let names: Vec<String> = records.iter().map(|r| display_name(object, r)).collect();
                 Ok(Resolution::Answer {
                     count: Some(records.len() as u64),
-                    message: format!("{} {object} record{}: {}", records.len(), if records.len() == 1 { "" } else { "s" }, names.join(", ")),
+                    message: format!(
+                        "{} {object} record{}: {}",
+                        records.len(),
+                        if records.len() == 1 { "" } else { "s" },
+                        names.join(", ")
+                    ),
                     records,
                 })
             }
@@ -772,14 +1063,32 @@ impl Resolver<'_> {
 fn found_of(object: &str, row: Json) -> Found {
     Found {
         sobject: object.to_string(),
-        id: row.get("Id").and_then(Json::as_str).unwrap_or_default().to_string(),
+        id: row
+            .get("Id")
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_string(),
         name: display_name(object, &row),
         row,
     }
 }
 
-fn create_step(sobject: &str, name: &str, reference: String, fields: BTreeMap<String, Val>) -> Step {
-    Step { op: Op::Create, sobject: sobject.into(), id: None, name: name.into(), reference, fields, old: BTreeMap::new(), guard: None }
+fn create_step(
+    sobject: &str,
+    name: &str,
+    reference: String,
+    fields: BTreeMap<String, Val>,
+) -> Step {
+    Step {
+        op: Op::Create,
+        sobject: sobject.into(),
+        id: None,
+        name: name.into(),
+        reference,
+        fields,
+        old: BTreeMap::new(),
+        guard: None,
+    }
 }
 
 fn same_value(a: &Json, b: &Json) -> bool {
@@ -813,8 +1122,14 @@ mod tests {
 
     #[test]
     fn http_date_rounds_up() {
-        assert_eq!(http_date("2026-11-18T10:00:00.000+0000").unwrap(), "Wed, 18 Nov 2026 10:00:00 GMT");
-        assert_eq!(http_date("2026-11-18T10:00:00.250+0000").unwrap(), "Wed, 18 Nov 2026 10:00:01 GMT");
+        assert_eq!(
+            http_date("2026-11-18T10:00:00.000+0000").unwrap(),
+            "Wed, 18 Nov 2026 10:00:00 GMT"
+        );
+        assert_eq!(
+            http_date("2026-11-18T10:00:00.250+0000").unwrap(),
+            "Wed, 18 Nov 2026 10:00:01 GMT"
+        );
     }
 
     #[test]

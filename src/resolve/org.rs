@@ -52,7 +52,10 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// The first header with this (lower-case) name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as JSON (`Null` when empty or not JSON).
@@ -111,7 +114,11 @@ impl OrgError {
     /// Builds the error for a non-success response.
     pub fn from_response(resp: &HttpResponse) -> OrgError {
         let body = resp.json();
-        let first = body.as_array().and_then(|a| a.first()).cloned().unwrap_or(body);
+        let first = body
+            .as_array()
+            .and_then(|a| a.first())
+            .cloned()
+            .unwrap_or(body);
         let code = first
             .get("errorCode")
             .or_else(|| first.get("error"))
@@ -127,7 +134,11 @@ impl OrgError {
         if code == "REQUEST_LIMIT_EXCEEDED" {
             return OrgError::LimitExceeded(message);
         }
-        OrgError::Api { status: resp.status, code, message }
+        OrgError::Api {
+            status: resp.status,
+            code,
+            message,
+        }
     }
 }
 
@@ -141,7 +152,11 @@ pub struct Org {
 impl Org {
     /// Wraps a transport; `version` like `v63.0`.
     pub fn new(transport: Box<dyn Transport>, version: &str) -> Org {
-        Org { transport, version: version.to_string(), calls: AtomicU32::new(0) }
+        Org {
+            transport,
+            version: version.to_string(),
+            calls: AtomicU32::new(0),
+        }
     }
 
     /// REST calls made so far.
@@ -177,7 +192,13 @@ impl Org {
     }
 
     fn req(method: &'static str, path: String, body: Body) -> HttpRequest {
-        HttpRequest { method, path, query: Vec::new(), headers: Vec::new(), body }
+        HttpRequest {
+            method,
+            path,
+            query: Vec::new(),
+            headers: Vec::new(),
+            body,
+        }
     }
 
     /// Runs a rendered SOQL query and follows `nextRecordsUrl` to the end.
@@ -199,7 +220,10 @@ impl Org {
     ///
     /// # Errors
     /// The org's error.
-    pub async fn query_page(&self, soql: &str) -> Result<(Vec<Value>, Option<String>, u64), OrgError> {
+    pub async fn query_page(
+        &self,
+        soql: &str,
+    ) -> Result<(Vec<Value>, Option<String>, u64), OrgError> {
         let mut req = Self::req("GET", self.data_path("/query"), Body::Empty);
         req.query.push(("q".into(), soql.into()));
         let resp = self.send_ok(req).await?;
@@ -217,7 +241,11 @@ impl Org {
         object: &str,
         if_modified_since: Option<&str>,
     ) -> Result<Option<(Value, Option<String>)>, OrgError> {
-        let mut req = Self::req("GET", self.data_path(&format!("/sobjects/{object}/describe")), Body::Empty);
+        let mut req = Self::req(
+            "GET",
+            self.data_path(&format!("/sobjects/{object}/describe")),
+            Body::Empty,
+        );
         if let Some(since) = if_modified_since {
             req.headers.push(("If-Modified-Since".into(), since.into()));
         }
@@ -243,9 +271,14 @@ impl Org {
         fields: Value,
         if_unmodified_since: Option<&str>,
     ) -> Result<bool, OrgError> {
-        let mut req = Self::req("PATCH", self.data_path(&format!("/sobjects/{object}/{id}")), Body::Json(fields));
+        let mut req = Self::req(
+            "PATCH",
+            self.data_path(&format!("/sobjects/{object}/{id}")),
+            Body::Json(fields),
+        );
         if let Some(since) = if_unmodified_since {
-            req.headers.push(("If-Unmodified-Since".into(), since.into()));
+            req.headers
+                .push(("If-Unmodified-Since".into(), since.into()));
         }
         let resp = self.send(req).await?;
         if resp.status == 412 {
@@ -262,8 +295,19 @@ impl Org {
     /// # Errors
     /// The org's error.
     pub async fn create(&self, object: &str, fields: Value) -> Result<String, OrgError> {
-        let resp = self.send_ok(Self::req("POST", self.data_path(&format!("/sobjects/{object}")), Body::Json(fields))).await?;
-        Ok(resp.json().get("id").and_then(Value::as_str).unwrap_or_default().to_string())
+        let resp = self
+            .send_ok(Self::req(
+                "POST",
+                self.data_path(&format!("/sobjects/{object}")),
+                Body::Json(fields),
+            ))
+            .await?;
+        Ok(resp
+            .json()
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string())
     }
 
     /// Deletes one row; a row already gone counts as deleted.
@@ -271,7 +315,13 @@ impl Org {
     /// # Errors
     /// The org's error.
     pub async fn delete(&self, object: &str, id: &str) -> Result<(), OrgError> {
-        let resp = self.send(Self::req("DELETE", self.data_path(&format!("/sobjects/{object}/{id}")), Body::Empty)).await?;
+        let resp = self
+            .send(Self::req(
+                "DELETE",
+                self.data_path(&format!("/sobjects/{object}/{id}")),
+                Body::Empty,
+            ))
+            .await?;
         if resp.status >= 400 && resp.status != 404 {
             return Err(OrgError::from_response(&resp));
         }
@@ -282,9 +332,19 @@ impl Org {
     ///
     /// # Errors
     /// The org's error for the request as a whole.
-    pub async fn composite(&self, subrequests: Vec<Value>, all_or_none: bool) -> Result<Vec<Value>, OrgError> {
+    pub async fn composite(
+        &self,
+        subrequests: Vec<Value>,
+        all_or_none: bool,
+    ) -> Result<Vec<Value>, OrgError> {
         let body = serde_json::json!({"allOrNone": all_or_none, "collateSubrequests": false, "compositeRequest": subrequests});
-        let resp = self.send_ok(Self::req("POST", self.data_path("/composite"), Body::Json(body))).await?;
+        let resp = self
+            .send_ok(Self::req(
+                "POST",
+                self.data_path("/composite"),
+                Body::Json(body),
+            ))
+            .await?;
         Ok(resp
             .json()
             .get("compositeResponse")
@@ -297,9 +357,20 @@ impl Org {
     ///
     /// # Errors
     /// The org's error for the request as a whole.
-    pub async fn collection(&self, method: &'static str, records: Vec<Value>, all_or_none: bool) -> Result<Vec<Value>, OrgError> {
+    pub async fn collection(
+        &self,
+        method: &'static str,
+        records: Vec<Value>,
+        all_or_none: bool,
+    ) -> Result<Vec<Value>, OrgError> {
         let body = serde_json::json!({"allOrNone": all_or_none, "records": records});
-        let resp = self.send_ok(Self::req(method, self.data_path("/composite/sobjects"), Body::Json(body))).await?;
+        let resp = self
+            .send_ok(Self::req(
+                method,
+                self.data_path("/composite/sobjects"),
+                Body::Json(body),
+            ))
+            .await?;
         Ok(resp.json().as_array().cloned().unwrap_or_default())
     }
 
@@ -320,7 +391,12 @@ impl Org {
     ///
     /// # Errors
     /// The org's error, or a job that ended `Failed`/`Aborted`.
-    pub async fn bulk_ingest(&self, object: &str, operation: &str, csv: String) -> Result<(String, String), OrgError> {
+    pub async fn bulk_ingest(
+        &self,
+        object: &str,
+        operation: &str,
+        csv: String,
+    ) -> Result<(String, String), OrgError> {
         let job = self
             .send_ok(Self::req(
                 "POST",
@@ -329,23 +405,40 @@ impl Org {
             ))
             .await?
             .json();
-        let id = job.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
+        let id = job
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let base = self.data_path(&format!("/jobs/ingest/{id}"));
         let mut upload = Self::req("PUT", format!("{base}/batches"), Body::Csv(csv));
-        upload.headers.push(("Content-Type".into(), "text/csv".into()));
+        upload
+            .headers
+            .push(("Content-Type".into(), "text/csv".into()));
         self.send_ok(upload).await?;
-        self.send_ok(Self::req("PATCH", base.clone(), Body::Json(serde_json::json!({"state": "UploadComplete"}))))
-            .await?;
+        self.send_ok(Self::req(
+            "PATCH",
+            base.clone(),
+            Body::Json(serde_json::json!({"state": "UploadComplete"})),
+        ))
+        .await?;
         let mut delay = std::time::Duration::from_millis(50);
         loop {
-            let info = self.send_ok(Self::req("GET", base.clone(), Body::Empty)).await?.json();
+            let info = self
+                .send_ok(Self::req("GET", base.clone(), Body::Empty))
+                .await?
+                .json();
             match info.get("state").and_then(Value::as_str).unwrap_or("") {
                 "JobComplete" => break,
                 "Failed" | "Aborted" => {
                     return Err(OrgError::Api {
                         status: 200,
                         code: "BULK_JOB_FAILED".into(),
-                        message: info.get("errorMessage").and_then(Value::as_str).unwrap_or("bulk job failed").into(),
+                        message: info
+                            .get("errorMessage")
+                            .and_then(Value::as_str)
+                            .unwrap_or("bulk job failed")
+                            .into(),
                     });
                 }
                 _ => {
@@ -354,19 +447,38 @@ impl Org {
                 }
             }
         }
-        let ok = self.send_ok(Self::req("GET", format!("{base}/successfulResults/"), Body::Empty)).await?.text();
-        let failed = self.send_ok(Self::req("GET", format!("{base}/failedResults/"), Body::Empty)).await?.text();
+        let ok = self
+            .send_ok(Self::req(
+                "GET",
+                format!("{base}/successfulResults/"),
+                Body::Empty,
+            ))
+            .await?
+            .text();
+        let failed = self
+            .send_ok(Self::req(
+                "GET",
+                format!("{base}/failedResults/"),
+                Body::Empty,
+            ))
+            .await?
+            .text();
         Ok((ok, failed))
     }
 }
 
 fn records_of(page: &Value) -> Vec<Value> {
-    page.get("records").and_then(Value::as_array).cloned().unwrap_or_default()
+    page.get("records")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn next_url(page: &Value) -> Option<String> {
     if page.get("done").and_then(Value::as_bool).unwrap_or(true) {
         return None;
     }
-    page.get("nextRecordsUrl").and_then(Value::as_str).map(str::to_string)
+    page.get("nextRecordsUrl")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }

@@ -5,11 +5,12 @@
 //! Owns no SOQL grammar: only the subset the agent emits (field lists, AND/OR/NOT of comparisons,
 //! ORDER BY, LIMIT).
 
-use crate::soql::ast::{
-    Comparison, Condition, Direction, FieldPath, Literal, OrderItem, Operand, Operator, Query, SelectItem, Value,
-};
-use crate::soql::ast::LikeWildcard;
 use crate::soql::StringLit;
+use crate::soql::ast::LikeWildcard;
+use crate::soql::ast::{
+    Comparison, Condition, Direction, FieldPath, Literal, Operand, Operator, OrderItem, Query,
+    SelectItem, Value,
+};
 
 /// `SELECT fields FROM object`.
 pub fn select(object: &str, fields: &[String]) -> Query {
@@ -17,7 +18,10 @@ pub fn select(object: &str, fields: &[String]) -> Query {
         object,
         fields
             .iter()
-            .map(|f| SelectItem::Field { path: FieldPath(f.split('.').map(str::to_string).collect()), alias: None })
+            .map(|f| SelectItem::Field {
+                path: FieldPath(f.split('.').map(str::to_string).collect()),
+                alias: None,
+            })
             .collect(),
     )
 }
@@ -32,7 +36,11 @@ fn cmp(field: &str, op: Operator, rhs: Value) -> Condition {
 
 /// `field = 'text'` (escaped).
 pub fn eq_str(field: &str, text: &str) -> Condition {
-    cmp(field, Operator::Eq, Value::Literal(Literal::String(StringLit::from_value(text))))
+    cmp(
+        field,
+        Operator::Eq,
+        Value::Literal(Literal::String(StringLit::from_value(text))),
+    )
 }
 
 /// `field op literal`.
@@ -50,7 +58,11 @@ pub fn contains(field: &str, word: &str) -> Condition {
     cmp(
         field,
         Operator::Like,
-        Value::Literal(Literal::String(StringLit::like_from_value(LikeWildcard::Any, word, LikeWildcard::Any))),
+        Value::Literal(Literal::String(StringLit::like_from_value(
+            LikeWildcard::Any,
+            word,
+            LikeWildcard::Any,
+        ))),
     )
 }
 
@@ -59,7 +71,12 @@ pub fn in_strs(field: &str, values: &[String]) -> Condition {
     cmp(
         field,
         Operator::In,
-        Value::List(values.iter().map(|v| Literal::String(StringLit::from_value(v))).collect()),
+        Value::List(
+            values
+                .iter()
+                .map(|v| Literal::String(StringLit::from_value(v)))
+                .collect(),
+        ),
     )
 }
 
@@ -70,7 +87,11 @@ pub fn date(d: chrono::NaiveDate) -> Literal {
 
 /// A number literal.
 pub fn number(n: f64) -> Literal {
-    Literal::Number(if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { format!("{n}") })
+    Literal::Number(if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    })
 }
 
 /// AND of the conditions (None when empty).
@@ -114,7 +135,10 @@ mod tests {
     #[test]
     fn injection_stays_inside_the_literal() {
         let mut q = select("Opportunity", &["Id".into(), "Name".into()]);
-        q.where_clause = and(vec![contains("Name", "titan' OR Name != 'x"), eq_bool("IsClosed", false)]);
+        q.where_clause = and(vec![
+            contains("Name", "titan' OR Name != 'x"),
+            eq_bool("IsClosed", false),
+        ]);
         let text = to_soql(&q);
         let parsed = crate::soql::parse(&text).unwrap();
         assert_eq!(parsed.where_clause, q.where_clause);
@@ -130,6 +154,9 @@ mod tests {
         };
         let text = to_soql(&q);
         assert!(text.contains("50\\%\\_off"), "{text}");
-        assert_eq!(crate::soql::parse(&text).unwrap().where_clause, q.where_clause);
+        assert_eq!(
+            crate::soql::parse(&text).unwrap().where_clause,
+            q.where_clause
+        );
     }
 }

@@ -27,10 +27,15 @@ pub struct Found {
 }
 
 /// Words that never name a record.
-const STOP: [&str; 12] = ["the", "a", "an", "of", "on", "for", "s", "record", "this", "that", "to", "with"];
+const STOP: [&str; 12] = [
+    "the", "a", "an", "of", "on", "for", "s", "record", "this", "that", "to", "with",
+];
 
 fn name_words(text: &str) -> Vec<String> {
-    words(text).into_iter().filter(|w| !STOP.contains(&w.as_str())).collect()
+    words(text)
+        .into_iter()
+        .filter(|w| !STOP.contains(&w.as_str()))
+        .collect()
 }
 
 /// The display name of a row.
@@ -41,7 +46,11 @@ pub fn display_name(sobject: &str, row: &Json) -> String {
         "Task" | "Event" => s("Subject"),
         "ContentNote" => s("Title"),
         "Contact" | "Lead" => s("Name").or_else(|| {
-            let full = format!("{} {}", s("FirstName").unwrap_or_default(), s("LastName").unwrap_or_default());
+            let full = format!(
+                "{} {}",
+                s("FirstName").unwrap_or_default(),
+                s("LastName").unwrap_or_default()
+            );
             Some(full.trim().to_string())
         }),
         _ => s("Name"),
@@ -50,7 +59,11 @@ pub fn display_name(sobject: &str, row: &Json) -> String {
 }
 
 fn rel_name(row: &Json, rel: &str) -> String {
-    row.get(rel).and_then(|r| r.get("Name")).and_then(Json::as_str).unwrap_or_default().to_string()
+    row.get(rel)
+        .and_then(|r| r.get("Name"))
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Whether a row is open (Opportunity/Case not closed, Task not completed, Lead not converted).
@@ -77,12 +90,43 @@ fn all_words_in(said: &[String], name: &str) -> bool {
 fn wanted_fields(sobject: &str) -> Vec<&'static str> {
     let mut f = vec!["Id", "OwnerId", "LastModifiedDate"];
     match sobject {
-        "Opportunity" => f.extend(["Name", "StageName", "IsClosed", "AccountId", "Account.Name", "CloseDate", "Amount"]),
+        "Opportunity" => f.extend([
+            "Name",
+            "StageName",
+            "IsClosed",
+            "AccountId",
+            "Account.Name",
+            "CloseDate",
+            "Amount",
+        ]),
         "Account" => f.extend(["Name"]),
         "Contact" => f.extend(["Name", "FirstName", "LastName", "AccountId", "Account.Name"]),
-        "Lead" => f.extend(["Name", "FirstName", "LastName", "Company", "Status", "IsConverted"]),
-        "Case" => f.extend(["CaseNumber", "Subject", "Status", "IsClosed", "AccountId", "Account.Name"]),
-        "Task" | "Event" => f.extend(["Subject", "Status", "IsClosed", "ActivityDate", "WhatId", "WhoId", "What.Name", "Who.Name"]),
+        "Lead" => f.extend([
+            "Name",
+            "FirstName",
+            "LastName",
+            "Company",
+            "Status",
+            "IsConverted",
+        ]),
+        "Case" => f.extend([
+            "CaseNumber",
+            "Subject",
+            "Status",
+            "IsClosed",
+            "AccountId",
+            "Account.Name",
+        ]),
+        "Task" | "Event" => f.extend([
+            "Subject",
+            "Status",
+            "IsClosed",
+            "ActivityDate",
+            "WhatId",
+            "WhoId",
+            "What.Name",
+            "Who.Name",
+        ]),
         "User" => f.extend(["Name", "IsActive"]),
         _ => f.extend(["Name"]),
     }
@@ -91,10 +135,18 @@ fn wanted_fields(sobject: &str) -> Vec<&'static str> {
 
 impl Resolver<'_> {
     /// The select list for `sobject`: the wanted fields the user can see, plus `extra`.
-    pub async fn select_fields(&mut self, sobject: &str, extra: &[String]) -> Result<Vec<String>, ResolveError> {
+    pub async fn select_fields(
+        &mut self,
+        sobject: &str,
+        extra: &[String],
+    ) -> Result<Vec<String>, ResolveError> {
         let d = self.describe(sobject).await?;
         let mut out: Vec<String> = Vec::new();
-        for f in wanted_fields(sobject).into_iter().map(str::to_string).chain(extra.iter().cloned()) {
+        for f in wanted_fields(sobject)
+            .into_iter()
+            .map(str::to_string)
+            .chain(extra.iter().cloned())
+        {
             let visible = match f.split_once('.') {
                 None => d.field(&f).is_some(),
                 Some((rel, _)) => {
@@ -120,14 +172,23 @@ impl Resolver<'_> {
     ///
     /// # Errors
     /// `NotFound`, `Ambiguous` (with candidates), or the org's error.
-    pub async fn find_record(&mut self, r: &RecordRef, objects: &[&str], extra: &[String]) -> Result<Found, ResolveError> {
+    pub async fn find_record(
+        &mut self,
+        r: &RecordRef,
+        objects: &[&str],
+        extra: &[String],
+    ) -> Result<Found, ResolveError> {
         let objects: Vec<String> = match r.object {
             Some(o) => vec![o.api_name().to_string()],
             None if r.number.is_some() => vec!["Case".to_string()],
             None => objects.iter().map(|s| s.to_string()).collect(),
         };
         let said = name_words(&r.text);
-        let what = if r.text.trim().is_empty() { r.number.clone().unwrap_or_default() } else { r.text.clone() };
+        let what = if r.text.trim().is_empty() {
+            r.number.clone().unwrap_or_default()
+        } else {
+            r.text.clone()
+        };
         if said.is_empty() && r.number.is_none() && r.account.is_none() && r.related.is_none() {
             return Err(ResolveError::NotFound(format!("no record named `{what}`")));
         }
@@ -138,10 +199,18 @@ impl Resolver<'_> {
             let mut q = query::select(&obj, &fields);
             q.where_clause = self.name_condition(&obj, r, &said);
             q.limit = Some(200);
-            for row in self.org.query_all(&to_soql(&q)).await.map_err(ResolveError::Org)? {
+            for row in self
+                .org
+                .query_all(&to_soql(&q))
+                .await
+                .map_err(ResolveError::Org)?
+            {
                 rows.push((obj.clone(), row));
             }
-            if rows.is_empty() && !said.is_empty() && ["Opportunity", "Contact", "Case"].contains(&obj.as_str()) {
+            if rows.is_empty()
+                && !said.is_empty()
+                && ["Opportunity", "Contact", "Case"].contains(&obj.as_str())
+            {
                 // "the Acme deal": the words may name the account.
                 let mut q = query::select(&obj, &fields);
                 q.where_clause = and(said.iter().map(|w| contains("Account.Name", w)).collect());
@@ -161,11 +230,16 @@ impl Resolver<'_> {
         self.pick(r, &said, &what, rows, false)
     }
 
-    fn name_condition(&self, obj: &str, r: &RecordRef, said: &[String]) -> Option<crate::soql::ast::Condition> {
-        if let Some(n) = &r.number {
-            if obj == "Case" {
-                return Some(eq_str("CaseNumber", n));
-            }
+    fn name_condition(
+        &self,
+        obj: &str,
+        r: &RecordRef,
+        said: &[String],
+    ) -> Option<crate::soql::ast::Condition> {
+        if let Some(n) = &r.number
+            && obj == "Case"
+        {
+            return Some(eq_str("CaseNumber", n));
         }
         let field = match obj {
             "Case" => "Subject",
@@ -180,7 +254,12 @@ impl Resolver<'_> {
     }
 
     /// One `/composite` request with a query per object (falls back to one query each).
-    async fn search_many(&mut self, objects: &[String], r: &RecordRef, said: &[String]) -> Result<Vec<(String, Json)>, ResolveError> {
+    async fn search_many(
+        &mut self,
+        objects: &[String],
+        r: &RecordRef,
+        said: &[String],
+    ) -> Result<Vec<(String, Json)>, ResolveError> {
         let mut queries = Vec::new();
         for obj in objects {
             let fields: Vec<String> = match obj.as_str() {
@@ -209,12 +288,20 @@ impl Resolver<'_> {
         match self.org.composite(subrequests, false).await {
             Ok(responses) if responses.len() == queries.len() => {
                 for (resp, (obj, _)) in responses.iter().zip(&queries) {
-                    let status = resp.get("httpStatusCode").and_then(Json::as_u64).unwrap_or(0);
+                    let status = resp
+                        .get("httpStatusCode")
+                        .and_then(Json::as_u64)
+                        .unwrap_or(0);
                     if status != 200 {
                         continue;
                     }
                     let body = resp.get("body").cloned().unwrap_or(Json::Null);
-                    for row in body.get("records").and_then(Json::as_array).cloned().unwrap_or_default() {
+                    for row in body
+                        .get("records")
+                        .and_then(Json::as_array)
+                        .cloned()
+                        .unwrap_or_default()
+                    {
                         rows.push((obj.clone(), row));
                     }
                 }
@@ -230,11 +317,22 @@ impl Resolver<'_> {
         Ok(rows)
     }
 
-    fn pick(&mut self, r: &RecordRef, said: &[String], what: &str, rows: Vec<(String, Json)>, by_account: bool) -> Result<Found, ResolveError> {
+    fn pick(
+        &mut self,
+        r: &RecordRef,
+        said: &[String],
+        what: &str,
+        rows: Vec<(String, Json)>,
+        by_account: bool,
+    ) -> Result<Found, ResolveError> {
         let norm = said.join(" ");
         let found = |(obj, row): &(String, Json)| Found {
             sobject: obj.clone(),
-            id: row.get("Id").and_then(Json::as_str).unwrap_or_default().to_string(),
+            id: row
+                .get("Id")
+                .and_then(Json::as_str)
+                .unwrap_or_default()
+                .to_string(),
             name: display_name(obj, row),
             row: row.clone(),
         };
@@ -245,9 +343,7 @@ impl Resolver<'_> {
             .collect();
         let mut pool: Vec<&(String, Json)> = if exact.len() == 1 && !by_account {
             exact
-        } else if r.number.is_some() {
-            rows.iter().collect()
-        } else if by_account {
+        } else if r.number.is_some() || by_account {
             rows.iter().collect()
         } else {
             // 2. every word in the name (or, for tasks, in the related record's name)
@@ -263,14 +359,21 @@ impl Resolver<'_> {
         };
         // 3. qualifiers
         if r.mine {
-            pool.retain(|(_, row)| row.get("OwnerId").and_then(Json::as_str).is_none_or(|o| o == self.me));
+            pool.retain(|(_, row)| {
+                row.get("OwnerId")
+                    .and_then(Json::as_str)
+                    .is_none_or(|o| o == self.me)
+            });
         }
         if let Some(open) = r.open {
             pool.retain(|(_, row)| is_open(row).is_none_or(|x| x == open));
         }
         if let Some(acct) = &r.account {
             let aw = name_words(acct);
-            pool.retain(|(_, row)| all_words_in(&aw, &rel_name(row, "Account")) || all_words_in(&aw, &display_name("", row)));
+            pool.retain(|(_, row)| {
+                all_words_in(&aw, &rel_name(row, "Account"))
+                    || all_words_in(&aw, &display_name("", row))
+            });
         }
         if let Some(rel) = &r.related {
             let rw = name_words(rel);
@@ -286,19 +389,27 @@ impl Resolver<'_> {
             pool = narrowed;
         }
         match pool.len() {
-            0 => Err(ResolveError::NotFound(format!("no record matching `{what}` that you can see"))),
+            0 => Err(ResolveError::NotFound(format!(
+                "no record matching `{what}` that you can see"
+            ))),
             1 => Ok(found(pool[0])),
             _ => {
                 // exact names among several
                 let exact: Vec<_> = pool
                     .iter()
                     .copied()
-                    .filter(|(o, row)| !norm.is_empty() && words(&display_name(o, row)).join(" ") == norm)
+                    .filter(|(o, row)| {
+                        !norm.is_empty() && words(&display_name(o, row)).join(" ") == norm
+                    })
                     .collect();
                 if exact.len() == 1 {
                     return Ok(found(exact[0]));
                 }
-                let open: Vec<_> = pool.iter().copied().filter(|(_, row)| is_open(row) == Some(true)).collect();
+                let open: Vec<_> = pool
+                    .iter()
+                    .copied()
+                    .filter(|(_, row)| is_open(row) == Some(true))
+                    .collect();
                 if open.len() == 1 {
                     return Ok(found(open[0]));
                 }
@@ -306,11 +417,18 @@ impl Resolver<'_> {
                     .iter()
                     .map(|(o, row)| Candidate {
                         sobject: o.clone(),
-                        id: row.get("Id").and_then(Json::as_str).unwrap_or_default().to_string(),
+                        id: row
+                            .get("Id")
+                            .and_then(Json::as_str)
+                            .unwrap_or_default()
+                            .to_string(),
                         name: display_name(o, row),
                     })
                     .collect();
-                Err(ResolveError::Ambiguous(format!("`{what}` matches {} records; say which", pool.len()), candidates))
+                Err(ResolveError::Ambiguous(
+                    format!("`{what}` matches {} records; say which", pool.len()),
+                    candidates,
+                ))
             }
         }
     }
@@ -319,12 +437,23 @@ impl Resolver<'_> {
     ///
     /// # Errors
     /// The org's error.
-    pub async fn read_row(&mut self, sobject: &str, id: &str, extra: &[String]) -> Result<Json, ResolveError> {
+    pub async fn read_row(
+        &mut self,
+        sobject: &str,
+        id: &str,
+        extra: &[String],
+    ) -> Result<Json, ResolveError> {
         let fields = self.select_fields(sobject, extra).await?;
         let mut q = query::select(sobject, &fields);
         q.where_clause = Some(eq_str("Id", id));
-        let rows = self.org.query_all(&to_soql(&q)).await.map_err(ResolveError::Org)?;
-        rows.into_iter().next().ok_or_else(|| ResolveError::NotFound(format!("{sobject} `{id}` is gone")))
+        let rows = self
+            .org
+            .query_all(&to_soql(&q))
+            .await
+            .map_err(ResolveError::Org)?;
+        rows.into_iter()
+            .next()
+            .ok_or_else(|| ResolveError::NotFound(format!("{sobject} `{id}` is gone")))
     }
 
     /// Finds an active user by name (reassign, owner fields).
@@ -337,14 +466,30 @@ impl Resolver<'_> {
             return Err(ResolveError::NotFound("no user named".into()));
         }
         if said.len() == 1 && (said[0] == "me" || said[0] == "myself") {
-            return Ok(Found { sobject: "User".into(), id: self.me.clone(), name: "me".into(), row: json!({"Id": self.me}) });
+            return Ok(Found {
+                sobject: "User".into(),
+                id: self.me.clone(),
+                name: "me".into(),
+                row: json!({"Id": self.me}),
+            });
         }
         let mut q = query::select("User", &["Id".into(), "Name".into()]);
-        q.where_clause = and(said.iter().map(|w| contains("Name", w)).chain([eq_bool("IsActive", true)]).collect());
+        q.where_clause = and(said
+            .iter()
+            .map(|w| contains("Name", w))
+            .chain([eq_bool("IsActive", true)])
+            .collect());
         q.limit = Some(50);
-        let rows = self.org.query_all(&to_soql(&q)).await.map_err(ResolveError::Org)?;
+        let rows = self
+            .org
+            .query_all(&to_soql(&q))
+            .await
+            .map_err(ResolveError::Org)?;
         let rows: Vec<(String, Json)> = rows.into_iter().map(|r| ("User".to_string(), r)).collect();
-        let r = RecordRef { text: name.to_string(), ..RecordRef::default() };
+        let r = RecordRef {
+            text: name.to_string(),
+            ..RecordRef::default()
+        };
         self.pick(&r, &said, name, rows, false)
     }
 }
@@ -363,8 +508,14 @@ mod tests {
 
     #[test]
     fn names_of_people_and_cases() {
-        assert_eq!(display_name("Contact", &json!({"FirstName": "Jane", "LastName": "Doe"})), "Jane Doe");
-        assert_eq!(display_name("Case", &json!({"CaseNumber": "00001001"})), "00001001");
+        assert_eq!(
+            display_name("Contact", &json!({"FirstName": "Jane", "LastName": "Doe"})),
+            "Jane Doe"
+        );
+        assert_eq!(
+            display_name("Case", &json!({"CaseNumber": "00001001"})),
+            "00001001"
+        );
     }
 
     #[test]
@@ -372,6 +523,9 @@ mod tests {
         let said = name_words("the blue sun");
         assert!(all_words_in(&said, "Blue Sun Network Upgrade"));
         assert!(!all_words_in(&said, "Blue Moon Upgrade"));
-        assert!(all_words_in(&name_words("globex add-on"), "Globex Facilities Add-on"));
+        assert!(all_words_in(
+            &name_words("globex add-on"),
+            "Globex Facilities Add-on"
+        ));
     }
 }

@@ -65,7 +65,12 @@ pub struct ObjectDescribe {
 impl ObjectDescribe {
     /// Parses a describe JSON document.
     pub fn from_json(v: &Value) -> ObjectDescribe {
-        let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let s = |v: &Value, k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         let b = |v: &Value, k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
         let fields = v
             .get("fields")
@@ -86,8 +91,15 @@ impl ObjectDescribe {
                                 ps.iter()
                                     .map(|p| PicklistValue {
                                         value: s(p, "value"),
-                                        label: p.get("label").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| s(p, "value")),
-                                        active: p.get("active").and_then(Value::as_bool).unwrap_or(true),
+                                        label: p
+                                            .get("label")
+                                            .and_then(Value::as_str)
+                                            .map(str::to_string)
+                                            .unwrap_or_else(|| s(p, "value")),
+                                        active: p
+                                            .get("active")
+                                            .and_then(Value::as_bool)
+                                            .unwrap_or(true),
                                     })
                                     .collect()
                             })
@@ -95,7 +107,12 @@ impl ObjectDescribe {
                         reference_to: f
                             .get("referenceTo")
                             .and_then(Value::as_array)
-                            .map(|r| r.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                            .map(|r| {
+                                r.iter()
+                                    .filter_map(Value::as_str)
+                                    .map(str::to_string)
+                                    .collect()
+                            })
                             .unwrap_or_default(),
                     })
                     .collect()
@@ -112,7 +129,9 @@ impl ObjectDescribe {
 
     /// The field with this API name (case-insensitive).
     pub fn field(&self, name: &str) -> Option<&FieldDescribe> {
-        self.fields.iter().find(|f| f.name.eq_ignore_ascii_case(name))
+        self.fields
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -126,7 +145,11 @@ pub struct SchemaCache {
 impl SchemaCache {
     /// A cache stored in `dir` (one JSON file per object), or memory only when `None`.
     pub fn new(dir: Option<PathBuf>) -> SchemaCache {
-        SchemaCache { dir, mem: HashMap::new(), now: chrono::Utc::now().timestamp() }
+        SchemaCache {
+            dir,
+            mem: HashMap::new(),
+            now: chrono::Utc::now().timestamp(),
+        }
     }
 
     fn file(&self, object: &str) -> Option<PathBuf> {
@@ -138,7 +161,11 @@ impl SchemaCache {
     ///
     /// # Errors
     /// [`OrgError`] when the org refuses (e.g. the object is not visible to the user).
-    pub async fn describe(&mut self, org: &Org, object: &str) -> Result<Arc<ObjectDescribe>, OrgError> {
+    pub async fn describe(
+        &mut self,
+        org: &Org,
+        object: &str,
+    ) -> Result<Arc<ObjectDescribe>, OrgError> {
         if let Some(d) = self.mem.get(object) {
             return Ok(d.clone());
         }
@@ -148,10 +175,10 @@ impl SchemaCache {
             .and_then(|b| serde_json::from_slice(&b).ok());
         if let Some(c) = &cached {
             let fetched = c.get("fetched_at").and_then(Value::as_i64).unwrap_or(0);
-            if self.now - fetched < FRESH_SECS {
-                if let Some(d) = c.get("describe") {
-                    return Ok(self.keep(object, ObjectDescribe::from_json(d)));
-                }
+            if self.now - fetched < FRESH_SECS
+                && let Some(d) = c.get("describe")
+            {
+                return Ok(self.keep(object, ObjectDescribe::from_json(d)));
             }
         }
         let since = cached
@@ -167,7 +194,13 @@ impl SchemaCache {
                 Ok(self.keep(object, ObjectDescribe::from_json(&doc)))
             }
             Some((doc, last_modified)) => {
-                let lm = last_modified.or_else(|| Some(chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string()));
+                let lm = last_modified.or_else(|| {
+                    Some(
+                        chrono::Utc::now()
+                            .format("%a, %d %b %Y %H:%M:%S GMT")
+                            .to_string(),
+                    )
+                });
                 self.store(object, &doc, lm.as_deref());
                 Ok(self.keep(object, ObjectDescribe::from_json(&doc)))
             }
@@ -181,11 +214,13 @@ impl SchemaCache {
     }
 
     fn store(&self, object: &str, doc: &Value, last_modified: Option<&str>) {
-        let Some(path) = self.file(object) else { return };
-        if let Some(dir) = path.parent() {
-            if std::fs::create_dir_all(dir).is_err() {
-                return;
-            }
+        let Some(path) = self.file(object) else {
+            return;
+        };
+        if let Some(dir) = path.parent()
+            && std::fs::create_dir_all(dir).is_err()
+        {
+            return;
         }
         let body = serde_json::json!({"fetched_at": self.now, "last_modified": last_modified, "describe": doc});
         let tmp = path.with_extension("json.tmp");
@@ -206,7 +241,10 @@ mod tests {
             "fields": [{"name": "StageName", "label": "Stage", "type": "picklist", "updateable": true, "createable": true,
               "picklistValues": [{"value": "Prospecting", "label": "Prospecting", "active": true}], "referenceTo": []}]});
         let d = ObjectDescribe::from_json(&doc);
-        assert_eq!(d.field("stagename").unwrap().picklist[0].value, "Prospecting");
+        assert_eq!(
+            d.field("stagename").unwrap().picklist[0].value,
+            "Prospecting"
+        );
         assert!(d.field("Amount").is_none());
     }
 }
