@@ -1,0 +1,299 @@
+//! `revoke`, `introspect`, `userinfo` and the identity URL `/id/{orgId}/{userId}` (wire reference
+//! §1.11–§1.14).
+//!
+//! Owns these four endpoints only; tokens are looked up through `session.rs` and the grant tables
+//! (`oauth_grant.rs`). Never logs a token.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::sandbox::AppState;
+use crate::sandbox::oauth::{self, Params, TokenError, oauth_json, read_params};
+use crate::sandbox::oauth_grant as grants;
+use crate::sandbox::security::UserInfo;
+use crate::sandbox::session;
+
+/// `POST|GET /services/oauth2/revoke`: revokes an access token, or a refresh token and every access
+/// token of its grant. 200 with an empty body; 400 `invalid_token` for an unknown token.
+pub async fn revoke(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let (_, params) = read_params(req).await;
+    match revoke_inner(&state, &params) {
+        Ok(()) => {
+            let mut resp = StatusCode::OK.into_response();
+            resp.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache,must-revalidate,max-age=0,no-store,private"),
+            );
+            resp
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn revoke_inner(state: &AppState, params: &Params) -> Result<(), TokenError> {
+    let invalid = || TokenError::new("invalid_token", "invalid token");
+    let token = params.get("token").ok_or_else(invalid)?;
+    let now = chrono::Utc::now().timestamp();
+    let conn = state.lock_db();
+    if let Some(grant) = grants::grant_by_refresh(&conn, token)? {
+        grants::revoke_grant(&conn, &grant.id, now)?;
+        return Ok(());
+    }
+    if session::lookup(&conn, token)?.is_none() {
+        return Err(invalid());
+    }
+    session::revoke(&conn, token)?;
+    // A grant without a refresh token is nothing but its access token: it goes too.
+    if let Some(grant) = grants::grant_by_access(&conn, token)?
+        && !grant_has_refresh(&conn, &grant.id)?
+    {
+        grants::revoke_grant(&conn, &grant.id, now)?;
+    }
+    Ok(())
+}
+
+fn grant_has_refresh(conn: &rusqlite::Connection, grant_id: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT refresh_hash IS NOT NULL FROM sayso_oauth_grant WHERE id = ?1",
+        [grant_id],
+        |r| r.get(0),
+    )
+}
+
+/// `POST /services/oauth2/introspect`: `{active, scope, client_id, username, sub, token_type, exp,
+/// iat, nbf}` or `{"active": false}`. The caller authenticates as a connected app (Basic or body);
+/// apps with a secret must give it.
+pub async fn introspect(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let (headers, params) = read_params(req).await;
+    match introspect_inner(&state, &headers, &params) {
+        Ok(v) => oauth_json(StatusCode::OK, &v),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn introspect_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Value, TokenError> {
+    let (cid, secret) = oauth::client_credentials(headers, params);
+    let unauthorized = || TokenError {
+        error: "invalid_client".into(),
+        description: "invalid client credentials".into(),
+        status: StatusCode::UNAUTHORIZED,
+    };
+    let app = cid
+        .as_deref()
+        .and_then(|c| state.policy.config().app(c))
+        .ok_or_else(unauthorized)?;
+    if let Some(s) = app.client_secret.as_deref()
+        && secret.as_deref() != Some(s)
+    {
+        return Err(unauthorized());
+    }
+    let inactive = json!({"active": false});
+    let Some(token) = params.get("token") else {
+        return Ok(inactive);
+    };
+    let origin = oauth::origin(headers);
+    let conn = state.lock_db();
+    let hint = params.get("token_type_hint");
+    if hint != Some("refresh_token")
+        && let Some(s) = session::lookup(&conn, token)?
+    {
+        let user = state.policy.user(&s.user_id);
+        return Ok(json!({
+            "active": true,
+            "scope": s.scopes.join(" "),
+            "client_id": s.client_id,
+            "username": user.map(|u| u.username),
+            "sub": oauth::identity_url(&origin, &state.org_id, &s.user_id),
+            "token_type": "access_token",
+            "exp": s.expires_at,
+            "iat": s.issued_at,
+            "nbf": s.issued_at,
+        }));
+    }
+    if let Some(g) = grants::grant_by_refresh(&conn, token)? {
+        let user = state.policy.user(&g.user_id);
+        return Ok(json!({
+            "active": true,
+            "scope": g.scopes.join(" "),
+            "client_id": g.client_id,
+            "username": user.map(|u| u.username),
+            "sub": oauth::identity_url(&origin, &state.org_id, &g.user_id),
+            "token_type": "refresh_token",
+            "iat": g.created_at,
+            "nbf": g.created_at,
+        }));
+    }
+    Ok(inactive)
+}
+
+/// The bearer token of a request: `Authorization: Bearer|OAuth …` or `?oauth_token=` / `access_token=`.
+fn bearer(headers: &HeaderMap, params: &Params) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("OAuth "))
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_string())
+        .or_else(|| {
+            params
+                .get("oauth_token")
+                .or_else(|| params.get("access_token"))
+                .map(str::to_string)
+        })
+}
+
+/// 403 `Bad_OAuth_Token` (text/plain), what the identity endpoints answer to a bad token.
+fn bad_token() -> Response {
+    let mut resp = (StatusCode::FORBIDDEN, "Bad_OAuth_Token").into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain;charset=UTF-8"),
+    );
+    resp
+}
+
+/// The user behind a request's bearer token.
+fn token_user(state: &AppState, headers: &HeaderMap, params: &Params) -> Option<UserInfo> {
+    let token = bearer(headers, params)?;
+    let s = {
+        let conn = state.lock_db();
+        session::lookup(&conn, &token).ok().flatten()?
+    };
+    state.policy.user(&s.user_id)
+}
+
+fn urls(origin: &str, org15: &str, user_id: &str, version: &str) -> Value {
+    let v = version;
+    json!({
+        "enterprise": format!("{origin}/services/Soap/c/{v}/{org15}"),
+        "metadata": format!("{origin}/services/Soap/m/{v}/{org15}"),
+        "partner": format!("{origin}/services/Soap/u/{v}/{org15}"),
+        "rest": format!("{origin}/services/data/v{v}/"),
+        "sobjects": format!("{origin}/services/data/v{v}/sobjects/"),
+        "search": format!("{origin}/services/data/v{v}/search/"),
+        "query": format!("{origin}/services/data/v{v}/query/"),
+        "recent": format!("{origin}/services/data/v{v}/recent/"),
+        "tooling_soap": format!("{origin}/services/Soap/T/{v}/{org15}"),
+        "tooling_rest": format!("{origin}/services/data/v{v}/tooling/"),
+        "profile": format!("{origin}/{user_id}"),
+        "feeds": format!("{origin}/services/data/v{v}/chatter/feeds"),
+        "groups": format!("{origin}/services/data/v{v}/chatter/groups"),
+        "users": format!("{origin}/services/data/v{v}/chatter/users"),
+        "feed_items": format!("{origin}/services/data/v{v}/chatter/feed-items"),
+        "feed_elements": format!("{origin}/services/data/v{v}/chatter/feed-elements"),
+        "custom_domain": origin,
+    })
+}
+
+fn photos(origin: &str) -> Value {
+    json!({"picture": format!("{origin}/profilephoto/005/F"), "thumbnail": format!("{origin}/profilephoto/005/T")})
+}
+
+fn version_param(params: &Params) -> String {
+    match params.get("version") {
+        Some("latest") => format!("{}.0", crate::sandbox::LATEST_VERSION),
+        Some(v) => v.to_string(),
+        None => "{version}".to_string(),
+    }
+}
+
+/// `GET|POST /services/oauth2/userinfo` (OpenID Connect names).
+pub async fn userinfo(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let (headers, params) = read_params(req).await;
+    let Some(user) = token_user(&state, &headers, &params) else {
+        return bad_token();
+    };
+    let origin = oauth::origin(&headers);
+    let org15: String = state.org_id.chars().take(15).collect();
+    let body = json!({
+        "sub": oauth::identity_url(&origin, &state.org_id, &user.id),
+        "user_id": user.id,
+        "organization_id": state.org_id,
+        "preferred_username": user.username,
+        "nickname": user.alias,
+        "name": user.display_name(),
+        "email": user.email,
+        "email_verified": true,
+        "given_name": user.first_name,
+        "family_name": user.last_name,
+        "zoneinfo": user.time_zone,
+        "photos": photos(&origin),
+        "profile": format!("{origin}/{}", user.id),
+        "picture": format!("{origin}/profilephoto/005/F"),
+        "address": {"country": "US"},
+        "is_salesforce_integration_user": state.policy.config().profile(&user.profile).is_some_and(|p| p.system.api_only),
+        "urls": urls(&origin, &org15, &user.id, &version_param(&params)),
+        "active": user.active,
+        "user_type": "STANDARD",
+        "language": "en_US",
+        "locale": "en_US",
+        "utcOffset": -28800000,
+        "updated_at": "2026-01-01T00:00:00Z",
+        "is_app_installed": true,
+    });
+    oauth_json(StatusCode::OK, &body)
+}
+
+/// `GET|POST /id/{orgId}/{userId}` (identity service names; token in the header or `oauth_token`).
+pub async fn identity(
+    State(state): State<Arc<AppState>>,
+    Path((org, user_id)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    let (headers, params) = read_params(req).await;
+    if token_user(&state, &headers, &params).is_none() {
+        return bad_token();
+    }
+    let same_org = org
+        .get(..15)
+        .is_some_and(|o| state.org_id.get(..15) == Some(o));
+    let Some(user) = state.policy.user(&user_id).filter(|_| same_org) else {
+        let mut resp = (StatusCode::NOT_FOUND, "Bad_Id").into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain;charset=UTF-8"),
+        );
+        return resp;
+    };
+    let origin = oauth::origin(&headers);
+    let org15: String = state.org_id.chars().take(15).collect();
+    let body = json!({
+        "id": oauth::identity_url(&origin, &state.org_id, &user.id),
+        "asserted_user": true,
+        "user_id": user.id,
+        "organization_id": state.org_id,
+        "username": user.username,
+        "nick_name": user.alias,
+        "display_name": user.display_name(),
+        "email": user.email,
+        "email_verified": true,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "timezone": user.time_zone,
+        "photos": photos(&origin),
+        "addr_street": null, "addr_city": null, "addr_state": null, "addr_country": "US", "addr_zip": null,
+        "mobile_phone": null, "mobile_phone_verified": false,
+        "is_lightning_login_user": false,
+        "status": {"created_date": null, "body": null},
+        "urls": urls(&origin, &org15, &user.id, &version_param(&params)),
+        "active": user.active,
+        "user_type": "STANDARD",
+        "language": "en_US",
+        "locale": "en_US",
+        "utcOffset": -28800000,
+        "last_modified_date": "2026-01-01T00:00:00.000Z",
+        "is_app_installed": true,
+    });
+    oauth_json(StatusCode::OK, &body)
+}
