@@ -1,4 +1,324 @@
 //! The sandbox org: an embedded Salesforce org emulator backed by SQLite, serving the demo org.
 //!
 //! Owns its own wire JSON; imports only [`crate::soql`] and [`crate::id`], never agent modules.
+//!
+//! # Layout
+//! - [`schema`] — served objects and fields from the embedded describes (+ custom-field overlay).
+//! - [`store`] — SQLite layout (one table per object, `sayso_*` tables) and value conversion.
+//! - [`seed`] — loads `demo-org/data/*.csv`.
+//! - [`clock`] — today (`SAYSO_TODAY`), org time zone, date/datetime formats.
+//! - [`error`] — [`error::SfError`], the `[{message, errorCode, fields}]` REST error.
+//! - [`session`] — access tokens, the auth middleware and the [`session::Auth`] extractor.
+//! - [`security`] — who may see and change what (`Policy`, `Principal`).
+//! - [`dml`], [`derive`] — record writes/reads with validation, defaults and derived values.
+//! - [`describe`], [`records`], [`composite`], [`bulk`], [`limits`] — REST routes.
+//!
+//! # Concurrency
+//! `rusqlite::Connection` is `!Sync`, so [`AppState::db`] is a std `Mutex`, locked briefly by each
+//! handler and never held across an `.await`. The database runs in WAL mode. Long work (Bulk jobs)
+//! runs on a blocking thread and takes the lock one chunk at a time.
+//!
+//! # Routes
+//! [`router`] merges one sub-router per file. Data routes (`/services/data/vNN.N/…`) sit behind
+//! [`session::authenticate`], which authenticates, counts the call and adds `Sforce-Limit-Info`.
+//! Trailing slashes are stripped before routing.
+
+pub mod clock;
+pub mod derive;
+pub mod describe;
+pub mod dml;
+pub mod error;
+pub mod faults;
+pub mod limits;
+pub mod oauth;
+pub mod oauth_grant;
+pub mod oauth_identity;
+pub mod oauth_jwt;
+pub mod oauth_pages;
+pub mod query;
+pub mod records;
+pub mod schema;
+pub mod search;
 pub mod security;
+pub mod seed;
+pub mod session;
+pub mod store;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::NaiveDate;
+use rusqlite::Connection;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::sandbox::clock::Clock;
+use crate::sandbox::dml::IdAllocator;
+use crate::sandbox::error::SfError;
+use crate::sandbox::schema::Schema;
+use crate::sandbox::security::Policy;
+
+/// `Content-Type` of every JSON response.
+pub const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
+
+/// The newest API version served (`GET /services/data` lists 31.0 up to this).
+pub const LATEST_VERSION: u32 = 64;
+
+/// Options for [`Sandbox::open`].
+#[derive(Debug, Clone, Default)]
+pub struct SandboxOptions {
+    /// The SQLite file; `None` keeps the org in memory (tests).
+    pub db_path: Option<PathBuf>,
+    /// Delete the database first and reload the demo org.
+    pub fresh: bool,
+    /// Pin "today"; `None` reads `SAYSO_TODAY`, else the real date in the org time zone.
+    pub today: Option<NaiveDate>,
+    /// Fault injection and policy overrides (`--latency-ms`, `--token-minutes`, `--api-limit`, …).
+    pub faults: faults::FaultOptions,
+}
+
+/// Why the sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The embedded describes are broken.
+    #[error(transparent)]
+    Schema(#[from] schema::SchemaError),
+    /// The database could not be opened or built.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The demo data could not be loaded.
+    #[error(transparent)]
+    Seed(#[from] seed::SeedError),
+    /// A user named on the command line does not exist.
+    #[error("no sandbox user `{0}`")]
+    UnknownUser(String),
+    /// `SAYSO_TODAY` is not a date.
+    #[error("SAYSO_TODAY `{0}` is not a date (expected YYYY-MM-DD)")]
+    BadToday(String),
+    /// A request-level failure while minting a token.
+    #[error("{0}")]
+    Api(#[from] SfError),
+}
+
+/// Shared state of a running sandbox, passed to every handler as `State<Arc<AppState>>`.
+pub struct AppState {
+    /// The database. `rusqlite::Connection` is `!Sync`, so it sits behind a std `Mutex`: lock it
+    /// with [`AppState::lock_db`] for one short piece of work and never hold it across `.await`.
+    pub db: Mutex<Connection>,
+    /// Served objects and fields (parsed once per process).
+    pub schema: Arc<Schema>,
+    /// The security model: object/field access and row filters.
+    pub policy: Policy,
+    /// Today and the org time zone.
+    pub clock: Clock,
+    /// New ids and Case numbers.
+    pub ids: IdAllocator,
+    /// 18-character org id (`00DDm0000000001MAA`).
+    pub org_id: String,
+    /// Wakes the Bulk worker when a job becomes UploadComplete.
+    pub bulk_wake: tokio::sync::Notify,
+    /// Injected faults and policy overrides (see `faults.rs`).
+    pub faults: faults::FaultOptions,
+}
+
+impl AppState {
+    /// Locks the database (recovering from a poisoned lock: SQLite state stays consistent because
+    /// every multi-statement write runs in a transaction).
+    pub fn lock_db(&self) -> MutexGuard<'_, Connection> {
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("org_id", &self.org_id).finish_non_exhaustive()
+    }
+}
+
+/// A sandbox org ready to serve: `Sandbox::open(options)?.serve(listener, shutdown).await`.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    state: Arc<AppState>,
+}
+
+impl Sandbox {
+    /// Opens (and if needed builds and seeds) the sandbox database.
+    ///
+    /// # Errors
+    /// [`SandboxError`] when the database cannot be opened or seeded.
+    pub fn open(options: SandboxOptions) -> Result<Sandbox, SandboxError> {
+        let today = match options.today {
+            Some(d) => Some(d),
+            None => match std::env::var("SAYSO_TODAY") {
+                Ok(s) if !s.trim().is_empty() => Some(clock::parse_date(&s).ok_or(SandboxError::BadToday(s))?),
+                _ => None,
+            },
+        };
+        let clock = Clock::new(today);
+        let schema = Schema::demo()?;
+        let mut conn = store::open(options.db_path.as_deref(), options.fresh)?;
+        if store::stored_layout_version(&conn)? != Some(store::LAYOUT_VERSION) {
+            store::drop_all(&conn)?;
+            store::create_tables(&conn, &schema)?;
+            seed::load(&mut conn, &schema, clock.today(), &clock.now_string())?;
+        }
+        let ids = IdAllocator::load(&conn, &schema).map_err(store::StoreError::from)?;
+        oauth_grant::create_tables(&conn).map_err(store::StoreError::from)?;
+        let policy = Policy::default();
+        let org_id = policy.config().org_id().to_string();
+        let state = AppState {
+            db: Mutex::new(conn),
+            schema,
+            policy,
+            clock,
+            ids,
+            org_id,
+            bulk_wake: tokio::sync::Notify::new(),
+            faults: options.faults.clone(),
+        };
+        Ok(Sandbox { state: Arc::new(state) })
+    }
+
+    /// The shared state (for tests and in-process callers).
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Mints an access token for `username` (no OAuth), as `sayso sandbox token` does.
+    ///
+    /// # Errors
+    /// [`SandboxError::UnknownUser`] for an unknown username.
+    pub fn mint_token(&self, username: &str) -> Result<String, SandboxError> {
+        let user = self.state.policy.user_by_username(username).ok_or_else(|| SandboxError::UnknownUser(username.to_string()))?;
+        let conn = self.state.lock_db();
+        let (token, _) = session::mint(&conn, &self.state.org_id, &user.id, &session::MintOptions::default())?;
+        Ok(token)
+    }
+
+    /// The HTTP application (routes + middleware), e.g. for `tower::ServiceExt::oneshot`.
+    pub fn router(&self) -> Router {
+        router(self.state.clone())
+    }
+
+    /// Serves HTTP on `listener` until `shutdown` completes; also runs the Bulk API worker.
+    ///
+    /// # Errors
+    /// I/O errors from the server.
+    pub async fn serve(self, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let app = self.router();
+        let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        result
+    }
+}
+
+/// Parses a version path segment `v63.0` into `63.0`.
+pub fn parse_version(segment: &str) -> Option<&str> {
+    let v = segment.strip_prefix('v')?;
+    let (major, minor) = v.split_once('.')?;
+    (!major.is_empty() && major.bytes().all(|b| b.is_ascii_digit()) && !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(v)
+}
+
+/// The complete router of the sandbox.
+pub fn router(state: Arc<AppState>) -> Router {
+    let data: Router<Arc<AppState>> = Router::new()
+        .route("/services/data/{version}", get(resources))
+        .merge(records::routes())
+        .merge(limits::routes())
+        .merge(query::routes())
+        .route_layer(middleware::from_fn_with_state(state.clone(), session::authenticate));
+    let open: Router<Arc<AppState>> = Router::new().route("/services/data", get(versions));
+    let open = open.merge(oauth::routes());
+    let inner = open.merge(data).fallback(fallback).with_state(state.clone());
+    Router::new()
+        .fallback_service(inner)
+        .layer(middleware::from_fn_with_state(state, faults::inject))
+        .layer(middleware::from_fn(strip_trailing_slash))
+}
+
+/// Removes a trailing `/` from the path (simple-salesforce adds them) before routing.
+async fn strip_trailing_slash(mut req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path.len() > 1 && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let new = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_string(),
+        };
+        if let Ok(uri) = new.parse::<Uri>() {
+            *req.uri_mut() = uri;
+        }
+    }
+    next.run(req).await
+}
+
+async fn fallback() -> SfError {
+    SfError::not_found()
+}
+
+/// A JSON response with Salesforce's content type.
+pub fn json_response(status: axum::http::StatusCode, body: &serde_json::Value) -> Response {
+    let mut resp = (status, body.to_string()).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+    resp
+}
+
+fn season_label(version: u32) -> String {
+    // 31.0 = Summer '14; three releases a year: Spring, Summer, Winter (Winter 'YY+1 ships in autumn).
+    let idx = version as i64 - 31;
+    let seasons = ["Summer", "Winter", "Spring"];
+    let season = seasons[(idx.rem_euclid(3)) as usize];
+    // Summer '14 (31), Winter '15 (32), Spring '15 (33), Summer '15 (34)…
+    let year = 14 + (idx + 2).div_euclid(3);
+    format!("{season} '{year:02}")
+}
+
+async fn versions() -> Response {
+    let list: Vec<serde_json::Value> = (31..=LATEST_VERSION)
+        .map(|v| serde_json::json!({"label": season_label(v), "url": format!("/services/data/v{v}.0"), "version": format!("{v}.0")}))
+        .collect();
+    json_response(axum::http::StatusCode::OK, &serde_json::Value::Array(list))
+}
+
+async fn resources(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    axum::extract::Path(version): axum::extract::Path<String>,
+    session::Auth(principal): session::Auth,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let v = parse_version(&version).unwrap_or("63.0");
+    let base = format!("/services/data/v{v}");
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let mut map = serde_json::Map::new();
+    for r in [
+        "tooling", "metadata", "eclair", "folders", "prechatForms", "chatter", "tabs", "appMenu", "quickActions", "queryAll",
+        "commerce", "wave", "analytics", "search", "smartdatadiscovery", "composite", "parameterizedSearch", "theme", "nouns",
+        "recent", "connect", "licensing", "limits", "process", "async-queries", "query", "jobs", "match", "emailConnect",
+        "compactLayouts", "knowledgeManagement", "sobjects", "actions", "support",
+    ] {
+        map.insert(r.into(), serde_json::Value::String(format!("{base}/{r}")));
+    }
+    map.insert("identity".into(), serde_json::Value::String(format!("http://{host}/id/{}/{}", state.org_id, principal.user_id)));
+    json_response(axum::http::StatusCode::OK, &serde_json::Value::Object(map))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_segments_and_labels() {
+        assert_eq!(parse_version("v63.0"), Some("63.0"));
+        assert_eq!(parse_version("v51.0"), Some("51.0"));
+        assert_eq!(parse_version("63.0"), None);
+        assert_eq!(parse_version("vxx.0"), None);
+        assert_eq!(season_label(31), "Summer '14");
+        assert_eq!(season_label(59), "Winter '24");
+        assert_eq!(season_label(63), "Spring '25");
+        assert_eq!(season_label(64), "Summer '25");
+    }
+}
