@@ -77,6 +77,9 @@ struct Mock {
     revoked: Mutex<Vec<String>>,
     challenges: Mutex<HashMap<String, String>>,
     device_polls: AtomicU64,
+    bulk_csv: Mutex<String>,
+    bulk_state: Mutex<String>,
+    uploads: AtomicU64,
 }
 
 impl Mock {
@@ -331,6 +334,32 @@ async fn handler(
                     } else {
                         StatusCode::NO_CONTENT.into_response()
                     }
+                }
+                ("POST", "jobs/ingest") => {
+                    *mock.bulk_state.lock().unwrap() = "Open".into();
+                    axum::Json(json!({"id": "750MOCK00000001AAA", "state": "Open", "object": "Contact", "operation": "insert"})).into_response()
+                }
+                ("PUT", "jobs/ingest/750MOCK00000001AAA/batches") => {
+                    mock.uploads.fetch_add(1, Ordering::SeqCst);
+                    mock.bulk_csv.lock().unwrap().push_str(&String::from_utf8_lossy(&body));
+                    StatusCode::CREATED.into_response()
+                }
+                ("PATCH", "jobs/ingest/750MOCK00000001AAA") => {
+                    *mock.bulk_state.lock().unwrap() = "JobComplete".into();
+                    axum::Json(json!({"id": "750MOCK00000001AAA", "state": "UploadComplete"})).into_response()
+                }
+                ("GET", "jobs/ingest/750MOCK00000001AAA") => {
+                    let rows = mock.bulk_csv.lock().unwrap().lines().count().saturating_sub(1);
+                    let state = mock.bulk_state.lock().unwrap().clone();
+                    axum::Json(json!({"id": "750MOCK00000001AAA", "state": state, "numberRecordsProcessed": rows, "numberRecordsFailed": 0})).into_response()
+                }
+                ("GET", "jobs/ingest/750MOCK00000001AAA/successfulResults/") => {
+                    let csv = mock.bulk_csv.lock().unwrap().clone();
+                    let mut out = String::from("\"sf__Id\",\"sf__Created\",LastName\n");
+                    for (i, line) in csv.lines().skip(1).enumerate() {
+                        out.push_str(&format!("\"003MOCK{i:011}\",\"true\",{line}\n"));
+                    }
+                    ([("content-type", "text/csv")], out).into_response()
                 }
                 ("GET", "limits") => axum::Json(json!({"DailyApiRequests": {"Max": 1000, "Remaining": 1000 - used}})).into_response(),
                 _ => sf_error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist"),
@@ -936,4 +965,40 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
     ] {
         assert!(!text.contains(secret), "`{secret}` leaked into the logs");
     }
+}
+
+#[tokio::test]
+async fn an_expired_session_mid_bulk_recovers_without_losing_a_record() {
+    capture_logs();
+    let (mock, base) = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path());
+    let client = logged_in(&mock, &base, &home).await;
+    let job = client
+        .bulk_create_job(&sayso::salesforce::IngestJobSpec::new(
+            "Contact",
+            sayso::salesforce::BulkOperation::Insert,
+        ))
+        .await
+        .unwrap();
+    let mut csv = String::from("LastName\n");
+    for i in 0..500 {
+        csv.push_str(&format!("Person{i}\n"));
+    }
+    client.bulk_upload(&job.id, csv, false).await.unwrap();
+    mock.expire_all_access(); // the session expires between upload and close
+    client.bulk_close(&job.id).await.unwrap();
+    let done = client
+        .bulk_wait(&job.id, Duration::from_millis(10), Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(done.number_records_processed, Some(500));
+    let ok = client.bulk_successful_results(&job.id).await.unwrap();
+    assert_eq!(ok.lines().count() - 1, 500, "every record made it");
+    assert_eq!(
+        mock.uploads.load(Ordering::SeqCst),
+        1,
+        "the upload was not repeated"
+    );
+    assert_eq!(mock.refresh_calls.load(Ordering::SeqCst), 1);
 }
