@@ -3,11 +3,47 @@
 //!
 //! Pure: no network, no files except the grammar directory it is pointed at. Record references stay
 //! unresolved text; the resolver decides what they name.
+//!
+//! Phases, in order: [`lexer`] (text → tokens) → `normalize` (fillers, spoken numbers, repairs) →
+//! clause splitting (here) → `matcher` (tokens × patterns → best match) → `build` (slots → typed
+//! [`Intent`]) → reference linking (here: "her", "it", "that deal", implied records) → folding
+//! ("find all X and add a note" = one bulk note).
+//!
+//! Entry points: [`parse`] (embedded grammar) and [`Grammar::parse`].
 
+mod build;
+mod clause;
+pub(crate) mod entity;
+pub mod grammar;
 pub mod intent;
+pub(crate) mod lexer;
+pub(crate) mod matcher;
+pub(crate) mod normalize;
+pub(crate) mod pattern;
 
+pub use grammar::{Grammar, GrammarError, IntentKind};
 pub use intent::{
     Antecedent, ChangeOp, Clause, DateRange, Entity, FieldAlias, FieldChange, FieldRef, Intent,
     ObjectKind, ParsedCommand, PersonName, Priority, QuestionKind, RecordFilter, RecordRef, Span,
     Target, Value, ValueHint,
 };
+
+use chrono::NaiveDate;
+
+/// Parse a phrase with the embedded English grammar, relative dates computed from `today`.
+///
+/// Never fails and never panics: text that matches nothing yields one [`Intent::NotUnderstood`]
+/// clause carrying the closest example commands.
+///
+/// # Errors
+/// Only if the embedded grammar is invalid, which the test suite rules out.
+pub fn parse(text: &str, today: NaiveDate) -> Result<ParsedCommand, GrammarError> {
+    Ok(Grammar::embedded()?.parse(text, today))
+}
+
+impl Grammar {
+    /// Parse a phrase with this grammar, relative dates computed from `today`. See [`parse`].
+    pub fn parse(&self, text: &str, today: NaiveDate) -> ParsedCommand {
+        clause::parse_command(self, text, today)
+    }
+}

@@ -3,6 +3,7 @@
 //! library; rendering and prompting stay here, never in the library.
 
 mod cmd_login;
+mod cmd_parse;
 mod cmd_sandbox;
 
 use clap::{Parser, Subcommand};
@@ -20,6 +21,8 @@ struct Cli {
 enum Command {
     /// Run the embedded Salesforce org emulator (the demo org).
     Sandbox(cmd_sandbox::Args),
+    /// Show the intents a phrase parses to (no org needed).
+    Parse(cmd_parse::Args),
     /// Log in to an org (browser, --jwt, --client-credentials, --device, --access-token, --from-sf-cli).
     Login(cmd_login::LoginArgs),
     /// Revoke the session at the server and delete local secrets.
@@ -34,6 +37,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Sandbox(args)) => cmd_sandbox::exec(args),
+        Some(Command::Parse(args)) => cmd_parse::exec(args),
         Some(Command::Login(args)) => cmd_login::exec_login(args),
         Some(Command::Logout(args)) => cmd_login::exec_logout(args),
         Some(Command::Whoami(args)) => cmd_login::exec_whoami(args),
