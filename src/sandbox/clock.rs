@@ -125,8 +125,9 @@ pub fn resolve_today_date(cell: &str, today: NaiveDate) -> Option<NaiveDate> {
 
 /// Resolves a demo-data cell `TODAY±NTHH:MM:SS` (org-local) to a UTC instant.
 pub fn resolve_today_datetime(cell: &str, today: NaiveDate) -> Option<DateTime<Utc>> {
-    let (day, time) = cell.split_once('T')?;
-    let date = resolve_today_date(day, today)?;
+    let rest = cell.strip_prefix("TODAY")?;
+    let (offset, time) = rest.split_once('T')?;
+    let date = resolve_today_date(&format!("TODAY{offset}"), today)?;
     let time = NaiveTime::parse_from_str(time, "%H:%M:%S").ok()?;
     Some(org_to_utc(date.and_time(time)))
 }

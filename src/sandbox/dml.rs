@@ -14,12 +14,13 @@ use crate::sandbox::AppState;
 use crate::sandbox::derive::{self, Row};
 use crate::sandbox::error::{SfError, SfResult};
 use crate::sandbox::schema::{Field, FieldType, ObjectSchema, Schema};
-use crate::sandbox::security::{FieldAccess, ObjectAccess, Principal, RowAccess};
+use crate::sandbox::security::{FieldAccess, ObjectAccess, Principal, RowAccess, SqlFilter};
 use crate::sandbox::store::{self, quote_ident};
 use axum::http::StatusCode;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -88,12 +89,25 @@ pub struct Ctx<'a> {
     pub now: String,
     /// API version of the request (`63.0`), for `attributes.url`.
     pub version: String,
+    /// Row filters already asked of the policy in this operation (Bulk asks once per job).
+    filters: RefCell<HashMap<(String, bool), Option<SqlFilter>>>,
 }
 
 impl<'a> Ctx<'a> {
     /// A context stamped with the current time.
     pub fn new(state: &'a AppState, principal: &'a Principal, version: &str) -> Ctx<'a> {
-        Ctx { state, principal, now: state.clock.now_string(), version: version.to_string() }
+        Ctx { state, principal, now: state.clock.now_string(), version: version.to_string(), filters: RefCell::new(HashMap::new()) }
+    }
+
+    /// The policy's row filter over `object` aliased `t`, memoised for this context.
+    pub fn row_filter(&self, object: &str, access: RowAccess) -> Option<SqlFilter> {
+        let key = (object.to_string(), access == RowAccess::Edit);
+        if let Some(f) = self.filters.borrow().get(&key) {
+            return f.clone();
+        }
+        let f = self.state.policy.row_filter(self.principal, object, "t", access);
+        self.filters.borrow_mut().insert(key, f.clone());
+        f
     }
 
     /// The principal's access to `obj` and each of its fields, computed once per operation.
@@ -427,7 +441,7 @@ fn read_row(stmt: &mut rusqlite::Statement<'_>, params: &[SqlValue]) -> SfResult
 /// # Errors
 /// SQLite failures.
 pub fn load_row(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, id: &str) -> SfResult<Option<Row>> {
-    let filter = ctx.state.policy.row_filter(ctx.principal, &obj.name, "t", RowAccess::Read);
+    let filter = ctx.row_filter(&obj.name, RowAccess::Read);
     let mut params = vec![SqlValue::Text(id.to_string())];
     let mut sql = format!("SELECT * FROM {} AS t WHERE t.\"Id\" = ?", quote_ident(&obj.name));
     if let Some(f) = filter {
@@ -443,7 +457,7 @@ pub fn load_row(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, id: &str) 
 /// # Errors
 /// SQLite failures.
 pub fn can_edit_row(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, id: &str) -> SfResult<bool> {
-    let Some(f) = ctx.state.policy.row_filter(ctx.principal, &obj.name, "t", RowAccess::Edit) else { return Ok(true) };
+    let Some(f) = ctx.row_filter(&obj.name, RowAccess::Edit) else { return Ok(true) };
     let sql = format!("SELECT 1 FROM {} AS t WHERE t.\"Id\" = ? AND ({})", quote_ident(&obj.name), f.sql);
     let mut params = vec![SqlValue::Text(id.to_string())];
     params.extend(f.params);
@@ -637,7 +651,7 @@ pub fn find_by_external_id(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema,
         value.to_string()
     };
     let mut params = vec![SqlValue::Text(probe)];
-    if let Some(f) = ctx.state.policy.row_filter(ctx.principal, &obj.name, "t", RowAccess::Read) {
+    if let Some(f) = ctx.row_filter(&obj.name, RowAccess::Read) {
         sql.push_str(&format!(" AND ({})", f.sql));
         params.extend(f.params);
     }

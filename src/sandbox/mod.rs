@@ -23,7 +23,9 @@
 //! [`session::authenticate`], which authenticates, counts the call and adds `Sforce-Limit-Info`.
 //! Trailing slashes are stripped before routing.
 
+pub mod bulk;
 pub mod clock;
+pub mod composite;
 pub mod derive;
 pub mod describe;
 pub mod dml;
@@ -209,8 +211,10 @@ impl Sandbox {
     /// # Errors
     /// I/O errors from the server.
     pub async fn serve(self, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let worker = tokio::spawn(bulk::worker(self.state.clone()));
         let app = self.router();
         let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        worker.abort();
         result
     }
 }
@@ -229,6 +233,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/services/data/{version}", get(resources))
         .merge(records::routes())
         .merge(limits::routes())
+        .merge(composite::routes())
+        .merge(bulk::routes())
         .merge(query::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), session::authenticate));
     let open: Router<Arc<AppState>> = Router::new().route("/services/data", get(versions));

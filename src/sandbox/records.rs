@@ -289,10 +289,44 @@ async fn override_post(
 }
 
 fn upsert_inner(ctx: &Ctx<'_>, obj: &ObjectSchema, field: &str, value: &str, input: &Map<String, Value>) -> SfResult<Response> {
+    let conn = ctx.state.lock_db();
+    match upsert_on(ctx, &conn, obj, field, value, input) {
+        Ok((Upsert::Created(id), _)) => {
+            let mut b = created_body(id.as_str());
+            b["created"] = Value::Bool(true);
+            Ok(with_location(json_response(StatusCode::CREATED, &b), &ctx.version, &obj.name, id.as_str()))
+        }
+        Ok((Upsert::Updated(id), true)) => {
+            let mut b = created_body(id.as_str());
+            b["created"] = Value::Bool(false);
+            Ok(json_response(StatusCode::OK, &b))
+        }
+        Ok((Upsert::Updated(_), false)) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(e) if e.status == StatusCode::MULTIPLE_CHOICES => {
+            let urls: Value = serde_json::from_str(e.message()).unwrap_or(Value::Array(vec![]));
+            Ok(json_response(StatusCode::MULTIPLE_CHOICES, &urls))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Upsert on an open connection: returns the outcome and whether an update should answer with a
+/// body (API 46.0 and later) rather than `204`. Several matches → an error with status 300 whose
+/// message is the JSON array of URLs.
+///
+/// # Errors
+/// As [`dml::upsert_row`].
+pub fn upsert_on(
+    ctx: &Ctx<'_>,
+    conn: &rusqlite::Connection,
+    obj: &ObjectSchema,
+    field: &str,
+    value: &str,
+    input: &Map<String, Value>,
+) -> SfResult<(Upsert, bool)> {
     let access = ctx.access(obj);
     let key = dml::external_id_field(obj, &access, field)?;
-    let conn = ctx.state.lock_db();
-    let found = if value.is_empty() { Vec::new() } else { dml::find_by_external_id(ctx, &conn, obj, key, value)? };
+    let found = if value.is_empty() { Vec::new() } else { dml::find_by_external_id(ctx, conn, obj, key, value)? };
     let op = if found.len() == 1 { Op::Update } else { Op::Insert };
     let mut body = input.clone();
     // The key field may repeat in the body on insert; on update it is ignored.
@@ -300,26 +334,9 @@ fn upsert_inner(ctx: &Ctx<'_>, obj: &ObjectSchema, field: &str, value: &str, inp
         body.retain(|k, _| !k.eq_ignore_ascii_case(&key.name));
     }
     let changes = dml::changes_from_json(obj, &access, &body, op)?;
-    let outcome = dml::upsert_row(ctx, &conn, obj, &access, key, value, changes);
+    let outcome = dml::upsert_row(ctx, conn, obj, &access, key, value, changes)?;
     let minor: f64 = ctx.version.parse().unwrap_or(63.0);
-    match outcome {
-        Ok(Upsert::Created(id)) => {
-            let mut b = created_body(id.as_str());
-            b["created"] = Value::Bool(true);
-            Ok(with_location(json_response(StatusCode::CREATED, &b), &ctx.version, &obj.name, id.as_str()))
-        }
-        Ok(Upsert::Updated(id)) if minor >= 46.0 => {
-            let mut b = created_body(id.as_str());
-            b["created"] = Value::Bool(false);
-            Ok(json_response(StatusCode::OK, &b))
-        }
-        Ok(Upsert::Updated(_)) => Ok(StatusCode::NO_CONTENT.into_response()),
-        Err(e) if e.status == StatusCode::MULTIPLE_CHOICES => {
-            let urls: Value = serde_json::from_str(e.message()).unwrap_or(Value::Array(vec![]));
-            Ok(json_response(StatusCode::MULTIPLE_CHOICES, &urls))
-        }
-        Err(e) => Err(e),
-    }
+    Ok((outcome, minor >= 46.0))
 }
 
 async fn upsert(

@@ -21,7 +21,7 @@ use serde_json::Value;
 use std::path::Path;
 
 /// Version of the table layout; a database with another version is rebuilt from the demo org.
-pub const LAYOUT_VERSION: i64 = 1;
+pub const LAYOUT_VERSION: i64 = 2;
 
 /// Why the store could not be opened or initialised.
 #[derive(Debug, thiserror::Error)]
@@ -183,8 +183,9 @@ pub fn create_object_table(conn: &Connection, obj: &ObjectSchema) -> Result<(), 
 /// - `sayso_session(token_hash, user_id, client_id, scopes, issued_at, expires_at)` — access
 ///   tokens (only their SHA-256 is stored; see `session.rs`).
 /// - `sayso_api_usage(ts, user_id, client_id)` — one row per counted REST call (epoch seconds).
-/// - `sayso_bulk_job(id, …)`, `sayso_bulk_row(job_id, seq, status, sf_id, created, error, line)` —
-///   Bulk API 2.0 jobs and per-row results (see `bulk.rs`).
+/// - `sayso_bulk_job(id, seq, info, user_id, client_id, data, state, processed, failed, …)` and
+///   `sayso_bulk_result(job_id, chunk, kind, csv)` — Bulk API 2.0 jobs, their uploaded CSV and
+///   result CSV fragments per processed chunk (see `bulk.rs`).
 ///
 /// # Errors
 /// SQLite failures.
@@ -200,10 +201,11 @@ pub fn create_tables(conn: &Connection, schema: &Schema) -> Result<(), StoreErro
              scopes TEXT NOT NULL DEFAULT '', issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
          CREATE TABLE IF NOT EXISTS sayso_api_usage (ts INTEGER NOT NULL, user_id TEXT, client_id TEXT);
          CREATE INDEX IF NOT EXISTS idx_sayso_api_usage_ts ON sayso_api_usage (ts);
-         CREATE TABLE IF NOT EXISTS sayso_bulk_job (id TEXT PRIMARY KEY, info TEXT NOT NULL, user_id TEXT NOT NULL,
-             client_id TEXT, data TEXT);
-         CREATE TABLE IF NOT EXISTS sayso_bulk_row (job_id TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL,
-             sf_id TEXT, created INTEGER, error TEXT, line TEXT NOT NULL, PRIMARY KEY (job_id, seq));",
+         CREATE TABLE IF NOT EXISTS sayso_bulk_job (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, info TEXT NOT NULL,
+             user_id TEXT NOT NULL, client_id TEXT, data TEXT, state TEXT NOT NULL, processed INTEGER NOT NULL DEFAULT 0,
+             failed INTEGER NOT NULL DEFAULT 0, started_ms INTEGER, finished_ms INTEGER);
+         CREATE TABLE IF NOT EXISTS sayso_bulk_result (job_id TEXT NOT NULL, chunk INTEGER NOT NULL, kind TEXT NOT NULL,
+             csv TEXT NOT NULL, PRIMARY KEY (job_id, chunk, kind));",
     )?;
     Ok(())
 }

@@ -155,16 +155,16 @@ fn usage(db: PathBuf) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot open the sandbox at `{}`", db.display()))?;
     let lines = sayso::sandbox::limits::usage_by_user_and_app(sandbox.state()).context("cannot read API usage")?;
     let total = sayso::sandbox::limits::usage(sandbox.state()).context("cannot read API usage")?;
-    let mut table = comfy_table::Table::new();
-    table.load_preset(comfy_table::presets::NOTHING).set_header(["USER", "APP", "CALLS (24H)"]);
-    for l in &lines {
-        table.add_row([l.username.clone(), l.app.clone().unwrap_or_else(|| "-".into()), l.calls.to_string()]);
-    }
     let mut out = std::io::stdout().lock();
     if lines.is_empty() {
         writeln!(out, "no API calls in the last 24 hours")?;
     } else {
-        writeln!(out, "{table}")?;
+        let user_w = lines.iter().map(|l| l.username.len()).max().unwrap_or(0).max(4);
+        let app_w = lines.iter().map(|l| l.app.as_deref().unwrap_or("-").len()).max().unwrap_or(0).max(3);
+        writeln!(out, "{:<user_w$}  {:<app_w$}  CALLS (24H)", "USER", "APP")?;
+        for l in &lines {
+            writeln!(out, "{:<user_w$}  {:<app_w$}  {}", l.username, l.app.as_deref().unwrap_or("-"), l.calls)?;
+        }
     }
     writeln!(out, "org: {}/{} calls in the last 24 hours", total.used, total.max)?;
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,570 @@
+//! Bulk API 2.0 ingest: `POST jobs/ingest` (create), `PUT jobs/ingest/{id}/batches` (CSV upload),
+//! `PATCH jobs/ingest/{id}` (`UploadComplete` / `Aborted`), `GET jobs/ingest[/{id}]` (job info, list),
+//! `DELETE jobs/ingest/{id}`, and the result CSVs `successfulResults/`, `failedResults/`,
+//! `unprocessedrecords/`.
+//!
+//! Jobs live in `sayso_bulk_job` (uploaded CSV in `data`); a background worker ([`worker`]) picks up
+//! `UploadComplete` jobs and processes them on a blocking thread in chunks of [`CHUNK`] rows, one
+//! transaction per chunk, writing each chunk's result CSV fragments to `sayso_bulk_result`. An
+//! abort between chunks leaves the rest as unprocessed records. Operations: insert, update, upsert
+//! (`externalIdFieldName`), delete (and hardDelete, treated as delete).
+//!
+//! Owns the Bulk wire shapes and job lifecycle; per-row semantics are `dml.rs`.
+
+use crate::id::RecordId;
+use crate::sandbox::derive::Row;
+use crate::sandbox::dml::{self, Access, Ctx, Op, Upsert};
+use crate::sandbox::error::{SfError, SfResult};
+use crate::sandbox::schema::{Field, ObjectSchema};
+use crate::sandbox::security::Principal;
+use crate::sandbox::session::Auth;
+use crate::sandbox::{AppState, json_response, parse_version, store};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Rows per chunk (and per transaction).
+pub const CHUNK: usize = 5000;
+
+/// Routes under `/services/data/{version}/jobs/ingest`.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/services/data/{version}/jobs/ingest", get(list).post(create))
+        .route("/services/data/{version}/jobs/ingest/{id}", get(info).patch(set_state).delete(delete_job))
+        .route("/services/data/{version}/jobs/ingest/{id}/batches", axum::routing::put(upload))
+        .route("/services/data/{version}/jobs/ingest/{id}/{result}", get(results))
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn bad(code: &str, message: impl Into<String>) -> SfError {
+    SfError::new(StatusCode::BAD_REQUEST, code, message)
+}
+
+fn delimiter_byte(name: &str) -> Option<u8> {
+    Some(match name {
+        "COMMA" => b',',
+        "BACKQUOTE" => b'`',
+        "CARET" => b'^',
+        "PIPE" => b'|',
+        "SEMICOLON" => b';',
+        "TAB" => b'\t',
+        _ => return None,
+    })
+}
+
+/// A job row.
+struct Job {
+    info: Value,
+    user_id: String,
+    client_id: Option<String>,
+    data: Option<String>,
+    state: String,
+    processed: i64,
+    failed: i64,
+    started_ms: Option<i64>,
+    finished_ms: Option<i64>,
+}
+
+fn load_job(conn: &Connection, id: &str) -> SfResult<Option<Job>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT info, user_id, client_id, data, state, processed, failed, started_ms, finished_ms FROM sayso_bulk_job WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok(Job {
+                info: serde_json::from_str(&r.get::<_, String>(0)?).unwrap_or(Value::Null),
+                user_id: r.get(1)?,
+                client_id: r.get(2)?,
+                data: r.get(3)?,
+                state: r.get(4)?,
+                processed: r.get(5)?,
+                failed: r.get(6)?,
+                started_ms: r.get(7)?,
+                finished_ms: r.get(8)?,
+            })
+        })
+        .optional()?;
+    Ok(row)
+}
+
+/// The job JSON as the API shows it (counters except while Open; `contentUrl` only while Open).
+fn job_json(job: &Job) -> Value {
+    let mut v = job.info.clone();
+    v["state"] = json!(job.state);
+    if job.state == "Open" {
+        if let Some(o) = v.as_object_mut() {
+            o.remove("numberRecordsProcessed");
+        }
+    } else {
+        if let Some(o) = v.as_object_mut() {
+            o.remove("contentUrl");
+        }
+        let total = match (job.started_ms, job.finished_ms) {
+            (Some(s), Some(f)) => f - s,
+            (Some(s), None) => now_ms() - s,
+            _ => 0,
+        };
+        v["numberRecordsProcessed"] = json!(job.processed);
+        v["numberRecordsFailed"] = json!(job.failed);
+        v["retries"] = json!(0);
+        v["totalProcessingTime"] = json!(total);
+        v["apiActiveProcessingTime"] = json!(total);
+        v["apexProcessingTime"] = json!(0);
+    }
+    v
+}
+
+fn visible_job(conn: &Connection, principal: &Principal, id: &str) -> SfResult<Job> {
+    let job = load_job(conn, id)?.ok_or_else(SfError::not_found)?;
+    if job.user_id != principal.user_id {
+        return Err(SfError::not_found());
+    }
+    Ok(job)
+}
+
+async fn create(State(state): State<Arc<AppState>>, Path(version): Path<String>, Auth(p): Auth, body: Bytes) -> SfResult<Response> {
+    let v = parse_version(&version).unwrap_or("63.0").to_string();
+    let req: Value = serde_json::from_slice(&body).map_err(|e| SfError::json_parser(e.to_string()))?;
+    let s = |k: &str| req.get(k).and_then(Value::as_str).map(str::to_string);
+    let object = s("object").ok_or_else(|| bad("INVALIDJOB", "InvalidJob : Object is required"))?;
+    let obj = crate::sandbox::records::object_for(&state, &p, &object)
+        .map_err(|_| bad("INVALIDJOB", format!("InvalidJob : Invalid object: {object}")))?;
+    let operation = s("operation").ok_or_else(|| bad("INVALIDJOB", "InvalidJob : Operation is required"))?;
+    if !["insert", "update", "upsert", "delete", "hardDelete"].contains(&operation.as_str()) {
+        return Err(bad("INVALIDJOB", format!("InvalidJob : Invalid operation: {operation}")));
+    }
+    let ext = s("externalIdFieldName");
+    if operation == "upsert" {
+        let f = ext.clone().ok_or_else(|| bad("INVALIDJOB", "InvalidJob : External ID field name is required for upsert"))?;
+        let ctx = Ctx::new(&state, &p, &v);
+        dml::external_id_field(obj, &ctx.access(obj), &f)
+            .map_err(|_| bad("INVALIDJOB", format!("InvalidJob : Invalid external ID field name: {f}")))?;
+    }
+    let delimiter = s("columnDelimiter").unwrap_or_else(|| "COMMA".into());
+    if delimiter_byte(&delimiter).is_none() {
+        return Err(bad("INVALIDJOB", format!("InvalidJob : Invalid column delimiter: {delimiter}")));
+    }
+    let line_ending = s("lineEnding").unwrap_or_else(|| "LF".into());
+    if line_ending != "LF" && line_ending != "CRLF" {
+        return Err(bad("INVALIDJOB", format!("InvalidJob : Invalid line ending: {line_ending}")));
+    }
+    if s("contentType").is_some_and(|c| c != "CSV") {
+        return Err(bad("INVALIDJOB", "InvalidJob : Only CSV content is supported"));
+    }
+    let now = state.clock.now_string();
+    let conn = state.lock_db();
+    let seq: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM sayso_bulk_job", [], |r| r.get(0))?;
+    let id = RecordId::from_parts("750", dml::NEW_ID_POD, seq.max(1) as u64).to_string();
+    let mut info = json!({
+        "id": id, "operation": operation, "object": obj.name, "createdById": p.user_id, "createdDate": now,
+        "systemModstamp": now, "state": "Open", "concurrencyMode": "Parallel", "contentType": "CSV",
+        "apiVersion": v.parse::<f64>().unwrap_or(63.0), "jobType": "V2Ingest",
+        "contentUrl": format!("services/data/v{v}/jobs/ingest/{id}/batches"), "lineEnding": line_ending,
+        "columnDelimiter": delimiter
+    });
+    if let Some(e) = ext {
+        info["externalIdFieldName"] = json!(e);
+    }
+    conn.execute(
+        "INSERT INTO sayso_bulk_job (id, seq, info, user_id, client_id, state) VALUES (?1, ?2, ?3, ?4, ?5, 'Open')",
+        params![id, seq, info.to_string(), p.user_id, p.client_id],
+    )?;
+    let job = load_job(&conn, &id)?.ok_or_else(|| SfError::internal("job vanished"))?;
+    Ok(json_response(StatusCode::OK, &job_json(&job)))
+}
+
+async fn upload(State(state): State<Arc<AppState>>, Path((_v, id)): Path<(String, String)>, Auth(p): Auth, body: Bytes) -> SfResult<Response> {
+    let text = String::from_utf8(body.to_vec()).map_err(|_| bad("INVALIDBATCH", "InvalidBatch : the CSV is not UTF-8"))?;
+    let conn = state.lock_db();
+    let job = visible_job(&conn, &p, &id)?;
+    if job.state != "Open" {
+        return Err(SfError::new(StatusCode::CONFLICT, "INVALIDJOBSTATE", format!("Job state {} does not allow uploads", job.state)));
+    }
+    if job.data.is_some() {
+        return Err(SfError::new(StatusCode::CONFLICT, "INVALIDJOBSTATE", "Data has already been uploaded for this job"));
+    }
+    conn.execute("UPDATE sayso_bulk_job SET data = ?2 WHERE id = ?1", params![id, text])?;
+    Ok(StatusCode::CREATED.into_response())
+}
+
+fn set_job_state(conn: &Connection, id: &str, job: &mut Job, new_state: &str, now: &str) -> SfResult<()> {
+    job.state = new_state.to_string();
+    job.info["systemModstamp"] = json!(now);
+    conn.execute("UPDATE sayso_bulk_job SET state = ?2, info = ?3 WHERE id = ?1", params![id, new_state, job.info.to_string()])?;
+    Ok(())
+}
+
+async fn set_state(State(state): State<Arc<AppState>>, Path((_v, id)): Path<(String, String)>, Auth(p): Auth, body: Bytes) -> SfResult<Response> {
+    let req: Value = serde_json::from_slice(&body).map_err(|e| SfError::json_parser(e.to_string()))?;
+    let wanted = req.get("state").and_then(Value::as_str).unwrap_or("").to_string();
+    let now = state.clock.now_string();
+    let job = {
+        let conn = state.lock_db();
+        let mut job = visible_job(&conn, &p, &id)?;
+        match (wanted.as_str(), job.state.as_str()) {
+            ("UploadComplete", "Open") => set_job_state(&conn, &id, &mut job, "UploadComplete", &now)?,
+            ("Aborted", "Open" | "UploadComplete" | "InProgress") => set_job_state(&conn, &id, &mut job, "Aborted", &now)?,
+            ("UploadComplete" | "Aborted", current) => {
+                return Err(SfError::new(StatusCode::CONFLICT, "INVALIDJOBSTATE", format!("Job state {current} cannot change to {wanted}")));
+            }
+            _ => return Err(bad("INVALIDJOBSTATE", format!("Invalid state: {wanted}"))),
+        }
+        job
+    };
+    if wanted == "UploadComplete" {
+        state.bulk_wake.notify_one();
+    }
+    Ok(json_response(StatusCode::OK, &job_json(&job)))
+}
+
+async fn info(State(state): State<Arc<AppState>>, Path((_v, id)): Path<(String, String)>, Auth(p): Auth) -> SfResult<Response> {
+    let conn = state.lock_db();
+    let job = visible_job(&conn, &p, &id)?;
+    Ok(json_response(StatusCode::OK, &job_json(&job)))
+}
+
+async fn list(State(state): State<Arc<AppState>>, Auth(p): Auth) -> SfResult<Response> {
+    let conn = state.lock_db();
+    let ids: Vec<String> = conn
+        .prepare("SELECT id FROM sayso_bulk_job WHERE user_id = ?1 ORDER BY seq")?
+        .query_map([&p.user_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut records = Vec::new();
+    for id in ids {
+        if let Some(job) = load_job(&conn, &id)? {
+            records.push(job_json(&job));
+        }
+    }
+    Ok(json_response(StatusCode::OK, &json!({"done": true, "records": records, "nextRecordsUrl": null})))
+}
+
+async fn delete_job(State(state): State<Arc<AppState>>, Path((_v, id)): Path<(String, String)>, Auth(p): Auth) -> SfResult<Response> {
+    let conn = state.lock_db();
+    let job = visible_job(&conn, &p, &id)?;
+    if !["JobComplete", "Failed", "Aborted"].contains(&job.state.as_str()) {
+        return Err(bad("INVALIDJOBSTATE", format!("Job state {} does not allow deletion", job.state)));
+    }
+    conn.execute("DELETE FROM sayso_bulk_result WHERE job_id = ?1", [&id])?;
+    conn.execute("DELETE FROM sayso_bulk_job WHERE id = ?1", [&id])?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn csv_response(body: String) -> Response {
+    let mut resp = (StatusCode::OK, body).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
+    resp
+}
+
+fn quote_header_cell(cell: &str, delim: u8) -> String {
+    if cell.bytes().any(|b| b == delim || b == b'"' || b == b'\n' || b == b'\r') {
+        format!("\"{}\"", cell.replace('"', "\"\""))
+    } else {
+        cell.to_string()
+    }
+}
+
+/// Parses the uploaded CSV of a job into its header and records.
+fn parse_csv(data: &str, delim: u8) -> Result<(Vec<String>, Vec<csv::StringRecord>), String> {
+    let mut rdr = csv::ReaderBuilder::new().delimiter(delim).flexible(true).has_headers(true).from_reader(data.as_bytes());
+    let header: Vec<String> = rdr.headers().map_err(|e| e.to_string())?.iter().map(|h| h.trim().to_string()).collect();
+    let mut records = Vec::new();
+    for r in rdr.records() {
+        let r = r.map_err(|e| e.to_string())?;
+        if r.len() == 1 && r.get(0).is_some_and(str::is_empty) {
+            continue;
+        }
+        records.push(r);
+    }
+    Ok((header, records))
+}
+
+fn job_delim(job: &Job) -> u8 {
+    job.info.get("columnDelimiter").and_then(Value::as_str).and_then(delimiter_byte).unwrap_or(b',')
+}
+
+fn job_eol(job: &Job) -> &'static str {
+    if job.info.get("lineEnding").and_then(Value::as_str) == Some("CRLF") { "\r\n" } else { "\n" }
+}
+
+async fn results(
+    State(state): State<Arc<AppState>>,
+    Path((_v, id, result)): Path<(String, String, String)>,
+    Auth(p): Auth,
+) -> SfResult<Response> {
+    let kind = match result.as_str() {
+        "successfulResults" => "success",
+        "failedResults" => "failed",
+        r if r.eq_ignore_ascii_case("unprocessedrecords") => "unprocessed",
+        _ => return Err(SfError::not_found()),
+    };
+    let conn = state.lock_db();
+    let job = visible_job(&conn, &p, &id)?;
+    let delim = job_delim(&job);
+    let eol = job_eol(&job);
+    let data = job.data.clone().unwrap_or_default();
+    let header_line: String = match data.find(['\n', '\r']) {
+        Some(i) => data[..i].to_string(),
+        None => data.clone(),
+    };
+    let header_cells: Vec<String> = parse_csv(&header_line, delim).map(|(h, _)| h).unwrap_or_default();
+    let orig_header = header_cells.iter().map(|c| quote_header_cell(c, delim)).collect::<Vec<_>>().join(&(delim as char).to_string());
+    let d = delim as char;
+    if kind == "unprocessed" {
+        let mut out = format!("{orig_header}{eol}");
+        if job.state != "JobComplete" {
+            let done = conn.query_row("SELECT COUNT(*) FROM sayso_bulk_job WHERE id = ?1 AND state = 'JobComplete'", [&id], |r| r.get::<_, i64>(0))?;
+            if done == 0 {
+                let (_, records) = parse_csv(&data, delim).unwrap_or_default();
+                let mut w = csv::WriterBuilder::new().delimiter(delim).terminator(terminator(eol)).has_headers(false).from_writer(Vec::new());
+                for r in records.iter().skip(job.processed.max(0) as usize) {
+                    w.write_record(r).map_err(SfError::internal)?;
+                }
+                out.push_str(&String::from_utf8_lossy(&w.into_inner().map_err(SfError::internal)?));
+            }
+        }
+        return Ok(csv_response(out));
+    }
+    if !["JobComplete", "Failed", "Aborted"].contains(&job.state.as_str()) {
+        return Err(bad("INVALIDJOBSTATE", format!("Results are not available while the job is {}", job.state)));
+    }
+    let first = if kind == "success" { "sf__Created" } else { "sf__Error" };
+    let sep = if orig_header.is_empty() { String::new() } else { d.to_string() };
+    let mut out = format!("\"sf__Id\"{d}\"{first}\"{sep}{orig_header}{eol}");
+    let mut stmt = conn.prepare("SELECT csv FROM sayso_bulk_result WHERE job_id = ?1 AND kind = ?2 ORDER BY chunk")?;
+    let parts = stmt.query_map(params![id, kind], |r| r.get::<_, String>(0))?;
+    for part in parts {
+        out.push_str(&part?);
+    }
+    Ok(csv_response(out))
+}
+
+fn terminator(eol: &str) -> csv::Terminator {
+    if eol == "\r\n" { csv::Terminator::CRLF } else { csv::Terminator::Any(b'\n') }
+}
+
+/// The background worker: processes `UploadComplete` jobs one at a time, woken by
+/// [`AppState::bulk_wake`] (and every second, to resume jobs left by a restart).
+pub async fn worker(state: Arc<AppState>) {
+    loop {
+        let next: Option<String> = {
+            let conn = state.lock_db();
+            conn.query_row(
+                "SELECT id FROM sayso_bulk_job WHERE state IN ('UploadComplete', 'InProgress') ORDER BY seq LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .unwrap_or(None)
+        };
+        match next {
+            Some(id) => {
+                let st = state.clone();
+                let _ = tokio::task::spawn_blocking(move || process_job(&st, &id)).await;
+            }
+            None => {
+                let _ = tokio::time::timeout(Duration::from_secs(1), state.bulk_wake.notified()).await;
+            }
+        }
+    }
+}
+
+/// Processes one job to completion (or until aborted). Errors that stop the whole job mark it Failed.
+pub fn process_job(state: &AppState, id: &str) {
+    if let Err(e) = run_job(state, id) {
+        let conn = state.lock_db();
+        if let Ok(Some(mut job)) = load_job(&conn, id) {
+            job.info["errorMessage"] = json!(e.message());
+            let _ = conn.execute(
+                "UPDATE sayso_bulk_job SET state = 'Failed', info = ?2, finished_ms = ?3 WHERE id = ?1 AND state != 'Aborted'",
+                params![id, job.info.to_string(), now_ms()],
+            );
+        }
+    }
+}
+
+/// How one CSV column maps onto the object.
+enum Column<'o> {
+    Field(&'o Field),
+    Id,
+}
+
+fn run_job(state: &AppState, id: &str) -> SfResult<()> {
+    let job = {
+        let conn = state.lock_db();
+        let job = load_job(&conn, id)?.ok_or_else(SfError::not_found)?;
+        if job.state == "UploadComplete" {
+            conn.execute("UPDATE sayso_bulk_job SET state = 'InProgress', started_ms = ?2 WHERE id = ?1", params![id, now_ms()])?;
+        }
+        job
+    };
+    let object = job.info.get("object").and_then(Value::as_str).unwrap_or_default().to_string();
+    let operation = job.info.get("operation").and_then(Value::as_str).unwrap_or_default().to_string();
+    let version = job.info.get("apiVersion").and_then(Value::as_f64).map(|v| format!("{v:.1}")).unwrap_or_else(|| "63.0".into());
+    let obj = state.schema.object(&object).ok_or_else(|| bad("INVALIDJOB", format!("InvalidJob : Invalid object: {object}")))?;
+    let principal = state
+        .policy
+        .principal(&job.user_id, job.client_id.as_deref(), &[])
+        .ok_or_else(|| bad("INVALIDJOB", "InvalidJob : the job's user no longer exists"))?;
+    let ctx = Ctx::new(state, &principal, &version);
+    let access = ctx.access(obj);
+    let delim = job_delim(&job);
+    let eol = job_eol(&job);
+    let data = job.data.clone().unwrap_or_default();
+    let (header, records) = parse_csv(&data, delim).map_err(|e| bad("INVALIDBATCH", format!("InvalidBatch : {e}")))?;
+    let op = match operation.as_str() {
+        "insert" => Op::Insert,
+        _ => Op::Update,
+    };
+    let deleting = operation == "delete" || operation == "hardDelete";
+    let ext_field = job.info.get("externalIdFieldName").and_then(Value::as_str).map(str::to_string);
+    let mut columns = Vec::with_capacity(header.len());
+    for h in &header {
+        if h.eq_ignore_ascii_case("Id") && operation != "insert" {
+            columns.push(Column::Id);
+            continue;
+        }
+        if h.contains('.') {
+            return Err(bad("INVALIDBATCH", format!("InvalidBatch : Relationship fields are not supported by the sandbox: {h}")));
+        }
+        let f = obj.field(h).ok_or_else(|| bad("INVALIDBATCH", format!("InvalidBatch : Field name not found : {h}")))?;
+        columns.push(Column::Field(f));
+    }
+    if (deleting || operation == "update") && !columns.iter().any(|c| matches!(c, Column::Id)) {
+        return Err(bad("INVALIDBATCH", "InvalidBatch : Id column is required for this operation"));
+    }
+    let ext_index = ext_field.as_deref().and_then(|e| header.iter().position(|h| h.eq_ignore_ascii_case(e)));
+    if operation == "upsert" && ext_index.is_none() {
+        return Err(bad("INVALIDBATCH", "InvalidBatch : the external ID field column is missing"));
+    }
+    let ext = ext_field.as_deref().and_then(|e| obj.field(e));
+    let mut position = job.processed.max(0) as usize;
+    let mut chunk_no: i64 = (position / CHUNK) as i64;
+    while position < records.len() {
+        let end = (position + CHUNK).min(records.len());
+        let mut conn = state.lock_db();
+        let current: String = conn.query_row("SELECT state FROM sayso_bulk_job WHERE id = ?1", [id], |r| r.get(0))?;
+        if current == "Aborted" {
+            return Ok(());
+        }
+        let tx = conn.transaction()?;
+        let mut ok = csv::WriterBuilder::new().delimiter(delim).terminator(terminator(eol)).quote_style(csv::QuoteStyle::Always).has_headers(false).from_writer(Vec::new());
+        let mut bad_rows = csv::WriterBuilder::new().delimiter(delim).terminator(terminator(eol)).quote_style(csv::QuoteStyle::Always).has_headers(false).from_writer(Vec::new());
+        let mut failed = 0i64;
+        for rec in &records[position..end] {
+            let outcome = process_row(&ctx, &tx, obj, &access, &columns, rec, op, deleting, ext.zip(ext_index));
+            match outcome {
+                Ok((rid, created)) => {
+                    let mut cells = vec![rid, created.to_string()];
+                    cells.extend(rec.iter().map(str::to_string));
+                    ok.write_record(&cells).map_err(SfError::internal)?;
+                }
+                Err((rid, e)) => {
+                    failed += 1;
+                    let mut cells = vec![rid.unwrap_or_default(), e.to_bulk_error()];
+                    cells.extend(rec.iter().map(str::to_string));
+                    bad_rows.write_record(&cells).map_err(SfError::internal)?;
+                }
+            }
+        }
+        let ok = String::from_utf8_lossy(&ok.into_inner().map_err(SfError::internal)?).into_owned();
+        let bad_text = String::from_utf8_lossy(&bad_rows.into_inner().map_err(SfError::internal)?).into_owned();
+        for (kind, text) in [("success", ok), ("failed", bad_text)] {
+            if !text.is_empty() {
+                tx.execute(
+                    "INSERT OR REPLACE INTO sayso_bulk_result (job_id, chunk, kind, csv) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, chunk_no, kind, text],
+                )?;
+            }
+        }
+        tx.execute(
+            "UPDATE sayso_bulk_job SET processed = processed + ?2, failed = failed + ?3 WHERE id = ?1",
+            params![id, (end - position) as i64, failed],
+        )?;
+        tx.commit()?;
+        drop(conn);
+        position = end;
+        chunk_no += 1;
+    }
+    let conn = state.lock_db();
+    let mut info = load_job(&conn, id)?.map(|j| j.info).unwrap_or(Value::Null);
+    info["systemModstamp"] = json!(state.clock.now_string());
+    conn.execute(
+        "UPDATE sayso_bulk_job SET state = 'JobComplete', info = ?2, finished_ms = ?3 WHERE id = ?1 AND state = 'InProgress'",
+        params![id, info.to_string(), now_ms()],
+    )?;
+    Ok(())
+}
+
+type RowOutcome = Result<(String, bool), (Option<String>, SfError)>;
+
+#[allow(clippy::too_many_arguments)]
+fn process_row(
+    ctx: &Ctx<'_>,
+    conn: &Connection,
+    obj: &ObjectSchema,
+    access: &Access,
+    columns: &[Column<'_>],
+    rec: &csv::StringRecord,
+    op: Op,
+    deleting: bool,
+    ext: Option<(&Field, usize)>,
+) -> RowOutcome {
+    let mut id_text: Option<String> = None;
+    let mut changes = Row::new();
+    let mut readonly = Vec::new();
+    for (col, cell) in columns.iter().zip(rec.iter()) {
+        match col {
+            Column::Id => id_text = Some(cell.trim().to_string()),
+            Column::Field(f) => {
+                if ext.is_some_and(|(e, _)| e.name == f.name) {
+                    continue;
+                }
+                if cell.is_empty() || deleting {
+                    continue;
+                }
+                if dml::writable_field(obj, access, &f.name, op, &mut readonly).map_err(|e| (None, e))?.is_none() {
+                    continue;
+                }
+                let v = if cell == "#N/A" { SqlValue::Null } else { store::from_text(f, cell).map_err(|e| (id_text.clone(), e))? };
+                changes.insert(f.name.clone(), v);
+            }
+        }
+    }
+    if !readonly.is_empty() {
+        return Err((id_text, dml::readonly_error(readonly)));
+    }
+    if let Some((field, idx)) = ext {
+        let value = rec.get(idx).unwrap_or("").trim().to_string();
+        return match dml::upsert_row(ctx, conn, obj, access, field, &value, changes) {
+            Ok(Upsert::Created(id)) => Ok((id.to_string(), true)),
+            Ok(Upsert::Updated(id)) => Ok((id.to_string(), false)),
+            Err(e) if e.status == StatusCode::MULTIPLE_CHOICES => Err((
+                None,
+                SfError::dml("DUPLICATE_EXTERNAL_ID", format!("{}: more than one record found for external id field: {value}", field.label), vec![field.name.clone()]),
+            )),
+            Err(e) => Err((None, e)),
+        };
+    }
+    if op == Op::Insert {
+        return dml::insert_row(ctx, conn, obj, access, changes).map(|id| (id.to_string(), true)).map_err(|e| (None, e));
+    }
+    let raw = id_text.unwrap_or_default();
+    let rid = dml::parse_id_for(obj, &raw).map_err(|e| (None, e))?;
+    let sid = rid.to_string();
+    if deleting {
+        dml::delete_row(ctx, conn, obj, access, &sid).map(|_| (sid.clone(), false)).map_err(|e| (Some(sid.clone()), e))
+    } else {
+        dml::update_row(ctx, conn, obj, access, &sid, changes).map(|_| (sid.clone(), false)).map_err(|e| (Some(sid.clone()), e))
+    }
+}
