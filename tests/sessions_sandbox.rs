@@ -1,0 +1,540 @@
+//! Sessions end to end against the sandbox org served in-process on 127.0.0.1:0: each login flow
+//! (through the real binary where the evaluation uses it), renewal after an expired session,
+//! invalid_grant, logout with server-side revocation checked by introspection, file permissions,
+//! and retries under the sandbox's fault injection.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sayso::auth::login::{self, LoginOptions};
+use sayso::auth::{Secret, TokenStore, oauth};
+use sayso::config::Home;
+use sayso::salesforce::{Client, Error, LimitScope};
+use sayso::sandbox::faults::FaultOptions;
+use sayso::sandbox::{AppState, Sandbox, SandboxOptions};
+use serde_json::{Value, json};
+
+const DANA: &str = "dana.reyes@demo.sayso.dev";
+
+fn demo_key() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sandbox/demo-org/keys/demo-jwt.key")
+}
+
+struct Org {
+    url: String,
+    _state: Arc<AppState>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start(faults: FaultOptions) -> Org {
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 18);
+    let sandbox = Sandbox::open(SandboxOptions {
+        db_path: None,
+        fresh: true,
+        today,
+        faults,
+    })
+    .expect("sandbox opens");
+    let state = sandbox.state().clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = sandbox
+            .serve(listener, async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Org {
+        url,
+        _state: state,
+        _stop: tx,
+    }
+}
+
+fn opts(org: &Org, profile: &str) -> LoginOptions {
+    let mut o = LoginOptions::new(profile);
+    o.login_url = org.url.clone();
+    o
+}
+
+async fn introspect_active(org: &Org, token: &Secret) -> bool {
+    let http = reqwest::Client::new();
+    let url = oauth::OAuthEndpoints::new(&org.url)
+        .unwrap()
+        .introspect_url();
+    let v = oauth::introspect(&http, &url, token, "sayso-cli", None)
+        .await
+        .unwrap();
+    v["active"].as_bool().unwrap_or(false)
+}
+
+/// Plays the browser: follows the authorize URL through the sandbox's login and consent pages and
+/// lands on the loopback redirect.
+async fn play_browser(authorize: url::Url, username: &str) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let origin = format!(
+        "{}://{}",
+        authorize.scheme(),
+        authorize.host_str().unwrap().to_string() + &format!(":{}", authorize.port().unwrap())
+    );
+    let post_url = format!("{origin}/services/oauth2/authorize");
+    let page = http
+        .get(authorize)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rid = regex::Regex::new(r#"name="request" value="([^"]+)""#)
+        .unwrap()
+        .captures(&page)
+        .unwrap_or_else(|| panic!("login page has a request id: {page}"))[1]
+        .to_string();
+    let mut resp = http
+        .post(&post_url)
+        .form(&[
+            ("request", rid.as_str()),
+            ("action", "login"),
+            ("username", username),
+            ("password", "demo-password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    if resp.status().as_u16() == 200 {
+        // Consent page.
+        resp = http
+            .post(&post_url)
+            .form(&[("request", rid.as_str()), ("action", "approve")])
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(resp.status().as_u16(), 302, "redirect to the loopback");
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    let landed = reqwest::get(location).await.unwrap();
+    assert_eq!(landed.status().as_u16(), 200);
+}
+
+/// Logs Dana in through the browser flow (refresh token) into `home`.
+async fn browser_login(org: &Org, home: &Home) -> login::LoginReport {
+    let o = opts(org, "default");
+    let http = reqwest::Client::new();
+    let b = login::start_browser(&o, 0).await.unwrap();
+    let url = b.url.clone();
+    let browser = tokio::spawn(play_browser(url, DANA));
+    let report = b
+        .finish(home, &http, &o, std::time::Duration::from_secs(20))
+        .await
+        .unwrap();
+    browser.await.unwrap();
+    report
+}
+
+async fn sayso(home: &Path, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sayso"));
+    cmd.args(args)
+        .env("SAYSO_HOME", home)
+        .env_remove("SAYSO_CLIENT_SECRET")
+        .env_remove("SAYSO_PROFILE")
+        .env_remove("SAYSO_INSTANCE_URL")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        input.write_all(s.as_bytes()).await.unwrap();
+    }
+    drop(input);
+    let out = child.wait_with_output().await.unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_login_as_dana_through_the_binary_then_whoami_usage_logout() {
+    let org = start(FaultOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let key = demo_key();
+    let (code, out, err) = sayso(
+        &home,
+        &[
+            "login",
+            "--instance-url",
+            &org.url,
+            "--jwt",
+            "--client-id",
+            "sayso-cli",
+            "--username",
+            DANA,
+            "--jwt-key",
+            key.to_str().unwrap(),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Dana Reyes"), "{out}");
+    assert!(out.contains(&org.url), "{out}");
+    assert!(out.contains("scopes:") && out.contains("api"), "{out}");
+    let creds_file = home.join("credentials/default.json");
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&creds_file), 0o600);
+        assert_eq!(mode(&home.join("credentials")), 0o700);
+    }
+    let h = Home::new(&home);
+    let creds = TokenStore::file(&h).load("default").unwrap().unwrap();
+    for text in [
+        &out,
+        &err,
+        &std::fs::read_to_string(h.profiles_file()).unwrap(),
+    ] {
+        assert!(
+            !text.contains(creds.access_token.expose()),
+            "token printed or in the profile"
+        );
+    }
+
+    // The session works through the library, as `sayso run` uses it.
+    let client = Client::from_profile(&h, "default").await.unwrap();
+    let me = client
+        .query("SELECT Id, Name FROM User WHERE Username = 'dana.reyes@demo.sayso.dev'")
+        .await
+        .unwrap();
+    assert_eq!(me.records.len(), 1);
+    assert_eq!(client.api_calls(), 1);
+
+    let (code, out, _) = sayso(&home, &["whoami", "--json"], None).await;
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["profile"]["username"], DANA);
+    assert_eq!(v["profile"]["method"], "jwt");
+    assert_eq!(v["session"], "active");
+    assert!(!out.contains(creds.access_token.expose()));
+
+    let (code, out, _) = sayso(&home, &["usage", "--json"], None).await;
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["calls_today"], 1);
+    assert!(v["org"]["max"].as_u64().unwrap() > 0, "{v}");
+
+    // A loose token file is refused with the fix.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&creds_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (code, _, err) = sayso(&home, &["whoami"], None).await;
+        assert_eq!(code, 2);
+        assert!(err.contains("chmod 600"), "{err}");
+        std::fs::set_permissions(&creds_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    assert!(introspect_active(&org, &creds.access_token).await);
+    let (code, out, err) = sayso(&home, &["logout"], None).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("revoked access token"), "{out}");
+    assert!(
+        !introspect_active(&org, &creds.access_token).await,
+        "revoked at the server"
+    );
+    assert!(!creds_file.exists(), "local secrets deleted");
+    let (code, _, err) = sayso(&home, &["whoami"], None).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("sayso login"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_credentials_as_kinetic_through_the_binary_flag_and_stdin() {
+    let org = start(FaultOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let (code, out, err) = sayso(
+        &home,
+        &[
+            "login",
+            "--instance-url",
+            &org.url,
+            "--client-credentials",
+            "--client-id",
+            "kinetic-ltd",
+            "--client-secret",
+            "kinetic-demo-secret",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("kinetic.integration@demo.sayso.dev"), "{out}");
+    assert!(!out.contains("kinetic-demo-secret") && !err.contains("kinetic-demo-secret"));
+    let h = Home::new(&home);
+    let client = Client::from_profile(&h, "default").await.unwrap();
+    let cases = client.query("SELECT Id, Subject FROM Case").await.unwrap();
+    assert_eq!(
+        cases.records.len(),
+        3,
+        "the contractor sees its three cases"
+    );
+
+    // The secret from stdin, into a second profile; a wrong secret fails without echoing it.
+    let (code, out, err) = sayso(
+        &home,
+        &[
+            "login",
+            "--instance-url",
+            &org.url,
+            "--client-credentials",
+            "--client-id",
+            "kinetic-ltd",
+            "--profile",
+            "contractor",
+            "--json",
+        ],
+        Some("kinetic-demo-secret\n"),
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["profile"]["method"], "client_credentials");
+    assert!(!out.contains("kinetic-demo-secret"));
+    let (code, _, err) = sayso(
+        &home,
+        &[
+            "login",
+            "--instance-url",
+            &org.url,
+            "--client-credentials",
+            "--client-id",
+            "kinetic-ltd",
+            "--profile",
+            "bad",
+        ],
+        Some("not-the-secret\n"),
+    )
+    .await;
+    assert_eq!(code, 2);
+    assert!(err.contains("invalid_client"), "{err}");
+    assert!(!err.contains("not-the-secret"));
+    let profiles = sayso::auth::store::load_profiles(&h).unwrap();
+    assert!(profiles.contains_key("default") && profiles.contains_key("contractor"));
+    assert!(
+        !profiles.contains_key("bad"),
+        "a failed login writes nothing"
+    );
+
+    let (code, out, _) = sayso(&home, &["logout", "--all"], None).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(sayso::auth::store::load_profiles(&h).unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_login_in_process_and_errors() {
+    let org = start(FaultOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path());
+    let http = reqwest::Client::new();
+    let o = opts(&org, "default");
+    let r = login::login_jwt(&home, &http, &o, DANA, &demo_key(), None)
+        .await
+        .unwrap();
+    assert_eq!(r.profile.username.as_deref(), Some(DANA));
+    assert!(
+        r.profile.scopes.iter().any(|s| s == "api"),
+        "{:?}",
+        r.profile.scopes
+    );
+    // Unknown user / wrong audience are refused by the org with its words.
+    let err = login::login_jwt(&home, &http, &o, "nobody@demo.sayso.dev", &demo_key(), None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("invalid_grant"), "{err}");
+    let err = login::login_jwt(
+        &home,
+        &http,
+        &o,
+        DANA,
+        &demo_key(),
+        Some("https://evil.example"),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("invalid_grant"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn browser_login_then_expiry_renews_once_for_twenty_requests_and_logout_revokes() {
+    let org = start(FaultOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path());
+    let report = browser_login(&org, &home).await;
+    assert_eq!(report.profile.username.as_deref(), Some(DANA));
+    assert_eq!(report.profile.method, sayso::auth::LoginMethod::Browser);
+    let mut granted = report.profile.scopes.clone();
+    granted.sort();
+    assert_eq!(
+        granted,
+        vec!["api", "refresh_token"],
+        "least scopes asked and granted"
+    );
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    let creds = TokenStore::file(&home).load("default").unwrap().unwrap();
+    let refresh = creds.refresh_token.clone().expect("refresh token");
+
+    // The access token dies (revoked at the server = expired for the client).
+    let http = reqwest::Client::new();
+    let ep = oauth::OAuthEndpoints::new(&org.url).unwrap();
+    oauth::revoke(&http, &ep.revoke_url(), &creds.access_token)
+        .await
+        .unwrap();
+    let client = Client::from_profile(&home, "default").await.unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            c.query("SELECT Id FROM Opportunity").await
+        }));
+    }
+    for t in tasks {
+        t.await
+            .unwrap()
+            .expect("every request succeeds after renewal");
+    }
+    assert_eq!(client.renewals(), 1, "one refresh for twenty requests");
+    let renewed = TokenStore::file(&home).load("default").unwrap().unwrap();
+    assert_ne!(renewed.access_token, creds.access_token);
+    assert!(introspect_active(&org, &renewed.access_token).await);
+
+    // Logout revokes the refresh token (and with it the access token) at the server.
+    let r = login::logout(&home, &http, "default").await.unwrap();
+    assert!(r.revoked.contains(&"refresh token".to_string()), "{r:?}");
+    assert!(!introspect_active(&org, &renewed.access_token).await);
+    let v = oauth::introspect(&http, &ep.introspect_url(), &refresh, "sayso-cli", None)
+        .await
+        .unwrap();
+    assert_eq!(v["active"], json!(false));
+    assert!(TokenStore::file(&home).load("default").unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_refresh_token_ends_the_session_with_login_again() {
+    let org = start(FaultOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path());
+    browser_login(&org, &home).await;
+    let creds = TokenStore::file(&home).load("default").unwrap().unwrap();
+    let http = reqwest::Client::new();
+    let ep = oauth::OAuthEndpoints::new(&org.url).unwrap();
+    oauth::revoke(
+        &http,
+        &ep.revoke_url(),
+        creds.refresh_token.as_ref().unwrap(),
+    )
+    .await
+    .unwrap();
+    let client = Client::from_profile(&home, "default").await.unwrap();
+    let err = client.query("SELECT Id FROM Account").await.unwrap_err();
+    assert!(err.is_session_ended(), "{err:?}");
+    assert!(err.to_string().contains("sayso login"), "{err}");
+    assert_eq!(
+        TokenStore::file(&home).load("default").unwrap().unwrap(),
+        creds,
+        "nothing half-written"
+    );
+}
+
+async fn jwt_client(org: &Org, home: &Home) -> Client {
+    let http = reqwest::Client::new();
+    login::login_jwt(home, &http, &opts(org, "default"), DANA, &demo_key(), None)
+        .await
+        .unwrap();
+    Client::from_profile(home, "default").await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_503s_are_retried_for_reads_but_not_for_creates() {
+    let org = start(FaultOptions {
+        fail_rate: 1.0,
+        ..FaultOptions::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path());
+    let client = jwt_client(&org, &home).await.with_new_counter();
+    let err = client.query("SELECT Id FROM Account").await.unwrap_err();
+    assert_eq!(err.api().map(|e| e.status), Some(503), "{err}");
+    assert_eq!(client.api_calls(), 4, "a read is retried up to the limit");
+    let c2 = client.with_new_counter();
+    assert!(c2.create("Task", &json!({"Subject": "x"})).await.is_err());
+    assert_eq!(c2.api_calls(), 1, "a create is sent once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_lock_errors_are_retried_for_absolute_updates_only() {
+    let org = start(FaultOptions {
+        lock_rate: 1.0,
+        ..FaultOptions::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path());
+    let client = jwt_client(&org, &home).await;
+    let opp = client
+        .query("SELECT Id FROM Opportunity LIMIT 1")
+        .await
+        .unwrap()
+        .records[0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = client.with_new_counter();
+    let err = c
+        .update("Opportunity", &opp, &json!({"NextStep": "Call"}), None)
+        .await
+        .unwrap_err();
+    assert!(err.api().unwrap().has_code("UNABLE_TO_LOCK_ROW"), "{err}");
+    assert_eq!(c.api_calls(), 4);
+    let c = client.with_new_counter();
+    assert!(c.create("Task", &json!({"Subject": "x"})).await.is_err());
+    assert_eq!(c.api_calls(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_orgs_request_limit_maps_to_limit_exceeded() {
+    let org = start(FaultOptions {
+        api_limit: Some(2),
+        ..FaultOptions::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path());
+    let client = jwt_client(&org, &home).await;
+    let mut last = None;
+    for _ in 0..4 {
+        if let Err(e) = client.query("SELECT Id FROM Account LIMIT 1").await {
+            last = Some(e);
+            break;
+        }
+    }
+    match last {
+        Some(Error::LimitExceeded(l)) => assert_eq!(l.scope, LimitScope::Org),
+        other => panic!("expected the org's limit, got {other:?}"),
+    }
+}
