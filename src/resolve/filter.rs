@@ -29,7 +29,8 @@ impl Resolver<'_> {
         let d = self.describe(object).await?;
         let has = |name: &str| d.field(name).is_some();
         let mut conds = Vec::new();
-        if f.mine {
+        // An integration user may not see OwnerId; sharing already limits what it reads.
+        if f.mine && has("OwnerId") {
             conds.push(eq_str("OwnerId", &self.me));
         }
         if let Some(open) = f.open.or(if f.overdue { Some(true) } else { None }) {

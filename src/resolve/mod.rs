@@ -143,19 +143,14 @@ impl Named {
     }
 }
 
-/// Converts an ISO datetime (`2026-11-18T10:00:00.000+0000`) to an HTTP-date, rounded up to the
-/// second so a write in the same second as the read is not mistaken for a later change.
+/// Converts an ISO datetime (`2026-11-18T10:00:00.000+0000`) to an HTTP-date. HTTP-dates have
+/// whole seconds and the org compares whole seconds, so the fraction is dropped.
 pub fn http_date(iso: &str) -> Option<String> {
     let t = chrono::DateTime::parse_from_str(iso, "%Y-%m-%dT%H:%M:%S%.f%z")
         .or_else(|_| chrono::DateTime::parse_from_rfc3339(iso))
         .ok()?
         .with_timezone(&chrono::Utc);
-    let rounded = if t.timestamp_subsec_nanos() > 0 {
-        t + chrono::Duration::nanoseconds(1_000_000_000 - i64::from(t.timestamp_subsec_nanos()))
-    } else {
-        t
-    };
-    Some(rounded.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+    Some(t.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
 }
 
 /// The last day of the calendar quarter containing `d`.
@@ -997,10 +992,48 @@ impl Resolver<'_> {
         kind: QuestionKind,
         target: &Target,
     ) -> Result<Resolution, ResolveError> {
+        // "look up Sarah Chen": a name with no qualifiers is one record, whatever the parser called it.
+        let as_record;
+        let target = match target {
+            Target::Filter(f)
+                if f.object.is_none()
+                    && !f.text.trim().is_empty()
+                    && !f.mine
+                    && f.open.is_none()
+                    && f.stage.is_none()
+                    && f.closing.is_none()
+                    && f.industry.is_none()
+                    && !f.overdue
+                    && kind != QuestionKind::Count =>
+            {
+                as_record = Target::Record(RecordRef {
+                    text: f.text.clone(),
+                    account: f.account.clone(),
+                    ..RecordRef::default()
+                });
+                &as_record
+            }
+            t => t,
+        };
         match target {
             Target::Record(r) => {
                 let objs = objects_of(r.object, &ANY_OBJECT);
-                let found = self.find_record(r, &objs, &[]).await?;
+                let found = match self.find_record(r, &objs, &[]).await {
+                    Err(ResolveError::Ambiguous(message, candidates))
+                        if matches!(kind, QuestionKind::LookUp | QuestionKind::List) =>
+                    {
+                        let records: Vec<Json> = candidates
+                            .iter()
+                            .map(|c| json!({"sobject": c.sobject, "Id": c.id, "Name": c.name}))
+                            .collect();
+                        return Ok(Resolution::Answer {
+                            count: Some(records.len() as u64),
+                            records,
+                            message,
+                        });
+                    }
+                    other => other?,
+                };
                 let row = if found.row.get("LastModifiedDate").is_none() {
                     self.read_row(&found.sobject, &found.id, &[])
                         .await
@@ -1121,14 +1154,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn http_date_rounds_up() {
+    fn http_date_keeps_whole_seconds() {
         assert_eq!(
             http_date("2026-11-18T10:00:00.000+0000").unwrap(),
             "Wed, 18 Nov 2026 10:00:00 GMT"
         );
         assert_eq!(
-            http_date("2026-11-18T10:00:00.250+0000").unwrap(),
-            "Wed, 18 Nov 2026 10:00:01 GMT"
+            http_date("2026-11-18T10:00:00.750+0000").unwrap(),
+            "Wed, 18 Nov 2026 10:00:00 GMT"
         );
     }
 

@@ -2,8 +2,10 @@
 //! under `src/bin/sayso/` with an `Args` struct and an `exec` function that makes one call into the
 //! library; rendering and prompting stay here, never in the library.
 
+mod cmd_history;
 mod cmd_login;
 mod cmd_parse;
+mod cmd_run;
 mod cmd_sandbox;
 
 use clap::{Parser, Subcommand};
@@ -21,8 +23,16 @@ struct Cli {
 enum Command {
     /// Run the embedded Salesforce org emulator (the demo org).
     Sandbox(cmd_sandbox::Args),
+    /// Run a command said in plain words ("update the Acme deal to negotiation").
+    Run(cmd_run::Args),
     /// Show the intents a phrase parses to (no org needed).
     Parse(cmd_parse::Args),
+    /// List the journal of changes made.
+    History(cmd_history::HistoryArgs),
+    /// Revert the last (or the Nth) command.
+    Undo(cmd_history::UndoArgs),
+    /// Retry the failed part of the last command.
+    Retry(cmd_history::RetryArgs),
     /// Log in to an org (browser, --jwt, --client-credentials, --device, --access-token, --from-sf-cli).
     Login(cmd_login::LoginArgs),
     /// Revoke the session at the server and delete local secrets.
@@ -37,7 +47,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Sandbox(args)) => cmd_sandbox::exec(args),
+        Some(Command::Run(args)) => cmd_run::exec(args),
         Some(Command::Parse(args)) => cmd_parse::exec(args),
+        Some(Command::History(args)) => cmd_history::history(args),
+        Some(Command::Undo(args)) => cmd_history::undo(args),
+        Some(Command::Retry(args)) => cmd_history::retry(args),
         Some(Command::Login(args)) => cmd_login::exec_login(args),
         Some(Command::Logout(args)) => cmd_login::exec_logout(args),
         Some(Command::Whoami(args)) => cmd_login::exec_whoami(args),

@@ -1,0 +1,593 @@
+//! The ops layer: [`Agent::submit`] takes a phrase and returns an [`Outcome`] — parse, resolve,
+//! plan, confirm, execute, journal — under the logged-in user's session. Also `undo`, `retry` and
+//! `history` over the journal.
+//!
+//! Owns the command-level flow and the status/exit contract of `sayso run`. Never prints, prompts
+//! or exits: when a bulk change needs confirmation it returns [`Status::NeedsConfirmation`] with the
+//! pending plan, and the binary asks. May import every agent module; nothing imports it but the
+//! binary and tests.
+
+pub mod session;
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::{Value as Json, json};
+
+use crate::config::Home;
+use crate::exec::{
+    self, ChangeReport, Failure, RunOptions as ExecRunOptions, RunReport, RunStatus,
+};
+use crate::journal::{Entry, Journal, JournalError};
+use crate::lang::ParsedCommand;
+use crate::plan::{Plan, RouteOptions};
+use crate::resolve::org::{Org, OrgError};
+use crate::resolve::schema::SchemaCache;
+use crate::resolve::{Candidate, Resolution, ResolveError, Resolver};
+
+/// The status of one command, as `sayso run --json` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The change was made.
+    Applied,
+    /// A question was answered; nothing changed.
+    Answered,
+    /// `--dry-run`: the plan, nothing changed.
+    DryRun,
+    /// Several records match.
+    Ambiguous,
+    /// No visible record matches.
+    NotFound,
+    /// The user's permissions forbid it.
+    Denied,
+    /// A value the field can't take.
+    Invalid,
+    /// The phrase was not understood.
+    NotUnderstood,
+    /// The record changed underneath.
+    Conflict,
+    /// The API budget (or `--max-records`) stops it.
+    LimitExceeded,
+    /// A bulk change waits for confirmation.
+    NeedsConfirmation,
+    /// The org refused (all or part of) it.
+    Failed,
+}
+
+impl Status {
+    /// Whether the command counts as a success for the exit code.
+    pub fn is_success(self) -> bool {
+        matches!(self, Status::Applied | Status::Answered | Status::DryRun)
+    }
+}
+
+/// The result of one command.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// Status.
+    pub status: Status,
+    /// One line for humans.
+    pub message: String,
+    /// Changes made.
+    pub changes: Vec<ChangeReport>,
+    /// Records (answers).
+    pub records: Vec<Json>,
+    /// Count (answers to "how many", bulk previews).
+    pub count: Option<u64>,
+    /// Candidates (ambiguous).
+    pub candidates: Vec<Candidate>,
+    /// REST calls this command made (describe cache hits excluded).
+    pub api_calls: u64,
+    /// Per-record failures.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<Failure>,
+    /// Closest known commands (not understood).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suggestions: Vec<String>,
+    /// The calls a dry run or a pending confirmation would make.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<String>,
+    /// The journal entry written, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal_entry: Option<i64>,
+    /// The plan waiting for confirmation ([`Agent::confirm`]).
+    #[serde(skip)]
+    pub pending: Option<Plan>,
+}
+
+impl Outcome {
+    /// An outcome with only a status and a message.
+    pub fn new(status: Status, message: impl Into<String>) -> Outcome {
+        Outcome {
+            status,
+            message: message.into(),
+            changes: Vec::new(),
+            records: Vec::new(),
+            count: None,
+            candidates: Vec::new(),
+            api_calls: 0,
+            failures: Vec::new(),
+            suggestions: Vec::new(),
+            calls: Vec::new(),
+            journal_entry: None,
+            pending: None,
+        }
+    }
+}
+
+/// Options of `sayso run`.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Confirm bulk changes without asking.
+    pub yes: bool,
+    /// Show the plan, change nothing.
+    pub dry_run: bool,
+    /// Refuse bulk changes above this many records.
+    pub max_records: usize,
+    /// Use Bulk API 2.0 above this many records.
+    pub bulk_threshold: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> RunOptions {
+        RunOptions {
+            yes: false,
+            dry_run: false,
+            max_records: 2000,
+            bulk_threshold: 2000,
+        }
+    }
+}
+
+/// Errors opening the agent (usage/config/auth: exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Not logged in, bad config, unreachable session store.
+    #[error(transparent)]
+    Session(#[from] crate::salesforce::Error),
+    /// The journal can't be opened.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// Bad SAYSO_TODAY and similar.
+    #[error("{0}")]
+    Config(String),
+    /// The profile has no user id (log in again).
+    #[error("profile `{0}` does not say who is logged in; run `sayso login` again")]
+    NoUser(String),
+}
+
+/// "Today": `SAYSO_TODAY` (YYYY-MM-DD) when set, else the local date.
+///
+/// # Errors
+/// [`AppError::Config`] for a malformed `SAYSO_TODAY`.
+pub fn today_from_env() -> Result<NaiveDate, AppError> {
+    match std::env::var("SAYSO_TODAY") {
+        Ok(s) if !s.trim().is_empty() => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .map_err(|_| AppError::Config(format!("SAYSO_TODAY must be YYYY-MM-DD, not `{s}`"))),
+        _ => Ok(chrono::Local::now().date_naive()),
+    }
+}
+
+/// The journal file under `SAYSO_HOME`.
+pub fn journal_path(home: &Home) -> PathBuf {
+    home.root().join("journal.db")
+}
+
+/// One user's agent: session, describe cache, journal.
+pub struct Agent {
+    org: Org,
+    schema: SchemaCache,
+    journal: Journal,
+    me: String,
+    username: String,
+    today: NaiveDate,
+}
+
+/// Parses a phrase with the embedded command language.
+fn parse_phrase(phrase: &str, today: NaiveDate) -> ParsedCommand {
+    match crate::lang::parse(phrase, today) {
+        Ok(p) => p,
+        // The embedded grammar is checked by the language's tests; if it ever fails to load,
+        // nothing is understood (and nothing is written).
+        Err(e) => ParsedCommand {
+            input: phrase.to_string(),
+            today,
+            clauses: vec![crate::lang::Clause {
+                text: format!("grammar error: {e}"),
+                intent: crate::lang::Intent::NotUnderstood {
+                    suggestions: Vec::new(),
+                },
+            }],
+        },
+    }
+}
+
+/// Example commands from the embedded grammar (for help).
+fn examples() -> Vec<String> {
+    crate::lang::Grammar::embedded()
+        .map(|g| g.examples().map(|(_, e)| e.to_string()).collect())
+        .unwrap_or_default()
+}
+
+impl Agent {
+    /// Opens the agent for a logged-in profile.
+    ///
+    /// # Errors
+    /// [`AppError`] when nobody is logged in or the journal can't be opened.
+    pub async fn open(home: &Home, profile: &str, today: NaiveDate) -> Result<Agent, AppError> {
+        let client = crate::salesforce::Client::from_profile(home, profile).await?;
+        let prof = crate::auth::store::load_profile(home, profile)
+            .map_err(crate::salesforce::Error::Auth)?;
+        let me = prof
+            .user_id
+            .clone()
+            .ok_or_else(|| AppError::NoUser(profile.to_string()))?;
+        let username = prof.username.clone().unwrap_or_else(|| me.clone());
+        let version = client.api_version().to_string();
+        let org = Org::new(Box::new(session::ClientTransport::new(client)), &version);
+        let cache = home.root().join("cache").join("describe").join(&me);
+        Ok(Agent {
+            org,
+            schema: SchemaCache::new(Some(cache)),
+            journal: Journal::open(&journal_path(home))?,
+            me,
+            username,
+            today,
+        })
+    }
+
+    /// An agent over any transport (tests, examples).
+    pub fn with_org(
+        org: Org,
+        journal: Journal,
+        me: &str,
+        username: &str,
+        today: NaiveDate,
+        cache: Option<PathBuf>,
+    ) -> Agent {
+        Agent {
+            org,
+            schema: SchemaCache::new(cache),
+            journal,
+            me: me.into(),
+            username: username.into(),
+            today,
+        }
+    }
+
+    /// Runs one phrase end to end.
+    pub async fn submit(&mut self, phrase: &str, opts: RunOptions) -> Outcome {
+        let start = self.org.calls();
+        let mut out = self.submit_inner(phrase, opts).await;
+        out.api_calls = u64::from(self.org.calls() - start);
+        out
+    }
+
+    async fn submit_inner(&mut self, phrase: &str, opts: RunOptions) -> Outcome {
+        let parsed = parse_phrase(phrase, self.today);
+        let resolution = {
+            let mut resolver = Resolver {
+                org: &self.org,
+                schema: &mut self.schema,
+                me: self.me.clone(),
+                today: self.today,
+            };
+            resolver.resolve(&parsed).await
+        };
+        let plan = match resolution {
+            Err(e) => return outcome_of_error(e),
+            Ok(Resolution::Answer {
+                records,
+                count,
+                message,
+            }) => {
+                let mut o = Outcome::new(Status::Answered, message);
+                o.records = records;
+                o.count = count;
+                return o;
+            }
+            Ok(Resolution::Undo(steps)) => {
+                let mut last = Outcome::new(Status::Applied, "nothing to undo");
+                for _ in 0..steps.max(1) {
+                    last = self.undo(None, phrase).await;
+                    if !last.status.is_success() {
+                        break;
+                    }
+                }
+                return last;
+            }
+            Ok(Resolution::Help(topic)) => {
+                let mut o = Outcome::new(Status::Answered, help_text(topic.as_deref()));
+                o.suggestions = examples().into_iter().take(12).collect();
+                return o;
+            }
+            Ok(Resolution::Write(plan)) => plan,
+        };
+        let route = RouteOptions {
+            bulk_threshold: opts.bulk_threshold,
+        };
+        if plan.steps.is_empty() {
+            let mut o = Outcome::new(
+                Status::Applied,
+                "nothing to change: the records already hold those values",
+            );
+            o.count = Some(0);
+            return o;
+        }
+        let records = plan
+            .steps
+            .iter()
+            .filter(|s| s.id.is_some() || !plan.bulk)
+            .count();
+        if plan.bulk && records > opts.max_records {
+            let mut o = Outcome::new(
+                Status::LimitExceeded,
+                format!(
+                    "{records} records match, above --max-records {}; narrow the filter or raise --max-records",
+                    opts.max_records
+                ),
+            );
+            o.count = Some(records as u64);
+            return o;
+        }
+        if opts.dry_run {
+            let mut o = Outcome::new(
+                Status::DryRun,
+                format!(
+                    "would make {} change{}: {}",
+                    plan.steps.len(),
+                    if plan.steps.len() == 1 { "" } else { "s" },
+                    plan.summary
+                ),
+            );
+            o.calls = plan.calls(route);
+            o.records = preview(&plan, usize::MAX);
+            o.count = Some(plan.steps.len() as u64);
+            return o;
+        }
+        if plan.bulk && !opts.yes {
+            let mut o = Outcome::new(
+                Status::NeedsConfirmation,
+                format!(
+                    "{} change{} to make; confirm (or run with --yes)",
+                    plan.steps.len(),
+                    if plan.steps.len() == 1 { "" } else { "s" }
+                ),
+            );
+            o.calls = plan.calls(route);
+            o.records = preview(&plan, 10);
+            o.count = Some(plan.steps.len() as u64);
+            o.pending = Some(plan);
+            return o;
+        }
+        self.execute(phrase, &plan, opts, None).await
+    }
+
+    /// Executes a plan (after confirmation).
+    pub async fn confirm(&mut self, phrase: &str, plan: &Plan, opts: RunOptions) -> Outcome {
+        let start = self.org.calls();
+        let mut out = self.execute(phrase, plan, opts, None).await;
+        out.api_calls = u64::from(self.org.calls() - start);
+        out
+    }
+
+    async fn execute(
+        &mut self,
+        phrase: &str,
+        plan: &Plan,
+        opts: RunOptions,
+        progress: Option<exec::Progress<'_>>,
+    ) -> Outcome {
+        let run_opts = ExecRunOptions {
+            user: self.username.clone(),
+            phrase: phrase.to_string(),
+            route: RouteOptions {
+                bulk_threshold: opts.bulk_threshold,
+            },
+            progress,
+        };
+        match exec::run(
+            &self.org,
+            &mut self.journal,
+            plan,
+            &run_opts,
+            "command",
+            None,
+        )
+        .await
+        {
+            Ok(report) => outcome_of_run(report),
+            Err(e) => Outcome::new(Status::Failed, format!("nothing was sent: {e}")),
+        }
+    }
+
+    /// Reverts journal entry `n` (or the latest command not yet undone).
+    pub async fn undo(&mut self, n: Option<i64>, phrase: &str) -> Outcome {
+        let start = self.org.calls();
+        let target = match self.journal.undo_target(n) {
+            Ok(Some(e)) => e,
+            Ok(None) => return Outcome::new(Status::NotFound, "nothing to undo"),
+            Err(e) => return Outcome::new(Status::Failed, e.to_string()),
+        };
+        if target.kind == "undo" {
+            return Outcome::new(
+                Status::Invalid,
+                format!(
+                    "entry {} is itself an undo; undo the command instead",
+                    target.id
+                ),
+            );
+        }
+        match self.journal.is_undone(target.id) {
+            Ok(true) => {
+                return Outcome::new(
+                    Status::Invalid,
+                    format!("entry {} was already undone", target.id),
+                );
+            }
+            Err(e) => return Outcome::new(Status::Failed, e.to_string()),
+            Ok(false) => {}
+        }
+        let mut out = match exec::undo(
+            &self.org,
+            &mut self.journal,
+            target.id,
+            &self.username,
+            phrase,
+        )
+        .await
+        {
+            Ok(report) => outcome_of_run(report),
+            Err(e) => Outcome::new(Status::Failed, e.to_string()),
+        };
+        out.api_calls = u64::from(self.org.calls() - start);
+        out
+    }
+
+    /// Re-sends the failed (or, after an interrupted run, unconfirmed) changes of the latest entry
+    /// that has any.
+    pub async fn retry(&mut self, opts: RunOptions) -> Outcome {
+        let start = self.org.calls();
+        let target = match self.journal.retry_target() {
+            Ok(Some(e)) => e,
+            Ok(None) => {
+                return Outcome::new(
+                    Status::NotFound,
+                    "nothing to retry: every journaled change went through",
+                );
+            }
+            Err(e) => return Outcome::new(Status::Failed, e.to_string()),
+        };
+        let (plan, skipped) = match exec::retry_plan(&self.journal, target.id) {
+            Ok(p) => p,
+            Err(e) => return Outcome::new(Status::Failed, e.to_string()),
+        };
+        if plan.steps.is_empty() {
+            return Outcome::new(
+                Status::NotFound,
+                format!(
+                    "entry {}: {skipped} unconfirmed create(s) can't be retried safely; check them",
+                    target.id
+                ),
+            );
+        }
+        let run_opts = ExecRunOptions {
+            user: self.username.clone(),
+            phrase: format!("retry: {}", target.phrase),
+            route: RouteOptions {
+                bulk_threshold: opts.bulk_threshold,
+            },
+            progress: None,
+        };
+        let mut out = match exec::run(
+            &self.org,
+            &mut self.journal,
+            &plan,
+            &run_opts,
+            "retry",
+            Some(target.id),
+        )
+        .await
+        {
+            Ok(r) => outcome_of_run(r),
+            Err(e) => Outcome::new(Status::Failed, e.to_string()),
+        };
+        out.api_calls = u64::from(self.org.calls() - start);
+        out
+    }
+
+    /// The latest journal entries.
+    ///
+    /// # Errors
+    /// [`JournalError`].
+    pub fn history(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(Entry, Vec<crate::journal::ChangeRow>)>, JournalError> {
+        let mut out = Vec::new();
+        for e in self.journal.entries(limit)? {
+            let changes = self.journal.changes(e.id)?;
+            out.push((e, changes));
+        }
+        Ok(out)
+    }
+
+    /// The org handle (call counter).
+    pub fn org(&self) -> &Org {
+        &self.org
+    }
+}
+
+/// Opens just the journal of a home (for `sayso history` without a session).
+///
+/// # Errors
+/// [`JournalError`].
+pub fn open_journal(home: &Home) -> Result<Journal, JournalError> {
+    Journal::open(&journal_path(home))
+}
+
+fn preview(plan: &Plan, limit: usize) -> Vec<Json> {
+    plan.steps
+        .iter()
+        .take(limit)
+        .map(|s| {
+            let fields: serde_json::Map<String, Json> = s
+                .to_planned()
+                .new
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, new)| {
+                    let old = s.old.get(&k).cloned().unwrap_or(Json::Null);
+                    (k, json!({"old": old, "new": new}))
+                })
+                .collect();
+            json!({"op": s.op.as_str(), "sobject": s.sobject, "id": s.id, "Name": s.name, "fields": fields})
+        })
+        .collect()
+}
+
+fn outcome_of_error(e: ResolveError) -> Outcome {
+    match e {
+        ResolveError::NotFound(m) => Outcome::new(Status::NotFound, m),
+        ResolveError::Ambiguous(m, c) => {
+            let mut o = Outcome::new(Status::Ambiguous, m);
+            o.candidates = c;
+            o
+        }
+        ResolveError::Denied(m) => Outcome::new(Status::Denied, m),
+        ResolveError::Invalid(m) => Outcome::new(Status::Invalid, m),
+        ResolveError::NotUnderstood(m, s) => {
+            let mut o = Outcome::new(Status::NotUnderstood, m);
+            o.suggestions = s;
+            o
+        }
+        ResolveError::Org(OrgError::LimitExceeded(m)) => Outcome::new(Status::LimitExceeded, m),
+        ResolveError::Org(e) => Outcome::new(Status::Failed, e.to_string()),
+    }
+}
+
+fn outcome_of_run(r: RunReport) -> Outcome {
+    let status = match r.status {
+        RunStatus::Applied => Status::Applied,
+        RunStatus::Partial | RunStatus::Failed => Status::Failed,
+        RunStatus::Conflict => Status::Conflict,
+        RunStatus::LimitExceeded => Status::LimitExceeded,
+    };
+    let mut o = Outcome::new(status, r.message);
+    o.count = Some(r.changes.len() as u64);
+    o.changes = r.changes;
+    o.failures = r.failures;
+    o.journal_entry = r.entry;
+    o
+}
+
+fn help_text(topic: Option<&str>) -> String {
+    match topic {
+        Some(t) => format!("examples of what you can say about {t} are listed below"),
+        None => "say what you want changed, e.g. \"update the Acme deal to negotiation\"; examples below".into(),
+    }
+}

@@ -1,0 +1,86 @@
+//! The adapter between the session layer's [`crate::salesforce::Client`] (token, renewal on 401,
+//! retries, usage ledger) and the resolver/executor's narrow [`Transport`]: Salesforce error answers
+//! come back as responses so callers can branch on 304/412 and read per-request error bodies.
+//!
+//! Owns nothing but the mapping; never touches tokens itself.
+
+use reqwest::Method;
+use reqwest::header::{HeaderName, HeaderValue};
+
+use crate::resolve::org::{Body, HttpRequest, HttpResponse, OrgError, SendFuture, Transport};
+use crate::salesforce::client::{Body as ClientBody, Client, Request};
+use crate::salesforce::error::Error;
+use crate::salesforce::retry::Idempotency;
+
+/// A [`Transport`] over the logged-in session.
+pub struct ClientTransport {
+    client: Client,
+}
+
+impl ClientTransport {
+    /// Wraps a session.
+    pub fn new(client: Client) -> ClientTransport {
+        ClientTransport { client }
+    }
+}
+
+fn error_response(status: u16, code: &str, message: &str) -> HttpResponse {
+    HttpResponse {
+        status,
+        headers: Vec::new(),
+        body: serde_json::to_vec(&serde_json::json!([{"errorCode": code, "message": message}]))
+            .unwrap_or_default(),
+    }
+}
+
+impl Transport for ClientTransport {
+    fn send(&self, req: HttpRequest) -> SendFuture<'_> {
+        Box::pin(async move {
+            let method = Method::from_bytes(req.method.as_bytes())
+                .map_err(|e| OrgError::Transport(e.to_string()))?;
+            let mut r = Request::new(method, req.path.clone());
+            for (k, v) in &req.query {
+                r = r.query(k, v.clone());
+            }
+            for (k, v) in &req.headers {
+                if k.eq_ignore_ascii_case("content-type") {
+                    continue;
+                }
+                if let (Ok(name), Ok(value)) = (
+                    HeaderName::from_bytes(k.as_bytes()),
+                    HeaderValue::from_str(v),
+                ) {
+                    r = r.header(name, value);
+                }
+            }
+            r = match req.body {
+                Body::Empty => r,
+                Body::Json(v) => r.json(&v),
+                Body::Csv(text) => r.body(ClientBody::csv(text)),
+            };
+            // A guarded PATCH of absolute values is safe to repeat; creates are never repeated.
+            if req.method == "PATCH" && req.path.contains("/sobjects/") {
+                r = r.idempotency(Idempotency::Repeatable);
+            }
+            match self.client.send(&r).await {
+                Ok(resp) => Ok(HttpResponse {
+                    status: resp.status,
+                    headers: resp
+                        .headers
+                        .iter()
+                        .filter_map(|(k, v)| {
+                            v.to_str()
+                                .ok()
+                                .map(|v| (k.as_str().to_ascii_lowercase(), v.to_string()))
+                        })
+                        .collect(),
+                    body: resp.body.to_vec(),
+                }),
+                Err(Error::Conflict(api)) => Ok(error_response(412, &api.code, &api.message)),
+                Err(Error::Api(api)) => Ok(error_response(api.status, &api.code, &api.message)),
+                Err(Error::LimitExceeded(l)) => Err(OrgError::LimitExceeded(l.to_string())),
+                Err(e) => Err(OrgError::Transport(e.to_string())),
+            }
+        })
+    }
+}

@@ -1,0 +1,184 @@
+//! `sayso run [--yes] [--json] [--dry-run] [--max-records N] [--bulk-threshold N] PHRASE...|-`:
+//! runs commands through [`sayso::app::Agent`] and renders each [`Outcome`] as text or one JSON
+//! object per line. Exit 0 when every command was applied, answered or dry-run; 1 otherwise.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use sayso::app::{Agent, Outcome, RunOptions, Status};
+use sayso::config::Home;
+
+/// Arguments of `sayso run`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Confirm bulk changes without asking.
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Print one JSON object per command (JSON Lines).
+    #[arg(long)]
+    json: bool,
+    /// Show the plan and the calls it would make; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Refuse bulk changes above this many records.
+    #[arg(long, default_value_t = 2000)]
+    max_records: usize,
+    /// Use Bulk API 2.0 above this many records (sObject Collections below).
+    #[arg(long, default_value_t = 2000)]
+    bulk_threshold: usize,
+    /// The profile (logged-in user) to run as.
+    #[arg(long, env = "SAYSO_PROFILE", default_value = "default")]
+    profile: String,
+    /// The command, or `-` to read one command per line from stdin.
+    #[arg(required = true, num_args = 1..)]
+    phrase: Vec<String>,
+}
+
+/// Runs `sayso run`.
+pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
+    let home = Home::from_env()?;
+    let today = sayso::app::today_from_env()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let mut agent = Agent::open(&home, &args.profile, today).await?;
+        let opts = RunOptions {
+            yes: args.yes,
+            dry_run: args.dry_run,
+            max_records: args.max_records,
+            bulk_threshold: args.bulk_threshold,
+        };
+        let phrases: Vec<String> = if args.phrase.len() == 1 && args.phrase[0] == "-" {
+            std::io::stdin()
+                .lock()
+                .lines()
+                .map_while(Result::ok)
+                .filter(|l| !l.trim().is_empty())
+                .collect()
+        } else {
+            vec![args.phrase.join(" ")]
+        };
+        let interactive = !args.json
+            && std::io::stdin().is_terminal()
+            && !(args.phrase.len() == 1 && args.phrase[0] == "-");
+        let mut failures = 0;
+        for phrase in phrases {
+            let mut out = agent.submit(&phrase, opts).await;
+            if out.status == Status::NeedsConfirmation && interactive {
+                render(&out, false);
+                if ask(&format!(
+                    "apply {} change(s)? [y/N] ",
+                    out.count.unwrap_or(0)
+                )) {
+                    if let Some(plan) = out.pending.take() {
+                        let calls = out.api_calls;
+                        out = agent.confirm(&phrase, &plan, opts).await;
+                        out.api_calls += calls;
+                    }
+                } else {
+                    out = Outcome::new(Status::NeedsConfirmation, "not confirmed; nothing changed");
+                }
+            }
+            if !out.status.is_success() {
+                failures += 1;
+            }
+            render(&out, args.json);
+        }
+        Ok(if failures == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
+    })
+}
+
+fn ask(prompt: &str) -> bool {
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err() {
+        return false;
+    }
+    matches!(line.trim().to_lowercase().as_str(), "y" | "yes")
+}
+
+/// Prints an outcome as one JSON line or as text.
+pub fn render(out: &Outcome, json: bool) {
+    if json {
+        match serde_json::to_string(out) {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                println!("{{\"status\":\"failed\",\"message\":\"cannot render the result: {e}\"}}")
+            }
+        }
+        return;
+    }
+    let status = serde_json::to_value(out.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    println!("{status}: {}", out.message);
+    for c in &out.changes {
+        let fields: Vec<String> = c
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{k}: {} → {}", short(&v["old"]), short(&v["new"])))
+            .collect();
+        println!("  {} {} {} {}", c.op, c.sobject, c.name, fields.join(", "));
+    }
+    for r in &out.records {
+        let name = ["Name", "CaseNumber", "Subject", "Title"]
+            .iter()
+            .find_map(|k| r.get(*k).and_then(|v| v.as_str()))
+            .map(str::to_string)
+            .or_else(|| {
+                let first = r.get("FirstName").and_then(|v| v.as_str()).unwrap_or("");
+                let last = r.get("LastName").and_then(|v| v.as_str()).unwrap_or("");
+                Some(format!("{first} {last}").trim().to_string())
+            })
+            .unwrap_or_default();
+        let extra: Vec<String> = ["StageName", "Status", "Amount", "CloseDate", "fields"]
+            .iter()
+            .filter_map(|k| {
+                r.get(*k)
+                    .filter(|v| !v.is_null())
+                    .map(|v| format!("{k}: {}", short(v)))
+            })
+            .collect();
+        println!("  - {name} {}", extra.join(", "));
+    }
+    if !out.candidates.is_empty() {
+        println!("  which one?");
+        for (i, c) in out.candidates.iter().enumerate() {
+            println!("  {}. {} {} ({})", i + 1, c.sobject, c.name, c.id);
+        }
+    }
+    for f in &out.failures {
+        println!(
+            "  failed: {} {}: {}",
+            f.name,
+            f.id.as_deref().unwrap_or(""),
+            f.error
+        );
+    }
+    for s in &out.suggestions {
+        println!("  try: {s}");
+    }
+    for c in &out.calls {
+        println!("  call: {c}");
+    }
+    println!(
+        "  ({} API call{})",
+        out.api_calls,
+        if out.api_calls == 1 { "" } else { "s" }
+    );
+}
+
+fn short(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "—".into(),
+        other => other.to_string(),
+    }
+}

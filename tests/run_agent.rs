@@ -1,0 +1,507 @@
+//! End-to-end tests of `sayso run`'s library path (`app::Agent`) against the sandbox served
+//! in-process on 127.0.0.1:0, over real HTTP. A hooked transport lets a test change the org between
+//! the agent's read and its write (conflicts, per-record failures, compound rollback).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use chrono::NaiveDate;
+use serde_json::{Value, json};
+
+use sayso::app::{Agent, RunOptions, Status};
+use sayso::auth::Secret;
+use sayso::journal::Journal;
+use sayso::resolve::org::{HttpRequest, Org, SendFuture, Transport};
+use sayso::salesforce::{Client, ClientOptions};
+use sayso::sandbox::{Sandbox, SandboxOptions};
+
+const DANA: &str = "dana.reyes@demo.sayso.dev";
+const DANA_ID: &str = "005Dm0000000003IAA";
+const ADMIN: &str = "admin@demo.sayso.dev";
+
+type Hook = Box<dyn FnOnce(HttpRequest) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// Runs a hook once, before the first write request whose path contains `when`.
+struct Hooked {
+    inner: sayso::app::session::ClientTransport,
+    hook: Arc<Mutex<Option<(String, Hook)>>>,
+}
+
+impl Transport for Hooked {
+    fn send(&self, req: HttpRequest) -> SendFuture<'_> {
+        Box::pin(async move {
+            let hook = {
+                let mut guard = self.hook.lock().unwrap();
+                let due = guard.as_ref().is_some_and(|(when, _)| {
+                    req.method != "GET" && req.path.contains(when.as_str())
+                });
+                if due { guard.take() } else { None }
+            };
+            if let Some((_, h)) = hook {
+                h(req.clone()).await;
+            }
+            self.inner.send(req).await
+        })
+    }
+}
+
+struct Org2 {
+    url: String,
+    sandbox: Sandbox,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start() -> Org2 {
+    let sandbox = Sandbox::open(SandboxOptions {
+        db_path: None,
+        fresh: true,
+        today: NaiveDate::from_ymd_opt(2026, 11, 18),
+        faults: Default::default(),
+    })
+    .expect("sandbox opens");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let served = sandbox.clone();
+    tokio::spawn(async move {
+        let _ = served
+            .serve(listener, async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Org2 {
+        url,
+        sandbox,
+        _stop: tx,
+    }
+}
+
+impl Org2 {
+    fn client(&self, username: &str) -> Client {
+        let token = self.sandbox.mint_token(username).unwrap();
+        Client::new(ClientOptions::new(
+            url::Url::parse(&self.url).unwrap(),
+            Secret::new(token),
+        ))
+        .unwrap()
+    }
+
+    fn agent(&self, username: &str, me: &str) -> (Agent, Arc<Mutex<Option<(String, Hook)>>>) {
+        let hook = Arc::new(Mutex::new(None));
+        let transport = Hooked {
+            inner: sayso::app::session::ClientTransport::new(self.client(username)),
+            hook: hook.clone(),
+        };
+        let org = Org::new(Box::new(transport), "v63.0");
+        let agent = Agent::with_org(
+            org,
+            Journal::in_memory().unwrap(),
+            me,
+            username,
+            NaiveDate::from_ymd_opt(2026, 11, 18).unwrap(),
+            None,
+        );
+        (agent, hook)
+    }
+
+    fn admin(&self) -> Admin {
+        Admin {
+            org: Org::new(
+                Box::new(sayso::app::session::ClientTransport::new(
+                    self.client(ADMIN),
+                )),
+                "v63.0",
+            ),
+        }
+    }
+}
+
+/// The administrator's view, for checking the org and changing it underneath the agent.
+struct Admin {
+    org: Org,
+}
+
+impl Admin {
+    async fn query(&self, soql: &str) -> Vec<Value> {
+        self.org.query_all(soql).await.expect("admin query")
+    }
+    async fn one(&self, soql: &str) -> Value {
+        let rows = self.query(soql).await;
+        assert_eq!(rows.len(), 1, "{soql}: {rows:?}");
+        rows[0].clone()
+    }
+    async fn patch(&self, object: &str, id: &str, body: Value) {
+        assert!(
+            self.org
+                .update(object, id, body, None)
+                .await
+                .expect("admin patch")
+        );
+    }
+    async fn delete(&self, object: &str, id: &str) {
+        self.org.delete(object, id).await.expect("admin delete");
+    }
+}
+
+fn yes() -> RunOptions {
+    RunOptions {
+        yes: true,
+        ..RunOptions::default()
+    }
+}
+
+const TITAN: &str = "006Dm0000000001IAA";
+
+#[tokio::test]
+async fn single_update_is_one_guarded_patch_and_two_calls_when_warm() {
+    let org = start().await;
+    let (mut agent, _) = org.agent(DANA, DANA_ID);
+    let out = agent
+        .submit("update opportunity Project Titan to Negotiation", yes())
+        .await;
+    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    assert_eq!(out.changes.len(), 1);
+    assert_eq!(out.changes[0].fields["StageName"]["old"], "Prospecting");
+    assert_eq!(
+        out.changes[0].fields["StageName"]["new"],
+        "Negotiation/Review"
+    );
+    let admin = org.admin();
+    let row = admin
+        .one("SELECT StageName, NextStep FROM Opportunity WHERE Name = 'Project Titan'")
+        .await;
+    assert_eq!(row["StageName"], "Negotiation/Review");
+    // warm describe cache: one query + one PATCH
+    let out = agent
+        .submit("set the amount on Project Titan to 500k", yes())
+        .await;
+    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    assert!(out.api_calls <= 2, "api_calls {}", out.api_calls);
+}
+
+#[tokio::test]
+async fn soql_injection_phrase_changes_nothing() {
+    let org = start().await;
+    let admin = org.admin();
+    let before = admin.query("SELECT Id, StageName FROM Opportunity").await;
+    let (mut agent, _) = org.agent(DANA, DANA_ID);
+    for phrase in [
+        "update opportunity titan' OR Name != 'x to negotiation",
+        "update opportunity titan%' OR Name LIKE '% to negotiation",
+        "set the amount on \\' OR Id != null -- to 5",
+    ] {
+        let out = agent.submit(phrase, yes()).await;
+        assert!(
+            !out.status.is_success(),
+            "{phrase}: {:?} {}",
+            out.status,
+            out.message
+        );
+        assert!(out.changes.is_empty());
+    }
+    let after = admin.query("SELECT Id, StageName FROM Opportunity").await;
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn a_change_underneath_is_a_conflict_and_is_not_overwritten() {
+    let org = start().await;
+    let (mut agent, hook) = org.agent(DANA, DANA_ID);
+    let admin = Arc::new(org.admin());
+    let a = admin.clone();
+    *hook.lock().unwrap() = Some((
+        "/sobjects/Opportunity/".into(),
+        Box::new(move |_| {
+            Box::pin(async move {
+                // LastModifiedDate has one-second resolution in If-Unmodified-Since.
+                tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+                a.patch("Opportunity", TITAN, json!({"StageName": "Qualification"}))
+                    .await;
+            })
+        }),
+    ));
+    let out = agent
+        .submit("update opportunity Project Titan to Negotiation", yes())
+        .await;
+    assert_eq!(out.status, Status::Conflict, "{}", out.message);
+    let row = admin
+        .one("SELECT StageName FROM Opportunity WHERE Name = 'Project Titan'")
+        .await;
+    assert_eq!(row["StageName"], "Qualification");
+}
+
+#[tokio::test]
+async fn compound_is_all_or_nothing() {
+    let org = start().await;
+    let (mut agent, hook) = org.agent(DANA, DANA_ID);
+    let admin = Arc::new(org.admin());
+    let a = admin.clone();
+    // The opportunity disappears between resolution and the composite: the role (second
+    // subrequest) and the call (third) fail, so the contact (first) must be rolled back.
+    *hook.lock().unwrap() = Some((
+        "/composite".into(),
+        Box::new(move |_| {
+            Box::pin(async move { a.delete("Opportunity", "006Dm0000000002IAA").await })
+        }),
+    ));
+    let out = agent
+        .submit(
+            "Create a new contact for Jane Doe at ACME Corp, associate her with the open ACME opportunity, and log my call notes.",
+            yes(),
+        )
+        .await;
+    assert_eq!(out.status, Status::Failed, "{}", out.message);
+    assert!(out.api_calls <= 8, "api_calls {}", out.api_calls);
+    let left = admin
+        .query("SELECT Id FROM Contact WHERE LastName = 'Doe' AND FirstName = 'Jane'")
+        .await;
+    assert!(left.is_empty(), "contact left behind: {left:?}");
+}
+
+#[tokio::test]
+async fn compound_applies_in_one_composite_and_undo_deletes_it_all() {
+    let org = start().await;
+    let (mut agent, _) = org.agent(DANA, DANA_ID);
+    let admin = org.admin();
+    let out = agent
+        .submit(
+            "Create a new contact for Jane Doe at ACME Corp, associate her with the open ACME opportunity, and log my call notes.",
+            yes(),
+        )
+        .await;
+    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    assert_eq!(out.changes.len(), 3);
+    let jane = admin
+        .one("SELECT Id, AccountId FROM Contact WHERE LastName = 'Doe' AND FirstName = 'Jane'")
+        .await;
+    let jane_id = jane["Id"].as_str().unwrap().to_string();
+    let roles = admin
+        .query(&format!("SELECT Id FROM OpportunityContactRole WHERE ContactId = '{jane_id}' AND OpportunityId = '006Dm0000000002IAA'"))
+        .await;
+    assert_eq!(roles.len(), 1);
+    let undo = agent.undo(None, "undo").await;
+    assert_eq!(undo.status, Status::Applied, "{}", undo.message);
+    assert!(
+        admin
+            .query("SELECT Id FROM Contact WHERE LastName = 'Doe' AND FirstName = 'Jane'")
+            .await
+            .is_empty()
+    );
+    assert!(
+        admin
+            .query(&format!("SELECT Id FROM Task WHERE WhoId = '{jane_id}'"))
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn undo_restores_old_values_and_reports_later_changes_as_conflicts() {
+    let org = start().await;
+    let (mut agent, _) = org.agent(DANA, DANA_ID);
+    let admin = org.admin();
+    let out = agent
+        .submit(
+            "update Initech Renewal: stage to negotiation, amount to 90,000",
+            yes(),
+        )
+        .await;
+    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    let undo = agent.undo(None, "undo").await;
+    assert_eq!(undo.status, Status::Applied, "{}", undo.message);
+    let row = admin
+        .one("SELECT StageName, Amount FROM Opportunity WHERE Name = 'Initech Renewal'")
+        .await;
+    assert_eq!(row["StageName"], "Proposal/Price Quote");
+    assert_eq!(row["Amount"].as_f64(), Some(85000.0));
+    // A second undo of the same entry is refused; the next undo finds nothing else.
+    assert_eq!(
+        agent
+            .undo(Some(undo.journal_entry.unwrap() - 1), "undo")
+            .await
+            .status,
+        Status::Invalid
+    );
+
+    let out = agent
+        .submit(
+            "set the next step on Project Titan to 'Book the demo'",
+            yes(),
+        )
+        .await;
+    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    admin
+        .patch(
+            "Opportunity",
+            TITAN,
+            json!({"NextStep": "Someone else's step"}),
+        )
+        .await;
+    let undo = agent.undo(None, "undo").await;
+    assert_eq!(undo.status, Status::Conflict, "{}", undo.message);
+    let row = admin
+        .one("SELECT NextStep FROM Opportunity WHERE Name = 'Project Titan'")
+        .await;
+    assert_eq!(row["NextStep"], "Someone else's step");
+}
+
+#[tokio::test]
+async fn create_and_undo_create() {
+    let org = start().await;
+    let (mut agent, _) = org.agent(DANA, DANA_ID);
+    let admin = org.admin();
+    let out = agent
+        .submit(
+            "create a new opportunity for Initech, $200K, closing in June",
+            yes(),
+        )
+        .await;
+    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    let id = out.changes[0].id.clone().unwrap();
+    let row = admin
+        .one(&format!(
+            "SELECT StageName, CloseDate, Amount, OwnerId FROM Opportunity WHERE Id = '{id}'"
+        ))
+        .await;
+    assert_eq!(row["StageName"], "Prospecting");
+    assert_eq!(row["CloseDate"], "2027-06-30");
+    assert_eq!(agent.undo(None, "undo").await.status, Status::Applied);
+    assert!(
+        admin
+            .query(&format!("SELECT Id FROM Opportunity WHERE Id = '{id}'"))
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn bulk_needs_confirmation_respects_max_records_and_dry_run_changes_nothing() {
+    let org = start().await;
+    let (mut agent, _) = org.agent(DANA, DANA_ID);
+    let admin = org.admin();
+    let before = admin.query("SELECT Id, NextStep FROM Opportunity").await;
+    let phrase = "set the next step on all my open opportunities to 'Review pricing'";
+    let out = agent.submit(phrase, RunOptions::default()).await;
+    assert_eq!(out.status, Status::NeedsConfirmation, "{}", out.message);
+    assert_eq!(out.count, Some(15));
+    assert!(out.pending.is_some());
+    let out = agent
+        .submit(
+            phrase,
+            RunOptions {
+                max_records: 3,
+                ..yes()
+            },
+        )
+        .await;
+    assert_eq!(out.status, Status::LimitExceeded, "{}", out.message);
+    let out = agent
+        .submit(
+            phrase,
+            RunOptions {
+                dry_run: true,
+                ..yes()
+            },
+        )
+        .await;
+    assert_eq!(out.status, Status::DryRun, "{}", out.message);
+    assert!(
+        out.calls.iter().any(|c| c.contains("/composite/sobjects")),
+        "{:?}",
+        out.calls
+    );
+    assert_eq!(
+        admin.query("SELECT Id, NextStep FROM Opportunity").await,
+        before
+    );
+}
+
+async fn bulk_with_one_failure(bulk_threshold: usize) {
+    let org = start().await;
+    let (mut agent, hook) = org.agent(DANA, DANA_ID);
+    let admin = Arc::new(org.admin());
+    let a = admin.clone();
+    let when = if bulk_threshold < 15 {
+        "/jobs/ingest"
+    } else {
+        "/composite/sobjects"
+    };
+    *hook.lock().unwrap() = Some((
+        when.into(),
+        Box::new(move |_| {
+            Box::pin(async move { a.delete("Opportunity", "006Dm0000000030IAA").await })
+        }),
+    ));
+    let phrase = "set the next step on all my open opportunities to 'Review pricing'";
+    let out = agent
+        .submit(
+            phrase,
+            RunOptions {
+                bulk_threshold,
+                ..yes()
+            },
+        )
+        .await;
+    assert_eq!(out.status, Status::Failed, "{}", out.message);
+    assert_eq!(out.changes.len(), 14, "{}", out.message);
+    assert_eq!(out.failures.len(), 1);
+    assert_eq!(out.failures[0].id.as_deref(), Some("006Dm0000000030IAA"));
+    let done = admin
+        .query("SELECT Id FROM Opportunity WHERE NextStep = 'Review pricing'")
+        .await;
+    assert_eq!(done.len(), 14);
+    // the failed part is retried (and fails again: the record is gone), the rest stays
+    let retry = agent.retry(yes()).await;
+    assert_eq!(retry.changes.len(), 0, "{}", retry.message);
+    // undo reverts the 14 that were written
+    let undo = agent.undo(Some(out.journal_entry.unwrap()), "undo").await;
+    assert_eq!(undo.status, Status::Applied, "{}", undo.message);
+    assert!(
+        admin
+            .query("SELECT Id FROM Opportunity WHERE NextStep = 'Review pricing'")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn bulk_over_collections_keeps_the_successful_part() {
+    bulk_with_one_failure(2000).await;
+}
+
+#[tokio::test]
+async fn bulk_over_bulk_api_keeps_the_successful_part() {
+    bulk_with_one_failure(5).await;
+}
+
+#[tokio::test]
+async fn statuses_of_the_resolution_rules() {
+    let org = start().await;
+    let (mut agent, _) = org.agent(DANA, DANA_ID);
+    let cases = [
+        ("move the hooli deal to negotiation", Status::Ambiguous),
+        ("follow up with Sarah tomorrow", Status::Ambiguous),
+        (
+            "update the acme logistics fleet expansion to negotiation",
+            Status::NotFound,
+        ),
+        ("set acme corp's customer tier to gold", Status::Denied),
+        (
+            "change the forecast category on the Globex Enterprise License to best case",
+            Status::Denied,
+        ),
+        ("update project titan's stage to wonderful", Status::Invalid),
+        ("make me a sandwich", Status::NotUnderstood),
+        ("how many open deals do I have", Status::Answered),
+        ("update the initech deal to closed won", Status::Applied),
+    ];
+    for (phrase, want) in cases {
+        let out = agent.submit(phrase, yes()).await;
+        assert_eq!(out.status, want, "{phrase}: {}", out.message);
+        if want == Status::Ambiguous {
+            assert!(out.candidates.len() >= 2);
+        }
+    }
+}

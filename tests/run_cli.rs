@@ -1,0 +1,355 @@
+//! `sayso run`, `history`, `undo` and `retry` through the binary against a spawned sandbox
+//! (`sayso sandbox serve --port 0`): JSON Lines output, statuses and exit codes, and a bulk run
+//! killed with SIGKILL and resumed from the journal.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sayso");
+const KEY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/src/sandbox/demo-org/keys/demo-jwt.key"
+);
+
+struct Served {
+    child: Child,
+    url: String,
+    home: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(extra: &[&str]) -> Served {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let mut child = Command::new(BIN)
+        .args(["sandbox", "serve", "--port", "0", "--fresh", "--db"])
+        .arg(dir.path().join("org.db"))
+        .args(extra)
+        .env("SAYSO_HOME", &home)
+        .env("SAYSO_TODAY", "2026-11-18")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut url = String::new();
+    for _ in 0..50 {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        if let Some(i) = line.find("http://127.0.0.1:") {
+            url = line[i..]
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .trim_end_matches('/')
+                .to_string();
+            break;
+        }
+    }
+    assert!(!url.is_empty(), "sandbox printed no URL");
+    std::thread::spawn(move || for _ in reader.lines() {});
+    Served {
+        child,
+        url,
+        home,
+        _dir: dir,
+    }
+}
+
+impl Served {
+    fn sayso(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("SAYSO_HOME", &self.home)
+            .env("SAYSO_TODAY", "2026-11-18")
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    fn login(&self, user: &str) {
+        let out = self
+            .sayso(&[
+                "login",
+                "--instance-url",
+                &self.url,
+                "--jwt",
+                "--client-id",
+                "sayso-cli",
+                "--username",
+                user,
+                "--jwt-key",
+                KEY,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "login: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Runs the binary and returns (exit code, JSON lines).
+    fn json(&self, args: &[&str]) -> (i32, Vec<Value>) {
+        let out = self.sayso(args).stdin(Stdio::null()).output().unwrap();
+        let lines = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (out.status.code().unwrap_or(-1), lines)
+    }
+
+    fn run(&self, phrase: &str) -> (i32, Value) {
+        let (code, lines) = self.json(&["run", "--yes", "--json", phrase]);
+        assert_eq!(lines.len(), 1, "{phrase}");
+        (code, lines[0].clone())
+    }
+}
+
+fn stage(s: &Served, name: &str) -> String {
+    let (_, v) = s.run(&format!("what's the status of {name}"));
+    v["records"][0]["StageName"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn statuses_and_exit_codes() {
+    let s = serve(&[]);
+    s.login("dana.reyes@demo.sayso.dev");
+    let cases = [
+        (
+            "update opportunity Project Titan to Negotiation",
+            "applied",
+            0,
+        ),
+        ("how many open deals do I have", "answered", 0),
+        ("move the hooli deal to negotiation", "ambiguous", 1),
+        (
+            "update the acme logistics fleet expansion to negotiation",
+            "not_found",
+            1,
+        ),
+        ("set acme corp's customer tier to gold", "denied", 1),
+        ("update project titan's stage to wonderful", "invalid", 1),
+        ("make me a sandwich", "not_understood", 1),
+        (
+            "update opportunity titan' OR Name != 'x to negotiation",
+            "not_found",
+            1,
+        ),
+    ];
+    for (phrase, status, code) in cases {
+        let (got, v) = s.run(phrase);
+        assert_eq!(v["status"], status, "{phrase}: {v}");
+        assert_eq!(got, code, "{phrase}");
+        assert!(v["api_calls"].as_u64().is_some());
+    }
+    // dry run: exit 0, nothing changes
+    let (code, lines) = s.json(&[
+        "run",
+        "--dry-run",
+        "--json",
+        "update the initech deal to closed won",
+    ]);
+    assert_eq!((code, lines[0]["status"].as_str()), (0, Some("dry_run")));
+    assert_eq!(stage(&s, "Initech Renewal"), "Proposal/Price Quote");
+    // bulk without --yes and without a terminal: needs confirmation, exit 1
+    let (code, lines) = s.json(&["run", "--json", "mark all my overdue tasks as complete"]);
+    assert_eq!(
+        (code, lines[0]["status"].as_str()),
+        (1, Some("needs_confirmation"))
+    );
+    // above --max-records
+    let (code, lines) = s.json(&[
+        "run",
+        "--yes",
+        "--json",
+        "--max-records",
+        "1",
+        "mark all my overdue tasks as complete",
+    ]);
+    assert_eq!(
+        (code, lines[0]["status"].as_str()),
+        (1, Some("limit_exceeded"))
+    );
+    // usage error
+    let (code, _) = s.json(&["run", "--json"]);
+    assert_eq!(code, 2);
+    // several commands from stdin: one JSON line each
+    let mut child = s
+        .sayso(&["run", "--yes", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"show my open opportunities closing this quarter\nmake me a sandwich\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let statuses: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["status"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(statuses, ["answered", "not_understood"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn history_and_undo_through_the_binary() {
+    let s = serve(&[]);
+    s.login("dana.reyes@demo.sayso.dev");
+    let (code, v) = s.run("move the globex enterprise license to closed won");
+    assert_eq!((code, v["status"].as_str()), (0, Some("applied")), "{v}");
+    let (code, v) = s.run("log a note on Acme Corp: they want to move forward");
+    assert_eq!((code, v["status"].as_str()), (0, Some("applied")), "{v}");
+    let (_, entries) = s.json(&["history", "--json"]);
+    assert_eq!(entries.len(), 2);
+    assert_eq!(
+        entries[0]["phrase"],
+        "log a note on Acme Corp: they want to move forward"
+    );
+    assert_eq!(
+        entries[1]["changes"][0]["old"]["StageName"],
+        "Negotiation/Review"
+    );
+    // undo the note (latest), then the stage change (entry 1)
+    let (code, lines) = s.json(&["undo", "--json"]);
+    assert_eq!(
+        (code, lines[0]["status"].as_str()),
+        (0, Some("applied")),
+        "{:?}",
+        lines
+    );
+    let (code, lines) = s.json(&["undo", "1", "--json"]);
+    assert_eq!(
+        (code, lines[0]["status"].as_str()),
+        (0, Some("applied")),
+        "{:?}",
+        lines
+    );
+    assert_eq!(stage(&s, "Globex Enterprise License"), "Negotiation/Review");
+    let (_, entries) = s.json(&["history", "--json"]);
+    assert_eq!(entries.len(), 4);
+    assert_eq!(entries[0]["kind"], "undo");
+}
+
+fn journal_results(home: &Path) -> (i64, i64) {
+    let Ok(conn) = rusqlite::Connection::open(home.join("journal.db")) else {
+        return (0, 0);
+    };
+    let planned: i64 = conn
+        .query_row("SELECT COUNT(*) FROM change", [], |r| r.get(0))
+        .unwrap_or(0);
+    let done: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM change_result WHERE state = 'done'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or(0);
+    (planned, done)
+}
+
+#[test]
+fn killed_bulk_run_resumes_from_the_journal() {
+    // Slow every data call down so the run can be killed between two collection requests.
+    let s = serve(&["--latency-ms", "150"]);
+    s.login("dana.reyes@demo.sayso.dev");
+    // 600 open tasks for dana, made through the agent's own bulk path is too slow to set up;
+    // the sandbox administrator inserts them with sObject Collections.
+    let token = admin_token(&s.url);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        for chunk in 0..3 {
+            let records: Vec<Value> = (0..200)
+                .map(|i| {
+                    serde_json::json!({"attributes": {"type": "Task"}, "Subject": format!("Bulk chore {}", chunk * 200 + i),
+                        "Status": "Not Started", "OwnerId": "005Dm0000000003IAA", "WhatId": "006Dm0000000001IAA"})
+                })
+                .collect();
+            let resp = http
+                .post(format!("{}/services/data/v63.0/composite/sobjects", s.url))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"allOrNone": true, "records": records}))
+                .send()
+                .await
+                .unwrap();
+            assert!(resp.status().is_success());
+        }
+    });
+    let mut child = s
+        .sayso(&[
+            "run",
+            "--yes",
+            "--json",
+            "mark all my open tasks as complete",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // wait until part of the run is journaled as done, then SIGKILL
+    let mut seen = (0, 0);
+    for _ in 0..400 {
+        seen = journal_results(&s.home);
+        if seen.1 > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let (planned, done) = journal_results(&s.home);
+    assert!(planned > 600, "planned {planned}, seen {seen:?}");
+    assert!(done > 0 && done < planned, "done {done} of {planned}");
+    let (code, lines) = s.json(&["retry", "--json"]);
+    assert_eq!(code, 0, "{lines:?}");
+    assert_eq!(lines[0]["status"], "applied");
+    let (_, v) = s.run("how many open tasks do I have");
+    assert_eq!(v["count"], 0, "{v}");
+}
+
+fn admin_token(url: &str) -> String {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let resp: Value = reqwest::Client::new()
+            .post(format!("{url}/services/oauth2/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "sandbox-admin"),
+                ("client_secret", "sandbox-admin-secret"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        resp["access_token"].as_str().unwrap().to_string()
+    })
+}
