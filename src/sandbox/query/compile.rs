@@ -109,6 +109,8 @@ pub struct ColRef<'a> {
     pub field: &'a Field,
     /// Canonical relationship names from the base object (`["Account", "Owner"]`).
     pub rels: Vec<String>,
+    /// The key in result JSON (the canonical field name; `Type` for a polymorphic type).
+    pub display: String,
 }
 
 /// One LEFT JOIN for a parent relationship path.
@@ -288,6 +290,7 @@ impl<'a, 'c> Scope<'a, 'c> {
                 sql: format!("{alias}.{}", quote_ident(&field.name)),
                 field,
                 rels: canonical,
+                display: field.name.clone(),
             });
         }
         // Polymorphic: the field of whichever target matched.
@@ -308,6 +311,7 @@ impl<'a, 'c> Scope<'a, 'c> {
                 sql: format!("(CASE {} END)", whens.join(" ")),
                 field,
                 rels: canonical,
+                display: "Type".to_string(),
             });
         }
         for (obj, alias) in &targets {
@@ -337,6 +341,7 @@ impl<'a, 'c> Scope<'a, 'c> {
             sql,
             field,
             rels: canonical,
+            display: field.name.clone(),
         })
     }
 
@@ -532,12 +537,14 @@ pub fn condition(
     }
 }
 
-fn type_error(field: &Field, quoted: bool) -> SfError {
+/// "value of filter criterion … must be of type X and should (not) be enclosed in quotes";
+/// `needs_quotes`: strings and ids are quoted, numbers, dates and booleans are not.
+fn type_error(field: &Field, needs_quotes: bool) -> SfError {
     let ty = match field.ty {
         FieldType::Datetime => "dateTime",
         other => other.as_str(),
     };
-    let quotes = if quoted {
+    let quotes = if needs_quotes {
         "should be enclosed in quotes"
     } else {
         "should not be enclosed in quotes"
@@ -571,55 +578,50 @@ fn bind(ty: &OperandType<'_>, lit: &Literal) -> Result<SqlValue, SfError> {
             Literal::Date(d) => Ok(SqlValue::Text(d.clone())),
             _ => Err(malformed("DAY_ONLY() compares with a date")),
         },
-        OperandType::Field(field) => {
-            let quoted = matches!(lit, Literal::String(_));
-            match field.ty {
-                FieldType::Id | FieldType::Reference => match lit {
-                    Literal::String(s) => {
-                        let v = s.value();
-                        RecordId::parse(&v)
-                            .map(|id| SqlValue::Text(id.as_str().to_string()))
-                            .map_err(|_| {
-                                SfError::new(
-                                    StatusCode::BAD_REQUEST,
-                                    "INVALID_QUERY_FILTER_OPERATOR",
-                                    format!("invalid ID field: {v}"),
-                                )
-                            })
+        OperandType::Field(field) => match field.ty {
+            FieldType::Id | FieldType::Reference => match lit {
+                Literal::String(s) => {
+                    let v = s.value();
+                    RecordId::parse(&v)
+                        .map(|id| SqlValue::Text(id.as_str().to_string()))
+                        .map_err(|_| {
+                            SfError::new(
+                                StatusCode::BAD_REQUEST,
+                                "INVALID_QUERY_FILTER_OPERATOR",
+                                format!("invalid ID field: {v}"),
+                            )
+                        })
+                }
+                _ => Err(type_error(field, true)),
+            },
+            FieldType::Date => match lit {
+                Literal::Date(d) if clock::parse_date(d).is_some() => Ok(SqlValue::Text(d.clone())),
+                _ => Err(type_error(field, false)),
+            },
+            FieldType::Datetime => match lit {
+                Literal::DateTime(d) => clock::parse_datetime(d)
+                    .map(|t| SqlValue::Text(clock::format_datetime(t)))
+                    .ok_or_else(|| malformed(format!("invalid datetime {d}"))),
+                _ => Err(type_error(field, false)),
+            },
+            FieldType::Boolean => match lit {
+                Literal::Boolean(b) => Ok(SqlValue::Integer(i64::from(*b))),
+                _ => Err(type_error(field, false)),
+            },
+            _ => match field.ty.storage() {
+                Storage::Integer | Storage::Real => match lit {
+                    Literal::Number(n) => number(n).ok_or_else(|| type_error(field, false)),
+                    Literal::Currency { amount, .. } => {
+                        number(amount).ok_or_else(|| type_error(field, false))
                     }
+                    _ => Err(type_error(field, false)),
+                },
+                _ => match lit {
+                    Literal::String(s) => Ok(SqlValue::Text(s.value())),
                     _ => Err(type_error(field, true)),
                 },
-                FieldType::Date => match lit {
-                    Literal::Date(d) if clock::parse_date(d).is_some() => {
-                        Ok(SqlValue::Text(d.clone()))
-                    }
-                    _ => Err(type_error(field, quoted)),
-                },
-                FieldType::Datetime => match lit {
-                    Literal::DateTime(d) => clock::parse_datetime(d)
-                        .map(|t| SqlValue::Text(clock::format_datetime(t)))
-                        .ok_or_else(|| malformed(format!("invalid datetime {d}"))),
-                    _ => Err(type_error(field, quoted)),
-                },
-                FieldType::Boolean => match lit {
-                    Literal::Boolean(b) => Ok(SqlValue::Integer(i64::from(*b))),
-                    _ => Err(type_error(field, quoted)),
-                },
-                _ => match field.ty.storage() {
-                    Storage::Integer | Storage::Real => match lit {
-                        Literal::Number(n) => number(n).ok_or_else(|| type_error(field, false)),
-                        Literal::Currency { amount, .. } => {
-                            number(amount).ok_or_else(|| type_error(field, false))
-                        }
-                        _ => Err(type_error(field, quoted)),
-                    },
-                    _ => match lit {
-                        Literal::String(s) => Ok(SqlValue::Text(s.value())),
-                        _ => Err(type_error(field, true)),
-                    },
-                },
-            }
-        }
+            },
+        },
     }
 }
 

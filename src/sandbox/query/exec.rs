@@ -262,13 +262,13 @@ fn add_path<'a>(
     let (conv, name) = match function {
         Some((Function::ToLabel, alias)) => (
             Conv::Label(c.field),
-            alias.unwrap_or_else(|| c.field.name.clone()),
+            alias.unwrap_or_else(|| c.display.clone()),
         ),
         Some((_, alias)) => (
             Conv::Field(c.field),
-            alias.unwrap_or_else(|| c.field.name.clone()),
+            alias.unwrap_or_else(|| c.display.clone()),
         ),
-        None => (Conv::Field(c.field), c.field.name.clone()),
+        None => (Conv::Field(c.field), c.display.clone()),
     };
     node.value(&name, col, conv);
     Ok(())
@@ -330,7 +330,7 @@ fn add_typeof<'a>(
         path.extend(f.0.iter().cloned());
         let c = scope.column(&FieldPath(path))?;
         let col = cols.add(c.sql);
-        else_node.value(&c.field.name, col, Conv::Field(c.field));
+        else_node.value(&c.display, col, Conv::Field(c.field));
     }
     root.entries.push(Entry::Parent {
         name,
@@ -699,7 +699,7 @@ fn run_aggregate(
                         c.field.name
                     )));
                 }
-                let name = alias.clone().unwrap_or_else(|| c.field.name.clone());
+                let name = alias.clone().unwrap_or_else(|| c.display.clone());
                 out.push((name, cols.add(c.sql), Conv::Field(c.field)));
             }
             SelectItem::Function { call, alias } => {

@@ -1,0 +1,127 @@
+//! Measures the sandbox's SOQL engine on a 100,000-row Opportunity table: a selective indexed query
+//! in-process (parse + compile + run + JSON) and over HTTP, plus one 1,000-row page.
+//!
+//! Run with `cargo run --release --example query_bench`.
+
+use std::time::Instant;
+
+use sayso::sandbox::query::compile::Ctx;
+use sayso::sandbox::query::exec::{self, RunOptions};
+use sayso::sandbox::{Sandbox, SandboxOptions};
+
+const ROWS: u64 = 100_000;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 5, 13);
+    let sandbox = Sandbox::open(SandboxOptions {
+        db_path: None,
+        fresh: true,
+        today,
+        ..Default::default()
+    })?;
+    let state = sandbox.state().clone();
+    let started = Instant::now();
+    {
+        let conn = state.lock_db();
+        let tx = conn.unchecked_transaction()?;
+        {
+            let mut stmt = tx.prepare(
+                "INSERT INTO \"Opportunity\" (\"Id\", \"Name\", \"AccountId\", \"StageName\", \"Amount\", \"CloseDate\", \"OwnerId\", \"IsDeleted\")
+                 VALUES (?1, ?2, ?3, 'Prospecting', ?4, '2026-06-01', '005Dm0000000003IAA', 0)",
+            )?;
+            for i in 0..ROWS {
+                let id = sayso::id::RecordId::from_parts("006", "Zz", 1_000_000 + i);
+                let account = sayso::id::RecordId::from_parts("001", "Zz", 1_000_000 + i / 10);
+                stmt.execute(rusqlite::params![
+                    id.as_str(),
+                    format!("Bench {i}"),
+                    account.as_str(),
+                    (i % 1000) as f64 * 100.0
+                ])?;
+            }
+        }
+        tx.commit()?;
+    }
+    println!("inserted {ROWS} opportunities in {:?}", started.elapsed());
+
+    let principal = state
+        .policy
+        .principal("admin@demo.sayso.dev", None, &[])
+        .ok_or("no admin")?;
+    let ctx = Ctx {
+        schema: &state.schema,
+        policy: &state.policy,
+        principal: &principal,
+        today: state.clock.today(),
+    };
+    let account = sayso::id::RecordId::from_parts("001", "Zz", 1_000_000 + 4242);
+    let selective = format!(
+        "SELECT Id, Name, Amount, StageName, Account.Name FROM Opportunity WHERE AccountId = '{}'",
+        account.as_str()
+    );
+    let by_name = "SELECT Id, Amount FROM Opportunity WHERE Name = 'Bench 4242'";
+    let page =
+        "SELECT Id, Name, Amount FROM Opportunity WHERE Amount > 50000 ORDER BY Name LIMIT 1000";
+    for (label, soql, iterations) in [
+        ("selective (AccountId =)", selective.as_str(), 2000),
+        ("Name =", by_name, 50),
+        ("1,000-row page", page, 20),
+    ] {
+        let query = sayso::soql::parse(soql)?;
+        let opts = RunOptions {
+            all_rows: false,
+            batch: 2000,
+            start: 0,
+            known_total: None,
+            version: "63.0",
+        };
+        let conn = state.lock_db();
+        let first = exec::run(&conn, ctx, &query, opts).map_err(|e| e.message().to_string())?;
+        let started = Instant::now();
+        for _ in 0..iterations {
+            let q = sayso::soql::parse(soql)?;
+            let p = exec::run(&conn, ctx, &q, opts).map_err(|e| e.message().to_string())?;
+            std::hint::black_box(serde_json::to_string(&p.records)?);
+        }
+        let per = started.elapsed() / iterations;
+        println!(
+            "{label}: {} rows, {per:?} per query in-process ({:.0} q/s)",
+            first.total,
+            1.0 / per.as_secs_f64()
+        );
+    }
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let token = sandbox.mint_token("admin@demo.sayso.dev")?;
+        let server = sandbox.clone();
+        tokio::spawn(async move {
+            let _ = server.serve(listener, std::future::pending()).await;
+        });
+        let client = reqwest::Client::new();
+        let url = format!("{base}/services/data/v63.0/query");
+        let n = 500u32;
+        let started = Instant::now();
+        for _ in 0..n {
+            let resp = client
+                .get(&url)
+                .bearer_auth(&token)
+                .query(&[("q", selective.as_str())])
+                .send()
+                .await?;
+            std::hint::black_box(resp.bytes().await?);
+        }
+        let per = started.elapsed() / n;
+        println!(
+            "selective over HTTP: {per:?} per request ({:.0} req/s)",
+            1.0 / per.as_secs_f64()
+        );
+        Ok::<(), Box<dyn std::error::Error>>(())
+    })?;
+    Ok(())
+}

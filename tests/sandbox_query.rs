@@ -1,0 +1,1018 @@
+//! SOQL and SOSL over real HTTP against an in-process sandbox (demo org, today pinned to
+//! Wednesday 2026-05-13): relationships, child subqueries, semi-/anti-joins, every operator,
+//! date literals, aggregates, ORDER BY/LIMIT/OFFSET, pagination with batchSize, queryAll after a
+//! delete, the ContentDocumentLink filter rule, injection text, security, and error shapes.
+
+use chrono::{Duration, NaiveDate};
+use sayso::sandbox::{Sandbox, SandboxOptions};
+use sayso::soql::{self, LikeMatch, QueryBuilder, builder};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+const ADMIN: &str = "admin@demo.sayso.dev";
+const DANA: &str = "dana.reyes@demo.sayso.dev";
+const MARIA: &str = "maria.chen@demo.sayso.dev";
+const KINETIC: &str = "kinetic.integration@demo.sayso.dev";
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 5, 13).expect("date")
+}
+
+struct Org {
+    base: String,
+    sandbox: Sandbox,
+    client: reqwest::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start() -> Org {
+    let options = SandboxOptions {
+        db_path: None,
+        fresh: true,
+        today: Some(today()),
+        ..Default::default()
+    };
+    let sandbox = Sandbox::open(options).expect("sandbox opens");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = sandbox.clone();
+    tokio::spawn(async move {
+        let _ = server
+            .serve(listener, async move {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    Org {
+        base,
+        sandbox,
+        client: reqwest::Client::new(),
+        _stop: stop,
+    }
+}
+
+impl Org {
+    fn token(&self, user: &str) -> String {
+        self.sandbox.mint_token(user).expect("token")
+    }
+
+    async fn get(
+        &self,
+        user: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        batch: Option<u32>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let mut req = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(self.token(user))
+            .query(query);
+        if let Some(n) = batch {
+            req = req.header("Sforce-Query-Options", format!("batchSize={n}"));
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        (status, body, headers)
+    }
+
+    async fn query_as(&self, user: &str, soql: &str) -> (u16, Value) {
+        let (s, b, _) = self
+            .get(user, "/services/data/v63.0/query", &[("q", soql)], None)
+            .await;
+        (s, b)
+    }
+
+    #[track_caller]
+    async fn ok(&self, soql: &str) -> Value {
+        let (status, body) = self.query_as(ADMIN, soql).await;
+        assert_eq!(status, 200, "{soql}: {body}");
+        body
+    }
+
+    async fn err(&self, user: &str, soql: &str) -> (u16, String, String) {
+        let (status, body) = self.query_as(user, soql).await;
+        let code = body[0]["errorCode"].as_str().unwrap_or("").to_string();
+        let message = body[0]["message"].as_str().unwrap_or("").to_string();
+        (status, code, message)
+    }
+
+    async fn ids(&self, soql: &str) -> BTreeSet<String> {
+        let body = self.ok(soql).await;
+        assert_eq!(body["done"], json!(true), "{soql}");
+        records(&body)
+            .iter()
+            .map(|r| r["Id"].as_str().unwrap_or("").to_string())
+            .collect()
+    }
+}
+
+fn records(body: &Value) -> Vec<Value> {
+    body["records"].as_array().cloned().unwrap_or_default()
+}
+
+/// All opportunities as the admin sees them, for computing expectations independently of SOQL.
+async fn all_opps(org: &Org) -> Vec<Value> {
+    records(&org.ok("SELECT Id, Name, Amount, StageName, CloseDate, IsClosed, AccountId, Probability FROM Opportunity").await)
+}
+
+fn ids_where(rows: &[Value], keep: impl Fn(&Value) -> bool) -> BTreeSet<String> {
+    rows.iter()
+        .filter(|r| keep(r))
+        .map(|r| r["Id"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn records_have_attributes_and_typed_values() {
+    let org = start().await;
+    let (status, body, headers) =
+        org.get(ADMIN, "/services/data/v63.0/query", &[("q", "SELECT Id, Name, Amount, IsClosed, CloseDate FROM Opportunity WHERE Name = 'Project Titan'")], None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        headers.get("sforce-limit-info").is_some(),
+        "each query counts as an API call"
+    );
+    assert_eq!(body["totalSize"], json!(1));
+    assert_eq!(body["done"], json!(true));
+    assert!(body.get("nextRecordsUrl").is_none());
+    let r = &body["records"][0];
+    assert_eq!(r["attributes"]["type"], "Opportunity");
+    assert_eq!(
+        r["attributes"]["url"],
+        format!(
+            "/services/data/v63.0/sobjects/Opportunity/{}",
+            r["Id"].as_str().unwrap()
+        )
+    );
+    assert_eq!(r["Amount"], json!(480000.0));
+    assert_eq!(r["IsClosed"], json!(false));
+    assert_eq!(
+        r["CloseDate"],
+        json!((today() + Duration::days(45)).to_string())
+    );
+    // Names are case-insensitive in the query and canonical in the result.
+    let body = org
+        .ok("select id, NAME from opportunity where name = 'project titan'")
+        .await;
+    assert_eq!(body["records"][0]["Name"], "Project Titan");
+    assert!(body["records"][0].get("NAME").is_none());
+}
+
+#[tokio::test]
+async fn parent_relationships_nest_and_null_parents_are_null() {
+    let org = start().await;
+    let body = org.ok("SELECT Name, Account.Name, Account.Owner.Name, Owner.Alias FROM Opportunity WHERE Name = 'Project Titan'").await;
+    let r = &body["records"][0];
+    assert_eq!(r["Account"]["attributes"]["type"], "Account");
+    assert!(r["Account"]["Name"].is_string());
+    assert_eq!(r["Account"]["Owner"]["attributes"]["type"], "User");
+    assert!(r["Account"]["Owner"]["Name"].is_string());
+    assert_eq!(r["Owner"]["Alias"], "dreye");
+    // Polymorphic What: the nested object carries the actual type.
+    let body = org.ok("SELECT Subject, What.Name, What.Type, Who.Name FROM Task WHERE Subject = 'Follow up call'").await;
+    let r = &body["records"][0];
+    assert_eq!(r["What"]["attributes"]["type"], "Opportunity", "{body}");
+    assert_eq!(r["What"]["Type"], "Opportunity", "{body}");
+    assert!(r["What"]["Name"].is_string());
+    assert_eq!(r["Who"]["attributes"]["type"], "Contact");
+    // A record without a parent gets null.
+    {
+        let conn = org.sandbox.state().lock_db();
+        conn.execute(
+            "INSERT INTO \"Task\" (\"Id\", \"Subject\", \"OwnerId\", \"IsDeleted\") VALUES ('00TDm0000000999MAA', 'Lonely task', '005Dm0000000001IAA', 0)",
+            [],
+        )
+        .expect("insert task");
+    }
+    let body = org
+        .ok("SELECT Id, Who.Name, What.Name FROM Task WHERE WhoId = null")
+        .await;
+    assert_eq!(body["totalSize"], json!(1), "{body}");
+    assert_eq!(body["records"][0]["Who"], Value::Null);
+    assert_eq!(body["records"][0]["What"], Value::Null);
+    // Alias prefixes and TYPEOF.
+    let body = org
+        .ok("SELECT o.Name, o.Account.Name FROM Opportunity o WHERE o.Name = 'Project Titan'")
+        .await;
+    assert!(body["records"][0]["Account"]["Name"].is_string());
+    let body = org.ok("SELECT TYPEOF What WHEN Opportunity THEN Name, StageName ELSE Name END FROM Task WHERE Subject = 'Follow up call'").await;
+    assert!(
+        body["records"][0]["What"]["StageName"].is_string(),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn child_subqueries_nest_results_or_null() {
+    let org = start().await;
+    let body = org
+        .ok("SELECT Name, (SELECT LastName, Account.Name FROM Contacts ORDER BY LastName DESC LIMIT 2), (SELECT Name FROM Opportunities WHERE Amount > 100000000) FROM Account WHERE Name = 'Acme Corp'")
+        .await;
+    let acme = &body["records"][0];
+    let contacts = &acme["Contacts"];
+    assert_eq!(contacts["done"], json!(true));
+    let names: Vec<&str> = contacts["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["LastName"].as_str().unwrap())
+        .collect();
+    assert!(names.len() <= 2 && !names.is_empty(), "{contacts}");
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| std::cmp::Reverse(n.to_lowercase()));
+    assert_eq!(names, sorted);
+    assert_eq!(contacts["records"][0]["attributes"]["type"], "Contact");
+    assert_eq!(contacts["records"][0]["Account"]["Name"], "Acme Corp");
+    assert_eq!(
+        acme["Opportunities"],
+        Value::Null,
+        "an empty child result is null"
+    );
+    // Every contact of every account comes back under its own parent.
+    let body = org
+        .ok("SELECT Id, (SELECT Id, AccountId FROM Contacts) FROM Account")
+        .await;
+    let mut n = 0;
+    for a in records(&body) {
+        for c in a["Contacts"]["records"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            assert_eq!(c["AccountId"], a["Id"]);
+            n += 1;
+        }
+    }
+    let with_account = org
+        .ok("SELECT COUNT() FROM Contact WHERE AccountId != null")
+        .await;
+    assert_eq!(json!(n), with_account["totalSize"]);
+    let (status, code, _) = org
+        .err(ADMIN, "SELECT Id, (SELECT Id FROM Nonsense) FROM Account")
+        .await;
+    assert_eq!((status, code.as_str()), (400, "INVALID_TYPE"));
+}
+
+#[tokio::test]
+async fn semi_and_anti_joins() {
+    let org = start().await;
+    let opps = all_opps(&org).await;
+    let won_accounts: BTreeSet<String> = opps
+        .iter()
+        .filter(|o| o["StageName"] == "Closed Won")
+        .filter_map(|o| o["AccountId"].as_str().map(str::to_string))
+        .collect();
+    let semi = org.ids("SELECT Id FROM Account WHERE Id IN (SELECT AccountId FROM Opportunity WHERE StageName = 'Closed Won')").await;
+    assert_eq!(semi, won_accounts);
+    assert!(!semi.is_empty());
+    let all = org.ids("SELECT Id FROM Account").await;
+    let anti = org.ids("SELECT Id FROM Account WHERE Id NOT IN (SELECT AccountId FROM Opportunity WHERE StageName = 'Closed Won')").await;
+    assert_eq!(anti, all.difference(&won_accounts).cloned().collect());
+}
+
+#[tokio::test]
+async fn every_comparison_operator() {
+    let org = start().await;
+    let opps = all_opps(&org).await;
+    let amount = |r: &Value| r["Amount"].as_f64();
+    let base = "SELECT Id FROM Opportunity WHERE ";
+    let cases: Vec<(&str, Box<dyn Fn(&Value) -> bool>)> = vec![
+        (
+            "Amount = 480000",
+            Box::new(move |r| amount(r) == Some(480000.0)),
+        ),
+        (
+            "Amount != 480000",
+            Box::new(move |r| amount(r) != Some(480000.0)),
+        ),
+        (
+            "Amount <> 480000",
+            Box::new(move |r| amount(r) != Some(480000.0)),
+        ),
+        (
+            "Amount < 100000",
+            Box::new(move |r| amount(r).is_some_and(|a| a < 100000.0)),
+        ),
+        (
+            "Amount <= 100000",
+            Box::new(move |r| amount(r).is_some_and(|a| a <= 100000.0)),
+        ),
+        (
+            "Amount > 100000",
+            Box::new(move |r| amount(r).is_some_and(|a| a > 100000.0)),
+        ),
+        (
+            "Amount >= 100000",
+            Box::new(move |r| amount(r).is_some_and(|a| a >= 100000.0)),
+        ),
+        ("Amount = null", Box::new(move |r| amount(r).is_none())),
+        ("Amount != null", Box::new(move |r| amount(r).is_some())),
+        (
+            "StageName = 'prospecting'",
+            Box::new(|r| r["StageName"] == "Prospecting"),
+        ),
+        (
+            "StageName IN ('Prospecting', 'Closed Won')",
+            Box::new(|r| r["StageName"] == "Prospecting" || r["StageName"] == "Closed Won"),
+        ),
+        (
+            "StageName NOT IN ('Prospecting', 'Closed Won')",
+            Box::new(|r| r["StageName"] != "Prospecting" && r["StageName"] != "Closed Won"),
+        ),
+        (
+            "Name LIKE 'project%'",
+            Box::new(|r| {
+                r["Name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_lowercase()
+                    .starts_with("project")
+            }),
+        ),
+        (
+            "Name LIKE '%a_e%'",
+            Box::new(|r| {
+                let n: Vec<char> = r["Name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_lowercase()
+                    .chars()
+                    .collect();
+                n.windows(3).any(|w| w[0] == 'a' && w[2] == 'e')
+            }),
+        ),
+        (
+            "IsClosed = true",
+            Box::new(|r| r["IsClosed"] == json!(true)),
+        ),
+        (
+            "IsClosed = false AND Amount > 100000",
+            Box::new(move |r| {
+                r["IsClosed"] == json!(false) && amount(r).is_some_and(|a| a > 100000.0)
+            }),
+        ),
+        (
+            "(StageName = 'Closed Won' OR StageName = 'Closed Lost') AND NOT Amount < 50000",
+            Box::new(move |r| {
+                (r["StageName"] == "Closed Won" || r["StageName"] == "Closed Lost")
+                    && !amount(r).is_some_and(|a| a < 50000.0)
+            }),
+        ),
+        (
+            "NOT (IsClosed = true OR Probability > 50)",
+            Box::new(|r| {
+                !(r["IsClosed"] == json!(true)
+                    || r["Probability"].as_f64().is_some_and(|p| p > 50.0))
+            }),
+        ),
+        (
+            "Amount > USD100000",
+            Box::new(move |r| amount(r).is_some_and(|a| a > 100000.0)),
+        ),
+        (
+            "CloseDate > 2026-06-01",
+            Box::new(|r| r["CloseDate"].as_str().unwrap_or("") > "2026-06-01"),
+        ),
+    ];
+    for (filter, keep) in cases {
+        let got = org.ids(&format!("{base}{filter}")).await;
+        assert_eq!(got, ids_where(&opps, keep), "WHERE {filter}");
+    }
+    // LIKE escapes: a literal % matches nothing here, and \_ is a literal underscore.
+    assert!(
+        org.ids(r"SELECT Id FROM Opportunity WHERE Name LIKE '%\%%'")
+            .await
+            .is_empty()
+    );
+    // Ids compare in their 15- and 18-character forms.
+    let titan = org
+        .ids("SELECT Id FROM Opportunity WHERE Name = 'Project Titan'")
+        .await;
+    let id18 = titan.iter().next().unwrap().clone();
+    assert_eq!(
+        org.ids(&format!(
+            "SELECT Id FROM Opportunity WHERE Id = '{}'",
+            &id18[..15]
+        ))
+        .await,
+        titan
+    );
+}
+
+#[tokio::test]
+async fn date_literals_resolve_against_the_pinned_today() {
+    let org = start().await;
+    let opps = all_opps(&org).await;
+    let day = |r: &Value| {
+        NaiveDate::parse_from_str(r["CloseDate"].as_str().unwrap_or("1900-01-01"), "%Y-%m-%d")
+            .unwrap()
+    };
+    let t = today();
+    let cases: Vec<(&str, Box<dyn Fn(NaiveDate) -> bool>)> = vec![
+        ("CloseDate = TODAY", Box::new(move |d| d == t)),
+        ("CloseDate < TODAY", Box::new(move |d| d < t)),
+        ("CloseDate <= TODAY", Box::new(move |d| d <= t)),
+        ("CloseDate > TODAY", Box::new(move |d| d > t)),
+        (
+            "CloseDate = NEXT_N_DAYS:60",
+            Box::new(move |d| d > t && d <= t + Duration::days(60)),
+        ),
+        (
+            "CloseDate = LAST_N_DAYS:30",
+            Box::new(move |d| d >= t - Duration::days(30) && d <= t),
+        ),
+        (
+            "CloseDate = THIS_MONTH",
+            Box::new(|d| d.to_string().starts_with("2026-05")),
+        ),
+        (
+            "CloseDate = NEXT_MONTH",
+            Box::new(|d| d.to_string().starts_with("2026-06")),
+        ),
+        (
+            "CloseDate = THIS_QUARTER",
+            Box::new(|d| ("2026-04-01".."2026-07-01").contains(&d.to_string().as_str())),
+        ),
+        (
+            "CloseDate = NEXT_N_MONTHS:2",
+            Box::new(|d| ("2026-06-01".."2026-08-01").contains(&d.to_string().as_str())),
+        ),
+        (
+            "CloseDate = THIS_YEAR",
+            Box::new(|d| d.to_string().starts_with("2026")),
+        ),
+        (
+            "CloseDate != THIS_YEAR",
+            Box::new(|d| !d.to_string().starts_with("2026")),
+        ),
+        (
+            "CloseDate IN (LAST_N_DAYS:7, NEXT_N_DAYS:7)",
+            Box::new(move |d| d >= t - Duration::days(7) && d <= t + Duration::days(7)),
+        ),
+        (
+            "CloseDate = THIS_WEEK",
+            Box::new(|d| ("2026-05-10".."2026-05-17").contains(&d.to_string().as_str())),
+        ),
+    ];
+    let mut nonempty = 0;
+    for (filter, keep) in cases {
+        let want = ids_where(&opps, |r| r["CloseDate"].is_string() && keep(day(r)));
+        nonempty += usize::from(!want.is_empty());
+        let got = org
+            .ids(&format!("SELECT Id FROM Opportunity WHERE {filter}"))
+            .await;
+        assert_eq!(got, want, "WHERE {filter}");
+    }
+    assert!(nonempty >= 8, "the demo data should exercise most literals");
+    // Datetime fields compare against the org-local day boundaries.
+    let events = records(&org.ok("SELECT Id, StartDateTime FROM Event").await);
+    let soon = org
+        .ids("SELECT Id FROM Event WHERE StartDateTime = NEXT_N_DAYS:3")
+        .await;
+    let want: BTreeSet<String> = events
+        .iter()
+        .filter(|e| {
+            let s = e["StartDateTime"].as_str().unwrap_or("");
+            // Demo events are at office hours, so their UTC date is their local date.
+            let d = NaiveDate::parse_from_str(&s[..10], "%Y-%m-%d").unwrap();
+            d > t && d <= t + Duration::days(3)
+        })
+        .map(|e| e["Id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(soon, want);
+    let (status, code, message) = org
+        .err(
+            ADMIN,
+            "SELECT Id FROM Opportunity WHERE CloseDate = '2026-01-01'",
+        )
+        .await;
+    assert_eq!((status, code.as_str()), (400, "INVALID_FIELD"));
+    assert!(
+        message.contains("must be of type date and should not be enclosed in quotes"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn aggregates_group_by_and_having() {
+    let org = start().await;
+    let opps = all_opps(&org).await;
+    let body = org
+        .ok("SELECT COUNT() FROM Opportunity WHERE IsClosed = false")
+        .await;
+    assert_eq!(
+        body["totalSize"],
+        json!(
+            opps.iter()
+                .filter(|o| o["IsClosed"] == json!(false))
+                .count()
+        )
+    );
+    assert_eq!(body["records"], json!([]));
+
+    let body = org.ok("SELECT StageName, COUNT(Id), SUM(Amount) total, MAX(CloseDate) FROM Opportunity GROUP BY StageName HAVING COUNT(Id) > 1 ORDER BY StageName").await;
+    let rows = records(&body);
+    assert!(!rows.is_empty());
+    for row in &rows {
+        assert_eq!(row["attributes"], json!({"type": "AggregateResult"}));
+        let stage = row["StageName"].as_str().unwrap();
+        let members: Vec<&Value> = opps.iter().filter(|o| o["StageName"] == stage).collect();
+        assert!(members.len() > 1);
+        assert_eq!(row["expr0"], json!(members.len()));
+        let sum: f64 = members.iter().filter_map(|o| o["Amount"].as_f64()).sum();
+        assert!((row["total"].as_f64().unwrap() - sum).abs() < 0.01, "{row}");
+        let max = members
+            .iter()
+            .filter_map(|o| o["CloseDate"].as_str())
+            .max()
+            .unwrap();
+        assert_eq!(row["expr1"], json!(max));
+    }
+    let stages: Vec<&str> = rows
+        .iter()
+        .map(|r| r["StageName"].as_str().unwrap())
+        .collect();
+    let mut sorted = stages.clone();
+    sorted.sort_by_key(|s| s.to_lowercase());
+    assert_eq!(stages, sorted);
+    let body = org.ok("SELECT CALENDAR_YEAR(CloseDate) y, COUNT(Id) n FROM Opportunity GROUP BY CALENDAR_YEAR(CloseDate)").await;
+    let total: i64 = records(&body)
+        .iter()
+        .map(|r| r["n"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        total as usize,
+        opps.iter().filter(|o| o["CloseDate"].is_string()).count()
+    );
+    let (status, code, message) = org
+        .err(
+            ADMIN,
+            "SELECT Name, COUNT(Id) FROM Opportunity GROUP BY StageName",
+        )
+        .await;
+    assert_eq!((status, code.as_str()), (400, "MALFORMED_QUERY"));
+    assert!(
+        message.contains("Field must be grouped or aggregated: Name"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn order_limit_offset() {
+    let org = start().await;
+    let mut opps = all_opps(&org).await;
+    opps.sort_by(|a, b| {
+        let (x, y) = (a["Amount"].as_f64(), b["Amount"].as_f64());
+        // DESC NULLS LAST, then Id.
+        match (x, y) {
+            (Some(x), Some(y)) => y
+                .partial_cmp(&x)
+                .unwrap()
+                .then(a["Id"].as_str().cmp(&b["Id"].as_str())),
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, None) => a["Id"].as_str().cmp(&b["Id"].as_str()),
+        }
+    });
+    let body = org
+        .ok("SELECT Id, Amount FROM Opportunity ORDER BY Amount DESC NULLS LAST LIMIT 5 OFFSET 2")
+        .await;
+    let got: Vec<&str> = body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Id"].as_str().unwrap())
+        .collect();
+    let want: Vec<&str> = opps[2..7]
+        .iter()
+        .map(|r| r["Id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(body["totalSize"], json!(5));
+    let body = org.ok("SELECT Name FROM Account ORDER BY Name").await;
+    let names: Vec<String> = records(&body)
+        .iter()
+        .map(|r| r["Name"].as_str().unwrap().to_lowercase())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "text sorts case-insensitively");
+    let (status, code, _) = org.err(ADMIN, "SELECT Id FROM Account OFFSET 2001").await;
+    assert_eq!((status, code.as_str()), (400, "NUMBER_OUTSIDE_VALID_RANGE"));
+}
+
+/// Adds `n` leads straight into the store (fast) so pagination has something to page through.
+fn add_leads(org: &Org, n: usize) {
+    let conn = org.sandbox.state().lock_db();
+    let tx = conn.unchecked_transaction().expect("tx");
+    {
+        let mut stmt = tx
+            .prepare("INSERT INTO \"Lead\" (\"Id\", \"LastName\", \"Company\", \"Status\", \"OwnerId\", \"IsDeleted\") VALUES (?1, ?2, 'Paging Co', 'Open - Not Contacted', '005Dm0000000001IAA', 0)")
+            .expect("prepare");
+        for i in 0..n {
+            let id = sayso::id::RecordId::from_parts("00Q", "Zz", 900_000 + i as u64);
+            stmt.execute(rusqlite::params![id.as_str(), format!("Pager{i:05}")])
+                .expect("insert");
+        }
+    }
+    tx.commit().expect("commit");
+}
+
+#[tokio::test]
+async fn pagination_with_batch_size_and_locators() {
+    let org = start().await;
+    add_leads(&org, 450);
+    let soql = "SELECT Id, LastName FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName";
+    let (status, first, _) = org
+        .get(
+            ADMIN,
+            "/services/data/v63.0/query",
+            &[("q", soql)],
+            Some(200),
+        )
+        .await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["totalSize"], json!(450));
+    assert_eq!(first["done"], json!(false));
+    assert_eq!(records(&first).len(), 200);
+    let mut seen: Vec<String> = records(&first)
+        .iter()
+        .map(|r| r["LastName"].as_str().unwrap().to_string())
+        .collect();
+    let mut next = first["nextRecordsUrl"].as_str().unwrap().to_string();
+    assert!(
+        regex::Regex::new(r"^/services/data/v63\.0/query/01g[0-9A-Za-z]{15}-200$")
+            .unwrap()
+            .is_match(&next),
+        "{next}"
+    );
+    let mut pages = 1;
+    loop {
+        let (status, page, _) = org.get(ADMIN, &next, &[], None).await;
+        assert_eq!(status, 200, "{page}");
+        assert_eq!(page["totalSize"], json!(450));
+        seen.extend(
+            records(&page)
+                .iter()
+                .map(|r| r["LastName"].as_str().unwrap().to_string()),
+        );
+        pages += 1;
+        match page["nextRecordsUrl"].as_str() {
+            Some(n) => next = n.to_string(),
+            None => {
+                assert_eq!(page["done"], json!(true));
+                break;
+            }
+        }
+    }
+    assert_eq!(pages, 3);
+    let want: Vec<String> = (0..450).map(|i| format!("Pager{i:05}")).collect();
+    assert_eq!(seen, want);
+    // Default batch is 2000; a batch below 200 is raised to 200.
+    let (_, body, _) = org
+        .get(ADMIN, "/services/data/v63.0/query", &[("q", soql)], None)
+        .await;
+    assert_eq!(records(&body).len(), 450);
+    let (_, body, _) = org
+        .get(
+            ADMIN,
+            "/services/data/v63.0/query",
+            &[("q", soql)],
+            Some(10),
+        )
+        .await;
+    assert_eq!(records(&body).len(), 200);
+    // Another user cannot use the locator; an unknown locator is refused.
+    let (status, body, _) = org
+        .get(DANA, &next.replace("-400", "-200"), &[], None)
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body, _) = org
+        .get(ADMIN, "/services/data/v63.0/query/01gNOPE-200", &[], None)
+        .await;
+    assert_eq!(
+        (status, body[0]["errorCode"].as_str()),
+        (400, Some("INVALID_QUERY_LOCATOR"))
+    );
+    // LIMIT caps the total across pages.
+    let (_, body, _) = org
+        .get(
+            ADMIN,
+            "/services/data/v63.0/query",
+            &[(
+                "q",
+                "SELECT Id FROM Lead WHERE Company = 'Paging Co' LIMIT 250",
+            )],
+            Some(200),
+        )
+        .await;
+    assert_eq!(body["totalSize"], json!(250));
+    let (_, page2, _) = org
+        .get(ADMIN, body["nextRecordsUrl"].as_str().unwrap(), &[], None)
+        .await;
+    assert_eq!(records(&page2).len(), 50);
+    assert_eq!(page2["done"], json!(true));
+}
+
+#[tokio::test]
+async fn query_all_sees_deleted_rows() {
+    let org = start().await;
+    let id = org
+        .ids("SELECT Id FROM Lead WHERE LastName = 'Gekko'")
+        .await
+        .into_iter()
+        .next()
+        .expect("Gekko");
+    let resp = org
+        .client
+        .delete(format!(
+            "{}/services/data/v63.0/sobjects/Lead/{id}",
+            org.base
+        ))
+        .bearer_auth(org.token(ADMIN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
+    assert!(
+        org.ids("SELECT Id FROM Lead WHERE LastName = 'Gekko'")
+            .await
+            .is_empty()
+    );
+    let (status, body, _) = org
+        .get(
+            ADMIN,
+            "/services/data/v63.0/queryAll",
+            &[(
+                "q",
+                "SELECT Id, IsDeleted FROM Lead WHERE LastName = 'Gekko'",
+            )],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["records"][0]["Id"], json!(id));
+    assert_eq!(body["records"][0]["IsDeleted"], json!(true));
+}
+
+#[tokio::test]
+async fn content_document_link_needs_a_filter() {
+    let org = start().await;
+    let (status, code, message) = org
+        .err(
+            ADMIN,
+            "SELECT Id, ContentDocumentId FROM ContentDocumentLink",
+        )
+        .await;
+    assert_eq!((status, code.as_str()), (400, "MALFORMED_QUERY"));
+    assert!(message.contains("ContentDocumentLink requires a filter by a single Id on ContentDocumentId or LinkedEntityId"), "{message}");
+    let body = org.ok("SELECT Id, ContentDocumentId FROM ContentDocumentLink WHERE LinkedEntityId = '006Dm0000000005IAA'").await;
+    assert!(body["totalSize"].as_u64().unwrap() >= 1, "{body}");
+    org.ok("SELECT Id FROM ContentDocumentLink WHERE ContentDocumentId IN ('069Dm0000000001IAA') AND ShareType = 'V'").await;
+}
+
+#[tokio::test]
+async fn injection_text_in_literals_matches_nothing() {
+    let org = start().await;
+    for evil in [
+        "titan' OR Name != 'x",
+        r"x\' OR Name != '",
+        "' OR '1'='1",
+        "%",
+    ] {
+        let soql = QueryBuilder::select("Opportunity", &["Id"])
+            .unwrap()
+            .filter(builder::eq_str("Name", evil).unwrap())
+            .to_soql();
+        let body = org.ok(&soql).await;
+        assert_eq!(body["totalSize"], json!(0), "{soql}");
+        let soql = QueryBuilder::select("Opportunity", &["Id"])
+            .unwrap()
+            .filter(builder::like("Name", LikeMatch::Contains, evil).unwrap())
+            .to_soql();
+        assert_eq!(org.ok(&soql).await["totalSize"], json!(0), "{soql}");
+    }
+    let soql = QueryBuilder::select("Opportunity", &["Id"])
+        .unwrap()
+        .filter(builder::like("Name", LikeMatch::StartsWith, "Project T").unwrap())
+        .to_soql();
+    assert_eq!(org.ok(&soql).await["totalSize"], json!(1));
+}
+
+#[tokio::test]
+async fn errors_have_salesforce_shapes() {
+    let org = start().await;
+    let (status, code, message) = org.err(ADMIN, "SELECT Id FROM Account WHERE").await;
+    assert_eq!((status, code.as_str()), (400, "MALFORMED_QUERY"));
+    assert!(
+        message.contains("ERROR at Row:1:Column:29")
+            && message.contains("unexpected token: '<EOF>'"),
+        "{message}"
+    );
+    let (_, code, message) = org
+        .err(ADMIN, "SELECT Id FROM Account WHERE Id = :acct")
+        .await;
+    assert_eq!(code, "MALFORMED_QUERY");
+    assert!(
+        message.contains("Bind variables only allowed in Apex code"),
+        "{message}"
+    );
+    let (_, code, message) = org.err(ADMIN, "SELECT Id, Nope__c FROM Account").await;
+    assert_eq!(code, "INVALID_FIELD");
+    assert!(
+        message.starts_with("No such column 'Nope__c' on entity 'Account'."),
+        "{message}"
+    );
+    let (_, code, message) = org.err(ADMIN, "SELECT Id FROM Nope__c").await;
+    assert_eq!(code, "INVALID_TYPE");
+    assert!(
+        message.starts_with("sObject type 'Nope__c' is not supported."),
+        "{message}"
+    );
+    let (_, code, message) = org.err(ADMIN, "SELECT Id, Nope.Name FROM Account").await;
+    assert_eq!(code, "INVALID_FIELD");
+    assert!(
+        message.starts_with("Didn't understand relationship 'Nope'"),
+        "{message}"
+    );
+    let (_, code, message) = org
+        .err(ADMIN, "SELECT Id FROM Account WHERE Id = 'not-an-id'")
+        .await;
+    assert_eq!(code, "INVALID_QUERY_FILTER_OPERATOR");
+    assert!(message.contains("invalid ID field: not-an-id"), "{message}");
+    let (_, code, _) = org
+        .err(ADMIN, "SELECT Id FROM Account WHERE Name = 5")
+        .await;
+    assert_eq!(code, "INVALID_FIELD");
+    // Valid SOQL the sandbox cannot evaluate is named, never MALFORMED_QUERY.
+    for soql in [
+        "SELECT LeadSource, COUNT(Name) FROM Lead GROUP BY ROLLUP(LeadSource)",
+        "SELECT Id FROM Account USING SCOPE mine",
+        "SELECT FORMAT(Amount) FROM Opportunity",
+    ] {
+        let (status, code, message) = org.err(ADMIN, soql).await;
+        assert_eq!(status, 400);
+        assert_ne!(code, "MALFORMED_QUERY", "{soql}");
+        assert!(
+            message.contains("not supported by the sayso sandbox"),
+            "{soql}: {message}"
+        );
+    }
+    let (status, body, _) = org
+        .get(ADMIN, "/services/data/v63.0/query", &[], None)
+        .await;
+    assert_eq!(
+        (status, body[0]["errorCode"].as_str()),
+        (400, Some("MALFORMED_QUERY"))
+    );
+    // FIELDS(ALL) needs LIMIT 200.
+    let (_, code, _) = org.err(ADMIN, "SELECT FIELDS(ALL) FROM Account").await;
+    assert_eq!(code, "MALFORMED_QUERY");
+    let body = org.ok("SELECT FIELDS(ALL) FROM Account LIMIT 1").await;
+    assert!(
+        body["records"][0]["Tier__c"].is_string() && body["records"][0]["Name"].is_string(),
+        "{body}"
+    );
+    let body = org.ok("SELECT FIELDS(CUSTOM) FROM Account LIMIT 1").await;
+    assert!(
+        body["records"][0].get("Name").is_none() && body["records"][0].get("Tier__c").is_some(),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn security_applies_to_every_object_in_the_query() {
+    let org = start().await;
+    let all = org.ids("SELECT Id FROM Opportunity").await;
+    let (status, body) = org
+        .query_as(DANA, "SELECT Id, OwnerId FROM Opportunity")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let dana_ids: BTreeSet<String> = records(&body)
+        .iter()
+        .map(|r| r["Id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        !dana_ids.is_empty() && dana_ids.len() < all.len(),
+        "private sharing narrows the rows"
+    );
+    for r in records(&body) {
+        assert_eq!(r["OwnerId"], "005Dm0000000003IAA");
+    }
+    // A manager sees at least their reports' opportunities.
+    let (_, body) = org.query_as(MARIA, "SELECT Id FROM Opportunity").await;
+    assert!(records(&body).len() >= dana_ids.len());
+    // Semi-joins and child subqueries are filtered too.
+    let (_, body) = org
+        .query_as(
+            DANA,
+            "SELECT Id, (SELECT Id FROM Opportunities) FROM Account",
+        )
+        .await;
+    for a in records(&body) {
+        for o in a["Opportunities"]["records"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            assert!(
+                dana_ids.contains(o["Id"].as_str().unwrap()),
+                "child rows respect sharing"
+            );
+        }
+    }
+    let (_, body) = org
+        .query_as(
+            DANA,
+            "SELECT Id FROM Account WHERE Id IN (SELECT AccountId FROM Opportunity)",
+        )
+        .await;
+    let dana_accounts: BTreeSet<String> = records(&body)
+        .iter()
+        .map(|r| r["Id"].as_str().unwrap().to_string())
+        .collect();
+    let admin_accounts = org
+        .ids("SELECT Id FROM Account WHERE Id IN (SELECT AccountId FROM Opportunity)")
+        .await;
+    assert!(dana_accounts.is_subset(&admin_accounts) && dana_accounts.len() < admin_accounts.len());
+    // Field-level security: hidden fields do not exist; objects without read access do not exist.
+    let (_, code, message) = org
+        .err(KINETIC, "SELECT Id, Subject, Origin FROM Case")
+        .await;
+    assert_eq!(code, "INVALID_FIELD", "{message}");
+    assert!(
+        message.contains("No such column 'Origin' on entity 'Case'"),
+        "{message}"
+    );
+    let (status, body) = org.query_as(KINETIC, "SELECT Id, Subject FROM Case").await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn sosl_search_over_name_fields() {
+    let org = start().await;
+    let (status, body, _) = org
+        .get(
+            ADMIN,
+            "/services/data/v63.0/search",
+            &[("q", "FIND {Acme} IN NAME FIELDS RETURNING Account(Id, Name), Contact(Id, Name), Opportunity(Id, Name) LIMIT 20")],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let hits = body["searchRecords"].as_array().unwrap();
+    assert!(
+        hits.iter()
+            .any(|r| r["attributes"]["type"] == "Account" && r["Name"] == "Acme Corp"),
+        "{body}"
+    );
+    for r in hits {
+        let name = r["Name"].as_str().unwrap_or("").to_lowercase();
+        assert!(name.contains("acme"), "{r}");
+    }
+    let (_, body, _) = org
+        .get(
+            ADMIN,
+            "/services/data/v63.0/search",
+            &[("q", "FIND {titan' OR Name != 'x} RETURNING Opportunity(Id)")],
+            None,
+        )
+        .await;
+    assert_eq!(body["searchRecords"], json!([]), "{body}");
+    let (status, body, _) = org
+        .get(
+            ADMIN,
+            "/services/data/v63.0/search",
+            &[("q", "FIND {a}")],
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    // Private opportunities stay private in search.
+    let (_, body, _) = org
+        .get(
+            DANA,
+            "/services/data/v63.0/search",
+            &[("q", "FIND {Project} RETURNING Opportunity(Id, OwnerId)")],
+            None,
+        )
+        .await;
+    for r in body["searchRecords"].as_array().unwrap() {
+        assert_eq!(r["OwnerId"], "005Dm0000000003IAA");
+    }
+}
+
+#[test]
+fn rendered_builder_queries_parse() {
+    let q = QueryBuilder::select("Account", &["Id", "Name"])
+        .unwrap()
+        .filter(builder::eq_str("Name", "a'b").unwrap())
+        .build();
+    assert_eq!(soql::parse(&soql::render(&q)).unwrap(), q);
+}
