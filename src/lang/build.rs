@@ -45,7 +45,7 @@ fn words(toks: &[Token]) -> Vec<&str> {
 pub(crate) fn text_of(toks: &[Token]) -> String {
     let mut s = String::new();
     for t in toks {
-        if !s.is_empty() && !(t.is_punct() && t.word != ".") {
+        if !s.is_empty() && !(t.is_punct() && t.word != ".") && t.word != "'s" {
             s.push(' ');
         }
         if t.kind == TokKind::Punct && t.word == "." {
@@ -80,12 +80,17 @@ pub(crate) fn split_changes(
     end: usize,
     strict: bool,
 ) -> Option<Vec<((usize, usize), (usize, usize))>> {
-    // item boundaries: punctuation, or "and" followed by a field and "to"
+    // item boundaries: punctuation, or "and" followed by a field and "to", or (dictated, no
+    // separator) a known field name followed by "to" after this item's value
     let mut items: Vec<(usize, usize)> = Vec::new();
     let mut s = start;
     let mut i = start;
+    let mut seen_to: Option<usize> = None;
     while i < end {
         let w = toks[i].word.as_str();
+        if seen_to.is_none() && is_to(&toks[i]) && i > s {
+            seen_to = Some(i);
+        }
         let sep_len = if toks[i].is_punct() {
             if toks.get(i + 1).is_some_and(|t| t.word == "and") {
                 2
@@ -106,10 +111,27 @@ pub(crate) fn split_changes(
                 items.push((s, i));
                 s = next;
                 i = next;
+                seen_to = None;
                 continue;
             }
             if toks[i].is_punct() && toks[i].word != "," {
                 return None;
+            }
+        } else if let Some(t) = seen_to
+            && i > t + 1
+            && toks[i].kind == TokKind::Word
+        {
+            let n_max = g.max_field_words.min(end - i - 1);
+            let boundary = (1..=n_max).rev().any(|n| {
+                is_to(&toks[i + n])
+                    && toks[i..i + n].iter().all(|t| t.kind == TokKind::Word)
+                    && !g.field_aliases(&lower_text(&toks[i..i + n])).is_empty()
+            });
+            if boundary {
+                items.push((s, i));
+                s = i;
+                seen_to = None;
+                continue;
             }
         }
         i += 1;

@@ -118,6 +118,10 @@ fn split_and_build(g: &Grammar, toks: &[Token], today: NaiveDate) -> Vec<Clause>
         start = next;
     }
     segments.push((start, toks.len()));
+    let segments: Vec<(usize, usize)> = segments
+        .into_iter()
+        .flat_map(|(s, e)| bare_splits(g, toks, s, e, today))
+        .collect();
     let mut built: Vec<Built> = Vec::new();
     for (s, e) in segments {
         let clause = build_clause(g, &toks[s..e], today);
@@ -146,6 +150,55 @@ fn split_and_build(g: &Grammar, toks: &[Token], today: NaiveDate) -> Vec<Clause>
     }
     let _ = built.last().map(|b| b.end);
     built.into_iter().map(|b| b.clause).collect()
+}
+
+/// Split a dictated run-on segment at a verb with no separator before it ("create a contact for
+/// Jane Doe at Acme associate her with the Acme deal"), when both halves parse and the left half
+/// does not end in free text (a note, a call description, a task subject, a text value).
+fn bare_splits(
+    g: &Grammar,
+    toks: &[Token],
+    s: usize,
+    e: usize,
+    today: NaiveDate,
+) -> Vec<(usize, usize)> {
+    let ws: Vec<&str> = toks.iter().map(|t| t.word.as_str()).collect();
+    for k in s + 2..e {
+        if toks[k].kind != TokKind::Word
+            || !g.in_class("bare_clause_start", &ws[k..=k])
+            || starts_field_name(g, &ws[k..e])
+            || matches!(ws[k - 1], "to" | "and" | "then" | "also" | "'s")
+        {
+            continue;
+        }
+        let Some(left) = build_clause(g, &toks[s..k], today) else {
+            continue;
+        };
+        if ends_in_free_text(&left.intent) {
+            continue;
+        }
+        let rest = bare_splits(g, toks, k, e, today);
+        if rest
+            .iter()
+            .all(|&(a, b)| build_clause(g, &toks[a..b], today).is_some())
+        {
+            let mut out = vec![(s, k)];
+            out.extend(rest);
+            return out;
+        }
+    }
+    vec![(s, e)]
+}
+
+fn ends_in_free_text(intent: &Intent) -> bool {
+    match intent {
+        Intent::AddNote { .. } | Intent::CreateTask { .. } => true,
+        Intent::LogCall { description, .. } => description.is_some(),
+        Intent::UpdateFields { changes, .. } => changes
+            .last()
+            .is_some_and(|c| c.value.hints.is_empty() && c.value.entities.is_empty()),
+        _ => false,
+    }
 }
 
 /// Match and build one clause; `None` if nothing matches.
@@ -220,11 +273,29 @@ fn fold_selections(clauses: &mut Vec<Clause>) {
                 })
             {
                 *target = Target::Filter(f);
+                complete_if_tasks_done(next);
                 clauses.remove(i);
                 continue;
             }
         }
         i += 1;
+    }
+}
+
+/// "… and mark them as done" on tasks is completing them.
+fn complete_if_tasks_done(intent: &mut Intent) {
+    if let Intent::UpdateFields {
+        target: Target::Filter(f),
+        changes,
+    } = intent
+        && f.object == Some(ObjectKind::Task)
+        && let [change] = changes.as_slice()
+        && change.field.as_ref().is_none_or(|fr| fr.said == "status")
+        && change.value.hints.iter().any(|h| h.value == "Completed")
+    {
+        *intent = Intent::CompleteTask {
+            target: Target::Filter(f.clone()),
+        };
     }
 }
 

@@ -159,6 +159,8 @@ const REQUIRED_CLASSES: &[&str] = &[
     "all",
     "task_word",
     "statement_start",
+    "statement_verb",
+    "bare_clause_start",
     "true_word",
     "false_word",
     "high_priority",

@@ -209,6 +209,7 @@ impl<'a> Matcher<'a> {
             SlotType::Statement => {
                 self.toks[start].kind == TokKind::Quoted
                     || self.g.class_prefix("statement_start", ws).is_some()
+                    || (ws.len() > 2 && self.g.in_class("statement_verb", &ws[1..2]))
             }
             SlotType::Record | SlotType::Name => !self.toks[start].is_punct(),
             SlotType::Task => (start..end).any(|i| {
@@ -226,6 +227,13 @@ impl<'a> Matcher<'a> {
                     _ => ws,
                 };
                 entity::span(ws).is_some()
+            }
+            SlotType::Hint => {
+                let ws = match ws {
+                    ["the" | "a" | "an", rest @ ..] if !rest.is_empty() => rest,
+                    _ => ws,
+                };
+                !self.g.value_hints(&ws.join(" ")).is_empty()
             }
             SlotType::Changes => {
                 super::build::split_changes(self.g, self.toks, start, end, true).is_some()
@@ -248,6 +256,13 @@ impl<'a> Matcher<'a> {
             let joined = ws.join(" ");
             match c.slot {
                 SlotName::Field if !self.g.field_aliases(&joined).is_empty() => bonus += 2,
+                // each "field to value" item counts like the literals of a single-field pattern
+                SlotName::Changes => {
+                    let items =
+                        super::build::split_changes(self.g, self.toks, c.start, c.end, false)
+                            .map_or(0, |v| v.len() as i32);
+                    bonus += 6 * items;
+                }
                 SlotName::Value
                     if !self.g.value_hints(&joined).is_empty()
                         || self.g.in_class("true_word", ws)

@@ -105,7 +105,8 @@ impl SlotName {
 pub(crate) enum SlotType {
     /// Any non-empty words (punctuation allowed).
     Text,
-    /// Text whose first word is in the `statement_start` class ("she wants…", "discussed…").
+    /// Text whose first word is in the `statement_start` class ("she wants…", "discussed…") or whose
+    /// second word is in `statement_verb` ("miles wants…").
     Statement,
     /// A record reference: no clause punctuation, at most 12 tokens.
     Record,
@@ -123,6 +124,8 @@ pub(crate) enum SlotType {
     Amount,
     /// A calendar span ("two weeks").
     Span,
+    /// Words with a picklist hint in the grammar ("decision maker", "negotiation").
+    Hint,
     /// "F to V, F to V and F to V" where every F is a known field alias.
     Changes,
     /// Like `changes`, but unknown field names (≤ 3 words) are allowed (after an explicit colon).
@@ -142,6 +145,7 @@ impl SlotType {
             "duration" => SlotType::Duration,
             "amount" => SlotType::Amount,
             "span" => SlotType::Span,
+            "hint" => SlotType::Hint,
             "changes" => SlotType::Changes,
             "changes_any" => SlotType::ChangesAny,
             _ => return None,
