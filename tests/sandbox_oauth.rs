@@ -836,6 +836,15 @@ async fn userinfo_and_identity_url() {
     assert_eq!((s, body), (403, Value::String("Bad_OAuth_Token".into())));
 }
 
+async fn poll_device(org: &Org, device_code: &str) -> (u16, Value) {
+    org.token(&[
+        ("grant_type", "device"),
+        ("client_id", "sayso-cli"),
+        ("code", device_code),
+    ])
+    .await
+}
+
 #[tokio::test]
 async fn device_flow() {
     let org = start().await;
@@ -862,13 +871,7 @@ async fn device_flow() {
         format!("{}/setup/connect", org.url).as_str()
     );
     assert_eq!(start["interval"], 5);
-    let poll = || {
-        org.token(&[
-            ("grant_type", "device"),
-            ("client_id", "sayso-cli"),
-            ("code", &device_code),
-        ])
-    };
+    let poll = || poll_device(&org, &device_code);
     assert_eq!(
         poll().await,
         (
@@ -909,7 +912,7 @@ async fn device_flow() {
     );
     let done = b.approve(&consent).await;
     assert!(
-        done.status == 200 && done.body.contains("You're connected"),
+        done.status == 200 && done.body.contains("Your device is connected"),
         "{}",
         done.body
     );

@@ -302,12 +302,14 @@ fn issue(state: &AppState, origin: &str, it: Issue<'_>) -> Result<Response, Toke
         Some(g) => (g, None),
         None => grants::create_grant(
             &conn,
-            &it.app.name,
-            &it.app.client_id,
-            &it.user.id,
-            &it.scopes,
-            it.flow,
-            it.refresh_allowed && wants_refresh(&it.scopes),
+            grants::NewGrant {
+                app_name: &it.app.name,
+                client_id: &it.app.client_id,
+                user_id: &it.user.id,
+                scopes: &it.scopes,
+                flow: it.flow,
+                with_refresh: it.refresh_allowed && wants_refresh(&it.scopes),
+            },
             now_secs,
         )?,
     };

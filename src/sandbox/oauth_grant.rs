@@ -92,6 +92,23 @@ fn next_grant_id(conn: &Connection) -> rusqlite::Result<String> {
         .to_string())
 }
 
+/// What a new grant is made of.
+#[derive(Debug, Clone, Copy)]
+pub struct NewGrant<'a> {
+    /// The app's display name (`OauthToken.AppName`).
+    pub app_name: &'a str,
+    /// The app's client id.
+    pub client_id: &'a str,
+    /// The user.
+    pub user_id: &'a str,
+    /// Granted scopes.
+    pub scopes: &'a [String],
+    /// The flow that created it.
+    pub flow: &'a str,
+    /// Whether it gets a refresh token.
+    pub with_refresh: bool,
+}
+
 /// Records a new grant and its `OauthToken` row; returns it and, when `with_refresh`, the refresh
 /// token (`5Aep861…`, shown once).
 ///
@@ -99,14 +116,17 @@ fn next_grant_id(conn: &Connection) -> rusqlite::Result<String> {
 /// SQLite failures.
 pub fn create_grant(
     conn: &Connection,
-    app_name: &str,
-    client_id: &str,
-    user_id: &str,
-    scopes: &[String],
-    flow: &str,
-    with_refresh: bool,
+    new: NewGrant<'_>,
     now: i64,
 ) -> rusqlite::Result<(Grant, Option<String>)> {
+    let NewGrant {
+        app_name,
+        client_id,
+        user_id,
+        scopes,
+        flow,
+        with_refresh,
+    } = new;
     let id = next_grant_id(conn)?;
     let refresh = with_refresh.then(|| format!("5Aep861{}", random_text(80, B62)));
     conn.execute(

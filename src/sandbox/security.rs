@@ -357,12 +357,10 @@ impl Policy {
     pub fn object_access(&self, principal: &Principal, object: &str) -> ObjectAccess {
         let cfg = &self.inner.config;
         let mut perms = ObjectPermissions::default();
-        if let Some(profile) = cfg.profile(&principal.profile) {
-            if let Some(p) =
-                lookup_ci(&profile.objects, object).or_else(|| profile.objects.get("*"))
-            {
-                perms = *p;
-            }
+        if let Some(p) = cfg.profile(&principal.profile).and_then(|profile| {
+            lookup_ci(&profile.objects, object).or_else(|| profile.objects.get("*"))
+        }) {
+            perms = *p;
         }
         for ps in principal
             .permission_sets
