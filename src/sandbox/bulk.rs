@@ -31,6 +31,9 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Largest CSV upload (Salesforce allows 150 MB after base64 expansion, ~100 MB raw).
+pub const MAX_UPLOAD: usize = 150 * 1024 * 1024;
+
 /// Rows per chunk (and per transaction).
 pub const CHUNK: usize = 5000;
 
@@ -39,7 +42,10 @@ pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/services/data/{version}/jobs/ingest", get(list).post(create))
         .route("/services/data/{version}/jobs/ingest/{id}", get(info).patch(set_state).delete(delete_job))
-        .route("/services/data/{version}/jobs/ingest/{id}/batches", axum::routing::put(upload))
+        .route(
+            "/services/data/{version}/jobs/ingest/{id}/batches",
+            axum::routing::put(upload).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD)),
+        )
         .route("/services/data/{version}/jobs/ingest/{id}/{result}", get(results))
 }
 

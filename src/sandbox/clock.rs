@@ -68,7 +68,14 @@ pub fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
 
 /// Parses an HTTP date (`Tue, 10 Aug 2015 00:00:00 GMT`).
 pub fn parse_http_date(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc2822(text.trim()).ok().map(|d| d.with_timezone(&Utc))
+    let t = text.trim();
+    if let Ok(d) = DateTime::parse_from_rfc2822(t) {
+        return Some(d.with_timezone(&Utc));
+    }
+    // Lenient: ignore a wrong weekday (Salesforce's own docs use `Tue, 10 Aug 2015`, a Monday).
+    let rest = t.split_once(", ").map_or(t, |(_, r)| r);
+    let rest = rest.trim_end_matches(" GMT").trim_end_matches(" UTC");
+    NaiveDateTime::parse_from_str(rest, "%d %b %Y %H:%M:%S").ok().map(|d| Utc.from_utc_datetime(&d))
 }
 
 /// Formats an instant as an HTTP date.
@@ -170,5 +177,6 @@ mod tests {
             assert_eq!(format_datetime(parse_datetime(t).unwrap()), "2025-05-01T16:02:11.000+0000", "{t}");
         }
         assert!(parse_datetime("yesterday").is_none());
+        assert_eq!(parse_http_date("Tue, 10 Aug 2015 00:00:00 GMT").map(format_datetime).as_deref(), Some("2015-08-10T00:00:00.000+0000"));
     }
 }

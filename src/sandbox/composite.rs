@@ -658,9 +658,7 @@ async fn batch(State(state): State<Arc<AppState>>, Path(version): Path<String>, 
         return Err(bad_request("LIMIT_EXCEEDED", &format!("A batch request can have up to {MAX_SUBREQUESTS} subrequests.")));
     }
     // Each subrequest counts as one API call; the batch itself was counted by the middleware.
-    if subs.len() > 1 {
-        limits::record_call(&state, &p, (subs.len() - 1) as u32)?;
-    }
+    let usage = if subs.len() > 1 { Some(limits::record_call(&state, &p, (subs.len() - 1) as u32)?) } else { None };
     let own: f64 = version_of(&version).parse().unwrap_or(63.0);
     let conn = state.lock_db();
     let mut has_errors = false;
@@ -687,7 +685,13 @@ async fn batch(State(state): State<Arc<AppState>>, Path(version): Path<String>, 
         let result = if resp.body.is_null() { Value::Null } else { resp.body.clone() };
         results.push(json!({"statusCode": resp.status, "result": result}));
     }
-    Ok(json_response(StatusCode::OK, &json!({"hasErrors": has_errors, "results": results})))
+    let mut resp = json_response(StatusCode::OK, &json!({"hasErrors": has_errors, "results": results}));
+    if let Some(u) = usage
+        && let Ok(v) = axum::http::HeaderValue::from_str(&u.header_value())
+    {
+        resp.headers_mut().insert("sforce-limit-info", v);
+    }
+    Ok(resp)
 }
 
 #[cfg(test)]

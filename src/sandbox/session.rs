@@ -173,7 +173,10 @@ pub async fn authenticate(State(state): State<Arc<AppState>>, mut req: Request, 
     };
     req.extensions_mut().insert(principal);
     let mut resp = next.run(req).await;
-    if let Ok(v) = HeaderValue::from_str(&usage.header_value()) {
+    // A handler that counts more calls (`/composite/batch`) sets the header itself.
+    if !resp.headers().contains_key("sforce-limit-info")
+        && let Ok(v) = HeaderValue::from_str(&usage.header_value())
+    {
         resp.headers_mut().insert("sforce-limit-info", v);
     }
     resp
