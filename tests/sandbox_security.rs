@@ -591,3 +591,197 @@ async fn usage_command_prints_calls_per_user_and_app() {
     );
     assert!(stdout.contains("org: 2/15000"), "{stdout}");
 }
+
+async fn post_json(org: &Org, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let r = org
+        .http
+        .post(format!("{}{path}", org.url))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("post");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn composite_and_collections_apply_sharing_and_field_security() {
+    let org = start().await;
+    let sam = org.jwt_token(SAM).await;
+    let titan = format!("/services/data/{V}/sobjects/Opportunity/{TITAN}");
+    let (s, body) = post_json(
+        &org,
+        &sam,
+        &format!("/services/data/{V}/composite"),
+        json!({"allOrNone": false, "compositeRequest": [
+            {"method": "GET", "url": titan, "referenceId": "read"},
+            {"method": "PATCH", "url": titan, "referenceId": "write", "body": {"StageName": "Closed Won"}}
+        ]}),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    for sub in body["compositeResponse"].as_array().expect("responses") {
+        assert_eq!(sub["httpStatusCode"], 404, "{sub}");
+        assert_eq!(sub["body"][0]["errorCode"], "NOT_FOUND", "{sub}");
+    }
+    let (s, body) = post_json(
+        &org,
+        &sam,
+        &format!("/services/data/{V}/composite/batch"),
+        json!({"batchRequests": [{"method": "GET", "url": format!("{V}/sobjects/Opportunity/{TITAN}")}]}),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["results"][0]["statusCode"], 404, "{body}");
+    // sObject Collections: retrieve answers null for an invisible id; update fails per record.
+    let (s, _, body) = org
+        .get(
+            &sam,
+            &format!("/services/data/{V}/composite/sobjects/Opportunity?ids={TITAN}&fields=Name"),
+        )
+        .await;
+    assert_eq!((s, &body), (200, &json!([null])));
+    let r = org
+        .http
+        .patch(format!("{}/services/data/{V}/composite/sobjects", org.url))
+        .bearer_auth(&sam)
+        .json(&json!({"allOrNone": false, "records": [
+            {"attributes": {"type": "Opportunity"}, "id": TITAN, "StageName": "Closed Won"}
+        ]}))
+        .send()
+        .await
+        .expect("collections");
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body[0]["success"], false, "{body}");
+    // Field security inside collections.
+    let dana = org.jwt_token(DANA).await;
+    let r = org
+        .http
+        .patch(format!("{}/services/data/{V}/composite/sobjects", org.url))
+        .bearer_auth(&dana)
+        .json(&json!({"allOrNone": false, "records": [
+            {"attributes": {"type": "Account"}, "id": "001Dm0000000001IAA", "Tier__c": "Silver"}
+        ]}))
+        .send()
+        .await
+        .expect("collections");
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body[0]["success"], false, "{body}");
+    assert_eq!(
+        body[0]["errors"][0]["statusCode"], "INVALID_FIELD_FOR_INSERT_UPDATE",
+        "{body}"
+    );
+    let admin = org.admin().await;
+    let (_, _, rec) = org.get(&admin, &titan).await;
+    assert_eq!(rec["StageName"], "Prospecting", "nothing changed");
+}
+
+#[tokio::test]
+async fn search_applies_sharing_and_field_security() {
+    let org = start().await;
+    let search = |token: String, sosl: &'static str| {
+        let org = &org;
+        async move {
+            let r = org
+                .http
+                .get(format!("{}/services/data/{V}/search", org.url))
+                .query(&[("q", sosl)])
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("search");
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let found = |body: &Value| -> Vec<String> {
+        body["searchRecords"]
+            .as_array()
+            .map(|rs| {
+                rs.iter()
+                    .filter_map(|r| r["Id"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let dana = org.jwt_token(DANA).await;
+    let sam = org.jwt_token(SAM).await;
+    let (s, body) = search(
+        dana,
+        "FIND {Titan} IN ALL FIELDS RETURNING Opportunity(Id, Name)",
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert!(found(&body).contains(&TITAN.to_string()), "{body}");
+    let (s, body) = search(
+        sam,
+        "FIND {Titan} IN ALL FIELDS RETURNING Opportunity(Id, Name)",
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert!(found(&body).is_empty(), "{body}");
+    let k = org.kinetic().await;
+    let (_, body) = search(k.clone(), "FIND {Query} RETURNING Case(Id, Subject)").await;
+    assert_eq!(found(&body), vec![CASE_1001.to_string()], "{body}");
+    let (_, body) = search(k.clone(), "FIND {TPS} RETURNING Case(Id, Subject)").await;
+    assert!(found(&body).is_empty(), "Priya's case: {body}");
+    let (s, body) = search(k, "FIND {Query} RETURNING Case(Id, Origin)").await;
+    assert_eq!(s, 400, "hidden field: {body}");
+}
+
+#[tokio::test]
+async fn bulk_ingest_applies_sharing() {
+    let org = start().await;
+    let sam = org.jwt_token(SAM).await;
+    let (s, job) = post_json(
+        &org,
+        &sam,
+        &format!("/services/data/{V}/jobs/ingest"),
+        json!({"object": "Opportunity", "operation": "update", "contentType": "CSV", "lineEnding": "LF"}),
+    )
+    .await;
+    assert!(s == 200 || s == 201, "{job}");
+    let id = job["id"].as_str().expect("job id").to_string();
+    let base = format!("{}/services/data/{V}/jobs/ingest/{id}", org.url);
+    let r = org
+        .http
+        .put(format!("{base}/batches"))
+        .bearer_auth(&sam)
+        .header("Content-Type", "text/csv")
+        .body(format!("Id,StageName\n{TITAN},Closed Won\n"))
+        .send()
+        .await
+        .expect("upload");
+    assert!(r.status().is_success(), "{}", r.status());
+    let r = org
+        .http
+        .patch(&base)
+        .bearer_auth(&sam)
+        .json(&json!({"state": "UploadComplete"}))
+        .send()
+        .await
+        .expect("close");
+    assert!(r.status().is_success());
+    let mut state = String::new();
+    for _ in 0..100 {
+        let (_, _, info) = org
+            .get(&sam, &format!("/services/data/{V}/jobs/ingest/{id}"))
+            .await;
+        state = info["state"].as_str().unwrap_or("").to_string();
+        if state == "JobComplete" || state == "Failed" {
+            assert_eq!(info["numberRecordsFailed"], 1, "{info}");
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, "JobComplete");
+    let admin = org.admin().await;
+    let (_, _, rec) = org
+        .get(
+            &admin,
+            &format!("/services/data/{V}/sobjects/Opportunity/{TITAN}"),
+        )
+        .await;
+    assert_eq!(rec["StageName"], "Prospecting");
+}
