@@ -163,31 +163,64 @@ fn bare_splits(
     today: NaiveDate,
 ) -> Vec<(usize, usize)> {
     let ws: Vec<&str> = toks.iter().map(|t| t.word.as_str()).collect();
-    for k in s + 2..e {
-        if toks[k].kind != TokKind::Word
-            || !g.in_class("bare_clause_start", &ws[k..=k])
-            || starts_field_name(g, &ws[k..e])
-            || matches!(ws[k - 1], "to" | "and" | "then" | "also" | "'s")
-        {
-            continue;
-        }
+    let candidates: Vec<usize> = (s + 2..e)
+        .filter(|&k| {
+            toks[k].kind == TokKind::Word
+                && g.in_class("bare_clause_start", &ws[k..=k])
+                && !starts_field_name(g, &ws[k..e])
+                && !matches!(ws[k - 1], "to" | "and" | "then" | "also" | "'s")
+        })
+        .take(MAX_BARE_CANDIDATES)
+        .collect();
+    if candidates.is_empty() {
+        return vec![(s, e)];
+    }
+    // memo[i]: how the suffix starting at cut point i (or s) splits, if it can
+    let mut starts = vec![s];
+    starts.extend(&candidates);
+    let mut memo: Vec<Option<Option<Vec<(usize, usize)>>>> = vec![None; starts.len()];
+    split_from(g, toks, &starts, 0, e, today, &mut memo).unwrap_or_else(|| vec![(s, e)])
+}
+
+/// Candidate clause starts tried per run-on segment (bounds the work on adversarial input).
+const MAX_BARE_CANDIDATES: usize = 6;
+
+/// Split `toks[starts[i]..e]` into parsable clauses at later `starts`; the first clause may be
+/// followed by another only when it does not end in free text. Memoised per start.
+fn split_from(
+    g: &Grammar,
+    toks: &[Token],
+    starts: &[usize],
+    i: usize,
+    e: usize,
+    today: NaiveDate,
+    memo: &mut Vec<Option<Option<Vec<(usize, usize)>>>>,
+) -> Option<Vec<(usize, usize)>> {
+    if let Some(done) = &memo[i] {
+        return done.clone();
+    }
+    let s = starts[i];
+    let mut result = None;
+    for j in i + 1..starts.len() {
+        let k = starts[j];
         let Some(left) = build_clause(g, &toks[s..k], today) else {
             continue;
         };
         if ends_in_free_text(&left.intent) {
             continue;
         }
-        let rest = bare_splits(g, toks, k, e, today);
-        if rest
-            .iter()
-            .all(|&(a, b)| build_clause(g, &toks[a..b], today).is_some())
-        {
+        if let Some(rest) = split_from(g, toks, starts, j, e, today, memo) {
             let mut out = vec![(s, k)];
             out.extend(rest);
-            return out;
+            result = Some(out);
+            break;
         }
     }
-    vec![(s, e)]
+    if result.is_none() && i > 0 && build_clause(g, &toks[s..e], today).is_some() {
+        result = Some(vec![(s, e)]);
+    }
+    memo[i] = Some(result.clone());
+    result
 }
 
 fn ends_in_free_text(intent: &Intent) -> bool {
@@ -468,12 +501,12 @@ fn refs_mut(intent: &mut Intent) -> Vec<(&mut RecordRef, Option<bool>)> {
 
 /// The closest example commands to `text`, best first (at most 3).
 pub(crate) fn suggest(g: &Grammar, text: &str) -> Vec<String> {
-    let lower: String = text.chars().take(200).collect::<String>().to_lowercase();
+    let lower: String = text.chars().take(60).collect::<String>().to_lowercase();
     let words: Vec<&str> = lower.split_whitespace().collect();
     let mut scored: Vec<(f64, &str)> = g
         .examples()
         .map(|(_, ex)| {
-            let exl = ex.to_lowercase();
+            let exl: String = ex.chars().take(60).collect::<String>().to_lowercase();
             let exw: Vec<&str> = exl.split_whitespace().collect();
             let common = words.iter().filter(|w| exw.contains(w)).count() as f64;
             let overlap = common / (words.len().max(exw.len()).max(1)) as f64;
