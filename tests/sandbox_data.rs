@@ -26,9 +26,16 @@ struct Org {
 }
 
 async fn start_at(db: Option<PathBuf>, fresh: bool) -> Org {
-    let options = SandboxOptions { db_path: db, fresh, today: Some(today()), ..Default::default() };
+    let options = SandboxOptions {
+        db_path: db,
+        fresh,
+        today: Some(today()),
+        ..Default::default()
+    };
     let sandbox = Sandbox::open(options).expect("sandbox opens");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = sandbox.clone();
@@ -40,7 +47,14 @@ async fn start_at(db: Option<PathBuf>, fresh: bool) -> Org {
             .await;
     });
     let token = sandbox.mint_token(ADMIN).expect("token");
-    Org { base, sandbox, http: reqwest::Client::new(), token, stop: Some(stop), server: Some(handle) }
+    Org {
+        base,
+        sandbox,
+        http: reqwest::Client::new(),
+        token,
+        stop: Some(stop),
+        server: Some(handle),
+    }
 }
 
 async fn start() -> Org {
@@ -60,21 +74,45 @@ impl Resp {
 
     #[track_caller]
     fn error_code(&self) -> String {
-        self.json()[0]["errorCode"].as_str().unwrap_or_else(|| panic!("not an error body: {}", self.text)).to_string()
+        self.json()[0]["errorCode"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error body: {}", self.text))
+            .to_string()
     }
 
     fn header(&self, name: &str) -> String {
-        self.headers.get(name).and_then(|h| h.to_str().ok()).unwrap_or("").to_string()
+        self.headers
+            .get(name)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+            .to_string()
     }
 }
 
 impl Org {
-    async fn call(&self, method: &str, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Resp {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
         self.call_as(&self.token, method, path, body, headers).await
     }
 
-    async fn call_as(&self, token: &str, method: &str, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Resp {
-        let url = if path.starts_with("/services") { format!("{}{path}", self.base) } else { format!("{}{V}{path}", self.base) };
+    async fn call_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let url = if path.starts_with("/services") {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}{V}{path}", self.base)
+        };
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.http.request(m, url).bearer_auth(token);
         for (k, v) in headers {
@@ -87,7 +125,11 @@ impl Org {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
-        Resp { status, headers, text }
+        Resp {
+            status,
+            headers,
+            text,
+        }
     }
 
     async fn raw(&self, method: &str, path: &str, content_type: &str, body: String) -> Resp {
@@ -104,7 +146,11 @@ impl Org {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body");
-        Resp { status, headers, text }
+        Resp {
+            status,
+            headers,
+            text,
+        }
     }
 
     async fn get(&self, path: &str) -> Resp {
@@ -130,7 +176,9 @@ impl Org {
     }
 
     async fn count(&self, soql: &str) -> u64 {
-        let r = self.call("GET", &format!("/query?q={}", urlencode(soql)), None, &[]).await;
+        let r = self
+            .call("GET", &format!("/query?q={}", urlencode(soql)), None, &[])
+            .await;
         assert_eq!(r.status, 200, "{soql}: {}", r.text);
         r.json()["totalSize"].as_u64().expect("totalSize")
     }
@@ -152,33 +200,111 @@ fn urlencode(s: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crud_on_every_demo_object() {
     let org = start().await;
-    let account = org.create("Account", json!({"Name": "Crud Co", "Industry": "Technology"})).await;
-    let contact = org.create("Contact", json!({"LastName": "Lovelace", "FirstName": "Ada", "AccountId": account})).await;
+    let account = org
+        .create(
+            "Account",
+            json!({"Name": "Crud Co", "Industry": "Technology"}),
+        )
+        .await;
+    let contact = org
+        .create(
+            "Contact",
+            json!({"LastName": "Lovelace", "FirstName": "Ada", "AccountId": account}),
+        )
+        .await;
     let opp = org.create("Opportunity", json!({"Name": "Crud deal", "StageName": "Prospecting", "CloseDate": "2026-06-30", "AccountId": account})).await;
-    let note = org.create("ContentNote", json!({"Title": "Crud note", "Content": "SGVsbG8gbm90ZQ=="})).await;
+    let note = org
+        .create(
+            "ContentNote",
+            json!({"Title": "Crud note", "Content": "SGVsbG8gbm90ZQ=="}),
+        )
+        .await;
     let cases: Vec<(&str, Value, &str, Value)> = vec![
-        ("Account", json!({"Name": "Crud Two"}), "Phone", json!("555-0100")),
-        ("Contact", json!({"LastName": "Hopper", "AccountId": account}), "Title", json!("Rear Admiral")),
-        ("Lead", json!({"LastName": "Turing", "Company": "Bletchley"}), "Rating", json!("Hot")),
-        ("Opportunity", json!({"Name": "Crud two", "StageName": "Qualification", "CloseDate": "2026-07-01"}), "Amount", json!(1234.5)),
-        ("Case", json!({"Subject": "Broken widget", "AccountId": account}), "Priority", json!("High")),
-        ("Task", json!({"Subject": "Call back", "WhatId": opp, "WhoId": contact}), "Status", json!("In Progress")),
-        ("Event", json!({"Subject": "Demo", "StartDateTime": "2026-05-20T17:00:00.000+0000", "DurationInMinutes": 30, "WhatId": opp}), "Location", json!("Zoom")),
-        ("ContentNote", json!({"Title": "Another note", "Content": "plain text body"}), "Title", json!("Renamed note")),
-        ("ContentDocumentLink", json!({"ContentDocumentId": note, "LinkedEntityId": opp, "ShareType": "V"}), "Visibility", json!("AllUsers")),
-        ("OpportunityContactRole", json!({"OpportunityId": opp, "ContactId": contact, "Role": "Decision Maker"}), "IsPrimary", json!(true)),
+        (
+            "Account",
+            json!({"Name": "Crud Two"}),
+            "Phone",
+            json!("555-0100"),
+        ),
+        (
+            "Contact",
+            json!({"LastName": "Hopper", "AccountId": account}),
+            "Title",
+            json!("Rear Admiral"),
+        ),
+        (
+            "Lead",
+            json!({"LastName": "Turing", "Company": "Bletchley"}),
+            "Rating",
+            json!("Hot"),
+        ),
+        (
+            "Opportunity",
+            json!({"Name": "Crud two", "StageName": "Qualification", "CloseDate": "2026-07-01"}),
+            "Amount",
+            json!(1234.5),
+        ),
+        (
+            "Case",
+            json!({"Subject": "Broken widget", "AccountId": account}),
+            "Priority",
+            json!("High"),
+        ),
+        (
+            "Task",
+            json!({"Subject": "Call back", "WhatId": opp, "WhoId": contact}),
+            "Status",
+            json!("In Progress"),
+        ),
+        (
+            "Event",
+            json!({"Subject": "Demo", "StartDateTime": "2026-05-20T17:00:00.000+0000", "DurationInMinutes": 30, "WhatId": opp}),
+            "Location",
+            json!("Zoom"),
+        ),
+        (
+            "ContentNote",
+            json!({"Title": "Another note", "Content": "plain text body"}),
+            "Title",
+            json!("Renamed note"),
+        ),
+        (
+            "ContentDocumentLink",
+            json!({"ContentDocumentId": note, "LinkedEntityId": opp, "ShareType": "V"}),
+            "Visibility",
+            json!("AllUsers"),
+        ),
+        (
+            "OpportunityContactRole",
+            json!({"OpportunityId": opp, "ContactId": contact, "Role": "Decision Maker"}),
+            "IsPrimary",
+            json!(true),
+        ),
     ];
     for (object, body, field, value) in cases {
         let id = org.create(object, body).await;
-        let prefix = org.get(&format!("/sobjects/{object}/describe")).await.json()["keyPrefix"].as_str().unwrap_or("").to_string();
-        assert!(id.starts_with(&prefix) && id.len() == 18, "{object} id {id} has prefix {prefix}");
+        let prefix = org
+            .get(&format!("/sobjects/{object}/describe"))
+            .await
+            .json()["keyPrefix"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        assert!(
+            id.starts_with(&prefix) && id.len() == 18,
+            "{object} id {id} has prefix {prefix}"
+        );
         let r = org.get(&format!("/sobjects/{object}/{id}")).await;
         assert_eq!(r.status, 200, "{object} read: {}", r.text);
         assert_eq!(r.json()["Id"], json!(id));
         assert_eq!(r.json()["attributes"]["type"], json!(object));
-        let r = org.patch(&format!("/sobjects/{object}/{id}"), json!({ field: value })).await;
+        let r = org
+            .patch(&format!("/sobjects/{object}/{id}"), json!({ field: value }))
+            .await;
         assert_eq!(r.status, 204, "{object} update: {}", r.text);
-        let r = org.get(&format!("/sobjects/{object}/{id}?fields={field}")).await;
+        let r = org
+            .get(&format!("/sobjects/{object}/{id}?fields={field}"))
+            .await;
         assert_eq!(r.json()[field], value, "{object}.{field} after update");
         // 15-character ids work too.
         let r = org.get(&format!("/sobjects/{object}/{}", &id[..15])).await;
@@ -186,18 +312,37 @@ async fn crud_on_every_demo_object() {
         let r = org.delete(&format!("/sobjects/{object}/{id}")).await;
         assert_eq!(r.status, 204, "{object} delete: {}", r.text);
         let r = org.get(&format!("/sobjects/{object}/{id}")).await;
-        assert_eq!((r.status, r.error_code()), (404, "ENTITY_IS_DELETED".to_string()), "{object} after delete");
+        assert_eq!(
+            (r.status, r.error_code()),
+            (404, "ENTITY_IS_DELETED".to_string()),
+            "{object} after delete"
+        );
         let r = org.delete(&format!("/sobjects/{object}/{id}")).await;
         assert_eq!(r.error_code(), "ENTITY_IS_DELETED");
     }
     // Demo users read and update (User is served but not created here).
-    let r = org.patch("/sobjects/User/005Dm0000000003IAA", json!({"Title": "Senior AE"})).await;
+    let r = org
+        .patch(
+            "/sobjects/User/005Dm0000000003IAA",
+            json!({"Title": "Senior AE"}),
+        )
+        .await;
     assert_eq!(r.status, 204, "{}", r.text);
-    assert_eq!(org.get("/sobjects/User/005Dm0000000003IAA").await.json()["Title"], json!("Senior AE"));
+    assert_eq!(
+        org.get("/sobjects/User/005Dm0000000003IAA").await.json()["Title"],
+        json!("Senior AE")
+    );
     // Trailing slashes and other versions.
-    let r = org.get("/services/data/v51.0/sobjects/Account/001Dm0000000001IAA/").await;
+    let r = org
+        .get("/services/data/v51.0/sobjects/Account/001Dm0000000001IAA/")
+        .await;
     assert_eq!(r.status, 200);
-    assert!(r.json()["attributes"]["url"].as_str().unwrap_or("").starts_with("/services/data/v51.0/"));
+    assert!(
+        r.json()["attributes"]["url"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("/services/data/v51.0/")
+    );
     org.shutdown().await;
 }
 
@@ -211,47 +356,121 @@ async fn field_errors_use_salesforce_codes() {
         }
         b
     };
-    let r = org.post("/sobjects/Opportunity", json!({"Name": "E"})).await;
+    let r = org
+        .post("/sobjects/Opportunity", json!({"Name": "E"}))
+        .await;
     assert_eq!(r.status, 400);
-    assert_eq!(r.json(), json!([{"message": "Required fields are missing: [StageName, CloseDate]", "errorCode": "REQUIRED_FIELD_MISSING", "fields": ["StageName", "CloseDate"]}]));
-    let r = org.post("/sobjects/Opportunity", opp(json!({"Name": "x".repeat(121)}))).await;
+    assert_eq!(
+        r.json(),
+        json!([{"message": "Required fields are missing: [StageName, CloseDate]", "errorCode": "REQUIRED_FIELD_MISSING", "fields": ["StageName", "CloseDate"]}])
+    );
+    let r = org
+        .post(
+            "/sobjects/Opportunity",
+            opp(json!({"Name": "x".repeat(121)})),
+        )
+        .await;
     assert_eq!(r.error_code(), "STRING_TOO_LONG");
     assert_eq!(r.json()[0]["fields"], json!(["Name"]));
-    assert!(r.json()[0]["message"].as_str().unwrap_or("").contains("max length=120"));
-    let r = org.post("/sobjects/Opportunity", opp(json!({"ForecastCategoryName": "Bogus"}))).await;
+    assert!(
+        r.json()[0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("max length=120")
+    );
+    let r = org
+        .post(
+            "/sobjects/Opportunity",
+            opp(json!({"ForecastCategoryName": "Bogus"})),
+        )
+        .await;
     assert_eq!(r.error_code(), "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST");
-    let r = org.post("/sobjects/Opportunity", opp(json!({"Amount": "lots"}))).await;
+    let r = org
+        .post("/sobjects/Opportunity", opp(json!({"Amount": "lots"})))
+        .await;
     assert_eq!(r.error_code(), "JSON_PARSER_ERROR");
-    let r = org.post("/sobjects/Opportunity", opp(json!({"CloseDate": "soon"}))).await;
+    let r = org
+        .post("/sobjects/Opportunity", opp(json!({"CloseDate": "soon"})))
+        .await;
     assert_eq!(r.error_code(), "JSON_PARSER_ERROR");
-    let r = org.post("/sobjects/Opportunity", opp(json!({"IsWon": true}))).await;
+    let r = org
+        .post("/sobjects/Opportunity", opp(json!({"IsWon": true})))
+        .await;
     assert_eq!(r.error_code(), "INVALID_FIELD_FOR_INSERT_UPDATE");
     assert_eq!(r.json()[0]["fields"], json!(["IsWon"]));
-    let r = org.post("/sobjects/Opportunity", opp(json!({"Bogus__c": 1}))).await;
+    let r = org
+        .post("/sobjects/Opportunity", opp(json!({"Bogus__c": 1})))
+        .await;
     assert_eq!(r.error_code(), "INVALID_FIELD");
-    let r = org.post("/sobjects/Opportunity", opp(json!({"AccountId": "003Dm0000000001IAA"}))).await;
+    let r = org
+        .post(
+            "/sobjects/Opportunity",
+            opp(json!({"AccountId": "003Dm0000000001IAA"})),
+        )
+        .await;
     assert_eq!(r.error_code(), "FIELD_INTEGRITY_EXCEPTION");
-    let r = org.post("/sobjects/Opportunity", opp(json!({"AccountId": "001Dm0000000999IAA"}))).await;
+    let r = org
+        .post(
+            "/sobjects/Opportunity",
+            opp(json!({"AccountId": "001Dm0000000999IAA"})),
+        )
+        .await;
     assert_eq!(r.error_code(), "INVALID_CROSS_REFERENCE_KEY");
-    let r = org.post("/sobjects/Opportunity", opp(json!({"AccountId": "not-an-id"}))).await;
+    let r = org
+        .post(
+            "/sobjects/Opportunity",
+            opp(json!({"AccountId": "not-an-id"})),
+        )
+        .await;
     assert_eq!(r.error_code(), "MALFORMED_ID");
-    let r = org.raw("POST", "/sobjects/Opportunity", "application/json", "{\"Name\": ".into()).await;
+    let r = org
+        .raw(
+            "POST",
+            "/sobjects/Opportunity",
+            "application/json",
+            "{\"Name\": ".into(),
+        )
+        .await;
     assert_eq!(r.error_code(), "JSON_PARSER_ERROR");
     let r = org.get("/sobjects/Opportunity/001Dm0000000001IAA").await;
-    assert_eq!((r.status, r.error_code()), (400, "MALFORMED_ID".to_string()));
+    assert_eq!(
+        (r.status, r.error_code()),
+        (400, "MALFORMED_ID".to_string())
+    );
     let r = org.get("/sobjects/Opportunity/006Dm0000000999IAA").await;
     assert_eq!((r.status, r.error_code()), (404, "NOT_FOUND".to_string()));
     let r = org.get("/sobjects/Widget__c/describe").await;
     assert_eq!((r.status, r.error_code()), (404, "NOT_FOUND".to_string()));
-    let r = org.get("/sobjects/Opportunity/006Dm0000000001IAA?fields=Name,Nope").await;
+    let r = org
+        .get("/sobjects/Opportunity/006Dm0000000001IAA?fields=Name,Nope")
+        .await;
     assert_eq!(r.error_code(), "INVALID_FIELD");
-    let r = org.patch("/sobjects/Opportunity/006Dm0000000001IAA", json!({"StageName": null})).await;
+    let r = org
+        .patch(
+            "/sobjects/Opportunity/006Dm0000000001IAA",
+            json!({"StageName": null}),
+        )
+        .await;
     assert_eq!(r.error_code(), "REQUIRED_FIELD_MISSING");
     let r = org.patch("/sobjects/Opportunity", json!({})).await;
-    assert_eq!((r.status, r.error_code()), (405, "METHOD_NOT_ALLOWED".to_string()));
-    let r = org.call_as("00DDm0000000001!bogus", "GET", "/sobjects/Account/001Dm0000000001IAA", None, &[]).await;
+    assert_eq!(
+        (r.status, r.error_code()),
+        (405, "METHOD_NOT_ALLOWED".to_string())
+    );
+    let r = org
+        .call_as(
+            "00DDm0000000001!bogus",
+            "GET",
+            "/sobjects/Account/001Dm0000000001IAA",
+            None,
+            &[],
+        )
+        .await;
     assert_eq!(r.status, 401);
-    assert_eq!(r.json(), json!([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]));
+    assert_eq!(
+        r.json(),
+        json!([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+    );
     org.shutdown().await;
 }
 
@@ -260,7 +479,10 @@ async fn the_org_derives_values_on_write() {
     let org = start().await;
     let id = org.create("Opportunity", json!({"Name": "Won", "StageName": "Closed Won", "CloseDate": "2026-05-01", "Amount": 1000})).await;
     let r = org.get(&format!("/sobjects/Opportunity/{id}")).await.json();
-    assert_eq!((r["IsClosed"].clone(), r["IsWon"].clone()), (json!(true), json!(true)));
+    assert_eq!(
+        (r["IsClosed"].clone(), r["IsWon"].clone()),
+        (json!(true), json!(true))
+    );
     assert_eq!(r["Probability"], json!(100.0));
     assert_eq!(r["ForecastCategoryName"], json!("Closed"));
     assert_eq!(r["ExpectedRevenue"], json!(1000.0));
@@ -270,46 +492,115 @@ async fn the_org_derives_values_on_write() {
     let created = r["LastModifiedDate"].clone();
     tokio::time::sleep(Duration::from_millis(5)).await;
     // A new stage resets Probability unless it is sent explicitly.
-    org.patch(&format!("/sobjects/Opportunity/{id}"), json!({"StageName": "Negotiation/Review", "Probability": 95})).await;
+    org.patch(
+        &format!("/sobjects/Opportunity/{id}"),
+        json!({"StageName": "Negotiation/Review", "Probability": 95}),
+    )
+    .await;
     let r = org.get(&format!("/sobjects/Opportunity/{id}")).await.json();
-    assert_eq!((r["Probability"].clone(), r["IsClosed"].clone(), r["ForecastCategoryName"].clone()), (json!(95.0), json!(false), json!("Pipeline")));
+    assert_eq!(
+        (
+            r["Probability"].clone(),
+            r["IsClosed"].clone(),
+            r["ForecastCategoryName"].clone()
+        ),
+        (json!(95.0), json!(false), json!("Pipeline"))
+    );
     assert_eq!(r["ExpectedRevenue"], json!(950.0));
-    assert_ne!(r["LastModifiedDate"], created, "LastModifiedDate moves on update");
-    org.patch(&format!("/sobjects/Opportunity/{id}"), json!({"StageName": "Closed Lost"})).await;
+    assert_ne!(
+        r["LastModifiedDate"], created,
+        "LastModifiedDate moves on update"
+    );
+    org.patch(
+        &format!("/sobjects/Opportunity/{id}"),
+        json!({"StageName": "Closed Lost"}),
+    )
+    .await;
     let r = org.get(&format!("/sobjects/Opportunity/{id}")).await.json();
-    assert_eq!((r["Probability"].clone(), r["IsWon"].clone(), r["ForecastCategoryName"].clone()), (json!(0.0), json!(false), json!("Omitted")));
+    assert_eq!(
+        (
+            r["Probability"].clone(),
+            r["IsWon"].clone(),
+            r["ForecastCategoryName"].clone()
+        ),
+        (json!(0.0), json!(false), json!("Omitted"))
+    );
     // Names.
-    let c = org.create("Contact", json!({"FirstName": "Grace", "LastName": "Hopper"})).await;
-    assert_eq!(org.get(&format!("/sobjects/Contact/{c}")).await.json()["Name"], json!("Grace Hopper"));
-    org.patch(&format!("/sobjects/Contact/{c}"), json!({"LastName": "Murray"})).await;
-    assert_eq!(org.get(&format!("/sobjects/Contact/{c}")).await.json()["Name"], json!("Grace Murray"));
-    let l = org.create("Lead", json!({"LastName": "Solo", "Company": "Falcon"})).await;
+    let c = org
+        .create(
+            "Contact",
+            json!({"FirstName": "Grace", "LastName": "Hopper"}),
+        )
+        .await;
+    assert_eq!(
+        org.get(&format!("/sobjects/Contact/{c}")).await.json()["Name"],
+        json!("Grace Hopper")
+    );
+    org.patch(
+        &format!("/sobjects/Contact/{c}"),
+        json!({"LastName": "Murray"}),
+    )
+    .await;
+    assert_eq!(
+        org.get(&format!("/sobjects/Contact/{c}")).await.json()["Name"],
+        json!("Grace Murray")
+    );
+    let l = org
+        .create("Lead", json!({"LastName": "Solo", "Company": "Falcon"}))
+        .await;
     let lead = org.get(&format!("/sobjects/Lead/{l}")).await.json();
-    assert_eq!((lead["Name"].clone(), lead["Status"].clone()), (json!("Solo"), json!("Open - Not Contacted")));
+    assert_eq!(
+        (lead["Name"].clone(), lead["Status"].clone()),
+        (json!("Solo"), json!("Open - Not Contacted"))
+    );
     // Case numbers continue after the demo data.
     let c1 = org.create("Case", json!({"Subject": "One"})).await;
     let c2 = org.create("Case", json!({"Subject": "Two"})).await;
-    let n1 = org.get(&format!("/sobjects/Case/{c1}")).await.json()["CaseNumber"].as_str().unwrap_or("").to_string();
-    let n2 = org.get(&format!("/sobjects/Case/{c2}")).await.json()["CaseNumber"].as_str().unwrap_or("").to_string();
+    let n1 = org.get(&format!("/sobjects/Case/{c1}")).await.json()["CaseNumber"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let n2 = org.get(&format!("/sobjects/Case/{c2}")).await.json()["CaseNumber"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     assert_eq!(n1, "00001017");
     assert_eq!(n2, "00001018");
-    org.patch(&format!("/sobjects/Case/{c1}"), json!({"Status": "Closed"})).await;
+    org.patch(&format!("/sobjects/Case/{c1}"), json!({"Status": "Closed"}))
+        .await;
     let case = org.get(&format!("/sobjects/Case/{c1}")).await.json();
     assert_eq!(case["IsClosed"], json!(true));
     assert!(case["ClosedDate"].is_string());
     // Tasks close with their status.
-    let t = org.create("Task", json!({"Subject": "Call", "Status": "Completed"})).await;
+    let t = org
+        .create("Task", json!({"Subject": "Call", "Status": "Completed"}))
+        .await;
     let task = org.get(&format!("/sobjects/Task/{t}")).await.json();
-    assert_eq!((task["IsClosed"].clone(), task["Priority"].clone()), (json!(true), json!("Normal")));
+    assert_eq!(
+        (task["IsClosed"].clone(), task["Priority"].clone()),
+        (json!(true), json!("Normal"))
+    );
     // ContentNote: base64 in, preview derived, body served at the Content URL.
-    let n = org.create("ContentNote", json!({"Title": "Call notes", "Content": "SmFuZSBhcHByb3ZlZCB0aGUgYnVkZ2V0Lg=="})).await;
+    let n = org
+        .create(
+            "ContentNote",
+            json!({"Title": "Call notes", "Content": "SmFuZSBhcHByb3ZlZCB0aGUgYnVkZ2V0Lg=="}),
+        )
+        .await;
     let note = org.get(&format!("/sobjects/ContentNote/{n}")).await.json();
     assert_eq!(note["TextPreview"], json!("Jane approved the budget."));
     let url = note["Content"].as_str().unwrap_or("").to_string();
     assert_eq!(url, format!("{V}/sobjects/ContentNote/{n}/Content"));
     let body = org.get(&url).await;
-    assert_eq!((body.status, body.text.as_str()), (200, "Jane approved the budget."));
-    let demo = org.get(&format!("{V}/sobjects/ContentNote/069Dm0000000001IAA/Content")).await;
+    assert_eq!(
+        (body.status, body.text.as_str()),
+        (200, "Jane approved the budget.")
+    );
+    let demo = org
+        .get(&format!(
+            "{V}/sobjects/ContentNote/069Dm0000000001IAA/Content"
+        ))
+        .await;
     assert!(demo.text.starts_with("Jane said the budget is approved"));
     org.shutdown().await;
 }
@@ -322,21 +613,80 @@ async fn conditional_requests_answer_412_and_304() {
     let etag = r.header("etag");
     let last_modified = r.header("last-modified");
     assert!(etag.starts_with('"') && !last_modified.is_empty());
-    let r = org.call("PATCH", path, Some(json!({"Phone": "1"})), &[("If-Match", "\"stale\"")]).await;
-    assert_eq!((r.status, r.error_code()), (412, "PRECONDITION_FAILED".to_string()));
-    let r = org.call("PATCH", path, Some(json!({"Phone": "1"})), &[("If-Unmodified-Since", "Tue, 10 Aug 2015 00:00:00 GMT")]).await;
-    assert_eq!((r.status, r.error_code()), (412, "PRECONDITION_FAILED".to_string()));
-    assert_eq!(org.get(path).await.json()["Phone"], json!("(555) 0100-1000"), "a refused PATCH changes nothing");
-    let r = org.call("PATCH", path, Some(json!({"Phone": "2"})), &[("If-Match", &etag)]).await;
+    let r = org
+        .call(
+            "PATCH",
+            path,
+            Some(json!({"Phone": "1"})),
+            &[("If-Match", "\"stale\"")],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error_code()),
+        (412, "PRECONDITION_FAILED".to_string())
+    );
+    let r = org
+        .call(
+            "PATCH",
+            path,
+            Some(json!({"Phone": "1"})),
+            &[("If-Unmodified-Since", "Tue, 10 Aug 2015 00:00:00 GMT")],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.error_code()),
+        (412, "PRECONDITION_FAILED".to_string())
+    );
+    assert_eq!(
+        org.get(path).await.json()["Phone"],
+        json!("(555) 0100-1000"),
+        "a refused PATCH changes nothing"
+    );
+    let r = org
+        .call(
+            "PATCH",
+            path,
+            Some(json!({"Phone": "2"})),
+            &[("If-Match", &etag)],
+        )
+        .await;
     assert_eq!(r.status, 204, "{}", r.text);
     // The ETag changed, so the old one no longer matches.
-    let r = org.call("PATCH", path, Some(json!({"Phone": "3"})), &[("If-Match", &etag)]).await;
+    let r = org
+        .call(
+            "PATCH",
+            path,
+            Some(json!({"Phone": "3"})),
+            &[("If-Match", &etag)],
+        )
+        .await;
     assert_eq!(r.status, 412);
-    let r = org.call("GET", path, None, &[("If-None-Match", &org.get(path).await.header("etag"))]).await;
+    let r = org
+        .call(
+            "GET",
+            path,
+            None,
+            &[("If-None-Match", &org.get(path).await.header("etag"))],
+        )
+        .await;
     assert_eq!(r.status, 304);
-    let r = org.call("GET", "/sobjects/Account/describe", None, &[("If-Modified-Since", "Sun, 22 Nov 2037 00:00:00 GMT")]).await;
+    let r = org
+        .call(
+            "GET",
+            "/sobjects/Account/describe",
+            None,
+            &[("If-Modified-Since", "Sun, 22 Nov 2037 00:00:00 GMT")],
+        )
+        .await;
     assert_eq!(r.status, 304);
-    let r = org.call("GET", "/sobjects/Account/describe", None, &[("If-Modified-Since", "Tue, 10 Aug 2015 00:00:00 GMT")]).await;
+    let r = org
+        .call(
+            "GET",
+            "/sobjects/Account/describe",
+            None,
+            &[("If-Modified-Since", "Tue, 10 Aug 2015 00:00:00 GMT")],
+        )
+        .await;
     assert_eq!(r.status, 200);
     org.shutdown().await;
 }
@@ -344,31 +694,59 @@ async fn conditional_requests_answer_412_and_304() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_data_call_counts_and_reports_usage() {
     let org = start().await;
-    let first = org.get("/sobjects/Account/001Dm0000000001IAA").await.header("sforce-limit-info");
+    let first = org
+        .get("/sobjects/Account/001Dm0000000001IAA")
+        .await
+        .header("sforce-limit-info");
     let second = org.get("/limits").await;
     let used = |h: &str| -> (u64, u64) {
         let v = h.strip_prefix("api-usage=").expect("api-usage first");
-        let (a, b) = v.split(';').next().unwrap_or(v).split_once('/').expect("N/M");
+        let (a, b) = v
+            .split(';')
+            .next()
+            .unwrap_or(v)
+            .split_once('/')
+            .expect("N/M");
         (a.parse().expect("N"), b.trim().parse().expect("M"))
     };
     let (n1, max) = used(&first);
     let (n2, _) = used(&second.header("sforce-limit-info"));
     assert_eq!(max, 15000);
     assert_eq!(n2, n1 + 1);
-    assert_eq!(second.json()["DailyApiRequests"], json!({"Max": 15000, "Remaining": 15000 - n2}));
+    assert_eq!(
+        second.json()["DailyApiRequests"],
+        json!({"Max": 15000, "Remaining": 15000 - n2})
+    );
     // The versions list is neither authenticated nor counted.
-    let r = org.http.get(format!("{}/services/data", org.base)).send().await.expect("versions");
+    let r = org
+        .http
+        .get(format!("{}/services/data", org.base))
+        .send()
+        .await
+        .expect("versions");
     assert!(r.headers().get("sforce-limit-info").is_none());
     let versions: Value = r.json().await.expect("json");
-    assert!(versions.as_array().is_some_and(|a| a.iter().any(|v| v["version"] == "63.0")));
+    assert!(
+        versions
+            .as_array()
+            .is_some_and(|a| a.iter().any(|v| v["version"] == "63.0"))
+    );
     // A failed call still counts; a batch counts each subrequest.
-    let (n3, _) = used(&org.get("/sobjects/Account/001Dm0000000999IAA").await.header("sforce-limit-info"));
+    let (n3, _) = used(
+        &org.get("/sobjects/Account/001Dm0000000999IAA")
+            .await
+            .header("sforce-limit-info"),
+    );
     assert_eq!(n3, n2 + 1);
     let batch = json!({"batchRequests": [
         {"method": "GET", "url": "v63.0/sobjects/Account/001Dm0000000001IAA"},
         {"method": "GET", "url": "v63.0/sobjects/Account/001Dm0000000002IAA"},
         {"method": "GET", "url": "v63.0/sobjects/Account/001Dm0000000003IAA"}]});
-    let (n4, _) = used(&org.post("/composite/batch", batch).await.header("sforce-limit-info"));
+    let (n4, _) = used(
+        &org.post("/composite/batch", batch)
+            .await
+            .header("sforce-limit-info"),
+    );
     assert_eq!(n4, n3 + 3);
     org.shutdown().await;
 }
@@ -381,17 +759,49 @@ async fn collections_roll_back_with_all_or_none() {
         {"attributes": {"type": "Account"}, "Name": "Coll A"},
         {"attributes": {"type": "Account"}},
         {"attributes": {"type": "Contact"}, "LastName": "Coll C"}]);
-    let r = org.post("/composite/sobjects", json!({"allOrNone": true, "records": records})).await;
+    let r = org
+        .post(
+            "/composite/sobjects",
+            json!({"allOrNone": true, "records": records}),
+        )
+        .await;
     assert_eq!(r.status, 200);
     let res = r.json();
     assert_eq!(res[0]["success"], json!(false));
-    assert_eq!(res[0]["errors"][0]["statusCode"], json!("ALL_OR_NONE_OPERATION_ROLLED_BACK"));
-    assert_eq!(res[1]["errors"][0]["statusCode"], json!("REQUIRED_FIELD_MISSING"));
+    assert_eq!(
+        res[0]["errors"][0]["statusCode"],
+        json!("ALL_OR_NONE_OPERATION_ROLLED_BACK")
+    );
+    assert_eq!(
+        res[1]["errors"][0]["statusCode"],
+        json!("REQUIRED_FIELD_MISSING")
+    );
     assert_eq!(res[1]["errors"][0]["fields"], json!(["Name"]));
-    assert_eq!(org.count("SELECT COUNT() FROM Account").await, before, "nothing committed");
-    assert_eq!(org.count("SELECT COUNT() FROM Contact WHERE LastName = 'Coll C'").await, 0);
-    let r = org.post("/composite/sobjects", json!({"allOrNone": false, "records": records})).await.json();
-    assert_eq!((r[0]["success"].clone(), r[1]["success"].clone(), r[2]["success"].clone()), (json!(true), json!(false), json!(true)));
+    assert_eq!(
+        org.count("SELECT COUNT() FROM Account").await,
+        before,
+        "nothing committed"
+    );
+    assert_eq!(
+        org.count("SELECT COUNT() FROM Contact WHERE LastName = 'Coll C'")
+            .await,
+        0
+    );
+    let r = org
+        .post(
+            "/composite/sobjects",
+            json!({"allOrNone": false, "records": records}),
+        )
+        .await
+        .json();
+    assert_eq!(
+        (
+            r[0]["success"].clone(),
+            r[1]["success"].clone(),
+            r[2]["success"].clone()
+        ),
+        (json!(true), json!(false), json!(true))
+    );
     let a = r[0]["id"].as_str().expect("id").to_string();
     let c = r[2]["id"].as_str().expect("id").to_string();
     assert_eq!(org.count("SELECT COUNT() FROM Account").await, before + 1);
@@ -403,22 +813,52 @@ async fn collections_roll_back_with_all_or_none() {
     assert_eq!(r[0], json!({"id": a, "success": true, "errors": []}));
     assert_eq!(r[1]["errors"][0]["statusCode"], json!("MALFORMED_ID"));
     // Retrieve, then delete both.
-    let r = org.get(&format!("/composite/sobjects/Account?ids={a},001Dm0000000999IAA&fields=Id,NumberOfEmployees")).await.json();
+    let r = org
+        .get(&format!(
+            "/composite/sobjects/Account?ids={a},001Dm0000000999IAA&fields=Id,NumberOfEmployees"
+        ))
+        .await
+        .json();
     assert_eq!(r[0]["NumberOfEmployees"], json!(27000));
     assert_eq!(r[1], Value::Null);
-    let r = org.delete(&format!("/composite/sobjects?ids={a},{c}&allOrNone=true")).await.json();
-    assert_eq!((r[0]["success"].clone(), r[1]["success"].clone()), (json!(true), json!(true)));
-    assert_eq!(org.get(&format!("/sobjects/Contact/{c}")).await.error_code(), "ENTITY_IS_DELETED");
+    let r = org
+        .delete(&format!("/composite/sobjects?ids={a},{c}&allOrNone=true"))
+        .await
+        .json();
+    assert_eq!(
+        (r[0]["success"].clone(), r[1]["success"].clone()),
+        (json!(true), json!(true))
+    );
+    assert_eq!(
+        org.get(&format!("/sobjects/Contact/{c}"))
+            .await
+            .error_code(),
+        "ENTITY_IS_DELETED"
+    );
     // Upsert by an idLookup field.
     let up = json!({"allOrNone": false, "records": [
         {"attributes": {"type": "Contact"}, "Email": "sarah.chen@acme.example.com", "Title": "COO"},
         {"attributes": {"type": "Contact"}, "Email": "new.person@example.com", "LastName": "Person"}]});
-    let r = org.patch("/composite/sobjects/Contact/Email", up).await.json();
-    assert_eq!((r[0]["created"].clone(), r[1]["created"].clone()), (json!(false), json!(true)), "{r}");
-    assert_eq!(org.get("/sobjects/Contact/003Dm0000000001IAA").await.json()["Title"], json!("COO"));
+    let r = org
+        .patch("/composite/sobjects/Contact/Email", up)
+        .await
+        .json();
+    assert_eq!(
+        (r[0]["created"].clone(), r[1]["created"].clone()),
+        (json!(false), json!(true)),
+        "{r}"
+    );
+    assert_eq!(
+        org.get("/sobjects/Contact/003Dm0000000001IAA").await.json()["Title"],
+        json!("COO")
+    );
     // More than 200 records is refused.
-    let many: Vec<Value> = (0..201).map(|i| json!({"attributes": {"type": "Account"}, "Name": format!("N{i}")})).collect();
-    let r = org.post("/composite/sobjects", json!({"records": many})).await;
+    let many: Vec<Value> = (0..201)
+        .map(|i| json!({"attributes": {"type": "Account"}, "Name": format!("N{i}")}))
+        .collect();
+    let r = org
+        .post("/composite/sobjects", json!({"records": many}))
+        .await;
     assert_eq!(r.status, 400);
     org.shutdown().await;
 }
@@ -437,7 +877,12 @@ async fn composite_resolves_references_and_rolls_back() {
     assert_eq!(r.status, 200, "{}", r.text);
     let out = r.json()["compositeResponse"].clone();
     assert_eq!(out[0]["httpStatusCode"], json!(201));
-    assert!(out[0]["httpHeaders"]["Location"].as_str().unwrap_or("").contains("/sobjects/Account/"));
+    assert!(
+        out[0]["httpHeaders"]["Location"]
+            .as_str()
+            .unwrap_or("")
+            .contains("/sobjects/Account/")
+    );
     let account = out[0]["body"]["id"].as_str().expect("id").to_string();
     assert_eq!(out[2]["body"]["totalSize"], json!(1));
     assert_eq!(out[3]["httpStatusCode"], json!(204));
@@ -450,8 +895,15 @@ async fn composite_resolves_references_and_rolls_back() {
         {"method": "POST", "url": format!("{V}/sobjects/Contact"), "referenceId": "c", "body": {"AccountId": "@{a.id}"}}]});
     let out = org.post("/composite", req).await.json()["compositeResponse"].clone();
     assert_eq!(out[0]["body"][0]["errorCode"], json!("PROCESSING_HALTED"));
-    assert_eq!(out[1]["body"][0]["errorCode"], json!("REQUIRED_FIELD_MISSING"));
-    assert_eq!(org.count("SELECT COUNT() FROM Account WHERE Name = 'Rolled Back Co'").await, 0);
+    assert_eq!(
+        out[1]["body"][0]["errorCode"],
+        json!("REQUIRED_FIELD_MISSING")
+    );
+    assert_eq!(
+        org.count("SELECT COUNT() FROM Account WHERE Name = 'Rolled Back Co'")
+            .await,
+        0
+    );
     // Without allOrNone only dependents of a failure are skipped.
     let req = json!({"compositeRequest": [
         {"method": "POST", "url": format!("{V}/sobjects/Contact"), "referenceId": "bad", "body": {"FirstName": "NoLast"}},
@@ -460,7 +912,11 @@ async fn composite_resolves_references_and_rolls_back() {
     let out = org.post("/composite", req).await.json()["compositeResponse"].clone();
     assert_eq!(out[1]["body"][0]["errorCode"], json!("PROCESSING_HALTED"));
     assert_eq!(out[2]["httpStatusCode"], json!(201));
-    assert_eq!(org.count("SELECT COUNT() FROM Account WHERE Name = 'Kept Co'").await, 1);
+    assert_eq!(
+        org.count("SELECT COUNT() FROM Account WHERE Name = 'Kept Co'")
+            .await,
+        1
+    );
     // Batch: independent subrequests, haltOnError.
     let req = json!({"haltOnError": true, "batchRequests": [
         {"method": "PATCH", "url": "v63.0/sobjects/Account/001Dm0000000001IAA", "richInput": {"Name": "Acme Corporation"}},
@@ -471,7 +927,10 @@ async fn composite_resolves_references_and_rolls_back() {
     assert_eq!(r["results"][0], json!({"statusCode": 204, "result": null}));
     assert_eq!(r["results"][1]["statusCode"], json!(404));
     assert_eq!(r["results"][2]["statusCode"], json!(412));
-    assert_eq!(org.get("/sobjects/Account/001Dm0000000001IAA").await.json()["Name"], json!("Acme Corporation"));
+    assert_eq!(
+        org.get("/sobjects/Account/001Dm0000000001IAA").await.json()["Name"],
+        json!("Acme Corporation")
+    );
     org.shutdown().await;
 }
 
@@ -481,9 +940,21 @@ async fn run_bulk(org: &Org, job: Value, csv: String) -> Value {
     assert_eq!(r.json()["state"], json!("Open"));
     let id = r.json()["id"].as_str().expect("job id").to_string();
     assert!(id.starts_with("750"));
-    let r = org.raw("PUT", &format!("/jobs/ingest/{id}/batches"), "text/csv", csv).await;
+    let r = org
+        .raw(
+            "PUT",
+            &format!("/jobs/ingest/{id}/batches"),
+            "text/csv",
+            csv,
+        )
+        .await;
     assert_eq!((r.status, r.text.as_str()), (201, ""));
-    let r = org.patch(&format!("/jobs/ingest/{id}"), json!({"state": "UploadComplete"})).await;
+    let r = org
+        .patch(
+            &format!("/jobs/ingest/{id}"),
+            json!({"state": "UploadComplete"}),
+        )
+        .await;
     assert_eq!(r.json()["state"], json!("UploadComplete"));
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -510,51 +981,147 @@ async fn bulk_ingest_insert_upsert_update_delete() {
     let org = start().await;
     let mut csv = String::from("Name,StageName,CloseDate,Amount\n");
     for i in 0..2000 {
-        csv.push_str(&format!("Bulk {i},Prospecting,2026-09-{:02},{}\n", i % 28 + 1, i * 10));
+        csv.push_str(&format!(
+            "Bulk {i},Prospecting,2026-09-{:02},{}\n",
+            i % 28 + 1,
+            i * 10
+        ));
     }
     csv.push_str("Bad row,Prospecting,not-a-date,5\n");
     let info = run_bulk(&org, json!({"object": "Opportunity", "operation": "insert", "lineEnding": "LF", "columnDelimiter": "COMMA"}), csv).await;
-    assert_eq!((info["numberRecordsProcessed"].clone(), info["numberRecordsFailed"].clone()), (json!(2001), json!(1)));
+    assert_eq!(
+        (
+            info["numberRecordsProcessed"].clone(),
+            info["numberRecordsFailed"].clone()
+        ),
+        (json!(2001), json!(1))
+    );
     assert_eq!(info["apiVersion"], json!(63.0));
     let id = info["id"].as_str().expect("id").to_string();
     let ok = results(&org, &id, "successfulResults").await.text;
     let lines: Vec<&str> = ok.lines().collect();
-    assert_eq!(lines[0], "\"sf__Id\",\"sf__Created\",Name,StageName,CloseDate,Amount");
+    assert_eq!(
+        lines[0],
+        "\"sf__Id\",\"sf__Created\",Name,StageName,CloseDate,Amount"
+    );
     assert_eq!(lines.len(), 2001);
-    assert!(lines[1].starts_with("\"006Sy") && lines[1].contains("\"true\",\"Bulk 0\""), "{}", lines[1]);
+    assert!(
+        lines[1].starts_with("\"006Sy") && lines[1].contains("\"true\",\"Bulk 0\""),
+        "{}",
+        lines[1]
+    );
     let failed = results(&org, &id, "failedResults").await.text;
     let lines: Vec<&str> = failed.lines().collect();
     assert_eq!(lines.len(), 2);
     assert!(lines[1].starts_with("\"\",\"INVALID_TYPE_ON_FIELD_IN_RECORD:Close Date: value not of required type: not-a-date:CloseDate --\""), "{}", lines[1]);
-    assert_eq!(org.count("SELECT COUNT() FROM Opportunity WHERE Name LIKE 'Bulk %'").await, 2000);
-    let first_id = ok.lines().nth(1).and_then(|l| l.split(',').next()).unwrap_or("").trim_matches('"').to_string();
+    assert_eq!(
+        org.count("SELECT COUNT() FROM Opportunity WHERE Name LIKE 'Bulk %'")
+            .await,
+        2000
+    );
+    let first_id = ok
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').next())
+        .unwrap_or("")
+        .trim_matches('"')
+        .to_string();
     // Upsert by Email on Contact, pipe-delimited.
     let csv = "Email|LastName|Title\nsarah.chen@acme.example.com|Chen|Chief Ops\nbrand.new@example.com|New|Intern\n".to_string();
     let info = run_bulk(&org, json!({"object": "Contact", "operation": "upsert", "externalIdFieldName": "Email", "columnDelimiter": "PIPE"}), csv).await;
-    let up = results(&org, info["id"].as_str().expect("id"), "successfulResults").await.text;
-    assert!(up.contains("\"false\"|\"sarah.chen@acme.example.com\"") && up.contains("\"true\"|\"brand.new@example.com\""), "{up}");
-    assert_eq!(org.get("/sobjects/Contact/003Dm0000000001IAA").await.json()["Title"], json!("Chief Ops"));
+    let up = results(&org, info["id"].as_str().expect("id"), "successfulResults")
+        .await
+        .text;
+    assert!(
+        up.contains("\"false\"|\"sarah.chen@acme.example.com\"")
+            && up.contains("\"true\"|\"brand.new@example.com\""),
+        "{up}"
+    );
+    assert_eq!(
+        org.get("/sobjects/Contact/003Dm0000000001IAA").await.json()["Title"],
+        json!("Chief Ops")
+    );
     // Update and delete by Id.
-    let info = run_bulk(&org, json!({"object": "Opportunity", "operation": "update"}), format!("Id,StageName\n{first_id},Closed Won\n006Dm0000000999IAA,Closed Won\n")).await;
+    let info = run_bulk(
+        &org,
+        json!({"object": "Opportunity", "operation": "update"}),
+        format!("Id,StageName\n{first_id},Closed Won\n006Dm0000000999IAA,Closed Won\n"),
+    )
+    .await;
     assert_eq!(info["numberRecordsFailed"], json!(1));
-    let failed = results(&org, info["id"].as_str().expect("id"), "failedResults").await.text;
+    let failed = results(&org, info["id"].as_str().expect("id"), "failedResults")
+        .await
+        .text;
     assert!(failed.contains("NOT_FOUND"), "{failed}");
-    assert_eq!(org.get(&format!("/sobjects/Opportunity/{first_id}")).await.json()["IsWon"], json!(true));
-    let info = run_bulk(&org, json!({"object": "Opportunity", "operation": "delete"}), format!("Id\n{first_id}\n")).await;
+    assert_eq!(
+        org.get(&format!("/sobjects/Opportunity/{first_id}"))
+            .await
+            .json()["IsWon"],
+        json!(true)
+    );
+    let info = run_bulk(
+        &org,
+        json!({"object": "Opportunity", "operation": "delete"}),
+        format!("Id\n{first_id}\n"),
+    )
+    .await;
     assert_eq!(info["numberRecordsFailed"], json!(0));
-    assert_eq!(org.get(&format!("/sobjects/Opportunity/{first_id}")).await.error_code(), "ENTITY_IS_DELETED");
+    assert_eq!(
+        org.get(&format!("/sobjects/Opportunity/{first_id}"))
+            .await
+            .error_code(),
+        "ENTITY_IS_DELETED"
+    );
     // Aborting an open job leaves every row unprocessed; the job list shows it; delete removes it.
-    let r = org.post("/jobs/ingest", json!({"object": "Account", "operation": "insert"})).await.json();
+    let r = org
+        .post(
+            "/jobs/ingest",
+            json!({"object": "Account", "operation": "insert"}),
+        )
+        .await
+        .json();
     let aborted = r["id"].as_str().expect("id").to_string();
-    org.raw("PUT", &format!("/jobs/ingest/{aborted}/batches"), "text/csv", "Name\nA1\nA2\n".into()).await;
-    assert_eq!(org.patch(&format!("/jobs/ingest/{aborted}"), json!({"state": "Aborted"})).await.json()["state"], json!("Aborted"));
-    let un = org.get(&format!("/jobs/ingest/{aborted}/unprocessedRecords")).await.text;
+    org.raw(
+        "PUT",
+        &format!("/jobs/ingest/{aborted}/batches"),
+        "text/csv",
+        "Name\nA1\nA2\n".into(),
+    )
+    .await;
+    assert_eq!(
+        org.patch(
+            &format!("/jobs/ingest/{aborted}"),
+            json!({"state": "Aborted"})
+        )
+        .await
+        .json()["state"],
+        json!("Aborted")
+    );
+    let un = org
+        .get(&format!("/jobs/ingest/{aborted}/unprocessedRecords"))
+        .await
+        .text;
     assert_eq!(un, "Name\nA1\nA2\n");
     let list = org.get("/jobs/ingest").await.json();
-    assert!(list["records"].as_array().is_some_and(|a| a.iter().any(|j| j["id"] == json!(aborted))));
-    assert_eq!(org.delete(&format!("/jobs/ingest/{aborted}")).await.status, 204);
-    assert_eq!(org.get(&format!("/jobs/ingest/{aborted}")).await.status, 404);
-    let r = org.post("/jobs/ingest", json!({"object": "Nope", "operation": "insert"})).await;
+    assert!(
+        list["records"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|j| j["id"] == json!(aborted)))
+    );
+    assert_eq!(
+        org.delete(&format!("/jobs/ingest/{aborted}")).await.status,
+        204
+    );
+    assert_eq!(
+        org.get(&format!("/jobs/ingest/{aborted}")).await.status,
+        404
+    );
+    let r = org
+        .post(
+            "/jobs/ingest",
+            json!({"object": "Nope", "operation": "insert"}),
+        )
+        .await;
     assert_eq!(r.status, 400);
     org.shutdown().await;
 }
@@ -573,7 +1140,8 @@ fn seed_opportunities(sandbox: &Sandbox, n: u64) -> Vec<String> {
             .expect("prepare");
         for i in 0..n {
             let id = sayso::id::RecordId::from_parts("006", "Zz", i + 1).to_string();
-            stmt.execute(rusqlite::params![id, format!("Seeded {i}")]).expect("insert");
+            stmt.execute(rusqlite::params![id, format!("Seeded {i}")])
+                .expect("insert");
             ids.push(id);
         }
     }
@@ -591,19 +1159,42 @@ async fn bulk_update_of(n: u64) {
     }
     csv.push_str("006Dm0000000999IAA,Closed Won,1\n");
     csv.push_str(&format!("{},Closed Won,lots\n", ids[0]));
-    let info = run_bulk(&org, json!({"object": "Opportunity", "operation": "update"}), csv).await;
+    let info = run_bulk(
+        &org,
+        json!({"object": "Opportunity", "operation": "update"}),
+        csv,
+    )
+    .await;
     assert_eq!(info["numberRecordsProcessed"], json!(n + 2));
     assert_eq!(info["numberRecordsFailed"], json!(2));
     let id = info["id"].as_str().expect("id").to_string();
     let ok = results(&org, &id, "successfulResults").await.text;
     assert_eq!(ok.lines().count() as u64, n + 1);
-    assert!(ok.lines().nth(1).is_some_and(|l| l.starts_with(&format!("\"{}\",\"false\",", ids[0]))));
+    assert!(
+        ok.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with(&format!("\"{}\",\"false\",", ids[0])))
+    );
     let failed = results(&org, &id, "failedResults").await.text;
     assert_eq!(failed.lines().count(), 3);
     assert!(failed.contains("INVALID_TYPE_ON_FIELD_IN_RECORD"));
     let last = &ids[ids.len() - 1];
-    let r = org.get(&format!("/sobjects/Opportunity/{last}")).await.json();
-    assert_eq!((r["StageName"].clone(), r["Probability"].clone(), r["Amount"].clone()), (json!("Negotiation/Review"), json!(90.0), json!(((n - 1) * 2) as f64)));
+    let r = org
+        .get(&format!("/sobjects/Opportunity/{last}"))
+        .await
+        .json();
+    assert_eq!(
+        (
+            r["StageName"].clone(),
+            r["Probability"].clone(),
+            r["Amount"].clone()
+        ),
+        (
+            json!("Negotiation/Review"),
+            json!(90.0),
+            json!(((n - 1) * 2) as f64)
+        )
+    );
     assert_eq!(org.count("SELECT COUNT() FROM Opportunity WHERE StageName = 'Negotiation/Review' AND Name LIKE 'Seeded%'").await, n);
     org.shutdown().await;
 }
@@ -614,7 +1205,10 @@ async fn bulk_update_of_2000_rows() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[cfg_attr(debug_assertions, ignore = "50,000-row bulk update runs in release (`cargo test --release`)")]
+#[cfg_attr(
+    debug_assertions,
+    ignore = "50,000-row bulk update runs in release (`cargo test --release`)"
+)]
 async fn bulk_update_of_50000_rows() {
     bulk_update_of(50_000).await;
 }
@@ -627,49 +1221,106 @@ fn db_in(dir: &Path) -> PathBuf {
 async fn data_survives_restart_and_fresh_reloads() {
     let dir = tempfile::tempdir().expect("tempdir");
     let org = start_at(Some(db_in(dir.path())), true).await;
-    let id = org.create("Account", json!({"Name": "Persistent Co"})).await;
-    org.patch("/sobjects/Opportunity/006Dm0000000001IAA", json!({"StageName": "Closed Won"})).await;
+    let id = org
+        .create("Account", json!({"Name": "Persistent Co"}))
+        .await;
+    org.patch(
+        "/sobjects/Opportunity/006Dm0000000001IAA",
+        json!({"StageName": "Closed Won"}),
+    )
+    .await;
     org.shutdown().await;
     let org = start_at(Some(db_in(dir.path())), false).await;
-    assert_eq!(org.get(&format!("/sobjects/Account/{id}")).await.json()["Name"], json!("Persistent Co"));
-    assert_eq!(org.get("/sobjects/Opportunity/006Dm0000000001IAA").await.json()["IsWon"], json!(true));
-    let next = org.create("Account", json!({"Name": "After Restart"})).await;
+    assert_eq!(
+        org.get(&format!("/sobjects/Account/{id}")).await.json()["Name"],
+        json!("Persistent Co")
+    );
+    assert_eq!(
+        org.get("/sobjects/Opportunity/006Dm0000000001IAA")
+            .await
+            .json()["IsWon"],
+        json!(true)
+    );
+    let next = org
+        .create("Account", json!({"Name": "After Restart"}))
+        .await;
     assert_ne!(next, id, "new ids continue after a restart");
     org.shutdown().await;
     let org = start_at(Some(db_in(dir.path())), true).await;
-    assert_eq!(org.get(&format!("/sobjects/Account/{id}")).await.status, 404);
-    assert_eq!(org.get("/sobjects/Opportunity/006Dm0000000001IAA").await.json()["StageName"], json!("Prospecting"));
+    assert_eq!(
+        org.get(&format!("/sobjects/Account/{id}")).await.status,
+        404
+    );
+    assert_eq!(
+        org.get("/sobjects/Opportunity/006Dm0000000001IAA")
+            .await
+            .json()["StageName"],
+        json!("Prospecting")
+    );
     org.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn describe_is_rewritten_and_per_user() {
     let org = start().await;
-    let r = org.get("/services/data/v60.0/sobjects/Opportunity/describe/").await;
+    let r = org
+        .get("/services/data/v60.0/sobjects/Opportunity/describe/")
+        .await;
     assert_eq!(r.status, 200);
     let d = r.json();
-    assert_eq!(d["urls"]["sobject"], json!("/services/data/v60.0/sobjects/Opportunity"));
-    assert!(!r.text.contains("vxx.0") && !r.text.contains("salesforce.com"), "URLs rewritten");
-    assert!(d["fields"].as_array().is_some_and(|f| f.iter().any(|f| f["name"] == "Budget_Approved__c")), "overlay fields served");
-    assert!(d["childRelationships"].as_array().is_some_and(|c| c.iter().all(|r| r["childSObject"] != "OpportunityHistory")));
+    assert_eq!(
+        d["urls"]["sobject"],
+        json!("/services/data/v60.0/sobjects/Opportunity")
+    );
+    assert!(
+        !r.text.contains("vxx.0") && !r.text.contains("salesforce.com"),
+        "URLs rewritten"
+    );
+    assert!(
+        d["fields"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["name"] == "Budget_Approved__c")),
+        "overlay fields served"
+    );
+    assert!(
+        d["childRelationships"]
+            .as_array()
+            .is_some_and(|c| c.iter().all(|r| r["childSObject"] != "OpportunityHistory"))
+    );
     let g = org.get("/sobjects").await.json();
-    let names: Vec<&str> = g["sobjects"].as_array().map(|a| a.iter().filter_map(|o| o["name"].as_str()).collect()).unwrap_or_default();
+    let names: Vec<&str> = g["sobjects"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|o| o["name"].as_str()).collect())
+        .unwrap_or_default();
     assert!(names.contains(&"Opportunity") && names.contains(&"ContentNote"));
     let basic = org.get("/sobjects/Account").await.json();
     assert_eq!(basic["objectDescribe"]["keyPrefix"], json!("001"));
     assert!(basic["recentItems"].is_array());
     // Per user: the contractor's describe of Case hides fields it may not read and marks
     // read-only ones as not updateable.
-    let kinetic = org.sandbox.mint_token("kinetic.integration@demo.sayso.dev").expect("token");
-    let r = org.call_as(&kinetic, "GET", "/sobjects/Case/describe", None, &[]).await;
+    let kinetic = org
+        .sandbox
+        .mint_token("kinetic.integration@demo.sayso.dev")
+        .expect("token");
+    let r = org
+        .call_as(&kinetic, "GET", "/sobjects/Case/describe", None, &[])
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let fields = r.json()["fields"].clone();
-    let field = |n: &str| fields.as_array().and_then(|a| a.iter().find(|f| f["name"] == n).cloned());
+    let field = |n: &str| {
+        fields
+            .as_array()
+            .and_then(|a| a.iter().find(|f| f["name"] == n).cloned())
+    };
     assert!(field("Subject").is_some_and(|f| f["updateable"] == json!(false)));
     assert!(field("Status").is_some_and(|f| f["updateable"] == json!(true)));
     assert!(field("SuppliedEmail").is_none(), "hidden fields vanish");
     let dana = org.sandbox.mint_token(DANA).expect("token");
     let r = org.call_as(&dana, "GET", "/", None, &[]).await;
-    assert!(r.json()["sobjects"].as_str().is_some_and(|s| s.ends_with("/services/data/v63.0/sobjects")));
+    assert!(
+        r.json()["sobjects"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("/services/data/v63.0/sobjects"))
+    );
     org.shutdown().await;
 }

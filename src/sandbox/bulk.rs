@@ -40,13 +40,22 @@ pub const CHUNK: usize = 5000;
 /// Routes under `/services/data/{version}/jobs/ingest`.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/services/data/{version}/jobs/ingest", get(list).post(create))
-        .route("/services/data/{version}/jobs/ingest/{id}", get(info).patch(set_state).delete(delete_job))
+        .route(
+            "/services/data/{version}/jobs/ingest",
+            get(list).post(create),
+        )
+        .route(
+            "/services/data/{version}/jobs/ingest/{id}",
+            get(info).patch(set_state).delete(delete_job),
+        )
         .route(
             "/services/data/{version}/jobs/ingest/{id}/batches",
             axum::routing::put(upload).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD)),
         )
-        .route("/services/data/{version}/jobs/ingest/{id}/{result}", get(results))
+        .route(
+            "/services/data/{version}/jobs/ingest/{id}/{result}",
+            get(results),
+        )
 }
 
 fn now_ms() -> i64 {
@@ -139,38 +148,74 @@ fn visible_job(conn: &Connection, principal: &Principal, id: &str) -> SfResult<J
     Ok(job)
 }
 
-async fn create(State(state): State<Arc<AppState>>, Path(version): Path<String>, Auth(p): Auth, body: Bytes) -> SfResult<Response> {
+async fn create(
+    State(state): State<Arc<AppState>>,
+    Path(version): Path<String>,
+    Auth(p): Auth,
+    body: Bytes,
+) -> SfResult<Response> {
     let v = parse_version(&version).unwrap_or("63.0").to_string();
-    let req: Value = serde_json::from_slice(&body).map_err(|e| SfError::json_parser(e.to_string()))?;
+    let req: Value =
+        serde_json::from_slice(&body).map_err(|e| SfError::json_parser(e.to_string()))?;
     let s = |k: &str| req.get(k).and_then(Value::as_str).map(str::to_string);
     let object = s("object").ok_or_else(|| bad("INVALIDJOB", "InvalidJob : Object is required"))?;
-    let obj = crate::sandbox::records::object_for(&state, &p, &object)
-        .map_err(|_| bad("INVALIDJOB", format!("InvalidJob : Invalid object: {object}")))?;
-    let operation = s("operation").ok_or_else(|| bad("INVALIDJOB", "InvalidJob : Operation is required"))?;
+    let obj = crate::sandbox::records::object_for(&state, &p, &object).map_err(|_| {
+        bad(
+            "INVALIDJOB",
+            format!("InvalidJob : Invalid object: {object}"),
+        )
+    })?;
+    let operation =
+        s("operation").ok_or_else(|| bad("INVALIDJOB", "InvalidJob : Operation is required"))?;
     if !["insert", "update", "upsert", "delete", "hardDelete"].contains(&operation.as_str()) {
-        return Err(bad("INVALIDJOB", format!("InvalidJob : Invalid operation: {operation}")));
+        return Err(bad(
+            "INVALIDJOB",
+            format!("InvalidJob : Invalid operation: {operation}"),
+        ));
     }
     let ext = s("externalIdFieldName");
     if operation == "upsert" {
-        let f = ext.clone().ok_or_else(|| bad("INVALIDJOB", "InvalidJob : External ID field name is required for upsert"))?;
+        let f = ext.clone().ok_or_else(|| {
+            bad(
+                "INVALIDJOB",
+                "InvalidJob : External ID field name is required for upsert",
+            )
+        })?;
         let ctx = Ctx::new(&state, &p, &v);
-        dml::external_id_field(obj, &ctx.access(obj), &f)
-            .map_err(|_| bad("INVALIDJOB", format!("InvalidJob : Invalid external ID field name: {f}")))?;
+        dml::external_id_field(obj, &ctx.access(obj), &f).map_err(|_| {
+            bad(
+                "INVALIDJOB",
+                format!("InvalidJob : Invalid external ID field name: {f}"),
+            )
+        })?;
     }
     let delimiter = s("columnDelimiter").unwrap_or_else(|| "COMMA".into());
     if delimiter_byte(&delimiter).is_none() {
-        return Err(bad("INVALIDJOB", format!("InvalidJob : Invalid column delimiter: {delimiter}")));
+        return Err(bad(
+            "INVALIDJOB",
+            format!("InvalidJob : Invalid column delimiter: {delimiter}"),
+        ));
     }
     let line_ending = s("lineEnding").unwrap_or_else(|| "LF".into());
     if line_ending != "LF" && line_ending != "CRLF" {
-        return Err(bad("INVALIDJOB", format!("InvalidJob : Invalid line ending: {line_ending}")));
+        return Err(bad(
+            "INVALIDJOB",
+            format!("InvalidJob : Invalid line ending: {line_ending}"),
+        ));
     }
     if s("contentType").is_some_and(|c| c != "CSV") {
-        return Err(bad("INVALIDJOB", "InvalidJob : Only CSV content is supported"));
+        return Err(bad(
+            "INVALIDJOB",
+            "InvalidJob : Only CSV content is supported",
+        ));
     }
     let now = state.clock.now_string();
     let conn = state.lock_db();
-    let seq: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM sayso_bulk_job", [], |r| r.get(0))?;
+    let seq: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM sayso_bulk_job",
+        [],
+        |r| r.get(0),
+    )?;
     let id = RecordId::from_parts("750", dml::NEW_ID_POD, seq.max(1) as u64).to_string();
     let mut info = json!({
         "id": id, "operation": operation, "object": obj.name, "createdById": p.user_id, "createdDate": now,
@@ -190,39 +235,83 @@ async fn create(State(state): State<Arc<AppState>>, Path(version): Path<String>,
     Ok(json_response(StatusCode::OK, &job_json(&job)))
 }
 
-async fn upload(State(state): State<Arc<AppState>>, Path((_v, id)): Path<(String, String)>, Auth(p): Auth, body: Bytes) -> SfResult<Response> {
-    let text = String::from_utf8(body.to_vec()).map_err(|_| bad("INVALIDBATCH", "InvalidBatch : the CSV is not UTF-8"))?;
+async fn upload(
+    State(state): State<Arc<AppState>>,
+    Path((_v, id)): Path<(String, String)>,
+    Auth(p): Auth,
+    body: Bytes,
+) -> SfResult<Response> {
+    let text = String::from_utf8(body.to_vec())
+        .map_err(|_| bad("INVALIDBATCH", "InvalidBatch : the CSV is not UTF-8"))?;
     let conn = state.lock_db();
     let job = visible_job(&conn, &p, &id)?;
     if job.state != "Open" {
-        return Err(SfError::new(StatusCode::CONFLICT, "INVALIDJOBSTATE", format!("Job state {} does not allow uploads", job.state)));
+        return Err(SfError::new(
+            StatusCode::CONFLICT,
+            "INVALIDJOBSTATE",
+            format!("Job state {} does not allow uploads", job.state),
+        ));
     }
     if job.data.is_some() {
-        return Err(SfError::new(StatusCode::CONFLICT, "INVALIDJOBSTATE", "Data has already been uploaded for this job"));
+        return Err(SfError::new(
+            StatusCode::CONFLICT,
+            "INVALIDJOBSTATE",
+            "Data has already been uploaded for this job",
+        ));
     }
-    conn.execute("UPDATE sayso_bulk_job SET data = ?2 WHERE id = ?1", params![id, text])?;
+    conn.execute(
+        "UPDATE sayso_bulk_job SET data = ?2 WHERE id = ?1",
+        params![id, text],
+    )?;
     Ok(StatusCode::CREATED.into_response())
 }
 
-fn set_job_state(conn: &Connection, id: &str, job: &mut Job, new_state: &str, now: &str) -> SfResult<()> {
+fn set_job_state(
+    conn: &Connection,
+    id: &str,
+    job: &mut Job,
+    new_state: &str,
+    now: &str,
+) -> SfResult<()> {
     job.state = new_state.to_string();
     job.info["systemModstamp"] = json!(now);
-    conn.execute("UPDATE sayso_bulk_job SET state = ?2, info = ?3 WHERE id = ?1", params![id, new_state, job.info.to_string()])?;
+    conn.execute(
+        "UPDATE sayso_bulk_job SET state = ?2, info = ?3 WHERE id = ?1",
+        params![id, new_state, job.info.to_string()],
+    )?;
     Ok(())
 }
 
-async fn set_state(State(state): State<Arc<AppState>>, Path((_v, id)): Path<(String, String)>, Auth(p): Auth, body: Bytes) -> SfResult<Response> {
-    let req: Value = serde_json::from_slice(&body).map_err(|e| SfError::json_parser(e.to_string()))?;
-    let wanted = req.get("state").and_then(Value::as_str).unwrap_or("").to_string();
+async fn set_state(
+    State(state): State<Arc<AppState>>,
+    Path((_v, id)): Path<(String, String)>,
+    Auth(p): Auth,
+    body: Bytes,
+) -> SfResult<Response> {
+    let req: Value =
+        serde_json::from_slice(&body).map_err(|e| SfError::json_parser(e.to_string()))?;
+    let wanted = req
+        .get("state")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     let now = state.clock.now_string();
     let job = {
         let conn = state.lock_db();
         let mut job = visible_job(&conn, &p, &id)?;
         match (wanted.as_str(), job.state.as_str()) {
-            ("UploadComplete", "Open") => set_job_state(&conn, &id, &mut job, "UploadComplete", &now)?,
-            ("Aborted", "Open" | "UploadComplete" | "InProgress") => set_job_state(&conn, &id, &mut job, "Aborted", &now)?,
+            ("UploadComplete", "Open") => {
+                set_job_state(&conn, &id, &mut job, "UploadComplete", &now)?
+            }
+            ("Aborted", "Open" | "UploadComplete" | "InProgress") => {
+                set_job_state(&conn, &id, &mut job, "Aborted", &now)?
+            }
             ("UploadComplete" | "Aborted", current) => {
-                return Err(SfError::new(StatusCode::CONFLICT, "INVALIDJOBSTATE", format!("Job state {current} cannot change to {wanted}")));
+                return Err(SfError::new(
+                    StatusCode::CONFLICT,
+                    "INVALIDJOBSTATE",
+                    format!("Job state {current} cannot change to {wanted}"),
+                ));
             }
             _ => return Err(bad("INVALIDJOBSTATE", format!("Invalid state: {wanted}"))),
         }
@@ -234,7 +323,11 @@ async fn set_state(State(state): State<Arc<AppState>>, Path((_v, id)): Path<(Str
     Ok(json_response(StatusCode::OK, &job_json(&job)))
 }
 
-async fn info(State(state): State<Arc<AppState>>, Path((_v, id)): Path<(String, String)>, Auth(p): Auth) -> SfResult<Response> {
+async fn info(
+    State(state): State<Arc<AppState>>,
+    Path((_v, id)): Path<(String, String)>,
+    Auth(p): Auth,
+) -> SfResult<Response> {
     let conn = state.lock_db();
     let job = visible_job(&conn, &p, &id)?;
     Ok(json_response(StatusCode::OK, &job_json(&job)))
@@ -252,14 +345,24 @@ async fn list(State(state): State<Arc<AppState>>, Auth(p): Auth) -> SfResult<Res
             records.push(job_json(&job));
         }
     }
-    Ok(json_response(StatusCode::OK, &json!({"done": true, "records": records, "nextRecordsUrl": null})))
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"done": true, "records": records, "nextRecordsUrl": null}),
+    ))
 }
 
-async fn delete_job(State(state): State<Arc<AppState>>, Path((_v, id)): Path<(String, String)>, Auth(p): Auth) -> SfResult<Response> {
+async fn delete_job(
+    State(state): State<Arc<AppState>>,
+    Path((_v, id)): Path<(String, String)>,
+    Auth(p): Auth,
+) -> SfResult<Response> {
     let conn = state.lock_db();
     let job = visible_job(&conn, &p, &id)?;
     if !["JobComplete", "Failed", "Aborted"].contains(&job.state.as_str()) {
-        return Err(bad("INVALIDJOBSTATE", format!("Job state {} does not allow deletion", job.state)));
+        return Err(bad(
+            "INVALIDJOBSTATE",
+            format!("Job state {} does not allow deletion", job.state),
+        ));
     }
     conn.execute("DELETE FROM sayso_bulk_result WHERE job_id = ?1", [&id])?;
     conn.execute("DELETE FROM sayso_bulk_job WHERE id = ?1", [&id])?;
@@ -268,12 +371,16 @@ async fn delete_job(State(state): State<Arc<AppState>>, Path((_v, id)): Path<(St
 
 fn csv_response(body: String) -> Response {
     let mut resp = (StatusCode::OK, body).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
     resp
 }
 
 fn quote_header_cell(cell: &str, delim: u8) -> String {
-    if cell.bytes().any(|b| b == delim || b == b'"' || b == b'\n' || b == b'\r') {
+    if cell
+        .bytes()
+        .any(|b| b == delim || b == b'"' || b == b'\n' || b == b'\r')
+    {
         format!("\"{}\"", cell.replace('"', "\"\""))
     } else {
         cell.to_string()
@@ -282,8 +389,17 @@ fn quote_header_cell(cell: &str, delim: u8) -> String {
 
 /// Parses the uploaded CSV of a job into its header and records.
 fn parse_csv(data: &str, delim: u8) -> Result<(Vec<String>, Vec<csv::StringRecord>), String> {
-    let mut rdr = csv::ReaderBuilder::new().delimiter(delim).flexible(true).has_headers(true).from_reader(data.as_bytes());
-    let header: Vec<String> = rdr.headers().map_err(|e| e.to_string())?.iter().map(|h| h.trim().to_string()).collect();
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delim)
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(data.as_bytes());
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
     let mut records = Vec::new();
     for r in rdr.records() {
         let r = r.map_err(|e| e.to_string())?;
@@ -296,11 +412,19 @@ fn parse_csv(data: &str, delim: u8) -> Result<(Vec<String>, Vec<csv::StringRecor
 }
 
 fn job_delim(job: &Job) -> u8 {
-    job.info.get("columnDelimiter").and_then(Value::as_str).and_then(delimiter_byte).unwrap_or(b',')
+    job.info
+        .get("columnDelimiter")
+        .and_then(Value::as_str)
+        .and_then(delimiter_byte)
+        .unwrap_or(b',')
 }
 
 fn job_eol(job: &Job) -> &'static str {
-    if job.info.get("lineEnding").and_then(Value::as_str) == Some("CRLF") { "\r\n" } else { "\n" }
+    if job.info.get("lineEnding").and_then(Value::as_str) == Some("CRLF") {
+        "\r\n"
+    } else {
+        "\n"
+    }
 }
 
 async fn results(
@@ -323,31 +447,60 @@ async fn results(
         Some(i) => data[..i].to_string(),
         None => data.clone(),
     };
-    let header_cells: Vec<String> = parse_csv(&header_line, delim).map(|(h, _)| h).unwrap_or_default();
-    let orig_header = header_cells.iter().map(|c| quote_header_cell(c, delim)).collect::<Vec<_>>().join(&(delim as char).to_string());
+    let header_cells: Vec<String> = parse_csv(&header_line, delim)
+        .map(|(h, _)| h)
+        .unwrap_or_default();
+    let orig_header = header_cells
+        .iter()
+        .map(|c| quote_header_cell(c, delim))
+        .collect::<Vec<_>>()
+        .join(&(delim as char).to_string());
     let d = delim as char;
     if kind == "unprocessed" {
         let mut out = format!("{orig_header}{eol}");
         if job.state != "JobComplete" {
-            let done = conn.query_row("SELECT COUNT(*) FROM sayso_bulk_job WHERE id = ?1 AND state = 'JobComplete'", [&id], |r| r.get::<_, i64>(0))?;
+            let done = conn.query_row(
+                "SELECT COUNT(*) FROM sayso_bulk_job WHERE id = ?1 AND state = 'JobComplete'",
+                [&id],
+                |r| r.get::<_, i64>(0),
+            )?;
             if done == 0 {
                 let (_, records) = parse_csv(&data, delim).unwrap_or_default();
-                let mut w = csv::WriterBuilder::new().delimiter(delim).terminator(terminator(eol)).has_headers(false).from_writer(Vec::new());
+                let mut w = csv::WriterBuilder::new()
+                    .delimiter(delim)
+                    .terminator(terminator(eol))
+                    .has_headers(false)
+                    .from_writer(Vec::new());
                 for r in records.iter().skip(job.processed.max(0) as usize) {
                     w.write_record(r).map_err(SfError::internal)?;
                 }
-                out.push_str(&String::from_utf8_lossy(&w.into_inner().map_err(SfError::internal)?));
+                out.push_str(&String::from_utf8_lossy(
+                    &w.into_inner().map_err(SfError::internal)?,
+                ));
             }
         }
         return Ok(csv_response(out));
     }
     if !["JobComplete", "Failed", "Aborted"].contains(&job.state.as_str()) {
-        return Err(bad("INVALIDJOBSTATE", format!("Results are not available while the job is {}", job.state)));
+        return Err(bad(
+            "INVALIDJOBSTATE",
+            format!("Results are not available while the job is {}", job.state),
+        ));
     }
-    let first = if kind == "success" { "sf__Created" } else { "sf__Error" };
-    let sep = if orig_header.is_empty() { String::new() } else { d.to_string() };
+    let first = if kind == "success" {
+        "sf__Created"
+    } else {
+        "sf__Error"
+    };
+    let sep = if orig_header.is_empty() {
+        String::new()
+    } else {
+        d.to_string()
+    };
     let mut out = format!("\"sf__Id\"{d}\"{first}\"{sep}{orig_header}{eol}");
-    let mut stmt = conn.prepare("SELECT csv FROM sayso_bulk_result WHERE job_id = ?1 AND kind = ?2 ORDER BY chunk")?;
+    let mut stmt = conn.prepare(
+        "SELECT csv FROM sayso_bulk_result WHERE job_id = ?1 AND kind = ?2 ORDER BY chunk",
+    )?;
     let parts = stmt.query_map(params![id, kind], |r| r.get::<_, String>(0))?;
     for part in parts {
         out.push_str(&part?);
@@ -356,7 +509,11 @@ async fn results(
 }
 
 fn terminator(eol: &str) -> csv::Terminator {
-    if eol == "\r\n" { csv::Terminator::CRLF } else { csv::Terminator::Any(b'\n') }
+    if eol == "\r\n" {
+        csv::Terminator::CRLF
+    } else {
+        csv::Terminator::Any(b'\n')
+    }
 }
 
 /// The background worker: processes `UploadComplete` jobs one at a time, woken by
@@ -379,7 +536,8 @@ pub async fn worker(state: Arc<AppState>) {
                 let _ = tokio::task::spawn_blocking(move || process_job(&st, &id)).await;
             }
             None => {
-                let _ = tokio::time::timeout(Duration::from_secs(1), state.bulk_wake.notified()).await;
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(1), state.bulk_wake.notified()).await;
             }
         }
     }
@@ -410,14 +568,37 @@ fn run_job(state: &AppState, id: &str) -> SfResult<()> {
         let conn = state.lock_db();
         let job = load_job(&conn, id)?.ok_or_else(SfError::not_found)?;
         if job.state == "UploadComplete" {
-            conn.execute("UPDATE sayso_bulk_job SET state = 'InProgress', started_ms = ?2 WHERE id = ?1", params![id, now_ms()])?;
+            conn.execute(
+                "UPDATE sayso_bulk_job SET state = 'InProgress', started_ms = ?2 WHERE id = ?1",
+                params![id, now_ms()],
+            )?;
         }
         job
     };
-    let object = job.info.get("object").and_then(Value::as_str).unwrap_or_default().to_string();
-    let operation = job.info.get("operation").and_then(Value::as_str).unwrap_or_default().to_string();
-    let version = job.info.get("apiVersion").and_then(Value::as_f64).map(|v| format!("{v:.1}")).unwrap_or_else(|| "63.0".into());
-    let obj = state.schema.object(&object).ok_or_else(|| bad("INVALIDJOB", format!("InvalidJob : Invalid object: {object}")))?;
+    let object = job
+        .info
+        .get("object")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let operation = job
+        .info
+        .get("operation")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let version = job
+        .info
+        .get("apiVersion")
+        .and_then(Value::as_f64)
+        .map(|v| format!("{v:.1}"))
+        .unwrap_or_else(|| "63.0".into());
+    let obj = state.schema.object(&object).ok_or_else(|| {
+        bad(
+            "INVALIDJOB",
+            format!("InvalidJob : Invalid object: {object}"),
+        )
+    })?;
     let principal = state
         .policy
         .principal(&job.user_id, job.client_id.as_deref(), &[])
@@ -427,13 +608,18 @@ fn run_job(state: &AppState, id: &str) -> SfResult<()> {
     let delim = job_delim(&job);
     let eol = job_eol(&job);
     let data = job.data.clone().unwrap_or_default();
-    let (header, records) = parse_csv(&data, delim).map_err(|e| bad("INVALIDBATCH", format!("InvalidBatch : {e}")))?;
+    let (header, records) =
+        parse_csv(&data, delim).map_err(|e| bad("INVALIDBATCH", format!("InvalidBatch : {e}")))?;
     let op = match operation.as_str() {
         "insert" => Op::Insert,
         _ => Op::Update,
     };
     let deleting = operation == "delete" || operation == "hardDelete";
-    let ext_field = job.info.get("externalIdFieldName").and_then(Value::as_str).map(str::to_string);
+    let ext_field = job
+        .info
+        .get("externalIdFieldName")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let mut columns = Vec::with_capacity(header.len());
     for h in &header {
         if h.eq_ignore_ascii_case("Id") && operation != "insert" {
@@ -441,17 +627,33 @@ fn run_job(state: &AppState, id: &str) -> SfResult<()> {
             continue;
         }
         if h.contains('.') {
-            return Err(bad("INVALIDBATCH", format!("InvalidBatch : Relationship fields are not supported by the sandbox: {h}")));
+            return Err(bad(
+                "INVALIDBATCH",
+                format!("InvalidBatch : Relationship fields are not supported by the sandbox: {h}"),
+            ));
         }
-        let f = obj.field(h).ok_or_else(|| bad("INVALIDBATCH", format!("InvalidBatch : Field name not found : {h}")))?;
+        let f = obj.field(h).ok_or_else(|| {
+            bad(
+                "INVALIDBATCH",
+                format!("InvalidBatch : Field name not found : {h}"),
+            )
+        })?;
         columns.push(Column::Field(f));
     }
     if (deleting || operation == "update") && !columns.iter().any(|c| matches!(c, Column::Id)) {
-        return Err(bad("INVALIDBATCH", "InvalidBatch : Id column is required for this operation"));
+        return Err(bad(
+            "INVALIDBATCH",
+            "InvalidBatch : Id column is required for this operation",
+        ));
     }
-    let ext_index = ext_field.as_deref().and_then(|e| header.iter().position(|h| h.eq_ignore_ascii_case(e)));
+    let ext_index = ext_field
+        .as_deref()
+        .and_then(|e| header.iter().position(|h| h.eq_ignore_ascii_case(e)));
     if operation == "upsert" && ext_index.is_none() {
-        return Err(bad("INVALIDBATCH", "InvalidBatch : the external ID field column is missing"));
+        return Err(bad(
+            "INVALIDBATCH",
+            "InvalidBatch : the external ID field column is missing",
+        ));
     }
     let ext = ext_field.as_deref().and_then(|e| obj.field(e));
     let mut position = job.processed.max(0) as usize;
@@ -459,16 +661,40 @@ fn run_job(state: &AppState, id: &str) -> SfResult<()> {
     while position < records.len() {
         let end = (position + CHUNK).min(records.len());
         let mut conn = state.lock_db();
-        let current: String = conn.query_row("SELECT state FROM sayso_bulk_job WHERE id = ?1", [id], |r| r.get(0))?;
+        let current: String = conn.query_row(
+            "SELECT state FROM sayso_bulk_job WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
         if current == "Aborted" {
             return Ok(());
         }
         let tx = conn.transaction()?;
-        let mut ok = csv::WriterBuilder::new().delimiter(delim).terminator(terminator(eol)).quote_style(csv::QuoteStyle::Always).has_headers(false).from_writer(Vec::new());
-        let mut bad_rows = csv::WriterBuilder::new().delimiter(delim).terminator(terminator(eol)).quote_style(csv::QuoteStyle::Always).has_headers(false).from_writer(Vec::new());
+        let mut ok = csv::WriterBuilder::new()
+            .delimiter(delim)
+            .terminator(terminator(eol))
+            .quote_style(csv::QuoteStyle::Always)
+            .has_headers(false)
+            .from_writer(Vec::new());
+        let mut bad_rows = csv::WriterBuilder::new()
+            .delimiter(delim)
+            .terminator(terminator(eol))
+            .quote_style(csv::QuoteStyle::Always)
+            .has_headers(false)
+            .from_writer(Vec::new());
         let mut failed = 0i64;
         for rec in &records[position..end] {
-            let outcome = process_row(&ctx, &tx, obj, &access, &columns, rec, op, deleting, ext.zip(ext_index));
+            let outcome = process_row(
+                &ctx,
+                &tx,
+                obj,
+                &access,
+                &columns,
+                rec,
+                op,
+                deleting,
+                ext.zip(ext_index),
+            );
             match outcome {
                 Ok((rid, created)) => {
                     let mut cells = vec![rid, created.to_string()];
@@ -484,7 +710,8 @@ fn run_job(state: &AppState, id: &str) -> SfResult<()> {
             }
         }
         let ok = String::from_utf8_lossy(&ok.into_inner().map_err(SfError::internal)?).into_owned();
-        let bad_text = String::from_utf8_lossy(&bad_rows.into_inner().map_err(SfError::internal)?).into_owned();
+        let bad_text = String::from_utf8_lossy(&bad_rows.into_inner().map_err(SfError::internal)?)
+            .into_owned();
         for (kind, text) in [("success", ok), ("failed", bad_text)] {
             if !text.is_empty() {
                 tx.execute(
@@ -539,10 +766,17 @@ fn process_row(
                 if cell.is_empty() || deleting {
                     continue;
                 }
-                if dml::writable_field(obj, access, &f.name, op, &mut readonly).map_err(|e| (None, e))?.is_none() {
+                if dml::writable_field(obj, access, &f.name, op, &mut readonly)
+                    .map_err(|e| (None, e))?
+                    .is_none()
+                {
                     continue;
                 }
-                let v = if cell == "#N/A" { SqlValue::Null } else { store::from_text(f, cell).map_err(|e| (id_text.clone(), e))? };
+                let v = if cell == "#N/A" {
+                    SqlValue::Null
+                } else {
+                    store::from_text(f, cell).map_err(|e| (id_text.clone(), e))?
+                };
                 changes.insert(f.name.clone(), v);
             }
         }
@@ -557,20 +791,33 @@ fn process_row(
             Ok(Upsert::Updated(id)) => Ok((id.to_string(), false)),
             Err(e) if e.status == StatusCode::MULTIPLE_CHOICES => Err((
                 None,
-                SfError::dml("DUPLICATE_EXTERNAL_ID", format!("{}: more than one record found for external id field: {value}", field.label), vec![field.name.clone()]),
+                SfError::dml(
+                    "DUPLICATE_EXTERNAL_ID",
+                    format!(
+                        "{}: more than one record found for external id field: {value}",
+                        field.label
+                    ),
+                    vec![field.name.clone()],
+                ),
             )),
             Err(e) => Err((None, e)),
         };
     }
     if op == Op::Insert {
-        return dml::insert_row(ctx, conn, obj, access, changes).map(|id| (id.to_string(), true)).map_err(|e| (None, e));
+        return dml::insert_row(ctx, conn, obj, access, changes)
+            .map(|id| (id.to_string(), true))
+            .map_err(|e| (None, e));
     }
     let raw = id_text.unwrap_or_default();
     let rid = dml::parse_id_for(obj, &raw).map_err(|e| (None, e))?;
     let sid = rid.to_string();
     if deleting {
-        dml::delete_row(ctx, conn, obj, access, &sid).map(|_| (sid.clone(), false)).map_err(|e| (Some(sid.clone()), e))
+        dml::delete_row(ctx, conn, obj, access, &sid)
+            .map(|_| (sid.clone(), false))
+            .map_err(|e| (Some(sid.clone()), e))
     } else {
-        dml::update_row(ctx, conn, obj, access, &sid, changes).map(|_| (sid.clone(), false)).map_err(|e| (Some(sid.clone()), e))
+        dml::update_row(ctx, conn, obj, access, &sid, changes)
+            .map(|_| (sid.clone(), false))
+            .map_err(|e| (Some(sid.clone()), e))
     }
 }

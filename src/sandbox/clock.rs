@@ -22,7 +22,8 @@ impl Clock {
 
     /// Today's date in the org time zone.
     pub fn today(&self) -> NaiveDate {
-        self.fixed_today.unwrap_or_else(|| utc_to_org(Utc::now()).date())
+        self.fixed_today
+            .unwrap_or_else(|| utc_to_org(Utc::now()).date())
     }
 
     /// The current instant (always the real clock; only the date is pinned).
@@ -58,7 +59,11 @@ pub fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
             return Some(d.with_timezone(&Utc));
         }
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
         if let Ok(d) = NaiveDateTime::parse_from_str(t, fmt) {
             return Some(Utc.from_utc_datetime(&d));
         }
@@ -75,7 +80,9 @@ pub fn parse_http_date(text: &str) -> Option<DateTime<Utc>> {
     // Lenient: ignore a wrong weekday (Salesforce's own docs use `Tue, 10 Aug 2015`, a Monday).
     let rest = t.split_once(", ").map_or(t, |(_, r)| r);
     let rest = rest.trim_end_matches(" GMT").trim_end_matches(" UTC");
-    NaiveDateTime::parse_from_str(rest, "%d %b %Y %H:%M:%S").ok().map(|d| Utc.from_utc_datetime(&d))
+    NaiveDateTime::parse_from_str(rest, "%d %b %Y %H:%M:%S")
+        .ok()
+        .map(|d| Utc.from_utc_datetime(&d))
 }
 
 /// Formats an instant as an HTTP date.
@@ -94,7 +101,9 @@ fn nth_sunday(year: i32, month: u32, n: u32) -> NaiveDate {
 fn is_dst_local(local: NaiveDateTime) -> bool {
     let y = local.year();
     let start = nth_sunday(y, 3, 2).and_hms_opt(2, 0, 0).unwrap_or_default();
-    let end = nth_sunday(y, 11, 1).and_hms_opt(2, 0, 0).unwrap_or_default();
+    let end = nth_sunday(y, 11, 1)
+        .and_hms_opt(2, 0, 0)
+        .unwrap_or_default();
     local >= start && local < end
 }
 
@@ -151,8 +160,14 @@ mod tests {
     #[test]
     fn today_cells_resolve() {
         let today = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
-        assert_eq!(resolve_today_date("TODAY+45", today).unwrap().to_string(), "2026-04-15");
-        assert_eq!(resolve_today_date("TODAY-1", today).unwrap().to_string(), "2026-02-28");
+        assert_eq!(
+            resolve_today_date("TODAY+45", today).unwrap().to_string(),
+            "2026-04-15"
+        );
+        assert_eq!(
+            resolve_today_date("TODAY-1", today).unwrap().to_string(),
+            "2026-02-28"
+        );
         assert_eq!(resolve_today_date("TODAY", today), Some(today));
         assert_eq!(resolve_today_date("2026-01-01", today), None);
     }
@@ -160,10 +175,18 @@ mod tests {
     #[test]
     fn los_angeles_offsets_follow_dst() {
         // Winter: 10:00 PST = 18:00 UTC.
-        let w = resolve_today_datetime("TODAY+0T10:00:00", NaiveDate::from_ymd_opt(2026, 1, 15).unwrap()).unwrap();
+        let w = resolve_today_datetime(
+            "TODAY+0T10:00:00",
+            NaiveDate::from_ymd_opt(2026, 1, 15).unwrap(),
+        )
+        .unwrap();
         assert_eq!(format_datetime(w), "2026-01-15T18:00:00.000+0000");
         // Summer: 10:00 PDT = 17:00 UTC.
-        let s = resolve_today_datetime("TODAY+0T10:00:00", NaiveDate::from_ymd_opt(2026, 7, 15).unwrap()).unwrap();
+        let s = resolve_today_datetime(
+            "TODAY+0T10:00:00",
+            NaiveDate::from_ymd_opt(2026, 7, 15).unwrap(),
+        )
+        .unwrap();
         assert_eq!(format_datetime(s), "2026-07-15T17:00:00.000+0000");
         // 2026 DST starts Sunday March 8.
         assert_eq!(nth_sunday(2026, 3, 2).to_string(), "2026-03-08");
@@ -173,10 +196,24 @@ mod tests {
 
     #[test]
     fn datetime_inputs_normalise_to_utc() {
-        for t in ["2025-05-01T16:02:11.000+0000", "2025-05-01T16:02:11Z", "2025-05-01T09:02:11-07:00", "2025-05-01T16:02:11"] {
-            assert_eq!(format_datetime(parse_datetime(t).unwrap()), "2025-05-01T16:02:11.000+0000", "{t}");
+        for t in [
+            "2025-05-01T16:02:11.000+0000",
+            "2025-05-01T16:02:11Z",
+            "2025-05-01T09:02:11-07:00",
+            "2025-05-01T16:02:11",
+        ] {
+            assert_eq!(
+                format_datetime(parse_datetime(t).unwrap()),
+                "2025-05-01T16:02:11.000+0000",
+                "{t}"
+            );
         }
         assert!(parse_datetime("yesterday").is_none());
-        assert_eq!(parse_http_date("Tue, 10 Aug 2015 00:00:00 GMT").map(format_datetime).as_deref(), Some("2015-08-10T00:00:00.000+0000"));
+        assert_eq!(
+            parse_http_date("Tue, 10 Aug 2015 00:00:00 GMT")
+                .map(format_datetime)
+                .as_deref(),
+            Some("2015-08-10T00:00:00.000+0000")
+        );
     }
 }

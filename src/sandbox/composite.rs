@@ -40,10 +40,18 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/services/data/{version}/composite/batch", post(batch))
         .route(
             "/services/data/{version}/composite/sobjects",
-            post(collection_create).patch(collection_update).delete(collection_delete),
+            post(collection_create)
+                .patch(collection_update)
+                .delete(collection_delete),
         )
-        .route("/services/data/{version}/composite/sobjects/{object}", get(collection_retrieve).post(collection_retrieve_post))
-        .route("/services/data/{version}/composite/sobjects/{object}/{field}", patch(collection_upsert))
+        .route(
+            "/services/data/{version}/composite/sobjects/{object}",
+            get(collection_retrieve).post(collection_retrieve_post),
+        )
+        .route(
+            "/services/data/{version}/composite/sobjects/{object}/{field}",
+            patch(collection_upsert),
+        )
 }
 
 fn version_of(v: &str) -> &str {
@@ -64,7 +72,11 @@ fn bad_request(code: &str, message: &str) -> SfError {
 }
 
 fn record_type<'s>(ctx: &Ctx<'s>, rec: &Map<String, Value>) -> SfResult<Option<&'s ObjectSchema>> {
-    match rec.get("attributes").and_then(|a| a.get("type")).and_then(Value::as_str) {
+    match rec
+        .get("attributes")
+        .and_then(|a| a.get("type"))
+        .and_then(Value::as_str)
+    {
         Some(t) => ctx
             .state
             .schema
@@ -77,7 +89,8 @@ fn record_type<'s>(ctx: &Ctx<'s>, rec: &Map<String, Value>) -> SfResult<Option<&
 }
 
 fn object_of_id<'s>(ctx: &Ctx<'s>, id: &str) -> SfResult<(&'s ObjectSchema, RecordId)> {
-    let rid = RecordId::parse(id).map_err(|_| SfError::dml("MALFORMED_ID", format!("malformed id {id}"), vec![]))?;
+    let rid = RecordId::parse(id)
+        .map_err(|_| SfError::dml("MALFORMED_ID", format!("malformed id {id}"), vec![]))?;
     let obj = ctx
         .state
         .schema
@@ -96,24 +109,46 @@ fn one_record(ctx: &Ctx<'_>, conn: &Connection, op: CollOp<'_>, item: &Value) ->
             let id = item.as_str().unwrap_or_default();
             let (obj, rid) = object_of_id(ctx, id).map_err(|e| (None, e))?;
             let access = ctx.access(obj);
-            dml::delete_row(ctx, conn, obj, &access, rid.as_str()).map_err(|e| (Some(rid.to_string()), e))?;
+            dml::delete_row(ctx, conn, obj, &access, rid.as_str())
+                .map_err(|e| (Some(rid.to_string()), e))?;
             Ok((rid.to_string(), None))
         }
         CollOp::Create => {
-            let rec = item.as_object().ok_or_else(|| (None, SfError::json_parser("record is not an object")))?;
+            let rec = item
+                .as_object()
+                .ok_or_else(|| (None, SfError::json_parser("record is not an object")))?;
             let obj = record_type(ctx, rec)
-                .and_then(|o| o.ok_or_else(|| bad_request("INVALID_TYPE", "Must send a concrete entity type.")))
+                .and_then(|o| {
+                    o.ok_or_else(|| {
+                        bad_request("INVALID_TYPE", "Must send a concrete entity type.")
+                    })
+                })
                 .map_err(|e| (None, e))?;
             let access = ctx.access(obj);
-            let changes = dml::changes_from_json(obj, &access, rec, Op::Insert).map_err(|e| (None, e))?;
+            let changes =
+                dml::changes_from_json(obj, &access, rec, Op::Insert).map_err(|e| (None, e))?;
             let id = dml::insert_row(ctx, conn, obj, &access, changes).map_err(|e| (None, e))?;
             Ok((id.to_string(), None))
         }
         CollOp::Update => {
-            let rec = item.as_object().ok_or_else(|| (None, SfError::json_parser("record is not an object")))?;
-            let id = rec.get("id").or_else(|| rec.get("Id")).and_then(Value::as_str).unwrap_or_default().to_string();
+            let rec = item
+                .as_object()
+                .ok_or_else(|| (None, SfError::json_parser("record is not an object")))?;
+            let id = rec
+                .get("id")
+                .or_else(|| rec.get("Id"))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             if id.is_empty() {
-                return Err((None, SfError::dml("MISSING_ARGUMENT", "Id not specified in an update call", vec![])));
+                return Err((
+                    None,
+                    SfError::dml(
+                        "MISSING_ARGUMENT",
+                        "Id not specified in an update call",
+                        vec![],
+                    ),
+                ));
             }
             let typed = record_type(ctx, rec).map_err(|e| (None, e))?;
             let (obj, rid) = match typed {
@@ -121,12 +156,16 @@ fn one_record(ctx: &Ctx<'_>, conn: &Connection, op: CollOp<'_>, item: &Value) ->
                 None => object_of_id(ctx, &id).map_err(|e| (None, e))?,
             };
             let access = ctx.access(obj);
-            let changes = dml::changes_from_json(obj, &access, rec, Op::Update).map_err(|e| (Some(rid.to_string()), e))?;
-            dml::update_row(ctx, conn, obj, &access, rid.as_str(), changes).map_err(|e| (Some(rid.to_string()), e))?;
+            let changes = dml::changes_from_json(obj, &access, rec, Op::Update)
+                .map_err(|e| (Some(rid.to_string()), e))?;
+            dml::update_row(ctx, conn, obj, &access, rid.as_str(), changes)
+                .map_err(|e| (Some(rid.to_string()), e))?;
             Ok((rid.to_string(), None))
         }
         CollOp::Upsert(obj, field) => {
-            let rec = item.as_object().ok_or_else(|| (None, SfError::json_parser("record is not an object")))?;
+            let rec = item
+                .as_object()
+                .ok_or_else(|| (None, SfError::json_parser("record is not an object")))?;
             let value = rec
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(field))
@@ -136,7 +175,8 @@ fn one_record(ctx: &Ctx<'_>, conn: &Connection, op: CollOp<'_>, item: &Value) ->
                     other => other.to_string(),
                 })
                 .unwrap_or_default();
-            let (outcome, _) = records::upsert_on(ctx, conn, obj, field, &value, rec).map_err(|e| (None, e))?;
+            let (outcome, _) =
+                records::upsert_on(ctx, conn, obj, field, &value, rec).map_err(|e| (None, e))?;
             Ok(match outcome {
                 Upsert::Created(id) => (id.to_string(), Some(true)),
                 Upsert::Updated(id) => (id.to_string(), Some(false)),
@@ -166,7 +206,13 @@ fn item_json(r: &ItemResult, upsert: bool) -> Value {
 
 /// Runs a collection operation on `conn` inside a savepoint; with `all_or_none`, any failure rolls
 /// every record back and successes report `ALL_OR_NONE_OPERATION_ROLLED_BACK`.
-fn run_collection(ctx: &Ctx<'_>, conn: &Connection, op: CollOp<'_>, all_or_none: bool, items: &[Value]) -> SfResult<Value> {
+fn run_collection(
+    ctx: &Ctx<'_>,
+    conn: &Connection,
+    op: CollOp<'_>,
+    all_or_none: bool,
+    items: &[Value],
+) -> SfResult<Value> {
     if items.len() > MAX_COLLECTION {
         return Err(bad_request(
             "EXCEEDED_ID_LIMIT",
@@ -174,7 +220,10 @@ fn run_collection(ctx: &Ctx<'_>, conn: &Connection, op: CollOp<'_>, all_or_none:
         ));
     }
     conn.execute_batch("SAVEPOINT sayso_collection")?;
-    let results: Vec<ItemResult> = items.iter().map(|item| one_record(ctx, conn, op, item)).collect();
+    let results: Vec<ItemResult> = items
+        .iter()
+        .map(|item| one_record(ctx, conn, op, item))
+        .collect();
     let failed = results.iter().any(Result::is_err);
     let upsert = matches!(op, CollOp::Upsert(..));
     if all_or_none && failed {
@@ -195,35 +244,63 @@ fn run_collection(ctx: &Ctx<'_>, conn: &Connection, op: CollOp<'_>, all_or_none:
         ));
     }
     conn.execute_batch("RELEASE sayso_collection")?;
-    Ok(Value::Array(results.iter().map(|r| item_json(r, upsert)).collect()))
+    Ok(Value::Array(
+        results.iter().map(|r| item_json(r, upsert)).collect(),
+    ))
 }
 
 fn body_records(body: &Value) -> SfResult<(bool, Vec<Value>)> {
-    let all_or_none = body.get("allOrNone").and_then(Value::as_bool).unwrap_or(false);
+    let all_or_none = body
+        .get("allOrNone")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let records = body
         .get("records")
         .and_then(Value::as_array)
         .cloned()
-        .ok_or_else(|| bad_request("JSON_PARSER_ERROR", "The request body must contain a `records` array"))?;
+        .ok_or_else(|| {
+            bad_request(
+                "JSON_PARSER_ERROR",
+                "The request body must contain a `records` array",
+            )
+        })?;
     Ok((all_or_none, records))
 }
 
 fn parse_json(body: &[u8]) -> SfResult<Value> {
-    serde_json::from_slice(body).map_err(|e| SfError::json_parser(format!("{e} at [line:{}, column:{}]", e.line(), e.column())))
+    serde_json::from_slice(body).map_err(|e| {
+        SfError::json_parser(format!("{e} at [line:{}, column:{}]", e.line(), e.column()))
+    })
 }
 
-async fn collection_create(State(state): State<Arc<AppState>>, Path(version): Path<String>, Auth(p): Auth, body: Bytes) -> SfResult<Response> {
+async fn collection_create(
+    State(state): State<Arc<AppState>>,
+    Path(version): Path<String>,
+    Auth(p): Auth,
+    body: Bytes,
+) -> SfResult<Response> {
     let ctx = Ctx::new(&state, &p, version_of(&version));
     let (aon, records) = body_records(&parse_json(&body)?)?;
     let conn = state.lock_db();
-    Ok(json_response(StatusCode::OK, &run_collection(&ctx, &conn, CollOp::Create, aon, &records)?))
+    Ok(json_response(
+        StatusCode::OK,
+        &run_collection(&ctx, &conn, CollOp::Create, aon, &records)?,
+    ))
 }
 
-async fn collection_update(State(state): State<Arc<AppState>>, Path(version): Path<String>, Auth(p): Auth, body: Bytes) -> SfResult<Response> {
+async fn collection_update(
+    State(state): State<Arc<AppState>>,
+    Path(version): Path<String>,
+    Auth(p): Auth,
+    body: Bytes,
+) -> SfResult<Response> {
     let ctx = Ctx::new(&state, &p, version_of(&version));
     let (aon, records) = body_records(&parse_json(&body)?)?;
     let conn = state.lock_db();
-    Ok(json_response(StatusCode::OK, &run_collection(&ctx, &conn, CollOp::Update, aon, &records)?))
+    Ok(json_response(
+        StatusCode::OK,
+        &run_collection(&ctx, &conn, CollOp::Update, aon, &records)?,
+    ))
 }
 
 async fn collection_upsert(
@@ -237,11 +314,18 @@ async fn collection_upsert(
     dml::external_id_field(obj, &ctx.access(obj), &field)?;
     let (aon, records) = body_records(&parse_json(&body)?)?;
     let conn = state.lock_db();
-    Ok(json_response(StatusCode::OK, &run_collection(&ctx, &conn, CollOp::Upsert(obj, &field), aon, &records)?))
+    Ok(json_response(
+        StatusCode::OK,
+        &run_collection(&ctx, &conn, CollOp::Upsert(obj, &field), aon, &records)?,
+    ))
 }
 
 fn split_ids(ids: &str) -> Vec<Value> {
-    ids.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| Value::String(s.to_string())).collect()
+    ids.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| Value::String(s.to_string()))
+        .collect()
 }
 
 async fn collection_delete(
@@ -252,17 +336,34 @@ async fn collection_delete(
 ) -> SfResult<Response> {
     let ctx = Ctx::new(&state, &p, version_of(&version));
     let ids = split_ids(q.get("ids").map(String::as_str).unwrap_or(""));
-    let aon = q.get("allOrNone").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let aon = q
+        .get("allOrNone")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let conn = state.lock_db();
-    Ok(json_response(StatusCode::OK, &run_collection(&ctx, &conn, CollOp::Delete, aon, &ids)?))
+    Ok(json_response(
+        StatusCode::OK,
+        &run_collection(&ctx, &conn, CollOp::Delete, aon, &ids)?,
+    ))
 }
 
-fn retrieve(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, ids: &[String], fields: &[String]) -> SfResult<Value> {
+fn retrieve(
+    ctx: &Ctx<'_>,
+    conn: &Connection,
+    obj: &ObjectSchema,
+    ids: &[String],
+    fields: &[String],
+) -> SfResult<Value> {
     if ids.len() > 2000 {
-        return Err(bad_request("EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 2000 records into this call"));
+        return Err(bad_request(
+            "EXCEEDED_ID_LIMIT",
+            "record limit reached. cannot submit more than 2000 records into this call",
+        ));
     }
     if fields.is_empty() {
-        return Err(bad_request("MISSING_ARGUMENT", "fields parameter is required"));
+        return Err(bad_request(
+            "MISSING_ARGUMENT",
+            "fields parameter is required",
+        ));
     }
     let access = ctx.access(obj);
     let mut out = Vec::with_capacity(ids.len());
@@ -282,7 +383,13 @@ fn retrieve(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, ids: &[String]
 }
 
 fn list_param(v: Option<&String>) -> Vec<String> {
-    v.map(|s| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect()).unwrap_or_default()
+    v.map(|s| {
+        s.split(',')
+            .map(|x| x.trim().to_string())
+            .filter(|x| !x.is_empty())
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 async fn collection_retrieve(
@@ -294,7 +401,13 @@ async fn collection_retrieve(
     let ctx = Ctx::new(&state, &p, version_of(&version));
     let obj = object_for(&state, &p, &object)?;
     let conn = state.lock_db();
-    let v = retrieve(&ctx, &conn, obj, &list_param(q.get("ids")), &list_param(q.get("fields")))?;
+    let v = retrieve(
+        &ctx,
+        &conn,
+        obj,
+        &list_param(q.get("ids")),
+        &list_param(q.get("fields")),
+    )?;
     Ok(json_response(StatusCode::OK, &v))
 }
 
@@ -308,7 +421,14 @@ async fn collection_retrieve_post(
     let obj = object_for(&state, &p, &object)?;
     let b = parse_json(&body)?;
     let strings = |k: &str| -> Vec<String> {
-        b.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default()
+        b.get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
     };
     let conn = state.lock_db();
     let v = retrieve(&ctx, &conn, obj, &strings("ids"), &strings("fields"))?;
@@ -328,11 +448,19 @@ pub struct SubResponse {
 
 impl SubResponse {
     fn ok(status: StatusCode, body: Value) -> SubResponse {
-        SubResponse { status: status.as_u16(), headers: Map::new(), body }
+        SubResponse {
+            status: status.as_u16(),
+            headers: Map::new(),
+            body,
+        }
     }
 
     fn err(e: &SfError) -> SubResponse {
-        SubResponse { status: e.status.as_u16(), headers: Map::new(), body: e.to_json() }
+        SubResponse {
+            status: e.status.as_u16(),
+            headers: Map::new(),
+            body: e.to_json(),
+        }
     }
 
     fn failed(&self) -> bool {
@@ -360,23 +488,46 @@ fn percent_decode(s: &str) -> String {
 }
 
 fn query_params(query: &str) -> HashMap<String, String> {
-    url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+    url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
 }
 
 /// Runs one subrequest (`method`, full `/services/data/vNN.N/…` URL, optional JSON body) on `conn`
 /// as `principal`.
-pub fn dispatch(state: &AppState, principal: &Principal, conn: &Connection, method: &str, url: &str, body: Option<&Value>) -> SubResponse {
+pub fn dispatch(
+    state: &AppState,
+    principal: &Principal,
+    conn: &Connection,
+    method: &str,
+    url: &str,
+    body: Option<&Value>,
+) -> SubResponse {
     match dispatch_inner(state, principal, conn, method, url, body) {
         Ok(r) => r,
         Err(e) => SubResponse::err(&e),
     }
 }
 
-fn dispatch_inner(state: &AppState, principal: &Principal, conn: &Connection, method: &str, url: &str, body: Option<&Value>) -> SfResult<SubResponse> {
+fn dispatch_inner(
+    state: &AppState,
+    principal: &Principal,
+    conn: &Connection,
+    method: &str,
+    url: &str,
+    body: Option<&Value>,
+) -> SfResult<SubResponse> {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let rest = path.trim_end_matches('/').strip_prefix("/services/data/").ok_or_else(SfError::not_found)?;
+    let rest = path
+        .trim_end_matches('/')
+        .strip_prefix("/services/data/")
+        .ok_or_else(SfError::not_found)?;
     let mut segs = rest.split('/');
-    let version = segs.next().and_then(parse_version).ok_or_else(SfError::not_found)?.to_string();
+    let version = segs
+        .next()
+        .and_then(parse_version)
+        .ok_or_else(SfError::not_found)?
+        .to_string();
     let segs: Vec<String> = segs.map(percent_decode).collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let params = query_params(query);
@@ -386,7 +537,11 @@ fn dispatch_inner(state: &AppState, principal: &Principal, conn: &Connection, me
     let input = match body {
         Some(Value::Object(o)) => o,
         Some(Value::Null) | None => &empty,
-        Some(_) => return Err(SfError::json_parser("Cannot deserialize instance of sObject from non-object value")),
+        Some(_) => {
+            return Err(SfError::json_parser(
+                "Cannot deserialize instance of sObject from non-object value",
+            ));
+        }
     };
     match (m.as_str(), segs.as_slice()) {
         ("POST", ["sobjects", t]) => {
@@ -394,23 +549,42 @@ fn dispatch_inner(state: &AppState, principal: &Principal, conn: &Connection, me
             let access = ctx.access(obj);
             let changes = dml::changes_from_json(obj, &access, input, Op::Insert)?;
             let id = dml::insert_row(&ctx, conn, obj, &access, changes)?;
-            let mut r = SubResponse::ok(StatusCode::CREATED, json!({"id": id.as_str(), "success": true, "errors": []}));
-            r.headers.insert("Location".into(), json!(format!("/services/data/v{version}/sobjects/{}/{id}", obj.name)));
+            let mut r = SubResponse::ok(
+                StatusCode::CREATED,
+                json!({"id": id.as_str(), "success": true, "errors": []}),
+            );
+            r.headers.insert(
+                "Location".into(),
+                json!(format!(
+                    "/services/data/v{version}/sobjects/{}/{id}",
+                    obj.name
+                )),
+            );
             Ok(r)
         }
         ("GET", ["sobjects", t, "describe"]) => {
             let obj = object_for(state, principal, t)?;
-            Ok(SubResponse::ok(StatusCode::OK, crate::sandbox::describe::describe_for(state, principal, obj)))
+            Ok(SubResponse::ok(
+                StatusCode::OK,
+                crate::sandbox::describe::describe_for(state, principal, obj),
+            ))
         }
         ("GET", ["sobjects", t, id]) => {
             let obj = object_for(state, principal, t)?;
             let rid = dml::parse_id_for(obj, id)?;
-            let row = dml::load_row(&ctx, conn, obj, rid.as_str())?.ok_or_else(SfError::not_found)?;
-            if matches!(row.get("IsDeleted"), Some(rusqlite::types::Value::Integer(1))) {
+            let row =
+                dml::load_row(&ctx, conn, obj, rid.as_str())?.ok_or_else(SfError::not_found)?;
+            if matches!(
+                row.get("IsDeleted"),
+                Some(rusqlite::types::Value::Integer(1))
+            ) {
                 return Err(SfError::entity_deleted());
             }
             let fields = params.get("fields").map(|f| list_param(Some(f)));
-            Ok(SubResponse::ok(StatusCode::OK, dml::record_json(&ctx, obj, &ctx.access(obj), &row, fields.as_deref())?))
+            Ok(SubResponse::ok(
+                StatusCode::OK,
+                dml::record_json(&ctx, obj, &ctx.access(obj), &row, fields.as_deref())?,
+            ))
         }
         ("PATCH", ["sobjects", t, id]) => {
             let obj = object_for(state, principal, t)?;
@@ -430,47 +604,104 @@ fn dispatch_inner(state: &AppState, principal: &Principal, conn: &Connection, me
             let obj = object_for(state, principal, t)?;
             match records::upsert_on(&ctx, conn, obj, field, value, input) {
                 Ok((Upsert::Created(id), _)) => {
-                    let mut r = SubResponse::ok(StatusCode::CREATED, json!({"id": id.as_str(), "success": true, "errors": [], "created": true}));
-                    r.headers.insert("Location".into(), json!(format!("/services/data/v{version}/sobjects/{}/{id}", obj.name)));
+                    let mut r = SubResponse::ok(
+                        StatusCode::CREATED,
+                        json!({"id": id.as_str(), "success": true, "errors": [], "created": true}),
+                    );
+                    r.headers.insert(
+                        "Location".into(),
+                        json!(format!(
+                            "/services/data/v{version}/sobjects/{}/{id}",
+                            obj.name
+                        )),
+                    );
                     Ok(r)
                 }
-                Ok((Upsert::Updated(id), true)) => Ok(SubResponse::ok(StatusCode::OK, json!({"id": id.as_str(), "success": true, "errors": [], "created": false}))),
-                Ok((Upsert::Updated(_), false)) => Ok(SubResponse::ok(StatusCode::NO_CONTENT, Value::Null)),
-                Err(e) if e.status == StatusCode::MULTIPLE_CHOICES => {
-                    Ok(SubResponse::ok(StatusCode::MULTIPLE_CHOICES, serde_json::from_str(e.message()).unwrap_or(Value::Null)))
+                Ok((Upsert::Updated(id), true)) => Ok(SubResponse::ok(
+                    StatusCode::OK,
+                    json!({"id": id.as_str(), "success": true, "errors": [], "created": false}),
+                )),
+                Ok((Upsert::Updated(_), false)) => {
+                    Ok(SubResponse::ok(StatusCode::NO_CONTENT, Value::Null))
                 }
+                Err(e) if e.status == StatusCode::MULTIPLE_CHOICES => Ok(SubResponse::ok(
+                    StatusCode::MULTIPLE_CHOICES,
+                    serde_json::from_str(e.message()).unwrap_or(Value::Null),
+                )),
                 Err(e) => Err(e),
             }
         }
         ("POST", ["composite", "sobjects"]) | ("PATCH", ["composite", "sobjects"]) => {
             let (aon, records) = body_records(body.unwrap_or(&Value::Null))?;
-            let op = if m == "POST" { CollOp::Create } else { CollOp::Update };
-            Ok(SubResponse::ok(StatusCode::OK, run_collection(&ctx, conn, op, aon, &records)?))
+            let op = if m == "POST" {
+                CollOp::Create
+            } else {
+                CollOp::Update
+            };
+            Ok(SubResponse::ok(
+                StatusCode::OK,
+                run_collection(&ctx, conn, op, aon, &records)?,
+            ))
         }
         ("PATCH", ["composite", "sobjects", t, field]) => {
             let obj = object_for(state, principal, t)?;
             dml::external_id_field(obj, &ctx.access(obj), field)?;
             let (aon, records) = body_records(body.unwrap_or(&Value::Null))?;
-            Ok(SubResponse::ok(StatusCode::OK, run_collection(&ctx, conn, CollOp::Upsert(obj, field), aon, &records)?))
+            Ok(SubResponse::ok(
+                StatusCode::OK,
+                run_collection(&ctx, conn, CollOp::Upsert(obj, field), aon, &records)?,
+            ))
         }
         ("DELETE", ["composite", "sobjects"]) => {
             let ids = split_ids(params.get("ids").map(String::as_str).unwrap_or(""));
-            let aon = params.get("allOrNone").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-            Ok(SubResponse::ok(StatusCode::OK, run_collection(&ctx, conn, CollOp::Delete, aon, &ids)?))
+            let aon = params
+                .get("allOrNone")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            Ok(SubResponse::ok(
+                StatusCode::OK,
+                run_collection(&ctx, conn, CollOp::Delete, aon, &ids)?,
+            ))
         }
         ("GET", ["composite", "sobjects", t]) => {
             let obj = object_for(state, principal, t)?;
-            Ok(SubResponse::ok(StatusCode::OK, retrieve(&ctx, conn, obj, &list_param(params.get("ids")), &list_param(params.get("fields")))?))
+            Ok(SubResponse::ok(
+                StatusCode::OK,
+                retrieve(
+                    &ctx,
+                    conn,
+                    obj,
+                    &list_param(params.get("ids")),
+                    &list_param(params.get("fields")),
+                )?,
+            ))
         }
         ("GET", ["query"]) | ("GET", ["queryAll"]) => {
-            let text = params.get("q").map(|s| s.trim()).filter(|s| !s.is_empty()).ok_or_else(|| {
-                crate::sandbox::query::compile::malformed("A query string has to be specified")
-            })?;
+            let text = params
+                .get("q")
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    crate::sandbox::query::compile::malformed("A query string has to be specified")
+                })?;
             let q = crate::sandbox::query::parse_soql(text)?;
-            let qctx = crate::sandbox::query::compile::Ctx { schema: &state.schema, policy: &state.policy, principal, today: state.clock.today() };
-            let opts = crate::sandbox::query::exec::RunOptions { all_rows: segs[0] == "queryAll", batch: 2000, start: 0, known_total: None, version: &version };
+            let qctx = crate::sandbox::query::compile::Ctx {
+                schema: &state.schema,
+                policy: &state.policy,
+                principal,
+                today: state.clock.today(),
+            };
+            let opts = crate::sandbox::query::exec::RunOptions {
+                all_rows: segs[0] == "queryAll",
+                batch: 2000,
+                start: 0,
+                known_total: None,
+                version: &version,
+            };
             let page = crate::sandbox::query::exec::run(conn, qctx, &q, opts)?;
-            Ok(SubResponse::ok(StatusCode::OK, json!({"totalSize": page.total, "done": page.next.is_none(), "records": page.records})))
+            Ok(SubResponse::ok(
+                StatusCode::OK,
+                json!({"totalSize": page.total, "done": page.next.is_none(), "records": page.records}),
+            ))
         }
         _ => Err(SfError::not_found()),
     }
@@ -478,7 +709,8 @@ fn dispatch_inner(state: &AppState, principal: &Principal, conn: &Connection, me
 
 fn reference_re() -> Option<&'static Regex> {
     static RE: OnceLock<Option<Regex>> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[[0-9]+\])*)\}").ok()).as_ref()
+    RE.get_or_init(|| Regex::new(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[[0-9]+\])*)\}").ok())
+        .as_ref()
 }
 
 fn halted_reference(reference: &str, path: &str) -> SfError {
@@ -499,7 +731,11 @@ fn resolve_path<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
             let end = r.find(['.', '[']).unwrap_or(r.len());
             let key = &r[..end];
             let obj = cur.as_object()?;
-            cur = obj.get(key).or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))?;
+            cur = obj.get(key).or_else(|| {
+                obj.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                    .map(|(_, v)| v)
+            })?;
             rest = &r[end..];
         } else if let Some(r) = rest.strip_prefix('[') {
             let end = r.find(']')?;
@@ -513,9 +749,18 @@ fn resolve_path<'v>(root: &'v Value, path: &str) -> Option<&'v Value> {
     Some(cur)
 }
 
-fn lookup_reference(results: &HashMap<String, SubResponse>, reference: &str, path: &str) -> SfResult<Value> {
-    let r = results.get(reference).filter(|r| !r.failed()).ok_or_else(|| halted_reference(reference, path))?;
-    resolve_path(&r.body, path).cloned().ok_or_else(|| halted_reference(reference, path))
+fn lookup_reference(
+    results: &HashMap<String, SubResponse>,
+    reference: &str,
+    path: &str,
+) -> SfResult<Value> {
+    let r = results
+        .get(reference)
+        .filter(|r| !r.failed())
+        .ok_or_else(|| halted_reference(reference, path))?;
+    resolve_path(&r.body, path)
+        .cloned()
+        .ok_or_else(|| halted_reference(reference, path))
 }
 
 fn value_text(v: &Value) -> String {
@@ -527,11 +772,15 @@ fn value_text(v: &Value) -> String {
 }
 
 fn substitute_text(text: &str, results: &HashMap<String, SubResponse>) -> SfResult<String> {
-    let Some(re) = reference_re() else { return Ok(text.to_string()) };
+    let Some(re) = reference_re() else {
+        return Ok(text.to_string());
+    };
     let mut out = String::new();
     let mut last = 0;
     for cap in re.captures_iter(text) {
-        let (Some(m), Some(r)) = (cap.get(0), cap.get(1)) else { continue };
+        let (Some(m), Some(r)) = (cap.get(0), cap.get(1)) else {
+            continue;
+        };
         let path = cap.get(2).map(|p| p.as_str()).unwrap_or("");
         out.push_str(&text[last..m.start()]);
         out.push_str(&value_text(&lookup_reference(results, r.as_str(), path)?));
@@ -546,7 +795,9 @@ fn substitute_value(v: &Value, results: &HashMap<String, SubResponse>) -> SfResu
         Value::String(s) => {
             if let Some(re) = reference_re()
                 && let Some(cap) = re.captures(s)
-                && cap.get(0).is_some_and(|m| m.start() == 0 && m.end() == s.len())
+                && cap
+                    .get(0)
+                    .is_some_and(|m| m.start() == 0 && m.end() == s.len())
             {
                 let r = cap.get(1).map(|x| x.as_str()).unwrap_or("");
                 let path = cap.get(2).map(|p| p.as_str()).unwrap_or("");
@@ -555,7 +806,11 @@ fn substitute_value(v: &Value, results: &HashMap<String, SubResponse>) -> SfResu
                 Value::String(substitute_text(s, results)?)
             }
         }
-        Value::Array(a) => Value::Array(a.iter().map(|x| substitute_value(x, results)).collect::<SfResult<_>>()?),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|x| substitute_value(x, results))
+                .collect::<SfResult<_>>()?,
+        ),
         Value::Object(o) => {
             let mut m = Map::new();
             for (k, x) in o {
@@ -571,28 +826,56 @@ fn sub_json(reference_id: &str, r: &SubResponse) -> Value {
     json!({"body": r.body, "httpHeaders": r.headers, "httpStatusCode": r.status, "referenceId": reference_id})
 }
 
-async fn composite(State(state): State<Arc<AppState>>, Path(_version): Path<String>, Auth(p): Auth, body: Bytes) -> SfResult<Response> {
+async fn composite(
+    State(state): State<Arc<AppState>>,
+    Path(_version): Path<String>,
+    Auth(p): Auth,
+    body: Bytes,
+) -> SfResult<Response> {
     let req = parse_json(&body)?;
-    let all_or_none = req.get("allOrNone").and_then(Value::as_bool).unwrap_or(false);
+    let all_or_none = req
+        .get("allOrNone")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let subs = req
         .get("compositeRequest")
         .and_then(Value::as_array)
-        .ok_or_else(|| bad_request("JSON_PARSER_ERROR", "The request body must contain a `compositeRequest` array"))?;
+        .ok_or_else(|| {
+            bad_request(
+                "JSON_PARSER_ERROR",
+                "The request body must contain a `compositeRequest` array",
+            )
+        })?;
     if subs.len() > MAX_SUBREQUESTS {
         return Err(bad_request(
             "LIMIT_EXCEEDED",
-            &format!("A composite request can have up to {MAX_SUBREQUESTS} subrequests; this one has {}.", subs.len()),
+            &format!(
+                "A composite request can have up to {MAX_SUBREQUESTS} subrequests; this one has {}.",
+                subs.len()
+            ),
         ));
     }
     let mut seen = std::collections::HashSet::new();
     for s in subs {
         let rid = s.get("referenceId").and_then(Value::as_str).unwrap_or("");
-        let valid = rid.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) && rid.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let valid = rid
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+            && rid.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
-            return Err(bad_request("INVALID_INPUT", &format!("Invalid reference id: '{rid}'. Reference ids must start with a letter or a number, and can contain only letters, numbers and underscores ('_').")));
+            return Err(bad_request(
+                "INVALID_INPUT",
+                &format!(
+                    "Invalid reference id: '{rid}'. Reference ids must start with a letter or a number, and can contain only letters, numbers and underscores ('_')."
+                ),
+            ));
         }
         if !seen.insert(rid.to_string()) {
-            return Err(bad_request("INVALID_INPUT", &format!("Duplicate reference id: '{rid}'.")));
+            return Err(bad_request(
+                "INVALID_INPUT",
+                &format!("Duplicate reference id: '{rid}'."),
+            ));
         }
     }
     let conn = state.lock_db();
@@ -601,13 +884,22 @@ async fn composite(State(state): State<Arc<AppState>>, Path(_version): Path<Stri
     let mut ordered: Vec<(String, SubResponse)> = Vec::new();
     let mut failed_at: Option<usize> = None;
     for (i, s) in subs.iter().enumerate() {
-        let rid = s.get("referenceId").and_then(Value::as_str).unwrap_or("").to_string();
+        let rid = s
+            .get("referenceId")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         if failed_at.is_some() && all_or_none {
             break;
         }
         let method = s.get("method").and_then(Value::as_str).unwrap_or("GET");
         let url = s.get("url").and_then(Value::as_str).unwrap_or("");
-        let resp = match (substitute_text(url, &results), s.get("body").map(|b| substitute_value(b, &results)).transpose()) {
+        let resp = match (
+            substitute_text(url, &results),
+            s.get("body")
+                .map(|b| substitute_value(b, &results))
+                .transpose(),
+        ) {
             (Ok(url), Ok(body)) => {
                 // An inner collection follows the outer allOrNone when it is true.
                 let body = match (all_or_none, body) {
@@ -637,28 +929,55 @@ async fn composite(State(state): State<Arc<AppState>>, Path(_version): Path<Stri
             .enumerate()
             .map(|(i, s)| {
                 let rid = s.get("referenceId").and_then(Value::as_str).unwrap_or("");
-                if i == bad { sub_json(rid, &ordered[i].1) } else { sub_json(rid, &halted) }
+                if i == bad {
+                    sub_json(rid, &ordered[i].1)
+                } else {
+                    sub_json(rid, &halted)
+                }
             })
             .collect()
     } else {
         conn.execute_batch("RELEASE sayso_composite")?;
         ordered.iter().map(|(rid, r)| sub_json(rid, r)).collect()
     };
-    Ok(json_response(StatusCode::OK, &json!({"compositeResponse": out})))
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({"compositeResponse": out}),
+    ))
 }
 
-async fn batch(State(state): State<Arc<AppState>>, Path(version): Path<String>, Auth(p): Auth, body: Bytes) -> SfResult<Response> {
+async fn batch(
+    State(state): State<Arc<AppState>>,
+    Path(version): Path<String>,
+    Auth(p): Auth,
+    body: Bytes,
+) -> SfResult<Response> {
     let req = parse_json(&body)?;
-    let halt = req.get("haltOnError").and_then(Value::as_bool).unwrap_or(false);
+    let halt = req
+        .get("haltOnError")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let subs = req
         .get("batchRequests")
         .and_then(Value::as_array)
-        .ok_or_else(|| bad_request("JSON_PARSER_ERROR", "The request body must contain a `batchRequests` array"))?;
+        .ok_or_else(|| {
+            bad_request(
+                "JSON_PARSER_ERROR",
+                "The request body must contain a `batchRequests` array",
+            )
+        })?;
     if subs.len() > MAX_SUBREQUESTS {
-        return Err(bad_request("LIMIT_EXCEEDED", &format!("A batch request can have up to {MAX_SUBREQUESTS} subrequests.")));
+        return Err(bad_request(
+            "LIMIT_EXCEEDED",
+            &format!("A batch request can have up to {MAX_SUBREQUESTS} subrequests."),
+        ));
     }
     // Each subrequest counts as one API call; the batch itself was counted by the middleware.
-    let usage = if subs.len() > 1 { Some(limits::record_call(&state, &p, (subs.len() - 1) as u32)?) } else { None };
+    let usage = if subs.len() > 1 {
+        Some(limits::record_call(&state, &p, (subs.len() - 1) as u32)?)
+    } else {
+        None
+    };
     let own: f64 = version_of(&version).parse().unwrap_or(63.0);
     let conn = state.lock_db();
     let mut has_errors = false;
@@ -670,22 +989,48 @@ async fn batch(State(state): State<Arc<AppState>>, Path(version): Path<String>, 
             continue;
         }
         let method = s.get("method").and_then(Value::as_str).unwrap_or("GET");
-        let rel = s.get("url").and_then(Value::as_str).unwrap_or("").trim_start_matches('/');
+        let rel = s
+            .get("url")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .trim_start_matches('/');
         let rel = rel.strip_prefix("services/data/").unwrap_or(rel);
-        let sub_version: f64 = rel.split('/').next().and_then(parse_version).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+        let sub_version: f64 = rel
+            .split('/')
+            .next()
+            .and_then(parse_version)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
         let resp = if sub_version < 34.0 || sub_version > own {
-            SubResponse::err(&bad_request("INVALID_BATCH_REQUEST", &format!("Invalid version in batch subrequest url: {rel}")))
+            SubResponse::err(&bad_request(
+                "INVALID_BATCH_REQUEST",
+                &format!("Invalid version in batch subrequest url: {rel}"),
+            ))
         } else {
-            dispatch(&state, &p, &conn, method, &format!("/services/data/{rel}"), s.get("richInput"))
+            dispatch(
+                &state,
+                &p,
+                &conn,
+                method,
+                &format!("/services/data/{rel}"),
+                s.get("richInput"),
+            )
         };
         if resp.failed() {
             has_errors = true;
             halted = halt;
         }
-        let result = if resp.body.is_null() { Value::Null } else { resp.body.clone() };
+        let result = if resp.body.is_null() {
+            Value::Null
+        } else {
+            resp.body.clone()
+        };
         results.push(json!({"statusCode": resp.status, "result": result}));
     }
-    let mut resp = json_response(StatusCode::OK, &json!({"hasErrors": has_errors, "results": results}));
+    let mut resp = json_response(
+        StatusCode::OK,
+        &json!({"hasErrors": has_errors, "results": results}),
+    );
     if let Some(u) = usage
         && let Ok(v) = axum::http::HeaderValue::from_str(&u.header_value())
     {
@@ -706,8 +1051,17 @@ mod tests {
         assert_eq!(resolve_path(&body, ".records[5].Id"), None);
         let mut results = HashMap::new();
         results.insert("refA".to_string(), SubResponse::ok(StatusCode::OK, body));
-        assert_eq!(substitute_text("WHERE AccountId='@{refA.id}'", &results).unwrap(), "WHERE AccountId='001x'");
-        assert_eq!(substitute_value(&json!({"X": "@{refA.records[0].Id}"}), &results).unwrap(), json!({"X": "003a"}));
-        assert_eq!(substitute_text("@{refB.id}", &results).unwrap_err().code(), "PROCESSING_HALTED");
+        assert_eq!(
+            substitute_text("WHERE AccountId='@{refA.id}'", &results).unwrap(),
+            "WHERE AccountId='001x'"
+        );
+        assert_eq!(
+            substitute_value(&json!({"X": "@{refA.records[0].Id}"}), &results).unwrap(),
+            json!({"X": "003a"})
+        );
+        assert_eq!(
+            substitute_text("@{refB.id}", &results).unwrap_err().code(),
+            "PROCESSING_HALTED"
+        );
     }
 }

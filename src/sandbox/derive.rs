@@ -29,7 +29,10 @@ pub const OPPORTUNITY_STAGES: &[(&str, f64, &str, bool, bool)] = &[
 
 /// The stage entry for `stage` (case-insensitive).
 pub fn stage_info(stage: &str) -> Option<(f64, &'static str, bool, bool)> {
-    OPPORTUNITY_STAGES.iter().find(|s| s.0.eq_ignore_ascii_case(stage)).map(|s| (s.1, s.2, s.3, s.4))
+    OPPORTUNITY_STAGES
+        .iter()
+        .find(|s| s.0.eq_ignore_ascii_case(stage))
+        .map(|s| (s.1, s.2, s.3, s.4))
 }
 
 fn text<'a>(row: &'a Row, f: &str) -> Option<&'a str> {
@@ -61,19 +64,26 @@ fn given(changes: &Row, f: &str) -> bool {
 pub fn apply(object: &str, row: &mut Row, changes: &Row, is_insert: bool, now: &str) {
     match object {
         "Opportunity" => opportunity(row, changes, is_insert, now),
-        "Contact" | "Lead" | "User" => {
-            if is_insert || given(changes, "FirstName") || given(changes, "LastName") {
-                let first = text(row, "FirstName").unwrap_or("").trim().to_string();
-                let last = text(row, "LastName").unwrap_or("").trim().to_string();
-                let name = if first.is_empty() { last } else { format!("{first} {last}") };
-                row.insert("Name".into(), SqlValue::Text(name));
-            }
+        "Contact" | "Lead" | "User"
+            if is_insert || given(changes, "FirstName") || given(changes, "LastName") =>
+        {
+            let first = text(row, "FirstName").unwrap_or("").trim().to_string();
+            let last = text(row, "LastName").unwrap_or("").trim().to_string();
+            let name = if first.is_empty() {
+                last
+            } else {
+                format!("{first} {last}")
+            };
+            row.insert("Name".into(), SqlValue::Text(name));
         }
         "Case" => {
             let closed = text(row, "Status").is_some_and(|s| s.eq_ignore_ascii_case("Closed"));
             let was_closed = matches!(row.get("IsClosed"), Some(SqlValue::Integer(1)));
             set_bool(row, "IsClosed", closed);
-            if closed && (!was_closed || is_insert) && !matches!(row.get("ClosedDate"), Some(SqlValue::Text(_))) {
+            if closed
+                && (!was_closed || is_insert)
+                && !matches!(row.get("ClosedDate"), Some(SqlValue::Text(_)))
+            {
                 row.insert("ClosedDate".into(), SqlValue::Text(now.to_string()));
             }
             if !closed {
@@ -94,14 +104,19 @@ pub fn apply(object: &str, row: &mut Row, changes: &Row, is_insert: bool, now: &
             }
         }
         "Event" => event(row, changes),
-        "ContentNote" => {
-            if is_insert || given(changes, "Content") {
-                let body = text(row, "Content").unwrap_or("").to_string();
-                let preview: String = strip_tags(&body).chars().take(255).collect();
-                row.insert("TextPreview".into(), if body.is_empty() { SqlValue::Null } else { SqlValue::Text(preview) });
-                row.insert("ContentSize".into(), SqlValue::Integer(body.len() as i64));
-                row.insert("FileType".into(), SqlValue::Text("SNOTE".into()));
-            }
+        "ContentNote" if is_insert || given(changes, "Content") => {
+            let body = text(row, "Content").unwrap_or("").to_string();
+            let preview: String = strip_tags(&body).chars().take(255).collect();
+            row.insert(
+                "TextPreview".into(),
+                if body.is_empty() {
+                    SqlValue::Null
+                } else {
+                    SqlValue::Text(preview)
+                },
+            );
+            row.insert("ContentSize".into(), SqlValue::Integer(body.len() as i64));
+            row.insert("FileType".into(), SqlValue::Text("SNOTE".into()));
         }
         _ => {}
     }
@@ -131,10 +146,16 @@ fn opportunity(row: &mut Row, changes: &Row, is_insert: bool, now: &str) {
                     row.insert("Probability".into(), SqlValue::Real(prob));
                 }
                 if !given(changes, "ForecastCategoryName") {
-                    row.insert("ForecastCategoryName".into(), SqlValue::Text(forecast.to_string()));
+                    row.insert(
+                        "ForecastCategoryName".into(),
+                        SqlValue::Text(forecast.to_string()),
+                    );
                 }
             }
-            row.insert("LastStageChangeDate".into(), SqlValue::Text(now.to_string()));
+            row.insert(
+                "LastStageChangeDate".into(),
+                SqlValue::Text(now.to_string()),
+            );
         }
         let (closed, won) = info.map(|i| (i.2, i.3)).unwrap_or((false, false));
         set_bool(row, "IsClosed", closed);
@@ -147,7 +168,10 @@ fn opportunity(row: &mut Row, changes: &Row, is_insert: bool, now: &str) {
         Some("Closed") => "Closed",
         _ => "Omitted",
     };
-    row.insert("ForecastCategory".into(), SqlValue::Text(category.to_string()));
+    row.insert(
+        "ForecastCategory".into(),
+        SqlValue::Text(category.to_string()),
+    );
     let expected = match (num(row, "Amount"), num(row, "Probability")) {
         (Some(a), Some(p)) => SqlValue::Real(a * p / 100.0),
         _ => SqlValue::Null,
@@ -165,20 +189,36 @@ fn opportunity(row: &mut Row, changes: &Row, is_insert: bool, now: &str) {
 fn event(row: &mut Row, changes: &Row) {
     let start = text(row, "StartDateTime").and_then(clock::parse_datetime);
     let Some(start) = start else { return };
-    if given(changes, "EndDateTime") && !given(changes, "DurationInMinutes") {
-        if let Some(end) = text(row, "EndDateTime").and_then(clock::parse_datetime) {
-            row.insert("DurationInMinutes".into(), SqlValue::Integer((end - start).num_minutes()));
-        }
+    if given(changes, "EndDateTime")
+        && !given(changes, "DurationInMinutes")
+        && let Some(end) = text(row, "EndDateTime").and_then(clock::parse_datetime)
+    {
+        row.insert(
+            "DurationInMinutes".into(),
+            SqlValue::Integer((end - start).num_minutes()),
+        );
     }
     let minutes = match row.get("DurationInMinutes") {
         Some(SqlValue::Integer(m)) => *m,
         _ => 0,
     };
     let end = start + chrono::Duration::minutes(minutes);
-    row.insert("EndDateTime".into(), SqlValue::Text(clock::format_datetime(end)));
-    row.insert("ActivityDateTime".into(), SqlValue::Text(clock::format_datetime(start)));
-    row.insert("ActivityDate".into(), SqlValue::Text(clock::utc_to_org(start).date().to_string()));
-    row.insert("EndDate".into(), SqlValue::Text(clock::utc_to_org(end).date().to_string()));
+    row.insert(
+        "EndDateTime".into(),
+        SqlValue::Text(clock::format_datetime(end)),
+    );
+    row.insert(
+        "ActivityDateTime".into(),
+        SqlValue::Text(clock::format_datetime(start)),
+    );
+    row.insert(
+        "ActivityDate".into(),
+        SqlValue::Text(clock::utc_to_org(start).date().to_string()),
+    );
+    row.insert(
+        "EndDate".into(),
+        SqlValue::Text(clock::utc_to_org(end).date().to_string()),
+    );
 }
 
 #[cfg(test)]
@@ -209,7 +249,11 @@ mod tests {
         changes.insert("Probability".into(), SqlValue::Real(95.0));
         row.extend(changes.clone());
         apply("Opportunity", &mut row, &changes, false, "now");
-        assert_eq!(row["Probability"], SqlValue::Real(95.0), "explicit probability kept");
+        assert_eq!(
+            row["Probability"],
+            SqlValue::Real(95.0),
+            "explicit probability kept"
+        );
         assert_eq!(row["ForecastCategoryName"], t("Pipeline"));
         assert_eq!(row["IsClosed"], SqlValue::Integer(0));
     }

@@ -24,19 +24,49 @@ use std::sync::{Arc, OnceLock};
 
 /// When the org's metadata last changed (for `If-Modified-Since` and `Last-Modified`).
 pub fn metadata_modified() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 /// Object-level keys copied into a global-describe entry.
 const GLOBAL_KEYS: &[&str] = &[
-    "activateable", "associateEntityType", "associateParentEntity", "createable", "custom", "customSetting",
-    "deepCloneable", "deletable", "deprecatedAndHidden", "feedEnabled", "hasSubtypes", "isInterface", "isSubtype",
-    "keyPrefix", "label", "labelPlural", "layoutable", "mergeable", "mruEnabled", "name", "queryable",
-    "replicateable", "retrieveable", "searchable", "triggerable", "undeletable", "updateable", "urls",
+    "activateable",
+    "associateEntityType",
+    "associateParentEntity",
+    "createable",
+    "custom",
+    "customSetting",
+    "deepCloneable",
+    "deletable",
+    "deprecatedAndHidden",
+    "feedEnabled",
+    "hasSubtypes",
+    "isInterface",
+    "isSubtype",
+    "keyPrefix",
+    "label",
+    "labelPlural",
+    "layoutable",
+    "mergeable",
+    "mruEnabled",
+    "name",
+    "queryable",
+    "replicateable",
+    "retrieveable",
+    "searchable",
+    "triggerable",
+    "undeletable",
+    "updateable",
+    "urls",
 ];
 
 fn host_of(headers: &HeaderMap) -> String {
-    headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_string()
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_string()
 }
 
 /// Rewrites describe URLs to `version` and `host` (`/services/data/vxx.0/…`, `https://…salesforce.com`).
@@ -47,11 +77,15 @@ pub fn rewrite_urls(v: &Value, version: &str, host: &str) -> Value {
     let host_re = HOST.get_or_init(|| Regex::new(r"https://[A-Za-z0-9.\-]+\.salesforce\.com").ok());
     let text = v.to_string();
     let text = match path_re {
-        Some(re) => re.replace_all(&text, format!("/services/data/v{version}").as_str()).into_owned(),
+        Some(re) => re
+            .replace_all(&text, format!("/services/data/v{version}").as_str())
+            .into_owned(),
         None => text,
     };
     let text = match host_re {
-        Some(re) => re.replace_all(&text, format!("http://{host}").as_str()).into_owned(),
+        Some(re) => re
+            .replace_all(&text, format!("http://{host}").as_str())
+            .into_owned(),
         None => text,
     };
     serde_json::from_str(&text).unwrap_or_else(|_| v.clone())
@@ -77,11 +111,23 @@ pub fn global_entry(state: &AppState, principal: &Principal, obj: &ObjectSchema)
     let access = state.policy.object_access(principal, &obj.name);
     let mut entry = Map::new();
     for k in GLOBAL_KEYS {
-        entry.insert((*k).to_string(), obj.describe.get(*k).cloned().unwrap_or(Value::Null));
+        entry.insert(
+            (*k).to_string(),
+            obj.describe.get(*k).cloned().unwrap_or(Value::Null),
+        );
     }
-    entry.insert("createable".into(), Value::Bool(obj.createable && access.create));
-    entry.insert("updateable".into(), Value::Bool(obj.updateable && access.edit));
-    entry.insert("deletable".into(), Value::Bool(obj.deletable && access.delete));
+    entry.insert(
+        "createable".into(),
+        Value::Bool(obj.createable && access.create),
+    );
+    entry.insert(
+        "updateable".into(),
+        Value::Bool(obj.updateable && access.edit),
+    );
+    entry.insert(
+        "deletable".into(),
+        Value::Bool(obj.deletable && access.delete),
+    );
     Value::Object(entry)
 }
 
@@ -108,7 +154,9 @@ pub fn describe_for(state: &AppState, principal: &Principal, obj: &ObjectSchema)
     }
     if let Some(rels) = d["childRelationships"].as_array_mut() {
         rels.retain(|r| {
-            r["childSObject"].as_str().is_some_and(|c| state.policy.object_access(principal, c).read)
+            r["childSObject"]
+                .as_str()
+                .is_some_and(|c| state.policy.object_access(principal, c).read)
         });
     }
     d
@@ -133,10 +181,17 @@ pub async fn global(
         .map(|o| global_entry(&state, &principal, o))
         .collect();
     let body = json!({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": list});
-    with_last_modified(json_response(StatusCode::OK, &rewrite_urls(&body, v, &host_of(&headers))))
+    with_last_modified(json_response(
+        StatusCode::OK,
+        &rewrite_urls(&body, v, &host_of(&headers)),
+    ))
 }
 
-fn visible_object<'s>(state: &'s AppState, principal: &Principal, name: &str) -> Result<&'s ObjectSchema, SfError> {
+fn visible_object<'s>(
+    state: &'s AppState,
+    principal: &Principal,
+    name: &str,
+) -> Result<&'s ObjectSchema, SfError> {
     state
         .schema
         .object(name)
@@ -156,7 +211,11 @@ pub async fn full(
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
     let v = parse_version(&version).unwrap_or("63.0");
-    let body = rewrite_urls(&describe_for(&state, &principal, obj), v, &host_of(&headers));
+    let body = rewrite_urls(
+        &describe_for(&state, &principal, obj),
+        v,
+        &host_of(&headers),
+    );
     Ok(with_last_modified(json_response(StatusCode::OK, &body)))
 }
 
@@ -171,17 +230,38 @@ pub async fn basic(
     let v = parse_version(&version).unwrap_or("63.0");
     let ctx = Ctx::new(&state, &principal, v);
     let recent = recent_items(&ctx, obj)?;
-    let body = json!({"objectDescribe": global_entry(&state, &principal, obj), "recentItems": recent});
-    Ok(json_response(StatusCode::OK, &rewrite_urls(&body, v, &host_of(&headers))))
+    let body =
+        json!({"objectDescribe": global_entry(&state, &principal, obj), "recentItems": recent});
+    Ok(json_response(
+        StatusCode::OK,
+        &rewrite_urls(&body, v, &host_of(&headers)),
+    ))
 }
 
 fn recent_items(ctx: &Ctx<'_>, obj: &ObjectSchema) -> Result<Vec<Value>, SfError> {
-    let name_field = obj.name_field().filter(|f| f.is_column()).map(|f| f.name.clone());
-    let order = if obj.field("LastModifiedDate").is_some() { "t.\"LastModifiedDate\" DESC, " } else { "" };
-    let name_sql = name_field.as_deref().map(quote_ident).unwrap_or_else(|| "\"Id\"".into());
-    let mut sql = format!("SELECT t.\"Id\", t.{name_sql} FROM {} AS t WHERE t.\"IsDeleted\" = 0", quote_ident(&obj.name));
+    let name_field = obj
+        .name_field()
+        .filter(|f| f.is_column())
+        .map(|f| f.name.clone());
+    let order = if obj.field("LastModifiedDate").is_some() {
+        "t.\"LastModifiedDate\" DESC, "
+    } else {
+        ""
+    };
+    let name_sql = name_field
+        .as_deref()
+        .map(quote_ident)
+        .unwrap_or_else(|| "\"Id\"".into());
+    let mut sql = format!(
+        "SELECT t.\"Id\", t.{name_sql} FROM {} AS t WHERE t.\"IsDeleted\" = 0",
+        quote_ident(&obj.name)
+    );
     let mut params = Vec::new();
-    if let Some(f) = ctx.state.policy.row_filter(ctx.principal, &obj.name, "t", RowAccess::Read) {
+    if let Some(f) = ctx
+        .state
+        .policy
+        .row_filter(ctx.principal, &obj.name, "t", RowAccess::Read)
+    {
         sql.push_str(&format!(" AND ({})", f.sql));
         params = f.params;
     }
@@ -189,7 +269,9 @@ fn recent_items(ctx: &Ctx<'_>, obj: &ObjectSchema) -> Result<Vec<Value>, SfError
     let conn = ctx.state.lock_db();
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt
-        .query_map(rusqlite::params_from_iter(params.iter()), |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))?
+        .query_map(rusqlite::params_from_iter(params.iter()), |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     let nf = name_field.unwrap_or_else(|| "Name".into());
     Ok(rows

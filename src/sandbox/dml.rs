@@ -47,18 +47,28 @@ impl IdAllocator {
                 "SELECT \"Id\" FROM {} WHERE substr(\"Id\", 4, 2) = ?1 ORDER BY \"Id\" DESC LIMIT 1",
                 quote_ident(&obj.name)
             );
-            let top: Option<String> = conn.query_row(&sql, [NEW_ID_POD], |r| r.get(0)).optional()?;
-            let seq = top.and_then(|id| id.get(5..15).and_then(|s| s.parse::<u64>().ok())).unwrap_or(0);
+            let top: Option<String> = conn
+                .query_row(&sql, [NEW_ID_POD], |r| r.get(0))
+                .optional()?;
+            let seq = top
+                .and_then(|id| id.get(5..15).and_then(|s| s.parse::<u64>().ok()))
+                .unwrap_or(0);
             next.insert(obj.key_prefix.clone(), seq + 1);
         }
         let case_number = if schema.object("Case").is_some() {
-            let max: Option<String> =
-                conn.query_row("SELECT MAX(CAST(\"CaseNumber\" AS INTEGER)) FROM \"Case\"", [], |r| r.get::<_, Option<i64>>(0).map(|v| v.map(|n| n.to_string())))?;
+            let max: Option<String> = conn.query_row(
+                "SELECT MAX(CAST(\"CaseNumber\" AS INTEGER)) FROM \"Case\"",
+                [],
+                |r| r.get::<_, Option<i64>>(0).map(|v| v.map(|n| n.to_string())),
+            )?;
             max.and_then(|s| s.parse::<u64>().ok()).unwrap_or(1000) + 1
         } else {
             1001
         };
-        Ok(IdAllocator { next: Mutex::new(next), case_number: Mutex::new(case_number) })
+        Ok(IdAllocator {
+            next: Mutex::new(next),
+            case_number: Mutex::new(case_number),
+        })
     }
 
     /// A fresh id for `obj` (`006Sy0000000001…`).
@@ -96,7 +106,13 @@ pub struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// A context stamped with the current time.
     pub fn new(state: &'a AppState, principal: &'a Principal, version: &str) -> Ctx<'a> {
-        Ctx { state, principal, now: state.clock.now_string(), version: version.to_string(), filters: RefCell::new(HashMap::new()) }
+        Ctx {
+            state,
+            principal,
+            now: state.clock.now_string(),
+            version: version.to_string(),
+            filters: RefCell::new(HashMap::new()),
+        }
     }
 
     /// The policy's row filter over `object` aliased `t`, memoised for this context.
@@ -105,7 +121,10 @@ impl<'a> Ctx<'a> {
         if let Some(f) = self.filters.borrow().get(&key) {
             return f.clone();
         }
-        let f = self.state.policy.row_filter(self.principal, object, "t", access);
+        let f = self
+            .state
+            .policy
+            .row_filter(self.principal, object, "t", access);
         self.filters.borrow_mut().insert(key, f.clone());
         f
     }
@@ -115,7 +134,11 @@ impl<'a> Ctx<'a> {
         let policy = &self.state.policy;
         Access {
             object: policy.object_access(self.principal, &obj.name),
-            fields: obj.fields.iter().map(|f| policy.field_access(self.principal, &obj.name, &f.name)).collect(),
+            fields: obj
+                .fields
+                .iter()
+                .map(|f| policy.field_access(self.principal, &obj.name, &f.name))
+                .collect(),
         }
     }
 }
@@ -132,7 +155,11 @@ pub struct Access {
 impl Access {
     /// Field access of `field` (by name) in `obj`.
     pub fn field(&self, obj: &ObjectSchema, field: &Field) -> FieldAccess {
-        obj.fields.iter().position(|f| f.name == field.name).and_then(|i| self.fields.get(i).copied()).unwrap_or(FieldAccess::Hidden)
+        obj.fields
+            .iter()
+            .position(|f| f.name == field.name)
+            .and_then(|i| self.fields.get(i).copied())
+            .unwrap_or(FieldAccess::Hidden)
     }
 }
 
@@ -147,7 +174,11 @@ pub enum Op {
 
 /// `400 INVALID_FIELD` for an unknown (or invisible) field in a write.
 pub fn no_such_column(obj: &ObjectSchema, name: &str) -> SfError {
-    SfError::dml("INVALID_FIELD", format!("No such column '{name}' on sobject of type {}", obj.name), vec![])
+    SfError::dml(
+        "INVALID_FIELD",
+        format!("No such column '{name}' on sobject of type {}", obj.name),
+        vec![],
+    )
 }
 
 /// `400 INVALID_FIELD` for an unknown field in a read (`?fields=`).
@@ -155,7 +186,10 @@ pub fn no_such_column_read(obj: &ObjectSchema, name: &str) -> SfError {
     SfError::new(
         StatusCode::BAD_REQUEST,
         "INVALID_FIELD",
-        format!("No such column '{name}' on entity '{}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.", obj.name),
+        format!(
+            "No such column '{name}' on entity '{}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.",
+            obj.name
+        ),
     )
 }
 
@@ -171,7 +205,10 @@ pub fn writable_field<'o>(
     if name == "attributes" {
         return Ok(None);
     }
-    let field = obj.field(name).filter(|f| access.field(obj, f) != FieldAccess::Hidden).ok_or_else(|| no_such_column(obj, name))?;
+    let field = obj
+        .field(name)
+        .filter(|f| access.field(obj, f) != FieldAccess::Hidden)
+        .ok_or_else(|| no_such_column(obj, name))?;
     if field.name == "Id" && op == Op::Update {
         return Ok(None);
     }
@@ -201,11 +238,18 @@ pub fn readonly_error(fields: Vec<String>) -> SfError {
 ///
 /// # Errors
 /// INVALID_FIELD, INVALID_FIELD_FOR_INSERT_UPDATE, JSON_PARSER_ERROR.
-pub fn changes_from_json(obj: &ObjectSchema, access: &Access, input: &Map<String, Value>, op: Op) -> SfResult<Row> {
+pub fn changes_from_json(
+    obj: &ObjectSchema,
+    access: &Access,
+    input: &Map<String, Value>,
+    op: Op,
+) -> SfResult<Row> {
     let mut row = Row::new();
     let mut readonly = Vec::new();
     for (k, v) in input {
-        let Some(field) = writable_field(obj, access, k, op, &mut readonly)? else { continue };
+        let Some(field) = writable_field(obj, access, k, op, &mut readonly)? else {
+            continue;
+        };
         let value = store::from_json(field, v)?;
         row.insert(field.name.clone(), value);
     }
@@ -225,16 +269,28 @@ fn is_blank(v: Option<&SqlValue>) -> bool {
 
 /// Checks lengths, restricted picklists, emails and references of the values being written, and
 /// normalises picklist case and ids to their 18-character form.
-fn validate(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, changes: &mut Row) -> SfResult<()> {
+fn validate(
+    ctx: &Ctx<'_>,
+    conn: &Connection,
+    obj: &ObjectSchema,
+    changes: &mut Row,
+) -> SfResult<()> {
     let mut keys: Vec<String> = changes.keys().cloned().collect();
     keys.sort();
     for name in keys {
-        let Some(field) = obj.field(&name) else { continue };
-        let Some(SqlValue::Text(text)) = changes.get(&name).cloned() else { continue };
+        let Some(field) = obj.field(&name) else {
+            continue;
+        };
+        let Some(SqlValue::Text(text)) = changes.get(&name).cloned() else {
+            continue;
+        };
         if field.ty.is_text() && field.length > 0 && text.chars().count() > field.length as usize {
             return Err(SfError::dml(
                 "STRING_TOO_LONG",
-                format!("{}: data value too large: {} (max length={})", field.label, text, field.length),
+                format!(
+                    "{}: data value too large: {} (max length={})",
+                    field.label, text, field.length
+                ),
                 vec![field.name.clone()],
             ));
         }
@@ -258,7 +314,9 @@ fn validate(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, changes: &mut 
                 changes.insert(name.clone(), SqlValue::Text(parts.join(";")));
             }
             FieldType::Email if !text.is_empty() => {
-                let ok = text.split_once('@').is_some_and(|(a, d)| !a.is_empty() && d.contains('.') && !text.contains(' '));
+                let ok = text
+                    .split_once('@')
+                    .is_some_and(|(a, d)| !a.is_empty() && d.contains('.') && !text.contains(' '));
                 if !ok {
                     return Err(SfError::dml(
                         "INVALID_EMAIL_ADDRESS",
@@ -269,7 +327,11 @@ fn validate(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, changes: &mut 
             }
             FieldType::Reference if !text.is_empty() => {
                 let id = RecordId::parse(&text).map_err(|_| {
-                    SfError::dml("MALFORMED_ID", format!("{}: id value of incorrect type: {text}", field.label), vec![field.name.clone()])
+                    SfError::dml(
+                        "MALFORMED_ID",
+                        format!("{}: id value of incorrect type: {text}", field.label),
+                        vec![field.name.clone()],
+                    )
                 })?;
                 changes.insert(name.clone(), SqlValue::Text(id.to_string()));
                 check_reference(ctx, conn, field, &id)?;
@@ -283,7 +345,10 @@ fn validate(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, changes: &mut 
 fn restricted(field: &Field, v: &str) -> SfError {
     SfError::dml(
         "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-        format!("{}: bad value for restricted picklist field: {v}", field.label),
+        format!(
+            "{}: bad value for restricted picklist field: {v}",
+            field.label
+        ),
         vec![field.name.clone()],
     )
 }
@@ -305,11 +370,21 @@ fn check_reference(ctx: &Ctx<'_>, conn: &Connection, field: &Field, id: &RecordI
                 vec![field.name.clone()],
             )
         })?;
-    let sql = format!("SELECT \"IsDeleted\" FROM {} WHERE \"Id\" = ?1", quote_ident(&target.name));
-    let deleted: Option<i64> = conn.prepare_cached(&sql)?.query_row([id.as_str()], |r| r.get(0)).optional()?;
+    let sql = format!(
+        "SELECT \"IsDeleted\" FROM {} WHERE \"Id\" = ?1",
+        quote_ident(&target.name)
+    );
+    let deleted: Option<i64> = conn
+        .prepare_cached(&sql)?
+        .query_row([id.as_str()], |r| r.get(0))
+        .optional()?;
     match deleted {
         Some(0) => Ok(()),
-        Some(_) => Err(SfError::dml("ENTITY_IS_DELETED", "entity is deleted", vec![field.name.clone()])),
+        Some(_) => Err(SfError::dml(
+            "ENTITY_IS_DELETED",
+            "entity is deleted",
+            vec![field.name.clone()],
+        )),
         None => Err(SfError::dml(
             "INVALID_CROSS_REFERENCE_KEY",
             format!("{}: invalid cross reference id", field.label),
@@ -338,7 +413,11 @@ fn set_audit(obj: &ObjectSchema, row: &mut Row, ctx: &Ctx<'_>, insert: bool) {
 /// Fills defaults of a new record: OwnerId, default picklist values, booleans.
 pub fn apply_defaults(obj: &ObjectSchema, row: &mut Row, owner: &str) {
     for f in &obj.fields {
-        if !f.is_column() || row.get(&f.name).is_some_and(|v| !matches!(v, SqlValue::Null)) {
+        if !f.is_column()
+            || row
+                .get(&f.name)
+                .is_some_and(|v| !matches!(v, SqlValue::Null))
+        {
             continue;
         }
         if f.name == "OwnerId" {
@@ -346,10 +425,12 @@ pub fn apply_defaults(obj: &ObjectSchema, row: &mut Row, owner: &str) {
         } else if f.ty == FieldType::Boolean {
             let default_true = f.name == "IsActive" && obj.name == "User";
             row.insert(f.name.clone(), SqlValue::Integer(i64::from(default_true)));
-        } else if (f.ty == FieldType::Picklist) && f.defaulted_on_create && !row.contains_key(&f.name) {
-            if let Some(d) = f.default_picklist() {
-                row.insert(f.name.clone(), SqlValue::Text(d.to_string()));
-            }
+        } else if f.ty == FieldType::Picklist
+            && f.defaulted_on_create
+            && !row.contains_key(&f.name)
+            && let Some(d) = f.default_picklist()
+        {
+            row.insert(f.name.clone(), SqlValue::Text(d.to_string()));
         }
     }
     row.insert("IsDeleted".into(), SqlValue::Integer(0));
@@ -359,7 +440,13 @@ fn required_missing(obj: &ObjectSchema, row: &Row, only: Option<&Row>) -> SfResu
     let missing: Vec<String> = obj
         .fields
         .iter()
-        .filter(|f| f.is_column() && f.createable && !f.nillable && !f.defaulted_on_create && f.ty != FieldType::Boolean)
+        .filter(|f| {
+            f.is_column()
+                && f.createable
+                && !f.nillable
+                && !f.defaulted_on_create
+                && f.ty != FieldType::Boolean
+        })
         .filter(|f| only.is_none_or(|c| c.contains_key(&f.name)))
         .filter(|f| is_blank(row.get(&f.name)))
         .map(|f| f.name.clone())
@@ -367,12 +454,19 @@ fn required_missing(obj: &ObjectSchema, row: &Row, only: Option<&Row>) -> SfResu
     if missing.is_empty() {
         return Ok(());
     }
-    Err(SfError::dml("REQUIRED_FIELD_MISSING", format!("Required fields are missing: [{}]", missing.join(", ")), missing))
+    Err(SfError::dml(
+        "REQUIRED_FIELD_MISSING",
+        format!("Required fields are missing: [{}]", missing.join(", ")),
+        missing,
+    ))
 }
 
 fn column_keys(obj: &ObjectSchema, row: &Row) -> Vec<String> {
-    let mut keys: Vec<String> =
-        row.keys().filter(|k| *k == "IsDeleted" || obj.field(k).is_some_and(|f| f.is_column())).cloned().collect();
+    let mut keys: Vec<String> = row
+        .keys()
+        .filter(|k| *k == "IsDeleted" || obj.field(k).is_some_and(|f| f.is_column()))
+        .cloned()
+        .collect();
     keys.sort();
     keys
 }
@@ -381,11 +475,20 @@ fn column_keys(obj: &ObjectSchema, row: &Row) -> Vec<String> {
 ///
 /// # Errors
 /// Object access, validation (lengths, picklists, references), REQUIRED_FIELD_MISSING, SQLite.
-pub fn insert_row(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, access: &Access, mut changes: Row) -> SfResult<RecordId> {
+pub fn insert_row(
+    ctx: &Ctx<'_>,
+    conn: &Connection,
+    obj: &ObjectSchema,
+    access: &Access,
+    mut changes: Row,
+) -> SfResult<RecordId> {
     if !access.object.create || !obj.createable {
         return Err(SfError::dml(
             "INSUFFICIENT_ACCESS_OR_READONLY",
-            format!("You do not have permission to create records of type {}", obj.name),
+            format!(
+                "You do not have permission to create records of type {}",
+                obj.name
+            ),
             vec![],
         ));
     }
@@ -393,7 +496,10 @@ pub fn insert_row(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, access: 
     let mut row = changes.clone();
     apply_defaults(obj, &mut row, &ctx.principal.user_id);
     if obj.name == "Case" {
-        row.insert("CaseNumber".into(), SqlValue::Text(ctx.state.ids.next_case_number()));
+        row.insert(
+            "CaseNumber".into(),
+            SqlValue::Text(ctx.state.ids.next_case_number()),
+        );
     }
     derive::apply(&obj.name, &mut row, &changes, true, &ctx.now);
     required_missing(obj, &row, None)?;
@@ -404,7 +510,10 @@ pub fn insert_row(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, access: 
     let sql = format!(
         "INSERT INTO {} ({}) VALUES ({})",
         quote_ident(&obj.name),
-        keys.iter().map(|k| quote_ident(k)).collect::<Vec<_>>().join(", "),
+        keys.iter()
+            .map(|k| quote_ident(k))
+            .collect::<Vec<_>>()
+            .join(", "),
         vec!["?"; keys.len()].join(", ")
     );
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -427,7 +536,9 @@ pub fn parse_id_for(obj: &ObjectSchema, text: &str) -> SfResult<RecordId> {
 fn read_row(stmt: &mut rusqlite::Statement<'_>, params: &[SqlValue]) -> SfResult<Option<Row>> {
     let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
     let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
-    let Some(r) = rows.next()? else { return Ok(None) };
+    let Some(r) = rows.next()? else {
+        return Ok(None);
+    };
     let mut row = Row::with_capacity(names.len());
     for (i, n) in names.iter().enumerate() {
         let v: SqlValue = r.get(i)?;
@@ -440,10 +551,18 @@ fn read_row(stmt: &mut rusqlite::Statement<'_>, params: &[SqlValue]) -> SfResult
 ///
 /// # Errors
 /// SQLite failures.
-pub fn load_row(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, id: &str) -> SfResult<Option<Row>> {
+pub fn load_row(
+    ctx: &Ctx<'_>,
+    conn: &Connection,
+    obj: &ObjectSchema,
+    id: &str,
+) -> SfResult<Option<Row>> {
     let filter = ctx.row_filter(&obj.name, RowAccess::Read);
     let mut params = vec![SqlValue::Text(id.to_string())];
-    let mut sql = format!("SELECT * FROM {} AS t WHERE t.\"Id\" = ?", quote_ident(&obj.name));
+    let mut sql = format!(
+        "SELECT * FROM {} AS t WHERE t.\"Id\" = ?",
+        quote_ident(&obj.name)
+    );
     if let Some(f) = filter {
         sql.push_str(&format!(" AND ({})", f.sql));
         params.extend(f.params);
@@ -456,24 +575,54 @@ pub fn load_row(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, id: &str) 
 ///
 /// # Errors
 /// SQLite failures.
-pub fn can_edit_row(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, id: &str) -> SfResult<bool> {
-    let Some(f) = ctx.row_filter(&obj.name, RowAccess::Edit) else { return Ok(true) };
-    let sql = format!("SELECT 1 FROM {} AS t WHERE t.\"Id\" = ? AND ({})", quote_ident(&obj.name), f.sql);
+pub fn can_edit_row(
+    ctx: &Ctx<'_>,
+    conn: &Connection,
+    obj: &ObjectSchema,
+    id: &str,
+) -> SfResult<bool> {
+    let Some(f) = ctx.row_filter(&obj.name, RowAccess::Edit) else {
+        return Ok(true);
+    };
+    let sql = format!(
+        "SELECT 1 FROM {} AS t WHERE t.\"Id\" = ? AND ({})",
+        quote_ident(&obj.name),
+        f.sql
+    );
     let mut params = vec![SqlValue::Text(id.to_string())];
     params.extend(f.params);
-    Ok(conn.prepare_cached(&sql)?.query_row(rusqlite::params_from_iter(params.iter()), |_| Ok(())).optional()?.is_some())
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row(rusqlite::params_from_iter(params.iter()), |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 /// Loads a live record for writing: NOT_FOUND if invisible or absent, ENTITY_IS_DELETED if deleted,
 /// INSUFFICIENT_ACCESS_OR_READONLY if visible but not editable.
-fn load_for_write(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, access: &Access, id: &str, deleting: bool) -> SfResult<Row> {
+fn load_for_write(
+    ctx: &Ctx<'_>,
+    conn: &Connection,
+    obj: &ObjectSchema,
+    access: &Access,
+    id: &str,
+    deleting: bool,
+) -> SfResult<Row> {
     let old = load_row(ctx, conn, obj, id)?.ok_or_else(SfError::not_found)?;
     if matches!(old.get("IsDeleted"), Some(SqlValue::Integer(1))) {
         return Err(SfError::entity_deleted());
     }
-    let allowed = if deleting { access.object.delete && obj.deletable } else { access.object.edit && obj.updateable };
+    let allowed = if deleting {
+        access.object.delete && obj.deletable
+    } else {
+        access.object.edit && obj.updateable
+    };
     if !allowed || !can_edit_row(ctx, conn, obj, id)? {
-        return Err(SfError::dml("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id", vec![]));
+        return Err(SfError::dml(
+            "INSUFFICIENT_ACCESS_OR_READONLY",
+            "insufficient access rights on object id",
+            vec![],
+        ));
     }
     Ok(old)
 }
@@ -482,7 +631,14 @@ fn load_for_write(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, access: 
 ///
 /// # Errors
 /// NOT_FOUND, ENTITY_IS_DELETED, INSUFFICIENT_ACCESS_OR_READONLY, validation errors, SQLite.
-pub fn update_row(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, access: &Access, id: &str, mut changes: Row) -> SfResult<()> {
+pub fn update_row(
+    ctx: &Ctx<'_>,
+    conn: &Connection,
+    obj: &ObjectSchema,
+    access: &Access,
+    id: &str,
+    mut changes: Row,
+) -> SfResult<()> {
     let old = load_for_write(ctx, conn, obj, access, id, false)?;
     validate(ctx, conn, obj, &mut changes)?;
     let mut row = old.clone();
@@ -492,19 +648,26 @@ pub fn update_row(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, access: 
     derive::apply(&obj.name, &mut row, &changes, false, &ctx.now);
     required_missing(obj, &row, Some(&changes))?;
     set_audit(obj, &mut row, ctx, false);
-    let keys: Vec<String> = column_keys(obj, &row).into_iter().filter(|k| k != "Id" && old.get(k) != row.get(k)).collect();
+    let keys: Vec<String> = column_keys(obj, &row)
+        .into_iter()
+        .filter(|k| k != "Id" && old.get(k) != row.get(k))
+        .collect();
     if keys.is_empty() {
         return Ok(());
     }
     let sql = format!(
         "UPDATE {} SET {} WHERE \"Id\" = ?",
         quote_ident(&obj.name),
-        keys.iter().map(|k| format!("{} = ?", quote_ident(k))).collect::<Vec<_>>().join(", ")
+        keys.iter()
+            .map(|k| format!("{} = ?", quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let mut params: Vec<&SqlValue> = keys.iter().map(|k| &row[k]).collect();
     let idv = SqlValue::Text(id.to_string());
     params.push(&idv);
-    conn.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(params))?;
+    conn.prepare_cached(&sql)?
+        .execute(rusqlite::params_from_iter(params))?;
     Ok(())
 }
 
@@ -512,7 +675,13 @@ pub fn update_row(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, access: 
 ///
 /// # Errors
 /// NOT_FOUND, ENTITY_IS_DELETED, INSUFFICIENT_ACCESS_OR_READONLY, SQLite.
-pub fn delete_row(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, access: &Access, id: &str) -> SfResult<()> {
+pub fn delete_row(
+    ctx: &Ctx<'_>,
+    conn: &Connection,
+    obj: &ObjectSchema,
+    access: &Access,
+    id: &str,
+) -> SfResult<()> {
     load_for_write(ctx, conn, obj, access, id, true)?;
     let mut sql = format!("UPDATE {} SET \"IsDeleted\" = 1", quote_ident(&obj.name));
     let mut params = Vec::new();
@@ -528,7 +697,8 @@ pub fn delete_row(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, access: 
     }
     sql.push_str(" WHERE \"Id\" = ?");
     params.push(SqlValue::Text(id.to_string()));
-    conn.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(params.iter()))?;
+    conn.prepare_cached(&sql)?
+        .execute(rusqlite::params_from_iter(params.iter()))?;
     for rel in obj.child_relationships.iter().filter(|r| r.cascade_delete) {
         if ctx.state.schema.object(&rel.child_object).is_some() {
             let sql = format!(
@@ -547,7 +717,13 @@ pub fn delete_row(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, access: 
 ///
 /// # Errors
 /// INVALID_FIELD for an unknown or hidden field in `fields`.
-pub fn record_json(ctx: &Ctx<'_>, obj: &ObjectSchema, access: &Access, row: &Row, fields: Option<&[String]>) -> SfResult<Value> {
+pub fn record_json(
+    ctx: &Ctx<'_>,
+    obj: &ObjectSchema,
+    access: &Access,
+    row: &Row,
+    fields: Option<&[String]>,
+) -> SfResult<Value> {
     let id = match row.get("Id") {
         Some(SqlValue::Text(t)) => t.clone(),
         _ => String::new(),
@@ -558,11 +734,18 @@ pub fn record_json(ctx: &Ctx<'_>, obj: &ObjectSchema, access: &Access, row: &Row
         serde_json::json!({"type": obj.name, "url": format!("/services/data/v{}/sobjects/{}/{}", ctx.version, obj.name, id)}),
     );
     let selected: Vec<&Field> = match fields {
-        None => obj.fields.iter().filter(|f| access.field(obj, f) != FieldAccess::Hidden).collect(),
+        None => obj
+            .fields
+            .iter()
+            .filter(|f| access.field(obj, f) != FieldAccess::Hidden)
+            .collect(),
         Some(list) => {
             let mut v = Vec::new();
             for name in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-                let f = obj.field(name).filter(|f| access.field(obj, f) != FieldAccess::Hidden).ok_or_else(|| no_such_column_read(obj, name))?;
+                let f = obj
+                    .field(name)
+                    .filter(|f| access.field(obj, f) != FieldAccess::Hidden)
+                    .ok_or_else(|| no_such_column_read(obj, name))?;
                 v.push(f);
             }
             v
@@ -585,7 +768,9 @@ pub fn field_json(obj: &ObjectSchema, f: &Field, row: &Row, version: &str) -> Va
             Some(SqlValue::Text(t)) => t.as_str(),
             _ => "",
         };
-        return Value::String(format!("/services/data/v{version}/sobjects/ContentNote/{id}/Content"));
+        return Value::String(format!(
+            "/services/data/v{version}/sobjects/ContentNote/{id}/Content"
+        ));
     }
     match row.get(&f.name) {
         Some(v) => store::to_json(f, ValueRef::from(v)),
@@ -597,13 +782,20 @@ fn compound_json(obj: &ObjectSchema, f: &Field, row: &Row) -> Value {
     let prefix = f.name.strip_suffix("Address").unwrap_or(&f.name);
     let mut out = Map::new();
     let mut any = false;
-    for c in obj.fields.iter().filter(|c| c.compound_field_name.as_deref() == Some(f.name.as_str())) {
+    for c in obj
+        .fields
+        .iter()
+        .filter(|c| c.compound_field_name.as_deref() == Some(f.name.as_str()))
+    {
         let short = c.name.strip_prefix(prefix).unwrap_or(&c.name);
         let mut key = short.to_string();
         if let Some(first) = key.get(0..1) {
             key = format!("{}{}", first.to_ascii_lowercase(), &key[1..]);
         }
-        let v = row.get(&c.name).map(|v| store::to_json(c, ValueRef::from(v))).unwrap_or(Value::Null);
+        let v = row
+            .get(&c.name)
+            .map(|v| store::to_json(c, ValueRef::from(v)))
+            .unwrap_or(Value::Null);
         any |= !v.is_null();
         out.insert(key, v);
     }
@@ -623,7 +815,11 @@ pub enum Upsert {
 ///
 /// # Errors
 /// `404 NOT_FOUND` "Provided external ID field does not exist or is not accessible: X".
-pub fn external_id_field<'o>(obj: &'o ObjectSchema, access: &Access, name: &str) -> SfResult<&'o Field> {
+pub fn external_id_field<'o>(
+    obj: &'o ObjectSchema,
+    access: &Access,
+    name: &str,
+) -> SfResult<&'o Field> {
     obj.field(name)
         .filter(|f| (f.external_id || f.id_lookup) && access.field(obj, f) != FieldAccess::Hidden)
         .ok_or_else(|| {
@@ -639,14 +835,22 @@ pub fn external_id_field<'o>(obj: &'o ObjectSchema, access: &Access, name: &str)
 ///
 /// # Errors
 /// SQLite failures.
-pub fn find_by_external_id(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema, field: &Field, value: &str) -> SfResult<Vec<String>> {
+pub fn find_by_external_id(
+    ctx: &Ctx<'_>,
+    conn: &Connection,
+    obj: &ObjectSchema,
+    field: &Field,
+    value: &str,
+) -> SfResult<Vec<String>> {
     let mut sql = format!(
         "SELECT t.\"Id\" FROM {} AS t WHERE t.{} = ? COLLATE NOCASE AND t.\"IsDeleted\" = 0",
         quote_ident(&obj.name),
         quote_ident(&field.name)
     );
     let probe = if field.ty == FieldType::Id || field.ty == FieldType::Reference {
-        RecordId::parse(value).map(|i| i.to_string()).unwrap_or_else(|_| value.to_string())
+        RecordId::parse(value)
+            .map(|i| i.to_string())
+            .unwrap_or_else(|_| value.to_string())
     } else {
         value.to_string()
     };
@@ -657,7 +861,11 @@ pub fn find_by_external_id(ctx: &Ctx<'_>, conn: &Connection, obj: &ObjectSchema,
     }
     sql.push_str(" LIMIT 2");
     let mut stmt = conn.prepare_cached(&sql)?;
-    let ids = stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+    let ids = stmt
+        .query_map(rusqlite::params_from_iter(params.iter()), |r| {
+            r.get::<_, String>(0)
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(ids)
 }
 
@@ -675,23 +883,33 @@ pub fn upsert_row(
     value: &str,
     mut changes: Row,
 ) -> SfResult<Upsert> {
-    let ids = if field.name == "Id" && value.is_empty() { Vec::new() } else { find_by_external_id(ctx, conn, obj, field, value)? };
+    let ids = if field.name == "Id" && value.is_empty() {
+        Vec::new()
+    } else {
+        find_by_external_id(ctx, conn, obj, field, value)?
+    };
     match ids.as_slice() {
         [] if field.name == "Id" && !value.is_empty() => Err(SfError::not_found()),
         [] => {
             if field.createable && field.name != "Id" {
-                changes.entry(field.name.clone()).or_insert_with(|| SqlValue::Text(value.to_string()));
+                changes
+                    .entry(field.name.clone())
+                    .or_insert_with(|| SqlValue::Text(value.to_string()));
             }
             insert_row(ctx, conn, obj, access, changes).map(Upsert::Created)
         }
         [one] => {
             changes.remove(&field.name);
             update_row(ctx, conn, obj, access, one, changes)?;
-            Ok(Upsert::Updated(RecordId::parse(one).map_err(SfError::internal)?))
+            Ok(Upsert::Updated(
+                RecordId::parse(one).map_err(SfError::internal)?,
+            ))
         }
         many => {
-            let urls: Vec<String> =
-                many.iter().map(|id| format!("/services/data/v{}/sobjects/{}/{id}", ctx.version, obj.name)).collect();
+            let urls: Vec<String> = many
+                .iter()
+                .map(|id| format!("/services/data/v{}/sobjects/{}/{id}", ctx.version, obj.name))
+                .collect();
             Err(SfError {
                 status: StatusCode::MULTIPLE_CHOICES,
                 errors: vec![crate::sandbox::error::ErrorItem {

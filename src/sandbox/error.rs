@@ -36,14 +36,30 @@ pub type SfResult<T> = Result<T, SfError>;
 impl SfError {
     /// An error with one item and no `fields` key.
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> SfError {
-        SfError { status, errors: vec![ErrorItem { message: message.into(), error_code: code.to_string(), fields: None }] }
+        SfError {
+            status,
+            errors: vec![ErrorItem {
+                message: message.into(),
+                error_code: code.to_string(),
+                fields: None,
+            }],
+        }
     }
 
     /// An error with one item carrying a `fields` array.
-    pub fn with_fields(status: StatusCode, code: &str, message: impl Into<String>, fields: Vec<String>) -> SfError {
+    pub fn with_fields(
+        status: StatusCode,
+        code: &str,
+        message: impl Into<String>,
+        fields: Vec<String>,
+    ) -> SfError {
         SfError {
             status,
-            errors: vec![ErrorItem { message: message.into(), error_code: code.to_string(), fields: Some(fields) }],
+            errors: vec![ErrorItem {
+                message: message.into(),
+                error_code: code.to_string(),
+                fields: Some(fields),
+            }],
         }
     }
 
@@ -54,17 +70,30 @@ impl SfError {
 
     /// `404 NOT_FOUND` "The requested resource does not exist".
     pub fn not_found() -> SfError {
-        SfError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist")
+        SfError::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "The requested resource does not exist",
+        )
     }
 
     /// `401 INVALID_SESSION_ID`.
     pub fn invalid_session() -> SfError {
-        SfError::new(StatusCode::UNAUTHORIZED, "INVALID_SESSION_ID", "Session expired or invalid")
+        SfError::new(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_SESSION_ID",
+            "Session expired or invalid",
+        )
     }
 
     /// `404 ENTITY_IS_DELETED` (row resources).
     pub fn entity_deleted() -> SfError {
-        SfError::with_fields(StatusCode::NOT_FOUND, "ENTITY_IS_DELETED", "entity is deleted", vec![])
+        SfError::with_fields(
+            StatusCode::NOT_FOUND,
+            "ENTITY_IS_DELETED",
+            "entity is deleted",
+            vec![],
+        )
     }
 
     /// `400 MALFORMED_ID` for an id that does not fit `object`.
@@ -79,7 +108,13 @@ impl SfError {
 
     /// `404 NOT_FOUND` for an unknown sObject type in a URL.
     pub fn unknown_object(name: &str) -> SfError {
-        SfError::new(StatusCode::NOT_FOUND, "NOT_FOUND", format!("The requested resource does not exist: sObject type '{name}' is not supported."))
+        SfError::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!(
+                "The requested resource does not exist: sObject type '{name}' is not supported."
+            ),
+        )
     }
 
     /// `400 INVALID_TYPE` for an unknown sObject type in a body.
@@ -87,7 +122,9 @@ impl SfError {
         SfError::new(
             StatusCode::BAD_REQUEST,
             "INVALID_TYPE",
-            format!("sObject type '{name}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names."),
+            format!(
+                "sObject type '{name}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names."
+            ),
         )
     }
 
@@ -107,27 +144,45 @@ impl SfError {
 
     /// `412 PRECONDITION_FAILED` for `If-Match` / `If-Unmodified-Since`.
     pub fn precondition_failed(message: impl Into<String>) -> SfError {
-        SfError::new(StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED", message)
+        SfError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "PRECONDITION_FAILED",
+            message,
+        )
     }
 
     /// `403 INSUFFICIENT_ACCESS_OR_READONLY` style refusal for a whole object.
     pub fn insufficient_access(message: impl Into<String>) -> SfError {
-        SfError::new(StatusCode::FORBIDDEN, "INSUFFICIENT_ACCESS_OR_READONLY", message)
+        SfError::new(
+            StatusCode::FORBIDDEN,
+            "INSUFFICIENT_ACCESS_OR_READONLY",
+            message,
+        )
     }
 
     /// `500 UNKNOWN_EXCEPTION` for a failure inside the sandbox (a bug or an I/O problem).
     pub fn internal(message: impl std::fmt::Display) -> SfError {
-        SfError::new(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION", format!("sandbox internal error: {message}"))
+        SfError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN_EXCEPTION",
+            format!("sandbox internal error: {message}"),
+        )
     }
 
     /// The first error code (for tests and result CSVs).
     pub fn code(&self) -> &str {
-        self.errors.first().map(|e| e.error_code.as_str()).unwrap_or("UNKNOWN_EXCEPTION")
+        self.errors
+            .first()
+            .map(|e| e.error_code.as_str())
+            .unwrap_or("UNKNOWN_EXCEPTION")
     }
 
     /// The first message.
     pub fn message(&self) -> &str {
-        self.errors.first().map(|e| e.message.as_str()).unwrap_or("")
+        self.errors
+            .first()
+            .map(|e| e.message.as_str())
+            .unwrap_or("")
     }
 
     /// The REST body: `[{"message","errorCode","fields"?}]`.
@@ -163,7 +218,11 @@ impl SfError {
             None => return "UNKNOWN_EXCEPTION:unknown:--".to_string(),
         };
         let fields = e.fields.clone().unwrap_or_default().join(",");
-        if fields.is_empty() { format!("{}:{}:--", e.error_code, e.message) } else { format!("{}:{}:{} --", e.error_code, e.message, fields) }
+        if fields.is_empty() {
+            format!("{}:{}:--", e.error_code, e.message)
+        } else {
+            format!("{}:{}:{} --", e.error_code, e.message, fields)
+        }
     }
 }
 
@@ -177,7 +236,10 @@ impl IntoResponse for SfError {
     fn into_response(self) -> Response {
         let body = self.to_json().to_string();
         let mut resp = (self.status, body).into_response();
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(crate::sandbox::JSON_CONTENT_TYPE));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(crate::sandbox::JSON_CONTENT_TYPE),
+        );
         resp
     }
 }
@@ -188,7 +250,11 @@ mod tests {
 
     #[test]
     fn rest_body_has_fields_only_when_given() {
-        let e = SfError::dml("REQUIRED_FIELD_MISSING", "Required fields are missing: [Name]", vec!["Name".into()]);
+        let e = SfError::dml(
+            "REQUIRED_FIELD_MISSING",
+            "Required fields are missing: [Name]",
+            vec!["Name".into()],
+        );
         assert_eq!(
             e.to_json(),
             json!([{"message": "Required fields are missing: [Name]", "errorCode": "REQUIRED_FIELD_MISSING", "fields": ["Name"]}])
@@ -198,9 +264,19 @@ mod tests {
 
     #[test]
     fn collection_and_bulk_forms() {
-        let e = SfError::dml("REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", vec!["LastName".into()]);
-        assert_eq!(e.to_collection_errors()[0]["statusCode"], "REQUIRED_FIELD_MISSING");
-        assert_eq!(e.to_bulk_error(), "REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --");
+        let e = SfError::dml(
+            "REQUIRED_FIELD_MISSING",
+            "Required fields are missing: [LastName]",
+            vec!["LastName".into()],
+        );
+        assert_eq!(
+            e.to_collection_errors()[0]["statusCode"],
+            "REQUIRED_FIELD_MISSING"
+        );
+        assert_eq!(
+            e.to_bulk_error(),
+            "REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --"
+        );
         assert_eq!(SfError::dml("X", "m", vec![]).to_bulk_error(), "X:m:--");
     }
 }

@@ -36,7 +36,10 @@ impl Usage {
     /// The `Sforce-Limit-Info` value: `api-usage=N/M` (must come first for simple-salesforce).
     pub fn header_value(&self) -> String {
         match &self.app {
-            Some((n, name)) => format!("api-usage={}/{}; per-app-api-usage={n}/{}(appName={name})", self.used, self.max, self.max),
+            Some((n, name)) => format!(
+                "api-usage={}/{}; per-app-api-usage={n}/{}(appName={name})",
+                self.used, self.max, self.max
+            ),
             None => format!("api-usage={}/{}", self.used, self.max),
         }
     }
@@ -44,7 +47,10 @@ impl Usage {
 
 /// The org's daily API allocation.
 pub fn daily_max(state: &AppState) -> u64 {
-    state.faults.api_limit.unwrap_or(state.policy.config().api.daily_api_requests)
+    state
+        .faults
+        .api_limit
+        .unwrap_or(state.policy.config().api.daily_api_requests)
 }
 
 /// Counts `calls` REST calls by `principal` now and returns the org-wide usage.
@@ -59,27 +65,49 @@ pub fn record_call(state: &AppState, principal: &Principal, calls: u32) -> Resul
         .prepare_cached("SELECT COUNT(*) FROM sayso_api_usage WHERE ts > ?1")?
         .query_row([now - WINDOW_SECS], |r| r.get(0))?;
     if before.max(0) as u64 + u64::from(calls) > daily_max(state) {
-        return Err(SfError::new(axum::http::StatusCode::FORBIDDEN, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."));
+        return Err(SfError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "REQUEST_LIMIT_EXCEEDED",
+            "TotalRequests Limit exceeded.",
+        ));
     }
     {
-        let mut ins = conn.prepare_cached("INSERT INTO sayso_api_usage (ts, user_id, client_id) VALUES (?1, ?2, ?3)")?;
+        let mut ins = conn.prepare_cached(
+            "INSERT INTO sayso_api_usage (ts, user_id, client_id) VALUES (?1, ?2, ?3)",
+        )?;
         for _ in 0..calls {
-            ins.execute(rusqlite::params![now, principal.user_id, principal.client_id])?;
+            ins.execute(rusqlite::params![
+                now,
+                principal.user_id,
+                principal.client_id
+            ])?;
         }
     }
     let used: i64 = conn
         .prepare_cached("SELECT COUNT(*) FROM sayso_api_usage WHERE ts > ?1")?
         .query_row([now - WINDOW_SECS], |r| r.get(0))?;
-    let app = match principal.client_id.as_deref().and_then(|c| state.policy.config().app(c)) {
+    let app = match principal
+        .client_id
+        .as_deref()
+        .and_then(|c| state.policy.config().app(c))
+    {
         Some(a) => {
             let n: i64 = conn
-                .prepare_cached("SELECT COUNT(*) FROM sayso_api_usage WHERE ts > ?1 AND client_id = ?2")?
-                .query_row(rusqlite::params![now - WINDOW_SECS, a.client_id], |r| r.get(0))?;
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM sayso_api_usage WHERE ts > ?1 AND client_id = ?2",
+                )?
+                .query_row(rusqlite::params![now - WINDOW_SECS, a.client_id], |r| {
+                    r.get(0)
+                })?;
             Some((n.max(0) as u64, a.name.clone()))
         }
         None => None,
     };
-    Ok(Usage { used: used.max(0) as u64, max: daily_max(state), app })
+    Ok(Usage {
+        used: used.max(0) as u64,
+        max: daily_max(state),
+        app,
+    })
 }
 
 /// Org-wide usage over the rolling window, without counting a call.
@@ -92,7 +120,11 @@ pub fn usage(state: &AppState) -> Result<Usage, SfError> {
     let used: i64 = conn
         .prepare_cached("SELECT COUNT(*) FROM sayso_api_usage WHERE ts > ?1")?
         .query_row([now - WINDOW_SECS], |r| r.get(0))?;
-    Ok(Usage { used: used.max(0) as u64, max: daily_max(state), app: None })
+    Ok(Usage {
+        used: used.max(0) as u64,
+        max: daily_max(state),
+        app: None,
+    })
 }
 
 /// Calls by one user through one app (or without an app) over the rolling window.
@@ -117,14 +149,28 @@ pub fn usage_by_user_and_app(state: &AppState) -> Result<Vec<UsageLine>, SfError
         let mut stmt = conn.prepare(
             "SELECT user_id, client_id, COUNT(*) FROM sayso_api_usage WHERE ts > ?1 GROUP BY user_id, client_id ORDER BY COUNT(*) DESC, user_id",
         )?;
-        let mapped = stmt.query_map([now - WINDOW_SECS], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let mapped = stmt.query_map([now - WINDOW_SECS], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
         mapped.collect::<Result<_, _>>()?
     };
     Ok(rows
         .into_iter()
         .map(|(user, client, n)| UsageLine {
-            username: user.as_deref().and_then(|u| state.policy.user(u)).map(|u| u.username).or(user).unwrap_or_default(),
-            app: client.map(|c| state.policy.config().app(&c).map(|a| a.name.clone()).unwrap_or(c)),
+            username: user
+                .as_deref()
+                .and_then(|u| state.policy.user(u))
+                .map(|u| u.username)
+                .or(user)
+                .unwrap_or_default(),
+            app: client.map(|c| {
+                state
+                    .policy
+                    .config()
+                    .app(&c)
+                    .map(|a| a.name.clone())
+                    .unwrap_or(c)
+            }),
             calls: n.max(0) as u64,
         })
         .collect())

@@ -137,7 +137,9 @@ impl AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("org_id", &self.org_id).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("org_id", &self.org_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -156,7 +158,9 @@ impl Sandbox {
         let today = match options.today {
             Some(d) => Some(d),
             None => match std::env::var("SAYSO_TODAY") {
-                Ok(s) if !s.trim().is_empty() => Some(clock::parse_date(&s).ok_or(SandboxError::BadToday(s))?),
+                Ok(s) if !s.trim().is_empty() => {
+                    Some(clock::parse_date(&s).ok_or(SandboxError::BadToday(s))?)
+                }
                 _ => None,
             },
         };
@@ -171,6 +175,9 @@ impl Sandbox {
         let ids = IdAllocator::load(&conn, &schema).map_err(store::StoreError::from)?;
         oauth_grant::create_tables(&conn).map_err(store::StoreError::from)?;
         let policy = Policy::default();
+        policy
+            .refresh_users(&conn)
+            .map_err(store::StoreError::from)?;
         let org_id = policy.config().org_id().to_string();
         let state = AppState {
             db: Mutex::new(conn),
@@ -182,7 +189,9 @@ impl Sandbox {
             bulk_wake: tokio::sync::Notify::new(),
             faults: options.faults.clone(),
         };
-        Ok(Sandbox { state: Arc::new(state) })
+        Ok(Sandbox {
+            state: Arc::new(state),
+        })
     }
 
     /// The shared state (for tests and in-process callers).
@@ -195,9 +204,18 @@ impl Sandbox {
     /// # Errors
     /// [`SandboxError::UnknownUser`] for an unknown username.
     pub fn mint_token(&self, username: &str) -> Result<String, SandboxError> {
-        let user = self.state.policy.user_by_username(username).ok_or_else(|| SandboxError::UnknownUser(username.to_string()))?;
+        let user = self
+            .state
+            .policy
+            .user_by_username(username)
+            .ok_or_else(|| SandboxError::UnknownUser(username.to_string()))?;
         let conn = self.state.lock_db();
-        let (token, _) = session::mint(&conn, &self.state.org_id, &user.id, &session::MintOptions::default())?;
+        let (token, _) = session::mint(
+            &conn,
+            &self.state.org_id,
+            &user.id,
+            &session::MintOptions::default(),
+        )?;
         Ok(token)
     }
 
@@ -210,10 +228,16 @@ impl Sandbox {
     ///
     /// # Errors
     /// I/O errors from the server.
-    pub async fn serve(self, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let worker = tokio::spawn(bulk::worker(self.state.clone()));
         let app = self.router();
-        let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
         worker.abort();
         result
     }
@@ -223,8 +247,11 @@ impl Sandbox {
 pub fn parse_version(segment: &str) -> Option<&str> {
     let v = segment.strip_prefix('v')?;
     let (major, minor) = v.split_once('.')?;
-    (!major.is_empty() && major.bytes().all(|b| b.is_ascii_digit()) && !minor.is_empty() && minor.bytes().all(|b| b.is_ascii_digit()))
-        .then_some(v)
+    (!major.is_empty()
+        && major.bytes().all(|b| b.is_ascii_digit())
+        && !minor.is_empty()
+        && minor.bytes().all(|b| b.is_ascii_digit()))
+    .then_some(v)
 }
 
 /// The complete router of the sandbox.
@@ -236,10 +263,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(composite::routes())
         .merge(bulk::routes())
         .merge(query::routes())
-        .route_layer(middleware::from_fn_with_state(state.clone(), session::authenticate));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::authenticate,
+        ));
     let open: Router<Arc<AppState>> = Router::new().route("/services/data", get(versions));
     let open = open.merge(oauth::routes());
-    let inner = open.merge(data).fallback(fallback).with_state(state.clone());
+    let inner = open
+        .merge(data)
+        .fallback(fallback)
+        .with_state(state.clone());
     Router::new()
         .fallback_service(inner)
         .layer(middleware::from_fn_with_state(state, faults::inject))
@@ -269,7 +302,10 @@ async fn fallback() -> SfError {
 /// A JSON response with Salesforce's content type.
 pub fn json_response(status: axum::http::StatusCode, body: &serde_json::Value) -> Response {
     let mut resp = (status, body.to_string()).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(JSON_CONTENT_TYPE),
+    );
     resp
 }
 
@@ -298,17 +334,56 @@ async fn resources(
 ) -> Response {
     let v = parse_version(&version).unwrap_or("63.0");
     let base = format!("/services/data/v{v}");
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
     let mut map = serde_json::Map::new();
     for r in [
-        "tooling", "metadata", "eclair", "folders", "prechatForms", "chatter", "tabs", "appMenu", "quickActions", "queryAll",
-        "commerce", "wave", "analytics", "search", "smartdatadiscovery", "composite", "parameterizedSearch", "theme", "nouns",
-        "recent", "connect", "licensing", "limits", "process", "async-queries", "query", "jobs", "match", "emailConnect",
-        "compactLayouts", "knowledgeManagement", "sobjects", "actions", "support",
+        "tooling",
+        "metadata",
+        "eclair",
+        "folders",
+        "prechatForms",
+        "chatter",
+        "tabs",
+        "appMenu",
+        "quickActions",
+        "queryAll",
+        "commerce",
+        "wave",
+        "analytics",
+        "search",
+        "smartdatadiscovery",
+        "composite",
+        "parameterizedSearch",
+        "theme",
+        "nouns",
+        "recent",
+        "connect",
+        "licensing",
+        "limits",
+        "process",
+        "async-queries",
+        "query",
+        "jobs",
+        "match",
+        "emailConnect",
+        "compactLayouts",
+        "knowledgeManagement",
+        "sobjects",
+        "actions",
+        "support",
     ] {
         map.insert(r.into(), serde_json::Value::String(format!("{base}/{r}")));
     }
-    map.insert("identity".into(), serde_json::Value::String(format!("http://{host}/id/{}/{}", state.org_id, principal.user_id)));
+    map.insert(
+        "identity".into(),
+        serde_json::Value::String(format!(
+            "http://{host}/id/{}/{}",
+            state.org_id, principal.user_id
+        )),
+    );
     json_response(axum::http::StatusCode::OK, &serde_json::Value::Object(map))
 }
 

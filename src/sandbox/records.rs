@@ -30,11 +30,25 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/services/data/{version}/sobjects", get(describe::global))
         .route(
             "/services/data/{version}/sobjects/{object}",
-            get(describe::basic).post(create).fallback(|| async { SfError::method_not_allowed("PATCH", "HEAD,GET,POST") }),
+            get(describe::basic)
+                .post(create)
+                .fallback(|| async { SfError::method_not_allowed("PATCH", "HEAD,GET,POST") }),
         )
-        .route("/services/data/{version}/sobjects/{object}/describe", get(describe::full))
-        .route("/services/data/{version}/sobjects/{object}/{id}", get(read).patch(update).delete(remove).post(override_post))
-        .route("/services/data/{version}/sobjects/{object}/{field}/{value}", get(read_by_field).patch(upsert).delete(delete_by_field).post(upsert_post))
+        .route(
+            "/services/data/{version}/sobjects/{object}/describe",
+            get(describe::full),
+        )
+        .route(
+            "/services/data/{version}/sobjects/{object}/{id}",
+            get(read).patch(update).delete(remove).post(override_post),
+        )
+        .route(
+            "/services/data/{version}/sobjects/{object}/{field}/{value}",
+            get(read_by_field)
+                .patch(upsert)
+                .delete(delete_by_field)
+                .post(upsert_post),
+        )
 }
 
 /// Parses a JSON object body.
@@ -47,8 +61,14 @@ pub fn parse_object(body: &[u8]) -> SfResult<Map<String, Value>> {
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(SfError::json_parser("Cannot deserialize instance of sObject from non-object value")),
-        Err(e) => Err(SfError::json_parser(format!("Unexpected character: {e} at [line:{}, column:{}]", e.line(), e.column()))),
+        Ok(_) => Err(SfError::json_parser(
+            "Cannot deserialize instance of sObject from non-object value",
+        )),
+        Err(e) => Err(SfError::json_parser(format!(
+            "Unexpected character: {e} at [line:{}, column:{}]",
+            e.line(),
+            e.column()
+        ))),
     }
 }
 
@@ -56,7 +76,11 @@ pub fn parse_object(body: &[u8]) -> SfResult<Map<String, Value>> {
 ///
 /// # Errors
 /// NOT_FOUND.
-pub fn object_for<'s>(state: &'s AppState, principal: &Principal, name: &str) -> SfResult<&'s ObjectSchema> {
+pub fn object_for<'s>(
+    state: &'s AppState,
+    principal: &Principal,
+    name: &str,
+) -> SfResult<&'s ObjectSchema> {
     state
         .schema
         .object(name)
@@ -73,7 +97,9 @@ fn created_body(id: &str) -> Value {
 }
 
 fn with_location(mut resp: Response, version: &str, object: &str, id: &str) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&format!("/services/data/v{version}/sobjects/{object}/{id}")) {
+    if let Ok(v) =
+        HeaderValue::from_str(&format!("/services/data/v{version}/sobjects/{object}/{id}"))
+    {
         resp.headers_mut().insert(header::LOCATION, v);
     }
     resp
@@ -95,7 +121,12 @@ async fn create(
         let conn = state.lock_db();
         dml::insert_row(&ctx, &conn, obj, &access, changes)?
     };
-    Ok(with_location(json_response(StatusCode::CREATED, &created_body(id.as_str())), v, &obj.name, id.as_str()))
+    Ok(with_location(
+        json_response(StatusCode::CREATED, &created_body(id.as_str())),
+        v,
+        &obj.name,
+        id.as_str(),
+    ))
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -110,7 +141,10 @@ fn etag(row: &HashMap<String, SqlValue>) -> String {
         Some(SqlValue::Text(t)) => t.as_str(),
         _ => "",
     };
-    let stamp = match row.get("SystemModstamp").or_else(|| row.get("LastModifiedDate")) {
+    let stamp = match row
+        .get("SystemModstamp")
+        .or_else(|| row.get("LastModifiedDate"))
+    {
         Some(SqlValue::Text(t)) => t.as_str(),
         _ => "",
     };
@@ -120,18 +154,23 @@ fn etag(row: &HashMap<String, SqlValue>) -> String {
 }
 
 fn last_modified(row: &HashMap<String, SqlValue>) -> Option<chrono::DateTime<chrono::Utc>> {
-    match row.get("LastModifiedDate").or_else(|| row.get("SystemModstamp")) {
+    match row
+        .get("LastModifiedDate")
+        .or_else(|| row.get("SystemModstamp"))
+    {
         Some(SqlValue::Text(t)) => clock::parse_datetime(t),
         _ => None,
     }
 }
 
-fn header_str<'h>(headers: &'h HeaderMap, name: header::HeaderName) -> Option<&'h str> {
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|h| h.to_str().ok())
 }
 
 fn etag_matches(list: &str, tag: &str) -> bool {
-    list.split(',').map(str::trim).any(|t| t == "*" || t == tag || t.trim_start_matches("W/") == tag)
+    list.split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t == tag || t.trim_start_matches("W/") == tag)
 }
 
 /// Checks `If-Match`, `If-None-Match`, `If-Unmodified-Since` (and `If-Modified-Since` on reads)
@@ -139,13 +178,19 @@ fn etag_matches(list: &str, tag: &str) -> bool {
 ///
 /// # Errors
 /// `412 PRECONDITION_FAILED`; `400` for an unparseable date.
-fn check_conditions(headers: &HeaderMap, row: &HashMap<String, SqlValue>, reading: bool) -> SfResult<bool> {
+fn check_conditions(
+    headers: &HeaderMap,
+    row: &HashMap<String, SqlValue>,
+    reading: bool,
+) -> SfResult<bool> {
     let tag = etag(row);
     let modified = last_modified(row).map(|t| t.timestamp());
     if let Some(m) = header_str(headers, header::IF_MATCH)
         && !etag_matches(m, &tag)
     {
-        return Err(SfError::precondition_failed(format!("The ETag {tag} of the resource does not match any ETag in the If-Match header")));
+        return Err(SfError::precondition_failed(format!(
+            "The ETag {tag} of the resource does not match any ETag in the If-Match header"
+        )));
     }
     if let Some(m) = header_str(headers, header::IF_NONE_MATCH)
         && etag_matches(m, &tag)
@@ -153,11 +198,18 @@ fn check_conditions(headers: &HeaderMap, row: &HashMap<String, SqlValue>, readin
         if reading {
             return Ok(true);
         }
-        return Err(SfError::precondition_failed(format!("The ETag {tag} of the resource matches an ETag in the If-None-Match header")));
+        return Err(SfError::precondition_failed(format!(
+            "The ETag {tag} of the resource matches an ETag in the If-None-Match header"
+        )));
     }
     if let Some(s) = header_str(headers, header::IF_UNMODIFIED_SINCE) {
-        let since = clock::parse_http_date(s)
-            .ok_or_else(|| SfError::new(StatusCode::BAD_REQUEST, "INVALID_HEADER_TYPE", format!("Invalid If-Unmodified-Since header: {s}")))?;
+        let since = clock::parse_http_date(s).ok_or_else(|| {
+            SfError::new(
+                StatusCode::BAD_REQUEST,
+                "INVALID_HEADER_TYPE",
+                format!("Invalid If-Unmodified-Since header: {s}"),
+            )
+        })?;
         if modified.is_some_and(|m| m > since.timestamp()) {
             return Err(SfError::precondition_failed(format!(
                 "The requested resource has been modified since {}",
@@ -196,11 +248,26 @@ fn live_row(ctx: &Ctx<'_>, obj: &ObjectSchema, id: &str) -> SfResult<HashMap<Str
     Ok(row)
 }
 
-fn render_read(ctx: &Ctx<'_>, obj: &ObjectSchema, access: &Access, row: &HashMap<String, SqlValue>, fields: Option<&str>, headers: &HeaderMap) -> SfResult<Response> {
+fn render_read(
+    ctx: &Ctx<'_>,
+    obj: &ObjectSchema,
+    access: &Access,
+    row: &HashMap<String, SqlValue>,
+    fields: Option<&str>,
+    headers: &HeaderMap,
+) -> SfResult<Response> {
     if check_conditions(headers, row, true)? {
-        return Ok(with_validators(StatusCode::NOT_MODIFIED.into_response(), row));
+        return Ok(with_validators(
+            StatusCode::NOT_MODIFIED.into_response(),
+            row,
+        ));
     }
-    let list: Option<Vec<String>> = fields.map(|f| f.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect());
+    let list: Option<Vec<String>> = fields.map(|f| {
+        f.split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
     let body = dml::record_json(ctx, obj, access, row, list.as_deref())?;
     Ok(with_validators(json_response(StatusCode::OK, &body), row))
 }
@@ -214,19 +281,37 @@ async fn read(
 ) -> SfResult<Response> {
     let obj = object_for(&state, &principal, &object)?;
     let ctx = Ctx::new(&state, &principal, version_of(&version));
-    let rid = dml::parse_id_for(obj, &id).map_err(|e| if obj.key_prefix.is_empty() { SfError::not_found() } else { e })?;
+    let rid = dml::parse_id_for(obj, &id).map_err(|e| {
+        if obj.key_prefix.is_empty() {
+            SfError::not_found()
+        } else {
+            e
+        }
+    })?;
     let row = live_row(&ctx, obj, rid.as_str())?;
     let access = ctx.access(obj);
     render_read(&ctx, obj, &access, &row, q.fields.as_deref(), &headers)
 }
 
-fn do_update(ctx: &Ctx<'_>, obj: &ObjectSchema, id: &str, body: &[u8], headers: &HeaderMap) -> SfResult<Response> {
+fn do_update(
+    ctx: &Ctx<'_>,
+    obj: &ObjectSchema,
+    id: &str,
+    body: &[u8],
+    headers: &HeaderMap,
+) -> SfResult<Response> {
     let rid = dml::parse_id_for(obj, id)?;
     let input = parse_object(body)?;
     let access = ctx.access(obj);
     let changes = dml::changes_from_json(obj, &access, &input, Op::Update)?;
     let conn = ctx.state.lock_db();
-    let conditional = [header::IF_MATCH, header::IF_NONE_MATCH, header::IF_UNMODIFIED_SINCE].iter().any(|h| headers.contains_key(h));
+    let conditional = [
+        header::IF_MATCH,
+        header::IF_NONE_MATCH,
+        header::IF_UNMODIFIED_SINCE,
+    ]
+    .iter()
+    .any(|h| headers.contains_key(h));
     if conditional {
         let row = dml::load_row(ctx, &conn, obj, rid.as_str())?.ok_or_else(SfError::not_found)?;
         check_conditions(headers, &row, false)?;
@@ -276,7 +361,12 @@ async fn override_post(
 ) -> SfResult<Response> {
     let obj = object_for(&state, &principal, &object)?;
     let ctx = Ctx::new(&state, &principal, version_of(&version));
-    match q.http_method.as_deref().map(str::to_ascii_uppercase).as_deref() {
+    match q
+        .http_method
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+        .as_deref()
+    {
         Some("PATCH") => do_update(&ctx, obj, &id, &body, &headers),
         Some("DELETE") => do_delete(&ctx, obj, &id),
         _ if id.eq_ignore_ascii_case("Id") => {
@@ -288,13 +378,24 @@ async fn override_post(
     }
 }
 
-fn upsert_inner(ctx: &Ctx<'_>, obj: &ObjectSchema, field: &str, value: &str, input: &Map<String, Value>) -> SfResult<Response> {
+fn upsert_inner(
+    ctx: &Ctx<'_>,
+    obj: &ObjectSchema,
+    field: &str,
+    value: &str,
+    input: &Map<String, Value>,
+) -> SfResult<Response> {
     let conn = ctx.state.lock_db();
     match upsert_on(ctx, &conn, obj, field, value, input) {
         Ok((Upsert::Created(id), _)) => {
             let mut b = created_body(id.as_str());
             b["created"] = Value::Bool(true);
-            Ok(with_location(json_response(StatusCode::CREATED, &b), &ctx.version, &obj.name, id.as_str()))
+            Ok(with_location(
+                json_response(StatusCode::CREATED, &b),
+                &ctx.version,
+                &obj.name,
+                id.as_str(),
+            ))
         }
         Ok((Upsert::Updated(id), true)) => {
             let mut b = created_body(id.as_str());
@@ -326,8 +427,16 @@ pub fn upsert_on(
 ) -> SfResult<(Upsert, bool)> {
     let access = ctx.access(obj);
     let key = dml::external_id_field(obj, &access, field)?;
-    let found = if value.is_empty() { Vec::new() } else { dml::find_by_external_id(ctx, conn, obj, key, value)? };
-    let op = if found.len() == 1 { Op::Update } else { Op::Insert };
+    let found = if value.is_empty() {
+        Vec::new()
+    } else {
+        dml::find_by_external_id(ctx, conn, obj, key, value)?
+    };
+    let op = if found.len() == 1 {
+        Op::Update
+    } else {
+        Op::Insert
+    };
     let mut body = input.clone();
     // The key field may repeat in the body on insert; on update it is ignored.
     if op == Op::Update {
@@ -360,7 +469,10 @@ async fn upsert_post(
 ) -> SfResult<Response> {
     let obj = object_for(&state, &principal, &object)?;
     let ctx = Ctx::new(&state, &principal, version_of(&version));
-    if q.http_method.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("PATCH")) {
+    if q.http_method
+        .as_deref()
+        .is_some_and(|m| m.eq_ignore_ascii_case("PATCH"))
+    {
         let input = parse_object(&body)?;
         return upsert_inner(&ctx, obj, &field, &value, &input);
     }
@@ -386,7 +498,10 @@ async fn read_by_field(
             _ => String::new(),
         };
         let mut resp = (StatusCode::OK, text).into_response();
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain;charset=UTF-8"));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain;charset=UTF-8"),
+        );
         return Ok(resp);
     }
     let key = dml::external_id_field(obj, &access, &field)?;
@@ -401,7 +516,10 @@ async fn read_by_field(
             render_read(&ctx, obj, &access, &row, q.fields.as_deref(), &headers)
         }
         many => {
-            let urls: Vec<String> = many.iter().map(|id| format!("/services/data/v{}/sobjects/{}/{id}", ctx.version, obj.name)).collect();
+            let urls: Vec<String> = many
+                .iter()
+                .map(|id| format!("/services/data/v{}/sobjects/{}/{id}", ctx.version, obj.name))
+                .collect();
             Ok(json_response(StatusCode::MULTIPLE_CHOICES, &json!(urls)))
         }
     }
@@ -424,7 +542,10 @@ async fn delete_by_field(
         [] => Err(SfError::not_found()),
         [one] => do_delete(&ctx, obj, one),
         many => {
-            let urls: Vec<String> = many.iter().map(|id| format!("/services/data/v{}/sobjects/{}/{id}", ctx.version, obj.name)).collect();
+            let urls: Vec<String> = many
+                .iter()
+                .map(|id| format!("/services/data/v{}/sobjects/{}/{id}", ctx.version, obj.name))
+                .collect();
             Ok(json_response(StatusCode::MULTIPLE_CHOICES, &json!(urls)))
         }
     }

@@ -240,12 +240,17 @@ impl Field {
 
     /// The active picklist value equal to `value` (case-insensitively), if any.
     pub fn picklist_value(&self, value: &str) -> Option<&PicklistValue> {
-        self.picklist.iter().find(|p| p.active && p.value.eq_ignore_ascii_case(value))
+        self.picklist
+            .iter()
+            .find(|p| p.active && p.value.eq_ignore_ascii_case(value))
     }
 
     /// The default picklist value, if one is marked.
     pub fn default_picklist(&self) -> Option<&str> {
-        self.picklist.iter().find(|p| p.active && p.default).map(|p| p.value.as_str())
+        self.picklist
+            .iter()
+            .find(|p| p.active && p.default)
+            .map(|p| p.value.as_str())
     }
 }
 
@@ -294,7 +299,9 @@ pub struct ObjectSchema {
 impl ObjectSchema {
     /// The field named `name` (case-insensitive).
     pub fn field(&self, name: &str) -> Option<&Field> {
-        self.field_index.get(&name.to_ascii_lowercase()).map(|&i| &self.fields[i])
+        self.field_index
+            .get(&name.to_ascii_lowercase())
+            .map(|&i| &self.fields[i])
     }
 
     /// Fields that have a SQLite column, in describe order.
@@ -309,12 +316,18 @@ impl ObjectSchema {
 
     /// The lookup field whose relationship name is `rel` (case-insensitive), e.g. `Owner` → `OwnerId`.
     pub fn parent_relationship(&self, rel: &str) -> Option<&Field> {
-        self.fields.iter().find(|f| f.relationship_name.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(rel)))
+        self.fields.iter().find(|f| {
+            f.relationship_name
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case(rel))
+        })
     }
 
     /// The child relationship named `rel` (case-insensitive), e.g. `Contacts`.
     pub fn child_relationship(&self, rel: &str) -> Option<&ChildRelationship> {
-        self.child_relationships.iter().find(|c| c.relationship_name.eq_ignore_ascii_case(rel))
+        self.child_relationships
+            .iter()
+            .find(|c| c.relationship_name.eq_ignore_ascii_case(rel))
     }
 
     /// Whether the object has an `IsDeleted` field in describe (every table has the column anyway).
@@ -337,8 +350,15 @@ impl Schema {
     /// [`SchemaError`] if the embedded files are broken (a bug).
     pub fn demo() -> Result<Arc<Schema>, SchemaError> {
         static CACHE: OnceLock<Result<Arc<Schema>, String>> = OnceLock::new();
-        let cached = CACHE.get_or_init(|| Schema::load(&DEMO_ORG).map(Arc::new).map_err(|e| e.to_string()));
-        cached.clone().map_err(|reason| SchemaError::Invalid { file: "describe".into(), reason })
+        let cached = CACHE.get_or_init(|| {
+            Schema::load(&DEMO_ORG)
+                .map(Arc::new)
+                .map_err(|e| e.to_string())
+        });
+        cached.clone().map_err(|reason| SchemaError::Invalid {
+            file: "describe".into(),
+            reason,
+        })
     }
 
     /// Builds a schema from a demo-org style directory (`describe/*.json`, `custom-fields.json`).
@@ -347,24 +367,31 @@ impl Schema {
     /// [`SchemaError`] for invalid JSON or missing keys.
     pub fn load(dir: &Dir<'_>) -> Result<Schema, SchemaError> {
         let mut raws: Vec<(String, Value)> = Vec::new();
-        let describe_dir = dir.get_dir("describe").ok_or_else(|| invalid("describe", "missing directory"))?;
+        let describe_dir = dir
+            .get_dir("describe")
+            .ok_or_else(|| invalid("describe", "missing directory"))?;
         for file in describe_dir.files() {
             let path = file.path().display().to_string();
             if !path.ends_with(".json") {
                 continue;
             }
-            let v: Value = serde_json::from_slice(file.contents()).map_err(|e| invalid(&path, &e.to_string()))?;
-            let name = v["name"].as_str().ok_or_else(|| invalid(&path, "no name"))?.to_string();
+            let v: Value = serde_json::from_slice(file.contents())
+                .map_err(|e| invalid(&path, &e.to_string()))?;
+            let name = v["name"]
+                .as_str()
+                .ok_or_else(|| invalid(&path, "no name"))?
+                .to_string();
             raws.push((name, v));
         }
         raws.sort_by(|a, b| a.0.cmp(&b.0));
         if let Some(overlay) = dir.get_file("custom-fields.json") {
-            let o: Value =
-                serde_json::from_slice(overlay.contents()).map_err(|e| invalid("custom-fields.json", &e.to_string()))?;
+            let o: Value = serde_json::from_slice(overlay.contents())
+                .map_err(|e| invalid("custom-fields.json", &e.to_string()))?;
             if let Some(map) = o.as_object() {
                 for (obj, fields) in map {
                     if let Some((_, raw)) = raws.iter_mut().find(|(n, _)| n == obj)
-                        && let (Some(list), Some(extra)) = (raw["fields"].as_array_mut(), fields.as_array())
+                        && let (Some(list), Some(extra)) =
+                            (raw["fields"].as_array_mut(), fields.as_array())
                     {
                         for f in extra {
                             let fname = f["name"].as_str().unwrap_or_default();
@@ -393,13 +420,19 @@ impl Schema {
             let obj = build_object(&name, raw)?;
             objects.push(obj);
         }
-        let index = objects.iter().enumerate().map(|(i, o)| (o.name.to_ascii_lowercase(), i)).collect();
+        let index = objects
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.name.to_ascii_lowercase(), i))
+            .collect();
         Ok(Schema { objects, index })
     }
 
     /// The object named `name` (case-insensitive).
     pub fn object(&self, name: &str) -> Option<&ObjectSchema> {
-        self.index.get(&name.to_ascii_lowercase()).map(|&i| &self.objects[i])
+        self.index
+            .get(&name.to_ascii_lowercase())
+            .map(|&i| &self.objects[i])
     }
 
     /// All served objects, sorted by name.
@@ -414,7 +447,10 @@ impl Schema {
 }
 
 fn invalid(file: &str, reason: &str) -> SchemaError {
-    SchemaError::Invalid { file: file.to_string(), reason: reason.to_string() }
+    SchemaError::Invalid {
+        file: file.to_string(),
+        reason: reason.to_string(),
+    }
 }
 
 fn b(v: &Value, key: &str) -> bool {
@@ -422,10 +458,15 @@ fn b(v: &Value, key: &str) -> bool {
 }
 
 fn build_object(name: &str, raw: Value) -> Result<ObjectSchema, SchemaError> {
-    let list = raw["fields"].as_array().ok_or_else(|| invalid(name, "no fields"))?;
+    let list = raw["fields"]
+        .as_array()
+        .ok_or_else(|| invalid(name, "no fields"))?;
     let mut fields = Vec::with_capacity(list.len());
     for f in list {
-        let fname = f["name"].as_str().ok_or_else(|| invalid(name, "field without name"))?.to_string();
+        let fname = f["name"]
+            .as_str()
+            .ok_or_else(|| invalid(name, "field without name"))?
+            .to_string();
         let ty = FieldType::parse(f["type"].as_str().unwrap_or("string"));
         let picklist = f["picklistValues"]
             .as_array()
@@ -456,7 +497,11 @@ fn build_object(name: &str, raw: Value) -> Result<ObjectSchema, SchemaError> {
             restricted_picklist: b(f, "restrictedPicklist"),
             reference_to: f["referenceTo"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|r| r.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|r| r.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default(),
             relationship_name: f["relationshipName"].as_str().map(str::to_string),
             name_field: b(f, "nameField"),
@@ -465,7 +510,8 @@ fn build_object(name: &str, raw: Value) -> Result<ObjectSchema, SchemaError> {
             compound_field_name: f["compoundFieldName"].as_str().map(str::to_string),
             custom: b(f, "custom"),
             auto_number: b(f, "autoNumber") || (name == "Case" && fname == "CaseNumber"),
-            polymorphic: b(f, "polymorphicForeignKey") || f["referenceTo"].as_array().is_some_and(|a| a.len() > 1),
+            polymorphic: b(f, "polymorphicForeignKey")
+                || f["referenceTo"].as_array().is_some_and(|a| a.len() > 1),
             filterable: b(f, "filterable"),
             sortable: b(f, "sortable"),
             groupable: b(f, "groupable"),
@@ -473,7 +519,11 @@ fn build_object(name: &str, raw: Value) -> Result<ObjectSchema, SchemaError> {
             name: fname,
         });
     }
-    let field_index = fields.iter().enumerate().map(|(i, f)| (f.name.to_ascii_lowercase(), i)).collect();
+    let field_index = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name.to_ascii_lowercase(), i))
+        .collect();
     let child_relationships = raw["childRelationships"]
         .as_array()
         .map(|rels| {
@@ -518,11 +568,21 @@ mod tests {
         let stage = opp.field("stagename").unwrap();
         assert_eq!(stage.ty, FieldType::Picklist);
         assert!(stage.picklist_value("closed won").is_some());
-        assert!(opp.field("Budget_Approved__c").is_some(), "custom-fields.json overlay applied");
-        assert_eq!(opp.parent_relationship("account").unwrap().name, "AccountId");
+        assert!(
+            opp.field("Budget_Approved__c").is_some(),
+            "custom-fields.json overlay applied"
+        );
+        assert_eq!(
+            opp.parent_relationship("account").unwrap().name,
+            "AccountId"
+        );
         let acct = s.object("Account").unwrap();
         assert!(acct.child_relationship("Opportunities").is_some());
-        assert!(acct.child_relationships.iter().all(|c| s.object(&c.child_object).is_some()));
+        assert!(
+            acct.child_relationships
+                .iter()
+                .all(|c| s.object(&c.child_object).is_some())
+        );
         assert!(!acct.field("BillingAddress").unwrap().is_column());
         assert_eq!(s.object_for_prefix("500").unwrap().name, "Case");
         assert!(s.object("Campaign").is_none());

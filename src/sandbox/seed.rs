@@ -43,12 +43,25 @@ impl From<rusqlite::Error> for SeedError {
 }
 
 /// The load order: parents before children (only matters for readability; no foreign keys).
-const ORDER: &[&str] =
-    &["User", "Account", "Contact", "Lead", "Opportunity", "OpportunityContactRole", "Case", "Task", "Event", "ContentNote", "ContentDocumentLink"];
+const ORDER: &[&str] = &[
+    "User",
+    "Account",
+    "Contact",
+    "Lead",
+    "Opportunity",
+    "OpportunityContactRole",
+    "Case",
+    "Task",
+    "Event",
+    "ContentNote",
+    "ContentDocumentLink",
+];
 
 fn stable_id(prefix: &str, name: &str) -> String {
     // A deterministic id per profile/role name: prefix + "Dm" + a number from the name's bytes.
-    let n = name.bytes().fold(0u64, |acc, b| (acc * 131 + u64::from(b)) % 9_999_999_999);
+    let n = name
+        .bytes()
+        .fold(0u64, |acc, b| (acc * 131 + u64::from(b)) % 9_999_999_999);
     RecordId::from_parts(prefix, "Dm", n).to_string()
 }
 
@@ -57,10 +70,22 @@ fn stable_id(prefix: &str, name: &str) -> String {
 ///
 /// # Errors
 /// [`SeedError`] on malformed embedded data or SQLite failure.
-pub fn load(conn: &mut Connection, schema: &Schema, today: NaiveDate, now: &str) -> Result<(), SeedError> {
+pub fn load(
+    conn: &mut Connection,
+    schema: &Schema,
+    today: NaiveDate,
+    now: &str,
+) -> Result<(), SeedError> {
     let tx = conn.transaction()?;
-    let data = DEMO_ORG.get_dir("data").ok_or_else(|| SeedError::Data { file: "data".into(), line: 0, reason: "missing".into() })?;
-    let mut files: Vec<_> = data.files().filter(|f| f.path().extension().is_some_and(|e| e == "csv")).collect();
+    let data = DEMO_ORG.get_dir("data").ok_or_else(|| SeedError::Data {
+        file: "data".into(),
+        line: 0,
+        reason: "missing".into(),
+    })?;
+    let mut files: Vec<_> = data
+        .files()
+        .filter(|f| f.path().extension().is_some_and(|e| e == "csv"))
+        .collect();
     files.sort_by_key(|f| {
         let stem = f.path().file_stem().and_then(|s| s.to_str()).unwrap_or("");
         ORDER.iter().position(|o| *o == stem).unwrap_or(ORDER.len())
@@ -68,16 +93,35 @@ pub fn load(conn: &mut Connection, schema: &Schema, today: NaiveDate, now: &str)
     let admin = "005Dm0000000001IAA";
     for file in files {
         let fname = file.path().display().to_string();
-        let stem = file.path().file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
-        let Some(obj) = schema.object(&stem) else { continue };
-        let bad = |line: u64, reason: String| SeedError::Data { file: fname.clone(), line, reason };
-        let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(file.contents());
-        let headers: Vec<String> = rdr.headers().map_err(|e| bad(1, e.to_string()))?.iter().map(str::to_string).collect();
+        let stem = file
+            .path()
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("")
+            .to_string();
+        let Some(obj) = schema.object(&stem) else {
+            continue;
+        };
+        let bad = |line: u64, reason: String| SeedError::Data {
+            file: fname.clone(),
+            line,
+            reason,
+        };
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(file.contents());
+        let headers: Vec<String> = rdr
+            .headers()
+            .map_err(|e| bad(1, e.to_string()))?
+            .iter()
+            .map(str::to_string)
+            .collect();
         for (i, rec) in rdr.records().enumerate() {
             let line = i as u64 + 2;
             let rec = rec.map_err(|e| bad(line, e.to_string()))?;
             let mut row = Row::new();
-            let mut user_extra: (Option<String>, Option<String>, String) = (None, None, String::new());
+            let mut user_extra: (Option<String>, Option<String>, String) =
+                (None, None, String::new());
             for (h, cell) in headers.iter().zip(rec.iter()) {
                 if obj.name == "User" {
                     match h.as_str() {
@@ -96,19 +140,27 @@ pub fn load(conn: &mut Connection, schema: &Schema, today: NaiveDate, now: &str)
                         _ => {}
                     }
                 }
-                let field = obj.field(h).ok_or_else(|| bad(1, format!("no field `{h}` on {}", obj.name)))?;
+                let field = obj
+                    .field(h)
+                    .ok_or_else(|| bad(1, format!("no field `{h}` on {}", obj.name)))?;
                 if cell.is_empty() {
                     continue;
                 }
                 let value = match field.ty {
                     FieldType::Date if cell.starts_with("TODAY") => SqlValue::Text(
-                        clock::resolve_today_date(cell, today).ok_or_else(|| bad(line, format!("bad date `{cell}`")))?.to_string(),
+                        clock::resolve_today_date(cell, today)
+                            .ok_or_else(|| bad(line, format!("bad date `{cell}`")))?
+                            .to_string(),
                     ),
-                    FieldType::Datetime if cell.starts_with("TODAY") => SqlValue::Text(clock::format_datetime(
-                        clock::resolve_today_datetime(cell, today).ok_or_else(|| bad(line, format!("bad datetime `{cell}`")))?,
-                    )),
+                    FieldType::Datetime if cell.starts_with("TODAY") => {
+                        SqlValue::Text(clock::format_datetime(
+                            clock::resolve_today_datetime(cell, today)
+                                .ok_or_else(|| bad(line, format!("bad datetime `{cell}`")))?,
+                        ))
+                    }
                     FieldType::Base64 => SqlValue::Text(cell.to_string()),
-                    _ => store::from_text(field, cell).map_err(|e| bad(line, e.message().to_string()))?,
+                    _ => store::from_text(field, cell)
+                        .map_err(|e| bad(line, e.message().to_string()))?,
                 };
                 row.insert(field.name.clone(), value);
             }
@@ -125,16 +177,22 @@ pub fn load(conn: &mut Connection, schema: &Schema, today: NaiveDate, now: &str)
                     Some(SqlValue::Text(t)) => t.clone(),
                     _ => return Err(bad(line, "user without Username".into())),
                 };
-                let profile = user_extra.1.clone().unwrap_or_else(|| "Standard User".into());
+                let profile = user_extra
+                    .1
+                    .clone()
+                    .unwrap_or_else(|| "Standard User".into());
                 let profile_id = stable_id("00e", &profile);
                 let role_id = user_extra.0.as_deref().map(|r| stable_id("00E", r));
                 row.insert("ProfileId".into(), SqlValue::Text(profile_id.clone()));
                 if let Some(r) = &role_id {
                     row.insert("UserRoleId".into(), SqlValue::Text(r.clone()));
                 }
-                row.entry("LocaleSidKey".into()).or_insert_with(|| SqlValue::Text("en_US".into()));
-                row.entry("LanguageLocaleKey".into()).or_insert_with(|| SqlValue::Text("en_US".into()));
-                row.entry("UserType".into()).or_insert_with(|| SqlValue::Text("Standard".into()));
+                row.entry("LocaleSidKey".into())
+                    .or_insert_with(|| SqlValue::Text("en_US".into()));
+                row.entry("LanguageLocaleKey".into())
+                    .or_insert_with(|| SqlValue::Text("en_US".into()));
+                row.entry("UserType".into())
+                    .or_insert_with(|| SqlValue::Text("Standard".into()));
                 tx.prepare_cached(
                     "INSERT INTO sayso_user (user_id, username, profile, role, permission_sets, profile_id, role_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?
@@ -151,7 +209,11 @@ pub fn load(conn: &mut Connection, schema: &Schema, today: NaiveDate, now: &str)
             let changes = row.clone();
             dml::apply_defaults(obj, &mut row, &owner);
             derive::apply(&obj.name, &mut row, &changes, true, now);
-            for (f, v) in [("CreatedDate", now), ("LastModifiedDate", now), ("SystemModstamp", now)] {
+            for (f, v) in [
+                ("CreatedDate", now),
+                ("LastModifiedDate", now),
+                ("SystemModstamp", now),
+            ] {
                 if obj.field(f).is_some() {
                     row.insert(f.into(), SqlValue::Text(v.to_string()));
                 }
@@ -161,16 +223,22 @@ pub fn load(conn: &mut Connection, schema: &Schema, today: NaiveDate, now: &str)
                     row.insert(f.into(), SqlValue::Text(admin.to_string()));
                 }
             }
-            let mut keys: Vec<&String> =
-                row.keys().filter(|k| *k == "IsDeleted" || obj.field(k).is_some_and(|f| f.is_column())).collect();
+            let mut keys: Vec<&String> = row
+                .keys()
+                .filter(|k| *k == "IsDeleted" || obj.field(k).is_some_and(|f| f.is_column()))
+                .collect();
             keys.sort();
             let sql = format!(
                 "INSERT INTO {} ({}) VALUES ({})",
                 quote_ident(&obj.name),
-                keys.iter().map(|k| quote_ident(k)).collect::<Vec<_>>().join(", "),
+                keys.iter()
+                    .map(|k| quote_ident(k))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 vec!["?"; keys.len()].join(", ")
             );
-            tx.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(keys.iter().map(|k| &row[*k])))?;
+            tx.prepare_cached(&sql)?
+                .execute(rusqlite::params_from_iter(keys.iter().map(|k| &row[*k])))?;
         }
     }
     tx.execute(
@@ -197,13 +265,28 @@ mod tests {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .unwrap();
-        assert_eq!((close.as_str(), closed, name.as_str()), ("2026-03-01", 0, "Project Titan"));
+        assert_eq!(
+            (close.as_str(), closed, name.as_str()),
+            ("2026-03-01", 0, "Project Titan")
+        );
         let start: String = conn
-            .query_row("SELECT \"StartDateTime\" FROM \"Event\" WHERE \"Id\" = '00UDm0000000001MAA'", [], |r| r.get(0))
+            .query_row(
+                "SELECT \"StartDateTime\" FROM \"Event\" WHERE \"Id\" = '00UDm0000000001MAA'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
-        assert_eq!(start, "2026-01-17T18:00:00.000+0000", "10:00 PST on TODAY+2");
-        let contact: String =
-            conn.query_row("SELECT \"Name\" FROM \"Contact\" WHERE \"Id\" = '003Dm0000000001IAA'", [], |r| r.get(0)).unwrap();
+        assert_eq!(
+            start, "2026-01-17T18:00:00.000+0000",
+            "10:00 PST on TODAY+2"
+        );
+        let contact: String = conn
+            .query_row(
+                "SELECT \"Name\" FROM \"Contact\" WHERE \"Id\" = '003Dm0000000001IAA'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
         assert_eq!(contact, "Sarah Chen");
         let (profile, psets): (String, String) = conn
             .query_row("SELECT profile, permission_sets FROM sayso_user WHERE username = 'kinetic.integration@demo.sayso.dev'", [], |r| {

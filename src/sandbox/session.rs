@@ -59,7 +59,9 @@ pub fn hash_token(token: &str) -> String {
 fn random_secret(len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._";
     let mut rng = rand::rng();
-    (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    (0..len)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 /// Mints an access token for `user_id` (18-char) in org `org_id`; returns the token text
@@ -67,7 +69,12 @@ fn random_secret(len: usize) -> String {
 ///
 /// # Errors
 /// SQLite failures (`UNKNOWN_EXCEPTION`).
-pub fn mint(conn: &Connection, org_id: &str, user_id: &str, opts: &MintOptions) -> Result<(String, Session), SfError> {
+pub fn mint(
+    conn: &Connection,
+    org_id: &str,
+    user_id: &str,
+    opts: &MintOptions,
+) -> Result<(String, Session), SfError> {
     let org15: String = org_id.chars().take(15).collect();
     let token = format!("{org15}!{}", random_secret(96));
     let now = chrono::Utc::now().timestamp();
@@ -112,7 +119,10 @@ pub fn lookup(conn: &Connection, token: &str) -> Result<Option<Session>, SfError
 /// # Errors
 /// SQLite failures.
 pub fn revoke(conn: &Connection, token: &str) -> Result<bool, SfError> {
-    Ok(conn.execute("DELETE FROM sayso_session WHERE token_hash = ?1", [hash_token(token)])? > 0)
+    Ok(conn.execute(
+        "DELETE FROM sayso_session WHERE token_hash = ?1",
+        [hash_token(token)],
+    )? > 0)
 }
 
 /// Revokes every session of `user_id` minted for `client_id`; returns how many.
@@ -120,13 +130,20 @@ pub fn revoke(conn: &Connection, token: &str) -> Result<bool, SfError> {
 /// # Errors
 /// SQLite failures.
 pub fn revoke_for_app(conn: &Connection, user_id: &str, client_id: &str) -> Result<usize, SfError> {
-    Ok(conn.execute("DELETE FROM sayso_session WHERE user_id = ?1 AND client_id = ?2", params![user_id, client_id])?)
+    Ok(conn.execute(
+        "DELETE FROM sayso_session WHERE user_id = ?1 AND client_id = ?2",
+        params![user_id, client_id],
+    )?)
 }
 
 /// The principal a session runs as, built by the policy from the user's profile, role and
 /// permission sets. `None` if the user no longer exists.
 pub fn principal_for(state: &AppState, session: &Session) -> Option<Principal> {
-    state.policy.principal(&session.user_id, session.client_id.as_deref(), &session.scopes)
+    state.policy.principal(
+        &session.user_id,
+        session.client_id.as_deref(),
+        &session.scopes,
+    )
 }
 
 /// Resolves an `Authorization: Bearer …` (or `OAuth …`) header value to a principal.
@@ -136,7 +153,11 @@ pub fn principal_for(state: &AppState, session: &Session) -> Option<Principal> {
 /// session may not use the API.
 pub fn authorize(state: &AppState, header: Option<&str>) -> Result<Principal, SfError> {
     let token = header
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("OAuth ")).or_else(|| h.strip_prefix("bearer ")))
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("OAuth "))
+                .or_else(|| h.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(SfError::invalid_session)?;
@@ -146,10 +167,18 @@ pub fn authorize(state: &AppState, header: Option<&str>) -> Result<Principal, Sf
     };
     let session = session.ok_or_else(SfError::invalid_session)?;
     // Counts the use on the token's OauthToken row (LastUsedDate, UseCount).
-    crate::sandbox::oauth_grant::record_use(&state.lock_db(), token, chrono::Utc::now().timestamp())?;
+    crate::sandbox::oauth_grant::record_use(
+        &state.lock_db(),
+        token,
+        chrono::Utc::now().timestamp(),
+    )?;
     let principal = principal_for(state, &session).ok_or_else(SfError::invalid_session)?;
     state.policy.check_api(&principal).map_err(|r| {
-        SfError::new(StatusCode::from_u16(r.status()).unwrap_or(StatusCode::UNAUTHORIZED), r.error_code(), r.message())
+        SfError::new(
+            StatusCode::from_u16(r.status()).unwrap_or(StatusCode::UNAUTHORIZED),
+            r.error_code(),
+            r.message(),
+        )
     })?;
     Ok(principal)
 }
@@ -158,11 +187,19 @@ pub fn authorize(state: &AppState, header: Option<&str>) -> Result<Principal, Sf
 /// the bearer token (401 otherwise), counts the call against the API allocation and adds the
 /// `Sforce-Limit-Info` header to the response. The principal is stored in the request extensions
 /// for [`Auth`].
-pub async fn authenticate(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(state): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     if !version_ok(req.uri().path()) {
         return SfError::not_found().into_response();
     }
-    let header = req.headers().get(axum::http::header::AUTHORIZATION).and_then(|h| h.to_str().ok()).map(str::to_string);
+    let header = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string);
     let principal = match authorize(&state, header.as_deref()) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
@@ -184,7 +221,9 @@ pub async fn authenticate(State(state): State<Arc<AppState>>, mut req: Request, 
 
 /// Whether the path's version segment (`/services/data/<v>/…`) looks like `vNN.N`.
 fn version_ok(path: &str) -> bool {
-    let Some(rest) = path.strip_prefix("/services/data/") else { return true };
+    let Some(rest) = path.strip_prefix("/services/data/") else {
+        return true;
+    };
     let v = rest.split('/').next().unwrap_or("");
     crate::sandbox::parse_version(v).is_some()
 }
@@ -197,7 +236,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
     type Rejection = SfError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<Principal>().cloned().map(Auth).ok_or_else(SfError::invalid_session)
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Auth)
+            .ok_or_else(SfError::invalid_session)
     }
 }
 
@@ -208,13 +252,30 @@ mod tests {
     #[test]
     fn tokens_look_like_salesforce_and_expire() {
         let conn = Connection::open_in_memory().unwrap();
-        crate::sandbox::store::create_tables(&conn, &crate::sandbox::schema::Schema::demo().unwrap()).unwrap();
-        let (token, s) = mint(&conn, "00DDm0000000001MAA", "005Dm0000000003IAA", &MintOptions::default()).unwrap();
+        crate::sandbox::store::create_tables(
+            &conn,
+            &crate::sandbox::schema::Schema::demo().unwrap(),
+        )
+        .unwrap();
+        let (token, s) = mint(
+            &conn,
+            "00DDm0000000001MAA",
+            "005Dm0000000003IAA",
+            &MintOptions::default(),
+        )
+        .unwrap();
         assert!(token.starts_with("00DDm0000000001!"), "{token}");
-        assert!(token[16..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_'));
+        assert!(
+            token[16..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
+        );
         assert_eq!(lookup(&conn, &token).unwrap(), Some(s));
         assert_eq!(lookup(&conn, "00DDm0000000001!nope").unwrap(), None);
-        let opts = MintOptions { lifetime_secs: Some(-1), ..Default::default() };
+        let opts = MintOptions {
+            lifetime_secs: Some(-1),
+            ..Default::default()
+        };
         let (expired, _) = mint(&conn, "00DDm0000000001MAA", "005Dm0000000003IAA", &opts).unwrap();
         assert_eq!(lookup(&conn, &expired).unwrap(), None);
         assert!(revoke(&conn, &token).unwrap());

@@ -54,7 +54,10 @@ pub fn open(path: Option<&Path>, fresh: bool) -> Result<Connection, StoreError> 
     let conn = match path {
         Some(p) => {
             if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: p.display().to_string(), source })?;
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                    path: p.display().to_string(),
+                    source,
+                })?;
             }
             if fresh {
                 for suffix in ["", "-wal", "-shm"] {
@@ -87,8 +90,13 @@ pub fn stored_layout_version(conn: &Connection) -> Result<Option<i64>, StoreErro
     if !exists {
         return Ok(None);
     }
-    let v: Option<String> =
-        conn.query_row("SELECT value FROM sayso_meta WHERE key='layout_version'", [], |r| r.get(0)).ok();
+    let v: Option<String> = conn
+        .query_row(
+            "SELECT value FROM sayso_meta WHERE key='layout_version'",
+            [],
+            |r| r.get(0),
+        )
+        .ok();
     Ok(v.and_then(|s| s.parse().ok()))
 }
 
@@ -135,7 +143,11 @@ fn indexed(obj: &ObjectSchema, f: &Field) -> bool {
         "CloseDate",
         "Status",
     ];
-    f.name != "Id" && (f.name_field || f.external_id || NAMES.contains(&f.name.as_str()) || (obj.name == "Contact" && f.name == "LastName"))
+    f.name != "Id"
+        && (f.name_field
+            || f.external_id
+            || NAMES.contains(&f.name.as_str())
+            || (obj.name == "Contact" && f.name == "LastName"))
 }
 
 /// `CREATE TABLE` for one object (plus its indexes).
@@ -151,18 +163,16 @@ pub fn create_object_table(conn: &Connection, obj: &ObjectSchema) -> Result<(), 
             cols.push("\"IsDeleted\" INTEGER NOT NULL DEFAULT 0".to_string());
             continue;
         }
-        let collate = if f.ty.storage() == Storage::Text && f.ty != FieldType::Id && f.ty != FieldType::Reference {
-            ""
-        } else {
-            ""
-        };
-        cols.push(format!("{} {}{collate}", quote_ident(&f.name), sql_type(f)));
+        cols.push(format!("{} {}", quote_ident(&f.name), sql_type(f)));
     }
     if !has_deleted {
         cols.push("\"IsDeleted\" INTEGER NOT NULL DEFAULT 0".to_string());
     }
     let table = quote_ident(&obj.name);
-    let mut sql = format!("CREATE TABLE IF NOT EXISTS {table} ({});\n", cols.join(", "));
+    let mut sql = format!(
+        "CREATE TABLE IF NOT EXISTS {table} ({});\n",
+        cols.join(", ")
+    );
     for f in obj.columns().filter(|f| indexed(obj, f)) {
         sql.push_str(&format!(
             "CREATE INDEX IF NOT EXISTS {} ON {table} ({});\n",
@@ -228,7 +238,9 @@ pub fn to_json(field: &Field, v: ValueRef<'_>) -> Value {
 }
 
 fn real(f: f64) -> Value {
-    serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+    serde_json::Number::from_f64(f)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 fn type_error(field: &Field, shown: &str) -> SfError {
@@ -259,19 +271,29 @@ pub fn from_json(field: &Field, v: &Value) -> Result<SqlValue, SfError> {
                 .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
                 .map(SqlValue::Integer)
                 .ok_or_else(|| type_error(field, &n.to_string())),
-            Storage::Real => n.as_f64().map(SqlValue::Real).ok_or_else(|| type_error(field, &n.to_string())),
+            Storage::Real => n
+                .as_f64()
+                .map(SqlValue::Real)
+                .ok_or_else(|| type_error(field, &n.to_string())),
             Storage::Boolean => Err(type_error(field, &n.to_string())),
             _ if field.ty.is_text() => Ok(SqlValue::Text(n.to_string())),
             _ => Err(type_error(field, &n.to_string())),
         },
         Value::Array(a) if field.ty == FieldType::Multipicklist => {
-            let parts: Vec<String> = a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
+            let parts: Vec<String> = a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect();
             Ok(SqlValue::Text(parts.join(";")))
         }
         other => Err(SfError::json_parser(format!(
             "Cannot deserialize instance of {} from {} value",
             field.ty.as_str(),
-            if other.is_array() { "START_ARRAY" } else { "START_OBJECT" }
+            if other.is_array() {
+                "START_ARRAY"
+            } else {
+                "START_OBJECT"
+            }
         ))),
     }
 }
@@ -301,7 +323,12 @@ pub fn from_text(field: &Field, s: &str) -> Result<SqlValue, SfError> {
             }
             t.parse::<i64>()
                 .ok()
-                .or_else(|| t.parse::<f64>().ok().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+                .or_else(|| {
+                    t.parse::<f64>()
+                        .ok()
+                        .filter(|f| f.fract() == 0.0)
+                        .map(|f| f as i64)
+                })
                 .map(SqlValue::Integer)
                 .ok_or_else(bad)
         }
@@ -310,7 +337,11 @@ pub fn from_text(field: &Field, s: &str) -> Result<SqlValue, SfError> {
             if t.is_empty() {
                 return Ok(SqlValue::Null);
             }
-            t.parse::<f64>().ok().filter(|f| f.is_finite()).map(SqlValue::Real).ok_or_else(bad)
+            t.parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(SqlValue::Real)
+                .ok_or_else(bad)
         }
         FieldType::Date => {
             let t = s.trim();
@@ -320,14 +351,18 @@ pub fn from_text(field: &Field, s: &str) -> Result<SqlValue, SfError> {
             if let Some(d) = clock::parse_date(t) {
                 return Ok(SqlValue::Text(d.to_string()));
             }
-            clock::parse_datetime(t).map(|d| SqlValue::Text(d.date_naive().to_string())).ok_or_else(bad)
+            clock::parse_datetime(t)
+                .map(|d| SqlValue::Text(d.date_naive().to_string()))
+                .ok_or_else(bad)
         }
         FieldType::Datetime => {
             let t = s.trim();
             if t.is_empty() {
                 return Ok(SqlValue::Null);
             }
-            clock::parse_datetime(t).map(|d| SqlValue::Text(clock::format_datetime(d))).ok_or_else(bad)
+            clock::parse_datetime(t)
+                .map(|d| SqlValue::Text(clock::format_datetime(d)))
+                .ok_or_else(bad)
         }
         FieldType::Id | FieldType::Reference => {
             let t = s.trim();
@@ -345,12 +380,13 @@ pub fn from_text(field: &Field, s: &str) -> Result<SqlValue, SfError> {
 /// the text to store.
 pub fn decode_note_body(s: &str) -> String {
     let t = s.trim();
-    if !t.is_empty() && t.len() % 4 == 0 && !t.contains(char::is_whitespace) {
-        if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(t)
-            && let Ok(text) = String::from_utf8(bytes)
-        {
-            return text;
-        }
+    if !t.is_empty()
+        && t.len().is_multiple_of(4)
+        && !t.contains(char::is_whitespace)
+        && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(t)
+        && let Ok(text) = String::from_utf8(bytes)
+    {
+        return text;
     }
     s.to_string()
 }
@@ -381,8 +417,14 @@ mod tests {
         assert_eq!(from_json(amount, &json!(5)).unwrap(), SqlValue::Real(5.0));
         assert_eq!(to_json(amount, ValueRef::Real(5.0)), json!(5.0));
         let close = opp.field("CloseDate").unwrap();
-        assert_eq!(from_json(close, &json!("2025-06-30")).unwrap(), SqlValue::Text("2025-06-30".into()));
-        assert_eq!(from_json(close, &json!("soon")).unwrap_err().code(), "JSON_PARSER_ERROR");
+        assert_eq!(
+            from_json(close, &json!("2025-06-30")).unwrap(),
+            SqlValue::Text("2025-06-30".into())
+        );
+        assert_eq!(
+            from_json(close, &json!("soon")).unwrap_err().code(),
+            "JSON_PARSER_ERROR"
+        );
         let closed = opp.field("IsClosed").unwrap();
         assert_eq!(to_json(closed, ValueRef::Integer(1)), json!(true));
         let created = opp.field("CreatedDate").unwrap();
@@ -390,7 +432,10 @@ mod tests {
             from_json(created, &json!("2025-05-01T16:02:11Z")).unwrap(),
             SqlValue::Text("2025-05-01T16:02:11.000+0000".into())
         );
-        assert_eq!(from_text(amount, "abc").unwrap_err().code(), "INVALID_TYPE_ON_FIELD_IN_RECORD");
+        assert_eq!(
+            from_text(amount, "abc").unwrap_err().code(),
+            "INVALID_TYPE_ON_FIELD_IN_RECORD"
+        );
     }
 
     #[test]
@@ -405,10 +450,20 @@ mod tests {
         let s = Schema::demo().unwrap();
         create_tables(&conn, &s).unwrap();
         for o in s.objects() {
-            let n: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM {}", quote_ident(&o.name)), [], |r| r.get(0)).unwrap();
+            let n: i64 = conn
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM {}", quote_ident(&o.name)),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
             assert_eq!(n, 0);
         }
         // Every table has IsDeleted, even User.
-        conn.execute("INSERT INTO \"User\" (\"Id\", \"IsDeleted\") VALUES ('x', 0)", []).unwrap();
+        conn.execute(
+            "INSERT INTO \"User\" (\"Id\", \"IsDeleted\") VALUES ('x', 0)",
+            [],
+        )
+        .unwrap();
     }
 }

@@ -79,8 +79,15 @@ struct FaultArgs {
 
 impl FaultArgs {
     fn into_options(self) -> anyhow::Result<FaultOptions> {
-        for (name, rate) in [("--fail-rate", self.fail_rate), ("--lock-rate", self.lock_rate), ("--drop-rate", self.drop_rate)] {
-            anyhow::ensure!((0.0..=1.0).contains(&rate), "{name} must be between 0 and 1, not `{rate}`");
+        for (name, rate) in [
+            ("--fail-rate", self.fail_rate),
+            ("--lock-rate", self.lock_rate),
+            ("--drop-rate", self.drop_rate),
+        ] {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&rate),
+                "{name} must be between 0 and 1, not `{rate}`"
+            );
         }
         Ok(FaultOptions {
             latency_ms: self.latency_ms,
@@ -98,7 +105,8 @@ fn default_db() -> anyhow::Result<PathBuf> {
     if let Some(home) = std::env::var_os("SAYSO_HOME").filter(|h| !h.is_empty()) {
         return Ok(PathBuf::from(home).join("sandbox.db"));
     }
-    let dir = dirs::data_dir().context("no platform data directory; set SAYSO_HOME or pass --db")?;
+    let dir =
+        dirs::data_dir().context("no platform data directory; set SAYSO_HOME or pass --db")?;
     Ok(dir.join("sayso").join("sandbox.db"))
 }
 
@@ -111,18 +119,31 @@ fn db_or_default(db: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 
 pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
-        SandboxCommand::Serve { port, db, fresh, faults } => serve(port, db_or_default(db)?, fresh, faults.into_options()?),
+        SandboxCommand::Serve {
+            port,
+            db,
+            fresh,
+            faults,
+        } => serve(port, db_or_default(db)?, fresh, faults.into_options()?),
         SandboxCommand::Usage { db } => usage(db_or_default(db)?),
         SandboxCommand::Reset { db } => {
             let path = db_or_default(db)?;
-            Sandbox::open(SandboxOptions { db_path: Some(path.clone()), fresh: true, ..Default::default() })
-                .with_context(|| format!("cannot reset the sandbox at `{}`", path.display()))?;
+            Sandbox::open(SandboxOptions {
+                db_path: Some(path.clone()),
+                fresh: true,
+                ..Default::default()
+            })
+            .with_context(|| format!("cannot reset the sandbox at `{}`", path.display()))?;
             println!("sandbox reset: {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
         SandboxCommand::Token { user, db } => {
             let path = db_or_default(db)?;
-            let sandbox = Sandbox::open(SandboxOptions { db_path: Some(path), fresh: false, ..Default::default() })?;
+            let sandbox = Sandbox::open(SandboxOptions {
+                db_path: Some(path),
+                fresh: false,
+                ..Default::default()
+            })?;
             println!("{}", sandbox.mint_token(&user)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -130,14 +151,24 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn serve(port: u16, db: PathBuf, fresh: bool, faults: FaultOptions) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let sandbox = Sandbox::open(SandboxOptions { db_path: Some(db.clone()), fresh, faults, ..Default::default() })
-            .with_context(|| format!("cannot open the sandbox at `{}`", db.display()))?;
+        let sandbox = Sandbox::open(SandboxOptions {
+            db_path: Some(db.clone()),
+            fresh,
+            faults,
+            ..Default::default()
+        })
+        .with_context(|| format!("cannot open the sandbox at `{}`", db.display()))?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
-        let addr = listener.local_addr().context("cannot read the listening address")?;
+        let addr = listener
+            .local_addr()
+            .context("cannot read the listening address")?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "sayso sandbox listening on http://{addr}")?;
         out.flush()?;
@@ -145,27 +176,54 @@ fn serve(port: u16, db: PathBuf, fresh: bool, faults: FaultOptions) -> anyhow::R
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        sandbox.serve(listener, shutdown).await.context("the sandbox server failed")?;
+        sandbox
+            .serve(listener, shutdown)
+            .await
+            .context("the sandbox server failed")?;
         Ok(ExitCode::SUCCESS)
     })
 }
 
 fn usage(db: PathBuf) -> anyhow::Result<ExitCode> {
-    let sandbox = Sandbox::open(SandboxOptions { db_path: Some(db.clone()), ..Default::default() })
-        .with_context(|| format!("cannot open the sandbox at `{}`", db.display()))?;
-    let lines = sayso::sandbox::limits::usage_by_user_and_app(sandbox.state()).context("cannot read API usage")?;
+    let sandbox = Sandbox::open(SandboxOptions {
+        db_path: Some(db.clone()),
+        ..Default::default()
+    })
+    .with_context(|| format!("cannot open the sandbox at `{}`", db.display()))?;
+    let lines = sayso::sandbox::limits::usage_by_user_and_app(sandbox.state())
+        .context("cannot read API usage")?;
     let total = sayso::sandbox::limits::usage(sandbox.state()).context("cannot read API usage")?;
     let mut out = std::io::stdout().lock();
     if lines.is_empty() {
         writeln!(out, "no API calls in the last 24 hours")?;
     } else {
-        let user_w = lines.iter().map(|l| l.username.len()).max().unwrap_or(0).max(4);
-        let app_w = lines.iter().map(|l| l.app.as_deref().unwrap_or("-").len()).max().unwrap_or(0).max(3);
+        let user_w = lines
+            .iter()
+            .map(|l| l.username.len())
+            .max()
+            .unwrap_or(0)
+            .max(4);
+        let app_w = lines
+            .iter()
+            .map(|l| l.app.as_deref().unwrap_or("-").len())
+            .max()
+            .unwrap_or(0)
+            .max(3);
         writeln!(out, "{:<user_w$}  {:<app_w$}  CALLS (24H)", "USER", "APP")?;
         for l in &lines {
-            writeln!(out, "{:<user_w$}  {:<app_w$}  {}", l.username, l.app.as_deref().unwrap_or("-"), l.calls)?;
+            writeln!(
+                out,
+                "{:<user_w$}  {:<app_w$}  {}",
+                l.username,
+                l.app.as_deref().unwrap_or("-"),
+                l.calls
+            )?;
         }
     }
-    writeln!(out, "org: {}/{} calls in the last 24 hours", total.used, total.max)?;
+    writeln!(
+        out,
+        "org: {}/{} calls in the last 24 hours",
+        total.used, total.max
+    )?;
     Ok(ExitCode::SUCCESS)
 }
