@@ -13,7 +13,8 @@
 //! - [`oauth`] — the token, revoke, introspect and userinfo endpoints; token responses and errors.
 //! - [`jwt`] — JWT bearer assertions (RS256).
 //! - [`pkce`] — PKCE pair, `state`, authorize URL and the loopback redirect listener.
-//! - [`login`] — the flows end to end: login, identity, scope check, logout, pending revocations.
+//! - [`login`] — the flows end to end: login, identity, scope check.
+//! - [`logout`] — revocation at the server, local deletion, pending revocations.
 //!
 //! The `oauth2` crate is not used: Salesforce's token responses deviate from RFC 6749 (no
 //! `expires_in`, `issued_at` in milliseconds as a string, `token_type` sometimes missing, the device
@@ -22,6 +23,7 @@
 
 pub mod jwt;
 pub mod login;
+pub mod logout;
 pub mod oauth;
 pub mod pkce;
 pub mod secret;

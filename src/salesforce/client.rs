@@ -3,74 +3,25 @@
 //! Per request: budget check (nothing is sent past the budget), bearer token, call counter,
 //! `Sforce-Limit-Info` into the ledger, one renewal on `401 INVALID_SESSION_ID` (single-flight:
 //! concurrent requests wait for the one renewal and replay), retries with backoff where the
-//! request's [`Idempotency`] allows, and Salesforce error bodies turned into typed errors.
+//! request's [`Idempotency`](super::Idempotency) allows, and Salesforce error bodies turned into typed errors.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
-use reqwest::Method;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
 use super::error::{ApiError, Error, LimitExceeded, LimitScope};
 use super::limits::{BudgetStatus, Ledger, parse_limit_info};
-use super::retry::{Failure, Idempotency, RetryPolicy};
+pub use super::renewal::{Persist, Renewal};
+pub use super::request::{Body, Request, Response};
+use super::retry::{Failure, RetryPolicy};
+use crate::auth::Secret;
 use crate::auth::oauth;
-use crate::auth::store::{self, Credentials, LoginMethod, TokenStore};
-use crate::auth::{Secret, jwt};
+use crate::auth::store::{self, LoginMethod, TokenStore};
 use crate::config::{Home, Settings};
 
 /// The API version used unless the profile or `config.toml` says otherwise.
 pub const DEFAULT_API_VERSION: &str = "v63.0";
-
-/// How an expired session is renewed.
-#[derive(Debug, Clone)]
-pub enum Renewal {
-    /// `grant_type=refresh_token`; a rotated refresh token replaces this one.
-    RefreshToken {
-        /// Token endpoint.
-        token_url: Url,
-        /// Consumer key.
-        client_id: String,
-        /// Client secret of confidential apps.
-        client_secret: Option<Secret>,
-        /// The current refresh token.
-        refresh_token: Secret,
-    },
-    /// A new JWT bearer assertion signed with the key file.
-    Jwt {
-        /// Token endpoint.
-        token_url: Url,
-        /// Consumer key.
-        client_id: String,
-        /// Username (`sub`).
-        username: String,
-        /// Private key file.
-        key_path: PathBuf,
-        /// `aud`.
-        audience: String,
-    },
-    /// The client credentials grant again.
-    ClientCredentials {
-        /// Token endpoint.
-        token_url: Url,
-        /// Consumer key.
-        client_id: String,
-        /// Client secret.
-        client_secret: Secret,
-    },
-}
-
-/// Where renewed tokens are saved.
-#[derive(Debug, Clone)]
-pub struct Persist {
-    /// The token store.
-    pub store: TokenStore,
-    /// The profile whose credentials are replaced.
-    pub profile: String,
-}
 
 /// Everything a [`Client`] is built from; [`Client::from_profile`] fills it from `SAYSO_HOME`.
 #[derive(Debug, Clone)]
@@ -112,185 +63,42 @@ impl ClientOptions {
     }
 }
 
-/// A request body.
-#[derive(Debug, Clone)]
-pub struct Body {
-    /// `Content-Type`.
-    pub content_type: &'static str,
-    /// The bytes (cheap to clone, so a retry resends the same body).
-    pub bytes: Bytes,
-}
-
-impl Body {
-    /// A JSON body.
-    pub fn json(value: &serde_json::Value) -> Body {
-        Body {
-            content_type: "application/json",
-            bytes: Bytes::from(serde_json::to_vec(value).unwrap_or_default()),
-        }
-    }
-
-    /// A CSV body (Bulk API).
-    pub fn csv(text: impl Into<Bytes>) -> Body {
-        Body {
-            content_type: "text/csv",
-            bytes: text.into(),
-        }
-    }
-}
-
-/// One REST request, described so that it can be sent again.
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// HTTP method.
-    pub method: Method,
-    /// A path relative to `/services/data/<version>/` (`sobjects/Account`), or absolute from the
-    /// host when it starts with `/` (`nextRecordsUrl`, `/services/data`).
-    pub path: String,
-    /// Query parameters.
-    pub query: Vec<(String, String)>,
-    /// Body.
-    pub body: Option<Body>,
-    /// Extra headers (conditional requests).
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    /// Whether the request may be repeated after a failure.
-    pub idempotency: Idempotency,
-}
-
-impl Request {
-    /// A request with no body; GET, HEAD and DELETE are [`Idempotency::Repeatable`], others
-    /// [`Idempotency::Once`] until the caller says otherwise.
-    pub fn new(method: Method, path: impl Into<String>) -> Request {
-        let idempotency = if matches!(method, Method::GET | Method::HEAD | Method::DELETE) {
-            Idempotency::Repeatable
-        } else {
-            Idempotency::Once
-        };
-        Request {
-            method,
-            path: path.into(),
-            query: Vec::new(),
-            body: None,
-            headers: Vec::new(),
-            idempotency,
-        }
-    }
-
-    /// A GET.
-    pub fn get(path: impl Into<String>) -> Request {
-        Request::new(Method::GET, path)
-    }
-
-    /// Adds a query parameter.
-    pub fn query(mut self, name: &str, value: impl Into<String>) -> Request {
-        self.query.push((name.to_string(), value.into()));
-        self
-    }
-
-    /// Sets a JSON body.
-    pub fn json(mut self, value: &serde_json::Value) -> Request {
-        self.body = Some(Body::json(value));
-        self
-    }
-
-    /// Sets a body.
-    pub fn body(mut self, body: Body) -> Request {
-        self.body = Some(body);
-        self
-    }
-
-    /// Adds a header.
-    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Request {
-        self.headers.push((name, value));
-        self
-    }
-
-    /// Sets whether the request may be repeated.
-    pub fn idempotency(mut self, idempotency: Idempotency) -> Request {
-        self.idempotency = idempotency;
-        self
-    }
-}
-
-/// A successful (2xx or 304) answer.
-#[derive(Debug, Clone)]
-pub struct Response {
-    /// HTTP status.
-    pub status: u16,
-    /// Headers.
-    pub headers: HeaderMap,
-    /// Body bytes (decompressed).
-    pub body: Bytes,
-    /// The URL (without query), for messages.
-    pub url: String,
-}
-
-impl Response {
-    /// Parses the body as JSON.
-    ///
-    /// # Errors
-    /// [`Error::Decode`].
-    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_slice(&self.body).map_err(|e| Error::Decode {
-            url: self.url.clone(),
-            status: self.status,
-            message: e.to_string(),
-        })
-    }
-
-    /// The body as JSON, `Value::Null` when empty (204).
-    ///
-    /// # Errors
-    /// [`Error::Decode`].
-    pub fn json_or_null(&self) -> Result<serde_json::Value, Error> {
-        if self.body.is_empty() {
-            return Ok(serde_json::Value::Null);
-        }
-        self.json()
-    }
-
-    /// A header as text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
+#[derive(Debug)]
+pub(super) struct TokenState {
+    pub(super) token: Secret,
+    pub(super) generation: u64,
 }
 
 #[derive(Debug)]
-struct TokenState {
-    token: Secret,
-    generation: u64,
-}
-
-#[derive(Debug)]
-struct RenewState {
-    renewal: Option<Renewal>,
+pub(super) struct RenewState {
+    pub(super) renewal: Option<Renewal>,
     /// Set once renewal failed for good; later callers get the same error without a request.
-    ended: Option<String>,
+    pub(super) ended: Option<String>,
 }
 
 #[derive(Debug)]
-struct Inner {
-    http: reqwest::Client,
-    instance_url: Url,
-    data_base: Url,
-    api_version: String,
-    profile: String,
+pub(super) struct Inner {
+    pub(super) http: reqwest::Client,
+    pub(super) instance_url: Url,
+    pub(super) data_base: Url,
+    pub(super) api_version: String,
+    pub(super) profile: String,
     /// Read by every request, replaced by renewal; a std lock held for a clone only.
-    token: std::sync::RwLock<TokenState>,
+    pub(super) token: std::sync::RwLock<TokenState>,
     /// Single-flight renewal: the first request to see a 401 renews while holding this lock;
     /// the others wait on it, see the new generation, and replay without renewing again.
-    renew: tokio::sync::Mutex<RenewState>,
-    renewals: AtomicU64,
-    persist: Option<Persist>,
-    ledger: Option<Arc<Ledger>>,
-    retry: RetryPolicy,
+    pub(super) renew: tokio::sync::Mutex<RenewState>,
+    pub(super) renewals: AtomicU64,
+    pub(super) persist: Option<Persist>,
+    pub(super) ledger: Option<Arc<Ledger>>,
+    pub(super) retry: RetryPolicy,
 }
 
 /// A REST session against one org. Cheap to clone; clones share the session, the connection
 /// pool and the call counter (see [`Client::with_new_counter`] for a per-command count).
 #[derive(Debug, Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
     calls: Arc<AtomicU64>,
 }
 
@@ -487,7 +295,7 @@ impl Client {
         &self.inner.http
     }
 
-    fn current_token(&self) -> (Secret, u64) {
+    pub(super) fn current_token(&self) -> (Secret, u64) {
         let t = self.inner.token.read().unwrap_or_else(|p| p.into_inner());
         (t.token.clone(), t.generation)
     }
@@ -672,112 +480,6 @@ impl Client {
             return Err(Error::Api(api));
         }
     }
-
-    /// Renews the session unless another request already did since `seen_generation`.
-    async fn renew(&self, seen_generation: u64) -> Result<(), Error> {
-        let mut state = self.inner.renew.lock().await;
-        if self.current_token().1 != seen_generation {
-            return Ok(()); // someone renewed while we waited: replay with the new token
-        }
-        if let Some(reason) = &state.ended {
-            return Err(Error::SessionEnded {
-                profile: self.inner.profile.clone(),
-                reason: reason.clone(),
-            });
-        }
-        let Some(renewal) = state.renewal.clone() else {
-            let reason = "the access token expired and this login cannot be renewed".to_string();
-            state.ended = Some(reason.clone());
-            return Err(Error::SessionEnded {
-                profile: self.inner.profile.clone(),
-                reason,
-            });
-        };
-        let http = &self.inner.http;
-        let result = match &renewal {
-            Renewal::RefreshToken {
-                token_url,
-                client_id,
-                client_secret,
-                refresh_token,
-            } => {
-                oauth::refresh(
-                    http,
-                    token_url,
-                    client_id,
-                    client_secret.as_ref(),
-                    refresh_token,
-                )
-                .await
-            }
-            Renewal::Jwt {
-                token_url,
-                client_id,
-                username,
-                key_path,
-                audience,
-            } => match jwt::assertion(key_path, client_id, username, audience) {
-                Ok(a) => oauth::jwt_bearer(http, token_url, &a).await,
-                Err(e) => Err(e),
-            },
-            Renewal::ClientCredentials {
-                token_url,
-                client_id,
-                client_secret,
-            } => oauth::client_credentials(http, token_url, client_id, client_secret).await,
-        };
-        let token = match result {
-            Ok(t) => t,
-            Err(e) if e.is_invalid_grant() => {
-                let reason = match &e {
-                    crate::auth::Error::OAuth { description, .. } if !description.is_empty() => {
-                        description.clone()
-                    }
-                    _ => "invalid_grant".to_string(),
-                };
-                state.ended = Some(reason.clone());
-                return Err(Error::SessionEnded {
-                    profile: self.inner.profile.clone(),
-                    reason,
-                });
-            }
-            Err(e) => return Err(Error::Auth(e)),
-        };
-        // Rotation: a new refresh token replaces the old one, in memory and on disk together.
-        let mut next = renewal.clone();
-        if let (Renewal::RefreshToken { refresh_token, .. }, Some(rotated)) =
-            (&mut next, &token.refresh_token)
-        {
-            *refresh_token = rotated.clone();
-        }
-        if let Some(p) = &self.inner.persist {
-            let creds = Credentials {
-                access_token: token.access_token.clone(),
-                refresh_token: match &next {
-                    Renewal::RefreshToken { refresh_token, .. } => Some(refresh_token.clone()),
-                    _ => None,
-                },
-                client_secret: match &next {
-                    Renewal::ClientCredentials { client_secret, .. } => Some(client_secret.clone()),
-                    Renewal::RefreshToken { client_secret, .. } => client_secret.clone(),
-                    Renewal::Jwt { .. } => None,
-                },
-                issued_at: token.issued_at.clone(),
-            };
-            if let Err(e) = p.store.save(&p.profile, &creds) {
-                tracing::warn!(error = %e, "renewed tokens could not be saved");
-            }
-        }
-        state.renewal = Some(next);
-        {
-            let mut t = self.inner.token.write().unwrap_or_else(|p| p.into_inner());
-            t.token = token.access_token;
-            t.generation += 1;
-        }
-        self.inner.renewals.fetch_add(1, Ordering::SeqCst);
-        tracing::debug!(profile = %self.inner.profile, "session renewed");
-        Ok(())
-    }
 }
 
 fn classify(e: &reqwest::Error) -> Failure {
@@ -854,21 +556,6 @@ mod tests {
         assert!(
             c.resolve(&Request::get("https://evil.example/steal"))
                 .is_err()
-        );
-    }
-
-    #[test]
-    fn request_idempotency_defaults_by_method() {
-        assert_eq!(Request::get("x").idempotency, Idempotency::Repeatable);
-        assert_eq!(
-            Request::new(Method::POST, "x").idempotency,
-            Idempotency::Once
-        );
-        assert_eq!(
-            Request::new(Method::PATCH, "x")
-                .idempotency(Idempotency::Repeatable)
-                .idempotency,
-            Idempotency::Repeatable
         );
     }
 }

@@ -32,6 +32,8 @@ pub mod bulk;
 pub mod client;
 pub mod error;
 pub mod limits;
+pub mod renewal;
+pub mod request;
 pub mod rest;
 pub mod retry;
 pub mod types;
