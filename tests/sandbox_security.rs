@@ -785,3 +785,61 @@ async fn bulk_ingest_applies_sharing() {
         .await;
     assert_eq!(rec["StageName"], "Prospecting");
 }
+
+#[tokio::test]
+async fn users_created_through_the_api_log_in_and_join_the_hierarchy() {
+    let org = start().await;
+    let admin = org.admin().await;
+    let (s, body) = org
+        .query(
+            &admin,
+            "SELECT ProfileId, UserRoleId FROM User WHERE Username = 'dana.reyes@demo.sayso.dev'",
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let profile_id = body["records"][0]["ProfileId"]
+        .as_str()
+        .expect("ProfileId")
+        .to_string();
+    let role_id = body["records"][0]["UserRoleId"]
+        .as_str()
+        .expect("UserRoleId")
+        .to_string();
+    let (s, created) = post_json(
+        &org,
+        &admin,
+        &format!("/services/data/{V}/sobjects/User"),
+        json!({
+            "Username": "new.rep@demo.sayso.dev", "FirstName": "Nia", "LastName": "Rep", "Email": "new.rep@demo.sayso.dev",
+            "Alias": "nrep", "TimeZoneSidKey": "America/Los_Angeles", "LocaleSidKey": "en_US",
+            "LanguageLocaleKey": "en_US", "ProfileId": profile_id, "UserRoleId": role_id
+        }),
+    )
+    .await;
+    assert_eq!(s, 201, "{created}");
+    let user_id = created["id"].as_str().expect("id").to_string();
+    let (s, opp) = post_json(
+        &org,
+        &admin,
+        &format!("/services/data/{V}/sobjects/Opportunity"),
+        json!({"Name": "Nia's first deal", "StageName": "Prospecting", "CloseDate": "2026-12-31", "OwnerId": user_id}),
+    )
+    .await;
+    assert_eq!(s, 201, "{opp}");
+    let new_rep = org.jwt_token("new.rep@demo.sayso.dev").await;
+    let (_, body) = org.query(&new_rep, "SELECT Id FROM Opportunity").await;
+    assert_eq!(
+        ids(&body),
+        vec![opp["id"].as_str().expect("id").to_string()],
+        "{body}"
+    );
+    let maria = org.jwt_token(MARIA).await;
+    let (_, body) = org.query(&maria, "SELECT Id FROM Opportunity").await;
+    assert_eq!(
+        body["totalSize"], 35,
+        "the new rep is below Maria in the hierarchy"
+    );
+    let dana = org.jwt_token(DANA).await;
+    let (_, body) = org.query(&dana, "SELECT Id FROM Opportunity").await;
+    assert_eq!(body["totalSize"], 19);
+}

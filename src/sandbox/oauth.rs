@@ -396,12 +396,20 @@ async fn token(State(state): State<Arc<AppState>>, req: Request) -> Response {
     }
 }
 
+/// Reloads the users before a login, so users added through the API can log in.
+pub fn refresh_users(state: &AppState) {
+    if let Err(e) = state.policy.refresh_users(&state.lock_db()) {
+        tracing::warn!(error = %e, "could not reload the sandbox users; using the ones loaded before");
+    }
+}
+
 fn token_inner(
     state: &AppState,
     headers: &HeaderMap,
     params: &Params,
 ) -> Result<Response, TokenError> {
     let origin = origin(headers);
+    refresh_users(state);
     if params.get("response_type") == Some("device_code") {
         return device_code(state, headers, params, &origin);
     }

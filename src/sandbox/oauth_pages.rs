@@ -504,6 +504,7 @@ fn resume(state: &AppState, params: &Params, switch_user: bool) -> Response {
     }
     match params.get("action") {
         Some("login") => {
+            oauth::refresh_users(state);
             let username = params.get("username").unwrap_or_default();
             let password = params.get("password").unwrap_or_default();
             let ok = !state.policy.config().demo_password.is_empty()

@@ -280,6 +280,25 @@ impl Policy {
         guard.upsert(user);
     }
 
+    /// Reloads the user directory from a sandbox database (`User` + `sayso_user`), so users added
+    /// or changed through the API take part in logins and sharing. Keeps the current directory
+    /// when the database has no users.
+    ///
+    /// # Errors
+    /// SQLite failures; the directory is then left as it was.
+    pub fn refresh_users(&self, conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+        let fresh = UserDirectory::from_db(conn)?;
+        if fresh.all().is_empty() {
+            return Ok(());
+        }
+        let mut guard = match self.inner.users.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = fresh;
+        Ok(())
+    }
+
     fn read_users(&self) -> std::sync::RwLockReadGuard<'_, UserDirectory> {
         match self.inner.users.read() {
             Ok(g) => g,

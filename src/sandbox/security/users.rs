@@ -1,9 +1,9 @@
 //! The org's users as the security model needs them: id, username, profile, role, permission sets,
 //! plus the few display fields the identity endpoints answer with.
 //!
-//! Owns the in-memory directory only. The records themselves live in the store's `User` table
-//! (sandbox-data); whoever adds or changes a user there calls [`UserDirectory::upsert`] (through
-//! [`super::Policy::upsert_user`]) so sharing sees it at once.
+//! Owns the in-memory directory only. The records themselves live in the store's `User` table and
+//! `sayso_user` (sandbox-data); [`super::Policy::refresh_users`] reloads the directory from them
+//! (at startup and at every login), and [`super::Policy::upsert_user`] adds one user at once.
 
 use serde::Deserialize;
 
@@ -122,6 +122,50 @@ impl UserDirectory {
         self.users
             .iter()
             .find(|u| u.username.eq_ignore_ascii_case(username))
+    }
+
+    /// Reads the users of a sandbox database: the `User` table for names and activity, and
+    /// `sayso_user` for profile, role and permission sets. A user created through the API (no
+    /// `sayso_user` row) gets the profile and role whose ids its `ProfileId` / `UserRoleId` carry.
+    ///
+    /// # Errors
+    /// SQLite failures (e.g. the tables do not exist).
+    pub fn from_db(conn: &rusqlite::Connection) -> rusqlite::Result<Self> {
+        let mut stmt = conn.prepare(
+            r#"SELECT u."Id", u."Username", u."FirstName", u."LastName", u."Email", u."Alias", u."IsActive",
+                      u."TimeZoneSidKey",
+                      COALESCE(s.profile, (SELECT p.profile FROM sayso_user p WHERE p.profile_id = u."ProfileId" LIMIT 1)),
+                      COALESCE(s.role, (SELECT r.role FROM sayso_user r WHERE r.role_id = u."UserRoleId" LIMIT 1)),
+                      COALESCE(s.permission_sets, '')
+               FROM "User" u LEFT JOIN sayso_user s ON s.user_id = u."Id"
+               WHERE COALESCE(u."IsDeleted", 0) = 0"#,
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let text = |i: usize| -> rusqlite::Result<String> {
+                Ok(r.get::<_, Option<String>>(i)?.unwrap_or_default())
+            };
+            let permission_sets: String = text(10)?;
+            Ok(UserInfo {
+                id: text(0)?,
+                username: text(1)?,
+                first_name: text(2)?,
+                last_name: text(3)?,
+                email: text(4)?,
+                alias: text(5)?,
+                active: r.get::<_, Option<i64>>(6)?.unwrap_or(1) != 0,
+                time_zone: text(7)?,
+                profile: text(8)?,
+                role: text(9)?,
+                permission_sets: permission_sets
+                    .split([';', '|'])
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            })
+        })?;
+        let users = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(Self { users })
     }
 
     /// Adds `user`, or replaces the user with the same id.
