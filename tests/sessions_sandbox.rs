@@ -538,3 +538,159 @@ async fn the_orgs_request_limit_maps_to_limit_exceeded() {
         other => panic!("expected the org's limit, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_login_through_the_binary_prints_the_url_and_checks_state() {
+    use tokio::io::AsyncBufReadExt;
+    let org = start(FaultOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sayso"))
+        .args([
+            "login",
+            "--instance-url",
+            &org.url,
+            "--no-browser",
+            "--json",
+        ])
+        .env("SAYSO_HOME", &home)
+        .env_remove("SAYSO_PROFILE")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the URL is printed");
+        if let Some(i) = line.find("http") {
+            break url::Url::parse(line[i..].trim()).unwrap();
+        }
+    };
+    assert!(url.path().ends_with("/services/oauth2/authorize"));
+    let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["scope"], "api refresh_token");
+    assert_eq!(q["code_challenge_method"], "S256");
+    play_browser(url, DANA).await;
+    let out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["profile"]["method"], "browser");
+    assert_eq!(v["profile"]["username"], DANA);
+    let creds = TokenStore::file(&Home::new(&home))
+        .load("default")
+        .unwrap()
+        .unwrap();
+    assert!(creds.refresh_token.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_session_mid_bulk_job_recovers_without_losing_a_record() {
+    let org = start(FaultOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path());
+    browser_login(&org, &home).await;
+    let client = Client::from_profile(&home, "default").await.unwrap();
+    let job = client
+        .bulk_create_job(&sayso::salesforce::IngestJobSpec::new(
+            "Contact",
+            sayso::salesforce::BulkOperation::Insert,
+        ))
+        .await
+        .unwrap();
+    let mut csv = String::from("FirstName,LastName\n");
+    for i in 0..200 {
+        csv.push_str(&format!("Bulk,Person{i:03}\n"));
+    }
+    client.bulk_upload(&job.id, csv, false).await.unwrap();
+    // The access token dies between upload and close.
+    let creds = TokenStore::file(&home).load("default").unwrap().unwrap();
+    let http = reqwest::Client::new();
+    let ep = oauth::OAuthEndpoints::new(&org.url).unwrap();
+    oauth::revoke(&http, &ep.revoke_url(), &creds.access_token)
+        .await
+        .unwrap();
+    client.bulk_close(&job.id).await.unwrap();
+    let done = client
+        .bulk_wait(
+            &job.id,
+            std::time::Duration::from_millis(50),
+            std::time::Duration::from_secs(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(client.renewals(), 1);
+    assert_eq!(done.number_records_failed, Some(0));
+    let ok = client.bulk_successful_results(&job.id).await.unwrap();
+    assert_eq!(ok.lines().count() - 1, 200, "{ok}");
+    let n = client
+        .query("SELECT COUNT() FROM Contact WHERE FirstName = 'Bulk'")
+        .await
+        .unwrap();
+    assert_eq!(n.total_size, 200, "every record arrived, none twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_access_token_works_until_it_dies() {
+    let org = start(FaultOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path());
+    let http = reqwest::Client::new();
+    // Any valid session id will do: take one from a JWT login in another home.
+    let other = tempfile::tempdir().unwrap();
+    let other_home = Home::new(other.path());
+    login::login_jwt(
+        &other_home,
+        &http,
+        &opts(&org, "x"),
+        DANA,
+        &demo_key(),
+        None,
+    )
+    .await
+    .unwrap();
+    let token = TokenStore::file(&other_home)
+        .load("x")
+        .unwrap()
+        .unwrap()
+        .access_token;
+    let r = login::login_access_token(
+        &home,
+        &http,
+        &opts(&org, "default"),
+        token.clone(),
+        &org.url,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.profile.username.as_deref(), Some(DANA));
+    assert!(r.warnings.iter().any(|w| w.contains("cannot be renewed")));
+    let client = Client::from_profile(&home, "default").await.unwrap();
+    client
+        .query("SELECT Id FROM Account LIMIT 1")
+        .await
+        .unwrap();
+    let ep = oauth::OAuthEndpoints::new(&org.url).unwrap();
+    oauth::revoke(&http, &ep.revoke_url(), &token)
+        .await
+        .unwrap();
+    let err = client
+        .query("SELECT Id FROM Account LIMIT 1")
+        .await
+        .unwrap_err();
+    assert!(err.is_session_ended(), "{err:?}");
+    let bad = login::login_access_token(
+        &home,
+        &http,
+        &opts(&org, "bad"),
+        Secret::new("00Dnope!x"),
+        &org.url,
+    )
+    .await
+    .unwrap_err();
+    assert!(!bad.to_string().contains("00Dnope"), "{bad}");
+}

@@ -410,6 +410,12 @@ pub(crate) fn read_private(path: &Path) -> Result<Option<Vec<u8>>, Error> {
 /// # Errors
 /// [`Error::Io`] naming the path.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    write_replace(path, bytes, true)
+}
+
+/// As [`write_atomic`]; `sync = false` skips the fsync (for data where losing the last update in
+/// a power cut is acceptable, like the usage ledger, written on every API call).
+pub(crate) fn write_replace(path: &Path, bytes: &[u8], sync: bool) -> Result<(), Error> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -433,7 +439,9 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let result = (|| {
         let mut file = options.open(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if sync {
+            file.sync_all()?;
+        }
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::error::{Error, LimitExceeded, LimitScope};
-use crate::auth::store::write_atomic;
+use crate::auth::store::write_replace;
 use crate::config::{Budget, Home};
 
 /// Days of history kept in a ledger file.
@@ -241,7 +241,7 @@ impl Ledger {
             file.days.remove(&oldest);
         }
         let bytes = serde_json::to_vec_pretty(&file).unwrap_or_default();
-        write_atomic(&self.path, &bytes).map_err(|e| match e {
+        write_replace(&self.path, &bytes, false).map_err(|e| match e {
             crate::auth::Error::Io { path, source } => Error::Ledger { path, source },
             other => Error::Auth(other),
         })
