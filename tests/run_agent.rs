@@ -21,11 +21,13 @@ const DANA_ID: &str = "005Dm0000000003IAA";
 const ADMIN: &str = "admin@demo.sayso.dev";
 
 type Hook = Box<dyn FnOnce(HttpRequest) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+/// The hook slot: (path fragment, hook).
+type HookSlot = Arc<Mutex<Option<(String, Hook)>>>;
 
 /// Runs a hook once, before the first write request whose path contains `when`.
 struct Hooked {
     inner: sayso::app::session::ClientTransport,
-    hook: Arc<Mutex<Option<(String, Hook)>>>,
+    hook: HookSlot,
 }
 
 impl Transport for Hooked {
@@ -88,7 +90,7 @@ impl Org2 {
         .unwrap()
     }
 
-    fn agent(&self, username: &str, me: &str) -> (Agent, Arc<Mutex<Option<(String, Hook)>>>) {
+    fn agent(&self, username: &str, me: &str) -> (Agent, HookSlot) {
         let hook = Arc::new(Mutex::new(None));
         let transport = Hooked {
             inner: sayso::app::session::ClientTransport::new(self.client(username)),
@@ -504,4 +506,14 @@ async fn statuses_of_the_resolution_rules() {
             assert!(out.candidates.len() >= 2);
         }
     }
+    // a value the record already holds: applied, nothing sent
+    let out = agent
+        .submit("set the stage on my blue sun deal to qualification", yes())
+        .await;
+    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    assert!(out.changes.is_empty());
+    // "look up" a name matching records of several objects lists them all
+    let out = agent.submit("look up acme", yes()).await;
+    assert_eq!(out.status, Status::Answered, "{}", out.message);
+    assert!(out.records.len() >= 3, "{:?}", out.records);
 }

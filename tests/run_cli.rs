@@ -277,7 +277,7 @@ fn journal_results(home: &Path) -> (i64, i64) {
 #[test]
 fn killed_bulk_run_resumes_from_the_journal() {
     // Slow every data call down so the run can be killed between two collection requests.
-    let s = serve(&["--latency-ms", "150"]);
+    let s = serve(&["--latency-ms", "300"]);
     s.login("dana.reyes@demo.sayso.dev");
     // 600 open tasks for dana, made through the agent's own bulk path is too slow to set up;
     // the sandbox administrator inserts them with sObject Collections.

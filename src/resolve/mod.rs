@@ -295,7 +295,9 @@ impl Resolver<'_> {
                     ));
                 };
                 let step = self.update_step(found, changes, steps).await?;
-                steps.push(step);
+                if !step.fields.is_empty() {
+                    steps.push(step);
+                }
                 Ok(Some(n))
             }
             Intent::UpdateFields {
@@ -328,7 +330,9 @@ impl Resolver<'_> {
                         let step = self
                             .update_literal(found, "OwnerId", json!(user.id), steps)
                             .await?;
-                        steps.push(step);
+                        if !step.fields.is_empty() {
+                            steps.push(step);
+                        }
                         Ok(Some(n))
                     }
                     Target::Filter(f) => {
@@ -375,7 +379,9 @@ impl Resolver<'_> {
                         let step = self
                             .update_literal(found, "Status", json!(done), steps)
                             .await?;
-                        steps.push(step);
+                        if !step.fields.is_empty() {
+                            steps.push(step);
+                        }
                         Ok(Some(n))
                     }
                     Target::Filter(f) => {

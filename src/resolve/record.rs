@@ -405,12 +405,15 @@ impl Resolver<'_> {
                 if exact.len() == 1 {
                     return Ok(found(exact[0]));
                 }
+                // The open-one tie-break applies among records that can be open or closed
+                // (deals, cases, tasks), not across an account and a deal.
+                let comparable = pool.iter().all(|(_, row)| is_open(row).is_some());
                 let open: Vec<_> = pool
                     .iter()
                     .copied()
                     .filter(|(_, row)| is_open(row) == Some(true))
                     .collect();
-                if open.len() == 1 {
+                if comparable && open.len() == 1 {
                     return Ok(found(open[0]));
                 }
                 let candidates = pool
