@@ -884,3 +884,231 @@ fn unknown_phrases_are_not_understood_with_suggestions() {
         }
     }
 }
+
+#[test]
+fn more_paraphrases_not_in_the_corpus() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "change Project Titan's stage to negotiation",
+            r##"update("project titan"; StageName=Negotiation/Review)"##,
+        ),
+        (
+            "set project titan to negotiation stage",
+            r##"update("project titan"; StageName=Negotiation/Review)"##,
+        ),
+        (
+            "set project titan to negotiation",
+            r##"update("project titan"; ?=Negotiation/Review)"##,
+        ),
+        (
+            "update the amount for initech renewal to 92,000 dollars",
+            r##"update("initech renewal"; Amount=$92000)"##,
+        ),
+        (
+            "move hooli cloud migration's close date to end of next month",
+            r##"update("hooli cloud migration"; CloseDate=2026-12-31)"##,
+        ),
+        (
+            "log a call with Jane Smith about the Globex Enterprise License, discussed payment terms",
+            r##"call(who="jane smith"; what="globex enterprise license"; subj=-; desc="discussed payment terms"; dur=-; date=-)"##,
+        ),
+        (
+            "create a reminder to send the contract to Acme next Monday",
+            r##"task("send the contract"; due=2026-11-23; who=-; what="acme"; prio=-)"##,
+        ),
+        (
+            "add a task for Initech Renewal: prepare the SOW, due Friday",
+            r##"task("prepare the sow"; due=2026-11-20; who=-; what="initech renewal"; prio=-)"##,
+        ),
+        (
+            "mark the Send renewal quote task as done",
+            r##"complete("send renewal quote"#Task)"##,
+        ),
+        (
+            "I finished the pricing call",
+            r##"complete("pricing call"#Task)"##,
+        ),
+        (
+            "add a contact Jane Doe at Acme",
+            r##"create(Contact; person=jane|doe; name=-; account="acme"#Account; company=-; )"##,
+        ),
+        (
+            "new contact: Jane Doe, jane@acme.com",
+            r##"create(Contact; person=jane|doe; name=-; account=-; company=-; Email=jane@acme.com)"##,
+        ),
+        (
+            "who is the VP at Edge Communications",
+            r##"ask(LookUp; "vp"@edge communications)"##,
+        ),
+        (
+            "what deals do I have closing this month",
+            r##"ask(List; {Opportunity mine closing=2026-11-01..2026-11-30})"##,
+        ),
+        (
+            "how many deals do I have closing this month",
+            r##"ask(Count; {Opportunity mine closing=2026-11-01..2026-11-30})"##,
+        ),
+        (
+            "show me the globex enterprise license",
+            r##"ask(LookUp; "globex enterprise license")"##,
+        ),
+        (
+            "what's the amount on initech renewal",
+            r##"ask(Status; "initech renewal")"##,
+        ),
+        (
+            "push Initech Renewal out two weeks",
+            r##"update("initech renewal"; CloseDate>>0m14d)"##,
+        ),
+        (
+            "push the hooli deal by a month",
+            r##"update("hooli"#Opportunity; CloseDate>>1m0d)"##,
+        ),
+        (
+            "bump the amount on titan by 5k",
+            r##"update("titan"; Amount+=5000)"##,
+        ),
+        (
+            "can you mark the globex deal as won",
+            r##"update("globex"#Opportunity; ?=Closed Won)"##,
+        ),
+        (
+            "please log a call with sarah chen",
+            r##"call(who="sarah chen"; what=-; subj=-; desc=-; dur=-; date=-)"##,
+        ),
+        (
+            "add note to acme corp - they want to move forward",
+            r##"note("acme corp"; "they want to move forward")"##,
+        ),
+        (
+            "Assign the Initech Renewal to me",
+            r##"reassign("initech renewal"; me)"##,
+        ),
+        ("how many cases are open", r##"ask(Count; {Case open})"##),
+        (
+            "show my tasks due this week",
+            r##"ask(List; {Task mine closing=2026-11-16..2026-11-22})"##,
+        ),
+        (
+            "list all open cases for Acme",
+            r##"ask(List; {Case open account=acme})"##,
+        ),
+        (
+            "show opportunities in the proposal stage",
+            r##"ask(List; {Opportunity stage=Proposal/Price Quote})"##,
+        ),
+        (
+            "show my deals over 100k closing next month",
+            r##"ask(List; {Opportunity mine closing=2026-12-01..2026-12-31 over=100000})"##,
+        ),
+        (
+            "mark all tasks for Acme as done",
+            r##"complete({Task account=acme})"##,
+        ),
+        (
+            "escalate the acme case",
+            r##"update("acme"#Case; StageName=Escalated)"##,
+        ),
+        (
+            "schedule a follow-up with Sarah Chen next week",
+            r##"task("follow up"; due=2026-11-23; who="sarah chen"; what=-; prio=-)"##,
+        ),
+        (
+            "remind me on Friday to send the contract",
+            r##"task("send the contract"; due=2026-11-20; who=-; what=-; prio=-)"##,
+        ),
+        ("undo last change", "undo(1)"),
+        (
+            "associate Jane Doe with the Acme opportunity as a decision maker",
+            r##"role("jane doe"#Contact; "acme"#Opportunity; Decision Maker)"##,
+        ),
+        (
+            "link sarah chen to the globex deal",
+            r##"role("sarah chen"#Contact; "globex"#Opportunity; -)"##,
+        ),
+        (
+            "add Sarah Chen to the Globex Enterprise License as an influencer",
+            r##"role("sarah chen"#Contact; "globex enterprise license"#Opportunity; Influencer)"##,
+        ),
+        (
+            "set the amount to 92k on initech renewal",
+            r##"update("initech renewal"; Amount=92000)"##,
+        ),
+        (
+            "move the close date on titan out a week",
+            r##"update("titan"; CloseDate>>0m7d)"##,
+        ),
+        (
+            "give me the status on project titan",
+            r##"ask(Status; "project titan")"##,
+        ),
+        (
+            "set Jane Smith's email to jane@globex.com",
+            r##"update("jane smith"; Email=jane@globex.com)"##,
+        ),
+        (
+            "change the phone number for sarah chen to 555-123-4567",
+            r##"update("sarah chen"; Phone=555-123-4567)"##,
+        ),
+        (
+            "update acme corp's industry to technology",
+            r##"update("acme corp"; Industry=Technology)"##,
+        ),
+        (
+            "Update Acme: stage to Negotiation, close date to June 30, forecast to Commit.",
+            r##"update("acme"; StageName=Negotiation/Review, CloseDate=2027-06-30, ForecastCategoryName=Commit)"##,
+        ),
+        (
+            "okay so um set the uh close date on the initech renewal to december the fifteenth",
+            r##"update("initech renewal"; CloseDate=2026-12-15)"##,
+        ),
+        (
+            "uh create a new opportunity for hooli two hundred fifty k closing end of next quarter",
+            r##"create(Opportunity; person=-; name=-; account="hooli"#Account; company=-; Amount=250000, CloseDate=2027-03-31)"##,
+        ),
+        (
+            "log a thirty minute call with sarah chen she wants pricing by friday",
+            r##"call(who="sarah chen"; what=-; subj=-; desc="she wants pricing by friday"; dur=1800; date=-)"##,
+        ),
+        (
+            "remind me in three days to check in with richard hendricks",
+            r##"task("check in"; due=2026-11-21; who="richard hendricks"; what=-; prio=-)"##,
+        ),
+        (
+            "set the probability on hooli cloud migration to seventy five percent",
+            r##"update("hooli cloud migration"; Probability=75%)"##,
+        ),
+        (
+            "mark the pricing call for monsters inc done",
+            r##"complete("pricing call"#Task~monsters inc)"##,
+        ),
+        (
+            "create contact sam flynn at encom sam at encom dot com",
+            r##"create(Contact; person=sam|flynn; name=-; account="encom"#Account; company=-; Email=sam@encom.com)"##,
+        ),
+        (
+            "set amount on initech renewal to one point five million",
+            r##"update("initech renewal"; Amount=1500000)"##,
+        ),
+        (
+            "move blue sun to closed lost and add a note that they went with a competitor",
+            r##"update("blue sun"; ?=Closed Lost) | note("blue sun"<-0; "they went with a competitor")"##,
+        ),
+        (
+            "update the globex deal to negotiation and set the next step to send redlines",
+            r##"update("globex"#Opportunity; ?=Negotiation/Review) | update("globex"#Opportunity<-0; NextStep="send redlines")"##,
+        ),
+        (
+            "create a new contact for Jane Doe at ACME Corp then log a call with her: intro call went well",
+            r##"create(Contact; person=jane|doe; name=-; account="acme corp"#Account; company=-; ) | call(who="jane doe"#Contact@acme corp<-0*; what=-; subj=-; desc="intro call went well"; dur=-; date=-)"##,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (text, expected) in cases {
+        let got = sig(text);
+        if got != *expected {
+            failures.push(format!("{text}\n   expected {expected}\n   got      {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -246,7 +246,10 @@ impl<'a> Builder<'a> {
     }
 
     fn update(&self, s: &Slots) -> Option<Intent> {
-        let target = self.target(s.get(SlotName::Target)?);
+        let target = s
+            .get(SlotName::Target)
+            .map(|t| self.target(t))
+            .unwrap_or_else(implied_target);
         let op = match s.fixed_word(SlotName::Op).as_deref() {
             Some("add") => ChangeOp::Add,
             Some("subtract") => ChangeOp::Subtract,

@@ -92,6 +92,23 @@ pub enum IntentKind {
 }
 
 impl IntentKind {
+    /// The header name of this kind (`update_fields`, …), also [`super::Intent::name`].
+    pub fn name(self) -> &'static str {
+        match self {
+            IntentKind::UpdateFields => "update_fields",
+            IntentKind::AddNote => "add_note",
+            IntentKind::LogCall => "log_call",
+            IntentKind::CreateTask => "create_task",
+            IntentKind::CompleteTask => "complete_task",
+            IntentKind::CreateRecord => "create_record",
+            IntentKind::AddContactRole => "add_contact_role",
+            IntentKind::Reassign => "reassign",
+            IntentKind::Question => "question",
+            IntentKind::Undo => "undo",
+            IntentKind::Help => "help",
+        }
+    }
+
     /// The kind for a grammar header name.
     pub fn from_name(s: &str) -> Option<IntentKind> {
         Some(match s {
@@ -512,6 +529,55 @@ mod tests {
         let g = Grammar::embedded().expect("embedded grammar is valid");
         assert!(g.rules.len() >= 11);
         assert!(g.examples().count() >= 30);
+    }
+
+    #[test]
+    fn every_example_parses_to_its_own_intent() {
+        let g = Grammar::embedded().expect("embedded grammar is valid");
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 18).expect("date");
+        for (kind, example) in g.examples() {
+            let parsed = g.parse(example, today);
+            let first = &parsed.clauses[0].intent;
+            assert_eq!(first.name(), kind.name(), "example `{example}`: {first:?}");
+        }
+    }
+
+    #[test]
+    fn every_intent_kind_has_a_section_with_examples() {
+        let g = Grammar::embedded().expect("embedded grammar is valid");
+        for name in [
+            "update_fields",
+            "add_note",
+            "log_call",
+            "create_task",
+            "complete_task",
+            "create_record",
+            "add_contact_role",
+            "reassign",
+            "question",
+            "undo",
+            "help",
+        ] {
+            let kind = IntentKind::from_name(name).expect("known kind");
+            assert_eq!(kind.name(), name);
+            assert!(
+                g.rules
+                    .iter()
+                    .any(|r| r.kind == kind && !r.examples.is_empty() && !r.help.is_empty()),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn required_classes_are_sorted_longest_first() {
+        let g = Grammar::embedded().expect("embedded grammar is valid");
+        for (name, phrases) in &g.classes {
+            assert!(
+                phrases.windows(2).all(|w| w[0].len() >= w[1].len()),
+                "class {name} must try longer phrases first"
+            );
+        }
     }
 
     #[test]

@@ -111,6 +111,15 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
                 continue;
             }
         }
+        // a dash between spaces separates like a comma ("note for Acme - they want to move")
+        if c == '-'
+            && chars.get(i + 1).is_none_or(|n| n.is_whitespace())
+            && (i == 0 || chars[i - 1].is_whitespace())
+        {
+            out.push(Token::punct(','));
+            i += 1;
+            continue;
+        }
         if let Some(p) = punct_token(c)
             && (!matches!(c, '.' | '!' | '?')
                 || chars

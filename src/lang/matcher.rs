@@ -228,6 +228,14 @@ impl<'a> Matcher<'a> {
                 };
                 entity::span(ws).is_some()
             }
+            SlotType::Alias => {
+                let ws = match ws {
+                    ["the" | "a" | "an", rest @ ..] if !rest.is_empty() => rest,
+                    _ => ws,
+                };
+                ws.len() <= self.g.max_field_words
+                    && !self.g.field_aliases(&ws.join(" ")).is_empty()
+            }
             SlotType::Hint => {
                 let ws = match ws {
                     ["the" | "a" | "an", rest @ ..] if !rest.is_empty() => rest,

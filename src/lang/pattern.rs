@@ -124,6 +124,8 @@ pub(crate) enum SlotType {
     Amount,
     /// A calendar span ("two weeks").
     Span,
+    /// A known field alias ("close date", "budget approved").
+    Alias,
     /// Words with a picklist hint in the grammar ("decision maker", "negotiation").
     Hint,
     /// "F to V, F to V and F to V" where every F is a known field alias.
@@ -146,6 +148,7 @@ impl SlotType {
             "amount" => SlotType::Amount,
             "span" => SlotType::Span,
             "hint" => SlotType::Hint,
+            "alias" => SlotType::Alias,
             "changes" => SlotType::Changes,
             "changes_any" => SlotType::ChangesAny,
             _ => return None,
