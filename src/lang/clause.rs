@@ -178,9 +178,12 @@ fn bare_splits(
     // memo[i]: how the suffix starting at cut point i (or s) splits, if it can
     let mut starts = vec![s];
     starts.extend(&candidates);
-    let mut memo: Vec<Option<Option<Vec<(usize, usize)>>>> = vec![None; starts.len()];
+    let mut memo: Vec<Memo> = vec![None; starts.len()];
     split_from(g, toks, &starts, 0, e, today, &mut memo).unwrap_or_else(|| vec![(s, e)])
 }
+
+/// Per cut point: not computed yet (`None`), or how the rest splits (`Some(None)`: it cannot).
+type Memo = Option<Option<Vec<(usize, usize)>>>;
 
 /// Candidate clause starts tried per run-on segment (bounds the work on adversarial input).
 const MAX_BARE_CANDIDATES: usize = 6;
@@ -194,7 +197,7 @@ fn split_from(
     i: usize,
     e: usize,
     today: NaiveDate,
-    memo: &mut Vec<Option<Option<Vec<(usize, usize)>>>>,
+    memo: &mut [Memo],
 ) -> Option<Vec<(usize, usize)>> {
     if let Some(done) = &memo[i] {
         return done.clone();
@@ -352,8 +355,8 @@ fn person_kind(r: &RecordRef, default: Option<bool>) -> Option<bool> {
 /// before, in clause order.
 fn link_references(clauses: &mut [Clause]) {
     let mut mentions: Vec<Mention> = Vec::new();
-    for ci in 0..clauses.len() {
-        let intent = &mut clauses[ci].intent;
+    for (ci, clause) in clauses.iter_mut().enumerate() {
+        let intent = &mut clause.intent;
         // implied who/what of "… and log my call notes"
         if let Intent::LogCall { who, what, .. } = intent
             && who.is_none()

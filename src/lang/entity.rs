@@ -790,8 +790,7 @@ pub(crate) fn is_email(w: &str) -> bool {
 /// True for a phone number as written ("+1-555-0199", "(555) 123-4567", "555.123.4567").
 pub(crate) fn is_phone(w: &str) -> bool {
     let digits = w.chars().filter(|c| c.is_ascii_digit()).count();
-    digits >= 7
-        && digits <= 15
+    (7..=15).contains(&digits)
         && w.chars()
             .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | '(' | ')' | '.'))
         && (w.contains('-') || w.starts_with('+') || w.contains('(') || w.contains('.'))

@@ -1,0 +1,489 @@
+//! Captured slots → typed [`Intent`]s: record references with qualifiers, bulk filters, field
+//! changes, values with entity candidates, task subjects, record details.
+//!
+//! Owns the meaning of each slot name per intent kind. Does not match (`matcher`) and does not link
+//! pronouns across clauses (`super::clause` does, after every clause is built). Pure.
+//!
+//! Split by concern: this file builds each intent kind; `reference` reads record references and
+//! bulk filters; `value` reads fields, values and multi-field change lists; `create` reads the
+//! details of records to create.
+
+mod create;
+mod reference;
+mod value;
+
+pub(crate) use value::split_changes;
+
+use chrono::NaiveDate;
+
+use super::entity;
+use super::grammar::{Grammar, IntentKind};
+use super::intent::*;
+use super::lexer::{TokKind, Token, tokenize};
+use super::pattern::SlotName;
+
+/// The slots of one match: each captured or fixed slot as tokens.
+pub(crate) struct Slots {
+    pub(crate) items: Vec<(SlotName, Vec<Token>)>,
+}
+
+impl Slots {
+    fn get(&self, name: SlotName) -> Option<&[Token]> {
+        self.items
+            .iter()
+            .find(|(n, t)| *n == name && !t.is_empty())
+            .map(|(_, t)| t.as_slice())
+    }
+
+    fn fixed_word(&self, name: SlotName) -> Option<String> {
+        self.get(name).map(|t| words(t).join(" "))
+    }
+
+    pub(crate) fn from_fixed(fixed: &[(SlotName, String)]) -> Vec<(SlotName, Vec<Token>)> {
+        fixed.iter().map(|(n, v)| (*n, tokenize(v))).collect()
+    }
+}
+
+/// The placeholder pronoun for "no record said here; take it from an earlier clause".
+pub(crate) const IMPLIED: &str = "";
+
+fn words(toks: &[Token]) -> Vec<&str> {
+    toks.iter().map(|t| t.word.as_str()).collect()
+}
+
+/// The text of some tokens as said: original casing, no space before punctuation, quotes removed.
+pub(crate) fn text_of(toks: &[Token]) -> String {
+    let mut s = String::new();
+    for t in toks {
+        let tight = t.is_punct() && t.word != ".";
+        if !s.is_empty() && !tight && t.word != "'s" {
+            s.push(' ');
+        }
+        if t.kind == TokKind::Punct && t.word == "." {
+            if !s.is_empty() {
+                s.pop();
+            }
+            s.push('.');
+            continue;
+        }
+        s.push_str(&t.raw);
+    }
+    s.trim_end_matches(['.', ',', ';', ':', ' '])
+        .trim()
+        .to_string()
+}
+
+fn lower_text(toks: &[Token]) -> String {
+    words(toks)
+        .into_iter()
+        .filter(|w| !matches!(*w, "," | ";" | ":" | "."))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Builds intents for one grammar.
+pub(crate) struct Builder<'a> {
+    pub(crate) g: &'a Grammar,
+    pub(crate) today: NaiveDate,
+}
+
+impl<'a> Builder<'a> {
+    fn class(&self, class: &str, ws: &[&str]) -> Option<usize> {
+        self.g.class_prefix(class, ws)
+    }
+
+    /// Build the intent for a match; `None` when the slots do not make a sensible intent.
+    pub(crate) fn build(&self, kind: IntentKind, s: &Slots) -> Option<Intent> {
+        match kind {
+            IntentKind::UpdateFields => self.update(s),
+            IntentKind::AddNote => Some(Intent::AddNote {
+                target: s
+                    .get(SlotName::Target)
+                    .map(|t| self.target(t))
+                    .unwrap_or_else(implied_target),
+                text: note_text(s.get(SlotName::Text)?),
+            }),
+            IntentKind::LogCall => Some(self.log_call(s)),
+            IntentKind::CreateTask => self.create_task(s),
+            IntentKind::CompleteTask => {
+                let t = s.get(SlotName::Target)?;
+                let target = match self.target(t) {
+                    Target::Filter(mut f) => {
+                        f.object.get_or_insert(ObjectKind::Task);
+                        Target::Filter(f)
+                    }
+                    Target::Record(r) if r.antecedent.is_some() => Target::Record(r),
+                    Target::Record(_) => Target::Record(self.task_ref(t)),
+                };
+                Some(Intent::CompleteTask { target })
+            }
+            IntentKind::CreateRecord => self.create_record(s),
+            IntentKind::AddContactRole => {
+                let mut contact = self.record_ref(s.get(SlotName::Contact)?);
+                contact.object.get_or_insert(ObjectKind::Contact);
+                let mut opportunity = self.record_ref(s.get(SlotName::Opportunity)?);
+                opportunity.object.get_or_insert(ObjectKind::Opportunity);
+                Some(Intent::AddContactRole {
+                    contact,
+                    opportunity,
+                    role: s
+                        .get(SlotName::Role)
+                        .map(|r| self.value(strip_articles(self.g, r))),
+                })
+            }
+            IntentKind::Reassign => {
+                let owner = strip_articles(self.g, s.get(SlotName::Owner)?);
+                Some(Intent::Reassign {
+                    target: self.target(s.get(SlotName::Target)?),
+                    owner: text_of(owner),
+                })
+            }
+            IntentKind::Question => self.question(s),
+            IntentKind::Undo => {
+                let steps = match s.get(SlotName::Steps) {
+                    Some(t) => {
+                        let ws = words(t);
+                        let a = entity::amount(&ws)?;
+                        if a.value < 1.0 || a.value > 1000.0 || a.value.fract() != 0.0 {
+                            return None;
+                        }
+                        a.value as u32
+                    }
+                    None => 1,
+                };
+                Some(Intent::Undo { steps })
+            }
+            IntentKind::Help => Some(Intent::Help {
+                topic: s.get(SlotName::Topic).map(lower_text),
+            }),
+        }
+    }
+
+    fn update(&self, s: &Slots) -> Option<Intent> {
+        let target = s
+            .get(SlotName::Target)
+            .map(|t| self.target(t))
+            .unwrap_or_else(implied_target);
+        let op = match s.fixed_word(SlotName::Op).as_deref() {
+            Some("add") => ChangeOp::Add,
+            Some("subtract") => ChangeOp::Subtract,
+            Some("shift") | Some("pull") => ChangeOp::Shift,
+            _ => ChangeOp::Set,
+        };
+        let negate = s.fixed_word(SlotName::Op).as_deref() == Some("pull");
+        let mut changes = Vec::new();
+        if let Some(t) = s.get(SlotName::Changes) {
+            let pairs = split_changes(self.g, t, 0, t.len(), false)?;
+            for ((fa, fb), (va, vb)) in pairs {
+                changes.push(FieldChange {
+                    field: Some(self.field(&t[fa..fb])),
+                    op: ChangeOp::Set,
+                    value: self.value(&t[va..vb]),
+                });
+            }
+        } else {
+            let vt = s.get(SlotName::Value)?;
+            let mut field = s.get(SlotName::Field).map(|f| self.field(f));
+            let mut vt = vt;
+            if field.is_none() && vt.len() >= 2 {
+                // "to stage 'Negotiation'" / "to negotiation stage"
+                let ws = words(vt);
+                for n in (1..=self.g.max_field_words.min(vt.len() - 1)).rev() {
+                    let head = ws[..n].join(" ");
+                    if !self.g.field_aliases(&head).is_empty() && vt[0].kind == TokKind::Word {
+                        field = Some(self.field(&vt[..n]));
+                        vt = &vt[n..];
+                        if vt
+                            .first()
+                            .is_some_and(|t| matches!(t.word.as_str(), "to" | "of" | "=" | "as"))
+                            && vt.len() > 1
+                        {
+                            vt = &vt[1..];
+                        }
+                        break;
+                    }
+                    let tail = ws[ws.len() - n..].join(" ");
+                    let rest = ws[..ws.len() - n].join(" ");
+                    if !self.g.field_aliases(&tail).is_empty()
+                        && !self.g.value_hints(&rest).is_empty()
+                    {
+                        field = Some(self.field(&vt[vt.len() - n..]));
+                        vt = &vt[..vt.len() - n];
+                        break;
+                    }
+                }
+            }
+            let mut value = self.value(strip_value_lead(vt));
+            if op == ChangeOp::Shift {
+                let ws: Vec<&str> = words(vt).into_iter().filter(|w| *w != "by").collect();
+                let mut sp = entity::span(&ws)?;
+                if negate {
+                    sp.months = -sp.months;
+                    sp.days = -sp.days;
+                }
+                value.entities = vec![Entity::Span(sp)];
+                field.get_or_insert_with(|| self.field(&tokenize("close date")));
+            }
+            changes.push(FieldChange { field, op, value });
+        }
+        Some(Intent::UpdateFields { target, changes })
+    }
+
+    fn question(&self, s: &Slots) -> Option<Intent> {
+        let mut kind = match s.fixed_word(SlotName::Kind).as_deref() {
+            Some("count") => QuestionKind::Count,
+            Some("status") => QuestionKind::Status,
+            Some("lookup") => QuestionKind::LookUp,
+            _ => QuestionKind::List,
+        };
+        let mut target = self.target(s.get(SlotName::Target)?);
+        if s.fixed_word(SlotName::Mine).as_deref() == Some("true") {
+            match &mut target {
+                Target::Filter(f) => f.mine = true,
+                Target::Record(r) => r.mine = true,
+            }
+        }
+        if kind == QuestionKind::Count
+            && let Target::Record(r) = &target
+        {
+            // "how many deals do I have": a count is always over a set
+            target = Target::Filter(RecordFilter {
+                object: r.object,
+                mine: r.mine,
+                open: r.open,
+                account: r.account.clone(),
+                text: r.text.clone(),
+                ..Default::default()
+            });
+        }
+        if kind == QuestionKind::List && matches!(target, Target::Record(_)) {
+            kind = QuestionKind::LookUp;
+        }
+        Some(Intent::Question { kind, target })
+    }
+
+    fn log_call(&self, s: &Slots) -> Intent {
+        let mut who = s.get(SlotName::Who).map(|t| self.record_ref(t));
+        let what = s.get(SlotName::What).map(|t| self.record_ref(t));
+        // "log a call with Globex": a company is a `what`, not a `who`
+        if let Some(w) = &who
+            && matches!(
+                w.object,
+                Some(ObjectKind::Account | ObjectKind::Opportunity | ObjectKind::Case)
+            )
+            && what.is_none()
+        {
+            return Intent::LogCall {
+                who: None,
+                what: who.take(),
+                subject: None,
+                description: s.get(SlotName::Text).map(note_text),
+                duration_seconds: None,
+                date: s
+                    .get(SlotName::Date)
+                    .and_then(|t| entity::date(&words(t), self.today)),
+            };
+        }
+        let mut duration_seconds = s
+            .get(SlotName::Duration)
+            .and_then(|t| entity::duration(&words(t)));
+        let mut subject = None;
+        if let Some(c) = s.get(SlotName::Call) {
+            let ws = words(c);
+            let mut rest_from = 0;
+            for n in (1..=ws.len().min(4)).rev() {
+                if let Some(d) = entity::duration(&ws[..n]) {
+                    duration_seconds = Some(d);
+                    rest_from = n;
+                    break;
+                }
+            }
+            let rest = &c[rest_from..];
+            let rest = strip_articles(self.g, rest);
+            if !rest.is_empty() {
+                subject = Some(format!("{} call", text_of(rest)));
+            }
+        }
+        Intent::LogCall {
+            who,
+            what,
+            subject,
+            description: s.get(SlotName::Text).map(note_text),
+            duration_seconds,
+            date: s
+                .get(SlotName::Date)
+                .and_then(|t| entity::date(&words(t), self.today)),
+        }
+    }
+
+    fn create_task(&self, s: &Slots) -> Option<Intent> {
+        let mut due = s
+            .get(SlotName::Due)
+            .and_then(|t| entity::date(&words(t), self.today));
+        let mut who = s.get(SlotName::Who).map(|t| self.record_ref(t));
+        let mut what = s.get(SlotName::What).map(|t| self.record_ref(t));
+        let mut priority = s
+            .get(SlotName::Priority)
+            .and_then(|t| self.priority(&words(t)));
+        let about = s.get(SlotName::About);
+        let mut subject_toks: Vec<Token> = s
+            .get(SlotName::Subject)
+            .map(<[Token]>::to_vec)
+            .unwrap_or_default();
+        // priority and due date said inside the subject ("schedule demo, high priority")
+        loop {
+            while subject_toks.last().is_some_and(Token::is_punct) {
+                subject_toks.pop();
+            }
+            let owned: Vec<String> = subject_toks.iter().map(|t| t.word.clone()).collect();
+            let ws: Vec<&str> = owned.iter().map(String::as_str).collect();
+            let mut found = false;
+            for n in (1..=ws.len().min(3)).rev() {
+                if let Some(p) = self.priority(&ws[ws.len() - n..])
+                    && ws.len() > n
+                {
+                    priority = Some(p);
+                    subject_toks.truncate(ws.len() - n);
+                    found = true;
+                    break;
+                }
+            }
+            if !found && due.is_none() {
+                for n in (1..=ws.len().saturating_sub(1).min(5)).rev() {
+                    if let Some(d) = entity::date(&ws[ws.len() - n..], self.today) {
+                        due = Some(d);
+                        subject_toks.truncate(ws.len() - n);
+                        found = true;
+                        break;
+                    }
+                }
+            }
+            if !found {
+                break;
+            }
+        }
+        // "follow up with Richard Hendricks" / "send the proposal to Monsters Inc"
+        let ws: Vec<String> = subject_toks.iter().map(|t| t.word.clone()).collect();
+        let mut cut = None;
+        for (i, w) in ws.iter().enumerate() {
+            let min = if w == "to" { 2 } else { 1 };
+            if i >= min
+                && i + 1 < ws.len()
+                && matches!(
+                    w.as_str(),
+                    "with" | "for" | "on" | "about" | "regarding" | "re" | "to"
+                )
+                && subject_toks[i].kind == TokKind::Word
+            {
+                cut = Some(i);
+                break;
+            }
+        }
+        if let Some(i) = cut {
+            let rest = &subject_toks[i + 1..];
+            let r = self.record_ref(rest);
+            if ws[i] == "with" {
+                if who.is_none() {
+                    who = Some(r);
+                }
+            } else if what.is_none() {
+                what = Some(r);
+            }
+            subject_toks.truncate(i);
+        }
+        if let Some(a) = about {
+            let r = self.record_ref(a);
+            let person = matches!(r.object, Some(ObjectKind::Contact | ObjectKind::Lead));
+            if person
+                || (who.is_none()
+                    && s.get(SlotName::Who).is_none()
+                    && r.object.is_none()
+                    && looks_like_person(a)
+                    && what.is_some())
+            {
+                who.get_or_insert(r);
+            } else if what.is_none() {
+                what = Some(r);
+            } else {
+                who.get_or_insert(r);
+            }
+        }
+        let mut subject = text_of(strip_articles(self.g, &subject_toks));
+        if subject.is_empty() {
+            subject = s
+                .get(SlotName::Kind)
+                .map(text_of)
+                .unwrap_or_else(|| "Follow up".to_string());
+        }
+        Some(Intent::CreateTask {
+            subject: capitalise(&subject),
+            due,
+            who,
+            what,
+            priority,
+        })
+    }
+
+    fn priority(&self, ws: &[&str]) -> Option<Priority> {
+        if self.g.in_class("high_priority", ws) {
+            Some(Priority::High)
+        } else if self.g.in_class("low_priority", ws) {
+            Some(Priority::Low)
+        } else if self.g.in_class("normal_priority", ws) {
+            Some(Priority::Normal)
+        } else {
+            None
+        }
+    }
+}
+
+fn implied_target() -> Target {
+    Target::Record(RecordRef {
+        antecedent: Some(Antecedent {
+            pronoun: IMPLIED.to_string(),
+            clause: usize::MAX,
+            created: false,
+        }),
+        ..Default::default()
+    })
+}
+
+fn strip_articles<'t>(g: &Grammar, toks: &'t [Token]) -> &'t [Token] {
+    let mut t = toks;
+    while t.len() > 1 && g.in_class("article", &[t[0].word.as_str()]) && t[0].kind == TokKind::Word
+    {
+        t = &t[1..];
+    }
+    t
+}
+
+/// Leading "to"/"as" left in a value by loose patterns.
+fn strip_value_lead(toks: &[Token]) -> &[Token] {
+    toks
+}
+
+fn note_text(toks: &[Token]) -> String {
+    let mut t = toks;
+    while t.first().is_some_and(|x| x.is_punct()) {
+        t = &t[1..];
+    }
+    if t.len() == 1 && t[0].kind == TokKind::Quoted {
+        return t[0].raw.clone();
+    }
+    text_of(t)
+}
+
+fn looks_like_person(toks: &[Token]) -> bool {
+    toks.len() == 2
+        && toks
+            .iter()
+            .all(|t| t.kind == TokKind::Word && t.word.chars().all(char::is_alphabetic))
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,405 @@
+//! Record references and bulk filters as said: qualifiers (my, open/closed, at <account>), object
+//! words, record numbers, pronouns, task subjects with their related record, and filter qualifiers
+//! (industry, stage, closing <period>, over/under <amount>, overdue). Part of `build`.
+
+use super::*;
+
+impl Builder<'_> {
+    /// Record(s) a slot names: a filter when it says "all", a plural object, "overdue", …
+    pub(crate) fn target(&self, toks: &[Token]) -> Target {
+        if self.is_filter(toks) {
+            Target::Filter(self.filter(toks))
+        } else {
+            Target::Record(self.record_ref(toks))
+        }
+    }
+
+    pub(super) fn is_filter(&self, toks: &[Token]) -> bool {
+        let ws = words(toks);
+        if self.class("all", &ws).is_some() && ws.len() > 1 {
+            return true;
+        }
+        for i in 0..ws.len() {
+            if toks[i].kind != TokKind::Word {
+                continue;
+            }
+            for n in (1..=self.g.max_object_words.min(ws.len() - i)).rev() {
+                if let Some((_, true)) = self.g.object_word(&ws[i..i + n].join(" ")) {
+                    return true;
+                }
+            }
+            if self.class("overdue", &ws[i..]).is_some() && i > 0 {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Parse bulk qualifiers: my, open/closed, object, industry, stage, closing, amount, overdue.
+    pub(crate) fn filter(&self, toks: &[Token]) -> RecordFilter {
+        let ws = words(toks);
+        let mut f = RecordFilter::default();
+        let mut rest: Vec<&str> = Vec::new();
+        let mut i = 0;
+        while i < ws.len() {
+            let w = ws[i];
+            if toks[i].is_punct() {
+                i += 1;
+                continue;
+            }
+            if let Some(n) = self.class("all", &ws[i..]) {
+                i += n;
+                continue;
+            }
+            if let Some(n) = self.class("article", &ws[i..i + 1]) {
+                i += n;
+                continue;
+            }
+            if let Some(n) = self.class("mine", &ws[i..]) {
+                f.mine = true;
+                i += n;
+                continue;
+            }
+            if let Some(n) = self.mine_phrase(&ws[i..]) {
+                f.mine = true;
+                i += n;
+                continue;
+            }
+            if let Some(n) = self.class("open", &ws[i..]) {
+                f.open = Some(true);
+                i += n;
+                continue;
+            }
+            if let Some(n) = self.class("closed", &ws[i..]) {
+                f.open = Some(false);
+                i += n;
+                continue;
+            }
+            if let Some(n) = self.class("overdue", &ws[i..]) {
+                f.overdue = true;
+                i += n;
+                continue;
+            }
+            if let Some((k, n)) = self.object_at(&ws, i) {
+                f.object = Some(k);
+                i += n;
+                continue;
+            }
+            if matches!(w, "that" | "which" | "are" | "is" | "with" | "where") && i + 1 < ws.len() {
+                if w == "with"
+                    && self.class("over", &ws[i + 1..]).is_none()
+                    && self.class("under", &ws[i + 1..]).is_none()
+                    && !matches!(ws[i + 1], "amount" | "an" | "a")
+                {
+                    // "with Acme": account
+                    let end = self.qualifier_end(&ws, i + 1);
+                    f.account = Some(ws[i + 1..end].join(" "));
+                    i = end;
+                    continue;
+                }
+                i += 1;
+                continue;
+            }
+            if let Some(n) = self.class("closing", &ws[i..]) {
+                let k = i + n;
+                if let Some(end) =
+                    self.longest(&ws, k, 5, |x| entity::period(x, self.today).is_some())
+                {
+                    f.closing = entity::period(&ws[k..end], self.today);
+                    i = end;
+                    continue;
+                }
+                if let Some(end) =
+                    self.longest(&ws, k, 6, |x| entity::date(x, self.today).is_some())
+                {
+                    // "closing by December 15": up to that day
+                    if let Some(d) = entity::date(&ws[k..end], self.today) {
+                        f.closing = Some(DateRange {
+                            start: self.today.min(d),
+                            end: d,
+                        });
+                    }
+                    i = end;
+                    continue;
+                }
+            }
+            let over = self.class("over", &ws[i..]);
+            let under = self.class("under", &ws[i..]);
+            if let Some(n) = over.or(under) {
+                let k = i + n;
+                if let Some(end) = self.longest(&ws, k, 4, |x| entity::amount(x).is_some()) {
+                    let v = entity::amount(&ws[k..end]).map(|a| a.value);
+                    if over.is_some() {
+                        f.amount_over = v;
+                    } else {
+                        f.amount_under = v;
+                    }
+                    i = end;
+                    continue;
+                }
+            }
+            if matches!(w, "worth" | "amount") {
+                i += 1;
+                continue;
+            }
+            if matches!(w, "in" | "at" | "from" | "for" | "on") && i + 1 < ws.len() {
+                let mut k = i + 1;
+                while k < ws.len() && self.class("article", &ws[k..k + 1]).is_some() {
+                    k += 1;
+                }
+                let end = self.qualifier_end(&ws, k);
+                if end > k {
+                    let mut phrase: Vec<&str> = ws[k..end].to_vec();
+                    let sector = phrase
+                        .last()
+                        .is_some_and(|l| self.g.in_class("sector", &[l]));
+                    let stage_word = phrase.last().is_some_and(|l| *l == "stage");
+                    if (sector || stage_word) && phrase.len() > 1 {
+                        phrase.pop();
+                    }
+                    let key = phrase.join(" ");
+                    let hints = self.g.value_hints(&key);
+                    let value = |t: &[Token]| self.value(t);
+                    let vt = &toks[k..k + phrase.len()];
+                    if sector || hints.iter().any(|h| h.field == "Industry") && !stage_word {
+                        f.industry = Some(value(vt));
+                    } else if stage_word || hints.iter().any(|h| h.field == "StageName") {
+                        f.stage = Some(value(vt));
+                    } else if w != "in" || f.account.is_none() {
+                        f.account = Some(text_of(vt).to_lowercase());
+                    }
+                    i = end;
+                    continue;
+                }
+            }
+            rest.push(w);
+            i += 1;
+        }
+        f.text = rest.join(" ");
+        f
+    }
+
+    /// "I own", "owned by me", "assigned to me", "I have", "do I have".
+    pub(super) fn mine_phrase(&self, ws: &[&str]) -> Option<usize> {
+        const PHRASES: &[&[&str]] = &[
+            &["that", "i", "own"],
+            &["i", "own"],
+            &["owned", "by", "me"],
+            &["assigned", "to", "me"],
+            &["do", "i", "have"],
+            &["i", "have"],
+            &["of", "mine"],
+        ];
+        PHRASES.iter().find(|p| ws.starts_with(p)).map(|p| p.len())
+    }
+
+    /// Where a qualifier's words end: at the next qualifier keyword.
+    pub(super) fn qualifier_end(&self, ws: &[&str], start: usize) -> usize {
+        let mut k = start;
+        while k < ws.len() {
+            let w = ws[k];
+            if k > start
+                && (self.class("closing", &ws[k..]).is_some()
+                    || self.class("over", &ws[k..]).is_some()
+                    || self.class("under", &ws[k..]).is_some()
+                    || self.class("overdue", &ws[k..]).is_some()
+                    || matches!(
+                        w,
+                        "in" | "that"
+                            | "which"
+                            | "with"
+                            | "at"
+                            | "for"
+                            | "from"
+                            | ","
+                            | "owned"
+                            | "assigned"
+                            | "i"
+                    ))
+            {
+                break;
+            }
+            k += 1;
+        }
+        k
+    }
+
+    pub(super) fn object_at(&self, ws: &[&str], i: usize) -> Option<(ObjectKind, usize)> {
+        for n in (1..=self.g.max_object_words.min(ws.len() - i)).rev() {
+            if let Some((k, _)) = self.g.object_word(&ws[i..i + n].join(" ")) {
+                return Some((k, n));
+            }
+        }
+        None
+    }
+
+    /// One record as said: qualifiers, object word, number, "at <account>", pronouns.
+    pub(crate) fn record_ref(&self, toks: &[Token]) -> RecordRef {
+        let ws = words(toks);
+        let mut r = RecordRef::default();
+        let mut i = 0;
+        let mut end = ws.len();
+        let mut demonstrative = None;
+        // trailing possessive
+        if end > 1 && ws[end - 1] == "'s" {
+            end -= 1;
+        }
+        loop {
+            if i >= end {
+                break;
+            }
+            if let Some(n) = self
+                .class("demonstrative", &ws[i..end])
+                .filter(|n| i + n < end)
+            {
+                demonstrative = Some(ws[i..i + n].join(" "));
+                i += n;
+                continue;
+            }
+            if let Some(n) = self
+                .class("article", &ws[i..(i + 1).min(end)])
+                .filter(|n| i + n < end)
+            {
+                i += n;
+                continue;
+            }
+            if let Some(n) = self.class("mine", &ws[i..end]).filter(|n| i + n < end) {
+                r.mine = true;
+                i += n;
+                continue;
+            }
+            if let Some(n) = self.class("open", &ws[i..end]).filter(|n| i + n < end) {
+                r.open = Some(true);
+                i += n;
+                continue;
+            }
+            if ws[i] == "closed" && i + 1 < end {
+                r.open = Some(false);
+                i += 1;
+                continue;
+            }
+            break;
+        }
+        // leading object word: "opportunity Project Titan", "case 00001001"
+        if let Some((k, n)) = self.object_at(&ws[..end], i)
+            && (i + n < end || demonstrative.is_some() || i + n == end)
+        {
+            r.object = Some(k);
+            i += n;
+        }
+        // trailing object word: "the blue sun deal", "the pricing call task"
+        if r.object.is_none() || r.object == Some(ObjectKind::Task) {
+            for n in (1..=self.g.max_object_words.min(end.saturating_sub(i))).rev() {
+                if end - n > i
+                    && let Some((k, _)) = self.g.object_word(&ws[end - n..end].join(" "))
+                {
+                    if k == ObjectKind::Task
+                        && !matches!(
+                            ws[end - 1],
+                            "task" | "tasks" | "reminder" | "to-do" | "todo"
+                        )
+                    {
+                        continue;
+                    }
+                    r.object = Some(k);
+                    end -= n;
+                    break;
+                }
+            }
+        }
+        // "Jane Doe at ACME Corp" / "Sam Flynn from ENCOM"
+        if let Some(k) = (i + 1..end.saturating_sub(1))
+            .rev()
+            .find(|&k| matches!(ws[k], "at" | "from") && toks[k].kind == TokKind::Word)
+        {
+            let acct = strip_articles(self.g, &toks[k + 1..end]);
+            if !acct.is_empty() {
+                r.account = Some(lower_text(acct));
+                end = k;
+            }
+        }
+        let rest = &toks[i..end];
+        let rest_words: Vec<&str> = ws[i..end].to_vec();
+        if let [one] = rest_words.as_slice()
+            && entity::is_record_number(one)
+        {
+            r.number = Some((*one).to_string());
+            return r;
+        }
+        if rest.is_empty()
+            || (self.g.in_class("pronoun_person", &rest_words)
+                || self.g.in_class("pronoun_thing", &rest_words))
+                && demonstrative.is_none()
+        {
+            let pronoun = if rest.is_empty() {
+                let mut p = demonstrative.unwrap_or_default();
+                if let Some(o) = r.object {
+                    p = format!("{p} {}", o.api_name().to_lowercase())
+                        .trim()
+                        .to_string();
+                }
+                p
+            } else {
+                rest_words.join(" ")
+            };
+            r.antecedent = Some(Antecedent {
+                pronoun,
+                clause: usize::MAX,
+                created: false,
+            });
+            return r;
+        }
+        // with words left ("that Acme deal"), a demonstrative was only a determiner
+        r.text = lower_text(rest);
+        if r.object == Some(ObjectKind::Task) {
+            return self.task_ref(toks);
+        }
+        r
+    }
+
+    /// A task as said: subject words and the related record ("the pricing call task for Monsters
+    /// Inc", "the follow up call with sarah chen", "my Acme follow-up task").
+    pub(crate) fn task_ref(&self, toks: &[Token]) -> RecordRef {
+        let ws = words(toks);
+        let mut r = RecordRef {
+            object: Some(ObjectKind::Task),
+            ..Default::default()
+        };
+        let mut i = 0;
+        loop {
+            if i >= ws.len() {
+                break;
+            }
+            if self.g.in_class("article", &ws[i..i + 1])
+                || self.g.in_class("demonstrative", &ws[i..i + 1])
+            {
+                i += 1;
+            } else if let Some(n) = self.class("mine", &ws[i..]) {
+                r.mine = true;
+                i += n;
+            } else if let Some(n) = self.class("open", &ws[i..]) {
+                r.open = Some(true);
+                i += n;
+            } else {
+                break;
+            }
+        }
+        let mut end = ws.len();
+        if let Some(k) = (i + 1..end.saturating_sub(1))
+            .find(|&k| matches!(ws[k], "for" | "with" | "on" | "about" | "regarding" | "re"))
+        {
+            r.related = Some(lower_text(strip_articles(self.g, &toks[k + 1..end])));
+            end = k;
+        }
+        while end > i + 1
+            && matches!(
+                ws[end - 1],
+                "task" | "tasks" | "to-do" | "todo" | "reminder"
+            )
+        {
+            end -= 1;
+        }
+        r.text = lower_text(&toks[i..end]);
+        r
+    }
+}
