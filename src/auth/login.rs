@@ -105,14 +105,27 @@ pub fn scope_warnings(asked: &[String], granted: &[String], method: LoginMethod)
                 .to_string(),
         );
     }
+    // Flows that take no scope (JWT, client credentials) are held to the least sayso needs.
+    let wanted: Vec<&str> = if asked.is_empty() {
+        DEFAULT_SCOPES.to_vec()
+    } else {
+        asked.iter().map(String::as_str).collect()
+    };
+    // Identity scopes only reveal who the user is; they add no access to data.
+    const HARMLESS: &[&str] = &[
+        "full",
+        "id",
+        "openid",
+        "profile",
+        "email",
+        "address",
+        "phone",
+        "offline_access",
+    ];
     let extra: Vec<&str> = granted
         .iter()
         .map(String::as_str)
-        .filter(|g| {
-            !asked.iter().any(|a| a == g)
-                && !matches!(*g, "full" | "id" | "openid")
-                && !asked.is_empty()
-        })
+        .filter(|g| !wanted.contains(g) && !HARMLESS.contains(g))
         .collect();
     if !extra.is_empty() {
         w.push(format!(
@@ -577,6 +590,14 @@ mod tests {
         let w = scope_warnings(&v("api refresh_token"), &v("api web"), LoginMethod::Browser);
         assert!(w.iter().any(|w| w.contains("`web`")), "{w:?}");
         assert!(w.iter().any(|w| w.contains("no refresh token")), "{w:?}");
+    }
+
+    #[test]
+    fn flows_without_a_scope_are_held_to_the_least_scopes() {
+        let granted = v("api refresh_token offline_access openid id profile email");
+        assert!(scope_warnings(&[], &granted, LoginMethod::Jwt).is_empty());
+        let w = scope_warnings(&[], &v("api web chatter_api"), LoginMethod::Jwt);
+        assert!(w.iter().any(|w| w.contains("`web chatter_api`")), "{w:?}");
     }
 
     #[test]
