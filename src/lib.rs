@@ -17,6 +17,7 @@
 //!
 //! The binary (`src/bin/sayso`) is a thin layer: argument parsing, the shell, and rendering.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod config;

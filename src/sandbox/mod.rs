@@ -23,6 +23,7 @@
 //! [`session::authenticate`], which authenticates, counts the call and adds `Sforce-Limit-Info`.
 //! Trailing slashes are stripped before routing.
 
+pub mod admin_api;
 pub mod bulk;
 pub mod clock;
 pub mod composite;
@@ -178,6 +179,7 @@ impl Sandbox {
         policy
             .refresh_users(&conn)
             .map_err(store::StoreError::from)?;
+        admin_api::restore(&conn, &policy).map_err(store::StoreError::from)?;
         let org_id = policy.config().org_id().to_string();
         let state = AppState {
             db: Mutex::new(conn),
@@ -263,6 +265,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(composite::routes())
         .merge(bulk::routes())
         .merge(query::routes())
+        .merge(admin_api::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             session::authenticate,

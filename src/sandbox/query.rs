@@ -151,6 +151,10 @@ fn first_page(
         .ok_or_else(|| compile::malformed("A query string has to be specified"))?;
     let query = parse_soql(text)?;
     let version = version_of(version);
+    // Admin objects served from configuration and usage counts (`admin_api.rs`).
+    if let Some(body) = super::admin_api::virtual_query(state, principal, &query, &version)? {
+        return Ok(body);
+    }
     let batch = batch_size(headers);
     let conn = state.lock_db();
     let opts = RunOptions {

@@ -203,6 +203,11 @@ pub struct Policy {
 #[derive(Debug)]
 struct PolicyInner {
     config: SecurityConfig,
+    /// The configuration after admin changes (new permission sets and connected apps from the
+    /// sandbox admin API, `admin_api.rs`), replacing `config` at once for every decision and for
+    /// the OAuth token endpoint. [`Policy::config`] hands out plain references, so each replaced
+    /// configuration is leaked rather than freed: a few KB per admin change, which is rare.
+    changed: RwLock<Option<&'static SecurityConfig>>,
     users: RwLock<UserDirectory>,
 }
 
@@ -235,6 +240,7 @@ impl Policy {
         Policy {
             inner: Arc::new(PolicyInner {
                 config,
+                changed: RwLock::new(None),
                 users: RwLock::new(users),
             }),
         }
@@ -251,9 +257,25 @@ impl Policy {
         ))
     }
 
-    /// The configuration the policy was built from.
+    /// The configuration in force: the one the policy was built from, plus admin changes.
     pub fn config(&self) -> &SecurityConfig {
-        &self.inner.config
+        let changed = match self.inner.changed.read() {
+            Ok(g) => *g,
+            Err(poisoned) => *poisoned.into_inner(),
+        };
+        changed.unwrap_or(&self.inner.config)
+    }
+
+    /// Applies an admin change (adds a permission set or connected app) to the configuration;
+    /// every later decision and token request sees it. Used by the sandbox admin API only.
+    pub fn update_config(&self, change: impl FnOnce(&mut SecurityConfig)) {
+        let mut guard = match self.inner.changed.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut next = guard.unwrap_or(&self.inner.config).clone();
+        change(&mut next);
+        *guard = Some(Box::leak(Box::new(next)));
     }
 
     /// A snapshot of one user, by 15/18-character id.
@@ -331,7 +353,7 @@ impl Policy {
 
     /// System permissions of `principal`: profile ∪ permission sets.
     pub fn system_permissions(&self, principal: &Principal) -> SystemPermissions {
-        let cfg = &self.inner.config;
+        let cfg = self.config();
         let mut sys = cfg
             .profile(&principal.profile)
             .map(|p| p.system)
@@ -374,7 +396,7 @@ impl Policy {
 
     /// What `principal` may do with `object`.
     pub fn object_access(&self, principal: &Principal, object: &str) -> ObjectAccess {
-        let cfg = &self.inner.config;
+        let cfg = self.config();
         let mut perms = ObjectPermissions::default();
         if let Some(p) = cfg.profile(&principal.profile).and_then(|profile| {
             lookup_ci(&profile.objects, object).or_else(|| profile.objects.get("*"))
@@ -439,7 +461,7 @@ impl Policy {
         if SYSTEM_FIELDS.iter().any(|s| s.eq_ignore_ascii_case(field)) {
             return FieldAccess::Read;
         }
-        let cfg = &self.inner.config;
+        let cfg = self.config();
         let key = format!("{object}.{field}");
         let wildcard = format!("{object}.*");
         let level_in = |fields: &std::collections::BTreeMap<String, FieldLevel>,
@@ -609,7 +631,7 @@ impl FilterBuilder<'_> {
             .find(|k| k.eq_ignore_ascii_case(object))
             .cloned()
             .unwrap_or_else(|| object.to_string());
-        match policy.inner.config.sharing_of(object) {
+        match policy.config().sharing_of(object) {
             Some(Sharing::ReadWrite) => None,
             Some(Sharing::Read) if access == RowAccess::Read => None,
             Some(Sharing::Read) | Some(Sharing::Private) => {
@@ -668,7 +690,7 @@ impl FilterBuilder<'_> {
         let served: Vec<&str> = parents
             .iter()
             .copied()
-            .filter(|p| self.policy.inner.config.sharing_of(p).is_some())
+            .filter(|p| self.policy.config().sharing_of(p).is_some())
             .collect();
         let parts: Vec<SqlFilter> = served
             .into_iter()

@@ -2,11 +2,13 @@
 //! under `src/bin/sayso/` with an `Args` struct and an `exec` function that makes one call into the
 //! library; rendering and prompting stay here, never in the library.
 
+mod cmd_admin;
 mod cmd_history;
 mod cmd_login;
 mod cmd_parse;
 mod cmd_run;
 mod cmd_sandbox;
+mod piped;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -41,6 +43,8 @@ enum Command {
     Whoami(cmd_login::WhoamiArgs),
     /// Show today's API usage and budget.
     Usage(cmd_login::UsageArgs),
+    /// Administer the org: connected apps, grants, revocation, API usage, contractors.
+    Admin(cmd_admin::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +60,7 @@ fn main() -> ExitCode {
         Some(Command::Logout(args)) => cmd_login::exec_logout(args),
         Some(Command::Whoami(args)) => cmd_login::exec_whoami(args),
         Some(Command::Usage(args)) => cmd_login::exec_usage(args),
+        Some(Command::Admin(args)) => cmd_admin::exec(args),
         None => {
             eprintln!("error: no command given; try `sayso sandbox serve` or `sayso --help`");
             return ExitCode::from(2);
