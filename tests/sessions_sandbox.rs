@@ -694,3 +694,66 @@ async fn a_reused_access_token_works_until_it_dies() {
     .unwrap_err();
     assert!(!bad.to_string().contains("00Dnope"), "{bad}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_login_against_the_sandbox() {
+    let org = start(FaultOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path());
+    let http = reqwest::Client::new();
+    let o = opts(&org, "default");
+    let device = login::start_device(&http, &o).await.unwrap();
+    assert!(!device.code.user_code.is_empty());
+    // The user approves on "another device" before the first poll, so the test need not wait.
+    let pages = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let connect = format!("{}/setup/connect", org.url);
+    let page = pages
+        .post(&connect)
+        .form(&[("user_code", device.code.user_code.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rid = regex::Regex::new(r#"name="request" value="([^"]+)""#)
+        .unwrap()
+        .captures(&page)
+        .unwrap_or_else(|| panic!("login page: {page}"))[1]
+        .to_string();
+    let authorize = format!("{}/services/oauth2/authorize", org.url);
+    let resp = pages
+        .post(&authorize)
+        .form(&[
+            ("request", rid.as_str()),
+            ("action", "login"),
+            ("username", DANA),
+            ("password", "demo-password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let body = resp.text().await.unwrap();
+    if body.contains("consent_form") {
+        pages
+            .post(&authorize)
+            .form(&[("request", rid.as_str()), ("action", "approve")])
+            .send()
+            .await
+            .unwrap();
+    }
+    let report = device
+        .finish(&home, &http, &o, std::time::Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_eq!(report.profile.method, sayso::auth::LoginMethod::Device);
+    assert_eq!(report.profile.username.as_deref(), Some(DANA));
+    let client = Client::from_profile(&home, "default").await.unwrap();
+    client
+        .query("SELECT Id FROM Account LIMIT 1")
+        .await
+        .unwrap();
+}
