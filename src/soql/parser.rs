@@ -318,11 +318,11 @@ impl<'a> Parser<'a> {
 
     fn unsigned(&mut self, expected: &str) -> Result<u64> {
         let t = self.peek().clone();
-        if t.kind == TokenKind::Number {
-            if let Ok(n) = self.text(&t).parse::<u64>() {
-                self.bump();
-                return Ok(n);
-            }
+        if t.kind == TokenKind::Number
+            && let Ok(n) = self.text(&t).parse::<u64>()
+        {
+            self.bump();
+            return Ok(n);
         }
         Err(self.error(expected))
     }

@@ -113,6 +113,9 @@ pub struct ColRef<'a> {
     pub display: String,
 }
 
+/// Possible target objects of a relationship with their table aliases.
+pub type Targets<'a> = Vec<(&'a ObjectSchema, String)>;
+
 /// One LEFT JOIN for a parent relationship path.
 #[derive(Debug, Clone)]
 pub struct Join<'a> {
@@ -193,10 +196,7 @@ impl<'a, 'c> Scope<'a, 'c> {
     }
 
     /// Resolves the targets of the relationship path `rels` (joining as needed).
-    pub fn targets(
-        &mut self,
-        rels: &[String],
-    ) -> Result<(Vec<(&'a ObjectSchema, String)>, Vec<String>), SfError> {
+    pub fn targets(&mut self, rels: &[String]) -> Result<(Targets<'a>, Vec<String>), SfError> {
         let mut current: Vec<(&'a ObjectSchema, String)> = vec![(self.object, self.alias.clone())];
         let mut canonical = Vec::new();
         let mut key = String::new();
@@ -720,37 +720,19 @@ fn comparison(
                     "includes or excludes operator only valid on multipicklist field",
                 ));
             }
-            let mut alts = Vec::new();
+            let mut values = Vec::new();
             for lit in items {
                 let Literal::String(s) = lit else {
                     return Err(invalid_field("INCLUDES and EXCLUDES take strings"));
                 };
-                let mut all = Vec::new();
-                for part in s
-                    .value()
-                    .split(';')
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                {
-                    params.push(SqlValue::Text(like_escape_plain(part)));
-                    all.push(format!(
-                        "(';' || {lhs} || ';') LIKE ('%;' || ? || ';%') ESCAPE '\\'"
-                    ));
-                }
-                if !all.is_empty() {
-                    alts.push(format!("({})", all.join(" AND ")));
-                }
+                values.push(s.value());
             }
-            let any = if alts.is_empty() {
-                "0".to_string()
-            } else {
-                format!("({})", alts.join(" OR "))
-            };
-            Ok(if cmp.op == Operator::Includes {
-                format!("({lhs} IS NOT NULL AND {any})")
-            } else {
-                format!("({lhs} IS NULL OR NOT {any})")
-            })
+            Ok(includes_sql(
+                &lhs,
+                cmp.op == Operator::Includes,
+                &values,
+                params,
+            ))
         }
         (Operator::Like, Value::Literal(Literal::String(s))) => {
             if !is_text(&ty)
@@ -840,6 +822,35 @@ fn comparison(
             "operator {} does not take a list",
             op.as_str()
         ))),
+    }
+}
+
+/// INCLUDES / EXCLUDES over a `;`-joined multi-select column: each value matches when the column
+/// holds it; `'a;b'` means "both a and b"; a row matches INCLUDES when any value matches, and
+/// EXCLUDES when none does (null columns hold nothing).
+fn includes_sql(lhs: &str, include: bool, values: &[String], params: &mut Vec<SqlValue>) -> String {
+    let mut alts = Vec::new();
+    for value in values {
+        let mut all = Vec::new();
+        for part in value.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            params.push(SqlValue::Text(like_escape_plain(part)));
+            all.push(format!(
+                "(';' || {lhs} || ';') LIKE ('%;' || ? || ';%') ESCAPE '\\'"
+            ));
+        }
+        if !all.is_empty() {
+            alts.push(format!("({})", all.join(" AND ")));
+        }
+    }
+    let any = if alts.is_empty() {
+        "0".to_string()
+    } else {
+        format!("({})", alts.join(" OR "))
+    };
+    if include {
+        format!("({lhs} IS NOT NULL AND {any})")
+    } else {
+        format!("({lhs} IS NULL OR NOT {any})")
     }
 }
 
@@ -953,4 +964,40 @@ pub fn order_by(
         out.push(format!("{sql}{collate} {dir} {nulls}"));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::{Connection, params_from_iter};
+
+    /// Rows of a one-column table `m(v)` matching INCLUDES/EXCLUDES `values`.
+    fn matching(include: bool, values: &[&str]) -> Vec<String> {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE m (v TEXT); INSERT INTO m VALUES ('AAA;BBB'), ('AAA'), ('CCC;Dd_d'), (NULL), ('AAAB');",
+        )
+        .unwrap();
+        let mut params = Vec::new();
+        let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+        let sql = format!(
+            "SELECT coalesce(v, 'null') FROM m WHERE {} ORDER BY v",
+            includes_sql("v", include, &values, &mut params)
+        );
+        let mut stmt = conn.prepare(&sql).unwrap();
+        stmt.query_map(params_from_iter(params.iter()), |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[test]
+    fn includes_and_excludes_on_multiselect_text() {
+        assert_eq!(matching(true, &["AAA"]), vec!["AAA", "AAA;BBB"]);
+        assert_eq!(matching(true, &["aaa;bbb"]), vec!["AAA;BBB"]);
+        assert_eq!(matching(true, &["BBB", "CCC"]), vec!["AAA;BBB", "CCC;Dd_d"]);
+        assert_eq!(matching(true, &["dd_d"]), vec!["CCC;Dd_d"]);
+        assert_eq!(matching(true, &["D%"]), Vec::<String>::new());
+        assert_eq!(matching(false, &["AAA"]), vec!["null", "AAAB", "CCC;Dd_d"]);
+    }
 }
