@@ -29,13 +29,21 @@ pub struct Args {
     /// The profile (logged-in user) to run as.
     #[arg(long, env = "SAYSO_PROFILE", default_value = "default")]
     profile: String,
-    /// The command, or `-` to read one command per line from stdin.
-    #[arg(required = true, num_args = 1..)]
+    /// Read voice-note transcripts from stdin and split them into commands (see piped.rs).
+    #[arg(long)]
+    notes: bool,
+    /// The command, or `-` (or nothing, with stdin not a terminal) to read one command per line.
+    #[arg(num_args = 0..)]
     phrase: Vec<String>,
 }
 
 /// Runs `sayso run`.
 pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
+    if args.phrase.is_empty() && std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "say what to do: `sayso run \"show my open deals\"`, or pipe commands into `sayso run -`"
+        );
+    }
     let home = Home::from_env()?;
     let today = sayso::app::today_from_env()?;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -49,6 +57,15 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
             max_records: args.max_records,
             bulk_threshold: args.bulk_threshold,
         };
+        let dash = args.phrase.len() == 1 && args.phrase[0] == "-";
+        if args.notes || dash || args.phrase.is_empty() {
+            let piped = crate::piped::PipedOptions {
+                json: args.json,
+                notes: args.notes,
+                run: opts,
+            };
+            return crate::piped::run_stdin(&mut agent, &piped).await;
+        }
         let phrases: Vec<String> = if args.phrase.len() == 1 && args.phrase[0] == "-" {
             std::io::stdin()
                 .lock()

@@ -8,7 +8,9 @@ mod cmd_login;
 mod cmd_parse;
 mod cmd_run;
 mod cmd_sandbox;
+mod firstrun;
 mod piped;
+mod shell;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -45,6 +47,8 @@ enum Command {
     Usage(cmd_login::UsageArgs),
     /// Administer the org: connected apps, grants, revocation, API usage, contractors.
     Admin(cmd_admin::Args),
+    /// The interactive shell (also what `sayso` alone opens; the built-in demo org on first run).
+    Shell(shell::Args),
 }
 
 fn main() -> ExitCode {
@@ -61,10 +65,8 @@ fn main() -> ExitCode {
         Some(Command::Whoami(args)) => cmd_login::exec_whoami(args),
         Some(Command::Usage(args)) => cmd_login::exec_usage(args),
         Some(Command::Admin(args)) => cmd_admin::exec(args),
-        None => {
-            eprintln!("error: no command given; try `sayso sandbox serve` or `sayso --help`");
-            return ExitCode::from(2);
-        }
+        Some(Command::Shell(args)) => shell::exec(args),
+        None => shell::exec(shell::Args::default()),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,452 @@
+//! One command through the shell: dry run → preview → confirm → apply the previewed plan; a
+//! numbered choice when several records match; undo with a preview of what it reverts; Ctrl-C and
+//! a progress spinner around anything that talks to the org.
+//!
+//! Owns the asking; the agent only returns outcomes (`dry_run` with the pending plan, `ambiguous`
+//! with candidates). Part of the shell (`super`).
+
+use std::future::Future;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use sayso::app::{Outcome, RunOptions, Status};
+use sayso::lang::Intent;
+use sayso::resolve::Candidate;
+use serde_json::Value as Json;
+
+use super::Shell;
+use super::render;
+
+/// Runs `fut` until it finishes or Ctrl-C; shows a spinner once it takes over a second.
+/// `None` when cancelled (the future is dropped: nothing more is sent).
+pub(super) fn cancellable<F: Future>(rt: &tokio::runtime::Runtime, fut: F) -> Option<F::Output> {
+    rt.block_on(async {
+        tokio::pin!(fut);
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        let delay = tokio::time::sleep(Duration::from_secs(1));
+        tokio::pin!(delay);
+        let mut bar: Option<ProgressBar> = None;
+        let out = loop {
+            tokio::select! {
+                out = &mut fut => break Some(out),
+                _ = &mut ctrl_c => break None,
+                _ = &mut delay, if bar.is_none() => {
+                    let b = ProgressBar::new_spinner();
+                    if let Ok(s) = ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
+                        b.set_style(s);
+                    }
+                    b.set_message("working (Ctrl-C cancels)");
+                    b.enable_steady_tick(Duration::from_millis(120));
+                    bar = Some(b);
+                }
+            }
+        };
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        out
+    })
+}
+
+const CANCELLED: &str = "cancelled; anything already sent is in :history (undo it with :undo, finish it with `sayso retry`)";
+
+/// Replaces the words the agent found ambiguous (`what`, as quoted in its message) with the chosen
+/// record's exact name, quoted, so the resubmitted phrase names exactly that record.
+pub(super) fn rewrite_choice(phrase: &str, message: &str, name: &str) -> Option<String> {
+    let what = message.split('`').nth(1)?.to_lowercase();
+    let want: Vec<&str> = what.split_whitespace().collect();
+    if want.is_empty() {
+        return None;
+    }
+    // words of the phrase with their byte ranges
+    let mut words: Vec<(usize, usize, String)> = Vec::new();
+    let mut start = None;
+    for (i, c) in phrase
+        .char_indices()
+        .chain(std::iter::once((phrase.len(), ' ')))
+    {
+        let part = c.is_alphanumeric() || c == '\'' || c == '-' || c == '.' || c == '&';
+        match (part, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                let w = phrase[s..i]
+                    .trim_end_matches("'s")
+                    .trim_matches(|ch: char| !ch.is_alphanumeric())
+                    .to_lowercase();
+                words.push((s, i, w));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let at = words.windows(want.len()).position(|win| {
+        win.iter()
+            .zip(&want)
+            .all(|((_, _, w), t)| w == t || w.replace('-', " ") == *t)
+    })?;
+    let from = words[at].0;
+    let mut to = words[at + want.len() - 1].1;
+    // "Acme's stage" keeps its possessive
+    let tail = &phrase[..to];
+    if tail.ends_with("'s") {
+        to -= 2;
+    }
+    let quoted = if name.contains('"') {
+        name.to_string()
+    } else {
+        format!("\"{name}\"")
+    };
+    Some(format!("{}{}{}", &phrase[..from], quoted, &phrase[to..]))
+}
+
+/// Fields that tell records of an object apart, as `(path, label)`.
+fn telling_fields(sobject: &str) -> &'static [(&'static str, &'static str)] {
+    match sobject {
+        "Opportunity" => &[
+            ("StageName", "Stage"),
+            ("Amount", "Amount"),
+            ("CloseDate", "Close"),
+            ("Account.Name", "Account"),
+            ("Owner.Name", "Owner"),
+        ],
+        "Contact" => &[
+            ("Account.Name", "Account"),
+            ("Title", "Title"),
+            ("Email", "Email"),
+        ],
+        "Lead" => &[
+            ("Company", "Company"),
+            ("Status", "Status"),
+            ("Email", "Email"),
+        ],
+        "Account" => &[
+            ("Industry", "Industry"),
+            ("BillingCity", "City"),
+            ("Owner.Name", "Owner"),
+        ],
+        "Case" => &[
+            ("CaseNumber", "Number"),
+            ("Subject", "Subject"),
+            ("Status", "Status"),
+        ],
+        "Task" => &[
+            ("ActivityDate", "Due"),
+            ("Status", "Status"),
+            ("What.Name", "About"),
+        ],
+        _ => &[],
+    }
+}
+
+impl Shell {
+    /// Runs a phrase: questions answer at once, writes are previewed and confirmed.
+    pub(super) fn phrase(&mut self, rt: &tokio::runtime::Runtime, phrase: &str, depth: u8) {
+        if let Some(steps) = undo_steps(phrase, self.today) {
+            for _ in 0..steps {
+                if !self.undo(rt) {
+                    break;
+                }
+            }
+            return;
+        }
+        let preview_opts = RunOptions {
+            dry_run: true,
+            ..self.base_options()
+        };
+        let Some(out) = cancellable(rt, self.agent.submit(phrase, preview_opts)) else {
+            println!("{CANCELLED}");
+            return;
+        };
+        self.remember(&out);
+        match out.status {
+            Status::Ambiguous if !out.candidates.is_empty() && depth < 3 => {
+                self.choose(rt, phrase, &out, depth);
+            }
+            Status::DryRun if self.dry_run => {
+                println!("{}", render::preview(&out, &self.style));
+                for c in &out.calls {
+                    println!("{}", self.style.dim(&format!("  call: {c}")));
+                }
+                println!("dry run: nothing changed");
+            }
+            Status::DryRun => self.confirm_and_apply(rt, phrase, out),
+            _ => println!("{}", render::outcome(&out, &self.style)),
+        }
+        self.refresh_vocab();
+    }
+
+    fn confirm_and_apply(&mut self, rt: &tokio::runtime::Runtime, phrase: &str, mut out: Outcome) {
+        println!("{}", render::preview(&out, &self.style));
+        let n = out.count.unwrap_or(1);
+        let question = if n > 1 {
+            format!("apply these {n} changes? [Enter = yes, n = no] ")
+        } else {
+            "apply? [Enter = yes, n = no] ".to_string()
+        };
+        if !self.confirm(&question) {
+            println!("cancelled; nothing changed");
+            return;
+        }
+        let opts = RunOptions {
+            yes: true,
+            ..self.base_options()
+        };
+        let done = match out.pending.take() {
+            Some(plan) => cancellable(rt, self.agent.confirm(phrase, &plan, opts)),
+            None => cancellable(rt, self.agent.submit(phrase, opts)),
+        };
+        match done {
+            Some(done) => {
+                self.remember(&done);
+                println!("{}", render::outcome(&done, &self.style));
+            }
+            None => println!("{CANCELLED}"),
+        }
+    }
+
+    /// Shows the candidates with what tells them apart and resubmits with the one picked.
+    fn choose(&mut self, rt: &tokio::runtime::Runtime, phrase: &str, out: &Outcome, depth: u8) {
+        let rows = cancellable(rt, candidate_details(self, &out.candidates)).unwrap_or_else(|| {
+            out.candidates
+                .iter()
+                .map(|c| (c.sobject.clone(), c.name.clone(), Vec::new()))
+                .collect()
+        });
+        println!("{}", self.style.yellow(&out.message));
+        println!("{}", render::candidates(&rows));
+        let n = out.candidates.len();
+        let answer = match self
+            .editor
+            .readline(&format!("which one? [1-{n}, Enter cancels] "))
+        {
+            Ok(a) => a,
+            Err(_) => String::new(),
+        };
+        let picked = answer
+            .trim()
+            .trim_start_matches('#')
+            .parse::<usize>()
+            .ok()
+            .filter(|i| (1..=n).contains(i));
+        let Some(i) = picked else {
+            println!("cancelled; nothing changed");
+            return;
+        };
+        let c = &out.candidates[i - 1];
+        match rewrite_choice(phrase, &out.message, &c.name) {
+            Some(p) => {
+                println!("{}", self.style.dim(&format!("→ {p}")));
+                self.phrase(rt, &p, depth + 1);
+            }
+            None => println!(
+                "can't tell which words named the record; say it again with its full name: {}",
+                c.name
+            ),
+        }
+    }
+
+    /// Undoes the latest command not yet undone, after showing what it reverts. Returns whether
+    /// something was undone.
+    pub(super) fn undo(&mut self, rt: &tokio::runtime::Runtime) -> bool {
+        let entries = match self.agent.history(50) {
+            Ok(e) => e,
+            Err(e) => {
+                println!("error: {e}");
+                return false;
+            }
+        };
+        let undone: Vec<i64> = entries
+            .iter()
+            .filter(|(e, _)| e.kind == "undo")
+            .filter_map(|(e, _)| e.refers_to)
+            .collect();
+        let Some((target, changes)) = entries.iter().find(|(e, c)| {
+            e.kind != "undo" && !undone.contains(&e.id) && !c.is_empty() && e.status != "failed"
+        }) else {
+            println!("nothing to undo");
+            return false;
+        };
+        println!(
+            "undo #{} \"{}\" ({} change{}):",
+            target.id,
+            target.phrase,
+            changes.len(),
+            if changes.len() == 1 { "" } else { "s" }
+        );
+        for c in changes.iter().take(5) {
+            let ch = &c.change;
+            let line = match ch.op.as_str() {
+                "create" => format!("delete {} \"{}\"", ch.sobject, ch.name),
+                _ => {
+                    let fields: Vec<String> = ch
+                        .old
+                        .as_object()
+                        .map(|o| {
+                            o.iter()
+                                .map(|(k, old)| {
+                                    format!(
+                                        "{k}: {} → {}",
+                                        render::value(&ch.new[k.as_str()]),
+                                        render::value(old)
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    format!(
+                        "restore {} \"{}\": {}",
+                        ch.sobject,
+                        ch.name,
+                        fields.join(", ")
+                    )
+                }
+            };
+            println!("  {line}");
+        }
+        if changes.len() > 5 {
+            println!("  … and {} more", changes.len() - 5);
+        }
+        if !self.confirm("undo it? [Enter = yes, n = no] ") {
+            println!("cancelled; nothing changed");
+            return false;
+        }
+        let id = target.id;
+        match cancellable(rt, self.agent.undo(Some(id), &format!("undo {id}"))) {
+            Some(out) => {
+                println!("{}", render::outcome(&out, &self.style));
+                out.status.is_success()
+            }
+            None => {
+                println!("{CANCELLED}");
+                false
+            }
+        }
+    }
+
+    /// Remembers record names for completion.
+    fn remember(&mut self, out: &Outcome) {
+        let Ok(mut v) = self.vocab.lock() else {
+            return;
+        };
+        for r in &out.records {
+            let name = r
+                .get("Name")
+                .and_then(Json::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| render::record_name(r));
+            v.saw_record(&name);
+        }
+        for c in &out.changes {
+            v.saw_record(&c.name);
+        }
+        for c in &out.candidates {
+            v.saw_record(&c.name);
+        }
+    }
+}
+
+/// `Some(steps)` when the phrase is an undo.
+fn undo_steps(phrase: &str, today: chrono::NaiveDate) -> Option<u32> {
+    let parsed = sayso::lang::parse(phrase, today).ok()?;
+    match parsed.clauses.as_slice() {
+        [c] => match c.intent {
+            Intent::Undo { steps } => Some(steps.max(1)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The candidates with the fields that tell them apart (one query per object).
+async fn candidate_details(
+    shell: &Shell,
+    candidates: &[Candidate],
+) -> Vec<(String, String, Vec<(String, String)>)> {
+    let mut rows: Vec<(String, String, Vec<(String, String)>)> = candidates
+        .iter()
+        .map(|c| (c.sobject.clone(), c.name.clone(), Vec::new()))
+        .collect();
+    let mut objects: Vec<&str> = candidates.iter().map(|c| c.sobject.as_str()).collect();
+    objects.dedup();
+    for object in objects {
+        let fields = telling_fields(object);
+        if fields.is_empty() {
+            continue;
+        }
+        let ids: Vec<sayso::id::RecordId> = candidates
+            .iter()
+            .filter(|c| c.sobject == object)
+            .filter_map(|c| sayso::id::RecordId::parse(&c.id).ok())
+            .collect();
+        let mut select: Vec<&str> = vec!["Id"];
+        select.extend(fields.iter().map(|(p, _)| *p));
+        let Ok(q) = sayso::soql::QueryBuilder::select(object, &select)
+            .and_then(|b| Ok(b.filter(sayso::soql::builder::id_in("Id", &ids)?)))
+        else {
+            continue;
+        };
+        let Ok(found) = shell.agent.org().query_all(&q.to_soql()).await else {
+            continue;
+        };
+        for rec in found {
+            let id = rec.get("Id").and_then(Json::as_str).unwrap_or("");
+            let Some(i) = candidates.iter().position(|c| {
+                c.id == id || (c.id.len() >= 15 && id.len() >= 15 && c.id[..15] == id[..15])
+            }) else {
+                continue;
+            };
+            rows[i].2 = fields
+                .iter()
+                .map(|(path, label)| {
+                    let mut v = &rec;
+                    for part in path.split('.') {
+                        v = v.get(part).unwrap_or(&Json::Null);
+                    }
+                    (label.to_string(), render::value(v))
+                })
+                .collect();
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_choice_replaces_the_words_that_were_ambiguous() {
+        let m = "`globex` matches 2 records; say which";
+        assert_eq!(
+            rewrite_choice(
+                "update the Globex deal to negotiation",
+                m,
+                "Globex Facilities Add-on"
+            )
+            .as_deref(),
+            Some("update the \"Globex Facilities Add-on\" deal to negotiation")
+        );
+        assert_eq!(
+            rewrite_choice(
+                "move Cyberdyne's stage to closed won",
+                "`cyberdyne` matches 2 records; say which",
+                "Cyberdyne Skynet Expansion"
+            )
+            .as_deref(),
+            Some("move \"Cyberdyne Skynet Expansion\"'s stage to closed won")
+        );
+        assert_eq!(
+            rewrite_choice("update the acme deal", "no backticks", "Acme"),
+            None
+        );
+    }
+
+    #[test]
+    fn undo_phrases_are_recognised() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 18).unwrap();
+        assert_eq!(undo_steps("undo", today), Some(1));
+        assert_eq!(undo_steps("undo the last 2 commands", today), Some(2));
+        assert_eq!(undo_steps("show my open deals", today), None);
+    }
+}

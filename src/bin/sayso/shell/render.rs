@@ -1,0 +1,386 @@
+//! How the shell shows things: outcomes, record tables (comfy-table, sized to the terminal), write
+//! previews (record, field: old → new, what will be created), numbered candidate lists, and colour
+//! (off when `NO_COLOR` is set or stdout is not a terminal).
+//!
+//! Pure formatting: every function returns a `String`; the shell loop prints it. Owns no state.
+
+use std::io::IsTerminal;
+
+use comfy_table::{ContentArrangement, Table, presets};
+use sayso::app::{Outcome, Status};
+use serde_json::Value as Json;
+
+/// Whether to colour output.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Style {
+    pub(crate) color: bool,
+}
+
+impl Style {
+    /// Colour only on a terminal and when `NO_COLOR` is not set.
+    pub(crate) fn detect() -> Style {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style {
+            color: !no_color && std::io::stdout().is_terminal(),
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    pub(crate) fn dim(&self, text: &str) -> String {
+        self.paint("2", text)
+    }
+
+    pub(crate) fn bold(&self, text: &str) -> String {
+        self.paint("1", text)
+    }
+
+    pub(crate) fn green(&self, text: &str) -> String {
+        self.paint("32", text)
+    }
+
+    pub(crate) fn yellow(&self, text: &str) -> String {
+        self.paint("33", text)
+    }
+
+    pub(crate) fn red(&self, text: &str) -> String {
+        self.paint("31", text)
+    }
+}
+
+/// The status word as the JSON contract spells it.
+pub(crate) fn status_word(s: Status) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// A value for humans: strings bare, whole numbers with thousands separators, null as `—`.
+pub(crate) fn value(v: &Json) -> String {
+    match v {
+        Json::Null => "—".into(),
+        Json::String(s) => s.clone(),
+        Json::Bool(b) => if *b { "yes" } else { "no" }.into(),
+        Json::Number(n) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => thousands(f as i64),
+            Some(f) => format!("{f:.2}"),
+            None => n.to_string(),
+        },
+        Json::Object(o) => o
+            .get("Name")
+            .and_then(Json::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string()),
+        Json::Array(_) => v.to_string(),
+    }
+}
+
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// The display name of a record row.
+pub(crate) fn record_name(r: &Json) -> String {
+    for k in ["Name", "CaseNumber", "Subject", "Title"] {
+        if let Some(s) = r.get(k).and_then(Json::as_str) {
+            return s.to_string();
+        }
+    }
+    let first = r.get("FirstName").and_then(Json::as_str).unwrap_or("");
+    let last = r.get("LastName").and_then(Json::as_str).unwrap_or("");
+    format!("{first} {last}").trim().to_string()
+}
+
+/// Columns not worth showing in a table.
+fn hidden(key: &str) -> bool {
+    matches!(
+        key,
+        "attributes"
+            | "Id"
+            | "LastModifiedDate"
+            | "SystemModstamp"
+            | "CreatedDate"
+            | "IsClosed"
+            | "IsWon"
+            | "IsDeleted"
+            | "FirstName"
+            | "LastName"
+            | "Name"
+    ) || (key.ends_with("Id") && key.len() > 2)
+}
+
+fn new_table() -> Table {
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_HORIZONTAL_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if t.width().is_none() {
+        t.set_width(100);
+    }
+    t
+}
+
+/// Records as a table: the name first, then the other fields in the order the org sent them.
+pub(crate) fn records_table(records: &[Json]) -> String {
+    let mut cols: Vec<String> = Vec::new();
+    for r in records {
+        if let Some(o) = r.as_object() {
+            for k in o.keys() {
+                if !hidden(k) && !cols.contains(k) && cols.len() < 7 {
+                    cols.push(k.clone());
+                }
+            }
+        }
+    }
+    let mut t = new_table();
+    let mut header = vec!["Name".to_string()];
+    header.extend(cols.iter().cloned());
+    t.set_header(header);
+    for r in records {
+        let mut row = vec![record_name(r)];
+        for c in &cols {
+            row.push(r.get(c).map(value).unwrap_or_default());
+        }
+        t.add_row(row);
+    }
+    t.to_string()
+}
+
+/// The compact preview of a dry-run outcome: one line per change, a sample for bulk changes.
+pub(crate) fn preview(out: &Outcome, style: &Style) -> String {
+    const SAMPLE: usize = 5;
+    let total = out.count.unwrap_or(out.records.len() as u64) as usize;
+    let mut lines = Vec::new();
+    if total > 1 {
+        let bulk = out.records.iter().all(|r| r["op"] == out.records[0]["op"])
+            && out
+                .records
+                .iter()
+                .all(|r| r["sobject"] == out.records[0]["sobject"]);
+        if bulk && total > SAMPLE {
+            lines.push(style.bold(&format!("{total} changes; a sample:")));
+        } else {
+            lines.push(style.bold(&format!("{total} changes:")));
+        }
+    }
+    for r in out.records.iter().take(SAMPLE) {
+        lines.push(format!("  {}", change_line(r, style)));
+    }
+    if out.records.len() > SAMPLE {
+        lines.push(style.dim(&format!("  … and {} more", total.saturating_sub(SAMPLE))));
+    }
+    lines.join("\n")
+}
+
+/// One planned change: `update Opportunity "Initech Renewal": Amount 85,000 → 92,000`.
+fn change_line(r: &Json, style: &Style) -> String {
+    let op = r["op"].as_str().unwrap_or("change");
+    let sobject = r["sobject"].as_str().unwrap_or("");
+    let name = r["Name"].as_str().unwrap_or("");
+    let fields: Vec<String> = r["fields"]
+        .as_object()
+        .map(|f| {
+            f.iter()
+                .filter(|(k, _)| op != "create" || !matches!(k.as_str(), "OwnerId"))
+                .map(|(k, v)| {
+                    if op == "create" || v["old"].is_null() && op != "update" {
+                        format!("{k} = {}", short(&value(&v["new"])))
+                    } else {
+                        format!(
+                            "{k}: {} → {}",
+                            short(&value(&v["old"])),
+                            style.bold(&short(&value(&v["new"])))
+                        )
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let head = match op {
+        "create" => style.green(&format!("create {sobject}")),
+        "delete" => style.red(&format!("delete {sobject}")),
+        _ => style.yellow(&format!("{op} {sobject}")),
+    };
+    format!("{head} \"{name}\": {}", fields.join(", "))
+}
+
+fn short(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() > MAX {
+        let cut: String = s.chars().take(MAX - 1).collect();
+        format!("{cut}…")
+    } else {
+        s.to_string()
+    }
+}
+
+/// A numbered list of candidates with the fields that tell them apart.
+pub(crate) fn candidates(rows: &[(String, String, Vec<(String, String)>)]) -> String {
+    // Only the fields whose values differ between candidates are shown.
+    let mut cols: Vec<String> = Vec::new();
+    for (_, _, fields) in rows {
+        for (k, _) in fields {
+            if !cols.contains(k) {
+                cols.push(k.clone());
+            }
+        }
+    }
+    let get = |fields: &[(String, String)], k: &str| {
+        fields
+            .iter()
+            .find(|(f, _)| f == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    cols.retain(|c| {
+        let first = get(&rows[0].2, c);
+        rows.iter().any(|r| get(&r.2, c) != first)
+    });
+    let mut t = new_table();
+    let mut header = vec!["#".to_string(), "Record".to_string()];
+    header.extend(cols.iter().cloned());
+    t.set_header(header);
+    for (i, (sobject, name, fields)) in rows.iter().enumerate() {
+        let mut row = vec![(i + 1).to_string(), format!("{sobject} {name}")];
+        for c in &cols {
+            row.push(get(fields, c));
+        }
+        t.add_row(row);
+    }
+    t.to_string()
+}
+
+/// A finished outcome: status line, changes, records, suggestions.
+pub(crate) fn outcome(out: &Outcome, style: &Style) -> String {
+    let word = status_word(out.status);
+    let head = if out.status.is_success() {
+        style.green(&word)
+    } else if matches!(out.status, Status::NeedsConfirmation | Status::Ambiguous) {
+        style.yellow(&word)
+    } else {
+        style.red(&word)
+    };
+    let mut lines = vec![format!("{head}: {}", out.message)];
+    for c in &out.changes {
+        let fields: Vec<String> = c
+            .fields
+            .iter()
+            .map(|(k, v)| {
+                if v["old"].is_null() {
+                    format!("{k} = {}", short(&value(&v["new"])))
+                } else {
+                    format!(
+                        "{k}: {} → {}",
+                        short(&value(&v["old"])),
+                        short(&value(&v["new"]))
+                    )
+                }
+            })
+            .collect();
+        lines.push(format!(
+            "  {} {} \"{}\" {}",
+            c.op,
+            c.sobject,
+            c.name,
+            fields.join(", ")
+        ));
+    }
+    if out.status == Status::Answered && !out.records.is_empty() {
+        lines.push(records_table(&out.records));
+    }
+    for f in &out.failures {
+        lines.push(style.red(&format!("  failed: {}: {}", f.name, f.error)));
+    }
+    for s in &out.suggestions {
+        lines.push(format!("  try: {s}"));
+    }
+    if out.api_calls > 0 {
+        lines.push(style.dim(&format!(
+            "  ({} API call{})",
+            out.api_calls,
+            if out.api_calls == 1 { "" } else { "s" }
+        )));
+    }
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const PLAIN: Style = Style { color: false };
+
+    #[test]
+    fn values_read_like_a_person_wrote_them() {
+        assert_eq!(value(&json!(92000.0)), "92,000");
+        assert_eq!(value(&json!(-1500000)), "-1,500,000");
+        assert_eq!(value(&json!(12.5)), "12.50");
+        assert_eq!(value(&json!(null)), "—");
+        assert_eq!(value(&json!({"Name": "Acme"})), "Acme");
+    }
+
+    #[test]
+    fn preview_shows_old_and_new_and_samples_bulk() {
+        let mut o = Outcome::new(Status::DryRun, "would make 1 change");
+        o.records = vec![
+            json!({"op": "update", "sobject": "Opportunity", "Name": "Initech Renewal",
+            "fields": {"Amount": {"old": 85000.0, "new": 92000.0}}}),
+        ];
+        o.count = Some(1);
+        assert_eq!(
+            preview(&o, &PLAIN),
+            "  update Opportunity \"Initech Renewal\": Amount: 85,000 → 92,000"
+        );
+        o.records = (0..8)
+            .map(|i| {
+                json!({"op": "update", "sobject": "Task", "Name": format!("T{i}"),
+                "fields": {"Status": {"old": "Not Started", "new": "Completed"}}})
+            })
+            .collect();
+        o.count = Some(8);
+        let p = preview(&o, &PLAIN);
+        assert!(p.starts_with("8 changes; a sample:"), "{p}");
+        assert!(p.contains("T4") && !p.contains("T5"), "{p}");
+        assert!(p.ends_with("… and 3 more"), "{p}");
+    }
+
+    #[test]
+    fn candidates_show_only_fields_that_differ() {
+        let rows = vec![
+            (
+                "Opportunity".to_string(),
+                "Globex Enterprise License".to_string(),
+                vec![
+                    ("Stage".to_string(), "Negotiation/Review".to_string()),
+                    ("Account".to_string(), "Globex".to_string()),
+                ],
+            ),
+            (
+                "Opportunity".to_string(),
+                "Globex Facilities Add-on".to_string(),
+                vec![
+                    ("Stage".to_string(), "Needs Analysis".to_string()),
+                    ("Account".to_string(), "Globex".to_string()),
+                ],
+            ),
+        ];
+        let t = candidates(&rows);
+        assert!(t.contains("Stage") && t.contains("Needs Analysis"), "{t}");
+        assert!(!t.contains("Account"), "{t}");
+    }
+}
