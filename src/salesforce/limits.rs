@@ -221,6 +221,21 @@ impl Ledger {
         }
     }
 
+    /// The ledger of `profile` for today (`SAYSO_TODAY` or the local date) with the `[budget]` of
+    /// `config.toml`: what a command reads to print the budget warning before it starts.
+    ///
+    /// # Errors
+    /// [`crate::config::ConfigError`] for a bad `config.toml`.
+    pub fn for_profile(home: &Home, profile: &str) -> Result<Ledger, crate::config::ConfigError> {
+        let settings = crate::config::Settings::load(home)?;
+        Ok(Ledger::new(
+            home,
+            profile,
+            &super::client::ledger_day(),
+            settings.budget,
+        ))
+    }
+
     /// The ledger file.
     pub fn path(&self) -> &std::path::Path {
         &self.path

@@ -12,8 +12,7 @@ use sayso::auth::login::{
     self, DEFAULT_CLIENT_ID, DEFAULT_PROFILE, LOGIN_URL, LoginOptions, LoginReport, TEST_LOGIN_URL,
 };
 use sayso::auth::{Secret, TokenStore, oauth, store};
-use sayso::config::{Home, Settings};
-use sayso::salesforce::client::ledger_day;
+use sayso::config::Home;
 use sayso::salesforce::{BudgetStatus, Ledger};
 
 /// Arguments of `sayso login`.
@@ -426,8 +425,7 @@ pub fn exec_whoami(args: WhoamiArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn budget_status(home: &Home, profile: &str) -> anyhow::Result<BudgetStatus> {
-    let settings = Settings::load(home)?;
-    Ok(Ledger::new(home, profile, &ledger_day(), settings.budget).status())
+    Ok(Ledger::for_profile(home, profile)?.status())
 }
 
 /// `sayso usage`.
