@@ -517,3 +517,27 @@ async fn statuses_of_the_resolution_rules() {
     assert_eq!(out.status, Status::Answered, "{}", out.message);
     assert!(out.records.len() >= 3, "{:?}", out.records);
 }
+
+#[tokio::test]
+async fn a_picked_candidate_resolves_an_ambiguous_reference() {
+    let org = start().await;
+    let (mut agent, _) = org.agent(DANA, DANA_ID);
+    let phrase = "move the hooli deal to negotiation";
+    let out = agent.submit(phrase, yes()).await;
+    assert_eq!(out.status, Status::Ambiguous);
+    let pick = out
+        .candidates
+        .iter()
+        .find(|c| c.name == "Hooli XYZ Data Platform")
+        .unwrap()
+        .id
+        .clone();
+    let out = agent.submit_picked(phrase, yes(), &[pick.clone()]).await;
+    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    assert_eq!(out.changes[0].id.as_deref(), Some(pick.as_str()));
+    let row = org
+        .admin()
+        .one("SELECT StageName FROM Opportunity WHERE Name = 'Hooli XYZ Data Platform'")
+        .await;
+    assert_eq!(row["StageName"], "Negotiation/Review");
+}

@@ -92,7 +92,7 @@ pub struct Outcome {
     /// The journal entry written, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub journal_entry: Option<i64>,
-    /// The plan waiting for confirmation ([`Agent::confirm`]).
+    /// The plan waiting for confirmation ([`Agent::confirm`]); a dry run sets it too.
     #[serde(skip)]
     pub pending: Option<Plan>,
 }
@@ -183,6 +183,7 @@ pub struct Agent {
     me: String,
     username: String,
     today: NaiveDate,
+    progress: Option<Box<dyn Fn(usize, usize) + Send + Sync>>,
 }
 
 /// Parses a phrase with the embedded command language.
@@ -235,6 +236,7 @@ impl Agent {
             me,
             username,
             today,
+            progress: None,
         })
     }
 
@@ -254,18 +256,34 @@ impl Agent {
             me: me.into(),
             username: username.into(),
             today,
+            progress: None,
         }
     }
 
     /// Runs one phrase end to end.
     pub async fn submit(&mut self, phrase: &str, opts: RunOptions) -> Outcome {
+        self.submit_picked(phrase, opts, &[]).await
+    }
+
+    /// Runs a phrase again after the user picked records (by id) from an `ambiguous` answer.
+    pub async fn submit_picked(
+        &mut self,
+        phrase: &str,
+        opts: RunOptions,
+        picked: &[String],
+    ) -> Outcome {
         let start = self.org.calls();
-        let mut out = self.submit_inner(phrase, opts).await;
+        let mut out = self.submit_inner(phrase, opts, picked).await;
         out.api_calls = u64::from(self.org.calls() - start);
         out
     }
 
-    async fn submit_inner(&mut self, phrase: &str, opts: RunOptions) -> Outcome {
+    /// Reports bulk progress (records done, total) to `f` from now on.
+    pub fn set_progress(&mut self, f: Box<dyn Fn(usize, usize) + Send + Sync>) {
+        self.progress = Some(f);
+    }
+
+    async fn submit_inner(&mut self, phrase: &str, opts: RunOptions, picked: &[String]) -> Outcome {
         let parsed = parse_phrase(phrase, self.today);
         let resolution = {
             let mut resolver = Resolver {
@@ -273,6 +291,7 @@ impl Agent {
                 schema: &mut self.schema,
                 me: self.me.clone(),
                 today: self.today,
+                picked: picked.to_vec(),
             };
             resolver.resolve(&parsed).await
         };
@@ -345,6 +364,8 @@ impl Agent {
             o.calls = plan.calls(route);
             o.records = preview(&plan, usize::MAX);
             o.count = Some(plan.steps.len() as u64);
+            // The shell previews every write this way, then applies exactly this plan.
+            o.pending = Some(plan);
             return o;
         }
         if plan.bulk && !opts.yes {
@@ -362,24 +383,20 @@ impl Agent {
             o.pending = Some(plan);
             return o;
         }
-        self.execute(phrase, &plan, opts, None).await
+        self.execute(phrase, &plan, opts).await
     }
 
     /// Executes a plan (after confirmation).
     pub async fn confirm(&mut self, phrase: &str, plan: &Plan, opts: RunOptions) -> Outcome {
         let start = self.org.calls();
-        let mut out = self.execute(phrase, plan, opts, None).await;
+        let mut out = self.execute(phrase, plan, opts).await;
         out.api_calls = u64::from(self.org.calls() - start);
         out
     }
 
-    async fn execute(
-        &mut self,
-        phrase: &str,
-        plan: &Plan,
-        opts: RunOptions,
-        progress: Option<exec::Progress<'_>>,
-    ) -> Outcome {
+    async fn execute(&mut self, phrase: &str, plan: &Plan, opts: RunOptions) -> Outcome {
+        let progress: Option<exec::Progress<'_>> =
+            self.progress.as_deref().map(|p| p as exec::Progress<'_>);
         let run_opts = ExecRunOptions {
             user: self.username.clone(),
             phrase: phrase.to_string(),

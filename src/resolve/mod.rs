@@ -102,6 +102,9 @@ pub struct Resolver<'a> {
     pub me: String,
     /// Today (SAYSO_TODAY or the local date).
     pub today: NaiveDate,
+    /// Record ids the user picked from an earlier `ambiguous` answer: among several matches,
+    /// a picked one wins.
+    pub picked: Vec<String>,
 }
 
 /// Objects a reference with no object word may name, most likely first.

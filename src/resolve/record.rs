@@ -416,6 +416,18 @@ impl Resolver<'_> {
                 if comparable && open.len() == 1 {
                     return Ok(found(open[0]));
                 }
+                let picked: Vec<_> = pool
+                    .iter()
+                    .copied()
+                    .filter(|(_, row)| {
+                        row.get("Id")
+                            .and_then(Json::as_str)
+                            .is_some_and(|id| self.picked.iter().any(|p| p == id))
+                    })
+                    .collect();
+                if picked.len() == 1 {
+                    return Ok(found(picked[0]));
+                }
                 let candidates = pool
                     .iter()
                     .map(|(o, row)| Candidate {

@@ -79,9 +79,32 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
         let interactive = !args.json
             && std::io::stdin().is_terminal()
             && !(args.phrase.len() == 1 && args.phrase[0] == "-");
+        if !args.json && std::io::stderr().is_terminal() {
+            let bar = indicatif::ProgressBar::hidden();
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            agent.set_progress(Box::new(move |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+                if done >= total {
+                    bar.finish_and_clear();
+                }
+            }));
+        }
         let mut failures = 0;
         for phrase in phrases {
             let mut out = agent.submit(&phrase, opts).await;
+            // Interactive: a numbered choice among the candidates, then the same command again.
+            let mut picked: Vec<String> = Vec::new();
+            while out.status == Status::Ambiguous && interactive && picked.len() < 5 {
+                render(&out, false);
+                let Some(choice) = choose(out.candidates.len()) else {
+                    break;
+                };
+                picked.push(out.candidates[choice].id.clone());
+                let calls = out.api_calls;
+                out = agent.submit_picked(&phrase, opts, &picked).await;
+                out.api_calls += calls;
+            }
             if out.status == Status::NeedsConfirmation && interactive {
                 render(&out, false);
                 if ask(&format!(
@@ -108,6 +131,16 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
             ExitCode::from(1)
         })
     })
+}
+
+/// Asks for a number 1..=n; `None` when the answer is not one.
+fn choose(n: usize) -> Option<usize> {
+    eprint!("which one? [1-{n}, Enter to cancel] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).ok()?;
+    let k: usize = line.trim().parse().ok()?;
+    (1..=n).contains(&k).then(|| k - 1)
 }
 
 fn ask(prompt: &str) -> bool {
