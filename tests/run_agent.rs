@@ -532,7 +532,7 @@ async fn a_picked_candidate_resolves_an_ambiguous_reference() {
         .unwrap()
         .id
         .clone();
-    let out = agent.submit_picked(phrase, yes(), &[pick.clone()]).await;
+    let out = agent.submit_picked(phrase, yes(), std::slice::from_ref(&pick)).await;
     assert_eq!(out.status, Status::Applied, "{}", out.message);
     assert_eq!(out.changes[0].id.as_deref(), Some(pick.as_str()));
     let row = org
