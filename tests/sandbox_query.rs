@@ -550,6 +550,50 @@ async fn aggregates_group_by_and_having() {
         total as usize,
         opps.iter().filter(|o| o["CloseDate"].is_string()).count()
     );
+    // ROLLUP adds subtotal rows (the rolled-up field null, GROUPING() = 1) and a grand total.
+    let body = org
+        .ok("SELECT StageName, GROUPING(StageName) g, COUNT(Id) n FROM Opportunity GROUP BY ROLLUP(StageName) ORDER BY GROUPING(StageName), StageName")
+        .await;
+    let rows = records(&body);
+    let last = rows.last().unwrap();
+    assert_eq!(
+        (&last["StageName"], &last["g"], &last["n"]),
+        (&Value::Null, &json!(1), &json!(opps.len())),
+        "{body}"
+    );
+    let per_stage: i64 = rows[..rows.len() - 1]
+        .iter()
+        .map(|r| r["n"].as_i64().unwrap())
+        .sum();
+    assert_eq!(per_stage as usize, opps.len());
+    assert!(
+        rows[..rows.len() - 1]
+            .iter()
+            .all(|r| r["g"] == json!(0) && r["StageName"].is_string())
+    );
+    let body = org.ok("SELECT StageName, IsClosed, COUNT(Id) FROM Opportunity GROUP BY CUBE(StageName, IsClosed)").await;
+    let grand: Vec<Value> = records(&body)
+        .into_iter()
+        .filter(|r| r["StageName"].is_null() && r["IsClosed"].is_null())
+        .collect();
+    assert_eq!(grand.len(), 1, "{body}");
+    assert_eq!(grand[0]["expr0"], json!(opps.len()));
+    // Date functions over convertTimezone() see org-local (America/Los_Angeles) wall time: the demo
+    // events start at 09:00, 10:00, 11:00 and 14:00 local.
+    let body = org
+        .ok("SELECT HOUR_IN_DAY(convertTimezone(StartDateTime)) h, COUNT(Id) FROM Event GROUP BY HOUR_IN_DAY(convertTimezone(StartDateTime)) ORDER BY HOUR_IN_DAY(convertTimezone(StartDateTime))")
+        .await;
+    let hours: Vec<i64> = records(&body)
+        .iter()
+        .map(|r| r["h"].as_i64().unwrap())
+        .collect();
+    assert_eq!(hours, vec![9, 10, 11, 14], "{body}");
+    let body = org.ok("SELECT HOUR_IN_DAY(StartDateTime) h FROM Event GROUP BY HOUR_IN_DAY(StartDateTime) ORDER BY HOUR_IN_DAY(StartDateTime)").await;
+    let utc: Vec<i64> = records(&body)
+        .iter()
+        .map(|r| r["h"].as_i64().unwrap())
+        .collect();
+    assert_eq!(utc, vec![16, 17, 18, 21], "May is UTC-7: {body}");
     let (status, code, message) = org
         .err(
             ADMIN,
@@ -852,7 +896,7 @@ async fn errors_have_salesforce_shapes() {
     assert_eq!(code, "INVALID_FIELD");
     // Valid SOQL the sandbox cannot evaluate is named, never MALFORMED_QUERY.
     for soql in [
-        "SELECT LeadSource, COUNT(Name) FROM Lead GROUP BY ROLLUP(LeadSource)",
+        "SELECT Name FROM Contact WHERE DISTANCE(MailingAddress, GEOLOCATION(1, 2), 'mi') < 5",
         "SELECT Id FROM Account USING SCOPE mine",
         "SELECT FORMAT(Amount) FROM Opportunity",
     ] {

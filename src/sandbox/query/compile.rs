@@ -418,7 +418,10 @@ fn single_field<'a>(scope: &mut Scope<'a, '_>, call: &FunctionCall) -> Result<Co
     match call.args.as_slice() {
         [FunctionArg::Field(path)] => scope.column(path),
         [FunctionArg::Function(inner)] if inner.function == Function::ConvertTimezone => {
-            Err(unsupported("convertTimezone()"))
+            Err(malformed(format!(
+                "convertTimezone() is only valid inside a date function, not in {}()",
+                call.function.as_str()
+            )))
         }
         _ => Err(malformed(format!(
             "{}() takes one field",
@@ -476,7 +479,19 @@ pub fn function<'a>(
             ))
         }
         _ if f.is_date_function() => {
-            let c = single_field(scope, call)?;
+            let (c, local) = match call.args.as_slice() {
+                [FunctionArg::Function(inner)] if inner.function == Function::ConvertTimezone => {
+                    let c = single_field(scope, inner)?;
+                    if c.field.ty != FieldType::Datetime {
+                        return Err(malformed(format!(
+                            "convertTimezone() requires a dateTime field, not {}",
+                            c.field.name
+                        )));
+                    }
+                    (c, true)
+                }
+                _ => (single_field(scope, call)?, false),
+            };
             if !matches!(c.field.ty, FieldType::Date | FieldType::Datetime) {
                 return Err(malformed(format!(
                     "{}() requires a date or dateTime field, not {}",
@@ -484,7 +499,11 @@ pub fn function<'a>(
                     c.field.name
                 )));
             }
-            let x = format!("substr({}, 1, 19)", c.sql);
+            let x = if local {
+                org_local_sql(&c.sql)
+            } else {
+                format!("substr({}, 1, 19)", c.sql)
+            };
             let int = |fmt: &str| format!("CAST(strftime('{fmt}', {x}) AS INTEGER)");
             let sql = match f {
                 F::CalendarYear | F::FiscalYear => int("%Y"),
@@ -498,7 +517,7 @@ pub fn function<'a>(
                 F::HourInDay => int("%H"),
                 F::WeekInMonth => format!("((CAST(strftime('%d', {x}) AS INTEGER) + 6) / 7)"),
                 F::WeekInYear => format!("((CAST(strftime('%j', {x}) AS INTEGER) + 6) / 7)"),
-                F::DayOnly => return Ok((format!("substr({}, 1, 10)", c.sql), OperandType::Date)),
+                F::DayOnly => return Ok((format!("substr({x}, 1, 10)"), OperandType::Date)),
                 _ => return Err(unsupported(&format!("{}()", f.as_str()))),
             };
             Ok((sql, OperandType::Integer))
@@ -825,6 +844,20 @@ fn comparison(
     }
 }
 
+/// SQL turning a UTC datetime column into org-local wall time (`YYYY-MM-DD HH:MM:SS`) in
+/// America/Los_Angeles: UTC−8, or UTC−7 from the second Sunday of March 02:00 to the first Sunday
+/// of November 02:00 (the same rule as `clock.rs`).
+fn org_local_sql(col: &str) -> String {
+    let utc = format!("substr({col}, 1, 19)");
+    let std = format!("datetime({utc}, '-8 hours')");
+    let year = format!("strftime('%Y', {std})");
+    let start = format!("datetime({year} || '-03-01', 'weekday 0', '+7 days', '+2 hours')");
+    let end = format!("datetime({year} || '-11-01', 'weekday 0', '+2 hours')");
+    format!(
+        "(CASE WHEN {std} >= {start} AND {std} < {end} THEN datetime({utc}, '-7 hours') ELSE {std} END)"
+    )
+}
+
 /// INCLUDES / EXCLUDES over a `;`-joined multi-select column: each value matches when the column
 /// holds it; `'a;b'` means "both a and b"; a row matches INCLUDES when any value matches, and
 /// EXCLUDES when none does (null columns hold nothing).
@@ -989,6 +1022,23 @@ mod tests {
             .unwrap()
             .map(Result::unwrap)
             .collect()
+    }
+
+    #[test]
+    fn org_local_time_follows_los_angeles_dst() {
+        let conn = Connection::open_in_memory().unwrap();
+        for (utc, local) in [
+            ("2026-01-15T18:00:00.000+0000", "2026-01-15 10:00:00"),
+            ("2026-07-15T17:00:00.000+0000", "2026-07-15 10:00:00"),
+            ("2026-03-08T09:59:00.000+0000", "2026-03-08 01:59:00"),
+            ("2026-03-08T10:00:00.000+0000", "2026-03-08 03:00:00"),
+            ("2026-11-01T08:30:00.000+0000", "2026-11-01 01:30:00"),
+            ("2026-01-01T03:00:00.000+0000", "2025-12-31 19:00:00"),
+        ] {
+            let sql = format!("SELECT {}", org_local_sql("?1"));
+            let got: String = conn.query_row(&sql, [utc], |r| r.get(0)).unwrap();
+            assert_eq!(got, local, "{utc}");
+        }
     }
 
     #[test]

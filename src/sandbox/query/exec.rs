@@ -52,6 +52,8 @@ pub struct Page {
 enum Conv<'a> {
     /// A field value (`store::to_json`).
     Field(&'a Field),
+    /// A grouped field of an aggregate row: null stays null (a ROLLUP/CUBE subtotal).
+    Grouped(&'a Field),
     /// A picklist label (`toLabel`).
     Label(&'a Field),
     /// COUNT and date functions.
@@ -348,6 +350,8 @@ fn record_url(version: &str, object: &str, id: &str) -> String {
 fn convert(conv: &Conv<'_>, v: ValueRef<'_>) -> Json {
     match conv {
         Conv::Field(f) => store::to_json(f, v),
+        Conv::Grouped(_) if v == ValueRef::Null => Json::Null,
+        Conv::Grouped(f) => store::to_json(f, v),
         Conv::Label(f) => match store::to_json(f, v) {
             Json::String(s) => {
                 Json::String(f.picklist_value(&s).map(|p| p.label.clone()).unwrap_or(s))
@@ -674,23 +678,49 @@ fn run_aggregate(
     opts: RunOptions<'_>,
 ) -> Result<Page, SfError> {
     let mut group_sql = Vec::new();
+    let kind = query
+        .group_by
+        .as_ref()
+        .map_or(GroupByKind::Plain, |g| g.kind);
     if let Some(g) = &query.group_by {
-        if g.kind != GroupByKind::Plain {
-            return Err(unsupported(if g.kind == GroupByKind::Rollup {
-                "GROUP BY ROLLUP"
-            } else {
-                "GROUP BY CUBE"
-            }));
-        }
         for item in &g.items {
             group_sql.push(compile::operand(scope, item, Mode::Row)?.0);
         }
     }
     let mut cols = Columns::default();
     let mut out: Vec<(String, usize, Conv<'_>)> = Vec::new();
+    // Columns holding GROUPING(x): (column, index of x in GROUP BY).
+    let mut grouping: Vec<(usize, usize)> = Vec::new();
     let mut expr = 0;
     for item in &query.select {
         match item {
+            SelectItem::Function { call, alias } if call.function == Function::Grouping => {
+                let [FunctionArg::Field(path)] = call.args.as_slice() else {
+                    return Err(malformed("GROUPING() takes one grouped field"));
+                };
+                let c = scope.column(path)?;
+                let Some(index) = group_sql.iter().position(|g| *g == c.sql) else {
+                    return Err(malformed(format!(
+                        "GROUPING() needs a grouped field, not {}",
+                        c.field.name
+                    )));
+                };
+                if kind == GroupByKind::Plain {
+                    return Err(malformed(
+                        "GROUPING() is only valid with GROUP BY ROLLUP or CUBE",
+                    ));
+                }
+                let name = match alias {
+                    Some(a) => a.clone(),
+                    None => {
+                        expr += 1;
+                        format!("expr{}", expr - 1)
+                    }
+                };
+                let col = cols.add(format!("__grouping{index}"));
+                grouping.push((col, index));
+                out.push((name, col, Conv::Integer));
+            }
             SelectItem::Field { path, alias } => {
                 let c = scope.column(path)?;
                 if !group_sql.contains(&c.sql) {
@@ -700,7 +730,7 @@ fn run_aggregate(
                     )));
                 }
                 let name = alias.clone().unwrap_or_else(|| c.display.clone());
-                out.push((name, cols.add(c.sql), Conv::Field(c.field)));
+                out.push((name, cols.add(c.sql), Conv::Grouped(c.field)));
             }
             SelectItem::Function { call, alias } => {
                 let (sql, ty) = compile::function(scope, call, Mode::Aggregate)?;
@@ -749,6 +779,28 @@ fn run_aggregate(
         )?),
         None => None,
     };
+    if kind != GroupByKind::Plain {
+        let sql_params = grouping_sets_sql(
+            scope,
+            query,
+            kind,
+            &group_sql,
+            &cols,
+            &grouping,
+            &where_sql,
+            &where_params,
+            having.as_deref(),
+            &having_params,
+        )?;
+        return aggregate_page(
+            conn,
+            query,
+            &sql_params.0,
+            sql_params.1,
+            cols.exprs.len(),
+            &out,
+        );
+    }
     let order = compile::order_by(scope, &query.order_by, Mode::Aggregate)?;
     let (from, mut params) = scope.from_sql();
     params.extend(where_params);
@@ -766,7 +818,19 @@ fn run_aggregate(
     if !order.is_empty() {
         sql.push_str(&format!(" ORDER BY {}", order.join(", ")));
     }
-    sql.push_str(" LIMIT ? OFFSET ?");
+    aggregate_page(conn, query, &sql, params, cols.exprs.len(), &out)
+}
+
+/// Runs an aggregate query (LIMIT/OFFSET appended; at most 2,000 groups) into `AggregateResult`s.
+fn aggregate_page(
+    conn: &Connection,
+    query: &Query,
+    sql: &str,
+    mut params: Vec<SqlValue>,
+    width: usize,
+    out: &[(String, usize, Conv<'_>)],
+) -> Result<Page, SfError> {
+    let sql = format!("{sql} LIMIT ? OFFSET ?");
     params.push(SqlValue::Integer(
         query
             .limit
@@ -775,13 +839,13 @@ fn run_aggregate(
     params.push(SqlValue::Integer(
         i64::try_from(query.offset.unwrap_or(0)).unwrap_or(0),
     ));
-    let rows = fetch(conn, &sql, &params, cols.exprs.len())?;
+    let rows = fetch(conn, &sql, &params, width)?;
     let records: Vec<Json> = rows
         .iter()
         .map(|row| {
             let mut m = Map::new();
             m.insert("attributes".into(), json!({"type": "AggregateResult"}));
-            for (name, col, conv) in &out {
+            for (name, col, conv) in out {
                 m.insert(
                     name.clone(),
                     row.get(*col)
@@ -797,6 +861,120 @@ fn run_aggregate(
         records,
         next: None,
     })
+}
+
+/// GROUP BY ROLLUP / CUBE as a UNION ALL of one GROUP BY per grouping set (SQLite has neither):
+/// columns of fields outside the set are NULL and `GROUPING(x)` is 1 for them. ORDER BY may use
+/// selected columns and GROUPING() only.
+#[allow(clippy::too_many_arguments)]
+fn grouping_sets_sql(
+    scope: &mut Scope<'_, '_>,
+    query: &Query,
+    kind: GroupByKind,
+    group_sql: &[String],
+    cols: &Columns,
+    grouping: &[(usize, usize)],
+    where_sql: &str,
+    where_params: &[SqlValue],
+    having: Option<&str>,
+    having_params: &[SqlValue],
+) -> Result<(String, Vec<SqlValue>), SfError> {
+    let n = group_sql.len();
+    let sets: Vec<Vec<bool>> = if kind == GroupByKind::Rollup {
+        (0..=n)
+            .rev()
+            .map(|k| (0..n).map(|i| i < k).collect())
+            .collect()
+    } else {
+        (0..1usize << n)
+            .rev()
+            .map(|m| (0..n).map(|i| m & (1 << (n - 1 - i)) != 0).collect())
+            .collect()
+    };
+    let mut order = Vec::new();
+    for item in &query.order_by {
+        let col = match &item.target {
+            Operand::Function(call) if call.function == Function::Grouping => {
+                let [FunctionArg::Field(path)] = call.args.as_slice() else {
+                    return Err(malformed("GROUPING() takes one grouped field"));
+                };
+                let c = scope.column(path)?;
+                let index = group_sql.iter().position(|g| *g == c.sql);
+                grouping
+                    .iter()
+                    .find(|(_, i)| Some(*i) == index)
+                    .map(|(col, _)| *col)
+            }
+            other => {
+                let sql = compile::operand(scope, other, Mode::Aggregate)?.0;
+                cols.exprs.iter().position(|e| *e == sql)
+            }
+        };
+        let col = col.ok_or_else(|| {
+            unsupported("ORDER BY on an expression that is not selected, with ROLLUP or CUBE,")
+        })?;
+        let dir = if item.direction == Some(Direction::Desc) {
+            "DESC"
+        } else {
+            "ASC"
+        };
+        let nulls = if item.nulls == Some(Nulls::Last) {
+            "NULLS LAST"
+        } else {
+            "NULLS FIRST"
+        };
+        order.push(format!("c{col} {dir} {nulls}"));
+    }
+    let (from, join_params) = scope.from_sql();
+    let mut parts = Vec::new();
+    let mut params = Vec::new();
+    for set in &sets {
+        let select: Vec<String> = cols
+            .exprs
+            .iter()
+            .enumerate()
+            .map(|(j, e)| {
+                let value = if let Some((_, i)) = grouping.iter().find(|(c, _)| *c == j) {
+                    if set[*i] {
+                        "0".to_string()
+                    } else {
+                        "1".to_string()
+                    }
+                } else if group_sql
+                    .iter()
+                    .position(|g| g == e)
+                    .is_some_and(|i| !set[i])
+                {
+                    "NULL".to_string()
+                } else {
+                    e.clone()
+                };
+                format!("{value} AS c{j}")
+            })
+            .collect();
+        let mut part = format!("SELECT {} FROM {from} WHERE {where_sql}", select.join(", "));
+        let grouped: Vec<&str> = group_sql
+            .iter()
+            .zip(set)
+            .filter(|(_, keep)| **keep)
+            .map(|(g, _)| g.as_str())
+            .collect();
+        if !grouped.is_empty() {
+            part.push_str(&format!(" GROUP BY {}", grouped.join(", ")));
+        }
+        if let Some(h) = having {
+            part.push_str(&format!(" HAVING {h}"));
+        }
+        parts.push(part);
+        params.extend(join_params.iter().cloned());
+        params.extend(where_params.iter().cloned());
+        params.extend(having_params.iter().cloned());
+    }
+    let mut sql = format!("SELECT * FROM ({})", parts.join(" UNION ALL "));
+    if !order.is_empty() {
+        sql.push_str(&format!(" ORDER BY {}", order.join(", ")));
+    }
+    Ok((sql, params))
 }
 
 /// Runs each child subquery once for the page of parents; returns, per child plan, one JSON value
