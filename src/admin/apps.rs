@@ -370,7 +370,7 @@ pub async fn list(client: &Client) -> Result<Vec<Assessment>> {
                     .get(user)
                     .cloned()
                     .flatten()
-                    .map(|p| admins.iter().any(|a| *a == p));
+                    .map(|p| admins.contains(&p));
             }
         }
     }

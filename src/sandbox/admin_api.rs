@@ -159,7 +159,9 @@ pub fn virtual_query(
         };
         select.push(canonical_field(name, fields, field)?);
     }
-    let today = state.clock.today();
+    // Log dates are real instants (calls are stamped with the real clock), so date literals
+    // count from the real UTC date, not the pinned `SAYSO_TODAY` of the demo data.
+    let today = Utc::now().date_naive();
     let mut kept = Vec::new();
     for row in rows {
         let keep = match &query.where_clause {
@@ -872,9 +874,7 @@ fn create_contractor(
         return Err(SfError::new(
             StatusCode::BAD_REQUEST,
             "DUPLICATE_USERNAME",
-            format!(
-                "Duplicate Username.<br>The username already exists in this or another Salesforce organization. Usernames must be unique across all Salesforce organizations. To resolve, use a different username (it doesn't need to match the user's email address). "
-            ),
+            "Duplicate Username.<br>The username already exists in this or another Salesforce organization. Usernames must be unique across all Salesforce organizations. To resolve, use a different username (it doesn't need to match the user's email address). ",
         ));
     }
     let user_schema = state

@@ -1,0 +1,713 @@
+//! Issue 9, the admin side, against the sandbox served in-process on 127.0.0.1:0: the risk rules on
+//! the demo's apps and on crafted ones, admin-only access, revoking by user / app / grant followed by
+//! 401 for exactly the affected sessions, usage counts from ApiTotalUsage log files equal to a
+//! scripted mix of calls, `--over` and `--watch` through the real binary, and a contractor created
+//! by the binary that can read and edit exactly what it was given.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sayso::admin::apps::{self, Rule};
+use sayso::admin::grants::{self, GrantFilter, RevokeTarget};
+use sayso::admin::usage;
+use sayso::auth::Secret;
+use sayso::salesforce::{Client, ClientOptions};
+use sayso::sandbox::security::ConnectedApp;
+use sayso::sandbox::{AppState, Sandbox, SandboxOptions};
+use serde_json::{Value, json};
+
+const DANA: &str = "dana.reyes@demo.sayso.dev";
+const MARIA: &str = "maria.chen@demo.sayso.dev";
+const KINETIC: &str = "kinetic.integration@demo.sayso.dev";
+
+struct Org {
+    url: String,
+    state: Arc<AppState>,
+    http: reqwest::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start() -> Org {
+    let sandbox = Sandbox::open(SandboxOptions {
+        db_path: None,
+        fresh: true,
+        today: chrono::NaiveDate::from_ymd_opt(2026, 11, 18),
+        faults: Default::default(),
+    })
+    .expect("sandbox opens");
+    let state = sandbox.state().clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = sandbox
+            .serve(listener, async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Org {
+        url,
+        state,
+        http: reqwest::Client::new(),
+        _stop: tx,
+    }
+}
+
+impl Org {
+    async fn token(&self, form: &[(&str, &str)]) -> String {
+        let r = self
+            .http
+            .post(format!("{}/services/oauth2/token", self.url))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    async fn client_credentials(&self, id: &str, secret: &str) -> String {
+        self.token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .await
+    }
+
+    async fn jwt(&self, user: &str) -> String {
+        let key =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sandbox/demo-org/keys/demo-jwt.key");
+        let assertion = sayso::auth::jwt::assertion(&key, "sayso-cli", user, &self.url).unwrap();
+        self.token(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", assertion.expose()),
+        ])
+        .await
+    }
+
+    async fn admin_token(&self) -> String {
+        self.client_credentials("sandbox-admin", "sandbox-admin-secret")
+            .await
+    }
+
+    fn client(&self, token: &str) -> Client {
+        let url = url::Url::parse(&self.url).unwrap();
+        Client::new(ClientOptions::new(url, Secret::new(token))).unwrap()
+    }
+
+    /// The status of one counted data call (`GET limits`) with `token`.
+    async fn call(&self, token: &str) -> u16 {
+        self.get(token, "/services/data/v63.0/limits").await.0
+    }
+
+    async fn get(&self, token: &str, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn query(&self, token: &str, soql: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .get(format!("{}/services/data/v63.0/query", self.url))
+            .query(&[("q", soql)])
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn patch(&self, token: &str, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .patch(format!("{}/services/data/v63.0/{path}", self.url))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    fn add_app(&self, app: Value) {
+        let app: ConnectedApp = serde_json::from_value(app).unwrap();
+        self.state
+            .policy
+            .update_config(|c| c.connected_apps.push(app));
+    }
+}
+
+fn sayso_home(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("home")
+}
+
+async fn sayso(home: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_sayso"))
+        .args(args)
+        .env("SAYSO_HOME", home)
+        .env_remove("SAYSO_PROFILE")
+        .env_remove("SAYSO_CLIENT_SECRET")
+        .env_remove("SAYSO_INSTANCE_URL")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn login_admin(org: &Org, home: &Path) {
+    let (code, out, err) = sayso(
+        home,
+        &[
+            "login",
+            "--instance-url",
+            &org.url,
+            "--client-credentials",
+            "--client-id",
+            "sandbox-admin",
+            "--client-secret",
+            "sandbox-admin-secret",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+fn rules_of(list: &[apps::Assessment], name: &str) -> Vec<Rule> {
+    let a = list
+        .iter()
+        .find(|a| a.app.name == name)
+        .unwrap_or_else(|| panic!("no app {name}"));
+    a.findings.iter().map(|f| f.rule).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apps_flag_exactly_the_risky_demo_apps_and_each_rule_on_a_crafted_app() {
+    let org = start().await;
+    let admin = org.client(&org.admin_token().await);
+    let list = apps::list(&admin).await.unwrap();
+    assert_eq!(
+        rules_of(&list, "Sandbox Admin"),
+        vec![Rule::FullScope, Rule::ClientCredentialsAsAdmin]
+    );
+    assert_eq!(
+        rules_of(&list, "Order Status Portal"),
+        vec![Rule::ClientCredentialsAsAdmin]
+    );
+    assert_eq!(
+        rules_of(&list, "Kinetic Ltd"),
+        vec![],
+        "API-only user, api scope, 60 min"
+    );
+    assert_eq!(
+        rules_of(&list, "sayso CLI"),
+        vec![],
+        "PKCE and pre-authorized profiles"
+    );
+    let cli = &list.iter().find(|a| a.app.name == "sayso CLI").unwrap().app;
+    assert_eq!(cli.client_id.as_deref(), Some("sayso-cli"));
+    assert!(
+        cli.scopes.contains(&"refresh_token".to_string()),
+        "{:?}",
+        cli.scopes
+    );
+    assert_eq!(
+        cli.preauthorized_profiles,
+        vec!["Standard User", "System Administrator"]
+    );
+    assert_eq!(cli.session_minutes, Some(120));
+
+    let base = json!({"client_secret": "s", "flows": ["client_credentials"], "run_as": KINETIC,
+        "scopes": ["api"], "permitted_users": "AdminApproved", "access_token_minutes": 60});
+    let mut full = base.clone();
+    full["name"] = json!("Crafted Full");
+    full["client_id"] = json!("crafted-full");
+    full["scopes"] = json!(["full"]);
+    org.add_app(full);
+    let mut offline = base.clone();
+    offline["name"] = json!("Crafted Offline");
+    offline["client_id"] = json!("crafted-offline");
+    offline["flows"] = json!(["authorization_code", "refresh_token"]);
+    offline["scopes"] = json!(["api", "refresh_token"]);
+    offline["permitted_users"] = json!("AllSelfAuthorize");
+    offline["run_as"] = Value::Null;
+    org.add_app(offline);
+    let mut as_admin = base.clone();
+    as_admin["name"] = json!("Crafted Admin");
+    as_admin["client_id"] = json!("crafted-admin");
+    as_admin["run_as"] = json!(MARIA);
+    org.add_app(as_admin);
+    let mut long = base.clone();
+    long["name"] = json!("Crafted Long Sessions");
+    long["client_id"] = json!("crafted-long");
+    long["access_token_minutes"] = json!(24 * 60);
+    org.add_app(long);
+
+    let list = apps::list(&admin).await.unwrap();
+    assert_eq!(rules_of(&list, "Crafted Full"), vec![Rule::FullScope]);
+    assert_eq!(
+        rules_of(&list, "Crafted Offline"),
+        vec![Rule::SelfAuthorizedOffline]
+    );
+    assert_eq!(
+        rules_of(&list, "Crafted Admin"),
+        vec![],
+        "Maria is a Standard User, not an administrator"
+    );
+    assert_eq!(
+        rules_of(&list, "Crafted Long Sessions"),
+        vec![Rule::NoNetworkOrSessionLimit]
+    );
+    let flagged: Vec<&str> = list
+        .iter()
+        .filter(|a| a.verdict == "flagged")
+        .map(|a| a.app.name.as_str())
+        .collect();
+    assert_eq!(
+        flagged,
+        vec![
+            "Crafted Full",
+            "Crafted Long Sessions",
+            "Crafted Offline",
+            "Order Status Portal",
+            "Sandbox Admin"
+        ]
+    );
+    // A crafted app is a real app: its token endpoint works at once.
+    let t = org.client_credentials("crafted-long", "s").await;
+    assert_eq!(org.call(&t).await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_objects_refuse_non_admins_with_insufficient_access() {
+    let org = start().await;
+    let dana = org.jwt(DANA).await;
+    let (s, body) = org
+        .get(
+            &dana,
+            "/services/data/v63.0/tooling/query?q=SELECT+Id+FROM+ConnectedApplication",
+        )
+        .await;
+    assert_eq!(s, 403, "{body}");
+    assert_eq!(body[0]["errorCode"], "INSUFFICIENT_ACCESS");
+    let (s, body) = org
+        .query(
+            &dana,
+            "SELECT Id FROM EventLogFile WHERE EventType = 'ApiTotalUsage'",
+        )
+        .await;
+    assert_eq!(
+        (s, body[0]["errorCode"].as_str()),
+        (403, Some("INSUFFICIENT_ACCESS"))
+    );
+    let r = org
+        .http
+        .post(format!("{}/services/data/v63.0/sayso/contractor", org.url))
+        .bearer_auth(&dana)
+        .json(&json!({"name": "X", "object": "Case", "read": ["Subject"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let err = apps::list(&org.client(&dana)).await.unwrap_err();
+    assert!(err.to_string().contains("INSUFFICIENT_ACCESS"), "{err}");
+    // OauthToken is for administrators too (the Standard User profile has no access to it).
+    let kinetic = org
+        .client_credentials("kinetic-ltd", "kinetic-demo-secret")
+        .await;
+    let (s, _) = org.query(&dana, "SELECT Id, UserId FROM OauthToken").await;
+    assert_ne!(s, 200);
+    let admin = org.client(&org.admin_token().await);
+    let all = grants::list(&admin, &GrantFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(
+        all.iter()
+            .any(|g| g.username == KINETIC && g.app == "Kinetic Ltd")
+    );
+    assert_eq!(org.call(&kinetic).await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_by_grant_app_and_user_ends_exactly_the_affected_sessions() {
+    let org = start().await;
+    let admin = org.client(&org.admin_token().await);
+    let dana = org.jwt(DANA).await;
+    let maria = org.jwt(MARIA).await;
+    let kinetic1 = org
+        .client_credentials("kinetic-ltd", "kinetic-demo-secret")
+        .await;
+    let kinetic2 = org
+        .client_credentials("kinetic-ltd", "kinetic-demo-secret")
+        .await;
+    let portal = org
+        .client_credentials("order-status-portal", "order-status-demo-secret")
+        .await;
+    for t in [&dana, &maria, &kinetic1, &kinetic2, &portal] {
+        assert_eq!(org.call(t).await, 200);
+    }
+    let listed = grants::list(
+        &admin,
+        &GrantFilter {
+            user: Some(KINETIC.into()),
+            app: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed
+            .iter()
+            .all(|g| g.use_count == 1 && g.last_used.is_some()),
+        "{listed:?}"
+    );
+
+    // A lost device: Dana's grant of the CLI.
+    let target = RevokeTarget::grant_of(&format!("{DANA}@sayso-cli")).unwrap();
+    let sel = grants::select(&admin, &target).await.unwrap();
+    assert_eq!(sel.len(), 1);
+    assert_eq!(grants::revoke(&admin, &sel).await.unwrap(), 1);
+    assert_eq!(org.call(&dana).await, 401);
+    for t in [&maria, &kinetic1, &kinetic2, &portal] {
+        assert_eq!(org.call(t).await, 200);
+    }
+
+    // A breached app: every Kinetic grant.
+    let sel = grants::select(&admin, &RevokeTarget::App("kinetic-ltd".into()))
+        .await
+        .unwrap();
+    assert_eq!(sel.len(), 2);
+    grants::revoke(&admin, &sel).await.unwrap();
+    assert_eq!(org.call(&kinetic1).await, 401);
+    assert_eq!(org.call(&kinetic2).await, 401);
+    assert_eq!(org.call(&maria).await, 200);
+    assert_eq!(org.call(&portal).await, 200);
+
+    // Offboarding: every grant of Maria (a second device too), nobody else's.
+    let maria2 = org.jwt(MARIA).await;
+    let dana2 = org.jwt(DANA).await;
+    let sel = grants::select(&admin, &RevokeTarget::User(MARIA.into()))
+        .await
+        .unwrap();
+    assert_eq!(sel.len(), 2);
+    grants::revoke(&admin, &sel).await.unwrap();
+    assert_eq!(org.call(&maria).await, 401);
+    assert_eq!(org.call(&maria2).await, 401);
+    assert_eq!(org.call(&dana2).await, 200);
+    assert_eq!(org.call(&portal).await, 200);
+    let left = grants::list(&admin, &GrantFilter::default()).await.unwrap();
+    let mut who: Vec<String> = left
+        .iter()
+        .map(|g| format!("{}@{}", g.username, g.app))
+        .collect();
+    who.sort();
+    assert_eq!(
+        who,
+        vec![
+            "admin@demo.sayso.dev@Order Status Portal".to_string(),
+            "admin@demo.sayso.dev@Sandbox Admin".to_string(),
+            format!("{DANA}@sayso CLI"),
+        ]
+    );
+    assert!(matches!(
+        grants::select(&admin, &RevokeTarget::User("nobody@demo.sayso.dev".into())).await,
+        Err(sayso::admin::Error::UnknownUser(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoke_through_the_binary_needs_yes_without_a_terminal() {
+    let org = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = sayso_home(&dir);
+    login_admin(&org, &home).await;
+    let k = org
+        .client_credentials("kinetic-ltd", "kinetic-demo-secret")
+        .await;
+    let d = org.jwt(DANA).await;
+    let (code, out, err) = sayso(&home, &["admin", "revoke", "--app", "Kinetic Ltd"]).await;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("would revoke 1 grant") && err.contains("--yes"),
+        "{err}"
+    );
+    assert_eq!(org.call(&k).await, 200, "nothing revoked without --yes");
+    let (code, out, err) = sayso(
+        &home,
+        &["admin", "revoke", "--app", "Kinetic Ltd", "--yes", "--json"],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["revoked"], 1);
+    assert_eq!(org.call(&k).await, 401);
+    assert_eq!(org.call(&d).await, 200);
+    let (code, out, _) = sayso(&home, &["admin", "grants", "--user", DANA]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("sayso CLI") && out.contains(DANA), "{out}");
+    let (code, _, err) = sayso(
+        &home,
+        &["admin", "revoke", "--token-of", "sayso-cli", "--yes"],
+    )
+    .await;
+    assert_eq!(code, 2);
+    assert!(err.contains("USER@APP"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_counts_equal_a_scripted_mix_and_over_exits_3() {
+    let org = start().await;
+    let dana = org.jwt(DANA).await;
+    let maria = org.jwt(MARIA).await;
+    let kinetic = org
+        .client_credentials("kinetic-ltd", "kinetic-demo-secret")
+        .await;
+    for _ in 0..7 {
+        assert_eq!(org.call(&dana).await, 200);
+    }
+    for _ in 0..2 {
+        assert_eq!(
+            org.query(&maria, "SELECT Id FROM Account LIMIT 1").await.0,
+            200
+        );
+    }
+    for _ in 0..3 {
+        assert_eq!(org.call(&kinetic).await, 200);
+    }
+    let admin = org.client(&org.admin_token().await);
+    let r = usage::report(&admin, 7).await.unwrap();
+    let calls = |user: &str| r.per_user.iter().find(|l| l.user == user).map(|l| l.calls);
+    assert_eq!(calls(DANA), Some(7));
+    assert_eq!(calls(MARIA), Some(2));
+    assert_eq!(calls(KINETIC), Some(3));
+    let app = |name: &str| {
+        r.per_app
+            .iter()
+            .find(|l| l.app.as_deref() == Some(name))
+            .map(|l| l.calls)
+    };
+    assert_eq!(app("sayso CLI"), Some(9));
+    assert_eq!(app("Kinetic Ltd"), Some(3));
+    assert!(
+        (1..=2).contains(&r.files),
+        "one file per UTC day with calls"
+    );
+    assert_eq!(r.total, r.per_user.iter().map(|l| l.calls).sum::<u64>());
+
+    let dir = tempfile::tempdir().unwrap();
+    let home = sayso_home(&dir);
+    login_admin(&org, &home).await;
+    let (code, out, err) = sayso(
+        &home,
+        &["admin", "usage", "--days", "7", "--over", "5", "--json"],
+    )
+    .await;
+    assert_eq!(code, 3, "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let over: Vec<&str> = v["over"]["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["user"].as_str().unwrap())
+        .collect();
+    assert!(
+        over.contains(&DANA) && !over.contains(&KINETIC) && !over.contains(&MARIA),
+        "{over:?}"
+    );
+    let (code, out, _) = sayso(&home, &["admin", "usage", "--over", "100000"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(DANA) && out.contains("Kinetic Ltd"), "{out}");
+
+    // --watch prints one line per new breach: Dana once over two checks, nobody under the line.
+    let (code, out, err) = sayso(
+        &home,
+        &[
+            "admin", "usage", "--over", "5", "--watch", "1", "--rounds", "2",
+        ],
+    )
+    .await;
+    assert_eq!(code, 3, "{out}{err}");
+    assert_eq!(out.lines().filter(|l| l.contains(DANA)).count(), 1, "{out}");
+    assert!(!out.contains(KINETIC), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contractor_made_by_the_binary_reads_and_edits_exactly_what_it_was_given() {
+    let org = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = sayso_home(&dir);
+    login_admin(&org, &home).await;
+    let (code, out, err) = sayso(
+        &home,
+        &[
+            "admin",
+            "contractor",
+            "Acme Support",
+            "--object",
+            "Case",
+            "--read",
+            "Subject,Description,Priority",
+            "--edit",
+            "Status",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let c: Value = serde_json::from_str(&out).unwrap();
+    let username = c["username"].as_str().unwrap().to_string();
+    assert_eq!(username, "acme.support.integration@demo.sayso.dev");
+    assert_eq!(c["profile"], "Minimum Access - API Only Integrations");
+    let (id, secret) = (
+        c["client_id"].as_str().unwrap(),
+        c["client_secret"].as_str().unwrap(),
+    );
+    assert!(id.starts_with("3MVG9") && secret.len() == 64);
+
+    // Its own client-credentials session; a Private default: nothing until a case is assigned.
+    let token = org.client_credentials(id, secret).await;
+    let (s, body) = org
+        .query(
+            &token,
+            "SELECT Id, Subject, Description, Priority, Status FROM Case",
+        )
+        .await;
+    assert_eq!((s, body["totalSize"].as_u64()), (200, Some(0)), "{body}");
+    let admin = org.admin_token().await;
+    let case = "500Dm0000000001IAA";
+    let (s, body) = org
+        .patch(
+            &admin,
+            &format!("sobjects/Case/{case}"),
+            &json!({"OwnerId": c["user_id"]}),
+        )
+        .await;
+    assert_eq!(s, 204, "{body}");
+    let (s, body) = org
+        .query(
+            &token,
+            "SELECT Id, Subject, Description, Priority, Status FROM Case",
+        )
+        .await;
+    assert_eq!((s, body["totalSize"].as_u64()), (200, Some(1)), "{body}");
+    assert_eq!(body["records"][0]["Id"], case);
+    // Edit exactly Status.
+    let (s, body) = org
+        .patch(
+            &token,
+            &format!("sobjects/Case/{case}"),
+            &json!({"Status": "Working"}),
+        )
+        .await;
+    assert_eq!(s, 204, "{body}");
+    let (s, _) = org
+        .patch(
+            &token,
+            &format!("sobjects/Case/{case}"),
+            &json!({"Subject": "changed"}),
+        )
+        .await;
+    assert_eq!(s, 400, "Subject is read-only for the contractor");
+    let (s, _) = org
+        .patch(
+            &token,
+            &format!("sobjects/Case/{case}"),
+            &json!({"Priority": "Low"}),
+        )
+        .await;
+    assert_eq!(s, 400, "Priority is read-only for the contractor");
+    // Nothing else: other Case fields, other objects, creating, deleting.
+    let (s, body) = org.query(&token, "SELECT Id, Origin FROM Case").await;
+    assert_eq!(
+        (s, body[0]["errorCode"].as_str()),
+        (400, Some("INVALID_FIELD")),
+        "{body}"
+    );
+    let (s, _) = org.query(&token, "SELECT Id FROM Account").await;
+    assert_eq!(s, 400, "no Account access at all");
+    let (s, _) = org.query(&token, "SELECT Id FROM Task").await;
+    assert_eq!(s, 400, "no Task access (unlike Kinetic's permission set)");
+    let r = org
+        .http
+        .post(format!("{}/services/data/v63.0/sobjects/Case", org.url))
+        .bearer_auth(&token)
+        .json(&json!({"Subject": "new", "Status": "New"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let r = org
+        .http
+        .delete(format!(
+            "{}/services/data/v63.0/sobjects/Case/{case}",
+            org.url
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let (_, after) = org
+        .query(
+            &admin,
+            &format!("SELECT Status, Subject FROM Case WHERE Id = '{case}'"),
+        )
+        .await;
+    assert_eq!(after["records"][0]["Status"], "Working");
+    assert_ne!(after["records"][0]["Subject"], "changed");
+
+    // The new app is least-privilege; a second contractor of the same name is refused.
+    let list = apps::list(&org.client(&admin)).await.unwrap();
+    assert_eq!(rules_of(&list, "Acme Support"), vec![]);
+    let (code, _, err) = sayso(
+        &home,
+        &[
+            "admin",
+            "contractor",
+            "Acme Support",
+            "--object",
+            "Case",
+            "--read",
+            "Subject",
+        ],
+    )
+    .await;
+    assert_eq!(code, 2);
+    assert!(err.contains("DUPLICATE_VALUE"), "{err}");
+    // The checklist for a real org names the same rights.
+    let (code, out, _) = sayso(
+        &home,
+        &[
+            "admin",
+            "contractor",
+            "Acme",
+            "--object",
+            "Case",
+            "--read",
+            "Subject",
+            "--edit",
+            "Status",
+            "--checklist",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0);
+    assert!(out.contains("Read Subject; Read and Edit Status"), "{out}");
+}
