@@ -214,10 +214,13 @@ async fn client_credentials_answers_like_salesforce() {
     );
 }
 
+/// A token request and the error it must get.
+type ErrorCase<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+
 #[tokio::test]
 async fn client_credentials_errors() {
     let org = start().await;
-    let cases: &[(&[(&str, &str)], &str, &str)] = &[
+    let cases: &[ErrorCase<'_>] = &[
         (
             &[
                 ("grant_type", "client_credentials"),
