@@ -88,7 +88,6 @@ impl Org {
         (s, b)
     }
 
-    #[track_caller]
     async fn ok(&self, soql: &str) -> Value {
         let (status, body) = self.query_as(ADMIN, soql).await;
         assert_eq!(status, 200, "{soql}: {body}");
@@ -111,6 +110,11 @@ impl Org {
             .collect()
     }
 }
+
+/// An expectation over one record, computed without SOQL.
+type RowTest = Box<dyn Fn(&Value) -> bool>;
+/// An expectation over one date.
+type DayTest = Box<dyn Fn(NaiveDate) -> bool>;
 
 fn records(body: &Value) -> Vec<Value> {
     body["records"].as_array().cloned().unwrap_or_default()
@@ -282,7 +286,7 @@ async fn every_comparison_operator() {
     let opps = all_opps(&org).await;
     let amount = |r: &Value| r["Amount"].as_f64();
     let base = "SELECT Id FROM Opportunity WHERE ";
-    let cases: Vec<(&str, Box<dyn Fn(&Value) -> bool>)> = vec![
+    let cases: Vec<(&str, RowTest)> = vec![
         (
             "Amount = 480000",
             Box::new(move |r| amount(r) == Some(480000.0)),
@@ -414,7 +418,7 @@ async fn date_literals_resolve_against_the_pinned_today() {
             .unwrap()
     };
     let t = today();
-    let cases: Vec<(&str, Box<dyn Fn(NaiveDate) -> bool>)> = vec![
+    let cases: Vec<(&str, DayTest)> = vec![
         ("CloseDate = TODAY", Box::new(move |d| d == t)),
         ("CloseDate < TODAY", Box::new(move |d| d < t)),
         ("CloseDate <= TODAY", Box::new(move |d| d <= t)),
