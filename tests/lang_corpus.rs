@@ -1112,3 +1112,190 @@ fn more_paraphrases_not_in_the_corpus() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn paraphrases_round_three() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "switch the titan opp to proposal",
+            r##"update("titan"#Opportunity; ?=Proposal/Price Quote)"##,
+        ),
+        (
+            "move Project Titan into negotiation",
+            r##"update("project titan"; ?=Negotiation/Review)"##,
+        ),
+        (
+            "the titan deal is now closed won",
+            r##"update("titan"#Opportunity; ?=Closed Won)"##,
+        ),
+        (
+            "Stark Security Suite is closed lost",
+            r##"update("stark security suite"; ?=Closed Lost)"##,
+        ),
+        (
+            "we lost the stark deal",
+            r##"update("stark"#Opportunity; ?=Closed Lost)"##,
+        ),
+        (
+            "sarah chen is the economic buyer on globex enterprise license",
+            r##"role("sarah chen"#Contact; "globex enterprise license"#Opportunity; Economic Buyer)"##,
+        ),
+        (
+            "set titan's close date to the end of the month",
+            r##"update("titan"; CloseDate=2026-11-30)"##,
+        ),
+        (
+            "change the close date on titan to two weeks from today",
+            r##"update("titan"; CloseDate=2026-12-02)"##,
+        ),
+        (
+            "log call with sarah chen re globex: discussed pricing",
+            r##"call(who="sarah chen"; what="globex"; subj=-; desc="discussed pricing"; dur=-; date=-)"##,
+        ),
+        (
+            "I just got off a call with sarah chen, she wants a demo next week",
+            r##"call(who="sarah chen"; what=-; subj=-; desc="she wants a demo next week"; dur=-; date=-)"##,
+        ),
+        (
+            "create a high priority task to review the contract by tomorrow",
+            r##"task("review the contract"; due=2026-11-19; who=-; what=-; prio=High)"##,
+        ),
+        (
+            "remind me to send the deck to jane smith on monday",
+            r##"task("send the deck"; due=2026-11-23; who=-; what="jane smith"; prio=-)"##,
+        ),
+        (
+            "what's happening with the globex deal",
+            r##"ask(Status; "globex"#Opportunity)"##,
+        ),
+        ("tell me about acme corp", r##"ask(LookUp; "acme corp")"##),
+        (
+            "pull up the hooli cloud migration",
+            r##"ask(LookUp; "hooli cloud migration")"##,
+        ),
+        (
+            "which deals are closing this month",
+            r##"ask(List; {Opportunity closing=2026-11-01..2026-11-30})"##,
+        ),
+        (
+            "do I have any overdue tasks",
+            r##"ask(List; {Task mine overdue})"##,
+        ),
+        (
+            "transfer ownership of titan to alex johnson",
+            r##"reassign("titan"; alex johnson)"##,
+        ),
+        (
+            "the pricing call is done",
+            r##"complete("pricing call"#Task)"##,
+        ),
+        (
+            "update the amount on all my deals in negotiation to 100k",
+            r##"update({Opportunity mine stage=Negotiation/Review}; Amount=100000)"##,
+        ),
+        (
+            "set all my overdue tasks to high priority",
+            r##"update({Task mine overdue}; Priority=High)"##,
+        ),
+        (
+            "close out the initech deal as won",
+            r##"update("initech"#Opportunity; ?=Closed Won)"##,
+        ),
+        (
+            "set the amount on titan to ninety-two thousand",
+            r##"update("titan"; Amount=92000)"##,
+        ),
+        (
+            "close date on initech renewal to Dec. 15 please",
+            r##"update("initech renewal"; CloseDate=2026-12-15)"##,
+        ),
+        (
+            "push the titan close date to tomorrow morning",
+            r##"update("titan"; CloseDate=2026-11-19)"##,
+        ),
+        (
+            "push titan out a couple of weeks",
+            r##"update("titan"; CloseDate>>0m14d)"##,
+        ),
+        (
+            "remind me friday next week to call richard",
+            r##"task("call richard"; due=2026-11-27; who=-; what=-; prio=-)"##,
+        ),
+        (
+            "create a task to call jane smith tomorrow at 10",
+            r##"task("call jane smith"; due=2026-11-19; who=-; what=-; prio=-)"##,
+        ),
+        (
+            "log a call with globex: they are evaluating raviga",
+            r##"call(who="globex"; what=-; subj=-; desc="they are evaluating raviga"; dur=-; date=-)"##,
+        ),
+        (
+            "add a note on the stark deal they signed the MSA",
+            r##"note("stark"#Opportunity; "they signed the msa")"##,
+        ),
+        (
+            "show me all cases for wayne enterprises",
+            r##"ask(List; {Case account=wayne enterprises})"##,
+        ),
+        ("how many leads do we have", r##"ask(Count; {Lead})"##),
+        ("list my leads", r##"ask(List; {Lead mine})"##),
+        (
+            "find deals closing next quarter over 500k",
+            r##"ask(List; {Opportunity closing=2027-01-01..2027-03-31 over=500000})"##,
+        ),
+        (
+            "what are my tasks for today",
+            r##"ask(List; {Task mine closing=2026-11-18..2026-11-18})"##,
+        ),
+        (
+            "show me my calls this week",
+            r##"ask(List; {Task mine closing=2026-11-16..2026-11-22})"##,
+        ),
+        ("undo the last three changes", r##"undo(3)"##),
+        ("help me with notes", r##"help(notes)"##),
+        (
+            "mark case 00001003 high priority",
+            r##"update(""#Case&00001003; Priority=High)"##,
+        ),
+        (
+            "update case 00001001 status to working and add a note that the customer called back",
+            r##"update(""#Case&00001001; StageName=Working) | note(""#Case&00001001<-0; "the customer called back")"##,
+        ),
+        (
+            "create a lead for Sam Flynn at ENCOM",
+            r##"create(Lead; person=sam|flynn; name=-; account=-; company=encom; )"##,
+        ),
+        (
+            "add a new opportunity called Hooli Expansion for Hooli, 300k, closing end of next quarter",
+            r##"create(Opportunity; person=-; name=hooli expansion; account="hooli"#Account; company=-; Amount=300000, CloseDate=2027-03-31)"##,
+        ),
+        (
+            "add Jane Doe as a contact at Acme Corp",
+            r##"create(Contact; person=jane|doe; name=-; account="acme corp"#Account; company=-; )"##,
+        ),
+        (
+            "set the renewal date on acme corp to march 1st",
+            r##"update("acme corp"; Renewal_Date__c=2027-03-01)"##,
+        ),
+        (
+            "move all my open deals in the tech sector closing this quarter to negotiation",
+            r##"update({Opportunity mine open industry=Technology closing=2026-10-01..2026-12-31}; ?=Negotiation/Review)"##,
+        ),
+        (
+            "set the budget approved on stark security suite to yes",
+            r##"update("stark security suite"; Budget_Approved__c=true)"##,
+        ),
+        (
+            "set stark security suite's budget to not approved",
+            r##"update("stark security suite"; Budget_Approved__c=false)"##,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (text, expected) in cases {
+        let got = sig(text);
+        if got != *expected {
+            failures.push(format!("{text}\n   expected {expected}\n   got      {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -99,7 +99,7 @@ fn split_points(g: &Grammar, toks: &[Token]) -> Vec<(usize, usize)> {
     out
 }
 
-fn starts_field_name(g: &Grammar, ws: &[&str]) -> bool {
+pub(crate) fn starts_field_name(g: &Grammar, ws: &[&str]) -> bool {
     (2..=g.max_field_words.min(ws.len())).any(|n| !g.field_aliases(&ws[..n].join(" ")).is_empty())
 }
 

@@ -274,6 +274,13 @@ pub(crate) fn amount(words: &[&str]) -> Option<Amount> {
 /// A whole number 0..=10_000 from digits, spoken words, or "a"/"an"/"one".
 fn small_count(words: &[&str]) -> Option<(i64, usize)> {
     let w = *words.first()?;
+    // "a couple of weeks", "a few days"
+    match words {
+        ["a", "couple", "of", ..] => return Some((2, 3)),
+        ["a", "couple", ..] | ["couple", "of", ..] => return Some((2, 2)),
+        ["a", "few", ..] => return Some((3, 2)),
+        _ => {}
+    }
     if matches!(w, "a" | "an" | "one") && !words.get(1).is_some_and(|n| is_number_word(n)) {
         return Some((1, 1));
     }
@@ -529,6 +536,15 @@ pub(crate) fn date(words: &[&str], today: NaiveDate) -> Option<NaiveDate> {
     if let ["the", rest @ ..] = w {
         w = rest;
     }
+    // "tomorrow morning", "friday afternoon": the time of day is not part of the date
+    if let [
+        rest @ ..,
+        "morning" | "afternoon" | "evening" | "night" | "noon" | "lunch" | "eod",
+    ] = w
+        && !rest.is_empty()
+    {
+        w = rest;
+    }
     date_core(w, today)
 }
 
@@ -548,7 +564,12 @@ fn date_core(w: &[&str], today: NaiveDate) -> Option<NaiveDate> {
             }
             Some(d)
         }
-        ["next", day] | [day, "next", "week"] if weekday(day).is_some() => {
+        ["next", day]
+        | [day, "next", "week"]
+        | ["next", "week", day]
+        | ["next", "week", "on", day]
+            if weekday(day).is_some() =>
+        {
             let target = weekday(day)?;
             let monday = week_start(today) + Duration::days(7);
             Some(monday + Duration::days(i64::from(target.num_days_from_monday())))
@@ -840,6 +861,10 @@ mod tests {
         check_date("next wednesday", "2026-11-25");
         check_date("next sunday", "2026-11-29");
         check_date("last friday", "2026-11-13");
+        check_date("friday next week", "2026-11-27");
+        check_date("next week friday", "2026-11-27");
+        check_date("tomorrow morning", "2026-11-19");
+        check_date("by friday afternoon", "2026-11-20");
     }
 
     #[test]
@@ -849,6 +874,8 @@ mod tests {
         check_date("in 1 month", "2026-12-18");
         check_date("in a week", "2026-11-25");
         check_date("2 weeks from now", "2026-12-02");
+        check_date("in a couple of weeks", "2026-12-02");
+        check_date("in a few days", "2026-11-21");
     }
 
     #[test]

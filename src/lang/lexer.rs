@@ -140,6 +140,19 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
             i += 1;
         }
         let mut end = i;
+        // an abbreviation's dot before a lowercase word or a number ("Dec. 15", "Inc. deal") is
+        // not the end of a sentence
+        if end - start >= 2
+            && end - start <= 5
+            && chars[end - 1] == '.'
+            && chars[start..end - 1].iter().all(|c| c.is_alphabetic())
+            && next_word_start(&chars, end).is_some_and(|c| c.is_ascii_digit() || c.is_lowercase())
+        {
+            end -= 1;
+            i = end + 1;
+            push_word(&mut out, &chars[start..end]);
+            continue;
+        }
         while end > start && (is_boundary_punct(chars[end - 1]) || closes_any(chars[end - 1])) {
             end -= 1;
         }
@@ -157,6 +170,10 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
         }
     }
     out
+}
+
+fn next_word_start(chars: &[char], from: usize) -> Option<char> {
+    chars[from..].iter().copied().find(|c| !c.is_whitespace())
 }
 
 fn closes_any(c: char) -> bool {
@@ -296,6 +313,16 @@ mod tests {
                 "inc",
                 "."
             ]
+        );
+    }
+
+    #[test]
+    fn abbreviation_dots() {
+        assert_eq!(words("Dec. 15"), ["dec", "15"]);
+        assert_eq!(words("Monsters Inc. deal"), ["monsters", "inc", "deal"]);
+        assert_eq!(
+            words("to Acme Inc. Then"),
+            ["to", "acme", "inc", ".", "then"]
         );
     }
 

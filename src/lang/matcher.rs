@@ -69,12 +69,13 @@ pub(crate) fn best_match(g: &Grammar, toks: &[Token], today: NaiveDate) -> Optio
         today,
     };
     let mut best: Option<Match> = None;
-    let candidates = g
-        .by_first_word
-        .get(m.words[0])
-        .into_iter()
-        .flatten()
-        .chain(g.open_start.iter());
+    // "close date on X to …" starts with a field name, not with the verb "close"
+    let verb_led = if super::clause::starts_field_name(g, &m.words) {
+        None
+    } else {
+        g.by_first_word.get(m.words[0])
+    };
+    let candidates = verb_led.into_iter().flatten().chain(g.open_start.iter());
     for &(ri, pi) in candidates {
         let pattern = &g.rules[ri].patterns[pi];
         let mut st = State {
@@ -217,7 +218,15 @@ impl<'a> Matcher<'a> {
                     .class_prefix("task_word", &self.words[i..end])
                     .is_some()
             }),
-            SlotType::Field => !ws.iter().any(|w| w.chars().any(|c| c.is_ascii_digit())),
+            // a field name is not a record set ("all my open deals") and has no digits
+            SlotType::Field => {
+                !ws.iter().any(|w| w.chars().any(|c| c.is_ascii_digit()))
+                    && self.g.class_prefix("all", ws).is_none()
+                    && self.g.class_prefix("mine", ws).is_none()
+                    && !ws
+                        .iter()
+                        .any(|w| self.g.object_word(w).is_some_and(|(_, plural)| plural))
+            }
             SlotType::Date => entity::date(ws, self.today).is_some(),
             SlotType::Duration => entity::duration(ws).is_some(),
             SlotType::Amount => entity::amount(ws).is_some() || entity::span(ws).is_some(),

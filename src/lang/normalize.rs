@@ -116,6 +116,21 @@ fn is_email_part(w: &str) -> bool {
 /// Spoken numbers to digits: "ninety two thousand" → "92000", "twenty percent" → "20 percent",
 /// "one point two million" → "1200000". A lone "one" stays a word ("one of them").
 pub(crate) fn spoken_numbers(tokens: Vec<Token>) -> Vec<Token> {
+    // "ninety-two" is "ninety two"
+    let tokens: Vec<Token> = tokens
+        .into_iter()
+        .flat_map(|t| {
+            let parts: Vec<&str> = t.word.split('-').collect();
+            if t.kind == TokKind::Word
+                && parts.len() > 1
+                && parts.iter().all(|p| entity::is_number_word(p))
+            {
+                parts.into_iter().map(Token::word).collect()
+            } else {
+                vec![t]
+            }
+        })
+        .collect();
     let mut out = Vec::with_capacity(tokens.len());
     let mut i = 0;
     while i < tokens.len() {
@@ -312,6 +327,8 @@ mod tests {
         assert_eq!(norm("one point two million"), "1200000");
         assert_eq!(norm("a hundred and fifty thousand"), "150000");
         assert_eq!(norm("one of them"), "one of them");
+        assert_eq!(norm("ninety-two thousand"), "92000");
+        assert_eq!(norm("twenty-five percent"), "25 percent");
         assert_eq!(norm("in one week"), "in one week");
     }
 

@@ -159,8 +159,9 @@ impl Builder<'_> {
             }
             if matches!(w, "named" | "called") && i + 1 < toks.len() {
                 flush(&mut chunk, &mut out);
-                let end = (i + 1..toks.len())
-                    .find(|&k| toks[k].is_punct())
+                // the name ends at punctuation or at "for <account>"
+                let end = (i + 2..toks.len())
+                    .find(|&k| toks[k].is_punct() || matches!(ws[k], "for" | "at" | "with"))
                     .unwrap_or(toks.len());
                 out.push(Detail::Named(toks[i + 1..end].to_vec()));
                 i = end;
@@ -208,7 +209,10 @@ impl Builder<'_> {
                     continue;
                 }
             }
-            chunk.push(t.clone());
+            // a chunk does not start with a preposition ("… called X for Hooli")
+            if !(chunk.is_empty() && matches!(w, "for" | "at" | "with")) {
+                chunk.push(t.clone());
+            }
             i += 1;
         }
         flush(&mut chunk, &mut out);

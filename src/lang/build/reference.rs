@@ -100,6 +100,20 @@ impl Builder<'_> {
                 i += 1;
                 continue;
             }
+            // "this week", "for today", "due next month": a bare period is a date range
+            let bare = match ws[i] {
+                "for" | "in" | "during" => i + 1,
+                _ => i,
+            };
+            if bare < ws.len()
+                && matches!(ws[bare], "this" | "next" | "last" | "today" | "tomorrow")
+                && let Some(end) =
+                    self.longest(&ws, bare, 4, |x| entity::period(x, self.today).is_some())
+            {
+                f.closing = entity::period(&ws[bare..end], self.today);
+                i = end;
+                continue;
+            }
             if let Some(n) = self.class("closing", &ws[i..]) {
                 let k = i + n;
                 if let Some(end) =
