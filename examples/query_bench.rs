@@ -91,6 +91,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
+    {
+        // The last page of a 100,000-row result, as a nextRecordsUrl re-run (LIMIT/OFFSET).
+        let query = sayso::soql::parse("SELECT Id, Name FROM Opportunity")?;
+        let opts = RunOptions {
+            all_rows: false,
+            batch: 2000,
+            start: 98_000,
+            known_total: Some(ROWS + 35),
+            version: "63.0",
+        };
+        let conn = state.lock_db();
+        let started = Instant::now();
+        let page = exec::run(&conn, ctx, &query, opts).map_err(|e| e.message().to_string())?;
+        println!(
+            "page at offset 98,000 ({} rows): {:?}",
+            page.records.len(),
+            started.elapsed()
+        );
+    }
+
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

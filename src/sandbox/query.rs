@@ -37,6 +37,8 @@ use exec::RunOptions;
 pub const MAX_BATCH: u64 = 2000;
 /// Smallest page size `Sforce-Query-Options` may ask for.
 pub const MIN_BATCH: u64 = 200;
+/// How long a query locator stays valid.
+pub const CURSOR_LIFETIME_SECS: i64 = 2 * 24 * 60 * 60;
 
 /// Routes: query, queryAll, their cursors, and SOSL search.
 pub fn routes() -> Router<Arc<AppState>> {
@@ -185,7 +187,8 @@ fn body(page: exec::Page, next: Option<String>, version: &str) -> Json {
 fn ensure_cursor_table(conn: &Connection) -> Result<(), SfError> {
     conn.prepare_cached(
         "CREATE TABLE IF NOT EXISTS sayso_query_cursor (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, soql TEXT NOT NULL,
-             all_rows INTEGER NOT NULL, batch INTEGER NOT NULL, total INTEGER NOT NULL)",
+             all_rows INTEGER NOT NULL, batch INTEGER NOT NULL, total INTEGER NOT NULL,
+             created INTEGER NOT NULL DEFAULT (unixepoch()))",
     )
     .and_then(|mut s| s.execute([]))
     .map_err(SfError::internal)?;
@@ -208,6 +211,10 @@ fn save_cursor(
         .to_string()
         .to_ascii_uppercase();
     let id = format!("01g{}", &hex[..15]);
+    // Locators live two days, as in Salesforce; older cursors are dropped as new ones are made.
+    conn.prepare_cached("DELETE FROM sayso_query_cursor WHERE created < unixepoch() - ?1")
+        .and_then(|mut s| s.execute([CURSOR_LIFETIME_SECS]))
+        .map_err(SfError::internal)?;
     conn.prepare_cached("INSERT INTO sayso_query_cursor (id, user_id, soql, all_rows, batch, total) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
         .and_then(|mut s| {
             s.execute(params![
