@@ -971,3 +971,53 @@ async fn oauth_tokens_are_visible_to_admins_and_deleting_one_revokes_it() {
     let (s, _, body) = org.get(&dana, &format!("/services/data/{V}/limits")).await;
     assert_eq!((s, error_code(&body)), (401, "INVALID_SESSION_ID"));
 }
+
+#[tokio::test]
+async fn admin_approved_apps_refuse_profiles_they_do_not_preauthorize() {
+    let org = start().await;
+    // An admin-approved web app, pre-authorized for administrators only.
+    org.state.policy.update_config(|c| {
+        let mut app = c.app("sayso-cli").expect("cli").clone();
+        app.name = "Partner Portal".into();
+        app.client_id = "partner-portal".into();
+        app.permitted_users = "AdminApproved".into();
+        app.preauthorized_profiles = vec!["System Administrator".into()];
+        c.connected_apps.push(app);
+    });
+    let ch = challenge(VERIFIER);
+    let params = [
+        ("response_type", "code"),
+        ("client_id", "partner-portal"),
+        ("redirect_uri", REDIRECT),
+        ("state", "p"),
+        ("code_challenge", ch.as_str()),
+    ];
+    let mut b = Browser::new(&org);
+    let login = b.authorize(&params).await;
+    let refused = b.login(&login, DANA, "demo-password").await;
+    assert_eq!(refused.status, 302, "{}", refused.body);
+    assert_eq!(
+        refused.param("error").as_deref(),
+        Some("OAUTH_APP_ACCESS_DENIED")
+    );
+    assert_eq!(
+        refused.param("error_description").as_deref(),
+        Some("user is not admin approved to access this app")
+    );
+    // A pre-authorized user needs no consent page: straight to the code.
+    let mut b = Browser::new(&org);
+    let login = b.authorize(&params).await;
+    let done = b.login(&login, ADA, "demo-password").await;
+    assert_eq!(done.status, 302, "{}", done.body);
+    let code = done.param("code").expect("code");
+    let (s, body) = org
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("client_id", "partner-portal"),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .await;
+    assert_eq!(s, 200, "{body}");
+}
