@@ -310,3 +310,181 @@ fn next_words<'p>(rest: &'p [Elem], stack: &[&'p [Elem]]) -> Option<&'p Vec<Vec<
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::lexer::tokenize;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 18).expect("date")
+    }
+
+    /// A tiny grammar: the required classes plus the given lines.
+    fn grammar(lines: &str) -> Grammar {
+        let mut lex: String = [
+            "filler",
+            "weak_filler",
+            "like_keep_after",
+            "lead_filler",
+            "repair",
+            "article",
+            "conjunction",
+            "pronoun_person",
+            "pronoun_thing",
+            "demonstrative",
+            "mine",
+            "open",
+            "closed",
+            "all",
+            "task_word",
+            "statement_start",
+            "statement_verb",
+            "bare_clause_start",
+            "true_word",
+            "false_word",
+            "high_priority",
+            "low_priority",
+            "normal_priority",
+            "overdue",
+            "over",
+            "under",
+            "closing",
+            "sector",
+            "email_tld",
+        ]
+        .iter()
+        .map(|c| format!("class {c} = zz{c}\n"))
+        .collect();
+        lex.push_str(
+            "class article = the | a\nclass task_word = task\nclass statement_start = she\n",
+        );
+        lex.push_str(
+            "field Opportunity.Amount = amount\nfield Opportunity.CloseDate = close date\n",
+        );
+        lex.push_str("value StageName.Closed Won = won\n");
+        lex.push_str(lines);
+        Grammar::from_sources(&[("t.grammar".to_string(), lex)]).expect("test grammar")
+    }
+
+    /// (pattern index, captures as "slot=words") of the best match.
+    #[track_caller]
+    fn best(g: &Grammar, text: &str) -> Option<(usize, Vec<String>)> {
+        let toks = tokenize(text);
+        best_match(g, &toks, today()).map(|m| {
+            let caps = m
+                .caps
+                .iter()
+                .map(|c| {
+                    let w: Vec<&str> = toks[c.start..c.end]
+                        .iter()
+                        .map(|t| t.word.as_str())
+                        .collect();
+                    format!("{:?}={}", c.slot, w.join(" "))
+                })
+                .collect();
+            (m.pattern, caps)
+        })
+    }
+
+    #[test]
+    fn slots_are_lazy_and_literals_anchor_them() {
+        let g =
+            grammar("intent: update_fields\npattern: set [the] {field} on {target} to {value}\n");
+        assert_eq!(
+            best(&g, "set the amount on acme to the moon and on to mars"),
+            Some((
+                0,
+                vec![
+                    "Field=amount".into(),
+                    "Target=acme".into(),
+                    "Value=the moon and on to mars".into()
+                ]
+            ))
+        );
+        assert_eq!(best(&g, "set the amount on acme"), None);
+    }
+
+    #[test]
+    fn typed_slots_backtrack_until_they_parse() {
+        let g = grammar("intent: create_task\npattern: remind me to {subject} [{due}]\n");
+        assert_eq!(
+            best(&g, "remind me to send it to acme by friday"),
+            Some((
+                0,
+                vec!["Subject=send it to acme".into(), "Due=by friday".into()]
+            ))
+        );
+        // no date at the end: the optional slot is skipped
+        assert_eq!(
+            best(&g, "remind me to send it"),
+            Some((0, vec!["Subject=send it".into()]))
+        );
+    }
+
+    #[test]
+    fn the_most_specific_pattern_wins() {
+        let g = grammar(
+            "intent: update_fields\npattern: set {target} to {value}\npattern: set the {field} on {target} to {value}\n",
+        );
+        let (p, _) = best(&g, "set the amount on acme to 5").expect("matches");
+        assert_eq!(
+            p, 1,
+            "more literals and a known field beat a looser pattern"
+        );
+        let (p, _) = best(&g, "set acme to won").expect("matches");
+        assert_eq!(p, 0);
+    }
+
+    #[test]
+    fn record_slots_stop_at_punctuation_and_task_slots_need_a_task_word() {
+        let g = grammar("intent: complete_task\npattern: mark {target:task} as done\n");
+        assert!(best(&g, "mark the pricing task as done").is_some());
+        assert!(best(&g, "mark the pricing call as done").is_none());
+        let g = grammar("intent: add_note\npattern: note for {target} : {text}\n");
+        assert_eq!(
+            best(&g, "note for acme: a, b: c"),
+            Some((0, vec!["Target=acme".into(), "Text=a , b : c".into()]))
+        );
+        assert!(best(&g, "note for acme, inc: x").is_none());
+    }
+
+    #[test]
+    fn statement_slots_find_where_free_text_starts() {
+        let g = grammar("intent: add_note\npattern: note for {target} {text:statement}\n");
+        assert_eq!(
+            best(&g, "note for acme corp she wants a demo"),
+            Some((
+                0,
+                vec!["Target=acme corp".into(), "Text=she wants a demo".into()]
+            ))
+        );
+    }
+
+    #[test]
+    fn groups_with_slots_and_fixed_values() {
+        let g = grammar(
+            "intent: add_note\npattern: add {text} to the notes [(on|for) {target}]\nintent: update_fields\npattern: escalate {target} => field=status\n",
+        );
+        assert_eq!(
+            best(&g, "add 'x y' to the notes on acme"),
+            Some((0, vec!["Text=x y".into(), "Target=acme".into()]))
+        );
+        assert_eq!(
+            best(&g, "add 'x y' to the notes"),
+            Some((0, vec!["Text=x y".into()]))
+        );
+        let toks = tokenize("escalate case 1");
+        let m = best_match(&g, &toks, today()).expect("matches");
+        assert_eq!(g.rules[m.rule].patterns[m.pattern].fixed[0].1, "status");
+    }
+
+    #[test]
+    fn a_clause_starting_with_a_field_name_is_not_verb_led() {
+        let g = grammar(
+            "intent: update_fields\npattern: close {target}\npattern: {field:alias} on {target} to {value}\n",
+        );
+        let (p, caps) = best(&g, "close date on acme to friday").expect("matches");
+        assert_eq!(p, 1, "{caps:?}");
+    }
+}

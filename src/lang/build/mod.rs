@@ -10,6 +10,8 @@
 
 mod create;
 mod reference;
+#[cfg(test)]
+mod tests;
 mod value;
 
 pub(crate) use value::split_changes;

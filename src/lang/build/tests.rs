@@ -1,0 +1,219 @@
+//! Table tests for the intent builder: record references, task references, filters, values and
+//! change lists, each through a `#[track_caller]` helper.
+
+use super::*;
+use crate::lang::lexer::tokenize;
+use crate::lang::normalize::normalize;
+
+fn b() -> Builder<'static> {
+    Builder {
+        g: Grammar::embedded().expect("embedded grammar"),
+        today: NaiveDate::from_ymd_opt(2026, 11, 18).expect("date"),
+    }
+}
+
+fn toks(text: &str) -> Vec<Token> {
+    normalize(b().g, tokenize(text))
+}
+
+#[track_caller]
+fn rec(text: &str) -> String {
+    let r = b().record_ref(&toks(text));
+    format!(
+        "{}|{:?}|{:?}|mine={}|open={:?}|at={:?}|rel={:?}|pronoun={:?}",
+        r.text,
+        r.object,
+        r.number,
+        r.mine,
+        r.open,
+        r.account,
+        r.related,
+        r.antecedent.map(|a| a.pronoun)
+    )
+}
+
+#[test]
+fn record_references() {
+    assert_eq!(
+        rec("the open ACME opportunity"),
+        "acme|Some(Opportunity)|None|mine=false|open=Some(true)|at=None|rel=None|pronoun=None"
+    );
+    assert_eq!(
+        rec("opportunity Project Titan"),
+        "project titan|Some(Opportunity)|None|mine=false|open=None|at=None|rel=None|pronoun=None"
+    );
+    assert_eq!(
+        rec("case 00001001"),
+        "|Some(Case)|Some(\"00001001\")|mine=false|open=None|at=None|rel=None|pronoun=None"
+    );
+    assert_eq!(
+        rec("Jane Doe at ACME Corp"),
+        "jane doe|None|None|mine=false|open=None|at=Some(\"acme corp\")|rel=None|pronoun=None"
+    );
+    assert_eq!(
+        rec("my Acme deal"),
+        "acme|Some(Opportunity)|None|mine=true|open=None|at=None|rel=None|pronoun=None"
+    );
+    // object words in the middle of a name stay in the name
+    assert_eq!(
+        rec("Acme Customer Portal"),
+        "acme customer portal|None|None|mine=false|open=None|at=None|rel=None|pronoun=None"
+    );
+}
+
+#[test]
+fn pronouns_and_demonstratives() {
+    assert!(rec("her").ends_with("pronoun=Some(\"her\")"));
+    assert!(rec("it").ends_with("pronoun=Some(\"it\")"));
+    assert_eq!(
+        rec("that deal"),
+        "|Some(Opportunity)|None|mine=false|open=None|at=None|rel=None|pronoun=Some(\"that opportunity\")"
+    );
+    // a demonstrative before a name is only a determiner
+    assert!(rec("that Acme deal").starts_with("acme|Some(Opportunity)"));
+}
+
+#[test]
+fn task_references_split_subject_and_related_record() {
+    let t = |text: &str| {
+        let r = b().task_ref(&toks(text));
+        format!("{}~{:?}", r.text, r.related)
+    };
+    assert_eq!(
+        t("the pricing call task for Monsters Inc"),
+        "pricing call~Some(\"monsters inc\")"
+    );
+    assert_eq!(
+        t("the follow up call with sarah chen"),
+        "follow up call~Some(\"sarah chen\")"
+    );
+    assert_eq!(t("my Acme follow-up task"), "acme follow-up~None");
+}
+
+#[track_caller]
+fn filter(text: &str) -> String {
+    match b().target(&toks(text)) {
+        Target::Filter(f) => format!(
+            "{:?} mine={} open={:?} overdue={} ind={:?} stage={:?} closing={:?} over={:?} under={:?} acct={:?} text={:?}",
+            f.object,
+            f.mine,
+            f.open,
+            f.overdue,
+            f.industry
+                .map(|v| v.hints.first().map(|h| h.value.clone()).unwrap_or(v.said)),
+            f.stage
+                .map(|v| v.hints.first().map(|h| h.value.clone()).unwrap_or(v.said)),
+            f.closing.map(|c| format!("{}..{}", c.start, c.end)),
+            f.amount_over,
+            f.amount_under,
+            f.account,
+            f.text
+        ),
+        Target::Record(r) => format!("record {}", r.text),
+    }
+}
+
+#[test]
+fn bulk_filters() {
+    assert_eq!(
+        filter("all my open opportunities in the tech sector"),
+        "Some(Opportunity) mine=true open=Some(true) overdue=false ind=Some(\"Technology\") stage=None closing=None over=None under=None acct=None text=\"\""
+    );
+    assert_eq!(
+        filter("my open deals closing this quarter over $100k"),
+        "Some(Opportunity) mine=true open=Some(true) overdue=false ind=None stage=None closing=Some(\"2026-10-01..2026-12-31\") over=Some(100000.0) under=None acct=None text=\"\""
+    );
+    assert_eq!(
+        filter("all my overdue tasks"),
+        "Some(Task) mine=true open=None overdue=true ind=None stage=None closing=None over=None under=None acct=None text=\"\""
+    );
+    assert_eq!(
+        filter("opportunities in negotiation under 50k for acme"),
+        "Some(Opportunity) mine=false open=None overdue=false ind=None stage=Some(\"Negotiation/Review\") closing=None over=None under=Some(50000.0) acct=Some(\"acme\") text=\"\""
+    );
+    assert_eq!(
+        filter("cases closing in june"),
+        "Some(Case) mine=false open=None overdue=false ind=None stage=None closing=Some(\"2027-06-01..2027-06-30\") over=None under=None acct=None text=\"\""
+    );
+    assert_eq!(filter("the globex deal"), "record globex");
+}
+
+#[track_caller]
+fn value(text: &str) -> String {
+    let v = b().value(&toks(text));
+    format!(
+        "{}|{:?}|{:?}",
+        v.said,
+        v.entities,
+        v.hints.iter().map(|h| h.value.as_str()).collect::<Vec<_>>()
+    )
+}
+
+#[test]
+fn values_carry_entities_and_hints() {
+    assert_eq!(value("92k"), "92k|[Number(92000.0)]|[]");
+    assert_eq!(value("$1.2M"), "$1.2M|[Money(1200000.0)]|[]");
+    assert_eq!(value("20 percent"), "20 percent|[Percent(20.0)]|[]");
+    assert_eq!(
+        value("negotiation"),
+        "negotiation|[]|[\"Negotiation/Review\"]"
+    );
+    assert_eq!(value("done"), "done|[]|[\"Completed\", \"Closed\"]");
+    assert_eq!(value("approved"), "approved|[Bool(true)]|[]");
+    assert_eq!(value("next friday"), "next friday|[Date(2026-11-27)]|[]");
+    assert_eq!(value("'Raviga'"), "Raviga|[Quoted(\"Raviga\")]|[]");
+    assert_eq!(
+        value("two weeks"),
+        "2 weeks|[Span(Span { months: 0, days: 14 })]|[]"
+    );
+    assert_eq!(
+        value("+1-555-0199"),
+        "+1-555-0199|[Phone(\"+1-555-0199\")]|[]"
+    );
+}
+
+#[test]
+fn change_lists() {
+    let g = b().g;
+    let split = |text: &str, strict: bool| {
+        let t = toks(text);
+        split_changes(g, &t, 0, t.len(), strict).map(|items| {
+            items
+                .into_iter()
+                .map(|((fa, fb), (va, vb))| {
+                    format!("{}={}", text_of(&t[fa..fb]), text_of(&t[va..vb]))
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(
+        split(
+            "stage to negotiation, close date to December 15 and amount to 90,000",
+            true
+        ),
+        Some(vec![
+            "stage=negotiation".into(),
+            "close date=December 15".into(),
+            "amount=90,000".into()
+        ])
+    );
+    // dictated: no separators at all
+    assert_eq!(
+        split(
+            "stage to negotiation close date to december 15 amount to 90000",
+            true
+        ),
+        Some(vec![
+            "stage=negotiation".into(),
+            "close date=december 15".into(),
+            "amount=90000".into()
+        ])
+    );
+    // values keep "and" when no field follows
+    assert_eq!(
+        split("next step to call legal and procurement", true),
+        Some(vec!["next step=call legal and procurement".into()])
+    );
+    assert_eq!(split("wibble to 5", true), None);
+    assert_eq!(split("wibble to 5", false), Some(vec!["wibble=5".into()]));
+}
