@@ -711,3 +711,61 @@ async fn a_contractor_made_by_the_binary_reads_and_edits_exactly_what_it_was_giv
     assert_eq!(code, 0);
     assert!(out.contains("Read Subject; Read and Edit Status"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_prints_one_line_when_a_user_newly_passes_the_limit() {
+    use tokio::io::AsyncBufReadExt;
+    let org = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = sayso_home(&dir);
+    login_admin(&org, &home).await;
+    let dana = org.jwt(DANA).await;
+    let kinetic = org
+        .client_credentials("kinetic-ltd", "kinetic-demo-secret")
+        .await;
+    for _ in 0..6 {
+        assert_eq!(org.call(&dana).await, 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(org.call(&kinetic).await, 200);
+    }
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sayso"))
+        .args([
+            "admin", "usage", "--over", "5", "--watch", "1", "--rounds", "4",
+        ])
+        .env("SAYSO_HOME", &home)
+        .env_remove("SAYSO_PROFILE")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines
+        .next_line()
+        .await
+        .unwrap()
+        .expect("a first breach line");
+    assert!(first.contains(DANA) && first.contains("over 5"), "{first}");
+    // Kinetic passes the line while the watch runs.
+    for _ in 0..3 {
+        assert_eq!(org.call(&kinetic).await, 200);
+    }
+    let mut rest = Vec::new();
+    while let Some(l) = lines.next_line().await.unwrap() {
+        rest.push(l);
+    }
+    let status = child.wait().await.unwrap();
+    // The admin's own calls may cross the line too; Dana is not repeated and Kinetic appears once.
+    assert_eq!(
+        rest.iter().filter(|l| l.contains(DANA)).count(),
+        0,
+        "{rest:?}"
+    );
+    assert_eq!(
+        rest.iter().filter(|l| l.contains(KINETIC)).count(),
+        1,
+        "{rest:?}"
+    );
+    assert_eq!(status.code(), Some(3));
+}

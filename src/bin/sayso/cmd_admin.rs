@@ -296,7 +296,11 @@ fn print_apps(apps: &[Assessment]) {
             Some(m) => format!("access {m} min"),
             None => "access ?".to_string(),
         };
-        if let Some(p) = &app.refresh_token_policy {
+        let offline = app
+            .scopes
+            .iter()
+            .any(|s| s == "refresh_token" || s == "offline_access");
+        if let Some(p) = app.refresh_token_policy.as_ref().filter(|_| offline) {
             tokens.push_str(&format!("; refresh {p}"));
         }
         let flows = match &app.run_as {
