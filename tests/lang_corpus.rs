@@ -751,7 +751,7 @@ fn paraphrases_calls_tasks_and_completion() {
     );
     check(
         "remind me next tuesday to call sarah chen",
-        r##"task("call sarah chen"; due=2026-11-24; who=-; what=-; prio=-)"##,
+        r##"task("call sarah chen"; due=2026-11-24; who="sarah chen"; what=-; prio=-)"##,
     );
     check(
         "Mark my Acme follow-up task as complete.",
@@ -1219,11 +1219,11 @@ fn paraphrases_round_three() {
         ),
         (
             "remind me friday next week to call richard",
-            r##"task("call richard"; due=2026-11-27; who=-; what=-; prio=-)"##,
+            r##"task("call richard"; due=2026-11-27; who="richard"; what=-; prio=-)"##,
         ),
         (
             "create a task to call jane smith tomorrow at 10",
-            r##"task("call jane smith"; due=2026-11-19; who=-; what=-; prio=-)"##,
+            r##"task("call jane smith"; due=2026-11-19; who="jane smith"; what=-; prio=-)"##,
         ),
         (
             "log a call with globex: they are evaluating raviga",
@@ -1288,6 +1288,70 @@ fn paraphrases_round_three() {
         (
             "set stark security suite's budget to not approved",
             r##"update("stark security suite"; Budget_Approved__c=false)"##,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (text, expected) in cases {
+        let got = sig(text);
+        if got != *expected {
+            failures.push(format!("{text}\n   expected {expected}\n   got      {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn paraphrases_questions_statements_and_tasks() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "what stage is project titan in",
+            r##"ask(Status; "project titan")"##,
+        ),
+        (
+            "how much is the initech renewal worth",
+            r##"ask(Status; "initech renewal")"##,
+        ),
+        (
+            "when does project titan close",
+            r##"ask(Status; "project titan")"##,
+        ),
+        (
+            "who owns the globex deal",
+            r##"ask(LookUp; "globex"#Opportunity)"##,
+        ),
+        (
+            "jane smith's new email is jane@x.com",
+            r##"update("jane smith"; Email=jane@x.com)"##,
+        ),
+        (
+            "the amount on titan should be 80k",
+            r##"update("titan"; Amount=80000)"##,
+        ),
+        ("add 10k to titan", r##"update("titan"; Amount+=10000)"##),
+        (
+            "create an opportunity for acme called acme expansion worth 50k",
+            r##"create(Opportunity; person=-; name=acme expansion; account="acme"#Account; company=-; Amount=50000)"##,
+        ),
+        (
+            "complete my follow up with sarah chen",
+            r##"complete("follow up"#Task/mine~sarah chen)"##,
+        ),
+        (
+            "set a reminder for friday to call jane",
+            r##"task("call jane"; due=2026-11-20; who="jane"; what=-; prio=-)"##,
+        ),
+        (
+            "create a task for tomorrow to call jane",
+            r##"task("call jane"; due=2026-11-19; who="jane"; what=-; prio=-)"##,
+        ),
+        (
+            "remind me to call jane on friday at 3pm",
+            r##"task("call jane"; due=2026-11-20; who="jane"; what=-; prio=-)"##,
+        ),
+        ("mark titan won", r##"update("titan"; ?=Closed Won)"##),
+        (
+            "show me the contacts at acme",
+            r##"ask(List; {Contact account=acme})"##,
         ),
     ];
     let mut failures = Vec::new();

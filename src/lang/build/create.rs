@@ -161,7 +161,10 @@ impl Builder<'_> {
                 flush(&mut chunk, &mut out);
                 // the name ends at punctuation or at "for <account>"
                 let end = (i + 2..toks.len())
-                    .find(|&k| toks[k].is_punct() || matches!(ws[k], "for" | "at" | "with"))
+                    .find(|&k| {
+                        toks[k].is_punct()
+                            || matches!(ws[k], "for" | "at" | "with" | "worth" | "closing" | "due")
+                    })
                     .unwrap_or(toks.len());
                 out.push(Detail::Named(toks[i + 1..end].to_vec()));
                 i = end;

@@ -393,6 +393,22 @@ impl<'a> Builder<'a> {
             }
             subject_toks.truncate(i);
         }
+        // "call Jane Smith", "email Richard": the person is the task's who; the subject stays whole
+        if who.is_none()
+            && what.is_none()
+            && subject_toks.len() >= 2
+            && subject_toks.len() <= 4
+            && matches!(
+                subject_toks[0].word.as_str(),
+                "call" | "email" | "ping" | "text" | "phone" | "meet"
+            )
+            && subject_toks[1..].iter().all(|t| t.kind == TokKind::Word)
+        {
+            let r = self.record_ref(&subject_toks[1..]);
+            if r.antecedent.is_none() && !r.text.is_empty() {
+                who = Some(r);
+            }
+        }
         if let Some(a) = about {
             let r = self.record_ref(a);
             let person = matches!(r.object, Some(ObjectKind::Contact | ObjectKind::Lead));
