@@ -185,10 +185,10 @@ pub fn parse_sosl(text: &str) -> Result<Search, SfError> {
         limit = Some(n.ok_or_else(|| malformed_search("expected a number after LIMIT"))?);
         i += 2;
     }
-    if tokens.get(i).map(|t| t.kind) != Some(TokenKind::Eof) {
+    if let Some(t) = tokens.get(i).filter(|t| t.kind != TokenKind::Eof) {
         return Err(malformed_search(format!(
             "unexpected text at `{}`",
-            rest[tokens[i].span.start..].trim()
+            rest[t.span.start..].trim()
         )));
     }
     Ok(Search {
@@ -448,6 +448,13 @@ mod tests {
         assert!(parse_sosl("FIND {acme").is_err());
         assert!(parse_sosl("SELECT Id FROM Account").is_err());
         assert!(parse_sosl("FIND {acme} RETURNING Account(Id) garbage").is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_statements_never_panic(q in "(FIND|IN|NAME|ALL|FIELDS|RETURNING|LIMIT|\\{|\\}|\\(|\\)|,|'|\"|\\\\|[A-Za-z*?]{1,5}|[0-9]{1,3}| )*") {
+            let _ = parse_sosl(&q);
+        }
     }
 
     #[test]
