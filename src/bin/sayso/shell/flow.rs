@@ -8,7 +8,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::{Arc, Mutex};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sayso::app::{Outcome, RunOptions, Status};
 use sayso::lang::Intent;
 use sayso::resolve::Candidate;
@@ -17,88 +19,71 @@ use serde_json::Value as Json;
 use super::Shell;
 use super::render;
 
-/// Runs `fut` until it finishes or Ctrl-C; shows a spinner once it takes over a second.
-/// `None` when cancelled (the future is dropped: nothing more is sent).
-pub(super) fn cancellable<F: Future>(rt: &tokio::runtime::Runtime, fut: F) -> Option<F::Output> {
-    rt.block_on(async {
+/// Where the agent's bulk progress goes: the bar of the command in flight, if any.
+pub(super) type ProgressSlot = Arc<Mutex<Option<ProgressBar>>>;
+
+/// A progress callback for [`sayso::app::Agent::set_progress`] that feeds the current bar.
+pub(super) fn progress_callback(slot: ProgressSlot) -> Box<dyn Fn(usize, usize) + Send + Sync> {
+    Box::new(move |done, total| {
+        if let Ok(g) = slot.lock()
+            && let Some(b) = g.as_ref()
+        {
+            if b.length() != Some(total as u64) {
+                b.set_length(total as u64);
+                if let Ok(s) =
+                    ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} {elapsed}")
+                {
+                    b.set_style(s.progress_chars("=> "));
+                }
+            }
+            b.set_position(done as u64);
+        }
+    })
+}
+
+/// Runs `fut` until it finishes or Ctrl-C; shows a spinner (or, for bulk work reported through
+/// `slot`, a bar) once it takes over a second. `None` when cancelled: the future is dropped and
+/// nothing more is sent.
+pub(super) fn cancellable<F: Future>(
+    rt: &tokio::runtime::Runtime,
+    slot: &ProgressSlot,
+    fut: F,
+) -> Option<F::Output> {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+    if let Ok(s) = ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
+        bar.set_style(s);
+    }
+    bar.set_message("working (Ctrl-C cancels)");
+    if let Ok(mut g) = slot.lock() {
+        *g = Some(bar.clone());
+    }
+    let out = rt.block_on(async {
         tokio::pin!(fut);
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
         let delay = tokio::time::sleep(Duration::from_secs(1));
         tokio::pin!(delay);
-        let mut bar: Option<ProgressBar> = None;
-        let out = loop {
+        let mut shown = false;
+        loop {
             tokio::select! {
                 out = &mut fut => break Some(out),
                 _ = &mut ctrl_c => break None,
-                _ = &mut delay, if bar.is_none() => {
-                    let b = ProgressBar::new_spinner();
-                    if let Ok(s) = ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
-                        b.set_style(s);
-                    }
-                    b.set_message("working (Ctrl-C cancels)");
-                    b.enable_steady_tick(Duration::from_millis(120));
-                    bar = Some(b);
+                _ = &mut delay, if !shown => {
+                    shown = true;
+                    bar.set_draw_target(ProgressDrawTarget::stderr());
+                    bar.enable_steady_tick(Duration::from_millis(120));
                 }
             }
-        };
-        if let Some(b) = bar {
-            b.finish_and_clear();
         }
-        out
-    })
+    });
+    bar.finish_and_clear();
+    if let Ok(mut g) = slot.lock() {
+        *g = None;
+    }
+    out
 }
 
 const CANCELLED: &str = "cancelled; anything already sent is in :history (undo it with :undo, finish it with `sayso retry`)";
-
-/// Replaces the words the agent found ambiguous (`what`, as quoted in its message) with the chosen
-/// record's exact name, quoted, so the resubmitted phrase names exactly that record.
-pub(super) fn rewrite_choice(phrase: &str, message: &str, name: &str) -> Option<String> {
-    let what = message.split('`').nth(1)?.to_lowercase();
-    let want: Vec<&str> = what.split_whitespace().collect();
-    if want.is_empty() {
-        return None;
-    }
-    // words of the phrase with their byte ranges
-    let mut words: Vec<(usize, usize, String)> = Vec::new();
-    let mut start = None;
-    for (i, c) in phrase
-        .char_indices()
-        .chain(std::iter::once((phrase.len(), ' ')))
-    {
-        let part = c.is_alphanumeric() || c == '\'' || c == '-' || c == '.' || c == '&';
-        match (part, start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                let w = phrase[s..i]
-                    .trim_end_matches("'s")
-                    .trim_matches(|ch: char| !ch.is_alphanumeric())
-                    .to_lowercase();
-                words.push((s, i, w));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    let at = words.windows(want.len()).position(|win| {
-        win.iter()
-            .zip(&want)
-            .all(|((_, _, w), t)| w == t || w.replace('-', " ") == *t)
-    })?;
-    let from = words[at].0;
-    let mut to = words[at + want.len() - 1].1;
-    // "Acme's stage" keeps its possessive
-    let tail = &phrase[..to];
-    if tail.ends_with("'s") {
-        to -= 2;
-    }
-    let quoted = if name.contains('"') {
-        name.to_string()
-    } else {
-        format!("\"{name}\"")
-    };
-    Some(format!("{}{}{}", &phrase[..from], quoted, &phrase[to..]))
-}
 
 /// Fields that tell records of an object apart, as `(path, label)`.
 fn telling_fields(sobject: &str) -> &'static [(&'static str, &'static str)] {
@@ -141,7 +126,8 @@ fn telling_fields(sobject: &str) -> &'static [(&'static str, &'static str)] {
 
 impl Shell {
     /// Runs a phrase: questions answer at once, writes are previewed and confirmed.
-    pub(super) fn phrase(&mut self, rt: &tokio::runtime::Runtime, phrase: &str, depth: u8) {
+    /// `picked`: record ids chosen from earlier `ambiguous` answers to this phrase.
+    pub(super) fn phrase(&mut self, rt: &tokio::runtime::Runtime, phrase: &str, picked: &[String]) {
         if let Some(steps) = undo_steps(phrase, self.today) {
             for _ in 0..steps {
                 if !self.undo(rt) {
@@ -154,14 +140,18 @@ impl Shell {
             dry_run: true,
             ..self.base_options()
         };
-        let Some(out) = cancellable(rt, self.agent.submit(phrase, preview_opts)) else {
+        let Some(out) = cancellable(
+            rt,
+            &self.progress,
+            self.agent.submit_picked(phrase, preview_opts, picked),
+        ) else {
             println!("{CANCELLED}");
             return;
         };
         self.remember(&out);
         match out.status {
-            Status::Ambiguous if !out.candidates.is_empty() && depth < 3 => {
-                self.choose(rt, phrase, &out, depth);
+            Status::Ambiguous if !out.candidates.is_empty() && picked.len() < 5 => {
+                self.choose(rt, phrase, &out, picked);
             }
             Status::DryRun if self.dry_run => {
                 println!("{}", render::preview(&out, &self.style));
@@ -170,13 +160,19 @@ impl Shell {
                 }
                 println!("dry run: nothing changed");
             }
-            Status::DryRun => self.confirm_and_apply(rt, phrase, out),
+            Status::DryRun => self.confirm_and_apply(rt, phrase, out, picked),
             _ => println!("{}", render::outcome(&out, &self.style)),
         }
         self.refresh_vocab();
     }
 
-    fn confirm_and_apply(&mut self, rt: &tokio::runtime::Runtime, phrase: &str, mut out: Outcome) {
+    fn confirm_and_apply(
+        &mut self,
+        rt: &tokio::runtime::Runtime,
+        phrase: &str,
+        mut out: Outcome,
+        picked: &[String],
+    ) {
         println!("{}", render::preview(&out, &self.style));
         let n = out.count.unwrap_or(1);
         let question = if n > 1 {
@@ -193,8 +189,12 @@ impl Shell {
             ..self.base_options()
         };
         let done = match out.pending.take() {
-            Some(plan) => cancellable(rt, self.agent.confirm(phrase, &plan, opts)),
-            None => cancellable(rt, self.agent.submit(phrase, opts)),
+            Some(plan) => cancellable(rt, &self.progress, self.agent.confirm(phrase, &plan, opts)),
+            None => cancellable(
+                rt,
+                &self.progress,
+                self.agent.submit_picked(phrase, opts, picked),
+            ),
         };
         match done {
             Some(done) => {
@@ -206,8 +206,15 @@ impl Shell {
     }
 
     /// Shows the candidates with what tells them apart and resubmits with the one picked.
-    fn choose(&mut self, rt: &tokio::runtime::Runtime, phrase: &str, out: &Outcome, depth: u8) {
-        let rows = cancellable(rt, candidate_details(self, &out.candidates)).unwrap_or_else(|| {
+    fn choose(
+        &mut self,
+        rt: &tokio::runtime::Runtime,
+        phrase: &str,
+        out: &Outcome,
+        picked: &[String],
+    ) {
+        let details = cancellable(rt, &self.progress, candidate_details(self, &out.candidates));
+        let rows = details.unwrap_or_else(|| {
             out.candidates
                 .iter()
                 .map(|c| (c.sobject.clone(), c.name.clone(), Vec::new()))
@@ -223,27 +230,21 @@ impl Shell {
             Ok(a) => a,
             Err(_) => String::new(),
         };
-        let picked = answer
+        let choice = answer
             .trim()
             .trim_start_matches('#')
             .parse::<usize>()
             .ok()
             .filter(|i| (1..=n).contains(i));
-        let Some(i) = picked else {
+        let Some(i) = choice else {
             println!("cancelled; nothing changed");
             return;
         };
         let c = &out.candidates[i - 1];
-        match rewrite_choice(phrase, &out.message, &c.name) {
-            Some(p) => {
-                println!("{}", self.style.dim(&format!("→ {p}")));
-                self.phrase(rt, &p, depth + 1);
-            }
-            None => println!(
-                "can't tell which words named the record; say it again with its full name: {}",
-                c.name
-            ),
-        }
+        println!("{}", self.style.dim(&format!("→ {} {}", c.sobject, c.name)));
+        let mut picked = picked.to_vec();
+        picked.push(c.id.clone());
+        self.phrase(rt, phrase, &picked);
     }
 
     /// Undoes the latest command not yet undone, after showing what it reverts. Returns whether
@@ -312,7 +313,11 @@ impl Shell {
             return false;
         }
         let id = target.id;
-        match cancellable(rt, self.agent.undo(Some(id), &format!("undo {id}"))) {
+        match cancellable(
+            rt,
+            &self.progress,
+            self.agent.undo(Some(id), &format!("undo {id}")),
+        ) {
             Some(out) => {
                 println!("{}", render::outcome(&out, &self.style));
                 out.status.is_success()
@@ -414,33 +419,6 @@ async fn candidate_details(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_choice_replaces_the_words_that_were_ambiguous() {
-        let m = "`globex` matches 2 records; say which";
-        assert_eq!(
-            rewrite_choice(
-                "update the Globex deal to negotiation",
-                m,
-                "Globex Facilities Add-on"
-            )
-            .as_deref(),
-            Some("update the \"Globex Facilities Add-on\" deal to negotiation")
-        );
-        assert_eq!(
-            rewrite_choice(
-                "move Cyberdyne's stage to closed won",
-                "`cyberdyne` matches 2 records; say which",
-                "Cyberdyne Skynet Expansion"
-            )
-            .as_deref(),
-            Some("move \"Cyberdyne Skynet Expansion\"'s stage to closed won")
-        );
-        assert_eq!(
-            rewrite_choice("update the acme deal", "no backticks", "Acme"),
-            None
-        );
-    }
 
     #[test]
     fn undo_phrases_are_recognised() {

@@ -56,6 +56,8 @@ struct Shell {
     style: Style,
     vocab: Arc<Mutex<Vocab>>,
     editor: Editor<ShellHelper, DefaultHistory>,
+    /// The progress bar of the command in flight (fed by the agent's bulk progress).
+    progress: flow::ProgressSlot,
 }
 
 /// Runs the shell until Ctrl-D or `:quit`.
@@ -80,7 +82,9 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(b) = &chosen.banner {
         println!("{}", style.dim(b));
     }
-    let agent = rt.block_on(Agent::open(&home, &chosen.profile, today))?;
+    let mut agent = rt.block_on(Agent::open(&home, &chosen.profile, today))?;
+    let progress: flow::ProgressSlot = Arc::new(Mutex::new(None));
+    agent.set_progress(flow::progress_callback(progress.clone()));
     let vocab = Arc::new(Mutex::new(Vocab::default()));
     let config = Config::builder()
         .completion_type(CompletionType::List)
@@ -101,6 +105,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
         style,
         vocab,
         editor,
+        progress,
     };
     shell.switch_to(&chosen.profile);
     rt.block_on(shell.warm_describes());
@@ -190,7 +195,7 @@ impl Shell {
                     let next = if line.starts_with(':') {
                         self.colon(rt, &line)
                     } else {
-                        self.phrase(rt, &line, 0);
+                        self.phrase(rt, &line, &[]);
                         Next::Continue
                     };
                     if let Next::Quit = next {
@@ -281,7 +286,8 @@ impl Shell {
             return;
         }
         match rt.block_on(Agent::open(&self.home, name, self.today)) {
-            Ok(agent) => {
+            Ok(mut agent) => {
+                agent.set_progress(flow::progress_callback(self.progress.clone()));
                 self.agent = agent;
                 self.switch_to(name);
                 rt.block_on(self.warm_describes());

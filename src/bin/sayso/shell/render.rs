@@ -126,9 +126,10 @@ fn hidden(key: &str) -> bool {
 
 fn new_table() -> Table {
     let mut t = Table::new();
-    t.load_style(presets::UTF8_HORIZONTAL_ONLY)
+    t.load_style(presets::UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic);
-    if t.width().is_none() {
+    // Not a terminal, or one that reports no size (some pseudo-terminals): assume 100 columns.
+    if t.width().is_none_or(|w| w < 40) {
         t.set_width(100);
     }
     t
