@@ -331,24 +331,52 @@ pub async fn admin_profiles(client: &Client) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Fields of `ConnectedApplication` every org serves.
+const BASIC_FIELDS: &[&str] = &[
+    "Id",
+    "Name",
+    "OptionsAllowAdminApprovedUsersOnly",
+    "OptionsHasSessionLevelPolicy",
+    "RefreshTokenValidityPeriod",
+];
+
+/// `ConnectedApplication` rows: through the Tooling API with `Metadata` where the org serves it
+/// (the sandbox), else through the data API with the object's own fields (the OAuth settings are
+/// then unknown and [`assess`] says so).
+async fn read_apps(client: &Client) -> Result<Vec<Value>> {
+    let mut with_meta = BASIC_FIELDS.to_vec();
+    with_meta.push("Metadata");
+    let soql = QueryBuilder::select("ConnectedApplication", &with_meta)?.to_soql();
+    match tooling_query(client, &soql).await {
+        Ok(rows) => Ok(rows),
+        Err(super::Error::Api(e)) if is_unsupported(&e) => {
+            let soql = QueryBuilder::select("ConnectedApplication", BASIC_FIELDS)?.to_soql();
+            Ok(client.query(&soql).await?.records)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether an API error says the query asked for something this org does not serve.
+pub(crate) fn is_unsupported(e: &crate::salesforce::Error) -> bool {
+    e.api().is_some_and(|a| {
+        [
+            "INVALID_FIELD",
+            "INVALID_TYPE",
+            "NOT_FOUND",
+            "MALFORMED_QUERY",
+        ]
+        .iter()
+        .any(|c| a.has_code(c))
+    })
+}
+
 /// Every connected app of the org, assessed, in name order.
 ///
 /// # Errors
 /// API failures (a non-admin gets the org's INSUFFICIENT_ACCESS).
 pub async fn list(client: &Client) -> Result<Vec<Assessment>> {
-    let soql = QueryBuilder::select(
-        "ConnectedApplication",
-        &[
-            "Id",
-            "Name",
-            "OptionsAllowAdminApprovedUsersOnly",
-            "OptionsHasSessionLevelPolicy",
-            "RefreshTokenValidityPeriod",
-            "Metadata",
-        ],
-    )?
-    .to_soql();
-    let rows = tooling_query(client, &soql).await?;
+    let rows = read_apps(client).await?;
     let mut apps: Vec<AppInfo> = rows.iter().map(app_from_row).collect();
     if apps.iter().any(|a| a.run_as.is_some()) {
         let directory = Directory::load(client).await?;

@@ -184,14 +184,13 @@ pub async fn report(client: &Client, days: u32) -> Result<UsageReport> {
         bodies.push(String::from_utf8_lossy(&resp.body).into_owned());
     }
     let users = Directory::load(client).await?;
-    let apps = super::tooling_query(
-        client,
-        &QueryBuilder::select("ConnectedApplication", &["Id", "Name"])?.to_soql(),
-    )
-    .await?
-    .iter()
-    .map(|r| (text(r, "Id"), text(r, "Name")))
-    .collect();
+    let apps = client
+        .query(&QueryBuilder::select("ConnectedApplication", &["Id", "Name"])?.to_soql())
+        .await?
+        .records
+        .iter()
+        .map(|r| (text(r, "Id"), text(r, "Name")))
+        .collect();
     tally(days, &bodies, &Names { users, apps })
 }
 
