@@ -30,6 +30,26 @@ fn check_invariants(text: &str, parsed: &ParsedCommand) {
     let json = serde_json::to_string(parsed).expect("serialises");
     let back: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
     assert!(back["clauses"].is_array());
+    // every pronoun points at an earlier clause
+    for (i, clause) in back["clauses"].as_array().into_iter().flatten().enumerate() {
+        let mut stack = vec![&clause["intent"]];
+        while let Some(v) = stack.pop() {
+            match v {
+                serde_json::Value::Object(map) => {
+                    if let Some(a) = map.get("antecedent").filter(|a| !a.is_null()) {
+                        let c = a["clause"].as_u64().expect("clause index");
+                        assert!(
+                            (c as usize) < i,
+                            "clause {i} points at clause {c} in {text:?}"
+                        );
+                    }
+                    stack.extend(map.values());
+                }
+                serde_json::Value::Array(items) => stack.extend(items),
+                _ => {}
+            }
+        }
+    }
 }
 
 /// Fragments that stress quoting, escaping and the grammar's keywords.
@@ -126,6 +146,25 @@ proptest! {
 
     #[test]
     fn adversarial_fragment_soup_never_panics(text in fragment_soup()) {
+        let parsed = grammar().parse(&text, today());
+        check_invariants(&text, &parsed);
+    }
+
+    #[test]
+    fn compound_soup_links_only_backwards(
+        parts in prop::collection::vec(prop::sample::select(&[
+            "create a contact for jane doe at acme",
+            "associate her with the acme deal",
+            "log my call notes",
+            "add a note that it went well",
+            "update it to negotiation",
+            "set the amount on that deal to 5k",
+            "show my open deals",
+            "and mark them as done",
+            "remind me to call him tomorrow",
+        ][..]), 1..5),
+    ) {
+        let text = parts.join(", ");
         let parsed = grammar().parse(&text, today());
         check_invariants(&text, &parsed);
     }
