@@ -775,3 +775,160 @@ async fn watch_prints_one_line_when_a_user_newly_passes_the_limit() {
     );
     assert_eq!(status.code(), Some(3));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_log_files_and_tooling_queries_have_the_real_shapes() {
+    let org = start().await;
+    let dana = org.jwt(DANA).await;
+    for _ in 0..4 {
+        assert_eq!(org.call(&dana).await, 200);
+    }
+    let admin = org.admin_token().await;
+    let (s, body) = org
+        .query(
+            &admin,
+            "SELECT Id, EventType, LogDate, Interval, LogFileLength, LogFile FROM EventLogFile \
+             WHERE EventType IN ('ApiTotalUsage', 'Login') AND LogDate = LAST_N_DAYS:2 AND (NOT Interval = 'Hourly') \
+             ORDER BY LogDate DESC LIMIT 1",
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["totalSize"], 1);
+    let file = &body["records"][0];
+    assert_eq!(file["attributes"]["type"], "EventLogFile");
+    assert!(file["Id"].as_str().unwrap().starts_with("0AT"), "{file}");
+    assert_eq!(file["Interval"], "Daily");
+    let (s, none) = org
+        .query(
+            &admin,
+            "SELECT Id FROM EventLogFile WHERE EventType = 'Login'",
+        )
+        .await;
+    assert_eq!((s, none["totalSize"].as_u64()), (200, Some(0)));
+    let r = org
+        .http
+        .get(format!("{}{}", org.url, file["LogFile"].as_str().unwrap()))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/csv");
+    let csv = r.text().await.unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.starts_with(
+            "\"EVENT_TYPE\",\"TIMESTAMP\",\"REQUEST_ID\",\"ORGANIZATION_ID\",\"USER_ID\""
+        ),
+        "{header}"
+    );
+    let dana_id = "005Dm0000000003IAA";
+    let dana_rows = csv
+        .lines()
+        .filter(|l| l.ends_with(&format!("\"{dana_id}\"")))
+        .count();
+    assert_eq!(dana_rows, 4, "{csv}");
+    assert!(file["LogFileLength"].as_u64().unwrap() as usize <= csv.len());
+    // Unknown fields and objects answer as a real org does; Profile is readable by everyone.
+    let (s, body) = org
+        .get(
+            &admin,
+            "/services/data/v63.0/tooling/query?q=SELECT+Id,+Secret__c+FROM+ConnectedApplication",
+        )
+        .await;
+    assert_eq!(
+        (s, body[0]["errorCode"].as_str()),
+        (400, Some("INVALID_FIELD")),
+        "{body}"
+    );
+    let (s, body) = org
+        .get(
+            &admin,
+            "/services/data/v63.0/tooling/query?q=SELECT+Id+FROM+ApexNope",
+        )
+        .await;
+    assert_eq!(
+        (s, body[0]["errorCode"].as_str()),
+        (400, Some("INVALID_TYPE")),
+        "{body}"
+    );
+    let (s, body) = org
+        .query(
+            &dana,
+            "SELECT Name FROM Profile WHERE PermissionsModifyAllData = true",
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["records"][0]["Name"], "System Administrator");
+    assert_eq!(body["totalSize"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contractor_survives_a_sandbox_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("org.db");
+    let open = |fresh| {
+        Sandbox::open(SandboxOptions {
+            db_path: Some(db.clone()),
+            fresh,
+            today: chrono::NaiveDate::from_ymd_opt(2026, 11, 18),
+            faults: Default::default(),
+        })
+        .unwrap()
+    };
+    let first = open(true);
+    let state = first.state().clone();
+    let admin = first.mint_token("admin@demo.sayso.dev").unwrap();
+    let app = first.router();
+    let serve = |app: axum::Router| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        url
+    };
+    let url = serve(app).await;
+    let http = reqwest::Client::new();
+    let made: Value = http
+        .post(format!("{url}/services/data/v63.0/sayso/contractor"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "Night Shift", "object": "Case", "read": ["Subject"], "edit": ["Status"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (id, secret) = (
+        made["clientId"].as_str().unwrap(),
+        made["clientSecret"].as_str().unwrap(),
+    );
+    assert!(state.policy.config().app(id).is_some(), "in force at once");
+    drop(state);
+    let second = open(false);
+    assert!(
+        second.state().policy.config().app(id).is_some(),
+        "replayed at open"
+    );
+    assert!(
+        second
+            .state()
+            .policy
+            .config()
+            .permission_set("Night Shift API Access")
+            .is_some()
+    );
+    let url = serve(second.router()).await;
+    let r = http
+        .post(format!("{url}/services/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
