@@ -12,17 +12,26 @@ use url::Url;
 use super::{Error, Secret};
 
 /// The HTTP client used for every call (OAuth and REST): rustls, gzip, connection reuse, timeouts.
+/// `SAYSO_CA_CERT=<PEM file>` adds trusted roots (e.g. the CA of `sayso sandbox serve --tls`); a
+/// file that cannot be read or parsed is reported and skipped, so the system roots still apply.
 ///
 /// # Errors
 /// When the TLS backend cannot be initialised.
 pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .user_agent(concat!("sayso/", env!("CARGO_PKG_VERSION")))
         .gzip(true)
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(120))
-        .pool_idle_timeout(Duration::from_secs(90))
-        .build()
+        .pool_idle_timeout(Duration::from_secs(90));
+    if let Some(path) = std::env::var_os("SAYSO_CA_CERT").filter(|p| !p.is_empty()) {
+        match std::fs::read(&path).map(|pem| reqwest::Certificate::from_pem_bundle(&pem)) {
+            Ok(Ok(certs)) => builder = builder.tls_certs_merge(certs),
+            Ok(Err(e)) => tracing::warn!("SAYSO_CA_CERT is not a PEM certificate bundle: {e}"),
+            Err(e) => tracing::warn!("cannot read SAYSO_CA_CERT: {e}"),
+        }
+    }
+    builder.build()
 }
 
 /// The OAuth endpoint URLs of one login host.

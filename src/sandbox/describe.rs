@@ -61,16 +61,13 @@ const GLOBAL_KEYS: &[&str] = &[
     "urls",
 ];
 
+/// The origin (`http://host` or `https://host`) the client reached.
 fn host_of(headers: &HeaderMap) -> String {
-    headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1")
-        .to_string()
+    crate::sandbox::oauth::origin(headers)
 }
 
-/// Rewrites describe URLs to `version` and `host` (`/services/data/vxx.0/…`, `https://…salesforce.com`).
-pub fn rewrite_urls(v: &Value, version: &str, host: &str) -> Value {
+/// Rewrites describe URLs to `version` and `origin` (`/services/data/vxx.0/…`, `https://…salesforce.com`).
+pub fn rewrite_urls(v: &Value, version: &str, origin: &str) -> Value {
     static PATH: OnceLock<Option<Regex>> = OnceLock::new();
     static HOST: OnceLock<Option<Regex>> = OnceLock::new();
     let path_re = PATH.get_or_init(|| Regex::new(r"/services/data/v[^/\x22]+").ok());
@@ -83,9 +80,7 @@ pub fn rewrite_urls(v: &Value, version: &str, host: &str) -> Value {
         None => text,
     };
     let text = match host_re {
-        Some(re) => re
-            .replace_all(&text, format!("http://{host}").as_str())
-            .into_owned(),
+        Some(re) => re.replace_all(&text, regex::NoExpand(origin)).into_owned(),
         None => text,
     };
     serde_json::from_str(&text).unwrap_or_else(|_| v.clone())

@@ -46,6 +46,7 @@ pub mod security;
 pub mod seed;
 pub mod session;
 pub mod store;
+pub mod tls;
 
 use axum::Router;
 use axum::extract::Request;
@@ -237,6 +238,10 @@ impl Sandbox {
     ) -> std::io::Result<()> {
         let worker = tokio::spawn(bulk::worker(self.state.clone()));
         let app = self.router();
+        // Without TCP_NODELAY small responses wait on delayed ACKs (~40 ms per request).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
@@ -337,10 +342,7 @@ async fn resources(
 ) -> Response {
     let v = parse_version(&version).unwrap_or("63.0");
     let base = format!("/services/data/v{v}");
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
+    let origin = oauth::origin(&headers);
     let mut map = serde_json::Map::new();
     for r in [
         "tooling",
@@ -383,7 +385,7 @@ async fn resources(
     map.insert(
         "identity".into(),
         serde_json::Value::String(format!(
-            "http://{host}/id/{}/{}",
+            "{origin}/id/{}/{}",
             state.org_id, principal.user_id
         )),
     );

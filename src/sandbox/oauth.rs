@@ -216,13 +216,17 @@ pub fn client_credentials(
     }
 }
 
-/// The sandbox's own origin as the client reached it: `http://<Host>`.
+/// The sandbox's own origin as the client reached it: `http://<Host>`, or `https://<Host>` when
+/// served over TLS (`X-Forwarded-Proto: https`, set by [`crate::sandbox::tls`]).
 pub fn origin(headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
-    format!("http://{host}")
+    let https = headers
+        .get(crate::sandbox::tls::FORWARDED_PROTO)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    format!("{}://{host}", if https { "https" } else { "http" })
 }
 
 /// The identity URL of a user: `<origin>/id/<orgId>/<userId>`.

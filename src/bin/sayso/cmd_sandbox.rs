@@ -27,6 +27,13 @@ enum SandboxCommand {
         /// Delete the database and reload the demo org first.
         #[arg(long)]
         fresh: bool,
+        /// Serve HTTPS with a certificate authority generated at start (see --cert-out).
+        #[arg(long)]
+        tls: bool,
+        /// With --tls: write the CA certificate (PEM) here, for REQUESTS_CA_BUNDLE,
+        /// NODE_EXTRA_CA_CERTS or SAYSO_CA_CERT.
+        #[arg(long, value_name = "FILE", requires = "tls")]
+        cert_out: Option<PathBuf>,
         /// Fault injection and policy overrides.
         #[command(flatten)]
         faults: FaultArgs,
@@ -123,8 +130,16 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
             port,
             db,
             fresh,
+            tls,
+            cert_out,
             faults,
-        } => serve(port, db_or_default(db)?, fresh, faults.into_options()?),
+        } => serve(
+            port,
+            db_or_default(db)?,
+            fresh,
+            faults.into_options()?,
+            tls.then_some(cert_out),
+        ),
         SandboxCommand::Usage { db } => usage(db_or_default(db)?),
         SandboxCommand::Reset { db } => {
             let path = db_or_default(db)?;
@@ -150,7 +165,14 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn serve(port: u16, db: PathBuf, fresh: bool, faults: FaultOptions) -> anyhow::Result<ExitCode> {
+/// `tls`: `None` serves plain HTTP; `Some(cert_out)` serves HTTPS and writes the CA PEM there.
+fn serve(
+    port: u16,
+    db: PathBuf,
+    fresh: bool,
+    faults: FaultOptions,
+    tls: Option<Option<PathBuf>>,
+) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -169,17 +191,31 @@ fn serve(port: u16, db: PathBuf, fresh: bool, faults: FaultOptions) -> anyhow::R
         let addr = listener
             .local_addr()
             .context("cannot read the listening address")?;
+        let material = match &tls {
+            Some(cert_out) => {
+                let m = sayso::sandbox::tls::TlsMaterial::generate()?;
+                if let Some(path) = cert_out {
+                    std::fs::write(path, &m.ca_pem).with_context(|| {
+                        format!("cannot write the certificate to `{}`", path.display())
+                    })?;
+                }
+                Some(m)
+            }
+            None => None,
+        };
+        let scheme = if material.is_some() { "https" } else { "http" };
         let mut out = std::io::stdout().lock();
-        writeln!(out, "sayso sandbox listening on http://{addr}")?;
+        writeln!(out, "sayso sandbox listening on {scheme}://{addr}")?;
         out.flush()?;
         drop(out);
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        sandbox
-            .serve(listener, shutdown)
-            .await
-            .context("the sandbox server failed")?;
+        match material {
+            Some(m) => sayso::sandbox::tls::serve_tls(sandbox, listener, &m, shutdown).await,
+            None => sandbox.serve(listener, shutdown).await,
+        }
+        .context("the sandbox server failed")?;
         Ok(ExitCode::SUCCESS)
     })
 }
