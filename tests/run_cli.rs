@@ -188,7 +188,7 @@ fn statuses_and_exit_codes() {
         (1, Some("limit_exceeded"))
     );
     // usage error
-    let (code, _) = s.json(&["run", "--json"]);
+    let (code, _) = s.json(&["run", "--json", "--no-such-flag", "x"]);
     assert_eq!(code, 2);
     // several commands from stdin: one JSON line each
     let mut child = s

@@ -306,12 +306,17 @@ fn number_of(value: &Value, prefer: &[&str]) -> Option<f64> {
             }
         }
     }
+    // Only a value that is a plain number as written ("90000", "$1,200", "20%"); digits picked
+    // out of longer text would be a guess that writes.
     let cleaned: String = value
         .said
+        .trim()
+        .trim_start_matches(['$', '€', '£'])
+        .trim_end_matches('%')
         .chars()
-        .filter(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
+        .filter(|c| *c != ',')
         .collect();
-    cleaned.parse().ok()
+    cleaned.trim().parse().ok()
 }
 
 fn bool_of(value: &Value) -> Option<bool> {
@@ -320,9 +325,10 @@ fn bool_of(value: &Value) -> Option<bool> {
             return Some(*b);
         }
     }
-    let w = words(&value.said);
+    // The whole value must be a yes or a no: "approved", "not approved", "no".
+    let joined = words(&value.said).join(" ");
     let yes = [
-        "yes", "true", "approved", "checked", "on", "y", "set", "done",
+        "yes", "true", "approved", "checked", "on", "y", "set", "done", "ticked",
     ];
     let no = [
         "no",
@@ -330,13 +336,15 @@ fn bool_of(value: &Value) -> Option<bool> {
         "unapproved",
         "unchecked",
         "off",
-        "not",
         "n",
         "unset",
+        "not approved",
+        "not checked",
+        "not set",
     ];
-    if w.iter().any(|x| no.contains(&x.as_str())) {
+    if no.contains(&joined.as_str()) {
         Some(false)
-    } else if w.iter().any(|x| yes.contains(&x.as_str())) {
+    } else if yes.contains(&joined.as_str()) {
         Some(true)
     } else {
         None
@@ -740,6 +748,21 @@ mod tests {
             FieldValue::Literal(json!(true))
         );
         assert!(coerce(close, &change(plain("soonish"), ChangeOp::Set), None).is_err());
+        assert_eq!(
+            coerce(&amount, &change(plain("$1,200"), ChangeOp::Set), None).unwrap(),
+            FieldValue::Literal(json!(1200.0))
+        );
+        assert!(
+            coerce(
+                &amount,
+                &change(
+                    plain("0.5 million and the close date to january 31"),
+                    ChangeOp::Set
+                ),
+                None
+            )
+            .is_err()
+        );
     }
 
     #[test]

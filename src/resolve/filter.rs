@@ -5,7 +5,7 @@
 
 use serde_json::Value as Json;
 
-use super::field::{match_picklist, words};
+use super::field::{match_picklist, word_matches, words};
 use super::query::{self, and, compare, contains, date, eq_bool, eq_str, number, to_soql};
 use super::{ResolveError, Resolver};
 use crate::lang::RecordFilter;
@@ -110,8 +110,36 @@ impl Resolver<'_> {
             "Case" | "Task" | "Event" => "Subject",
             _ => "Name",
         };
-        for w in words(&f.text) {
-            conds.push(contains(name_field, &w));
+        // "my escalated cases", "new leads": leftover words that are exactly a status value are a
+        // status filter, not a name fragment.
+        let text_words = words(&f.text);
+        let status = ["StageName", "Status"]
+            .iter()
+            .find_map(|n| d.field(n))
+            .and_then(|field| {
+                field
+                    .picklist
+                    .iter()
+                    .filter(|p| p.active)
+                    .find(|p| {
+                        let vw = words(&p.value);
+                        !text_words.is_empty()
+                            && text_words
+                                .iter()
+                                .all(|t| vw.iter().any(|w| word_matches(t, w)))
+                            && vw
+                                .iter()
+                                .all(|w| text_words.iter().any(|t| word_matches(t, w)))
+                    })
+                    .map(|p| (field.name.clone(), p.value.clone()))
+            });
+        match status {
+            Some((field_name, value)) => conds.push(eq_str(&field_name, &value)),
+            None => {
+                for w in text_words {
+                    conds.push(contains(name_field, &w));
+                }
+            }
         }
         Ok(and(conds))
     }

@@ -193,6 +193,20 @@ impl Resolver<'_> {
         }
     }
 
+    /// The describe of an object the command will create records of: an object the user can't
+    /// see at all is `denied` (creating is an action on the object, not a lookup).
+    async fn describe_for_create(
+        &mut self,
+        object: &str,
+    ) -> Result<Arc<ObjectDescribe>, ResolveError> {
+        match self.describe(object).await {
+            Err(ResolveError::NotFound(_)) => Err(ResolveError::Denied(format!(
+                "you can't create {object} records"
+            ))),
+            other => other,
+        }
+    }
+
     /// Resolves a whole command. Clauses resolve in order; pronouns point at what earlier clauses
     /// named or created. Any failure fails the whole command (nothing is written).
     ///
@@ -448,7 +462,7 @@ impl Resolver<'_> {
                 duration_seconds,
                 date,
             } => {
-                let d = self.describe("Task").await?;
+                let d = self.describe_for_create("Task").await?;
                 if !d.createable {
                     return Err(ResolveError::Denied("you can't create tasks".into()));
                 }
@@ -477,7 +491,10 @@ impl Resolver<'_> {
                         date.unwrap_or(self.today).format("%Y-%m-%d").to_string()
                     )),
                 );
-                fields.insert("OwnerId".into(), Val::Lit(json!(self.me)));
+                // A new task is the creator's by default; say so explicitly when the field is writable.
+                if d.field("OwnerId").is_some_and(|f| f.createable) {
+                    fields.insert("OwnerId".into(), Val::Lit(json!(self.me)));
+                }
                 if let Some(desc) = description.as_ref().filter(|s| !s.trim().is_empty()) {
                     fields.insert("Description".into(), Val::Lit(json!(desc.trim())));
                 }
@@ -507,7 +524,7 @@ impl Resolver<'_> {
                 what,
                 priority,
             } => {
-                let d = self.describe("Task").await?;
+                let d = self.describe_for_create("Task").await?;
                 if !d.createable {
                     return Err(ResolveError::Denied("you can't create tasks".into()));
                 }
@@ -530,7 +547,10 @@ impl Resolver<'_> {
                     "Status".into(),
                     Val::Lit(json!(self.picklist_value(&d, "Status", "not started"))),
                 );
-                fields.insert("OwnerId".into(), Val::Lit(json!(self.me)));
+                // A new task is the creator's by default; say so explicitly when the field is writable.
+                if d.field("OwnerId").is_some_and(|f| f.createable) {
+                    fields.insert("OwnerId".into(), Val::Lit(json!(self.me)));
+                }
                 if let Some(due) = due {
                     fields.insert(
                         "ActivityDate".into(),
@@ -572,7 +592,7 @@ impl Resolver<'_> {
                 fields: said_fields,
             } => {
                 let sobject = object.api_name();
-                let d = self.describe(sobject).await?;
+                let d = self.describe_for_create(sobject).await?;
                 if !d.createable {
                     return Err(ResolveError::Denied(format!(
                         "you can't create {sobject} records"
@@ -696,7 +716,7 @@ impl Resolver<'_> {
                 opportunity,
                 role,
             } => {
-                let d = self.describe("OpportunityContactRole").await?;
+                let d = self.describe_for_create("OpportunityContactRole").await?;
                 if !d.createable {
                     return Err(ResolveError::Denied("you can't add contact roles".into()));
                 }
@@ -929,7 +949,7 @@ impl Resolver<'_> {
     }
 
     async fn check_create(&mut self, object: &str, fields: &[&str]) -> Result<(), ResolveError> {
-        let d = self.describe(object).await?;
+        let d = self.describe_for_create(object).await?;
         if !d.createable {
             return Err(ResolveError::Denied(format!(
                 "you can't create {object} records"
