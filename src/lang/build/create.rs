@@ -260,15 +260,23 @@ fn set_org(
     }
 }
 
-fn person_name(toks: &[Token]) -> Option<PersonName> {
-    let names: Vec<&str> = toks
+/// A person's name as said; dictated all-lowercase words get capitals ("jane doe" → "Jane Doe"),
+/// anything typed with capitals stays as typed ("McDonald", "DeShawn").
+pub(super) fn person_name(toks: &[Token]) -> Option<PersonName> {
+    let names: Vec<String> = toks
         .iter()
         .filter(|t| !t.is_punct())
-        .map(|t| t.raw.as_str())
+        .map(|t| {
+            if t.raw.chars().any(char::is_uppercase) {
+                t.raw.clone()
+            } else {
+                capitalise(&t.raw)
+            }
+        })
         .collect();
     let (last, first) = names.split_last()?;
     Some(PersonName {
         first: (!first.is_empty()).then(|| first.join(" ")),
-        last: (*last).to_string(),
+        last: last.clone(),
     })
 }

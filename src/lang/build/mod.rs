@@ -9,6 +9,8 @@
 //! details of records to create.
 
 mod create;
+#[cfg(test)]
+use create::person_name;
 mod reference;
 #[cfg(test)]
 mod tests;

@@ -217,3 +217,19 @@ fn change_lists() {
     assert_eq!(split("wibble to 5", true), None);
     assert_eq!(split("wibble to 5", false), Some(vec!["wibble=5".into()]));
 }
+
+#[test]
+fn dictated_person_names_get_capitals() {
+    let p = person_name(&toks("jane mcdonald")).expect("a name");
+    assert_eq!(
+        (p.first.as_deref(), p.last.as_str()),
+        (Some("Jane"), "Mcdonald")
+    );
+    let p = person_name(&toks("Jane McDonald")).expect("a name");
+    assert_eq!(
+        (p.first.as_deref(), p.last.as_str()),
+        (Some("Jane"), "McDonald")
+    );
+    let p = person_name(&toks("Cher")).expect("a name");
+    assert_eq!((p.first, p.last.as_str()), (None, "Cher"));
+}
