@@ -427,7 +427,20 @@ async fn watch_usage(
     let mut any = false;
     let mut round = 0u64;
     loop {
-        let report = usage::report(client, days).await?;
+        // The first check must work; later ones that fail are reported and retried next round.
+        let report = match usage::report(client, days).await {
+            Ok(r) => r,
+            Err(e) if round > 0 => {
+                eprintln!("warning: usage check failed, retrying in {secs}s: {e}");
+                round += 1;
+                if rounds.is_some_and(|r| round >= r) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(secs.max(1))).await;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         let fresh: Vec<UsageLine> = watch.new_breaches(&report, over);
         for l in &fresh {
             println!(
