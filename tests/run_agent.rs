@@ -532,7 +532,9 @@ async fn a_picked_candidate_resolves_an_ambiguous_reference() {
         .unwrap()
         .id
         .clone();
-    let out = agent.submit_picked(phrase, yes(), std::slice::from_ref(&pick)).await;
+    let out = agent
+        .submit_picked(phrase, yes(), std::slice::from_ref(&pick))
+        .await;
     assert_eq!(out.status, Status::Applied, "{}", out.message);
     assert_eq!(out.changes[0].id.as_deref(), Some(pick.as_str()));
     let row = org
@@ -540,4 +542,39 @@ async fn a_picked_candidate_resolves_an_ambiguous_reference() {
         .one("SELECT StageName FROM Opportunity WHERE Name = 'Hooli XYZ Data Platform'")
         .await;
     assert_eq!(row["StageName"], "Negotiation/Review");
+}
+
+#[tokio::test]
+async fn describe_cache_is_fresh_then_revalidated_with_if_modified_since() {
+    use sayso::resolve::schema::SchemaCache;
+    let org = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dana = Org::new(
+        Box::new(sayso::app::session::ClientTransport::new(org.client(DANA))),
+        "v63.0",
+    );
+    let now = chrono::Utc::now().timestamp();
+    // cold: one call, written to disk
+    let d = SchemaCache::new_at(Some(dir.path().to_path_buf()), now)
+        .describe(&dana, "Opportunity")
+        .await
+        .unwrap();
+    assert_eq!(dana.calls(), 1);
+    assert!(d.field("StageName").is_some());
+    // Dana's describe shows her field permissions: forecast category is read-only for her
+    assert!(!d.field("ForecastCategoryName").unwrap().updateable);
+    assert!(dir.path().join("Opportunity.json").exists());
+    // fresh file: no call
+    SchemaCache::new_at(Some(dir.path().to_path_buf()), now + 60)
+        .describe(&dana, "Opportunity")
+        .await
+        .unwrap();
+    assert_eq!(dana.calls(), 1);
+    // stale file: one conditional call answered 304, the cached describe is used
+    let d = SchemaCache::new_at(Some(dir.path().to_path_buf()), now + 3600)
+        .describe(&dana, "Opportunity")
+        .await
+        .unwrap();
+    assert_eq!(dana.calls(), 2);
+    assert!(d.field("StageName").is_some());
 }

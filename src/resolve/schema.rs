@@ -152,6 +152,15 @@ impl SchemaCache {
         }
     }
 
+    /// As [`SchemaCache::new`], with "now" given (Unix seconds) — for tests of the freshness window.
+    pub fn new_at(dir: Option<PathBuf>, now: i64) -> SchemaCache {
+        SchemaCache {
+            dir,
+            mem: HashMap::new(),
+            now,
+        }
+    }
+
     fn file(&self, object: &str) -> Option<PathBuf> {
         self.dir.as_ref().map(|d| d.join(format!("{object}.json")))
     }
