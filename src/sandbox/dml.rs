@@ -157,7 +157,8 @@ impl Access {
     pub fn field(&self, obj: &ObjectSchema, field: &Field) -> FieldAccess {
         obj.fields
             .iter()
-            .position(|f| f.name == field.name)
+            .position(|f| std::ptr::eq(f, field))
+            .or_else(|| obj.fields.iter().position(|f| f.name == field.name))
             .and_then(|i| self.fields.get(i).copied())
             .unwrap_or(FieldAccess::Hidden)
     }

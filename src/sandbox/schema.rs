@@ -281,6 +281,7 @@ pub struct ObjectSchema {
     /// Fields in describe order (overlay fields appended).
     pub fields: Vec<Field>,
     field_index: HashMap<String, usize>,
+    exact_index: HashMap<String, usize>,
     /// Child relationships whose child object is served.
     pub child_relationships: Vec<ChildRelationship>,
     /// Object-level `createable`/`updateable`/`deletable`/`queryable` flags.
@@ -299,6 +300,10 @@ pub struct ObjectSchema {
 impl ObjectSchema {
     /// The field named `name` (case-insensitive).
     pub fn field(&self, name: &str) -> Option<&Field> {
+        // Fast path without allocating: the exact API name (the common case on hot write paths).
+        if let Some(&i) = self.exact_index.get(name) {
+            return Some(&self.fields[i]);
+        }
         self.field_index
             .get(&name.to_ascii_lowercase())
             .map(|&i| &self.fields[i])
@@ -524,6 +529,11 @@ fn build_object(name: &str, raw: Value) -> Result<ObjectSchema, SchemaError> {
         .enumerate()
         .map(|(i, f)| (f.name.to_ascii_lowercase(), i))
         .collect();
+    let exact_index = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name.clone(), i))
+        .collect();
     let child_relationships = raw["childRelationships"]
         .as_array()
         .map(|rels| {
@@ -546,6 +556,7 @@ fn build_object(name: &str, raw: Value) -> Result<ObjectSchema, SchemaError> {
         key_prefix: raw["keyPrefix"].as_str().unwrap_or_default().to_string(),
         fields,
         field_index,
+        exact_index,
         child_relationships,
         createable: b(&raw, "createable"),
         updateable: b(&raw, "updateable"),

@@ -21,7 +21,7 @@ use serde_json::Value;
 use std::path::Path;
 
 /// Version of the table layout; a database with another version is rebuilt from the demo org.
-pub const LAYOUT_VERSION: i64 = 2;
+pub const LAYOUT_VERSION: i64 = 3;
 
 /// Why the store could not be opened or initialised.
 #[derive(Debug, thiserror::Error)]
@@ -147,7 +147,8 @@ fn indexed(obj: &ObjectSchema, f: &Field) -> bool {
         && (f.name_field
             || f.external_id
             || NAMES.contains(&f.name.as_str())
-            || (obj.name == "Contact" && f.name == "LastName"))
+            || f.name == "LastName"
+            || (obj.name == "Lead" && f.name == "Company"))
 }
 
 /// `CREATE TABLE` for one object (plus its indexes).
@@ -174,10 +175,18 @@ pub fn create_object_table(conn: &Connection, obj: &ObjectSchema) -> Result<(), 
         cols.join(", ")
     );
     for f in obj.columns().filter(|f| indexed(obj, f)) {
+        // SOQL text equality is case-insensitive (`= ? COLLATE NOCASE`); SQLite uses an index for
+        // it only when the index has NOCASE collation. Ids, references and dates stay binary.
+        let text = f.ty.storage() == Storage::Text
+            && !matches!(
+                f.ty,
+                FieldType::Id | FieldType::Reference | FieldType::Date | FieldType::Datetime
+            );
         sql.push_str(&format!(
-            "CREATE INDEX IF NOT EXISTS {} ON {table} ({});\n",
+            "CREATE INDEX IF NOT EXISTS {} ON {table} ({}{});\n",
             quote_ident(&format!("idx_{}_{}", obj.name, f.name)),
-            quote_ident(&f.name)
+            quote_ident(&f.name),
+            if text { " COLLATE NOCASE" } else { "" }
         ));
     }
     conn.execute_batch(&sql)?;
