@@ -353,3 +353,19 @@ fn admin_token(url: &str) -> String {
         resp["access_token"].as_str().unwrap().to_string()
     })
 }
+
+#[test]
+fn spent_api_allocation_is_limit_exceeded() {
+    let s = serve(&["--api-limit", "3"]);
+    s.login("dana.reyes@demo.sayso.dev");
+    let mut last = Value::Null;
+    for _ in 0..4 {
+        let (code, v) = s.run("set the next step on Project Titan to 'Call legal'");
+        last = v;
+        if last["status"] == "limit_exceeded" {
+            assert_eq!(code, 1);
+            break;
+        }
+    }
+    assert_eq!(last["status"], "limit_exceeded", "{last}");
+}
