@@ -1363,3 +1363,102 @@ fn paraphrases_questions_statements_and_tasks() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn compounds_repairs_and_name_field_collisions() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "update the stark deal to negotiation then push it out two weeks",
+            r##"update("stark"#Opportunity; ?=Negotiation/Review) | update("stark"#Opportunity<-0; CloseDate>>0m14d)"##,
+        ),
+        (
+            "add a contact named Lucius Fox at Wayne Enterprises and make him the technical buyer on the wayne security upgrade",
+            r##"create(Contact; person=lucius|fox; name=-; account="wayne enterprises"#Account; company=-; ) | role("lucius fox"#Contact@wayne enterprises<-0*; "wayne security upgrade"#Opportunity; Technical Buyer)"##,
+        ),
+        (
+            "look up sarah chen and log a call with her about the globex deal",
+            r##"ask(LookUp; "sarah chen") | call(who="sarah chen"<-0; what="globex"#Opportunity; subj=-; desc=-; dur=-; date=-)"##,
+        ),
+        (
+            "log a call with richard hendricks, he wants the compression pilot extended, and remind me to send the contract friday",
+            r##"call(who="richard hendricks"; what=-; subj=-; desc="he wants the compression pilot extended"; dur=-; date=-) | task("send the contract"; due=2026-11-20; who=-; what=-; prio=-)"##,
+        ),
+        (
+            "move the hooli deal to proposal also set its amount to 120k",
+            r##"update("hooli"#Opportunity; ?=Proposal/Price Quote) | update("hooli"#Opportunity<-0; Amount=120000)"##,
+        ),
+        (
+            "mark the budget as approved on the titan deal and move it to closed won",
+            r##"update("titan"#Opportunity; Budget_Approved__c=true) | update("titan"#Opportunity<-0; ?=Closed Won)"##,
+        ),
+        (
+            "escalate case 00001005 and add a note that the customer is unhappy",
+            r##"update(""#Case&00001005; StageName=Escalated) | note(""#Case&00001005<-0; "the customer is unhappy")"##,
+        ),
+        (
+            "create a task to review pricing for the initech renewal next tuesday high priority",
+            r##"task("review pricing"; due=2026-11-24; who=-; what="initech renewal"; prio=High)"##,
+        ),
+        (
+            "set the next step on project titan to \"schedule exec meeting, then send MSA\"",
+            r##"update("project titan"; NextStep="schedule exec meeting, then send msa")"##,
+        ),
+        (
+            "add a note to project titan: \"pricing approved; legal next\"",
+            r##"note("project titan"; "pricing approved; legal next")"##,
+        ),
+        (
+            "okay um so like update the uh initech renewal you know to closed won",
+            r##"update("initech renewal"; ?=Closed Won)"##,
+        ),
+        (
+            "set the amount on initech renewal to 92k no wait 95k",
+            r##"update("initech renewal"; Amount=95000)"##,
+        ),
+        (
+            "update the I mean set the close date on project titan to friday",
+            r##"update("project titan"; CloseDate=2026-11-20)"##,
+        ),
+        (
+            "show me all my open opportunities in healthcare",
+            r##"ask(List; {Opportunity mine open industry=Healthcare})"##,
+        ),
+        (
+            "how many cases do I have open",
+            r##"ask(Count; {Case mine open})"##,
+        ),
+        (
+            "what's the status of case 00001001",
+            r##"ask(Status; ""#Case&00001001)"##,
+        ),
+        (
+            "find contacts at hooli",
+            r##"ask(List; {Contact account=hooli})"##,
+        ),
+        (
+            "reassign all my overdue tasks to alex johnson",
+            r##"reassign({Task mine overdue}; alex johnson)"##,
+        ),
+        (
+            "mark my tasks for the acme deal as complete",
+            r##"complete({Task mine account=acme})"##,
+        ),
+        (
+            "change the stage on all my deals closing this month to commit",
+            r##"update({Opportunity mine closing=2026-11-01..2026-11-30}; StageName=Commit)"##,
+        ),
+        ("undo the last two", r##"undo(2)"##),
+        (
+            "update initech renewal to closed won",
+            r##"update("initech renewal"; ?=Closed Won)"##,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (text, expected) in cases {
+        let got = sig(text);
+        if got != *expected {
+            failures.push(format!("{text}\n   expected {expected}\n   got      {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -374,8 +374,8 @@ fn link_references(clauses: &mut [Clause]) {
                     .map(|a| a.pronoun.clone())
                     .unwrap_or_default();
                 let want = match pronoun.as_str() {
-                    "her" | "him" | "she" | "he" => Some(true),
-                    "it" | "that" | "this" | "that one" | "this one" => Some(false),
+                    "her" | "him" | "she" | "he" | "his" => Some(true),
+                    "it" | "its" | "that" | "this" | "that one" | "this one" => Some(false),
                     _ => role,
                 };
                 match pick(&mentions, want, r.object, &pronoun) {

@@ -273,12 +273,27 @@ impl<'a> Matcher<'a> {
             let joined = ws.join(" ");
             match c.slot {
                 SlotName::Field if !self.g.field_aliases(&joined).is_empty() => bonus += 2,
+                // "the stage of X" is a field of a record, not a record's name
+                SlotName::Target
+                    if (1..ws.len().min(self.g.max_field_words + 1)).any(|n| {
+                        matches!(ws[n], "of" | "on" | "for")
+                            && !self.g.field_aliases(&ws[..n].join(" ")).is_empty()
+                    }) =>
+                {
+                    bonus -= 8
+                }
                 // each "field to value" item counts like the literals of a single-field pattern
                 SlotName::Changes => {
                     let items =
                         super::build::split_changes(self.g, self.toks, c.start, c.end, false)
-                            .map_or(0, |v| v.len() as i32);
-                    bonus += 6 * items;
+                            .unwrap_or_default();
+                    for ((fa, fb), (va, vb)) in items {
+                        bonus += if self.compatible(&self.words[fa..fb], &self.words[va..vb]) {
+                            6
+                        } else {
+                            -8
+                        };
+                    }
                 }
                 SlotName::Value
                     if !self.g.value_hints(&joined).is_empty()
@@ -292,7 +307,41 @@ impl<'a> Matcher<'a> {
                 _ => {}
             }
         }
+        // a field and a value that cannot go together ("renewal" = a date, "closed won" = a stage)
+        let field = caps.iter().find(|c| c.slot == SlotName::Field);
+        let value = caps.iter().find(|c| c.slot == SlotName::Value);
+        if let (Some(f), Some(v)) = (field, value)
+            && !self.compatible(&self.words[f.start..f.end], &self.words[v.start..v.end])
+        {
+            bonus -= 8;
+        }
         bonus
+    }
+
+    /// False when the value is a known picklist value of other fields only, while the words name
+    /// a known field that is none of them.
+    fn compatible(&self, field: &[&str], value: &[&str]) -> bool {
+        let aliases = self.g.field_aliases(&strip_article(field).join(" "));
+        let hints = self.g.value_hints(&strip_article(value).join(" "));
+        if aliases.is_empty() || hints.is_empty() {
+            return true;
+        }
+        hints.iter().any(|h| {
+            h.field == "*"
+                || aliases.iter().any(|a| {
+                    a.api_name == h.field
+                        || a.api_name.ends_with(&format!("{}Name", h.field))
+                        || h.field.starts_with(&a.api_name)
+                })
+        }) || self.g.in_class("true_word", value)
+            || self.g.in_class("false_word", value)
+    }
+}
+
+fn strip_article<'w>(ws: &'w [&'w str]) -> &'w [&'w str] {
+    match ws {
+        ["the" | "a" | "an", rest @ ..] if !rest.is_empty() => rest,
+        _ => ws,
     }
 }
 

@@ -180,7 +180,12 @@ impl Builder<'_> {
                     } else if stage_word || hints.iter().any(|h| h.field == "StageName") {
                         f.stage = Some(value(vt));
                     } else if w != "in" || f.account.is_none() {
-                        f.account = Some(text_of(vt).to_lowercase());
+                        // "for the Acme deal": the name without the object word
+                        let mut n = vt.len();
+                        if n > 1 && self.g.object_word(&vt[n - 1].word).is_some() {
+                            n -= 1;
+                        }
+                        f.account = Some(text_of(&vt[..n]).to_lowercase());
                     }
                     i = end;
                     continue;
