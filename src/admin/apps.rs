@@ -466,6 +466,27 @@ mod tests {
     }
 
     #[test]
+    fn only_unsupported_queries_fall_back_to_the_data_api() {
+        use crate::salesforce::{ApiError, Error};
+        let api = |status, body: &str| Error::Api(ApiError::from_body(status, body.as_bytes()));
+        assert!(is_unsupported(&api(
+            400,
+            r#"[{"errorCode":"INVALID_FIELD","message":"No such column 'Metadata'"}]"#
+        )));
+        assert!(is_unsupported(&api(
+            404,
+            r#"[{"errorCode":"NOT_FOUND","message":"x"}]"#
+        )));
+        assert!(
+            !is_unsupported(&api(
+                403,
+                r#"[{"errorCode":"INSUFFICIENT_ACCESS","message":"x"}]"#
+            )),
+            "a refusal is reported, not hidden by a fallback"
+        );
+    }
+
+    #[test]
     fn every_rule_has_an_alternative() {
         for (rule, alt) in RULES {
             assert!(!alt.is_empty(), "{rule:?}");
