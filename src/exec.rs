@@ -214,7 +214,7 @@ pub async fn run(
                 Ok(None) => {
                     conflict = true;
                     let e = format!(
-                        "{} `{}` was changed by someone else since it was read; nothing was written",
+                        "conflict: {} `{}` was changed by someone else since it was read; nothing was written",
                         step.sobject, step.name
                     );
                     journal.record_results(&[(
@@ -341,7 +341,7 @@ pub async fn run(
                             } else {
                                 let e = if conflict {
                                     format!(
-                                        "a record changed since it was read ({}); nothing was written",
+                                        "conflict: a record changed since it was read ({}); nothing was written",
                                         cause.1
                                     )
                                 } else {
@@ -951,24 +951,57 @@ pub fn retry_plan(journal: &Journal, entry: i64) -> Result<(Plan, usize), ExecEr
     let rows = journal.changes(entry)?;
     let mut steps = Vec::new();
     let mut skipped = 0;
-    for r in rows.iter().filter(|r| r.state != ChangeState::Done) {
+    // A reference `@{sN.id}` names the step at index N of the original plan: a step already done
+    // gives its created id; a step retried too stays a reference to its new position.
+    let mut new_index: HashMap<usize, usize> = HashMap::new();
+    let ref_of = |v: &Json| -> Option<usize> {
+        let s = v.as_str()?.strip_prefix("@{")?.strip_suffix(".id}")?;
+        s.trim_start_matches(|c: char| c.is_ascii_alphabetic())
+            .parse()
+            .ok()
+    };
+    for (seq, r) in rows.iter().enumerate() {
+        if r.state == ChangeState::Done {
+            continue;
+        }
         let c = &r.change;
-        if c.op != Op::Update && r.state == ChangeState::Planned {
+        // Unconfirmed creates may exist already; conflicts must not overwrite someone's change.
+        let conflict = r
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("conflict:"));
+        if conflict || (c.op != Op::Update && r.state == ChangeState::Planned) {
             skipped += 1;
             continue;
         }
         if c.op == Op::Delete {
             continue;
         }
-        let fields: BTreeMap<String, Val> = c
-            .new
-            .as_object()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|(_, v)| !v.as_str().is_some_and(|s| s.starts_with("@{")))
-            .map(|(k, v)| (k, Val::Lit(v)))
-            .collect();
+        let mut fields: BTreeMap<String, Val> = BTreeMap::new();
+        let mut unresolvable = false;
+        for (k, v) in c.new.as_object().cloned().unwrap_or_default() {
+            match ref_of(&v) {
+                None => {
+                    fields.insert(k, Val::Lit(v));
+                }
+                Some(n) => match (rows.get(n), new_index.get(&n)) {
+                    (_, Some(i)) => {
+                        fields.insert(k, Val::Ref(format!("r{i}")));
+                    }
+                    (Some(dep), None)
+                        if dep.state == ChangeState::Done && dep.change.record_id.is_some() =>
+                    {
+                        fields.insert(k, Val::Lit(json!(dep.change.record_id)));
+                    }
+                    _ => unresolvable = true,
+                },
+            }
+        }
+        if unresolvable {
+            skipped += 1;
+            continue;
+        }
+        new_index.insert(seq, steps.len());
         steps.push(Step {
             op: c.op,
             sobject: c.sobject.clone(),
@@ -1067,5 +1100,54 @@ mod tests {
         assert_eq!(skipped, 0);
         let ids: Vec<_> = plan.steps.iter().map(|s| s.id.clone().unwrap()).collect();
         assert_eq!(ids, vec!["2", "3"]);
+    }
+
+    #[test]
+    fn retry_plan_keeps_references_between_failed_creates() {
+        let mut j = Journal::in_memory().unwrap();
+        let create = |sobject: &str, new: Json| PlannedChange {
+            op: Op::Create,
+            sobject: sobject.into(),
+            record_id: None,
+            name: sobject.into(),
+            old: json!({}),
+            new,
+        };
+        let (e, ids) = j
+            .begin(
+                "dana",
+                "compound",
+                "command",
+                None,
+                &[
+                    create("ContentNote", json!({"Title": "t"})),
+                    create(
+                        "ContentDocumentLink",
+                        json!({"ContentDocumentId": "@{s0.id}", "LinkedEntityId": "006A"}),
+                    ),
+                ],
+            )
+            .unwrap();
+        j.record_results(&[
+            (ids[0], ChangeState::Failed, None, Some("x".into())),
+            (ids[1], ChangeState::Failed, None, Some("x".into())),
+        ])
+        .unwrap();
+        let (plan, skipped) = retry_plan(&j, e).unwrap();
+        assert_eq!(skipped, 0);
+        assert_eq!(
+            plan.steps[1].fields["ContentDocumentId"],
+            Val::Ref("r0".into())
+        );
+        assert!(plan.has_references());
+        // when the note was made, the link points at its id
+        j.record_results(&[(ids[0], ChangeState::Done, Some("069X".into()), None)])
+            .unwrap();
+        let (plan, _) = retry_plan(&j, e).unwrap();
+        assert_eq!(plan.steps.len(), 1);
+        assert_eq!(
+            plan.steps[0].fields["ContentDocumentId"],
+            Val::Lit(json!("069X"))
+        );
     }
 }

@@ -485,7 +485,7 @@ impl Agent {
             return Outcome::new(
                 Status::NotFound,
                 format!(
-                    "entry {}: {skipped} unconfirmed create(s) can't be retried safely; check them",
+                    "entry {}: nothing to retry safely ({skipped} change(s) were conflicts or unconfirmed creates; check them)",
                     target.id
                 ),
             );
