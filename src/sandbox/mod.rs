@@ -39,6 +39,7 @@ pub mod oauth_identity;
 pub mod oauth_jwt;
 pub mod oauth_pages;
 pub mod query;
+pub mod query_columns;
 pub mod records;
 pub mod schema;
 pub mod search;
@@ -287,11 +288,22 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(middleware::from_fn(strip_trailing_slash))
 }
 
-/// Removes a trailing `/` from the path (simple-salesforce adds them) before routing.
+/// Removes a trailing `/` from the path (simple-salesforce adds them) and collapses repeated
+/// slashes (the Salesforce CLI stores instance URLs with a trailing `/` and asks for
+/// `//services/data/…`) before routing.
 async fn strip_trailing_slash(mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if path.len() > 1 && path.ends_with('/') {
-        let trimmed = path.trim_end_matches('/');
+    if path.len() > 1 && (path.ends_with('/') || path.contains("//")) {
+        let mut collapsed = String::with_capacity(path.len());
+        for c in path.chars() {
+            if !(c == '/' && collapsed.ends_with('/')) {
+                collapsed.push(c);
+            }
+        }
+        let trimmed = match collapsed.trim_end_matches('/') {
+            "" => "/",
+            t => t,
+        };
         let new = match req.uri().query() {
             Some(q) => format!("{trimmed}?{q}"),
             None => trimmed.to_string(),
