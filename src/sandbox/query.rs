@@ -61,7 +61,10 @@ async fn query(
     Auth(principal): Auth,
 ) -> Response {
     // `columns=true` (asked by the Salesforce CLI): column metadata instead of rows.
-    if params.get("columns").is_some_and(|c| c.eq_ignore_ascii_case("true")) {
+    if params
+        .get("columns")
+        .is_some_and(|c| c.eq_ignore_ascii_case("true"))
+    {
         let text = params.get("q").map_or("", |q| q.trim());
         return respond(super::query_columns::columns(&state.schema, text));
     }
