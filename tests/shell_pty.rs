@@ -191,3 +191,34 @@ fn ctrl_c_cancels_a_slow_command_not_the_shell() {
     expect(&mut p, "dry-run is off");
     leave(p);
 }
+
+#[test]
+fn the_walkthrough_in_examples_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/shell-walkthrough.txt"
+    ))
+    .unwrap();
+    let mut p = shell(dir.path(), &[]);
+    for (n, line) in script.lines().enumerate() {
+        if let Some(typed) = line
+            .strip_prefix("> ")
+            .or(if line == ">" { Some("") } else { None })
+        {
+            for (i, part) in typed.split("<TAB>").enumerate() {
+                if i > 0 {
+                    p.send("\t").unwrap();
+                }
+                p.send(part).unwrap();
+                p.flush().unwrap();
+            }
+            p.send_line("").unwrap();
+        } else if let Some(shown) = line.strip_prefix("< ") {
+            if let Err(e) = p.exp_string(shown) {
+                panic!("walkthrough line {}: waiting for {shown:?}: {e}", n + 1);
+            }
+        }
+    }
+    leave(p);
+}

@@ -223,13 +223,10 @@ impl Shell {
         println!("{}", self.style.yellow(&out.message));
         println!("{}", render::candidates(&rows));
         let n = out.candidates.len();
-        let answer = match self
+        let answer = self
             .editor
             .readline(&format!("which one? [1-{n}, Enter cancels] "))
-        {
-            Ok(a) => a,
-            Err(_) => String::new(),
-        };
+            .unwrap_or_default();
         let choice = answer
             .trim()
             .trim_start_matches('#')
@@ -364,11 +361,8 @@ fn undo_steps(phrase: &str, today: chrono::NaiveDate) -> Option<u32> {
 }
 
 /// The candidates with the fields that tell them apart (one query per object).
-async fn candidate_details(
-    shell: &Shell,
-    candidates: &[Candidate],
-) -> Vec<(String, String, Vec<(String, String)>)> {
-    let mut rows: Vec<(String, String, Vec<(String, String)>)> = candidates
+async fn candidate_details(shell: &Shell, candidates: &[Candidate]) -> Vec<render::CandidateRow> {
+    let mut rows: Vec<render::CandidateRow> = candidates
         .iter()
         .map(|c| (c.sobject.clone(), c.name.clone(), Vec::new()))
         .collect();

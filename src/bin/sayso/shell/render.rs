@@ -86,7 +86,7 @@ fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -229,8 +229,11 @@ fn short(s: &str) -> String {
     }
 }
 
+/// One candidate record: object, name, and `(label, value)` of the fields that may tell it apart.
+pub(crate) type CandidateRow = (String, String, Vec<(String, String)>);
+
 /// A numbered list of candidates with the fields that tell them apart.
-pub(crate) fn candidates(rows: &[(String, String, Vec<(String, String)>)]) -> String {
+pub(crate) fn candidates(rows: &[CandidateRow]) -> String {
     // Only the fields whose values differ between candidates are shown.
     let mut cols: Vec<String> = Vec::new();
     for (_, _, fields) in rows {
