@@ -72,7 +72,9 @@ pub enum Intent {
     },
     /// Log a completed call (a Task with TaskSubtype Call).
     LogCall {
-        /// The person spoken with (WhoId), when named.
+        /// The person spoken with (WhoId), when named. "log a call with Globex" names a company
+        /// here too (the words do not say which): a resolver that finds no contact or lead by that
+        /// name may use it as the WhatId.
         who: Option<RecordRef>,
         /// The deal/account/case the call was about (WhatId), when named.
         what: Option<RecordRef>,
@@ -292,6 +294,10 @@ pub struct RecordRef {
     /// Set when the reference was a pronoun or "that deal": which earlier clause named or created
     /// the record. The other fields are copied from that clause's reference so the resolver can
     /// resolve it the same way; when `created` is true it must use the record that clause creates.
+    ///
+    /// A reference with empty `text`, no `number` and no `antecedent` names no record at all (a
+    /// pronoun or an implied record with nothing before it in this phrase, e.g. "add a note that …"
+    /// alone): the record of the previous command in the session, if the caller keeps one.
     pub antecedent: Option<Antecedent>,
 }
 
@@ -330,7 +336,8 @@ pub struct RecordFilter {
     pub industry: Option<Value>,
     /// "in negotiation" / "at the proposal stage": the stage as said, with its picklist hint.
     pub stage: Option<Value>,
-    /// "closing this quarter" / "closing in June": the close-date range, inclusive.
+    /// "closing this quarter" / "closing in June" / "due this week" / "for today": the close-date
+    /// range for opportunities, the due-date (ActivityDate) range for tasks; inclusive.
     pub closing: Option<DateRange>,
     /// "over $100k": amount strictly greater than this.
     pub amount_over: Option<f64>,
@@ -358,7 +365,8 @@ pub struct DateRange {
 pub struct FieldChange {
     /// The field as said, with alias candidates. `None` when the phrase gave only a value
     /// ("mark X as closed lost", "move X to negotiation"): the resolver picks the record's
-    /// status-like field (StageName, Status) whose picklist holds the value.
+    /// status-like field (StageName, Status) whose picklist holds the value; for a value that is
+    /// only a date ("push it to next Friday"), the close date (Opportunity) or due date (Task).
     pub field: Option<FieldRef>,
     /// Set, add, subtract or shift.
     pub op: ChangeOp,
