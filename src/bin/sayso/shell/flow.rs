@@ -154,7 +154,8 @@ impl Shell {
                 self.choose(rt, phrase, &out, picked);
             }
             Status::DryRun if self.dry_run => {
-                println!("{}", render::preview(&out, &self.style));
+                let names = self.id_names(rt, &out);
+                println!("{}", render::preview(&out, &names, &self.style));
                 for c in &out.calls {
                     println!("{}", self.style.dim(&format!("  call: {c}")));
                 }
@@ -173,7 +174,8 @@ impl Shell {
         mut out: Outcome,
         picked: &[String],
     ) {
-        println!("{}", render::preview(&out, &self.style));
+        let names = self.id_names(rt, &out);
+        println!("{}", render::preview(&out, &names, &self.style));
         let n = out.count.unwrap_or(1);
         let question = if n > 1 {
             format!("apply these {n} changes? [Enter = yes, n = no] ")
@@ -326,6 +328,30 @@ impl Shell {
         }
     }
 
+    /// Names of the records a preview refers to by id (lookups, owners), one query per object.
+    fn id_names(&self, rt: &tokio::runtime::Runtime, out: &Outcome) -> render::Names {
+        let mut ids: Vec<sayso::id::RecordId> = Vec::new();
+        for r in &out.records {
+            if let Some(fields) = r["fields"].as_object() {
+                for v in fields.values() {
+                    for side in ["old", "new"] {
+                        if let Some(id) = v[side]
+                            .as_str()
+                            .and_then(|s| sayso::id::RecordId::parse(s).ok())
+                            && !ids.contains(&id)
+                        {
+                            ids.push(id);
+                        }
+                    }
+                }
+            }
+        }
+        if ids.is_empty() {
+            return render::Names::new();
+        }
+        cancellable(rt, &self.progress, names_of(self, &ids)).unwrap_or_default()
+    }
+
     /// Remembers record names for completion.
     fn remember(&mut self, out: &Outcome) {
         let Ok(mut v) = self.vocab.lock() else {
@@ -346,6 +372,56 @@ impl Shell {
             v.saw_record(&c.name);
         }
     }
+}
+
+/// The object a key prefix names, and its name field, for the objects a command refers to.
+fn object_of(id: &str) -> Option<(&'static str, &'static str)> {
+    Some(match id.get(..3)? {
+        "001" => ("Account", "Name"),
+        "003" => ("Contact", "Name"),
+        "005" => ("User", "Name"),
+        "006" => ("Opportunity", "Name"),
+        "00Q" => ("Lead", "Name"),
+        "500" => ("Case", "CaseNumber"),
+        _ => return None,
+    })
+}
+
+/// Looks up the names of `ids` (unknown prefixes and failures are left out).
+async fn names_of(shell: &Shell, ids: &[sayso::id::RecordId]) -> render::Names {
+    let mut names = render::Names::new();
+    let mut groups: Vec<(&str, &str, Vec<sayso::id::RecordId>)> = Vec::new();
+    for id in ids {
+        let Some((object, field)) = object_of(&id.to_string()) else {
+            continue;
+        };
+        match groups.iter_mut().find(|g| g.0 == object) {
+            Some(g) => g.2.push(id.clone()),
+            None => groups.push((object, field, vec![id.clone()])),
+        }
+    }
+    for (object, field, ids) in groups {
+        let Ok(q) = sayso::soql::QueryBuilder::select(object, &["Id", field])
+            .and_then(|b| Ok(b.filter(sayso::soql::builder::id_in("Id", &ids)?)))
+        else {
+            continue;
+        };
+        let Ok(rows) = shell.agent.org().query_all(&q.to_soql()).await else {
+            continue;
+        };
+        for row in rows {
+            if let (Some(id), Some(name)) = (
+                row.get("Id").and_then(Json::as_str),
+                row.get(field).and_then(Json::as_str),
+            ) {
+                names.insert(id.to_string(), name.to_string());
+                if let Some(short) = id.get(..15) {
+                    names.insert(short.to_string(), name.to_string());
+                }
+            }
+        }
+    }
+    names
 }
 
 /// `Some(steps)` when the phrase is an undo.

@@ -161,8 +161,12 @@ pub(crate) fn records_table(records: &[Json]) -> String {
     t.to_string()
 }
 
+/// Names of record ids (and of the plan's own `@{sN.id}` references) for previews.
+pub(crate) type Names = std::collections::HashMap<String, String>;
+
 /// The compact preview of a dry-run outcome: one line per change, a sample for bulk changes.
-pub(crate) fn preview(out: &Outcome, style: &Style) -> String {
+/// Ids found in `names` are shown as the record's name.
+pub(crate) fn preview(out: &Outcome, names: &Names, style: &Style) -> String {
     const SAMPLE: usize = 5;
     let total = out.count.unwrap_or(out.records.len() as u64) as usize;
     let mut lines = Vec::new();
@@ -178,8 +182,14 @@ pub(crate) fn preview(out: &Outcome, style: &Style) -> String {
             lines.push(style.bold(&format!("{total} changes:")));
         }
     }
+    let mut names = names.clone();
+    for (i, r) in out.records.iter().enumerate() {
+        if let Some(n) = r["Name"].as_str() {
+            names.insert(format!("@{{s{i}.id}}"), format!("(new) {n}"));
+        }
+    }
     for r in out.records.iter().take(SAMPLE) {
-        lines.push(format!("  {}", change_line(r, style)));
+        lines.push(format!("  {}", change_line(r, &names, style)));
     }
     if out.records.len() > SAMPLE {
         lines.push(style.dim(&format!("  … and {} more", total.saturating_sub(SAMPLE))));
@@ -188,7 +198,11 @@ pub(crate) fn preview(out: &Outcome, style: &Style) -> String {
 }
 
 /// One planned change: `update Opportunity "Initech Renewal": Amount 85,000 → 92,000`.
-fn change_line(r: &Json, style: &Style) -> String {
+fn change_line(r: &Json, names: &Names, style: &Style) -> String {
+    let show = |v: &Json| {
+        let text = value(v);
+        short(names.get(&text).unwrap_or(&text))
+    };
     let op = r["op"].as_str().unwrap_or("change");
     let sobject = r["sobject"].as_str().unwrap_or("");
     let name = r["Name"].as_str().unwrap_or("");
@@ -196,15 +210,18 @@ fn change_line(r: &Json, style: &Style) -> String {
         .as_object()
         .map(|f| {
             f.iter()
-                .filter(|(k, _)| op != "create" || !matches!(k.as_str(), "OwnerId"))
+                // the owner of a new record is the user; note bodies repeat the title (base64)
+                .filter(|(k, _)| {
+                    op != "create" || !matches!(k.as_str(), "OwnerId" | "Content" | "ShareType")
+                })
                 .map(|(k, v)| {
                     if op == "create" || v["old"].is_null() && op != "update" {
-                        format!("{k} = {}", short(&value(&v["new"])))
+                        format!("{k} = {}", show(&v["new"]))
                     } else {
                         format!(
                             "{k}: {} → {}",
-                            short(&value(&v["old"])),
-                            style.bold(&short(&value(&v["new"])))
+                            show(&v["old"]),
+                            style.bold(&show(&v["new"]))
                         )
                     }
                 })
@@ -347,7 +364,7 @@ mod tests {
         ];
         o.count = Some(1);
         assert_eq!(
-            preview(&o, &PLAIN),
+            preview(&o, &Names::new(), &PLAIN),
             "  update Opportunity \"Initech Renewal\": Amount: 85,000 → 92,000"
         );
         o.records = (0..8)
@@ -357,10 +374,32 @@ mod tests {
             })
             .collect();
         o.count = Some(8);
-        let p = preview(&o, &PLAIN);
+        let p = preview(&o, &Names::new(), &PLAIN);
         assert!(p.starts_with("8 changes; a sample:"), "{p}");
         assert!(p.contains("T4") && !p.contains("T5"), "{p}");
         assert!(p.ends_with("… and 3 more"), "{p}");
+    }
+
+    #[test]
+    fn preview_names_ids_and_references() {
+        let mut o = Outcome::new(Status::DryRun, "would make 2 changes");
+        o.records = vec![
+            json!({"op": "create", "sobject": "Contact", "Name": "Jane Doe",
+                "fields": {"LastName": {"old": null, "new": "Doe"}, "OwnerId": {"old": null, "new": "005x"}}}),
+            json!({"op": "create", "sobject": "Task", "Name": "Call with Jane Doe",
+                "fields": {"WhoId": {"old": null, "new": "@{s0.id}"}, "WhatId": {"old": null, "new": "006Dm0000000002IAA"}}}),
+        ];
+        o.count = Some(2);
+        let names = Names::from([("006Dm0000000002IAA".to_string(), "Acme Renewal".to_string())]);
+        let p = preview(&o, &names, &PLAIN);
+        assert!(
+            p.contains("create Contact \"Jane Doe\": LastName = Doe\n"),
+            "{p}"
+        );
+        assert!(
+            p.contains("WhatId = Acme Renewal, WhoId = (new) Jane Doe"),
+            "{p}"
+        );
     }
 
     #[test]
