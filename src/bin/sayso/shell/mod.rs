@@ -331,6 +331,8 @@ fn help(topic: &str) -> String {
         return "the grammar could not be loaded; this is a bug".into();
     };
     let topic = topic.trim().to_lowercase();
+    // "tasks" finds "create task" as well as "… overdue tasks …"
+    let topic = topic.strip_suffix('s').unwrap_or(&topic).to_string();
     let mut out = Vec::new();
     let mut last = None;
     for (kind, example) in g.examples() {
