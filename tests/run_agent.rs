@@ -193,6 +193,7 @@ async fn soql_injection_phrase_changes_nothing() {
         "update opportunity titan' OR Name != 'x to negotiation",
         "update opportunity titan%' OR Name LIKE '% to negotiation",
         "set the amount on \\' OR Id != null -- to 5",
+        "set the next step on piper} RETURNING Opportunity(Id), Account(Id {titan to x",
     ] {
         let out = agent.submit(phrase, yes()).await;
         assert!(

@@ -232,6 +232,23 @@ impl Org {
         Ok((records_of(&page), next_url(&page), total))
     }
 
+    /// Runs a SOSL search (text built by [`super::query::sosl_find`]) and returns its records.
+    ///
+    /// # Errors
+    /// The org's error (e.g. `MALFORMED_SEARCH`, an object the user can't see).
+    pub async fn search(&self, sosl: &str) -> Result<Vec<Value>, OrgError> {
+        let mut req = Self::req("GET", self.data_path("/search"), Body::Empty);
+        req.query.push(("q".into(), sosl.into()));
+        let resp = self.send_ok(req).await?;
+        let body = resp.json();
+        Ok(body
+            .get("searchRecords")
+            .and_then(Value::as_array)
+            .cloned()
+            .or_else(|| body.as_array().cloned())
+            .unwrap_or_default())
+    }
+
     /// Fetches a describe, conditionally. `Ok(None)` means 304 Not Modified.
     ///
     /// # Errors

@@ -128,6 +128,36 @@ pub fn to_soql(q: &Query) -> String {
     crate::soql::render(q)
 }
 
+/// Escapes text for a SOSL search term: every reserved character gets a backslash, and the word is
+/// quoted so `AND`/`OR`/`NOT` and wildcards in it stay literal.
+pub fn sosl_word(word: &str) -> String {
+    let mut out = String::from("\"");
+    for c in word.chars() {
+        if "?&|!{}[]()^~*:\\\"'+-".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// `FIND {"w1" "w2"} IN NAME FIELDS RETURNING Object(fields LIMIT n), …`: every word must occur
+/// in a name field. Words are escaped with [`sosl_word`]; object and field names come from the
+/// agent, never from the user.
+pub fn sosl_find(words: &[String], returning: &[(String, Vec<String>)], limit: u64) -> String {
+    let term: Vec<String> = words.iter().map(|w| sosl_word(w)).collect();
+    let ret: Vec<String> = returning
+        .iter()
+        .map(|(object, fields)| format!("{object}({} LIMIT {limit})", fields.join(", ")))
+        .collect();
+    format!(
+        "FIND {{{}}} IN NAME FIELDS RETURNING {}",
+        term.join(" "),
+        ret.join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +187,21 @@ mod tests {
         assert_eq!(
             crate::soql::parse(&text).unwrap().where_clause,
             q.where_clause
+        );
+    }
+
+    #[test]
+    fn sosl_terms_are_quoted_and_escaped() {
+        assert_eq!(sosl_word("titan"), "\"titan\"");
+        assert_eq!(sosl_word("a}\" OR {b"), "\"a\\}\\\" OR \\{b\"");
+        let q = sosl_find(
+            &["pied".into(), "OR".into()],
+            &[("Account".into(), vec!["Id".into(), "Name".into()])],
+            50,
+        );
+        assert_eq!(
+            q,
+            "FIND {\"pied\" \"OR\"} IN NAME FIELDS RETURNING Account(Id, Name LIMIT 50)"
         );
     }
 }

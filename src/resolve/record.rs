@@ -260,6 +260,39 @@ impl Resolver<'_> {
         r: &RecordRef,
         said: &[String],
     ) -> Result<Vec<(String, Json)>, ResolveError> {
+        // One SOSL search across the objects; when it can't run (an object the user can't see,
+        // a term too short), one `/composite` of per-object SOQL queries instead.
+        if r.number.is_none() && said.iter().any(|w| w.chars().count() >= 2) {
+            let returning: Vec<(String, Vec<String>)> = objects
+                .iter()
+                .map(|obj| {
+                    let fields = match obj.as_str() {
+                        "Contact" | "Lead" => vec!["Id", "FirstName", "LastName", "Name"],
+                        "Case" => vec!["Id", "CaseNumber", "Subject", "IsClosed"],
+                        "Opportunity" => vec!["Id", "Name", "IsClosed"],
+                        _ => vec!["Id", "Name"],
+                    };
+                    (
+                        obj.clone(),
+                        fields.into_iter().map(str::to_string).collect(),
+                    )
+                })
+                .collect();
+            let words: Vec<String> = said.iter().take(8).cloned().collect();
+            if let Ok(found) = self
+                .org
+                .search(&query::sosl_find(&words, &returning, 200))
+                .await
+            {
+                return Ok(found
+                    .into_iter()
+                    .filter_map(|row| {
+                        let obj = row.get("attributes")?.get("type")?.as_str()?.to_string();
+                        objects.contains(&obj).then_some((obj, row))
+                    })
+                    .collect());
+            }
+        }
         let mut queries = Vec::new();
         for obj in objects {
             let fields: Vec<String> = match obj.as_str() {
