@@ -171,14 +171,15 @@ impl Vocab {
             .iter()
             .find(|e| e.to_lowercase().starts_with(&lower) && e.len() > line.len())
         {
-            return Some(e[line.len()..].to_string());
+            // `get`: a line whose lowercase has another byte length must not panic
+            return e.get(line.len()..).map(str::to_string);
         }
         if line.ends_with(' ') {
             return None;
         }
         let (start, c) = self.complete(line);
         match c.as_slice() {
-            [one] if one.len() > line.len() - start => Some(one[line.len() - start..].to_string()),
+            [one] => one.get(line.len() - start..).map(str::to_string),
             _ => None,
         }
     }
@@ -318,6 +319,21 @@ mod tests {
             vec!["Globex Enterprise License"]
         );
         assert_eq!(v.complete(":dr").1, vec![":dry-run on", ":dry-run off"]);
+    }
+
+    #[test]
+    fn odd_input_never_panics() {
+        let v = vocab();
+        for line in [
+            "İİİ",
+            "ß how many",
+            "how many ópen",
+            "\u{0}",
+            "set the ámount on Í",
+        ] {
+            let _ = v.hint(line);
+            let _ = v.complete(line);
+        }
     }
 
     #[test]

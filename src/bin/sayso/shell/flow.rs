@@ -467,7 +467,7 @@ async fn candidate_details(shell: &Shell, candidates: &[Candidate]) -> Vec<rende
         for rec in found {
             let id = rec.get("Id").and_then(Json::as_str).unwrap_or("");
             let Some(i) = candidates.iter().position(|c| {
-                c.id == id || (c.id.len() >= 15 && id.len() >= 15 && c.id[..15] == id[..15])
+                c.id == id || (c.id.get(..15).is_some() && c.id.get(..15) == id.get(..15))
             }) else {
                 continue;
             };
