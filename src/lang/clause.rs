@@ -506,18 +506,24 @@ fn refs_mut(intent: &mut Intent) -> Vec<(&mut RecordRef, Option<bool>)> {
 pub(crate) fn suggest(g: &Grammar, text: &str) -> Vec<String> {
     let lower: String = text.chars().take(60).collect::<String>().to_lowercase();
     let words: Vec<&str> = lower.split_whitespace().collect();
+    // word overlap first (cheap), then edit distance on the best dozen
     let mut scored: Vec<(f64, &str)> = g
         .examples()
         .map(|(_, ex)| {
-            let exl: String = ex.chars().take(60).collect::<String>().to_lowercase();
+            let exl = ex.to_lowercase();
             let exw: Vec<&str> = exl.split_whitespace().collect();
             let common = words.iter().filter(|w| exw.contains(w)).count() as f64;
             let overlap = common / (words.len().max(exw.len()).max(1)) as f64;
             let first = f64::from(u8::from(words.first() == exw.first()));
-            let sim = strsim::normalized_levenshtein(&lower, &exl);
-            (overlap + sim + 0.3 * first, ex)
+            (overlap + 0.3 * first, ex)
         })
         .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored.truncate(12);
+    for (score, ex) in &mut scored {
+        let exl: String = ex.chars().take(60).collect::<String>().to_lowercase();
+        *score += strsim::normalized_levenshtein(&lower, &exl);
+    }
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     let mut out: Vec<String> = Vec::new();
     for (_, ex) in scored {

@@ -78,6 +78,13 @@ pub(crate) fn best_match(g: &Grammar, toks: &[Token], today: NaiveDate) -> Optio
     let candidates = verb_led.into_iter().flatten().chain(g.open_start.iter());
     for &(ri, pi) in candidates {
         let pattern = &g.rules[ri].patterns[pi];
+        if !pattern
+            .required
+            .iter()
+            .all(|alts| alts.iter().any(|w| m.words.contains(&w.as_str())))
+        {
+            continue;
+        }
         let mut st = State {
             caps: Vec::new(),
             literals: 0,

@@ -193,6 +193,9 @@ pub(crate) struct Pattern {
     pub(crate) fixed: Vec<(SlotName, String)>,
     /// First words a match can start with; `None` when it may start with a slot or optional.
     pub(crate) first_words: Option<Vec<String>>,
+    /// For each required literal element, the words one of which must occur in the clause (a
+    /// cheap filter before matching).
+    pub(crate) required: Vec<Vec<String>>,
 }
 
 /// Tokenise pattern source: words, `(`, `)`, `[`, `]`, `|`, `{…}`, `@name`, punctuation `:` `,`.
@@ -265,7 +268,18 @@ pub(crate) fn compile(
         }
     }
     let first_words = first_words(&elems);
+    let required = elems
+        .iter()
+        .filter_map(|e| match e {
+            Elem::Words {
+                alts,
+                optional: false,
+            } => Some(alts.iter().filter_map(|a| a.first().cloned()).collect()),
+            _ => None,
+        })
+        .collect();
     Ok(Pattern {
+        required,
         elems,
         fixed,
         first_words,
