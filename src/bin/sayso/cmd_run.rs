@@ -188,14 +188,21 @@ pub fn render(out: &Outcome, json: bool) {
                 Some(format!("{first} {last}").trim().to_string())
             })
             .unwrap_or_default();
-        let extra: Vec<String> = ["StageName", "Status", "Amount", "CloseDate", "fields"]
-            .iter()
-            .filter_map(|k| {
-                r.get(*k)
-                    .filter(|v| !v.is_null())
-                    .map(|v| format!("{k}: {}", short(v)))
-            })
-            .collect();
+        // A preview row carries `fields: {F: {old, new}}`; an answer carries the record's fields.
+        let extra: Vec<String> = match r.get("fields").and_then(|f| f.as_object()) {
+            Some(fields) => fields
+                .iter()
+                .map(|(k, v)| format!("{k}: {} → {}", short(&v["old"]), short(&v["new"])))
+                .collect(),
+            None => ["StageName", "Status", "Amount", "CloseDate"]
+                .iter()
+                .filter_map(|k| {
+                    r.get(*k)
+                        .filter(|v| !v.is_null())
+                        .map(|v| format!("{k}: {}", short(v)))
+                })
+                .collect(),
+        };
         println!("  - {name} {}", extra.join(", "));
     }
     if !out.candidates.is_empty() {
