@@ -541,9 +541,9 @@ fn read_row(stmt: &mut rusqlite::Statement<'_>, params: &[SqlValue]) -> SfResult
         return Ok(None);
     };
     let mut row = Row::with_capacity(names.len());
-    for (i, n) in names.iter().enumerate() {
+    for (i, n) in names.into_iter().enumerate() {
         let v: SqlValue = r.get(i)?;
-        row.insert(n.clone(), v);
+        row.insert(n, v);
     }
     Ok(Some(row))
 }
