@@ -162,6 +162,14 @@ fn bulk_shows_the_count_and_dry_run_mode_changes_nothing() {
     expect(&mut p, "dry run: nothing changed");
     p.send_line(":dry-run off").unwrap();
     expect(&mut p, PROMPT);
+    // a hint finishes an example as you type; the right arrow accepts it
+    p.send("how many op").unwrap();
+    p.flush().unwrap();
+    expect(&mut p, "how many open deals do I have");
+    p.send("\x1b[C").unwrap();
+    p.send_line("").unwrap();
+    expect(&mut p, "answered: 15 Opportunity records");
+    expect(&mut p, PROMPT);
     p.send_line(":history").unwrap();
     expect(&mut p, "no changes yet");
     p.send_line(":help notes").unwrap();
