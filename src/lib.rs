@@ -13,6 +13,12 @@
 //! - [`lang`] — the command language: normalisation, entities, grammar matching, intents. Pure, no I/O.
 //! - [`auth`] — the agent's side of OAuth: login flows, refresh, token storage.
 //! - [`salesforce`] — the REST client every command goes through.
+//! - [`resolve`] — intents → API names, picklist values, record ids (describe cache, SOQL/SOSL lookups,
+//!   field permissions) → a [`plan::Plan`].
+//! - [`plan`] — the writes of a command and the route with the fewest calls. Pure.
+//! - [`exec`] — carries plans out (PATCH, composite, collections, Bulk 2.0), undo and retry.
+//! - [`journal`] — the append-only SQLite journal of every change.
+//! - [`app`] — the ops layer: `Agent::submit(phrase) -> Outcome`.
 //! - [`sandbox`] — the embedded Salesforce org emulator (`sayso sandbox`). Imports only [`soql`] and [`id`].
 //!
 //! The binary (`src/bin/sayso`) is a thin layer: argument parsing, the shell, and rendering.
