@@ -62,7 +62,8 @@ impl RecordId {
                     return Ok(RecordId(format!("{body}{}", checksum_suffix(body))));
                 }
                 // An 18-character id is case-insensitive: restore the body's case from the suffix.
-                let fixed = restore_case(body, suffix).ok_or_else(|| IdError::Checksum(text.to_string()))?;
+                let fixed = restore_case(body, suffix)
+                    .ok_or_else(|| IdError::Checksum(text.to_string()))?;
                 Ok(RecordId(format!("{fixed}{}", checksum_suffix(&fixed))))
             }
             _ => Err(IdError::Length(text.to_string())),
@@ -96,14 +97,20 @@ impl RecordId {
 fn restore_case(body: &str, suffix: &str) -> Option<String> {
     let mut chars: Vec<char> = body.chars().collect();
     for (chunk, s) in suffix.chars().enumerate() {
-        let bits = SUFFIX_ALPHABET.iter().position(|&a| a as char == s.to_ascii_uppercase())?;
+        let bits = SUFFIX_ALPHABET
+            .iter()
+            .position(|&a| a as char == s.to_ascii_uppercase())?;
         for i in 0..5 {
             let c = &mut chars[chunk * 5 + i];
             let upper = bits & (1 << i) != 0;
             if upper && !c.is_ascii_alphabetic() {
                 return None;
             }
-            *c = if upper { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() };
+            *c = if upper {
+                c.to_ascii_uppercase()
+            } else {
+                c.to_ascii_lowercase()
+            };
         }
     }
     Some(chars.into_iter().collect())
@@ -139,12 +146,18 @@ pub const KEY_PREFIXES: &[(&str, &str)] = &[
 
 /// The object a key prefix names, if it is one of [`KEY_PREFIXES`].
 pub fn object_for_prefix(prefix: &str) -> Option<&'static str> {
-    KEY_PREFIXES.iter().find(|(p, _)| *p == prefix).map(|(_, o)| *o)
+    KEY_PREFIXES
+        .iter()
+        .find(|(p, _)| *p == prefix)
+        .map(|(_, o)| *o)
 }
 
 /// The key prefix of an object, if it is one of [`KEY_PREFIXES`].
 pub fn prefix_for_object(object: &str) -> Option<&'static str> {
-    KEY_PREFIXES.iter().find(|(_, o)| o.eq_ignore_ascii_case(object)).map(|(p, _)| *p)
+    KEY_PREFIXES
+        .iter()
+        .find(|(_, o)| o.eq_ignore_ascii_case(object))
+        .map(|(p, _)| *p)
 }
 
 #[cfg(test)]
@@ -154,7 +167,12 @@ mod tests {
     #[test]
     fn demo_ids_round_trip() {
         // Ids from the demo org: the suffix is the real checksum.
-        for id in ["006Dm0000000001IAA", "005Dm0000000003IAA", "00TDm0000000010MAA", "069Dm0000000001IAA"] {
+        for id in [
+            "006Dm0000000001IAA",
+            "005Dm0000000003IAA",
+            "00TDm0000000010MAA",
+            "069Dm0000000001IAA",
+        ] {
             let parsed = RecordId::parse(id).unwrap();
             assert_eq!(parsed.as_str(), id);
             assert_eq!(RecordId::parse(parsed.id15()).unwrap(), parsed);
@@ -169,14 +187,29 @@ mod tests {
 
     #[test]
     fn bad_ids_are_refused() {
-        assert!(matches!(RecordId::parse("006Dm000"), Err(IdError::Length(_))));
-        assert!(matches!(RecordId::parse("006Dm0000000001'A"), Err(IdError::Character(_))));
-        assert!(matches!(RecordId::parse("006Dm0000000001ZZZ"), Err(IdError::Checksum(_))));
+        assert!(matches!(
+            RecordId::parse("006Dm000"),
+            Err(IdError::Length(_))
+        ));
+        assert!(matches!(
+            RecordId::parse("006Dm0000000001'A"),
+            Err(IdError::Character(_))
+        ));
+        assert!(matches!(
+            RecordId::parse("006Dm0000000001ZZZ"),
+            Err(IdError::Checksum(_))
+        ));
     }
 
     #[test]
     fn from_parts_matches_demo_shape() {
-        assert_eq!(RecordId::from_parts("006", "Dm", 1).as_str(), "006Dm0000000001IAA");
-        assert_eq!(RecordId::from_parts("00T", "Dm", 10).as_str(), "00TDm0000000010MAA");
+        assert_eq!(
+            RecordId::from_parts("006", "Dm", 1).as_str(),
+            "006Dm0000000001IAA"
+        );
+        assert_eq!(
+            RecordId::from_parts("00T", "Dm", 10).as_str(),
+            "00TDm0000000010MAA"
+        );
     }
 }
