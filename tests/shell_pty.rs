@@ -284,6 +284,12 @@ fn an_existing_profile_is_used_instead_of_the_demo() {
     p.send_line(":profile").unwrap();
     expect(&mut p, "* default  sam.okafor@demo.sayso.dev");
     expect(&mut p, "default (Sam Okafor)> ");
+    // switching to the demo profile starts the built-in org
+    p.send_line(":profile demo").unwrap();
+    expect(&mut p, "now demo (Dana Reyes)");
+    p.send_line("how many open deals do I have").unwrap();
+    expect(&mut p, "answered: 15 Opportunity records");
+    expect(&mut p, PROMPT);
     leave(p);
     drop(served);
 }

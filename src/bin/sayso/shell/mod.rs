@@ -58,6 +58,8 @@ struct Shell {
     editor: Editor<ShellHelper, DefaultHistory>,
     /// The progress bar of the command in flight (fed by the agent's bulk progress).
     progress: flow::ProgressSlot,
+    /// The built-in demo org, while it runs (first run, or `:profile demo`).
+    demo: Option<crate::firstrun::Demo>,
 }
 
 /// Runs the shell until Ctrl-D or `:quit`.
@@ -106,6 +108,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
         vocab,
         editor,
         progress,
+        demo: chosen.demo,
     };
     shell.switch_to(&chosen.profile);
     rt.block_on(shell.warm_describes());
@@ -116,10 +119,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
             .style
             .dim("type a command (Tab completes, :help for examples, Ctrl-D leaves)")
     );
-    let result = shell.run(&rt);
-    // Keep the demo org alive for the whole session.
-    drop(chosen.demo);
-    result
+    shell.run(&rt)
 }
 
 impl Shell {
@@ -284,6 +284,19 @@ impl Shell {
                 Err(e) => println!("error: {e}"),
             }
             return;
+        }
+        if name == crate::firstrun::DEMO_PROFILE && self.demo.is_none() {
+            // The demo profile points at a port of an earlier session: start the org again.
+            match rt.block_on(crate::firstrun::start_demo(
+                &self.home,
+                FaultOptions::default(),
+            )) {
+                Ok(d) => self.demo = Some(d),
+                Err(e) => {
+                    println!("error: {e:#}");
+                    return;
+                }
+            }
         }
         match rt.block_on(Agent::open(&self.home, name, self.today)) {
             Ok(mut agent) => {
