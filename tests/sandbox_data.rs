@@ -934,6 +934,40 @@ async fn composite_resolves_references_and_rolls_back() {
     org.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn composite_subrequests_honour_their_conditional_headers() {
+    let org = start().await;
+    let titan = "006Dm0000000001IAA";
+    // A guard older than the record's last change: the PATCH answers 412 and, with allOrNone,
+    // the note created before it is rolled back.
+    let req = json!({"allOrNone": true, "compositeRequest": [
+        {"method": "POST", "url": format!("{V}/sobjects/Account"), "referenceId": "a", "body": {"Name": "Guarded Co"}},
+        {"method": "PATCH", "url": format!("{V}/sobjects/Opportunity/{titan}"), "referenceId": "u",
+         "httpHeaders": {"If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"},
+         "body": {"StageName": "Closed Won"}}]});
+    let out = org.post("/composite", req).await.json()["compositeResponse"].clone();
+    assert_eq!(out[1]["httpStatusCode"], json!(412), "{out}");
+    assert_eq!(
+        org.count("SELECT COUNT() FROM Account WHERE Name = 'Guarded Co'")
+            .await,
+        0
+    );
+    assert_eq!(
+        org.get(&format!("/sobjects/Opportunity/{titan}?fields=StageName"))
+            .await
+            .json()["StageName"],
+        json!("Prospecting")
+    );
+    // A guard from the future passes.
+    let req = json!({"allOrNone": true, "compositeRequest": [
+        {"method": "PATCH", "url": format!("{V}/sobjects/Opportunity/{titan}"), "referenceId": "u",
+         "httpHeaders": {"If-Unmodified-Since": "Fri, 01 Jan 2100 00:00:00 GMT"},
+         "body": {"StageName": "Closed Won"}}]});
+    let out = org.post("/composite", req).await.json()["compositeResponse"].clone();
+    assert_eq!(out[0]["httpStatusCode"], json!(204), "{out}");
+    org.shutdown().await;
+}
+
 async fn run_bulk(org: &Org, job: Value, csv: String) -> Value {
     let r = org.post("/jobs/ingest", job).await;
     assert_eq!(r.status, 200, "{}", r.text);

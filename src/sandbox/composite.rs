@@ -19,7 +19,7 @@ use crate::sandbox::{AppState, json_response, limits, parse_version};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, patch, post};
 use regex::Regex;
@@ -493,8 +493,9 @@ fn query_params(query: &str) -> HashMap<String, String> {
         .collect()
 }
 
-/// Runs one subrequest (`method`, full `/services/data/vNN.N/…` URL, optional JSON body) on `conn`
-/// as `principal`.
+/// Runs one subrequest (`method`, full `/services/data/vNN.N/…` URL, optional JSON body and the
+/// subrequest's own `httpHeaders`, which carry conditional headers such as `If-Unmodified-Since`)
+/// on `conn` as `principal`.
 pub fn dispatch(
     state: &AppState,
     principal: &Principal,
@@ -502,8 +503,9 @@ pub fn dispatch(
     method: &str,
     url: &str,
     body: Option<&Value>,
+    headers: &HeaderMap,
 ) -> SubResponse {
-    match dispatch_inner(state, principal, conn, method, url, body) {
+    match dispatch_inner(state, principal, conn, method, url, body, headers) {
         Ok(r) => r,
         Err(e) => SubResponse::err(&e),
     }
@@ -516,6 +518,7 @@ fn dispatch_inner(
     method: &str,
     url: &str,
     body: Option<&Value>,
+    headers: &HeaderMap,
 ) -> SfResult<SubResponse> {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let rest = path
@@ -580,6 +583,7 @@ fn dispatch_inner(
             ) {
                 return Err(SfError::entity_deleted());
             }
+            records::check_conditions(headers, &row, false)?;
             let fields = params.get("fields").map(|f| list_param(Some(f)));
             Ok(SubResponse::ok(
                 StatusCode::OK,
@@ -590,6 +594,7 @@ fn dispatch_inner(
             let obj = object_for(state, principal, t)?;
             let rid = dml::parse_id_for(obj, id)?;
             let access = ctx.access(obj);
+            guard_conditions(&ctx, conn, obj, rid.as_str(), headers)?;
             let changes = dml::changes_from_json(obj, &access, input, Op::Update)?;
             dml::update_row(&ctx, conn, obj, &access, rid.as_str(), changes)?;
             Ok(SubResponse::ok(StatusCode::NO_CONTENT, Value::Null))
@@ -597,6 +602,7 @@ fn dispatch_inner(
         ("DELETE", ["sobjects", t, id]) => {
             let obj = object_for(state, principal, t)?;
             let rid = dml::parse_id_for(obj, id)?;
+            guard_conditions(&ctx, conn, obj, rid.as_str(), headers)?;
             dml::delete_row(&ctx, conn, obj, &ctx.access(obj), rid.as_str())?;
             Ok(SubResponse::ok(StatusCode::NO_CONTENT, Value::Null))
         }
@@ -705,6 +711,42 @@ fn dispatch_inner(
         }
         _ => Err(SfError::not_found()),
     }
+}
+
+/// Applies a write subrequest's conditional headers (`If-Match`, `If-Unmodified-Since`, …) to the
+/// stored row, as the sObject Rows resource does; a row the principal can't see is left to the
+/// write itself to answer NOT_FOUND.
+fn guard_conditions(
+    ctx: &Ctx<'_>,
+    conn: &Connection,
+    obj: &ObjectSchema,
+    id: &str,
+    headers: &HeaderMap,
+) -> SfResult<()> {
+    if headers.is_empty() {
+        return Ok(());
+    }
+    if let Some(row) = dml::load_row(ctx, conn, obj, id)? {
+        records::check_conditions(headers, &row, false)?;
+    }
+    Ok(())
+}
+
+/// The `httpHeaders` object of a `/composite` subrequest as a header map; names or values that
+/// are not valid HTTP are skipped.
+fn sub_headers(sub: &Value) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    if let Some(obj) = sub.get("httpHeaders").and_then(Value::as_object) {
+        for (k, v) in obj {
+            if let (Ok(name), Some(Ok(value))) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                v.as_str().map(HeaderValue::from_str),
+            ) {
+                map.insert(name, value);
+            }
+        }
+    }
+    map
 }
 
 fn reference_re() -> Option<&'static Regex> {
@@ -909,7 +951,15 @@ async fn composite(
                     }
                     (_, b) => b,
                 };
-                dispatch(&state, &p, &conn, method, &url, body.as_ref())
+                dispatch(
+                    &state,
+                    &p,
+                    &conn,
+                    method,
+                    &url,
+                    body.as_ref(),
+                    &sub_headers(s),
+                )
             }
             (Err(e), _) | (_, Err(e)) => SubResponse::err(&e),
         };
@@ -1014,6 +1064,7 @@ async fn batch(
                 method,
                 &format!("/services/data/{rel}"),
                 s.get("richInput"),
+                &HeaderMap::new(),
             )
         };
         if resp.failed() {

@@ -178,7 +178,7 @@ fn etag_matches(list: &str, tag: &str) -> bool {
 ///
 /// # Errors
 /// `412 PRECONDITION_FAILED`; `400` for an unparseable date.
-fn check_conditions(
+pub(crate) fn check_conditions(
     headers: &HeaderMap,
     row: &HashMap<String, SqlValue>,
     reading: bool,
