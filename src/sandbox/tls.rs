@@ -280,6 +280,13 @@ mod tests {
                 .as_str()
                 .is_some_and(|id| id.starts_with("https://127.0.0.1:"))
         );
+        // The Salesforce CLI keeps instance URLs with a trailing `/` and asks for `//services/…`.
+        let doubled = client
+            .get(format!("https://127.0.0.1:{port}//services/data/"))
+            .send()
+            .await
+            .expect("doubled slashes");
+        assert_eq!(doubled.status(), 200);
         // A client that does not trust the CA is refused.
         let untrusting = reqwest::Client::builder()
             .tls_certs_only([])
