@@ -369,3 +369,36 @@ fn spent_api_allocation_is_limit_exceeded() {
     }
     assert_eq!(last["status"], "limit_exceeded", "{last}");
 }
+
+#[test]
+fn past_the_budget_warning_every_command_says_so() {
+    let s = serve(&[]);
+    s.login("dana.reyes@demo.sayso.dev");
+    let run = |phrase: &str| {
+        s.sayso(&["run", "--yes", "--json", phrase])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // Below the threshold: no warning.
+    let out = run("how many open deals do I have");
+    assert!(out.status.success());
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("warning"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A budget whose warning threshold the calls made so far already pass.
+    std::fs::write(
+        s.home.join("config.toml"),
+        "[budget]\ndaily_calls = 1000\nwarn_at = 0.001\n",
+    )
+    .unwrap();
+    let out = run("how many open deals do I have");
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warning:") && err.contains("budget"), "{err}");
+    // The JSON on stdout stays one clean object.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().filter(|l| l.starts_with('{')).count(), 1);
+}

@@ -64,7 +64,9 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
                 notes: args.notes,
                 run: opts,
             };
-            return crate::piped::run_stdin(&mut agent, &piped).await;
+            let code = crate::piped::run_stdin(&mut agent, &piped).await;
+            budget_warning(&home, &args.profile);
+            return code;
         }
         let phrases: Vec<String> = if args.phrase.len() == 1 && args.phrase[0] == "-" {
             std::io::stdin()
@@ -125,12 +127,22 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
             }
             render(&out, args.json);
         }
+        budget_warning(&home, &args.profile);
         Ok(if failures == 0 {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(1)
         })
     })
+}
+
+/// Past the budget's `warn_at`, every command says so (on stderr, so JSON output stays clean).
+fn budget_warning(home: &Home, profile: &str) {
+    if let Ok(ledger) = sayso::salesforce::limits::Ledger::for_profile(home, profile)
+        && let Some(w) = ledger.status().warning()
+    {
+        eprintln!("warning: {w}");
+    }
 }
 
 /// Asks for a number 1..=n; `None` when the answer is not one.
