@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Salesforce CLI (@salesforce/cli) against the sandbox served with --tls.
-# Environment (set by tests/interop/run.sh): SF (the sf binary), SANDBOX_URL, NODE_EXTRA_CA_CERTS,
+# Environment (set by tests/interop/run.sh): SF (the sf binary), SANDBOX_URL, SANDBOX_DEMO, NODE_EXTRA_CA_CERTS,
 # ADMIN_TOKEN. A private HOME keeps the CLI's auth files out of the user's ~/.sf.
 # Prints one 'ok'/'FAIL' line per check; exit 1 on any failure.
 set -uo pipefail
@@ -47,6 +47,14 @@ if [ "$after" = "call back" ]; then ok "data update record --where"; else bad "d
 out=$("$SF" data get record -o box -s Account -w "Name='Acme Corp'" --json 2>&1)
 name=$(echo "$out" | json "d['result']['Name']")
 if [ "$name" = "Acme Corp" ]; then ok "data get record --where"; else bad "data get record: $(echo "$out" | head -c 400)"; fi
+
+out=$("$SF" org login jwt --client-id sayso-cli --jwt-key-file "$SANDBOX_DEMO/keys/demo-jwt.key" \
+  --username dana.reyes@demo.sayso.dev --instance-url "$SANDBOX_URL" --alias dana --json 2>&1)
+user=$(echo "$out" | json "d['result']['username']")
+mine=$("$SF" data query -o dana -q "SELECT COUNT() FROM Opportunity" --json 2>&1 | json "d['result']['totalSize']")
+if [ "$user" = "dana.reyes@demo.sayso.dev" ] && [ -n "$mine" ] && [ -n "$n" ] && [ "$mine" -lt "$n" ]; then
+  ok "org login jwt (demo key) as Dana; she sees $mine of $n opportunities"
+else bad "org login jwt: user '$user', count '$mine': $(echo "$out" | head -c 400)"; fi
 
 out=$("$SF" org display -o box --json 2>&1)
 conn=$(echo "$out" | json "d['result']['connectedStatus']")
