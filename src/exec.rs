@@ -6,7 +6,7 @@
 //! Owns the wire shapes of writes. Never resolves names: a plan arrives fully resolved. Never
 //! prints; progress is reported through a callback.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Value as Json, json};
 
@@ -538,7 +538,7 @@ pub async fn run(
 async fn bulk_update(
     org: &Org,
     plan: &Plan,
-) -> (Vec<String>, Result<HashMap<String, String>, OrgError>) {
+) -> (HashSet<String>, Result<HashMap<String, String>, OrgError>) {
     let sobject = plan.steps[0].sobject.clone();
     let mut columns: Vec<String> = Vec::new();
     for s in &plan.steps {
@@ -566,13 +566,14 @@ async fn bulk_update(
     }
     let text = String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default();
     match org.bulk_ingest(&sobject, "update", text).await {
-        Err(e) => (Vec::new(), Err(e)),
+        Err(e) => (HashSet::new(), Err(e)),
         Ok((ok_csv, failed_csv)) => {
-            let mut ok = Vec::new();
+            // A set: every plan step is looked up in it (a Vec made 100k-row updates quadratic).
+            let mut ok = HashSet::new();
             let mut rdr = csv::ReaderBuilder::new().from_reader(ok_csv.as_bytes());
             for rec in rdr.records().flatten() {
                 if let Some(id) = rec.get(0) {
-                    ok.push(id.chars().take(15).collect());
+                    ok.insert(id.chars().take(15).collect());
                 }
             }
             let mut failed = HashMap::new();
