@@ -181,7 +181,8 @@ def sf_cli_env(box):
     os.makedirs(home, exist_ok=True)
     path = ':'.join(p for p in (node22 if os.path.isdir(node22) else '', bins, os.environ['PATH']) if p)
     return dict(box.env, HOME=home, PATH=path, SF_DISABLE_TELEMETRY='true', SF_AUTOUPDATE_DISABLE='true',
-                SF_SKIP_NEW_VERSION_CHECK='true', SF_USE_GENERIC_UNIX_KEYCHAIN='true', SF_CONTAINER_MODE='true')
+                SF_SKIP_NEW_VERSION_CHECK='true', SF_USE_GENERIC_UNIX_KEYCHAIN='true', SF_CONTAINER_MODE='true',
+                SF_DISABLE_AUTOUPDATE='true')
 
 
 def single_record(box, with_sf):
