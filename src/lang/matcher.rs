@@ -219,7 +219,16 @@ impl<'a> Matcher<'a> {
                     || self.g.class_prefix("statement_start", ws).is_some()
                     || (ws.len() > 2 && self.g.in_class("statement_verb", &ws[1..2]))
             }
-            SlotType::Record | SlotType::Name => !self.toks[start].is_punct(),
+            // a subject pronoun after the first word starts a statement, not more of a name
+            // … and a record reference does not end in "to" ("set the amount on X to 95k")
+            SlotType::Record | SlotType::Name => {
+                !self.toks[start].is_punct()
+                    && (end - start == 1 || ws.last() != Some(&"to"))
+                    && !ws
+                        .iter()
+                        .skip(1)
+                        .any(|w| self.g.in_class("clause_subject", &[w]))
+            }
             SlotType::Task => (start..end).any(|i| {
                 self.g
                     .class_prefix("task_word", &self.words[i..end])
@@ -289,6 +298,9 @@ impl<'a> Matcher<'a> {
                 {
                     bonus -= 8
                 }
+                // a "to" inside a record name is more likely the one that introduces the value
+                // ("the close date for X to december first"): prefer a parse that reads it so
+                SlotName::Target if ws.contains(&"to") => bonus -= 6,
                 // each "field to value" item counts like the literals of a single-field pattern
                 SlotName::Changes => {
                     let items =
@@ -503,6 +515,43 @@ mod tests {
             Some((0, vec!["Target=acme".into(), "Text=a , b : c".into()]))
         );
         assert!(best(&g, "note for acme, inc: x").is_none());
+    }
+
+    #[test]
+    fn record_slots_stop_before_a_subject_pronoun_and_do_not_end_in_to() {
+        let mut src = String::from("class clause_subject = he | she\nclass statement_start = he\n");
+        src.push_str("intent: log_call\npattern: call with {who} for {what}\n");
+        src.push_str("pattern: call with {who} {text:statement}\n");
+        let g = grammar(&src);
+        assert_eq!(
+            best(
+                &g,
+                "call with michael scott he wants to renew for two years"
+            ),
+            Some((
+                1,
+                vec![
+                    "Who=michael scott".into(),
+                    "Text=he wants to renew for two years".into()
+                ]
+            ))
+        );
+        let g = grammar("intent: reassign\npattern: give {target} {owner}\n");
+        assert_eq!(
+            best(&g, "give titan to sam"),
+            Some((0, vec!["Target=titan".into(), "Owner=to sam".into()]))
+        );
+    }
+
+    #[test]
+    fn a_to_inside_a_record_name_loses_to_a_parse_that_reads_it_as_to() {
+        let g = grammar(
+            "intent: update_fields\npattern: set {field:alias} on {target} {value:date}\n\
+             pattern: set {field} on {target} to {value}\n",
+        );
+        let (i, caps) = best(&g, "set close date on titan to december first").expect("match");
+        assert_eq!(i, 1, "{caps:?}");
+        assert!(caps.contains(&"Target=titan".to_string()), "{caps:?}");
     }
 
     #[test]

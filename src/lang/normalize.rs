@@ -155,8 +155,14 @@ pub(crate) fn spoken_numbers(tokens: Vec<Token>) -> Vec<Token> {
             if let Some((value, used)) = entity::spoken_number(&ws) {
                 let lone_one = used == 1 && matches!(ws[0], "one" | "zero");
                 if !lone_one || ws.get(1).is_some_and(|n| is_unit_suffix(n)) {
-                    let text = format_number(value);
-                    out.push(Token::word(&text));
+                    // the digits are read by entities; free text keeps the words as said
+                    let mut t = Token::word(&format_number(value));
+                    t.raw = tokens[i..i + used]
+                        .iter()
+                        .map(|t| t.raw.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    out.push(t);
                     i += used;
                     continue;
                 }
@@ -330,6 +336,10 @@ mod tests {
         assert_eq!(norm("ninety-two thousand"), "92000");
         assert_eq!(norm("twenty-five percent"), "25 percent");
         assert_eq!(norm("in one week"), "in one week");
+        // free text keeps the words as said; entities read the digits
+        let toks = normalize(g(), tokenize("renew for two years"));
+        assert_eq!(toks[2].word, "2");
+        assert_eq!(toks[2].raw, "two");
     }
 
     #[test]

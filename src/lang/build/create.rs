@@ -185,6 +185,33 @@ impl Builder<'_> {
                     continue;
                 }
             }
+            // "worth 75k", "valued at $1.2m", "for 50k", "amount 90,000"
+            let lead = [
+                &["worth"][..],
+                &["valued", "at"],
+                &["value", "of"],
+                &["valued"],
+                &["amount", "of"],
+                &["amount"],
+                &["totaling"],
+                &["totalling"],
+                &["for"],
+                &["at"],
+                &["of"],
+            ]
+            .iter()
+            .find(|l| ws[i..].starts_with(l))
+            .map_or(0, |l| l.len());
+            if lead > 0
+                && let Some(end) = self.longest(&ws, i + lead, 4, |x| {
+                    entity::amount(x).is_some_and(|a| !a.percent && (a.money || a.value >= 100.0))
+                })
+            {
+                flush(&mut chunk, &mut out);
+                out.push(Detail::Field("amount", self.value(&toks[i + lead..end])));
+                i = end;
+                continue;
+            }
             if let Some(end) = self.longest(&ws, i, 4, |x| {
                 entity::amount(x).is_some_and(|a| a.money || a.value >= 1000.0)
             }) {

@@ -176,6 +176,18 @@ impl<'a> Builder<'a> {
         };
         let negate = s.fixed_word(SlotName::Op).as_deref() == Some("pull");
         let mut changes = Vec::new();
+        // "set stage on X to qualification and probability to 25%": the first change, then a list
+        if let (Some(f), Some(v), Some(_)) = (
+            s.get(SlotName::Field),
+            s.get(SlotName::Value),
+            s.get(SlotName::Changes),
+        ) {
+            changes.push(FieldChange {
+                field: Some(self.field(f)),
+                op: ChangeOp::Set,
+                value: self.value(strip_value_lead(v)),
+            });
+        }
         if let Some(t) = s.get(SlotName::Changes) {
             let pairs = split_changes(self.g, t, 0, t.len(), false)?;
             for ((fa, fb), (va, vb)) in pairs {
@@ -268,7 +280,22 @@ impl<'a> Builder<'a> {
 
     fn log_call(&self, s: &Slots) -> Intent {
         let mut who = s.get(SlotName::Who).map(|t| self.record_ref(t));
-        let what = s.get(SlotName::What).map(|t| self.record_ref(t));
+        let mut what = s.get(SlotName::What).map(|t| self.record_ref(t));
+        let mut topic = None;
+        // "with Richard about the pilot scope": a topic, unless it names a record (an object word
+        // or a capitalised name as typed: "about the Globex deal", "about the Globex License")
+        if let Some(a) = s.get(SlotName::About) {
+            let r = self.record_ref(a);
+            let named = r.object.is_some()
+                || r.antecedent.is_some()
+                || a.iter()
+                    .any(|t| t.raw.chars().next().is_some_and(char::is_uppercase));
+            if named {
+                what = Some(r);
+            } else {
+                topic = Some(note_text(a));
+            }
+        }
         // "log a call with Globex": a company is a `what`, not a `who`
         if let Some(w) = &who
             && matches!(
@@ -312,7 +339,7 @@ impl<'a> Builder<'a> {
             who,
             what,
             subject,
-            description: s.get(SlotName::Text).map(note_text),
+            description: s.get(SlotName::Text).map(note_text).or(topic),
             duration_seconds,
             date: s
                 .get(SlotName::Date)
@@ -386,7 +413,15 @@ impl<'a> Builder<'a> {
         if let Some(i) = cut {
             let rest = &subject_toks[i + 1..];
             let r = self.record_ref(rest);
-            if ws[i] == "with" {
+            // "send the contract to Pepper Potts": a two-word name after "to" is a person
+            let person_to = ws[i] == "to"
+                && r.object.is_none()
+                && r.antecedent.is_none()
+                && looks_like_person(rest)
+                && !rest
+                    .iter()
+                    .any(|t| self.g.in_class("company_word", &[t.word.as_str()]));
+            if ws[i] == "with" || person_to {
                 if who.is_none() {
                     who = Some(r);
                 }

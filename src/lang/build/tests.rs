@@ -164,7 +164,7 @@ fn values_carry_entities_and_hints() {
     assert_eq!(value("'Raviga'"), "Raviga|[Quoted(\"Raviga\")]|[]");
     assert_eq!(
         value("two weeks"),
-        "2 weeks|[Span(Span { months: 0, days: 14 })]|[]"
+        "two weeks|[Span(Span { months: 0, days: 14 })]|[]"
     );
     assert_eq!(
         value("+1-555-0199"),
@@ -209,6 +209,21 @@ fn change_lists() {
             "amount=90000".into()
         ])
     );
+    // "field value" items without "to" need a known field name, and the value is not a
+    // preposition ("next step on all my deals …" names a record)
+    assert_eq!(
+        split(
+            "stage proposal, amount 500k and close date december 15",
+            false
+        ),
+        Some(vec![
+            "stage=proposal".into(),
+            "amount=500k".into(),
+            "close date=december 15".into()
+        ])
+    );
+    assert_eq!(split("pilot scope, budget soon", false), None);
+    assert_eq!(split("next step on all my deals", false), None);
     // values keep "and" when no field follows
     assert_eq!(
         split("next step to call legal and procurement", true),

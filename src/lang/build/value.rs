@@ -39,11 +39,12 @@ pub(crate) fn split_changes(
             0
         };
         if sep_len > 0 && i > s {
-            // only a boundary if what follows looks like "field to"
+            // only a boundary if what follows looks like "field to" or "known-field value"
             let next = i + sep_len;
-            if let Some(to) = (next..end.min(next + 5)).find(|&k| is_to(&toks[k]))
-                && to > next
-            {
+            let to_item = (next..end.min(next + 5))
+                .find(|&k| is_to(&toks[k]))
+                .is_some_and(|to| to > next);
+            if to_item || alias_prefix(g, toks, next, end).is_some() {
                 items.push((s, i));
                 s = next;
                 i = next;
@@ -75,11 +76,23 @@ pub(crate) fn split_changes(
     items.push((s, end));
     let mut out = Vec::new();
     for (a, b) in items {
-        let to = (a..b).find(|&k| is_to(&toks[k]))?;
         let mut fa = a;
-        while fa < to && g.in_class("article", &[toks[fa].word.as_str()]) {
+        while fa < b && g.in_class("article", &[toks[fa].word.as_str()]) {
             fa += 1;
         }
+        let Some(to) = (a..b).find(|&k| is_to(&toks[k])) else {
+            // "stage proposal", "amount 500k": a known field name, then its value
+            let n = alias_prefix(g, toks, fa, b)?;
+            // "next step on all my deals …" is a field of a record, not a value
+            if matches!(
+                toks[fa + n].word.as_str(),
+                "on" | "of" | "for" | "in" | "at" | "with" | "from" | "by" | "is"
+            ) {
+                return None;
+            }
+            out.push(((fa, fa + n), (fa + n, b)));
+            continue;
+        };
         if fa >= to || to + 1 >= b {
             return None;
         }
@@ -97,6 +110,20 @@ pub(crate) fn split_changes(
         out.push(((fa, to), (to + 1, b)));
     }
     Some(out)
+}
+
+/// Length of the longest known field alias at `start` that leaves at least one value token before
+/// `end` ("close date December 15" → 2).
+fn alias_prefix(g: &Grammar, toks: &[Token], start: usize, end: usize) -> Option<usize> {
+    let n_max = g.max_field_words.min(end.saturating_sub(start + 1));
+    (1..=n_max).rev().find(|&n| {
+        toks[start..start + n]
+            .iter()
+            .all(|t| t.kind == TokKind::Word)
+            && !g
+                .field_aliases(&lower_text(&toks[start..start + n]))
+                .is_empty()
+    })
 }
 
 fn is_to(t: &Token) -> bool {
