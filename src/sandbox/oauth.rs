@@ -367,6 +367,26 @@ fn app_of<'c>(
         .ok_or_else(|| TokenError::new("invalid_client_id", "client identifier invalid"))
 }
 
+/// The connected app a code or refresh-token grant is for: the client must exist, allow `flow`, and
+/// give its secret when it has one (public clients such as `sayso-cli` have none).
+fn app_for_grant<'c>(
+    state: &'c AppState,
+    headers: &HeaderMap,
+    params: &Params,
+    flow: &str,
+) -> Result<&'c ConnectedApp, TokenError> {
+    let (cid, secret) = client_credentials(headers, params);
+    let app = app_of(state, cid.as_deref())?;
+    if !app.allows_flow(flow) {
+        return Err(TokenError::new(
+            "unsupported_grant_type",
+            "grant type not supported",
+        ));
+    }
+    check_secret(app, secret.as_deref(), false)?;
+    Ok(app)
+}
+
 /// Checks the client secret when the app has one (or when `required`).
 fn check_secret(app: &ConnectedApp, given: Option<&str>, required: bool) -> Result<(), TokenError> {
     match app.client_secret.as_deref() {
@@ -448,15 +468,7 @@ fn authorization_code(
     params: &Params,
     origin: &str,
 ) -> Result<Response, TokenError> {
-    let (cid, secret) = client_credentials(headers, params);
-    let app = app_of(state, cid.as_deref())?;
-    if !app.allows_flow("authorization_code") {
-        return Err(TokenError::new(
-            "unsupported_grant_type",
-            "grant type not supported",
-        ));
-    }
-    check_secret(app, secret.as_deref(), false)?;
+    let app = app_for_grant(state, headers, params, "authorization_code")?;
     let text = params
         .get("code")
         .ok_or_else(|| TokenError::new("invalid_grant", "invalid authorization code"))?;
@@ -512,15 +524,7 @@ fn refresh_token(
     params: &Params,
     origin: &str,
 ) -> Result<Response, TokenError> {
-    let (cid, secret) = client_credentials(headers, params);
-    let app = app_of(state, cid.as_deref())?;
-    if !app.allows_flow("refresh_token") {
-        return Err(TokenError::new(
-            "unsupported_grant_type",
-            "grant type not supported",
-        ));
-    }
-    check_secret(app, secret.as_deref(), false)?;
+    let app = app_for_grant(state, headers, params, "refresh_token")?;
     let expired = || TokenError::new("invalid_grant", "expired access/refresh token");
     let text = params.get("refresh_token").ok_or_else(expired)?;
     let grant = {
