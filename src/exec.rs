@@ -76,12 +76,15 @@ pub struct RunReport {
     pub status: RunStatus,
     /// One-line summary.
     pub message: String,
-    /// Changes made.
+    /// Changes made (empty for a staged run: they are in the journal entry).
     pub changes: Vec<ChangeReport>,
-    /// Changes refused.
+    /// Changes refused (empty for a staged run).
     pub failures: Vec<Failure>,
     /// The journal entry.
     pub entry: Option<i64>,
+    /// A staged run's counts of changes made and refused; its changes and failures are read from
+    /// the journal entry (`app` streams them out).
+    pub streamed: Option<(usize, usize)>,
 }
 
 /// Execution errors that stop a run before the org answers.
@@ -531,7 +534,194 @@ pub async fn run(
         changes,
         failures,
         entry: Some(entry),
+        streamed: None,
     })
+}
+
+/// Carries out a staged bulk update ([`Plan::staged`]): moves the stage into a new journal entry,
+/// then sends it as Bulk API 2.0 jobs of at most `opts.route.job_rows` rows
+/// ([`crate::plan::BULK_JOB_ROWS`] by default), reading each job's
+/// changes from the journal and recording its result files there by record id. Memory holds one
+/// job at a time, whatever the number of records.
+///
+/// A job that fails as a whole stops the run: its rows and the ones not sent are marked failed
+/// with the reason, so `sayso retry` re-sends them (updates of absolute values are safe to repeat).
+///
+/// # Errors
+/// [`ExecError::Journal`] when the journal can't be written (then nothing more is sent).
+pub async fn run_staged(
+    org: &Org,
+    journal: &mut Journal,
+    plan: &Plan,
+    opts: &RunOptions<'_>,
+) -> Result<RunReport, ExecError> {
+    let Some(staged) = &plan.staged else {
+        return run(org, journal, plan, opts, "command", None).await;
+    };
+    let Some((entry, total)) =
+        journal.begin_from_stage(&opts.user, &opts.phrase, "command", None, staged.stage)?
+    else {
+        return Ok(RunReport {
+            status: RunStatus::Failed,
+            message: "this bulk change is no longer pending (applied, cancelled or older than a day); run the command again".into(),
+            changes: Vec::new(),
+            failures: Vec::new(),
+            entry: None,
+            streamed: Some((0, 0)),
+        });
+    };
+    let mut after = None;
+    let mut sent = 0;
+    let mut stop: Option<OrgError> = None;
+    loop {
+        let page = journal.changes_page(entry, after, opts.route.job_rows.max(1))?;
+        let Some((last, _)) = page.last() else {
+            break;
+        };
+        after = Some(*last);
+        let rows = page.len();
+        let csv = bulk_csv(
+            &staged.columns,
+            page.iter().map(|(_, r)| {
+                let fields = r.change.new.as_object();
+                (
+                    r.change.record_id.as_deref().unwrap_or(""),
+                    staged
+                        .columns
+                        .iter()
+                        .map(move |c| fields.and_then(|f| f.get(c)))
+                        .collect::<Vec<_>>(),
+                )
+            }),
+        );
+        drop(page);
+        match org.bulk_ingest(&staged.sobject, "update", csv).await {
+            Ok((ok_csv, failed_csv)) => {
+                let ok = ok_ids(&ok_csv);
+                let failed = failed_rows(&failed_csv);
+                journal.record_by_record_id(
+                    entry,
+                    ok.iter().map(String::as_str),
+                    failed.iter().map(|(i, e)| (i.as_str(), e.as_str())),
+                )?;
+            }
+            Err(e) => {
+                journal.fail_unrecorded(entry, &e.to_string())?;
+                stop = Some(e);
+                break;
+            }
+        }
+        sent += rows;
+        if let Some(p) = opts.progress {
+            p(sent, total);
+        }
+    }
+    journal.fail_unrecorded(entry, "not processed by the bulk job")?;
+    let counts = journal.state_counts(entry)?;
+    let first_error = if counts.failed > 0 {
+        let mut first = None;
+        let mut after = None;
+        while first.is_none() {
+            let page = journal.changes_page(entry, after, 1000)?;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            after = Some(*last);
+            first = page
+                .into_iter()
+                .find(|(_, r)| r.state == ChangeState::Failed)
+                .and_then(|(_, r)| r.error);
+        }
+        first
+    } else {
+        None
+    };
+    let status = match (&stop, counts.done, counts.failed) {
+        (Some(OrgError::LimitExceeded(_)), _, _) => RunStatus::LimitExceeded,
+        (_, _, 0) => RunStatus::Applied,
+        (_, 0, _) => RunStatus::Failed,
+        _ => RunStatus::Partial,
+    };
+    let message = match status {
+        RunStatus::Applied => format!(
+            "{} change{} made",
+            counts.done,
+            if counts.done == 1 { "" } else { "s" }
+        ),
+        RunStatus::Partial => format!(
+            "{} of {total} changes made; {} failed, e.g. {} (run `sayso retry` to retry them)",
+            counts.done,
+            counts.failed,
+            first_error.as_deref().unwrap_or("unknown error")
+        ),
+        _ => first_error.unwrap_or_else(|| "nothing was written".into()),
+    };
+    journal.set_status(entry, status.as_str(), &message)?;
+    Ok(RunReport {
+        status,
+        message,
+        changes: Vec::new(),
+        failures: Vec::new(),
+        entry: Some(entry),
+        streamed: Some((counts.done, counts.failed)),
+    })
+}
+
+/// A Bulk API 2.0 update CSV: `Id` and the columns; a missing value is left empty (Bulk leaves
+/// the field as it is), a null is `#N/A` (Bulk clears the field).
+fn bulk_csv<'a>(
+    columns: &[String],
+    rows: impl Iterator<Item = (&'a str, Vec<Option<&'a Json>>)>,
+) -> String {
+    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    let mut header = vec!["Id"];
+    header.extend(columns.iter().map(String::as_str));
+    let _ = w.write_record(&header);
+    for (id, values) in rows {
+        let mut row = vec![id.to_string()];
+        row.extend(values.into_iter().map(|v| match v {
+            Some(Json::String(t)) => t.clone(),
+            Some(Json::Null) => "#N/A".into(),
+            Some(j) => j.to_string(),
+            None => String::new(),
+        }));
+        let _ = w.write_record(&row);
+    }
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// The ids in a `successfulResults` CSV (`sf__Id` is the first column).
+fn ok_ids(ok_csv: &str) -> Vec<String> {
+    let mut rdr = csv::ReaderBuilder::new().from_reader(ok_csv.as_bytes());
+    rdr.records()
+        .flatten()
+        .filter_map(|rec| rec.get(0).map(str::to_string))
+        .filter(|id| !id.is_empty())
+        .collect()
+}
+
+/// `(id, error)` per row of a `failedResults` CSV (`sf__Id`, `sf__Error`, then the row as sent:
+/// an update's own `Id` column names the record when `sf__Id` is empty).
+fn failed_rows(failed_csv: &str) -> Vec<(String, String)> {
+    let mut rdr = csv::ReaderBuilder::new().from_reader(failed_csv.as_bytes());
+    let id_col = rdr
+        .headers()
+        .ok()
+        .and_then(|h| h.iter().position(|c| c == "Id"));
+    rdr.records()
+        .flatten()
+        .map(|rec| {
+            let id = rec
+                .get(0)
+                .filter(|s| !s.is_empty())
+                .or_else(|| id_col.and_then(|c| rec.get(c)))
+                .unwrap_or("");
+            (
+                id.to_string(),
+                rec.get(1).unwrap_or("").trim_end_matches(" --").to_string(),
+            )
+        })
+        .collect()
 }
 
 /// Bulk API 2.0 update: returns the ids (15-char) that succeeded and, per failed id, the error.
@@ -548,51 +738,29 @@ async fn bulk_update(
             }
         }
     }
-    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-    let mut header = vec!["Id".to_string()];
-    header.extend(columns.iter().cloned());
-    let _ = w.write_record(&header);
-    for s in &plan.steps {
-        let mut row = vec![s.id.clone().unwrap_or_default()];
-        for c in &columns {
-            row.push(match s.fields.get(c) {
-                Some(Val::Lit(Json::String(t))) => t.clone(),
-                Some(Val::Lit(Json::Null)) => "#N/A".into(),
-                Some(Val::Lit(j)) => j.to_string(),
-                _ => String::new(),
-            });
-        }
-        let _ = w.write_record(&row);
-    }
-    let text = String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default();
+    let text = bulk_csv(
+        &columns,
+        plan.steps.iter().map(|s| {
+            let values = columns
+                .iter()
+                .map(|c| match s.fields.get(c) {
+                    Some(Val::Lit(j)) => Some(j),
+                    _ => None,
+                })
+                .collect();
+            (s.id.as_deref().unwrap_or(""), values)
+        }),
+    );
     match org.bulk_ingest(&sobject, "update", text).await {
         Err(e) => (HashSet::new(), Err(e)),
         Ok((ok_csv, failed_csv)) => {
             // A set: every plan step is looked up in it (a Vec made 100k-row updates quadratic).
-            let mut ok = HashSet::new();
-            let mut rdr = csv::ReaderBuilder::new().from_reader(ok_csv.as_bytes());
-            for rec in rdr.records().flatten() {
-                if let Some(id) = rec.get(0) {
-                    ok.insert(id.chars().take(15).collect());
-                }
-            }
-            let mut failed = HashMap::new();
-            let mut rdr = csv::ReaderBuilder::new().from_reader(failed_csv.as_bytes());
-            let id_col = rdr
-                .headers()
-                .ok()
-                .and_then(|h| h.iter().position(|c| c == "Id"));
-            for rec in rdr.records().flatten() {
-                let id = rec
-                    .get(0)
-                    .filter(|s| !s.is_empty())
-                    .or_else(|| id_col.and_then(|c| rec.get(c)))
-                    .unwrap_or("");
-                failed.insert(
-                    id.chars().take(15).collect(),
-                    rec.get(1).unwrap_or("").trim_end_matches(" --").to_string(),
-                );
-            }
+            let key = |id: &str| id.chars().take(15).collect::<String>();
+            let ok = ok_ids(&ok_csv).iter().map(|id| key(id)).collect();
+            let failed = failed_rows(&failed_csv)
+                .into_iter()
+                .map(|(id, e)| (key(&id), e))
+                .collect();
             (ok, Ok(failed))
         }
     }
@@ -922,6 +1090,7 @@ pub async fn undo(
         changes,
         failures,
         entry: Some(undo_entry),
+        streamed: None,
     })
 }
 
@@ -1030,6 +1199,7 @@ pub fn retry_plan(journal: &Journal, entry: i64) -> Result<(Plan, usize), ExecEr
             steps,
             bulk: n > 1,
             summary: format!("retry {n} changes of entry {entry}"),
+            staged: None,
         },
         skipped,
     ))

@@ -5,6 +5,11 @@
 //! before it is sent and its *result* is appended after, so a process killed at any moment leaves a
 //! record of what may have been written. An entry's status is the latest row of `entry_status`; an
 //! undo is a new entry that points at the one it reverts. Called by `exec` and `app`; does no network.
+//!
+//! Beside the log, one scratch area: *stages*. A bulk change too large to hold in memory is written
+//! to a stage while its records are read, previewed and confirmed from there, and moved into a new
+//! entry in one statement when it is applied ([`Journal::begin_from_stage`]). Stages are not part of
+//! the log: a cancelled one is dropped, and one left by a killed process is dropped a day later.
 
 use std::path::Path;
 
@@ -17,6 +22,9 @@ pub enum JournalError {
     /// SQLite failed.
     #[error("journal: {0}")]
     Sql(#[from] rusqlite::Error),
+    /// A caller's writer failed while changes were streamed to it.
+    #[error("journal: {0}")]
+    Io(#[from] std::io::Error),
     /// The journal directory could not be created.
     #[error("journal: cannot create `{path}`")]
     Dir {
@@ -160,7 +168,35 @@ CREATE TABLE IF NOT EXISTS change_result (
 CREATE INDEX IF NOT EXISTS change_entry ON change(entry_id);
 CREATE INDEX IF NOT EXISTS result_change ON change_result(change_id);
 CREATE INDEX IF NOT EXISTS status_entry ON entry_status(entry_id);
+CREATE INDEX IF NOT EXISTS change_entry_record ON change(entry_id, substr(record_id, 1, 15));
+-- AUTOINCREMENT: a stage id is never reused, so a plan that names a dropped stage finds nothing.
+CREATE TABLE IF NOT EXISTS stage (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stage_change (
+  stage_id INTEGER NOT NULL, seq INTEGER NOT NULL, op TEXT NOT NULL, sobject TEXT NOT NULL,
+  record_id TEXT, name TEXT NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL,
+  PRIMARY KEY (stage_id, seq));
 ";
+
+/// The columns of a change with its latest result, as [`row_to_change`] reads them.
+const CHANGE_COLUMNS: &str = "c.id, c.op, c.sobject, c.record_id, c.name, c.old, c.new,
+    (SELECT state FROM change_result r WHERE r.change_id = c.id ORDER BY r.id DESC LIMIT 1),
+    (SELECT record_id FROM change_result r WHERE r.change_id = c.id AND r.record_id IS NOT NULL ORDER BY r.id DESC LIMIT 1),
+    (SELECT error FROM change_result r WHERE r.change_id = c.id ORDER BY r.id DESC LIMIT 1),
+    c.seq";
+
+/// How long a stage nobody applied or dropped is kept.
+const STAGE_MAX_AGE_HOURS: i64 = 24;
+
+/// Counts of an entry's changes by latest state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    /// Confirmed by the org.
+    pub done: usize,
+    /// Refused.
+    pub failed: usize,
+    /// Not confirmed either way.
+    pub planned: usize,
+}
 
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -318,37 +354,280 @@ impl Journal {
     /// # Errors
     /// [`JournalError`] from SQLite.
     pub fn changes(&self, entry: i64) -> Result<Vec<ChangeRow>, JournalError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {CHANGE_COLUMNS} FROM change c WHERE c.entry_id = ?1 ORDER BY c.seq"
+        ))?;
+        let rows = stmt.query_map(params![entry], row_to_change)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Up to `limit` changes of an entry after position `after` (`None`: from the start), in plan
+    /// order, each with its position: a large entry is read a page at a time.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn changes_page(
+        &self,
+        entry: i64,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(i64, ChangeRow)>, JournalError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CHANGE_COLUMNS} FROM change c WHERE c.entry_id = ?1 AND c.seq > ?2 ORDER BY c.seq LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(params![entry, after.unwrap_or(-1), limit as i64], |r| {
+            Ok((r.get::<_, i64>(10)?, row_to_change(r)?))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The first `limit` changes of an entry whose latest state is `state`, in plan order.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn changes_in_state(
+        &self,
+        entry: i64,
+        state: ChangeState,
+        limit: usize,
+    ) -> Result<Vec<ChangeRow>, JournalError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {CHANGE_COLUMNS} FROM change c WHERE c.entry_id = ?1
+               AND coalesce((SELECT state FROM change_result r WHERE r.change_id = c.id ORDER BY r.id DESC LIMIT 1), 'planned') = ?2
+             ORDER BY c.seq LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(params![entry, state.as_str(), limit as i64], row_to_change)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Calls `f` with each change of an entry in plan order without holding them all.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite, or [`JournalError::Io`] with the first error `f` returns.
+    pub fn for_each_change(
+        &self,
+        entry: i64,
+        mut f: impl FnMut(ChangeRow) -> std::io::Result<()>,
+    ) -> Result<(), JournalError> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {CHANGE_COLUMNS} FROM change c WHERE c.entry_id = ?1 ORDER BY c.seq"
+        ))?;
+        let rows = stmt.query_map(params![entry], row_to_change)?;
+        for row in rows {
+            f(row?)?;
+        }
+        Ok(())
+    }
+
+    /// How many of an entry's changes are done, failed, or still planned.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn state_counts(&self, entry: i64) -> Result<StateCounts, JournalError> {
         let mut stmt = self.conn.prepare(
-            "SELECT c.id, c.op, c.sobject, c.record_id, c.name, c.old, c.new,
-                    (SELECT state FROM change_result r WHERE r.change_id = c.id ORDER BY r.id DESC LIMIT 1),
-                    (SELECT record_id FROM change_result r WHERE r.change_id = c.id AND r.record_id IS NOT NULL ORDER BY r.id DESC LIMIT 1),
-                    (SELECT error FROM change_result r WHERE r.change_id = c.id ORDER BY r.id DESC LIMIT 1)
-             FROM change c WHERE c.entry_id = ?1 ORDER BY c.seq",
+            "SELECT (SELECT state FROM change_result r WHERE r.change_id = c.id ORDER BY r.id DESC LIMIT 1) AS st,
+                    COUNT(*)
+             FROM change c WHERE c.entry_id = ?1 GROUP BY st",
         )?;
+        let mut counts = StateCounts::default();
         let rows = stmt.query_map(params![entry], |r| {
-            let old: String = r.get(5)?;
-            let new: String = r.get(6)?;
-            let planned_id: Option<String> = r.get(3)?;
-            let result_id: Option<String> = r.get(8)?;
-            let state: Option<String> = r.get(7)?;
-            Ok(ChangeRow {
-                id: r.get(0)?,
-                change: PlannedChange {
-                    op: Op::parse(&r.get::<_, String>(1)?),
-                    sobject: r.get(2)?,
-                    record_id: result_id.or(planned_id),
-                    name: r.get(4)?,
-                    old: serde_json::from_str(&old).unwrap_or(Value::Null),
-                    new: serde_json::from_str(&new).unwrap_or(Value::Null),
-                },
-                state: state
-                    .as_deref()
-                    .map(ChangeState::parse)
-                    .unwrap_or(ChangeState::Planned),
-                error: r.get(9)?,
+            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        for row in rows {
+            let (state, n) = row?;
+            let n = usize::try_from(n).unwrap_or(0);
+            match state.as_deref().map(ChangeState::parse) {
+                Some(ChangeState::Done) => counts.done += n,
+                Some(ChangeState::Failed) => counts.failed += n,
+                _ => counts.planned += n,
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Records results of an entry's changes by record id (as Bulk API result files name them;
+    /// compared on the 15-character id), in one transaction. `failed` pairs an id with its error.
+    /// Ids the entry does not hold are ignored.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn record_by_record_id<'a>(
+        &mut self,
+        entry: i64,
+        done: impl IntoIterator<Item = &'a str>,
+        failed: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), JournalError> {
+        let tx = self.conn.transaction()?;
+        {
+            let at = now();
+            let mut stmt = tx.prepare(
+                "INSERT INTO change_result (change_id, at, state, record_id, error)
+                 SELECT c.id, ?3, ?4, NULL, ?5 FROM change c
+                 WHERE c.entry_id = ?1 AND substr(c.record_id, 1, 15) = substr(?2, 1, 15)",
+            )?;
+            for id in done {
+                stmt.execute(params![entry, id, at, "done", Option::<&str>::None])?;
+            }
+            for (id, error) in failed {
+                stmt.execute(params![entry, id, at, "failed", error])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Marks every change of an entry that has no result yet as failed with `error` (the rest of
+    /// a run that stopped). Returns how many.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn fail_unrecorded(&mut self, entry: i64, error: &str) -> Result<usize, JournalError> {
+        Ok(self.conn.execute(
+            "INSERT INTO change_result (change_id, at, state, record_id, error)
+             SELECT c.id, ?2, 'failed', NULL, ?3 FROM change c
+             WHERE c.entry_id = ?1 AND NOT EXISTS (SELECT 1 FROM change_result r WHERE r.change_id = c.id)",
+            params![entry, now(), error],
+        )?)
+    }
+
+    /// Starts a stage for a bulk change (and drops stages older than a day). Returns its id.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn stage_begin(&mut self) -> Result<i64, JournalError> {
+        let cutoff = (chrono::Utc::now() - chrono::Duration::hours(STAGE_MAX_AGE_HOURS))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "DELETE FROM stage_change WHERE stage_id IN (SELECT id FROM stage WHERE at < ?1)",
+            params![cutoff],
+        )?;
+        tx.execute("DELETE FROM stage WHERE at < ?1", params![cutoff])?;
+        tx.execute("INSERT INTO stage (at) VALUES (?1)", params![now()])?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Appends changes to a stage at positions `first`, `first + 1`, … (one transaction).
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn stage_append(
+        &mut self,
+        stage: i64,
+        first: usize,
+        changes: &[PlannedChange],
+    ) -> Result<(), JournalError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO stage_change (stage_id, seq, op, sobject, record_id, name, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for (k, c) in changes.iter().enumerate() {
+                stmt.execute(params![
+                    stage,
+                    (first + k) as i64,
+                    c.op.as_str(),
+                    c.sobject,
+                    c.record_id,
+                    c.name,
+                    c.old.to_string(),
+                    c.new.to_string()
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The first `limit` changes of a stage (previews).
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn stage_sample(
+        &self,
+        stage: i64,
+        limit: usize,
+    ) -> Result<Vec<PlannedChange>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT op, sobject, record_id, name, old, new FROM stage_change WHERE stage_id = ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![stage, limit as i64], |r| {
+            let old: String = r.get(4)?;
+            let new: String = r.get(5)?;
+            Ok(PlannedChange {
+                op: Op::parse(&r.get::<_, String>(0)?),
+                sobject: r.get(1)?,
+                record_id: r.get(2)?,
+                name: r.get(3)?,
+                old: serde_json::from_str(&old).unwrap_or(Value::Null),
+                new: serde_json::from_str(&new).unwrap_or(Value::Null),
             })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Drops a stage (a cancelled bulk change).
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn stage_drop(&mut self, stage: i64) -> Result<(), JournalError> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "DELETE FROM stage_change WHERE stage_id = ?1",
+            params![stage],
+        )?;
+        tx.execute("DELETE FROM stage WHERE id = ?1", params![stage])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Starts an entry whose planned changes are a stage's, moved in one transaction (the stage
+    /// is dropped). Returns the entry id and how many changes it holds; `None` when the stage is
+    /// gone (dropped as stale, or applied already).
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn begin_from_stage(
+        &mut self,
+        user: &str,
+        phrase: &str,
+        kind: &str,
+        refers_to: Option<i64>,
+        stage: i64,
+    ) -> Result<Option<(i64, usize)>, JournalError> {
+        let tx = self.conn.transaction()?;
+        let exists: Option<i64> = tx
+            .query_row("SELECT id FROM stage WHERE id = ?1", params![stage], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let at = now();
+        tx.execute(
+            "INSERT INTO entry (at, user, phrase, kind, refers_to) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![at, user, phrase, kind, refers_to],
+        )?;
+        let entry = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO entry_status (entry_id, at, status, message) VALUES (?1, ?2, 'planned', '')",
+            params![entry, at],
+        )?;
+        let n = tx.execute(
+            "INSERT INTO change (entry_id, seq, op, sobject, record_id, name, old, new)
+             SELECT ?1, seq, op, sobject, record_id, name, old, new FROM stage_change WHERE stage_id = ?2 ORDER BY seq",
+            params![entry, stage],
+        )?;
+        tx.execute(
+            "DELETE FROM stage_change WHERE stage_id = ?1",
+            params![stage],
+        )?;
+        tx.execute("DELETE FROM stage WHERE id = ?1", params![stage])?;
+        tx.commit()?;
+        Ok(Some((entry, n)))
     }
 
     /// Entries already reverted by an undo entry that finished (`applied`/`partial`).
@@ -395,13 +674,38 @@ impl Journal {
             if e.kind == "undo" {
                 continue;
             }
-            let changes = self.changes(e.id)?;
-            if changes.iter().any(|c| c.state != ChangeState::Done) && !changes.is_empty() {
+            // Counted in SQLite: an entry may hold a million changes.
+            let counts = self.state_counts(e.id)?;
+            if counts.failed + counts.planned > 0 {
                 return Ok(Some(e));
             }
         }
         Ok(None)
     }
+}
+
+fn row_to_change(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
+    let old: String = r.get(5)?;
+    let new: String = r.get(6)?;
+    let planned_id: Option<String> = r.get(3)?;
+    let result_id: Option<String> = r.get(8)?;
+    let state: Option<String> = r.get(7)?;
+    Ok(ChangeRow {
+        id: r.get(0)?,
+        change: PlannedChange {
+            op: Op::parse(&r.get::<_, String>(1)?),
+            sobject: r.get(2)?,
+            record_id: result_id.or(planned_id),
+            name: r.get(4)?,
+            old: serde_json::from_str(&old).unwrap_or(Value::Null),
+            new: serde_json::from_str(&new).unwrap_or(Value::Null),
+        },
+        state: state
+            .as_deref()
+            .map(ChangeState::parse)
+            .unwrap_or(ChangeState::Planned),
+        error: r.get(9)?,
+    })
 }
 
 fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
@@ -480,6 +784,125 @@ mod tests {
         j.set_status(u, "applied", "").unwrap();
         assert_eq!(j.undo_target(None).unwrap().unwrap().id, a);
         assert!(j.is_undone(b).unwrap());
+    }
+
+    #[test]
+    fn a_stage_becomes_an_entry_exactly_once_and_results_match_by_record_id() {
+        let mut j = Journal::in_memory().unwrap();
+        let stage = j.stage_begin().unwrap();
+        j.stage_append(
+            stage,
+            0,
+            &[update("006A00000000001AAA"), update("006A00000000002AAA")],
+        )
+        .unwrap();
+        j.stage_append(stage, 2, &[update("006A00000000003AAA")])
+            .unwrap();
+        let sample = j.stage_sample(stage, 2).unwrap();
+        assert_eq!(sample.len(), 2);
+        assert_eq!(sample[1].record_id.as_deref(), Some("006A00000000002AAA"));
+        let (entry, n) = j
+            .begin_from_stage("dana", "bulk", "command", None, stage)
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, 3);
+        // the stage is gone: applying it again starts nothing
+        assert!(
+            j.begin_from_stage("dana", "bulk", "command", None, stage)
+                .unwrap()
+                .is_none()
+        );
+        assert!(j.stage_sample(stage, 10).unwrap().is_empty());
+        // results by id: a 15-character id names the same record; unknown ids are ignored
+        j.record_by_record_id(
+            entry,
+            ["006A00000000001", "001UNKNOWN000000"],
+            [(
+                "006A00000000002AAA",
+                "FIELD_CUSTOM_VALIDATION_EXCEPTION: no",
+            )],
+        )
+        .unwrap();
+        assert_eq!(
+            j.state_counts(entry).unwrap(),
+            StateCounts {
+                done: 1,
+                failed: 1,
+                planned: 1
+            }
+        );
+        assert_eq!(j.fail_unrecorded(entry, "not processed").unwrap(), 1);
+        assert_eq!(j.fail_unrecorded(entry, "not processed").unwrap(), 0);
+        let failed = j.changes_in_state(entry, ChangeState::Failed, 10).unwrap();
+        assert_eq!(failed.len(), 2);
+        assert!(
+            failed[0]
+                .error
+                .as_deref()
+                .unwrap()
+                .starts_with("FIELD_CUSTOM")
+        );
+        assert_eq!(failed[1].error.as_deref(), Some("not processed"));
+        // paging in plan order
+        let page = j.changes_page(entry, None, 2).unwrap();
+        assert_eq!(page.len(), 2);
+        let rest = j.changes_page(entry, Some(page[1].0), 2).unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(
+            rest[0].1.change.record_id.as_deref(),
+            Some("006A00000000003AAA")
+        );
+        assert_eq!(j.retry_target().unwrap().unwrap().id, entry);
+    }
+
+    #[test]
+    fn dropped_and_stale_stages_are_gone() {
+        let mut j = Journal::in_memory().unwrap();
+        let a = j.stage_begin().unwrap();
+        j.stage_append(a, 0, &[update("1")]).unwrap();
+        j.stage_drop(a).unwrap();
+        assert!(
+            j.begin_from_stage("dana", "x", "command", None, a)
+                .unwrap()
+                .is_none()
+        );
+        let old = j.stage_begin().unwrap();
+        j.stage_append(old, 0, &[update("2")]).unwrap();
+        j.conn
+            .execute(
+                "UPDATE stage SET at = '2000-01-01T00:00:00.000Z' WHERE id = ?1",
+                [old],
+            )
+            .unwrap();
+        let fresh = j.stage_begin().unwrap();
+        assert!(j.stage_sample(old, 10).unwrap().is_empty());
+        assert!(
+            j.begin_from_stage("dana", "x", "command", None, old)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            j.begin_from_stage("dana", "x", "command", None, fresh)
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn streaming_changes_stops_at_the_writer_error() {
+        let mut j = Journal::in_memory().unwrap();
+        let (entry, _) = j
+            .begin("dana", "bulk", "command", None, &[update("1"), update("2")])
+            .unwrap();
+        let mut seen = 0;
+        let err = j
+            .for_each_change(entry, |_| {
+                seen += 1;
+                Err(std::io::Error::other("pipe closed"))
+            })
+            .unwrap_err();
+        assert_eq!(seen, 1);
+        assert!(err.to_string().contains("pipe closed"));
     }
 
     #[test]

@@ -87,25 +87,58 @@ pub enum Route {
 pub struct RouteOptions {
     /// Above this many records, updates go through Bulk API 2.0.
     pub bulk_threshold: usize,
+    /// Rows per Bulk API 2.0 job of a staged plan ([`BULK_JOB_ROWS`] unless a test or bench
+    /// sets another).
+    pub job_rows: usize,
+}
+
+/// A bulk update too large to hold: its changes wait in a journal stage
+/// ([`crate::journal::Journal::stage_begin`]) instead of [`Plan::steps`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Staged {
+    /// The stage id in the journal.
+    pub stage: i64,
+    /// Object API name (every change updates one object).
+    pub sobject: String,
+    /// How many changes the stage holds.
+    pub count: usize,
+    /// Every field some change writes, in CSV column order.
+    pub columns: Vec<String>,
 }
 
 /// The writes of one command.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
-    /// The steps in order.
+    /// The steps in order (empty when the changes are [`Plan::staged`]).
     pub steps: Vec<Step>,
     /// Whether the records came from a filter (bulk: preview and confirmation).
     pub bulk: bool,
     /// One-line description ("update 2 Opportunity records: NextStep").
     pub summary: String,
+    /// A large bulk update's changes, streamed through the journal.
+    pub staged: Option<Staged>,
 }
 
 /// Subrequests per `/composite` request.
 pub const COMPOSITE_MAX: usize = 25;
 /// Records per sObject Collections request.
 pub const COLLECTION_MAX: usize = 200;
+/// Rows per Bulk API 2.0 job of a staged plan: bounds the agent's memory (one job's CSV and
+/// result files at a time, a few MB) whatever the number of records. Salesforce's own cap is
+/// 150 MB of CSV per job; at this size a job stays far below it.
+pub const BULK_JOB_ROWS: usize = 100_000;
 
 impl Plan {
+    /// How many changes the plan makes.
+    pub fn len(&self) -> usize {
+        self.staged.as_ref().map_or(self.steps.len(), |s| s.count)
+    }
+
+    /// Whether the plan makes no change.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Whether any step refers to an id created by another step.
     pub fn has_references(&self) -> bool {
         self.steps
@@ -115,6 +148,13 @@ impl Plan {
 
     /// The route this plan takes.
     pub fn route(&self, opts: RouteOptions) -> Route {
+        if let Some(s) = &self.staged {
+            return if s.count == 0 {
+                Route::Nothing
+            } else {
+                Route::Bulk
+            };
+        }
         match self.steps.as_slice() {
             [] => Route::Nothing,
             [s] if s.op == Op::Update => Route::Patch,
@@ -137,7 +177,18 @@ impl Plan {
 
     /// The HTTP calls the plan would make, for `--dry-run`.
     pub fn calls(&self, opts: RouteOptions) -> Vec<String> {
-        let n = self.steps.len();
+        let n = self.len();
+        if let (Some(s), Route::Bulk) = (&self.staged, self.route(opts)) {
+            let per_job = opts.job_rows.max(1);
+            let jobs = n.div_ceil(per_job);
+            let mut calls = vec![format!(
+                "{jobs} Bulk API 2.0 job{} of at most {per_job} rows (update {}, {n} rows in all), each:",
+                if jobs == 1 { "" } else { "s" },
+                s.sobject
+            )];
+            calls.extend(Self::bulk_job_calls(&s.sobject, n.min(per_job)));
+            return calls;
+        }
         match self.route(opts) {
             Route::Nothing => vec![],
             Route::Patch => {
@@ -187,14 +238,18 @@ impl Plan {
                     })
                     .collect()
             }
-            Route::Bulk => vec![
-                format!("POST /jobs/ingest (update {})", self.steps[0].sobject),
-                format!("PUT /jobs/ingest/<id>/batches ({n} rows CSV)"),
-                "PATCH /jobs/ingest/<id> UploadComplete".into(),
-                "GET /jobs/ingest/<id> (poll until JobComplete)".into(),
-                "GET successfulResults, failedResults".into(),
-            ],
+            Route::Bulk => Self::bulk_job_calls(&self.steps[0].sobject, n),
         }
+    }
+
+    fn bulk_job_calls(sobject: &str, rows: usize) -> Vec<String> {
+        vec![
+            format!("POST /jobs/ingest (update {sobject})"),
+            format!("PUT /jobs/ingest/<id>/batches ({rows} rows CSV)"),
+            "PATCH /jobs/ingest/<id> UploadComplete".into(),
+            "GET /jobs/ingest/<id> (poll until JobComplete)".into(),
+            "GET successfulResults, failedResults".into(),
+        ]
     }
 
     /// Groups steps into `/composite` requests: a step stays with the steps it references, and
@@ -266,6 +321,7 @@ mod tests {
 
     const OPTS: RouteOptions = RouteOptions {
         bulk_threshold: 2000,
+        job_rows: BULK_JOB_ROWS,
     };
 
     #[test]
@@ -274,24 +330,28 @@ mod tests {
             steps: vec![update(0)],
             bulk: false,
             summary: String::new(),
+            staged: None,
         };
         assert_eq!(one.route(OPTS), Route::Patch);
         let compound = Plan {
             steps: vec![create(0, "Contact", None), create(1, "Task", Some(0))],
             bulk: false,
             summary: String::new(),
+            staged: None,
         };
         assert_eq!(compound.route(OPTS), Route::Composite);
         let bulk = Plan {
             steps: (0..450).map(update).collect(),
             bulk: true,
             summary: String::new(),
+            staged: None,
         };
         assert_eq!(bulk.route(OPTS), Route::Collections);
         assert_eq!(bulk.calls(OPTS).len(), 3);
         assert_eq!(
             bulk.route(RouteOptions {
-                bulk_threshold: 100
+                bulk_threshold: 100,
+                job_rows: BULK_JOB_ROWS,
             }),
             Route::Bulk
         );
@@ -308,6 +368,7 @@ mod tests {
             steps,
             bulk: true,
             summary: String::new(),
+            staged: None,
         };
         let chunks = plan.composite_chunks();
         assert_eq!(chunks.len(), 2);

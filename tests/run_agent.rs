@@ -480,6 +480,120 @@ async fn bulk_over_bulk_api_keeps_the_successful_part() {
 }
 
 #[tokio::test]
+async fn streamed_bulk_applies_exactly_what_was_confirmed_in_several_jobs() {
+    let org = start().await;
+    let (mut agent, _) = org.agent(DANA, DANA_ID);
+    agent.set_bulk_job_rows(4);
+    let admin = org.admin();
+    let phrase = "set the next step on all my open opportunities to 'Review pricing'";
+    let opts = RunOptions {
+        bulk_threshold: 5,
+        ..RunOptions::default()
+    };
+    let mut out = agent.submit(phrase, opts).await;
+    assert_eq!(out.status, Status::NeedsConfirmation, "{}", out.message);
+    assert_eq!(out.count, Some(15));
+    assert_eq!(out.records.len(), 10, "a preview, not every record");
+    let plan = out.pending.take().unwrap();
+    assert_eq!(plan.staged.as_ref().map(|s| s.count), Some(15));
+    assert!(
+        plan.steps.is_empty(),
+        "a streamed plan holds no step per record"
+    );
+    assert!(
+        out.calls[0].contains("4 Bulk API 2.0 jobs of at most 4 rows"),
+        "{:?}",
+        out.calls
+    );
+    // between the preview and the confirmation, one more deal starts to match the filter
+    let newcomer = admin
+        .org
+        .create(
+            "Opportunity",
+            json!({"Name": "Late Arrival", "StageName": "Prospecting", "CloseDate": "2026-12-31",
+                   "OwnerId": DANA_ID}),
+        )
+        .await
+        .unwrap();
+    let done = agent.confirm(phrase, &plan, yes()).await;
+    assert_eq!(done.status, Status::Applied, "{}", done.message);
+    assert_eq!(done.count, Some(15));
+    assert_eq!(done.changes.len(), 15);
+    assert_eq!(
+        admin
+            .query("SELECT Id FROM Opportunity WHERE NextStep = 'Review pricing'")
+            .await
+            .len(),
+        15
+    );
+    let late = admin
+        .one(&format!(
+            "SELECT NextStep FROM Opportunity WHERE Id = '{newcomer}'"
+        ))
+        .await;
+    assert!(
+        late["NextStep"].is_null(),
+        "only the confirmed records change: {late}"
+    );
+    // the JSON line lists every change, read back from the journal
+    let mut line = Vec::new();
+    agent
+        .write_json(&done, &[("input", json!(phrase))], &mut line)
+        .unwrap();
+    let v: Value = serde_json::from_slice(&line).unwrap();
+    assert_eq!(v["changes"].as_array().unwrap().len(), 15);
+    assert_eq!(v["input"], phrase);
+    assert_eq!(
+        v["changes"][0]["fields"]["NextStep"]["new"],
+        "Review pricing"
+    );
+    // the stage was consumed: confirming the same plan again writes nothing
+    let again = agent.confirm(phrase, &plan, yes()).await;
+    assert_eq!(again.status, Status::Failed, "{}", again.message);
+    assert!(
+        again.message.contains("no longer pending"),
+        "{}",
+        again.message
+    );
+}
+
+#[tokio::test]
+async fn streamed_bulk_values_follow_each_record() {
+    let org = start().await;
+    let (mut agent, _) = org.agent(DANA, DANA_ID);
+    let admin = org.admin();
+    let before = admin
+        .query("SELECT Id, Amount FROM Opportunity WHERE OwnerId = '005Dm0000000003IAA' AND IsClosed = false AND Amount != null")
+        .await;
+    assert!(before.len() > 5);
+    let out = agent
+        .submit(
+            "add 1000 to the amount on all my open opportunities",
+            RunOptions {
+                bulk_threshold: 5,
+                ..yes()
+            },
+        )
+        .await;
+    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    assert!(
+        out.streamed.is_some(),
+        "above the threshold the run streams"
+    );
+    for row in before {
+        let id = row["Id"].as_str().unwrap();
+        let now = admin
+            .one(&format!("SELECT Amount FROM Opportunity WHERE Id = '{id}'"))
+            .await;
+        assert_eq!(
+            now["Amount"].as_f64().unwrap(),
+            row["Amount"].as_f64().unwrap() + 1000.0,
+            "{id}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn statuses_of_the_resolution_rules() {
     let org = start().await;
     let (mut agent, _) = org.agent(DANA, DANA_ID);

@@ -274,18 +274,14 @@ fn journal_results(home: &Path) -> (i64, i64) {
     (planned, done)
 }
 
-#[test]
-fn killed_bulk_run_resumes_from_the_journal() {
-    // Slow every data call down so the run can be killed between two collection requests.
-    let s = serve(&["--latency-ms", "300"]);
-    s.login("dana.reyes@demo.sayso.dev");
-    // 600 open tasks for dana, made through the agent's own bulk path is too slow to set up;
-    // the sandbox administrator inserts them with sObject Collections.
+/// Inserts `n` (a multiple of 200) open tasks for Dana as the sandbox administrator (through the
+/// agent's own bulk path this would be too slow to set up).
+fn insert_open_tasks(s: &Served, n: usize) {
     let token = admin_token(&s.url);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let http = reqwest::Client::new();
-        for chunk in 0..3 {
+        for chunk in 0..n / 200 {
             let records: Vec<Value> = (0..200)
                 .map(|i| {
                     serde_json::json!({"attributes": {"type": "Task"}, "Subject": format!("Bulk chore {}", chunk * 200 + i),
@@ -302,6 +298,93 @@ fn killed_bulk_run_resumes_from_the_journal() {
             assert!(resp.status().is_success());
         }
     });
+}
+
+fn stage_rows(home: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(home.join("journal.db")).unwrap();
+    conn.query_row("SELECT COUNT(*) FROM stage_change", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn streamed_bulk_run_prints_every_change_and_is_undone() {
+    let s = serve(&[]);
+    s.login("dana.reyes@demo.sayso.dev");
+    insert_open_tasks(&s, 400);
+    let (_, before) = s.run("how many open tasks do I have");
+    let open = before["count"].as_u64().unwrap();
+    assert!(open >= 400, "{before}");
+    let phrase = "mark all my open tasks as complete";
+    let flags = ["--bulk-threshold", "50", "--max-records", "5000"];
+    // a dry run stages the records to count them, and leaves nothing behind
+    let mut args = vec!["run", "--json", "--dry-run"];
+    args.extend(flags);
+    args.push(phrase);
+    let (code, lines) = s.json(&args);
+    assert_eq!(code, 0, "{lines:?}");
+    assert_eq!(lines[0]["status"], "dry_run");
+    assert_eq!(lines[0]["count"], open);
+    assert!(
+        lines[0]["calls"][0]
+            .as_str()
+            .unwrap()
+            .contains("Bulk API 2.0 job"),
+        "{}",
+        lines[0]["calls"]
+    );
+    assert_eq!(stage_rows(&s.home), 0);
+    // without --yes: needs confirmation, nothing written, nothing left staged
+    let mut args = vec!["run", "--json"];
+    args.extend(flags);
+    args.push(phrase);
+    let (code, lines) = s.json(&args);
+    assert_eq!(code, 1);
+    assert_eq!(lines[0]["status"], "needs_confirmation");
+    assert_eq!(stage_rows(&s.home), 0);
+    // applied: one JSON line whose `changes` lists every record, streamed from the journal
+    let mut args = vec!["run", "--json", "--yes"];
+    args.extend(flags);
+    args.push(phrase);
+    let (code, lines) = s.json(&args);
+    assert_eq!(code, 0, "{lines:?}");
+    assert_eq!(lines.len(), 1);
+    let v = &lines[0];
+    assert_eq!(v["status"], "applied", "{}", v["message"]);
+    assert_eq!(v["count"], open);
+    let changes = v["changes"].as_array().unwrap();
+    assert_eq!(changes.len() as u64, open);
+    assert!(
+        changes
+            .iter()
+            .all(|c| c["fields"]["Status"]["new"] == "Completed"
+                && c["fields"]["Status"]["old"].is_string()
+                && c["fields"]["Status"]["old"] != "Completed"
+                && c["sobject"] == "Task"),
+        "{changes:?}"
+    );
+    let inserted = changes
+        .iter()
+        .filter(|c| c["fields"]["Status"]["old"] == "Not Started")
+        .count();
+    assert!(inserted >= 400, "{inserted}");
+    assert!(v["failures"].as_array().unwrap().is_empty());
+    assert_eq!(stage_rows(&s.home), 0);
+    let (_, after) = s.run("how many open tasks do I have");
+    assert_eq!(after["count"], 0, "{after}");
+    // the whole run is one journal entry, and undo puts every task back
+    let (code, lines) = s.json(&["undo", "--json"]);
+    assert_eq!(code, 0, "{lines:?}");
+    assert_eq!(lines[0]["status"], "applied", "{}", lines[0]["message"]);
+    let (_, back) = s.run("how many open tasks do I have");
+    assert_eq!(back["count"], open);
+}
+
+#[test]
+fn killed_bulk_run_resumes_from_the_journal() {
+    // Slow every data call down so the run can be killed between two collection requests.
+    let s = serve(&["--latency-ms", "300"]);
+    s.login("dana.reyes@demo.sayso.dev");
+    insert_open_tasks(&s, 600);
     let mut child = s
         .sayso(&[
             "run",

@@ -19,11 +19,12 @@ use crate::config::Home;
 use crate::exec::{
     self, ChangeReport, Failure, RunOptions as ExecRunOptions, RunReport, RunStatus,
 };
-use crate::journal::{Entry, Journal, JournalError};
+use crate::journal::{ChangeRow, ChangeState, Entry, Journal, JournalError, PlannedChange};
 use crate::lang::ParsedCommand;
-use crate::plan::{Plan, RouteOptions};
+use crate::plan::{BULK_JOB_ROWS, Plan, RouteOptions, Staged};
 use crate::resolve::org::{Org, OrgError};
 use crate::resolve::schema::SchemaCache;
+use crate::resolve::stream::BulkSource;
 use crate::resolve::{Candidate, Resolution, ResolveError, Resolver};
 
 /// The status of one command, as `sayso run --json` reports it.
@@ -95,6 +96,11 @@ pub struct Outcome {
     /// The plan waiting for confirmation ([`Agent::confirm`]); a dry run sets it too.
     #[serde(skip)]
     pub pending: Option<Plan>,
+    /// A streamed bulk run: its changes and failures are in this journal entry;
+    /// [`Outcome::changes`] and [`Outcome::failures`] hold only the first [`STREAMED_SAMPLE`] of
+    /// each, and [`Agent::write_json`] writes them all from the journal.
+    #[serde(skip)]
+    pub streamed: Option<i64>,
 }
 
 impl Outcome {
@@ -113,6 +119,7 @@ impl Outcome {
             calls: Vec::new(),
             journal_entry: None,
             pending: None,
+            streamed: None,
         }
     }
 }
@@ -184,6 +191,7 @@ pub struct Agent {
     username: String,
     today: NaiveDate,
     progress: Option<Box<dyn Fn(usize, usize) + Send + Sync>>,
+    job_rows: usize,
 }
 
 /// Parses a phrase with the embedded command language.
@@ -237,6 +245,7 @@ impl Agent {
             username,
             today,
             progress: None,
+            job_rows: BULK_JOB_ROWS,
         })
     }
 
@@ -257,6 +266,7 @@ impl Agent {
             username: username.into(),
             today,
             progress: None,
+            job_rows: BULK_JOB_ROWS,
         }
     }
 
@@ -278,6 +288,12 @@ impl Agent {
         out
     }
 
+    /// Sends streamed bulk updates in Bulk API jobs of at most `rows` rows (default
+    /// [`BULK_JOB_ROWS`]; tests and benches set fewer to exercise several jobs).
+    pub fn set_bulk_job_rows(&mut self, rows: usize) {
+        self.job_rows = rows.max(1);
+    }
+
     /// Reports bulk progress (records done, total) to `f` from now on.
     pub fn set_progress(&mut self, f: Box<dyn Fn(usize, usize) + Send + Sync>) {
         self.progress = Some(f);
@@ -292,11 +308,23 @@ impl Agent {
                 me: self.me.clone(),
                 today: self.today,
                 picked: picked.to_vec(),
+                // Past the Bulk threshold a filter's records are streamed, never held.
+                stream_above: Some(opts.bulk_threshold),
             };
             resolver.resolve(&parsed).await
         };
         let plan = match resolution {
             Err(e) => return outcome_of_error(e),
+            Ok(Resolution::Stream(source)) => {
+                let total = usize::try_from(source.total).unwrap_or(usize::MAX);
+                if total > opts.max_records {
+                    return too_many(total, opts.max_records);
+                }
+                match self.stage(source).await {
+                    Ok(plan) => plan,
+                    Err(o) => return o,
+                }
+            }
             Ok(Resolution::Answer {
                 records,
                 count,
@@ -326,8 +354,10 @@ impl Agent {
         };
         let route = RouteOptions {
             bulk_threshold: opts.bulk_threshold,
+            job_rows: self.job_rows,
         };
-        if plan.steps.is_empty() {
+        if plan.is_empty() {
+            self.discard(&plan);
             let mut o = Outcome::new(
                 Status::Applied,
                 "nothing to change: the records already hold those values",
@@ -335,35 +365,37 @@ impl Agent {
             o.count = Some(0);
             return o;
         }
-        let records = plan
-            .steps
-            .iter()
-            .filter(|s| s.id.is_some() || !plan.bulk)
-            .count();
+        let records = match &plan.staged {
+            Some(s) => s.count,
+            None => plan
+                .steps
+                .iter()
+                .filter(|s| s.id.is_some() || !plan.bulk)
+                .count(),
+        };
         if plan.bulk && records > opts.max_records {
-            let mut o = Outcome::new(
-                Status::LimitExceeded,
-                format!(
-                    "{records} records match, above --max-records {}; narrow the filter or raise --max-records",
-                    opts.max_records
-                ),
-            );
-            o.count = Some(records as u64);
-            return o;
+            self.discard(&plan);
+            return too_many(records, opts.max_records);
         }
         if opts.dry_run {
             let mut o = Outcome::new(
                 Status::DryRun,
                 format!(
                     "would make {} change{}: {}",
-                    plan.steps.len(),
-                    if plan.steps.len() == 1 { "" } else { "s" },
+                    plan.len(),
+                    if plan.len() == 1 { "" } else { "s" },
                     plan.summary
                 ),
             );
             o.calls = plan.calls(route);
-            o.records = preview(&plan, usize::MAX);
-            o.count = Some(plan.steps.len() as u64);
+            // A staged plan shows its first rows (its count says how many there are).
+            let shown = if plan.staged.is_some() {
+                PREVIEW_STAGED
+            } else {
+                usize::MAX
+            };
+            o.records = self.preview(&plan, shown);
+            o.count = Some(plan.len() as u64);
             // The shell previews every write this way, then applies exactly this plan.
             o.pending = Some(plan);
             return o;
@@ -373,13 +405,13 @@ impl Agent {
                 Status::NeedsConfirmation,
                 format!(
                     "{} change{} to make; confirm (or run with --yes)",
-                    plan.steps.len(),
-                    if plan.steps.len() == 1 { "" } else { "s" }
+                    plan.len(),
+                    if plan.len() == 1 { "" } else { "s" }
                 ),
             );
             o.calls = plan.calls(route);
-            o.records = preview(&plan, 10);
-            o.count = Some(plan.steps.len() as u64);
+            o.records = self.preview(&plan, 10);
+            o.count = Some(plan.len() as u64);
             o.pending = Some(plan);
             return o;
         }
@@ -402,22 +434,188 @@ impl Agent {
             phrase: phrase.to_string(),
             route: RouteOptions {
                 bulk_threshold: opts.bulk_threshold,
+                job_rows: self.job_rows,
             },
             progress,
         };
-        match exec::run(
-            &self.org,
-            &mut self.journal,
-            plan,
-            &run_opts,
-            "command",
-            None,
-        )
-        .await
-        {
-            Ok(report) => outcome_of_run(report),
+        let report = if plan.staged.is_some() {
+            exec::run_staged(&self.org, &mut self.journal, plan, &run_opts).await
+        } else {
+            exec::run(
+                &self.org,
+                &mut self.journal,
+                plan,
+                &run_opts,
+                "command",
+                None,
+            )
+            .await
+        };
+        match report {
+            Ok(report) => {
+                let mut out = outcome_of_run(report);
+                if let Some(entry) = out.streamed {
+                    // The first changes and failures, for callers that look at them (the shell,
+                    // tests); `write_json` writes them all from the journal.
+                    let rows = |state| {
+                        self.journal
+                            .changes_in_state(entry, state, STREAMED_SAMPLE)
+                            .unwrap_or_default()
+                    };
+                    out.changes = rows(ChangeState::Done).iter().map(change_report).collect();
+                    out.failures = rows(ChangeState::Failed).iter().map(failure_of).collect();
+                }
+                out
+            }
             Err(e) => Outcome::new(Status::Failed, format!("nothing was sent: {e}")),
         }
+    }
+
+    /// Reads a streamed bulk update's records page by page into a journal stage: the plan that
+    /// is previewed, confirmed and applied is exactly what was read, and memory holds one page.
+    async fn stage(&mut self, source: BulkSource) -> Result<Plan, Outcome> {
+        let journal_failed =
+            |e: JournalError| Outcome::new(Status::Failed, format!("nothing was sent: {e}"));
+        let stage = self.journal.stage_begin().map_err(journal_failed)?;
+        match self.fill_stage(stage, &source).await {
+            Ok(count) => Ok(Plan {
+                steps: Vec::new(),
+                bulk: true,
+                summary: format!(
+                    "{} ({count} change{})",
+                    source.intent,
+                    if count == 1 { "" } else { "s" }
+                ),
+                staged: Some(Staged {
+                    stage,
+                    sobject: source.sobject.clone(),
+                    count,
+                    columns: source.columns(),
+                }),
+            }),
+            Err(o) => {
+                let _ = self.journal.stage_drop(stage);
+                Err(o)
+            }
+        }
+    }
+
+    async fn fill_stage(&mut self, stage: i64, source: &BulkSource) -> Result<usize, Outcome> {
+        let mut count = 0;
+        let mut page = source.first.clone();
+        let mut next = source.next.clone();
+        loop {
+            let mut changes = Vec::with_capacity(page.len());
+            for row in &page {
+                if let Some(c) = source.change_for(row).map_err(outcome_of_error)? {
+                    changes.push(c);
+                }
+            }
+            self.journal
+                .stage_append(stage, count, &changes)
+                .map_err(|e| Outcome::new(Status::Failed, format!("nothing was sent: {e}")))?;
+            count += changes.len();
+            let Some(url) = next.take() else {
+                return Ok(count);
+            };
+            let (rows, after) = self
+                .org
+                .query_more(&url)
+                .await
+                .map_err(|e| outcome_of_error(ResolveError::Org(e)))?;
+            page = rows;
+            next = after;
+        }
+    }
+
+    /// Drops what a plan left pending (a staged bulk change that will not be applied). Harmless
+    /// for any other plan.
+    pub fn discard(&mut self, plan: &Plan) {
+        if let Some(s) = &plan.staged {
+            let _ = self.journal.stage_drop(s.stage);
+        }
+    }
+
+    /// The first `limit` changes of a plan, as previews show them.
+    fn preview(&self, plan: &Plan, limit: usize) -> Vec<Json> {
+        match &plan.staged {
+            Some(s) => self
+                .journal
+                .stage_sample(s.stage, limit)
+                .unwrap_or_default()
+                .iter()
+                .map(preview_row)
+                .collect(),
+            None => plan
+                .steps
+                .iter()
+                .take(limit)
+                .map(|s| preview_row(&s.to_planned()))
+                .collect(),
+        }
+    }
+
+    /// Writes an outcome as one JSON line (the `sayso run --json` contract), with `extra` fields
+    /// added. A streamed bulk run's `changes` and `failures` are written from its journal entry
+    /// as they are read, so a million changes are printed without being held.
+    ///
+    /// # Errors
+    /// The writer's error, or the journal's as an I/O error.
+    pub fn write_json(
+        &self,
+        out: &Outcome,
+        extra: &[(&str, Json)],
+        w: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        let mut v = serde_json::to_value(out)?;
+        let Some(obj) = v.as_object_mut() else {
+            return Ok(());
+        };
+        for (k, x) in extra {
+            obj.insert((*k).to_string(), x.clone());
+        }
+        let Some(entry) = out.streamed else {
+            serde_json::to_writer(&mut *w, &v)?;
+            return writeln!(w);
+        };
+        obj.remove("changes");
+        obj.remove("failures");
+        let head = serde_json::to_string(&v)?;
+        // `head` is `{…}`: write it without its closing brace, then the streamed lists.
+        w.write_all(head[..head.len() - 1].as_bytes())?;
+        if head.len() > 2 {
+            w.write_all(b",")?;
+        }
+        for (key, want) in [
+            ("changes", ChangeState::Done),
+            ("failures", ChangeState::Failed),
+        ] {
+            write!(w, "\"{key}\":[")?;
+            let mut first = true;
+            self.journal
+                .for_each_change(entry, |row| {
+                    if row.state != want {
+                        return Ok(());
+                    }
+                    if !first {
+                        w.write_all(b",")?;
+                    }
+                    first = false;
+                    if want == ChangeState::Done {
+                        serde_json::to_writer(&mut *w, &change_report(&row))?;
+                    } else {
+                        serde_json::to_writer(&mut *w, &failure_of(&row))?;
+                    }
+                    Ok(())
+                })
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            w.write_all(if want == ChangeState::Done {
+                b"],"
+            } else {
+                b"]"
+            })?;
+        }
+        w.write_all(b"}\n")
     }
 
     /// Reverts journal entry `n` (or the latest command not yet undone).
@@ -495,6 +693,7 @@ impl Agent {
             phrase: format!("retry: {}", target.phrase),
             route: RouteOptions {
                 bulk_threshold: opts.bulk_threshold,
+                job_rows: self.job_rows,
             },
             progress: None,
         };
@@ -545,26 +744,59 @@ pub fn open_journal(home: &Home) -> Result<Journal, JournalError> {
     Journal::open(&journal_path(home))
 }
 
-fn preview(plan: &Plan, limit: usize) -> Vec<Json> {
-    plan.steps
-        .iter()
-        .take(limit)
-        .map(|s| {
-            let fields: serde_json::Map<String, Json> = s
-                .to_planned()
-                .new
-                .as_object()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, new)| {
-                    let old = s.old.get(&k).cloned().unwrap_or(Json::Null);
-                    (k, json!({"old": old, "new": new}))
-                })
-                .collect();
-            json!({"op": s.op.as_str(), "sobject": s.sobject, "id": s.id, "Name": s.name, "fields": fields})
+/// How many changes (and failures) of a streamed run an [`Outcome`] holds.
+pub const STREAMED_SAMPLE: usize = 1000;
+
+/// How many rows a dry run of a staged plan shows.
+const PREVIEW_STAGED: usize = 100;
+
+fn too_many(records: usize, max: usize) -> Outcome {
+    let mut o = Outcome::new(
+        Status::LimitExceeded,
+        format!(
+            "{records} records match, above --max-records {max}; narrow the filter or raise --max-records"
+        ),
+    );
+    o.count = Some(records as u64);
+    o
+}
+
+/// `{field: {old, new}}` of a planned change.
+fn old_new(c: &PlannedChange) -> serde_json::Map<String, Json> {
+    c.new
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, new)| {
+            let old = c.old.get(&k).cloned().unwrap_or(Json::Null);
+            (k, json!({"old": old, "new": new}))
         })
         .collect()
+}
+
+fn preview_row(c: &PlannedChange) -> Json {
+    json!({"op": c.op.as_str(), "sobject": c.sobject, "id": c.record_id, "Name": c.name, "fields": old_new(c)})
+}
+
+/// A journaled failed change as the JSON contract reports it.
+fn failure_of(row: &ChangeRow) -> Failure {
+    Failure {
+        id: row.change.record_id.clone(),
+        name: row.change.name.clone(),
+        error: row.error.clone().unwrap_or_default(),
+    }
+}
+
+/// A journaled change as the JSON contract reports it.
+fn change_report(row: &ChangeRow) -> ChangeReport {
+    ChangeReport {
+        op: row.change.op.as_str().into(),
+        sobject: row.change.sobject.clone(),
+        id: row.change.record_id.clone(),
+        name: row.change.name.clone(),
+        fields: old_new(&row.change).into_iter().collect(),
+    }
 }
 
 fn outcome_of_error(e: ResolveError) -> Outcome {
@@ -595,7 +827,10 @@ fn outcome_of_run(r: RunReport) -> Outcome {
         RunStatus::LimitExceeded => Status::LimitExceeded,
     };
     let mut o = Outcome::new(status, r.message);
-    o.count = Some(r.changes.len() as u64);
+    o.count = Some(r.streamed.map_or(r.changes.len(), |(done, _)| done) as u64);
+    if r.streamed.is_some() {
+        o.streamed = r.entry;
+    }
     o.changes = r.changes;
     o.failures = r.failures;
     o.journal_entry = r.entry;

@@ -7,6 +7,7 @@ use serde_json::Value as Json;
 
 use super::field::{match_picklist, word_matches, words};
 use super::query::{self, and, compare, contains, date, eq_bool, eq_str, number, to_soql};
+use super::stream::{BulkSource, Rule};
 use super::{ResolveError, Resolver};
 use crate::lang::RecordFilter;
 use crate::soql::ast::Operator;
@@ -17,6 +18,35 @@ pub fn object_of(f: &RecordFilter) -> &'static str {
         Some(o) => o.api_name(),
         None if f.overdue && f.stage.is_none() && f.closing.is_none() => "Task",
         None => "Opportunity",
+    }
+}
+
+/// A filter's rows, or the start of too many to hold.
+pub enum Rows {
+    /// Every matching row.
+    All(Vec<Json>),
+    /// More than the caller's limit match: the first page and where the rest is.
+    Large(LargePage),
+}
+
+/// The first page of a large filter.
+pub struct LargePage {
+    first: Vec<Json>,
+    next: Option<String>,
+    total: u64,
+}
+
+impl LargePage {
+    /// The streamed update over these rows.
+    pub fn source(self, sobject: &str, intent: &str, rules: Vec<Rule>) -> BulkSource {
+        BulkSource {
+            sobject: sobject.to_string(),
+            intent: intent.to_string(),
+            total: self.total,
+            first: self.first,
+            next: self.next,
+            rules,
+        }
     }
 }
 
@@ -153,6 +183,16 @@ impl Resolver<'_> {
         f: &RecordFilter,
         extra: &[String],
     ) -> Result<Vec<Json>, ResolveError> {
+        let soql = self.filter_soql(f, extra).await?;
+        Ok(self.org.query_all(&soql).await?)
+    }
+
+    /// The filter's query, rendered with escaping, ordered by the record's name.
+    async fn filter_soql(
+        &mut self,
+        f: &RecordFilter,
+        extra: &[String],
+    ) -> Result<String, ResolveError> {
         let object = object_of(f);
         let fields = self.select_fields(object, extra).await?;
         let mut q = query::select(object, &fields);
@@ -167,7 +207,37 @@ impl Resolver<'_> {
         } else {
             q
         };
-        Ok(self.org.query_all(&to_soql(&q)).await?)
+        Ok(to_soql(&q))
+    }
+
+    /// The filter's rows, or — when `large_above` is set and more records match — the first
+    /// page and where the rest is, for a streamed update. Costs no call more than
+    /// [`Resolver::filter_rows`]: the first page's `totalSize` decides.
+    ///
+    /// # Errors
+    /// The org's error, or an invalid qualifier value.
+    pub async fn filter_page(
+        &mut self,
+        f: &RecordFilter,
+        extra: &[String],
+        large_above: Option<usize>,
+    ) -> Result<Rows, ResolveError> {
+        let Some(limit) = large_above else {
+            return Ok(Rows::All(self.filter_rows(f, extra).await?));
+        };
+        let soql = self.filter_soql(f, extra).await?;
+        let (first, next, total) = self.org.query_page(&soql).await?;
+        if usize::try_from(total).unwrap_or(usize::MAX) > limit {
+            return Ok(Rows::Large(LargePage { first, next, total }));
+        }
+        let mut rows = first;
+        let mut next = next;
+        while let Some(url) = next {
+            let (more, after) = self.org.query_more(&url).await?;
+            rows.extend(more);
+            next = after;
+        }
+        Ok(Rows::All(rows))
     }
 
     /// How many records match the filter (one query page: `totalSize`).

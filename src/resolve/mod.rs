@@ -12,6 +12,7 @@
 //! - [`record`] — which record a reference names.
 //! - [`query`] — SOQL constructors over the shared AST.
 //! - [`filter`] — bulk filters ("all my open opportunities in the tech sector").
+//! - [`stream`] — bulk updates too large to hold: a query and per-field rules.
 
 pub mod field;
 pub mod filter;
@@ -19,6 +20,7 @@ pub mod org;
 pub mod query;
 pub mod record;
 pub mod schema;
+pub mod stream;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -90,6 +92,8 @@ pub enum Resolution {
     Undo(u32),
     /// `help [topic]`.
     Help(Option<String>),
+    /// A bulk update over more records than [`Resolver::stream_above`]: `app` streams it.
+    Stream(stream::BulkSource),
 }
 
 /// Resolves commands for one user against one org.
@@ -105,6 +109,9 @@ pub struct Resolver<'a> {
     /// Record ids the user picked from an earlier `ambiguous` answer: among several matches,
     /// a picked one wins.
     pub picked: Vec<String>,
+    /// A one-clause bulk update whose filter matches more records than this is returned as
+    /// [`Resolution::Stream`] instead of a step per record. `None`: always steps.
+    pub stream_above: Option<usize>,
 }
 
 /// Objects a reference with no object word may name, most likely first.
@@ -238,11 +245,21 @@ impl Resolver<'_> {
         let mut steps: Vec<Step> = Vec::new();
         let mut bulk = false;
         let mut summary = Vec::new();
+        // Only a command of one clause streams: a compound one needs its steps side by side.
+        let mut stream = None;
+        let large_above = self.stream_above.filter(|_| cmd.clauses.len() == 1);
         for clause in &cmd.clauses {
             let before = steps.len();
-            let n = self
-                .clause(&clause.intent, &named, &mut steps, &mut bulk)
-                .await?;
+            let mut out = ClauseOut {
+                steps: &mut steps,
+                bulk: &mut bulk,
+                stream: &mut stream,
+                large_above,
+            };
+            let n = self.clause(&clause.intent, &named, &mut out).await?;
+            if let Some(source) = stream.take() {
+                return Ok(Resolution::Stream(source));
+            }
             named.push(n);
             summary.push(format!(
                 "{} ({} change{})",
@@ -255,6 +272,7 @@ impl Resolver<'_> {
             steps,
             bulk,
             summary: summary.join("; "),
+            staged: None,
         }))
     }
 
@@ -287,9 +305,11 @@ impl Resolver<'_> {
         &mut self,
         intent: &Intent,
         named: &[Option<Named>],
-        steps: &mut Vec<Step>,
-        bulk: &mut bool,
+        out: &mut ClauseOut<'_>,
     ) -> Result<Option<Named>, ResolveError> {
+        let large_above = out.large_above;
+        let steps = &mut *out.steps;
+        let bulk = &mut *out.bulk;
         match intent {
             Intent::UpdateFields {
                 target: Target::Record(r),
@@ -324,7 +344,14 @@ impl Resolver<'_> {
                 *bulk = true;
                 let object = filter::object_of(f);
                 let extra = self.field_names(object, changes).await?;
-                let rows = self.filter_rows(f, &extra).await?;
+                let rows = match self.filter_page(f, &extra, large_above).await? {
+                    filter::Rows::All(rows) => rows,
+                    filter::Rows::Large(page) => {
+                        let rules = self.change_rules(object, changes).await?;
+                        *out.stream = Some(page.source(object, intent.name(), rules));
+                        return Ok(None);
+                    }
+                };
                 for row in rows {
                     let found = found_of(object, row);
                     let step = self.update_step(&found, changes, steps).await?;
@@ -355,7 +382,16 @@ impl Resolver<'_> {
                     Target::Filter(f) => {
                         *bulk = true;
                         let object = filter::object_of(f);
-                        let rows = self.filter_rows(f, &["OwnerId".to_string()]).await?;
+                        let owner = ["OwnerId".to_string()];
+                        let rows = match self.filter_page(f, &owner, large_above).await? {
+                            filter::Rows::All(rows) => rows,
+                            filter::Rows::Large(page) => {
+                                let rule =
+                                    self.fixed_rule(object, "OwnerId", json!(user.id)).await?;
+                                *out.stream = Some(page.source(object, intent.name(), vec![rule]));
+                                return Ok(None);
+                            }
+                        };
                         for row in rows {
                             let found = found_of(object, row);
                             let step = self
@@ -408,7 +444,16 @@ impl Resolver<'_> {
                         if f.open.is_none() {
                             f.open = Some(true);
                         }
-                        for row in self.filter_rows(&f, &["Status".to_string()]).await? {
+                        let status = ["Status".to_string()];
+                        let rows = match self.filter_page(&f, &status, large_above).await? {
+                            filter::Rows::All(rows) => rows,
+                            filter::Rows::Large(page) => {
+                                let rule = self.fixed_rule("Task", "Status", json!(done)).await?;
+                                *out.stream = Some(page.source("Task", intent.name(), vec![rule]));
+                                return Ok(None);
+                            }
+                        };
+                        for row in rows {
                             let found = found_of("Task", row);
                             let step = self
                                 .update_literal(&found, "Status", json!(done), steps)
@@ -867,6 +912,51 @@ impl Resolver<'_> {
         })
     }
 
+    /// The rules of a streamed update: each field checked writable, lookups resolved once.
+    async fn change_rules(
+        &mut self,
+        sobject: &str,
+        changes: &[FieldChange],
+    ) -> Result<Vec<stream::Rule>, ResolveError> {
+        let d = self.describe(sobject).await?;
+        let mut rules = Vec::new();
+        for c in changes {
+            let f = match &c.field {
+                Some(fr) => find_field(&d, fr)?,
+                None => field_for_value(&d, &c.value)?,
+            }
+            .clone();
+            check_writable(&d, &f, false)?;
+            let value = match coerce(&f, c, None) {
+                // A lookup names one record for every row: find it now, once.
+                Ok(FieldValue::Lookup { objects, name }) => {
+                    stream::RuleValue::Fixed(json!(self.lookup(&objects, &name).await?.id))
+                }
+                _ => stream::RuleValue::Said(c.clone()),
+            };
+            rules.push(stream::Rule { field: f, value });
+        }
+        Ok(rules)
+    }
+
+    /// The rule of a streamed update that sets one field to one value, checked writable.
+    async fn fixed_rule(
+        &mut self,
+        sobject: &str,
+        field_name: &str,
+        value: Json,
+    ) -> Result<stream::Rule, ResolveError> {
+        let d = self.describe(sobject).await?;
+        let f = d.field(field_name).ok_or_else(|| {
+            ResolveError::Denied(format!("you can't see {field_name} on {sobject}"))
+        })?;
+        check_writable(&d, f, false)?;
+        Ok(stream::Rule {
+            field: f.clone(),
+            value: stream::RuleValue::Fixed(value),
+        })
+    }
+
     async fn update_literal(
         &mut self,
         found: &Found,
@@ -1151,6 +1241,16 @@ fn create_step(
         old: BTreeMap::new(),
         guard: None,
     }
+}
+
+/// Where a clause puts what it resolves to.
+struct ClauseOut<'s> {
+    steps: &'s mut Vec<Step>,
+    bulk: &'s mut bool,
+    /// Set instead of `steps` when the clause's filter is too large to hold.
+    stream: &'s mut Option<stream::BulkSource>,
+    /// Above this many matching records, a bulk update streams (one-clause commands only).
+    large_above: Option<usize>,
 }
 
 fn same_value(a: &Json, b: &Json) -> bool {

@@ -208,12 +208,23 @@ impl Org {
     pub async fn query_all(&self, soql: &str) -> Result<Vec<Value>, OrgError> {
         let (mut rows, mut next, _) = self.query_page(soql).await?;
         while let Some(url) = next {
-            let resp = self.send_ok(Self::req("GET", url, Body::Empty)).await?;
-            let page = resp.json();
-            rows.extend(records_of(&page));
-            next = next_url(&page);
+            let (more, after) = self.query_more(&url).await?;
+            rows.extend(more);
+            next = after;
         }
         Ok(rows)
+    }
+
+    /// Reads the page at a `nextRecordsUrl`: its rows and the next page's URL.
+    ///
+    /// # Errors
+    /// The org's error (e.g. `INVALID_QUERY_LOCATOR` for an expired cursor).
+    pub async fn query_more(&self, url: &str) -> Result<(Vec<Value>, Option<String>), OrgError> {
+        let page = self
+            .send_ok(Self::req("GET", url.to_string(), Body::Empty))
+            .await?
+            .json();
+        Ok((records_of(&page), next_url(&page)))
     }
 
     /// Runs a rendered SOQL query and returns the first page, the next-page path and `totalSize`.

@@ -119,13 +119,20 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
                         out.api_calls += calls;
                     }
                 } else {
+                    if let Some(plan) = out.pending.take() {
+                        agent.discard(&plan);
+                    }
                     out = Outcome::new(Status::NeedsConfirmation, "not confirmed; nothing changed");
                 }
             }
             if !out.status.is_success() {
                 failures += 1;
             }
-            render(&out, args.json);
+            print(&agent, &out, args.json, &[]);
+            // A dry run or an unconfirmed bulk change is never applied from here.
+            if let Some(plan) = out.pending.take() {
+                agent.discard(&plan);
+            }
         }
         budget_warning(&home, &args.profile);
         Ok(if failures == 0 {
@@ -163,6 +170,23 @@ fn ask(prompt: &str) -> bool {
         return false;
     }
     matches!(line.trim().to_lowercase().as_str(), "y" | "yes")
+}
+
+/// Prints an outcome of `agent` as one JSON line (with `extra` fields) or as text. A streamed bulk
+/// run's changes are written from the journal as they are read.
+pub fn print(agent: &Agent, out: &Outcome, json: bool, extra: &[(&str, serde_json::Value)]) {
+    if !json {
+        render(out, false);
+        return;
+    }
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::new(stdout.lock());
+    let written = agent
+        .write_json(out, extra, &mut w)
+        .and_then(|()| w.flush());
+    if let Err(e) = written {
+        eprintln!("error: cannot write the result: {e}");
+    }
 }
 
 /// Prints an outcome as one JSON line or as text.

@@ -71,25 +71,26 @@ pub async fn run_stdin(agent: &mut Agent, opts: &PipedOptions) -> anyhow::Result
 async fn run_pieces(agent: &mut Agent, pieces: &[Piece], opts: &PipedOptions) -> usize {
     let mut failures = 0;
     for p in pieces {
-        let out = agent.submit(&p.phrase, opts.run).await;
+        let mut out = agent.submit(&p.phrase, opts.run).await;
         if !out.status.is_success() {
             failures += 1;
         }
-        print_outcome(p, &out, opts.json);
+        print_outcome(agent, p, &out, opts.json);
+        // Piped input never confirms: a pending bulk change is dropped once reported.
+        if let Some(plan) = out.pending.take() {
+            agent.discard(&plan);
+        }
     }
     failures
 }
 
-fn print_outcome(p: &Piece, out: &Outcome, json: bool) {
+fn print_outcome(agent: &Agent, p: &Piece, out: &Outcome, json: bool) {
     if json {
-        let mut v = serde_json::to_value(out).unwrap_or_else(|e| {
-            serde_json::json!({"status": "failed", "message": format!("cannot render the result: {e}")})
-        });
-        if let Some(obj) = v.as_object_mut() {
-            obj.insert("input".into(), serde_json::json!(p.phrase));
-            obj.insert("source".into(), serde_json::json!(p.source));
-        }
-        println!("{v}");
+        let extra = [
+            ("input", serde_json::json!(p.phrase)),
+            ("source", serde_json::json!(p.source)),
+        ];
+        crate::cmd_run::print(agent, out, true, &extra);
     } else {
         println!("> {}", p.phrase);
         crate::cmd_run::render(out, false);
