@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Value as Json, json};
 
-use crate::journal::{ChangeRow, ChangeState, Journal, JournalError, Op, PlannedChange};
+use crate::journal::{
+    ChangeRow, ChangeState, Journal, JournalError, Op, PlannedChange, StateCounts,
+};
 use crate::plan::{COLLECTION_MAX, Plan, Route, RouteOptions, Step, Val};
 use crate::resolve::org::{Org, OrgError};
 use crate::resolve::query::{self, in_strs, to_soql};
@@ -538,14 +540,9 @@ pub async fn run(
     })
 }
 
-/// Carries out a staged bulk update ([`Plan::staged`]): moves the stage into a new journal entry,
-/// then sends it as Bulk API 2.0 jobs of at most `opts.route.job_rows` rows
-/// ([`crate::plan::BULK_JOB_ROWS`] by default), reading each job's
-/// changes from the journal and recording its result files there by record id. Memory holds one
-/// job at a time, whatever the number of records.
-///
-/// A job that fails as a whole stops the run: its rows and the ones not sent are marked failed
-/// with the reason, so `sayso retry` re-sends them (updates of absolute values are safe to repeat).
+/// Carries out a staged bulk update ([`Plan::staged`]): moves the stage into a new journal entry
+/// in one statement, then sends it in Bulk API 2.0 jobs ([`send_in_jobs`]). Memory holds one job
+/// at a time, whatever the number of records.
 ///
 /// # Errors
 /// [`ExecError::Journal`] when the journal can't be written (then nothing more is sent).
@@ -570,32 +567,213 @@ pub async fn run_staged(
             streamed: Some((0, 0)),
         });
     };
+    let stop = send_in_jobs(
+        org,
+        journal,
+        entry,
+        &staged.sobject,
+        &staged.columns,
+        total,
+        opts,
+    )
+    .await?;
+    let (counts, first_error) = streamed_counts(journal, entry)?;
+    let status = streamed_status(stop.as_ref(), counts);
+    let message = match status {
+        RunStatus::Applied => format!(
+            "{} change{} made",
+            counts.done,
+            if counts.done == 1 { "" } else { "s" }
+        ),
+        RunStatus::Partial => format!(
+            "{} of {total} changes made; {} failed, e.g. {} (run `sayso retry` to retry them)",
+            counts.done,
+            counts.failed,
+            first_error.as_deref().unwrap_or("unknown error")
+        ),
+        _ => first_error.unwrap_or_else(|| "nothing was written".into()),
+    };
+    finish_streamed(journal, entry, status, message, counts)
+}
+
+/// Re-sends, in Bulk API 2.0 jobs, the updates of a one-object entry that did not go through
+/// (`sayso retry` of a large bulk run): they are copied into a new `retry` entry in one
+/// statement, never held in memory. Conflicts are not re-sent.
+///
+/// # Errors
+/// [`ExecError::Journal`].
+pub async fn retry_staged(
+    org: &Org,
+    journal: &mut Journal,
+    from: i64,
+    sobject: &str,
+    opts: &RunOptions<'_>,
+) -> Result<RunReport, ExecError> {
+    let (entry, total) = journal.begin_retry_of_updates(&opts.user, &opts.phrase, from)?;
+    let columns = journal.new_fields(entry)?;
+    let stop = send_in_jobs(org, journal, entry, sobject, &columns, total, opts).await?;
+    let (counts, first_error) = streamed_counts(journal, entry)?;
+    let status = streamed_status(stop.as_ref(), counts);
+    let message = match status {
+        RunStatus::Applied => format!(
+            "retried {} change{}",
+            counts.done,
+            if counts.done == 1 { "" } else { "s" }
+        ),
+        RunStatus::Partial => format!(
+            "retried {} of {total} changes; {} failed again, e.g. {}",
+            counts.done,
+            counts.failed,
+            first_error.as_deref().unwrap_or("unknown error")
+        ),
+        _ => first_error.unwrap_or_else(|| "nothing was written".into()),
+    };
+    finish_streamed(journal, entry, status, message, counts)
+}
+
+/// Reverts a large one-object update entry ([`undo`] for a bulk run): pages through it 2,000
+/// changes at a time, reads those records' current values, journals each revert (or, for a record
+/// changed since, a failed one saying so), then sends the reverts in Bulk API 2.0 jobs. Memory
+/// holds one page and one job, whatever the size of the entry.
+///
+/// # Errors
+/// [`ExecError::Journal`].
+pub async fn undo_staged(
+    org: &Org,
+    journal: &mut Journal,
+    entry: i64,
+    sobject: &str,
+    opts: &RunOptions<'_>,
+) -> Result<RunReport, ExecError> {
+    let (undo_entry, _) = journal.begin(&opts.user, &opts.phrase, "undo", Some(entry), &[])?;
     let mut after = None;
-    let mut sent = 0;
-    let mut stop: Option<OrgError> = None;
+    let mut seq = 0;
+    let mut conflicts = 0;
     loop {
-        let page = journal.changes_page(entry, after, opts.route.job_rows.max(1))?;
+        let page = journal.changes_page(entry, after, UNDO_PAGE)?;
         let Some((last, _)) = page.last() else {
             break;
         };
         after = Some(*last);
-        let rows = page.len();
-        let csv = bulk_csv(
-            &staged.columns,
-            page.iter().map(|(_, r)| {
-                let fields = r.change.new.as_object();
-                (
-                    r.change.record_id.as_deref().unwrap_or(""),
-                    staged
-                        .columns
-                        .iter()
-                        .map(move |c| fields.and_then(|f| f.get(c)))
-                        .collect::<Vec<_>>(),
-                )
-            }),
-        );
-        drop(page);
-        match org.bulk_ingest(&staged.sobject, "update", csv).await {
+        let rows: Vec<&ChangeRow> = page
+            .iter()
+            .map(|(_, r)| r)
+            .filter(|r| r.state != ChangeState::Failed)
+            .collect();
+        let (current, read_error) = read_current(org, &rows).await;
+        if let Some(e) = read_error {
+            // Nothing was sent yet: the undo entry stays without changes, and says why.
+            let status = if matches!(e, OrgError::LimitExceeded(_)) {
+                RunStatus::LimitExceeded
+            } else {
+                RunStatus::Failed
+            };
+            let message = format!("could not read current values: {e}; nothing was reverted");
+            journal.fail_unrecorded(undo_entry, &message)?;
+            return finish_streamed(journal, undo_entry, status, message, StateCounts::default());
+        }
+        let mut reverts = Vec::new();
+        let mut refused = Vec::new();
+        for r in rows {
+            let c = &r.change;
+            let revert = PlannedChange {
+                op: Op::Update,
+                sobject: c.sobject.clone(),
+                record_id: c.record_id.clone(),
+                name: c.name.clone(),
+                old: c.new.clone(),
+                new: c.old.clone(),
+            };
+            match revert_of(c, &current) {
+                Revert::Nothing => {}
+                Revert::Restore { .. } => reverts.push(revert),
+                Revert::Conflict(f) => refused.push((revert, f.error)),
+            }
+        }
+        journal.append_changes(undo_entry, seq, &reverts)?;
+        seq += reverts.len();
+        // A record changed since is journaled as a revert that was not made, and why.
+        let planned: Vec<PlannedChange> = refused.iter().map(|(c, _)| c.clone()).collect();
+        let ids = journal.append_changes(undo_entry, seq, &planned)?;
+        seq += planned.len();
+        conflicts += ids.len();
+        let results: Vec<_> = ids
+            .into_iter()
+            .zip(refused)
+            .map(|(id, (_, e))| (id, ChangeState::Failed, None, Some(e)))
+            .collect();
+        journal.record_results(&results)?;
+    }
+    let total = seq - conflicts;
+    let columns = journal.new_fields(undo_entry)?;
+    let stop = send_in_jobs(org, journal, undo_entry, sobject, &columns, total, opts).await?;
+    let (counts, first_error) = streamed_counts(journal, undo_entry)?;
+    let status = match streamed_status(stop.as_ref(), counts) {
+        RunStatus::Failed if conflicts == counts.failed => RunStatus::Conflict,
+        s => s,
+    };
+    let message = if counts.failed == 0 {
+        format!(
+            "undid entry {entry}: {} change{} reverted",
+            counts.done,
+            if counts.done == 1 { "" } else { "s" }
+        )
+    } else {
+        format!(
+            "undid entry {entry} in part: {} reverted, {} left as they are ({})",
+            counts.done,
+            counts.failed,
+            first_error.as_deref().unwrap_or("unknown error")
+        )
+    };
+    finish_streamed(journal, undo_entry, status, message, counts)
+}
+
+/// Changes of a large entry read per page while it is undone.
+const UNDO_PAGE: usize = 2000;
+
+/// Sends the changes of `entry` that have no result yet as Bulk API 2.0 update jobs of at most
+/// `opts.route.job_rows` rows ([`crate::plan::BULK_JOB_ROWS`] by default), writing each job's CSV
+/// as its rows are read from the journal and recording its result files there by record id.
+/// Changes a job did not report are marked failed at the end.
+///
+/// A job that fails as a whole stops the run: its rows and the ones not sent are marked failed
+/// with the reason, so `sayso retry` re-sends them (updates of absolute values are safe to
+/// repeat). Returns that error, if any.
+async fn send_in_jobs(
+    org: &Org,
+    journal: &mut Journal,
+    entry: i64,
+    sobject: &str,
+    columns: &[String],
+    total: usize,
+    opts: &RunOptions<'_>,
+) -> Result<Option<OrgError>, ExecError> {
+    let mut after = None;
+    let mut sent = 0;
+    let mut stop = None;
+    loop {
+        // One job's CSV, written as its rows are read from the journal.
+        let mut csv = BulkCsv::new(columns);
+        let mut rows = 0;
+        let last = journal.for_each_new_value(
+            entry,
+            after,
+            opts.route.job_rows.max(1),
+            |_, id, new| {
+                let values = new.as_object();
+                csv.row(
+                    id.unwrap_or(""),
+                    columns.iter().map(|c| values.and_then(|v| v.get(c))),
+                );
+                rows += 1;
+            },
+        )?;
+        let Some(last) = last else {
+            break;
+        };
+        after = Some(last);
+        match org.bulk_ingest(sobject, "update", csv.finish()).await {
             Ok((ok_csv, failed_csv)) => {
                 let ok = ok_ids(&ok_csv);
                 let failed = failed_rows(&failed_csv);
@@ -617,45 +795,43 @@ pub async fn run_staged(
         }
     }
     journal.fail_unrecorded(entry, "not processed by the bulk job")?;
+    Ok(stop)
+}
+
+/// A streamed entry's counts and its first error.
+fn streamed_counts(
+    journal: &Journal,
+    entry: i64,
+) -> Result<(StateCounts, Option<String>), ExecError> {
     let counts = journal.state_counts(entry)?;
     let first_error = if counts.failed > 0 {
-        let mut first = None;
-        let mut after = None;
-        while first.is_none() {
-            let page = journal.changes_page(entry, after, 1000)?;
-            let Some((last, _)) = page.last() else {
-                break;
-            };
-            after = Some(*last);
-            first = page
-                .into_iter()
-                .find(|(_, r)| r.state == ChangeState::Failed)
-                .and_then(|(_, r)| r.error);
-        }
-        first
+        journal
+            .changes_in_state(entry, ChangeState::Failed, 1)?
+            .into_iter()
+            .next()
+            .and_then(|r| r.error)
     } else {
         None
     };
-    let status = match (&stop, counts.done, counts.failed) {
+    Ok((counts, first_error))
+}
+
+fn streamed_status(stop: Option<&OrgError>, counts: StateCounts) -> RunStatus {
+    match (stop, counts.done, counts.failed) {
         (Some(OrgError::LimitExceeded(_)), _, _) => RunStatus::LimitExceeded,
         (_, _, 0) => RunStatus::Applied,
         (_, 0, _) => RunStatus::Failed,
         _ => RunStatus::Partial,
-    };
-    let message = match status {
-        RunStatus::Applied => format!(
-            "{} change{} made",
-            counts.done,
-            if counts.done == 1 { "" } else { "s" }
-        ),
-        RunStatus::Partial => format!(
-            "{} of {total} changes made; {} failed, e.g. {} (run `sayso retry` to retry them)",
-            counts.done,
-            counts.failed,
-            first_error.as_deref().unwrap_or("unknown error")
-        ),
-        _ => first_error.unwrap_or_else(|| "nothing was written".into()),
-    };
+    }
+}
+
+fn finish_streamed(
+    journal: &mut Journal,
+    entry: i64,
+    status: RunStatus,
+    message: String,
+    counts: StateCounts,
+) -> Result<RunReport, ExecError> {
     journal.set_status(entry, status.as_str(), &message)?;
     Ok(RunReport {
         status,
@@ -667,27 +843,38 @@ pub async fn run_staged(
     })
 }
 
-/// A Bulk API 2.0 update CSV: `Id` and the columns; a missing value is left empty (Bulk leaves
-/// the field as it is), a null is `#N/A` (Bulk clears the field).
-fn bulk_csv<'a>(
-    columns: &[String],
-    rows: impl Iterator<Item = (&'a str, Vec<Option<&'a Json>>)>,
-) -> String {
-    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-    let mut header = vec!["Id"];
-    header.extend(columns.iter().map(String::as_str));
-    let _ = w.write_record(&header);
-    for (id, values) in rows {
-        let mut row = vec![id.to_string()];
-        row.extend(values.into_iter().map(|v| match v {
+/// A Bulk API 2.0 update CSV being written: `Id` and the columns; a missing value is left empty
+/// (Bulk leaves the field as it is), a null is `#N/A` (Bulk clears the field).
+struct BulkCsv {
+    w: csv::Writer<Vec<u8>>,
+    row: Vec<String>,
+}
+
+impl BulkCsv {
+    fn new(columns: &[String]) -> BulkCsv {
+        let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+        let mut header = vec!["Id"];
+        header.extend(columns.iter().map(String::as_str));
+        // Writing to a Vec cannot fail.
+        let _ = w.write_record(&header);
+        BulkCsv { w, row: Vec::new() }
+    }
+
+    fn row<'a>(&mut self, id: &str, values: impl Iterator<Item = Option<&'a Json>>) {
+        self.row.clear();
+        self.row.push(id.to_string());
+        self.row.extend(values.map(|v| match v {
             Some(Json::String(t)) => t.clone(),
             Some(Json::Null) => "#N/A".into(),
             Some(j) => j.to_string(),
             None => String::new(),
         }));
-        let _ = w.write_record(&row);
+        let _ = self.w.write_record(&self.row);
     }
-    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+
+    fn finish(self) -> String {
+        String::from_utf8(self.w.into_inner().unwrap_or_default()).unwrap_or_default()
+    }
 }
 
 /// The ids in a `successfulResults` CSV (`sf__Id` is the first column).
@@ -738,19 +925,17 @@ async fn bulk_update(
             }
         }
     }
-    let text = bulk_csv(
-        &columns,
-        plan.steps.iter().map(|s| {
-            let values = columns
-                .iter()
-                .map(|c| match s.fields.get(c) {
-                    Some(Val::Lit(j)) => Some(j),
-                    _ => None,
-                })
-                .collect();
-            (s.id.as_deref().unwrap_or(""), values)
-        }),
-    );
+    let mut csv = BulkCsv::new(&columns);
+    for s in &plan.steps {
+        csv.row(
+            s.id.as_deref().unwrap_or(""),
+            columns.iter().map(|c| match s.fields.get(c) {
+                Some(Val::Lit(j)) => Some(j),
+                _ => None,
+            }),
+        );
+    }
+    let text = csv.finish();
     match org.bulk_ingest(&sobject, "update", text).await {
         Err(e) => (HashSet::new(), Err(e)),
         Ok((ok_csv, failed_csv)) => {
@@ -766,28 +951,12 @@ async fn bulk_update(
     }
 }
 
-/// Reverts a journal entry: restores old values where the record still holds what the entry wrote
-/// (guarded by `If-Unmodified-Since`), reports the others as conflicts without overwriting them, and
-/// deletes what the entry created. Journaled as a new `undo` entry.
-///
-/// # Errors
-/// [`ExecError::Journal`].
-pub async fn undo(
-    org: &Org,
-    journal: &mut Journal,
-    entry: i64,
-    user: &str,
-    phrase: &str,
-) -> Result<RunReport, ExecError> {
-    let rows: Vec<ChangeRow> = journal.changes(entry)?;
-    let undoable: Vec<&ChangeRow> = rows
-        .iter()
-        .filter(|r| r.state != ChangeState::Failed)
-        .collect();
-    // Updates: read the current values first.
+/// The current values of the records that `rows` updated (keyed by 15-character id), read in
+/// queries of 200 ids per object, and the first read error.
+async fn read_current(org: &Org, rows: &[&ChangeRow]) -> (HashMap<String, Json>, Option<OrgError>) {
     let mut current: HashMap<String, Json> = HashMap::new();
     let mut by_object: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
-    for r in undoable.iter().filter(|r| r.change.op == Op::Update) {
+    for r in rows.iter().filter(|r| r.change.op == Op::Update) {
         let e = by_object.entry(r.change.sobject.clone()).or_default();
         if let Some(id) = &r.change.record_id {
             e.0.push(id.clone());
@@ -819,76 +988,133 @@ pub async fn undo(
             }
         }
     }
+    (current, read_error)
+}
+
+/// What undoing one update takes, given the records' current values.
+enum Revert {
+    /// Never written (an interrupted run): nothing to revert.
+    Nothing,
+    /// Changed since, or gone: left as it is.
+    Conflict(Failure),
+    /// Still holds what the entry wrote: put the old values back (`guard`: its current
+    /// `LastModifiedDate` as an HTTP date).
+    Restore {
+        /// For `If-Unmodified-Since`.
+        guard: Option<String>,
+    },
+}
+
+fn revert_of(c: &PlannedChange, current: &HashMap<String, Json>) -> Revert {
+    let id = c.record_id.clone().unwrap_or_default();
+    let key: String = id.chars().take(15).collect();
+    let Some(cur) = current.get(&key) else {
+        return Revert::Conflict(Failure {
+            id: Some(id),
+            name: c.name.clone(),
+            error: "the record is gone or no longer visible".into(),
+        });
+    };
+    let new = c.new.as_object().cloned().unwrap_or_default();
+    let still_ours = new
+        .iter()
+        .all(|(k, v)| same(cur.get(k).unwrap_or(&Json::Null), v));
+    let still_old = c.old.as_object().is_some_and(|o| {
+        o.iter()
+            .all(|(k, v)| same(cur.get(k).unwrap_or(&Json::Null), v))
+    });
+    if still_old && !still_ours {
+        return Revert::Nothing;
+    }
+    if !still_ours {
+        let changed: Vec<&String> = new
+            .iter()
+            .filter(|(k, v)| !same(cur.get(*k).unwrap_or(&Json::Null), v))
+            .map(|(k, _)| k)
+            .collect();
+        return Revert::Conflict(Failure {
+            id: Some(id),
+            name: c.name.clone(),
+            error: format!(
+                "changed since (now {}); left as it is",
+                changed
+                    .iter()
+                    .map(|k| format!("{k} = {}", cur.get(*k).unwrap_or(&Json::Null)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    Revert::Restore {
+        guard: cur
+            .get("LastModifiedDate")
+            .and_then(Json::as_str)
+            .and_then(crate::resolve::http_date),
+    }
+}
+
+/// The update that puts an entry's old values back.
+fn restore_step(c: &PlannedChange, reference: String) -> Step {
+    Step {
+        op: Op::Update,
+        sobject: c.sobject.clone(),
+        id: c.record_id.clone(),
+        name: c.name.clone(),
+        reference,
+        fields: c
+            .old
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, Val::Lit(v)))
+            .collect(),
+        old: c
+            .new
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        guard: None,
+    }
+}
+
+/// Reverts a journal entry: restores old values where the record still holds what the entry wrote
+/// (guarded by `If-Unmodified-Since`), reports the others as conflicts without overwriting them, and
+/// deletes what the entry created. Journaled as a new `undo` entry.
+///
+/// # Errors
+/// [`ExecError::Journal`].
+pub async fn undo(
+    org: &Org,
+    journal: &mut Journal,
+    entry: i64,
+    user: &str,
+    phrase: &str,
+) -> Result<RunReport, ExecError> {
+    let rows: Vec<ChangeRow> = journal.changes(entry)?;
+    let undoable: Vec<&ChangeRow> = rows
+        .iter()
+        .filter(|r| r.state != ChangeState::Failed)
+        .collect();
+    // Updates: read the current values first.
+    let (current, read_error) = read_current(org, &undoable).await;
     let mut steps = Vec::new();
     let mut conflicts = Vec::new();
     for r in &undoable {
         let c = &r.change;
         let id = c.record_id.clone().unwrap_or_default();
         match c.op {
-            Op::Update => {
-                let key: String = id.chars().take(15).collect();
-                let Some(cur) = current.get(&key) else {
-                    conflicts.push(Failure {
-                        id: Some(id.clone()),
-                        name: c.name.clone(),
-                        error: "the record is gone or no longer visible".into(),
-                    });
-                    continue;
-                };
-                let new = c.new.as_object().cloned().unwrap_or_default();
-                let still_ours = new
-                    .iter()
-                    .all(|(k, v)| same(cur.get(k).unwrap_or(&Json::Null), v));
-                let still_old = c.old.as_object().is_some_and(|o| {
-                    o.iter()
-                        .all(|(k, v)| same(cur.get(k).unwrap_or(&Json::Null), v))
-                });
-                if still_old && !still_ours {
-                    continue; // never written (an interrupted run): nothing to revert
+            Op::Update => match revert_of(c, &current) {
+                Revert::Nothing => {}
+                Revert::Conflict(f) => conflicts.push(f),
+                Revert::Restore { guard } => {
+                    let mut step = restore_step(c, format!("u{}", steps.len()));
+                    step.guard = guard;
+                    steps.push(step);
                 }
-                if !still_ours {
-                    let changed: Vec<&String> = new
-                        .iter()
-                        .filter(|(k, v)| !same(cur.get(*k).unwrap_or(&Json::Null), v))
-                        .map(|(k, _)| k)
-                        .collect();
-                    conflicts.push(Failure {
-                        id: Some(id.clone()),
-                        name: c.name.clone(),
-                        error: format!(
-                            "changed since (now {}); left as it is",
-                            changed
-                                .iter()
-                                .map(|k| format!("{k} = {}", cur.get(*k).unwrap_or(&Json::Null)))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    });
-                    continue;
-                }
-                let fields = c
-                    .old
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, Val::Lit(v)))
-                    .collect();
-                let old = new.into_iter().collect();
-                steps.push(Step {
-                    op: Op::Update,
-                    sobject: c.sobject.clone(),
-                    id: Some(id.clone()),
-                    name: c.name.clone(),
-                    reference: format!("u{}", steps.len()),
-                    fields,
-                    old,
-                    guard: cur
-                        .get("LastModifiedDate")
-                        .and_then(Json::as_str)
-                        .and_then(crate::resolve::http_date),
-                });
-            }
+            },
             Op::Create => {
                 if id.is_empty() {
                     continue;

@@ -169,6 +169,7 @@ CREATE INDEX IF NOT EXISTS change_entry ON change(entry_id);
 CREATE INDEX IF NOT EXISTS result_change ON change_result(change_id);
 CREATE INDEX IF NOT EXISTS status_entry ON entry_status(entry_id);
 CREATE INDEX IF NOT EXISTS change_entry_record ON change(entry_id, substr(record_id, 1, 15));
+CREATE INDEX IF NOT EXISTS change_entry_seq ON change(entry_id, seq);
 -- AUTOINCREMENT: a stage id is never reused, so a plan that names a dropped stage finds nothing.
 CREATE TABLE IF NOT EXISTS stage (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stage_change (
@@ -183,6 +184,17 @@ const CHANGE_COLUMNS: &str = "c.id, c.op, c.sobject, c.record_id, c.name, c.old,
     (SELECT record_id FROM change_result r WHERE r.change_id = c.id AND r.record_id IS NOT NULL ORDER BY r.id DESC LIMIT 1),
     (SELECT error FROM change_result r WHERE r.change_id = c.id ORDER BY r.id DESC LIMIT 1),
     c.seq";
+
+/// The shape of an entry ([`Journal::entry_shape`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryShape {
+    /// How many changes it holds.
+    pub changes: usize,
+    /// Whether every change is an update.
+    pub only_updates: bool,
+    /// Its objects (at most two).
+    pub objects: Vec<String>,
+}
 
 /// How long a stage nobody applied or dropped is kept.
 const STAGE_MAX_AGE_HOURS: i64 = 24;
@@ -400,6 +412,37 @@ impl Journal {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    /// Calls `f(position, record id, new values)` for up to `limit` changes of an entry after
+    /// position `after` (`None`: from the start) that have no result yet, in plan order: what a
+    /// Bulk job's CSV needs, a row at a time. Returns the last position seen.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn for_each_new_value(
+        &self,
+        entry: i64,
+        after: Option<i64>,
+        limit: usize,
+        mut f: impl FnMut(i64, Option<&str>, &Value),
+    ) -> Result<Option<i64>, JournalError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, record_id, new FROM change c WHERE entry_id = ?1 AND seq > ?2
+               AND NOT EXISTS (SELECT 1 FROM change_result r WHERE r.change_id = c.id)
+             ORDER BY seq LIMIT ?3",
+        )?;
+        let mut rows = stmt.query(params![entry, after.unwrap_or(-1), limit as i64])?;
+        let mut last = None;
+        while let Some(r) = rows.next()? {
+            let seq: i64 = r.get(0)?;
+            let id: Option<String> = r.get(1)?;
+            let new: String = r.get(2)?;
+            let new: Value = serde_json::from_str(&new).unwrap_or(Value::Null);
+            f(seq, id.as_deref(), &new);
+            last = Some(seq);
+        }
+        Ok(last)
+    }
+
     /// Calls `f` with each change of an entry in plan order without holding them all.
     ///
     /// # Errors
@@ -488,6 +531,101 @@ impl Journal {
              WHERE c.entry_id = ?1 AND NOT EXISTS (SELECT 1 FROM change_result r WHERE r.change_id = c.id)",
             params![entry, now(), error],
         )?)
+    }
+
+    /// Appends planned changes to an entry at positions `first`, `first + 1`, … (one
+    /// transaction); returns their row ids. For entries built a page at a time.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn append_changes(
+        &mut self,
+        entry: i64,
+        first: usize,
+        changes: &[PlannedChange],
+    ) -> Result<Vec<i64>, JournalError> {
+        let tx = self.conn.transaction()?;
+        let mut ids = Vec::with_capacity(changes.len());
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO change (entry_id, seq, op, sobject, record_id, name, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for (k, c) in changes.iter().enumerate() {
+                stmt.execute(params![
+                    entry,
+                    (first + k) as i64,
+                    c.op.as_str(),
+                    c.sobject,
+                    c.record_id,
+                    c.name,
+                    c.old.to_string(),
+                    c.new.to_string()
+                ])?;
+                ids.push(tx.last_insert_rowid());
+            }
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    /// Starts a `retry` entry holding the updates of `from` that did not go through and were not
+    /// conflicts, copied in one statement. Returns the entry and how many it holds.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn begin_retry_of_updates(
+        &mut self,
+        user: &str,
+        phrase: &str,
+        from: i64,
+    ) -> Result<(i64, usize), JournalError> {
+        let (entry, _) = self.begin(user, phrase, "retry", Some(from), &[])?;
+        let n = self.conn.execute(
+            "INSERT INTO change (entry_id, seq, op, sobject, record_id, name, old, new)
+             SELECT ?1, c.seq, c.op, c.sobject, c.record_id, c.name, c.old, c.new FROM change c
+             WHERE c.entry_id = ?2 AND c.op = 'update'
+               AND coalesce((SELECT state FROM change_result r WHERE r.change_id = c.id ORDER BY r.id DESC LIMIT 1), 'planned') != 'done'
+               AND coalesce((SELECT error FROM change_result r WHERE r.change_id = c.id ORDER BY r.id DESC LIMIT 1), '') NOT LIKE 'conflict:%'
+             ORDER BY c.seq",
+            params![entry, from],
+        )?;
+        Ok((entry, n))
+    }
+
+    /// What an entry holds: how many changes, whether all are updates, and its objects (at most
+    /// two are listed: enough to tell one from several).
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn entry_shape(&self, entry: i64) -> Result<EntryShape, JournalError> {
+        let (changes, updates): (i64, i64) = self.conn.query_row(
+            "SELECT COUNT(*), coalesce(SUM(op = 'update'), 0) FROM change WHERE entry_id = ?1",
+            params![entry],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT sobject FROM change WHERE entry_id = ?1 LIMIT 2")?;
+        let objects = stmt
+            .query_map(params![entry], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(EntryShape {
+            changes: usize::try_from(changes).unwrap_or(0),
+            only_updates: changes == updates,
+            objects,
+        })
+    }
+
+    /// Every field some change of an entry writes, in name order.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn new_fields(&self, entry: i64) -> Result<Vec<String>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT j.key FROM change c, json_each(c.new) j WHERE c.entry_id = ?1 ORDER BY j.key",
+        )?;
+        let rows = stmt.query_map(params![entry], |r| r.get(0))?;
+        Ok(rows.collect::<Result<Vec<String>, _>>()?)
     }
 
     /// Starts a stage for a bulk change (and drops stages older than a day). Returns its id.

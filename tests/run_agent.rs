@@ -455,9 +455,18 @@ async fn bulk_with_one_failure(bulk_threshold: usize) {
         .query("SELECT Id FROM Opportunity WHERE NextStep = 'Review pricing'")
         .await;
     assert_eq!(done.len(), 14);
-    // the failed part is retried (and fails again: the record is gone), the rest stays
-    let retry = agent.retry(yes()).await;
+    // the failed part is retried (and fails again: the record is gone), the rest stays; above
+    // the threshold the retry is streamed too
+    let retry = agent
+        .retry(RunOptions {
+            bulk_threshold,
+            ..yes()
+        })
+        .await;
     assert_eq!(retry.changes.len(), 0, "{}", retry.message);
+    assert_eq!(retry.failures.len(), 1, "{}", retry.message);
+    assert_eq!(retry.failures[0].id.as_deref(), Some("006Dm0000000030IAA"));
+    assert_eq!(retry.streamed.is_some(), bulk_threshold < 15);
     // undo reverts the 14 that were written
     let undo = agent.undo(Some(out.journal_entry.unwrap()), "undo").await;
     assert_eq!(undo.status, Status::Applied, "{}", undo.message);
@@ -555,6 +564,69 @@ async fn streamed_bulk_applies_exactly_what_was_confirmed_in_several_jobs() {
         "{}",
         again.message
     );
+}
+
+#[tokio::test]
+async fn streamed_undo_reverts_in_bulk_and_journals_what_changed_since() {
+    let org = start().await;
+    let (mut agent, _) = org.agent(DANA, DANA_ID);
+    agent.set_undo_threshold(5);
+    agent.set_bulk_job_rows(6);
+    let admin = org.admin();
+    let before = admin
+        .query("SELECT Id, NextStep FROM Opportunity WHERE OwnerId = '005Dm0000000003IAA' AND IsClosed = false ORDER BY Id")
+        .await;
+    assert_eq!(before.len(), 15);
+    let phrase = "set the next step on all my open opportunities to 'Review pricing'";
+    let out = agent.submit(phrase, yes()).await;
+    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    // someone edits two of them afterwards
+    let edited = [
+        before[0]["Id"].as_str().unwrap(),
+        before[1]["Id"].as_str().unwrap(),
+    ];
+    for id in edited {
+        admin
+            .patch("Opportunity", id, json!({"NextStep": "Call the CFO"}))
+            .await;
+    }
+    let undo = agent.undo(Some(out.journal_entry.unwrap()), "undo").await;
+    assert!(
+        undo.streamed.is_some(),
+        "an entry above the threshold is undone in bulk"
+    );
+    assert_eq!(undo.status, Status::Failed, "{}", undo.message);
+    assert!(
+        undo.message.contains("13 reverted, 2 left as they are"),
+        "{}",
+        undo.message
+    );
+    assert_eq!(undo.changes.len(), 13);
+    assert_eq!(undo.failures.len(), 2);
+    assert!(
+        undo.failures[0].error.contains("changed since"),
+        "{:?}",
+        undo.failures
+    );
+    for row in &before {
+        let id = row["Id"].as_str().unwrap();
+        let now = admin
+            .one(&format!(
+                "SELECT NextStep FROM Opportunity WHERE Id = '{id}'"
+            ))
+            .await;
+        if edited.contains(&id) {
+            assert_eq!(now["NextStep"], "Call the CFO", "kept: {id}");
+        } else {
+            assert_eq!(now["NextStep"], row["NextStep"], "reverted: {id}");
+        }
+    }
+    // the conflicts are in the undo's journal entry, as the JSON line shows
+    let mut line = Vec::new();
+    agent.write_json(&undo, &[], &mut line).unwrap();
+    let v: Value = serde_json::from_slice(&line).unwrap();
+    assert_eq!(v["changes"].as_array().unwrap().len(), 13);
+    assert_eq!(v["failures"].as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]

@@ -310,10 +310,11 @@ fn stage_rows(home: &Path) -> i64 {
 fn streamed_bulk_run_prints_every_change_and_is_undone() {
     let s = serve(&[]);
     s.login("dana.reyes@demo.sayso.dev");
-    insert_open_tasks(&s, 400);
+    // more than the default threshold (2,000), so that `sayso undo` streams too
+    insert_open_tasks(&s, 2200);
     let (_, before) = s.run("how many open tasks do I have");
     let open = before["count"].as_u64().unwrap();
-    assert!(open >= 400, "{before}");
+    assert!(open >= 2200, "{before}");
     let phrase = "mark all my open tasks as complete";
     let flags = ["--bulk-threshold", "50", "--max-records", "5000"];
     // a dry run stages the records to count them, and leaves nothing behind
@@ -366,7 +367,7 @@ fn streamed_bulk_run_prints_every_change_and_is_undone() {
         .iter()
         .filter(|c| c["fields"]["Status"]["old"] == "Not Started")
         .count();
-    assert!(inserted >= 400, "{inserted}");
+    assert!(inserted >= 2200, "{inserted}");
     assert!(v["failures"].as_array().unwrap().is_empty());
     assert_eq!(stage_rows(&s.home), 0);
     let (_, after) = s.run("how many open tasks do I have");
@@ -375,6 +376,7 @@ fn streamed_bulk_run_prints_every_change_and_is_undone() {
     let (code, lines) = s.json(&["undo", "--json"]);
     assert_eq!(code, 0, "{lines:?}");
     assert_eq!(lines[0]["status"], "applied", "{}", lines[0]["message"]);
+    assert_eq!(lines[0]["changes"].as_array().unwrap().len() as u64, open);
     let (_, back) = s.run("how many open tasks do I have");
     assert_eq!(back["count"], open);
 }

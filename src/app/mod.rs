@@ -192,6 +192,7 @@ pub struct Agent {
     today: NaiveDate,
     progress: Option<Box<dyn Fn(usize, usize) + Send + Sync>>,
     job_rows: usize,
+    undo_above: usize,
 }
 
 /// Parses a phrase with the embedded command language.
@@ -246,6 +247,7 @@ impl Agent {
             today,
             progress: None,
             job_rows: BULK_JOB_ROWS,
+            undo_above: RunOptions::default().bulk_threshold,
         })
     }
 
@@ -267,6 +269,7 @@ impl Agent {
             today,
             progress: None,
             job_rows: BULK_JOB_ROWS,
+            undo_above: RunOptions::default().bulk_threshold,
         }
     }
 
@@ -292,6 +295,12 @@ impl Agent {
     /// [`BULK_JOB_ROWS`]; tests and benches set fewer to exercise several jobs).
     pub fn set_bulk_job_rows(&mut self, rows: usize) {
         self.job_rows = rows.max(1);
+    }
+
+    /// Undoes entries of more than `n` updates of one object in Bulk API jobs, streamed through
+    /// the journal (default: the default `--bulk-threshold`, 2,000).
+    pub fn set_undo_threshold(&mut self, n: usize) {
+        self.undo_above = n;
     }
 
     /// Reports bulk progress (records done, total) to `f` from now on.
@@ -452,23 +461,33 @@ impl Agent {
             .await
         };
         match report {
-            Ok(report) => {
-                let mut out = outcome_of_run(report);
-                if let Some(entry) = out.streamed {
-                    // The first changes and failures, for callers that look at them (the shell,
-                    // tests); `write_json` writes them all from the journal.
-                    let rows = |state| {
-                        self.journal
-                            .changes_in_state(entry, state, STREAMED_SAMPLE)
-                            .unwrap_or_default()
-                    };
-                    out.changes = rows(ChangeState::Done).iter().map(change_report).collect();
-                    out.failures = rows(ChangeState::Failed).iter().map(failure_of).collect();
-                }
-                out
-            }
+            Ok(report) => self.outcome_of_run(report),
             Err(e) => Outcome::new(Status::Failed, format!("nothing was sent: {e}")),
         }
+    }
+
+    /// The outcome of a run; a streamed one gets the first changes and failures from the journal
+    /// for callers that look at them (the shell, tests) — `write_json` writes them all.
+    fn outcome_of_run(&self, report: RunReport) -> Outcome {
+        let mut out = outcome_of_run(report);
+        if let Some(entry) = out.streamed {
+            let rows = |state| {
+                self.journal
+                    .changes_in_state(entry, state, STREAMED_SAMPLE)
+                    .unwrap_or_default()
+            };
+            out.changes = rows(ChangeState::Done).iter().map(change_report).collect();
+            out.failures = rows(ChangeState::Failed).iter().map(failure_of).collect();
+        }
+        out
+    }
+
+    /// The one object of a journal entry of more than `above` updates and nothing else: such
+    /// an entry is undone or retried in Bulk API jobs, streamed through the journal.
+    fn large_update_entry(&self, entry: i64, above: usize) -> Option<String> {
+        let shape = self.journal.entry_shape(entry).ok()?;
+        (shape.only_updates && shape.changes > above && shape.objects.len() == 1)
+            .then(|| shape.objects[0].clone())
     }
 
     /// Reads a streamed bulk update's records page by page into a journal stage: the plan that
@@ -645,16 +664,31 @@ impl Agent {
             Err(e) => return Outcome::new(Status::Failed, e.to_string()),
             Ok(false) => {}
         }
-        let mut out = match exec::undo(
-            &self.org,
-            &mut self.journal,
-            target.id,
-            &self.username,
-            phrase,
-        )
-        .await
-        {
-            Ok(report) => outcome_of_run(report),
+        let threshold = self.undo_above;
+        let report = match self.large_update_entry(target.id, threshold) {
+            Some(sobject) => {
+                let opts = exec_options(
+                    &self.username,
+                    self.progress.as_deref(),
+                    self.job_rows,
+                    phrase.to_string(),
+                    threshold,
+                );
+                exec::undo_staged(&self.org, &mut self.journal, target.id, &sobject, &opts).await
+            }
+            None => {
+                exec::undo(
+                    &self.org,
+                    &mut self.journal,
+                    target.id,
+                    &self.username,
+                    phrase,
+                )
+                .await
+            }
+        };
+        let mut out = match report {
+            Ok(report) => self.outcome_of_run(report),
             Err(e) => Outcome::new(Status::Failed, e.to_string()),
         };
         out.api_calls = u64::from(self.org.calls() - start);
@@ -675,6 +709,24 @@ impl Agent {
             }
             Err(e) => return Outcome::new(Status::Failed, e.to_string()),
         };
+        if let Some(sobject) = self.large_update_entry(target.id, opts.bulk_threshold) {
+            let run_opts = exec_options(
+                &self.username,
+                self.progress.as_deref(),
+                self.job_rows,
+                format!("retry: {}", target.phrase),
+                opts.bulk_threshold,
+            );
+            let report =
+                exec::retry_staged(&self.org, &mut self.journal, target.id, &sobject, &run_opts)
+                    .await;
+            let mut out = match report {
+                Ok(r) => self.outcome_of_run(r),
+                Err(e) => Outcome::new(Status::Failed, e.to_string()),
+            };
+            out.api_calls = u64::from(self.org.calls() - start);
+            return out;
+        }
         let (plan, skipped) = match exec::retry_plan(&self.journal, target.id) {
             Ok(p) => p,
             Err(e) => return Outcome::new(Status::Failed, e.to_string()),
@@ -742,6 +794,25 @@ impl Agent {
 /// [`JournalError`].
 pub fn open_journal(home: &Home) -> Result<Journal, JournalError> {
     Journal::open(&journal_path(home))
+}
+
+/// Execution options for a run as `user`.
+fn exec_options<'a>(
+    user: &str,
+    progress: Option<&'a (dyn Fn(usize, usize) + Send + Sync)>,
+    job_rows: usize,
+    phrase: String,
+    bulk_threshold: usize,
+) -> ExecRunOptions<'a> {
+    ExecRunOptions {
+        user: user.to_string(),
+        phrase,
+        route: RouteOptions {
+            bulk_threshold,
+            job_rows,
+        },
+        progress,
+    }
 }
 
 /// How many changes (and failures) of a streamed run an [`Outcome`] holds.

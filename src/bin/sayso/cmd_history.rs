@@ -106,7 +106,7 @@ pub fn undo(args: UndoArgs) -> anyhow::Result<ExitCode> {
             None => "undo".to_string(),
         };
         let out = agent.undo(args.entry, &phrase).await;
-        crate::cmd_run::render(&out, args.json);
+        crate::cmd_run::print(&agent, &out, args.json, &[]);
         Ok(if out.status.is_success() {
             ExitCode::SUCCESS
         } else {
@@ -130,7 +130,7 @@ pub fn retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
             ..RunOptions::default()
         };
         let out = agent.retry(opts).await;
-        crate::cmd_run::render(&out, args.json);
+        crate::cmd_run::print(&agent, &out, args.json, &[]);
         Ok(if out.status.is_success() {
             ExitCode::SUCCESS
         } else {
