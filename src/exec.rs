@@ -567,7 +567,7 @@ pub async fn run_staged(
             streamed: Some((0, 0)),
         });
     };
-    let stop = send_in_jobs(
+    send_and_report(
         org,
         journal,
         entry,
@@ -576,7 +576,20 @@ pub async fn run_staged(
         total,
         opts,
     )
-    .await?;
+    .await
+}
+
+/// Sends an entry in Bulk jobs ([`send_in_jobs`]) and reports it as a run does.
+async fn send_and_report(
+    org: &Org,
+    journal: &mut Journal,
+    entry: i64,
+    sobject: &str,
+    columns: &[String],
+    total: usize,
+    opts: &RunOptions<'_>,
+) -> Result<RunReport, ExecError> {
+    let stop = send_in_jobs(org, journal, entry, sobject, columns, total, opts).await?;
     let (counts, first_error) = streamed_counts(journal, entry)?;
     let status = streamed_status(stop.as_ref(), counts);
     let message = match status {
@@ -611,24 +624,7 @@ pub async fn retry_staged(
 ) -> Result<RunReport, ExecError> {
     let (entry, total) = journal.begin_retry_of_updates(&opts.user, &opts.phrase, from)?;
     let columns = journal.new_fields(entry)?;
-    let stop = send_in_jobs(org, journal, entry, sobject, &columns, total, opts).await?;
-    let (counts, first_error) = streamed_counts(journal, entry)?;
-    let status = streamed_status(stop.as_ref(), counts);
-    let message = match status {
-        RunStatus::Applied => format!(
-            "retried {} change{}",
-            counts.done,
-            if counts.done == 1 { "" } else { "s" }
-        ),
-        RunStatus::Partial => format!(
-            "retried {} of {total} changes; {} failed again, e.g. {}",
-            counts.done,
-            counts.failed,
-            first_error.as_deref().unwrap_or("unknown error")
-        ),
-        _ => first_error.unwrap_or_else(|| "nothing was written".into()),
-    };
-    finish_streamed(journal, entry, status, message, counts)
+    send_and_report(org, journal, entry, sobject, &columns, total, opts).await
 }
 
 /// Reverts a large one-object update entry ([`undo`] for a bulk run): pages through it 2,000

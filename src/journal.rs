@@ -266,25 +266,7 @@ impl Journal {
             "INSERT INTO entry_status (entry_id, at, status, message) VALUES (?1, ?2, 'planned', '')",
             params![entry, at],
         )?;
-        let mut ids = Vec::with_capacity(changes.len());
-        {
-            let mut stmt = tx.prepare(
-                "INSERT INTO change (entry_id, seq, op, sobject, record_id, name, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
-            for (seq, c) in changes.iter().enumerate() {
-                stmt.execute(params![
-                    entry,
-                    seq as i64,
-                    c.op.as_str(),
-                    c.sobject,
-                    c.record_id,
-                    c.name,
-                    c.old.to_string(),
-                    c.new.to_string()
-                ])?;
-                ids.push(tx.last_insert_rowid());
-            }
-        }
+        let ids = insert_changes(&tx, INSERT_CHANGE, entry, 0, changes)?;
         tx.commit()?;
         Ok((entry, ids))
     }
@@ -545,25 +527,7 @@ impl Journal {
         changes: &[PlannedChange],
     ) -> Result<Vec<i64>, JournalError> {
         let tx = self.conn.transaction()?;
-        let mut ids = Vec::with_capacity(changes.len());
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO change (entry_id, seq, op, sobject, record_id, name, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
-            for (k, c) in changes.iter().enumerate() {
-                stmt.execute(params![
-                    entry,
-                    (first + k) as i64,
-                    c.op.as_str(),
-                    c.sobject,
-                    c.record_id,
-                    c.name,
-                    c.old.to_string(),
-                    c.new.to_string()
-                ])?;
-                ids.push(tx.last_insert_rowid());
-            }
-        }
+        let ids = insert_changes(&tx, INSERT_CHANGE, entry, first, changes)?;
         tx.commit()?;
         Ok(ids)
     }
@@ -658,23 +622,7 @@ impl Journal {
         changes: &[PlannedChange],
     ) -> Result<(), JournalError> {
         let tx = self.conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO stage_change (stage_id, seq, op, sobject, record_id, name, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
-            for (k, c) in changes.iter().enumerate() {
-                stmt.execute(params![
-                    stage,
-                    (first + k) as i64,
-                    c.op.as_str(),
-                    c.sobject,
-                    c.record_id,
-                    c.name,
-                    c.old.to_string(),
-                    c.new.to_string()
-                ])?;
-            }
-        }
+        insert_changes(&tx, INSERT_STAGE_CHANGE, stage, first, changes)?;
         tx.commit()?;
         Ok(())
     }
@@ -820,6 +768,36 @@ impl Journal {
         }
         Ok(None)
     }
+}
+
+const INSERT_CHANGE: &str = "INSERT INTO change (entry_id, seq, op, sobject, record_id, name, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const INSERT_STAGE_CHANGE: &str = "INSERT INTO stage_change (stage_id, seq, op, sobject, record_id, name, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+/// Inserts planned changes of an entry or a stage (`owner`) at positions `first`, `first + 1`,
+/// … with `sql` ([`INSERT_CHANGE`] or [`INSERT_STAGE_CHANGE`]); returns their row ids.
+fn insert_changes(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    owner: i64,
+    first: usize,
+    changes: &[PlannedChange],
+) -> Result<Vec<i64>, JournalError> {
+    let mut stmt = tx.prepare_cached(sql)?;
+    let mut ids = Vec::with_capacity(changes.len());
+    for (k, c) in changes.iter().enumerate() {
+        stmt.execute(params![
+            owner,
+            (first + k) as i64,
+            c.op.as_str(),
+            c.sobject,
+            c.record_id,
+            c.name,
+            c.old.to_string(),
+            c.new.to_string()
+        ])?;
+        ids.push(tx.last_insert_rowid());
+    }
+    Ok(ids)
 }
 
 fn row_to_change(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {

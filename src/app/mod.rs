@@ -601,7 +601,7 @@ impl Agent {
         obj.remove("failures");
         let head = serde_json::to_string(&v)?;
         // `head` is `{…}`: write it without its closing brace, then the streamed lists.
-        w.write_all(head[..head.len() - 1].as_bytes())?;
+        w.write_all(&head.as_bytes()[..head.len() - 1])?;
         if head.len() > 2 {
             w.write_all(b",")?;
         }
