@@ -1568,3 +1568,40 @@ fn paraphrases_general_rules() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn picklist_values_said_whole_and_stages_are_not_owners() {
+    let cases: &[(&str, &str)] = &[
+        // "value" is an Amount alias, but "value proposition" is a stage said whole
+        (
+            "bump project titan to value proposition",
+            r##"update("project titan"; ?=Value Proposition)"##,
+        ),
+        (
+            "move the acme renewal to value prop",
+            r##"update("acme renewal"; ?=Value Proposition)"##,
+        ),
+        // "move X to stage Y": a stage, not a person called "stage negotiation"
+        (
+            "move titan to stage negotiation",
+            r##"update("titan"; StageName=Negotiation/Review)"##,
+        ),
+        (
+            "move titan to negotiation stage",
+            r##"update("titan"; StageName=Negotiation/Review)"##,
+        ),
+        // a person whose surname is a field word is still a person
+        (
+            "move the initech deal to jordan price",
+            r##"reassign("initech"#Opportunity; jordan price)"##,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (text, expected) in cases {
+        let got = sig(text);
+        if got != *expected {
+            failures.push(format!("{text}\n   expected {expected}\n   got      {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -666,6 +666,40 @@ async fn streamed_bulk_values_follow_each_record() {
 }
 
 #[tokio::test]
+async fn task_filters_by_related_record_and_empty_filters_are_not_found() {
+    let org = start().await;
+    let (mut agent, _) = org.agent(DANA, DANA_ID);
+    let admin = org.admin();
+    let out = agent
+        .submit(
+            "mark all my open tasks for the hooli cloud migration as complete",
+            yes(),
+        )
+        .await;
+    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    let mut ids: Vec<_> = out.changes.iter().filter_map(|c| c.id.clone()).collect();
+    ids.sort();
+    assert_eq!(ids, vec!["00TDm0000000006MAA", "00TDm0000000007MAA"]);
+    let done = admin
+        .query("SELECT Id FROM Task WHERE What.Name = 'Hooli Cloud Migration' AND Status = 'Completed'")
+        .await;
+    assert_eq!(done.len(), 2);
+    // a filter that matches nothing says so, instead of "already hold those values"
+    let none = agent
+        .submit(
+            "set the next step on all my opportunities at nobody corp to 'x'",
+            yes(),
+        )
+        .await;
+    assert_eq!(none.status, Status::NotFound, "{}", none.message);
+    assert!(
+        none.message.contains("no Opportunity records"),
+        "{}",
+        none.message
+    );
+}
+
+#[tokio::test]
 async fn statuses_of_the_resolution_rules() {
     let org = start().await;
     let (mut agent, _) = org.agent(DANA, DANA_ID);

@@ -289,6 +289,18 @@ impl<'a> Matcher<'a> {
             let joined = ws.join(" ");
             match c.slot {
                 SlotName::Field if !self.g.field_aliases(&joined).is_empty() => bonus += 2,
+                // "move titan to stage negotiation": words led by a field name, or holding a
+                // picklist value, are no person ("Jordan Price" still is)
+                SlotName::Owner
+                    if (1..=ws.len().min(self.g.max_field_words))
+                        .any(|j| !self.g.field_aliases(&ws[..j].join(" ")).is_empty())
+                        || (0..ws.len()).any(|i| {
+                            (i + 1..=ws.len().min(i + self.g.max_field_words))
+                                .any(|j| !self.g.value_hints(&ws[i..j].join(" ")).is_empty())
+                        }) =>
+                {
+                    bonus -= 8
+                }
                 // "the stage of X" is a field of a record, not a record's name
                 SlotName::Target
                     if (1..ws.len().min(self.g.max_field_words + 1)).any(|n| {

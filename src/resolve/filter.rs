@@ -6,7 +6,7 @@
 use serde_json::Value as Json;
 
 use super::field::{match_picklist, word_matches, words};
-use super::query::{self, and, compare, contains, date, eq_bool, eq_str, number, to_soql};
+use super::query::{self, and, compare, contains, date, eq_bool, eq_str, number, or, to_soql};
 use super::stream::{BulkSource, Rule};
 use super::{ResolveError, Resolver};
 use crate::lang::RecordFilter;
@@ -19,6 +19,14 @@ pub fn object_of(f: &RecordFilter) -> &'static str {
         None if f.overdue && f.stage.is_none() && f.closing.is_none() => "Task",
         None => "Opportunity",
     }
+}
+
+/// A change to the records of a filter that matches none: `not_found`, as for a name.
+pub(crate) fn none_match(f: &RecordFilter) -> ResolveError {
+    ResolveError::NotFound(format!(
+        "no {} records you can see match that; nothing was changed",
+        object_of(f)
+    ))
 }
 
 /// A filter's rows, or the start of too many to hold.
@@ -127,13 +135,17 @@ impl Resolver<'_> {
             conds.push(compare(field_name, Operator::Lt, date(self.today)));
         }
         if let Some(acct) = &f.account {
-            let path = if object == "Account" {
-                "Name"
-            } else {
-                "Account.Name"
-            };
-            for w in words(acct) {
-                conds.push(contains(path, &w));
+            let all_words =
+                |path: &str| and(words(acct).iter().map(|w| contains(path, w)).collect());
+            match object {
+                "Account" => conds.extend(all_words("Name")),
+                // "my tasks for the hooli cloud migration": what the task is about (an
+                // opportunity, a case…) or its account
+                "Task" | "Event" => conds.extend(or(all_words("What.Name")
+                    .into_iter()
+                    .chain(all_words("Account.Name"))
+                    .collect())),
+                _ => conds.extend(all_words("Account.Name")),
             }
         }
         let name_field = match object {
@@ -223,10 +235,18 @@ impl Resolver<'_> {
         large_above: Option<usize>,
     ) -> Result<Rows, ResolveError> {
         let Some(limit) = large_above else {
-            return Ok(Rows::All(self.filter_rows(f, extra).await?));
+            let rows = self.filter_rows(f, extra).await?;
+            return if rows.is_empty() {
+                Err(none_match(f))
+            } else {
+                Ok(Rows::All(rows))
+            };
         };
         let soql = self.filter_soql(f, extra).await?;
         let (first, next, total) = self.org.query_page(&soql).await?;
+        if total == 0 {
+            return Err(none_match(f));
+        }
         if usize::try_from(total).unwrap_or(usize::MAX) > limit {
             return Ok(Rows::Large(LargePage { first, next, total }));
         }

@@ -491,7 +491,11 @@ impl Resolver<'_> {
                     Target::Filter(f) => {
                         *bulk = true;
                         let object = filter::object_of(f);
-                        for row in self.filter_rows(f, &[]).await? {
+                        let rows = self.filter_rows(f, &[]).await?;
+                        if rows.is_empty() {
+                            return Err(filter::none_match(f));
+                        }
+                        for row in rows {
                             let n = Named::Existing(found_of(object, row));
                             self.note_steps(&n, text, steps);
                         }

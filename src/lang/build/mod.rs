@@ -201,12 +201,20 @@ impl<'a> Builder<'a> {
             let vt = s.get(SlotName::Value)?;
             let mut field = s.get(SlotName::Field).map(|f| self.field(f));
             let mut vt = vt;
+            // "to stage 'Negotiation'" / "to negotiation stage" — but a known value said whole
+            // keeps a first word that would leave no known value ("to value proposition" is a
+            // stage; "to high priority" is still Priority = high)
+            let whole_value = !self.g.value_hints(&words(vt).join(" ")).is_empty();
             if field.is_none() && vt.len() >= 2 {
-                // "to stage 'Negotiation'" / "to negotiation stage"
                 let ws = words(vt);
                 for n in (1..=self.g.max_field_words.min(vt.len() - 1)).rev() {
                     let head = ws[..n].join(" ");
-                    if !self.g.field_aliases(&head).is_empty() && vt[0].kind == TokKind::Word {
+                    let keeps_value =
+                        !whole_value || !self.g.value_hints(&ws[n..].join(" ")).is_empty();
+                    if !self.g.field_aliases(&head).is_empty()
+                        && vt[0].kind == TokKind::Word
+                        && keeps_value
+                    {
                         field = Some(self.field(&vt[..n]));
                         vt = &vt[n..];
                         if vt

@@ -81,8 +81,15 @@ pub(crate) fn split_changes(
             fa += 1;
         }
         let Some(to) = (a..b).find(|&k| is_to(&toks[k])) else {
-            // "stage proposal", "amount 500k": a known field name, then its value
+            // "stage proposal", "amount 500k": a known field name, then its value — unless the
+            // words are together a known value and the rest is none ("value proposition" is a
+            // stage, not Amount = "proposition")
             let n = alias_prefix(g, toks, fa, b)?;
+            if !g.value_hints(&lower_text(&toks[fa..b])).is_empty()
+                && g.value_hints(&lower_text(&toks[fa + n..b])).is_empty()
+            {
+                return None;
+            }
             // "next step on all my deals …" is a field of a record, not a value
             if matches!(
                 toks[fa + n].word.as_str(),
