@@ -58,15 +58,15 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn bad(code: &str, message: impl Into<String>) -> SfError {
+pub(crate) fn bad(code: &str, message: impl Into<String>) -> SfError {
     SfError::new(StatusCode::BAD_REQUEST, code, message)
 }
 
-fn delimiter_byte(name: &str) -> Option<u8> {
+pub(crate) fn delimiter_byte(name: &str) -> Option<u8> {
     Some(match name {
         "COMMA" => b',',
         "BACKQUOTE" => b'`',
@@ -76,6 +76,36 @@ fn delimiter_byte(name: &str) -> Option<u8> {
         "TAB" => b'\t',
         _ => return None,
     })
+}
+
+/// `columnDelimiter` (default COMMA), `lineEnding` (default LF) and `contentType` (CSV only) of a
+/// job request, shared by ingest and query jobs.
+///
+/// # Errors
+/// `400 INVALIDJOB` for a value Salesforce does not accept.
+pub(crate) fn csv_options(req: &Value) -> SfResult<(String, String)> {
+    let s = |k: &str| req.get(k).and_then(Value::as_str).map(str::to_string);
+    let delimiter = s("columnDelimiter").unwrap_or_else(|| "COMMA".into());
+    if delimiter_byte(&delimiter).is_none() {
+        return Err(bad(
+            "INVALIDJOB",
+            format!("InvalidJob : Invalid column delimiter: {delimiter}"),
+        ));
+    }
+    let line_ending = s("lineEnding").unwrap_or_else(|| "LF".into());
+    if line_ending != "LF" && line_ending != "CRLF" {
+        return Err(bad(
+            "INVALIDJOB",
+            format!("InvalidJob : Invalid line ending: {line_ending}"),
+        ));
+    }
+    if s("contentType").is_some_and(|c| c != "CSV") {
+        return Err(bad(
+            "INVALIDJOB",
+            "InvalidJob : Only CSV content is supported",
+        ));
+    }
+    Ok((delimiter, line_ending))
 }
 
 /// A job row.
@@ -189,26 +219,7 @@ async fn create(
             )
         })?;
     }
-    let delimiter = s("columnDelimiter").unwrap_or_else(|| "COMMA".into());
-    if delimiter_byte(&delimiter).is_none() {
-        return Err(bad(
-            "INVALIDJOB",
-            format!("InvalidJob : Invalid column delimiter: {delimiter}"),
-        ));
-    }
-    let line_ending = s("lineEnding").unwrap_or_else(|| "LF".into());
-    if line_ending != "LF" && line_ending != "CRLF" {
-        return Err(bad(
-            "INVALIDJOB",
-            format!("InvalidJob : Invalid line ending: {line_ending}"),
-        ));
-    }
-    if s("contentType").is_some_and(|c| c != "CSV") {
-        return Err(bad(
-            "INVALIDJOB",
-            "InvalidJob : Only CSV content is supported",
-        ));
-    }
+    let (delimiter, line_ending) = csv_options(&req)?;
     let now = state.clock.now_string();
     let conn = state.lock_db();
     let seq: i64 = conn.query_row(
@@ -369,7 +380,7 @@ async fn delete_job(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-fn csv_response(body: String) -> Response {
+pub(crate) fn csv_response(body: String) -> Response {
     let mut resp = (StatusCode::OK, body).into_response();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
@@ -508,7 +519,7 @@ async fn results(
     Ok(csv_response(out))
 }
 
-fn terminator(eol: &str) -> csv::Terminator {
+pub(crate) fn terminator(eol: &str) -> csv::Terminator {
     if eol == "\r\n" {
         csv::Terminator::CRLF
     } else {

@@ -11,7 +11,7 @@
 //! - [`session`] — access tokens, the auth middleware and the [`session::Auth`] extractor.
 //! - [`security`] — who may see and change what (`Policy`, `Principal`).
 //! - [`dml`], [`derive`] — record writes/reads with validation, defaults and derived values.
-//! - [`describe`], [`records`], [`composite`], [`bulk`], [`limits`] — REST routes.
+//! - [`describe`], [`records`], [`composite`], [`bulk`], [`bulk_query`], [`limits`] — REST routes.
 //!
 //! # Concurrency
 //! `rusqlite::Connection` is `!Sync`, so [`AppState::db`] is a std `Mutex`, locked briefly by each
@@ -25,6 +25,7 @@
 
 pub mod admin_api;
 pub mod bulk;
+pub mod bulk_query;
 pub mod clock;
 pub mod composite;
 pub mod derive;
@@ -126,6 +127,8 @@ pub struct AppState {
     pub org_id: String,
     /// Wakes the Bulk worker when a job becomes UploadComplete.
     pub bulk_wake: tokio::sync::Notify,
+    /// Wakes the Bulk query worker when a query job is created.
+    pub bulk_query_wake: tokio::sync::Notify,
     /// Injected faults and policy overrides (see `faults.rs`).
     pub faults: faults::FaultOptions,
 }
@@ -191,6 +194,7 @@ impl Sandbox {
             ids,
             org_id,
             bulk_wake: tokio::sync::Notify::new(),
+            bulk_query_wake: tokio::sync::Notify::new(),
             faults: options.faults.clone(),
         };
         Ok(Sandbox {
@@ -228,7 +232,7 @@ impl Sandbox {
         router(self.state.clone())
     }
 
-    /// Serves HTTP on `listener` until `shutdown` completes; also runs the Bulk API worker.
+    /// Serves HTTP on `listener` until `shutdown` completes; also runs the Bulk API workers.
     ///
     /// # Errors
     /// I/O errors from the server.
@@ -237,7 +241,7 @@ impl Sandbox {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let worker = tokio::spawn(bulk::worker(self.state.clone()));
+        let workers = self.spawn_workers();
         let app = self.router();
         // Without TCP_NODELAY small responses wait on delayed ACKs (~40 ms per request).
         let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -246,8 +250,28 @@ impl Sandbox {
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
-        worker.abort();
+        drop(workers);
         result
+    }
+
+    /// Starts the Bulk API workers (ingest and query jobs); they stop when the guard is dropped.
+    pub fn spawn_workers(&self) -> Workers {
+        Workers(vec![
+            tokio::spawn(bulk::worker(self.state.clone())),
+            tokio::spawn(bulk_query::worker(self.state.clone())),
+        ])
+    }
+}
+
+/// The running Bulk API workers of a sandbox, aborted on drop.
+#[derive(Debug)]
+pub struct Workers(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for w in &self.0 {
+            w.abort();
+        }
     }
 }
 
@@ -270,6 +294,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(limits::routes())
         .merge(composite::routes())
         .merge(bulk::routes())
+        .merge(bulk_query::routes())
         .merge(query::routes())
         .merge(admin_api::routes())
         .route_layer(middleware::from_fn_with_state(

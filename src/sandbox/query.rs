@@ -9,11 +9,13 @@
 //! a million-row result streams without materialising anything. API-call counting and the
 //! `Sforce-Limit-Info` header come from the data-route middleware (`session::authenticate`).
 //!
-//! Submodules: `compile` (AST → SQL), `exec` (running, result JSON), `dates` (date literals).
+//! Submodules: `compile` (AST → SQL), `exec` (running, result JSON), `flat` (CSV columns for Bulk
+//! query jobs), `dates` (date literals).
 
 pub mod compile;
 pub mod dates;
 pub mod exec;
+pub mod flat;
 
 use std::collections::HashMap;
 use std::sync::Arc;

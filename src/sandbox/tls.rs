@@ -219,10 +219,10 @@ pub async fn serve_tls(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let tls = TlsListener::new(listener, material)?;
-    let worker = tokio::spawn(crate::sandbox::bulk::worker(sandbox.state().clone()));
+    let workers = sandbox.spawn_workers();
     let app = sandbox.router().layer(middleware::from_fn(mark_https));
     let result = axum::serve(tls, app).with_graceful_shutdown(shutdown).await;
-    worker.abort();
+    drop(workers);
     result
 }
 

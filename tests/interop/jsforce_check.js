@@ -184,6 +184,31 @@ async function jwtConnection(username) {
     return `10 ok, 1 failed (${res.failedResults[0].sf__Error.slice(0, 50)})`;
   });
 
+  await check('Bulk 2.0 query (bulk2.query, scanAll)', async () => {
+    const soql = 'SELECT Id, Name, Account.Name FROM Opportunity ORDER BY Name';
+    const collect = async (opts) => {
+      const stream = await conn.bulk2.query(soql, { pollInterval: 200, pollTimeout: 60000, ...opts });
+      const out = [];
+      await new Promise((resolve, reject) => {
+        stream.on('record', (r) => out.push(r));
+        stream.on('end', resolve);
+        stream.on('error', reject);
+      });
+      return out;
+    };
+    const rows = await collect({});
+    const rest = await conn.query(soql);
+    expect(rows.length === rest.totalSize && rows.length > 20, `${rows.length} bulk rows vs ${rest.totalSize} REST rows`);
+    rows.forEach((r, i) => {
+      const o = rest.records[i];
+      const account = (o.Account && o.Account.Name) || '';
+      expect(r.Id === o.Id && r.Name === o.Name && (r['Account.Name'] || '') === account, { bulk: r, rest: o });
+    });
+    const all = await collect({ scanAll: true });
+    expect(all.length >= rows.length, `queryAll ${all.length} < query ${rows.length}`);
+    return `${rows.length} rows with Account.Name, same as REST; queryAll ${all.length}`;
+  });
+
   await check('limits and Sforce-Limit-Info', async () => {
     const lim = await conn.limits();
     expect(lim.DailyApiRequests && lim.DailyApiRequests.Max > 0, lim.DailyApiRequests);

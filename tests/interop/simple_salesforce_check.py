@@ -143,17 +143,23 @@ class NotServed(Exception):
 
 
 def bulk2_query():
-    try:
-        chunks = list(sf.bulk2.Lead.query("SELECT Id, LastName FROM Lead WHERE Company = 'Interop Paging Co'",
-                                          max_records=1000))
-    except SalesforceResourceNotFound as e:
-        if '/jobs/query' in str(getattr(e, 'url', '')) or 'jobs/query' in str(e):
-            raise NotServed('Bulk 2.0 query jobs (/jobs/query) are not served by the sandbox')
-        raise
-    data = ''.join(chunks)
-    rows = [l for l in data.splitlines() if l and not l.startswith('"Id"')]
+    # Bulk 2.0 query job: create, poll, pages of <= 1000 rows followed through Sforce-Locator; the
+    # rows are exactly the REST query's. Then queryAll sees a deleted Lead that query does not.
+    soql = "SELECT Id, LastName FROM Lead WHERE Company = 'Interop Paging Co'"
+    pages = list(sf.bulk2.Lead.query(soql, max_records=1000, wait=0.2))
+    expect(len(pages) == 3, '%d pages' % len(pages))
+    rows = [r for p in pages for r in csv.DictReader(io.StringIO(p))]
     expect(len(rows) == 2500, '%d rows' % len(rows))
-    return '2500 rows as CSV'
+    rest = {r['Id']: r['LastName'] for r in sf.query_all(soql)['records']}
+    expect({r['Id']: r['LastName'] for r in rows} == rest, 'bulk rows differ from the REST rows')
+    gone = rows[0]['Id']
+    sf.Lead.delete(gone)
+    one = "SELECT Id, IsDeleted FROM Lead WHERE Id = '%s'" % gone
+    live = [r for p in sf.bulk2.Lead.query(one, wait=0.2) for r in csv.DictReader(io.StringIO(p))]
+    expect(live == [], 'query returned a deleted row: %s' % live)
+    every = [r for p in sf.bulk2.Lead.query_all(one, wait=0.2) for r in csv.DictReader(io.StringIO(p))]
+    expect(every == [{'Id': gone, 'IsDeleted': 'true'}], 'queryAll: %s' % every)
+    return '2500 rows in 3 pages, same as REST; queryAll sees the deleted row'
 
 
 def limits():

@@ -49,7 +49,7 @@ pub struct Page {
 
 /// How one selected value is turned into JSON.
 #[derive(Debug, Clone)]
-enum Conv<'a> {
+pub(super) enum Conv<'a> {
     /// A field value (`store::to_json`).
     Field(&'a Field),
     /// A grouped field of an aggregate row: null stays null (a ROLLUP/CUBE subtotal).
@@ -129,12 +129,12 @@ impl<'a> Node<'a> {
 
 /// Selected SQL expressions, deduplicated.
 #[derive(Debug, Default)]
-struct Columns {
-    exprs: Vec<String>,
+pub(super) struct Columns {
+    pub(super) exprs: Vec<String>,
 }
 
 impl Columns {
-    fn add(&mut self, sql: String) -> usize {
+    pub(super) fn add(&mut self, sql: String) -> usize {
         if let Some(i) = self.exprs.iter().position(|e| *e == sql) {
             return i;
         }
@@ -230,7 +230,7 @@ fn shape<'a>(
     Ok(root)
 }
 
-fn id_columns<'a>(
+pub(super) fn id_columns<'a>(
     scope: &mut Scope<'a, '_>,
     cols: &mut Columns,
     rels: &[String],
@@ -347,7 +347,7 @@ fn record_url(version: &str, object: &str, id: &str) -> String {
     format!("/services/data/v{version}/sobjects/{object}/{id}")
 }
 
-fn convert(conv: &Conv<'_>, v: ValueRef<'_>) -> Json {
+pub(super) fn convert(conv: &Conv<'_>, v: ValueRef<'_>) -> Json {
     match conv {
         Conv::Field(f) => store::to_json(f, v),
         Conv::Grouped(_) if v == ValueRef::Null => Json::Null,
@@ -478,7 +478,7 @@ fn count(conn: &Connection, sql: &str, params: &[SqlValue]) -> Result<u64, SfErr
 }
 
 /// Checks rules Salesforce enforces before running a query.
-fn check_rules(query: &Query, object: &ObjectSchema) -> Result<(), SfError> {
+pub(super) fn check_rules(query: &Query, object: &ObjectSchema) -> Result<(), SfError> {
     if let Some(n) = query.offset
         && n > 2000
     {
@@ -621,7 +621,7 @@ pub fn run(
 }
 
 /// `WHERE` of the base query: soft delete, row-level security, then the query's own condition.
-fn where_part(
+pub(super) fn where_part(
     scope: &mut Scope<'_, '_>,
     query: &Query,
     all_rows: bool,
