@@ -630,6 +630,67 @@ async fn streamed_undo_reverts_in_bulk_and_journals_what_changed_since() {
 }
 
 #[tokio::test]
+async fn large_streamed_updates_read_through_a_bulk_query_job_with_typed_values() {
+    let org = start().await;
+    let (mut agent, hook) = org.agent(DANA, DANA_ID);
+    let admin = org.admin();
+    // more than BULK_READ_ABOVE records for the filter
+    let n = sayso::app::BULK_READ_ABOVE + 50;
+    let mut csv = String::from("Name,StageName,CloseDate,Amount,OwnerId\n");
+    for i in 0..n {
+        csv.push_str(&format!(
+            "Scale Deal {i:05},Qualification,2027-01-15,{},{DANA_ID}\n",
+            1000 + i
+        ));
+    }
+    let (_, failed) = admin
+        .org
+        .bulk_ingest("Opportunity", "insert", csv)
+        .await
+        .unwrap();
+    assert_eq!(failed.lines().count(), 1, "{failed}");
+    let used_query_job = Arc::new(Mutex::new(false));
+    let seen = used_query_job.clone();
+    *hook.lock().unwrap() = Some((
+        "/jobs/query".into(),
+        Box::new(move |_| {
+            *seen.lock().unwrap() = true;
+            Box::pin(async {})
+        }),
+    ));
+    let out = agent
+        .submit(
+            "add 1000 to the amount on all my opportunities in qualification",
+            RunOptions {
+                max_records: 1_000_000,
+                ..yes()
+            },
+        )
+        .await;
+    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    assert!(
+        *used_query_job.lock().unwrap(),
+        "read through a Bulk query job"
+    );
+    let in_qualification = admin
+        .query("SELECT Id FROM Opportunity WHERE StageName = 'Qualification' AND OwnerId = '005Dm0000000003IAA'")
+        .await
+        .len();
+    assert_eq!(out.count, Some(in_qualification as u64));
+    // each amount moved by exactly 1000 from its own value (typed from the CSV's text)
+    for i in [0, 1234, n - 1] {
+        let row = admin
+            .one(&format!(
+                "SELECT Amount FROM Opportunity WHERE Name = 'Scale Deal {i:05}'"
+            ))
+            .await;
+        assert_eq!(row["Amount"].as_f64(), Some((2000 + i) as f64), "deal {i}");
+    }
+    // far fewer calls than REST pages of 2,000 plus collections of 200 would take
+    assert!(out.api_calls < 40, "{} calls", out.api_calls);
+}
+
+#[tokio::test]
 async fn streamed_bulk_values_follow_each_record() {
     let org = start().await;
     let (mut agent, _) = org.agent(DANA, DANA_ID);

@@ -519,32 +519,66 @@ impl Agent {
         }
     }
 
+    /// Reads the source's records into the stage: past [`BULK_READ_ABOVE`] records through a
+    /// Bulk API 2.0 query job (a few calls instead of one per 2,000 records), else through the
+    /// REST query's pages. Returns how many changes were staged.
     async fn fill_stage(&mut self, stage: i64, source: &BulkSource) -> Result<usize, Outcome> {
+        let org_failed = |e: OrgError| outcome_of_error(ResolveError::Org(e));
         let mut count = 0;
+        if usize::try_from(source.total).unwrap_or(usize::MAX) > BULK_READ_ABOVE {
+            let mut job = self
+                .org
+                .bulk_query(&source.bulk_soql())
+                .await
+                .map_err(org_failed)?;
+            let read = loop {
+                match self.org.bulk_query_page(&mut job, BULK_READ_PAGE).await {
+                    Ok(Some(rows)) => {
+                        let rows: Vec<Json> = rows.into_iter().map(|r| source.typed(r)).collect();
+                        match self.stage_rows(stage, count, source, &rows) {
+                            Ok(n) => count += n,
+                            Err(o) => break Err(o),
+                        }
+                    }
+                    Ok(None) => break Ok(count),
+                    Err(e) => break Err(org_failed(e)),
+                }
+            };
+            // Its results are a copy of the records: don't leave them in the org.
+            let _ = self.org.bulk_query_delete(job).await;
+            return read;
+        }
         let mut page = source.first.clone();
         let mut next = source.next.clone();
         loop {
-            let mut changes = Vec::with_capacity(page.len());
-            for row in &page {
-                if let Some(c) = source.change_for(row).map_err(outcome_of_error)? {
-                    changes.push(c);
-                }
-            }
-            self.journal
-                .stage_append(stage, count, &changes)
-                .map_err(|e| Outcome::new(Status::Failed, format!("nothing was sent: {e}")))?;
-            count += changes.len();
+            count += self.stage_rows(stage, count, source, &page)?;
             let Some(url) = next.take() else {
                 return Ok(count);
             };
-            let (rows, after) = self
-                .org
-                .query_more(&url)
-                .await
-                .map_err(|e| outcome_of_error(ResolveError::Org(e)))?;
+            let (rows, after) = self.org.query_more(&url).await.map_err(org_failed)?;
             page = rows;
             next = after;
         }
+    }
+
+    /// Stages the changes of one page of rows at position `first`; returns how many.
+    fn stage_rows(
+        &mut self,
+        stage: i64,
+        first: usize,
+        source: &BulkSource,
+        rows: &[Json],
+    ) -> Result<usize, Outcome> {
+        let mut changes = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some(c) = source.change_for(row).map_err(outcome_of_error)? {
+                changes.push(c);
+            }
+        }
+        self.journal
+            .stage_append(stage, first, &changes)
+            .map_err(|e| Outcome::new(Status::Failed, format!("nothing was sent: {e}")))?;
+        Ok(changes.len())
     }
 
     /// Drops what a plan left pending (a staged bulk change that will not be applied). Harmless
@@ -814,6 +848,12 @@ fn exec_options<'a>(
         progress,
     }
 }
+
+/// Past this many matching records, a streamed update reads them through a Bulk API 2.0 query
+/// job instead of REST query pages of 2,000.
+pub const BULK_READ_ABOVE: usize = 10_000;
+/// Rows per page of a Bulk query job's results (bounds the memory of staging).
+const BULK_READ_PAGE: usize = 25_000;
 
 /// How many changes (and failures) of a streamed run an [`Outcome`] holds.
 pub const STREAMED_SAMPLE: usize = 1000;

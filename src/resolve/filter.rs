@@ -11,6 +11,7 @@ use super::stream::{BulkSource, Rule};
 use super::{ResolveError, Resolver};
 use crate::lang::RecordFilter;
 use crate::soql::ast::Operator;
+use crate::soql::ast::Query;
 
 /// The object a filter reads: as said, else tasks for "overdue", else opportunities.
 pub fn object_of(f: &RecordFilter) -> &'static str {
@@ -39,6 +40,7 @@ pub enum Rows {
 
 /// The first page of a large filter.
 pub struct LargePage {
+    query: Query,
     first: Vec<Json>,
     next: Option<String>,
     total: u64,
@@ -51,6 +53,7 @@ impl LargePage {
             sobject: sobject.to_string(),
             intent: intent.to_string(),
             total: self.total,
+            query: self.query,
             first: self.first,
             next: self.next,
             rules,
@@ -205,6 +208,15 @@ impl Resolver<'_> {
         f: &RecordFilter,
         extra: &[String],
     ) -> Result<String, ResolveError> {
+        Ok(to_soql(&self.filter_query(f, extra).await?))
+    }
+
+    /// The filter's query (escaped by construction), ordered by the record's name.
+    async fn filter_query(
+        &mut self,
+        f: &RecordFilter,
+        extra: &[String],
+    ) -> Result<Query, ResolveError> {
         let object = object_of(f);
         let fields = self.select_fields(object, extra).await?;
         let mut q = query::select(object, &fields);
@@ -219,7 +231,7 @@ impl Resolver<'_> {
         } else {
             q
         };
-        Ok(to_soql(&q))
+        Ok(q)
     }
 
     /// The filter's rows, or — when `large_above` is set and more records match — the first
@@ -242,13 +254,18 @@ impl Resolver<'_> {
                 Ok(Rows::All(rows))
             };
         };
-        let soql = self.filter_soql(f, extra).await?;
-        let (first, next, total) = self.org.query_page(&soql).await?;
+        let query = self.filter_query(f, extra).await?;
+        let (first, next, total) = self.org.query_page(&to_soql(&query)).await?;
         if total == 0 {
             return Err(none_match(f));
         }
         if usize::try_from(total).unwrap_or(usize::MAX) > limit {
-            return Ok(Rows::Large(LargePage { first, next, total }));
+            return Ok(Rows::Large(LargePage {
+                query,
+                first,
+                next,
+                total,
+            }));
         }
         let mut rows = first;
         let mut next = next;

@@ -11,10 +11,12 @@ use serde_json::{Map, Value as Json};
 
 use super::ResolveError;
 use super::field::{FieldValue, coerce};
+use super::query::to_soql;
 use super::record::display_name;
 use super::schema::FieldDescribe;
 use crate::journal::{Op, PlannedChange};
 use crate::lang::FieldChange;
+use crate::soql::ast::{FieldPath, Query, SelectItem};
 
 /// What a field is set to on each record.
 #[derive(Debug, Clone)]
@@ -45,6 +47,9 @@ pub struct BulkSource {
     pub intent: String,
     /// `totalSize` of the query: how many records matched when it ran.
     pub total: u64,
+    /// The filter's query (escaped by construction); [`BulkSource::bulk_soql`] reads the same
+    /// records through a Bulk API 2.0 query job.
+    pub query: Query,
     /// The first page of rows.
     pub first: Vec<Json>,
     /// The next page (`nextRecordsUrl`), if any.
@@ -100,5 +105,70 @@ impl BulkSource {
     /// The fields the changes write, in rule order (the Bulk CSV's columns after `Id`).
     pub fn columns(&self) -> Vec<String> {
         self.rules.iter().map(|r| r.field.name.clone()).collect()
+    }
+
+    /// The filter's query for a Bulk API 2.0 query job: the same records, selecting only what
+    /// a change needs (the id, the name fields, the rule fields), in no particular order.
+    pub fn bulk_soql(&self) -> String {
+        const NAME_FIELDS: [&str; 7] = [
+            "Id",
+            "Name",
+            "CaseNumber",
+            "Subject",
+            "Title",
+            "FirstName",
+            "LastName",
+        ];
+        let mut q = self.query.clone();
+        let rule_fields = self.columns();
+        let single = |item: &SelectItem| match item {
+            SelectItem::Field { path, .. } if path.0.len() == 1 => Some(path.0[0].clone()),
+            _ => None,
+        };
+        q.select.retain(|item| {
+            single(item)
+                .is_some_and(|f| NAME_FIELDS.contains(&f.as_str()) || rule_fields.contains(&f))
+        });
+        for f in &rule_fields {
+            if !q.select.iter().any(|i| single(i).as_ref() == Some(f)) {
+                q.select.push(SelectItem::Field {
+                    path: FieldPath(vec![f.clone()]),
+                    alias: None,
+                });
+            }
+        }
+        q.order_by.clear();
+        to_soql(&q)
+    }
+
+    /// A Bulk query row (every value a string, empty cells null) with the rule fields' values
+    /// typed as the REST API gives them (numbers, booleans), so they compare and coerce alike.
+    pub fn typed(&self, mut row: Json) -> Json {
+        let Some(o) = row.as_object_mut() else {
+            return row;
+        };
+        for rule in &self.rules {
+            let Some(v) = o.get_mut(&rule.field.name) else {
+                continue;
+            };
+            let Some(text) = v.as_str() else {
+                continue;
+            };
+            let typed = match rule.field.kind.as_str() {
+                "currency" | "double" | "percent" | "int" | "long" => {
+                    text.parse::<f64>().ok().map(Json::from)
+                }
+                "boolean" => match text {
+                    "true" => Some(Json::Bool(true)),
+                    "false" => Some(Json::Bool(false)),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(t) = typed {
+                *v = t;
+            }
+        }
+        row
     }
 }
