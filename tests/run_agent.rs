@@ -691,6 +691,34 @@ async fn large_streamed_updates_read_through_a_bulk_query_job_with_typed_values(
 }
 
 #[tokio::test]
+async fn a_bulk_query_job_is_read_page_by_page_to_the_end() {
+    let org = start().await;
+    let admin = org.admin();
+    let mut csv = String::from("LastName,Company\n");
+    for i in 0..2500 {
+        csv.push_str(&format!("Pager {i:04},Paging Co\n"));
+    }
+    admin.org.bulk_ingest("Lead", "insert", csv).await.unwrap();
+    let mut job = admin
+        .org
+        .bulk_query("SELECT Id, LastName FROM Lead WHERE Company = 'Paging Co'")
+        .await
+        .unwrap();
+    let mut pages = 0;
+    let mut names = std::collections::BTreeSet::new();
+    while let Some(rows) = admin.org.bulk_query_page(&mut job, 1000).await.unwrap() {
+        pages += 1;
+        assert!(rows.len() <= 1000);
+        for r in rows {
+            names.insert(r["LastName"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(pages, 3, "1000 + 1000 + 500 rows, following the locator");
+    assert_eq!(names.len(), 2500);
+    admin.org.bulk_query_delete(job).await.unwrap();
+}
+
+#[tokio::test]
 async fn streamed_bulk_values_follow_each_record() {
     let org = start().await;
     let (mut agent, _) = org.agent(DANA, DANA_ID);

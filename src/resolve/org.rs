@@ -50,11 +50,11 @@ pub struct HttpResponse {
 }
 
 impl HttpResponse {
-    /// The first header with this (lower-case) name.
+    /// The first header with this name (compared without case, as HTTP does).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 

@@ -189,6 +189,9 @@ pub fn print(agent: &Agent, out: &Outcome, json: bool, extra: &[(&str, serde_jso
     }
 }
 
+/// Changes (and failures) the text output lists; the rest are counted.
+const SHOWN: usize = 20;
+
 /// Prints an outcome as one JSON line or as text.
 pub fn render(out: &Outcome, json: bool) {
     if json {
@@ -205,7 +208,7 @@ pub fn render(out: &Outcome, json: bool) {
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
     println!("{status}: {}", out.message);
-    for c in &out.changes {
+    for c in out.changes.iter().take(SHOWN) {
         let fields: Vec<String> = c
             .fields
             .iter()
@@ -247,13 +250,23 @@ pub fn render(out: &Outcome, json: bool) {
             println!("  {}. {} {} ({})", i + 1, c.sobject, c.name, c.id);
         }
     }
-    for f in &out.failures {
+    let made = out.count.map_or(out.changes.len(), |n| n as usize);
+    if made > SHOWN && !out.changes.is_empty() {
+        println!(
+            "  … and {} more (`sayso history` lists them; `--json` prints them all)",
+            made - SHOWN.min(out.changes.len())
+        );
+    }
+    for f in out.failures.iter().take(SHOWN) {
         println!(
             "  failed: {} {}: {}",
             f.name,
             f.id.as_deref().unwrap_or(""),
             f.error
         );
+    }
+    if out.failures.len() > SHOWN {
+        println!("  … and more failures (`sayso history` lists them; `sayso retry` re-sends them)");
     }
     for s in &out.suggestions {
         println!("  try: {s}");

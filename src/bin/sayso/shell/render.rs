@@ -285,6 +285,9 @@ pub(crate) fn candidates(rows: &[CandidateRow]) -> String {
     t.to_string()
 }
 
+/// Changes (and failures) a finished outcome lists; the rest are counted.
+const SHOWN: usize = 20;
+
 /// A finished outcome: status line, changes, records, suggestions.
 pub(crate) fn outcome(out: &Outcome, style: &Style) -> String {
     let word = status_word(out.status);
@@ -296,7 +299,7 @@ pub(crate) fn outcome(out: &Outcome, style: &Style) -> String {
         style.red(&word)
     };
     let mut lines = vec![format!("{head}: {}", out.message)];
-    for c in &out.changes {
+    for c in out.changes.iter().take(SHOWN) {
         let fields: Vec<String> = c
             .fields
             .iter()
@@ -320,11 +323,23 @@ pub(crate) fn outcome(out: &Outcome, style: &Style) -> String {
             fields.join(", ")
         ));
     }
+    let made = out.count.map_or(out.changes.len(), |n| n as usize);
+    if made > SHOWN && !out.changes.is_empty() {
+        lines.push(style.dim(&format!(
+            "  … and {} more (:history lists them)",
+            made - SHOWN.min(out.changes.len())
+        )));
+    }
     if out.status == Status::Answered && !out.records.is_empty() {
         lines.push(records_table(&out.records));
     }
-    for f in &out.failures {
+    for f in out.failures.iter().take(SHOWN) {
         lines.push(style.red(&format!("  failed: {}: {}", f.name, f.error)));
+    }
+    if out.failures.len() > SHOWN {
+        lines.push(style.red(&format!(
+            "  … and more failures (:history lists them; `sayso retry` re-sends them)"
+        )));
     }
     for s in &out.suggestions {
         lines.push(format!("  try: {s}"));
@@ -353,6 +368,24 @@ mod tests {
         assert_eq!(value(&json!(12.5)), "12.50");
         assert_eq!(value(&json!(null)), "—");
         assert_eq!(value(&json!({"Name": "Acme"})), "Acme");
+    }
+
+    #[test]
+    fn a_large_outcome_lists_twenty_changes_and_counts_the_rest() {
+        let mut o = Outcome::new(Status::Applied, "1000000 changes made");
+        o.changes = (0..1000)
+            .map(|i| sayso::exec::ChangeReport {
+                op: "update".into(),
+                sobject: "Opportunity".into(),
+                id: None,
+                name: format!("Deal {i}"),
+                fields: [("NextStep".to_string(), json!({"old": null, "new": "x"}))].into(),
+            })
+            .collect();
+        o.count = Some(1_000_000);
+        let text = outcome(&o, &PLAIN);
+        assert_eq!(text.matches("update Opportunity").count(), SHOWN);
+        assert!(text.contains("… and 999980 more"), "{text}");
     }
 
     #[test]
