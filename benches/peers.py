@@ -277,6 +277,9 @@ def scale(box_bin, n, agent_bulk_max):
                               "set the next step on all my opportunities in qualification to 'scale value'"], box.env)
         out['agent_bulk_s'], out['agent_bulk_rss'], out['agent_bulk_calls'] = wall, rss, box.calls() - c0
         done = box.query("SELECT COUNT() FROM Opportunity WHERE NextStep = 'scale value'")['totalSize']
+        total = box.query("SELECT COUNT() FROM Opportunity WHERE OwnerId = '%s' AND StageName = 'Qualification'"
+                          % owner)['totalSize']
+        assert done == total, ('the agent changed %d of %d records' % (done, total))
         out['agent_bulk_rows'] = done
         return out
     finally:
@@ -290,7 +293,7 @@ def main():
     ap.add_argument('--no-loop', action='store_true', help='skip the per-record loop')
     ap.add_argument('--no-sf', action='store_true', help='skip the sf CLI')
     ap.add_argument('--agent-bulk-max', type=int, default=100_000,
-                    help='in --scale runs, skip the agent bulk update above this N (it is not streamed yet)')
+                    help='in --scale runs, skip the agent bulk update above this N (to save time)')
     ap.add_argument('--scale', help='comma-separated record counts for the scale runs (e.g. 100000,1000000)')
     a = ap.parse_args()
     if a.scale:

@@ -372,7 +372,12 @@ fn streamed_bulk_run_prints_every_change_and_is_undone() {
     assert_eq!(stage_rows(&s.home), 0);
     let (_, after) = s.run("how many open tasks do I have");
     assert_eq!(after["count"], 0, "{after}");
-    // the whole run is one journal entry, and undo puts every task back
+    // the whole run is one journal entry, and history lists every change of it
+    let (code, lines) = s.json(&["history", "--json", "--limit", "1"]);
+    assert_eq!(code, 0);
+    assert_eq!(lines[0]["changes"].as_array().unwrap().len() as u64, open);
+    assert_eq!(lines[0]["changes"][0]["state"], "done");
+    // undo puts every task back
     let (code, lines) = s.json(&["undo", "--json"]);
     assert_eq!(code, 0, "{lines:?}");
     assert_eq!(lines[0]["status"], "applied", "{}", lines[0]["message"]);

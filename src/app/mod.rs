@@ -124,6 +124,20 @@ impl Outcome {
     }
 }
 
+/// One journal entry as [`Agent::history`] lists it.
+#[derive(Debug, Clone)]
+pub struct HistoryItem {
+    /// The entry.
+    pub entry: Entry,
+    /// Its first [`HISTORY_SAMPLE`] changes, in plan order.
+    pub changes: Vec<ChangeRow>,
+    /// How many changes it holds.
+    pub total: usize,
+}
+
+/// How many changes of each entry [`Agent::history`] reads.
+pub const HISTORY_SAMPLE: usize = 20;
+
 /// Options of `sayso run`.
 #[derive(Debug, Clone, Copy)]
 pub struct RunOptions {
@@ -800,18 +814,26 @@ impl Agent {
         out
     }
 
-    /// The latest journal entries.
+    /// The latest journal entries, newest first, each with its first [`HISTORY_SAMPLE`] changes
+    /// and how many it holds (an entry may hold a million).
     ///
     /// # Errors
     /// [`JournalError`].
-    pub fn history(
-        &self,
-        limit: usize,
-    ) -> Result<Vec<(Entry, Vec<crate::journal::ChangeRow>)>, JournalError> {
+    pub fn history(&self, limit: usize) -> Result<Vec<HistoryItem>, JournalError> {
         let mut out = Vec::new();
-        for e in self.journal.entries(limit)? {
-            let changes = self.journal.changes(e.id)?;
-            out.push((e, changes));
+        for entry in self.journal.entries(limit)? {
+            let changes: Vec<ChangeRow> = self
+                .journal
+                .changes_page(entry.id, None, HISTORY_SAMPLE)?
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect();
+            let c = self.journal.state_counts(entry.id)?;
+            out.push(HistoryItem {
+                entry,
+                changes,
+                total: c.done + c.failed + c.planned,
+            });
         }
         Ok(out)
     }

@@ -1,5 +1,6 @@
 //! `sayso history`, `sayso undo [N]`, `sayso retry`: the journal from the command line.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use sayso::app::{Agent, RunOptions};
@@ -47,34 +48,44 @@ pub struct RetryArgs {
 pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     let home = Home::from_env()?;
     let journal = sayso::app::open_journal(&home)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
     for e in journal.entries(args.limit)? {
-        let changes = journal.changes(e.id)?;
         if args.json {
-            let list: Vec<serde_json::Value> = changes
-                .iter()
-                .map(|c| {
-                    serde_json::json!({"op": c.change.op.as_str(), "sobject": c.change.sobject, "id": c.change.record_id,
-                        "name": c.change.name, "old": c.change.old, "new": c.change.new,
-                        "state": format!("{:?}", c.state).to_lowercase(), "error": c.error})
-                })
-                .collect();
-            println!(
-                "{}",
-                serde_json::json!({"entry": e.id, "at": e.at, "user": e.user, "phrase": e.phrase, "kind": e.kind,
-                    "refers_to": e.refers_to, "status": e.status, "message": e.message, "changes": list})
-            );
+            // One line per entry; its changes are written as they are read (an entry may hold a
+            // million).
+            let head = serde_json::json!({"entry": e.id, "at": e.at, "user": e.user, "phrase": e.phrase, "kind": e.kind,
+                "refers_to": e.refers_to, "status": e.status, "message": e.message})
+            .to_string();
+            write!(out, "{},\"changes\":[", &head[..head.len() - 1])?;
+            let mut first = true;
+            journal.for_each_change(e.id, |c| {
+                if !first {
+                    out.write_all(b",")?;
+                }
+                first = false;
+                let row = serde_json::json!({"op": c.change.op.as_str(), "sobject": c.change.sobject, "id": c.change.record_id,
+                    "name": c.change.name, "old": c.change.old, "new": c.change.new,
+                    "state": format!("{:?}", c.state).to_lowercase(), "error": c.error});
+                serde_json::to_writer(&mut out, &row)?;
+                Ok(())
+            })?;
+            writeln!(out, "]}}")?;
         } else {
             let what = match (e.kind.as_str(), e.refers_to) {
                 ("undo", Some(r)) => format!(" (undo of {r})"),
                 ("retry", Some(r)) => format!(" (retry of {r})"),
                 _ => String::new(),
             };
-            println!(
+            writeln!(
+                out,
                 "{:>4}  {}  {}  {}{}  [{}] {}",
                 e.id, e.at, e.user, e.phrase, what, e.status, e.message
-            );
-            for c in changes.iter().take(10) {
-                println!(
+            )?;
+            let shown = journal.changes_page(e.id, None, 10)?;
+            for (_, c) in &shown {
+                writeln!(
+                    out,
                     "        {} {} {} {:?} {} → {}",
                     c.change.op.as_str(),
                     c.change.sobject,
@@ -82,13 +93,16 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
                     c.state,
                     c.change.old,
                     c.change.new
-                );
+                )?;
             }
-            if changes.len() > 10 {
-                println!("        … {} more", changes.len() - 10);
+            let counts = journal.state_counts(e.id)?;
+            let total = counts.done + counts.failed + counts.planned;
+            if total > shown.len() {
+                writeln!(out, "        … {} more", total - shown.len())?;
             }
         }
     }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -258,21 +258,23 @@ impl Shell {
         };
         let undone: Vec<i64> = entries
             .iter()
-            .filter(|(e, _)| e.kind == "undo")
-            .filter_map(|(e, _)| e.refers_to)
+            .filter(|i| i.entry.kind == "undo")
+            .filter_map(|i| i.entry.refers_to)
             .collect();
-        let Some((target, changes)) = entries.iter().find(|(e, c)| {
-            e.kind != "undo" && !undone.contains(&e.id) && !c.is_empty() && e.status != "failed"
+        let Some(item) = entries.iter().find(|i| {
+            let e = &i.entry;
+            e.kind != "undo" && !undone.contains(&e.id) && i.total > 0 && e.status != "failed"
         }) else {
             println!("nothing to undo");
             return false;
         };
+        let (target, changes) = (&item.entry, &item.changes);
         println!(
             "undo #{} \"{}\" ({} change{}):",
             target.id,
             target.phrase,
-            changes.len(),
-            if changes.len() == 1 { "" } else { "s" }
+            item.total,
+            if item.total == 1 { "" } else { "s" }
         );
         for c in changes.iter().take(5) {
             let ch = &c.change;
@@ -304,8 +306,8 @@ impl Shell {
             };
             println!("  {line}");
         }
-        if changes.len() > 5 {
-            println!("  … and {} more", changes.len() - 5);
+        if item.total > 5 {
+            println!("  … and {} more", item.total - 5);
         }
         if !self.confirm("undo it? [Enter = yes, n = no] ") {
             println!("cancelled; nothing changed");

@@ -315,7 +315,8 @@ impl Shell {
         match self.agent.history(15) {
             Ok(entries) if entries.is_empty() => println!("no changes yet"),
             Ok(entries) => {
-                for (e, changes) in entries.iter().rev() {
+                for item in entries.iter().rev() {
+                    let e = &item.entry;
                     let what = match (e.kind.as_str(), e.refers_to) {
                         ("undo", Some(r)) => format!(" (undo of #{r})"),
                         ("retry", Some(r)) => format!(" (retry of #{r})"),
@@ -328,8 +329,8 @@ impl Shell {
                         e.phrase,
                         what,
                         e.status,
-                        changes.len(),
-                        if changes.len() == 1 { "" } else { "s" }
+                        item.total,
+                        if item.total == 1 { "" } else { "s" }
                     );
                 }
             }
