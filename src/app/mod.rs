@@ -124,6 +124,26 @@ impl Outcome {
     }
 }
 
+/// Why records could not be staged: a value that does not fit one of them, or the journal.
+#[derive(Debug, thiserror::Error)]
+enum StageError {
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
+
+impl From<StageError> for Outcome {
+    fn from(e: StageError) -> Outcome {
+        match e {
+            StageError::Resolve(e) => outcome_of_error(e),
+            StageError::Journal(e) => {
+                Outcome::new(Status::Failed, format!("nothing was sent: {e}"))
+            }
+        }
+    }
+}
+
 /// One journal entry as [`Agent::history`] lists it.
 #[derive(Debug, Clone)]
 pub struct HistoryItem {
@@ -343,7 +363,7 @@ impl Agent {
                 if total > opts.max_records {
                     return too_many(total, opts.max_records);
                 }
-                match self.stage(source).await {
+                match self.stage(*source).await {
                     Ok(plan) => plan,
                     Err(o) => return o,
                 }
@@ -551,7 +571,7 @@ impl Agent {
                         let rows: Vec<Json> = rows.into_iter().map(|r| source.typed(r)).collect();
                         match self.stage_rows(stage, count, source, &rows) {
                             Ok(n) => count += n,
-                            Err(o) => break Err(o),
+                            Err(e) => break Err(e.into()),
                         }
                     }
                     Ok(None) => break Ok(count),
@@ -565,7 +585,9 @@ impl Agent {
         let mut page = source.first.clone();
         let mut next = source.next.clone();
         loop {
-            count += self.stage_rows(stage, count, source, &page)?;
+            count += self
+                .stage_rows(stage, count, source, &page)
+                .map_err(Outcome::from)?;
             let Some(url) = next.take() else {
                 return Ok(count);
             };
@@ -582,16 +604,14 @@ impl Agent {
         first: usize,
         source: &BulkSource,
         rows: &[Json],
-    ) -> Result<usize, Outcome> {
+    ) -> Result<usize, StageError> {
         let mut changes = Vec::with_capacity(rows.len());
         for row in rows {
-            if let Some(c) = source.change_for(row).map_err(outcome_of_error)? {
+            if let Some(c) = source.change_for(row)? {
                 changes.push(c);
             }
         }
-        self.journal
-            .stage_append(stage, first, &changes)
-            .map_err(|e| Outcome::new(Status::Failed, format!("nothing was sent: {e}")))?;
+        self.journal.stage_append(stage, first, &changes)?;
         Ok(changes.len())
     }
 

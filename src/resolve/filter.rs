@@ -35,7 +35,7 @@ pub enum Rows {
     /// Every matching row.
     All(Vec<Json>),
     /// More than the caller's limit match: the first page and where the rest is.
-    Large(LargePage),
+    Large(Box<LargePage>),
 }
 
 /// The first page of a large filter.
@@ -48,8 +48,8 @@ pub struct LargePage {
 
 impl LargePage {
     /// The streamed update over these rows.
-    pub fn source(self, sobject: &str, intent: &str, rules: Vec<Rule>) -> BulkSource {
-        BulkSource {
+    pub fn source(self, sobject: &str, intent: &str, rules: Vec<Rule>) -> Box<BulkSource> {
+        Box::new(BulkSource {
             sobject: sobject.to_string(),
             intent: intent.to_string(),
             total: self.total,
@@ -57,7 +57,7 @@ impl LargePage {
             first: self.first,
             next: self.next,
             rules,
-        }
+        })
     }
 }
 
@@ -260,12 +260,12 @@ impl Resolver<'_> {
             return Err(none_match(f));
         }
         if usize::try_from(total).unwrap_or(usize::MAX) > limit {
-            return Ok(Rows::Large(LargePage {
+            return Ok(Rows::Large(Box::new(LargePage {
                 query,
                 first,
                 next,
                 total,
-            }));
+            })));
         }
         let mut rows = first;
         let mut next = next;

@@ -93,7 +93,7 @@ pub enum Resolution {
     /// `help [topic]`.
     Help(Option<String>),
     /// A bulk update over more records than [`Resolver::stream_above`]: `app` streams it.
-    Stream(stream::BulkSource),
+    Stream(Box<stream::BulkSource>),
 }
 
 /// Resolves commands for one user against one org.
@@ -1252,7 +1252,7 @@ struct ClauseOut<'s> {
     steps: &'s mut Vec<Step>,
     bulk: &'s mut bool,
     /// Set instead of `steps` when the clause's filter is too large to hold.
-    stream: &'s mut Option<stream::BulkSource>,
+    stream: &'s mut Option<Box<stream::BulkSource>>,
     /// Above this many matching records, a bulk update streams (one-clause commands only).
     large_above: Option<usize>,
 }

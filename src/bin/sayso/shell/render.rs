@@ -337,9 +337,9 @@ pub(crate) fn outcome(out: &Outcome, style: &Style) -> String {
         lines.push(style.red(&format!("  failed: {}: {}", f.name, f.error)));
     }
     if out.failures.len() > SHOWN {
-        lines.push(style.red(&format!(
-            "  … and more failures (:history lists them; `sayso retry` re-sends them)"
-        )));
+        lines.push(
+            style.red("  … and more failures (:history lists them; `sayso retry` re-sends them)"),
+        );
     }
     for s in &out.suggestions {
         lines.push(format!("  try: {s}"));
