@@ -1,7 +1,8 @@
 //! Measures the sandbox's SOQL engine on a 100,000-row Opportunity table: a selective indexed query
-//! in-process (parse + compile + run + JSON) and over HTTP, plus one 1,000-row page.
+//! in-process (parse + compile + run + JSON) and over HTTP, plus one 1,000-row page; then pages a
+//! 200,000-row `ORDER BY Name` result through its `nextRecordsUrl` cursor over HTTP.
 //!
-//! Run with `cargo run --release --example query_bench`.
+//! Run with `cargo run --release --example query_bench` (`-- paging [ROWS]` for the paging part only).
 
 use std::time::Instant;
 
@@ -11,7 +12,16 @@ use sayso::sandbox::{Sandbox, SandboxOptions};
 
 const ROWS: u64 = 100_000;
 
+/// Rows of the paged result (`-- paging N` for another count).
+const PAGED_ROWS: u64 = 200_000;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if std::env::args().nth(1).as_deref() == Some("paging") {
+        let rows = std::env::args()
+            .nth(2)
+            .map_or(Ok(PAGED_ROWS), |n| n.parse())?;
+        return paging(rows);
+    }
     let today = chrono::NaiveDate::from_ymd_opt(2026, 5, 13);
     let sandbox = Sandbox::open(SandboxOptions {
         db_path: None,
@@ -71,8 +81,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let opts = RunOptions {
             all_rows: false,
             batch: 2000,
-            start: 0,
-            known_total: None,
             version: "63.0",
         };
         let conn = state.lock_db();
@@ -88,26 +96,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "{label}: {} rows, {per:?} per query in-process ({:.0} q/s)",
             first.total,
             1.0 / per.as_secs_f64()
-        );
-    }
-
-    {
-        // The last page of a 100,000-row result, as a nextRecordsUrl re-run (LIMIT/OFFSET).
-        let query = sayso::soql::parse("SELECT Id, Name FROM Opportunity")?;
-        let opts = RunOptions {
-            all_rows: false,
-            batch: 2000,
-            start: 98_000,
-            known_total: Some(ROWS + 35),
-            version: "63.0",
-        };
-        let conn = state.lock_db();
-        let started = Instant::now();
-        let page = exec::run(&conn, ctx, &query, opts).map_err(|e| e.message().to_string())?;
-        println!(
-            "page at offset 98,000 ({} rows): {:?}",
-            page.records.len(),
-            started.elapsed()
         );
     }
 
@@ -140,6 +128,109 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "selective over HTTP: {per:?} per request ({:.0} req/s)",
             1.0 / per.as_secs_f64()
+        );
+        Ok::<(), Box<dyn std::error::Error>>(())
+    })?;
+    drop(rt);
+    paging(PAGED_ROWS)
+}
+
+/// Pages `SELECT Id, Name, NextStep FROM Opportunity WHERE OwnerId = … ORDER BY Name` over
+/// `rows` rows (names in shuffled order, so the sort is real) through `nextRecordsUrl`, in
+/// 2,000-row pages over HTTP, against a file-backed org; prints the first page, the slowest page and
+/// the total, and checks the pages reassemble the result in order.
+fn paging(rows_wanted: u64) -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let sandbox = Sandbox::open(SandboxOptions {
+        db_path: Some(dir.path().join("org.db")),
+        fresh: true,
+        today: chrono::NaiveDate::from_ymd_opt(2026, 5, 13),
+        ..Default::default()
+    })?;
+    let owner = "005Dm0000000003IAA";
+    let started = Instant::now();
+    {
+        let conn = sandbox.state().lock_db();
+        let tx = conn.unchecked_transaction()?;
+        {
+            let mut stmt = tx.prepare(
+                "INSERT INTO \"Opportunity\" (\"Id\", \"Name\", \"NextStep\", \"StageName\", \"CloseDate\", \"OwnerId\", \"IsDeleted\")
+                 VALUES (?1, ?2, 'Call', 'Prospecting', '2026-06-01', ?3, 0)",
+            )?;
+            for i in 0..rows_wanted {
+                let id = sayso::id::RecordId::from_parts("006", "Zy", 2_000_000 + i);
+                // Names in shuffled order: 7919 is a prime that divides no count used here.
+                let name = format!("Paged {:07}", (i * 7919) % rows_wanted);
+                stmt.execute(rusqlite::params![id.as_str(), name, owner])?;
+            }
+        }
+        tx.commit()?;
+    }
+    println!(
+        "inserted {rows_wanted} opportunities in {:?}",
+        started.elapsed()
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let token = sandbox.mint_token("admin@demo.sayso.dev")?;
+        let server = sandbox.clone();
+        tokio::spawn(async move {
+            let _ = server.serve(listener, std::future::pending()).await;
+        });
+        let client = reqwest::Client::new();
+        let soql = format!(
+            "SELECT Id, Name, NextStep FROM Opportunity WHERE OwnerId = '{owner}' ORDER BY Name"
+        );
+        let started = Instant::now();
+        let mut url = format!("{base}/services/data/v63.0/query");
+        let mut query = vec![("q", soql.clone())];
+        let (mut pages, mut rows) = (0u32, 0u64);
+        let (mut first, mut slowest) = (None, std::time::Duration::ZERO);
+        let mut total = None;
+        let mut last_name = String::new();
+        loop {
+            let page_started = Instant::now();
+            let body: serde_json::Value = client
+                .get(&url)
+                .bearer_auth(&token)
+                .query(&query)
+                .send()
+                .await?
+                .json()
+                .await?;
+            let took = page_started.elapsed();
+            first.get_or_insert(took);
+            slowest = slowest.max(took);
+            pages += 1;
+            total.get_or_insert(body["totalSize"].as_u64().ok_or("no totalSize")?);
+            for r in body["records"].as_array().ok_or("no records")? {
+                let name = r["Name"].as_str().unwrap_or_default().to_string();
+                if name < last_name {
+                    return Err(format!("out of order at row {rows}: {name}").into());
+                }
+                last_name = name;
+                rows += 1;
+            }
+            match body["nextRecordsUrl"].as_str() {
+                Some(next) => {
+                    url = format!("{base}{next}");
+                    query.clear();
+                }
+                None => break,
+            }
+        }
+        if Some(rows) != total || rows < rows_wanted {
+            return Err(format!("paged {rows} rows, totalSize {total:?}").into());
+        }
+        println!(
+            "paged {rows} rows ORDER BY Name in {pages} pages: {:?} in all, first page {:?}, slowest page {slowest:?}",
+            started.elapsed(),
+            first.unwrap_or_default()
         );
         Ok::<(), Box<dyn std::error::Error>>(())
     })?;

@@ -1,7 +1,8 @@
 //! SOQL and SOSL over real HTTP against an in-process sandbox (demo org, today pinned to
 //! Wednesday 2026-05-13): relationships, child subqueries, semi-/anti-joins, every operator,
-//! date literals, aggregates, ORDER BY/LIMIT/OFFSET, pagination with batchSize, queryAll after a
-//! delete, the ContentDocumentLink filter rule, injection text, security, and error shapes.
+//! date literals, aggregates, ORDER BY/LIMIT/OFFSET, pagination with batchSize, query cursors
+//! (snapshots that don't shift when rows change, expiry, queryAll pages), queryAll after a delete,
+//! the ContentDocumentLink filter rule, injection text, security, and error shapes.
 
 use chrono::{Duration, NaiveDate};
 use sayso::sandbox::{Sandbox, SandboxOptions};
@@ -766,6 +767,262 @@ async fn pagination_with_batch_size_and_locators() {
         .await;
     assert_eq!(records(&page2).len(), 50);
     assert_eq!(page2["done"], json!(true));
+}
+
+/// Follows `nextRecordsUrl` from `first` to the end; returns every page's body, `first` included.
+async fn all_pages(org: &Org, first: Value) -> Vec<Value> {
+    let mut pages = vec![first];
+    while let Some(next) = pages.last().unwrap()["nextRecordsUrl"].as_str() {
+        let next = next.to_string();
+        let (status, page, _) = org.get(ADMIN, &next, &[], None).await;
+        assert_eq!(status, 200, "{next}: {page}");
+        pages.push(page);
+    }
+    assert_eq!(pages.last().unwrap()["done"], json!(true));
+    pages
+}
+
+fn last_names(pages: &[Value]) -> Vec<String> {
+    pages
+        .iter()
+        .flat_map(records)
+        .map(|r| r["LastName"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn query_page(org: &Org, path: &str, soql: &str, batch: u32) -> Value {
+    let (status, body, _) = org.get(ADMIN, path, &[("q", soql)], Some(batch)).await;
+    assert_eq!(status, 200, "{soql}: {body}");
+    body
+}
+
+#[tokio::test]
+async fn cursor_pages_reassemble_the_whole_result() {
+    let org = start().await;
+    add_leads(&org, 450);
+    {
+        // A child row for one lead on the last page.
+        let conn = org.sandbox.state().lock_db();
+        conn.execute(
+            "INSERT INTO \"Task\" (\"Id\", \"WhoId\", \"Subject\", \"OwnerId\", \"IsDeleted\")
+             SELECT '00TZz0000000001AAA', \"Id\", 'Call back', \"OwnerId\", 0 FROM \"Lead\" WHERE \"LastName\" = 'Pager00007'",
+            [],
+        )
+        .unwrap();
+    }
+    let soql = "SELECT Id, LastName, toLabel(Status), Owner.Name, CreatedBy.Name, (SELECT Subject FROM Tasks)
+                FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName DESC";
+    let whole = query_page(&org, "/services/data/v63.0/query", soql, 2000).await;
+    assert_eq!(whole["done"], json!(true));
+    assert_eq!(records(&whole).len(), 450);
+    let pages = all_pages(
+        &org,
+        query_page(&org, "/services/data/v63.0/query", soql, 200).await,
+    )
+    .await;
+    assert_eq!(pages.len(), 3);
+    assert!(pages.iter().all(|p| p["totalSize"] == json!(450)));
+    // Later pages render exactly as one big page: attributes, nested parents, labels, order.
+    let paged: Vec<Value> = pages.iter().flat_map(records).collect();
+    assert_eq!(paged, records(&whole));
+    let want: Vec<String> = (0..450).rev().map(|i| format!("Pager{i:05}")).collect();
+    assert_eq!(last_names(&pages), want);
+    let called = &records(&pages[2])[42];
+    assert_eq!(called["LastName"], json!("Pager00007"));
+    assert_eq!(called["Tasks"]["records"][0]["Subject"], json!("Call back"));
+    assert!(called["Owner"]["attributes"]["url"].is_string());
+    assert_eq!(called["CreatedBy"], Value::Null);
+    // LIMIT and OFFSET bound the cursor's result.
+    let limited = "SELECT Id, LastName FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName LIMIT 300 OFFSET 10";
+    let pages = all_pages(
+        &org,
+        query_page(&org, "/services/data/v63.0/query", limited, 200).await,
+    )
+    .await;
+    assert_eq!(pages[0]["totalSize"], json!(300));
+    let want: Vec<String> = (10..310).map(|i| format!("Pager{i:05}")).collect();
+    assert_eq!(last_names(&pages), want);
+    // Aggregates have no cursor.
+    let agg = query_page(
+        &org,
+        "/services/data/v63.0/query",
+        "SELECT LastName, COUNT(Id) FROM Lead WHERE Company = 'Paging Co' GROUP BY LastName",
+        200,
+    )
+    .await;
+    assert_eq!(agg["done"], json!(true));
+    assert!(agg.get("nextRecordsUrl").is_none());
+    assert_eq!(records(&agg).len(), 450);
+}
+
+#[tokio::test]
+async fn cursor_pages_do_not_shift_when_rows_change() {
+    let org = start().await;
+    add_leads(&org, 450);
+    let soql =
+        "SELECT Id, LastName, Company FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName";
+    let first = query_page(&org, "/services/data/v63.0/query", soql, 200).await;
+    let page_one = records(&first);
+    // Between pages: a record of page 1 stops matching the filter, and one of page 3 changes.
+    let client = reqwest::Client::new();
+    for (row, body) in [
+        (&page_one[0], json!({"Company": "Elsewhere Inc"})),
+        (&page_one[150], json!({"Company": "Elsewhere Inc"})),
+    ] {
+        let id = row["Id"].as_str().unwrap();
+        let resp = client
+            .patch(format!(
+                "{}/services/data/v63.0/sobjects/Lead/{id}",
+                org.base
+            ))
+            .bearer_auth(org.token(ADMIN))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 204);
+    }
+    let later = org
+        .ids("SELECT Id FROM Lead WHERE LastName = 'Pager00300'")
+        .await
+        .into_iter()
+        .next()
+        .unwrap();
+    let resp = client
+        .patch(format!(
+            "{}/services/data/v63.0/sobjects/Lead/{later}",
+            org.base
+        ))
+        .bearer_auth(org.token(ADMIN))
+        .json(&json!({"Company": "Moved Co"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
+    let pages = all_pages(&org, first).await;
+    // Every record of the first run comes back exactly once, in the first run's order: nothing on
+    // page 2 is skipped because two rows of page 1 left the filter (re-running the query with
+    // OFFSET 200 would start at Pager00202 and end with an empty fourth page).
+    let want: Vec<String> = (0..450).map(|i| format!("Pager{i:05}")).collect();
+    assert_eq!(last_names(&pages), want);
+    assert_eq!(pages.len(), 3);
+    assert!(pages.iter().all(|p| p["totalSize"] == json!(450)));
+    // Field values are read when the page is served.
+    let moved = pages
+        .iter()
+        .flat_map(records)
+        .find(|r| r["Id"] == json!(later))
+        .unwrap();
+    assert_eq!(moved["Company"], json!("Moved Co"));
+    // A new query sees the change.
+    let again = query_page(&org, "/services/data/v63.0/query", soql, 200).await;
+    assert_eq!(again["totalSize"], json!(447));
+}
+
+fn cursor_table_rows(org: &Org, table: &str) -> i64 {
+    let conn = org.sandbox.state().lock_db();
+    conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn expired_and_unknown_locators_are_refused() {
+    let org = start().await;
+    add_leads(&org, 450);
+    let soql = "SELECT Id, LastName FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName";
+    let first = query_page(&org, "/services/data/v63.0/query", soql, 200).await;
+    let next = first["nextRecordsUrl"].as_str().unwrap().to_string();
+    assert_eq!(cursor_table_rows(&org, "sayso_query_cursor_row"), 450);
+    let refused = |body: &Value| body[0]["errorCode"] == json!("INVALID_QUERY_LOCATOR");
+    let locator = next.rsplit('/').next().unwrap().to_string();
+    let cursor = locator.split('-').next().unwrap().to_string();
+    for bad in [
+        "01gNOPE-200".to_string(),
+        format!("{cursor}-450"),
+        format!("{cursor}-x"),
+        format!("{cursor}-"),
+        cursor.clone(),
+    ] {
+        let (status, body, _) = org
+            .get(
+                ADMIN,
+                &format!("/services/data/v63.0/query/{bad}"),
+                &[],
+                None,
+            )
+            .await;
+        assert!(status == 400 && refused(&body), "{bad}: {status} {body}");
+    }
+    // Any position inside the result is served, and may be asked for again.
+    for _ in 0..2 {
+        let (status, body, _) = org
+            .get(
+                ADMIN,
+                &format!("/services/data/v63.0/query/{cursor}-440"),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(records(&body).len(), 10);
+        assert_eq!(body["done"], json!(true));
+    }
+    // Two days later the locator has expired.
+    {
+        let conn = org.sandbox.state().lock_db();
+        conn.execute(
+            "UPDATE sayso_query_cursor SET created = created - 2 * 24 * 60 * 60 - 1",
+            [],
+        )
+        .unwrap();
+    }
+    let (status, body, _) = org.get(ADMIN, &next, &[], None).await;
+    assert!(status == 400 && refused(&body), "{status} {body}");
+    // The next cursor made drops the expired one and its snapshot.
+    let other = "SELECT Id FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName LIMIT 250";
+    let fresh = query_page(&org, "/services/data/v63.0/query", other, 200).await;
+    assert!(fresh["nextRecordsUrl"].is_string());
+    assert_eq!(cursor_table_rows(&org, "sayso_query_cursor"), 1);
+    assert_eq!(cursor_table_rows(&org, "sayso_query_cursor_row"), 250);
+    // A one-page result makes no cursor.
+    query_page(&org, "/services/data/v63.0/query", soql, 2000).await;
+    assert_eq!(cursor_table_rows(&org, "sayso_query_cursor"), 1);
+}
+
+#[tokio::test]
+async fn query_all_cursor_pages_include_deleted_rows() {
+    let org = start().await;
+    add_leads(&org, 450);
+    {
+        let conn = org.sandbox.state().lock_db();
+        conn.execute(
+            "UPDATE \"Lead\" SET \"IsDeleted\" = 1 WHERE \"LastName\" LIKE 'Pager%' AND CAST(substr(\"LastName\", 6) AS INTEGER) % 9 = 0",
+            [],
+        )
+        .unwrap();
+    }
+    let soql =
+        "SELECT Id, LastName, IsDeleted FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName";
+    let live = query_page(&org, "/services/data/v63.0/query", soql, 2000).await;
+    assert_eq!(live["totalSize"], json!(400));
+    let first = query_page(&org, "/services/data/v63.0/queryAll", soql, 200).await;
+    assert_eq!(first["totalSize"], json!(450));
+    // The locator pages under queryAll/ as under query/.
+    let next = first["nextRecordsUrl"].as_str().unwrap().to_string();
+    let (status, via_all, _) = org
+        .get(ADMIN, &next.replace("/query/", "/queryAll/"), &[], None)
+        .await;
+    assert_eq!(status, 200, "{via_all}");
+    let pages = all_pages(&org, first).await;
+    assert_eq!(pages[1], via_all);
+    let want: Vec<String> = (0..450).map(|i| format!("Pager{i:05}")).collect();
+    assert_eq!(last_names(&pages), want);
+    let deleted = pages
+        .iter()
+        .flat_map(records)
+        .filter(|r| r["IsDeleted"] == json!(true))
+        .count();
+    assert_eq!(deleted, 50);
 }
 
 #[tokio::test]

@@ -699,8 +699,6 @@ fn dispatch_inner(
             let opts = crate::sandbox::query::exec::RunOptions {
                 all_rows: segs[0] == "queryAll",
                 batch: 2000,
-                start: 0,
-                known_total: None,
                 version: &version,
             };
             let page = crate::sandbox::query::exec::run(conn, qctx, &q, opts)?;

@@ -3,10 +3,23 @@
 //!
 //! Owns the HTTP side of SOQL: parsing the query text ([`crate::soql::parse`], syntax errors become
 //! `MALFORMED_QUERY` with Salesforce's `ERROR at Row:…:Column:…` message), page size from
-//! `Sforce-Query-Options: batchSize=N` (200–2000, default 2000) and query cursors. A cursor keeps
-//! only the query text, the caller, the page size and the total in the `sayso_query_cursor` table;
-//! the locator `01g…-N` carries the offset, and each page re-runs the query with `LIMIT/OFFSET`, so
-//! a million-row result streams without materialising anything. API-call counting and the
+//! `Sforce-Query-Options: batchSize=N` (200–2000, default 2000) and query cursors with their two
+//! tables. It compiles and renders nothing itself (`exec.rs` does), and must not touch the Bulk
+//! query snapshot (`bulk_query.rs`) or the sObject tables.
+//!
+//! A query cursor is a snapshot of its result's record ids, taken when the first page overflows:
+//! one `INSERT … SELECT` ([`exec::keys_sql`]) copies the ids, in result order, into
+//! `sayso_query_cursor_row` (contiguous rowids, so a page is a rowid range; temp storage goes to
+//! disk meanwhile so a million-row sort spills instead of filling RAM), and `sayso_query_cursor`
+//! keeps the query text, the caller, the page size, the total and the first rowid. A locator
+//! `01g…-N` names the cursor and the position of its page; each page renders exactly the records
+//! at positions `N..N+batch` ([`exec::run_slice`]), so paging N rows costs O(N) in all, and the set
+//! and order of records never shift: an update or delete between pages doesn't make a record
+//! repeat or go missing. Field values are read when the page is served (as of the page, not the
+//! first page); a record purged from the store since is left out of its page. Locators live two
+//! days ([`CURSOR_LIFETIME_SECS`]): an expired or unknown one is `INVALID_QUERY_LOCATOR`, and
+//! expired cursors and their snapshot rows are deleted when the next cursor is made. Aggregate
+//! queries never have a cursor (one page of at most 2,000 groups). API-call counting and the
 //! `Sforce-Limit-Info` header come from the data-route middleware (`session::authenticate`).
 //!
 //! Submodules: `compile` (AST → SQL), `exec` (running, result JSON), `flat` (CSV columns for Bulk
@@ -172,15 +185,17 @@ fn first_page(
     let opts = RunOptions {
         all_rows,
         batch,
-        start: 0,
-        known_total: None,
         version: &version,
     };
-    let page = exec::run(&conn, ctx(state, principal), &query, opts)?;
+    let ctx = ctx(state, principal);
+    let mut page = exec::run(&conn, ctx, &query, opts)?;
     let next = match page.next {
-        Some(offset) => Some(save_cursor(
-            &conn, principal, text, all_rows, batch, page.total, offset,
-        )?),
+        Some(offset) => {
+            let (id, total) = save_cursor(&conn, ctx, &query, text, all_rows, batch)?;
+            // Both ran under one lock, so the snapshot starts with this page's rows.
+            page.total = total;
+            (offset < total).then(|| format!("{id}-{offset}"))
+        }
         None => None,
     };
     Ok(body(page, next, &version))
@@ -194,50 +209,99 @@ fn body(page: exec::Page, next: Option<String>, version: &str) -> Json {
     out
 }
 
-fn ensure_cursor_table(conn: &Connection) -> Result<(), SfError> {
+/// Creates the cursor tables; a `sayso_query_cursor` from before snapshots (no `first_rid`) is
+/// replaced, which only invalidates its locators.
+fn ensure_cursor_tables(conn: &Connection) -> Result<(), SfError> {
+    if conn
+        .prepare_cached("SELECT first_rid FROM sayso_query_cursor LIMIT 0")
+        .is_err()
+    {
+        conn.execute_batch("DROP TABLE IF EXISTS sayso_query_cursor")
+            .map_err(SfError::internal)?;
+    }
     conn.prepare_cached(
-        "CREATE TABLE IF NOT EXISTS sayso_query_cursor (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, soql TEXT NOT NULL,
-             all_rows INTEGER NOT NULL, batch INTEGER NOT NULL, total INTEGER NOT NULL,
-             created INTEGER NOT NULL DEFAULT (unixepoch()))",
+        "CREATE TABLE IF NOT EXISTS sayso_query_cursor (id TEXT PRIMARY KEY, user_id TEXT NOT NULL,
+             soql TEXT NOT NULL, batch INTEGER NOT NULL, total INTEGER NOT NULL,
+             first_rid INTEGER NOT NULL, created INTEGER NOT NULL DEFAULT (unixepoch()))",
+    )
+    .and_then(|mut s| s.execute([]))
+    .map_err(SfError::internal)?;
+    conn.prepare_cached(
+        "CREATE TABLE IF NOT EXISTS sayso_query_cursor_row (rid INTEGER PRIMARY KEY, record_id TEXT NOT NULL)",
     )
     .and_then(|mut s| s.execute([]))
     .map_err(SfError::internal)?;
     Ok(())
 }
 
-/// Stores a cursor and returns the locator of the page at `offset` (`01g…-offset`).
+/// Deletes cursors older than [`CURSOR_LIFETIME_SECS`] and their snapshot rows.
+fn drop_expired(conn: &Connection) -> rusqlite::Result<()> {
+    let expired: Vec<(String, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT id, first_rid, total FROM sayso_query_cursor WHERE created < unixepoch() - ?1",
+        )?
+        .query_map([CURSOR_LIFETIME_SECS], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    for (id, first, total) in expired {
+        conn.prepare_cached("DELETE FROM sayso_query_cursor_row WHERE rid >= ?1 AND rid < ?2")?
+            .execute(params![first, first + total])?;
+        conn.prepare_cached("DELETE FROM sayso_query_cursor WHERE id = ?1")?
+            .execute([id])?;
+    }
+    Ok(())
+}
+
+/// Makes a cursor over the whole result of `query` (the page it was asked for included): copies
+/// the result's record ids, in order, into `sayso_query_cursor_row` in one statement and stores the
+/// cursor. Returns the cursor id (`01g…`) and the row count.
 fn save_cursor(
     conn: &Connection,
-    principal: &Principal,
+    ctx: Ctx<'_>,
+    query: &crate::soql::Query,
     soql: &str,
     all_rows: bool,
     batch: u64,
-    total: u64,
-    offset: u64,
-) -> Result<String, SfError> {
-    ensure_cursor_table(conn)?;
+) -> Result<(String, u64), SfError> {
+    ensure_cursor_tables(conn)?;
+    let (keys, mut keys_params) = exec::keys_sql(ctx, query, all_rows)?;
     let hex = uuid::Uuid::new_v4()
         .simple()
         .to_string()
         .to_ascii_uppercase();
     let id = format!("01g{}", &hex[..15]);
-    // Locators live two days, as in Salesforce; older cursors are dropped as new ones are made.
-    conn.prepare_cached("DELETE FROM sayso_query_cursor WHERE created < unixepoch() - ?1")
-        .and_then(|mut s| s.execute([CURSOR_LIFETIME_SECS]))
+    // The store keeps temporary data in memory; sorting a million-row result there would hold it
+    // all in RAM. File-backed temp storage lets the sorter spill (as the Bulk query snapshot does).
+    conn.execute_batch("PRAGMA temp_store = FILE")
         .map_err(SfError::internal)?;
-    conn.prepare_cached("INSERT INTO sayso_query_cursor (id, user_id, soql, all_rows, batch, total) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
-        .and_then(|mut s| {
-            s.execute(params![
-                id,
-                principal.user_id,
-                soql,
-                all_rows,
-                i64::try_from(batch).unwrap_or(2000),
-                i64::try_from(total).unwrap_or(i64::MAX)
-            ])
-        })
+    let saved = (|| -> rusqlite::Result<i64> {
+        let tx = conn.unchecked_transaction()?;
+        drop_expired(&tx)?;
+        let n = tx.execute(
+            &format!("INSERT INTO sayso_query_cursor_row (record_id) {keys}"),
+            rusqlite::params_from_iter(keys_params.drain(..)),
+        )? as i64;
+        // One INSERT … SELECT numbers its rows consecutively after the table's largest rowid.
+        let first = tx.last_insert_rowid() - n + 1;
+        tx.prepare_cached(
+            "INSERT INTO sayso_query_cursor (id, user_id, soql, batch, total, first_rid) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            id,
+            ctx.principal.user_id,
+            soql,
+            i64::try_from(batch).unwrap_or(2000),
+            n,
+            first
+        ])?;
+        tx.commit()?;
+        Ok(n)
+    })();
+    conn.execute_batch("PRAGMA temp_store = MEMORY")
         .map_err(SfError::internal)?;
-    Ok(format!("{id}-{offset}"))
+    let n = saved.map_err(SfError::internal)?;
+    Ok((id, u64::try_from(n).unwrap_or(0)))
 }
 
 fn invalid_locator() -> SfError {
@@ -255,28 +319,45 @@ fn cursor_page(
     locator: &str,
 ) -> Result<Json, SfError> {
     let (id, offset) = locator.rsplit_once('-').ok_or_else(invalid_locator)?;
-    let offset: u64 = offset.parse().map_err(|_| invalid_locator())?;
+    let offset: i64 = offset.parse().map_err(|_| invalid_locator())?;
     let version = version_of(version);
     let conn = state.lock_db();
-    ensure_cursor_table(&conn)?;
-    let row: Option<(String, bool, i64, i64)> = conn
-        .prepare_cached("SELECT soql, all_rows, batch, total FROM sayso_query_cursor WHERE id = ?1 AND user_id = ?2")
-        .and_then(|mut s| s.query_row(params![id, principal.user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).optional())
+    ensure_cursor_tables(&conn)?;
+    let row: Option<(String, i64, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT soql, batch, total, first_rid FROM sayso_query_cursor
+             WHERE id = ?1 AND user_id = ?2 AND created >= unixepoch() - ?3",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![id, principal.user_id, CURSOR_LIFETIME_SECS], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()
+        })
         .map_err(SfError::internal)?;
-    let (soql, all_rows, batch, total) = row.ok_or_else(invalid_locator)?;
-    let total = u64::try_from(total).unwrap_or(0);
-    if offset >= total {
+    let (soql, batch, total, first) = row.ok_or_else(invalid_locator)?;
+    if !(0..total).contains(&offset) {
         return Err(invalid_locator());
     }
     let query = parse_soql(&soql)?;
+    let end = offset.saturating_add(batch).min(total);
+    let slice = exec::Slice {
+        table: "sayso_query_cursor_row",
+        first: first + offset,
+        end: first + end,
+    };
+    // The snapshot already chose the rows (queryAll or not): `all_rows` plays no part here.
     let opts = RunOptions {
-        all_rows,
+        all_rows: false,
         batch: u64::try_from(batch).unwrap_or(MAX_BATCH),
-        start: offset,
-        known_total: Some(total),
         version: &version,
     };
-    let page = exec::run(&conn, ctx(state, principal), &query, opts)?;
-    let next = page.next.map(|n| format!("{id}-{n}"));
+    let records = exec::run_slice(&conn, ctx(state, principal), &query, slice, opts)?;
+    let page = exec::Page {
+        total: u64::try_from(total).unwrap_or(0),
+        records,
+        next: None,
+    };
+    let next = (end < total).then(|| format!("{id}-{end}"));
     Ok(body(page, next, &version))
 }

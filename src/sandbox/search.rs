@@ -412,8 +412,6 @@ async fn search(
             let opts = RunOptions {
                 all_rows: false,
                 batch: 2000,
-                start: 0,
-                known_total: None,
                 version: &version,
             };
             let page = exec::run(&conn, ctx, &q, opts)?;

@@ -3,9 +3,11 @@
 //! results (`{totalSize, done, records}` or null), `AggregateResult` rows with `expr0…` aliases and
 //! `COUNT()` totals.
 //!
-//! Owns the select-list shape and paging arithmetic (one page = one `LIMIT ? OFFSET ?` run, so any
-//! page of a huge result can be re-run from the query text and an offset). Child subqueries run as
-//! one extra query per page of parents. SQL comes from `compile.rs`; the HTTP side is `query.rs`.
+//! Owns the select-list shape and the rendering of rows, for two sources: [`run`] runs the query
+//! itself for its first page (and its total), and [`run_slice`] renders the records a query
+//! cursor's snapshot lists (ids taken once with [`keys_sql`]), so later pages never re-run the
+//! query. Child subqueries run as one extra query per page of parents. SQL comes from `compile.rs`;
+//! the HTTP side and the snapshot table are `query.rs`'s.
 
 use std::cell::Cell;
 
@@ -28,10 +30,6 @@ pub struct RunOptions<'v> {
     pub all_rows: bool,
     /// Page size (200–2000).
     pub batch: u64,
-    /// Position of the first row of this page within the whole result.
-    pub start: u64,
-    /// The total, when a previous page already counted it.
-    pub known_total: Option<u64>,
     /// API version for record URLs (`63.0`).
     pub version: &'v str,
 }
@@ -524,16 +522,13 @@ fn filters_content_link(c: Option<&Condition>) -> bool {
     }
 }
 
-/// Runs `query` and returns one page.
-///
-/// # Errors
-/// Salesforce-shaped errors: INVALID_TYPE, INVALID_FIELD, MALFORMED_QUERY, …
-pub fn run(
-    conn: &Connection,
-    ctx: Ctx<'_>,
+/// A scope over the base object of `query`, once the object is known readable and the query
+/// passes [`check_rules`].
+fn base_scope<'a, 'c>(
+    ctx: Ctx<'a>,
     query: &Query,
-    opts: RunOptions<'_>,
-) -> Result<Page, SfError> {
+    counter: &'c Cell<usize>,
+) -> Result<Scope<'a, 'c>, SfError> {
     if query.from.path.len() != 1 {
         return Err(malformed(format!(
             "unexpected token: '{}'",
@@ -542,64 +537,44 @@ pub fn run(
     }
     let object = readable_object(&ctx, query.from.name())?;
     check_rules(query, object)?;
-    let counter = Cell::new(0);
-    let mut scope = Scope::new(ctx, object, query.from.alias.clone(), &counter);
-    let is_count = matches!(query.select.as_slice(), [SelectItem::Function { call, .. }] if call.function == Function::Count && call.args.is_empty());
-    if is_count {
-        return run_count(conn, &mut scope, query, opts);
-    }
-    if query.is_aggregate() {
-        return run_aggregate(conn, &mut scope, query, opts);
-    }
+    Ok(Scope::new(ctx, object, query.from.alias.clone(), counter))
+}
+
+/// The record shape of a non-aggregate query: its selected columns (the base `Id` first), the JSON
+/// tree they fill and its child subqueries.
+struct RecordPlan<'a> {
+    cols: Columns,
+    id_col: usize,
+    node: Node<'a>,
+    children: Vec<ChildPlan<'a>>,
+}
+
+fn record_plan<'a>(scope: &mut Scope<'a, '_>, query: &Query) -> Result<RecordPlan<'a>, SfError> {
     let mut cols = Columns::default();
     let id_col = cols.add(format!("{}.\"Id\"", scope.alias));
     let mut children = Vec::new();
-    let node = shape(&mut scope, &query.select, &mut cols, &mut children, true)?;
-    let (where_sql, where_params) = where_part(&mut scope, query, opts.all_rows)?;
-    let mut order = compile::order_by(&mut scope, &query.order_by, Mode::Row)?;
-    order.push(format!("{}.\"Id\"", scope.alias));
-    let (from, join_params) = scope.from_sql();
+    let node = shape(scope, &query.select, &mut cols, &mut children, true)?;
+    Ok(RecordPlan {
+        cols,
+        id_col,
+        node,
+        children,
+    })
+}
 
-    let offset = query.offset.unwrap_or(0);
-    let remaining = query.limit.map(|l| l.saturating_sub(opts.start));
-    let page_limit = remaining.map_or(opts.batch, |r| r.min(opts.batch));
-    let sql = format!(
-        "SELECT {} FROM {from} WHERE {where_sql} ORDER BY {} LIMIT ? OFFSET ?",
-        cols.exprs.join(", "),
-        order.join(", ")
-    );
-    let mut params = join_params.clone();
-    params.extend(where_params.iter().cloned());
-    params.push(SqlValue::Integer(
-        i64::try_from(page_limit).unwrap_or(i64::MAX),
-    ));
-    params.push(SqlValue::Integer(
-        i64::try_from(offset + opts.start).unwrap_or(i64::MAX),
-    ));
-    let rows = fetch(conn, &sql, &params, cols.exprs.len())?;
-    let got = rows.len() as u64;
-    let total = match opts.known_total {
-        Some(t) => t,
-        None if got < page_limit || remaining == Some(got) => opts.start + got,
-        None => {
-            let sql = format!(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {where_sql} LIMIT ? OFFSET ?)"
-            );
-            let mut params = join_params;
-            params.extend(where_params);
-            params.push(SqlValue::Integer(
-                query
-                    .limit
-                    .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
-            ));
-            params.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
-            count(conn, &sql, &params)?
-        }
-    };
-    let child_results = run_children(conn, ctx, &children, &rows, id_col, opts)?;
+/// Turns fetched rows into records: `attributes`, the select-list tree, child results.
+fn render(
+    conn: &Connection,
+    ctx: Ctx<'_>,
+    object: &ObjectSchema,
+    plan: &RecordPlan<'_>,
+    rows: &[Vec<SqlValue>],
+    opts: RunOptions<'_>,
+) -> Result<Vec<Json>, SfError> {
+    let child_results = run_children(conn, ctx, &plan.children, rows, plan.id_col, opts)?;
     let mut records = Vec::with_capacity(rows.len());
     for (i, row) in rows.iter().enumerate() {
-        let id = text_at(row, id_col).unwrap_or("");
+        let id = text_at(row, plan.id_col).unwrap_or("");
         let mut m = Map::new();
         m.insert(
             "attributes".into(),
@@ -609,15 +584,158 @@ pub fn run(
             .iter()
             .map(|per_parent| per_parent[i].clone())
             .collect();
-        fill(&node, row, opts.version, &kids, &mut m);
+        fill(&plan.node, row, opts.version, &kids, &mut m);
         records.push(Json::Object(m));
     }
-    let end = opts.start + got;
+    Ok(records)
+}
+
+/// Runs `query` and returns its first page (at most `opts.batch` records) with the total.
+///
+/// # Errors
+/// Salesforce-shaped errors: INVALID_TYPE, INVALID_FIELD, MALFORMED_QUERY, …
+pub fn run(
+    conn: &Connection,
+    ctx: Ctx<'_>,
+    query: &Query,
+    opts: RunOptions<'_>,
+) -> Result<Page, SfError> {
+    let counter = Cell::new(0);
+    let mut scope = base_scope(ctx, query, &counter)?;
+    let is_count = matches!(query.select.as_slice(), [SelectItem::Function { call, .. }] if call.function == Function::Count && call.args.is_empty());
+    if is_count {
+        return run_count(conn, &mut scope, query, opts);
+    }
+    if query.is_aggregate() {
+        return run_aggregate(conn, &mut scope, query, opts);
+    }
+    let plan = record_plan(&mut scope, query)?;
+    let (where_sql, where_params) = where_part(&mut scope, query, opts.all_rows)?;
+    let mut order = compile::order_by(&mut scope, &query.order_by, Mode::Row)?;
+    order.push(format!("{}.\"Id\"", scope.alias));
+    let (from, join_params) = scope.from_sql();
+
+    let offset = query.offset.unwrap_or(0);
+    let page_limit = query.limit.map_or(opts.batch, |l| l.min(opts.batch));
+    let sql = format!(
+        "SELECT {} FROM {from} WHERE {where_sql} ORDER BY {} LIMIT ? OFFSET ?",
+        plan.cols.exprs.join(", "),
+        order.join(", ")
+    );
+    let mut params = join_params.clone();
+    params.extend(where_params.iter().cloned());
+    params.push(SqlValue::Integer(
+        i64::try_from(page_limit).unwrap_or(i64::MAX),
+    ));
+    params.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
+    let rows = fetch(conn, &sql, &params, plan.cols.exprs.len())?;
+    let got = rows.len() as u64;
+    let total = if got < page_limit || query.limit == Some(got) {
+        got
+    } else {
+        let sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {where_sql} LIMIT ? OFFSET ?)"
+        );
+        let mut params = join_params;
+        params.extend(where_params);
+        params.push(SqlValue::Integer(
+            query
+                .limit
+                .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
+        ));
+        params.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
+        count(conn, &sql, &params)?
+    };
+    let records = render(conn, ctx, scope.object, &plan, &rows, opts)?;
     Ok(Page {
         total,
         records,
-        next: (end < total && got > 0).then_some(end),
+        next: (got < total).then_some(got),
     })
+}
+
+/// The ids of the whole result of a non-aggregate `query`, in result order: `SELECT <base Id> FROM
+/// … WHERE … ORDER BY … LIMIT ? OFFSET ?` with its parameters (sharing, soft delete unless
+/// `all_rows`, the query's own LIMIT and OFFSET). A query cursor copies it into its snapshot.
+///
+/// # Errors
+/// The errors of [`run`].
+pub fn keys_sql(
+    ctx: Ctx<'_>,
+    query: &Query,
+    all_rows: bool,
+) -> Result<(String, Vec<SqlValue>), SfError> {
+    let counter = Cell::new(0);
+    let mut scope = base_scope(ctx, query, &counter)?;
+    if query.is_aggregate() {
+        return Err(malformed("an aggregate query has no query cursor"));
+    }
+    let (where_sql, where_params) = where_part(&mut scope, query, all_rows)?;
+    let mut order = compile::order_by(&mut scope, &query.order_by, Mode::Row)?;
+    order.push(format!("{}.\"Id\"", scope.alias));
+    let (from, mut params) = scope.from_sql();
+    params.extend(where_params);
+    params.push(SqlValue::Integer(
+        query
+            .limit
+            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
+    ));
+    params.push(SqlValue::Integer(
+        i64::try_from(query.offset.unwrap_or(0)).unwrap_or(i64::MAX),
+    ));
+    let sql = format!(
+        "SELECT {}.\"Id\" FROM {from} WHERE {where_sql} ORDER BY {} LIMIT ? OFFSET ?",
+        scope.alias,
+        order.join(", ")
+    );
+    Ok((sql, params))
+}
+
+/// A slice of a query cursor's snapshot: the rows of `table` (`rid INTEGER PRIMARY KEY, record_id
+/// TEXT`) with rowids in `first..end`, in rowid order.
+#[derive(Debug, Clone, Copy)]
+pub struct Slice<'t> {
+    /// The snapshot table.
+    pub table: &'t str,
+    /// First rowid of the slice.
+    pub first: i64,
+    /// Rowid just past the slice.
+    pub end: i64,
+}
+
+/// Renders the records of `query` whose ids `slice` lists, in the slice's order, with the same
+/// select list, relationship objects, child subqueries and field-level security as [`run`]. The
+/// query's WHERE, ORDER BY and sharing filter are not applied again (they chose the ids); values are
+/// read now. Ids no longer in the store (purged) are left out.
+///
+/// # Errors
+/// The errors of [`run`] (field-level security may have changed since the ids were taken).
+pub fn run_slice(
+    conn: &Connection,
+    ctx: Ctx<'_>,
+    query: &Query,
+    slice: Slice<'_>,
+    opts: RunOptions<'_>,
+) -> Result<Vec<Json>, SfError> {
+    let counter = Cell::new(0);
+    let mut scope = base_scope(ctx, query, &counter)?;
+    if query.is_aggregate() {
+        return Err(malformed("an aggregate query has no query cursor"));
+    }
+    let plan = record_plan(&mut scope, query)?;
+    let (from, mut params) = scope.from_sql();
+    // CROSS JOIN keeps the snapshot as the outer loop: a rowid range, then one lookup by Id each.
+    let sql = format!(
+        "SELECT {} FROM {} snap CROSS JOIN {from}
+         WHERE snap.rid >= ? AND snap.rid < ? AND {}.\"Id\" = snap.record_id ORDER BY snap.rid",
+        plan.cols.exprs.join(", "),
+        store::quote_ident(slice.table),
+        scope.alias
+    );
+    params.push(SqlValue::Integer(slice.first));
+    params.push(SqlValue::Integer(slice.end));
+    let rows = fetch(conn, &sql, &params, plan.cols.exprs.len())?;
+    render(conn, ctx, scope.object, &plan, &rows, opts)
 }
 
 /// `WHERE` of the base query: soft delete, row-level security, then the query's own condition.
