@@ -1605,3 +1605,46 @@ fn picklist_values_said_whole_and_stages_are_not_owners() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn set_by_raise_or_drop_make_x_amount_calls_about_a_record_and_field_is_value_clauses() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "drop the amount on monsters inc laugh energy pilot to 65k",
+            r##"update("monsters inc laugh energy pilot"; Amount=65000)"##,
+        ),
+        (
+            "raise hooli cloud migration's amount to 1.6m",
+            r##"update("hooli cloud migration"; Amount=1600000)"##,
+        ),
+        (
+            "make project titan 500 grand",
+            r##"update("project titan"; Amount=500000)"##,
+        ),
+        (
+            "i just had a call with sarah connor about the skynet expansion, she needs security sign off",
+            r##"call(who="sarah connor"; what="skynet expansion"; subj=-; desc="she needs security sign off"; dur=-; date=-)"##,
+        ),
+        (
+            "globex facilities add-on is in proposal now and the amount is 72k",
+            r##"update("globex facilities add-on"; ?=Proposal/Price Quote) | update("globex facilities add-on"<-0; Amount=72000)"##,
+        ),
+        (
+            "move titan to negotiation and its amount is 72k",
+            r##"update("titan"; ?=Negotiation/Review) | update("titan"<-0; Amount=72000)"##,
+        ),
+        // still a difference with "by"
+        (
+            "lower the amount on initech renewal by 5k",
+            r##"update("initech renewal"; Amount-=5000)"##,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (text, expected) in cases {
+        let got = sig(text);
+        if got != *expected {
+            failures.push(format!("{text}\n   expected {expected}\n   got      {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

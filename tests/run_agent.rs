@@ -786,6 +786,14 @@ async fn task_filters_by_related_record_and_empty_filters_are_not_found() {
         "{}",
         none.message
     );
+    // a change that names no record says how to name one
+    let unnamed = agent.submit("the amount is 72k", yes()).await;
+    assert_eq!(unnamed.status, Status::NotFound, "{}", unnamed.message);
+    assert!(
+        unnamed.message.starts_with("which record?"),
+        "{}",
+        unnamed.message
+    );
 }
 
 #[tokio::test]

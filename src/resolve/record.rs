@@ -190,7 +190,11 @@ impl Resolver<'_> {
             r.text.clone()
         };
         if said.is_empty() && r.number.is_none() && r.account.is_none() && r.related.is_none() {
-            return Err(ResolveError::NotFound(format!("no record named `{what}`")));
+            return Err(ResolveError::NotFound(if what.trim().is_empty() {
+                "which record? none was named; say its name, e.g. `set the amount on Initech Renewal to 92k`".to_string()
+            } else {
+                format!("no record named `{what}`")
+            }));
         }
         let mut rows: Vec<(String, Json)> = Vec::new();
         if objects.len() == 1 {
