@@ -239,6 +239,19 @@ fn check(text: &str, expected: &str) {
 // ---------------------------------------------------------------------------------------------
 // The corpus: every phrase with the intent it must parse to.
 
+/// Checks every (phrase, signature) pair and reports all the mismatches at once.
+#[track_caller]
+fn check_cases(cases: &[(&str, &str)]) {
+    let mut failures = Vec::new();
+    for (text, expected) in cases {
+        let got = sig(text);
+        if got != *expected {
+            failures.push(format!("{text}\n   expected {expected}\n   got      {got}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 const CORPUS: &[(&str, &str, &str)] = &[
     (
         "v01",
@@ -1103,14 +1116,7 @@ fn more_paraphrases_not_in_the_corpus() {
             r##"create(Contact; person=jane|doe; name=-; account="acme corp"#Account; company=-; ) | call(who="jane doe"#Contact@acme corp<-0*; what=-; subj=-; desc="intro call went well"; dur=-; date=-)"##,
         ),
     ];
-    let mut failures = Vec::new();
-    for (text, expected) in cases {
-        let got = sig(text);
-        if got != *expected {
-            failures.push(format!("{text}\n   expected {expected}\n   got      {got}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    check_cases(cases);
 }
 
 #[test]
@@ -1290,14 +1296,7 @@ fn paraphrases_round_three() {
             r##"update("stark security suite"; Budget_Approved__c=false)"##,
         ),
     ];
-    let mut failures = Vec::new();
-    for (text, expected) in cases {
-        let got = sig(text);
-        if got != *expected {
-            failures.push(format!("{text}\n   expected {expected}\n   got      {got}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    check_cases(cases);
 }
 
 #[test]
@@ -1354,14 +1353,7 @@ fn paraphrases_questions_statements_and_tasks() {
             r##"ask(List; {Contact account=acme})"##,
         ),
     ];
-    let mut failures = Vec::new();
-    for (text, expected) in cases {
-        let got = sig(text);
-        if got != *expected {
-            failures.push(format!("{text}\n   expected {expected}\n   got      {got}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    check_cases(cases);
 }
 
 #[test]
@@ -1453,14 +1445,7 @@ fn compounds_repairs_and_name_field_collisions() {
             r##"update("initech renewal"; ?=Closed Won)"##,
         ),
     ];
-    let mut failures = Vec::new();
-    for (text, expected) in cases {
-        let got = sig(text);
-        if got != *expected {
-            failures.push(format!("{text}\n   expected {expected}\n   got      {got}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    check_cases(cases);
 }
 
 /// General rules behind the held-out phrasings: change lists after a first change or after the
@@ -1559,14 +1544,7 @@ fn paraphrases_general_rules() {
             r##"create(Opportunity; person=-; name=-; account="hooli"#Account; company=-; Amount=$250000, CloseDate=2027-03-31)"##,
         ),
     ];
-    let mut failures = Vec::new();
-    for (text, expected) in cases {
-        let got = sig(text);
-        if got != *expected {
-            failures.push(format!("{text}\n   expected {expected}\n   got      {got}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    check_cases(cases);
 }
 
 #[test]
@@ -1596,14 +1574,7 @@ fn picklist_values_said_whole_and_stages_are_not_owners() {
             r##"reassign("initech"#Opportunity; jordan price)"##,
         ),
     ];
-    let mut failures = Vec::new();
-    for (text, expected) in cases {
-        let got = sig(text);
-        if got != *expected {
-            failures.push(format!("{text}\n   expected {expected}\n   got      {got}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    check_cases(cases);
 }
 
 #[test]
@@ -1639,12 +1610,5 @@ fn set_by_raise_or_drop_make_x_amount_calls_about_a_record_and_field_is_value_cl
             r##"update("initech renewal"; Amount-=5000)"##,
         ),
     ];
-    let mut failures = Vec::new();
-    for (text, expected) in cases {
-        let got = sig(text);
-        if got != *expected {
-            failures.push(format!("{text}\n   expected {expected}\n   got      {got}"));
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    check_cases(cases);
 }
