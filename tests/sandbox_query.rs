@@ -926,6 +926,28 @@ fn cursor_table_rows(org: &Org, table: &str) -> i64 {
 }
 
 #[tokio::test]
+async fn an_eleventh_cursor_releases_the_users_oldest() {
+    let org = start().await;
+    add_leads(&org, 250);
+    let soql = "SELECT Id, LastName FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName";
+    let mut next = Vec::new();
+    for _ in 0..11 {
+        let first = query_page(&org, "/services/data/v63.0/query", soql, 200).await;
+        next.push(first["nextRecordsUrl"].as_str().unwrap().to_string());
+    }
+    let (status, body, _) = org.get(ADMIN, &next[0], &[], None).await;
+    assert_eq!(status, 400, "the oldest of 11 is released: {body}");
+    assert_eq!(body[0]["errorCode"], json!("INVALID_QUERY_LOCATOR"));
+    for url in &next[1..] {
+        let (status, body, _) = org.get(ADMIN, url, &[], None).await;
+        assert_eq!(status, 200, "{url}: {body}");
+        assert_eq!(records(&body).len(), 50);
+    }
+    // only ten snapshots are kept
+    assert_eq!(cursor_table_rows(&org, "sayso_query_cursor"), 10);
+}
+
+#[tokio::test]
 async fn expired_and_unknown_locators_are_refused() {
     let org = start().await;
     add_leads(&org, 450);

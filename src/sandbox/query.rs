@@ -244,7 +244,30 @@ fn drop_expired(conn: &Connection) -> rusqlite::Result<()> {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?
         .collect::<Result<_, _>>()?;
-    for (id, first, total) in expired {
+    drop_cursors(conn, expired)
+}
+
+/// How many query cursors one user may hold open: as in Salesforce, opening another releases the
+/// oldest (its locators then get `INVALID_QUERY_LOCATOR`). Also bounds the snapshots' disk use.
+const CURSORS_PER_USER: i64 = 10;
+
+/// Releases `user`'s oldest cursors so that one more fits under [`CURSORS_PER_USER`].
+fn release_oldest(conn: &Connection, user: &str) -> rusqlite::Result<()> {
+    let oldest: Vec<(String, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT id, first_rid, total FROM sayso_query_cursor WHERE user_id = ?1
+             ORDER BY created DESC, rowid DESC LIMIT -1 OFFSET ?2",
+        )?
+        .query_map(params![user, CURSORS_PER_USER - 1], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    drop_cursors(conn, oldest)
+}
+
+/// Deletes cursors `(id, first row, row count)` and their snapshot rows.
+fn drop_cursors(conn: &Connection, cursors: Vec<(String, i64, i64)>) -> rusqlite::Result<()> {
+    for (id, first, total) in cursors {
         conn.prepare_cached("DELETE FROM sayso_query_cursor_row WHERE rid >= ?1 AND rid < ?2")?
             .execute(params![first, first + total])?;
         conn.prepare_cached("DELETE FROM sayso_query_cursor WHERE id = ?1")?
@@ -278,6 +301,7 @@ fn save_cursor(
     let saved = (|| -> rusqlite::Result<i64> {
         let tx = conn.unchecked_transaction()?;
         drop_expired(&tx)?;
+        release_oldest(&tx, &ctx.principal.user_id)?;
         let n = tx.execute(
             &format!("INSERT INTO sayso_query_cursor_row (record_id) {keys}"),
             rusqlite::params_from_iter(keys_params.drain(..)),
