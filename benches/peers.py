@@ -270,7 +270,8 @@ def scale(box_bin, n, agent_bulk_max):
                                  box.env)
         out['agent_count_s'], out['agent_count_rss'] = wall, rss
         if n > agent_bulk_max:
-            out.update(agent_bulk_s=float('nan'), agent_bulk_rss=float('nan'), agent_bulk_calls=0, agent_bulk_rows=0)
+            out.update(agent_bulk_s=float('nan'), agent_bulk_rss=float('nan'), agent_bulk_calls=0, agent_bulk_rows=0,
+                       agent_undo_s=float('nan'), agent_undo_rss=float('nan'), agent_undo_calls=0)
             return out
         c0 = box.calls()
         wall, rss, _ = timed([box.bin, 'run', '--yes', '--json', '--max-records', '100000000',
@@ -281,6 +282,12 @@ def scale(box_bin, n, agent_bulk_max):
                           % owner)['totalSize']
         assert done == total, ('the agent changed %d of %d records' % (done, total))
         out['agent_bulk_rows'] = done
+        # and undoes it: a page of the journal and one Bulk job at a time
+        c0 = box.calls()
+        wall, rss, _ = timed([box.bin, 'undo', '--json'], box.env)
+        out['agent_undo_s'], out['agent_undo_rss'], out['agent_undo_calls'] = wall, rss, box.calls() - c0
+        left = box.query("SELECT COUNT() FROM Opportunity WHERE NextStep = 'scale value'")['totalSize']
+        assert left == 0, ('undo left %d of %d records changed' % (left, total))
         return out
     finally:
         box.close()
@@ -298,13 +305,16 @@ def main():
     a = ap.parse_args()
     if a.scale:
         print('| N | seed via Bulk 2.0 (rows/s) | selective query (ms) | COUNT() (ms) | first 2,000-row page (ms) '
-              '| agent count: wall s / peak RSS MiB | agent bulk update: rows, calls, wall s, rows/s, peak RSS MiB |')
-        print('|---|---|---|---|---|---|---|')
+              '| agent count: wall s / peak RSS MiB | agent bulk update: rows, calls, wall s, rows/s, peak RSS MiB '
+              '| agent undo of it: calls, wall s, peak RSS MiB |')
+        print('|---|---|---|---|---|---|---|---|')
         for n in [int(x) for x in a.scale.split(',')]:
             r = scale(a.bin, n, a.agent_bulk_max)
             print('| {n:,} | {seed_rps:,.0f} ({seed_s:.1f} s) | {selective_ms:.1f} | {count_ms:.0f} | {page_ms:.0f} '
                   '| {agent_count_s:.2f} / {c_rss:.1f} | {agent_bulk_rows:,}, {agent_bulk_calls}, {agent_bulk_s:.1f}, '
-                  '{b_rps:,.0f}, {b_rss:.1f} |'.format(c_rss=r['agent_count_rss'] / 1024, b_rss=r['agent_bulk_rss'] / 1024,
+                  '{b_rps:,.0f}, {b_rss:.1f} | {agent_undo_calls}, {agent_undo_s:.1f}, {u_rss:.1f} |'.format(
+                      c_rss=r['agent_count_rss'] / 1024, b_rss=r['agent_bulk_rss'] / 1024,
+                      u_rss=r['agent_undo_rss'] / 1024,
                                                      b_rps=r['agent_bulk_rows'] / r['agent_bulk_s'] if r['agent_bulk_rows'] else float('nan'),
                                                      **r), flush=True)
         return

@@ -1230,6 +1230,27 @@ async fn bulk_update_of(n: u64) {
         )
     );
     assert_eq!(org.count("SELECT COUNT() FROM Opportunity WHERE StageName = 'Negotiation/Review' AND Name LIKE 'Seeded%'").await, n);
+    // The sandbox keeps the planner's statistics (at open and after each Bulk load): an id lookup
+    // under a non-admin's sharing filter (`OwnerId IN (…)`) is driven by the id, not by the
+    // owner's index (without statistics SQLite took that one and scanned all the owner's rows).
+    let plan: Vec<String> = {
+        let conn = org.sandbox.state().lock_db();
+        let some: Vec<String> = ids.iter().take(200).map(|i| format!("'{i}'")).collect();
+        let sql = format!(
+            "EXPLAIN QUERY PLAN SELECT t.\"Id\" FROM \"Opportunity\" t WHERE t.\"OwnerId\" IN ('005Dm0000000001IAA') AND t.\"Id\" IN ({}) ORDER BY t.\"Id\" LIMIT 2000",
+            some.join(",")
+        );
+        let mut st = conn.prepare(&sql).expect("plan");
+        st.query_map([], |r| r.get::<_, String>(3))
+            .expect("plan rows")
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert!(
+        plan.iter()
+            .any(|d| d.contains("sqlite_autoindex_Opportunity_1")),
+        "{plan:?}"
+    );
     org.shutdown().await;
 }
 

@@ -747,6 +747,10 @@ fn run_job(state: &AppState, id: &str) -> SfResult<()> {
         "UPDATE sayso_bulk_job SET state = 'JobComplete', info = ?2, finished_ms = ?3 WHERE id = ?1 AND state = 'InProgress'",
         params![id, info.to_string(), now_ms()],
     )?;
+    // A load changes the table's shape: keep the planner's statistics true (see store.rs).
+    if let Some(object) = info.get("object").and_then(Value::as_str) {
+        crate::sandbox::store::refresh_statistics(&conn, Some(object))?;
+    }
     Ok(())
 }
 
