@@ -256,16 +256,7 @@ impl Journal {
         changes: &[PlannedChange],
     ) -> Result<(i64, Vec<i64>), JournalError> {
         let tx = self.conn.transaction()?;
-        let at = now();
-        tx.execute(
-            "INSERT INTO entry (at, user, phrase, kind, refers_to) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![at, user, phrase, kind, refers_to],
-        )?;
-        let entry = tx.last_insert_rowid();
-        tx.execute(
-            "INSERT INTO entry_status (entry_id, at, status, message) VALUES (?1, ?2, 'planned', '')",
-            params![entry, at],
-        )?;
+        let entry = insert_entry(&tx, user, phrase, kind, refers_to)?;
         let ids = insert_changes(&tx, INSERT_CHANGE, entry, 0, changes)?;
         tx.commit()?;
         Ok((entry, ids))
@@ -692,16 +683,7 @@ impl Journal {
         if exists.is_none() {
             return Ok(None);
         }
-        let at = now();
-        tx.execute(
-            "INSERT INTO entry (at, user, phrase, kind, refers_to) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![at, user, phrase, kind, refers_to],
-        )?;
-        let entry = tx.last_insert_rowid();
-        tx.execute(
-            "INSERT INTO entry_status (entry_id, at, status, message) VALUES (?1, ?2, 'planned', '')",
-            params![entry, at],
-        )?;
+        let entry = insert_entry(&tx, user, phrase, kind, refers_to)?;
         let n = tx.execute(
             "INSERT INTO change (entry_id, seq, op, sobject, record_id, name, old, new)
              SELECT ?1, seq, op, sobject, record_id, name, old, new FROM stage_change WHERE stage_id = ?2 ORDER BY seq",
@@ -768,6 +750,27 @@ impl Journal {
         }
         Ok(None)
     }
+}
+
+/// Starts an entry (status `planned`) inside `tx`; returns its id.
+fn insert_entry(
+    tx: &rusqlite::Transaction<'_>,
+    user: &str,
+    phrase: &str,
+    kind: &str,
+    refers_to: Option<i64>,
+) -> Result<i64, JournalError> {
+    let at = now();
+    tx.execute(
+        "INSERT INTO entry (at, user, phrase, kind, refers_to) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![at, user, phrase, kind, refers_to],
+    )?;
+    let entry = tx.last_insert_rowid();
+    tx.execute(
+        "INSERT INTO entry_status (entry_id, at, status, message) VALUES (?1, ?2, 'planned', '')",
+        params![entry, at],
+    )?;
+    Ok(entry)
 }
 
 const INSERT_CHANGE: &str = "INSERT INTO change (entry_id, seq, op, sobject, record_id, name, old, new) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";

@@ -503,6 +503,7 @@ impl Agent {
     /// The outcome of a run; a streamed one gets the first changes and failures from the journal
     /// for callers that look at them (the shell, tests) — `write_json` writes them all.
     fn outcome_of_run(&self, report: RunReport) -> Outcome {
+        let failed = report.streamed.map_or(0, |(_, failed)| failed);
         let mut out = outcome_of_run(report);
         if let Some(entry) = out.streamed {
             let rows = |state| {
@@ -511,7 +512,10 @@ impl Agent {
                     .unwrap_or_default()
             };
             out.changes = rows(ChangeState::Done).iter().map(change_report).collect();
-            out.failures = rows(ChangeState::Failed).iter().map(failure_of).collect();
+            // Each read scans the entry: skip the one that can find nothing.
+            if failed > 0 {
+                out.failures = rows(ChangeState::Failed).iter().map(failure_of).collect();
+            }
         }
         out
     }
@@ -530,7 +534,8 @@ impl Agent {
         let journal_failed =
             |e: JournalError| Outcome::new(Status::Failed, format!("nothing was sent: {e}"));
         let stage = self.journal.stage_begin().map_err(journal_failed)?;
-        match self.fill_stage(stage, &source).await {
+        let mut source = source;
+        match self.fill_stage(stage, &mut source).await {
             Ok(count) => Ok(Plan {
                 steps: Vec::new(),
                 bulk: true,
@@ -556,7 +561,7 @@ impl Agent {
     /// Reads the source's records into the stage: past [`BULK_READ_ABOVE`] records through a
     /// Bulk API 2.0 query job (a few calls instead of one per 2,000 records), else through the
     /// REST query's pages. Returns how many changes were staged.
-    async fn fill_stage(&mut self, stage: i64, source: &BulkSource) -> Result<usize, Outcome> {
+    async fn fill_stage(&mut self, stage: i64, source: &mut BulkSource) -> Result<usize, Outcome> {
         let org_failed = |e: OrgError| outcome_of_error(ResolveError::Org(e));
         let mut count = 0;
         if usize::try_from(source.total).unwrap_or(usize::MAX) > BULK_READ_ABOVE {
@@ -582,8 +587,8 @@ impl Agent {
             let _ = self.org.bulk_query_delete(job).await;
             return read;
         }
-        let mut page = source.first.clone();
-        let mut next = source.next.clone();
+        let mut page = std::mem::take(&mut source.first);
+        let mut next = source.next.take();
         loop {
             count += self
                 .stage_rows(stage, count, source, &page)
@@ -678,6 +683,11 @@ impl Agent {
             ("failures", ChangeState::Failed),
         ] {
             write!(w, "\"{key}\":[")?;
+            // `failures` holds the first failed changes: empty means none, and no second pass.
+            if want == ChangeState::Failed && out.failures.is_empty() {
+                w.write_all(b"]")?;
+                continue;
+            }
             let mut first = true;
             self.journal
                 .for_each_change(entry, |row| {

@@ -178,7 +178,10 @@ impl Sandbox {
             store::create_tables(&conn, &schema)?;
             seed::load(&mut conn, &schema, clock.today(), &clock.now_string())?;
         }
-        store::refresh_statistics(&conn, None).map_err(store::StoreError::from)?;
+        // Once per database; Bulk loads keep them fresh after that (see store.rs).
+        if !store::has_statistics(&conn).map_err(store::StoreError::from)? {
+            store::refresh_statistics(&conn, None).map_err(store::StoreError::from)?;
+        }
         let ids = IdAllocator::load(&conn, &schema).map_err(store::StoreError::from)?;
         oauth_grant::create_tables(&conn).map_err(store::StoreError::from)?;
         let policy = Policy::default();

@@ -63,6 +63,19 @@ pub fn refresh_statistics(conn: &Connection, table: Option<&str>) -> rusqlite::R
     conn.execute_batch(&format!("PRAGMA analysis_limit = 1000; ANALYZE {target};"))
 }
 
+/// Whether the planner's statistics were ever gathered (`sqlite_stat1` exists).
+///
+/// # Errors
+/// SQLite's.
+pub fn has_statistics(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_stat1'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
 pub fn open(path: Option<&Path>, fresh: bool) -> Result<Connection, StoreError> {
     let conn = match path {
         Some(p) => {

@@ -204,13 +204,12 @@ impl<'a> Builder<'a> {
             // "to stage 'Negotiation'" / "to negotiation stage" — but a known value said whole
             // keeps a first word that would leave no known value ("to value proposition" is a
             // stage; "to high priority" is still Priority = high)
-            let whole_value = !self.g.value_hints(&words(vt).join(" ")).is_empty();
             if field.is_none() && vt.len() >= 2 {
                 let ws = words(vt);
                 for n in (1..=self.g.max_field_words.min(vt.len() - 1)).rev() {
                     let head = ws[..n].join(" ");
                     let keeps_value =
-                        !whole_value || !self.g.value_hints(&ws[n..].join(" ")).is_empty();
+                        !value::is_whole_value(self.g, &ws.join(" "), &ws[n..].join(" "));
                     if !self.g.field_aliases(&head).is_empty()
                         && vt[0].kind == TokKind::Word
                         && keeps_value

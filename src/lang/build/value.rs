@@ -85,9 +85,7 @@ pub(crate) fn split_changes(
             // words are together a known value and the rest is none ("value proposition" is a
             // stage, not Amount = "proposition")
             let n = alias_prefix(g, toks, fa, b)?;
-            if !g.value_hints(&lower_text(&toks[fa..b])).is_empty()
-                && g.value_hints(&lower_text(&toks[fa + n..b])).is_empty()
-            {
+            if is_whole_value(g, &lower_text(&toks[fa..b]), &lower_text(&toks[fa + n..b])) {
                 return None;
             }
             // "next step on all my deals …" is a field of a record, not a value
@@ -117,6 +115,13 @@ pub(crate) fn split_changes(
         out.push(((fa, to), (to + 1, b)));
     }
     Some(out)
+}
+
+/// Whether `whole` ("value proposition") is a value said whole, not a field name and the value
+/// `rest` ("proposition"): the lexicon knows it as a value and does not know `rest` as one ("high
+/// priority" still splits: "high" is a value).
+pub(crate) fn is_whole_value(g: &Grammar, whole: &str, rest: &str) -> bool {
+    !g.value_hints(whole).is_empty() && g.value_hints(rest).is_empty()
 }
 
 /// Length of the longest known field alias at `start` that leaves at least one value token before
