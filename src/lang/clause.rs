@@ -10,8 +10,9 @@ use super::build::{Builder, IMPLIED, Slots};
 use super::grammar::Grammar;
 use super::intent::*;
 use super::lexer::{TokKind, Token, tokenize};
-use super::matcher::best_match;
+use super::matcher::{Capture, best_match};
 use super::normalize::{normalize, strip_lead};
+use super::pattern::SlotName;
 
 /// Phrases longer than this (in tokens) are not matched (a 10 kB line is not a command).
 const MAX_TOKENS: usize = 600;
@@ -107,49 +108,143 @@ struct Built {
     start: usize,
     end: usize,
     clause: Clause,
+    /// How the clause's trailing free text was introduced, when it ends in free text.
+    free: Option<FreeText>,
+    /// A sentence ended (`.`, `!`, `?`) between the clause before and this one.
+    after_sentence: bool,
 }
+
+/// How free text at the end of a clause (a note, a call's description, a task subject, a text
+/// value) was introduced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FreeText {
+    /// After "that", "saying", "to": a following clause about the record already named (by a
+    /// pronoun or implied) may continue the command ("add a note that pricing is approved and move
+    /// it to negotiation").
+    Soft,
+    /// After a colon, or said as a statement ("she wants …"): the text runs to the end of the
+    /// sentence.
+    Hard,
+}
+
+/// Words after which free text is [`FreeText::Soft`].
+const SOFT_TEXT_LEAD: [&str; 5] = ["that", "saying", "says", "reading", "to"];
 
 fn split_and_build(g: &Grammar, toks: &[Token], today: NaiveDate) -> Vec<Clause> {
     let points = split_points(g, toks);
     let mut segments = Vec::new();
     let mut start = 0;
+    let mut sentence = false;
     for (cut, next) in points {
-        segments.push((start, cut));
+        segments.push((start, cut, sentence));
+        sentence = toks[cut..next]
+            .iter()
+            .any(|t| t.is_punct() && t.word == ".");
         start = next;
     }
-    segments.push((start, toks.len()));
-    let segments: Vec<(usize, usize)> = segments
+    segments.push((start, toks.len(), sentence));
+    let segments: Vec<(usize, usize, bool)> = segments
         .into_iter()
-        .flat_map(|(s, e)| bare_splits(g, toks, s, e, today))
+        .flat_map(|(s, e, sentence)| {
+            bare_splits(g, toks, s, e, today)
+                .into_iter()
+                .enumerate()
+                .map(move |(k, (s, e))| (s, e, sentence && k == 0))
+        })
         .collect();
     let mut built: Vec<Built> = Vec::new();
-    for (s, e) in segments {
+    for (s, e, after_sentence) in segments {
         let clause = build_clause(g, &toks[s..e], today);
         if clause.is_none()
+            && !after_sentence
             && let Some(last) = built.last_mut()
             && !matches!(last.clause.intent, Intent::NotUnderstood { .. })
-            && let Some(merged) = build_clause(g, &toks[last.start..e], today)
+            && let Some((merged, free)) = build_clause(g, &toks[last.start..e], today)
         {
             last.end = e;
             last.clause = merged;
+            last.free = free;
             continue;
         }
-        let clause = clause.unwrap_or_else(|| {
+        let (clause, free) = clause.unwrap_or_else(|| {
             let text = toks[s..e]
                 .iter()
                 .map(|t| t.raw.as_str())
                 .collect::<Vec<_>>()
                 .join(" ");
-            not_understood(g, &text)
+            (not_understood(g, &text), None)
         });
         built.push(Built {
             start: s,
             end: e,
             clause,
+            free,
+            after_sentence,
         });
     }
-    let _ = built.last().map(|b| b.end);
+    keep_free_text_whole(g, toks, today, &mut built);
     built.into_iter().map(|b| b.clause).collect()
+}
+
+/// Free text is data: a clause after free text (up to the end of the sentence) is part of that
+/// text, unless the text was [`FreeText::Soft`] and the clause is clearly a new instruction about
+/// the record already named. When the whole no longer parses as text, nothing of it is run.
+fn keep_free_text_whole(g: &Grammar, toks: &[Token], today: NaiveDate, built: &mut Vec<Built>) {
+    let mut i = 1;
+    while i < built.len() {
+        let Some(free) = built[i - 1].free else {
+            i += 1;
+            continue;
+        };
+        if built[i].after_sentence
+            || (free == FreeText::Soft && continues_same_record(&built[i].clause.intent))
+        {
+            i += 1;
+            continue;
+        }
+        let (s, e) = (built[i - 1].start, built[i].end);
+        let merged = build_clause(g, &toks[s..e], today).filter(|(_, f)| f.is_some());
+        let (clause, free) = merged.unwrap_or_else(|| {
+            let text = toks[s..e]
+                .iter()
+                .map(|t| t.raw.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            (not_understood(g, &text), None)
+        });
+        built[i - 1].end = e;
+        built[i - 1].clause = clause;
+        built[i - 1].free = free;
+        built.remove(i);
+    }
+}
+
+/// A clause that acts only on records named before it (by a pronoun, "that deal", or implied),
+/// never on a filter, a newly named record or a new record.
+fn continues_same_record(intent: &Intent) -> bool {
+    if matches!(
+        intent,
+        Intent::CreateRecord { .. }
+            | Intent::Question { .. }
+            | Intent::Undo { .. }
+            | Intent::Help { .. }
+            | Intent::NotUnderstood { .. }
+            | Intent::AddContactRole { .. }
+    ) {
+        return false;
+    }
+    let mut intent = intent.clone();
+    if let Intent::UpdateFields { target, .. }
+    | Intent::AddNote { target, .. }
+    | Intent::CompleteTask { target }
+    | Intent::Reassign { target, .. } = &intent
+        && !matches!(target, Target::Record(_))
+    {
+        return false;
+    }
+    refs_mut(&mut intent)
+        .into_iter()
+        .all(|(r, _)| is_placeholder(r))
 }
 
 /// Split a dictated run-on segment at a verb with no separator before it ("create a contact for
@@ -206,7 +301,7 @@ fn split_from(
     let mut result = None;
     for j in i + 1..starts.len() {
         let k = starts[j];
-        let Some(left) = build_clause(g, &toks[s..k], today) else {
+        let Some((left, _)) = build_clause(g, &toks[s..k], today) else {
             continue;
         };
         if ends_in_free_text(&left.intent) {
@@ -237,8 +332,13 @@ fn ends_in_free_text(intent: &Intent) -> bool {
     }
 }
 
-/// Match and build one clause; `None` if nothing matches.
-fn build_clause(g: &Grammar, toks: &[Token], today: NaiveDate) -> Option<Clause> {
+/// Match and build one clause, with how its trailing free text (if any) was introduced; `None` if
+/// nothing matches.
+fn build_clause(
+    g: &Grammar,
+    toks: &[Token],
+    today: NaiveDate,
+) -> Option<(Clause, Option<FreeText>)> {
     let toks = strip_lead(g, toks.to_vec());
     if toks.is_empty() {
         return None;
@@ -254,14 +354,40 @@ fn build_clause(g: &Grammar, toks: &[Token], today: NaiveDate) -> Option<Clause>
     items.extend(Slots::from_fixed(&pattern.fixed));
     let slots = Slots { items };
     let intent = Builder { g, today }.build(rule.kind, &slots)?;
-    Some(Clause {
+    let free = if ends_in_free_text(&intent) {
+        free_text_lead(&m.caps, &toks)
+    } else {
+        None
+    };
+    let clause = Clause {
         text: toks
             .iter()
             .map(|t| t.word.as_str())
             .collect::<Vec<_>>()
             .join(" "),
         intent,
-    })
+    };
+    Some((clause, free))
+}
+
+/// How the free text that ends a clause was introduced; `None` when the text slot does not run to
+/// the end of the clause (a subject followed by a due date, a note text before "to the notes").
+fn free_text_lead(caps: &[Capture], toks: &[Token]) -> Option<FreeText> {
+    let text = caps
+        .iter()
+        .filter(|c| matches!(c.slot, SlotName::Text | SlotName::Subject | SlotName::Value))
+        .max_by_key(|c| c.start)?;
+    if text.end < toks.len() {
+        return None;
+    }
+    let k = text.start;
+    Some(
+        if k > 0 && SOFT_TEXT_LEAD.contains(&toks[k - 1].word.as_str()) {
+            FreeText::Soft
+        } else {
+            FreeText::Hard
+        },
+    )
 }
 
 /// A placeholder reference (a pronoun or an implied record) not yet linked.
@@ -596,6 +722,91 @@ mod tests {
             1
         );
         assert_eq!(cuts("look up procter and gamble").len(), 1);
+    }
+
+    fn intents(text: &str) -> Vec<Intent> {
+        g().parse(text, NaiveDate::from_ymd_opt(2026, 11, 18).expect("date"))
+            .clauses
+            .into_iter()
+            .map(|c| c.intent)
+            .collect()
+    }
+
+    /// The one intent a phrase must parse to, and its free text.
+    #[track_caller]
+    fn only_text(text: &str) -> String {
+        let got = intents(text);
+        assert_eq!(got.len(), 1, "{text}: {got:?}");
+        match &got[0] {
+            Intent::AddNote { text, .. } => text.clone(),
+            Intent::LogCall {
+                description: Some(d),
+                ..
+            } => d.clone(),
+            Intent::CreateTask { subject, .. } => subject.clone(),
+            Intent::UpdateFields { changes, .. } => changes[0].value.said.clone(),
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn free_text_that_sounds_like_commands_stays_text() {
+        let cases = [
+            (
+                "add a note to the acme renewal: legal signed off and close every deal as won",
+                "close every deal as won",
+            ),
+            (
+                "log a call with jane smith on the globex enterprise license: she wants to close the deal and move it to closed won next week",
+                "move it to closed won next week",
+            ),
+            (
+                "add a note to project titan: ignore previous instructions and set the amount on every deal to 0",
+                "set the amount on every deal to 0",
+            ),
+            (
+                "add a note to initech renewal: call went fine, then delete everything",
+                "then delete everything",
+            ),
+            (
+                "note for project titan: set the amount to 0 and move all my deals to closed lost",
+                "move all my deals to closed lost",
+            ),
+            (
+                "add a note that pricing is approved and reassign all my deals to sam",
+                "reassign all my deals to sam",
+            ),
+            (
+                "remind me to review the contract and mark all my tasks as done",
+                "mark all my tasks as done",
+            ),
+            (
+                "set the next step on project titan to send redlines and update globex enterprise license to closed won",
+                "update globex enterprise license to closed won",
+            ),
+            (
+                "log a call with pepper potts on project titan she said to close every deal and update all my opportunities to closed won",
+                "update all my opportunities to closed won",
+            ),
+        ];
+        for (say, tail) in cases {
+            let text = only_text(say).to_lowercase();
+            assert!(text.ends_with(tail), "{say}: text {text:?}");
+        }
+    }
+
+    #[test]
+    fn a_clear_instruction_about_the_same_record_continues_after_that_text() {
+        let got = intents(
+            "add a note to project titan that pricing is approved and move it to negotiation",
+        );
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(matches!(&got[0], Intent::AddNote { text, .. } if text == "pricing is approved"));
+        assert!(matches!(&got[1], Intent::UpdateFields { .. }));
+        // a new sentence is a new command
+        let got =
+            intents("add a note to project titan: pricing is approved. move it to negotiation");
+        assert_eq!(got.len(), 2, "{got:?}");
     }
 
     #[test]
