@@ -128,6 +128,30 @@ pub const COLLECTION_MAX: usize = 200;
 /// 150 MB of CSV per job; at this size a job stays far below it.
 pub const BULK_JOB_ROWS: usize = 100_000;
 
+/// Several changes to one record in one command ("set titan to qualification and bump the amount
+/// to 520k") are one update: the later changes join the first step for that record (a later value
+/// for the same field wins), so the record is written once under one guard. A change whose value
+/// is the id of a record created in between stays where it is.
+pub fn merge_updates(steps: Vec<Step>) -> Vec<Step> {
+    let mut out: Vec<Step> = Vec::with_capacity(steps.len());
+    for step in steps {
+        let refs = step.fields.values().any(|v| matches!(v, Val::Ref(_)));
+        let same = out.iter_mut().find(|s| {
+            s.op == Op::Update && step.op == Op::Update && s.id.is_some() && s.id == step.id
+        });
+        match same {
+            Some(first) if !refs => {
+                for (k, v) in step.old {
+                    first.old.entry(k).or_insert(v);
+                }
+                first.fields.extend(step.fields);
+            }
+            _ => out.push(step),
+        }
+    }
+    out
+}
+
 impl Plan {
     /// How many changes the plan makes.
     pub fn len(&self) -> usize {
@@ -355,6 +379,20 @@ mod tests {
             }),
             Route::Bulk
         );
+    }
+
+    #[test]
+    fn changes_to_one_record_are_one_update() {
+        let mut a = update(0);
+        a.fields
+            .insert("StageName".into(), Val::Lit(json!("Qualification")));
+        let mut b = update(0);
+        b.reference = "s1".into();
+        b.fields.insert("Amount".into(), Val::Lit(json!(520_000)));
+        let merged = merge_updates(vec![a, b, update(2)]);
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[0].fields.len(), 3, "NextStep, StageName and Amount");
+        assert!(merged[0].fields.contains_key("Amount"));
     }
 
     #[test]

@@ -218,6 +218,31 @@ fn intent_sig(i: &Intent) -> String {
         Intent::Question { kind, target } => format!("ask({kind:?}; {})", tgt(target)),
         Intent::Undo { steps } => format!("undo({steps})"),
         Intent::Help { topic } => format!("help({})", opt(topic, Clone::clone)),
+        Intent::ScheduleMeeting {
+            subject,
+            date,
+            time,
+            minutes,
+            who,
+            what,
+        } => format!(
+            "meeting({}; {date}; {}; {minutes}m; who={}; what={})",
+            opt(subject, Clone::clone),
+            opt(time, |t| t.format("%H:%M").to_string()),
+            opt(who, rec),
+            opt(what, rec)
+        ),
+        Intent::CreateCase {
+            account,
+            contact,
+            subject,
+            priority,
+        } => format!(
+            "case({subject}; {}; {}; {})",
+            opt(account, rec),
+            opt(contact, rec),
+            opt(priority, |p| format!("{p:?}"))
+        ),
         Intent::NotUnderstood { .. } => "??".to_string(),
     }
 }
@@ -1611,4 +1636,22 @@ fn set_by_raise_or_drop_make_x_amount_calls_about_a_record_and_field_is_value_cl
         ),
     ];
     check_cases(cases);
+}
+
+#[test]
+fn meetings_and_cases() {
+    check_cases(&[
+        (
+            "schedule a meeting with pepper potts on the titan deal tuesday at 3pm about the phased rollout",
+            "meeting(phased rollout; 2026-11-24; 15:00; 30m; who=\"pepper potts\"; what=\"titan\"#Opportunity)",
+        ),
+        (
+            "book a 1 hour meeting with don draper next monday at 2pm",
+            "meeting(-; 2026-11-23; 14:00; 60m; who=\"don draper\"; what=-)",
+        ),
+        (
+            "open a case for acme corp: login page broken, high priority",
+            "case(login page broken; \"acme corp\"#Account; -; High)",
+        ),
+    ]);
 }

@@ -25,6 +25,11 @@ pub(crate) fn parse_command(g: &Grammar, text: &str, today: NaiveDate) -> Parsed
     } else {
         let toks = normalize(g, toks);
         let mut clauses = split_and_build(g, &toks, today);
+        if clauses.iter().any(is_not_understood)
+            && let Some(topical) = topic_first(g, &toks, today)
+        {
+            clauses = topical;
+        }
         fold_selections(&mut clauses);
         link_references(&mut clauses);
         clauses
@@ -196,8 +201,12 @@ fn keep_free_text_whole(g: &Grammar, toks: &[Token], today: NaiveDate, built: &m
             i += 1;
             continue;
         };
+        let intent = &built[i].clause.intent;
+        let self_reminder =
+            matches!(intent, Intent::CreateTask { .. }) && continues_same_record(intent);
         if built[i].after_sentence
-            || (free == FreeText::Soft && continues_same_record(&built[i].clause.intent))
+            || self_reminder
+            || (free == FreeText::Soft && continues_same_record(intent))
         {
             i += 1;
             continue;
@@ -222,6 +231,10 @@ fn keep_free_text_whole(g: &Grammar, toks: &[Token], today: NaiveDate, built: &m
 /// A clause that acts only on records named before it (by a pronoun, "that deal", or implied),
 /// never on a filter, a newly named record or a new record.
 fn continues_same_record(intent: &Intent) -> bool {
+    if let Intent::CreateTask { who, what, .. } = intent {
+        // a reminder for me that names no record: it changes nothing that exists
+        return who.iter().chain(what).all(is_placeholder);
+    }
     if matches!(
         intent,
         Intent::CreateRecord { .. }
@@ -329,6 +342,147 @@ fn ends_in_free_text(intent: &Intent) -> bool {
             .last()
             .is_some_and(|c| c.value.hints.is_empty() && c.value.entities.is_empty()),
         _ => false,
+    }
+}
+
+fn is_not_understood(c: &Clause) -> bool {
+    matches!(c.intent, Intent::NotUnderstood { .. })
+}
+
+/// The literal that stands for the phrase's topic in patterns of verbless commands that follow a
+/// record or filter ("titan -> negotiation", "pied piper amt 30k").
+const TOPIC: &str = "<topic>";
+
+/// Words that may introduce a topic ("for the Acme deal, …").
+const TOPIC_LEAD: [&str; 4] = ["for", "on", "re", "regarding"];
+
+/// Record or filter first, then what to do with it: "the initech renewal set the amount to 88,500",
+/// "pied piper amt 30k", "titan -> negotiation", "all my open opps under 100k set next step to QBR",
+/// "for all my open deals in manufacturing add a note: …". The topic is the record or filter the
+/// first clause acts on; it must be a named record or a filter whose every word is a qualifier, and
+/// the rest must parse whole with the first clause's record left unsaid.
+fn topic_first(g: &Grammar, toks: &[Token], today: NaiveDate) -> Option<Vec<Clause>> {
+    let start = usize::from(
+        toks.first()
+            .is_some_and(|t| TOPIC_LEAD.contains(&t.word.as_str())),
+    );
+    for k in topic_cuts(g, toks, start) {
+        let mut end = k;
+        while end > start && toks[end - 1].is_punct() {
+            end -= 1;
+        }
+        let topic = &toks[start..end];
+        if topic.is_empty()
+            || topic
+                .iter()
+                .any(|t| t.is_punct() || t.kind == TokKind::Quoted)
+        {
+            continue;
+        }
+        let Some(target) = topic_target(g, topic, today) else {
+            continue;
+        };
+        let mut r = k;
+        while r < toks.len() && toks[r].is_punct() {
+            r += 1;
+        }
+        if r == toks.len() {
+            continue;
+        }
+        // the rest as a verbless change ("<topic> amount 30k"), else as a command of its own
+        let mut marked = vec![Token::word(TOPIC)];
+        marked.extend_from_slice(&toks[r..]);
+        for rest in [&marked[..], &toks[r..]] {
+            let mut clauses = split_and_build(g, rest, today);
+            if !clauses.iter().any(is_not_understood) && give_topic(&mut clauses, target.clone()) {
+                return Some(clauses);
+            }
+        }
+    }
+    None
+}
+
+/// Where the topic may end, most likely first: before a verb (left to right), at a separator
+/// ("to", "=", "is", ":", ","; left to right), before a field name (right to left, a field word
+/// inside a longer field name excepted).
+fn topic_cuts(g: &Grammar, toks: &[Token], start: usize) -> Vec<usize> {
+    let ws: Vec<&str> = toks.iter().map(|t| t.word.as_str()).collect();
+    let last = toks.len().min(start + 16);
+    let verbs = (start + 1..last).filter(|&k| {
+        toks[k].kind == TokKind::Word
+            && g.clause_starts.contains(ws[k])
+            && !starts_field_name(g, &ws[k..])
+    });
+    let seps = (start + 1..last).filter(|&k| {
+        matches!(ws[k], "to" | "=" | "is" | ":" | ",") && toks[k].kind != TokKind::Quoted
+    });
+    let field_at = |k: usize| {
+        (1..=g.max_field_words.min(ws.len() - k))
+            .any(|n| !g.field_aliases(&ws[k..k + n].join(" ")).is_empty())
+    };
+    let covered = |k: usize| {
+        (start..k).any(|j| {
+            (k - j + 1..=g.max_field_words.min(ws.len() - j))
+                .any(|n| !g.field_aliases(&ws[j..j + n].join(" ")).is_empty())
+        })
+    };
+    let fields = (start + 1..last)
+        .rev()
+        .filter(|&k| toks[k].kind == TokKind::Word && field_at(k) && !covered(k));
+    let mut out: Vec<usize> = verbs.collect();
+    out.extend(seps);
+    out.extend(fields);
+    out
+}
+
+/// The record or filter a topic names: a filter only when every word is a qualifier (no name
+/// fragment), a record only when it has a name or a number.
+fn topic_target(g: &Grammar, topic: &[Token], today: NaiveDate) -> Option<Target> {
+    if topic
+        .last()
+        .is_some_and(|t| matches!(t.word.as_str(), "to" | "=" | "is" | "and"))
+    {
+        return None;
+    }
+    match (Builder { g, today }).target(topic) {
+        Target::Filter(f) if f.object.is_some() && f.text.is_empty() => Some(Target::Filter(f)),
+        Target::Record(r) if !r.text.is_empty() || r.number.is_some() => Some(Target::Record(r)),
+        _ => None,
+    }
+}
+
+/// Put the topic where the first clause left its record unsaid; later clauses that leave theirs
+/// unsaid act on the same filter. False when the first clause names its own record.
+fn give_topic(clauses: &mut [Clause], topic: Target) -> bool {
+    let Some((first, later)) = clauses.split_first_mut() else {
+        return false;
+    };
+    let Some(slot) = target_slot(&mut first.intent) else {
+        return false;
+    };
+    if placeholder_target(slot).is_none() {
+        return false;
+    }
+    *slot = topic.clone();
+    if let Target::Filter(_) = topic {
+        for c in later {
+            if let Some(slot) = target_slot(&mut c.intent)
+                && placeholder_target(slot).is_some()
+            {
+                *slot = topic.clone();
+            }
+        }
+    }
+    true
+}
+
+fn target_slot(intent: &mut Intent) -> Option<&mut Target> {
+    match intent {
+        Intent::UpdateFields { target, .. }
+        | Intent::AddNote { target, .. }
+        | Intent::CompleteTask { target }
+        | Intent::Reassign { target, .. } => Some(target),
+        _ => None,
     }
 }
 
@@ -602,7 +756,19 @@ fn refs_mut(intent: &mut Intent) -> Vec<(&mut RecordRef, Option<bool>)> {
                 out.push((r, None));
             }
         }
-        Intent::LogCall { who, what, .. } | Intent::CreateTask { who, what, .. } => {
+        Intent::CreateCase {
+            account, contact, ..
+        } => {
+            if let Some(a) = account {
+                out.push((a, Some(false)));
+            }
+            if let Some(c) = contact {
+                out.push((c, Some(true)));
+            }
+        }
+        Intent::LogCall { who, what, .. }
+        | Intent::CreateTask { who, what, .. }
+        | Intent::ScheduleMeeting { who, what, .. } => {
             if let Some(w) = who {
                 out.push((w, Some(true)));
             }

@@ -89,6 +89,10 @@ pub enum IntentKind {
     Undo,
     /// `help`
     Help,
+    /// `schedule_meeting`
+    ScheduleMeeting,
+    /// `create_case`
+    CreateCase,
 }
 
 impl IntentKind {
@@ -106,6 +110,8 @@ impl IntentKind {
             IntentKind::Question => "question",
             IntentKind::Undo => "undo",
             IntentKind::Help => "help",
+            IntentKind::ScheduleMeeting => "schedule_meeting",
+            IntentKind::CreateCase => "create_case",
         }
     }
 
@@ -123,6 +129,8 @@ impl IntentKind {
             "question" => IntentKind::Question,
             "undo" => IntentKind::Undo,
             "help" => IntentKind::Help,
+            "schedule_meeting" => IntentKind::ScheduleMeeting,
+            "create_case" => IntentKind::CreateCase,
             _ => return None,
         })
     }
@@ -148,6 +156,10 @@ pub struct Grammar {
     fields: HashMap<String, Vec<FieldAlias>>,
     /// value words → hints
     values: HashMap<String, Vec<ValueHint>>,
+    /// shorthand words as typed (joined) → the words they stand for ("amt" → "amount")
+    shorthand: HashMap<String, Vec<String>>,
+    /// Longest shorthand in words.
+    pub(crate) max_shorthand_words: usize,
     /// Longest field alias in words, for scanning.
     pub(crate) max_field_words: usize,
     /// Longest object word in words.
@@ -163,6 +175,7 @@ pub struct Grammar {
 /// Classes the Rust code relies on; a grammar without them is incomplete.
 const REQUIRED_CLASSES: &[&str] = &[
     "filler",
+    "trailing_filler",
     "lead_filler",
     "repair",
     "article",
@@ -240,6 +253,8 @@ impl Grammar {
             objects: HashMap::new(),
             fields: HashMap::new(),
             values: HashMap::new(),
+            shorthand: HashMap::new(),
+            max_shorthand_words: 1,
             max_field_words: 1,
             max_object_words: 1,
             clause_starts: Default::default(),
@@ -260,7 +275,7 @@ impl Grammar {
                 }
                 let (kw, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
                 match kw {
-                    "class" | "object" | "objects" | "field" | "value" => {
+                    "class" | "object" | "objects" | "field" | "value" | "shorthand" => {
                         g.lexicon_line(kw, rest).map_err(err)?;
                     }
                     _ => {}
@@ -331,9 +346,12 @@ impl Grammar {
                     continue;
                 }
                 let kw = line.split_whitespace().next().unwrap_or("");
-                if !matches!(kw, "class" | "object" | "objects" | "field" | "value") {
+                if !matches!(
+                    kw,
+                    "class" | "object" | "objects" | "field" | "value" | "shorthand"
+                ) {
                     return Err(err(format!(
-                        "expected `intent:`, `pattern:`, `example:`, `help:`, `class`, `object`, `objects`, `field` or `value`, found `{kw}`"
+                        "expected `intent:`, `pattern:`, `example:`, `help:`, `class`, `object`, `objects`, `field`, `value` or `shorthand`, found `{kw}`"
                     )));
                 }
             }
@@ -346,6 +364,18 @@ impl Grammar {
         }
         g.index();
         Ok(g)
+    }
+
+    /// The longest shorthand at the start of `ws` ("amt", "hi pri"): how many words, and the words
+    /// it stands for.
+    pub(crate) fn shorthand_prefix(&self, ws: &[&str]) -> Option<(usize, &[String])> {
+        (1..=self.max_shorthand_words.min(ws.len()))
+            .rev()
+            .find_map(|n| {
+                self.shorthand
+                    .get(&ws[..n].join(" "))
+                    .map(|e| (n, e.as_slice()))
+            })
     }
 
     fn lexicon_line(&mut self, kw: &str, rest: &str) -> Result<(), String> {
@@ -380,6 +410,14 @@ impl Grammar {
                 for p in phrases {
                     self.max_object_words = self.max_object_words.max(p.len());
                     self.objects.insert(p.join(" "), (kind, kw == "objects"));
+                }
+            }
+            "shorthand" => {
+                let expansion: Vec<String> =
+                    key.split_whitespace().map(str::to_lowercase).collect();
+                for p in phrases {
+                    self.max_shorthand_words = self.max_shorthand_words.max(p.len());
+                    self.shorthand.insert(p.join(" "), expansion.clone());
                 }
             }
             "field" => {

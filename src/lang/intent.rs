@@ -9,7 +9,7 @@
 //! Every type here is `Serialize` so `sayso parse --json` can print it; the JSON shape is
 //! `{"input": …, "today": …, "clauses": [{"text": …, "intent": {"intent": "update_fields", …}}]}`.
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use serde::Serialize;
 
 /// The result of parsing one phrase: its clauses in the order they were said.
@@ -149,6 +149,37 @@ pub enum Intent {
         /// How many commands to undo (1 unless said).
         steps: u32,
     },
+    /// Schedule (or log) a meeting: an Event owned by the current user.
+    ///
+    /// "schedule a meeting with Pepper Potts on the Titan deal tuesday at 3pm about the phased
+    /// rollout", "log a meeting with Jane Smith on the Globex deal".
+    ScheduleMeeting {
+        /// What the meeting is about ("phased rollout"); `None` → the executor's default.
+        subject: Option<String>,
+        /// The day (today when not said).
+        date: NaiveDate,
+        /// The start time in the user's time zone, when said ("3pm", "10:30am", "noon").
+        time: Option<NaiveTime>,
+        /// Length in minutes (30 unless said).
+        minutes: u32,
+        /// The person met (WhoId), when named.
+        who: Option<RecordRef>,
+        /// The deal/account/case it is about (WhatId), when named.
+        what: Option<RecordRef>,
+    },
+    /// Open a case for an account.
+    ///
+    /// "open a case for Acme Corp: login page broken, high priority".
+    CreateCase {
+        /// The account (AccountId), when named.
+        account: Option<RecordRef>,
+        /// The contact (ContactId), when named ("contact Peter Gibbons").
+        contact: Option<RecordRef>,
+        /// The subject, as said.
+        subject: String,
+        /// Priority when said.
+        priority: Option<Priority>,
+    },
     /// Show help, optionally on a topic.
     Help {
         /// The topic words, when said ("help with notes" → "notes").
@@ -176,6 +207,8 @@ impl Intent {
             Intent::Question { .. } => "question",
             Intent::Undo { .. } => "undo",
             Intent::Help { .. } => "help",
+            Intent::ScheduleMeeting { .. } => "schedule_meeting",
+            Intent::CreateCase { .. } => "create_case",
             Intent::NotUnderstood { .. } => "not_understood",
         }
     }
@@ -345,6 +378,8 @@ pub struct RecordFilter {
     pub amount_under: Option<f64>,
     /// "overdue": due date before today and not completed.
     pub overdue: bool,
+    /// "high priority cases", "urgent tasks": the Priority field.
+    pub priority: Option<Priority>,
     /// "at Acme" / "for Acme": the account's name as said.
     pub account: Option<String>,
     /// Remaining words that are not qualifiers (a name fragment), lowercase; empty if none.

@@ -432,6 +432,7 @@ mod tests {
             "closing",
             "sector",
             "email_tld",
+            "trailing_filler",
         ]
         .iter()
         .map(|c| format!("class {c} = zz{c}\n"))

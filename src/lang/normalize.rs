@@ -12,8 +12,10 @@ use super::lexer::{TokKind, Token};
 
 /// Run every normalisation step, in order.
 pub(crate) fn normalize(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
+    let tokens = expand_shorthand(g, tokens);
     let tokens = drop_fillers(g, tokens);
     let tokens = spoken_emails(g, tokens);
+    let tokens = spoken_ordinals(tokens);
     let tokens = spoken_numbers(tokens);
     let tokens = repairs(g, tokens);
     let tokens = drop_repeats(tokens);
@@ -33,7 +35,76 @@ fn words(tokens: &[Token]) -> Vec<&str> {
         .collect()
 }
 
-/// Remove fillers ("um", "uh", "you know"), and "like" unless it is a verb ("I'd like").
+/// Shorthand as typed ("amt", "nxt", "tmrw", "hi pri", "w/", "->") read as the words it stands for
+/// (the grammar's `shorthand` lines). Free text keeps what was typed: the first word's `raw` is the
+/// shorthand, the others' `raw` is empty.
+pub(crate) fn expand_shorthand(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        let ws = words(&tokens[i..(i + g.max_shorthand_words).min(tokens.len())]);
+        if tokens[i].kind == TokKind::Word
+            && let Some((n, expansion)) = g.shorthand_prefix(&ws)
+        {
+            let raw = tokens[i..i + n]
+                .iter()
+                .map(|t| t.raw.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            for (k, w) in expansion.iter().enumerate() {
+                let mut t = Token::word(w);
+                t.raw = if k == 0 { raw.clone() } else { String::new() };
+                out.push(t);
+            }
+            i += n;
+            continue;
+        }
+        out.push(tokens[i].clone());
+        i += 1;
+    }
+    out
+}
+
+/// "twenty third" → `23rd` (the date reader knows single ordinal words and `23rd`).
+pub(crate) fn spoken_ordinals(tokens: Vec<Token>) -> Vec<Token> {
+    const UNITS: [&str; 9] = [
+        "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
+    ];
+    let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        let tens = match tokens[i].word.as_str() {
+            "twenty" => Some(20),
+            "thirty" => Some(30),
+            _ => None,
+        };
+        if let Some(tens) = tens
+            && let Some(next) = tokens.get(i + 1)
+            && let Some(u) = UNITS.iter().position(|w| *w == next.word)
+            && tens + u < 31
+        {
+            let day = tens + u + 1;
+            let suffix = match day % 10 {
+                1 if day != 11 => "st",
+                2 if day != 12 => "nd",
+                3 if day != 13 => "rd",
+                _ => "th",
+            };
+            let mut t = Token::word(&format!("{day}{suffix}"));
+            t.raw = format!("{} {}", tokens[i].raw, next.raw);
+            out.push(t);
+            i += 2;
+            continue;
+        }
+        out.push(tokens[i].clone());
+        i += 1;
+    }
+    out
+}
+
+/// Remove fillers ("um", "uh", "you know"), and "like" unless it is a verb ("I'd like"). A filler
+/// set off by commas takes one comma with it (", uh," → ","), and a comma left right after "to"
+/// goes too ("to, like, 280k" → "to 280k").
 pub(crate) fn drop_fillers(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
     let ws = words(&tokens);
     let mut keep = vec![true; tokens.len()];
@@ -51,6 +122,20 @@ pub(crate) fn drop_fillers(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
             keep[i] = false;
         }
         i += 1;
+    }
+    for i in 0..tokens.len() {
+        if !keep[i] && i > 0 && tokens[i - 1].word == "," {
+            let mut j = i;
+            while j < tokens.len() && !keep[j] {
+                j += 1;
+            }
+            if j < tokens.len() && tokens[j].word == "," {
+                keep[j] = false;
+                if i >= 2 && matches!(ws[i - 2], "to" | "is" | "be" | "at" | "by") {
+                    keep[i - 1] = false;
+                }
+            }
+        }
     }
     drop(ws);
     tokens
@@ -190,36 +275,91 @@ pub(crate) fn format_number(v: f64) -> String {
     }
 }
 
-/// Self-corrections: "update the I mean set the amount…" drops what came before "I mean" in the
-/// clause when a verb follows; "to 50k no wait 60k" drops the one word before the marker.
+/// Self-corrections. When what follows the marker is a value (an amount, a date, a span, a
+/// picklist value), it replaces the value of the same kind said just before the marker ("to 90k no
+/// sorry 95k", "to proposal, no sorry, closed won", "december 12th actually make that the 15th").
+/// Otherwise "update the I mean set the amount…" drops what came before the marker in the clause
+/// when a verb follows, and "to 50k no wait 60k" drops the one word before the marker.
 pub(crate) fn repairs(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
     let mut tokens = tokens;
-    let mut guard = 0;
-    loop {
-        guard += 1;
+    for _ in 0..16 {
         let ws = words(&tokens);
         let Some((at, len)) =
             (0..ws.len()).find_map(|i| g.class_prefix("repair", &ws[i..]).map(|n| (i, n)))
         else {
             return tokens;
         };
-        let next = ws.get(at + len).copied().unwrap_or("");
-        let drop_from = if g.clause_starts.contains(next) {
-            // back to the previous clause boundary
-            let mut s = at;
-            while s > 0 && !tokens[s - 1].is_punct() && !g.in_class("conjunction", &ws[s - 1..s]) {
-                s -= 1;
+        let mut after = at + len;
+        while after < ws.len() && tokens[after].is_punct() {
+            after += 1;
+        }
+        let mut before = at;
+        while before > 0 && tokens[before - 1].is_punct() {
+            before -= 1;
+        }
+        let (drop_from, drop_to) = match replaced_value(g, &ws[..before], &ws[after..]) {
+            Some(n) => (before - n, after),
+            None => {
+                let next = ws.get(at + len).copied().unwrap_or("");
+                let from = if g.clause_starts.contains(next) {
+                    // back to the previous clause boundary
+                    let mut s = at;
+                    while s > 0
+                        && !tokens[s - 1].is_punct()
+                        && !g.in_class("conjunction", &ws[s - 1..s])
+                    {
+                        s -= 1;
+                    }
+                    s
+                } else {
+                    at.saturating_sub(1)
+                };
+                (from, at + len)
             }
-            s
-        } else {
-            at.saturating_sub(1)
         };
         drop(ws);
-        tokens.drain(drop_from..at + len);
-        if guard > 16 {
-            return tokens;
-        }
+        tokens.drain(drop_from..drop_to);
     }
+    tokens
+}
+
+/// What kind of value some words are, for self-corrections.
+#[derive(PartialEq)]
+enum ValueShape {
+    Amount,
+    Date,
+    Span,
+    Picklist,
+}
+
+fn value_shape(g: &Grammar, ws: &[&str]) -> Option<ValueShape> {
+    // any fixed day will do: only whether the words are a date matters
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)?;
+    if ws.iter().any(|w| *w == "\u{0}") {
+        return None;
+    }
+    if entity::amount(ws).is_some() {
+        Some(ValueShape::Amount)
+    } else if entity::span(ws).is_some() {
+        Some(ValueShape::Span)
+    } else if entity::date(ws, day).is_some() {
+        Some(ValueShape::Date)
+    } else if !g.value_hints(&ws.join(" ")).is_empty() {
+        Some(ValueShape::Picklist)
+    } else {
+        None
+    }
+}
+
+/// When the correction (`after`) starts with a value and `before` ends with a value of the same
+/// kind, how many words of `before` it replaces.
+fn replaced_value(g: &Grammar, before: &[&str], after: &[&str]) -> Option<usize> {
+    let shape = (1..=after.len().min(6))
+        .rev()
+        .find_map(|n| value_shape(g, &after[..n]))?;
+    (1..=before.len().min(6))
+        .rev()
+        .find(|&n| value_shape(g, &before[before.len() - n..]).as_ref() == Some(&shape))
 }
 
 /// A word said twice in a row ("the the", "on on") is said once.
@@ -273,6 +413,15 @@ pub(crate) fn strip_lead(g: &Grammar, mut tokens: Vec<Token>) -> Vec<Token> {
             }
             if tokens[n - 1].kind == TokKind::Word && matches!(last, "please" | "thanks" | "thx") {
                 tokens.truncate(n - 1);
+                continue;
+            }
+            // "… right now", "… at the moment", "… again"
+            let ws = words(&tokens);
+            if let Some(k) =
+                (1..=3.min(n - 1)).find(|&k| g.in_class("trailing_filler", &ws[n - k..]))
+            {
+                drop(ws);
+                tokens.truncate(n - k);
                 continue;
             }
             if tokens[n - 1].is_punct() {
@@ -363,6 +512,44 @@ mod tests {
             "set the amount to 60k"
         );
         assert_eq!(norm("update the the deal"), "update the deal");
+        assert_eq!(
+            norm("set the amount to ninety k no sorry ninety five k"),
+            "set the amount to 95 k"
+        );
+        assert_eq!(
+            norm("set nakatomi to proposal, no sorry, closed won"),
+            "set nakatomi to closed won"
+        );
+        assert_eq!(
+            norm("push it to december twelfth actually make that the fifteenth"),
+            "push it to the fifteenth"
+        );
+        assert_eq!(
+            norm("push it out a week no wait two weeks"),
+            "push it out 2 weeks"
+        );
+    }
+
+    #[test]
+    fn shorthand_ordinals_and_filler_commas() {
+        assert_eq!(
+            norm("titan amt 30k tmrw hi pri"),
+            "titan amount 30k tomorrow high priority"
+        );
+        assert_eq!(norm("the twenty third of december"), "the 23rd of december");
+        assert_eq!(
+            norm("the titan deal, uh, set it"),
+            "the titan deal , set it"
+        );
+        assert_eq!(norm("set it to, like, two hundred k"), "set it to 200 k");
+        let toks = normalize(g(), tokenize("next step = final sign-off w/ lucius"));
+        assert_eq!(
+            toks.iter()
+                .map(|t| t.raw.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            "next step = final sign-off w/ lucius"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::field::{match_picklist, word_matches, words};
 use super::query::{self, and, compare, contains, date, eq_bool, eq_str, number, or, to_soql};
 use super::stream::{BulkSource, Rule};
 use super::{ResolveError, Resolver};
-use crate::lang::RecordFilter;
+use crate::lang::{Priority, RecordFilter};
 use crate::soql::ast::Operator;
 use crate::soql::ast::Query;
 
@@ -137,6 +137,9 @@ impl Resolver<'_> {
             };
             conds.push(compare(field_name, Operator::Lt, date(self.today)));
         }
+        if let Some(p) = f.priority {
+            conds.push(self.priority_condition(object, p).await?);
+        }
         if let Some(acct) = &f.account {
             let all_words =
                 |path: &str| and(words(acct).iter().map(|w| contains(path, w)).collect());
@@ -187,6 +190,32 @@ impl Resolver<'_> {
             }
         }
         Ok(and(conds))
+    }
+
+    /// "high priority cases": `Priority` = the object's picklist value for that priority.
+    async fn priority_condition(
+        &mut self,
+        object: &str,
+        p: Priority,
+    ) -> Result<crate::soql::ast::Condition, ResolveError> {
+        let d = self.describe(object).await?;
+        let field = d
+            .field("Priority")
+            .ok_or_else(|| ResolveError::Invalid(format!("{object} records have no priority")))?;
+        let wanted: &[&str] = match p {
+            Priority::High => &["High"],
+            Priority::Normal => &["Normal", "Medium"],
+            Priority::Low => &["Low"],
+        };
+        let value = field
+            .picklist
+            .iter()
+            .filter(|v| v.active)
+            .find(|v| wanted.iter().any(|w| v.value.eq_ignore_ascii_case(w)))
+            .ok_or_else(|| {
+                ResolveError::Invalid(format!("{object} has no priority {}", wanted[0]))
+            })?;
+        Ok(eq_str("Priority", &value.value))
     }
 
     /// Every record matching the filter (all pages), with `extra` fields read too.

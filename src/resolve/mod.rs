@@ -14,6 +14,7 @@
 //! - [`filter`] — bulk filters ("all my open opportunities in the tech sector").
 //! - [`stream`] — bulk updates too large to hold: a query and per-field rules.
 
+mod activity;
 pub mod field;
 pub mod filter;
 pub mod org;
@@ -118,6 +119,8 @@ pub struct Resolver<'a> {
 const ANY_OBJECT: [&str; 5] = ["Opportunity", "Account", "Contact", "Lead", "Case"];
 /// Objects a "who" reference (a person) may name.
 const WHO: [&str; 2] = ["Contact", "Lead"];
+/// Words of a request to delete, which the language never turns into a write.
+const DELETE_WORDS: [&str; 6] = ["delete", "remove", "erase", "destroy", "purge", "wipe"];
 /// Objects a "what" reference (what a call or task is about) may name.
 const WHAT: [&str; 3] = ["Opportunity", "Account", "Case"];
 
@@ -228,10 +231,19 @@ impl Resolver<'_> {
             .iter()
             .find(|c| matches!(c.intent, Intent::NotUnderstood { .. }))
         {
-            return Err(ResolveError::NotUnderstood(
-                format!("I didn't understand `{}`", cmd.input.trim()),
-                suggestions.clone(),
-            ));
+            let deleting = cmd
+                .input
+                .split(|c: char| !c.is_alphanumeric())
+                .any(|w| DELETE_WORDS.iter().any(|d| w.eq_ignore_ascii_case(d)));
+            let message = if deleting {
+                format!(
+                    "sayso does not delete records (`{}`); `sayso undo` reverts what you changed with sayso",
+                    cmd.input.trim()
+                )
+            } else {
+                format!("I didn't understand `{}`", cmd.input.trim())
+            };
+            return Err(ResolveError::NotUnderstood(message, suggestions.clone()));
         }
         if cmd.clauses.len() == 1 {
             match &cmd.clauses[0].intent {
@@ -269,7 +281,7 @@ impl Resolver<'_> {
             ));
         }
         Ok(Resolution::Write(Plan {
-            steps,
+            steps: crate::plan::merge_updates(steps),
             bulk,
             summary: summary.join("; "),
             staged: None,
@@ -631,6 +643,38 @@ impl Resolver<'_> {
                     sobject: "Task".into(),
                     name: subj,
                 }))
+            }
+            Intent::ScheduleMeeting {
+                subject,
+                date,
+                time,
+                minutes,
+                who,
+                what,
+            } => {
+                let m = activity::Meeting {
+                    subject: subject.as_deref(),
+                    date: *date,
+                    time: *time,
+                    minutes: *minutes,
+                    who: who.as_ref(),
+                    what: what.as_ref(),
+                };
+                self.meeting(m, named, steps).await
+            }
+            Intent::CreateCase {
+                account,
+                contact,
+                subject,
+                priority,
+            } => {
+                let c = activity::NewCase {
+                    account: account.as_ref(),
+                    contact: contact.as_ref(),
+                    subject,
+                    priority: *priority,
+                };
+                self.case(c, named, steps).await
             }
             Intent::CreateRecord {
                 object,

@@ -188,6 +188,44 @@ fn describe(intent: &Intent) -> String {
             format!("question ({kind:?}) about {}", target_text(target))
         }
         Intent::Undo { steps } => format!("undo {steps}"),
+        Intent::ScheduleMeeting {
+            subject,
+            date,
+            time,
+            minutes,
+            who,
+            what,
+        } => format!(
+            "meeting \"{}\" on {date}{} for {minutes} min{}{}",
+            subject.as_deref().unwrap_or("Meeting"),
+            time.map(|t| format!(" at {}", t.format("%H:%M")))
+                .unwrap_or_default(),
+            who.as_ref()
+                .map(|r| format!(" with {}", record(r)))
+                .unwrap_or_default(),
+            what.as_ref()
+                .map(|r| format!(" about {}", record(r)))
+                .unwrap_or_default()
+        ),
+        Intent::CreateCase {
+            account,
+            contact,
+            subject,
+            priority,
+        } => format!(
+            "case \"{subject}\"{}{}{}",
+            account
+                .as_ref()
+                .map(|r| format!(" for {}", record(r)))
+                .unwrap_or_default(),
+            contact
+                .as_ref()
+                .map(|r| format!(" contact {}", record(r)))
+                .unwrap_or_default(),
+            priority
+                .map(|p| format!(", priority {p:?}"))
+                .unwrap_or_default()
+        ),
         Intent::Help { topic } => format!(
             "help{}",
             topic

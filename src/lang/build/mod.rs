@@ -9,6 +9,7 @@
 //! details of records to create.
 
 mod create;
+mod event;
 #[cfg(test)]
 use create::person_name;
 mod reference;
@@ -157,6 +158,8 @@ impl<'a> Builder<'a> {
                 };
                 Some(Intent::Undo { steps })
             }
+            IntentKind::ScheduleMeeting => self.meeting(s),
+            IntentKind::CreateCase => self.case(s),
             IntentKind::Help => Some(Intent::Help {
                 topic: s.get(SlotName::Topic).map(lower_text),
             }),
@@ -176,16 +179,19 @@ impl<'a> Builder<'a> {
         };
         let negate = s.fixed_word(SlotName::Op).as_deref() == Some("pull");
         let mut changes = Vec::new();
-        // "set stage on X to qualification and probability to 25%": the first change, then a list
-        if let (Some(f), Some(v), Some(_)) = (
-            s.get(SlotName::Field),
-            s.get(SlotName::Value),
-            s.get(SlotName::Changes),
-        ) {
+        // "set stage on X to qualification and probability to 25%": the first change, then a list;
+        // "set X to value prop and the amount to 110k": a first value with no field (never dropped)
+        if let (Some(v), Some(_)) = (s.get(SlotName::Value), s.get(SlotName::Changes)) {
+            let field = s.get(SlotName::Field).map(|f| self.field(f));
+            let value = self.value(strip_value_lead(v));
+            if field.is_none() && self.ends_in_field_for(s.get(SlotName::Target), &value) {
+                // "update the X stage to proposal and …": "stage" names the value's field
+                return None;
+            }
             changes.push(FieldChange {
-                field: Some(self.field(f)),
+                field,
                 op: ChangeOp::Set,
-                value: self.value(strip_value_lead(v)),
+                value,
             });
         }
         if let Some(t) = s.get(SlotName::Changes) {
@@ -250,6 +256,21 @@ impl<'a> Builder<'a> {
             changes.push(FieldChange { field, op, value });
         }
         Some(Intent::UpdateFields { target, changes })
+    }
+
+    /// True when the last words of a record slot name the field of the value's picklist hint
+    /// ("the hooli deal stage" … "proposal").
+    fn ends_in_field_for(&self, target: Option<&[Token]>, value: &Value) -> bool {
+        let Some(t) = target else {
+            return false;
+        };
+        let ws = words(t);
+        (1..=self.g.max_field_words.min(ws.len().saturating_sub(1))).any(|n| {
+            self.g
+                .field_aliases(&ws[ws.len() - n..].join(" "))
+                .iter()
+                .any(|a| value.hints.iter().any(|h| h.field == a.api_name))
+        })
     }
 
     fn question(&self, s: &Slots) -> Option<Intent> {

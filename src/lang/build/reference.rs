@@ -80,6 +80,11 @@ impl Builder<'_> {
                 i += n;
                 continue;
             }
+            if let Some((p, n)) = self.priority_at(&ws[i..]) {
+                f.priority = Some(p);
+                i += n;
+                continue;
+            }
             if let Some((k, n)) = self.object_at(&ws, i) {
                 f.object = Some(k);
                 i += n;
@@ -199,6 +204,17 @@ impl Builder<'_> {
     }
 
     /// "I own", "owned by me", "assigned to me", "I have", "do I have".
+    /// "high priority", "urgent", "low pri" at the start of `ws`.
+    fn priority_at(&self, ws: &[&str]) -> Option<(Priority, usize)> {
+        [
+            ("high_priority", Priority::High),
+            ("low_priority", Priority::Low),
+            ("normal_priority", Priority::Normal),
+        ]
+        .into_iter()
+        .find_map(|(class, p)| self.class(class, ws).map(|n| (p, n)))
+    }
+
     pub(super) fn mine_phrase(&self, ws: &[&str]) -> Option<usize> {
         const PHRASES: &[&[&str]] = &[
             &["that", "i", "own"],

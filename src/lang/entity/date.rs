@@ -3,7 +3,7 @@
 //! Sunday), "in 3 days", "end of (next) week|month|quarter|year" (end of week = Friday), month-day
 //! forms (next such day on or after today), "in June" (last day of the next June). Part of `entity`.
 
-use chrono::{Datelike, Duration, Months, NaiveDate, Weekday};
+use chrono::{Datelike, Duration, Months, NaiveDate, NaiveTime, Weekday};
 
 use super::{add_span, span};
 use crate::lang::intent::DateRange;
@@ -149,9 +149,64 @@ fn strip_date_prefix<'a>(words: &'a [&'a str]) -> &'a [&'a str] {
     words
 }
 
+/// A time of day as said: "3pm", "10am", "3:30pm", "15:00", "noon", "midday"; or two words
+/// "3 pm".
+fn time_of_day(words: &[&str]) -> Option<NaiveTime> {
+    let (text, meridiem) = match words {
+        ["noon" | "midday"] => return NaiveTime::from_hms_opt(12, 0, 0),
+        [n, m @ ("am" | "pm" | "a.m." | "p.m.")] => (*n, Some(m.starts_with('p'))),
+        [one] => {
+            let lower = one.trim_end_matches('.');
+            if let Some(n) = lower
+                .strip_suffix("am")
+                .or_else(|| lower.strip_suffix("a.m"))
+            {
+                (n, Some(false))
+            } else if let Some(n) = lower
+                .strip_suffix("pm")
+                .or_else(|| lower.strip_suffix("p.m"))
+            {
+                (n, Some(true))
+            } else if lower.contains(':') {
+                (lower, None)
+            } else {
+                return None;
+            }
+        }
+        _ => return None,
+    };
+    let (h, m) = match text.split_once(':') {
+        Some((h, m)) => (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?),
+        None => (text.parse::<u32>().ok()?, 0),
+    };
+    let h = match meridiem {
+        Some(pm) if (1..=12).contains(&h) => (h % 12) + if pm { 12 } else { 0 },
+        Some(_) => return None,
+        None => h,
+    };
+    NaiveTime::from_hms_opt(h, m, 0)
+}
+
+/// A time of day at the end of `words` ("tuesday at 3pm", "thursday 10am"): the time and how many
+/// words it takes (with a leading "at").
+pub(crate) fn trailing_time(words: &[&str]) -> Option<(NaiveTime, usize)> {
+    let (time, mut n) = (1..=2.min(words.len()))
+        .find_map(|n| time_of_day(&words[words.len() - n..]).map(|t| (t, n)))?;
+    if words.len() > n && words[words.len() - n - 1] == "at" {
+        n += 1;
+    }
+    Some((time, n))
+}
+
 /// Read all of `words` as one day, relative to `today`, per the corpus README semantics.
 pub(crate) fn date(words: &[&str], today: NaiveDate) -> Option<NaiveDate> {
     let mut w = strip_date_prefix(words);
+    // "tuesday at 3pm", "thursday 10am": the time is not part of the date
+    if let Some((_, n)) = trailing_time(w)
+        && w.len() > n
+    {
+        w = &w[..w.len() - n];
+    }
     if let [rest @ .., "at", _] = w {
         // "tomorrow at 10" / "friday at noon": the time is not part of the date
         if !rest.is_empty() {

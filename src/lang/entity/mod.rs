@@ -13,7 +13,7 @@ use super::intent::Span;
 
 mod date;
 
-pub(crate) use date::{date, period};
+pub(crate) use date::{date, period, trailing_time};
 
 // ---------------------------------------------------------------------------------------------
 // Spoken numbers
