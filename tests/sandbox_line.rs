@@ -1161,6 +1161,7 @@ fn fuzz<S: Strategy>(
 
 /// A 500 or a dropped connection fails the case; every answer stays Salesforce-shaped.
 fn answer_is_sane(status: u16, body: &Value, input: &str) -> Result<(), TestCaseError> {
+    let input: String = input.chars().take(300).collect();
     prop_assert!(status != 500, "500 for {input:?}: {body}");
     if status >= 400 {
         prop_assert!(

@@ -392,7 +392,7 @@ impl<'a, 'c> Scope<'a, 'c> {
         let [(obj, _)] = targets.as_slice() else {
             return Ok(None);
         };
-        let obj: &'a ObjectSchema = *obj;
+        let obj: &'a ObjectSchema = obj;
         let ctx = self.ctx;
         let readable = |f: &Field| {
             ctx.policy
