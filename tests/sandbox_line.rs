@@ -298,6 +298,21 @@ async fn issue_17_point_3_note_links_need_the_right_to_share_the_note() {
         (400, "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY"),
         "{body}"
     );
+    // Maria may edit Titan, hence its note link, but raising it to collaborator shares the note.
+    let maria = org.jwt_token(MARIA).await;
+    let titan_link = data("/sobjects/ContentDocumentLink/06ADm0000000002MAA");
+    let (s, body) = org
+        .patch(&maria, &titan_link, json!({"ShareType": "C"}))
+        .await;
+    assert_eq!(
+        (s, error_code(&body)),
+        (400, "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY"),
+        "{body}"
+    );
+    let (s, body) = org
+        .patch(&dana, &titan_link, json!({"ShareType": "C"}))
+        .await;
+    assert_eq!(s, 204, "{body}");
 }
 
 // ---- point 4: lookups on write ----
@@ -1117,6 +1132,12 @@ fn adversarial_soql() -> impl Strategy<Value = String> {
             let terms: Vec<String> = (0..n).map(|i| format!("Name != 'v{i}'")).collect();
             format!("SELECT Id FROM Account WHERE {}", terms.join(word))
         }),
+        prop::collection::vec(0usize..4, 0..110).prop_map(|wrappers| {
+            let open = ["(", "NOT (", "Name = 'x' OR (", "Name != 'y' AND NOT ("];
+            let head: String = wrappers.iter().map(|w| open[*w]).collect();
+            let tail = ")".repeat(wrappers.len());
+            format!("SELECT Id FROM Account WHERE {head}Name IN ('a', 'b', null){tail}")
+        }),
         (1usize..6, 0usize..3).prop_map(|(n, kind)| {
             let fields = [
                 "StageName",
@@ -1184,7 +1205,19 @@ fn fuzz_random_and_adversarial_soql_never_crashes_or_leaks() {
         let (s, body) = handle.block_on(composite_query(org, token, &soql));
         answer_is_sane(s, &body, &soql)?;
         let (s, body) = handle.block_on(org.query(token, &soql));
-        answer_is_sane(s, &body, &soql)
+        answer_is_sane(s, &body, &soql)?;
+        let sosl = format!("FIND {{acme}} RETURNING Account(Id WHERE {soql})");
+        let r = handle.block_on(
+            org.http
+                .get(format!("{}{}", org.url, data("/search")))
+                .query(&[("q", sosl.as_str())])
+                .bearer_auth(token)
+                .send(),
+        );
+        let r = r.map_err(|e| TestCaseError::fail(format!("no answer for {sosl:?}: {e}")))?;
+        let s = r.status().as_u16();
+        let body = handle.block_on(r.json::<Value>()).unwrap_or(Value::Null);
+        answer_is_sane(s, &body, &sosl)
     });
 }
 

@@ -605,6 +605,14 @@ pub fn update_row(
 ) -> SfResult<()> {
     let old = load_for_write(ctx, conn, obj, access, id, false)?;
     validate(ctx, conn, obj, &mut changes)?;
+    if obj.name == "ContentDocumentLink" && changes.contains_key("ShareType") {
+        // Raising a link to collaborator shares the note: the same right as a new link.
+        let mut note = Row::new();
+        if let Some(doc) = old.get("ContentDocumentId") {
+            note.insert("ContentDocumentId".into(), doc.clone());
+        }
+        crate::sandbox::lookup::check_note_link(ctx, conn, &note)?;
+    }
     let mut row = old.clone();
     for (k, v) in &changes {
         row.insert(k.clone(), v.clone());

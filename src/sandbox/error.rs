@@ -256,6 +256,7 @@ const SQLITE_LIMIT_MESSAGES: &[&str] = &[
     "too complex",
     "at most",
     "string or blob too big",
+    "stack overflow",
 ];
 
 impl From<rusqlite::Error> for SfError {
