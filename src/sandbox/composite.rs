@@ -707,6 +707,11 @@ fn dispatch_inner(
                 json!({"totalSize": page.total, "done": page.next.is_none(), "records": page.records}),
             ))
         }
+        ("GET", ["search"]) => {
+            let text = params.get("q").map_or("", String::as_str);
+            let body = crate::sandbox::search::run(state, conn, principal, &version, text)?;
+            Ok(SubResponse::ok(StatusCode::OK, body))
+        }
         _ => Err(SfError::not_found()),
     }
 }

@@ -335,7 +335,7 @@ fn validate(
                     )
                 })?;
                 changes.insert(name.clone(), SqlValue::Text(id.to_string()));
-                check_reference(ctx, conn, field, &id)?;
+                crate::sandbox::lookup::check_reference(ctx, conn, field, &id)?;
             }
             _ => {}
         }
@@ -352,46 +352,6 @@ fn restricted(field: &Field, v: &str) -> SfError {
         ),
         vec![field.name.clone()],
     )
-}
-
-fn check_reference(ctx: &Ctx<'_>, conn: &Connection, field: &Field, id: &RecordId) -> SfResult<()> {
-    if field.reference_to.is_empty() {
-        return Ok(());
-    }
-    let schema = &ctx.state.schema;
-    let target = field
-        .reference_to
-        .iter()
-        .filter_map(|t| schema.object(t))
-        .find(|o| o.key_prefix == id.key_prefix())
-        .ok_or_else(|| {
-            SfError::dml(
-                "FIELD_INTEGRITY_EXCEPTION",
-                format!("{}: id value of incorrect type: {id}", field.label),
-                vec![field.name.clone()],
-            )
-        })?;
-    let sql = format!(
-        "SELECT \"IsDeleted\" FROM {} WHERE \"Id\" = ?1",
-        quote_ident(&target.name)
-    );
-    let deleted: Option<i64> = conn
-        .prepare_cached(&sql)?
-        .query_row([id.as_str()], |r| r.get(0))
-        .optional()?;
-    match deleted {
-        Some(0) => Ok(()),
-        Some(_) => Err(SfError::dml(
-            "ENTITY_IS_DELETED",
-            "entity is deleted",
-            vec![field.name.clone()],
-        )),
-        None => Err(SfError::dml(
-            "INVALID_CROSS_REFERENCE_KEY",
-            format!("{}: invalid cross reference id", field.label),
-            vec![field.name.clone()],
-        )),
-    }
 }
 
 fn set_audit(obj: &ObjectSchema, row: &mut Row, ctx: &Ctx<'_>, insert: bool) {
@@ -494,6 +454,9 @@ pub fn insert_row(
         ));
     }
     validate(ctx, conn, obj, &mut changes)?;
+    if obj.name == "ContentDocumentLink" {
+        crate::sandbox::lookup::check_note_link(ctx, conn, &changes)?;
+    }
     let mut row = changes.clone();
     apply_defaults(obj, &mut row, &ctx.principal.user_id);
     if obj.name == "Case" {
@@ -642,6 +605,14 @@ pub fn update_row(
 ) -> SfResult<()> {
     let old = load_for_write(ctx, conn, obj, access, id, false)?;
     validate(ctx, conn, obj, &mut changes)?;
+    if obj.name == "ContentDocumentLink" && changes.contains_key("ShareType") {
+        // Raising a link to collaborator shares the note: the same right as a new link.
+        let mut note = Row::new();
+        if let Some(doc) = old.get("ContentDocumentId") {
+            note.insert("ContentDocumentId".into(), doc.clone());
+        }
+        crate::sandbox::lookup::check_note_link(ctx, conn, &note)?;
+    }
     let mut row = old.clone();
     for (k, v) in &changes {
         row.insert(k.clone(), v.clone());
@@ -669,6 +640,20 @@ pub fn update_row(
     params.push(&idv);
     conn.prepare_cached(&sql)?
         .execute(rusqlite::params_from_iter(params))?;
+    if obj.name == "User" {
+        user_changed(ctx, conn, id, &row)?;
+    }
+    Ok(())
+}
+
+/// After a User update: a deactivated user loses every session and refresh token at once (they
+/// stay revoked if the user is reactivated), and the policy's user directory is reloaded so the
+/// change applies to the next request rather than the next login.
+fn user_changed(ctx: &Ctx<'_>, conn: &Connection, id: &str, row: &Row) -> SfResult<()> {
+    if matches!(row.get("IsActive"), Some(SqlValue::Integer(0))) {
+        crate::sandbox::oauth_grant::revoke_user(conn, id, chrono::Utc::now().timestamp())?;
+    }
+    ctx.state.policy.refresh_users(conn)?;
     Ok(())
 }
 

@@ -160,12 +160,33 @@ impl SfError {
         )
     }
 
-    /// `500 UNKNOWN_EXCEPTION` for a failure inside the sandbox (a bug or an I/O problem).
+    /// `500 UNKNOWN_EXCEPTION` for a failure inside the sandbox (a bug or an I/O problem). As in
+    /// Salesforce the body carries only an error id; `message` (which may hold SQL or a panic
+    /// text) goes to the server log under that id and never to the caller.
     pub fn internal(message: impl std::fmt::Display) -> SfError {
+        let n = uuid::Uuid::new_v4().as_u128();
+        let error_id = format!(
+            "{}-{} ({})",
+            n % 10_000_000_000,
+            (n >> 40) % 100_000,
+            -(((n >> 64) % 1_000_000_000) as i64)
+        );
+        tracing::error!(error_id = %error_id, "sandbox internal error: {message}");
         SfError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "UNKNOWN_EXCEPTION",
-            format!("sandbox internal error: {message}"),
+            format!(
+                "An unexpected error occurred. Please include this ErrorId if you contact support: {error_id}"
+            ),
+        )
+    }
+
+    /// `400 QUERY_TOO_COMPLICATED`, Salesforce's answer to a query past its internal limits.
+    pub fn query_too_complicated() -> SfError {
+        SfError::new(
+            StatusCode::BAD_REQUEST,
+            "QUERY_TOO_COMPLICATED",
+            "Query is either selecting too many fields or the filter conditions are very complicated.",
         )
     }
 
@@ -226,8 +247,36 @@ impl SfError {
     }
 }
 
+/// SQLite messages that mean "this statement is past one of SQLite's size limits" (variables,
+/// expression depth, joined tables, result columns, compound selects, statement length).
+const SQLITE_LIMIT_MESSAGES: &[&str] = &[
+    "too many",
+    "too large",
+    "too big",
+    "too complex",
+    "at most",
+    "string or blob too big",
+    "stack overflow",
+];
+
 impl From<rusqlite::Error> for SfError {
+    /// A statement past SQLite's limits is Salesforce's `QUERY_TOO_COMPLICATED`; anything else is
+    /// an internal error, logged and never shown.
     fn from(e: rusqlite::Error) -> SfError {
+        let limit = match &e {
+            rusqlite::Error::SqliteFailure(code, msg) => {
+                code.code == rusqlite::ErrorCode::TooBig
+                    || msg.as_deref().is_some_and(|m| {
+                        let m = m.to_ascii_lowercase();
+                        SQLITE_LIMIT_MESSAGES.iter().any(|p| m.contains(p))
+                    })
+            }
+            _ => false,
+        };
+        if limit {
+            tracing::warn!("query past a SQLite limit: {e}");
+            return SfError::query_too_complicated();
+        }
         SfError::internal(e)
     }
 }
@@ -278,5 +327,27 @@ mod tests {
             "REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --"
         );
         assert_eq!(SfError::dml("X", "m", vec![]).to_bulk_error(), "X:m:--");
+    }
+
+    #[test]
+    fn internal_errors_and_sqlite_failures_show_no_internals() {
+        let e = SfError::internal("no such table: sayso_secret (SELECT t0.x FROM …)");
+        assert_eq!((e.status.as_u16(), e.code()), (500, "UNKNOWN_EXCEPTION"));
+        assert!(e.message().starts_with("An unexpected error occurred"));
+        assert!(!e.message().contains("sayso_secret") && !e.message().contains("SELECT"));
+        let conn = rusqlite::Connection::open_in_memory().expect("memory db");
+        let deep = format!("SELECT {}", vec!["1"; 1500].join(" OR "));
+        let e: SfError = conn.prepare(&deep).map(|_| ()).unwrap_err().into();
+        assert_eq!(
+            (e.status.as_u16(), e.code()),
+            (400, "QUERY_TOO_COMPLICATED")
+        );
+        let e: SfError = conn
+            .prepare("SELECT nope FROM nowhere")
+            .map(|_| ())
+            .unwrap_err()
+            .into();
+        assert_eq!(e.code(), "UNKNOWN_EXCEPTION");
+        assert!(!e.message().contains("nowhere"), "{}", e.message());
     }
 }

@@ -11,6 +11,7 @@
 //! - [`session`] — access tokens, the auth middleware and the [`session::Auth`] extractor.
 //! - [`security`] — who may see and change what (`Policy`, `Principal`).
 //! - [`dml`], [`derive`] — record writes/reads with validation, defaults and derived values.
+//! - [`lookup`] — sharing on the write path: lookups must point at readable records; note links.
 //! - [`describe`], [`records`], [`composite`], [`bulk`], [`bulk_query`], [`limits`] — REST routes.
 //!
 //! # Concurrency
@@ -34,6 +35,7 @@ pub mod dml;
 pub mod error;
 pub mod faults;
 pub mod limits;
+pub mod lookup;
 pub mod oauth;
 pub mod oauth_grant;
 pub mod oauth_identity;
@@ -279,15 +281,21 @@ impl Drop for Workers {
     }
 }
 
-/// Parses a version path segment `v63.0` into `63.0`.
+/// The oldest API version served; older ones are retired in Salesforce too.
+pub const OLDEST_VERSION: u32 = 31;
+
+/// Parses a version path segment `v63.0` into `63.0`; only the served versions
+/// ([`OLDEST_VERSION`]`.0` to [`LATEST_VERSION`]`.0`) parse, so `v9.0` is not found, as in Salesforce.
 pub fn parse_version(segment: &str) -> Option<&str> {
     let v = segment.strip_prefix('v')?;
     let (major, minor) = v.split_once('.')?;
-    (!major.is_empty()
+    let major_ok = !major.is_empty()
+        && major.len() <= 3
         && major.bytes().all(|b| b.is_ascii_digit())
-        && !minor.is_empty()
-        && minor.bytes().all(|b| b.is_ascii_digit()))
-    .then_some(v)
+        && major
+            .parse::<u32>()
+            .is_ok_and(|m| (OLDEST_VERSION..=LATEST_VERSION).contains(&m));
+    (major_ok && minor == "0").then_some(v)
 }
 
 /// The complete router of the sandbox.
@@ -311,10 +319,59 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(data)
         .fallback(fallback)
         .with_state(state.clone());
-    Router::new()
+    let app = Router::new()
         .fallback_service(inner)
         .layer(middleware::from_fn_with_state(state, faults::inject))
-        .layer(middleware::from_fn(strip_trailing_slash))
+        .layer(middleware::from_fn(strip_trailing_slash));
+    guard(app)
+}
+
+/// The outermost layer: a panic in any handler or middleware becomes `500 UNKNOWN_EXCEPTION`
+/// (the panic text goes to the log, not the caller) and the server keeps serving.
+fn guard(app: Router) -> Router {
+    app.layer(middleware::from_fn(method_not_allowed_body))
+        .layer(middleware::from_fn(catch_panic))
+}
+
+/// Gives the router's bare `405` (a method a route does not take, e.g. `PUT` on a record) the
+/// Salesforce body: `METHOD_NOT_ALLOWED` naming the method and the allowed ones.
+async fn method_not_allowed_body(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let resp = next.run(req).await;
+    if resp.status() != axum::http::StatusCode::METHOD_NOT_ALLOWED
+        || resp.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return resp;
+    }
+    let allowed = resp
+        .headers()
+        .get(header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.replace(' ', ""))
+        .unwrap_or_default();
+    let mut out = SfError::method_not_allowed(method.as_str(), &allowed).into_response();
+    if let Some(allow) = resp.headers().get(header::ALLOW) {
+        out.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    out
+}
+
+async fn catch_panic(req: Request, next: Next) -> Response {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(next.run(req))
+        .catch_unwind()
+        .await
+    {
+        Ok(resp) => resp,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".to_string());
+            SfError::internal(format!("handler panicked: {what}")).into_response()
+        }
+    }
 }
 
 /// Removes a trailing `/` from the path (simple-salesforce adds them) and collapses repeated
@@ -437,12 +494,55 @@ async fn resources(
 mod tests {
     use super::*;
 
+    async fn boom() -> &'static str {
+        panic!("secret internals t0.\"Name\"")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_without_internals_and_the_server_lives_on() {
+        let app = guard(
+            Router::new()
+                .route("/boom", get(boom))
+                .route("/ok", get(|| async { "fine" })),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let http = reqwest::Client::new();
+        for _ in 0..2 {
+            let resp = http
+                .get(format!("http://{addr}/boom"))
+                .send()
+                .await
+                .expect("an answer, not a dropped connection");
+            assert_eq!(resp.status().as_u16(), 500);
+            let body: serde_json::Value = resp.json().await.expect("json body");
+            assert_eq!(body[0]["errorCode"], "UNKNOWN_EXCEPTION");
+            assert!(!body.to_string().contains("secret"), "{body}");
+        }
+        let ok = http
+            .get(format!("http://{addr}/ok"))
+            .send()
+            .await
+            .expect("still serving");
+        assert_eq!(ok.text().await.expect("text"), "fine");
+        server.abort();
+    }
+
     #[test]
     fn version_segments_and_labels() {
         assert_eq!(parse_version("v63.0"), Some("63.0"));
         assert_eq!(parse_version("v51.0"), Some("51.0"));
         assert_eq!(parse_version("63.0"), None);
         assert_eq!(parse_version("vxx.0"), None);
+        // Retired and future versions are not served (issue 17, point 10).
+        assert_eq!(parse_version("v9.0"), None);
+        assert_eq!(parse_version("v30.0"), None);
+        assert_eq!(parse_version("v31.0"), Some("31.0"));
+        assert_eq!(parse_version(&format!("v{}.0", LATEST_VERSION + 1)), None);
+        assert_eq!(parse_version("v63.5"), None);
         assert_eq!(season_label(31), "Summer '14");
         assert_eq!(season_label(59), "Winter '24");
         assert_eq!(season_label(63), "Spring '25");

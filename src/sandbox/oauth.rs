@@ -250,6 +250,30 @@ pub fn negotiate_scopes(app: &ConnectedApp, requested: Option<&str>) -> Vec<Stri
     out
 }
 
+/// Like [`negotiate_scopes`], but a requested scope the app does not allow (or that does not
+/// exist) is an error rather than silently dropped, as Salesforce answers it.
+///
+/// # Errors
+/// `invalid_scope` naming the first such scope.
+pub fn strict_scopes(
+    app: &ConnectedApp,
+    requested: Option<&str>,
+) -> Result<Vec<String>, TokenError> {
+    let allowed = app.all_scopes();
+    if let Some(req) = requested
+        && let Some(bad) = req
+            .split([' ', '+', ','])
+            .filter(|s| !s.is_empty())
+            .find(|s| !allowed.iter().any(|a| a == s))
+    {
+        return Err(TokenError::new(
+            "invalid_scope",
+            &format!("the requested scope is not allowed: {bad}"),
+        ));
+    }
+    Ok(negotiate_scopes(app, requested))
+}
+
 /// Whether the scopes earn a refresh token.
 pub fn wants_refresh(scopes: &[String]) -> bool {
     scopes
@@ -624,7 +648,7 @@ fn jwt_bearer(state: &AppState, params: &Params, origin: &str) -> Result<Respons
             "user hasn't approved this consumer",
         ));
     }
-    let scopes = negotiate_scopes(app, params.get("scope"));
+    let scopes = strict_scopes(app, params.get("scope"))?;
     issue(
         state,
         origin,

@@ -256,6 +256,26 @@ pub fn revoke_grant(conn: &Connection, grant_id: &str, now: i64) -> rusqlite::Re
     Ok(())
 }
 
+/// Revokes everything `user_id` holds, at once: every live grant (refresh tokens, their access
+/// tokens and `OauthToken` rows) and every other session. Used when the user is deactivated, so
+/// nothing works until the user logs in again after reactivation.
+///
+/// # Errors
+/// SQLite failures.
+pub fn revoke_user(conn: &Connection, user_id: &str, now: i64) -> rusqlite::Result<()> {
+    let ids: Vec<String> = conn
+        .prepare_cached(
+            "SELECT id FROM sayso_oauth_grant WHERE user_id = ?1 AND revoked_at IS NULL",
+        )?
+        .query_map([user_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for id in ids {
+        revoke_grant(conn, &id, now)?;
+    }
+    conn.execute("DELETE FROM sayso_session WHERE user_id = ?1", [user_id])?;
+    Ok(())
+}
+
 /// Counts one use of `access_token` on the data API against its grant's `OauthToken` row.
 ///
 /// # Errors

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::sandbox::AppState;
 use crate::sandbox::oauth::{self, Params, TokenError, oauth_json, read_params};
 use crate::sandbox::oauth_grant as grants;
-use crate::sandbox::security::UserInfo;
+use crate::sandbox::security::{Principal, UserInfo};
 use crate::sandbox::session;
 
 /// `POST|GET /services/oauth2/revoke`: revokes an access token, or a refresh token and every access
@@ -66,7 +66,10 @@ fn grant_has_refresh(conn: &rusqlite::Connection, grant_id: &str) -> rusqlite::R
 
 /// `POST /services/oauth2/introspect`: `{active, scope, client_id, username, sub, token_type, exp,
 /// iat, nbf}` or `{"active": false}`. The caller authenticates as a connected app (Basic or body);
-/// apps with a secret must give it.
+/// apps with a secret must give it. As in Salesforce an app sees only the tokens issued to it
+/// (others answer `{"active": false}`, like unknown ones) unless it has a secret and
+/// `introspect_all`. A public client (no secret) can introspect only its own tokens, which
+/// anyone holding them could use anyway.
 pub async fn introspect(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let (headers, params) = read_params(req).await;
     match introspect_inner(&state, &headers, &params) {
@@ -100,10 +103,15 @@ fn introspect_inner(
         return Ok(inactive);
     };
     let origin = oauth::origin(headers);
+    let may_see = |client: Option<&str>| {
+        (app.introspect_all && app.client_secret.is_some())
+            || client == Some(app.client_id.as_str())
+    };
     let conn = state.lock_db();
     let hint = params.get("token_type_hint");
     if hint != Some("refresh_token")
         && let Some(s) = session::lookup(&conn, token)?
+        && may_see(s.client_id.as_deref())
     {
         let user = state.policy.user(&s.user_id);
         return Ok(json!({
@@ -118,7 +126,9 @@ fn introspect_inner(
             "nbf": s.issued_at,
         }));
     }
-    if let Some(g) = grants::grant_by_refresh(&conn, token)? {
+    if let Some(g) = grants::grant_by_refresh(&conn, token)?
+        && may_see(Some(&g.client_id))
+    {
         let user = state.policy.user(&g.user_id);
         return Ok(json!({
             "active": true,
@@ -165,12 +175,19 @@ fn bad_token() -> Response {
 
 /// The user behind a request's bearer token.
 fn token_user(state: &AppState, headers: &HeaderMap, params: &Params) -> Option<UserInfo> {
+    token_principal(state, headers, params).and_then(|p| state.policy.user(&p.user_id))
+}
+
+/// The principal (user, app and scopes) behind a request's bearer token.
+fn token_principal(state: &AppState, headers: &HeaderMap, params: &Params) -> Option<Principal> {
     let token = bearer(headers, params)?;
     let s = {
         let conn = state.lock_db();
         session::lookup(&conn, &token).ok().flatten()?
     };
-    state.policy.user(&s.user_id)
+    state
+        .policy
+        .principal(&s.user_id, s.client_id.as_deref(), &s.scopes)
 }
 
 fn urls(origin: &str, org15: &str, user_id: &str, version: &str) -> Value {
@@ -252,13 +269,21 @@ pub async fn identity(
     req: Request,
 ) -> Response {
     let (headers, params) = read_params(req).await;
-    if token_user(&state, &headers, &params).is_none() {
+    let Some(caller) = token_principal(&state, &headers, &params) else {
         return bad_token();
-    }
+    };
     let same_org = org
         .get(..15)
         .is_some_and(|o| state.org_id.get(..15) == Some(o));
-    let Some(user) = state.policy.user(&user_id).filter(|_| same_org) else {
+    // Another user's identity only for a caller who may read User; otherwise it answers like an
+    // unknown user, so it tells nothing.
+    let may_read =
+        |u: &UserInfo| u.id == caller.user_id || state.policy.object_access(&caller, "User").read;
+    let Some(user) = state
+        .policy
+        .user(&user_id)
+        .filter(|u| same_org && may_read(u))
+    else {
         let mut resp = (StatusCode::NOT_FOUND, "Bad_Id").into_response();
         resp.headers_mut().insert(
             header::CONTENT_TYPE,

@@ -81,7 +81,10 @@ async fn query(
         .is_some_and(|c| c.eq_ignore_ascii_case("true"))
     {
         let text = params.get("q").map_or("", |q| q.trim());
-        return respond(super::query_columns::columns(&state.schema, text));
+        let version = version_of(&version);
+        return respond(super::query_columns::columns_for(
+            &state, &principal, &version, text,
+        ));
     }
     respond(first_page(
         &state,
@@ -145,12 +148,58 @@ fn version_of(segment: &str) -> String {
     parse_version(segment).unwrap_or("63.0").to_string()
 }
 
-/// Parses SOQL text, mapping syntax errors to `MALFORMED_QUERY`.
+/// The longest SOQL statement Salesforce accepts, in characters (on every route: query,
+/// queryAll, composite, batch, Bulk query jobs).
+pub const MAX_SOQL_CHARS: usize = 100_000;
+
+/// `MALFORMED_QUERY` when `text` is longer than [`MAX_SOQL_CHARS`].
+///
+/// # Errors
+/// `400 MALFORMED_QUERY` naming the limit.
+pub fn check_length(text: &str) -> Result<(), SfError> {
+    // Bytes ≥ characters, so only long texts need counting.
+    if text.len() > MAX_SOQL_CHARS && text.chars().count() > MAX_SOQL_CHARS {
+        return Err(compile::malformed(format!(
+            "SOQL statements cannot be longer than {MAX_SOQL_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Parses SOQL text, mapping syntax errors to `MALFORMED_QUERY`: statements over
+/// [`MAX_SOQL_CHARS`], nesting past [`crate::soql::parser::MAX_NESTING`] and comments (which
+/// SOQL does not have) are refused too.
 ///
 /// # Errors
 /// `400 MALFORMED_QUERY` with Salesforce's positional message.
 pub fn parse_soql(text: &str) -> Result<crate::soql::Query, SfError> {
+    check_length(text)?;
+    reject_comments(text)?;
     crate::soql::parse(text).map_err(|e| compile::malformed(e.salesforce_message(text)))
+}
+
+/// SOQL has no comments: the shared lexer reads `/* … */` and `// …` as trivia (the agent never
+/// writes them), so the sandbox refuses them here, as Salesforce does.
+fn reject_comments(text: &str) -> Result<(), SfError> {
+    use crate::soql::lexer::{TokenKind, tokenize};
+    if !text.contains("/*") && !text.contains("//") {
+        return Ok(());
+    }
+    match tokenize(text)
+        .into_iter()
+        .find(|t| t.kind == TokenKind::Comment)
+    {
+        Some(t) => {
+            let e = crate::soql::ParseError {
+                span: t.span.clone(),
+                expected: "a token".to_string(),
+                found: "'/'".to_string(),
+                reason: None,
+            };
+            Err(compile::malformed(e.salesforce_message(text)))
+        }
+        None => Ok(()),
+    }
 }
 
 fn ctx<'a>(state: &'a AppState, principal: &'a Principal) -> Ctx<'a> {
@@ -217,7 +266,7 @@ fn ensure_cursor_tables(conn: &Connection) -> Result<(), SfError> {
         .is_err()
     {
         conn.execute_batch("DROP TABLE IF EXISTS sayso_query_cursor")
-            .map_err(SfError::internal)?;
+            .map_err(SfError::from)?;
     }
     conn.prepare_cached(
         "CREATE TABLE IF NOT EXISTS sayso_query_cursor (id TEXT PRIMARY KEY, user_id TEXT NOT NULL,
@@ -225,12 +274,12 @@ fn ensure_cursor_tables(conn: &Connection) -> Result<(), SfError> {
              first_rid INTEGER NOT NULL, created INTEGER NOT NULL DEFAULT (unixepoch()))",
     )
     .and_then(|mut s| s.execute([]))
-    .map_err(SfError::internal)?;
+    .map_err(SfError::from)?;
     conn.prepare_cached(
         "CREATE TABLE IF NOT EXISTS sayso_query_cursor_row (rid INTEGER PRIMARY KEY, record_id TEXT NOT NULL)",
     )
     .and_then(|mut s| s.execute([]))
-    .map_err(SfError::internal)?;
+    .map_err(SfError::from)?;
     Ok(())
 }
 
@@ -297,7 +346,7 @@ fn save_cursor(
     // The store keeps temporary data in memory; sorting a million-row result there would hold it
     // all in RAM. File-backed temp storage lets the sorter spill (as the Bulk query snapshot does).
     conn.execute_batch("PRAGMA temp_store = FILE")
-        .map_err(SfError::internal)?;
+        .map_err(SfError::from)?;
     let saved = (|| -> rusqlite::Result<i64> {
         let tx = conn.unchecked_transaction()?;
         drop_expired(&tx)?;
@@ -323,8 +372,8 @@ fn save_cursor(
         Ok(n)
     })();
     conn.execute_batch("PRAGMA temp_store = MEMORY")
-        .map_err(SfError::internal)?;
-    let n = saved.map_err(SfError::internal)?;
+        .map_err(SfError::from)?;
+    let n = saved.map_err(SfError::from)?;
     Ok((id, u64::try_from(n).unwrap_or(0)))
 }
 
@@ -358,7 +407,7 @@ fn cursor_page(
             })
             .optional()
         })
-        .map_err(SfError::internal)?;
+        .map_err(SfError::from)?;
     let (soql, batch, total, first) = row.ok_or_else(invalid_locator)?;
     if !(0..total).contains(&offset) {
         return Err(invalid_locator());

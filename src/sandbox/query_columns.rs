@@ -8,34 +8,80 @@
 //! named after the relationship with the subquery's columns joined; aggregate functions are
 //! `expr0…` unless aliased.
 //!
-//! Owns this shape only; parsing is [`crate::soql`], field facts come from the schema. It does not
-//! check access or run the query: the query call that follows does, with its own errors.
+//! Owns this shape only; parsing is [`crate::soql`], field facts come from the schema. Access is
+//! checked as the query call would check it: [`columns_for`] first runs the query with `LIMIT 0`
+//! for the caller (so an object or field the caller cannot read is the same `INVALID_TYPE` /
+//! `INVALID_FIELD`), and `FIELDS(…)` expands to the fields the caller can read only.
 
 use serde_json::{Value as Json, json};
 
+use crate::sandbox::AppState;
 use crate::sandbox::error::SfError;
+use crate::sandbox::query::compile::Ctx;
+use crate::sandbox::query::exec::{self, RunOptions};
 use crate::sandbox::schema::{FieldType, ObjectSchema, Schema};
+use crate::sandbox::security::Principal;
 use crate::soql::{FieldPath, FunctionArg, FunctionCall, Query, SelectItem};
 
-/// The column metadata of `text`.
+/// Whether the caller may read field `.1` of object `.0`.
+type Readable<'r> = &'r dyn Fn(&ObjectSchema, &str) -> bool;
+
+/// The column metadata of `text` for `principal`, after checking that the caller may run it.
+///
+/// # Errors
+/// The query call's own errors (`MALFORMED_QUERY`, `INVALID_TYPE`, `INVALID_FIELD`, …).
+pub fn columns_for(
+    state: &AppState,
+    principal: &Principal,
+    version: &str,
+    text: &str,
+) -> Result<Json, SfError> {
+    let query = super::query::parse_soql(text)?;
+    let mut probe = query.clone();
+    probe.limit = Some(0);
+    if super::admin_api::virtual_query(state, principal, &probe, version)?.is_none() {
+        let ctx = Ctx {
+            schema: &state.schema,
+            policy: &state.policy,
+            principal,
+            today: state.clock.today(),
+        };
+        let opts = RunOptions {
+            all_rows: false,
+            batch: super::query::MAX_BATCH,
+            version,
+        };
+        let conn = state.lock_db();
+        exec::run(&conn, ctx, &probe, opts)?;
+    }
+    let readable =
+        |o: &ObjectSchema, f: &str| state.policy.field_access(principal, &o.name, f).readable();
+    Ok(describe(&state.schema, &query, &readable))
+}
+
+/// The column metadata of `text`, every field readable (no caller; for tools and tests).
 ///
 /// # Errors
 /// `MALFORMED_QUERY` when the text does not parse.
 pub fn columns(schema: &Schema, text: &str) -> Result<Json, SfError> {
     let query = super::query::parse_soql(text)?;
+    Ok(describe(schema, &query, &|_, _| true))
+}
+
+fn describe(schema: &Schema, query: &Query, readable: Readable<'_>) -> Json {
     let object = schema.object(query.from.name());
     let mut expr = 0usize;
-    let cols = select_columns(schema, object, &query, &mut expr);
+    let cols = select_columns(schema, object, query, &mut expr, readable);
     let id_selected = query.select.iter().any(|s| {
         matches!(s, SelectItem::Field { path, .. } if path.0.len() == 1 && path.name().eq_ignore_ascii_case("Id"))
     });
-    Ok(json!({
+    json!({
         "columnMetadata": cols,
         "entityName": object.map_or(query.from.name(), |o| o.name.as_str()),
         "groupBy": query.group_by.is_some(),
         "idSelected": id_selected,
         "keyPrefix": object.map(|o| o.key_prefix.clone()),
-    }))
+    })
 }
 
 fn select_columns(
@@ -43,6 +89,7 @@ fn select_columns(
     object: Option<&ObjectSchema>,
     query: &Query,
     expr: &mut usize,
+    readable: Readable<'_>,
 ) -> Vec<Json> {
     let mut out = Vec::new();
     for item in &query.select {
@@ -80,7 +127,7 @@ fn select_columns(
                     .and_then(|o| o.child_relationship(rel))
                     .and_then(|c| schema.object(&c.child_object));
                 let mut inner_expr = 0usize;
-                let joins = select_columns(schema, child, sub, &mut inner_expr);
+                let joins = select_columns(schema, child, sub, &mut inner_expr, readable);
                 let name = object
                     .and_then(|o| o.child_relationship(rel))
                     .map_or(rel.to_string(), |c| c.relationship_name.clone());
@@ -97,7 +144,7 @@ fn select_columns(
                         Vec::new(),
                     ));
                 } else if let Some(o) = object {
-                    for f in o.columns() {
+                    for f in o.columns().filter(|f| readable(o, &f.name)) {
                         out.push(field_column(
                             schema,
                             Some(o),

@@ -74,6 +74,12 @@ pub struct Search {
 /// # Errors
 /// `MALFORMED_SEARCH` for text that is not SOSL.
 pub fn parse_sosl(text: &str) -> Result<Search, SfError> {
+    let max = crate::sandbox::query::MAX_SOQL_CHARS;
+    if text.len() > max && text.chars().count() > max {
+        return Err(malformed_search(format!(
+            "SOSL statements cannot be longer than {max} characters"
+        )));
+    }
     let t = text.trim_start();
     let rest = t
         .get(..4)
@@ -354,76 +360,87 @@ async fn search(
     Auth(principal): Auth,
 ) -> Response {
     let version = parse_version(&version).unwrap_or("63.0").to_string();
-    let result = (|| -> Result<Json, SfError> {
-        let text = params
-            .get("q")
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| malformed_search("A search string has to be specified"))?;
-        let sosl = parse_sosl(text)?;
-        let ctx = Ctx {
-            schema: &state.schema,
-            policy: &state.policy,
-            principal: &principal,
-            today: state.clock.today(),
-        };
-        let mut specs = sosl.returning.clone();
-        if specs.is_empty() {
-            for o in ctx.schema.objects().iter().filter(|o| {
-                o.name_field().is_some() && ctx.policy.object_access(ctx.principal, &o.name).read
-            }) {
-                specs.push(Returning {
-                    query: crate::soql::Query::new(
-                        &o.name,
-                        vec![SelectItem::Field {
-                            path: FieldPath::field("Id"),
-                            alias: None,
-                        }],
-                    ),
-                });
-            }
-        }
-        let mut left = sosl.limit.unwrap_or(2000).min(2000);
-        let mut records = Vec::new();
-        let conn = state.lock_db();
-        for spec in specs {
-            if left == 0 {
-                break;
-            }
-            let mut q = spec.query;
-            let object = compile::readable_object(&ctx, q.from.name())?;
-            let fields: Vec<String> = searched_fields(object, sosl.group)
-                .into_iter()
-                .filter(|f| {
-                    ctx.policy
-                        .field_access(ctx.principal, &object.name, f)
-                        .readable()
-                })
-                .collect();
-            if fields.is_empty() {
-                continue;
-            }
-            let cond = search_condition(&sosl.words, &fields);
-            q.where_clause = Some(match q.where_clause.take() {
-                Some(w) => Condition::And(vec![w, cond]),
-                None => cond,
-            });
-            q.limit = Some(q.limit.map_or(left, |l| l.min(left)));
-            let opts = RunOptions {
-                all_rows: false,
-                batch: 2000,
-                version: &version,
-            };
-            let page = exec::run(&conn, ctx, &q, opts)?;
-            left = left.saturating_sub(page.records.len() as u64);
-            records.extend(page.records);
-        }
-        Ok(json!({"searchRecords": records}))
-    })();
-    match result {
+    let text = params.get("q").map_or("", String::as_str);
+    let conn = state.lock_db();
+    match run(&state, &conn, &principal, &version, text) {
         Ok(body) => json_response(StatusCode::OK, &body),
         Err(e) => e.into_response(),
     }
+}
+
+/// Runs SOSL `text` for `principal`: `{"searchRecords": […]}`. Shared by the route and composite
+/// subrequests (`GET …/search?q=`).
+///
+/// # Errors
+/// `MALFORMED_SEARCH`, and the query errors of a `RETURNING` clause.
+pub fn run(
+    state: &AppState,
+    conn: &rusqlite::Connection,
+    principal: &crate::sandbox::security::Principal,
+    version: &str,
+    text: &str,
+) -> Result<Json, SfError> {
+    let text = Some(text.trim())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| malformed_search("A search string has to be specified"))?;
+    let sosl = parse_sosl(text)?;
+    let ctx = Ctx {
+        schema: &state.schema,
+        policy: &state.policy,
+        principal,
+        today: state.clock.today(),
+    };
+    let mut specs = sosl.returning.clone();
+    if specs.is_empty() {
+        for o in ctx.schema.objects().iter().filter(|o| {
+            o.name_field().is_some() && ctx.policy.object_access(ctx.principal, &o.name).read
+        }) {
+            specs.push(Returning {
+                query: crate::soql::Query::new(
+                    &o.name,
+                    vec![SelectItem::Field {
+                        path: FieldPath::field("Id"),
+                        alias: None,
+                    }],
+                ),
+            });
+        }
+    }
+    let mut left = sosl.limit.unwrap_or(2000).min(2000);
+    let mut records = Vec::new();
+    for spec in specs {
+        if left == 0 {
+            break;
+        }
+        let mut q = spec.query;
+        let object = compile::readable_object(&ctx, q.from.name())?;
+        let fields: Vec<String> = searched_fields(object, sosl.group)
+            .into_iter()
+            .filter(|f| {
+                ctx.policy
+                    .field_access(ctx.principal, &object.name, f)
+                    .readable()
+            })
+            .collect();
+        if fields.is_empty() {
+            continue;
+        }
+        let cond = search_condition(&sosl.words, &fields);
+        q.where_clause = Some(match q.where_clause.take() {
+            Some(w) => Condition::And(vec![w, cond]),
+            None => cond,
+        });
+        q.limit = Some(q.limit.map_or(left, |l| l.min(left)));
+        let opts = RunOptions {
+            all_rows: false,
+            batch: 2000,
+            version,
+        };
+        let page = exec::run(conn, ctx, &q, opts)?;
+        left = left.saturating_sub(page.records.len() as u64);
+        records.extend(page.records);
+    }
+    Ok(json!({"searchRecords": records}))
 }
 
 #[cfg(test)]

@@ -103,7 +103,20 @@ pub fn open(path: Option<&Path>, fresh: bool) -> Result<Connection, StoreError> 
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;",
     )?;
     conn.set_prepared_statement_cache_capacity(256);
+    conn.create_collation(UNICODE_NOCASE, unicode_nocase_cmp)?;
     Ok(conn)
+}
+
+/// A collation comparing text case-insensitively over all of Unicode, as SOQL does
+/// (`= 'ünïcödé'` matches `Ünïcödé`); SQLite's own `NOCASE` folds ASCII letters only. Queries use
+/// it only for values with non-ASCII text, so ASCII comparisons keep the `NOCASE` indexes.
+pub const UNICODE_NOCASE: &str = "SAYSO_NOCASE";
+
+/// The [`UNICODE_NOCASE`] order: both texts lower-cased character by character.
+pub fn unicode_nocase_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .cmp(b.chars().flat_map(char::to_lowercase))
 }
 
 /// The layout version stored in `sayso_meta`, or `None` for an empty database.

@@ -67,6 +67,7 @@ pub fn parse(src: &str) -> Result<Query> {
         src,
         tokens,
         pos: 0,
+        depth: 0,
     };
     let query = p.query(false)?;
     p.expect_kind(TokenKind::Eof, "end of query")?;
@@ -87,6 +88,7 @@ pub fn parse_condition(src: &str) -> Result<Condition> {
         src,
         tokens,
         pos: 0,
+        depth: 0,
     };
     let condition = p.condition()?;
     p.expect_kind(TokenKind::Eof, "end of condition")?;
@@ -98,10 +100,17 @@ const FROM_FOLLOWERS: &[&str] = &[
     "USING", "WHERE", "WITH", "GROUP", "HAVING", "ORDER", "LIMIT", "OFFSET", "FOR", "UPDATE",
 ];
 
+/// How deep parentheses, `NOT`s, function calls and subqueries may nest. The parser (and every
+/// walk of the tree after it) recurses once per level, so without a bound a few kilobytes of `(`
+/// overflow the stack; real queries stay far below this.
+pub const MAX_NESTING: usize = 100;
+
 struct Parser<'a> {
     src: &'a str,
     tokens: Vec<Token>,
     pos: usize,
+    /// Current nesting level (see [`MAX_NESTING`]).
+    depth: usize,
 }
 
 type Result<T> = std::result::Result<T, ParseError>;
@@ -118,6 +127,25 @@ impl<'a> Parser<'a> {
 
     fn text(&self, t: &Token) -> &'a str {
         &self.src[t.span.clone()]
+    }
+
+    /// Enters one nesting level, failing past [`MAX_NESTING`]; pair with [`Parser::leave`]. On an
+    /// error the whole parse ends, so an unmatched `enter` does no harm.
+    fn enter(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            let t = self.peek().clone();
+            return Err(self.error_at(
+                &t,
+                "less nesting",
+                format!("expression nested too deeply: more than {MAX_NESTING} levels"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
     }
 
     fn bump(&mut self) -> Token {
@@ -345,7 +373,9 @@ impl<'a> Parser<'a> {
             if !self.is_kw("SELECT") {
                 return Err(self.error("SELECT"));
             }
+            self.enter()?;
             let q = self.query(true)?;
+            self.leave();
             self.expect_kind(TokenKind::RParen, "`)`")?;
             return Ok(SelectItem::Subquery(Box::new(q)));
         }
@@ -439,6 +469,7 @@ impl<'a> Parser<'a> {
             )
         })?;
         self.expect_kind(TokenKind::LParen, "`(`")?;
+        self.enter()?;
         let mut args = Vec::new();
         if self.peek().kind != TokenKind::RParen {
             loop {
@@ -448,6 +479,7 @@ impl<'a> Parser<'a> {
                 }
             }
         }
+        self.leave();
         self.expect_kind(TokenKind::RParen, "`)`")?;
         let call = FunctionCall { function, args };
         self.check_call(&call, &name_token)?;
@@ -573,10 +605,15 @@ impl<'a> Parser<'a> {
 
     fn unary(&mut self) -> Result<Condition> {
         if self.eat_kw("NOT") {
-            return Ok(Condition::Not(Box::new(self.unary()?)));
+            self.enter()?;
+            let inner = self.unary()?;
+            self.leave();
+            return Ok(Condition::Not(Box::new(inner)));
         }
         if self.eat_kind(TokenKind::LParen) {
+            self.enter()?;
             let c = self.condition()?;
+            self.leave();
             self.expect_kind(TokenKind::RParen, "`)`")?;
             return Ok(c);
         }
@@ -620,7 +657,9 @@ impl<'a> Parser<'a> {
                 if !matches!(op, Operator::In | Operator::NotIn) {
                     return Err(self.error("a value"));
                 }
+                self.enter()?;
                 let q = self.query(true)?;
+                self.leave();
                 self.expect_kind(TokenKind::RParen, "`)`")?;
                 Value::Subquery(Box::new(q))
             } else {

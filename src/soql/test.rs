@@ -274,6 +274,43 @@ fn renderer_never_emits_syntax_from_bad_numbers() {
     );
 }
 
+/// Issue 17 point 1: deep nesting is a parse error, not a stack overflow; the limit is exact.
+#[test]
+fn nesting_is_bounded() {
+    let parens = |n: usize| {
+        format!(
+            "SELECT Id FROM Account WHERE {}Name = 'x'{}",
+            "(".repeat(n),
+            ")".repeat(n)
+        )
+    };
+    ok(&parens(parser::MAX_NESTING));
+    bad(&parens(parser::MAX_NESTING + 1), "nested too deeply");
+    bad(&parens(3000), "nested too deeply");
+    let nots = |n: usize| {
+        format!(
+            "SELECT Id FROM Account WHERE {}Name = 'x'",
+            "NOT ".repeat(n)
+        )
+    };
+    ok(&nots(parser::MAX_NESTING));
+    bad(&nots(1000), "nested too deeply");
+    let calls = format!(
+        "SELECT {}Amount{} FROM Opportunity",
+        "SUM(".repeat(3000),
+        ")".repeat(3000)
+    );
+    bad(&calls, "nested too deeply");
+    let inner = "Id IN (SELECT AccountId FROM Contact WHERE ".repeat(500);
+    bad(
+        &format!(
+            "SELECT Id FROM Account WHERE {inner}Name = 'x'{}",
+            ")".repeat(500)
+        ),
+        "nested too deeply",
+    );
+}
+
 proptest! {
     #[test]
     fn arbitrary_text_never_panics(src in "\\PC{0,80}") {

@@ -117,6 +117,35 @@ pub struct ColRef<'a> {
     pub display: String,
 }
 
+/// The pseudo-field `Type` of a polymorphic relationship (`What.Type`): a picklist of object names.
+static TYPE_FIELD: std::sync::LazyLock<Field> = std::sync::LazyLock::new(|| Field {
+    name: "Type".to_string(),
+    label: "Type".to_string(),
+    ty: FieldType::Picklist,
+    length: 255,
+    precision: 0,
+    scale: 0,
+    nillable: true,
+    createable: false,
+    updateable: false,
+    defaulted_on_create: false,
+    picklist: Vec::new(),
+    restricted_picklist: false,
+    reference_to: Vec::new(),
+    relationship_name: None,
+    name_field: false,
+    external_id: false,
+    id_lookup: false,
+    compound_field_name: None,
+    custom: false,
+    auto_number: false,
+    polymorphic: false,
+    filterable: true,
+    sortable: true,
+    groupable: true,
+    aggregatable: false,
+});
+
 /// Possible target objects of a relationship with their table aliases.
 pub type Targets<'a> = Vec<(&'a ObjectSchema, String)>;
 
@@ -125,6 +154,9 @@ pub type Targets<'a> = Vec<(&'a ObjectSchema, String)>;
 pub struct Join<'a> {
     /// Lower-cased relationship path (`account.owner`).
     pub key: String,
+    /// Whether the lookup is polymorphic in describe (`What`, `Who`, `Case.Owner`), so `.Type`
+    /// names the target's object type.
+    pub polymorphic: bool,
     /// Possible target objects with their table aliases (several for polymorphic lookups).
     pub targets: Vec<(&'a ObjectSchema, String)>,
     sql: String,
@@ -272,6 +304,7 @@ impl<'a, 'c> Scope<'a, 'c> {
             }
             self.joins.push(Join {
                 key: key.clone(),
+                polymorphic: lookup.polymorphic || lookup.reference_to.len() > 1,
                 targets: targets.clone(),
                 sql,
                 params,
@@ -287,6 +320,15 @@ impl<'a, 'c> Scope<'a, 'c> {
         let (rels, name) = parts.split_at(parts.len().saturating_sub(1));
         let name = name.first().cloned().unwrap_or_default();
         let (targets, canonical) = self.targets(rels)?;
+        let key = rels
+            .iter()
+            .map(|r| r.to_ascii_lowercase())
+            .collect::<Vec<_>>()
+            .join(".");
+        let polymorphic = self.joins.iter().any(|j| j.key == key && j.polymorphic);
+        if polymorphic && name.eq_ignore_ascii_case("Type") {
+            return Ok(self.type_column(&targets, canonical));
+        }
         if targets.len() == 1 {
             let (obj, alias) = &targets[0];
             let field = self.check_field(obj, &name)?;
@@ -300,24 +342,6 @@ impl<'a, 'c> Scope<'a, 'c> {
         // Polymorphic: the field of whichever target matched.
         let mut exprs = Vec::new();
         let mut first: Option<&'a Field> = None;
-        if name.eq_ignore_ascii_case("Type") {
-            let whens: Vec<String> = targets
-                .iter()
-                .map(|(o, a)| {
-                    format!(
-                        "WHEN {a}.\"Id\" IS NOT NULL THEN '{}'",
-                        o.name.replace('\'', "''")
-                    )
-                })
-                .collect();
-            let field = self.check_field(targets[0].0, "Id")?;
-            return Ok(ColRef {
-                sql: format!("(CASE {} END)", whens.join(" ")),
-                field,
-                rels: canonical,
-                display: "Type".to_string(),
-            });
-        }
         for (obj, alias) in &targets {
             if let Some(f) = obj.field(&name).filter(|f| f.is_column())
                 && self
@@ -347,6 +371,72 @@ impl<'a, 'c> Scope<'a, 'c> {
             rels: canonical,
             display: field.name.clone(),
         })
+    }
+
+    /// When `path` names a compound field the caller can read (`BillingAddress`,
+    /// `Owner.Address`), the field and the paths of its readable components (`BillingStreet`, …);
+    /// `None` for anything else (which [`Scope::column`] then resolves or refuses).
+    ///
+    /// # Errors
+    /// A relationship in the path that does not resolve.
+    pub fn compound_parts(
+        &mut self,
+        path: &FieldPath,
+    ) -> Result<Option<(&'a Field, Vec<FieldPath>)>, SfError> {
+        let parts = self.strip(path).to_vec();
+        let (rels, name) = parts.split_at(parts.len().saturating_sub(1));
+        let Some(name) = name.first() else {
+            return Ok(None);
+        };
+        let (targets, _) = self.targets(rels)?;
+        let [(obj, _)] = targets.as_slice() else {
+            return Ok(None);
+        };
+        let obj: &'a ObjectSchema = obj;
+        let ctx = self.ctx;
+        let readable = |f: &Field| {
+            ctx.policy
+                .field_access(ctx.principal, &obj.name, &f.name)
+                .readable()
+        };
+        let Some(compound) = obj
+            .field(name)
+            .filter(|f| matches!(f.ty, FieldType::Address | FieldType::Location) && readable(f))
+        else {
+            return Ok(None);
+        };
+        let components = obj
+            .fields
+            .iter()
+            .filter(|c| c.compound_field_name.as_deref() == Some(compound.name.as_str()))
+            .filter(|c| c.is_column() && readable(c))
+            .map(|c| {
+                let mut p = rels.to_vec();
+                p.push(c.name.clone());
+                FieldPath(p)
+            })
+            .collect();
+        Ok(Some((compound, components)))
+    }
+
+    /// `What.Type`, `Who.Type`, `Owner.Type` of a polymorphic lookup: the API name of the
+    /// target's object, a text column (so it can be selected, filtered and grouped on).
+    fn type_column(&self, targets: &Targets<'a>, rels: Vec<String>) -> ColRef<'a> {
+        let whens: Vec<String> = targets
+            .iter()
+            .map(|(o, a)| {
+                format!(
+                    "WHEN {a}.\"Id\" IS NOT NULL THEN '{}'",
+                    o.name.replace('\'', "''")
+                )
+            })
+            .collect();
+        ColRef {
+            sql: format!("(CASE {} END)", whens.join(" ")),
+            field: &TYPE_FIELD,
+            rels,
+            display: "Type".to_string(),
+        }
     }
 
     /// `FROM base t0 LEFT JOIN …` and the join parameters.
@@ -553,7 +643,7 @@ pub fn condition(
             for p in parts {
                 out.push(condition(scope, p, mode, params)?);
             }
-            Ok(format!("({})", out.join(word)))
+            Ok(join_balanced(&out, word))
         }
         Condition::Not(inner) => Ok(format!("(NOT {})", condition(scope, inner, mode, params)?)),
         Condition::Compare(cmp) => comparison(scope, cmp, mode, params),
@@ -687,7 +777,14 @@ fn comparison(
 ) -> Result<String, SfError> {
     let (lhs, ty) = operand(scope, &cmp.lhs, mode)?;
     let today = scope.ctx.today;
-    let nocase = if is_text(&ty) { " COLLATE NOCASE" } else { "" };
+    let nocase = if !is_text(&ty) {
+        ""
+    } else if has_non_ascii_text(&cmp.rhs) {
+        // SQLite's NOCASE folds ASCII only; this one folds all of Unicode (no index, though).
+        " COLLATE SAYSO_NOCASE"
+    } else {
+        " COLLATE NOCASE"
+    };
     match (&cmp.op, &cmp.rhs) {
         (Operator::In | Operator::NotIn, Value::Subquery(sub)) => {
             if !matches!(&ty, OperandType::Field(f) if matches!(f.ty, FieldType::Id | FieldType::Reference))
@@ -720,7 +817,11 @@ fn comparison(
                     other => values.push(bind(&ty, other)?),
                 }
             }
-            if !values.is_empty() {
+            if values.len() > IN_LIST_INLINE {
+                // One bound JSON array instead of thousands of `?` (SQLite's variable limit).
+                params.push(SqlValue::Text(json_array(&values)));
+                alts.push(format!("{lhs}{nocase} IN (SELECT value FROM json_each(?))"));
+            } else if !values.is_empty() {
                 let marks = vec!["?"; values.len()].join(", ");
                 params.extend(values);
                 alts.push(format!("{lhs}{nocase} IN ({marks})"));
@@ -728,7 +829,7 @@ fn comparison(
             if has_null {
                 alts.push(format!("{lhs} IS NULL"));
             }
-            let any = format!("({})", alts.join(" OR "));
+            let any = join_balanced(&alts, " OR ");
             Ok(if cmp.op == Operator::In {
                 any
             } else if has_null {
@@ -848,6 +949,52 @@ fn comparison(
     }
 }
 
+/// Whether the compared value(s) hold a string with non-ASCII characters.
+fn has_non_ascii_text(v: &Value) -> bool {
+    let non_ascii = |l: &Literal| matches!(l, Literal::String(s) if !s.value().is_ascii());
+    match v {
+        Value::Literal(l) => non_ascii(l),
+        Value::List(items) => items.iter().any(non_ascii),
+        Value::Subquery(_) => false,
+    }
+}
+
+/// IN lists longer than this are bound as one JSON array (`json_each`) rather than one `?` each.
+const IN_LIST_INLINE: usize = 500;
+
+/// Up to this many terms are joined flat; longer chains are split in halves.
+const FLAT_TERMS: usize = 16;
+
+/// Joins SQL terms with `word` (` AND ` / ` OR `) inside parentheses. SQLite parses a flat chain
+/// `a OR b OR c …` into a tree as deep as the chain is long and refuses past 1,000 levels
+/// ("Expression tree is too large"), so long chains are nested in balanced halves: n terms nest
+/// about log2(n) deep, and the terms (and their `?`s) keep their order.
+pub fn join_balanced(parts: &[String], word: &str) -> String {
+    if parts.len() <= FLAT_TERMS {
+        return format!("({})", parts.join(word));
+    }
+    let (left, right) = parts.split_at(parts.len() / 2);
+    format!(
+        "({}{word}{})",
+        join_balanced(left, word),
+        join_balanced(right, word)
+    )
+}
+
+/// Bound values as a JSON array for `json_each(?)`.
+fn json_array(values: &[SqlValue]) -> String {
+    let items: Vec<serde_json::Value> = values
+        .iter()
+        .map(|v| match v {
+            SqlValue::Integer(i) => serde_json::Value::from(*i),
+            SqlValue::Real(f) => serde_json::Value::from(*f),
+            SqlValue::Text(t) => serde_json::Value::from(t.as_str()),
+            SqlValue::Null | SqlValue::Blob(_) => serde_json::Value::Null,
+        })
+        .collect();
+    serde_json::Value::Array(items).to_string()
+}
+
 /// SQL turning a UTC datetime column into org-local wall time (`YYYY-MM-DD HH:MM:SS`) in
 /// America/Los_Angeles: UTC−8, or UTC−7 from the second Sunday of March 02:00 to the first Sunday
 /// of November 02:00 (the same rule as `clock.rs`).
@@ -882,7 +1029,7 @@ fn includes_sql(lhs: &str, include: bool, values: &[String], params: &mut Vec<Sq
     let any = if alts.is_empty() {
         "0".to_string()
     } else {
-        format!("({})", alts.join(" OR "))
+        join_balanced(&alts, " OR ")
     };
     if include {
         format!("({lhs} IS NOT NULL AND {any})")

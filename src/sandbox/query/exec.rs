@@ -79,6 +79,11 @@ enum Entry<'a> {
         name: String,
         index: usize,
     },
+    /// A compound field (`BillingAddress`): an object of its components, keyed `street`, `city`, …
+    Compound {
+        name: String,
+        parts: Vec<(String, usize, &'a Field)>,
+    },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -247,6 +252,11 @@ fn add_path<'a>(
     path: &FieldPath,
     function: Option<(Function, Option<String>)>,
 ) -> Result<(), SfError> {
+    if function.is_none()
+        && let Some((compound, components)) = scope.compound_parts(path)?
+    {
+        return add_compound(scope, root, cols, path, compound, &components);
+    }
     let c = scope.column(path)?;
     let stripped = scope.strip(path).to_vec();
     let written_rels = &stripped[..stripped.len().saturating_sub(1)];
@@ -271,6 +281,58 @@ fn add_path<'a>(
         None => (Conv::Field(c.field), c.display.clone()),
     };
     node.value(&name, col, conv);
+    Ok(())
+}
+
+/// A selected compound field: its components as columns, rendered as one object.
+fn add_compound<'a>(
+    scope: &mut Scope<'a, '_>,
+    root: &mut Node<'a>,
+    cols: &mut Columns,
+    path: &FieldPath,
+    compound: &'a Field,
+    components: &[FieldPath],
+) -> Result<(), SfError> {
+    let stripped = scope.strip(path).to_vec();
+    let written_rels = &stripped[..stripped.len().saturating_sub(1)];
+    let (_, canonical) = scope.targets(written_rels)?;
+    let mut chain = Vec::new();
+    for i in 1..=written_rels.len() {
+        chain.push(id_columns(scope, cols, &written_rels[..i])?);
+    }
+    let prefix = compound
+        .name
+        .strip_suffix("Address")
+        .unwrap_or(&compound.name)
+        .to_string();
+    let mut parts = Vec::new();
+    for p in components {
+        let c = scope.column(p)?;
+        let short = c
+            .field
+            .name
+            .strip_prefix(prefix.as_str())
+            .unwrap_or(&c.field.name);
+        let key = match short.get(0..1) {
+            Some(first) => format!("{}{}", first.to_ascii_lowercase(), &short[1..]),
+            None => short.to_string(),
+        };
+        parts.push((key, cols.add(c.sql.clone()), c.field));
+    }
+    let mut node = root;
+    for (name, ids) in canonical.iter().zip(chain) {
+        node = node.parent(name, ids);
+    }
+    if !node
+        .entries
+        .iter()
+        .any(|e| matches!(e, Entry::Compound { name, .. } if *name == compound.name))
+    {
+        node.entries.push(Entry::Compound {
+            name: compound.name.clone(),
+            parts,
+        });
+    }
     Ok(())
 }
 
@@ -442,6 +504,18 @@ fn fill(
                     children.get(*index).cloned().unwrap_or(Json::Null),
                 );
             }
+            Entry::Compound { name, parts } => {
+                let mut m = Map::new();
+                for (key, col, field) in parts {
+                    let v = row
+                        .get(*col)
+                        .map(|v| store::to_json(field, value_ref(v)))
+                        .unwrap_or(Json::Null);
+                    m.insert(key.clone(), v);
+                }
+                let any = m.values().any(|v| !v.is_null());
+                out.insert(name.clone(), if any { Json::Object(m) } else { Json::Null });
+            }
         }
     }
 }
@@ -452,15 +526,15 @@ fn fetch(
     params: &[SqlValue],
     width: usize,
 ) -> Result<Vec<Vec<SqlValue>>, SfError> {
-    let mut stmt = conn.prepare_cached(sql).map_err(SfError::internal)?;
+    let mut stmt = conn.prepare_cached(sql).map_err(SfError::from)?;
     let mut rows = stmt
         .query(params_from_iter(params.iter()))
-        .map_err(SfError::internal)?;
+        .map_err(SfError::from)?;
     let mut out = Vec::new();
-    while let Some(r) = rows.next().map_err(SfError::internal)? {
+    while let Some(r) = rows.next().map_err(SfError::from)? {
         let mut row = Vec::with_capacity(width);
         for i in 0..width {
-            row.push(r.get::<_, SqlValue>(i).map_err(SfError::internal)?);
+            row.push(r.get::<_, SqlValue>(i).map_err(SfError::from)?);
         }
         out.push(row);
     }
@@ -468,12 +542,15 @@ fn fetch(
 }
 
 fn count(conn: &Connection, sql: &str, params: &[SqlValue]) -> Result<u64, SfError> {
-    let mut stmt = conn.prepare_cached(sql).map_err(SfError::internal)?;
+    let mut stmt = conn.prepare_cached(sql).map_err(SfError::from)?;
     let n: i64 = stmt
         .query_row(params_from_iter(params.iter()), |r| r.get(0))
-        .map_err(SfError::internal)?;
+        .map_err(SfError::from)?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
+
+/// Salesforce allows at most three fields in `GROUP BY ROLLUP(…)` / `CUBE(…)`.
+pub const MAX_ROLLUP_FIELDS: usize = 3;
 
 /// Checks rules Salesforce enforces before running a query.
 pub(super) fn check_rules(query: &Query, object: &ObjectSchema) -> Result<(), SfError> {
@@ -499,6 +576,19 @@ pub(super) fn check_rules(query: &Query, object: &ObjectSchema) -> Result<(), Sf
         return Err(malformed(
             "Implementation restriction: ContentDocumentLink requires a filter by a single Id on ContentDocumentId or LinkedEntityId using the equals operator or multiple Id's using the IN operator.",
         ));
+    }
+    if let Some(g) = &query.group_by
+        && g.kind != GroupByKind::Plain
+        && g.items.len() > MAX_ROLLUP_FIELDS
+    {
+        let word = if g.kind == GroupByKind::Rollup {
+            "ROLLUP"
+        } else {
+            "CUBE"
+        };
+        return Err(malformed(format!(
+            "GROUP BY {word} takes at most {MAX_ROLLUP_FIELDS} fields"
+        )));
     }
     for w in &query.with {
         if let With::DataCategory(_) = w {

@@ -215,6 +215,10 @@ pub struct ConnectedApp {
     /// PEM certificate the JWT bearer flow verifies assertions against.
     #[serde(default)]
     pub jwt_certificate: Option<String>,
+    /// May introspect tokens issued to other apps (Salesforce's "Allow access to all tokens";
+    /// off by default, and only for apps with a secret).
+    #[serde(default)]
+    pub introspect_all: bool,
 }
 
 fn default_token_minutes() -> u64 {
