@@ -36,6 +36,9 @@ const PHRASE: &str = "set the next step on all my open opportunities to 'Review 
 struct Script {
     /// Record ids (15 characters) the org refuses the next time they are written.
     refuse: HashSet<String>,
+    /// Refuse them with `UNABLE_TO_LOCK_ROW` (a lock, safe to send again) instead of a
+    /// validation error.
+    as_lock: bool,
     /// Record ids (15 characters) of every update that reached the org, in order.
     written: Vec<String>,
 }
@@ -57,6 +60,11 @@ impl Transport for Refusing {
     fn send(&self, mut req: HttpRequest) -> SendFuture<'_> {
         Box::pin(async move {
             let mut refused_at: Vec<usize> = Vec::new();
+            let code = if self.script.lock().unwrap().as_lock {
+                "UNABLE_TO_LOCK_ROW"
+            } else {
+                "FIELD_CUSTOM_VALIDATION_EXCEPTION"
+            };
             {
                 let mut s = self.script.lock().unwrap();
                 match &mut req.body {
@@ -102,7 +110,7 @@ impl Transport for Refusing {
                 let mut rs: Vec<Value> = serde_json::from_slice(&resp.body).unwrap_or_default();
                 for k in refused_at {
                     let refusal = json!({"success": false, "errors": [
-                        {"statusCode": "FIELD_CUSTOM_VALIDATION_EXCEPTION", "message": "refused once", "fields": []}]});
+                        {"statusCode": code, "message": "refused once", "fields": []}]});
                     rs.insert(k.min(rs.len()), refusal);
                 }
                 resp = HttpResponse {
@@ -472,4 +480,130 @@ async fn transient_faults_on_collections_end_with_every_record_written_once() {
         rows += 1;
     }
     assert_eq!(rows, 515);
+}
+
+#[tokio::test]
+async fn records_locked_in_a_collections_update_are_sent_again_on_their_own() {
+    let org = start().await;
+    let (mut agent, script) = org.agent();
+    let before = next_steps(&org.admin()).await;
+    let locked = [key(&before[2].0), key(&before[9].0)];
+    {
+        let mut s = script.lock().unwrap();
+        s.as_lock = true;
+        s.refuse.extend(locked.iter().cloned());
+    }
+    let out = agent.submit(PHRASE, yes(2000)).await;
+    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    assert_eq!(out.changes.len(), 15);
+    let written = script.lock().unwrap().written.clone();
+    assert_eq!(
+        written.len(),
+        15,
+        "each record reached the org once: {written:?}"
+    );
+    assert!(
+        locked.iter().all(|l| written[13..].contains(l)),
+        "the locked ones were sent again after the rest: {written:?}"
+    );
+    assert!(
+        next_steps(&org.admin())
+            .await
+            .iter()
+            .all(|(_, v)| v == "Review pricing")
+    );
+}
+
+/// A data API that answers the first sObject Collections update `503`, the second
+/// `UNABLE_TO_LOCK_ROW`, the third drops the connection, and the fourth succeeds.
+async fn flaky_collections() -> (String, Arc<Mutex<u32>>) {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    let hits = Arc::new(Mutex::new(0u32));
+    let counter = hits.clone();
+    let handler = move |body: axum::Json<Value>| {
+        let counter = counter.clone();
+        async move {
+            let n = {
+                let mut h = counter.lock().unwrap();
+                *h += 1;
+                *h
+            };
+            match n {
+                1 => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    axum::Json(
+                        json!([{"errorCode": "SERVER_UNAVAILABLE", "message": "try later"}]),
+                    ),
+                )
+                    .into_response(),
+                2 => (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(json!([{"errorCode": "UNABLE_TO_LOCK_ROW", "message": "locked"}])),
+                )
+                    .into_response(),
+                3 => axum::response::Response::new(axum::body::Body::from_stream(
+                    futures_util::stream::once(async {
+                        Err::<axum::body::Bytes, std::io::Error>(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionReset,
+                            "dropped",
+                        ))
+                    }),
+                )),
+                _ => {
+                    let records = body.0["records"].as_array().cloned().unwrap_or_default();
+                    let rs: Vec<Value> = records
+                        .iter()
+                        .map(|r| json!({"id": r["id"], "success": true, "errors": []}))
+                        .collect();
+                    axum::Json(Value::Array(rs)).into_response()
+                }
+            }
+        }
+    };
+    let app = axum::Router::new().route(
+        "/services/data/v63.0/composite/sobjects",
+        axum::routing::patch(handler.clone()).post(handler),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, hits)
+}
+
+#[tokio::test]
+async fn a_collections_update_is_sent_again_after_503_lock_and_a_dropped_connection() {
+    let (url, hits) = flaky_collections().await;
+    let client = Client::new(ClientOptions {
+        retry: sayso::salesforce::RetryPolicy {
+            max_attempts: 4,
+            base_delay: std::time::Duration::from_millis(1),
+            max_delay: std::time::Duration::from_millis(5),
+        },
+        ..ClientOptions::new(url::Url::parse(&url).unwrap(), Secret::new("t"))
+    })
+    .unwrap();
+    let org = Org::new(
+        Box::new(sayso::app::session::ClientTransport::new(client)),
+        "v63.0",
+    );
+    let records = vec![
+        json!({"attributes": {"type": "Opportunity"}, "id": "006Dm0000000001IAA", "NextStep": "x"}),
+    ];
+    let rs = org
+        .collection("PATCH", records.clone(), false)
+        .await
+        .unwrap();
+    assert_eq!(rs[0]["success"], true);
+    assert_eq!(*hits.lock().unwrap(), 4);
+    // a create is never sent again
+    *hits.lock().unwrap() = 0;
+    assert!(org.collection("POST", records, false).await.is_err());
+    assert_eq!(
+        *hits.lock().unwrap(),
+        1,
+        "the create answered 503 is not repeated"
+    );
 }

@@ -210,6 +210,7 @@ fn a_bulk_run_killed_at_random_points_is_reconciled_and_retry_sends_only_what_is
         rng_state
     };
     let mut killed_mid_run = 0;
+    let mut reconciled = 0;
     for round in 0..5 {
         let value = format!("Crash round {round}");
         let phrase = format!("set the next step on all my open opportunities to '{value}'");
@@ -246,6 +247,13 @@ fn a_bulk_run_killed_at_random_points_is_reconciled_and_retry_sends_only_what_is
             continue;
         };
         assert_ne!(entry["status"], "planned", "{err}");
+        if entry["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("reconciled after the run was interrupted")
+        {
+            reconciled += 1;
+        }
         let failed = journal_agrees_with_org(entry);
         let (_, lines, err) = home.json(&["retry", "--json", "--bulk-threshold", "100"]);
         if failed == 0 {
@@ -263,6 +271,7 @@ fn a_bulk_run_killed_at_random_points_is_reconciled_and_retry_sends_only_what_is
         );
     }
     assert!(killed_mid_run > 0, "no run was killed in the middle");
+    assert!(reconciled > 0, "no killed run was reconciled");
 }
 
 /// One logged-in home shared by the crash test.
