@@ -13,6 +13,8 @@
 
 use std::path::Path;
 
+use std::collections::{HashMap, HashSet};
+
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
@@ -83,34 +85,180 @@ pub struct PlannedChange {
     pub new: Value,
 }
 
-/// The state of one change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The state of one change: `Planned → Sent → Applied | Failed | Conflict`, and `Applied →
+/// Reverted`. Stored as its word ([`ChangeState::as_str`]) and parsed when read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChangeState {
-    /// Written to the journal, not confirmed by the org (may or may not have happened).
+    /// Journaled, not sent: the org has not seen it.
     Planned,
+    /// Sent (or about to be, in a Bulk job whose id is journaled): it may or may not have happened.
+    Sent,
     /// The org confirmed it.
-    Done,
-    /// The org refused it.
+    Applied,
+    /// The org refused it; nothing was written. `sayso retry` re-sends it.
     Failed,
+    /// The record was changed by someone else since it was read: left as it is, never re-sent.
+    Conflict,
+    /// Applied, then put back by an undo.
+    Reverted,
 }
 
 impl ChangeState {
-    fn as_str(self) -> &'static str {
+    /// The journal's word for it.
+    pub fn as_str(self) -> &'static str {
         match self {
             ChangeState::Planned => "planned",
-            ChangeState::Done => "done",
+            ChangeState::Sent => "sent",
+            ChangeState::Applied => "applied",
             ChangeState::Failed => "failed",
+            ChangeState::Conflict => "conflict",
+            ChangeState::Reverted => "reverted",
         }
     }
 
-    fn parse(s: &str) -> ChangeState {
-        match s {
-            "done" => ChangeState::Done,
+    /// Parses a stored word (`done`, from journals written before `applied`, is `Applied`).
+    pub fn parse(s: &str) -> Option<ChangeState> {
+        Some(match s {
+            "planned" => ChangeState::Planned,
+            "sent" => ChangeState::Sent,
+            "applied" | "done" => ChangeState::Applied,
             "failed" => ChangeState::Failed,
-            _ => ChangeState::Planned,
-        }
+            "conflict" => ChangeState::Conflict,
+            "reverted" => ChangeState::Reverted,
+            _ => return None,
+        })
+    }
+
+    /// Whether the org did not take it (failed or a conflict): what a run reports as failures.
+    pub fn is_refused(self) -> bool {
+        matches!(self, ChangeState::Failed | ChangeState::Conflict)
+    }
+
+    /// Whether the org may hold it: applied, or sent with no answer (an interrupted run).
+    pub fn may_be_applied(self) -> bool {
+        matches!(self, ChangeState::Applied | ChangeState::Sent)
     }
 }
+
+/// What kind of entry: a command, an undo of one, or a retry of one's failed part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryKind {
+    /// A command as the user gave it.
+    Command,
+    /// Reverts the entry it refers to.
+    Undo,
+    /// Re-sends the failed changes of the entry it refers to.
+    Retry,
+}
+
+impl EntryKind {
+    /// `command`, `undo`, `retry`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Command => "command",
+            EntryKind::Undo => "undo",
+            EntryKind::Retry => "retry",
+        }
+    }
+
+    /// Parses a stored word.
+    pub fn parse(s: &str) -> Option<EntryKind> {
+        Some(match s {
+            "command" => EntryKind::Command,
+            "undo" => EntryKind::Undo,
+            "retry" => EntryKind::Retry,
+            _ => return None,
+        })
+    }
+}
+
+/// How an entry stands: `planned` until its run ends, then how it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryStatus {
+    /// Started; its run has not ended (or was killed).
+    Planned,
+    /// Every change was made.
+    Applied,
+    /// Some changes were made, some not.
+    Partial,
+    /// Nothing was made.
+    Failed,
+    /// Records changed underneath; nothing (or not everything) was written.
+    Conflict,
+    /// The API budget was spent.
+    LimitExceeded,
+}
+
+impl EntryStatus {
+    /// The journal's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryStatus::Planned => "planned",
+            EntryStatus::Applied => "applied",
+            EntryStatus::Partial => "partial",
+            EntryStatus::Failed => "failed",
+            EntryStatus::Conflict => "conflict",
+            EntryStatus::LimitExceeded => "limit_exceeded",
+        }
+    }
+
+    /// Parses a stored word.
+    pub fn parse(s: &str) -> Option<EntryStatus> {
+        Some(match s {
+            "planned" => EntryStatus::Planned,
+            "applied" => EntryStatus::Applied,
+            "partial" => EntryStatus::Partial,
+            "failed" => EntryStatus::Failed,
+            "conflict" => EntryStatus::Conflict,
+            "limit_exceeded" => EntryStatus::LimitExceeded,
+            _ => return None,
+        })
+    }
+
+    /// Whether some of the entry's changes may be in the org (applied, partial, or unfinished).
+    pub fn may_have_written(self) -> bool {
+        matches!(
+            self,
+            EntryStatus::Applied | EntryStatus::Partial | EntryStatus::Planned
+        )
+    }
+}
+
+macro_rules! stored_as_text {
+    ($t:ty) => {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+        impl rusqlite::types::ToSql for $t {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(self.as_str().into())
+            }
+        }
+        impl rusqlite::types::FromSql for $t {
+            fn column_result(
+                v: rusqlite::types::ValueRef<'_>,
+            ) -> rusqlite::types::FromSqlResult<Self> {
+                let s = v.as_str()?;
+                <$t>::parse(s).ok_or_else(|| {
+                    rusqlite::types::FromSqlError::Other(
+                        format!("unknown {} `{s}`", stringify!($t)).into(),
+                    )
+                })
+            }
+        }
+    };
+}
+
+stored_as_text!(ChangeState);
+stored_as_text!(EntryKind);
+stored_as_text!(EntryStatus);
 
 /// A change with its latest result.
 #[derive(Debug, Clone)]
@@ -121,8 +269,38 @@ pub struct ChangeRow {
     pub change: PlannedChange,
     /// Latest state.
     pub state: ChangeState,
-    /// Error text when failed.
+    /// Error text when failed or a conflict.
     pub error: Option<String>,
+    /// For a conflict: the values the record held when it was found changed (field → value).
+    pub found: Option<Value>,
+}
+
+/// The result of one change, appended to the journal ([`Journal::record_results`]).
+#[derive(Debug, Clone)]
+pub struct RowResult {
+    /// The change's row id.
+    pub row: i64,
+    /// Its new state.
+    pub state: ChangeState,
+    /// The record's id, when the org gave one (a create).
+    pub record_id: Option<String>,
+    /// Why, when failed or a conflict.
+    pub error: Option<String>,
+    /// For a conflict: what the record held instead.
+    pub found: Option<Value>,
+}
+
+impl RowResult {
+    /// A result with no id, error or found values.
+    pub fn new(row: i64, state: ChangeState) -> RowResult {
+        RowResult {
+            row,
+            state,
+            record_id: None,
+            error: None,
+            found: None,
+        }
+    }
 }
 
 /// One journal entry (a command, an undo or a retry).
@@ -136,12 +314,12 @@ pub struct Entry {
     pub user: String,
     /// The phrase as given.
     pub phrase: String,
-    /// `command`, `undo` or `retry`.
-    pub kind: String,
+    /// A command, an undo or a retry.
+    pub kind: EntryKind,
     /// The entry this one reverts or retries.
     pub refers_to: Option<i64>,
-    /// Latest status: `planned`, `applied`, `partial`, `failed`, `conflict`.
-    pub status: String,
+    /// Latest status.
+    pub status: EntryStatus,
     /// Latest message.
     pub message: String,
 }
@@ -149,6 +327,48 @@ pub struct Entry {
 /// The append-only journal.
 pub struct Journal {
     conn: Connection,
+    owner: Owner,
+}
+
+/// This process as the owner of the entries it starts: a token written into each entry, and a
+/// lock file (`runs/<token>.lock` beside the journal) locked for as long as the process lives.
+/// An unfinished entry whose owner's lock is free was left by a process that is gone.
+struct Owner {
+    token: String,
+    lock: Option<(std::path::PathBuf, std::fs::File)>,
+}
+
+impl Owner {
+    fn new(dir: Option<&Path>) -> Owner {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let lock = dir.and_then(|dir| {
+            let runs = dir.join("runs");
+            private_dir(&runs).ok()?;
+            let path = runs.join(format!("{token}.lock"));
+            let file = std::fs::File::create(&path).ok()?;
+            file.try_lock().ok()?;
+            Some((path, file))
+        });
+        Owner { token, lock }
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        if let Some((path, file)) = self.lock.take() {
+            let _ = std::fs::remove_file(&path);
+            drop(file);
+        }
+    }
+}
+
+/// A Bulk job a run started and did not see to the end ([`Journal::open_jobs`]).
+#[derive(Debug, Clone)]
+pub struct OpenJob {
+    /// Its journal row.
+    pub row: i64,
+    /// The Bulk API job id.
+    pub job_id: String,
 }
 
 const SCHEMA: &str = "
@@ -166,6 +386,9 @@ CREATE TABLE IF NOT EXISTS change_result (
   id INTEGER PRIMARY KEY, change_id INTEGER NOT NULL, at TEXT NOT NULL, state TEXT NOT NULL,
   record_id TEXT, error TEXT);
 CREATE INDEX IF NOT EXISTS change_entry ON change(entry_id);
+CREATE TABLE IF NOT EXISTS bulk_job (
+  id INTEGER PRIMARY KEY, entry_id INTEGER NOT NULL, job_id TEXT NOT NULL, first_seq INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL, at TEXT NOT NULL, finished INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS result_change ON change_result(change_id);
 CREATE INDEX IF NOT EXISTS status_entry ON entry_status(entry_id);
 CREATE INDEX IF NOT EXISTS change_entry_record ON change(entry_id, substr(record_id, 1, 15));
@@ -183,7 +406,11 @@ const CHANGE_COLUMNS: &str = "c.id, c.op, c.sobject, c.record_id, c.name, c.old,
     (SELECT state FROM change_result r WHERE r.change_id = c.id ORDER BY r.id DESC LIMIT 1),
     (SELECT record_id FROM change_result r WHERE r.change_id = c.id AND r.record_id IS NOT NULL ORDER BY r.id DESC LIMIT 1),
     (SELECT error FROM change_result r WHERE r.change_id = c.id ORDER BY r.id DESC LIMIT 1),
-    c.seq";
+    c.seq,
+    (SELECT found FROM change_result r WHERE r.change_id = c.id ORDER BY r.id DESC LIMIT 1)";
+
+/// The latest state of change `c` (`planned` when it has no result), as SQL.
+const LATEST_STATE: &str = "coalesce((SELECT state FROM change_result r WHERE r.change_id = c.id ORDER BY r.id DESC LIMIT 1), 'planned')";
 
 /// The shape of an entry ([`Journal::entry_shape`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,11 +430,27 @@ const STAGE_MAX_AGE_HOURS: i64 = 24;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StateCounts {
     /// Confirmed by the org.
-    pub done: usize,
-    /// Refused.
+    pub applied: usize,
+    /// Refused (re-sent by `sayso retry`).
     pub failed: usize,
-    /// Not confirmed either way.
-    pub planned: usize,
+    /// Left as they are: changed by someone else.
+    pub conflict: usize,
+    /// Not confirmed either way (planned or sent).
+    pub pending: usize,
+    /// Applied, then undone.
+    pub reverted: usize,
+}
+
+impl StateCounts {
+    /// Every change of the entry.
+    pub fn total(&self) -> usize {
+        self.applied + self.failed + self.conflict + self.pending + self.reverted
+    }
+
+    /// Changes the org did not take (failed or conflicts).
+    pub fn refused(&self) -> usize {
+        self.failed + self.conflict
+    }
 }
 
 fn now() -> String {
@@ -221,15 +464,24 @@ impl Journal {
     /// [`JournalError`] when the file can't be opened.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|source| JournalError::Dir {
+            private_dir(dir).map_err(|source| JournalError::Dir {
                 path: dir.display().to_string(),
                 source,
             })?;
         }
+        create_private(path)?;
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Journal { conn })
+        migrate(&conn)?;
+        let owner = Owner::new(path.parent());
+        // The journal holds record data: readable by its owner only (the WAL files too).
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(suffix);
+            private_file(Path::new(&p))?;
+        }
+        Ok(Journal { conn, owner })
     }
 
     /// An in-memory journal (tests).
@@ -239,7 +491,11 @@ impl Journal {
     pub fn in_memory() -> Result<Journal, JournalError> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Journal { conn })
+        migrate(&conn)?;
+        Ok(Journal {
+            conn,
+            owner: Owner::new(None),
+        })
     }
 
     /// Starts an entry and writes its planned changes, in one transaction. Returns the entry id and
@@ -251,33 +507,31 @@ impl Journal {
         &mut self,
         user: &str,
         phrase: &str,
-        kind: &str,
+        kind: EntryKind,
         refers_to: Option<i64>,
         changes: &[PlannedChange],
     ) -> Result<(i64, Vec<i64>), JournalError> {
         let tx = self.conn.transaction()?;
-        let entry = insert_entry(&tx, user, phrase, kind, refers_to)?;
+        let entry = insert_entry(&tx, &self.owner.token, user, phrase, kind, refers_to)?;
         let ids = insert_changes(&tx, INSERT_CHANGE, entry, 0, changes)?;
         tx.commit()?;
         Ok((entry, ids))
     }
 
-    /// Appends results for changes (one transaction): `(change row id, state, record id, error)`.
+    /// Appends results for changes (one transaction).
     ///
     /// # Errors
     /// [`JournalError`] from SQLite.
-    pub fn record_results(
-        &mut self,
-        results: &[(i64, ChangeState, Option<String>, Option<String>)],
-    ) -> Result<(), JournalError> {
+    pub fn record_results(&mut self, results: &[RowResult]) -> Result<(), JournalError> {
         let tx = self.conn.transaction()?;
         {
             let at = now();
             let mut stmt = tx.prepare(
-                "INSERT INTO change_result (change_id, at, state, record_id, error) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO change_result (change_id, at, state, record_id, error, found) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
-            for (id, state, record, error) in results {
-                stmt.execute(params![id, at, state.as_str(), record, error])?;
+            for r in results {
+                let found = r.found.as_ref().map(Value::to_string);
+                stmt.execute(params![r.row, at, r.state, r.record_id, r.error, found])?;
             }
         }
         tx.commit()?;
@@ -291,7 +545,7 @@ impl Journal {
     pub fn set_status(
         &mut self,
         entry: i64,
-        status: &str,
+        status: EntryStatus,
         message: &str,
     ) -> Result<(), JournalError> {
         self.conn.execute(
@@ -376,18 +630,34 @@ impl Journal {
         state: ChangeState,
         limit: usize,
     ) -> Result<Vec<ChangeRow>, JournalError> {
+        self.changes_in_states(entry, &[state], limit)
+    }
+
+    /// The first `limit` changes of an entry whose latest state is one of `states`, in plan order.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn changes_in_states(
+        &self,
+        entry: i64,
+        states: &[ChangeState],
+        limit: usize,
+    ) -> Result<Vec<ChangeRow>, JournalError> {
+        let words: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+        let words = serde_json::to_string(&words).unwrap_or_default();
         let mut stmt = self.conn.prepare(&format!(
             "SELECT {CHANGE_COLUMNS} FROM change c WHERE c.entry_id = ?1
-               AND coalesce((SELECT state FROM change_result r WHERE r.change_id = c.id ORDER BY r.id DESC LIMIT 1), 'planned') = ?2
+               AND {LATEST_STATE} IN (SELECT value FROM json_each(?2))
              ORDER BY c.seq LIMIT ?3"
         ))?;
-        let rows = stmt.query_map(params![entry, state.as_str(), limit as i64], row_to_change)?;
+        let rows = stmt.query_map(params![entry, words, limit as i64], row_to_change)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// Calls `f(position, record id, new values)` for up to `limit` changes of an entry after
-    /// position `after` (`None`: from the start) that have no result yet, in plan order: what a
-    /// Bulk job's CSV needs, a row at a time. Returns the last position seen.
+    /// position `after` (`None`: from the start) and up to position `upto` (`None`: to the end)
+    /// that have no result yet, in plan order: what a Bulk job's CSV needs, a row at a time.
+    /// Returns the last position seen.
     ///
     /// # Errors
     /// [`JournalError`] from SQLite.
@@ -395,15 +665,21 @@ impl Journal {
         &self,
         entry: i64,
         after: Option<i64>,
+        upto: Option<i64>,
         limit: usize,
         mut f: impl FnMut(i64, Option<&str>, &Value),
     ) -> Result<Option<i64>, JournalError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, record_id, new FROM change c WHERE entry_id = ?1 AND seq > ?2
+            "SELECT seq, record_id, new FROM change c WHERE entry_id = ?1 AND seq > ?2 AND seq <= ?4
                AND NOT EXISTS (SELECT 1 FROM change_result r WHERE r.change_id = c.id)
              ORDER BY seq LIMIT ?3",
         )?;
-        let mut rows = stmt.query(params![entry, after.unwrap_or(-1), limit as i64])?;
+        let mut rows = stmt.query(params![
+            entry,
+            after.unwrap_or(-1),
+            limit as i64,
+            upto.unwrap_or(i64::MAX)
+        ])?;
         let mut last = None;
         while let Some(r) = rows.next()? {
             let seq: i64 = r.get(0)?;
@@ -447,15 +723,17 @@ impl Journal {
         )?;
         let mut counts = StateCounts::default();
         let rows = stmt.query_map(params![entry], |r| {
-            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
+            Ok((r.get::<_, Option<ChangeState>>(0)?, r.get::<_, i64>(1)?))
         })?;
         for row in rows {
             let (state, n) = row?;
             let n = usize::try_from(n).unwrap_or(0);
-            match state.as_deref().map(ChangeState::parse) {
-                Some(ChangeState::Done) => counts.done += n,
-                Some(ChangeState::Failed) => counts.failed += n,
-                _ => counts.planned += n,
+            match state.unwrap_or(ChangeState::Planned) {
+                ChangeState::Applied => counts.applied += n,
+                ChangeState::Failed => counts.failed += n,
+                ChangeState::Conflict => counts.conflict += n,
+                ChangeState::Planned | ChangeState::Sent => counts.pending += n,
+                ChangeState::Reverted => counts.reverted += n,
             }
         }
         Ok(counts)
@@ -482,27 +760,78 @@ impl Journal {
                  WHERE c.entry_id = ?1 AND substr(c.record_id, 1, 15) = substr(?2, 1, 15)",
             )?;
             for id in done {
-                stmt.execute(params![entry, id, at, "done", Option::<&str>::None])?;
+                stmt.execute(params![
+                    entry,
+                    id,
+                    at,
+                    ChangeState::Applied,
+                    Option::<&str>::None
+                ])?;
             }
             for (id, error) in failed {
-                stmt.execute(params![entry, id, at, "failed", error])?;
+                stmt.execute(params![entry, id, at, ChangeState::Failed, error])?;
             }
         }
         tx.commit()?;
         Ok(())
     }
 
-    /// Marks every change of an entry that has no result yet as failed with `error` (the rest of
-    /// a run that stopped). Returns how many.
+    /// Marks every change of an entry still planned or sent as failed with `error` (the rest of
+    /// a run that stopped, when the org is known not to hold it). Returns how many.
     ///
     /// # Errors
     /// [`JournalError`] from SQLite.
     pub fn fail_unrecorded(&mut self, entry: i64, error: &str) -> Result<usize, JournalError> {
         Ok(self.conn.execute(
-            "INSERT INTO change_result (change_id, at, state, record_id, error)
-             SELECT c.id, ?2, 'failed', NULL, ?3 FROM change c
-             WHERE c.entry_id = ?1 AND NOT EXISTS (SELECT 1 FROM change_result r WHERE r.change_id = c.id)",
-            params![entry, now(), error],
+            &format!(
+                "INSERT INTO change_result (change_id, at, state, record_id, error)
+                 SELECT c.id, ?2, ?4, NULL, ?3 FROM change c
+                 WHERE c.entry_id = ?1 AND {LATEST_STATE} IN (?5, ?6)"
+            ),
+            params![
+                entry,
+                now(),
+                error,
+                ChangeState::Failed,
+                ChangeState::Planned,
+                ChangeState::Sent
+            ],
+        )?)
+    }
+
+    /// Marks every change of an entry whose latest state is `state` as failed with `error`.
+    /// Returns how many.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn fail_in_state(
+        &mut self,
+        entry: i64,
+        state: ChangeState,
+        error: &str,
+    ) -> Result<usize, JournalError> {
+        Ok(self.conn.execute(
+            &format!(
+                "INSERT INTO change_result (change_id, at, state, record_id, error)
+                 SELECT c.id, ?2, ?4, NULL, ?3 FROM change c
+                 WHERE c.entry_id = ?1 AND {LATEST_STATE} = ?5"
+            ),
+            params![entry, now(), error, ChangeState::Failed, state],
+        )?)
+    }
+
+    /// Marks the changes of an entry at positions in `first..=last` that have no result yet as
+    /// [`ChangeState::Sent`] (a Bulk job is about to carry them). Returns how many.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn mark_sent(&mut self, entry: i64, first: i64, last: i64) -> Result<usize, JournalError> {
+        Ok(self.conn.execute(
+            "INSERT INTO change_result (change_id, at, state)
+             SELECT c.id, ?2, ?5 FROM change c
+             WHERE c.entry_id = ?1 AND c.seq BETWEEN ?3 AND ?4
+               AND NOT EXISTS (SELECT 1 FROM change_result r WHERE r.change_id = c.id)",
+            params![entry, now(), first, last, ChangeState::Sent],
         )?)
     }
 
@@ -523,8 +852,9 @@ impl Journal {
         Ok(ids)
     }
 
-    /// Starts a `retry` entry holding the updates of `from` that did not go through and were not
-    /// conflicts, copied in one statement. Returns the entry and how many it holds.
+    /// Starts a `retry` entry holding the updates of `from` the org refused ([`ChangeState::Failed`]:
+    /// not conflicts, not unconfirmed ones), copied in one statement. Returns the entry and how
+    /// many it holds.
     ///
     /// # Errors
     /// [`JournalError`] from SQLite.
@@ -534,15 +864,15 @@ impl Journal {
         phrase: &str,
         from: i64,
     ) -> Result<(i64, usize), JournalError> {
-        let (entry, _) = self.begin(user, phrase, "retry", Some(from), &[])?;
+        let (entry, _) = self.begin(user, phrase, EntryKind::Retry, Some(from), &[])?;
         let n = self.conn.execute(
-            "INSERT INTO change (entry_id, seq, op, sobject, record_id, name, old, new)
-             SELECT ?1, c.seq, c.op, c.sobject, c.record_id, c.name, c.old, c.new FROM change c
-             WHERE c.entry_id = ?2 AND c.op = 'update'
-               AND coalesce((SELECT state FROM change_result r WHERE r.change_id = c.id ORDER BY r.id DESC LIMIT 1), 'planned') != 'done'
-               AND coalesce((SELECT error FROM change_result r WHERE r.change_id = c.id ORDER BY r.id DESC LIMIT 1), '') NOT LIKE 'conflict:%'
-             ORDER BY c.seq",
-            params![entry, from],
+            &format!(
+                "INSERT INTO change (entry_id, seq, op, sobject, record_id, name, old, new)
+                 SELECT ?1, c.seq, c.op, c.sobject, c.record_id, c.name, c.old, c.new FROM change c
+                 WHERE c.entry_id = ?2 AND c.op = ?3 AND {LATEST_STATE} = ?4
+                 ORDER BY c.seq"
+            ),
+            params![entry, from, Op::Update.as_str(), ChangeState::Failed],
         )?;
         Ok((entry, n))
     }
@@ -670,7 +1000,7 @@ impl Journal {
         &mut self,
         user: &str,
         phrase: &str,
-        kind: &str,
+        kind: EntryKind,
         refers_to: Option<i64>,
         stage: i64,
     ) -> Result<Option<(i64, usize)>, JournalError> {
@@ -683,7 +1013,7 @@ impl Journal {
         if exists.is_none() {
             return Ok(None);
         }
-        let entry = insert_entry(&tx, user, phrase, kind, refers_to)?;
+        let entry = insert_entry(&tx, &self.owner.token, user, phrase, kind, refers_to)?;
         let n = tx.execute(
             "INSERT INTO change (entry_id, seq, op, sobject, record_id, name, old, new)
              SELECT ?1, seq, op, sobject, record_id, name, old, new FROM stage_change WHERE stage_id = ?2 ORDER BY seq",
@@ -698,18 +1028,55 @@ impl Journal {
         Ok(Some((entry, n)))
     }
 
-    /// Entries already reverted by an undo entry that finished (`applied`/`partial`).
-    fn undone(&self) -> Result<Vec<i64>, JournalError> {
-        Ok(self
-            .entries(100_000)?
-            .into_iter()
-            .filter(|e| e.kind == "undo" && matches!(e.status.as_str(), "applied" | "partial"))
+    /// Entries reverted by an undo that finished (`applied` or `partial`).
+    fn undone(entries: &[Entry]) -> HashSet<i64> {
+        entries
+            .iter()
+            .filter(|e| {
+                e.kind == EntryKind::Undo
+                    && matches!(e.status, EntryStatus::Applied | EntryStatus::Partial)
+            })
             .filter_map(|e| e.refers_to)
-            .collect())
+            .collect()
     }
 
-    /// The entry `sayso undo [N]` means: N = None → the latest command not yet undone; otherwise
-    /// entry number N.
+    /// Whether `id` or, for a retry, the entry it retries (and so on up) was undone.
+    fn undone_in(entries: &[Entry], undone: &HashSet<i64>, mut id: i64) -> bool {
+        let by_id: HashMap<i64, &Entry> = entries.iter().map(|e| (e.id, e)).collect();
+        loop {
+            if undone.contains(&id) {
+                return true;
+            }
+            match by_id.get(&id) {
+                Some(e) if e.kind == EntryKind::Retry => match e.refers_to {
+                    Some(up) => id = up,
+                    None => return false,
+                },
+                _ => return false,
+            }
+        }
+    }
+
+    /// An entry and its retries (and their retries), oldest first: what undoing the entry reverts.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn family(&self, entry: i64) -> Result<Vec<Entry>, JournalError> {
+        let mut all = self.entries(100_000)?;
+        all.reverse();
+        let mut ids = vec![entry];
+        let mut out: Vec<Entry> = all.iter().filter(|e| e.id == entry).cloned().collect();
+        for e in &all {
+            if e.kind == EntryKind::Retry && e.refers_to.is_some_and(|r| ids.contains(&r)) {
+                ids.push(e.id);
+                out.push(e.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// The entry `sayso undo [N]` means: N = None → the latest command not yet undone that may
+    /// have written something (itself or a retry of it); otherwise entry number N.
     ///
     /// # Errors
     /// [`JournalError`] from SQLite.
@@ -717,58 +1084,282 @@ impl Journal {
         if let Some(n) = n {
             return self.entry(n);
         }
-        let undone = self.undone()?;
-        Ok(self.entries(100_000)?.into_iter().find(|e| {
-            e.kind != "undo"
-                && !undone.contains(&e.id)
-                && matches!(e.status.as_str(), "applied" | "partial" | "planned")
-        }))
-    }
-
-    /// Whether an entry has already been undone.
-    ///
-    /// # Errors
-    /// [`JournalError`] from SQLite.
-    pub fn is_undone(&self, entry: i64) -> Result<bool, JournalError> {
-        Ok(self.undone()?.contains(&entry))
-    }
-
-    /// The latest entry with failed changes (for `sayso retry`).
-    ///
-    /// # Errors
-    /// [`JournalError`] from SQLite.
-    pub fn retry_target(&self) -> Result<Option<Entry>, JournalError> {
-        for e in self.entries(1000)? {
-            if e.kind == "undo" {
+        let all = self.entries(100_000)?;
+        let undone = Self::undone(&all);
+        for e in all.iter().filter(|e| e.kind == EntryKind::Command) {
+            if Self::undone_in(&all, &undone, e.id) {
                 continue;
             }
-            // Counted in SQLite: an entry may hold a million changes.
-            let counts = self.state_counts(e.id)?;
-            if counts.failed + counts.planned > 0 {
-                return Ok(Some(e));
+            if self
+                .family(e.id)?
+                .iter()
+                .any(|f| f.status.may_have_written())
+            {
+                return Ok(Some(e.clone()));
             }
         }
         Ok(None)
     }
+
+    /// Whether an entry has already been undone (a retry: or the entry it retries).
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn is_undone(&self, entry: i64) -> Result<bool, JournalError> {
+        let all = self.entries(100_000)?;
+        let undone = Self::undone(&all);
+        Ok(Self::undone_in(&all, &undone, entry))
+    }
+
+    /// The retry entry that already re-sent `entry`'s failed changes, if any.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn retried_by(&self, entry: i64) -> Result<Option<i64>, JournalError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM entry WHERE kind = ?1 AND refers_to = ?2 ORDER BY id LIMIT 1",
+                params![EntryKind::Retry, entry],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The entry `sayso retry` re-sends: the latest command or retry that has failed changes and
+    /// was neither undone nor retried already.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn retry_target(&self) -> Result<Option<Entry>, JournalError> {
+        let all = self.entries(1000)?;
+        let undone = Self::undone(&all);
+        for e in all.iter().filter(|e| e.kind != EntryKind::Undo) {
+            if Self::undone_in(&all, &undone, e.id) || self.retried_by(e.id)?.is_some() {
+                continue;
+            }
+            // Counted in SQLite: an entry may hold a million changes.
+            if self.state_counts(e.id)?.failed > 0 {
+                return Ok(Some(e.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Journals that a Bulk job `job_id` carries `entry`'s unsent rows at positions
+    /// `first..=last`, and marks them sent, in one transaction, before its data is uploaded.
+    /// Returns the job's journal row.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn job_started(
+        &mut self,
+        entry: i64,
+        job_id: &str,
+        first: i64,
+        last: i64,
+    ) -> Result<i64, JournalError> {
+        let tx = self.conn.transaction()?;
+        let at = now();
+        tx.execute(
+            "INSERT INTO bulk_job (entry_id, job_id, first_seq, last_seq, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![entry, job_id, first, last, at],
+        )?;
+        let row = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO change_result (change_id, at, state)
+             SELECT c.id, ?2, ?5 FROM change c
+             WHERE c.entry_id = ?1 AND c.seq BETWEEN ?3 AND ?4
+               AND NOT EXISTS (SELECT 1 FROM change_result r WHERE r.change_id = c.id)",
+            params![entry, at, first, last, ChangeState::Sent],
+        )?;
+        tx.commit()?;
+        Ok(row)
+    }
+
+    /// Journals that a Bulk job's results are recorded (or that it was aborted).
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn job_finished(&mut self, row: i64) -> Result<(), JournalError> {
+        self.conn.execute(
+            "UPDATE bulk_job SET finished = 1 WHERE id = ?1",
+            params![row],
+        )?;
+        Ok(())
+    }
+
+    /// The Bulk jobs of an entry not seen to the end.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn open_jobs(&self, entry: i64) -> Result<Vec<OpenJob>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, job_id FROM bulk_job WHERE entry_id = ?1 AND finished = 0 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![entry], |r| {
+            Ok(OpenJob {
+                row: r.get(0)?,
+                job_id: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Entries whose run never ended (still `planned`) and whose process is gone: what the
+    /// next command reconciles first. Oldest first.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn abandoned(&self) -> Result<Vec<Entry>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT e.owner, e.id FROM entry e
+             WHERE (SELECT status FROM entry_status s WHERE s.entry_id = e.id ORDER BY s.id DESC LIMIT 1) = ?1
+             ORDER BY e.id",
+        )?;
+        let rows = stmt.query_map(params![EntryStatus::Planned], |r| {
+            Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (owner, id) = row?;
+            if owner.as_deref().is_some_and(|o| self.owner_alive(o)) {
+                continue;
+            }
+            if let Some(e) = self.entry(id)? {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether the process that owns `token` is still running (this one is).
+    fn owner_alive(&self, token: &str) -> bool {
+        if token == self.owner.token {
+            return true;
+        }
+        let Some((mine, _)) = &self.owner.lock else {
+            return false;
+        };
+        let Some(runs) = mine.parent() else {
+            return false;
+        };
+        let path = runs.join(format!("{token}.lock"));
+        match std::fs::File::open(&path) {
+            Err(_) => false,
+            Ok(f) => match f.try_lock() {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&path);
+                    false
+                }
+                Err(_) => true,
+            },
+        }
+    }
+
+    /// Marks as [`ChangeState::Reverted`] the applied changes of `entries` whose record an
+    /// applied change of `undo_entry` put back (matched on the 15-character id). Returns how many.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn mark_reverted(
+        &mut self,
+        undo_entry: i64,
+        entries: &[i64],
+    ) -> Result<usize, JournalError> {
+        let list = serde_json::to_string(entries).unwrap_or_default();
+        Ok(self.conn.execute(
+            &format!(
+                "INSERT INTO change_result (change_id, at, state)
+                 SELECT c.id, ?2, ?4 FROM change c
+                 WHERE c.entry_id IN (SELECT value FROM json_each(?3)) AND {LATEST_STATE} = ?5
+                   AND substr(coalesce((SELECT record_id FROM change_result r WHERE r.change_id = c.id
+                                        AND r.record_id IS NOT NULL ORDER BY r.id DESC LIMIT 1), c.record_id), 1, 15)
+                       IN (SELECT substr(u.record_id, 1, 15) FROM change u WHERE u.entry_id = ?1
+                           AND coalesce((SELECT state FROM change_result r WHERE r.change_id = u.id ORDER BY r.id DESC LIMIT 1), 'planned') = ?5)"
+            ),
+            params![
+                undo_entry,
+                now(),
+                list,
+                ChangeState::Reverted,
+                ChangeState::Applied
+            ],
+        )?)
+    }
+}
+
+/// Adds what journals written by earlier versions lack: the `found` column of results.
+fn migrate(conn: &Connection) -> Result<(), JournalError> {
+    if conn
+        .prepare("SELECT found FROM change_result LIMIT 0")
+        .is_err()
+    {
+        conn.execute_batch("ALTER TABLE change_result ADD COLUMN found TEXT")?;
+    }
+    if conn.prepare("SELECT owner FROM entry LIMIT 0").is_err() {
+        conn.execute_batch("ALTER TABLE entry ADD COLUMN owner TEXT")?;
+    }
+    Ok(())
+}
+
+/// Creates `dir` (and its parents) and makes it private to its owner (0700 on Unix).
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Creates `path` empty with mode 0600 when it does not exist, so it is never readable by others,
+/// not even for a moment (SQLite gives its WAL files the database file's mode).
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    match o.open(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        r => r.map(drop),
+    }
+}
+
+/// Makes an existing file private to its owner (0600 on Unix); a missing file is fine.
+pub fn private_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            r => r?,
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Starts an entry (status `planned`) inside `tx`; returns its id.
 fn insert_entry(
     tx: &rusqlite::Transaction<'_>,
+    owner: &str,
     user: &str,
     phrase: &str,
-    kind: &str,
+    kind: EntryKind,
     refers_to: Option<i64>,
 ) -> Result<i64, JournalError> {
     let at = now();
     tx.execute(
-        "INSERT INTO entry (at, user, phrase, kind, refers_to) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![at, user, phrase, kind, refers_to],
+        "INSERT INTO entry (at, user, phrase, kind, refers_to, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![at, user, phrase, kind, refers_to, owner],
     )?;
     let entry = tx.last_insert_rowid();
     tx.execute(
-        "INSERT INTO entry_status (entry_id, at, status, message) VALUES (?1, ?2, 'planned', '')",
-        params![entry, at],
+        "INSERT INTO entry_status (entry_id, at, status, message) VALUES (?1, ?2, ?3, '')",
+        params![entry, at, EntryStatus::Planned],
     )?;
     Ok(entry)
 }
@@ -808,7 +1399,7 @@ fn row_to_change(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
     let new: String = r.get(6)?;
     let planned_id: Option<String> = r.get(3)?;
     let result_id: Option<String> = r.get(8)?;
-    let state: Option<String> = r.get(7)?;
+    let state: Option<ChangeState> = r.get(7)?;
     Ok(ChangeRow {
         id: r.get(0)?,
         change: PlannedChange {
@@ -819,11 +1410,11 @@ fn row_to_change(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
             old: serde_json::from_str(&old).unwrap_or(Value::Null),
             new: serde_json::from_str(&new).unwrap_or(Value::Null),
         },
-        state: state
-            .as_deref()
-            .map(ChangeState::parse)
-            .unwrap_or(ChangeState::Planned),
+        state: state.unwrap_or(ChangeState::Planned),
         error: r.get(9)?,
+        found: r
+            .get::<_, Option<String>>(11)?
+            .and_then(|f| serde_json::from_str(&f).ok()),
     })
 }
 
@@ -835,7 +1426,9 @@ fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         phrase: r.get(3)?,
         kind: r.get(4)?,
         refers_to: r.get(5)?,
-        status: r.get::<_, Option<String>>(6)?.unwrap_or_default(),
+        status: r
+            .get::<_, Option<EntryStatus>>(6)?
+            .unwrap_or(EntryStatus::Planned),
         message: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
     })
 }
@@ -860,16 +1453,25 @@ mod tests {
     fn planned_then_result_is_latest_state() {
         let mut j = Journal::in_memory().unwrap();
         let (entry, ids) = j
-            .begin("dana", "update titan", "command", None, &[update("006A")])
+            .begin(
+                "dana",
+                "update titan",
+                EntryKind::Command,
+                None,
+                &[update("006A")],
+            )
             .unwrap();
         assert_eq!(j.changes(entry).unwrap()[0].state, ChangeState::Planned);
-        j.record_results(&[(ids[0], ChangeState::Done, None, None)])
+        j.record_results(&[RowResult::new(ids[0], ChangeState::Applied)])
             .unwrap();
-        j.set_status(entry, "applied", "ok").unwrap();
+        j.set_status(entry, EntryStatus::Applied, "ok").unwrap();
         let c = j.changes(entry).unwrap();
-        assert_eq!(c[0].state, ChangeState::Done);
+        assert_eq!(c[0].state, ChangeState::Applied);
         assert_eq!(c[0].change.old["StageName"], "Prospecting");
-        assert_eq!(j.entry(entry).unwrap().unwrap().status, "applied");
+        assert_eq!(
+            j.entry(entry).unwrap().unwrap().status,
+            EntryStatus::Applied
+        );
     }
 
     #[test]
@@ -878,9 +1480,14 @@ mod tests {
         let mut c = update("x");
         c.op = Op::Create;
         c.record_id = None;
-        let (entry, ids) = j.begin("dana", "create", "command", None, &[c]).unwrap();
-        j.record_results(&[(ids[0], ChangeState::Done, Some("003NEW".into()), None)])
+        let (entry, ids) = j
+            .begin("dana", "create", EntryKind::Command, None, &[c])
             .unwrap();
+        j.record_results(&[RowResult {
+            record_id: Some("003NEW".into()),
+            ..RowResult::new(ids[0], ChangeState::Applied)
+        }])
+        .unwrap();
         assert_eq!(
             j.changes(entry).unwrap()[0].change.record_id.as_deref(),
             Some("003NEW")
@@ -891,16 +1498,18 @@ mod tests {
     fn undo_target_skips_undone_entries() {
         let mut j = Journal::in_memory().unwrap();
         let (a, _) = j
-            .begin("dana", "one", "command", None, &[update("1")])
+            .begin("dana", "one", EntryKind::Command, None, &[update("1")])
             .unwrap();
-        j.set_status(a, "applied", "").unwrap();
+        j.set_status(a, EntryStatus::Applied, "").unwrap();
         let (b, _) = j
-            .begin("dana", "two", "command", None, &[update("2")])
+            .begin("dana", "two", EntryKind::Command, None, &[update("2")])
             .unwrap();
-        j.set_status(b, "applied", "").unwrap();
+        j.set_status(b, EntryStatus::Applied, "").unwrap();
         assert_eq!(j.undo_target(None).unwrap().unwrap().id, b);
-        let (u, _) = j.begin("dana", "undo", "undo", Some(b), &[]).unwrap();
-        j.set_status(u, "applied", "").unwrap();
+        let (u, _) = j
+            .begin("dana", "undo", EntryKind::Undo, Some(b), &[])
+            .unwrap();
+        j.set_status(u, EntryStatus::Applied, "").unwrap();
         assert_eq!(j.undo_target(None).unwrap().unwrap().id, a);
         assert!(j.is_undone(b).unwrap());
     }
@@ -921,13 +1530,13 @@ mod tests {
         assert_eq!(sample.len(), 2);
         assert_eq!(sample[1].record_id.as_deref(), Some("006A00000000002AAA"));
         let (entry, n) = j
-            .begin_from_stage("dana", "bulk", "command", None, stage)
+            .begin_from_stage("dana", "bulk", EntryKind::Command, None, stage)
             .unwrap()
             .unwrap();
         assert_eq!(n, 3);
         // the stage is gone: applying it again starts nothing
         assert!(
-            j.begin_from_stage("dana", "bulk", "command", None, stage)
+            j.begin_from_stage("dana", "bulk", EntryKind::Command, None, stage)
                 .unwrap()
                 .is_none()
         );
@@ -945,9 +1554,10 @@ mod tests {
         assert_eq!(
             j.state_counts(entry).unwrap(),
             StateCounts {
-                done: 1,
+                applied: 1,
                 failed: 1,
-                planned: 1
+                pending: 1,
+                ..StateCounts::default()
             }
         );
         assert_eq!(j.fail_unrecorded(entry, "not processed").unwrap(), 1);
@@ -981,7 +1591,7 @@ mod tests {
         j.stage_append(a, 0, &[update("1")]).unwrap();
         j.stage_drop(a).unwrap();
         assert!(
-            j.begin_from_stage("dana", "x", "command", None, a)
+            j.begin_from_stage("dana", "x", EntryKind::Command, None, a)
                 .unwrap()
                 .is_none()
         );
@@ -996,12 +1606,12 @@ mod tests {
         let fresh = j.stage_begin().unwrap();
         assert!(j.stage_sample(old, 10).unwrap().is_empty());
         assert!(
-            j.begin_from_stage("dana", "x", "command", None, old)
+            j.begin_from_stage("dana", "x", EntryKind::Command, None, old)
                 .unwrap()
                 .is_none()
         );
         assert!(
-            j.begin_from_stage("dana", "x", "command", None, fresh)
+            j.begin_from_stage("dana", "x", EntryKind::Command, None, fresh)
                 .unwrap()
                 .is_some()
         );
@@ -1011,7 +1621,13 @@ mod tests {
     fn streaming_changes_stops_at_the_writer_error() {
         let mut j = Journal::in_memory().unwrap();
         let (entry, _) = j
-            .begin("dana", "bulk", "command", None, &[update("1"), update("2")])
+            .begin(
+                "dana",
+                "bulk",
+                EntryKind::Command,
+                None,
+                &[update("1"), update("2")],
+            )
             .unwrap();
         let mut seen = 0;
         let err = j
@@ -1028,14 +1644,23 @@ mod tests {
     fn retry_target_finds_failed_changes() {
         let mut j = Journal::in_memory().unwrap();
         let (a, ids) = j
-            .begin("dana", "bulk", "command", None, &[update("1"), update("2")])
+            .begin(
+                "dana",
+                "bulk",
+                EntryKind::Command,
+                None,
+                &[update("1"), update("2")],
+            )
             .unwrap();
         j.record_results(&[
-            (ids[0], ChangeState::Done, None, None),
-            (ids[1], ChangeState::Failed, None, Some("boom".into())),
+            RowResult::new(ids[0], ChangeState::Applied),
+            RowResult {
+                error: Some("boom".into()),
+                ..RowResult::new(ids[1], ChangeState::Failed)
+            },
         ])
         .unwrap();
-        j.set_status(a, "partial", "").unwrap();
+        j.set_status(a, EntryStatus::Partial, "").unwrap();
         assert_eq!(j.retry_target().unwrap().unwrap().id, a);
     }
 }

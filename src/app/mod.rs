@@ -19,7 +19,9 @@ use crate::config::Home;
 use crate::exec::{
     self, ChangeReport, Failure, RunOptions as ExecRunOptions, RunReport, RunStatus,
 };
-use crate::journal::{ChangeRow, ChangeState, Entry, Journal, JournalError, PlannedChange};
+use crate::journal::{
+    ChangeRow, ChangeState, Entry, EntryKind, Journal, JournalError, PlannedChange,
+};
 use crate::lang::ParsedCommand;
 use crate::plan::{BULK_JOB_ROWS, Plan, RouteOptions, Staged};
 use crate::resolve::org::{Org, OrgError};
@@ -227,6 +229,8 @@ pub struct Agent {
     progress: Option<Box<dyn Fn(usize, usize) + Send + Sync>>,
     job_rows: usize,
     undo_above: usize,
+    /// What reconciling interrupted runs found, for the caller to show ([`Agent::take_notes`]).
+    notes: Vec<String>,
 }
 
 /// Parses a phrase with the embedded command language.
@@ -282,6 +286,7 @@ impl Agent {
             progress: None,
             job_rows: BULK_JOB_ROWS,
             undo_above: RunOptions::default().bulk_threshold,
+            notes: Vec::new(),
         })
     }
 
@@ -304,7 +309,24 @@ impl Agent {
             progress: None,
             job_rows: BULK_JOB_ROWS,
             undo_above: RunOptions::default().bulk_threshold,
+            notes: Vec::new(),
         }
+    }
+
+    /// Finishes the journal of runs a killed process left unfinished ([`exec::reconcile`]);
+    /// every command does this first. What it found is kept for [`Agent::take_notes`].
+    pub async fn reconcile(&mut self) {
+        match exec::reconcile(&self.org, &mut self.journal).await {
+            Ok(notes) => self.notes.extend(notes),
+            Err(e) => self
+                .notes
+                .push(format!("could not reconcile an interrupted run: {e}")),
+        }
+    }
+
+    /// Lines about interrupted runs reconciled since the last call.
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
     }
 
     /// Runs one phrase end to end.
@@ -319,6 +341,7 @@ impl Agent {
         opts: RunOptions,
         picked: &[String],
     ) -> Outcome {
+        self.reconcile().await;
         let start = self.org.calls();
         let mut out = self.submit_inner(phrase, opts, picked).await;
         out.api_calls = u64::from(self.org.calls() - start);
@@ -480,6 +503,7 @@ impl Agent {
                 job_rows: self.job_rows,
             },
             progress,
+            verify: false,
         };
         let report = if plan.staged.is_some() {
             exec::run_staged(&self.org, &mut self.journal, plan, &run_opts).await
@@ -489,7 +513,7 @@ impl Agent {
                 &mut self.journal,
                 plan,
                 &run_opts,
-                "command",
+                EntryKind::Command,
                 None,
             )
             .await
@@ -506,15 +530,21 @@ impl Agent {
         let failed = report.streamed.map_or(0, |(_, failed)| failed);
         let mut out = outcome_of_run(report);
         if let Some(entry) = out.streamed {
-            let rows = |state| {
+            let rows = |states: &[ChangeState]| {
                 self.journal
-                    .changes_in_state(entry, state, STREAMED_SAMPLE)
+                    .changes_in_states(entry, states, STREAMED_SAMPLE)
                     .unwrap_or_default()
             };
-            out.changes = rows(ChangeState::Done).iter().map(change_report).collect();
+            out.changes = rows(&[ChangeState::Applied])
+                .iter()
+                .map(change_report)
+                .collect();
             // Each read scans the entry: skip the one that can find nothing.
             if failed > 0 {
-                out.failures = rows(ChangeState::Failed).iter().map(failure_of).collect();
+                out.failures = rows(&[ChangeState::Failed, ChangeState::Conflict])
+                    .iter()
+                    .map(failure_of)
+                    .collect();
             }
         }
         out
@@ -678,27 +708,29 @@ impl Agent {
         if head.len() > 2 {
             w.write_all(b",")?;
         }
-        for (key, want) in [
-            ("changes", ChangeState::Done),
-            ("failures", ChangeState::Failed),
-        ] {
+        for (key, failures) in [("changes", false), ("failures", true)] {
             write!(w, "\"{key}\":[")?;
             // `failures` holds the first failed changes: empty means none, and no second pass.
-            if want == ChangeState::Failed && out.failures.is_empty() {
+            if failures && out.failures.is_empty() {
                 w.write_all(b"]")?;
                 continue;
             }
             let mut first = true;
             self.journal
                 .for_each_change(entry, |row| {
-                    if row.state != want {
+                    let wanted = if failures {
+                        row.state.is_refused()
+                    } else {
+                        row.state == ChangeState::Applied
+                    };
+                    if !wanted {
                         return Ok(());
                     }
                     if !first {
                         w.write_all(b",")?;
                     }
                     first = false;
-                    if want == ChangeState::Done {
+                    if !failures {
                         serde_json::to_writer(&mut *w, &change_report(&row))?;
                     } else {
                         serde_json::to_writer(&mut *w, &failure_of(&row))?;
@@ -706,24 +738,21 @@ impl Agent {
                     Ok(())
                 })
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
-            w.write_all(if want == ChangeState::Done {
-                b"],"
-            } else {
-                b"]"
-            })?;
+            w.write_all(if !failures { b"]," } else { b"]" })?;
         }
         w.write_all(b"}\n")
     }
 
     /// Reverts journal entry `n` (or the latest command not yet undone).
     pub async fn undo(&mut self, n: Option<i64>, phrase: &str) -> Outcome {
+        self.reconcile().await;
         let start = self.org.calls();
         let target = match self.journal.undo_target(n) {
             Ok(Some(e)) => e,
             Ok(None) => return Outcome::new(Status::NotFound, "nothing to undo"),
             Err(e) => return Outcome::new(Status::Failed, e.to_string()),
         };
-        if target.kind == "undo" {
+        if target.kind == EntryKind::Undo {
             return Outcome::new(
                 Status::Invalid,
                 format!(
@@ -776,6 +805,7 @@ impl Agent {
     /// Re-sends the failed (or, after an interrupted run, unconfirmed) changes of the latest entry
     /// that has any.
     pub async fn retry(&mut self, opts: RunOptions) -> Outcome {
+        self.reconcile().await;
         let start = self.org.calls();
         let target = match self.journal.retry_target() {
             Ok(Some(e)) => e,
@@ -826,13 +856,14 @@ impl Agent {
                 job_rows: self.job_rows,
             },
             progress: None,
+            verify: true,
         };
         let mut out = match exec::run(
             &self.org,
             &mut self.journal,
             &plan,
             &run_opts,
-            "retry",
+            EntryKind::Retry,
             Some(target.id),
         )
         .await
@@ -862,7 +893,7 @@ impl Agent {
             out.push(HistoryItem {
                 entry,
                 changes,
-                total: c.done + c.failed + c.planned,
+                total: c.total(),
             });
         }
         Ok(out)
@@ -898,6 +929,7 @@ fn exec_options<'a>(
             job_rows,
         },
         progress,
+        verify: false,
     }
 }
 

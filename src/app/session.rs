@@ -33,6 +33,21 @@ fn error_response(status: u16, code: &str, message: &str) -> HttpResponse {
     }
 }
 
+/// Whether a data API request may be sent again after a transient failure (503,
+/// `UNABLE_TO_LOCK_ROW`, a dropped connection): reads, deletes (a record already gone is
+/// reported as such), and PATCHes of absolute values — one
+/// record (`sobjects/X/id`) or sObject Collections updates (`composite/sobjects`). Creates
+/// (POST), composite requests and Bulk job calls are never repeated blindly.
+fn idempotency_of(method: &str, path: &str) -> Idempotency {
+    let absolute_update =
+        method == "PATCH" && (path.contains("/sobjects/") || path.ends_with("/composite/sobjects"));
+    if matches!(method, "GET" | "HEAD" | "DELETE") || absolute_update {
+        Idempotency::Repeatable
+    } else {
+        Idempotency::Once
+    }
+}
+
 impl Transport for ClientTransport {
     fn send(&self, req: HttpRequest) -> SendFuture<'_> {
         Box::pin(async move {
@@ -58,10 +73,7 @@ impl Transport for ClientTransport {
                 Body::Json(v) => r.json(&v),
                 Body::Csv(text) => r.body(ClientBody::csv(text)),
             };
-            // A guarded PATCH of absolute values is safe to repeat; creates are never repeated.
-            if req.method == "PATCH" && req.path.contains("/sobjects/") {
-                r = r.idempotency(Idempotency::Repeatable);
-            }
+            r = r.idempotency(idempotency_of(req.method, &req.path));
             match self.client.send(&r).await {
                 Ok(resp) => Ok(HttpResponse {
                     status: resp.status,
@@ -82,5 +94,31 @@ impl Transport for ClientTransport {
                 Err(e) => Err(OrgError::Transport(e.to_string())),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collections_updates_are_repeatable_and_creates_are_not() {
+        let p = "/services/data/v63.0/composite/sobjects";
+        assert_eq!(idempotency_of("PATCH", p), Idempotency::Repeatable);
+        assert_eq!(idempotency_of("POST", p), Idempotency::Once);
+        let one = "/services/data/v63.0/sobjects/Account/001A";
+        assert_eq!(idempotency_of("PATCH", one), Idempotency::Repeatable);
+        assert_eq!(
+            idempotency_of("POST", "/services/data/v63.0/sobjects/Account"),
+            Idempotency::Once
+        );
+        assert_eq!(
+            idempotency_of("GET", "/services/data/v63.0/query"),
+            Idempotency::Repeatable
+        );
+        assert_eq!(
+            idempotency_of("POST", "/services/data/v63.0/jobs/ingest"),
+            Idempotency::Once
+        );
     }
 }

@@ -26,6 +26,7 @@ pub mod login;
 pub mod logout;
 pub mod oauth;
 pub mod pkce;
+pub mod redact;
 pub mod secret;
 pub mod store;
 

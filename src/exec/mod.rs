@@ -10,19 +10,23 @@
 //! Owns the wire shapes of writes. Never resolves names: a plan arrives fully resolved. Never
 //! prints; progress is reported through a callback.
 
+mod bulkjob;
 mod staged;
 mod undo;
 
-pub use staged::{retry_staged, run_staged, undo_staged};
+pub use staged::{reconcile, retry_staged, run_staged, undo_staged};
 pub use undo::{retry_plan, undo};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{Value as Json, json};
 
-use crate::journal::{ChangeState, Journal, JournalError, Op, PlannedChange};
+use crate::journal::{
+    ChangeState, EntryKind, EntryStatus, Journal, JournalError, Op, PlannedChange, RowResult,
+};
 use crate::plan::{COLLECTION_MAX, Plan, Route, RouteOptions, Step, Val};
 use crate::resolve::org::{Org, OrgError};
+use crate::salesforce::RetryPolicy;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +52,17 @@ impl RunStatus {
             RunStatus::Conflict => "conflict",
             RunStatus::Failed => "failed",
             RunStatus::LimitExceeded => "limit_exceeded",
+        }
+    }
+
+    /// The journal's status for an entry that ended so.
+    pub fn entry_status(self) -> EntryStatus {
+        match self {
+            RunStatus::Applied => EntryStatus::Applied,
+            RunStatus::Partial => EntryStatus::Partial,
+            RunStatus::Conflict => EntryStatus::Conflict,
+            RunStatus::Failed => EntryStatus::Failed,
+            RunStatus::LimitExceeded => EntryStatus::LimitExceeded,
         }
     }
 }
@@ -117,15 +132,20 @@ pub struct RunOptions<'a> {
     pub route: RouteOptions,
     /// Progress reports for bulk runs.
     pub progress: Option<Progress<'a>>,
+    /// Compare each record's current values with the journaled old ones before writing it, and
+    /// leave a record changed since as a conflict (retries: the plan's old values are what the
+    /// journal says the record held).
+    pub verify: bool,
 }
 
 /// The per-change results of a run as they come in: the journal rows still to append, and the
 /// changes made and refused for the report.
 #[derive(Default)]
 struct Tally {
-    results: Vec<(i64, ChangeState, Option<String>, Option<String>)>,
+    results: Vec<RowResult>,
     changes: Vec<ChangeReport>,
     failures: Vec<Failure>,
+    conflicts: usize,
 }
 
 impl Tally {
@@ -137,15 +157,35 @@ impl Tally {
         id: Option<String>,
         resolved: &HashMap<String, String>,
     ) {
-        self.results
-            .push((row, ChangeState::Done, id.clone(), None));
+        self.results.push(RowResult {
+            record_id: id.clone(),
+            ..RowResult::new(row, ChangeState::Applied)
+        });
         self.changes.push(report_of(step, id, resolved));
     }
 
     /// Journal row `row` (plan step `step`) was refused with `error`.
     fn failed(&mut self, row: i64, step: &Step, error: String) {
-        self.results
-            .push((row, ChangeState::Failed, None, Some(error.clone())));
+        self.results.push(RowResult {
+            error: Some(error.clone()),
+            ..RowResult::new(row, ChangeState::Failed)
+        });
+        self.failures.push(Failure {
+            id: step.id.clone(),
+            name: step.name.clone(),
+            error,
+        });
+    }
+
+    /// Journal row `row` (plan step `step`) was not written: the record changed since it was
+    /// read (`found`: what it holds, when known).
+    fn conflict(&mut self, row: i64, step: &Step, error: String, found: Option<Json>) {
+        self.conflicts += 1;
+        self.results.push(RowResult {
+            error: Some(error.clone()),
+            found,
+            ..RowResult::new(row, ChangeState::Conflict)
+        });
         self.failures.push(Failure {
             id: step.id.clone(),
             name: step.name.clone(),
@@ -232,6 +272,53 @@ fn error_text(v: &Json) -> String {
     format!("{code}: {msg}")
 }
 
+/// Marks journal rows as sent, just before the request that carries them.
+fn mark_sent(journal: &mut Journal, rows: impl Iterator<Item = i64>) -> Result<(), JournalError> {
+    let sent: Vec<RowResult> = rows.map(|r| RowResult::new(r, ChangeState::Sent)).collect();
+    journal.record_results(&sent)
+}
+
+/// The steps among `idx` whose records still hold what the journal says they held (their
+/// `old` values), each with the guard to send it with (its `LastModifiedDate`). A record changed
+/// since is tallied as a conflict with the values found; creates pass as they are. When the
+/// records cannot be read, every step is tallied as failed and none is returned.
+async fn verified(
+    org: &Org,
+    plan: &Plan,
+    ids: &[i64],
+    idx: &[usize],
+    tally: &mut Tally,
+) -> Vec<(usize, Option<String>)> {
+    let updates: Vec<&Step> = idx
+        .iter()
+        .map(|&i| &plan.steps[i])
+        .filter(|s| s.op == Op::Update)
+        .collect();
+    let current = match undo::read_steps(org, &updates).await {
+        Ok(c) => c,
+        Err(e) => {
+            for &i in idx {
+                let error = format!("could not read the record before writing it: {e}");
+                tally.failed(ids[i], &plan.steps[i], error);
+            }
+            return Vec::new();
+        }
+    };
+    let mut keep = Vec::new();
+    for &i in idx {
+        let s = &plan.steps[i];
+        if s.op != Op::Update {
+            keep.push((i, s.guard.clone()));
+            continue;
+        }
+        match undo::check_step(s, &current) {
+            Ok(guard) => keep.push((i, guard)),
+            Err((error, found)) => tally.conflict(ids[i], s, error, found),
+        }
+    }
+    keep
+}
+
 /// Carries out a plan, journaling it before and after.
 ///
 /// # Errors
@@ -241,7 +328,7 @@ pub async fn run(
     journal: &mut Journal,
     plan: &Plan,
     opts: &RunOptions<'_>,
-    kind: &str,
+    kind: EntryKind,
     refers_to: Option<i64>,
 ) -> Result<RunReport, ExecError> {
     let planned: Vec<PlannedChange> = plan.steps.iter().map(Step::to_planned).collect();
@@ -256,157 +343,48 @@ pub async fn run(
         Route::Nothing => {}
         Route::Patch | Route::Post => {
             let step = &plan.steps[0];
-            let result = if step.op == Op::Update {
-                org.update(
-                    &step.sobject,
-                    step.id.as_deref().unwrap_or(""),
-                    body_of(step, &resolved, false),
-                    step.guard.as_deref(),
-                )
-                .await
-                .map(|ok| {
-                    if ok {
-                        Some(step.id.clone().unwrap_or_default())
-                    } else {
-                        None
-                    }
-                })
-            } else {
-                org.create(&step.sobject, body_of(step, &resolved, false))
+            let guard = if opts.verify {
+                verified(org, plan, &ids, &[0], &mut tally)
                     .await
-                    .map(Some)
+                    .pop()
+                    .map(|(_, g)| g)
+            } else {
+                Some(step.guard.clone())
             };
-            match result {
-                Ok(Some(id)) => tally.done(ids[0], step, Some(id), &resolved),
-                Ok(None) => {
-                    conflict = true;
-                    let e = format!(
-                        "conflict: {} `{}` was changed by someone else since it was read; nothing was written",
-                        step.sobject, step.name
-                    );
-                    tally.failed(ids[0], step, e);
-                }
-                Err(e) => {
-                    limit |= matches!(e, OrgError::LimitExceeded(_));
-                    tally.failed(ids[0], step, e.to_string());
-                }
+            if let Some(guard) = guard {
+                mark_sent(journal, [ids[0]].into_iter())?;
+                send_one(org, step, ids[0], guard.as_deref(), &mut tally, &mut limit).await;
             }
             tally.flush(journal)?;
         }
         Route::Composite => {
             let mut done = 0;
             for chunk in plan.composite_chunks() {
-                let subrequests: Vec<Json> = chunk
-                    .iter()
-                    .map(|&i| {
-                        let s = &plan.steps[i];
-                        let (method, url) = match s.op {
-                            Op::Create => {
-                                ("POST", org.data_path(&format!("/sobjects/{}", s.sobject)))
-                            }
-                            Op::Update => (
-                                "PATCH",
-                                org.data_path(&format!(
-                                    "/sobjects/{}/{}",
-                                    s.sobject,
-                                    s.id.as_deref().unwrap_or("")
-                                )),
-                            ),
-                            Op::Delete => (
-                                "DELETE",
-                                org.data_path(&format!(
-                                    "/sobjects/{}/{}",
-                                    s.sobject,
-                                    s.id.as_deref().unwrap_or("")
-                                )),
-                            ),
-                        };
-                        let mut sub =
-                            json!({"method": method, "url": url, "referenceId": s.reference});
-                        if s.op != Op::Delete {
-                            sub["body"] = body_of(s, &resolved, true);
-                        }
-                        if let (Op::Update, Some(g)) = (s.op, &s.guard) {
-                            sub["httpHeaders"] = json!({"If-Unmodified-Since": g});
-                        }
-                        sub
-                    })
-                    .collect();
-                match org.composite(subrequests, true).await {
-                    Ok(responses) => {
-                        let by_ref: HashMap<String, &Json> = responses
-                            .iter()
-                            .filter_map(|r| {
-                                r.get("referenceId")
-                                    .and_then(Json::as_str)
-                                    .map(|k| (k.to_string(), r))
-                            })
-                            .collect();
-                        let all_ok = chunk.iter().all(|&i| {
-                            by_ref
-                                .get(&plan.steps[i].reference)
-                                .and_then(|r| r.get("httpStatusCode"))
-                                .and_then(Json::as_u64)
-                                .is_some_and(|c| c < 300)
-                        });
-                        // The first real error (not the PROCESSING_HALTED echoes) explains the rollback.
-                        let cause = responses
-                            .iter()
-                            .filter(|r| {
-                                r.get("httpStatusCode").and_then(Json::as_u64).unwrap_or(0) >= 300
-                            })
-                            .map(|r| {
-                                (
-                                    r.get("httpStatusCode").and_then(Json::as_u64).unwrap_or(0),
-                                    error_text(r.get("body").unwrap_or(&Json::Null)),
-                                )
-                            })
-                            .find(|(_, e)| {
-                                !e.starts_with("PROCESSING_HALTED") && !e.starts_with("ALL_OR_NONE")
-                            })
-                            .unwrap_or((400, "the request was rolled back".into()));
-                        if cause.0 == 412 || cause.1.contains("PRECONDITION") {
-                            conflict = true;
-                        }
-                        for &i in &chunk {
-                            let s = &plan.steps[i];
-                            let r = by_ref.get(&s.reference);
-                            if all_ok {
-                                let id = match s.op {
-                                    Op::Create => r
-                                        .and_then(|r| r.get("body"))
-                                        .and_then(|b| b.get("id"))
-                                        .and_then(Json::as_str)
-                                        .map(str::to_string),
-                                    _ => s.id.clone(),
-                                };
-                                if let Some(id) = &id {
-                                    resolved.insert(s.reference.clone(), id.clone());
-                                }
-                                tally.done(ids[i], s, id, &resolved);
-                            } else {
-                                let e = if conflict {
-                                    format!(
-                                        "conflict: a record changed since it was read ({}); nothing was written",
-                                        cause.1
-                                    )
-                                } else {
-                                    format!("{}; nothing was written", cause.1)
-                                };
-                                tally.failed(ids[i], s, e);
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        limit |= matches!(e, OrgError::LimitExceeded(_));
-                        for &i in &chunk {
-                            let s = &plan.steps[i];
-                            tally.failed(ids[i], s, e.to_string());
-                        }
+                let n = chunk.len();
+                let mut chunk: Vec<(usize, Option<String>)> = if opts.verify {
+                    verified(org, plan, &ids, &chunk, &mut tally).await
+                } else {
+                    chunk
+                        .iter()
+                        .map(|&i| (i, plan.steps[i].guard.clone()))
+                        .collect()
+                };
+                if chunk.len() < n {
+                    // One record of an all-or-nothing request changed: none of it is sent.
+                    for (i, _) in chunk.drain(..) {
+                        let e = "conflict: another record of this change was changed since; nothing was written".to_string();
+                        tally.conflict(ids[i], &plan.steps[i], e, None);
                     }
                 }
+                if !chunk.is_empty() {
+                    mark_sent(journal, chunk.iter().map(|(i, _)| ids[*i]))?;
+                    let c =
+                        send_composite(org, plan, &ids, &chunk, &mut resolved, &mut tally).await;
+                    conflict |= c.conflict;
+                    limit |= c.limit;
+                }
                 tally.flush(journal)?;
-                done += chunk.len();
+                done += n;
                 if let Some(p) = opts.progress {
                     p(done, total);
                 }
@@ -419,42 +397,22 @@ pub async fn run(
                 "PATCH"
             };
             let mut done = 0;
-            for (c, chunk) in plan.steps.chunks(COLLECTION_MAX).enumerate() {
-                let base = c * COLLECTION_MAX;
-                let records: Vec<Json> = chunk
-                    .iter()
-                    .map(|s| {
-                        let mut b = body_of(s, &resolved, false);
-                        b["attributes"] = json!({"type": s.sobject});
-                        if let Some(id) = &s.id {
-                            b["id"] = json!(id);
-                        }
-                        b
-                    })
-                    .collect();
-                match org.collection(method, records, false).await {
-                    Ok(rs) => {
-                        for (k, s) in chunk.iter().enumerate() {
-                            let r = rs.get(k).cloned().unwrap_or(Json::Null);
-                            if r.get("success").and_then(Json::as_bool) == Some(true) {
-                                let id = r
-                                    .get("id")
-                                    .and_then(Json::as_str)
-                                    .map(str::to_string)
-                                    .or_else(|| s.id.clone());
-                                tally.done(ids[base + k], s, id, &resolved);
-                            } else {
-                                let e = error_text(r.get("errors").unwrap_or(&Json::Null));
-                                tally.failed(ids[base + k], s, e);
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        limit |= matches!(e, OrgError::LimitExceeded(_));
-                        for (k, s) in chunk.iter().enumerate() {
-                            tally.failed(ids[base + k], s, e.to_string());
-                        }
-                    }
+            let all: Vec<usize> = (0..total).collect();
+            for chunk in all.chunks(COLLECTION_MAX) {
+                // Read, compare and write in the same pass, a chunk at a time.
+                let send: Vec<usize> = if opts.verify {
+                    verified(org, plan, &ids, chunk, &mut tally)
+                        .await
+                        .into_iter()
+                        .map(|(i, _)| i)
+                        .collect()
+                } else {
+                    chunk.to_vec()
+                };
+                if !send.is_empty() {
+                    mark_sent(journal, send.iter().map(|&i| ids[i]))?;
+                    limit |=
+                        send_collection(org, &plan.steps, &ids, method, send, &mut tally).await;
                 }
                 tally.flush(journal)?;
                 done += chunk.len();
@@ -464,25 +422,40 @@ pub async fn run(
             }
         }
         Route::Bulk => {
-            let (done_rows, failed) = bulk_update(org, plan).await;
-            match failed {
-                Err(e) => {
-                    limit |= matches!(e, OrgError::LimitExceeded(_));
-                    for (i, s) in plan.steps.iter().enumerate() {
-                        tally.failed(ids[i], s, e.to_string());
+            let all: Vec<usize> = (0..total).collect();
+            let send: Vec<usize> = if opts.verify {
+                verified(org, plan, &ids, &all, &mut tally)
+                    .await
+                    .into_iter()
+                    .map(|(i, _)| i)
+                    .collect()
+            } else {
+                all
+            };
+            tally.flush(journal)?;
+            if !send.is_empty() {
+                mark_sent(journal, send.iter().map(|&i| ids[i]))?;
+                let (done_rows, failed) = bulk_update(org, plan, &send).await;
+                match failed {
+                    Err(e) => {
+                        limit |= matches!(e, OrgError::LimitExceeded(_));
+                        for &i in &send {
+                            tally.failed(ids[i], &plan.steps[i], e.to_string());
+                        }
                     }
-                }
-                Ok(failed) => {
-                    for (i, s) in plan.steps.iter().enumerate() {
-                        let id = s.id.clone().unwrap_or_default();
-                        let key: String = id.chars().take(15).collect();
-                        if let Some(e) = failed.get(&key) {
-                            tally.failed(ids[i], s, e.clone());
-                        } else if done_rows.contains(&key) {
-                            tally.done(ids[i], s, None, &resolved);
-                        } else {
-                            let e = "not processed by the bulk job".to_string();
-                            tally.failed(ids[i], s, e);
+                    Ok(failed) => {
+                        for &i in &send {
+                            let s = &plan.steps[i];
+                            let id = s.id.clone().unwrap_or_default();
+                            let key: String = id.chars().take(15).collect();
+                            if let Some(e) = failed.get(&key) {
+                                tally.failed(ids[i], s, e.clone());
+                            } else if done_rows.contains(&key) {
+                                tally.done(ids[i], s, None, &resolved);
+                            } else {
+                                let e = "not processed by the bulk job".to_string();
+                                tally.failed(ids[i], s, e);
+                            }
                         }
                     }
                 }
@@ -494,8 +467,12 @@ pub async fn run(
         }
     }
     let Tally {
-        changes, failures, ..
+        changes,
+        failures,
+        conflicts,
+        ..
     } = tally;
+    conflict |= conflicts > 0;
     let status = if limit {
         RunStatus::LimitExceeded
     } else if failures.is_empty() {
@@ -513,6 +490,13 @@ pub async fn run(
             changes.len(),
             if changes.len() == 1 { "" } else { "s" }
         ),
+        RunStatus::Partial if conflicts > 0 => format!(
+            "{} of {} changes made; {} failed, {} left as they are because someone changed them since",
+            changes.len(),
+            total,
+            failures.len() - conflicts,
+            conflicts
+        ),
         RunStatus::Partial => format!(
             "{} of {} changes made; {} failed (run `sayso retry` to retry them)",
             changes.len(),
@@ -524,7 +508,7 @@ pub async fn run(
             .map(|f| f.error.clone())
             .unwrap_or_else(|| "nothing was written".into()),
     };
-    journal.set_status(entry, status.as_str(), &message)?;
+    journal.set_status(entry, status.entry_status(), &message)?;
     Ok(RunReport {
         status,
         message,
@@ -533,6 +517,244 @@ pub async fn run(
         entry: Some(entry),
         streamed: None,
     })
+}
+
+/// One PATCH (guarded by `guard`) or one POST.
+async fn send_one(
+    org: &Org,
+    step: &Step,
+    row: i64,
+    guard: Option<&str>,
+    tally: &mut Tally,
+    limit: &mut bool,
+) {
+    let empty = HashMap::new();
+    let result = if step.op == Op::Update {
+        org.update(
+            &step.sobject,
+            step.id.as_deref().unwrap_or(""),
+            body_of(step, &empty, false),
+            guard,
+        )
+        .await
+        .map(|ok| ok.then(|| step.id.clone().unwrap_or_default()))
+    } else {
+        org.create(&step.sobject, body_of(step, &empty, false))
+            .await
+            .map(Some)
+    };
+    match result {
+        Ok(Some(id)) => tally.done(row, step, Some(id), &empty),
+        Ok(None) => {
+            let e = format!(
+                "conflict: {} `{}` was changed by someone else since it was read; nothing was written",
+                step.sobject, step.name
+            );
+            tally.conflict(row, step, e, None);
+        }
+        Err(e) => {
+            *limit |= matches!(e, OrgError::LimitExceeded(_));
+            tally.failed(row, step, e.to_string());
+        }
+    }
+}
+
+/// How a composite request ended.
+struct CompositeEnd {
+    conflict: bool,
+    limit: bool,
+}
+
+/// One `/composite` request (allOrNone) of the steps `chunk` with their guards.
+async fn send_composite(
+    org: &Org,
+    plan: &Plan,
+    ids: &[i64],
+    chunk: &[(usize, Option<String>)],
+    resolved: &mut HashMap<String, String>,
+    tally: &mut Tally,
+) -> CompositeEnd {
+    let mut end = CompositeEnd {
+        conflict: false,
+        limit: false,
+    };
+    let subrequests: Vec<Json> = chunk
+        .iter()
+        .map(|(i, guard)| {
+            let s = &plan.steps[*i];
+            let path = |rest: String| org.data_path(&rest);
+            let (method, url) = match s.op {
+                Op::Create => ("POST", path(format!("/sobjects/{}", s.sobject))),
+                Op::Update => (
+                    "PATCH",
+                    path(format!(
+                        "/sobjects/{}/{}",
+                        s.sobject,
+                        s.id.as_deref().unwrap_or("")
+                    )),
+                ),
+                Op::Delete => (
+                    "DELETE",
+                    path(format!(
+                        "/sobjects/{}/{}",
+                        s.sobject,
+                        s.id.as_deref().unwrap_or("")
+                    )),
+                ),
+            };
+            let mut sub = json!({"method": method, "url": url, "referenceId": s.reference});
+            if s.op != Op::Delete {
+                sub["body"] = body_of(s, resolved, true);
+            }
+            if let (Op::Update, Some(g)) = (s.op, guard) {
+                sub["httpHeaders"] = json!({"If-Unmodified-Since": g});
+            }
+            sub
+        })
+        .collect();
+    let responses = match org.composite(subrequests, true).await {
+        Ok(r) => r,
+        Err(e) => {
+            end.limit = matches!(e, OrgError::LimitExceeded(_));
+            for (i, _) in chunk {
+                tally.failed(ids[*i], &plan.steps[*i], e.to_string());
+            }
+            return end;
+        }
+    };
+    let by_ref: HashMap<String, &Json> = responses
+        .iter()
+        .filter_map(|r| {
+            r.get("referenceId")
+                .and_then(Json::as_str)
+                .map(|k| (k.to_string(), r))
+        })
+        .collect();
+    let all_ok = chunk.iter().all(|(i, _)| {
+        by_ref
+            .get(&plan.steps[*i].reference)
+            .and_then(|r| r.get("httpStatusCode"))
+            .and_then(Json::as_u64)
+            .is_some_and(|c| c < 300)
+    });
+    // The first real error (not the PROCESSING_HALTED echoes) explains the rollback.
+    let cause = responses
+        .iter()
+        .filter(|r| r.get("httpStatusCode").and_then(Json::as_u64).unwrap_or(0) >= 300)
+        .map(|r| {
+            (
+                r.get("httpStatusCode").and_then(Json::as_u64).unwrap_or(0),
+                error_text(r.get("body").unwrap_or(&Json::Null)),
+            )
+        })
+        .find(|(_, e)| !e.starts_with("PROCESSING_HALTED") && !e.starts_with("ALL_OR_NONE"))
+        .unwrap_or((400, "the request was rolled back".into()));
+    end.conflict = !all_ok && (cause.0 == 412 || cause.1.contains("PRECONDITION"));
+    for (i, _) in chunk {
+        let s = &plan.steps[*i];
+        let r = by_ref.get(&s.reference);
+        if all_ok {
+            let id = match s.op {
+                Op::Create => r
+                    .and_then(|r| r.get("body"))
+                    .and_then(|b| b.get("id"))
+                    .and_then(Json::as_str)
+                    .map(str::to_string),
+                _ => s.id.clone(),
+            };
+            if let Some(id) = &id {
+                resolved.insert(s.reference.clone(), id.clone());
+            }
+            tally.done(ids[*i], s, id, resolved);
+        } else if end.conflict {
+            let e = format!(
+                "conflict: a record changed since it was read ({}); nothing was written",
+                cause.1
+            );
+            tally.conflict(ids[*i], s, e, None);
+        } else {
+            tally.failed(ids[*i], s, format!("{}; nothing was written", cause.1));
+        }
+    }
+    end
+}
+
+/// How many times a record refused with `UNABLE_TO_LOCK_ROW` in a collections update is sent
+/// again (an update of absolute values: safe to repeat).
+const LOCK_RETRIES: u32 = 4;
+
+/// One sObject Collections request of the steps at `send` (at most 200; `ids[i]` is step `i`'s
+/// journal row), then, for an update, the
+/// records refused with `UNABLE_TO_LOCK_ROW` again, with backoff. Returns whether the API limit
+/// was hit.
+async fn send_collection(
+    org: &Org,
+    steps: &[Step],
+    ids: &[i64],
+    method: &'static str,
+    mut send: Vec<usize>,
+    tally: &mut Tally,
+) -> bool {
+    let empty = HashMap::new();
+    let policy = RetryPolicy {
+        max_attempts: LOCK_RETRIES + 1,
+        ..RetryPolicy::default()
+    };
+    let mut attempt = 1;
+    loop {
+        let records: Vec<Json> = send
+            .iter()
+            .map(|&i| {
+                let s = &steps[i];
+                let mut b = body_of(s, &empty, false);
+                b["attributes"] = json!({"type": s.sobject});
+                if let Some(id) = &s.id {
+                    b["id"] = json!(id);
+                }
+                b
+            })
+            .collect();
+        let rs = match org.collection(method, records, false).await {
+            Ok(rs) => rs,
+            Err(e) => {
+                for &i in &send {
+                    tally.failed(ids[i], &steps[i], e.to_string());
+                }
+                return matches!(e, OrgError::LimitExceeded(_));
+            }
+        };
+        let mut locked = Vec::new();
+        for (k, &i) in send.iter().enumerate() {
+            let s = &steps[i];
+            let r = rs.get(k).cloned().unwrap_or(Json::Null);
+            if r.get("success").and_then(Json::as_bool) == Some(true) {
+                let id = r
+                    .get("id")
+                    .and_then(Json::as_str)
+                    .map(str::to_string)
+                    .or_else(|| s.id.clone());
+                tally.done(ids[i], s, id, &empty);
+                continue;
+            }
+            let e = error_text(r.get("errors").unwrap_or(&Json::Null));
+            if method == "PATCH" && e.starts_with("UNABLE_TO_LOCK_ROW") && attempt <= LOCK_RETRIES {
+                locked.push(i);
+            } else {
+                tally.failed(ids[i], s, e);
+            }
+        }
+        if locked.is_empty() {
+            return false;
+        }
+        tracing::debug!(
+            records = locked.len(),
+            attempt,
+            "rows locked; sending them again"
+        );
+        tokio::time::sleep(policy.delay(attempt)).await;
+        attempt += 1;
+        send = locked;
+    }
 }
 
 /// A Bulk API 2.0 update CSV being written: `Id` and the columns; a missing value is left empty
@@ -607,10 +829,12 @@ fn failed_rows(failed_csv: &str) -> Vec<(String, String)> {
 async fn bulk_update(
     org: &Org,
     plan: &Plan,
+    send: &[usize],
 ) -> (HashSet<String>, Result<HashMap<String, String>, OrgError>) {
     let sobject = plan.steps[0].sobject.clone();
+    let steps: Vec<&Step> = send.iter().map(|&i| &plan.steps[i]).collect();
     let mut columns: Vec<String> = Vec::new();
-    for s in &plan.steps {
+    for s in &steps {
         for k in s.fields.keys() {
             if !columns.contains(k) {
                 columns.push(k.clone());
@@ -618,7 +842,7 @@ async fn bulk_update(
         }
     }
     let mut csv = BulkCsv::new(&columns);
-    for s in &plan.steps {
+    for s in &steps {
         csv.row(
             s.id.as_deref().unwrap_or(""),
             columns.iter().map(|c| match s.fields.get(c) {

@@ -5,9 +5,11 @@
 //! Owns the streamed runs only; the Bulk wire format (CSV, result files) is [`super`]'s, reverting
 //! rules are [`super::undo`]'s.
 
-use super::undo::{Revert, read_current, revert_of};
+use super::undo::{Revert, covers, read_current, revert_change, revert_of};
 use super::{BulkCsv, ExecError, RunOptions, RunReport, RunStatus, failed_rows, ok_ids, run};
-use crate::journal::{ChangeRow, ChangeState, Journal, Op, PlannedChange, StateCounts};
+use crate::journal::{
+    ChangeRow, ChangeState, EntryKind, Journal, PlannedChange, RowResult, StateCounts,
+};
 use crate::plan::Plan;
 use crate::resolve::org::{Org, OrgError};
 
@@ -24,10 +26,15 @@ pub async fn run_staged(
     opts: &RunOptions<'_>,
 ) -> Result<RunReport, ExecError> {
     let Some(staged) = &plan.staged else {
-        return run(org, journal, plan, opts, "command", None).await;
+        return run(org, journal, plan, opts, EntryKind::Command, None).await;
     };
-    let Some((entry, total)) =
-        journal.begin_from_stage(&opts.user, &opts.phrase, "command", None, staged.stage)?
+    let Some((entry, total)) = journal.begin_from_stage(
+        &opts.user,
+        &opts.phrase,
+        EntryKind::Command,
+        None,
+        staged.stage,
+    )?
     else {
         return Ok(RunReport {
             status: RunStatus::Failed,
@@ -66,13 +73,13 @@ async fn send_and_report(
     let message = match status {
         RunStatus::Applied => format!(
             "{} change{} made",
-            counts.done,
-            if counts.done == 1 { "" } else { "s" }
+            counts.applied,
+            if counts.applied == 1 { "" } else { "s" }
         ),
         RunStatus::Partial => format!(
             "{} of {total} changes made; {} failed, e.g. {} (run `sayso retry` to retry them)",
-            counts.done,
-            counts.failed,
+            counts.applied,
+            counts.refused(),
             first_error.as_deref().unwrap_or("unknown error")
         ),
         _ => first_error.unwrap_or_else(|| "nothing was written".into()),
@@ -80,9 +87,10 @@ async fn send_and_report(
     finish_streamed(journal, entry, status, message, counts)
 }
 
-/// Re-sends, in Bulk API 2.0 jobs, the updates of a one-object entry that did not go through
-/// (`sayso retry` of a large bulk run): they are copied into a new `retry` entry in one
-/// statement, never held in memory. Conflicts are not re-sent.
+/// Re-sends, in Bulk API 2.0 jobs, the updates of a one-object entry the org refused (`sayso
+/// retry` of a large bulk run): they are copied into a new `retry` entry in one statement, never
+/// held in memory. Before each job, its records are read and compared with the journaled old
+/// values: a record changed since is a conflict, left as it is. Conflicts are not re-sent.
 ///
 /// # Errors
 /// [`ExecError::Journal`].
@@ -95,13 +103,21 @@ pub async fn retry_staged(
 ) -> Result<RunReport, ExecError> {
     let (entry, total) = journal.begin_retry_of_updates(&opts.user, &opts.phrase, from)?;
     let columns = journal.new_fields(entry)?;
-    send_and_report(org, journal, entry, sobject, &columns, total, opts).await
+    let opts = RunOptions {
+        verify: true,
+        user: opts.user.clone(),
+        phrase: opts.phrase.clone(),
+        route: opts.route,
+        progress: opts.progress,
+    };
+    send_and_report(org, journal, entry, sobject, &columns, total, &opts).await
 }
 
-/// Reverts a large one-object update entry ([`undo`] for a bulk run): pages through it 2,000
-/// changes at a time, reads those records' current values, journals each revert (or, for a record
-/// changed since, a failed one saying so), then sends the reverts in Bulk API 2.0 jobs. Memory
-/// holds one page and one job, whatever the size of the entry.
+/// Reverts a large one-object update entry and its retries ([`undo`](super::undo()) for a bulk
+/// run): pages through each 2,000 changes at a time, reads those records' current values,
+/// journals each revert (or, for a record changed since, a conflict with the values found), then
+/// sends the reverts in Bulk API 2.0 jobs. The changes reverted are marked
+/// [`ChangeState::Reverted`]. Memory holds one page and one job, whatever the size of the entry.
 ///
 /// # Errors
 /// [`ExecError::Journal`].
@@ -112,84 +128,97 @@ pub async fn undo_staged(
     sobject: &str,
     opts: &RunOptions<'_>,
 ) -> Result<RunReport, ExecError> {
-    let (undo_entry, _) = journal.begin(&opts.user, &opts.phrase, "undo", Some(entry), &[])?;
-    let mut after = None;
+    let family = journal.family(entry)?;
+    let (undo_entry, _) =
+        journal.begin(&opts.user, &opts.phrase, EntryKind::Undo, Some(entry), &[])?;
     let mut seq = 0;
     let mut conflicts = 0;
-    loop {
-        let page = journal.changes_page(entry, after, UNDO_PAGE)?;
-        let Some((last, _)) = page.last() else {
-            break;
-        };
-        after = Some(*last);
-        let rows: Vec<&ChangeRow> = page
-            .iter()
-            .map(|(_, r)| r)
-            .filter(|r| r.state != ChangeState::Failed)
-            .collect();
-        let (current, read_error) = read_current(org, &rows).await;
-        if let Some(e) = read_error {
-            // Nothing was sent yet: the undo entry stays without changes, and says why.
-            let status = if matches!(e, OrgError::LimitExceeded(_)) {
-                RunStatus::LimitExceeded
-            } else {
-                RunStatus::Failed
+    for member in &family {
+        let mut after = None;
+        loop {
+            let page = journal.changes_page(member.id, after, UNDO_PAGE)?;
+            let Some((last, _)) = page.last() else {
+                break;
             };
-            let message = format!("could not read current values: {e}; nothing was reverted");
-            journal.fail_unrecorded(undo_entry, &message)?;
-            return finish_streamed(journal, undo_entry, status, message, StateCounts::default());
-        }
-        let mut reverts = Vec::new();
-        let mut refused = Vec::new();
-        for r in rows {
-            let c = &r.change;
-            let revert = PlannedChange {
-                op: Op::Update,
-                sobject: c.sobject.clone(),
-                record_id: c.record_id.clone(),
-                name: c.name.clone(),
-                old: c.new.clone(),
-                new: c.old.clone(),
+            after = Some(*last);
+            let rows: Vec<&ChangeRow> = page
+                .iter()
+                .map(|(_, r)| r)
+                .filter(|r| r.state.may_be_applied() || r.state == ChangeState::Planned)
+                .collect();
+            let current = match read_current(org, &rows).await {
+                Ok(c) => c,
+                Err(e) => {
+                    // Nothing was sent yet: the undo entry says why, and reverts nothing.
+                    let status = if matches!(e, OrgError::LimitExceeded(_)) {
+                        RunStatus::LimitExceeded
+                    } else {
+                        RunStatus::Failed
+                    };
+                    let message =
+                        format!("could not read current values: {e}; nothing was reverted");
+                    journal.fail_unrecorded(undo_entry, &message)?;
+                    return finish_streamed(
+                        journal,
+                        undo_entry,
+                        status,
+                        message,
+                        StateCounts::default(),
+                    );
+                }
             };
-            match revert_of(c, &current) {
-                Revert::Nothing => {}
-                Revert::Restore { .. } => reverts.push(revert),
-                Revert::Conflict(f) => refused.push((revert, f.error)),
+            let mut reverts = Vec::new();
+            let mut refused = Vec::new();
+            for r in rows {
+                match revert_of(&r.change, &current) {
+                    Revert::Nothing => {}
+                    Revert::Restore { .. } => reverts.push(revert_change(&r.change)),
+                    Revert::Conflict(f, found) => {
+                        refused.push((revert_change(&r.change), f.error, found))
+                    }
+                }
             }
+            journal.append_changes(undo_entry, seq, &reverts)?;
+            seq += reverts.len();
+            // A record changed since is journaled as a conflict, with what it holds now.
+            let planned: Vec<PlannedChange> = refused.iter().map(|(c, _, _)| c.clone()).collect();
+            let ids = journal.append_changes(undo_entry, seq, &planned)?;
+            seq += planned.len();
+            conflicts += ids.len();
+            let results: Vec<RowResult> = ids
+                .into_iter()
+                .zip(refused)
+                .map(|(id, (_, e, found))| RowResult {
+                    error: Some(e),
+                    found,
+                    ..RowResult::new(id, ChangeState::Conflict)
+                })
+                .collect();
+            journal.record_results(&results)?;
         }
-        journal.append_changes(undo_entry, seq, &reverts)?;
-        seq += reverts.len();
-        // A record changed since is journaled as a revert that was not made, and why.
-        let planned: Vec<PlannedChange> = refused.iter().map(|(c, _)| c.clone()).collect();
-        let ids = journal.append_changes(undo_entry, seq, &planned)?;
-        seq += planned.len();
-        conflicts += ids.len();
-        let results: Vec<_> = ids
-            .into_iter()
-            .zip(refused)
-            .map(|(id, (_, e))| (id, ChangeState::Failed, None, Some(e)))
-            .collect();
-        journal.record_results(&results)?;
     }
     let total = seq - conflicts;
     let columns = journal.new_fields(undo_entry)?;
     let stop = send_in_jobs(org, journal, undo_entry, sobject, &columns, total, opts).await?;
+    let family_ids: Vec<i64> = family.iter().map(|e| e.id).collect();
+    journal.mark_reverted(undo_entry, &family_ids)?;
     let (counts, first_error) = streamed_counts(journal, undo_entry)?;
     let status = match streamed_status(stop.as_ref(), counts) {
-        RunStatus::Failed if conflicts == counts.failed => RunStatus::Conflict,
+        RunStatus::Failed if counts.failed == 0 => RunStatus::Conflict,
         s => s,
     };
-    let message = if counts.failed == 0 {
+    let what = covers(&family);
+    let message = if counts.refused() == 0 {
         format!(
-            "undid entry {entry}: {} change{} reverted",
-            counts.done,
-            if counts.done == 1 { "" } else { "s" }
+            "undid {what}: {} change{} reverted",
+            counts.applied,
+            if counts.applied == 1 { "" } else { "s" }
         )
     } else {
         format!(
-            "undid entry {entry} in part: {} reverted, {} left as they are ({})",
-            counts.done,
-            counts.failed,
+            "undid {what} in part: {} reverted, {} left as they are ({})",
+            counts.applied,
+            counts.refused(),
             first_error.as_deref().unwrap_or("unknown error")
         )
     };
@@ -202,7 +231,9 @@ const UNDO_PAGE: usize = 2000;
 /// Sends the changes of `entry` that have no result yet as Bulk API 2.0 update jobs of at most
 /// `opts.route.job_rows` rows ([`crate::plan::BULK_JOB_ROWS`] by default), writing each job's CSV
 /// as its rows are read from the journal and recording its result files there by record id.
-/// Changes a job did not report are marked failed at the end.
+/// With `opts.verify`, each job's records are read first and those changed since they were
+/// journaled are left as conflicts. A job's rows are marked sent, with the job's id, before its
+/// data is uploaded. Changes a job did not report are marked failed at the end.
 ///
 /// A job that fails as a whole stops the run: its rows and the ones not sent are marked failed
 /// with the reason, so `sayso retry` re-sends them (updates of absolute values are safe to
@@ -219,28 +250,48 @@ async fn send_in_jobs(
     let mut after = None;
     let mut sent = 0;
     let mut stop = None;
+    let job_rows = opts.route.job_rows.max(1);
     loop {
+        let upto = if opts.verify {
+            match screen(org, journal, entry, after, job_rows).await? {
+                Screened::End => break,
+                Screened::Upto(last) => Some(last),
+                Screened::Failed(e) => {
+                    journal.fail_unrecorded(entry, &e.to_string())?;
+                    stop = Some(e);
+                    break;
+                }
+            }
+        } else {
+            None
+        };
         // One job's CSV, written as its rows are read from the journal.
         let mut csv = BulkCsv::new(columns);
         let mut rows = 0;
-        let last = journal.for_each_new_value(
-            entry,
-            after,
-            opts.route.job_rows.max(1),
-            |_, id, new| {
-                let values = new.as_object();
-                csv.row(
-                    id.unwrap_or(""),
-                    columns.iter().map(|c| values.and_then(|v| v.get(c))),
-                );
-                rows += 1;
-            },
-        )?;
-        let Some(last) = last else {
-            break;
+        let mut first = None;
+        let last = journal.for_each_new_value(entry, after, upto, job_rows, |seq, id, new| {
+            first.get_or_insert(seq);
+            let values = new.as_object();
+            csv.row(
+                id.unwrap_or(""),
+                columns.iter().map(|c| values.and_then(|v| v.get(c))),
+            );
+            rows += 1;
+        })?;
+        let (Some(first), Some(last)) = (first, last) else {
+            match upto {
+                // Every record of this window was a conflict: on to the next one.
+                Some(upto) => {
+                    after = Some(upto);
+                    continue;
+                }
+                None => break,
+            }
         };
-        after = Some(last);
-        match org.bulk_ingest(sobject, "update", csv.finish()).await {
+        after = Some(upto.unwrap_or(last));
+        match super::bulkjob::ingest(org, journal, entry, sobject, (first, last), csv.finish())
+            .await?
+        {
             Ok((ok_csv, failed_csv)) => {
                 let ok = ok_ids(&ok_csv);
                 let failed = failed_rows(&failed_csv);
@@ -265,15 +316,88 @@ async fn send_in_jobs(
     Ok(stop)
 }
 
+/// What screening the next window of an entry found.
+enum Screened {
+    /// No change is left.
+    End,
+    /// The window ends at this position; its conflicts are journaled.
+    Upto(i64),
+    /// The records could not be read.
+    Failed(OrgError),
+}
+
+/// Reads the records of the next `limit` unsent changes of `entry` after `after`, compares them
+/// with the journaled old values, and journals those changed since as conflicts with the values
+/// found (read, compare and write in the same pass, a job at a time).
+async fn screen(
+    org: &Org,
+    journal: &mut Journal,
+    entry: i64,
+    after: Option<i64>,
+    limit: usize,
+) -> Result<Screened, ExecError> {
+    let page = journal.changes_page(entry, after, limit)?;
+    let Some((last, _)) = page.last() else {
+        return Ok(Screened::End);
+    };
+    let last = *last;
+    let rows: Vec<&ChangeRow> = page
+        .iter()
+        .map(|(_, r)| r)
+        .filter(|r| r.state == ChangeState::Planned)
+        .collect();
+    let current = match read_current(org, &rows).await {
+        Ok(c) => c,
+        Err(e) => return Ok(Screened::Failed(e)),
+    };
+    let mut conflicts = Vec::new();
+    for r in rows {
+        let step = crate::plan::Step {
+            op: r.change.op,
+            sobject: r.change.sobject.clone(),
+            id: r.change.record_id.clone(),
+            name: r.change.name.clone(),
+            reference: String::new(),
+            fields: r
+                .change
+                .new
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, crate::plan::Val::Lit(v)))
+                .collect(),
+            old: r
+                .change
+                .old
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            guard: None,
+        };
+        if let Err((error, found)) = super::undo::check_step(&step, &current) {
+            conflicts.push(RowResult {
+                error: Some(error),
+                found,
+                ..RowResult::new(r.id, ChangeState::Conflict)
+            });
+        }
+    }
+    journal.record_results(&conflicts)?;
+    Ok(Screened::Upto(last))
+}
+
 /// A streamed entry's counts and its first error.
 fn streamed_counts(
     journal: &Journal,
     entry: i64,
 ) -> Result<(StateCounts, Option<String>), ExecError> {
     let counts = journal.state_counts(entry)?;
-    let first_error = if counts.failed > 0 {
+    let first_error = if counts.refused() > 0 {
         journal
-            .changes_in_state(entry, ChangeState::Failed, 1)?
+            .changes_in_states(entry, &[ChangeState::Failed, ChangeState::Conflict], 1)?
             .into_iter()
             .next()
             .and_then(|r| r.error)
@@ -284,9 +408,10 @@ fn streamed_counts(
 }
 
 fn streamed_status(stop: Option<&OrgError>, counts: StateCounts) -> RunStatus {
-    match (stop, counts.done, counts.failed) {
+    match (stop, counts.applied, counts.refused()) {
         (Some(OrgError::LimitExceeded(_)), _, _) => RunStatus::LimitExceeded,
         (_, _, 0) => RunStatus::Applied,
+        (_, 0, _) if counts.failed == 0 => RunStatus::Conflict,
         (_, 0, _) => RunStatus::Failed,
         _ => RunStatus::Partial,
     }
@@ -299,13 +424,156 @@ fn finish_streamed(
     message: String,
     counts: StateCounts,
 ) -> Result<RunReport, ExecError> {
-    journal.set_status(entry, status.as_str(), &message)?;
+    journal.set_status(entry, status.entry_status(), &message)?;
     Ok(RunReport {
         status,
         message,
         changes: Vec::new(),
         failures: Vec::new(),
         entry: Some(entry),
-        streamed: Some((counts.done, counts.failed)),
+        streamed: Some((counts.applied, counts.refused())),
     })
+}
+
+/// Finishes the journal of every entry whose run was killed (still `planned`, its process gone),
+/// so that `history` and the org agree and `retry` re-sends only what is missing:
+///
+/// - each Bulk job it started and did not see to the end is settled: an `Open` one is aborted
+///   (none of it was processed), any other is waited for and its results recorded;
+/// - changes never sent are failed ("not sent");
+/// - updates sent without an answer are read back: a record holding the new values is applied,
+///   one holding the old values failed, one holding neither a conflict (with the values found);
+///   creates sent without an answer stay `sent` (never re-sent blindly) and the entry says so.
+///
+/// Returns one line per entry reconciled. An entry whose jobs or records cannot be read now is
+/// left for the next command.
+///
+/// # Errors
+/// [`ExecError::Journal`].
+pub async fn reconcile(org: &Org, journal: &mut Journal) -> Result<Vec<String>, ExecError> {
+    let mut notes = Vec::new();
+    'entries: for e in journal.abandoned()? {
+        for job in journal.open_jobs(e.id)? {
+            let settled =
+                super::bulkjob::reconcile_job(org, journal, e.id, job.row, &job.job_id).await?;
+            if let Err(err) = settled {
+                tracing::warn!(entry = e.id, error = %err, "cannot reconcile a bulk job yet");
+                continue 'entries;
+            }
+        }
+        journal.fail_in_state(e.id, ChangeState::Planned, INTERRUPTED_UNSENT)?;
+        if let Err(err) = settle_sent(org, journal, e.id).await? {
+            tracing::warn!(entry = e.id, error = %err, "cannot read back an interrupted run yet");
+            continue;
+        }
+        let counts = journal.state_counts(e.id)?;
+        let status = match (counts.applied, counts.refused() + counts.pending) {
+            (_, 0) => RunStatus::Applied,
+            (0, _) if counts.conflict > 0 && counts.failed == 0 => RunStatus::Conflict,
+            (0, _) => RunStatus::Failed,
+            _ => RunStatus::Partial,
+        };
+        let mut message = format!(
+            "reconciled after the run was interrupted: {} applied, {} failed",
+            counts.applied, counts.failed
+        );
+        if counts.conflict > 0 {
+            message.push_str(&format!(", {} changed by someone else", counts.conflict));
+        }
+        if counts.pending > 0 {
+            message.push_str(&format!(
+                ", {} creates sent with no answer (check them; they are never re-sent)",
+                counts.pending
+            ));
+        }
+        journal.set_status(e.id, status.entry_status(), &message)?;
+        notes.push(format!("entry {}: {message}", e.id));
+    }
+    Ok(notes)
+}
+
+/// Why a change of an interrupted run was never sent.
+const INTERRUPTED_UNSENT: &str = "not sent: the run was interrupted";
+
+/// Reads back the updates of `entry` still `sent` and settles each from what its record holds.
+async fn settle_sent(
+    org: &Org,
+    journal: &mut Journal,
+    entry: i64,
+) -> Result<Result<(), OrgError>, ExecError> {
+    let mut after = None;
+    loop {
+        let page = journal.changes_page(entry, after, UNDO_PAGE)?;
+        let Some((last, _)) = page.last() else {
+            return Ok(Ok(()));
+        };
+        after = Some(*last);
+        let rows: Vec<&ChangeRow> = page
+            .iter()
+            .map(|(_, r)| r)
+            .filter(|r| r.state == ChangeState::Sent && r.change.op == crate::journal::Op::Update)
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let current = match read_current(org, &rows).await {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
+        };
+        let results: Vec<RowResult> = rows.iter().map(|r| settle_one(r, &current)).collect();
+        journal.record_results(&results)?;
+    }
+}
+
+/// An update sent without an answer, settled from what its record holds now.
+fn settle_one(
+    r: &ChangeRow,
+    current: &std::collections::HashMap<String, serde_json::Value>,
+) -> RowResult {
+    let c = &r.change;
+    let key: String = c
+        .record_id
+        .as_deref()
+        .unwrap_or("")
+        .chars()
+        .take(15)
+        .collect();
+    let Some(cur) = current.get(&key) else {
+        return RowResult {
+            error: Some("the record is gone or no longer visible".into()),
+            ..RowResult::new(r.id, ChangeState::Conflict)
+        };
+    };
+    let holds = |v: &serde_json::Value| {
+        v.as_object().is_some_and(|o| {
+            o.iter()
+                .all(|(k, v)| super::undo::same(cur.get(k).unwrap_or(&serde_json::Value::Null), v))
+        })
+    };
+    if holds(&c.new) {
+        RowResult::new(r.id, ChangeState::Applied)
+    } else if holds(&c.old) {
+        RowResult {
+            error: Some("not applied: the run was interrupted".into()),
+            ..RowResult::new(r.id, ChangeState::Failed)
+        }
+    } else {
+        let found: serde_json::Map<String, serde_json::Value> = c
+            .new
+            .as_object()
+            .map(|o| {
+                o.keys()
+                    .map(|k| (k.clone(), cur.get(k).cloned().unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        RowResult {
+            error: Some(
+                "conflict: changed by someone else while the run was interrupted; left as it is"
+                    .into(),
+            ),
+            found: Some(serde_json::Value::Object(found)),
+            ..RowResult::new(r.id, ChangeState::Conflict)
+        }
+    }
 }

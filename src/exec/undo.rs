@@ -10,61 +10,130 @@ use serde_json::{Value as Json, json};
 
 use super::{
     ExecError, Failure, RunReport, RunStatus, Tally, body_of, collection_error, collection_ok,
+    send_collection,
 };
-use crate::journal::{ChangeRow, ChangeState, Journal, Op, PlannedChange};
+use crate::journal::{ChangeRow, ChangeState, EntryKind, Journal, Op, PlannedChange, RowResult};
 use crate::plan::{COLLECTION_MAX, Plan, Step, Val};
 use crate::resolve::org::{Org, OrgError};
 use crate::resolve::query::{self, in_strs, to_soql};
 
-/// The current values of the records that `rows` updated (keyed by 15-character id), read in
-/// queries of 200 ids per object, and the first read error.
-pub(super) async fn read_current(
+/// The current values of the fields each `(object, id, fields)` names, keyed by 15-character id,
+/// read in queries of 200 ids per object (with `Id` and `LastModifiedDate`).
+async fn read_fields(
     org: &Org,
-    rows: &[&ChangeRow],
-) -> (HashMap<String, Json>, Option<OrgError>) {
-    let mut current: HashMap<String, Json> = HashMap::new();
+    items: impl Iterator<Item = (String, String, Vec<String>)>,
+) -> Result<HashMap<String, Json>, OrgError> {
     let mut by_object: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.change.op == Op::Update) {
-        let e = by_object.entry(r.change.sobject.clone()).or_default();
-        if let Some(id) = &r.change.record_id {
-            e.0.push(id.clone());
-        }
-        if let Some(o) = r.change.new.as_object() {
-            for k in o.keys() {
-                if !e.1.contains(k) {
-                    e.1.push(k.clone());
-                }
+    for (sobject, id, fields) in items {
+        let e = by_object.entry(sobject).or_default();
+        e.0.push(id);
+        for k in fields {
+            if !e.1.contains(&k) {
+                e.1.push(k);
             }
         }
     }
-    let mut read_error = None;
+    let mut current: HashMap<String, Json> = HashMap::new();
     for (sobject, (ids, fields)) in &by_object {
         for chunk in ids.chunks(200) {
             let mut select = vec!["Id".to_string(), "LastModifiedDate".to_string()];
-            select.extend(fields.iter().cloned());
+            select.extend(
+                fields
+                    .iter()
+                    .filter(|f| !select.contains(f))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            );
             let mut q = query::select(sobject, &select);
             q.where_clause = Some(in_strs("Id", chunk));
-            match org.query_all(&to_soql(&q)).await {
-                Ok(found) => {
-                    for row in found {
-                        if let Some(id) = row.get("Id").and_then(Json::as_str) {
-                            current.insert(id.chars().take(15).collect(), row.clone());
-                        }
-                    }
+            for row in org.query_all(&to_soql(&q)).await? {
+                if let Some(id) = row.get("Id").and_then(Json::as_str) {
+                    current.insert(id.chars().take(15).collect(), row.clone());
                 }
-                Err(e) => read_error = Some(e),
             }
         }
     }
-    (current, read_error)
+    Ok(current)
+}
+
+/// The current values of the records that `rows` updated (keyed by 15-character id), or the
+/// first read error.
+pub(super) async fn read_current(
+    org: &Org,
+    rows: &[&ChangeRow],
+) -> Result<HashMap<String, Json>, OrgError> {
+    let items = rows
+        .iter()
+        .filter(|r| r.change.op == Op::Update)
+        .filter_map(|r| {
+            let id = r.change.record_id.clone()?;
+            let fields = r
+                .change
+                .new
+                .as_object()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default();
+            Some((r.change.sobject.clone(), id, fields))
+        });
+    read_fields(org, items).await
+}
+
+/// The current values of the records that update `steps` write (keyed by 15-character id).
+pub(super) async fn read_steps(
+    org: &Org,
+    steps: &[&Step],
+) -> Result<HashMap<String, Json>, OrgError> {
+    let items = steps.iter().filter_map(|s| {
+        let id = s.id.clone()?;
+        Some((s.sobject.clone(), id, s.fields.keys().cloned().collect()))
+    });
+    read_fields(org, items).await
+}
+
+/// Whether the record an update step writes still holds what the journal says it held (the
+/// step's `old` values): `Ok` with the guard to send it with (its `LastModifiedDate` as an HTTP
+/// date), or the conflict's text and the values found.
+pub(super) fn check_step(
+    s: &Step,
+    current: &HashMap<String, Json>,
+) -> Result<Option<String>, (String, Option<Json>)> {
+    let key: String = s.id.as_deref().unwrap_or("").chars().take(15).collect();
+    let Some(cur) = current.get(&key) else {
+        return Err((
+            "conflict: the record is gone or no longer visible; nothing was written".into(),
+            None,
+        ));
+    };
+    let now = |k: &str| cur.get(k).cloned().unwrap_or(Json::Null);
+    let changed: Vec<String> = s
+        .fields
+        .keys()
+        .filter(|k| !same(&now(k), s.old.get(*k).unwrap_or(&Json::Null)))
+        .map(|k| format!("{k} = {}", now(k)))
+        .collect();
+    if !changed.is_empty() {
+        let found: serde_json::Map<String, Json> =
+            s.fields.keys().map(|k| (k.clone(), now(k))).collect();
+        return Err((
+            format!(
+                "conflict: changed by someone else since it was journaled (now {}); left as it is",
+                changed.join(", ")
+            ),
+            Some(Json::Object(found)),
+        ));
+    }
+    Ok(cur
+        .get("LastModifiedDate")
+        .and_then(Json::as_str)
+        .and_then(crate::resolve::http_date))
 }
 
 /// What undoing one update takes, given the records' current values.
 pub(super) enum Revert {
     /// Never written (an interrupted run): nothing to revert.
     Nothing,
-    /// Changed since, or gone: left as it is.
-    Conflict(Failure),
+    /// Changed since, or gone: left as it is (with the values found, when there is a record).
+    Conflict(Failure, Option<Json>),
     /// Still holds what the entry wrote: put the old values back (`guard`: its current
     /// `LastModifiedDate` as an HTTP date).
     Restore {
@@ -77,11 +146,14 @@ pub(super) fn revert_of(c: &PlannedChange, current: &HashMap<String, Json>) -> R
     let id = c.record_id.clone().unwrap_or_default();
     let key: String = id.chars().take(15).collect();
     let Some(cur) = current.get(&key) else {
-        return Revert::Conflict(Failure {
-            id: Some(id),
-            name: c.name.clone(),
-            error: "the record is gone or no longer visible".into(),
-        });
+        return Revert::Conflict(
+            Failure {
+                id: Some(id),
+                name: c.name.clone(),
+                error: "the record is gone or no longer visible".into(),
+            },
+            None,
+        );
     };
     let new = c.new.as_object().cloned().unwrap_or_default();
     let still_ours = new
@@ -100,18 +172,25 @@ pub(super) fn revert_of(c: &PlannedChange, current: &HashMap<String, Json>) -> R
             .filter(|(k, v)| !same(cur.get(*k).unwrap_or(&Json::Null), v))
             .map(|(k, _)| k)
             .collect();
-        return Revert::Conflict(Failure {
-            id: Some(id),
-            name: c.name.clone(),
-            error: format!(
-                "changed since (now {}); left as it is",
-                changed
-                    .iter()
-                    .map(|k| format!("{k} = {}", cur.get(*k).unwrap_or(&Json::Null)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        });
+        let found: serde_json::Map<String, Json> = new
+            .keys()
+            .map(|k| (k.clone(), cur.get(k).cloned().unwrap_or(Json::Null)))
+            .collect();
+        return Revert::Conflict(
+            Failure {
+                id: Some(id),
+                name: c.name.clone(),
+                error: format!(
+                    "changed since (now {}); left as it is",
+                    changed
+                        .iter()
+                        .map(|k| format!("{k} = {}", cur.get(*k).unwrap_or(&Json::Null)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
+            Some(Json::Object(found)),
+        );
     }
     Revert::Restore {
         guard: cur
@@ -148,9 +227,48 @@ fn restore_step(c: &PlannedChange, reference: String) -> Step {
     }
 }
 
-/// Reverts a journal entry: restores old values where the record still holds what the entry wrote
-/// (guarded by `If-Unmodified-Since`), reports the others as conflicts without overwriting them, and
-/// deletes what the entry created. Journaled as a new `undo` entry.
+/// The revert of an update, as the undo entry journals it: the new values back to the old.
+pub(super) fn revert_change(c: &PlannedChange) -> PlannedChange {
+    PlannedChange {
+        op: Op::Update,
+        sobject: c.sobject.clone(),
+        record_id: c.record_id.clone(),
+        name: c.name.clone(),
+        old: c.new.clone(),
+        new: c.old.clone(),
+    }
+}
+
+/// What an undo of `entry` covers, said in its message: the entry and its retries, or, for a
+/// retry, that one only.
+pub(super) fn covers(family: &[crate::journal::Entry]) -> String {
+    let Some(first) = family.first() else {
+        return String::new();
+    };
+    if first.kind == EntryKind::Retry {
+        let of = first
+            .refers_to
+            .map(|r| format!(" of entry {r}; entry {r}'s own changes are kept (`sayso undo {r}` reverts them)"))
+            .unwrap_or_default();
+        return format!("retry entry {}{of}", first.id);
+    }
+    let retries: Vec<String> = family[1..].iter().map(|e| e.id.to_string()).collect();
+    match retries.len() {
+        0 => format!("entry {}", first.id),
+        1 => format!("entry {} and its retry, entry {}", first.id, retries[0]),
+        _ => format!(
+            "entry {} and its retries, entries {}",
+            first.id,
+            retries.join(", ")
+        ),
+    }
+}
+
+/// Reverts a journal entry and its retries: restores old values where the record still holds
+/// what the entry wrote (guarded by `If-Unmodified-Since`), reports the others as conflicts
+/// without overwriting them (journaled with the values found), and deletes what the entry
+/// created. Journaled as a new `undo` entry; the changes it reverted are marked
+/// [`ChangeState::Reverted`], so a second undo finds nothing to do.
 ///
 /// # Errors
 /// [`ExecError::Journal`].
@@ -161,22 +279,30 @@ pub async fn undo(
     user: &str,
     phrase: &str,
 ) -> Result<RunReport, ExecError> {
-    let rows: Vec<ChangeRow> = journal.changes(entry)?;
+    let family = journal.family(entry)?;
+    let mut rows: Vec<ChangeRow> = Vec::new();
+    for e in &family {
+        rows.extend(journal.changes(e.id)?);
+    }
     let undoable: Vec<&ChangeRow> = rows
         .iter()
-        .filter(|r| r.state != ChangeState::Failed)
+        .filter(|r| r.state.may_be_applied() || r.state == ChangeState::Planned)
         .collect();
     // Updates: read the current values first.
-    let (current, read_error) = read_current(org, &undoable).await;
+    let (current, read_error) = match read_current(org, &undoable).await {
+        Ok(c) => (c, None),
+        Err(e) => (HashMap::new(), Some(e)),
+    };
     let mut steps = Vec::new();
-    let mut conflicts = Vec::new();
+    let mut conflicts: Vec<(PlannedChange, Failure, Option<Json>)> = Vec::new();
     for r in &undoable {
         let c = &r.change;
         let id = c.record_id.clone().unwrap_or_default();
         match c.op {
+            Op::Update if read_error.is_some() => {}
             Op::Update => match revert_of(c, &current) {
                 Revert::Nothing => {}
-                Revert::Conflict(f) => conflicts.push(f),
+                Revert::Conflict(f, found) => conflicts.push((revert_change(c), f, found)),
                 Revert::Restore { guard } => {
                     let mut step = restore_step(c, format!("u{}", steps.len()));
                     step.guard = guard;
@@ -209,88 +335,30 @@ pub async fn undo(
         .iter()
         .chain(deletes.iter())
         .map(Step::to_planned)
+        .chain(conflicts.iter().map(|(c, _, _)| c.clone()))
         .collect();
-    let (undo_entry, ids) = journal.begin(user, phrase, "undo", Some(entry), &planned)?;
-    let mut tally = Tally {
-        failures: conflicts,
-        ..Tally::default()
-    };
-    let empty = HashMap::new();
-    // Updates: one guarded PATCH each when few, collections when many.
-    if updates.len() <= 3 {
-        for (i, s) in updates.iter().enumerate() {
-            match org
-                .update(
-                    &s.sobject,
-                    s.id.as_deref().unwrap_or(""),
-                    body_of(s, &empty, false),
-                    s.guard.as_deref(),
-                )
-                .await
-            {
-                Ok(true) => {
-                    tally.done(ids[i], s, None, &empty);
-                }
-                Ok(false) => {
-                    let e = "changed by someone else meanwhile; left as it is".to_string();
-                    tally.failed(ids[i], s, e);
-                }
-                Err(e) => {
-                    tally.failed(ids[i], s, e.to_string());
-                }
-            }
-        }
-    } else {
-        for (c, chunk) in updates.chunks(COLLECTION_MAX).enumerate() {
-            let records: Vec<Json> = chunk
-                .iter()
-                .map(|s| {
-                    let mut b = body_of(s, &empty, false);
-                    b["attributes"] = json!({"type": s.sobject});
-                    b["id"] = json!(s.id);
-                    b
-                })
-                .collect();
-            let rs = org.collection("PATCH", records, false).await;
-            for (k, s) in chunk.iter().enumerate() {
-                let i = c * COLLECTION_MAX + k;
-                if collection_ok(&rs, k) {
-                    tally.done(ids[i], s, None, &empty);
-                } else {
-                    tally.failed(ids[i], s, collection_error(&rs, k));
-                }
-            }
-        }
+    let (undo_entry, ids) = journal.begin(user, phrase, EntryKind::Undo, Some(entry), &planned)?;
+    let mut tally = Tally::default();
+    let base = updates.len() + deletes.len();
+    for (k, (_, f, found)) in conflicts.into_iter().enumerate() {
+        tally.conflicts += 1;
+        tally.results.push(RowResult {
+            error: Some(f.error.clone()),
+            found,
+            ..RowResult::new(ids[base + k], ChangeState::Conflict)
+        });
+        tally.failures.push(f);
     }
-    let base = updates.len();
-    if deletes.len() <= 3 {
-        for (k, s) in deletes.iter().enumerate() {
-            match org.delete(&s.sobject, s.id.as_deref().unwrap_or("")).await {
-                Ok(()) => {
-                    tally.done(ids[base + k], s, None, &empty);
-                }
-                Err(e) => {
-                    tally.failed(ids[base + k], s, e.to_string());
-                }
-            }
-        }
-    } else {
-        for (c, chunk) in deletes.chunks(COLLECTION_MAX).enumerate() {
-            let del_ids: Vec<String> = chunk.iter().filter_map(|s| s.id.clone()).collect();
-            let rs = org.collection_delete(&del_ids).await;
-            for (k, s) in chunk.iter().enumerate() {
-                let i = base + c * COLLECTION_MAX + k;
-                // already deleted counts as undone
-                let error = collection_error(&rs, k);
-                if collection_ok(&rs, k) || error.contains("ENTITY_IS_DELETED") {
-                    tally.done(ids[i], s, None, &empty);
-                } else {
-                    tally.failed(ids[i], s, error);
-                }
-            }
-        }
-    }
+    let sent: Vec<RowResult> = ids[..base]
+        .iter()
+        .map(|&r| RowResult::new(r, ChangeState::Sent))
+        .collect();
+    journal.record_results(&sent)?;
+    send_reverts(org, &updates, &ids, &mut tally).await;
+    send_deletes(org, &deletes, &ids[updates.len()..], &mut tally).await;
     tally.flush(journal)?;
+    let family_ids: Vec<i64> = family.iter().map(|e| e.id).collect();
+    journal.mark_reverted(undo_entry, &family_ids)?;
     let Tally {
         changes,
         mut failures,
@@ -300,7 +368,7 @@ pub async fn undo(
         failures.push(Failure {
             id: None,
             name: String::new(),
-            error: format!("could not read current values: {e}"),
+            error: format!("could not read current values: {e}; no update was reverted"),
         });
     }
     let status = if failures.is_empty() {
@@ -310,21 +378,22 @@ pub async fn undo(
     } else {
         RunStatus::Partial
     };
+    let what = covers(&family);
     let message = if failures.is_empty() {
         format!(
-            "undid entry {entry}: {} change{} reverted",
+            "undid {what}: {} change{} reverted",
             changes.len(),
             if changes.len() == 1 { "" } else { "s" }
         )
     } else {
         format!(
-            "undid entry {entry} in part: {} reverted, {} left as they are ({})",
+            "undid {what} in part: {} reverted, {} left as they are ({})",
             changes.len(),
             failures.len(),
             failures[0].error
         )
     };
-    journal.set_status(undo_entry, status.as_str(), &message)?;
+    journal.set_status(undo_entry, status.entry_status(), &message)?;
     Ok(RunReport {
         status,
         message,
@@ -335,7 +404,65 @@ pub async fn undo(
     })
 }
 
-fn same(a: &Json, b: &Json) -> bool {
+/// Sends the reverting updates: one guarded PATCH each when few, collections when many.
+async fn send_reverts(org: &Org, updates: &[Step], ids: &[i64], tally: &mut Tally) {
+    let empty = HashMap::new();
+    if updates.len() > 3 {
+        let all: Vec<usize> = (0..updates.len()).collect();
+        for chunk in all.chunks(COLLECTION_MAX) {
+            send_collection(org, updates, ids, "PATCH", chunk.to_vec(), tally).await;
+        }
+        return;
+    }
+    for (i, s) in updates.iter().enumerate() {
+        let sent = org
+            .update(
+                &s.sobject,
+                s.id.as_deref().unwrap_or(""),
+                body_of(s, &empty, false),
+                s.guard.as_deref(),
+            )
+            .await;
+        match sent {
+            Ok(true) => tally.done(ids[i], s, None, &empty),
+            Ok(false) => {
+                let e = "changed by someone else meanwhile; left as it is".to_string();
+                tally.conflict(ids[i], s, e, None);
+            }
+            Err(e) => tally.failed(ids[i], s, e.to_string()),
+        }
+    }
+}
+
+/// Deletes what the entry created: one DELETE each when few, collections when many. A record
+/// already gone counts as deleted.
+async fn send_deletes(org: &Org, deletes: &[Step], ids: &[i64], tally: &mut Tally) {
+    let empty = HashMap::new();
+    if deletes.len() <= 3 {
+        for (k, s) in deletes.iter().enumerate() {
+            match org.delete(&s.sobject, s.id.as_deref().unwrap_or("")).await {
+                Ok(()) => tally.done(ids[k], s, None, &empty),
+                Err(e) => tally.failed(ids[k], s, e.to_string()),
+            }
+        }
+        return;
+    }
+    for (c, chunk) in deletes.chunks(COLLECTION_MAX).enumerate() {
+        let del_ids: Vec<String> = chunk.iter().filter_map(|s| s.id.clone()).collect();
+        let rs = org.collection_delete(&del_ids).await;
+        for (k, s) in chunk.iter().enumerate() {
+            let i = c * COLLECTION_MAX + k;
+            let error = collection_error(&rs, k);
+            if collection_ok(&rs, k) || error.contains("ENTITY_IS_DELETED") {
+                tally.done(ids[i], s, None, &empty);
+            } else {
+                tally.failed(ids[i], s, error);
+            }
+        }
+    }
+}
+
+pub(super) fn same(a: &Json, b: &Json) -> bool {
     match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) => (x - y).abs() < 1e-9,
         _ => match (a.as_str(), b.as_str()) {
@@ -353,8 +480,8 @@ fn same(a: &Json, b: &Json) -> bool {
     }
 }
 
-/// Builds the plan that re-sends the failed or unconfirmed updates of an entry (`sayso retry`, or
-/// resuming a run that was killed). Creates that may have happened are not re-sent blindly.
+/// Builds the plan that re-sends the changes of an entry the org refused ([`ChangeState::Failed`],
+/// `sayso retry`). Conflicts and unconfirmed changes are not re-sent: they are counted as skipped.
 ///
 /// # Errors
 /// [`ExecError::Journal`].
@@ -372,19 +499,17 @@ pub fn retry_plan(journal: &Journal, entry: i64) -> Result<(Plan, usize), ExecEr
             .ok()
     };
     for (seq, r) in rows.iter().enumerate() {
-        if r.state == ChangeState::Done {
-            continue;
+        match r.state {
+            ChangeState::Failed => {}
+            ChangeState::Applied | ChangeState::Reverted => continue,
+            // Conflicts must not overwrite someone's change; unconfirmed changes may exist
+            // already (a run that was cut short is reconciled first).
+            ChangeState::Conflict | ChangeState::Planned | ChangeState::Sent => {
+                skipped += 1;
+                continue;
+            }
         }
         let c = &r.change;
-        // Unconfirmed creates may exist already; conflicts must not overwrite someone's change.
-        let conflict = r
-            .error
-            .as_deref()
-            .is_some_and(|e| e.starts_with("conflict:"));
-        if conflict || (c.op != Op::Update && r.state == ChangeState::Planned) {
-            skipped += 1;
-            continue;
-        }
         if c.op == Op::Delete {
             continue;
         }
@@ -400,7 +525,7 @@ pub fn retry_plan(journal: &Journal, entry: i64) -> Result<(Plan, usize), ExecEr
                         fields.insert(k, Val::Ref(format!("r{i}")));
                     }
                     (Some(dep), None)
-                        if dep.state == ChangeState::Done && dep.change.record_id.is_some() =>
+                        if dep.state == ChangeState::Applied && dep.change.record_id.is_some() =>
                     {
                         fields.insert(k, Val::Lit(json!(dep.change.record_id)));
                     }
@@ -476,20 +601,23 @@ mod tests {
             .begin(
                 "dana",
                 "bulk",
-                "command",
+                EntryKind::Command,
                 None,
                 &[ch("1"), ch("2"), ch("3")],
             )
             .unwrap();
         j.record_results(&[
-            (ids[0], ChangeState::Done, None, None),
-            (ids[1], ChangeState::Failed, None, Some("x".into())),
+            RowResult::new(ids[0], ChangeState::Applied),
+            RowResult {
+                error: Some("x".into()),
+                ..RowResult::new(ids[1], ChangeState::Failed)
+            },
         ])
         .unwrap();
         let (plan, skipped) = retry_plan(&j, e).unwrap();
-        assert_eq!(skipped, 0);
+        assert_eq!(skipped, 1, "the unconfirmed one is not re-sent");
         let ids: Vec<_> = plan.steps.iter().map(|s| s.id.clone().unwrap()).collect();
-        assert_eq!(ids, vec!["2", "3"]);
+        assert_eq!(ids, vec!["2"]);
     }
 
     #[test]
@@ -507,7 +635,7 @@ mod tests {
             .begin(
                 "dana",
                 "compound",
-                "command",
+                EntryKind::Command,
                 None,
                 &[
                     create("ContentNote", json!({"Title": "t"})),
@@ -518,11 +646,11 @@ mod tests {
                 ],
             )
             .unwrap();
-        j.record_results(&[
-            (ids[0], ChangeState::Failed, None, Some("x".into())),
-            (ids[1], ChangeState::Failed, None, Some("x".into())),
-        ])
-        .unwrap();
+        let failed = |row| RowResult {
+            error: Some("x".into()),
+            ..RowResult::new(row, ChangeState::Failed)
+        };
+        j.record_results(&[failed(ids[0]), failed(ids[1])]).unwrap();
         let (plan, skipped) = retry_plan(&j, e).unwrap();
         assert_eq!(skipped, 0);
         assert_eq!(
@@ -531,8 +659,11 @@ mod tests {
         );
         assert!(plan.has_references());
         // when the note was made, the link points at its id
-        j.record_results(&[(ids[0], ChangeState::Done, Some("069X".into()), None)])
-            .unwrap();
+        j.record_results(&[RowResult {
+            record_id: Some("069X".into()),
+            ..RowResult::new(ids[0], ChangeState::Applied)
+        }])
+        .unwrap();
         let (plan, _) = retry_plan(&j, e).unwrap();
         assert_eq!(plan.steps.len(), 1);
         assert_eq!(

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use sayso::app::{Agent, RunOptions};
 use sayso::config::Home;
+use sayso::journal::EntryKind;
 
 /// Arguments of `sayso history`.
 #[derive(clap::Args)]
@@ -44,8 +45,23 @@ pub struct RetryArgs {
     profile: String,
 }
 
-/// Runs `sayso history`.
+/// Whether an error is a write to a closed pipe (`sayso history --json | head -1`).
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Runs `sayso history`. A reader that stops early (a closed pipe) ends it quietly, with success.
 pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
+    match write_history(args) {
+        Err(e) if is_broken_pipe(&e) => Ok(ExitCode::SUCCESS),
+        r => r,
+    }
+}
+
+fn write_history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     let home = Home::from_env()?;
     let journal = sayso::app::open_journal(&home)?;
     let stdout = std::io::stdout();
@@ -66,15 +82,15 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
                 first = false;
                 let row = serde_json::json!({"op": c.change.op.as_str(), "sobject": c.change.sobject, "id": c.change.record_id,
                     "name": c.change.name, "old": c.change.old, "new": c.change.new,
-                    "state": format!("{:?}", c.state).to_lowercase(), "error": c.error});
+                    "state": c.state, "error": c.error, "found": c.found});
                 serde_json::to_writer(&mut out, &row)?;
                 Ok(())
             })?;
             writeln!(out, "]}}")?;
         } else {
-            let what = match (e.kind.as_str(), e.refers_to) {
-                ("undo", Some(r)) => format!(" (undo of {r})"),
-                ("retry", Some(r)) => format!(" (retry of {r})"),
+            let what = match (e.kind, e.refers_to) {
+                (EntryKind::Undo, Some(r)) => format!(" (undo of {r})"),
+                (EntryKind::Retry, Some(r)) => format!(" (retry of {r})"),
                 _ => String::new(),
             };
             writeln!(
@@ -86,7 +102,7 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             for (_, c) in &shown {
                 writeln!(
                     out,
-                    "        {} {} {} {:?} {} → {}",
+                    "        {} {} {} {} {} → {}",
                     c.change.op.as_str(),
                     c.change.sobject,
                     c.change.name,
@@ -95,8 +111,7 @@ pub fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
                     c.change.new
                 )?;
             }
-            let counts = journal.state_counts(e.id)?;
-            let total = counts.done + counts.failed + counts.planned;
+            let total = journal.state_counts(e.id)?.total();
             if total > shown.len() {
                 writeln!(out, "        … {} more", total - shown.len())?;
             }
@@ -115,6 +130,7 @@ pub fn undo(args: UndoArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     rt.block_on(async move {
         let mut agent = Agent::open(&home, &args.profile, today).await?;
+        crate::cmd_run::reconcile_first(&mut agent).await;
         let phrase = match args.entry {
             Some(n) => format!("undo {n}"),
             None => "undo".to_string(),
@@ -138,6 +154,7 @@ pub fn retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
         .build()?;
     rt.block_on(async move {
         let mut agent = Agent::open(&home, &args.profile, today).await?;
+        crate::cmd_run::reconcile_first(&mut agent).await;
         let opts = RunOptions {
             bulk_threshold: args.bulk_threshold,
             yes: true,

@@ -26,6 +26,9 @@ pub struct Args {
     /// Use Bulk API 2.0 above this many records (sObject Collections below).
     #[arg(long, default_value_t = 2000)]
     bulk_threshold: usize,
+    /// Rows per Bulk API 2.0 job (tests: several jobs from a small run).
+    #[arg(long, hide = true)]
+    bulk_job_rows: Option<usize>,
     /// The profile (logged-in user) to run as.
     #[arg(long, env = "SAYSO_PROFILE", default_value = "default")]
     profile: String,
@@ -51,6 +54,10 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
         .build()?;
     rt.block_on(async move {
         let mut agent = Agent::open(&home, &args.profile, today).await?;
+        if let Some(rows) = args.bulk_job_rows {
+            agent.set_bulk_job_rows(rows);
+        }
+        crate::cmd_run::reconcile_first(&mut agent).await;
         let opts = RunOptions {
             yes: args.yes,
             dry_run: args.dry_run,
@@ -141,6 +148,14 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
             ExitCode::from(1)
         })
     })
+}
+
+/// Finishes the journal of runs a killed process left unfinished, saying so on stderr.
+pub async fn reconcile_first(agent: &mut Agent) {
+    agent.reconcile().await;
+    for note in agent.take_notes() {
+        eprintln!("note: {note}");
+    }
 }
 
 /// Past the budget's `warn_at`, every command says so (on stderr, so JSON output stays clean).

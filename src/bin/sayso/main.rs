@@ -9,6 +9,7 @@ mod cmd_parse;
 mod cmd_run;
 mod cmd_sandbox;
 mod firstrun;
+mod logging;
 mod piped;
 mod shell;
 
@@ -21,6 +22,10 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Log what sayso does to stderr (-v: debug, -vv: trace); `RUST_LOG` overrides. Secrets are
+    /// masked.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
 }
 
 #[derive(Subcommand)]
@@ -53,6 +58,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.verbose);
     let result = match cli.command {
         Some(Command::Sandbox(args)) => cmd_sandbox::exec(args),
         Some(Command::Run(args)) => cmd_run::exec(args),

@@ -7,10 +7,10 @@
 //! continues. Parsing of a single command (fillers, run-on clauses, pronouns) stays in `sayso::lang`;
 //! this file only decides where one command ends and the next begins. Called by `cmd_run`.
 
-use std::io::{BufRead, Read};
+use std::io::Read;
 use std::process::ExitCode;
 
-use sayso::app::{Agent, Outcome, RunOptions};
+use sayso::app::{Agent, Outcome, RunOptions, Status};
 use sayso::lang::Grammar;
 
 /// How `sayso run` reads and reports piped commands.
@@ -36,9 +36,10 @@ pub struct Piece {
 /// Reads every command from stdin and runs them in order; exit code per the contract (0 when every
 /// command was applied, answered or dry-run, 1 otherwise).
 pub async fn run_stdin(agent: &mut Agent, opts: &PipedOptions) -> anyhow::Result<ExitCode> {
+    let mut bytes = Vec::new();
+    std::io::stdin().lock().read_to_end(&mut bytes)?;
+    let (text, bad) = valid_lines(&bytes);
     let pieces = if opts.notes {
-        let mut text = String::new();
-        std::io::stdin().lock().read_to_string(&mut text)?;
         let (pieces, skipped) = split_notes(&text);
         if !opts.json {
             for s in skipped {
@@ -47,24 +48,51 @@ pub async fn run_stdin(agent: &mut Agent, opts: &PipedOptions) -> anyhow::Result
         }
         pieces
     } else {
-        let mut pieces = Vec::new();
-        for (i, line) in std::io::stdin().lock().lines().enumerate() {
-            let line = line?;
-            if let Some(phrase) = script_line(&line) {
-                pieces.push(Piece {
+        text.lines()
+            .enumerate()
+            .filter_map(|(i, line)| {
+                script_line(line).map(|phrase| Piece {
                     phrase,
                     source: i + 1,
-                });
-            }
-        }
-        pieces
+                })
+            })
+            .collect()
     };
-    let failures = run_pieces(agent, &pieces, opts).await;
+    // A line that is not UTF-8 is reported (as `invalid`, with its number) and the others run.
+    for (n, lossy) in &bad {
+        let p = Piece {
+            phrase: lossy.clone(),
+            source: *n,
+        };
+        let out = Outcome::new(
+            Status::Invalid,
+            format!("line {n} is not valid UTF-8; it was skipped (the other lines ran)"),
+        );
+        print_outcome(agent, &p, &out, opts.json);
+    }
+    let failures = run_pieces(agent, &pieces, opts).await + bad.len();
     Ok(if failures == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The input as text, a line that is not valid UTF-8 left empty (so line numbers stay), and
+/// each such line's number with its text as far as it can be read.
+fn valid_lines(bytes: &[u8]) -> (String, Vec<(usize, String)>) {
+    let mut text = String::with_capacity(bytes.len());
+    let mut bad = Vec::new();
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if i > 0 {
+            text.push('\n');
+        }
+        match std::str::from_utf8(line) {
+            Ok(l) => text.push_str(l),
+            Err(_) => bad.push((i + 1, String::from_utf8_lossy(line).trim().to_string())),
+        }
+    }
+    (text, bad)
 }
 
 /// Runs the commands; returns how many did not succeed.

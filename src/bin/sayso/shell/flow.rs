@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sayso::app::{Outcome, RunOptions, Status};
+use sayso::journal::{EntryKind, EntryStatus};
 use sayso::lang::Intent;
 use sayso::resolve::Candidate;
 use serde_json::Value as Json;
@@ -258,12 +259,15 @@ impl Shell {
         };
         let undone: Vec<i64> = entries
             .iter()
-            .filter(|i| i.entry.kind == "undo")
+            .filter(|i| i.entry.kind == EntryKind::Undo)
             .filter_map(|i| i.entry.refers_to)
             .collect();
         let Some(item) = entries.iter().find(|i| {
             let e = &i.entry;
-            e.kind != "undo" && !undone.contains(&e.id) && i.total > 0 && e.status != "failed"
+            e.kind == EntryKind::Command
+                && !undone.contains(&e.id)
+                && i.total > 0
+                && e.status != EntryStatus::Failed
         }) else {
             println!("nothing to undo");
             return false;

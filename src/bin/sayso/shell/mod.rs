@@ -139,8 +139,18 @@ impl Shell {
     }
 
     /// Points the prompt, history and vocabulary at `profile` (the agent is opened by the caller).
+    /// Saves the history: what was typed may name records, so the file is 0600 in a 0700 folder.
+    fn save_history(&mut self) {
+        let path = self.history_path();
+        if let Some(dir) = path.parent() {
+            let _ = sayso::journal::private_dir(dir);
+        }
+        let _ = self.editor.save_history(&path);
+        let _ = sayso::journal::private_file(&path);
+    }
+
     fn switch_to(&mut self, profile: &str) {
-        let _ = self.editor.save_history(&self.history_path());
+        self.save_history();
         self.profile = profile.to_string();
         let p = sayso::auth::store::load_profile(&self.home, profile).ok();
         self.who = p
@@ -187,11 +197,7 @@ impl Shell {
                         continue;
                     }
                     let _ = self.editor.add_history_entry(line.as_str());
-                    let path = self.history_path();
-                    if let Some(dir) = path.parent() {
-                        let _ = std::fs::create_dir_all(dir);
-                    }
-                    let _ = self.editor.save_history(&path);
+                    self.save_history();
                     let next = if line.starts_with(':') {
                         self.colon(rt, &line)
                     } else {
@@ -317,9 +323,11 @@ impl Shell {
             Ok(entries) => {
                 for item in entries.iter().rev() {
                     let e = &item.entry;
-                    let what = match (e.kind.as_str(), e.refers_to) {
-                        ("undo", Some(r)) => format!(" (undo of #{r})"),
-                        ("retry", Some(r)) => format!(" (retry of #{r})"),
+                    let what = match (e.kind, e.refers_to) {
+                        (sayso::journal::EntryKind::Undo, Some(r)) => format!(" (undo of #{r})"),
+                        (sayso::journal::EntryKind::Retry, Some(r)) => {
+                            format!(" (retry of #{r})")
+                        }
                         _ => String::new(),
                     };
                     println!(

@@ -1,0 +1,219 @@
+//! One Bulk API 2.0 ingest job of a streamed run, journaled so that a killed run can be finished
+//! later: the job's id and the positions of the rows it carries are written to the journal (and
+//! the rows marked sent) *before* the data is uploaded, and the job is marked finished once its
+//! results are recorded. [`reconcile_job`] finishes the journal of a job a killed process left:
+//! an `Open` one is aborted (nothing of it was processed), any other is waited for and its
+//! results read.
+//!
+//! Owns the ingest job's wire calls (create, upload, close, poll, results, abort).
+
+use serde_json::{Value as Json, json};
+
+use super::{ExecError, failed_rows, ok_ids};
+use crate::journal::Journal;
+use crate::resolve::org::{Body, HttpRequest, HttpResponse, Org, OrgError};
+
+fn req(method: &'static str, path: String, body: Body) -> HttpRequest {
+    HttpRequest {
+        method,
+        path,
+        query: Vec::new(),
+        headers: Vec::new(),
+        body,
+    }
+}
+
+async fn send_ok(org: &Org, r: HttpRequest) -> Result<HttpResponse, OrgError> {
+    let resp = org.send(r).await?;
+    if resp.status >= 400 {
+        return Err(OrgError::from_response(&resp));
+    }
+    Ok(resp)
+}
+
+fn job_path(org: &Org, id: &str) -> String {
+    org.data_path(&format!("/jobs/ingest/{id}"))
+}
+
+/// A job's state (`Open`, `UploadComplete`, `InProgress`, `JobComplete`, `Failed`, `Aborted`)
+/// and its error message.
+async fn job_state(org: &Org, id: &str) -> Result<(String, String), OrgError> {
+    let info = send_ok(org, req("GET", job_path(org, id), Body::Empty))
+        .await?
+        .json();
+    let word = |k: &str| {
+        info.get(k)
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    Ok((word("state"), word("errorMessage")))
+}
+
+/// Polls a job until it ends, backing off from 50 ms to 2 s between polls; `Ok` when complete.
+async fn wait(org: &Org, id: &str) -> Result<(), OrgError> {
+    let mut delay = std::time::Duration::from_millis(50);
+    loop {
+        let (state, message) = job_state(org, id).await?;
+        match state.as_str() {
+            "JobComplete" => return Ok(()),
+            "Failed" | "Aborted" => {
+                return Err(OrgError::Api {
+                    status: 200,
+                    code: "BULK_JOB_FAILED".into(),
+                    message: if message.is_empty() {
+                        format!("bulk job {state}")
+                    } else {
+                        message
+                    },
+                });
+            }
+            _ => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// The job's `(successful CSV, failed CSV)`.
+async fn results(org: &Org, id: &str) -> Result<(String, String), OrgError> {
+    let base = job_path(org, id);
+    let ok = send_ok(
+        org,
+        req("GET", format!("{base}/successfulResults/"), Body::Empty),
+    )
+    .await?
+    .text();
+    let failed = send_ok(
+        org,
+        req("GET", format!("{base}/failedResults/"), Body::Empty),
+    )
+    .await?
+    .text();
+    Ok((ok, failed))
+}
+
+/// Sets a job's state (`UploadComplete`, `Aborted`). When the answer is lost, the job's state
+/// is read back: a job already in the wanted state (or past it) is fine.
+async fn set_state(org: &Org, id: &str, wanted: &str) -> Result<(), OrgError> {
+    let body = Body::Json(json!({ "state": wanted }));
+    match send_ok(org, req("PATCH", job_path(org, id), body)).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let (state, _) = job_state(org, id).await?;
+            let reached = match wanted {
+                "UploadComplete" => state != "Open",
+                _ => state == wanted,
+            };
+            if reached { Ok(()) } else { Err(e) }
+        }
+    }
+}
+
+/// Sends one ingest job of `entry`'s rows at positions `first..=last` (their CSV): creates the
+/// job, journals its id and marks the rows sent, uploads, closes, waits and reads the results.
+/// A job whose upload or close fails is aborted, so none of it is processed. The outer error is
+/// the journal's; the inner one the org's.
+///
+/// # Errors
+/// [`ExecError::Journal`].
+pub(super) async fn ingest(
+    org: &Org,
+    journal: &mut Journal,
+    entry: i64,
+    sobject: &str,
+    (first, last): (i64, i64),
+    csv: String,
+) -> Result<Result<(String, String), OrgError>, ExecError> {
+    let create = json!({"object": sobject, "operation": "update", "contentType": "CSV",
+                        "lineEnding": "LF", "columnDelimiter": "COMMA"});
+    let job = match send_ok(
+        org,
+        req("POST", org.data_path("/jobs/ingest"), Body::Json(create)),
+    )
+    .await
+    {
+        Ok(r) => r.json(),
+        Err(e) => return Ok(Err(e)),
+    };
+    let id = job
+        .get("id")
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let job_row = journal.job_started(entry, &id, first, last)?;
+    let mut upload = req(
+        "PUT",
+        format!("{}/batches", job_path(org, &id)),
+        Body::Csv(csv),
+    );
+    upload
+        .headers
+        .push(("Content-Type".into(), "text/csv".into()));
+    let uploaded = match send_ok(org, upload).await {
+        Ok(_) => set_state(org, &id, "UploadComplete").await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = uploaded {
+        // Nothing of an open job is processed once it is aborted.
+        if set_state(org, &id, "Aborted").await.is_ok() {
+            journal.job_finished(job_row)?;
+        }
+        return Ok(Err(e));
+    }
+    let done = match wait(org, &id).await {
+        Ok(()) => results(org, &id).await,
+        Err(e) => Err(e),
+    };
+    if done.is_ok() {
+        journal.job_finished(job_row)?;
+    }
+    Ok(done)
+}
+
+/// Finishes the journal of a job a killed run left unfinished (journal row `job_row`, Bulk job
+/// `id`, for `entry`): an `Open` job is aborted (none of it was processed); any other is waited
+/// for and its results recorded by record id. Returns whether it was settled; rows the job did
+/// not report are left for the caller.
+///
+/// # Errors
+/// [`ExecError::Journal`]; the org's error as the inner one.
+pub(super) async fn reconcile_job(
+    org: &Org,
+    journal: &mut Journal,
+    entry: i64,
+    job_row: i64,
+    id: &str,
+) -> Result<Result<(), OrgError>, ExecError> {
+    let settled: Result<Option<(String, String)>, OrgError> = async {
+        let (state, _) = job_state(org, id).await?;
+        if state == "Open" {
+            set_state(org, id, "Aborted").await?;
+            return Ok(None);
+        }
+        match wait(org, id).await {
+            Ok(()) => results(org, id).await.map(Some),
+            // Failed or aborted as a whole: nothing to record by id.
+            Err(OrgError::Api { code, .. }) if code == "BULK_JOB_FAILED" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+    .await;
+    match settled {
+        Ok(found) => {
+            if let Some((ok_csv, failed_csv)) = found {
+                let ok = ok_ids(&ok_csv);
+                let failed = failed_rows(&failed_csv);
+                journal.record_by_record_id(
+                    entry,
+                    ok.iter().map(String::as_str),
+                    failed.iter().map(|(i, e)| (i.as_str(), e.as_str())),
+                )?;
+            }
+            journal.job_finished(job_row)?;
+            Ok(Ok(()))
+        }
+        Err(e) => Ok(Err(e)),
+    }
+}

@@ -1,0 +1,419 @@
+//! Issue 16 through the real binary against a sandbox org served in-process over HTTP:
+//!
+//! - crash safety: the agent is killed at random points of a Bulk API run, a few times; after
+//!   the next command, `history` and the org agree row for row, and `retry` sends only what is
+//!   missing;
+//! - hygiene: `journal.db` is 0600 in a 0700 folder; login, a command and logout at trace level
+//!   log no token or secret; `history --json` into a closed pipe ends quietly with success;
+//!   invalid UTF-8 in piped input is reported with its line number and the other lines run.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sayso");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const DANA: &str = "dana.reyes@demo.sayso.dev";
+const DANA_ID: &str = "005Dm0000000003IAA";
+const ADMIN: &str = "admin@demo.sayso.dev";
+
+struct Served {
+    url: String,
+    sandbox: sayso::sandbox::Sandbox,
+}
+
+/// The org (with 500 more open deals for Dana, and 10 ms added to every data call so that a
+/// run takes long enough to be killed in the middle); it lives until the test binary exits.
+fn org() -> &'static Served {
+    static ORG: OnceLock<Served> = OnceLock::new();
+    ORG.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let sandbox = sayso::sandbox::Sandbox::open(sayso::sandbox::SandboxOptions {
+                    today: chrono::NaiveDate::from_ymd_opt(2026, 11, 18),
+                    faults: sayso::sandbox::faults::FaultOptions {
+                        latency_ms: 10,
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                })
+                .unwrap();
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let url = format!("http://{}", listener.local_addr().unwrap());
+                let served = sandbox.clone();
+                tokio::spawn(async move {
+                    served.serve(listener, std::future::pending()).await.unwrap();
+                });
+                let admin = admin_of(&url, &sandbox);
+                for batch in 0..3 {
+                    let records: Vec<Value> = (0..200)
+                        .filter(|k| batch * 200 + k < 500)
+                        .map(|k| json!({"attributes": {"type": "Opportunity"}, "Name": format!("Crash Test {batch}-{k}"),
+                            "StageName": "Prospecting", "CloseDate": "2026-12-31", "OwnerId": DANA_ID}))
+                        .collect();
+                    admin.collection("POST", records, true).await.unwrap();
+                }
+                tx.send(Served { url, sandbox }).unwrap();
+                std::future::pending::<()>().await;
+            });
+        });
+        rx.recv().unwrap()
+    })
+}
+
+fn admin_of(url: &str, sandbox: &sayso::sandbox::Sandbox) -> sayso::resolve::org::Org {
+    let token = sandbox.mint_token(ADMIN).unwrap();
+    let client = sayso::salesforce::Client::new(sayso::salesforce::ClientOptions::new(
+        url::Url::parse(url).unwrap(),
+        sayso::auth::Secret::new(token),
+    ))
+    .unwrap();
+    sayso::resolve::org::Org::new(
+        Box::new(sayso::app::session::ClientTransport::new(client)),
+        "v63.0",
+    )
+}
+
+/// Dana's open deals in the org: id (15 characters) → NextStep.
+fn org_next_steps() -> std::collections::HashMap<String, Value> {
+    let served = org();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        admin_of(&served.url, &served.sandbox)
+            .query_all("SELECT Id, NextStep FROM Opportunity WHERE OwnerId = '005Dm0000000003IAA' AND IsClosed = false")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r["Id"].as_str().unwrap()[..15].to_string(), r["NextStep"].clone()))
+            .collect()
+    })
+}
+
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Home {
+        Home {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn dana() -> Home {
+        let h = Home::new();
+        let key = format!("{ROOT}/src/sandbox/demo-org/keys/demo-jwt.key");
+        let out = h
+            .sayso(&[
+                "login",
+                "--instance-url",
+                &org().url,
+                "--jwt",
+                "--client-id",
+                "sayso-cli",
+                "--username",
+                DANA,
+                "--jwt-key",
+                &key,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        h
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn sayso(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("SAYSO_HOME", self.path())
+            .env("SAYSO_TODAY", "2026-11-18")
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .env_remove("SAYSO_PROFILE")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `sayso ARGS`; returns (exit code, JSON lines of stdout, stderr).
+    fn json(&self, args: &[&str]) -> (i32, Vec<Value>, String) {
+        let out = self.sayso(args).output().unwrap();
+        let lines = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        (
+            out.status.code().unwrap_or(-1),
+            lines,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// The journal, newest entry first, every change.
+    fn history(&self) -> Vec<Value> {
+        let (code, lines, err) = self.json(&["history", "--json", "-n", "1000"]);
+        assert_eq!(code, 0, "{err}");
+        lines
+    }
+}
+
+/// What one killed run left, checked against the org: every `applied` row's record holds the
+/// new value, every `failed` row's the old one; no row is left `planned` or `sent`. Returns how
+/// many rows failed.
+fn journal_agrees_with_org(entry: &Value) -> usize {
+    let org = org_next_steps();
+    let mut failed = 0;
+    for c in entry["changes"].as_array().unwrap() {
+        let id = &c["id"].as_str().unwrap()[..15];
+        let holds = &org[id];
+        match c["state"].as_str().unwrap() {
+            "applied" => assert_eq!(holds, &c["new"]["NextStep"], "{c}"),
+            "failed" => {
+                assert_eq!(holds, &c["old"]["NextStep"], "{c}");
+                failed += 1;
+            }
+            other => panic!("entry {}: a row left {other}: {c}", entry["entry"]),
+        }
+    }
+    failed
+}
+
+#[test]
+fn a_bulk_run_killed_at_random_points_is_reconciled_and_retry_sends_only_what_is_missing() {
+    let home = Dana::get();
+    let mut rng_state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        rng_state ^= rng_state << 13;
+        rng_state ^= rng_state >> 7;
+        rng_state ^= rng_state << 17;
+        rng_state
+    };
+    let mut killed_mid_run = 0;
+    let mut reconciled = 0;
+    for round in 0..5 {
+        let value = format!("Crash round {round}");
+        let phrase = format!("set the next step on all my open opportunities to '{value}'");
+        let mut child = home
+            .sayso(&[
+                "run",
+                "--yes",
+                "--json",
+                "--bulk-threshold",
+                "100",
+                "--bulk-job-rows",
+                "100",
+                "--max-records",
+                "5000",
+                &phrase,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300 + next() % 1500));
+        let finished = child.try_wait().unwrap().is_some();
+        let _ = child.kill();
+        let _ = child.wait();
+        if !finished {
+            killed_mid_run += 1;
+        }
+        // the next command reconciles the killed run first
+        let (_, _, err) = home.json(&["run", "--json", "how many open deals do I have"]);
+        let entries = home.history();
+        let Some(entry) = entries.iter().find(|e| e["phrase"] == phrase.as_str()) else {
+            // killed before anything was journaled: nothing was written either
+            assert!(org_next_steps().values().all(|v| v != value.as_str()));
+            continue;
+        };
+        assert_ne!(entry["status"], "planned", "{err}");
+        if entry["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("reconciled after the run was interrupted")
+        {
+            reconciled += 1;
+        }
+        let failed = journal_agrees_with_org(entry);
+        let (_, lines, err) = home.json(&["retry", "--json", "--bulk-threshold", "100"]);
+        if failed == 0 {
+            assert_eq!(lines[0]["status"], "not_found", "{err}");
+        } else {
+            assert_eq!(lines[0]["status"], "applied", "{}: {err}", lines[0]);
+            assert_eq!(
+                lines[0]["count"], failed,
+                "retry sends exactly the missing rows"
+            );
+        }
+        assert!(
+            org_next_steps().values().all(|v| v == value.as_str()),
+            "after the retry every record holds the new value"
+        );
+    }
+    assert!(killed_mid_run > 0, "no run was killed in the middle");
+    assert!(reconciled > 0, "no killed run was reconciled");
+}
+
+/// One logged-in home shared by the crash test.
+struct Dana;
+
+impl Dana {
+    fn get() -> &'static Home {
+        static HOME: OnceLock<Home> = OnceLock::new();
+        HOME.get_or_init(Home::dana)
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_journal_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::dana();
+    let (code, _, err) = home.json(&[
+        "run",
+        "--json",
+        "--yes",
+        "set the amount on Initech Renewal to 92k",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&home.path().join("journal.db")), 0o600);
+    assert_eq!(mode(home.path()), 0o700);
+    for wal in ["journal.db-wal", "journal.db-shm"] {
+        let p = home.path().join(wal);
+        if p.exists() {
+            assert_eq!(mode(&p), 0o600, "{wal}");
+        }
+    }
+}
+
+#[test]
+fn login_a_command_and_logout_at_trace_level_log_no_token_or_secret() {
+    let home = Home::new();
+    let secret = "sandbox-admin-secret";
+    let trace = |args: &[&str]| {
+        let out = home
+            .sayso(args)
+            .env("RUST_LOG", "trace")
+            .env("SAYSO_CLIENT_SECRET", secret)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let mut log = trace(&[
+        "login",
+        "--instance-url",
+        &org().url,
+        "--client-credentials",
+        "--client-id",
+        "sandbox-admin",
+    ]);
+    let creds: Value = serde_json::from_str(
+        &std::fs::read_to_string(home.path().join("credentials").join("default.json")).unwrap(),
+    )
+    .unwrap();
+    let token = creds["access_token"].as_str().unwrap().to_string();
+    log += &trace(&["run", "--json", "how many open deals do I have"]);
+    log += &trace(&["logout"]);
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "logging is on: {log}"
+    );
+    assert!(log.contains("request"), "the agent's requests are logged");
+    assert!(!log.contains(&token), "the access token is in the log");
+    let session = token.split('!').nth(1).unwrap_or(&token);
+    assert!(
+        !log.contains(session),
+        "part of the access token is in the log"
+    );
+    assert!(!log.contains(secret), "the client secret is in the log");
+}
+
+#[test]
+fn history_into_a_closed_pipe_ends_quietly_with_success() {
+    let home = Dana::get();
+    let (code, _, err) = home.json(&[
+        "run",
+        "--json",
+        "--yes",
+        "set the amount on Initech Renewal to 93k",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let mut child = home
+        .sayso(&["history", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // the reader goes away before anything is written (as `| head -0`)
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn invalid_utf8_in_piped_input_is_reported_with_its_line_and_the_other_lines_run() {
+    let home = Dana::get();
+    let mut input = b"how many open deals do I have\n".to_vec();
+    input.extend_from_slice(b"show the account \xff\xfe Acme\n");
+    input.extend_from_slice(b"how many open deals do I have\n");
+    let mut child = home
+        .sayso(&["run", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let bad = lines.iter().find(|l| l["status"] == "invalid").unwrap();
+    assert_eq!(bad["source"], 2);
+    assert!(bad["message"].as_str().unwrap().contains("line 2"), "{bad}");
+    let ran: Vec<u64> = lines
+        .iter()
+        .filter(|l| l["status"] == "answered")
+        .map(|l| l["source"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ran, vec![1, 3]);
+}
