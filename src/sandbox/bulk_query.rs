@@ -615,7 +615,10 @@ pub async fn worker(state: Arc<AppState>) {
 
 /// Runs one query job to completion (or until aborted); an error marks it Failed.
 pub fn process_job(state: &AppState, id: &str) {
-    if let Err(e) = run_job(state, id) {
+    // A panic fails this job (instead of killing the worker, which would retry it forever).
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_job(state, id)))
+        .unwrap_or_else(|_| Err(SfError::internal(format!("Bulk job {id} panicked"))));
+    if let Err(e) = result {
         let conn = state.lock_db();
         if let Ok(Some(mut job)) = load_job(&conn, id) {
             job.info["errorMessage"] = json!(e.message());

@@ -22,7 +22,9 @@
 //! # Routes
 //! [`router`] merges one sub-router per file. Data routes (`/services/data/vNN.N/…`) sit behind
 //! [`session::authenticate`], which authenticates, counts the call and adds `Sforce-Limit-Info`.
-//! Trailing slashes are stripped before routing.
+//! Trailing slashes are stripped before routing. The outermost layers turn a panic in any handler
+//! into `500 UNKNOWN_EXCEPTION` (the server lives on) and give the router's bare `405`s
+//! Salesforce's `METHOD_NOT_ALLOWED` body.
 
 pub mod admin_api;
 pub mod bulk;
