@@ -188,7 +188,48 @@ fn split_and_build(g: &Grammar, toks: &[Token], today: NaiveDate) -> Vec<Clause>
         });
     }
     keep_free_text_whole(g, toks, today, &mut built);
+    call_notes(g, toks, today, &mut built);
     built.into_iter().map(|b| b.clause).collect()
+}
+
+/// "log a call with X on Y, notes: …": notes said right after a call are the call's description,
+/// not a separate note.
+fn call_notes(g: &Grammar, toks: &[Token], today: NaiveDate, built: &mut Vec<Built>) {
+    let mut i = 1;
+    while i < built.len() {
+        let s = built[i].start;
+        let notes_colon = toks
+            .get(s)
+            .is_some_and(|t| g.in_class("note_word", &[t.word.as_str()]))
+            && toks.get(s + 1).is_some_and(|t| t.word == ":");
+        let after_call = matches!(
+            built[i - 1].clause.intent,
+            Intent::LogCall {
+                description: None,
+                ..
+            }
+        );
+        if notes_colon
+            && after_call
+            && !built[i].after_sentence
+            && let Some((merged, free)) =
+                build_clause(g, &toks[built[i - 1].start..built[i].end], today)
+            && matches!(
+                merged.intent,
+                Intent::LogCall {
+                    description: Some(_),
+                    ..
+                }
+            )
+        {
+            built[i - 1].end = built[i].end;
+            built[i - 1].clause = merged;
+            built[i - 1].free = free;
+            built.remove(i);
+            continue;
+        }
+        i += 1;
+    }
 }
 
 /// Free text is data: a clause after free text (up to the end of the sentence) is part of that
@@ -441,7 +482,12 @@ fn topic_target(g: &Grammar, topic: &[Token], today: NaiveDate) -> Option<Target
     if topic
         .last()
         .is_some_and(|t| matches!(t.word.as_str(), "to" | "=" | "is" | "and"))
+        || (1..=g.max_field_words.min(topic.len())).any(|n| {
+            let said: Vec<&str> = topic[..n].iter().map(|t| t.word.as_str()).collect();
+            !g.field_aliases(&said.join(" ")).is_empty()
+        })
     {
+        // "next step on soylent renewal: …" is a field first, not a record named "next step …"
         return None;
     }
     match (Builder { g, today }).target(topic) {

@@ -160,6 +160,11 @@ pub struct Grammar {
     shorthand: HashMap<String, Vec<String>>,
     /// Longest shorthand in words.
     pub(crate) max_shorthand_words: usize,
+    /// Every word of the lexicon and the patterns (field, value, object and class words, literals).
+    known_words: std::collections::HashSet<String>,
+    /// Lexicon words long enough to correct a typo to, by first letter (field, value and object
+    /// words).
+    typo_targets: HashMap<char, Vec<String>>,
     /// Longest field alias in words, for scanning.
     pub(crate) max_field_words: usize,
     /// Longest object word in words.
@@ -175,6 +180,7 @@ pub struct Grammar {
 /// Classes the Rust code relies on; a grammar without them is incomplete.
 const REQUIRED_CLASSES: &[&str] = &[
     "filler",
+    "noise_filler",
     "trailing_filler",
     "lead_filler",
     "repair",
@@ -255,6 +261,8 @@ impl Grammar {
             values: HashMap::new(),
             shorthand: HashMap::new(),
             max_shorthand_words: 1,
+            known_words: Default::default(),
+            typo_targets: HashMap::new(),
             max_field_words: 1,
             max_object_words: 1,
             clause_starts: Default::default(),
@@ -464,7 +472,64 @@ impl Grammar {
         Ok(())
     }
 
+    /// Words a typo may be corrected to are at least this long.
+    const TYPO_MIN_LEN: usize = 5;
+
+    fn index_words(&mut self) {
+        let lexicon_words: Vec<String> = self
+            .fields
+            .keys()
+            .chain(self.values.keys())
+            .chain(self.objects.keys())
+            .flat_map(|k| k.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .collect();
+        for w in &lexicon_words {
+            if w.chars().count() >= Self::TYPO_MIN_LEN
+                && w.chars().all(char::is_alphabetic)
+                && let Some(c) = w.chars().next()
+            {
+                let bucket = self.typo_targets.entry(c).or_default();
+                if !bucket.contains(w) {
+                    bucket.push(w.clone());
+                }
+            }
+        }
+        self.known_words.extend(lexicon_words);
+        let class_words: Vec<String> = self.classes.values().flatten().flatten().cloned().collect();
+        self.known_words.extend(class_words);
+        let literals: Vec<String> = self
+            .rules
+            .iter()
+            .flat_map(|r| &r.patterns)
+            .flat_map(|p| p.literal_words())
+            .collect();
+        self.known_words.extend(literals);
+    }
+
+    /// The one lexicon word (field, value or object word) a longer unknown word is a typo of
+    /// (one letter added, dropped, changed or two swapped; same first letter), if exactly one.
+    pub(crate) fn typo_of(&self, word: &str) -> Option<&str> {
+        let len = word.chars().count();
+        if len <= Self::TYPO_MIN_LEN
+            || self.known_words.contains(word)
+            || !word.chars().all(char::is_alphabetic)
+        {
+            return None;
+        }
+        let bucket = self.typo_targets.get(&word.chars().next()?)?;
+        // an added or dropped ending is another form of the word ("valued", "stages"), not a typo
+        let mut found = bucket.iter().filter(|t| {
+            t.chars().count().abs_diff(len) <= 1
+                && !word.starts_with(t.as_str())
+                && !t.starts_with(word)
+                && strsim::damerau_levenshtein(word, t) == 1
+        });
+        let first = found.next()?;
+        found.next().is_none().then_some(first.as_str())
+    }
+
     fn index(&mut self) {
+        self.index_words();
         for (ri, rule) in self.rules.iter().enumerate() {
             for (pi, p) in rule.patterns.iter().enumerate() {
                 match &p.first_words {

@@ -433,6 +433,7 @@ mod tests {
             "sector",
             "email_tld",
             "trailing_filler",
+            "noise_filler",
         ]
         .iter()
         .map(|c| format!("class {c} = zz{c}\n"))

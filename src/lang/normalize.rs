@@ -13,6 +13,7 @@ use super::lexer::{TokKind, Token};
 /// Run every normalisation step, in order.
 pub(crate) fn normalize(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
     let tokens = expand_shorthand(g, tokens);
+    let tokens = correct_typos(g, tokens);
     let tokens = drop_fillers(g, tokens);
     let tokens = spoken_emails(g, tokens);
     let tokens = spoken_ordinals(tokens);
@@ -65,6 +66,19 @@ pub(crate) fn expand_shorthand(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
     out
 }
 
+/// One-letter typos of field, value and object words ("ammount", "negotation") read as the word
+/// meant, when exactly one is that close (`raw` keeps what was typed).
+pub(crate) fn correct_typos(g: &Grammar, mut tokens: Vec<Token>) -> Vec<Token> {
+    for t in &mut tokens {
+        if t.kind == TokKind::Word
+            && let Some(fixed) = g.typo_of(&t.word)
+        {
+            t.word = fixed.to_string();
+        }
+    }
+    tokens
+}
+
 /// "twenty third" → `23rd` (the date reader knows single ordinal words and `23rd`).
 pub(crate) fn spoken_ordinals(tokens: Vec<Token>) -> Vec<Token> {
     const UNITS: [&str; 9] = [
@@ -105,13 +119,20 @@ pub(crate) fn spoken_ordinals(tokens: Vec<Token>) -> Vec<Token> {
 /// Remove fillers ("um", "uh", "you know"), and "like" unless it is a verb ("I'd like"). A filler
 /// set off by commas takes one comma with it (", uh," → ","), and a comma left right after "to"
 /// goes too ("to, like, 280k" → "to 280k").
+///
+/// Free text keeps what was said: a dropped filler that is not noise (`noise_filler`: um, uh, erm)
+/// stays in the `raw` of the word before it, with the commas dropped with it ("she, like, wants" is
+/// matched as "she wants" and kept as said).
 pub(crate) fn drop_fillers(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
     let ws = words(&tokens);
     let mut keep = vec![true; tokens.len()];
+    let mut noise = vec![false; tokens.len()];
     let mut i = 0;
     while i < ws.len() {
         if let Some(n) = g.class_prefix("filler", &ws[i..]) {
+            let is_noise = g.in_class("noise_filler", &ws[i..i + n]);
             keep[i..i + n].iter_mut().for_each(|k| *k = false);
+            noise[i..i + n].iter_mut().for_each(|k| *k = is_noise);
             i += n;
             continue;
         }
@@ -131,18 +152,32 @@ pub(crate) fn drop_fillers(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
             }
             if j < tokens.len() && tokens[j].word == "," {
                 keep[j] = false;
+                noise[j] = noise[i];
                 if i >= 2 && matches!(ws[i - 2], "to" | "is" | "be" | "at" | "by") {
                     keep[i - 1] = false;
+                    noise[i - 1] = noise[i];
                 }
             }
         }
     }
     drop(ws);
-    tokens
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(t, k)| k.then_some(t))
-        .collect()
+    let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
+    for ((t, k), n) in tokens.into_iter().zip(keep).zip(noise) {
+        if k {
+            out.push(t);
+        } else if !n && let Some(prev) = out.last_mut() {
+            carry_raw(prev, &t);
+        }
+    }
+    out
+}
+
+/// Keep a dropped token's text in the `raw` of the word before it (free text is kept as said).
+fn carry_raw(prev: &mut Token, dropped: &Token) {
+    if !dropped.is_punct() {
+        prev.raw.push(' ');
+    }
+    prev.raw.push_str(&dropped.raw);
 }
 
 /// "john dot smith at hooli dot example dot com" → "john.smith@hooli.example.com".
@@ -362,16 +397,18 @@ fn replaced_value(g: &Grammar, before: &[&str], after: &[&str]) -> Option<usize>
         .find(|&n| value_shape(g, &before[before.len() - n..]).as_ref() == Some(&shape))
 }
 
-/// A word said twice in a row ("the the", "on on") is said once.
+/// A word said twice in a row ("the the", "on on") is matched once; free text keeps both ("need
+/// need" stays in the word's `raw`).
 pub(crate) fn drop_repeats(tokens: Vec<Token>) -> Vec<Token> {
     let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
     for t in tokens {
-        if let Some(prev) = out.last()
+        if let Some(prev) = out.last_mut()
             && prev.kind == TokKind::Word
             && t.kind == TokKind::Word
             && prev.word == t.word
             && t.word.chars().all(char::is_alphabetic)
         {
+            carry_raw(prev, &t);
             continue;
         }
         out.push(t);
@@ -531,12 +568,26 @@ mod tests {
     }
 
     #[test]
+    fn free_text_keeps_soft_fillers_and_repeats() {
+        let raw = |text: &str| crate::lang::build::text_of(&normalize(g(), tokenize(text)));
+        assert_eq!(raw("we need need more seats"), "we need need more seats");
+        assert_eq!(raw("it is basically done"), "it is basically done");
+        assert_eq!(raw("she, like, wants a pilot"), "she, like, wants a pilot");
+        assert_eq!(raw("she um wants a pilot"), "she wants a pilot");
+    }
+
+    #[test]
     fn shorthand_ordinals_and_filler_commas() {
         assert_eq!(
             norm("titan amt 30k tmrw hi pri"),
             "titan amount 30k tomorrow high priority"
         );
         assert_eq!(norm("the twenty third of december"), "the 23rd of december");
+        assert_eq!(norm("initech ammount 92k"), "initech amount 92k");
+        assert_eq!(
+            norm("blue sun stage negotation"),
+            "blue sun stage negotiation"
+        );
         assert_eq!(
             norm("the titan deal, uh, set it"),
             "the titan deal , set it"

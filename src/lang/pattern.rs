@@ -286,6 +286,24 @@ pub(crate) fn compile(
     })
 }
 
+impl Pattern {
+    /// Every literal word the pattern can match (classes expanded), for the grammar's vocabulary.
+    pub(crate) fn literal_words(&self) -> Vec<String> {
+        fn walk(elems: &[Elem], out: &mut Vec<String>) {
+            for e in elems {
+                match e {
+                    Elem::Words { alts, .. } => out.extend(alts.iter().flatten().cloned()),
+                    Elem::Group { alts, .. } => alts.iter().for_each(|a| walk(a, out)),
+                    Elem::Slot { .. } => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.elems, &mut out);
+        out
+    }
+}
+
 fn first_words(elems: &[Elem]) -> Option<Vec<String>> {
     match elems.first()? {
         Elem::Words {

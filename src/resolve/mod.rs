@@ -300,7 +300,10 @@ impl Resolver<'_> {
         {
             let fits = r.object.is_none_or(|o| o.api_name() == n.sobject())
                 && objects.contains(&n.sobject());
-            if fits || r.object.is_some() {
+            // a record the earlier clause creates can only be that one; a record it only named
+            // (the deal of "log a call … on the X deal, then push the close date") is found again
+            // by its name when the clause's own record is something else
+            if fits || (a.created && r.object.is_some()) {
                 return Ok(n.clone());
             }
         }

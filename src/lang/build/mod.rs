@@ -363,11 +363,20 @@ impl<'a> Builder<'a> {
                 subject = Some(format!("{} call", text_of(rest)));
             }
         }
+        // "…, it was like a twenty minute call": the call's length said at the end of its notes
+        let (description, duration_seconds) = match s.get(SlotName::Text) {
+            Some(t) if duration_seconds.is_none() => match trailing_call_length(t) {
+                Some((secs, cut)) => (Some(note_text(&t[..cut])), Some(secs)),
+                None => (Some(note_text(t)), None),
+            },
+            Some(t) => (Some(note_text(t)), duration_seconds),
+            None => (topic, duration_seconds),
+        };
         Intent::LogCall {
             who,
             what,
             subject,
-            description: s.get(SlotName::Text).map(note_text).or(topic),
+            description,
             duration_seconds,
             date: s
                 .get(SlotName::Date)
@@ -426,7 +435,12 @@ impl<'a> Builder<'a> {
         let mut cut = None;
         for (i, w) in ws.iter().enumerate() {
             let min = if w == "to" { 2 } else { 1 };
+            // "… set the amount to 0": a number is no record
+            let names_record = ws
+                .get(i + 1)
+                .is_some_and(|n| !n.starts_with(|c: char| c.is_ascii_digit()));
             if i >= min
+                && names_record
                 && i + 1 < ws.len()
                 && matches!(
                     w.as_str(),
@@ -458,9 +472,28 @@ impl<'a> Builder<'a> {
             }
             subject_toks.truncate(i);
         }
-        // "call Jane Smith", "email Richard": the person is the task's who; the subject stays whole
+        // "tell Richard Hendricks we won't …": a two-word name after a verb of speaking is who
         if who.is_none()
-            && what.is_none()
+            && subject_toks.len() > 4
+            && matches!(
+                subject_toks[0].word.as_str(),
+                "call" | "email" | "ping" | "text" | "phone" | "tell" | "ask" | "remind"
+            )
+            && looks_like_person(&subject_toks[1..3])
+            && subject_toks[1..3].iter().all(|t| {
+                !self.g.in_class("article", &[t.word.as_str()])
+                    && self.g.object_word(&t.word).is_none()
+                    && self.g.field_aliases(&t.word).is_empty()
+            })
+        {
+            let r = self.record_ref(&subject_toks[1..3]);
+            if r.antecedent.is_none() && !r.text.is_empty() {
+                who = Some(r);
+            }
+        }
+        // "call Jane Smith", "email Richard" (also "… re titan"): the person is the task's who; the
+        // subject stays whole
+        if who.is_none()
             && subject_toks.len() >= 2
             && subject_toks.len() <= 4
             && matches!(
@@ -554,6 +587,30 @@ fn note_text(toks: &[Token]) -> String {
         return t[0].raw.clone();
     }
     text_of(t)
+}
+
+/// A call's length said as the last part of its notes ("…, it was like a twenty minute call",
+/// "…, 15 minute call"): the seconds and where that part starts (its comma).
+fn trailing_call_length(toks: &[Token]) -> Option<(u32, usize)> {
+    let ws = words(toks);
+    let cut = ws.iter().rposition(|w| *w == ",")?;
+    let mut tail: &[&str] = ws[cut + 1..].strip_suffix(&["call"])?;
+    while let Some((first, rest)) = tail.split_first() {
+        let article_before_number = matches!(*first, "a" | "an")
+            && rest
+                .first()
+                .is_some_and(|w| w.starts_with(|c: char| c.is_ascii_digit()));
+        if !matches!(
+            *first,
+            "it" | "was" | "that" | "about" | "around" | "roughly" | "maybe" | "just" | "so"
+        ) && !article_before_number
+        {
+            break;
+        }
+        tail = rest;
+    }
+    let secs = entity::duration(tail)?;
+    (cut > 0).then_some((secs, cut))
 }
 
 fn looks_like_person(toks: &[Token]) -> bool {
