@@ -13,6 +13,7 @@
 //! would) and counts the writes that reach the org.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use chrono::NaiveDate;
@@ -418,11 +419,10 @@ async fn retry_over_bulk_api_leaves_an_edited_record_as_a_conflict() {
     retry_leaves_an_edited_record_as_a_conflict(1).await;
 }
 
-#[tokio::test]
-async fn transient_faults_on_collections_end_with_every_record_written_once() {
-    let db = tempfile::tempdir().unwrap();
-    let path = db.path().join("org.db");
-    // 500 more open deals for Dana, made on a quiet org
+/// An org whose data API fails 5% of calls with 503, 5% of writes with `UNABLE_TO_LOCK_ROW`
+/// and drops 2% of connections, with 500 more open deals for Dana (made before the faults).
+async fn faulty_org_with_515_deals(db: &Path) -> Org2 {
+    let path = db.join("org.db");
     {
         let quiet = serve(
             Sandbox::open(SandboxOptions {
@@ -445,7 +445,7 @@ async fn transient_faults_on_collections_end_with_every_record_written_once() {
             assert!(rs.iter().all(|r| r["success"] == true));
         }
     }
-    let org = serve(
+    serve(
         Sandbox::open(SandboxOptions {
             db_path: Some(path),
             fresh: false,
@@ -459,7 +459,35 @@ async fn transient_faults_on_collections_end_with_every_record_written_once() {
         })
         .unwrap(),
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn transient_faults_on_bulk_api_end_with_every_record_written_once() {
+    let db = tempfile::tempdir().unwrap();
+    let org = faulty_org_with_515_deals(db.path()).await;
+    let (mut agent, _) = org.agent();
+    agent.set_bulk_job_rows(100);
+    let out = agent.submit(PHRASE, yes(100)).await;
+    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    assert_eq!(out.count, Some(515));
+    let items = agent.history(1).unwrap();
+    assert_eq!(items[0].total, 515);
+    assert!(
+        items[0]
+            .changes
+            .iter()
+            .all(|c| c.state == ChangeState::Applied)
+    );
+    let now = next_steps(&org.admin()).await;
+    assert_eq!(now.len(), 515);
+    assert!(now.iter().all(|(_, v)| v == "Review pricing"));
+}
+
+#[tokio::test]
+async fn transient_faults_on_collections_end_with_every_record_written_once() {
+    let db = tempfile::tempdir().unwrap();
+    let org = faulty_org_with_515_deals(db.path()).await;
     let (mut agent, script) = org.agent();
     let out = agent.submit(PHRASE, yes(2000)).await;
     assert_eq!(out.status, Status::Applied, "{}", out.message);

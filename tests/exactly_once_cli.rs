@@ -1,6 +1,7 @@
 //! Issue 16 through the real binary against a sandbox org served in-process over HTTP:
 //!
-//! - crash safety: the agent is killed at random points of a Bulk API run, a few times; after
+//! - crash safety: the agent is killed at random points of Bulk API and sObject Collections
+//!   runs, a few times; after
 //!   the next command, `history` and the org agree row for row, and `retry` sends only what is
 //!   missing;
 //! - hygiene: `journal.db` is 0600 in a 0700 folder; login, a command and logout at trace level
@@ -26,7 +27,7 @@ struct Served {
     sandbox: sayso::sandbox::Sandbox,
 }
 
-/// The org (with 500 more open deals for Dana, and 10 ms added to every data call so that a
+/// The org (with 500 more open deals for Dana, and 25 ms added to every data call so that a
 /// run takes long enough to be killed in the middle); it lives until the test binary exits.
 fn org() -> &'static Served {
     static ORG: OnceLock<Served> = OnceLock::new();
@@ -42,7 +43,7 @@ fn org() -> &'static Served {
                 let sandbox = sayso::sandbox::Sandbox::open(sayso::sandbox::SandboxOptions {
                     today: chrono::NaiveDate::from_ymd_opt(2026, 11, 18),
                     faults: sayso::sandbox::faults::FaultOptions {
-                        latency_ms: 10,
+                        latency_ms: 25,
                         ..Default::default()
                     },
                     ..Default::default()
@@ -200,7 +201,7 @@ fn journal_agrees_with_org(entry: &Value) -> usize {
 }
 
 #[test]
-fn a_bulk_run_killed_at_random_points_is_reconciled_and_retry_sends_only_what_is_missing() {
+fn runs_killed_at_random_points_are_reconciled_and_retry_sends_only_what_is_missing() {
     let home = Dana::get();
     let mut rng_state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = || {
@@ -211,7 +212,9 @@ fn a_bulk_run_killed_at_random_points_is_reconciled_and_retry_sends_only_what_is
     };
     let mut killed_mid_run = 0;
     let mut reconciled = 0;
-    for round in 0..5 {
+    for round in 0..8 {
+        // Bulk API jobs of 100 rows, and sObject Collections requests of 200, in turn
+        let threshold = if round % 2 == 0 { "100" } else { "2000" };
         let value = format!("Crash round {round}");
         let phrase = format!("set the next step on all my open opportunities to '{value}'");
         let mut child = home
@@ -220,7 +223,7 @@ fn a_bulk_run_killed_at_random_points_is_reconciled_and_retry_sends_only_what_is
                 "--yes",
                 "--json",
                 "--bulk-threshold",
-                "100",
+                threshold,
                 "--bulk-job-rows",
                 "100",
                 "--max-records",
@@ -231,7 +234,7 @@ fn a_bulk_run_killed_at_random_points_is_reconciled_and_retry_sends_only_what_is
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(300 + next() % 1500));
+        std::thread::sleep(Duration::from_millis(30 + next() % 900));
         let finished = child.try_wait().unwrap().is_some();
         let _ = child.kill();
         let _ = child.wait();
@@ -255,7 +258,11 @@ fn a_bulk_run_killed_at_random_points_is_reconciled_and_retry_sends_only_what_is
             reconciled += 1;
         }
         let failed = journal_agrees_with_org(entry);
-        let (_, lines, err) = home.json(&["retry", "--json", "--bulk-threshold", "100"]);
+        eprintln!(
+            "round {round} ({threshold}): finished before the kill {finished}; {}: {}",
+            entry["status"], entry["message"]
+        );
+        let (_, lines, err) = home.json(&["retry", "--json", "--bulk-threshold", threshold]);
         if failed == 0 {
             assert_eq!(lines[0]["status"], "not_found", "{err}");
         } else {

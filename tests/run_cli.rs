@@ -266,7 +266,7 @@ fn journal_results(home: &Path) -> (i64, i64) {
         .unwrap_or(0);
     let done: i64 = conn
         .query_row(
-            "SELECT COUNT(*) FROM change_result WHERE state = 'done'",
+            "SELECT COUNT(*) FROM change_result WHERE state = 'applied'",
             [],
             |r| r.get(0),
         )
@@ -376,7 +376,7 @@ fn streamed_bulk_run_prints_every_change_and_is_undone() {
     let (code, lines) = s.json(&["history", "--json", "--limit", "1"]);
     assert_eq!(code, 0);
     assert_eq!(lines[0]["changes"].as_array().unwrap().len() as u64, open);
-    assert_eq!(lines[0]["changes"][0]["state"], "done");
+    assert_eq!(lines[0]["changes"][0]["state"], "applied");
     // undo puts every task back
     let (code, lines) = s.json(&["undo", "--json"]);
     assert_eq!(code, 0, "{lines:?}");

@@ -94,27 +94,41 @@ async fn results(org: &Org, id: &str) -> Result<(String, String), OrgError> {
     Ok((ok, failed))
 }
 
-/// Sets a job's state (`UploadComplete`, `Aborted`). When the answer is lost, the job's state
-/// is read back: a job already in the wanted state (or past it) is fine.
+/// How many times a job's state change is tried, and how many jobs one batch of rows is
+/// tried in, before the rows are given up as failed.
+const ATTEMPTS: u32 = 5;
+
+/// Sets a job's state (`UploadComplete`, `Aborted`). When it fails, the job's state is read back:
+/// a job already in the wanted state (or past it) is fine; one still `Open` did not take the
+/// change, so it is sent again (with backoff), up to [`ATTEMPTS`] times.
 async fn set_state(org: &Org, id: &str, wanted: &str) -> Result<(), OrgError> {
-    let body = Body::Json(json!({ "state": wanted }));
-    match send_ok(org, req("PATCH", job_path(org, id), body)).await {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let (state, _) = job_state(org, id).await?;
-            let reached = match wanted {
-                "UploadComplete" => state != "Open",
-                _ => state == wanted,
-            };
-            if reached { Ok(()) } else { Err(e) }
+    let policy = crate::salesforce::RetryPolicy::default();
+    let mut attempt = 1;
+    loop {
+        let body = Body::Json(json!({ "state": wanted }));
+        let Err(e) = send_ok(org, req("PATCH", job_path(org, id), body)).await else {
+            return Ok(());
+        };
+        let (state, _) = job_state(org, id).await?;
+        let reached = match wanted {
+            "UploadComplete" => state != "Open",
+            _ => state == wanted,
+        };
+        if reached {
+            return Ok(());
         }
+        if state != "Open" || attempt >= ATTEMPTS {
+            return Err(e);
+        }
+        tokio::time::sleep(policy.delay(attempt)).await;
+        attempt += 1;
     }
 }
 
-/// Sends one ingest job of `entry`'s rows at positions `first..=last` (their CSV): creates the
-/// job, journals its id and marks the rows sent, uploads, closes, waits and reads the results.
-/// A job whose upload or close fails is aborted, so none of it is processed. The outer error is
-/// the journal's; the inner one the org's.
+/// Sends `entry`'s rows at positions `first..=last` (their CSV) in one ingest job ([`attempt`]).
+/// A job that could not be created, or whose upload or close failed and that was then aborted
+/// (so none of it was processed), is replaced by a new one, up to [`ATTEMPTS`] jobs: the rows are
+/// sent exactly once. The outer error is the journal's; the inner one the org's.
 ///
 /// # Errors
 /// [`ExecError::Journal`].
@@ -123,9 +137,42 @@ pub(super) async fn ingest(
     journal: &mut Journal,
     entry: i64,
     sobject: &str,
-    (first, last): (i64, i64),
+    rows: (i64, i64),
     csv: String,
 ) -> Result<Result<(String, String), OrgError>, ExecError> {
+    let policy = crate::salesforce::RetryPolicy::default();
+    let mut n = 1;
+    loop {
+        match attempt(org, journal, entry, sobject, rows, csv.clone()).await? {
+            Attempt::Done(r) => return Ok(r),
+            Attempt::Unsent(e) if n < ATTEMPTS => {
+                tracing::debug!(error = %e, attempt = n, "bulk job not sent; a new job carries its rows");
+                tokio::time::sleep(policy.delay(n)).await;
+                n += 1;
+            }
+            Attempt::Unsent(e) => return Ok(Err(e)),
+        }
+    }
+}
+
+/// How one job went.
+enum Attempt {
+    /// It ran (or failed as a whole after it was closed): its results, or why not.
+    Done(Result<(String, String), OrgError>),
+    /// None of it was processed: it was not created, or it was aborted while open.
+    Unsent(OrgError),
+}
+
+/// One ingest job: creates it, journals its id and marks the rows sent, uploads, closes, waits
+/// and reads the results. A job whose upload or close fails is aborted.
+async fn attempt(
+    org: &Org,
+    journal: &mut Journal,
+    entry: i64,
+    sobject: &str,
+    (first, last): (i64, i64),
+    csv: String,
+) -> Result<Attempt, ExecError> {
     let create = json!({"object": sobject, "operation": "update", "contentType": "CSV",
                         "lineEnding": "LF", "columnDelimiter": "COMMA"});
     let job = match send_ok(
@@ -135,7 +182,8 @@ pub(super) async fn ingest(
     .await
     {
         Ok(r) => r.json(),
-        Err(e) => return Ok(Err(e)),
+        // No job, or an empty one nobody will close: nothing of it is processed.
+        Err(e) => return Ok(Attempt::Unsent(e)),
     };
     let id = job
         .get("id")
@@ -159,8 +207,9 @@ pub(super) async fn ingest(
         // Nothing of an open job is processed once it is aborted.
         if set_state(org, &id, "Aborted").await.is_ok() {
             journal.job_finished(job_row)?;
+            return Ok(Attempt::Unsent(e));
         }
-        return Ok(Err(e));
+        return Ok(Attempt::Done(Err(e)));
     }
     let done = match wait(org, &id).await {
         Ok(()) => results(org, &id).await,
@@ -169,7 +218,7 @@ pub(super) async fn ingest(
     if done.is_ok() {
         journal.job_finished(job_row)?;
     }
-    Ok(done)
+    Ok(Attempt::Done(done))
 }
 
 /// Finishes the journal of a job a killed run left unfinished (journal row `job_row`, Bulk job

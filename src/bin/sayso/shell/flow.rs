@@ -178,12 +178,7 @@ impl Shell {
         let names = self.id_names(rt, &out);
         println!("{}", render::preview(&out, &names, &self.style));
         let n = out.count.unwrap_or(1);
-        let question = if n > 1 {
-            format!("apply these {n} changes? [Enter = yes, n = no] ")
-        } else {
-            "apply? [Enter = yes, n = no] ".to_string()
-        };
-        if !self.confirm(&question) {
+        if !self.confirm_count(&render::apply_question(n), n) {
             println!("cancelled; nothing changed");
             return;
         }
@@ -202,7 +197,7 @@ impl Shell {
         match done {
             Some(done) => {
                 self.remember(&done);
-                println!("{}", render::outcome(&done, &self.style));
+                println!("{}", render::outcome_named(&done, &names, &self.style));
             }
             None => println!("{CANCELLED}"),
         }

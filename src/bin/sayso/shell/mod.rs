@@ -222,6 +222,14 @@ impl Shell {
     }
 
     /// Asks a yes/no question: Enter or `y` means yes.
+    /// Asks before applying `count` changes ([`render::confirmed`]).
+    fn confirm_count(&mut self, question: &str, count: u64) -> bool {
+        match self.editor.readline(question) {
+            Ok(a) => render::confirmed(&a, count),
+            Err(_) => false,
+        }
+    }
+
     fn confirm(&mut self, question: &str) -> bool {
         match self.editor.readline(question) {
             Ok(a) => matches!(a.trim().to_lowercase().as_str(), "" | "y" | "yes"),

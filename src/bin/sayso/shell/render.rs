@@ -111,6 +111,7 @@ fn hidden(key: &str) -> bool {
     matches!(
         key,
         "attributes"
+            | "sobject"
             | "Id"
             | "LastModifiedDate"
             | "SystemModstamp"
@@ -290,6 +291,32 @@ const SHOWN: usize = 20;
 
 /// A finished outcome: status line, changes, records, suggestions.
 pub(crate) fn outcome(out: &Outcome, style: &Style) -> String {
+    outcome_named(out, &Names::new(), style)
+}
+
+/// Whether the answer to "apply?" applies `count` changes: Enter or `y` for one change; a change
+/// to several records must be confirmed by typing `yes` or the count.
+pub(crate) fn confirmed(answer: &str, count: u64) -> bool {
+    let a = answer.trim().to_lowercase();
+    if count > 1 {
+        a == "yes" || a == count.to_string()
+    } else {
+        matches!(a.as_str(), "" | "y" | "yes")
+    }
+}
+
+/// The question before applying `count` changes ([`confirmed`] reads the answer).
+pub(crate) fn apply_question(count: u64) -> String {
+    if count > 1 {
+        format!("apply these {count} changes? [type yes or {count} to apply, Enter cancels] ")
+    } else {
+        "apply? [Enter = yes, n = no] ".to_string()
+    }
+}
+
+/// A finished outcome, its changes written as the preview writes them: ids found in `names`
+/// (and records the outcome created) by name, note bodies left out.
+pub(crate) fn outcome_named(out: &Outcome, names: &Names, style: &Style) -> String {
     let word = status_word(out.status);
     let head = if out.status.is_success() {
         style.green(&word)
@@ -299,29 +326,15 @@ pub(crate) fn outcome(out: &Outcome, style: &Style) -> String {
         style.red(&word)
     };
     let mut lines = vec![format!("{head}: {}", out.message)];
+    let mut names = names.clone();
+    for c in &out.changes {
+        if let (true, Some(id)) = (c.op == "create", &c.id) {
+            names.insert(id.clone(), format!("(new) {}", c.name));
+        }
+    }
     for c in out.changes.iter().take(SHOWN) {
-        let fields: Vec<String> = c
-            .fields
-            .iter()
-            .map(|(k, v)| {
-                if v["old"].is_null() {
-                    format!("{k} = {}", short(&value(&v["new"])))
-                } else {
-                    format!(
-                        "{k}: {} → {}",
-                        short(&value(&v["old"])),
-                        short(&value(&v["new"]))
-                    )
-                }
-            })
-            .collect();
-        lines.push(format!(
-            "  {} {} \"{}\" {}",
-            c.op,
-            c.sobject,
-            c.name,
-            fields.join(", ")
-        ));
+        let r = serde_json::json!({"op": c.op, "sobject": c.sobject, "Name": c.name, "fields": c.fields});
+        lines.push(format!("  {}", change_line(&r, &names, style)));
     }
     let made = out.count.map_or(out.changes.len(), |n| n as usize);
     if made > SHOWN && !out.changes.is_empty() {
@@ -360,6 +373,81 @@ mod tests {
     use serde_json::json;
 
     const PLAIN: Style = Style { color: false };
+
+    #[test]
+    fn applied_changes_name_records_and_leave_note_bodies_out() {
+        let mut o = Outcome::new(Status::Applied, "2 changes made");
+        o.changes = vec![
+            sayso::exec::ChangeReport {
+                op: "create".into(),
+                sobject: "ContentNote".into(),
+                id: Some("069Dm0000000001AAA".into()),
+                name: "Budget approved".into(),
+                fields: [
+                    (
+                        "Title".to_string(),
+                        json!({"old": null, "new": "Budget approved"}),
+                    ),
+                    (
+                        "Content".to_string(),
+                        json!({"old": null, "new": "QnVkZ2V0IGFwcHJvdmVk"}),
+                    ),
+                ]
+                .into(),
+            },
+            sayso::exec::ChangeReport {
+                op: "create".into(),
+                sobject: "ContentDocumentLink".into(),
+                id: Some("06ADm0000000001AAA".into()),
+                name: "link".into(),
+                fields: [
+                    (
+                        "ContentDocumentId".to_string(),
+                        json!({"old": null, "new": "069Dm0000000001AAA"}),
+                    ),
+                    (
+                        "LinkedEntityId".to_string(),
+                        json!({"old": null, "new": "006Dm0000000001IAA"}),
+                    ),
+                ]
+                .into(),
+            },
+        ];
+        let names = Names::from([(
+            "006Dm0000000001IAA".to_string(),
+            "Project Titan".to_string(),
+        )]);
+        let text = outcome_named(&o, &names, &PLAIN);
+        assert!(!text.contains("QnVkZ2V0"), "{text}");
+        assert!(!text.contains("006Dm0000000001IAA"), "{text}");
+        assert!(text.contains("LinkedEntityId = Project Titan"), "{text}");
+        assert!(
+            text.contains("ContentDocumentId = (new) Budget approved"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_change_to_several_records_is_confirmed_by_typing_yes_or_the_count() {
+        assert!(!confirmed("", 2), "Enter does not apply a bulk change");
+        assert!(!confirmed("y", 2));
+        assert!(!confirmed("n", 2));
+        assert!(confirmed("yes", 2));
+        assert!(confirmed(" 2 ", 2));
+        assert!(!confirmed("3", 2));
+        assert!(confirmed("", 1), "Enter applies one change");
+        assert!(confirmed("y", 1));
+        assert!(!confirmed("n", 1));
+        assert!(apply_question(2).contains("type yes or 2"));
+    }
+
+    #[test]
+    fn answer_tables_have_no_sobject_column() {
+        let t =
+            records_table(&[json!({"sobject": "Account", "Name": "Acme", "Industry": "Energy"})]);
+        assert!(!t.contains("sobject"), "{t}");
+        assert!(t.contains("Industry"), "{t}");
+    }
 
     #[test]
     fn values_read_like_a_person_wrote_them() {
