@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(&path)?;
     let phrases: Vec<String> = text
         .lines()
-        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| -> Result<String, Box<dyn std::error::Error>> {
             let v: serde_json::Value = serde_json::from_str(l)?;
             Ok(v["say"].as_str().unwrap_or_default().to_string())

@@ -41,6 +41,14 @@ pub(crate) fn parse_command(g: &Grammar, text: &str, today: NaiveDate) -> Parsed
     }
 }
 
+/// The words as said, for a clause that is not understood.
+fn raw_text(toks: &[Token]) -> String {
+    toks.iter()
+        .map(|t| t.raw.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn not_understood(g: &Grammar, text: &str) -> Clause {
     Clause {
         text: text
@@ -172,12 +180,7 @@ fn split_and_build(g: &Grammar, toks: &[Token], today: NaiveDate) -> Vec<Clause>
             continue;
         }
         let (clause, free) = clause.unwrap_or_else(|| {
-            let text = toks[s..e]
-                .iter()
-                .map(|t| t.raw.as_str())
-                .collect::<Vec<_>>()
-                .join(" ");
-            (not_understood(g, &text), None)
+            (not_understood(g, &raw_text(&toks[s..e])), None)
         });
         built.push(Built {
             start: s,
@@ -255,12 +258,7 @@ fn keep_free_text_whole(g: &Grammar, toks: &[Token], today: NaiveDate, built: &m
         let (s, e) = (built[i - 1].start, built[i].end);
         let merged = build_clause(g, &toks[s..e], today).filter(|(_, f)| f.is_some());
         let (clause, free) = merged.unwrap_or_else(|| {
-            let text = toks[s..e]
-                .iter()
-                .map(|t| t.raw.as_str())
-                .collect::<Vec<_>>()
-                .join(" ");
-            (not_understood(g, &text), None)
+            (not_understood(g, &raw_text(&toks[s..e])), None)
         });
         built[i - 1].end = e;
         built[i - 1].clause = clause;

@@ -22,6 +22,9 @@ pub fn object_of(f: &RecordFilter) -> &'static str {
     }
 }
 
+/// Records read to ground a filter's name words (one query, only when it matched nothing).
+const GROUNDING_ROWS: u64 = 200;
+
 /// A change to the records of a filter that matches none: `not_found`, as for a name.
 pub(crate) fn none_match(f: &RecordFilter) -> ResolveError {
     ResolveError::NotFound(format!(
@@ -218,17 +221,87 @@ impl Resolver<'_> {
         Ok(eq_str("Priority", &value.value))
     }
 
-    /// Every record matching the filter (all pages), with `extra` fields read too.
+    /// Every record matching the filter (all pages), with `extra` fields read too. A filter that
+    /// matches nothing and has name words that no visible record's name holds is `not_understood`,
+    /// naming them: an unplaced word is never a silent filter.
     ///
     /// # Errors
-    /// The org's error, or an invalid qualifier value.
+    /// The org's error, an invalid qualifier value, or unplaced words.
     pub async fn filter_rows(
         &mut self,
         f: &RecordFilter,
         extra: &[String],
     ) -> Result<Vec<Json>, ResolveError> {
         let soql = self.filter_soql(f, extra).await?;
-        Ok(self.org.query_all(&soql).await?)
+        let rows = self.org.query_all(&soql).await?;
+        if rows.is_empty() {
+            self.ground_words(f).await?;
+        }
+        Ok(rows)
+    }
+
+    /// `not_understood` when some name words of a filter ("right", "now", "q4") are in no visible
+    /// record's name (or, for "at X", no account's name). One query.
+    async fn ground_words(&mut self, f: &RecordFilter) -> Result<(), ResolveError> {
+        let object = object_of(f);
+        let name_field = match object {
+            "Case" | "Task" | "Event" => "Subject",
+            _ => "Name",
+        };
+        let text_words = words(&f.text);
+        // a task's "for X" may name its deal or its account: not grounded here
+        let account_words = match object {
+            "Task" | "Event" => Vec::new(),
+            _ => f.account.as_deref().map(words).unwrap_or_default(),
+        };
+        let account_field = match object {
+            "Account" => "Name",
+            "Task" | "Event" => "What.Name",
+            _ => "Account.Name",
+        };
+        if text_words.is_empty() && account_words.is_empty() {
+            return Ok(());
+        }
+        let mut fields = vec![name_field.to_string()];
+        if !account_words.is_empty() && account_field != name_field {
+            fields.push(account_field.to_string());
+        }
+        let mut q = query::select(object, &fields);
+        q.where_clause = or(text_words
+            .iter()
+            .map(|w| contains(name_field, w))
+            .chain(account_words.iter().map(|w| contains(account_field, w)))
+            .collect());
+        q.limit = Some(GROUNDING_ROWS);
+        // grounding only sharpens the answer: if the org will not answer it, keep the plain one
+        let Ok(rows) = self.org.query_all(&to_soql(&q)).await else {
+            return Ok(());
+        };
+        let held_by = |field: &str, w: &str| {
+            rows.iter().any(|r| {
+                field
+                    .split('.')
+                    .try_fold(r, |v, k| v.get(k))
+                    .and_then(Json::as_str)
+                    .is_some_and(|name| words(name).iter().any(|x| word_matches(w, x)))
+            })
+        };
+        let unplaced: Vec<&str> = text_words
+            .iter()
+            .filter(|w| !held_by(name_field, w))
+            .chain(account_words.iter().filter(|w| !held_by(account_field, w)))
+            .map(String::as_str)
+            .collect();
+        if unplaced.is_empty() {
+            return Ok(());
+        }
+        Err(ResolveError::NotUnderstood(
+            format!(
+                "I couldn't place `{}`: no {object} you can see is named that, and it is not a filter I know; say it another way",
+                unplaced.join(" ")
+            ),
+            Vec::new(),
+        ))
     }
 
     /// The filter's query, rendered with escaping, ordered by the record's name.
@@ -286,6 +359,7 @@ impl Resolver<'_> {
         let query = self.filter_query(f, extra).await?;
         let (first, next, total) = self.org.query_page(&to_soql(&query)).await?;
         if total == 0 {
+            self.ground_words(f).await?;
             return Err(none_match(f));
         }
         if usize::try_from(total).unwrap_or(usize::MAX) > limit {
@@ -315,6 +389,9 @@ impl Resolver<'_> {
         let mut q = query::select(object, &["Id".to_string()]);
         q.where_clause = self.filter_condition(f).await?;
         let (_, _, total) = self.org.query_page(&to_soql(&q)).await?;
+        if total == 0 {
+            self.ground_words(f).await?;
+        }
         Ok(total)
     }
 }
