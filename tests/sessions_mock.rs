@@ -1002,3 +1002,40 @@ async fn an_expired_session_mid_bulk_recovers_without_losing_a_record() {
     );
     assert_eq!(mock.refresh_calls.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_processes_at_expiry_with_rotation_renew_once_and_all_go_on() {
+    capture_logs();
+    let (mock, base) = start_mock().await;
+    mock.rotate.store(true, Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path());
+    let _ = logged_in(&mock, &base, &home).await;
+    // eight "processes": each reads the profile on its own, as `sayso` started eight times would
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        clients.push(Client::from_profile(&home, "default").await.unwrap());
+    }
+    mock.expire_all_access();
+    let mut tasks = Vec::new();
+    for c in clients {
+        tasks.push(tokio::spawn(async move { c.limits().await }));
+    }
+    for t in tasks {
+        t.await
+            .unwrap()
+            .expect("every process goes on with the one renewed session");
+    }
+    assert_eq!(
+        mock.refresh_calls.load(Ordering::SeqCst),
+        1,
+        "one renewal for the profile, whatever the number of processes"
+    );
+    assert!(
+        mock.refresh
+            .lock()
+            .unwrap()
+            .contains(stored(&home).refresh_token.unwrap().expose()),
+        "the rotated refresh token is the one saved"
+    );
+}

@@ -60,7 +60,60 @@ pub struct Persist {
     pub profile: String,
 }
 
+/// The lock file of a profile's renewals, beside its credentials file (file store only).
+fn lock_path(p: &Persist) -> Option<PathBuf> {
+    match &p.store {
+        TokenStore::File { dir } => Some(dir.join(format!("{}.renew.lock", p.profile))),
+        #[cfg(feature = "keyring")]
+        TokenStore::Keyring { .. } => None,
+    }
+}
+
 impl Client {
+    /// Waits for, then holds (until dropped), the profile's renewal lock. `None` when there is
+    /// no file store or the lock cannot be taken (then renewal goes on without it).
+    async fn profile_lock(&self) -> Option<std::fs::File> {
+        let path = lock_path(self.inner.persist.as_ref()?)?;
+        tokio::task::spawn_blocking(move || {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .ok()?;
+            f.lock().ok()?;
+            Some(f)
+        })
+        .await
+        .ok()
+        .flatten()
+    }
+
+    /// Takes the session another process saved for this profile, when the stored access token
+    /// is not the one this client holds: the stored tokens replace this client's (a rotated
+    /// refresh token too). Returns whether it did.
+    fn adopt_stored(&self, renewal: &mut Option<Renewal>) -> bool {
+        let Some(p) = &self.inner.persist else {
+            return false;
+        };
+        let Ok(Some(stored)) = p.store.load(&p.profile) else {
+            return false;
+        };
+        let mut t = self.inner.token.write().unwrap_or_else(|p| p.into_inner());
+        if stored.access_token.expose() == t.token.expose() {
+            return false;
+        }
+        if let (Some(Renewal::RefreshToken { refresh_token, .. }), Some(r)) =
+            (renewal.as_mut(), &stored.refresh_token)
+        {
+            *refresh_token = r.clone();
+        }
+        t.token = stored.access_token;
+        t.generation += 1;
+        tracing::debug!(profile = %p.profile, "took the session another process renewed");
+        true
+    }
+
     /// Renews the session unless another request already did since `seen_generation`.
     pub(super) async fn renew(&self, seen_generation: u64) -> Result<(), Error> {
         let mut state = self.inner.renew.lock().await;
@@ -72,6 +125,13 @@ impl Client {
                 profile: self.inner.profile.clone(),
                 reason: reason.clone(),
             });
+        }
+        // One renewal at a time per profile across processes: wait for another process's, then
+        // take the session it saved instead of renewing again (a rotated refresh token would
+        // make a second renewal fail).
+        let _lock = self.profile_lock().await;
+        if self.adopt_stored(&mut state.renewal) {
+            return Ok(());
         }
         let Some(renewal) = state.renewal.clone() else {
             let reason = "the access token expired and this login cannot be renewed".to_string();
@@ -117,6 +177,10 @@ impl Client {
         let token = match result {
             Ok(t) => t,
             Err(e) if e.is_invalid_grant() => {
+                // Another process may have rotated the refresh token since it was read.
+                if self.adopt_stored(&mut state.renewal) {
+                    return Ok(());
+                }
                 let reason = match &e {
                     crate::auth::Error::OAuth { description, .. } if !description.is_empty() => {
                         description.clone()
