@@ -179,9 +179,8 @@ fn split_and_build(g: &Grammar, toks: &[Token], today: NaiveDate) -> Vec<Clause>
             last.free = free;
             continue;
         }
-        let (clause, free) = clause.unwrap_or_else(|| {
-            (not_understood(g, &raw_text(&toks[s..e])), None)
-        });
+        let (clause, free) =
+            clause.unwrap_or_else(|| (not_understood(g, &raw_text(&toks[s..e])), None));
         built.push(Built {
             start: s,
             end: e,
@@ -257,9 +256,8 @@ fn keep_free_text_whole(g: &Grammar, toks: &[Token], today: NaiveDate, built: &m
         }
         let (s, e) = (built[i - 1].start, built[i].end);
         let merged = build_clause(g, &toks[s..e], today).filter(|(_, f)| f.is_some());
-        let (clause, free) = merged.unwrap_or_else(|| {
-            (not_understood(g, &raw_text(&toks[s..e])), None)
-        });
+        let (clause, free) =
+            merged.unwrap_or_else(|| (not_understood(g, &raw_text(&toks[s..e])), None));
         built[i - 1].end = e;
         built[i - 1].clause = clause;
         built[i - 1].free = free;

@@ -454,8 +454,9 @@ pub(crate) fn strip_lead(g: &Grammar, mut tokens: Vec<Token>) -> Vec<Token> {
             }
             // "… right now", "… at the moment", "… again"
             let ws = words(&tokens);
-            if let Some(k) =
-                (1..=3.min(n - 1)).find(|&k| g.in_class("trailing_filler", &ws[n - k..]))
+            if let Some(k) = (1..=3.min(n - 1))
+                .rev()
+                .find(|&k| g.in_class("trailing_filler", &ws[n - k..]))
             {
                 drop(ws);
                 tokens.truncate(n - k);
@@ -583,6 +584,10 @@ mod tests {
             "titan amount 30k tomorrow high priority"
         );
         assert_eq!(norm("the twenty third of december"), "the 23rd of december");
+        assert_eq!(
+            norm("how many deals are in negotiation right now"),
+            "how many deals are in negotiation"
+        );
         assert_eq!(norm("initech ammount 92k"), "initech amount 92k");
         assert_eq!(
             norm("blue sun stage negotation"),

@@ -240,8 +240,9 @@ impl Resolver<'_> {
         Ok(rows)
     }
 
-    /// `not_understood` when some name words of a filter ("right", "now", "q4") are in no visible
-    /// record's name (or, for "at X", no account's name). One query.
+    /// `not_understood` when some leftover words of a filter ("right", "now", "zorblax") are in no
+    /// visible record's name. One query. An account said with "at"/"for" is a placed name: one
+    /// that matches nothing stays `not_found`.
     async fn ground_words(&mut self, f: &RecordFilter) -> Result<(), ResolveError> {
         let object = object_of(f);
         let name_field = match object {
@@ -249,47 +250,26 @@ impl Resolver<'_> {
             _ => "Name",
         };
         let text_words = words(&f.text);
-        // a task's "for X" may name its deal or its account: not grounded here
-        let account_words = match object {
-            "Task" | "Event" => Vec::new(),
-            _ => f.account.as_deref().map(words).unwrap_or_default(),
-        };
-        let account_field = match object {
-            "Account" => "Name",
-            "Task" | "Event" => "What.Name",
-            _ => "Account.Name",
-        };
-        if text_words.is_empty() && account_words.is_empty() {
+        if text_words.is_empty() {
             return Ok(());
         }
-        let mut fields = vec![name_field.to_string()];
-        if !account_words.is_empty() && account_field != name_field {
-            fields.push(account_field.to_string());
-        }
-        let mut q = query::select(object, &fields);
-        q.where_clause = or(text_words
-            .iter()
-            .map(|w| contains(name_field, w))
-            .chain(account_words.iter().map(|w| contains(account_field, w)))
-            .collect());
+        let mut q = query::select(object, &[name_field.to_string()]);
+        q.where_clause = or(text_words.iter().map(|w| contains(name_field, w)).collect());
         q.limit = Some(GROUNDING_ROWS);
         // grounding only sharpens the answer: if the org will not answer it, keep the plain one
         let Ok(rows) = self.org.query_all(&to_soql(&q)).await else {
             return Ok(());
         };
-        let held_by = |field: &str, w: &str| {
+        let held = |w: &str| {
             rows.iter().any(|r| {
-                field
-                    .split('.')
-                    .try_fold(r, |v, k| v.get(k))
+                r.get(name_field)
                     .and_then(Json::as_str)
                     .is_some_and(|name| words(name).iter().any(|x| word_matches(w, x)))
             })
         };
         let unplaced: Vec<&str> = text_words
             .iter()
-            .filter(|w| !held_by(name_field, w))
-            .chain(account_words.iter().filter(|w| !held_by(account_field, w)))
+            .filter(|w| !held(w))
             .map(String::as_str)
             .collect();
         if unplaced.is_empty() {
