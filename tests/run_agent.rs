@@ -911,17 +911,25 @@ async fn leftover_words_are_never_silent_filters() {
     assert!(mine > 0);
     // "right now" is a known filler and "of my" means mine: no name filter is built from them
     let out = agent
-        .submit("how many of my open deals are in negotiation right now", yes())
+        .submit(
+            "how many of my open deals are in negotiation right now",
+            yes(),
+        )
         .await;
     assert_eq!(out.status, Status::Answered, "{}", out.message);
     assert_eq!(out.count, Some(mine), "{}", out.message);
     // a word that names nothing is said back, never a silent zero
-    let out = agent.submit("how many zorblax deals do i have", yes()).await;
+    let out = agent
+        .submit("how many zorblax deals do i have", yes())
+        .await;
     assert_eq!(out.status, Status::NotUnderstood, "{}", out.message);
     assert!(out.message.contains("zorblax"), "{}", out.message);
     // a name word that is in a name stays a filter, and an empty answer stays an answer
     let out = agent
-        .submit("how many open hooli deals closing this week do i have", yes())
+        .submit(
+            "how many open hooli deals closing this week do i have",
+            yes(),
+        )
         .await;
     assert_eq!(out.status, Status::Answered, "{}", out.message);
 }

@@ -370,7 +370,7 @@ enum ValueShape {
 fn value_shape(g: &Grammar, ws: &[&str]) -> Option<ValueShape> {
     // any fixed day will do: only whether the words are a date matters
     let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)?;
-    if ws.iter().any(|w| *w == "\u{0}") {
+    if ws.contains(&"\u{0}") {
         return None;
     }
     if entity::amount(ws).is_some() {
