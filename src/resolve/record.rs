@@ -243,7 +243,7 @@ impl Resolver<'_> {
         if let Some(n) = &r.number
             && obj == "Case"
         {
-            return Some(eq_str("CaseNumber", n));
+            return Some(eq_str("CaseNumber", &case_number(n)));
         }
         let field = match obj {
             "Case" => "Subject",
@@ -543,6 +543,15 @@ impl Resolver<'_> {
             ..RecordRef::default()
         };
         self.pick(&r, &said, name, rows, false)
+    }
+}
+
+/// Case numbers are an auto-number of eight digits: "case 1005" is 00001005.
+fn case_number(said: &str) -> String {
+    if said.len() < 8 && !said.is_empty() && said.chars().all(|c| c.is_ascii_digit()) {
+        format!("{said:0>8}")
+    } else {
+        said.to_string()
     }
 }
 

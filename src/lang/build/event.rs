@@ -55,6 +55,8 @@ impl Builder<'_> {
             .get(SlotName::Priority)
             .and_then(|t| self.priority(&words(t)));
         let mut subject: Vec<Token> = s.get(SlotName::Subject)?.to_vec();
+        // "hi pri - scream canister gauge stuck": the priority said first
+        self.peel_lead(&mut subject, &mut None, &mut priority);
         // "login page broken, high priority": the priority said at the end of the subject
         loop {
             while subject.last().is_some_and(Token::is_punct) {

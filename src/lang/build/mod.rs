@@ -126,7 +126,11 @@ impl<'a> Builder<'a> {
             IntentKind::AddContactRole => {
                 let mut contact = self.record_ref(s.get(SlotName::Contact)?);
                 contact.object.get_or_insert(ObjectKind::Contact);
-                let mut opportunity = self.record_ref(s.get(SlotName::Opportunity)?);
+                // "…, and add charlie bucket as the decision maker": the deal named or created before
+                let mut opportunity = match s.get(SlotName::Opportunity) {
+                    Some(t) => self.record_ref(t),
+                    None => implied_record(),
+                };
                 opportunity.object.get_or_insert(ObjectKind::Opportunity);
                 Some(Intent::AddContactRole {
                     contact,
@@ -398,6 +402,7 @@ impl<'a> Builder<'a> {
             .get(SlotName::Subject)
             .map(<[Token]>::to_vec)
             .unwrap_or_default();
+        self.peel_lead(&mut subject_toks, &mut due, &mut priority);
         // priority and due date said inside the subject ("schedule demo, high priority")
         loop {
             while subject_toks.last().is_some_and(Token::is_punct) {
@@ -540,6 +545,44 @@ impl<'a> Builder<'a> {
         })
     }
 
+    /// A due date and a priority said before a subject, each set off by punctuation ("for tmrw, hi
+    /// pri: ask jane …", "hi pri - gauge stuck"): taken out of the subject.
+    fn peel_lead(
+        &self,
+        subject: &mut Vec<Token>,
+        due: &mut Option<NaiveDate>,
+        priority: &mut Option<Priority>,
+    ) {
+        loop {
+            while subject.first().is_some_and(Token::is_punct) {
+                subject.remove(0);
+            }
+            let ws = words(subject);
+            let set_off = |n: usize| subject.get(n).is_some_and(Token::is_punct);
+            let p = (1..=3.min(ws.len())).rev().find_map(|n| {
+                self.priority(&ws[..n])
+                    .filter(|_| set_off(n))
+                    .map(|p| (p, n))
+            });
+            if let Some((p, n)) = p {
+                priority.get_or_insert(p);
+                subject.drain(..n);
+                continue;
+            }
+            let d = (1..=4.min(ws.len())).rev().find_map(|n| {
+                entity::date(&ws[..n], self.today)
+                    .filter(|_| set_off(n))
+                    .map(|d| (d, n))
+            });
+            if let Some((d, n)) = d {
+                due.get_or_insert(d);
+                subject.drain(..n);
+                continue;
+            }
+            return;
+        }
+    }
+
     fn priority(&self, ws: &[&str]) -> Option<Priority> {
         if self.g.in_class("high_priority", ws) {
             Some(Priority::High)
@@ -554,14 +597,19 @@ impl<'a> Builder<'a> {
 }
 
 fn implied_target() -> Target {
-    Target::Record(RecordRef {
+    Target::Record(implied_record())
+}
+
+/// A record not said here: the one named or created before (linked by `clause`).
+fn implied_record() -> RecordRef {
+    RecordRef {
         antecedent: Some(Antecedent {
             pronoun: IMPLIED.to_string(),
             clause: usize::MAX,
             created: false,
         }),
         ..Default::default()
-    })
+    }
 }
 
 fn strip_articles<'t>(g: &Grammar, toks: &'t [Token]) -> &'t [Token] {

@@ -355,8 +355,12 @@ impl Builder<'_> {
         }
         let rest = &toks[i..end];
         let rest_words: Vec<&str> = ws[i..end].to_vec();
+        // "case 00001005", and "case 1005" (the auto-number without its leading zeros)
         if let [one] = rest_words.as_slice()
-            && entity::is_record_number(one)
+            && (entity::is_record_number(one)
+                || (r.object == Some(ObjectKind::Case)
+                    && one.len() <= 8
+                    && one.chars().all(|c| c.is_ascii_digit())))
         {
             r.number = Some((*one).to_string());
             return r;
