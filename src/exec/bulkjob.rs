@@ -9,27 +9,9 @@
 
 use serde_json::{Value as Json, json};
 
-use super::{ExecError, failed_rows, ok_ids};
+use super::{ExecError, record_job_results};
 use crate::journal::Journal;
-use crate::resolve::org::{Body, HttpRequest, HttpResponse, Org, OrgError};
-
-fn req(method: &'static str, path: String, body: Body) -> HttpRequest {
-    HttpRequest {
-        method,
-        path,
-        query: Vec::new(),
-        headers: Vec::new(),
-        body,
-    }
-}
-
-async fn send_ok(org: &Org, r: HttpRequest) -> Result<HttpResponse, OrgError> {
-    let resp = org.send(r).await?;
-    if resp.status >= 400 {
-        return Err(OrgError::from_response(&resp));
-    }
-    Ok(resp)
-}
+use crate::resolve::org::{Body, Org, OrgError};
 
 fn job_path(org: &Org, id: &str) -> String {
     org.data_path(&format!("/jobs/ingest/{id}"))
@@ -38,7 +20,8 @@ fn job_path(org: &Org, id: &str) -> String {
 /// A job's state (`Open`, `UploadComplete`, `InProgress`, `JobComplete`, `Failed`, `Aborted`)
 /// and its error message.
 async fn job_state(org: &Org, id: &str) -> Result<(String, String), OrgError> {
-    let info = send_ok(org, req("GET", job_path(org, id), Body::Empty))
+    let info = org
+        .send_ok(Org::req("GET", job_path(org, id), Body::Empty))
         .await?
         .json();
     let word = |k: &str| {
@@ -79,18 +62,22 @@ async fn wait(org: &Org, id: &str) -> Result<(), OrgError> {
 /// The job's `(successful CSV, failed CSV)`.
 async fn results(org: &Org, id: &str) -> Result<(String, String), OrgError> {
     let base = job_path(org, id);
-    let ok = send_ok(
-        org,
-        req("GET", format!("{base}/successfulResults/"), Body::Empty),
-    )
-    .await?
-    .text();
-    let failed = send_ok(
-        org,
-        req("GET", format!("{base}/failedResults/"), Body::Empty),
-    )
-    .await?
-    .text();
+    let ok = org
+        .send_ok(Org::req(
+            "GET",
+            format!("{base}/successfulResults/"),
+            Body::Empty,
+        ))
+        .await?
+        .text();
+    let failed = org
+        .send_ok(Org::req(
+            "GET",
+            format!("{base}/failedResults/"),
+            Body::Empty,
+        ))
+        .await?
+        .text();
     Ok((ok, failed))
 }
 
@@ -106,7 +93,10 @@ async fn set_state(org: &Org, id: &str, wanted: &str) -> Result<(), OrgError> {
     let mut attempt = 1;
     loop {
         let body = Body::Json(json!({ "state": wanted }));
-        let Err(e) = send_ok(org, req("PATCH", job_path(org, id), body)).await else {
+        let Err(e) = org
+            .send_ok(Org::req("PATCH", job_path(org, id), body))
+            .await
+        else {
             return Ok(());
         };
         let (state, _) = job_state(org, id).await?;
@@ -175,11 +165,13 @@ async fn attempt(
 ) -> Result<Attempt, ExecError> {
     let create = json!({"object": sobject, "operation": "update", "contentType": "CSV",
                         "lineEnding": "LF", "columnDelimiter": "COMMA"});
-    let job = match send_ok(
-        org,
-        req("POST", org.data_path("/jobs/ingest"), Body::Json(create)),
-    )
-    .await
+    let job = match org
+        .send_ok(Org::req(
+            "POST",
+            org.data_path("/jobs/ingest"),
+            Body::Json(create),
+        ))
+        .await
     {
         Ok(r) => r.json(),
         // No job, or an empty one nobody will close: nothing of it is processed.
@@ -191,7 +183,7 @@ async fn attempt(
         .unwrap_or_default()
         .to_string();
     let job_row = journal.job_started(entry, &id, first, last)?;
-    let mut upload = req(
+    let mut upload = Org::req(
         "PUT",
         format!("{}/batches", job_path(org, &id)),
         Body::Csv(csv),
@@ -199,7 +191,7 @@ async fn attempt(
     upload
         .headers
         .push(("Content-Type".into(), "text/csv".into()));
-    let uploaded = match send_ok(org, upload).await {
+    let uploaded = match org.send_ok(upload).await {
         Ok(_) => set_state(org, &id, "UploadComplete").await,
         Err(e) => Err(e),
     };
@@ -252,13 +244,7 @@ pub(super) async fn reconcile_job(
     match settled {
         Ok(found) => {
             if let Some((ok_csv, failed_csv)) = found {
-                let ok = ok_ids(&ok_csv);
-                let failed = failed_rows(&failed_csv);
-                journal.record_by_record_id(
-                    entry,
-                    ok.iter().map(String::as_str),
-                    failed.iter().map(|(i, e)| (i.as_str(), e.as_str())),
-                )?;
+                record_job_results(journal, entry, &ok_csv, &failed_csv)?;
             }
             journal.job_finished(job_row)?;
             Ok(Ok(()))

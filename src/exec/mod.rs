@@ -792,6 +792,23 @@ impl BulkCsv {
 }
 
 /// The ids in a `successfulResults` CSV (`sf__Id` is the first column).
+/// Marks an entry's rows from a Bulk job's result CSVs (successful and failed), by record id.
+fn record_job_results(
+    journal: &mut Journal,
+    entry: i64,
+    ok_csv: &str,
+    failed_csv: &str,
+) -> Result<(), ExecError> {
+    let ok = ok_ids(ok_csv);
+    let failed = failed_rows(failed_csv);
+    journal.record_by_record_id(
+        entry,
+        ok.iter().map(String::as_str),
+        failed.iter().map(|(i, e)| (i.as_str(), e.as_str())),
+    )?;
+    Ok(())
+}
+
 fn ok_ids(ok_csv: &str) -> Vec<String> {
     let mut rdr = csv::ReaderBuilder::new().from_reader(ok_csv.as_bytes());
     rdr.records()

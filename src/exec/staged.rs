@@ -6,7 +6,7 @@
 //! rules are [`super::undo`]'s.
 
 use super::undo::{Revert, covers, read_current, revert_change, revert_of};
-use super::{BulkCsv, ExecError, RunOptions, RunReport, RunStatus, failed_rows, ok_ids, run};
+use super::{BulkCsv, ExecError, RunOptions, RunReport, RunStatus, run};
 use crate::journal::{
     ChangeRow, ChangeState, EntryKind, Journal, PlannedChange, RowResult, StateCounts,
 };
@@ -293,13 +293,7 @@ async fn send_in_jobs(
             .await?
         {
             Ok((ok_csv, failed_csv)) => {
-                let ok = ok_ids(&ok_csv);
-                let failed = failed_rows(&failed_csv);
-                journal.record_by_record_id(
-                    entry,
-                    ok.iter().map(String::as_str),
-                    failed.iter().map(|(i, e)| (i.as_str(), e.as_str())),
-                )?;
+                super::record_job_results(journal, entry, &ok_csv, &failed_csv)?;
             }
             Err(e) => {
                 journal.fail_unrecorded(entry, &e.to_string())?;

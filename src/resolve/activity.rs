@@ -113,7 +113,8 @@ impl Resolver<'_> {
         Ok(Some(self.push_create(steps, "Case", subject, fields)))
     }
 
-    fn push_create(
+    /// Adds the create step of a new record and names it for later clauses.
+    pub(super) fn push_create(
         &self,
         steps: &mut Vec<Step>,
         sobject: &str,

@@ -572,14 +572,7 @@ impl Resolver<'_> {
                     fields.insert("WhatId".into(), n.val());
                 }
                 self.check_fields(&d, &fields, true)?;
-                let reference = Self::next_ref(steps);
-                let name = subj.clone();
-                steps.push(create_step("Task", &name, reference.clone(), fields));
-                Ok(Some(Named::Created {
-                    reference,
-                    sobject: "Task".into(),
-                    name,
-                }))
+                Ok(Some(self.push_create(steps, "Task", subj.clone(), fields)))
             }
             Intent::CreateTask {
                 subject,
@@ -639,13 +632,7 @@ impl Resolver<'_> {
                     fields.insert("WhatId".into(), n.val());
                 }
                 self.check_fields(&d, &fields, true)?;
-                let reference = Self::next_ref(steps);
-                steps.push(create_step("Task", &subj, reference.clone(), fields));
-                Ok(Some(Named::Created {
-                    reference,
-                    sobject: "Task".into(),
-                    name: subj,
-                }))
+                Ok(Some(self.push_create(steps, "Task", subj, fields)))
             }
             Intent::ScheduleMeeting {
                 subject,
@@ -799,13 +786,7 @@ impl Resolver<'_> {
                     display = n;
                 }
                 self.check_fields(&d, &fields, true)?;
-                let reference = Self::next_ref(steps);
-                steps.push(create_step(sobject, &display, reference.clone(), fields));
-                Ok(Some(Named::Created {
-                    reference,
-                    sobject: sobject.into(),
-                    name: display,
-                }))
+                Ok(Some(self.push_create(steps, sobject, display, fields)))
             }
             Intent::AddContactRole {
                 contact,

@@ -183,7 +183,11 @@ impl Org {
         self.transport.send(req).await
     }
 
-    async fn send_ok(&self, req: HttpRequest) -> Result<HttpResponse, OrgError> {
+    /// Sends a request; an HTTP error status becomes the org's error.
+    ///
+    /// # Errors
+    /// The transport's error, or the org's error answer.
+    pub async fn send_ok(&self, req: HttpRequest) -> Result<HttpResponse, OrgError> {
         let resp = self.send(req).await?;
         if resp.status >= 400 {
             return Err(OrgError::from_response(&resp));
@@ -191,7 +195,8 @@ impl Org {
         Ok(resp)
     }
 
-    fn req(method: &'static str, path: String, body: Body) -> HttpRequest {
+    /// A request with no query and no headers.
+    pub fn req(method: &'static str, path: String, body: Body) -> HttpRequest {
         HttpRequest {
             method,
             path,
