@@ -933,3 +933,40 @@ async fn leftover_words_are_never_silent_filters() {
         .await;
     assert_eq!(out.status, Status::Answered, "{}", out.message);
 }
+
+#[tokio::test]
+async fn meetings_and_cases_write_what_was_said() {
+    let org = start().await;
+    let (mut agent, _) = org.agent(DANA, DANA_ID);
+    let admin = org.admin();
+    let out = agent
+        .submit(
+            "schedule a meeting with pepper potts on project titan tuesday at 3pm about the phased rollout",
+            yes(),
+        )
+        .await;
+    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    let event = admin
+        .one(
+            "SELECT StartDateTime, EndDateTime, WhatId FROM Event WHERE Subject = 'Phased rollout'",
+        )
+        .await;
+    assert_eq!(event["WhatId"], TITAN);
+    // 3pm in Dana's time zone (America/Los_Angeles, UTC-8 in November), 30 minutes
+    let start = event["StartDateTime"].as_str().unwrap_or_default();
+    let end = event["EndDateTime"].as_str().unwrap_or_default();
+    assert!(start.starts_with("2026-11-24T23:00"), "{event}");
+    assert!(end.starts_with("2026-11-24T23:30"), "{event}");
+    // the priority said first, and shorthand, are read; the subject keeps the rest
+    let out = agent
+        .submit(
+            "open a case for acme corp: hi pri - login page broken",
+            yes(),
+        )
+        .await;
+    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    let case = admin
+        .one("SELECT Priority FROM Case WHERE Subject = 'Login page broken'")
+        .await;
+    assert_eq!(case["Priority"], "High");
+}
