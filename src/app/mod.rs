@@ -24,6 +24,7 @@ use crate::journal::{
 };
 use crate::lang::ParsedCommand;
 use crate::plan::{BULK_JOB_ROWS, Plan, RouteOptions, Staged};
+use crate::resolve::answer::Group;
 use crate::resolve::org::{Org, OrgError};
 use crate::resolve::schema::SchemaCache;
 use crate::resolve::stream::BulkSource;
@@ -79,6 +80,15 @@ pub struct Outcome {
     pub records: Vec<Json>,
     /// Count (answers to "how many", bulk previews).
     pub count: Option<u64>,
+    /// A total ("my total open pipeline").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sum: Option<f64>,
+    /// An average ("my average deal size").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub avg: Option<f64>,
+    /// Grouped figures ("my pipeline by stage"): key, count and, where there is an amount, sum.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
     /// Candidates (ambiguous).
     pub candidates: Vec<Candidate>,
     /// REST calls this command made (describe cache hits excluded).
@@ -114,6 +124,9 @@ impl Outcome {
             changes: Vec::new(),
             records: Vec::new(),
             count: None,
+            sum: None,
+            avg: None,
+            groups: Vec::new(),
             candidates: Vec::new(),
             api_calls: 0,
             failures: Vec::new(),
@@ -155,6 +168,15 @@ pub struct HistoryItem {
     pub changes: Vec<ChangeRow>,
     /// How many changes it holds.
     pub total: usize,
+}
+
+/// How many recent entries "what did I change …" looks through.
+const HISTORY_SCAN: usize = 500;
+
+/// The local calendar day of a journal time (RFC 3339).
+fn local_day(at: &str) -> Option<NaiveDate> {
+    let t = chrono::DateTime::parse_from_rfc3339(at).ok()?;
+    Some(t.with_timezone(&chrono::Local).date_naive())
 }
 
 /// How many changes of each entry [`Agent::history`] reads.
@@ -391,16 +413,16 @@ impl Agent {
                     Err(o) => return o,
                 }
             }
-            Ok(Resolution::Answer {
-                records,
-                count,
-                message,
-            }) => {
-                let mut o = Outcome::new(Status::Answered, message);
-                o.records = records;
-                o.count = count;
+            Ok(Resolution::Answer(a)) => {
+                let mut o = Outcome::new(Status::Answered, a.message);
+                o.records = a.records;
+                o.count = a.count;
+                o.sum = a.sum;
+                o.avg = a.avg;
+                o.groups = a.groups;
                 return o;
             }
+            Ok(Resolution::History(days)) => return self.changes_in(days),
             Ok(Resolution::Undo(steps)) => {
                 let mut last = Outcome::new(Status::Applied, "nothing to undo");
                 for _ in 0..steps.max(1) {
@@ -897,6 +919,47 @@ impl Agent {
             });
         }
         Ok(out)
+    }
+
+    /// "what did I change today": the user's own entries over those days (local dates), newest
+    /// first, as records (`Name` is the phrase). Reads the journal only.
+    fn changes_in(&self, days: crate::lang::DateRange) -> Outcome {
+        let items = match self.history(HISTORY_SCAN) {
+            Ok(items) => items,
+            Err(e) => return Outcome::new(Status::Failed, format!("journal: {e}")),
+        };
+        let records: Vec<Json> = items
+            .iter()
+            .filter(|h| h.entry.user == self.username)
+            .filter(|h| local_day(&h.entry.at).is_some_and(|d| d >= days.start && d <= days.end))
+            .map(|h| {
+                json!({
+                    "Id": h.entry.id,
+                    "Name": h.entry.phrase,
+                    "at": h.entry.at,
+                    "kind": h.entry.kind,
+                    "status": h.entry.status,
+                    "changes": h.total,
+                })
+            })
+            .collect();
+        let when = if days.start == days.end {
+            days.start.to_string()
+        } else {
+            format!("{} to {}", days.start, days.end)
+        };
+        let n = records.len();
+        let mut o = Outcome::new(
+            Status::Answered,
+            match n {
+                0 => format!("you changed nothing with sayso on {when}"),
+                1 => format!("1 command on {when}"),
+                _ => format!("{n} commands on {when}"),
+            },
+        );
+        o.count = Some(n as u64);
+        o.records = records;
+        o
     }
 
     /// The org handle (call counter).

@@ -32,6 +32,10 @@ pub(crate) fn parse_command(g: &Grammar, text: &str, today: NaiveDate) -> Parsed
         }
         fold_selections(&mut clauses);
         link_references(&mut clauses);
+        if asks(g, &toks) && clauses.iter().any(|c| c.intent.writes()) {
+            // "who is the economic buyer on X" must never become "add who as …"
+            clauses = vec![not_understood(g, text)];
+        }
         clauses
     };
     ParsedCommand {
@@ -39,6 +43,12 @@ pub(crate) fn parse_command(g: &Grammar, text: &str, today: NaiveDate) -> Parsed
         today,
         clauses,
     }
+}
+
+/// Whether a phrase is a question: it starts with an `interrogative` ("who", "how many", …).
+fn asks(g: &Grammar, toks: &[Token]) -> bool {
+    let ws: Vec<&str> = toks.iter().map(|t| t.word.as_str()).collect();
+    g.class_prefix("interrogative", &ws).is_some()
 }
 
 /// The words as said, for a clause that is not understood.
@@ -609,6 +619,9 @@ fn fold_selections(clauses: &mut Vec<Clause>) {
             Intent::Question {
                 kind: QuestionKind::List | QuestionKind::LookUp,
                 target: Target::Filter(f),
+                group: None,
+                rank: None,
+                ..
             } => Some(f.clone()),
             _ => None,
         };

@@ -178,7 +178,7 @@ pub struct Grammar {
 }
 
 /// Classes the Rust code relies on; a grammar without them is incomplete.
-const REQUIRED_CLASSES: &[&str] = &[
+pub(crate) const REQUIRED_CLASSES: &[&str] = &[
     "filler",
     "noise_filler",
     "trailing_filler",
@@ -208,6 +208,20 @@ const REQUIRED_CLASSES: &[&str] = &[
     "closing",
     "sector",
     "email_tld",
+    "filter_filler",
+    "won",
+    "lost",
+    "group_by",
+    "rank_largest",
+    "rank_smallest",
+    "rank_soonest",
+    "rank_latest",
+    "interrogative",
+    "weak_filler",
+    "like_keep_after",
+    "note_word",
+    "clause_subject",
+    "company_word",
 ];
 
 impl Grammar {

@@ -143,6 +143,22 @@ pub enum Intent {
         kind: QuestionKind,
         /// The record or the set of records asked about.
         target: Target,
+        /// The fields asked for ("the amount on X", "who owns X"), or the field a total or an
+        /// average adds up (the amount unless said).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        fields: Vec<FieldRef>,
+        /// The contact role asked about ("who is the economic buyer on X").
+        #[serde(skip_serializing_if = "Option::is_none")]
+        role: Option<Value>,
+        /// "by stage", "per owner", "in each status", "by close month": one answer per group.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        group: Option<GroupBy>,
+        /// "five biggest", "the smallest", "next to close", "the most recent".
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rank: Option<Rank>,
+        /// History: the days asked about ("what did I change this week"); today when not said.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        period: Option<DateRange>,
     },
     /// Revert the last `steps` commands.
     Undo {
@@ -193,6 +209,18 @@ pub enum Intent {
 }
 
 impl Intent {
+    /// Whether this intent changes the org (everything but questions, help, undo and
+    /// not-understood; undo writes, but only what the journal says).
+    pub fn writes(&self) -> bool {
+        !matches!(
+            self,
+            Intent::Question { .. }
+                | Intent::Help { .. }
+                | Intent::Undo { .. }
+                | Intent::NotUnderstood { .. }
+        )
+    }
+
     /// The snake_case name of this intent, as used in grammar headers and JSON.
     pub fn name(&self) -> &'static str {
         match self {
@@ -226,6 +254,49 @@ pub enum QuestionKind {
     Status,
     /// "look up Sarah Chen", "find john@acme.com": the record(s) matching.
     LookUp,
+    /// "what's the amount on Titan", "who owns the Tyrell deal": the asked fields of one record.
+    Field,
+    /// "my total open pipeline", "how much have I won this year": the sum of a field.
+    Total,
+    /// "my average open deal size": the average of a field.
+    Average,
+    /// "when did I last talk to Jane Smith": the latest completed activity with a record.
+    LastContact,
+    /// "what did I change today": the user's own journal.
+    History,
+}
+
+/// Grouping of an aggregate answer: a field ("by stage", "per owner"), or a date field by month.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupBy {
+    /// The field as said ("stage", "owner", "close"); `None` for "by month" alone (the object's
+    /// own date: close date, due date).
+    pub field: Option<FieldRef>,
+    /// "by month", "by close month": calendar months of a date field.
+    pub month: bool,
+}
+
+/// Top-N and superlatives: which end of which measure, and how many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Rank {
+    /// What the records are ranked by.
+    pub by: RankBy,
+    /// How many ("five biggest" → 5; "the largest" → 1).
+    pub limit: u32,
+}
+
+/// What a ranked question orders by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RankBy {
+    /// "biggest", "largest", "top": the amount, highest first.
+    Largest,
+    /// "smallest": the amount, lowest first.
+    Smallest,
+    /// "next to close", "soonest", "due next": the record's date, from today on, earliest first.
+    Soonest,
+    /// "most recent", "latest": the record's date, latest first.
+    Latest,
 }
 
 /// Task priority when said.
@@ -376,6 +447,15 @@ pub struct RecordFilter {
     pub amount_over: Option<f64>,
     /// "under 50k": amount strictly less than this.
     pub amount_under: Option<f64>,
+    /// "between 100k and 300k": amount in this range, both ends included.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount_between: Option<(f64, f64)>,
+    /// "won" → `Some(true)`, "lost" → `Some(false)` (closed either way).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub won: Option<bool>,
+    /// "does Sam have", "Sam's", "owned by Sam": another user's name as said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// "overdue": due date before today and not completed.
     pub overdue: bool,
     /// "high priority cases", "urgent tasks": the Priority field.

@@ -402,42 +402,10 @@ mod tests {
 
     /// A tiny grammar: the required classes plus the given lines.
     fn grammar(lines: &str) -> Grammar {
-        let mut lex: String = [
-            "filler",
-            "weak_filler",
-            "like_keep_after",
-            "lead_filler",
-            "repair",
-            "article",
-            "conjunction",
-            "pronoun_person",
-            "pronoun_thing",
-            "demonstrative",
-            "mine",
-            "open",
-            "closed",
-            "all",
-            "task_word",
-            "statement_start",
-            "statement_verb",
-            "bare_clause_start",
-            "true_word",
-            "false_word",
-            "high_priority",
-            "low_priority",
-            "normal_priority",
-            "overdue",
-            "over",
-            "under",
-            "closing",
-            "sector",
-            "email_tld",
-            "trailing_filler",
-            "noise_filler",
-        ]
-        .iter()
-        .map(|c| format!("class {c} = zz{c}\n"))
-        .collect();
+        let mut lex: String = crate::lang::grammar::REQUIRED_CLASSES
+            .iter()
+            .map(|c| format!("class {c} = zz{c}\n"))
+            .collect();
         lex.push_str(
             "class article = the | a\nclass task_word = task\nclass statement_start = she\n",
         );

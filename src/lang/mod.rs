@@ -23,9 +23,9 @@ pub(crate) mod pattern;
 
 pub use grammar::{Grammar, GrammarError, IntentKind};
 pub use intent::{
-    Antecedent, ChangeOp, Clause, DateRange, Entity, FieldAlias, FieldChange, FieldRef, Intent,
-    ObjectKind, ParsedCommand, PersonName, Priority, QuestionKind, RecordFilter, RecordRef, Span,
-    Target, Value, ValueHint,
+    Antecedent, ChangeOp, Clause, DateRange, Entity, FieldAlias, FieldChange, FieldRef, GroupBy,
+    Intent, ObjectKind, ParsedCommand, PersonName, Priority, QuestionKind, Rank, RankBy,
+    RecordFilter, RecordRef, Span, Target, Value, ValueHint,
 };
 
 use chrono::NaiveDate;

@@ -40,6 +40,7 @@ pub(crate) enum SlotName {
     Changes,
     Mine,
     Object,
+    Group,
 }
 
 impl SlotName {
@@ -58,6 +59,7 @@ impl SlotName {
             "date" => Date,
             "duration" => Duration,
             "call" => Call,
+            "group" => Group,
             "priority" => Priority,
             "person" => Person,
             "name" => Name,
@@ -87,7 +89,7 @@ impl SlotName {
             Target | Who | What | About | Contact | Opportunity | Account | Company | Owner => {
                 SlotType::Record
             }
-            Field => SlotType::Field,
+            Field | Group => SlotType::Field,
             Due | Date => SlotType::Date,
             Duration => SlotType::Duration,
             Amount => SlotType::Amount,

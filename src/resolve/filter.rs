@@ -65,7 +65,7 @@ impl LargePage {
 }
 
 impl Resolver<'_> {
-    async fn filter_condition(
+    pub(super) async fn filter_condition(
         &mut self,
         f: &RecordFilter,
     ) -> Result<Option<crate::soql::ast::Condition>, ResolveError> {
@@ -125,6 +125,18 @@ impl Resolver<'_> {
             };
             conds.push(compare(field_name, Operator::Ge, date(range.start)));
             conds.push(compare(field_name, Operator::Le, date(range.end)));
+        }
+        if let Some(won) = f.won {
+            conds.push(eq_bool("IsClosed", true));
+            conds.push(eq_bool("IsWon", won));
+        }
+        if let Some((low, high)) = f.amount_between {
+            conds.push(compare("Amount", Operator::Ge, number(low)));
+            conds.push(compare("Amount", Operator::Le, number(high)));
+        }
+        if let Some(name) = &f.owner {
+            let user = self.find_user(name).await?;
+            conds.push(eq_str("OwnerId", &user.id));
         }
         if let Some(n) = f.amount_over {
             conds.push(compare("Amount", Operator::Gt, number(n)));
@@ -243,7 +255,7 @@ impl Resolver<'_> {
     /// `not_understood` when some leftover words of a filter ("right", "now", "zorblax") are in no
     /// visible record's name. One query. An account said with "at"/"for" is a placed name: one
     /// that matches nothing stays `not_found`.
-    async fn ground_words(&mut self, f: &RecordFilter) -> Result<(), ResolveError> {
+    pub(super) async fn ground_words(&mut self, f: &RecordFilter) -> Result<(), ResolveError> {
         let object = object_of(f);
         let name_field = match object {
             "Case" | "Task" | "Event" => "Subject",
@@ -294,7 +306,7 @@ impl Resolver<'_> {
     }
 
     /// The filter's query (escaped by construction), ordered by the record's name.
-    async fn filter_query(
+    pub(super) async fn filter_query(
         &mut self,
         f: &RecordFilter,
         extra: &[String],
@@ -358,21 +370,6 @@ impl Resolver<'_> {
             next = after;
         }
         Ok(Rows::All(rows))
-    }
-
-    /// How many records match the filter (one query page: `totalSize`).
-    ///
-    /// # Errors
-    /// The org's error, or an invalid qualifier value.
-    pub async fn filter_count(&mut self, f: &RecordFilter) -> Result<u64, ResolveError> {
-        let object = object_of(f);
-        let mut q = query::select(object, &["Id".to_string()]);
-        q.where_clause = self.filter_condition(f).await?;
-        let (_, _, total) = self.org.query_page(&to_soql(&q)).await?;
-        if total == 0 {
-            self.ground_words(f).await?;
-        }
-        Ok(total)
     }
 }
 

@@ -15,6 +15,7 @@
 //! - [`stream`] — bulk updates too large to hold: a query and per-field rules.
 
 mod activity;
+pub mod answer;
 pub mod field;
 pub mod filter;
 pub mod org;
@@ -32,8 +33,8 @@ use serde_json::{Value as Json, json};
 
 use crate::journal::Op;
 use crate::lang::{
-    Clause, FieldChange, Intent, ObjectKind, ParsedCommand, Priority, QuestionKind, RecordRef,
-    Target, Value,
+    Clause, DateRange, FieldChange, Intent, ObjectKind, ParsedCommand, Priority, QuestionKind,
+    RecordRef, Target, Value,
 };
 use crate::plan::{Plan, Step, Val};
 use field::{FieldValue, check_writable, coerce, field_for_value, find_field};
@@ -81,14 +82,9 @@ pub enum Resolution {
     /// Writes.
     Write(Plan),
     /// A question's answer: nothing changes.
-    Answer {
-        /// Records (answers to show/look up/status).
-        records: Vec<Json>,
-        /// The count (answers to "how many").
-        count: Option<u64>,
-        /// One-line answer.
-        message: String,
-    },
+    Answer(answer::Answer),
+    /// "what did I change today": the journal's entries over these days (the app reads them).
+    History(DateRange),
     /// `undo [N]` said as a phrase.
     Undo(u32),
     /// `help [topic]`.
@@ -247,7 +243,7 @@ impl Resolver<'_> {
         }
         if cmd.clauses.len() == 1 {
             match &cmd.clauses[0].intent {
-                Intent::Question { kind, target } => return self.answer(*kind, target).await,
+                Intent::Question { .. } => return self.question(&cmd.clauses[0].intent).await,
                 Intent::Undo { steps } => return Ok(Resolution::Undo(*steps)),
                 Intent::Help { topic } => return Ok(Resolution::Help(topic.clone())),
                 _ => {}
@@ -1138,11 +1134,65 @@ impl Resolver<'_> {
         ));
     }
 
+    /// A question's answer, by what is asked: a record's fields, a figure, groups, a top-N, the
+    /// last contact, the user's history, or the records themselves.
+    async fn question(&mut self, q: &Intent) -> Result<Resolution, ResolveError> {
+        let Intent::Question {
+            kind,
+            target,
+            fields,
+            role,
+            group,
+            rank,
+            period,
+        } = q
+        else {
+            return Err(ResolveError::NotUnderstood(
+                "not a question".into(),
+                Vec::new(),
+            ));
+        };
+        let kind = *kind;
+        let answer = match (kind, target) {
+            (QuestionKind::History, _) => {
+                let today = DateRange {
+                    start: self.today,
+                    end: self.today,
+                };
+                return Ok(Resolution::History(period.unwrap_or(today)));
+            }
+            (QuestionKind::Field, Target::Record(r)) => {
+                self.field_answer(r, fields, role.as_ref()).await?
+            }
+            (QuestionKind::LastContact, Target::Record(r)) => self.last_contact(r).await?,
+            (_, Target::Filter(f)) if group.is_some() => {
+                let measure = matches!(kind, QuestionKind::Total).then(|| &fields[0]);
+                self.group_answer(
+                    f,
+                    group.as_ref().expect("checked"),
+                    measure.filter(|_| !fields.is_empty()),
+                )
+                .await?
+            }
+            (_, Target::Filter(f)) if rank.is_some() => {
+                self.ranked_answer(f, rank.expect("checked")).await?
+            }
+            (QuestionKind::Count, Target::Filter(f)) => self.count_answer(f).await?,
+            (QuestionKind::Total | QuestionKind::Average, Target::Filter(f)) => {
+                self.figure_answer(f, &fields[0], kind == QuestionKind::Average)
+                    .await?
+            }
+            _ => self.answer(kind, target).await?,
+        };
+        Ok(Resolution::Answer(answer))
+    }
+
+    /// Records: a named record (status, look up), or a filter's records (lists, counts).
     async fn answer(
         &mut self,
         kind: QuestionKind,
         target: &Target,
-    ) -> Result<Resolution, ResolveError> {
+    ) -> Result<answer::Answer, ResolveError> {
         // "look up Sarah Chen": a name with no qualifiers is one record, whatever the parser called it.
         let as_record;
         let target = match target {
@@ -1177,11 +1227,8 @@ impl Resolver<'_> {
                             .iter()
                             .map(|c| json!({"sobject": c.sobject, "Id": c.id, "Name": c.name}))
                             .collect();
-                        return Ok(Resolution::Answer {
-                            count: Some(records.len() as u64),
-                            records,
-                            message,
-                        });
+                        let n = records.len() as u64;
+                        return Ok(answer::Answer::records(records, Some(n), message));
                     }
                     other => other?,
                 };
@@ -1202,21 +1249,16 @@ impl Resolver<'_> {
                     .find_map(|f| row.get(*f).and_then(Json::as_str))
                     .map(|s| format!(": {s}"))
                     .unwrap_or_default();
-                Ok(Resolution::Answer {
-                    records: vec![row],
-                    count: None,
-                    message: format!("{} {}{status}", found.sobject, found.name),
-                })
+                Ok(answer::Answer::records(
+                    vec![row],
+                    None,
+                    format!("{} {}{status}", found.sobject, found.name),
+                ))
             }
             Target::Filter(f) => {
                 let object = filter::object_of(f);
                 if kind == QuestionKind::Count {
-                    let n = self.filter_count(f).await?;
-                    return Ok(Resolution::Answer {
-                        records: vec![],
-                        count: Some(n),
-                        message: format!("{n} {object} records"),
-                    });
+                    return self.count_answer(f).await;
                 }
                 let rows = self.filter_rows(f, &[]).await?;
                 let records: Vec<Json> = rows
@@ -1229,16 +1271,14 @@ impl Resolver<'_> {
                     })
                     .collect();
                 let names: Vec<String> = records.iter().map(|r| display_name(object, r)).collect();
-                Ok(Resolution::Answer {
-                    count: Some(records.len() as u64),
-                    message: format!(
-                        "{} {object} record{}: {}",
-                        records.len(),
-                        if records.len() == 1 { "" } else { "s" },
-                        names.join(", ")
-                    ),
-                    records,
-                })
+                let message = format!(
+                    "{} {object} record{}: {}",
+                    records.len(),
+                    if records.len() == 1 { "" } else { "s" },
+                    names.join(", ")
+                );
+                let n = records.len() as u64;
+                Ok(answer::Answer::records(records, Some(n), message))
             }
         }
     }

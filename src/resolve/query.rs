@@ -48,6 +48,11 @@ pub fn compare(field: &str, op: Operator, lit: Literal) -> Condition {
     cmp(field, op, Value::Literal(lit))
 }
 
+/// `field != null`.
+pub fn is_not_null(field: &str) -> Condition {
+    cmp(field, Operator::Ne, Value::Literal(Literal::Null))
+}
+
 /// `field = true|false`.
 pub fn eq_bool(field: &str, b: bool) -> Condition {
     cmp(field, Operator::Eq, Value::Literal(Literal::Boolean(b)))

@@ -184,7 +184,7 @@ fn describe(intent: &Intent) -> String {
         Intent::Reassign { target, owner } => {
             format!("reassign {} to {owner}", target_text(target))
         }
-        Intent::Question { kind, target } => {
+        Intent::Question { kind, target, .. } => {
             format!("question ({kind:?}) about {}", target_text(target))
         }
         Intent::Undo { steps } => format!("undo {steps}"),

@@ -10,6 +10,7 @@
 
 mod create;
 mod event;
+mod question;
 #[cfg(test)]
 use create::person_name;
 mod reference;
@@ -275,39 +276,6 @@ impl<'a> Builder<'a> {
                 .iter()
                 .any(|a| value.hints.iter().any(|h| h.field == a.api_name))
         })
-    }
-
-    fn question(&self, s: &Slots) -> Option<Intent> {
-        let mut kind = match s.fixed_word(SlotName::Kind).as_deref() {
-            Some("count") => QuestionKind::Count,
-            Some("status") => QuestionKind::Status,
-            Some("lookup") => QuestionKind::LookUp,
-            _ => QuestionKind::List,
-        };
-        let mut target = self.target(s.get(SlotName::Target)?);
-        if s.fixed_word(SlotName::Mine).as_deref() == Some("true") {
-            match &mut target {
-                Target::Filter(f) => f.mine = true,
-                Target::Record(r) => r.mine = true,
-            }
-        }
-        if kind == QuestionKind::Count
-            && let Target::Record(r) = &target
-        {
-            // "how many deals do I have": a count is always over a set
-            target = Target::Filter(RecordFilter {
-                object: r.object,
-                mine: r.mine,
-                open: r.open,
-                account: r.account.clone(),
-                text: r.text.clone(),
-                ..Default::default()
-            });
-        }
-        if kind == QuestionKind::List && matches!(target, Target::Record(_)) {
-            kind = QuestionKind::LookUp;
-        }
-        Some(Intent::Question { kind, target })
     }
 
     fn log_call(&self, s: &Slots) -> Intent {

@@ -80,6 +80,26 @@ impl Builder<'_> {
                 i += n;
                 continue;
             }
+            // "sitting", "across the team", "do we have": no qualifier, no name
+            if let Some(n) = self.class("filter_filler", &ws[i..]) {
+                i += n;
+                continue;
+            }
+            if let Some((won, n)) = self.won_at(&ws[i..]) {
+                f.won = Some(won);
+                i += n;
+                continue;
+            }
+            if let Some((range, n)) = between_at(&ws[i..]) {
+                f.amount_between = Some(range);
+                i += n;
+                continue;
+            }
+            if let Some(end) = self.owned_by(&ws, i) {
+                f.owner = Some(ws[i + 2..end].join(" "));
+                i = end;
+                continue;
+            }
             if let Some((p, n)) = self.priority_at(&ws[i..]) {
                 f.priority = Some(p);
                 i += n;
@@ -121,6 +141,10 @@ impl Builder<'_> {
             }
             if let Some(n) = self.class("closing", &ws[i..]) {
                 let k = i + n;
+                // deals close; what is "due" is a task
+                if ws[i] == "due" && f.object.is_none() && i + n < ws.len() {
+                    f.object = Some(ObjectKind::Task);
+                }
                 if let Some(end) =
                     self.longest(&ws, k, 5, |x| entity::period(x, self.today).is_some())
                 {
@@ -131,10 +155,11 @@ impl Builder<'_> {
                 if let Some(end) =
                     self.longest(&ws, k, 6, |x| entity::date(x, self.today).is_some())
                 {
-                    // "closing by December 15": up to that day
+                    // "closing by December 15": up to that day; "due friday": that day
                     if let Some(d) = entity::date(&ws[k..end], self.today) {
+                        let by = matches!(ws[k], "by" | "before" | "until" | "till");
                         f.closing = Some(DateRange {
-                            start: self.today.min(d),
+                            start: if by { self.today.min(d) } else { d },
                             end: d,
                         });
                     }
@@ -205,7 +230,7 @@ impl Builder<'_> {
 
     /// "I own", "owned by me", "assigned to me", "I have", "do I have".
     /// "high priority", "urgent", "low pri" at the start of `ws`.
-    fn priority_at(&self, ws: &[&str]) -> Option<(Priority, usize)> {
+    pub(super) fn priority_at(&self, ws: &[&str]) -> Option<(Priority, usize)> {
         [
             ("high_priority", Priority::High),
             ("low_priority", Priority::Low),
@@ -222,10 +247,39 @@ impl Builder<'_> {
             &["owned", "by", "me"],
             &["assigned", "to", "me"],
             &["do", "i", "have"],
+            &["have", "i", "got"],
+            &["i", "have", "got"],
+            &["i", "'ve", "got"],
+            &["i've", "got"],
+            &["i", "got"],
+            &["have", "i"],
+            &["did", "i"],
             &["i", "have"],
+            &["i"],
             &["of", "mine"],
         ];
         PHRASES.iter().find(|p| ws.starts_with(p)).map(|p| p.len())
+    }
+
+    /// "won", "closed won", "lost": closed and won (`true`) or lost (`false`).
+    fn won_at(&self, ws: &[&str]) -> Option<(bool, usize)> {
+        [("won", true), ("lost", false)]
+            .into_iter()
+            .find_map(|(class, won)| self.class(class, ws).map(|n| (won, n)))
+    }
+
+    /// "owned by Sam Okafor", "assigned to Sam": where another user's name ends (not "me").
+    fn owned_by(&self, ws: &[&str], i: usize) -> Option<usize> {
+        let lead = ws.get(i..i + 2)?;
+        if !matches!(
+            lead,
+            ["owned", "by"] | ["assigned", "to"] | ["belonging", "to"]
+        ) {
+            return None;
+        }
+        let end = self.qualifier_end(ws, i + 2);
+        let name = ws.get(i + 2..end)?;
+        (!name.is_empty() && !matches!(name, ["me"] | ["myself"])).then_some(end)
     }
 
     /// Where a qualifier's words end: at the next qualifier keyword.
@@ -441,4 +495,17 @@ impl Builder<'_> {
         r.text = lower_text(&toks[i..end]);
         r
     }
+}
+
+/// "between 100k and 300k" (either order): an inclusive amount range.
+fn between_at(ws: &[&str]) -> Option<((f64, f64), usize)> {
+    if ws.first() != Some(&"between") {
+        return None;
+    }
+    let and = ws.iter().position(|w| *w == "and")?;
+    let low = entity::amount(&ws[1..and])?.value;
+    let (end, high) = (and + 2..=ws.len().min(and + 5))
+        .rev()
+        .find_map(|e| entity::amount(&ws[and + 1..e]).map(|a| (e, a.value)))?;
+    Some(((low.min(high), low.max(high)), end))
 }
