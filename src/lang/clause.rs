@@ -23,7 +23,7 @@ pub(crate) fn parse_command(g: &Grammar, text: &str, today: NaiveDate) -> Parsed
     let clauses = if toks.is_empty() || toks.len() > MAX_TOKENS {
         vec![not_understood(g, text)]
     } else {
-        let toks = normalize(g, toks);
+        let toks = question_first(g, normalize(g, toks));
         let mut clauses = split_and_build(g, &toks, today);
         if clauses.iter().any(is_not_understood)
             && let Some(topical) = topic_first(g, &toks, today)
@@ -43,6 +43,25 @@ pub(crate) fn parse_command(g: &Grammar, text: &str, today: NaiveDate) -> Parsed
         today,
         clauses,
     }
+}
+
+/// "open opps closing this quarter - how many": a question said after its topic (after a comma,
+/// a dash or a colon) is read as if said first ("how many open opps closing this quarter").
+fn question_first(g: &Grammar, toks: Vec<Token>) -> Vec<Token> {
+    let Some(p) = toks.iter().rposition(|t| t.is_punct() && t.word != ".") else {
+        return toks;
+    };
+    let mut end = toks.len();
+    while end > p + 1 && toks[end - 1].is_punct() {
+        end -= 1;
+    }
+    let tail: Vec<&str> = toks[p + 1..end].iter().map(|t| t.word.as_str()).collect();
+    if p == 0 || tail.is_empty() || !g.in_class("question_tail", &tail) {
+        return toks;
+    }
+    let mut out = toks[p + 1..end].to_vec();
+    out.extend_from_slice(&toks[..p]);
+    out
 }
 
 /// Whether a phrase is a question: it starts with an `interrogative` ("who", "how many", …).

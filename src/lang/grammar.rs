@@ -217,6 +217,8 @@ pub(crate) const REQUIRED_CLASSES: &[&str] = &[
     "rank_soonest",
     "rank_latest",
     "interrogative",
+    "question_tail",
+    "month_group",
     "weak_filler",
     "like_keep_after",
     "note_word",

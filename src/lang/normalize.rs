@@ -153,7 +153,22 @@ pub(crate) fn drop_fillers(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
             if j < tokens.len() && tokens[j].word == "," {
                 keep[j] = false;
                 noise[j] = noise[i];
-                if i >= 2 && matches!(ws[i - 2], "to" | "is" | "be" | "at" | "by") {
+                if i >= 2
+                    && matches!(
+                        ws[i - 2],
+                        "to" | "is"
+                            | "be"
+                            | "at"
+                            | "by"
+                            | "are"
+                            | "was"
+                            | "were"
+                            | "am"
+                            | "the"
+                            | "a"
+                            | "an"
+                    )
+                {
                     keep[i - 1] = false;
                     noise[i - 1] = noise[i];
                 }
@@ -418,6 +433,9 @@ pub(crate) fn drop_repeats(tokens: Vec<Token>) -> Vec<Token> {
 
 /// Drop lead-in words at the start ("okay so", "can you", "please", "and then") and trailing
 /// politeness ("please", "thanks"), keeping at least one token.
+/// The longest `trailing_filler` phrase, in words.
+const MAX_TRAILING: usize = 5;
+
 pub(crate) fn strip_lead(g: &Grammar, mut tokens: Vec<Token>) -> Vec<Token> {
     loop {
         while tokens.first().is_some_and(Token::is_punct) {
@@ -454,7 +472,7 @@ pub(crate) fn strip_lead(g: &Grammar, mut tokens: Vec<Token>) -> Vec<Token> {
             }
             // "… right now", "… at the moment", "… again"
             let ws = words(&tokens);
-            if let Some(k) = (1..=3.min(n - 1))
+            if let Some(k) = (1..=MAX_TRAILING.min(n - 1))
                 .rev()
                 .find(|&k| g.in_class("trailing_filler", &ws[n - k..]))
             {

@@ -62,6 +62,17 @@ impl Answer {
     }
 }
 
+/// The field a total or an average adds up when none is said: the amount.
+pub fn amount_field() -> FieldRef {
+    FieldRef {
+        said: "amount".into(),
+        candidates: vec![crate::lang::FieldAlias {
+            object: None,
+            api_name: "Amount".into(),
+        }],
+    }
+}
+
 /// Aliases of the aggregate columns the answers select.
 const KEY: &str = "k";
 const YEAR: &str = "y";

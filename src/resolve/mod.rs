@@ -1166,20 +1166,18 @@ impl Resolver<'_> {
             }
             (QuestionKind::LastContact, Target::Record(r)) => self.last_contact(r).await?,
             (_, Target::Filter(f)) if group.is_some() => {
-                let measure = matches!(kind, QuestionKind::Total).then(|| &fields[0]);
-                self.group_answer(
-                    f,
-                    group.as_ref().expect("checked"),
-                    measure.filter(|_| !fields.is_empty()),
-                )
-                .await?
+                let measure = fields.first().filter(|_| kind == QuestionKind::Total);
+                self.group_answer(f, group.as_ref().expect("checked"), measure)
+                    .await?
             }
             (_, Target::Filter(f)) if rank.is_some() => {
                 self.ranked_answer(f, rank.expect("checked")).await?
             }
             (QuestionKind::Count, Target::Filter(f)) => self.count_answer(f).await?,
             (QuestionKind::Total | QuestionKind::Average, Target::Filter(f)) => {
-                self.figure_answer(f, &fields[0], kind == QuestionKind::Average)
+                let amount = answer::amount_field();
+                let field = fields.first().unwrap_or(&amount);
+                self.figure_answer(f, field, kind == QuestionKind::Average)
                     .await?
             }
             _ => self.answer(kind, target).await?,

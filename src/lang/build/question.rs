@@ -56,11 +56,10 @@ impl Builder<'_> {
         let mut toks = self.trim_fillers(&toks);
         if matches!(kind, QuestionKind::Total | QuestionKind::Average) && fields.is_empty() {
             // "my average open deal size": the measured field said last
+            // (none said: the resolver adds up the amount, where the object has one)
             if let Some((rest, field)) = self.peel_measure(&toks) {
                 toks = rest;
                 fields.push(field);
-            } else {
-                fields.push(self.field(&tokenize("amount")));
             }
         }
         let aggregate = group.is_some()
@@ -74,6 +73,11 @@ impl Builder<'_> {
         } else {
             self.question_target(&toks)
         };
+        // a bare phrase is a question only when every word is a qualifier
+        if bare && !matches!(&target, Target::Filter(f) if f.text.is_empty() && f.account.is_none())
+        {
+            return None;
+        }
         if s.fixed_word(SlotName::Mine).as_deref() == Some("true") {
             match &mut target {
                 Target::Filter(f) => f.mine = true,
@@ -133,14 +137,19 @@ impl Builder<'_> {
     /// A field alias at the end of a total's or an average's target: ("open deal", "deal size").
     fn peel_measure(&self, toks: &[Token]) -> Option<(Vec<Token>, FieldRef)> {
         let ws = words(toks);
+        // only a field of the object asked about ("in the tech sector" is the account's)
+        let object = (0..ws.len())
+            .find_map(|i| self.object_at(&ws, i).map(|(k, _)| k))
+            .unwrap_or(ObjectKind::Opportunity);
+        let measures = |said: &str| {
+            self.g
+                .field_aliases(said)
+                .iter()
+                .any(|a| a.object.is_none_or(|o| o == object))
+        };
         (1..=self.g.max_field_words.min(ws.len().saturating_sub(1)))
             .rev()
-            .find(|n| {
-                !self
-                    .g
-                    .field_aliases(&ws[ws.len() - n..].join(" "))
-                    .is_empty()
-            })
+            .find(|n| measures(&ws[ws.len() - n..].join(" ")))
             .map(|n| {
                 let cut = ws.len() - n;
                 // "deal size": the object word stays with the target
@@ -233,10 +242,14 @@ impl Builder<'_> {
     fn peel_rank(&self, toks: &[Token]) -> (Vec<Token>, Option<Rank>) {
         let ws = words(toks);
         for i in 0..ws.len() {
-            let Some((by, n)) = RANKS
-                .iter()
-                .find_map(|(class, by)| self.class(class, &ws[i..]).map(|n| (*by, n)))
-            else {
+            // "the next three deals": "next" ranks only with a count after it
+            let next_n = (ws[i] == "next" && ws.get(i + 1).is_some_and(|w| count_at(w).is_some()))
+                .then_some((RankBy::Soonest, 1));
+            let Some((by, n)) = next_n.or_else(|| {
+                RANKS
+                    .iter()
+                    .find_map(|(class, by)| self.class(class, &ws[i..]).map(|n| (*by, n)))
+            }) else {
                 continue;
             };
             // "closing next month", "last week", "top priority" belong to other qualifiers

@@ -65,6 +65,15 @@ impl Builder<'_> {
                 i += n;
                 continue;
             }
+            if let Some((who, n)) = self.possession_at(&ws[i..]) {
+                match who {
+                    Possessor::Me => f.mine = true,
+                    Possessor::Us => {}
+                    Possessor::User(name) => f.owner = Some(name),
+                }
+                i += n;
+                continue;
+            }
             if let Some(n) = self.class("open", &ws[i..]) {
                 f.open = Some(true);
                 i += n;
@@ -259,6 +268,29 @@ impl Builder<'_> {
             &["of", "mine"],
         ];
         PHRASES.iter().find(|p| ws.starts_with(p)).map(|p| p.len())
+    }
+
+    /// "do I still have", "have I got", "has the team", "does Sam have", "I've got", "we have":
+    /// whose records, and how many words say it.
+    fn possession_at(&self, ws: &[&str]) -> Option<(Possessor, usize)> {
+        const AUX: [&str; 6] = ["do", "does", "did", "have", "has", "had"];
+        const ADVERBS: [&str; 5] = ["still", "currently", "actually", "already", "really"];
+        const HAVE: [&str; 8] = ["have", "has", "got", "own", "get", "'ve", "'s", "hold"];
+        let aux = ws.first().is_some_and(|w| AUX.contains(w));
+        let mut k = usize::from(aux);
+        let (who, n) = subject_at(&ws[k..])?;
+        k += n;
+        while ws.get(k).is_some_and(|w| ADVERBS.contains(w)) {
+            k += 1;
+        }
+        let mut had = false;
+        while ws.get(k).is_some_and(|w| HAVE.contains(w)) {
+            k += 1;
+            had = true;
+        }
+        // "i" alone is the existing `mine_phrase`; a name needs its auxiliary and verb
+        let named = matches!(who, Possessor::User(_));
+        ((aux || had) && (!named || (aux && had))).then_some((who, k))
     }
 
     /// "won", "closed won", "lost": closed and won (`true`) or lost (`false`).
@@ -508,4 +540,50 @@ fn between_at(ws: &[&str]) -> Option<((f64, f64), usize)> {
         .rev()
         .find_map(|e| entity::amount(&ws[and + 1..e]).map(|a| (e, a.value)))?;
     Some(((low.min(high), low.max(high)), end))
+}
+
+/// Whose records a question asks about.
+enum Possessor {
+    /// "I", "do I have".
+    Me,
+    /// "we", "the team": everyone's the user can see.
+    Us,
+    /// "does Sam have": another user, by name as said.
+    User(String),
+}
+
+/// The subject of "do I have", "has the team", "does Sam Okafor have": who, and its length.
+fn subject_at(ws: &[&str]) -> Option<(Possessor, usize)> {
+    const US: [&[&str]; 7] = [
+        &["the", "team"],
+        &["my", "team"],
+        &["our", "team"],
+        &["the", "company"],
+        &["we"],
+        &["you"],
+        &["everyone"],
+    ];
+    match ws.first().copied()? {
+        "i" | "i've" => return Some((Possessor::Me, 1)),
+        "we've" => return Some((Possessor::Us, 1)),
+        _ => {}
+    }
+    if let Some(p) = US.iter().find(|p| ws.starts_with(p)) {
+        return Some((Possessor::Us, p.len()));
+    }
+    // a user's name: one or two words before the verb
+    (1..=2).find_map(|n| {
+        let next = ws.get(n)?;
+        let name = &ws[..n];
+        let plain = name.iter().all(|w| {
+            w.chars().all(char::is_alphabetic)
+                && !matches!(*w, "it" | "they" | "that" | "this" | "there")
+        });
+        (plain
+            && matches!(
+                *next,
+                "have" | "got" | "own" | "get" | "still" | "currently"
+            ))
+        .then(|| (Possessor::User(name.join(" ")), n))
+    })
 }
