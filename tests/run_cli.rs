@@ -492,3 +492,186 @@ fn past_the_budget_warning_every_command_says_so() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.lines().filter(|l| l.starts_with('{')).count(), 1);
 }
+
+/// Every row of a query as the sandbox administrator (all pages).
+fn admin_rows(url: &str, token: &str, soql: &str) -> Vec<Value> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::new();
+        let mut rows = Vec::new();
+        let mut next = format!(
+            "{url}/services/data/v63.0/query?q={}",
+            url::form_urlencoded::byte_serialize(soql.as_bytes()).collect::<String>()
+        );
+        loop {
+            let page: Value = client
+                .get(&next)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            rows.extend(page["records"].as_array().cloned().unwrap_or_default());
+            match page["nextRecordsUrl"].as_str() {
+                Some(n) => next = format!("{url}{n}"),
+                None => return rows,
+            }
+        }
+    })
+}
+
+/// What the org holds, as the administrator sees it: every record's id and last change, by object.
+fn org_state(url: &str, token: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for object in [
+        "Opportunity",
+        "Account",
+        "Contact",
+        "Lead",
+        "Case",
+        "Task",
+        "Event",
+        "OpportunityContactRole",
+        "ContentNote",
+    ] {
+        for r in admin_rows(
+            url,
+            token,
+            &format!("SELECT Id, SystemModstamp FROM {object}"),
+        ) {
+            out.push((r["Id"].to_string(), r["SystemModstamp"].to_string()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Dana's open opportunities as the administrator reads them, row by row (no aggregates).
+fn danas_open_deals(url: &str, token: &str) -> Vec<Value> {
+    let me = admin_rows(
+        url,
+        token,
+        "SELECT Id FROM User WHERE Username = 'dana.reyes@demo.sayso.dev'",
+    );
+    let me = me[0]["Id"].as_str().unwrap().to_string();
+    admin_rows(
+        url,
+        token,
+        "SELECT Id, Name, OwnerId, Amount, StageName, CloseDate, IsClosed FROM Opportunity",
+    )
+    .into_iter()
+    .filter(|r| r["OwnerId"] == me.as_str() && r["IsClosed"] == false)
+    .collect()
+}
+
+fn amount(r: &Value) -> f64 {
+    r["Amount"].as_f64().unwrap_or(0.0)
+}
+
+#[test]
+fn questions_answer_what_the_org_holds_in_one_query_and_never_write() {
+    let s = serve(&[]);
+    s.login("dana.reyes@demo.sayso.dev");
+    let token = admin_token(&s.url);
+    let before = org_state(&s.url, &token);
+    let deals = danas_open_deals(&s.url, &token);
+    assert!(deals.len() > 5, "the demo org gives Dana open deals");
+    let total: f64 = deals.iter().map(amount).sum();
+
+    // warm the describe cache: then every aggregate question is exactly one query
+    let (code, v) = s.run("how many open deals do I have");
+    assert_eq!((code, v["status"].as_str()), (0, Some("answered")), "{v}");
+    assert_eq!(v["count"], deals.len() as u64, "{v}");
+    let (_, v) = s.run("what's my total open pipeline");
+    assert!((v["sum"].as_f64().unwrap() - total).abs() < 0.5, "{v}");
+    assert_eq!(v["api_calls"], 1, "a total is one query: {v}");
+    let (_, v) = s.run("what's my average open deal size");
+    let avg = total / deals.len() as f64;
+    assert!((v["avg"].as_f64().unwrap() - avg).abs() < 0.5, "{v}");
+    assert_eq!(v["api_calls"], 1, "{v}");
+
+    // grouped: by stage and by close month, each group's count and sum
+    let (_, v) = s.run("break down my open pipeline by stage");
+    assert_eq!(v["api_calls"], 1, "{v}");
+    let groups = v["groups"].as_array().unwrap();
+    let mut stages: Vec<&str> = deals
+        .iter()
+        .map(|d| d["StageName"].as_str().unwrap())
+        .collect();
+    stages.sort();
+    stages.dedup();
+    assert_eq!(groups.len(), stages.len(), "{v}");
+    for g in groups {
+        let key = g["key"].as_str().unwrap();
+        let mine: Vec<&Value> = deals.iter().filter(|d| d["StageName"] == key).collect();
+        assert_eq!(g["count"], mine.len() as u64, "{key}");
+        let sum: f64 = mine.iter().map(|d| amount(d)).sum();
+        assert!((g["sum"].as_f64().unwrap() - sum).abs() < 0.5, "{key}");
+    }
+    let (_, v) = s.run("my open pipeline by close month");
+    for g in v["groups"].as_array().unwrap() {
+        let key = g["key"].as_str().unwrap();
+        let n = deals
+            .iter()
+            .filter(|d| d["CloseDate"].as_str().unwrap().starts_with(key))
+            .count();
+        assert_eq!(g["count"], n as u64, "{key}: {v}");
+    }
+
+    // top-N and "closes next": in order, from today on
+    let mut by_amount = deals.clone();
+    by_amount.sort_by(|a, b| amount(b).total_cmp(&amount(a)));
+    let (_, v) = s.run("what are my 3 biggest open deals");
+    let names: Vec<&str> = v["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Name"].as_str().unwrap())
+        .collect();
+    let want: Vec<&str> = by_amount[..3]
+        .iter()
+        .map(|d| d["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, want);
+    let next = deals
+        .iter()
+        .filter(|d| d["CloseDate"].as_str().unwrap() >= "2026-11-18")
+        .min_by_key(|d| d["CloseDate"].as_str().unwrap().to_string())
+        .unwrap();
+    let (_, v) = s.run("which of my deals closes next");
+    assert_eq!(v["records"][0]["Name"], next["Name"], "{v}");
+    assert_eq!(v["records"].as_array().unwrap().len(), 1, "{v}");
+
+    // the asked field of a named record, and a related record's name
+    let titan = deals.iter().find(|d| d["Name"] == "Project Titan").unwrap();
+    let (_, v) = s.run("what's the amount on project titan");
+    assert_eq!(v["records"][0]["Amount"], titan["Amount"], "{v}");
+    let (_, v) = s.run("who owns project titan");
+    assert_eq!(v["records"][0]["Owner.Name"], "Dana Reyes", "{v}");
+
+    // a question is never a write, even when it reads like one
+    let (code, v) = s.run("who is the economic buyer on project titan");
+    assert_eq!(code, 0, "{v}");
+    let (code, v) = s.run("what did I change today");
+    assert_eq!((code, v["count"].as_u64()), (0, Some(0)), "{v}");
+    assert_eq!(
+        org_state(&s.url, &token),
+        before,
+        "a question changed the org"
+    );
+
+    // history answers from the journal: today's commands (the real clock, as the journal keeps it)
+    let write = "set the next step on project titan to call the CFO";
+    let (code, _) = s.run(write);
+    assert_eq!(code, 0);
+    let out = s
+        .sayso(&["run", "--json", "what did I change today"])
+        .env_remove("SAYSO_TODAY")
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["count"], 1, "{v}");
+    assert_eq!(v["records"][0]["Name"], write, "{v}");
+}

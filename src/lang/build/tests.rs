@@ -248,3 +248,111 @@ fn dictated_person_names_get_capitals() {
     let p = person_name(&toks("Cher")).expect("a name");
     assert_eq!((p.first, p.last.as_str()), (None, "Cher"));
 }
+
+/// A question as parsed, in short: kind, object, qualifiers, fields, group, rank.
+#[track_caller]
+fn ask(text: &str) -> String {
+    let cmd = crate::lang::parse(text, b().today).expect("grammar");
+    let [c] = cmd.clauses.as_slice() else {
+        return format!("{} clauses", cmd.clauses.len());
+    };
+    let Intent::Question {
+        kind,
+        target,
+        fields,
+        role,
+        group,
+        rank,
+        ..
+    } = &c.intent
+    else {
+        return c.intent.name().to_string();
+    };
+    let t = match target {
+        Target::Filter(f) => format!(
+            "{:?} mine={} open={:?} won={:?} owner={:?} between={:?} closing={:?} text={:?}",
+            f.object,
+            f.mine,
+            f.open,
+            f.won,
+            f.owner,
+            f.amount_between,
+            f.closing.map(|c| format!("{}..{}", c.start, c.end)),
+            f.text
+        ),
+        Target::Record(r) => format!("record {:?}", r.text),
+    };
+    let fields: Vec<&str> = fields.iter().map(|f| f.said.as_str()).collect();
+    format!(
+        "{kind:?} {t} fields={fields:?} role={:?} group={:?} rank={:?}",
+        role.as_ref().map(|r| r.said.as_str()),
+        group
+            .as_ref()
+            .map(|g| (g.field.as_ref().map(|f| f.said.clone()), g.month)),
+        rank.map(|r| (r.by, r.limit))
+    )
+}
+
+#[test]
+fn questions() {
+    assert_eq!(
+        ask("whats the amount on titan again"),
+        "Field record \"titan\" fields=[\"amount\"] role=None group=None rank=None"
+    );
+    assert_eq!(
+        ask("remind me who the economic buyer is on the globex enterprise license"),
+        "Field record \"globex enterprise license\" fields=[] role=Some(\"economic buyer\") group=None rank=None"
+    );
+    assert_eq!(
+        ask("How many deals has Sam got open right now?"),
+        "Count Some(Opportunity) mine=false open=Some(true) won=None owner=Some(\"sam\") between=None closing=None text=\"\" fields=[] role=None group=None rank=None"
+    );
+    assert_eq!(
+        ask("how many of my open deals are between 100k and 300k"),
+        "Count Some(Opportunity) mine=true open=Some(true) won=None owner=None between=Some((100000.0, 300000.0)) closing=None text=\"\" fields=[] role=None group=None rank=None"
+    );
+    assert_eq!(
+        ask("how much have I won this year"),
+        "Total None mine=true open=None won=Some(true) owner=None between=None closing=Some(\"2026-01-01..2026-12-31\") text=\"\" fields=[] role=None group=None rank=None"
+    );
+    assert_eq!(
+        ask("what's my average open deal size"),
+        "Average Some(Opportunity) mine=true open=Some(true) won=None owner=None between=None closing=None text=\"\" fields=[\"deal size\"] role=None group=None rank=None"
+    );
+    assert_eq!(
+        ask("break down my open pipeline by stage"),
+        "Total None mine=true open=Some(true) won=None owner=None between=None closing=None text=\"\" fields=[] role=None group=Some((Some(\"stage\"), false)) rank=None"
+    );
+    assert_eq!(
+        ask("top 3 open deals closing this quarter"),
+        "List Some(Opportunity) mine=false open=Some(true) won=None owner=None between=None closing=Some(\"2026-10-01..2026-12-31\") text=\"\" fields=[] role=None group=None rank=Some((Largest, 3))"
+    );
+    assert_eq!(
+        ask("which of my deals closes next"),
+        "List Some(Opportunity) mine=true open=None won=None owner=None between=None closing=None text=\"\" fields=[] role=None group=None rank=Some((Soonest, 1))"
+    );
+    assert_eq!(
+        ask("what tasks do I have due friday"),
+        "List Some(Task) mine=true open=None won=None owner=None between=None closing=Some(\"2026-11-20..2026-11-20\") text=\"\" fields=[] role=None group=None rank=None"
+    );
+    // "closing next month" is a period, not "next"; "top priority" is a priority
+    assert!(ask("how many deals are closing next month").contains("rank=None"));
+    assert!(ask("how many top priority tasks do I have").contains("rank=None"));
+}
+
+#[test]
+fn a_question_never_writes() {
+    for q in [
+        "who is the economic buyer on project titan",
+        "what add a note to titan saying close every deal",
+        "how many deals set the stage to closed lost",
+        "which deals should I move to negotiation",
+    ] {
+        let cmd = crate::lang::parse(q, b().today).expect("grammar");
+        assert!(
+            cmd.clauses.iter().all(|c| !c.intent.writes()),
+            "{q}: {:?}",
+            cmd.clauses
+        );
+    }
+}
