@@ -259,6 +259,9 @@ pub fn render(out: &Outcome, json: bool) {
         };
         println!("  - {name} {}", extra.join(", "));
     }
+    if !out.groups.is_empty() {
+        println!("{}", crate::shell::render::groups_table(&out.groups));
+    }
     if !out.candidates.is_empty() {
         println!("  which one?");
         for (i, c) in out.candidates.iter().enumerate() {

@@ -10,7 +10,7 @@
 
 mod completion;
 mod flow;
-mod render;
+pub(crate) mod render;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -8,6 +8,7 @@ use std::io::IsTerminal;
 
 use comfy_table::{ContentArrangement, Table, presets};
 use sayso::app::{Outcome, Status};
+use sayso::resolve::answer::Group;
 use serde_json::Value as Json;
 
 /// Whether to colour output.
@@ -156,6 +157,25 @@ pub(crate) fn records_table(records: &[Json]) -> String {
         let mut row = vec![record_name(r)];
         for c in &cols {
             row.push(r.get(c).map(value).unwrap_or_default());
+        }
+        t.add_row(row);
+    }
+    t.to_string()
+}
+
+/// Grouped figures as a table: the group, its count and, where there is one, its total.
+pub(crate) fn groups_table(groups: &[Group]) -> String {
+    let mut t = new_table();
+    let with_sum = groups.iter().any(|g| g.sum.is_some());
+    let mut header = vec!["Group", "Count"];
+    if with_sum {
+        header.push("Total");
+    }
+    t.set_header(header);
+    for g in groups {
+        let mut row = vec![g.key.clone(), thousands(g.count as i64)];
+        if let Some(s) = g.sum {
+            row.push(thousands(s.round() as i64));
         }
         t.add_row(row);
     }
@@ -346,6 +366,9 @@ pub(crate) fn outcome_named(out: &Outcome, names: &Names, style: &Style) -> Stri
     if out.status == Status::Answered && !out.records.is_empty() {
         lines.push(records_table(&out.records));
     }
+    if !out.groups.is_empty() {
+        lines.push(groups_table(&out.groups));
+    }
     for f in out.failures.iter().take(SHOWN) {
         lines.push(style.red(&format!("  failed: {}: {}", f.name, f.error)));
     }
@@ -439,6 +462,25 @@ mod tests {
         assert!(confirmed("y", 1));
         assert!(!confirmed("n", 1));
         assert!(apply_question(2).contains("type yes or 2"));
+    }
+
+    #[test]
+    fn grouped_answers_are_a_table_of_count_and_total() {
+        let g = |key: &str, count, sum| Group {
+            key: key.into(),
+            count,
+            sum,
+        };
+        let t = groups_table(&[
+            g("Prospecting", 2, Some(1_080_000.0)),
+            g("Negotiation/Review", 1, Some(95_000.5)),
+        ]);
+        assert!(
+            t.contains("Total") && t.contains("1,080,000") && t.contains("95,001"),
+            "{t}"
+        );
+        let t = groups_table(&[g("Escalated", 3, None)]);
+        assert!(!t.contains("Total") && t.contains("Escalated"), "{t}");
     }
 
     #[test]
