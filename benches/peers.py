@@ -269,6 +269,20 @@ def scale(box_bin, n, agent_bulk_max):
         wall, rss, out_q = timed([box.bin, 'run', '--yes', '--json', 'how many opportunities do I have in qualification'],
                                  box.env)
         out['agent_count_s'], out['agent_count_rss'] = wall, rss
+        # questions with figures: one aggregate query each, memory flat in N
+        want_sum = box.query("SELECT SUM(Amount) s FROM Opportunity WHERE OwnerId = '%s' AND IsClosed = false "
+                             "AND StageName = 'Qualification'" % owner)['records'][0]['s'] or 0
+        want_open = box.query("SELECT COUNT() FROM Opportunity WHERE OwnerId = '%s' AND IsClosed = false"
+                              % owner)['totalSize']
+        for key, phrase in (('total', 'my total pipeline in qualification'), ('groups', 'my pipeline by stage')):
+            wall, rss, o = timed([box.bin, 'run', '--yes', '--json', phrase], box.env)
+            res = json.loads([l for l in o.splitlines() if l.startswith('{')][-1])
+            out['agent_%s_s' % key], out['agent_%s_rss' % key] = wall, rss
+            out['agent_%s_calls' % key] = res['api_calls']
+            if key == 'total':
+                assert abs(res['sum'] - want_sum) < 1, (res['sum'], want_sum)
+            else:
+                assert sum(g['count'] for g in res['groups']) == want_open, res['groups']
         if n > agent_bulk_max:
             out.update(agent_bulk_s=float('nan'), agent_bulk_rss=float('nan'), agent_bulk_calls=0, agent_bulk_rows=0,
                        agent_undo_s=float('nan'), agent_undo_rss=float('nan'), agent_undo_calls=0)
@@ -306,15 +320,19 @@ def main():
     if a.scale:
         print('| N | seed via Bulk 2.0 (rows/s) | selective query (ms) | COUNT() (ms) | first 2,000-row page (ms) '
               '| agent count: wall s / peak RSS MiB | agent bulk update: rows, calls, wall s, rows/s, peak RSS MiB '
-              '| agent undo of it: calls, wall s, peak RSS MiB |')
-        print('|---|---|---|---|---|---|---|---|')
+              '| agent undo of it: calls, wall s, peak RSS MiB '
+              '| agent "my total pipeline in qualification" / "my pipeline by stage": calls, wall s, peak RSS MiB |')
+        print('|---|---|---|---|---|---|---|---|---|')
         for n in [int(x) for x in a.scale.split(',')]:
             r = scale(a.bin, n, a.agent_bulk_max)
             print('| {n:,} | {seed_rps:,.0f} ({seed_s:.1f} s) | {selective_ms:.1f} | {count_ms:.0f} | {page_ms:.0f} '
                   '| {agent_count_s:.2f} / {c_rss:.1f} | {agent_bulk_rows:,}, {agent_bulk_calls}, {agent_bulk_s:.1f}, '
-                  '{b_rps:,.0f}, {b_rss:.1f} | {agent_undo_calls}, {agent_undo_s:.1f}, {u_rss:.1f} |'.format(
+                  '{b_rps:,.0f}, {b_rss:.1f} | {agent_undo_calls}, {agent_undo_s:.1f}, {u_rss:.1f} '
+                  '| {agent_total_calls}, {agent_total_s:.2f}, {t_rss:.1f} / {agent_groups_calls}, {agent_groups_s:.2f}, '
+                  '{g_rss:.1f} |'.format(
                       c_rss=r['agent_count_rss'] / 1024, b_rss=r['agent_bulk_rss'] / 1024,
-                      u_rss=r['agent_undo_rss'] / 1024,
+                      u_rss=r['agent_undo_rss'] / 1024, t_rss=r['agent_total_rss'] / 1024,
+                      g_rss=r['agent_groups_rss'] / 1024,
                                                      b_rps=r['agent_bulk_rows'] / r['agent_bulk_s'] if r['agent_bulk_rows'] else float('nan'),
                                                      **r), flush=True)
         return
