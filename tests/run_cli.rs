@@ -644,6 +644,24 @@ fn questions_answer_what_the_org_holds_in_one_query_and_never_write() {
     assert_eq!(v["records"][0]["Name"], next["Name"], "{v}");
     assert_eq!(v["records"].as_array().unwrap().len(), 1, "{v}");
 
+    // staleness: the last activity, else the last change, before 30 days ago
+    let rows = admin_rows(
+        &s.url,
+        &token,
+        "SELECT Id, OwnerId, IsClosed, LastActivityDate, LastModifiedDate FROM Opportunity",
+    );
+    let ids: Vec<&Value> = deals.iter().map(|d| &d["Id"]).collect();
+    let stale = rows
+        .iter()
+        .filter(|r| ids.contains(&&r["Id"]))
+        .filter(|r| match r["LastActivityDate"].as_str() {
+            Some(d) => d < "2026-10-19",
+            None => r["LastModifiedDate"].as_str().unwrap() < "2026-10-19",
+        })
+        .count();
+    let (_, v) = s.run("how many of my open deals haven't been touched in 30 days");
+    assert_eq!(v["count"], stale as u64, "{v}");
+
     // the asked field of a named record, and a related record's name
     let titan = deals.iter().find(|d| d["Name"] == "Project Titan").unwrap();
     let (_, v) = s.run("what's the amount on project titan");

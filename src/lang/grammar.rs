@@ -219,6 +219,8 @@ pub(crate) const REQUIRED_CLASSES: &[&str] = &[
     "interrogative",
     "question_tail",
     "month_group",
+    "untouched",
+    "stale",
     "weak_filler",
     "like_keep_after",
     "note_word",

@@ -453,6 +453,10 @@ pub struct RecordFilter {
     /// "won" → `Some(true)`, "lost" → `Some(false)` (closed either way).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub won: Option<bool>,
+    /// "not touched in 30 days", "stale": the record was last touched (its last activity, else its
+    /// last change) before this day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untouched_since: Option<NaiveDate>,
     /// "does Sam have", "Sam's", "owned by Sam": another user's name as said.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,

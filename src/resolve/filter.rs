@@ -10,8 +10,8 @@ use super::query::{self, and, compare, contains, date, eq_bool, eq_str, number, 
 use super::stream::{BulkSource, Rule};
 use super::{ResolveError, Resolver};
 use crate::lang::{Priority, RecordFilter};
-use crate::soql::ast::Operator;
 use crate::soql::ast::Query;
+use crate::soql::ast::{Condition, Operator};
 
 /// The object a filter reads: as said, else tasks for "overdue", else opportunities.
 pub fn object_of(f: &RecordFilter) -> &'static str {
@@ -133,6 +133,18 @@ impl Resolver<'_> {
         if let Some((low, high)) = f.amount_between {
             conds.push(compare("Amount", Operator::Ge, number(low)));
             conds.push(compare("Amount", Operator::Le, number(high)));
+        }
+        if let Some(day) = f.untouched_since {
+            // the last activity, else the last change
+            let changed = compare("LastModifiedDate", Operator::Lt, query::start_of(day));
+            conds.extend(if has("LastActivityDate") {
+                or(vec![
+                    compare("LastActivityDate", Operator::Lt, date(day)),
+                    Condition::And(vec![query::is_null("LastActivityDate"), changed]),
+                ])
+            } else {
+                Some(changed)
+            });
         }
         if let Some(name) = &f.owner {
             let user = self.find_user(name).await?;

@@ -48,6 +48,16 @@ pub fn compare(field: &str, op: Operator, lit: Literal) -> Condition {
     cmp(field, op, Value::Literal(lit))
 }
 
+/// `field = null`.
+pub fn is_null(field: &str) -> Condition {
+    cmp(field, Operator::Eq, Value::Literal(Literal::Null))
+}
+
+/// Midnight UTC of a day, as a dateTime literal.
+pub fn start_of(d: chrono::NaiveDate) -> Literal {
+    Literal::DateTime(format!("{}T00:00:00Z", d.format("%Y-%m-%d")))
+}
+
 /// `field != null`.
 pub fn is_not_null(field: &str) -> Condition {
     cmp(field, Operator::Ne, Value::Literal(Literal::Null))

@@ -99,6 +99,11 @@ impl Builder<'_> {
                 i += n;
                 continue;
             }
+            if let Some((since, n)) = self.untouched_at(&ws[i..]) {
+                f.untouched_since = Some(since);
+                i += n;
+                continue;
+            }
             if let Some((range, n)) = between_at(&ws[i..]) {
                 f.amount_between = Some(range);
                 i += n;
@@ -291,6 +296,22 @@ impl Builder<'_> {
         // "i" alone is the existing `mine_phrase`; a name needs its auxiliary and verb
         let named = matches!(who, Possessor::User(_));
         ((aux || had) && (!named || (aux && had))).then_some((who, k))
+    }
+
+    /// "not touched in 30 days", "no activity for two weeks", "stale" (30 days): the day before
+    /// which the records were last touched.
+    fn untouched_at(&self, ws: &[&str]) -> Option<(NaiveDate, usize)> {
+        if let Some(n) = self.class("untouched", ws) {
+            let end = self.longest(ws, n, 3, |x| entity::span(x).is_some())?;
+            let span = entity::span(&ws[n..end])?;
+            let back = Span {
+                months: -span.months,
+                days: -span.days,
+            };
+            return Some((entity::add_span(self.today, back)?, end));
+        }
+        let n = self.class("stale", ws)?;
+        Some((self.today - chrono::Duration::days(STALE_DAYS), n))
     }
 
     /// "won", "closed won", "lost": closed and won (`true`) or lost (`false`).
@@ -528,6 +549,9 @@ impl Builder<'_> {
         r
     }
 }
+
+/// "stale deals": not touched in this many days.
+const STALE_DAYS: i64 = 30;
 
 /// "between 100k and 300k" (either order): an inclusive amount range.
 fn between_at(ws: &[&str]) -> Option<((f64, f64), usize)> {

@@ -335,6 +335,20 @@ fn questions() {
         ask("what tasks do I have due friday"),
         "List Some(Task) mine=true open=None won=None owner=None between=None closing=Some(\"2026-11-20..2026-11-20\") text=\"\" fields=[] role=None group=None rank=None"
     );
+    let stale = ask("how many of my open deals haven't been touched in 30 days");
+    assert!(
+        stale.starts_with("Count Some(Opportunity) mine=true open=Some(true)"),
+        "{stale}"
+    );
+    let f = |t: &str| match b().target(&toks(t)) {
+        Target::Filter(f) => f.untouched_since.map(|d| d.to_string()),
+        Target::Record(_) => None,
+    };
+    assert_eq!(
+        f("my deals not touched in two weeks"),
+        Some("2026-11-04".into())
+    );
+    assert_eq!(f("all my stale deals"), Some("2026-10-19".into()));
     // "closing next month" is a period, not "next"; "top priority" is a priority
     assert!(ask("how many deals are closing next month").contains("rank=None"));
     assert!(ask("how many top priority tasks do I have").contains("rank=None"));
