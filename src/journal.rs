@@ -527,7 +527,17 @@ impl Journal {
         changes: &[PlannedChange],
     ) -> Result<(i64, Vec<i64>), JournalError> {
         let tx = self.conn.transaction()?;
-        let entry = insert_entry(&tx, EntryOwner { token: &self.owner.token, client: self.client.as_deref() }, user, phrase, kind, refers_to)?;
+        let entry = insert_entry(
+            &tx,
+            EntryOwner {
+                token: &self.owner.token,
+                client: self.client.as_deref(),
+            },
+            user,
+            phrase,
+            kind,
+            refers_to,
+        )?;
         let ids = insert_changes(&tx, INSERT_CHANGE, entry, 0, changes)?;
         tx.commit()?;
         Ok((entry, ids))
@@ -1030,7 +1040,17 @@ impl Journal {
         if exists.is_none() {
             return Ok(None);
         }
-        let entry = insert_entry(&tx, EntryOwner { token: &self.owner.token, client: self.client.as_deref() }, user, phrase, kind, refers_to)?;
+        let entry = insert_entry(
+            &tx,
+            EntryOwner {
+                token: &self.owner.token,
+                client: self.client.as_deref(),
+            },
+            user,
+            phrase,
+            kind,
+            refers_to,
+        )?;
         let n = tx.execute(
             "INSERT INTO change (entry_id, seq, op, sobject, record_id, name, old, new)
              SELECT ?1, seq, op, sobject, record_id, name, old, new FROM stage_change WHERE stage_id = ?2 ORDER BY seq",
@@ -1515,7 +1535,13 @@ mod tests {
         assert_eq!(j.entries(5).unwrap()[0].client, None);
         j.set_client(Some("claude-ai".into()));
         let (entry, _) = j
-            .begin("dana", "update titan", EntryKind::Command, None, &[update("006A")])
+            .begin(
+                "dana",
+                "update titan",
+                EntryKind::Command,
+                None,
+                &[update("006A")],
+            )
             .unwrap();
         assert_eq!(
             j.entry(entry).unwrap().unwrap().client.as_deref(),
@@ -1523,7 +1549,13 @@ mod tests {
         );
         j.set_client(None);
         let (cli, _) = j
-            .begin("dana", "update titan", EntryKind::Command, None, &[update("006A")])
+            .begin(
+                "dana",
+                "update titan",
+                EntryKind::Command,
+                None,
+                &[update("006A")],
+            )
             .unwrap();
         assert_eq!(j.entry(cli).unwrap().unwrap().client, None);
     }

@@ -514,15 +514,20 @@ impl Agent {
         out
     }
 
-    /// Executes a plan previewed a while ago (the MCP server's `apply`): updates of a single
-    /// record keep the guard read at preview time (`If-Unmodified-Since`: a record changed since
-    /// is a `conflict`), and the records of a filter, sent in collections without a per-record
-    /// guard, are read and compared with the previewed old values first (changed since: a
-    /// `conflict`, left as it is).
-    pub async fn confirm_guarded(&mut self, phrase: &str, plan: &Plan, opts: RunOptions) -> Outcome {
+    /// Executes a plan previewed a while ago (the MCP server's `apply`): each record it updates
+    /// is read again first and compared with the previewed old values; one changed since is a
+    /// `conflict` and left as it is (a record's `LastModifiedDate` has whole seconds, so a guard
+    /// alone misses a change made in the second of the preview). The write is then guarded by
+    /// the `LastModifiedDate` just read.
+    pub async fn confirm_guarded(
+        &mut self,
+        phrase: &str,
+        plan: &Plan,
+        opts: RunOptions,
+    ) -> Outcome {
         self.reconcile().await;
         let start = self.org.calls();
-        let mut out = self.execute_with(phrase, plan, opts, plan.bulk).await;
+        let mut out = self.execute_with(phrase, plan, opts, true).await;
         out.api_calls = u64::from(self.org.calls() - start);
         out
     }
@@ -874,7 +879,10 @@ impl Agent {
         if size > max {
             let mut o = Outcome::new(
                 Status::LimitExceeded,
-                format!("entry {} has {size} changes, above {max}; undo it with `sayso undo {}`", target.id, target.id),
+                format!(
+                    "entry {} has {size} changes, above {max}; undo it with `sayso undo {}`",
+                    target.id, target.id
+                ),
             );
             o.count = Some(size as u64);
             return o;

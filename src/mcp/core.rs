@@ -5,11 +5,11 @@
 use serde_json::{Value as Json, json};
 use tokio::sync::{mpsc, oneshot};
 
+use super::McpError;
 use super::intent::StructuredIntent;
 use super::policy;
 use super::previews::{Pending, Preview, PreviewError, Previews};
 use super::settings::McpSettings;
-use super::McpError;
 use crate::app::{Agent, Outcome, RunOptions, Status};
 use crate::auth::store::Profile;
 use crate::config::Home;
@@ -144,7 +144,13 @@ struct Core {
 const ASK_WRITES: &str = "ask answers questions and never writes; this would change records: call preview with it, show the person the changes, then apply";
 
 impl Core {
-    fn new(agent: Agent, settings: McpSettings, profile: String, prof: Option<Profile>, today: chrono::NaiveDate) -> Core {
+    fn new(
+        agent: Agent,
+        settings: McpSettings,
+        profile: String,
+        prof: Option<Profile>,
+        today: chrono::NaiveDate,
+    ) -> Core {
         Core {
             today,
             agent,
@@ -241,7 +247,10 @@ impl Core {
                 (p, out)
             }
             Command::Intent(i) => match i.to_parsed(self.today) {
-                Ok(parsed) => (parsed.input.clone(), self.agent.submit_parsed(parsed, opts).await),
+                Ok(parsed) => (
+                    parsed.input.clone(),
+                    self.agent.submit_parsed(parsed, opts).await,
+                ),
                 Err(e) => return Reply::of(Status::Invalid, e.to_string()),
             },
         };

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use crate::lang::{
-    ChangeOp, Clause, Entity, FieldChange, FieldRef, Intent, ObjectKind, ParsedCommand, RecordFilter,
-    RecordRef, Target, Value,
+    ChangeOp, Clause, Entity, FieldChange, FieldRef, Intent, ObjectKind, ParsedCommand,
+    RecordFilter, RecordRef, Target, Value,
 };
 
 /// What a structured intent does.
@@ -167,7 +167,10 @@ impl StructuredIntent {
 
     fn record_ref(&self) -> Option<RecordRef> {
         let name = self.record.as_deref()?.trim();
-        let number = name.chars().all(|c| c.is_ascii_digit()).then(|| name.to_string());
+        let number = name
+            .chars()
+            .all(|c| c.is_ascii_digit())
+            .then(|| name.to_string());
         Some(RecordRef {
             text: if number.is_some() {
                 String::new()
@@ -207,7 +210,11 @@ impl StructuredIntent {
             (None, Some(_)) => "filter".to_string(),
             (None, None) => String::new(),
         };
-        let fields: Vec<String> = self.fields.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        let fields: Vec<String> = self
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect();
         let object = self.object.as_deref().unwrap_or("");
         format!("{:?} {object} {what} {}", self.action, fields.join(", "))
             .split_whitespace()
@@ -221,7 +228,10 @@ impl StructuredIntent {
 /// are typed; other text stays text.
 fn value_of(v: &Json) -> Value {
     let (said, entities) = match v {
-        Json::Number(n) => (n.to_string(), n.as_f64().map(Entity::Number).into_iter().collect()),
+        Json::Number(n) => (
+            n.to_string(),
+            n.as_f64().map(Entity::Number).into_iter().collect(),
+        ),
         Json::Bool(b) => (b.to_string(), vec![Entity::Bool(*b)]),
         Json::String(s) => {
             let date = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok();
@@ -252,8 +262,10 @@ mod tests {
 
     #[test]
     fn an_update_of_a_named_record_is_typed() {
-        let p = intent(json!({"action": "update", "object": "Opportunity", "record": "Initech Renewal",
-            "fields": {"Amount": 92000, "CloseDate": "2026-12-15"}}))
+        let p = intent(
+            json!({"action": "update", "object": "Opportunity", "record": "Initech Renewal",
+            "fields": {"Amount": 92000, "CloseDate": "2026-12-15"}}),
+        )
         .to_parsed(today())
         .unwrap();
         let Intent::UpdateFields { target, changes } = &p.clauses[0].intent else {
@@ -282,8 +294,10 @@ mod tests {
     fn missing_slots_and_unknown_objects_are_refused() {
         let e = intent(json!({"action": "update", "record": "x"})).to_parsed(today());
         assert!(matches!(e, Err(IntentError::Missing { .. })));
-        let e = intent(json!({"action": "update", "object": "Widget", "record": "x", "fields": {"a": 1}}))
-            .to_parsed(today());
+        let e = intent(
+            json!({"action": "update", "object": "Widget", "record": "x", "fields": {"a": 1}}),
+        )
+        .to_parsed(today());
         assert_eq!(e, Err(IntentError::Object("Widget".into())));
     }
 }

@@ -56,14 +56,17 @@ pub fn check(s: &McpSettings, rows: &[Json], count: usize) -> Result<(), Refusal
     Ok(())
 }
 
-/// Removes the fields the denylist names from answer records (`attributes.type` says the
-/// object; without it a field is removed when any object's entry names it).
+/// Removes the fields the denylist names from answer records (`sobject` or `attributes.type`
+/// says the object; without either a field is removed when any object's entry names it).
 pub fn redact_answer(s: &McpSettings, records: &mut [Json]) {
     if s.deny_fields.is_empty() {
         return;
     }
     for r in records {
-        let sobject = r["attributes"]["type"].as_str().map(str::to_string);
+        let sobject = r["sobject"]
+            .as_str()
+            .or_else(|| r["attributes"]["type"].as_str())
+            .map(str::to_string);
         if let Some(obj) = r.as_object_mut() {
             obj.retain(|k, _| match &sobject {
                 Some(o) => s.field_allowed(o, k),

@@ -36,7 +36,13 @@ pub struct Preview {
 
 impl Preview {
     /// A preview made now.
-    pub fn new(pending: Pending, phrase: String, rows: Vec<Json>, count: usize, summary: String) -> Preview {
+    pub fn new(
+        pending: Pending,
+        phrase: String,
+        rows: Vec<Json>,
+        count: usize,
+        summary: String,
+    ) -> Preview {
         Preview {
             pending,
             phrase,
@@ -79,6 +85,7 @@ pub enum PreviewError {
 enum Ended {
     Applied(Option<i64>),
     Declined,
+    Expired,
 }
 
 /// The previews of one server.
@@ -123,6 +130,7 @@ impl Previews {
                     entry,
                 },
                 Ended::Declined => PreviewError::Declined(id.to_string()),
+                Ended::Expired => PreviewError::Expired(id.to_string(), self.ttl.as_secs()),
             };
             return Err((err, None));
         }
@@ -134,7 +142,7 @@ impl Previews {
         }
         if p.created.elapsed() > self.ttl {
             let p = self.live.remove(id);
-            self.ended.insert(id.to_string(), Ended::Declined);
+            self.ended.insert(id.to_string(), Ended::Expired);
             return Err((PreviewError::Expired(id.to_string(), self.ttl.as_secs()), p));
         }
         let p = self.live.get_mut(id).expect("checked above");
@@ -171,7 +179,7 @@ impl Previews {
             .collect();
         old.iter()
             .filter_map(|k| {
-                self.ended.insert(k.clone(), Ended::Declined);
+                self.ended.insert(k.clone(), Ended::Expired);
                 self.live.remove(k)
             })
             .collect()
@@ -183,7 +191,13 @@ mod tests {
     use super::*;
 
     fn preview() -> Preview {
-        Preview::new(Pending::Undo(1), "undo 1".into(), Vec::new(), 1, "undo".into())
+        Preview::new(
+            Pending::Undo(1),
+            "undo 1".into(),
+            Vec::new(),
+            1,
+            "undo".into(),
+        )
     }
 
     #[test]
@@ -203,7 +217,10 @@ mod tests {
             }
         );
         assert!(e.to_string().contains("entry 7"));
-        assert!(matches!(s.claim("pv_x"), Err((PreviewError::Unknown(_), None))));
+        assert!(matches!(
+            s.claim("pv_x"),
+            Err((PreviewError::Unknown(_), None))
+        ));
     }
 
     #[test]
@@ -213,6 +230,13 @@ mod tests {
         std::thread::sleep(Duration::from_millis(5));
         let (e, p) = s.claim(&id).unwrap_err();
         assert!(matches!(e, PreviewError::Expired(..)) && p.is_some());
+        let id = s.add(preview());
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(s.expire().len(), 1);
+        assert!(matches!(
+            s.claim(&id),
+            Err((PreviewError::Expired(..), None))
+        ));
         let mut s = Previews::new(Duration::from_secs(60));
         let id = s.add(preview());
         assert!(s.decline(&id).is_some());

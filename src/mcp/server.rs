@@ -196,7 +196,11 @@ impl SaysoServer {
         &self,
         Parameters(a): Parameters<HistoryArgs>,
     ) -> Result<CallToolResult, ErrorData> {
-        result(self.core.call(Request::History(a.limit.unwrap_or(10))).await)
+        result(
+            self.core
+                .call(Request::History(a.limit.unwrap_or(10)))
+                .await,
+        )
     }
 
     /// Who sayso acts as (user, org, instance, scopes) and what this server allows.
@@ -208,7 +212,11 @@ impl SaysoServer {
         open_world_hint = false
     ))]
     async fn whoami(&self, ctx: RequestContext<RoleServer>) -> Result<CallToolResult, ErrorData> {
-        result(self.core.call(Request::Whoami(client_name(&ctx.peer))).await)
+        result(
+            self.core
+                .call(Request::Whoami(client_name(&ctx.peer)))
+                .await,
+        )
     }
 }
 
