@@ -129,9 +129,10 @@ async def main_checks(s):
 
 async def elicit_checks(s, person):
     before = field("Initech Renewal", "Amount")
-    p = await call(s, "preview", {"command": "set the amount on Initech Renewal to 93k"})
+    target = int(before) + 1000
+    p = await call(s, "preview", {"command": f"set the amount on Initech Renewal to {target}"})
     r = await call(s, "apply", {"preview_id": p.get("preview_id", "")})
-    return before, r
+    return before, target, r
 
 
 async def read_only_checks(s):
@@ -159,13 +160,13 @@ def with_config(text, coro):
 def main():
     asyncio.run(session(main_checks))
     no = Person(approve=False)
-    before, r = asyncio.run(session(lambda s: elicit_checks(s, no), no))
+    before, _, r = asyncio.run(session(lambda s: elicit_checks(s, no), no))
     check("elicitation declined: nothing written", r.get("status") == "declined" and len(no.asked) == 1
           and field("Initech Renewal", "Amount") == before, [r, no.asked])
     yes = Person(approve=True)
-    _, r = asyncio.run(session(lambda s: elicit_checks(s, yes), yes))
-    check("elicitation approved: applied", r.get("status") == "applied" and "93,000" in " ".join(yes.asked)
-          or (r.get("status") == "applied" and "93000" in " ".join(yes.asked)), [r, yes.asked])
+    _, target, r = asyncio.run(session(lambda s: elicit_checks(s, yes), yes))
+    check("elicitation approved: the person saw the change, applied", r.get("status") == "applied"
+          and str(target) in " ".join(yes.asked) and field("Initech Renewal", "Amount") == target, [r, yes.asked])
     with_config("[mcp]\nread_only = true\n", session(read_only_checks))
     with_config('[mcp]\nobjects = ["Opportunity", "ContentNote", "ContentDocumentLink"]\n', session(allowlist_checks))
     if FAILS:
