@@ -465,3 +465,52 @@ fn elicitation_asks_the_person_and_no_writes_nothing() {
         "{asked:?}"
     );
 }
+
+/// The core of it with rmcp's own client (the official Rust SDK) spawning `sayso mcp`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rmcp_client_previews_applies_once_and_undoes() {
+    use rmcp::ServiceExt;
+    use rmcp::model::CallToolRequestParams;
+    use rmcp::transport::TokioChildProcess;
+
+    let s = sandbox("");
+    let before = num(&s.field("Initech Renewal", "Amount"));
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.arg("mcp")
+        .env("SAYSO_HOME", &s.home)
+        .env("SAYSO_TODAY", TODAY);
+    let (transport, _) = TokioChildProcess::builder(cmd)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = ().serve(transport).await.unwrap();
+    let tools = client.list_all_tools().await.unwrap();
+    let apply = tools.iter().find(|t| t.name == "apply").unwrap();
+    let hints = apply.annotations.clone().unwrap();
+    assert_eq!(hints.read_only_hint, Some(false));
+    assert_eq!(hints.destructive_hint, Some(true));
+    assert_eq!(tools.len(), 6);
+    let call = |name: &'static str, args: Value| {
+        let params = CallToolRequestParams::new(name)
+            .with_arguments(args.as_object().cloned().unwrap_or_default());
+        let client = &client;
+        async move {
+            let r = client.call_tool(params).await.unwrap();
+            r.structured_content.unwrap_or(Value::Null)
+        }
+    };
+    let a = call("ask", json!({"question": "how many open deals do I have"})).await;
+    assert_eq!(a["status"], "answered", "{a}");
+    let p = call("preview", json!({"command": AMOUNT})).await;
+    assert_eq!(num(&s.field("Initech Renewal", "Amount")), before);
+    let r = call("apply", json!({"preview_id": p["preview_id"]})).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    assert_eq!(num(&s.field("Initech Renewal", "Amount")), 92000.0);
+    let again = call("apply", json!({"preview_id": p["preview_id"]})).await;
+    assert_ne!(again["status"], "applied", "{again}");
+    let u = call("undo", json!({})).await;
+    let r = call("apply", json!({"preview_id": u["preview_id"]})).await;
+    assert_eq!(r["status"], "applied", "{r}");
+    assert_eq!(num(&s.field("Initech Renewal", "Amount")), before);
+    client.cancel().await.unwrap();
+}
