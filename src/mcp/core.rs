@@ -33,8 +33,14 @@ pub enum Request {
     Preview(Command),
     /// `undo`: preview the undo of an entry (the latest when `None`).
     Undo(Option<i64>),
-    /// First half of `apply`: reserve the preview and get its summary to confirm.
-    Claim(String),
+    /// First half of `apply`: the preview's summary to confirm; reserved for this apply when
+    /// `hold` (else only checked: the person is asked in a later round).
+    Claim {
+        /// The preview.
+        id: String,
+        /// Reserve it.
+        hold: bool,
+    },
     /// Second half of `apply`: write it, journaled as coming through `client`.
     Apply {
         /// The preview.
@@ -167,7 +173,7 @@ impl Core {
         }
         let writes = matches!(
             req,
-            Request::Preview(_) | Request::Undo(_) | Request::Claim(_) | Request::Apply { .. }
+            Request::Preview(_) | Request::Undo(_) | Request::Claim { .. } | Request::Apply { .. }
         );
         if writes && self.settings.read_only {
             return Reply::of(
@@ -179,7 +185,7 @@ impl Core {
             Request::Ask(q) => self.ask(&q).await,
             Request::Preview(c) => self.preview(c).await,
             Request::Undo(n) => self.undo(n).await,
-            Request::Claim(id) => self.claim(&id),
+            Request::Claim { id, hold } => self.claim(&id, hold),
             Request::Apply { id, client } => self.apply(&id, client).await,
             Request::Decline(id, why) => self.decline(&id, &why),
             Request::History(limit) => self.history(limit),
@@ -310,8 +316,8 @@ impl Core {
         self.stored(&out, preview)
     }
 
-    fn claim(&mut self, id: &str) -> Reply {
-        let checked = match self.previews.claim(id) {
+    fn claim(&mut self, id: &str, hold: bool) -> Reply {
+        let checked = match self.previews.claim(id, hold) {
             Ok(p) => policy::check(&self.settings, &p.rows, p.count)
                 .map(|()| json!({"summary": p.summary, "rows": p.rows, "count": p.count})),
             Err((e, expired)) => {

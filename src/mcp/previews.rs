@@ -117,12 +117,17 @@ impl Previews {
         self.ttl
     }
 
-    /// Marks a live, unexpired preview as being applied and returns it. An expired one is
-    /// removed and returned in the error, so its plan can be dropped.
+    /// A live, unexpired preview, marked as being applied when `hold` (a second claim is then
+    /// refused until it is taken or declined). An expired one is removed and returned in the
+    /// error, so its plan can be dropped.
     ///
     /// # Errors
     /// [`PreviewError`].
-    pub fn claim(&mut self, id: &str) -> Result<&Preview, (PreviewError, Option<Preview>)> {
+    pub fn claim(
+        &mut self,
+        id: &str,
+        hold: bool,
+    ) -> Result<&Preview, (PreviewError, Option<Preview>)> {
         if let Some(e) = self.ended.get(id) {
             let err = match *e {
                 Ended::Applied(entry) => PreviewError::Applied {
@@ -146,7 +151,7 @@ impl Previews {
             return Err((PreviewError::Expired(id.to_string(), self.ttl.as_secs()), p));
         }
         let p = self.live.get_mut(id).expect("checked above");
-        p.claimed = true;
+        p.claimed |= hold;
         Ok(p)
     }
 
@@ -204,11 +209,15 @@ mod tests {
     fn a_preview_is_applied_once() {
         let mut s = Previews::new(Duration::from_secs(60));
         let id = s.add(preview());
-        assert!(s.claim(&id).is_ok());
-        assert!(matches!(s.claim(&id), Err((PreviewError::Busy(_), _))));
+        assert!(s.claim(&id, false).is_ok());
+        assert!(s.claim(&id, true).is_ok());
+        assert!(matches!(
+            s.claim(&id, true),
+            Err((PreviewError::Busy(_), _))
+        ));
         assert!(s.take(&id).is_some());
         s.applied(&id, Some(7));
-        let (e, _) = s.claim(&id).unwrap_err();
+        let (e, _) = s.claim(&id, true).unwrap_err();
         assert_eq!(
             e,
             PreviewError::Applied {
@@ -218,7 +227,7 @@ mod tests {
         );
         assert!(e.to_string().contains("entry 7"));
         assert!(matches!(
-            s.claim("pv_x"),
+            s.claim("pv_x", true),
             Err((PreviewError::Unknown(_), None))
         ));
     }
@@ -228,18 +237,21 @@ mod tests {
         let mut s = Previews::new(Duration::from_millis(0));
         let id = s.add(preview());
         std::thread::sleep(Duration::from_millis(5));
-        let (e, p) = s.claim(&id).unwrap_err();
+        let (e, p) = s.claim(&id, true).unwrap_err();
         assert!(matches!(e, PreviewError::Expired(..)) && p.is_some());
         let id = s.add(preview());
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(s.expire().len(), 1);
         assert!(matches!(
-            s.claim(&id),
+            s.claim(&id, true),
             Err((PreviewError::Expired(..), None))
         ));
         let mut s = Previews::new(Duration::from_secs(60));
         let id = s.add(preview());
         assert!(s.decline(&id).is_some());
-        assert!(matches!(s.claim(&id), Err((PreviewError::Declined(_), _))));
+        assert!(matches!(
+            s.claim(&id, true),
+            Err((PreviewError::Declined(_), _))
+        ));
     }
 }

@@ -4,9 +4,14 @@
 use std::sync::Arc;
 
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::{InputResponses as ToolInputResponses, RequestState};
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
-use rmcp::service::{ElicitationError, ElicitationMode, RequestContext};
+use rmcp::model::{
+    CallToolResponse, CallToolResult, ElicitRequest, ElicitRequestParams, ElicitationSchema,
+    Implementation, InputRequest, InputRequests, InputRequiredResult, ProtocolVersion,
+    ServerCapabilities, ServerConfig,
+};
+use rmcp::service::{ElicitationError, RequestContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -77,11 +82,6 @@ fn result(r: Reply) -> Result<CallToolResult, ErrorData> {
     } else {
         CallToolResult::structured(r.body)
     })
-}
-
-/// The MCP client's name from `initialize` (`clientInfo.name`).
-fn client_name(peer: &Peer<RoleServer>) -> Option<String> {
-    peer.peer_info().map(|i| i.client_info.name.clone())
 }
 
 #[tool_router]
@@ -156,18 +156,41 @@ impl SaysoServer {
     async fn apply(
         &self,
         Parameters(a): Parameters<ApplyArgs>,
+        RequestState(state): RequestState,
+        ToolInputResponses(answers): ToolInputResponses,
         ctx: RequestContext<RoleServer>,
-    ) -> Result<CallToolResult, ErrorData> {
+    ) -> Result<CallToolResponse, ErrorData> {
         let id = a.preview_id;
-        let claimed = self.core.call(Request::Claim(id.clone())).await;
+        let ask = self.must_ask(&ctx);
+        // Protocol 2026-07-28 has no server-to-client requests: the question goes back in an
+        // `input_required` result, and the client calls again with the person's answer.
+        let rounds = ctx
+            .protocol_version()
+            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+        let first_round = ask && rounds && state.as_deref() != Some(id.as_str());
+        let claimed = self
+            .core
+            .call(Request::Claim {
+                id: id.clone(),
+                hold: !first_round,
+            })
+            .await;
         if claimed.error {
-            return result(claimed);
+            return result(claimed).map(Into::into);
         }
-        if let Some(why) = self.declined(&ctx.peer, &claimed).await {
-            return result(self.core.call(Request::Decline(id, why)).await);
+        if first_round {
+            return Ok(question(&id, &claimed)?.into());
         }
-        let client = client_name(&ctx.peer);
-        result(self.core.call(Request::Apply { id, client }).await)
+        let declined = match (ask, rounds) {
+            (false, _) => None,
+            (true, true) => answered_no(answers.as_ref()),
+            (true, false) => elicited_no(&ctx.peer, &claimed).await,
+        };
+        if let Some(why) = declined {
+            return result(self.core.call(Request::Decline(id, why)).await).map(Into::into);
+        }
+        let client = ctx.client_info().map(|i| i.name);
+        result(self.core.call(Request::Apply { id, client }).await).map(Into::into)
     }
 
     /// Previews the revert of a journal entry (the latest command by default): the records put
@@ -214,36 +237,72 @@ impl SaysoServer {
     async fn whoami(&self, ctx: RequestContext<RoleServer>) -> Result<CallToolResult, ErrorData> {
         result(
             self.core
-                .call(Request::Whoami(client_name(&ctx.peer)))
+                .call(Request::Whoami(ctx.client_info().map(|i| i.name)))
                 .await,
         )
     }
 }
 
 impl SaysoServer {
-    /// Asks the person to approve a claimed preview when `[mcp] confirm = "elicit"` and the
-    /// client can ask; `Some(why)` when it was not approved.
-    async fn declined(&self, peer: &Peer<RoleServer>, claimed: &Reply) -> Option<String> {
-        if self.settings.confirm == Confirm::None
-            || !peer
-                .supported_elicitation_modes()
-                .contains(&ElicitationMode::Form)
-        {
-            return None;
-        }
-        let summary = claimed.body["summary"].as_str().unwrap_or_default();
-        let message = format!(
-            "sayso: make this change in Salesforce?\n{summary}\n{}",
-            change_lines(&claimed.body["rows"])
-        );
-        match peer.elicit::<Approval>(message).await {
-            Ok(Some(Approval { approve: true })) => None,
-            Ok(_) | Err(ElicitationError::UserDeclined | ElicitationError::UserCancelled) => {
-                Some("the person declined".into())
-            }
-            Err(e) => Some(format!("could not ask the person to confirm ({e})")),
-        }
+    /// Whether `apply` asks the person: `[mcp] confirm = "elicit"` and a client that can.
+    fn must_ask(&self, ctx: &RequestContext<RoleServer>) -> bool {
+        self.settings.confirm == Confirm::Elicit
+            && ctx
+                .client_capabilities()
+                .and_then(|c| c.elicitation)
+                .is_some_and(|e| e.form.is_some() || e.url.is_none())
     }
+}
+
+/// What the person is asked before a claimed preview is applied.
+fn question_text(claimed: &Reply) -> String {
+    let summary = claimed.body["summary"].as_str().unwrap_or_default();
+    format!(
+        "sayso: make this change in Salesforce?\n{summary}\n{}",
+        change_lines(&claimed.body["rows"])
+    )
+}
+
+/// Asks the person by elicitation (protocols before 2026-07-28); `Some(why)` unless approved.
+async fn elicited_no(peer: &Peer<RoleServer>, claimed: &Reply) -> Option<String> {
+    match peer.elicit::<Approval>(question_text(claimed)).await {
+        Ok(Some(Approval { approve: true })) => None,
+        Ok(_) | Err(ElicitationError::UserDeclined | ElicitationError::UserCancelled) => {
+            Some("the person declined".into())
+        }
+        Err(e) => Some(format!("could not ask the person to confirm ({e})")),
+    }
+}
+
+/// The key of the person's answer in an `input_required` round.
+const APPROVAL: &str = "approve";
+
+/// The `input_required` result that asks the person (protocol 2026-07-28); the request state
+/// is the preview's id, so the answer is only taken for that preview.
+fn question(id: &str, claimed: &Reply) -> Result<InputRequiredResult, ErrorData> {
+    let schema = ElicitationSchema::from_type::<Approval>()
+        .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+    let ask = ElicitRequest::new(ElicitRequestParams::FormElicitationParams {
+        meta: None,
+        message: question_text(claimed),
+        requested_schema: schema,
+    });
+    let mut requests = InputRequests::new();
+    requests.insert(APPROVAL.to_string(), InputRequest::Elicitation(ask));
+    Ok(InputRequiredResult::new(
+        Some(requests),
+        Some(id.to_string()),
+    ))
+}
+
+/// The person's answer from an `input_required` round; `Some(why)` unless approved.
+fn answered_no(answers: Option<&rmcp::model::InputResponses>) -> Option<String> {
+    let answer = answers.and_then(|a| a.get(APPROVAL));
+    let Some(answer) = answer else {
+        return Some("the person was not asked (no answer came back)".into());
+    };
+    let approved = answer["action"] == "accept" && answer["content"][APPROVAL] == true;
+    (!approved).then(|| "the person declined".into())
 }
 
 /// The first changes of preview rows as lines: `update Opportunity "Titan": Amount 1 → 2`.

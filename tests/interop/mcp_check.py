@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from mcp import ClientSession, StdioServerParameters, types
+from mcp import Client, ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
 
 BIN = os.environ["SAYSO_BIN"]
@@ -71,6 +71,21 @@ async def session(fn, person=None):
         ) as s:
             await s.initialize()
             return await fn(s)
+
+
+async def modern(person):
+    """The SDK's high-level Client: `server/discover`, protocol 2026-07-28, where the person is
+    asked through an `input_required` round instead of a server-to-client request."""
+    params = StdioServerParameters(command=BIN, args=["mcp"], env=dict(os.environ))
+    async with Client(params, elicitation_callback=person,
+                      client_info=types.Implementation(name="interop-modern", version="1.0")) as c:
+        version = c.session.protocol_version
+        before = field("Initech Renewal", "Amount")
+        target = int(before) + 500
+        p = body(await c.call_tool("preview", {"command": f"set the amount on Initech Renewal to {target}"}))
+        r = body(await c.call_tool("apply", {"preview_id": p.get("preview_id", "")}))
+        h = body(await c.call_tool("history", {"limit": 1}))
+        return version, before, target, r, h
 
 
 async def call(s, tool, args):
@@ -167,6 +182,16 @@ def main():
     _, target, r = asyncio.run(session(lambda s: elicit_checks(s, yes), yes))
     check("elicitation approved: the person saw the change, applied", r.get("status") == "applied"
           and str(target) in " ".join(yes.asked) and field("Initech Renewal", "Amount") == target, [r, yes.asked])
+    no = Person(approve=False)
+    version, before, _, r, _ = asyncio.run(modern(no))
+    check(f"protocol {version}: declined in an input_required round, nothing written",
+          r.get("status") == "declined" and len(no.asked) == 1 and field("Initech Renewal", "Amount") == before,
+          [r, no.asked])
+    yes = Person(approve=True)
+    version, _, target, r, h = asyncio.run(modern(yes))
+    check(f"protocol {version}: approved in an input_required round, applied, client named",
+          r.get("status") == "applied" and field("Initech Renewal", "Amount") == target
+          and h["entries"][0].get("client") == "interop-modern", [r, yes.asked, h["entries"][:1]])
     with_config("[mcp]\nread_only = true\n", session(read_only_checks))
     with_config('[mcp]\nobjects = ["Opportunity", "ContentNote", "ContentDocumentLink"]\n', session(allowlist_checks))
     if FAILS:
