@@ -805,7 +805,7 @@ impl Agent {
         let start = self.org.calls();
         let target = match self.undo_target(n) {
             Ok(e) => e,
-            Err(o) => return o,
+            Err(o) => return *o,
         };
         let threshold = self.undo_above;
         let report = match self.large_update_entry(target.id, threshold) {
@@ -839,27 +839,27 @@ impl Agent {
     }
 
     /// The entry `sayso undo [n]` reverts, or why there is none.
-    fn undo_target(&self, n: Option<i64>) -> Result<Entry, Outcome> {
+    fn undo_target(&self, n: Option<i64>) -> Result<Entry, Box<Outcome>> {
         let target = match self.journal.undo_target(n) {
             Ok(Some(e)) => e,
-            Ok(None) => return Err(Outcome::new(Status::NotFound, "nothing to undo")),
-            Err(e) => return Err(Outcome::new(Status::Failed, e.to_string())),
+            Ok(None) => return Err(Box::new(Outcome::new(Status::NotFound, "nothing to undo"))),
+            Err(e) => return Err(Box::new(Outcome::new(Status::Failed, e.to_string()))),
         };
         if target.kind == EntryKind::Undo {
-            return Err(Outcome::new(
+            return Err(Box::new(Outcome::new(
                 Status::Invalid,
                 format!(
                     "entry {} is itself an undo; undo the command instead",
                     target.id
                 ),
-            ));
+            )));
         }
         match self.journal.is_undone(target.id) {
-            Ok(true) => Err(Outcome::new(
+            Ok(true) => Err(Box::new(Outcome::new(
                 Status::Invalid,
                 format!("entry {} was already undone", target.id),
-            )),
-            Err(e) => Err(Outcome::new(Status::Failed, e.to_string())),
+            ))),
+            Err(e) => Err(Box::new(Outcome::new(Status::Failed, e.to_string()))),
             Ok(false) => Ok(target),
         }
     }
@@ -873,7 +873,7 @@ impl Agent {
         let start = self.org.calls();
         let target = match self.undo_target(n) {
             Ok(e) => e,
-            Err(o) => return o,
+            Err(o) => return *o,
         };
         let size = self.journal.entry_shape(target.id).map_or(0, |s| s.changes);
         if size > max {

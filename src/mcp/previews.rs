@@ -127,7 +127,7 @@ impl Previews {
         &mut self,
         id: &str,
         hold: bool,
-    ) -> Result<&Preview, (PreviewError, Option<Preview>)> {
+    ) -> Result<&Preview, (PreviewError, Option<Box<Preview>>)> {
         if let Some(e) = self.ended.get(id) {
             let err = match *e {
                 Ended::Applied(entry) => PreviewError::Applied {
@@ -146,7 +146,7 @@ impl Previews {
             return Err((PreviewError::Busy(id.to_string()), None));
         }
         if p.created.elapsed() > self.ttl {
-            let p = self.live.remove(id);
+            let p = self.live.remove(id).map(Box::new);
             self.ended.insert(id.to_string(), Ended::Expired);
             return Err((PreviewError::Expired(id.to_string(), self.ttl.as_secs()), p));
         }
