@@ -105,16 +105,8 @@ fn timed<T>(
     Ok(t)
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let runs: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(30);
-    let bin = std::env::var("SAYSO_BIN")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/sayso").into());
-    if !std::path::Path::new(&bin).exists() {
-        return Err(format!("no binary at `{bin}`; run `cargo build --release` first").into());
-    }
+/// Serves the demo org in-process on 127.0.0.1:0 (a thread of its own); returns its URL.
+fn serve_demo_org() -> Result<String, Box<dyn std::error::Error>> {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || -> Result<(), String> {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -139,7 +131,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .map_err(|e| e.to_string())
         })
     });
-    let url = rx.recv()?;
+    Ok(rx.recv()?)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let runs: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(30);
+    let bin = std::env::var("SAYSO_BIN")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/sayso").into());
+    if !std::path::Path::new(&bin).exists() {
+        return Err(format!("no binary at `{bin}`; run `cargo build --release` first").into());
+    }
+    let url = serve_demo_org()?;
     let home = tempfile::tempdir()?;
     let sayso = |args: &[&str]| {
         let mut c = Command::new(&bin);
