@@ -322,12 +322,16 @@ pub struct Entry {
     pub status: EntryStatus,
     /// Latest message.
     pub message: String,
+    /// The program it came through when not the CLI: an MCP client's name (`claude-ai`).
+    pub client: Option<String>,
 }
 
 /// The append-only journal.
 pub struct Journal {
     conn: Connection,
     owner: Owner,
+    /// Written into each entry this journal starts ([`Journal::set_client`]).
+    client: Option<String>,
 }
 
 /// This process as the owner of the entries it starts: a token written into each entry, and a
@@ -481,7 +485,11 @@ impl Journal {
             p.push(suffix);
             private_file(Path::new(&p))?;
         }
-        Ok(Journal { conn, owner })
+        Ok(Journal {
+            conn,
+            owner,
+            client: None,
+        })
     }
 
     /// An in-memory journal (tests).
@@ -495,7 +503,14 @@ impl Journal {
         Ok(Journal {
             conn,
             owner: Owner::new(None),
+            client: None,
         })
+    }
+
+    /// Names the program the entries started from now on come through (an MCP client), or
+    /// `None` for the CLI.
+    pub fn set_client(&mut self, client: Option<String>) {
+        self.client = client;
     }
 
     /// Starts an entry and writes its planned changes, in one transaction. Returns the entry id and
@@ -512,7 +527,17 @@ impl Journal {
         changes: &[PlannedChange],
     ) -> Result<(i64, Vec<i64>), JournalError> {
         let tx = self.conn.transaction()?;
-        let entry = insert_entry(&tx, &self.owner.token, user, phrase, kind, refers_to)?;
+        let entry = insert_entry(
+            &tx,
+            EntryOwner {
+                token: &self.owner.token,
+                client: self.client.as_deref(),
+            },
+            user,
+            phrase,
+            kind,
+            refers_to,
+        )?;
         let ids = insert_changes(&tx, INSERT_CHANGE, entry, 0, changes)?;
         tx.commit()?;
         Ok((entry, ids))
@@ -563,7 +588,8 @@ impl Journal {
         let mut stmt = self.conn.prepare(
             "SELECT e.id, e.at, e.user, e.phrase, e.kind, e.refers_to,
                     (SELECT status FROM entry_status s WHERE s.entry_id = e.id ORDER BY s.id DESC LIMIT 1),
-                    (SELECT message FROM entry_status s WHERE s.entry_id = e.id ORDER BY s.id DESC LIMIT 1)
+                    (SELECT message FROM entry_status s WHERE s.entry_id = e.id ORDER BY s.id DESC LIMIT 1),
+                    e.client
              FROM entry e ORDER BY e.id DESC LIMIT ?1",
         )?;
         let rows = stmt.query_map(params![limit as i64], row_to_entry)?;
@@ -580,7 +606,8 @@ impl Journal {
             .query_row(
                 "SELECT e.id, e.at, e.user, e.phrase, e.kind, e.refers_to,
                     (SELECT status FROM entry_status s WHERE s.entry_id = e.id ORDER BY s.id DESC LIMIT 1),
-                    (SELECT message FROM entry_status s WHERE s.entry_id = e.id ORDER BY s.id DESC LIMIT 1)
+                    (SELECT message FROM entry_status s WHERE s.entry_id = e.id ORDER BY s.id DESC LIMIT 1),
+                    e.client
                  FROM entry e WHERE e.id = ?1",
                 params![id],
                 row_to_entry,
@@ -1013,7 +1040,17 @@ impl Journal {
         if exists.is_none() {
             return Ok(None);
         }
-        let entry = insert_entry(&tx, &self.owner.token, user, phrase, kind, refers_to)?;
+        let entry = insert_entry(
+            &tx,
+            EntryOwner {
+                token: &self.owner.token,
+                client: self.client.as_deref(),
+            },
+            user,
+            phrase,
+            kind,
+            refers_to,
+        )?;
         let n = tx.execute(
             "INSERT INTO change (entry_id, seq, op, sobject, record_id, name, old, new)
              SELECT ?1, seq, op, sobject, record_id, name, old, new FROM stage_change WHERE stage_id = ?2 ORDER BY seq",
@@ -1300,6 +1337,9 @@ fn migrate(conn: &Connection) -> Result<(), JournalError> {
     if conn.prepare("SELECT owner FROM entry LIMIT 0").is_err() {
         conn.execute_batch("ALTER TABLE entry ADD COLUMN owner TEXT")?;
     }
+    if conn.prepare("SELECT client FROM entry LIMIT 0").is_err() {
+        conn.execute_batch("ALTER TABLE entry ADD COLUMN client TEXT")?;
+    }
     Ok(())
 }
 
@@ -1343,9 +1383,15 @@ pub fn private_file(path: &Path) -> std::io::Result<()> {
 }
 
 /// Starts an entry (status `planned`) inside `tx`; returns its id.
+/// Who starts an entry: this process's owner token and the client it came through.
+struct EntryOwner<'a> {
+    token: &'a str,
+    client: Option<&'a str>,
+}
+
 fn insert_entry(
     tx: &rusqlite::Transaction<'_>,
-    owner: &str,
+    owner: EntryOwner<'_>,
     user: &str,
     phrase: &str,
     kind: EntryKind,
@@ -1353,8 +1399,8 @@ fn insert_entry(
 ) -> Result<i64, JournalError> {
     let at = now();
     tx.execute(
-        "INSERT INTO entry (at, user, phrase, kind, refers_to, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![at, user, phrase, kind, refers_to, owner],
+        "INSERT INTO entry (at, user, phrase, kind, refers_to, owner, client) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![at, user, phrase, kind, refers_to, owner.token, owner.client],
     )?;
     let entry = tx.last_insert_rowid();
     tx.execute(
@@ -1430,6 +1476,7 @@ fn row_to_entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
             .get::<_, Option<EntryStatus>>(6)?
             .unwrap_or(EntryStatus::Planned),
         message: r.get::<_, Option<String>>(7)?.unwrap_or_default(),
+        client: r.get(8)?,
     })
 }
 
@@ -1472,6 +1519,45 @@ mod tests {
             j.entry(entry).unwrap().unwrap().status,
             EntryStatus::Applied
         );
+    }
+
+    #[test]
+    fn an_old_journal_gets_the_client_column_and_entries_carry_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        {
+            // A journal as written before the `client` column existed.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA).unwrap();
+            conn.execute_batch("ALTER TABLE entry ADD COLUMN owner TEXT; INSERT INTO entry (at, user, phrase, kind) VALUES ('2026-01-01T00:00:00Z', 'dana', 'old', 'command')").unwrap();
+        }
+        let mut j = Journal::open(&path).unwrap();
+        assert_eq!(j.entries(5).unwrap()[0].client, None);
+        j.set_client(Some("claude-ai".into()));
+        let (entry, _) = j
+            .begin(
+                "dana",
+                "update titan",
+                EntryKind::Command,
+                None,
+                &[update("006A")],
+            )
+            .unwrap();
+        assert_eq!(
+            j.entry(entry).unwrap().unwrap().client.as_deref(),
+            Some("claude-ai")
+        );
+        j.set_client(None);
+        let (cli, _) = j
+            .begin(
+                "dana",
+                "update titan",
+                EntryKind::Command,
+                None,
+                &[update("006A")],
+            )
+            .unwrap();
+        assert_eq!(j.entry(cli).unwrap().unwrap().client, None);
     }
 
     #[test]

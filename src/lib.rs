@@ -19,6 +19,8 @@
 //! - [`exec`] — carries plans out (PATCH, composite, collections, Bulk 2.0), undo and retry.
 //! - [`journal`] — the append-only SQLite journal of every change.
 //! - [`app`] — the ops layer: `Agent::submit(phrase) -> Outcome`.
+//! - [`mcp`] — the MCP server (`sayso mcp`): tools for AI assistants over [`app`], with previews
+//!   applied by id, elicitation, and the `[mcp]` limits.
 //! - [`sandbox`] — the embedded Salesforce org emulator (`sayso sandbox`). Imports only [`soql`] and [`id`].
 //!
 //! The binary (`src/bin/sayso`) is a thin layer: argument parsing, the shell, and rendering.
@@ -31,6 +33,7 @@ pub mod exec;
 pub mod id;
 pub mod journal;
 pub mod lang;
+pub mod mcp;
 pub mod plan;
 pub mod resolve;
 pub mod salesforce;

@@ -389,6 +389,28 @@ impl Agent {
 
     async fn submit_inner(&mut self, phrase: &str, opts: RunOptions, picked: &[String]) -> Outcome {
         let parsed = parse_phrase(phrase, self.today);
+        self.run_parsed(phrase, parsed, opts, picked).await
+    }
+
+    /// Runs a command already parsed (or built from a structured intent, as the MCP server
+    /// does) through the same resolution, plan and execution as a phrase; `parsed.input` is the
+    /// phrase journaled.
+    pub async fn submit_parsed(&mut self, parsed: ParsedCommand, opts: RunOptions) -> Outcome {
+        self.reconcile().await;
+        let start = self.org.calls();
+        let phrase = parsed.input.clone();
+        let mut out = self.run_parsed(&phrase, parsed, opts, &[]).await;
+        out.api_calls = u64::from(self.org.calls() - start);
+        out
+    }
+
+    async fn run_parsed(
+        &mut self,
+        phrase: &str,
+        parsed: ParsedCommand,
+        opts: RunOptions,
+        picked: &[String],
+    ) -> Outcome {
         let resolution = {
             let mut resolver = Resolver {
                 org: &self.org,
@@ -514,7 +536,41 @@ impl Agent {
         out
     }
 
+    /// Executes a plan previewed a while ago (the MCP server's `apply`): each record it updates
+    /// is read again first and compared with the previewed old values; one changed since is a
+    /// `conflict` and left as it is (a record's `LastModifiedDate` has whole seconds, so a guard
+    /// alone misses a change made in the second of the preview). The write is then guarded by
+    /// the `LastModifiedDate` just read.
+    pub async fn confirm_guarded(
+        &mut self,
+        phrase: &str,
+        plan: &Plan,
+        opts: RunOptions,
+    ) -> Outcome {
+        self.reconcile().await;
+        let start = self.org.calls();
+        let mut out = self.execute_with(phrase, plan, opts, true).await;
+        out.api_calls = u64::from(self.org.calls() - start);
+        out
+    }
+
+    /// Names the program the following journal entries come through (an MCP client's name),
+    /// or `None` for the CLI; `history` shows it.
+    pub fn set_client(&mut self, client: Option<String>) {
+        self.journal.set_client(client);
+    }
+
     async fn execute(&mut self, phrase: &str, plan: &Plan, opts: RunOptions) -> Outcome {
+        self.execute_with(phrase, plan, opts, false).await
+    }
+
+    async fn execute_with(
+        &mut self,
+        phrase: &str,
+        plan: &Plan,
+        opts: RunOptions,
+        verify: bool,
+    ) -> Outcome {
         let progress: Option<exec::Progress<'_>> =
             self.progress.as_deref().map(|p| p as exec::Progress<'_>);
         let run_opts = ExecRunOptions {
@@ -525,7 +581,7 @@ impl Agent {
                 job_rows: self.job_rows,
             },
             progress,
-            verify: false,
+            verify,
         };
         let report = if plan.staged.is_some() {
             exec::run_staged(&self.org, &mut self.journal, plan, &run_opts).await
@@ -769,30 +825,10 @@ impl Agent {
     pub async fn undo(&mut self, n: Option<i64>, phrase: &str) -> Outcome {
         self.reconcile().await;
         let start = self.org.calls();
-        let target = match self.journal.undo_target(n) {
-            Ok(Some(e)) => e,
-            Ok(None) => return Outcome::new(Status::NotFound, "nothing to undo"),
-            Err(e) => return Outcome::new(Status::Failed, e.to_string()),
+        let target = match self.undo_target(n) {
+            Ok(e) => e,
+            Err(o) => return *o,
         };
-        if target.kind == EntryKind::Undo {
-            return Outcome::new(
-                Status::Invalid,
-                format!(
-                    "entry {} is itself an undo; undo the command instead",
-                    target.id
-                ),
-            );
-        }
-        match self.journal.is_undone(target.id) {
-            Ok(true) => {
-                return Outcome::new(
-                    Status::Invalid,
-                    format!("entry {} was already undone", target.id),
-                );
-            }
-            Err(e) => return Outcome::new(Status::Failed, e.to_string()),
-            Ok(false) => {}
-        }
         let threshold = self.undo_above;
         let report = match self.large_update_entry(target.id, threshold) {
             Some(sobject) => {
@@ -820,6 +856,84 @@ impl Agent {
             Ok(report) => self.outcome_of_run(report),
             Err(e) => Outcome::new(Status::Failed, e.to_string()),
         };
+        out.api_calls = u64::from(self.org.calls() - start);
+        out
+    }
+
+    /// The entry `sayso undo [n]` reverts, or why there is none.
+    fn undo_target(&self, n: Option<i64>) -> Result<Entry, Box<Outcome>> {
+        let target = match self.journal.undo_target(n) {
+            Ok(Some(e)) => e,
+            Ok(None) => return Err(Box::new(Outcome::new(Status::NotFound, "nothing to undo"))),
+            Err(e) => return Err(Box::new(Outcome::new(Status::Failed, e.to_string()))),
+        };
+        if target.kind == EntryKind::Undo {
+            return Err(Box::new(Outcome::new(
+                Status::Invalid,
+                format!(
+                    "entry {} is itself an undo; undo the command instead",
+                    target.id
+                ),
+            )));
+        }
+        match self.journal.is_undone(target.id) {
+            Ok(true) => Err(Box::new(Outcome::new(
+                Status::Invalid,
+                format!("entry {} was already undone", target.id),
+            ))),
+            Err(e) => Err(Box::new(Outcome::new(Status::Failed, e.to_string()))),
+            Ok(false) => Ok(target),
+        }
+    }
+
+    /// What [`Agent::undo`] of entry `n` (or the latest command) would do now, without doing
+    /// it: [`Status::DryRun`] with the reverting changes as preview rows in `records`, the
+    /// changes that would be left as they are in `failures`, and the entry in `journal_entry`.
+    /// An entry of more than `max` changes is [`Status::LimitExceeded`] (undo it with the CLI).
+    pub async fn undo_preview(&mut self, n: Option<i64>, max: usize) -> Outcome {
+        self.reconcile().await;
+        let start = self.org.calls();
+        let target = match self.undo_target(n) {
+            Ok(e) => e,
+            Err(o) => return *o,
+        };
+        let size = self.journal.entry_shape(target.id).map_or(0, |s| s.changes);
+        if size > max {
+            let mut o = Outcome::new(
+                Status::LimitExceeded,
+                format!(
+                    "entry {} has {size} changes, above {max}; undo it with `sayso undo {}`",
+                    target.id, target.id
+                ),
+            );
+            o.count = Some(size as u64);
+            return o;
+        }
+        let mut out = match exec::undo_preview(&self.org, &self.journal, target.id).await {
+            Ok(p) => {
+                let mut o = Outcome::new(
+                    Status::DryRun,
+                    format!(
+                        "undo of entry {} (\"{}\") would revert {} change{}{}",
+                        target.id,
+                        target.phrase,
+                        p.changes.len(),
+                        if p.changes.len() == 1 { "" } else { "s" },
+                        if p.conflicts.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" and leave {} as they are", p.conflicts.len())
+                        }
+                    ),
+                );
+                o.count = Some(p.changes.len() as u64);
+                o.records = p.changes.iter().map(preview_row).collect();
+                o.failures = p.conflicts;
+                o
+            }
+            Err(e) => Outcome::new(Status::Failed, e.to_string()),
+        };
+        out.journal_entry = Some(target.id);
         out.api_calls = u64::from(self.org.calls() - start);
         out
     }

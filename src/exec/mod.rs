@@ -15,7 +15,7 @@ mod staged;
 mod undo;
 
 pub use staged::{reconcile, retry_staged, run_staged, undo_staged};
-pub use undo::{retry_plan, undo};
+pub use undo::{UndoPreview, retry_plan, undo, undo_preview};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

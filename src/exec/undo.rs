@@ -264,21 +264,24 @@ pub(super) fn covers(family: &[crate::journal::Entry]) -> String {
     }
 }
 
-/// Reverts a journal entry and its retries: restores old values where the record still holds
-/// what the entry wrote (guarded by `If-Unmodified-Since`), reports the others as conflicts
-/// without overwriting them (journaled with the values found), and deletes what the entry
-/// created. Journaled as a new `undo` entry; the changes it reverted are marked
-/// [`ChangeState::Reverted`], so a second undo finds nothing to do.
-///
-/// # Errors
-/// [`ExecError::Journal`].
-pub async fn undo(
-    org: &Org,
-    journal: &mut Journal,
-    entry: i64,
-    user: &str,
-    phrase: &str,
-) -> Result<RunReport, ExecError> {
+/// What undoing an entry and its retries takes, read from the journal and the records' current
+/// values: the updates that put old values back, the deletes of what it created, and the
+/// changes left as they are (changed since).
+struct RevertPlan {
+    /// The entry and its retries.
+    family: Vec<crate::journal::Entry>,
+    /// Guarded updates restoring old values.
+    updates: Vec<Step>,
+    /// Deletes of created records, in reverse creation order.
+    deletes: Vec<Step>,
+    /// Updates changed since: the revert as journaled, why, and the values found.
+    conflicts: Vec<(PlannedChange, Failure, Option<Json>)>,
+    /// The current values could not be read: no update is reverted.
+    read_error: Option<OrgError>,
+}
+
+/// Reads what undoing `entry` (and its retries) takes; sends nothing.
+async fn revert_plan(org: &Org, journal: &Journal, entry: i64) -> Result<RevertPlan, ExecError> {
     let family = journal.family(entry)?;
     let mut rows: Vec<ChangeRow> = Vec::new();
     for e in &family {
@@ -331,6 +334,77 @@ pub async fn undo(
     let (mut deletes, updates): (Vec<Step>, Vec<Step>) =
         steps.into_iter().partition(|s| s.op == Op::Delete);
     deletes.reverse();
+    Ok(RevertPlan {
+        family,
+        updates,
+        deletes,
+        conflicts,
+        read_error,
+    })
+}
+
+/// What `sayso undo` of `entry` would do now, without doing it: the changes that would be
+/// reverted (updates back to their old values, then deletes of created records) and those that
+/// would be left as they are, with why.
+#[derive(Debug, Clone)]
+pub struct UndoPreview {
+    /// The reverting changes, in the order they would be sent.
+    pub changes: Vec<PlannedChange>,
+    /// The changes that would be left as they are.
+    pub conflicts: Vec<Failure>,
+}
+
+/// Previews the undo of `entry` and its retries ([`undo`] without sending or journaling).
+///
+/// # Errors
+/// [`ExecError::Journal`]. A read error is reported among the conflicts.
+pub async fn undo_preview(
+    org: &Org,
+    journal: &Journal,
+    entry: i64,
+) -> Result<UndoPreview, ExecError> {
+    let p = revert_plan(org, journal, entry).await?;
+    let mut conflicts: Vec<Failure> = p.conflicts.into_iter().map(|(_, f, _)| f).collect();
+    if let Some(e) = p.read_error {
+        conflicts.push(Failure {
+            id: None,
+            name: String::new(),
+            error: format!("could not read current values: {e}; no update would be reverted"),
+        });
+    }
+    Ok(UndoPreview {
+        changes: p
+            .updates
+            .iter()
+            .chain(p.deletes.iter())
+            .map(Step::to_planned)
+            .collect(),
+        conflicts,
+    })
+}
+
+/// Reverts a journal entry and its retries: restores old values where the record still holds
+/// what the entry wrote (guarded by `If-Unmodified-Since`), reports the others as conflicts
+/// without overwriting them (journaled with the values found), and deletes what the entry
+/// created. Journaled as a new `undo` entry; the changes it reverted are marked
+/// [`ChangeState::Reverted`], so a second undo finds nothing to do.
+///
+/// # Errors
+/// [`ExecError::Journal`].
+pub async fn undo(
+    org: &Org,
+    journal: &mut Journal,
+    entry: i64,
+    user: &str,
+    phrase: &str,
+) -> Result<RunReport, ExecError> {
+    let RevertPlan {
+        family,
+        updates,
+        deletes,
+        conflicts,
+        read_error,
+    } = revert_plan(org, journal, entry).await?;
     let planned: Vec<PlannedChange> = updates
         .iter()
         .chain(deletes.iter())

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Interop suite: real Salesforce clients against a release-built sandbox served over TLS.
-#   simple-salesforce (PyPI), jsforce (npm), the Salesforce CLI (@salesforce/cli, npm).
+#   simple-salesforce (PyPI), jsforce (npm), the Salesforce CLI (@salesforce/cli, npm);
+#   and a real MCP client, the Python SDK (`mcp`, PyPI), driving `sayso mcp` over stdio.
 # Also logs sayso itself in over https (SAYSO_CA_CERT) and runs one command.
-# Usage: tests/interop/run.sh [--bin target/release/sayso] [--only py,js,sf]
+# Usage: tests/interop/run.sh [--bin target/release/sayso] [--only py,js,sf,mcp]
 # Dependencies go to ${XDG_CACHE_HOME:-$HOME/.cache}/sayso-interop (a venv and a node_modules) and are
 # reused on later runs. Network: the PyPI and npm registries only, and only when the cache is cold.
 # SAYSO_INTEROP_SF_INSTALL_SECONDS (default 300): give up installing the sf CLI after this long; its
@@ -12,7 +13,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BIN=target/release/sayso
-ONLY=py,js,sf
+ONLY=py,js,sf,mcp
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) BIN=$2; shift 2 ;;
@@ -42,6 +43,14 @@ if want py; then
     step "installing simple-salesforce into $CACHE/venv"
     python3 -m venv "$CACHE/venv" && "$CACHE/venv/bin/pip" install -q --disable-pip-version-check simple-salesforce \
       || echo "SKIP  simple-salesforce: pip install failed (no registry access?); its checks are skipped"
+  fi
+fi
+if want mcp; then
+  if [ ! -x "$CACHE/venv/bin/python" ] || ! "$CACHE/venv/bin/python" -c 'import mcp' 2>/dev/null; then
+    step "installing the MCP Python SDK (mcp) into $CACHE/venv"
+    { [ -x "$CACHE/venv/bin/python" ] || python3 -m venv "$CACHE/venv"; } \
+      && "$CACHE/venv/bin/pip" install -q --disable-pip-version-check mcp \
+      || echo "SKIP  mcp: pip install failed (no registry access?); its checks are skipped"
   fi
 fi
 NODE_DIR=$CACHE/node
@@ -120,6 +129,16 @@ if want sf; then
       || FAILS=$((FAILS + 1))
   else
     echo "SKIP  sf CLI: not installed (see above)"
+  fi
+fi
+
+# Last: it changes Initech Renewal (a note, its close date) and logs in nobody new.
+if want mcp; then
+  if "$CACHE/venv/bin/python" -c 'import mcp' 2>/dev/null; then
+    step "MCP: the Python SDK drives sayso mcp over stdio"
+    SAYSO_BIN=$BIN timeout 300 "$CACHE/venv/bin/python" tests/interop/mcp_check.py || FAILS=$((FAILS + 1))
+  else
+    echo "SKIP  mcp: the Python SDK is not installed (see above)"
   fi
 fi
 

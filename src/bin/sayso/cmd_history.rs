@@ -71,7 +71,7 @@ fn write_history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             // One line per entry; its changes are written as they are read (an entry may hold a
             // million).
             let head = serde_json::json!({"entry": e.id, "at": e.at, "user": e.user, "phrase": e.phrase, "kind": e.kind,
-                "refers_to": e.refers_to, "status": e.status, "message": e.message})
+                "refers_to": e.refers_to, "status": e.status, "message": e.message, "client": e.client})
             .to_string();
             write!(out, "{},\"changes\":[", &head[..head.len() - 1])?;
             let mut first = true;
@@ -93,9 +93,14 @@ fn write_history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
                 (EntryKind::Retry, Some(r)) => format!(" (retry of {r})"),
                 _ => String::new(),
             };
+            let via = e
+                .client
+                .as_ref()
+                .map(|c| format!(" (via {c})"))
+                .unwrap_or_default();
             writeln!(
                 out,
-                "{:>4}  {}  {}  {}{}  [{}] {}",
+                "{:>4}  {}  {}{via}  {}{}  [{}] {}",
                 e.id, e.at, e.user, e.phrase, what, e.status, e.message
             )?;
             let shown = journal.changes_page(e.id, None, 10)?;

@@ -5,6 +5,7 @@
 mod cmd_admin;
 mod cmd_history;
 mod cmd_login;
+mod cmd_mcp;
 mod cmd_parse;
 mod cmd_run;
 mod cmd_sandbox;
@@ -52,6 +53,8 @@ enum Command {
     Usage(cmd_login::UsageArgs),
     /// Administer the org: connected apps, grants, revocation, API usage, contractors.
     Admin(cmd_admin::Args),
+    /// Serve the MCP tools over stdio for an AI assistant (Claude, VS Code, Cursor…).
+    Mcp(cmd_mcp::Args),
     /// The interactive shell (also what `sayso` alone opens; the built-in demo org on first run).
     Shell(shell::Args),
 }
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Some(Command::Whoami(args)) => cmd_login::exec_whoami(args),
         Some(Command::Usage(args)) => cmd_login::exec_usage(args),
         Some(Command::Admin(args)) => cmd_admin::exec(args),
+        Some(Command::Mcp(args)) => cmd_mcp::exec(args),
         Some(Command::Shell(args)) => shell::exec(args),
         None => shell::exec(shell::Args::default()),
     };
