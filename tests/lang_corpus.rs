@@ -215,7 +215,7 @@ fn intent_sig(i: &Intent) -> String {
         Intent::Reassign { target, owner } => {
             format!("reassign({}; {})", tgt(target), owner.to_lowercase())
         }
-        Intent::Question { kind, target } => format!("ask({kind:?}; {})", tgt(target)),
+        Intent::Question { kind, target, .. } => format!("ask({kind:?}; {})", tgt(target)),
         Intent::Undo { steps } => format!("undo({steps})"),
         Intent::Help { topic } => format!("help({})", opt(topic, Clone::clone)),
         Intent::ScheduleMeeting {
