@@ -477,7 +477,7 @@ const CORPUS: &[(&str, &str, &str)] = &[
     (
         "v41",
         "what's the status of the Globex Enterprise License",
-        r##"ask(Status; "globex enterprise license")"##,
+        r##"ask(Field; "globex enterprise license")"##,
     ),
     (
         "v42",
@@ -857,7 +857,7 @@ fn paraphrases_questions_undo_help() {
     );
     check(
         "What's the status of the Enterprise opportunity?",
-        r##"ask(Status; "enterprise"#Opportunity)"##,
+        r##"ask(Field; "enterprise"#Opportunity)"##,
     );
     check("Find john@acme.com", r##"ask(LookUp; "john@acme.com")"##);
     check(
@@ -992,7 +992,7 @@ fn more_paraphrases_not_in_the_corpus() {
         ),
         (
             "what's the amount on initech renewal",
-            r##"ask(Status; "initech renewal")"##,
+            r##"ask(Field; "initech renewal")"##,
         ),
         (
             "push Initech Renewal out two weeks",
@@ -1329,19 +1329,19 @@ fn paraphrases_questions_statements_and_tasks() {
     let cases: &[(&str, &str)] = &[
         (
             "what stage is project titan in",
-            r##"ask(Status; "project titan")"##,
+            r##"ask(Field; "project titan")"##,
         ),
         (
             "how much is the initech renewal worth",
-            r##"ask(Status; "initech renewal")"##,
+            r##"ask(Field; "initech renewal")"##,
         ),
         (
             "when does project titan close",
-            r##"ask(Status; "project titan")"##,
+            r##"ask(Field; "project titan")"##,
         ),
         (
             "who owns the globex deal",
-            r##"ask(LookUp; "globex"#Opportunity)"##,
+            r##"ask(Field; "globex"#Opportunity)"##,
         ),
         (
             "jane smith's new email is jane@x.com",
@@ -1446,7 +1446,7 @@ fn compounds_repairs_and_name_field_collisions() {
         ),
         (
             "what's the status of case 00001001",
-            r##"ask(Status; ""#Case&00001001)"##,
+            r##"ask(Field; ""#Case&00001001)"##,
         ),
         (
             "find contacts at hooli",
