@@ -17,8 +17,8 @@ use super::schema::FieldDescribe;
 use super::{ANY_OBJECT, ResolveError, Resolver, format_money};
 use crate::lang::{FieldRef, GroupBy, Rank, RankBy, RecordFilter, RecordRef, Value};
 use crate::soql::ast::{
-    Direction, FieldPath, FunctionArg, FunctionCall, GroupByKind, Nulls, Operand, Operator,
-    OrderItem, Query, SelectItem,
+    Direction, FieldPath, Function, FunctionArg, FunctionCall, GroupByKind, Nulls, Operand,
+    Operator, OrderItem, Query, SelectItem,
 };
 
 /// A question's answer: records, figures, or groups. Nothing changes.
@@ -528,8 +528,6 @@ impl Resolver<'_> {
         Ok(self.org.query_all(&to_soql(&q)).await?.into_iter().next())
     }
 }
-
-use crate::soql::ast::Function;
 
 /// How a grouping selects, groups, names and orders its groups.
 struct GroupKeys {
