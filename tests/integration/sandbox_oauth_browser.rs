@@ -6,8 +6,7 @@
 //! Skips (passes with a note on stderr) when `chromium` or `chromedriver` is not installed; `.ci/run`
 //! installs them with `apt-get install -y chromium chromium-driver`.
 
-#[path = "sandbox_oauth_support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

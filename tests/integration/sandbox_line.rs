@@ -3,8 +3,7 @@
 //! contractor × every read and write path), and bounded fuzzing of the SOQL routes and request
 //! bodies that asserts the server never answers 500 and never dies.
 
-#[path = "sandbox_oauth_support/mod.rs"]
-mod support;
+use crate::support;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};

@@ -3,8 +3,7 @@
 //! contractor scenario through `kinetic-ltd` client credentials, the API allocation, and each
 //! injected fault.
 
-#[path = "sandbox_oauth_support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

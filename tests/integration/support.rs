@@ -1,7 +1,6 @@
 //! Shared helpers of the OAuth and security suites: an in-process sandbox on 127.0.0.1:0 (fresh,
 //! in memory, today pinned to the corpus date), a reqwest client that does not follow redirects,
 //! and token helpers for each demo login path.
-#![allow(dead_code)]
 
 use std::sync::Arc;
 

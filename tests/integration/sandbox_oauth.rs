@@ -2,8 +2,7 @@
 //! PKCE, redirect checks, scope downgrades, refresh tokens only with the scope, revoke then 401,
 //! introspection after revoke, userinfo/identity, OauthToken rows, and token expiry.
 
-#[path = "sandbox_oauth_support/mod.rs"]
-mod support;
+use crate::support;
 
 use base64::Engine;
 use regex::Regex;
