@@ -117,7 +117,7 @@ impl Builder<'_> {
             f.amount_between = Some(range);
             return Some(i + n);
         }
-        if let Some(end) = self.owned_by(&ws, i) {
+        if let Some(end) = self.owned_by(ws, i) {
             f.owner = Some(ws[i + 2..end].join(" "));
             return Some(end);
         }
@@ -125,7 +125,7 @@ impl Builder<'_> {
             f.priority = Some(p);
             return Some(i + n);
         }
-        if let Some((k, n)) = self.object_at(&ws, i) {
+        if let Some((k, n)) = self.object_at(ws, i) {
             f.object = Some(k);
             return Some(i + n);
         }
@@ -136,7 +136,7 @@ impl Builder<'_> {
                 && !matches!(ws[i + 1], "amount" | "an" | "a")
             {
                 // "with Acme": account
-                let end = self.qualifier_end(&ws, i + 1);
+                let end = self.qualifier_end(ws, i + 1);
                 f.account = Some(ws[i + 1..end].join(" "));
                 return Some(end);
             }
@@ -155,7 +155,7 @@ impl Builder<'_> {
         if bare < ws.len()
             && matches!(ws[bare], "this" | "next" | "last" | "today" | "tomorrow")
             && let Some(end) =
-                self.longest(&ws, bare, 4, |x| entity::period(x, self.today).is_some())
+                self.longest(ws, bare, 4, |x| entity::period(x, self.today).is_some())
         {
             f.closing = entity::period(&ws[bare..end], self.today);
             return Some(end);
@@ -166,12 +166,11 @@ impl Builder<'_> {
             if ws[i] == "due" && f.object.is_none() && i + n < ws.len() {
                 f.object = Some(ObjectKind::Task);
             }
-            if let Some(end) = self.longest(&ws, k, 5, |x| entity::period(x, self.today).is_some())
-            {
+            if let Some(end) = self.longest(ws, k, 5, |x| entity::period(x, self.today).is_some()) {
                 f.closing = entity::period(&ws[k..end], self.today);
                 return Some(end);
             }
-            if let Some(end) = self.longest(&ws, k, 6, |x| entity::date(x, self.today).is_some()) {
+            if let Some(end) = self.longest(ws, k, 6, |x| entity::date(x, self.today).is_some()) {
                 // "closing by December 15": up to that day; "due friday": that day
                 if let Some(d) = entity::date(&ws[k..end], self.today) {
                     let by = matches!(ws[k], "by" | "before" | "until" | "till");
@@ -193,7 +192,7 @@ impl Builder<'_> {
         let under = self.class("under", &ws[i..]);
         if let Some(n) = over.or(under) {
             let k = i + n;
-            if let Some(end) = self.longest(&ws, k, 4, |x| entity::amount(x).is_some()) {
+            if let Some(end) = self.longest(ws, k, 4, |x| entity::amount(x).is_some()) {
                 let v = entity::amount(&ws[k..end]).map(|a| a.value);
                 if over.is_some() {
                     f.amount_over = v;
@@ -223,7 +222,7 @@ impl Builder<'_> {
             while k < ws.len() && self.class("article", &ws[k..k + 1]).is_some() {
                 k += 1;
             }
-            let end = self.qualifier_end(&ws, k);
+            let end = self.qualifier_end(ws, k);
             if end > k {
                 let mut phrase: Vec<&str> = ws[k..end].to_vec();
                 let sector = phrase
