@@ -335,7 +335,7 @@ fn validate(
                     )
                 })?;
                 changes.insert(name.clone(), SqlValue::Text(id.to_string()));
-                crate::sandbox::lookup::check_reference(ctx, conn, field, &id)?;
+                crate::sandbox::security::lookup::check_reference(ctx, conn, field, &id)?;
             }
             _ => {}
         }
@@ -455,7 +455,7 @@ pub fn insert_row(
     }
     validate(ctx, conn, obj, &mut changes)?;
     if obj.name == "ContentDocumentLink" {
-        crate::sandbox::lookup::check_note_link(ctx, conn, &changes)?;
+        crate::sandbox::security::lookup::check_note_link(ctx, conn, &changes)?;
     }
     let mut row = changes.clone();
     apply_defaults(obj, &mut row, &ctx.principal.user_id);
@@ -611,7 +611,7 @@ pub fn update_row(
         if let Some(doc) = old.get("ContentDocumentId") {
             note.insert("ContentDocumentId".into(), doc.clone());
         }
-        crate::sandbox::lookup::check_note_link(ctx, conn, &note)?;
+        crate::sandbox::security::lookup::check_note_link(ctx, conn, &note)?;
     }
     let mut row = old.clone();
     for (k, v) in &changes {
@@ -651,7 +651,7 @@ pub fn update_row(
 /// change applies to the next request rather than the next login.
 fn user_changed(ctx: &Ctx<'_>, conn: &Connection, id: &str, row: &Row) -> SfResult<()> {
     if matches!(row.get("IsActive"), Some(SqlValue::Integer(0))) {
-        crate::sandbox::oauth_grant::revoke_user(conn, id, chrono::Utc::now().timestamp())?;
+        crate::sandbox::oauth::grant::revoke_user(conn, id, chrono::Utc::now().timestamp())?;
     }
     ctx.state.policy.refresh_users(conn)?;
     Ok(())

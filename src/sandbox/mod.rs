@@ -3,16 +3,27 @@
 //! Owns its own wire JSON; imports only [`crate::soql`] and [`crate::id`], never agent modules.
 //!
 //! # Layout
+//! The core, flat in this folder:
 //! - [`schema`] — served objects and fields from the embedded describes (+ custom-field overlay).
 //! - [`store`] — SQLite layout (one table per object, `sayso_*` tables) and value conversion.
 //! - [`seed`] — loads `demo-org/data/*.csv`.
 //! - [`clock`] — today (`SAYSO_TODAY`), org time zone, date/datetime formats.
 //! - [`error`] — [`error::SfError`], the `[{message, errorCode, fields}]` REST error.
 //! - [`session`] — access tokens, the auth middleware and the [`session::Auth`] extractor.
-//! - [`security`] — who may see and change what (`Policy`, `Principal`).
 //! - [`dml`], [`derive`] — record writes/reads with validation, defaults and derived values.
-//! - [`lookup`] — sharing on the write path: lookups must point at readable records; note links.
-//! - [`describe`], [`records`], [`composite`], [`bulk`], [`bulk_query`], [`limits`] — REST routes.
+//! - [`faults`] — injected latency, errors and policy overrides; [`tls`] — serving over HTTPS.
+//!
+//! The parts, one folder each:
+//! - [`security`] — who may see and change what (`Policy`, `Principal`): [`security::config`],
+//!   [`security::users`], and [`security::lookup`] (sharing on the write path).
+//! - [`rest`] — record routes: [`rest::records`], [`rest::composite`], [`rest::describe`],
+//!   [`rest::limits`].
+//! - [`query`] — SOQL (`query`, `queryAll`): [`query::compile`], [`query::exec`],
+//!   [`query::dates`], [`query::flat`], [`query::columns`], and SOSL in [`query::search`].
+//! - [`bulk`] — Bulk API 2.0: [`bulk::ingest`] and [`bulk::query`] jobs.
+//! - [`oauth`] — the OAuth server: token endpoint, [`oauth::pages`], [`oauth::identity`],
+//!   [`oauth::grant`], [`oauth::jwt`].
+//! - [`admin_api`] — the admin objects (connected apps, users, event logs) over REST.
 //!
 //! # Concurrency
 //! `rusqlite::Connection` is `!Sync`, so [`AppState::db`] is a std `Mutex`, locked briefly by each
@@ -28,26 +39,15 @@
 
 pub mod admin_api;
 pub mod bulk;
-pub mod bulk_query;
 pub mod clock;
-pub mod composite;
 pub mod derive;
-pub mod describe;
 pub mod dml;
 pub mod error;
 pub mod faults;
-pub mod limits;
-pub mod lookup;
 pub mod oauth;
-pub mod oauth_grant;
-pub mod oauth_identity;
-pub mod oauth_jwt;
-pub mod oauth_pages;
 pub mod query;
-pub mod query_columns;
-pub mod records;
+pub mod rest;
 pub mod schema;
-pub mod search;
 pub mod security;
 pub mod seed;
 pub mod session;
@@ -187,7 +187,7 @@ impl Sandbox {
             store::refresh_statistics(&conn, None).map_err(store::StoreError::from)?;
         }
         let ids = IdAllocator::load(&conn, &schema).map_err(store::StoreError::from)?;
-        oauth_grant::create_tables(&conn).map_err(store::StoreError::from)?;
+        oauth::grant::create_tables(&conn).map_err(store::StoreError::from)?;
         let policy = Policy::default();
         policy
             .refresh_users(&conn)
@@ -265,8 +265,8 @@ impl Sandbox {
     /// Starts the Bulk API workers (ingest and query jobs); they stop when the guard is dropped.
     pub fn spawn_workers(&self) -> Workers {
         Workers(vec![
-            tokio::spawn(bulk::worker(self.state.clone())),
-            tokio::spawn(bulk_query::worker(self.state.clone())),
+            tokio::spawn(bulk::ingest::worker(self.state.clone())),
+            tokio::spawn(bulk::query::worker(self.state.clone())),
         ])
     }
 }
@@ -304,11 +304,11 @@ pub fn parse_version(segment: &str) -> Option<&str> {
 pub fn router(state: Arc<AppState>) -> Router {
     let data: Router<Arc<AppState>> = Router::new()
         .route("/services/data/{version}", get(resources))
-        .merge(records::routes())
-        .merge(limits::routes())
-        .merge(composite::routes())
-        .merge(bulk::routes())
-        .merge(bulk_query::routes())
+        .merge(rest::records::routes())
+        .merge(rest::limits::routes())
+        .merge(rest::composite::routes())
+        .merge(bulk::ingest::routes())
+        .merge(bulk::query::routes())
         .merge(query::routes())
         .merge(admin_api::routes())
         .route_layer(middleware::from_fn_with_state(

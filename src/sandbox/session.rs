@@ -5,12 +5,13 @@
 //! Tokens look like Salesforce's: `<15-char org id>!<random [A-Za-z0-9._]>`. Only their SHA-256
 //! is stored (`sayso_session.token_hash`), so a token never sits in the database or a log.
 //!
-//! Owns sessions only. The OAuth endpoints (`oauth.rs`) call [`mint`]; who the user is and what
-//! they may do comes from `security.rs` ([`crate::sandbox::security::Policy::principal`]).
+//! Owns sessions only. The OAuth endpoints (`oauth/mod.rs`) call [`mint`]; who the user is and what
+//! they may do comes from `security/mod.rs` ([`crate::sandbox::security::Policy::principal`]).
 
+use crate::sandbox::AppState;
 use crate::sandbox::error::SfError;
+use crate::sandbox::rest::limits;
 use crate::sandbox::security::Principal;
-use crate::sandbox::{AppState, limits};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
@@ -167,7 +168,7 @@ pub fn authorize(state: &AppState, header: Option<&str>) -> Result<Principal, Sf
     };
     let session = session.ok_or_else(SfError::invalid_session)?;
     // Counts the use on the token's OauthToken row (LastUsedDate, UseCount).
-    crate::sandbox::oauth_grant::record_use(
+    crate::sandbox::oauth::grant::record_use(
         &state.lock_db(),
         token,
         chrono::Utc::now().timestamp(),

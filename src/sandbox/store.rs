@@ -243,7 +243,7 @@ pub fn create_object_table(conn: &Connection, obj: &ObjectSchema) -> Result<(), 
 /// - `sayso_api_usage(ts, user_id, client_id)` — one row per counted REST call (epoch seconds).
 /// - `sayso_bulk_job(id, seq, info, user_id, client_id, data, state, processed, failed, …)` and
 ///   `sayso_bulk_result(job_id, chunk, kind, csv)` — Bulk API 2.0 jobs, their uploaded CSV and
-///   result CSV fragments per processed chunk (see `bulk.rs`).
+///   result CSV fragments per processed chunk (see `bulk/ingest.rs`).
 ///
 /// # Errors
 /// SQLite failures.

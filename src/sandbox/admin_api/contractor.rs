@@ -13,7 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value as Json, json};
 
 use crate::sandbox::error::SfError;
-use crate::sandbox::oauth_grant::random_text;
+use crate::sandbox::oauth::grant::random_text;
 use crate::sandbox::security::config::{ConnectedApp, PermissionSet};
 use crate::sandbox::security::{Policy, Principal};
 use crate::sandbox::session::Auth;

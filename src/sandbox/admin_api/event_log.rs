@@ -1,5 +1,5 @@
 //! `EventLogFile` rows of type ApiTotalUsage (one `Daily` file per UTC day with calls) and their
-//! `LogFile` CSV bodies, built from `sayso_api_usage` (counted by `limits.rs`). Reads only.
+//! `LogFile` CSV bodies, built from `sayso_api_usage` (counted by `rest/limits.rs`). Reads only.
 
 use std::sync::Arc;
 

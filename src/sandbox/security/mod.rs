@@ -11,6 +11,7 @@
 //! [`SqlFilter::params`] in order. No user text is ever interpolated.
 
 pub mod config;
+pub mod lookup;
 pub mod users;
 
 use std::sync::{Arc, RwLock};
@@ -204,7 +205,7 @@ pub struct Policy {
 struct PolicyInner {
     config: SecurityConfig,
     /// The configuration after admin changes (new permission sets and connected apps from the
-    /// sandbox admin API, `admin_api.rs`), replacing `config` at once for every decision and for
+    /// sandbox admin API, `admin_api/mod.rs`), replacing `config` at once for every decision and for
     /// the OAuth token endpoint. [`Policy::config`] hands out plain references, so each replaced
     /// configuration is leaked rather than freed: a few KB per admin change, which is rare.
     changed: RwLock<Option<&'static SecurityConfig>>,

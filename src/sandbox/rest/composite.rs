@@ -11,11 +11,12 @@
 use crate::id::RecordId;
 use crate::sandbox::dml::{self, Ctx, Op, Upsert};
 use crate::sandbox::error::{SfError, SfResult};
-use crate::sandbox::records::{self, object_for};
+use crate::sandbox::rest::limits;
+use crate::sandbox::rest::records::{self, object_for};
 use crate::sandbox::schema::ObjectSchema;
 use crate::sandbox::security::Principal;
 use crate::sandbox::session::Auth;
-use crate::sandbox::{AppState, json_response, limits, parse_version};
+use crate::sandbox::{AppState, json_response, parse_version};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -569,7 +570,7 @@ fn dispatch_inner(
             let obj = object_for(state, principal, t)?;
             Ok(SubResponse::ok(
                 StatusCode::OK,
-                crate::sandbox::describe::describe_for(state, principal, obj),
+                crate::sandbox::rest::describe::describe_for(state, principal, obj),
             ))
         }
         ("GET", ["sobjects", t, id]) => {
@@ -709,7 +710,7 @@ fn dispatch_inner(
         }
         ("GET", ["search"]) => {
             let text = params.get("q").map_or("", String::as_str);
-            let body = crate::sandbox::search::run(state, conn, principal, &version, text)?;
+            let body = crate::sandbox::query::search::run(state, conn, principal, &version, text)?;
             Ok(SubResponse::ok(StatusCode::OK, body))
         }
         _ => Err(SfError::not_found()),

@@ -36,10 +36,10 @@ pub fn columns_for(
     version: &str,
     text: &str,
 ) -> Result<Json, SfError> {
-    let query = super::query::parse_soql(text)?;
+    let query = super::parse_soql(text)?;
     let mut probe = query.clone();
     probe.limit = Some(0);
-    if super::admin_api::virtual_query(state, principal, &probe, version)?.is_none() {
+    if crate::sandbox::admin_api::virtual_query(state, principal, &probe, version)?.is_none() {
         let ctx = Ctx {
             schema: &state.schema,
             policy: &state.policy,
@@ -48,7 +48,7 @@ pub fn columns_for(
         };
         let opts = RunOptions {
             all_rows: false,
-            batch: super::query::MAX_BATCH,
+            batch: super::MAX_BATCH,
             version,
         };
         let conn = state.lock_db();
@@ -64,7 +64,7 @@ pub fn columns_for(
 /// # Errors
 /// `MALFORMED_QUERY` when the text does not parse.
 pub fn columns(schema: &Schema, text: &str) -> Result<Json, SfError> {
-    let query = super::query::parse_soql(text)?;
+    let query = super::parse_soql(text)?;
     Ok(describe(schema, &query, &|_, _| true))
 }
 

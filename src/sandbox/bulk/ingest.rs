@@ -189,7 +189,7 @@ async fn create(
         serde_json::from_slice(&body).map_err(|e| SfError::json_parser(e.to_string()))?;
     let s = |k: &str| req.get(k).and_then(Value::as_str).map(str::to_string);
     let object = s("object").ok_or_else(|| bad("INVALIDJOB", "InvalidJob : Object is required"))?;
-    let obj = crate::sandbox::records::object_for(&state, &p, &object).map_err(|_| {
+    let obj = crate::sandbox::rest::records::object_for(&state, &p, &object).map_err(|_| {
         bad(
             "INVALIDJOB",
             format!("InvalidJob : Invalid object: {object}"),

@@ -4,7 +4,7 @@
 //! and `Sforce-Locator`).
 //!
 //! Owns the query-job wire shapes, their lifecycle and the result snapshot; it must not touch the
-//! ingest jobs of `bulk.rs` (it only borrows that file's CSV option and response helpers) and does
+//! ingest jobs of `bulk/ingest.rs` (it only borrows that file's CSV option and response helpers) and does
 //! not compile SOQL itself: the flat plan comes from `query/flat.rs`, which applies the REST
 //! path's sharing, field-level security and `queryAll` rules for the job's creator.
 //!
@@ -35,7 +35,7 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde_json::{Value, json};
 
 use crate::id::RecordId;
-use crate::sandbox::bulk::{self, bad, now_ms};
+use crate::sandbox::bulk::ingest::{self as bulk, bad, now_ms};
 use crate::sandbox::error::{SfError, SfResult};
 use crate::sandbox::query::compile::Ctx;
 use crate::sandbox::query::{flat, parse_soql};

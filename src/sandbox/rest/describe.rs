@@ -6,7 +6,7 @@
 //! principal's object permissions. URLs are rewritten to the requested API version and this host.
 //! `If-Modified-Since` later than the metadata's date answers `304`.
 //!
-//! The handlers are routed from `records.rs` (same `sobjects/{T}` paths as the row resources).
+//! The handlers are routed from `rest/records.rs` (same `sobjects/{T}` paths as the row resources).
 
 use crate::sandbox::dml::Ctx;
 use crate::sandbox::error::SfError;

@@ -2,16 +2,17 @@
 //! (`?fields=`, conditional headers), upsert and read by external id
 //! (`PATCH/GET sobjects/{T}/{Field}/{value}`), the ContentNote body
 //! (`GET sobjects/ContentNote/{id}/Content`), and the routing of the describe handlers that share
-//! these paths (`describe.rs`).
+//! these paths (`rest/describe.rs`).
 //!
 //! Owns the HTTP shape of row calls; write semantics are in `dml.rs`.
 
 use crate::sandbox::dml::{self, Access, Ctx, Op, Upsert};
 use crate::sandbox::error::{SfError, SfResult};
+use crate::sandbox::rest::describe;
 use crate::sandbox::schema::ObjectSchema;
 use crate::sandbox::security::Principal;
 use crate::sandbox::session::Auth;
-use crate::sandbox::{AppState, clock, describe, json_response, parse_version};
+use crate::sandbox::{AppState, clock, json_response, parse_version};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};

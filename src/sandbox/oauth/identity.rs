@@ -2,7 +2,7 @@
 //! §1.11–§1.14).
 //!
 //! Owns these four endpoints only; tokens are looked up through `session.rs` and the grant tables
-//! (`oauth_grant.rs`). Never logs a token.
+//! (`oauth/grant.rs`). Never logs a token.
 
 use std::sync::Arc;
 
@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::sandbox::AppState;
+use crate::sandbox::oauth::grant as grants;
 use crate::sandbox::oauth::{self, Params, TokenError, oauth_json, read_params};
-use crate::sandbox::oauth_grant as grants;
 use crate::sandbox::security::{Principal, UserInfo};
 use crate::sandbox::session;
 

@@ -18,8 +18,8 @@ use axum::routing::get;
 use serde_json::{Value as Json, json};
 use std::collections::HashMap;
 
-use super::query::compile::{self, Ctx};
-use super::query::exec::{self, RunOptions};
+use super::compile::{self, Ctx};
+use super::exec::{self, RunOptions};
 use crate::sandbox::error::SfError;
 use crate::sandbox::schema::{FieldType, ObjectSchema};
 use crate::sandbox::session::Auth;
