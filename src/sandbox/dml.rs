@@ -10,11 +10,11 @@
 //! Owns write semantics; it does not parse HTTP or decide response shapes.
 
 use crate::id::RecordId;
-use crate::sandbox::AppState;
 use crate::sandbox::derive::{self, Row};
 use crate::sandbox::error::{SfError, SfResult};
 use crate::sandbox::schema::{Field, FieldType, ObjectSchema, Schema};
 use crate::sandbox::security::{FieldAccess, ObjectAccess, Principal, RowAccess, SqlFilter};
+use crate::sandbox::state::AppState;
 use crate::sandbox::store::{self, quote_ident};
 use axum::http::StatusCode;
 use rusqlite::types::{Value as SqlValue, ValueRef};

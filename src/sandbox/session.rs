@@ -8,10 +8,10 @@
 //! Owns sessions only. The OAuth endpoints (`oauth/mod.rs`) call [`mint`]; who the user is and what
 //! they may do comes from `security/mod.rs` ([`crate::sandbox::security::Policy::principal`]).
 
-use crate::sandbox::AppState;
 use crate::sandbox::error::SfError;
 use crate::sandbox::rest::limits;
 use crate::sandbox::security::Principal;
+use crate::sandbox::state::AppState;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
@@ -226,7 +226,7 @@ fn version_ok(path: &str) -> bool {
         return true;
     };
     let v = rest.split('/').next().unwrap_or("");
-    crate::sandbox::parse_version(v).is_some()
+    crate::sandbox::wire::parse_version(v).is_some()
 }
 
 /// Extractor for the authenticated principal of a data route (set by [`authenticate`]).

@@ -212,7 +212,7 @@ fn serve(
             let _ = tokio::signal::ctrl_c().await;
         };
         match material {
-            Some(m) => sayso::sandbox::tls::serve_tls(sandbox, listener, &m, shutdown).await,
+            Some(m) => sandbox.serve_tls(listener, &m, shutdown).await,
             None => sandbox.serve(listener, shutdown).await,
         }
         .context("the sandbox server failed")?;

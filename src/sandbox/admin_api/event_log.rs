@@ -11,9 +11,9 @@ use rusqlite::params;
 use serde_json::{Map, Value as Json, json};
 
 use crate::id::RecordId;
-use crate::sandbox::AppState;
 use crate::sandbox::error::SfError;
 use crate::sandbox::session::Auth;
+use crate::sandbox::state::AppState;
 
 use super::{connected_app_id, require_admin};
 

@@ -39,10 +39,12 @@ use axum::routing::{get, post};
 use chrono::{NaiveDate, Utc};
 use serde_json::{Map, Value as Json, json};
 
+use crate::sandbox::clock;
 use crate::sandbox::error::SfError;
 use crate::sandbox::security::{Policy, Principal};
 use crate::sandbox::session::Auth;
-use crate::sandbox::{AppState, clock, json_response, parse_version};
+use crate::sandbox::state::AppState;
+use crate::sandbox::wire::{json_response, parse_version};
 use crate::soql::{self, Comparison, Condition, Literal, Operand, Operator, SelectItem};
 
 mod contractor;

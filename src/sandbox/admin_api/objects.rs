@@ -5,8 +5,8 @@ use rusqlite::OptionalExtension;
 use serde_json::{Map, Value as Json, json};
 
 use crate::id::RecordId;
-use crate::sandbox::AppState;
 use crate::sandbox::security::config::ConnectedApp;
+use crate::sandbox::state::AppState;
 
 pub(super) const CA_FIELDS: &[&str] = &[
     "Id",

@@ -42,7 +42,8 @@ use crate::sandbox::query::{flat, parse_soql};
 use crate::sandbox::schema::FieldType;
 use crate::sandbox::security::Principal;
 use crate::sandbox::session::Auth;
-use crate::sandbox::{AppState, json_response, parse_version};
+use crate::sandbox::state::AppState;
+use crate::sandbox::wire::{json_response, parse_version};
 use crate::soql::ast::{Query, SelectItem};
 
 /// Rows rendered to CSV per chunk (and per transaction).

@@ -11,11 +11,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::sandbox::AppState;
 use crate::sandbox::oauth::grant as grants;
 use crate::sandbox::oauth::{self, Params, TokenError, oauth_json, read_params};
 use crate::sandbox::security::{Principal, UserInfo};
 use crate::sandbox::session;
+use crate::sandbox::state::AppState;
 
 /// `POST|GET /services/oauth2/revoke`: revokes an access token, or a refresh token and every access
 /// token of its grant. 200 with an empty body; 400 `invalid_token` for an unknown token.
@@ -219,7 +219,7 @@ fn photos(origin: &str) -> Value {
 
 fn version_param(params: &Params) -> String {
     match params.get("version") {
-        Some("latest") => format!("{}.0", crate::sandbox::LATEST_VERSION),
+        Some("latest") => format!("{}.0", crate::sandbox::wire::LATEST_VERSION),
         Some(v) => v.to_string(),
         None => "{version}".to_string(),
     }

@@ -28,9 +28,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use self::grant as grants;
-use crate::sandbox::AppState;
 use crate::sandbox::security::{ConnectedApp, UserInfo};
 use crate::sandbox::session;
+use crate::sandbox::state::AppState;
 
 /// The JWT bearer grant type.
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -122,7 +122,7 @@ pub fn oauth_json(status: StatusCode, body: &Value) -> Response {
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(crate::sandbox::JSON_CONTENT_TYPE),
+        HeaderValue::from_static(crate::sandbox::wire::JSON_CONTENT_TYPE),
     );
     h.insert(
         header::CACHE_CONTROL,

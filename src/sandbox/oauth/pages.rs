@@ -21,10 +21,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::sandbox::AppState;
 use crate::sandbox::oauth::grant as grants;
 use crate::sandbox::oauth::{self, Params, read_params};
 use crate::sandbox::security::{ConnectedApp, UserInfo};
+use crate::sandbox::state::AppState;
 
 const LAYOUT: &str = include_str!("layout.html");
 const COOKIE: &str = "sayso_sid";

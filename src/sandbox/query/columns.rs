@@ -15,12 +15,12 @@
 
 use serde_json::{Value as Json, json};
 
-use crate::sandbox::AppState;
 use crate::sandbox::error::SfError;
 use crate::sandbox::query::compile::Ctx;
 use crate::sandbox::query::exec::{self, RunOptions};
 use crate::sandbox::schema::{FieldType, ObjectSchema, Schema};
 use crate::sandbox::security::Principal;
+use crate::sandbox::state::AppState;
 use crate::soql::{FieldPath, FunctionArg, FunctionCall, Query, SelectItem};
 
 /// Whether the caller may read field `.1` of object `.0`.

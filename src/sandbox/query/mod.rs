@@ -46,7 +46,8 @@ use serde_json::{Value as Json, json};
 use crate::sandbox::error::SfError;
 use crate::sandbox::security::Principal;
 use crate::sandbox::session::Auth;
-use crate::sandbox::{AppState, json_response, parse_version};
+use crate::sandbox::state::AppState;
+use crate::sandbox::wire::{json_response, parse_version};
 use compile::Ctx;
 use exec::RunOptions;
 

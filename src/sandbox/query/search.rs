@@ -23,7 +23,8 @@ use super::exec::{self, RunOptions};
 use crate::sandbox::error::SfError;
 use crate::sandbox::schema::{FieldType, ObjectSchema};
 use crate::sandbox::session::Auth;
-use crate::sandbox::{AppState, json_response, parse_version};
+use crate::sandbox::state::AppState;
+use crate::sandbox::wire::{json_response, parse_version};
 use crate::soql::ast::*;
 use crate::soql::lexer::{TokenKind, tokenize};
 

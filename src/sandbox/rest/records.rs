@@ -6,13 +6,15 @@
 //!
 //! Owns the HTTP shape of row calls; write semantics are in `dml.rs`.
 
+use crate::sandbox::clock;
 use crate::sandbox::dml::{self, Access, Ctx, Op, Upsert};
 use crate::sandbox::error::{SfError, SfResult};
 use crate::sandbox::rest::describe;
 use crate::sandbox::schema::ObjectSchema;
 use crate::sandbox::security::Principal;
 use crate::sandbox::session::Auth;
-use crate::sandbox::{AppState, clock, json_response, parse_version};
+use crate::sandbox::state::AppState;
+use crate::sandbox::wire::{json_response, parse_version};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
