@@ -470,7 +470,16 @@ pub fn insert_row(
     set_audit(obj, &mut row, ctx, true);
     let id = ctx.state.ids.next_id(obj);
     row.insert("Id".into(), SqlValue::Text(id.to_string()));
-    let keys = column_keys(obj, &row);
+    insert_columns(conn, obj, &row)?;
+    Ok(id)
+}
+
+/// Inserts `row`'s stored columns (and `IsDeleted`) as a new row of `obj`'s table, as they are.
+///
+/// # Errors
+/// SQLite.
+pub fn insert_columns(conn: &Connection, obj: &ObjectSchema, row: &Row) -> rusqlite::Result<()> {
+    let keys = column_keys(obj, row);
     let sql = format!(
         "INSERT INTO {} ({}) VALUES ({})",
         quote_ident(&obj.name),
@@ -482,7 +491,7 @@ pub fn insert_row(
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     stmt.execute(rusqlite::params_from_iter(keys.iter().map(|k| &row[k])))?;
-    Ok(id)
+    Ok(())
 }
 
 /// Parses a URL/body id for `obj`: not an id → NOT_FOUND; an id of another object → MALFORMED_ID.
