@@ -126,17 +126,6 @@ pub fn revoke(conn: &Connection, token: &str) -> Result<bool, SfError> {
     )? > 0)
 }
 
-/// Revokes every session of `user_id` minted for `client_id`; returns how many.
-///
-/// # Errors
-/// SQLite failures.
-pub fn revoke_for_app(conn: &Connection, user_id: &str, client_id: &str) -> Result<usize, SfError> {
-    Ok(conn.execute(
-        "DELETE FROM sayso_session WHERE user_id = ?1 AND client_id = ?2",
-        params![user_id, client_id],
-    )?)
-}
-
 /// The principal a session runs as, built by the policy from the user's profile, role and
 /// permission sets. `None` if the user no longer exists.
 pub fn principal_for(state: &AppState, session: &Session) -> Option<Principal> {

@@ -439,18 +439,6 @@ pub fn decode_note_body(s: &str) -> String {
     s.to_string()
 }
 
-/// Renders a column value as a CSV cell (Bulk results echo uploaded text instead; this is for
-/// values the sandbox computes).
-pub fn to_text(v: &SqlValue) -> String {
-    match v {
-        SqlValue::Null => String::new(),
-        SqlValue::Integer(i) => i.to_string(),
-        SqlValue::Real(f) => f.to_string(),
-        SqlValue::Text(t) => t.clone(),
-        SqlValue::Blob(b) => String::from_utf8_lossy(b).into_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

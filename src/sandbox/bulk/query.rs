@@ -38,8 +38,7 @@ use super::job::{
     info_eol, job_principal, now_ms, owned_by, parse_body, processing_ms, run_worker,
 };
 use crate::sandbox::error::{SfError, SfResult};
-use crate::sandbox::query::compile::Ctx;
-use crate::sandbox::query::{flat, parse_soql};
+use crate::sandbox::query::{ctx, flat, parse_soql};
 use crate::sandbox::schema::FieldType;
 use crate::sandbox::security::Principal;
 use crate::sandbox::session::Auth;
@@ -167,56 +166,34 @@ fn job_json(job: &Job, detail: bool) -> Value {
     v
 }
 
-fn ctx<'a>(state: &'a AppState, principal: &'a Principal) -> Ctx<'a> {
-    Ctx {
-        schema: &state.schema,
-        policy: &state.policy,
-        principal,
-        today: state.clock.today(),
-    }
-}
-
 fn not_supported(code: &str, message: &str) -> SfError {
     bad(code, message)
 }
 
 /// Refuses what Bulk API 2.0 query does not run (Salesforce checks these when the job is created).
 fn check_bulk_rules(query: &Query) -> SfResult<()> {
-    if query
-        .select
-        .iter()
-        .any(|i| matches!(i, SelectItem::Subquery(_)))
-    {
+    let selects = |f: fn(&SelectItem) -> bool| query.select.iter().any(f);
+    if selects(|i| matches!(i, SelectItem::Subquery(_))) {
         return Err(not_supported(
             "FEATURENOTENABLED",
             "Aggregate Relationships not supported in Bulk V2 Query with CSV content type.",
         ));
     }
-    let aggregate_fn = query
-        .select
-        .iter()
-        .any(|i| matches!(i, SelectItem::Function { call, .. } if call.function.is_aggregate()));
+    let aggregate_fn =
+        selects(|i| matches!(i, SelectItem::Function { call, .. } if call.function.is_aggregate()));
     if query.is_aggregate() || query.group_by.is_some() || aggregate_fn {
         return Err(not_supported(
             "FEATURENOTENABLED",
             "Aggregate Relationships not supported in Bulk Query",
         ));
     }
-    if query
-        .select
-        .iter()
-        .any(|i| matches!(i, SelectItem::TypeOf(_)))
-    {
+    if selects(|i| matches!(i, SelectItem::TypeOf(_))) {
         return Err(not_supported(
             "INVALIDJOB",
             "InvalidJob : TYPEOF is not supported by Bulk API 2.0 query",
         ));
     }
-    if query
-        .select
-        .iter()
-        .any(|i| matches!(i, SelectItem::Fields(_)))
-    {
+    if selects(|i| matches!(i, SelectItem::Fields(_))) {
         return Err(not_supported(
             "INVALIDJOB",
             "InvalidJob : FIELDS() is not supported by Bulk API 2.0 query",

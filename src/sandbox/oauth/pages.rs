@@ -381,7 +381,7 @@ fn approval_step(
     set_cookie: Option<String>,
 ) -> Response {
     let profile = state.policy.config().profile(&user.profile);
-    let mut resp = if profile.is_some_and(|pr| pr.system.api_only) {
+    let mut resp = if profile.is_some_and(|pr| pr.grants.system.api_only) {
         refuse(
             state,
             rid,

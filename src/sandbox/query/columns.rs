@@ -16,7 +16,6 @@
 use serde_json::{Value as Json, json};
 
 use crate::sandbox::error::SfError;
-use crate::sandbox::query::compile::Ctx;
 use crate::sandbox::query::exec::{self, RunOptions};
 use crate::sandbox::schema::{FieldType, ObjectSchema, Schema};
 use crate::sandbox::security::Principal;
@@ -40,12 +39,7 @@ pub fn columns_for(
     let mut probe = query.clone();
     probe.limit = Some(0);
     if crate::sandbox::admin_api::virtual_query(state, principal, &probe, version)?.is_none() {
-        let ctx = Ctx {
-            schema: &state.schema,
-            policy: &state.policy,
-            principal,
-            today: state.clock.today(),
-        };
+        let ctx = super::ctx(state, principal);
         let opts = RunOptions {
             all_rows: false,
             batch: super::MAX_BATCH,

@@ -203,7 +203,8 @@ fn reject_comments(text: &str) -> Result<(), SfError> {
     }
 }
 
-fn ctx<'a>(state: &'a AppState, principal: &'a Principal) -> Ctx<'a> {
+/// The compile context of a query run by `principal` today.
+pub fn ctx<'a>(state: &'a AppState, principal: &'a Principal) -> Ctx<'a> {
     Ctx {
         schema: &state.schema,
         policy: &state.policy,

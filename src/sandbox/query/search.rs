@@ -18,7 +18,7 @@ use axum::routing::get;
 use serde_json::{Value as Json, json};
 use std::collections::HashMap;
 
-use super::compile::{self, Ctx};
+use super::compile;
 use super::exec::{self, RunOptions};
 use crate::sandbox::error::SfError;
 use crate::sandbox::schema::{FieldType, ObjectSchema};
@@ -385,12 +385,7 @@ pub fn run(
         .filter(|s| !s.is_empty())
         .ok_or_else(|| malformed_search("A search string has to be specified"))?;
     let sosl = parse_sosl(text)?;
-    let ctx = Ctx {
-        schema: &state.schema,
-        policy: &state.policy,
-        principal,
-        today: state.clock.today(),
-    };
+    let ctx = super::ctx(state, principal);
     let mut specs = sosl.returning.clone();
     if specs.is_empty() {
         for o in ctx.schema.objects().iter().filter(|o| {

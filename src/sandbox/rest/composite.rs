@@ -276,6 +276,18 @@ fn parse_json(body: &[u8]) -> SfResult<Value> {
     })
 }
 
+/// Runs a collection request on the locked database and answers its results.
+fn collection_response(
+    ctx: &Ctx<'_>,
+    op: CollOp<'_>,
+    all_or_none: bool,
+    items: &[Value],
+) -> SfResult<Response> {
+    let conn = ctx.state.lock_db();
+    let results = run_collection(ctx, &conn, op, all_or_none, items)?;
+    Ok(json_response(StatusCode::OK, &results))
+}
+
 async fn collection_create(
     State(state): State<Arc<AppState>>,
     Path(version): Path<String>,
@@ -284,11 +296,7 @@ async fn collection_create(
 ) -> SfResult<Response> {
     let ctx = Ctx::new(&state, &p, version_of(&version));
     let (aon, records) = body_records(&parse_json(&body)?)?;
-    let conn = state.lock_db();
-    Ok(json_response(
-        StatusCode::OK,
-        &run_collection(&ctx, &conn, CollOp::Create, aon, &records)?,
-    ))
+    collection_response(&ctx, CollOp::Create, aon, &records)
 }
 
 async fn collection_update(
@@ -299,11 +307,7 @@ async fn collection_update(
 ) -> SfResult<Response> {
     let ctx = Ctx::new(&state, &p, version_of(&version));
     let (aon, records) = body_records(&parse_json(&body)?)?;
-    let conn = state.lock_db();
-    Ok(json_response(
-        StatusCode::OK,
-        &run_collection(&ctx, &conn, CollOp::Update, aon, &records)?,
-    ))
+    collection_response(&ctx, CollOp::Update, aon, &records)
 }
 
 async fn collection_upsert(
@@ -316,11 +320,7 @@ async fn collection_upsert(
     let obj = object_for(&state, &p, &object)?;
     dml::external_id_field(obj, &ctx.access(obj), &field)?;
     let (aon, records) = body_records(&parse_json(&body)?)?;
-    let conn = state.lock_db();
-    Ok(json_response(
-        StatusCode::OK,
-        &run_collection(&ctx, &conn, CollOp::Upsert(obj, &field), aon, &records)?,
-    ))
+    collection_response(&ctx, CollOp::Upsert(obj, &field), aon, &records)
 }
 
 fn split_ids(ids: &str) -> Vec<Value> {
@@ -342,11 +342,7 @@ async fn collection_delete(
     let aon = q
         .get("allOrNone")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let conn = state.lock_db();
-    Ok(json_response(
-        StatusCode::OK,
-        &run_collection(&ctx, &conn, CollOp::Delete, aon, &ids)?,
-    ))
+    collection_response(&ctx, CollOp::Delete, aon, &ids)
 }
 
 fn retrieve(
@@ -759,12 +755,7 @@ impl<'b> SubRequest<'b> {
             .filter(|s| !s.is_empty())
             .ok_or_else(|| compile::malformed("A query string has to be specified"))?;
         let q = crate::sandbox::query::parse_soql(text)?;
-        let qctx = compile::Ctx {
-            schema: &ctx.state.schema,
-            policy: &ctx.state.policy,
-            principal: ctx.principal,
-            today: ctx.state.clock.today(),
-        };
+        let qctx = crate::sandbox::query::ctx(ctx.state, ctx.principal);
         let opts = exec::RunOptions {
             all_rows,
             batch: 2000,
