@@ -6,8 +6,10 @@
 //! or exits: when a bulk change needs confirmation it returns [`Status::NeedsConfirmation`] with the
 //! pending plan, and the binary asks. May import every agent module; nothing imports it but the
 //! binary and tests.
+//!
+//! - [`lookup`] — record names for summaries, candidate details, undo phrases.
 
-pub mod session;
+pub mod lookup;
 
 use std::path::PathBuf;
 
@@ -25,10 +27,10 @@ use crate::journal::{
 use crate::lang::ParsedCommand;
 use crate::plan::{BULK_JOB_ROWS, Plan, RouteOptions, Staged};
 use crate::resolve::answer::Group;
-use crate::resolve::org::{Org, OrgError};
 use crate::resolve::schema::SchemaCache;
 use crate::resolve::stream::BulkSource;
 use crate::resolve::{Candidate, Resolution, ResolveError, Resolver};
+use crate::salesforce::org::{Org, OrgError};
 
 /// The status of one command, as `sayso run --json` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -295,8 +297,7 @@ impl Agent {
             .clone()
             .ok_or_else(|| AppError::NoUser(profile.to_string()))?;
         let username = prof.username.clone().unwrap_or_else(|| me.clone());
-        let version = client.api_version().to_string();
-        let org = Org::new(Box::new(session::ClientTransport::new(client)), &version);
+        let org = Org::over(client);
         let cache = home.root().join("cache").join("describe").join(&me);
         Ok(Agent {
             org,
