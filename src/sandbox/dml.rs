@@ -10,11 +10,11 @@
 //! Owns write semantics; it does not parse HTTP or decide response shapes.
 
 use crate::id::RecordId;
-use crate::sandbox::AppState;
 use crate::sandbox::derive::{self, Row};
 use crate::sandbox::error::{SfError, SfResult};
 use crate::sandbox::schema::{Field, FieldType, ObjectSchema, Schema};
 use crate::sandbox::security::{FieldAccess, ObjectAccess, Principal, RowAccess, SqlFilter};
+use crate::sandbox::state::AppState;
 use crate::sandbox::store::{self, quote_ident};
 use axum::http::StatusCode;
 use rusqlite::types::{Value as SqlValue, ValueRef};
@@ -335,7 +335,7 @@ fn validate(
                     )
                 })?;
                 changes.insert(name.clone(), SqlValue::Text(id.to_string()));
-                crate::sandbox::lookup::check_reference(ctx, conn, field, &id)?;
+                crate::sandbox::security::lookup::check_reference(ctx, conn, field, &id)?;
             }
             _ => {}
         }
@@ -455,7 +455,7 @@ pub fn insert_row(
     }
     validate(ctx, conn, obj, &mut changes)?;
     if obj.name == "ContentDocumentLink" {
-        crate::sandbox::lookup::check_note_link(ctx, conn, &changes)?;
+        crate::sandbox::security::lookup::check_note_link(ctx, conn, &changes)?;
     }
     let mut row = changes.clone();
     apply_defaults(obj, &mut row, &ctx.principal.user_id);
@@ -470,7 +470,16 @@ pub fn insert_row(
     set_audit(obj, &mut row, ctx, true);
     let id = ctx.state.ids.next_id(obj);
     row.insert("Id".into(), SqlValue::Text(id.to_string()));
-    let keys = column_keys(obj, &row);
+    insert_columns(conn, obj, &row)?;
+    Ok(id)
+}
+
+/// Inserts `row`'s stored columns (and `IsDeleted`) as a new row of `obj`'s table, as they are.
+///
+/// # Errors
+/// SQLite.
+pub fn insert_columns(conn: &Connection, obj: &ObjectSchema, row: &Row) -> rusqlite::Result<()> {
+    let keys = column_keys(obj, row);
     let sql = format!(
         "INSERT INTO {} ({}) VALUES ({})",
         quote_ident(&obj.name),
@@ -482,7 +491,7 @@ pub fn insert_row(
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     stmt.execute(rusqlite::params_from_iter(keys.iter().map(|k| &row[k])))?;
-    Ok(id)
+    Ok(())
 }
 
 /// Parses a URL/body id for `obj`: not an id → NOT_FOUND; an id of another object → MALFORMED_ID.
@@ -611,7 +620,7 @@ pub fn update_row(
         if let Some(doc) = old.get("ContentDocumentId") {
             note.insert("ContentDocumentId".into(), doc.clone());
         }
-        crate::sandbox::lookup::check_note_link(ctx, conn, &note)?;
+        crate::sandbox::security::lookup::check_note_link(ctx, conn, &note)?;
     }
     let mut row = old.clone();
     for (k, v) in &changes {
@@ -651,7 +660,7 @@ pub fn update_row(
 /// change applies to the next request rather than the next login.
 fn user_changed(ctx: &Ctx<'_>, conn: &Connection, id: &str, row: &Row) -> SfResult<()> {
     if matches!(row.get("IsActive"), Some(SqlValue::Integer(0))) {
-        crate::sandbox::oauth_grant::revoke_user(conn, id, chrono::Utc::now().timestamp())?;
+        crate::sandbox::oauth::grant::revoke_user(conn, id, chrono::Utc::now().timestamp())?;
     }
     ctx.state.policy.refresh_users(conn)?;
     Ok(())

@@ -287,7 +287,7 @@ impl IntoResponse for SfError {
         let mut resp = (self.status, body).into_response();
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
-            HeaderValue::from_static(crate::sandbox::JSON_CONTENT_TYPE),
+            HeaderValue::from_static(crate::sandbox::wire::JSON_CONTENT_TYPE),
         );
         resp
     }

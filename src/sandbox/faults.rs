@@ -16,8 +16,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rand::RngExt;
 
-use crate::sandbox::AppState;
 use crate::sandbox::error::SfError;
+use crate::sandbox::state::AppState;
 
 /// Faults and overrides for a running sandbox. The default injects nothing.
 #[derive(Debug, Clone, Default, PartialEq)]

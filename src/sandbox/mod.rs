@@ -3,16 +3,32 @@
 //! Owns its own wire JSON; imports only [`crate::soql`] and [`crate::id`], never agent modules.
 //!
 //! # Layout
+//! The core, flat in this folder; every part below imports from it, never from this file:
+//! - [`state`] — [`AppState`], the shared state handed down to every handler and worker.
+//! - [`wire`] — served API versions ([`parse_version`]) and [`json_response`].
 //! - [`schema`] — served objects and fields from the embedded describes (+ custom-field overlay).
 //! - [`store`] — SQLite layout (one table per object, `sayso_*` tables) and value conversion.
 //! - [`seed`] — loads `demo-org/data/*.csv`.
 //! - [`clock`] — today (`SAYSO_TODAY`), org time zone, date/datetime formats.
 //! - [`error`] — [`error::SfError`], the `[{message, errorCode, fields}]` REST error.
 //! - [`session`] — access tokens, the auth middleware and the [`session::Auth`] extractor.
-//! - [`security`] — who may see and change what (`Policy`, `Principal`).
 //! - [`dml`], [`derive`] — record writes/reads with validation, defaults and derived values.
-//! - [`lookup`] — sharing on the write path: lookups must point at readable records; note links.
-//! - [`describe`], [`records`], [`composite`], [`bulk`], [`bulk_query`], [`limits`] — REST routes.
+//! - [`faults`] — injected latency, errors and policy overrides; [`tls`] — serving over HTTPS.
+//!
+//! The parts, one folder each:
+//! - [`security`] — who may see and change what (`Policy`, `Principal`): [`security::config`],
+//!   [`security::users`], and [`security::lookup`] (sharing on the write path).
+//! - [`rest`] — record routes: [`rest::records`], [`rest::composite`], [`rest::describe`],
+//!   [`rest::limits`].
+//! - [`query`] — SOQL (`query`, `queryAll`): [`query::compile`], [`query::exec`],
+//!   [`query::dates`], [`query::flat`], [`query::columns`], and SOSL in [`query::search`].
+//! - [`bulk`] — Bulk API 2.0: [`bulk::ingest`] and [`bulk::query`] jobs.
+//! - [`oauth`] — the OAuth server: token endpoint, [`oauth::pages`], [`oauth::identity`],
+//!   [`oauth::grant`], [`oauth::jwt`].
+//! - [`admin_api`] — the admin objects (connected apps, users, event logs) over REST.
+//!
+//! This file opens the org ([`Sandbox`]), builds the [`router`], serves it (also over TLS through
+//! [`tls`]) and re-exports [`AppState`] and the wire helpers for callers outside the sandbox.
 //!
 //! # Concurrency
 //! `rusqlite::Connection` is `!Sync`, so [`AppState::db`] is a std `Mutex`, locked briefly by each
@@ -28,55 +44,42 @@
 
 pub mod admin_api;
 pub mod bulk;
-pub mod bulk_query;
 pub mod clock;
-pub mod composite;
 pub mod derive;
-pub mod describe;
 pub mod dml;
 pub mod error;
 pub mod faults;
-pub mod limits;
-pub mod lookup;
 pub mod oauth;
-pub mod oauth_grant;
-pub mod oauth_identity;
-pub mod oauth_jwt;
-pub mod oauth_pages;
 pub mod query;
-pub mod query_columns;
-pub mod records;
+pub mod rest;
 pub mod schema;
-pub mod search;
 pub mod security;
 pub mod seed;
 pub mod session;
+pub mod state;
 pub mod store;
 pub mod tls;
+pub mod wire;
+
+pub use state::AppState;
+pub use wire::{JSON_CONTENT_TYPE, LATEST_VERSION, OLDEST_VERSION, json_response, parse_version};
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderValue, Uri, header};
+use axum::http::{Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::NaiveDate;
-use rusqlite::Connection;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use crate::sandbox::clock::Clock;
 use crate::sandbox::dml::IdAllocator;
 use crate::sandbox::error::SfError;
 use crate::sandbox::schema::Schema;
 use crate::sandbox::security::Policy;
-
-/// `Content-Type` of every JSON response.
-pub const JSON_CONTENT_TYPE: &str = "application/json;charset=UTF-8";
-
-/// The newest API version served (`GET /services/data` lists 31.0 up to this).
-pub const LATEST_VERSION: u32 = 64;
 
 /// Options for [`Sandbox::open`].
 #[derive(Debug, Clone, Default)]
@@ -114,45 +117,6 @@ pub enum SandboxError {
     Api(#[from] SfError),
 }
 
-/// Shared state of a running sandbox, passed to every handler as `State<Arc<AppState>>`.
-pub struct AppState {
-    /// The database. `rusqlite::Connection` is `!Sync`, so it sits behind a std `Mutex`: lock it
-    /// with [`AppState::lock_db`] for one short piece of work and never hold it across `.await`.
-    pub db: Mutex<Connection>,
-    /// Served objects and fields (parsed once per process).
-    pub schema: Arc<Schema>,
-    /// The security model: object/field access and row filters.
-    pub policy: Policy,
-    /// Today and the org time zone.
-    pub clock: Clock,
-    /// New ids and Case numbers.
-    pub ids: IdAllocator,
-    /// 18-character org id (`00DDm0000000001MAA`).
-    pub org_id: String,
-    /// Wakes the Bulk worker when a job becomes UploadComplete.
-    pub bulk_wake: tokio::sync::Notify,
-    /// Wakes the Bulk query worker when a query job is created.
-    pub bulk_query_wake: tokio::sync::Notify,
-    /// Injected faults and policy overrides (see `faults.rs`).
-    pub faults: faults::FaultOptions,
-}
-
-impl AppState {
-    /// Locks the database (recovering from a poisoned lock: SQLite state stays consistent because
-    /// every multi-statement write runs in a transaction).
-    pub fn lock_db(&self) -> MutexGuard<'_, Connection> {
-        self.db.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl std::fmt::Debug for AppState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState")
-            .field("org_id", &self.org_id)
-            .finish_non_exhaustive()
-    }
-}
-
 /// A sandbox org ready to serve: `Sandbox::open(options)?.serve(listener, shutdown).await`.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
@@ -187,7 +151,7 @@ impl Sandbox {
             store::refresh_statistics(&conn, None).map_err(store::StoreError::from)?;
         }
         let ids = IdAllocator::load(&conn, &schema).map_err(store::StoreError::from)?;
-        oauth_grant::create_tables(&conn).map_err(store::StoreError::from)?;
+        oauth::grant::create_tables(&conn).map_err(store::StoreError::from)?;
         let policy = Policy::default();
         policy
             .refresh_users(&conn)
@@ -262,11 +226,28 @@ impl Sandbox {
         result
     }
 
+    /// Serves HTTPS with `material` on `listener` until `shutdown` completes (`sayso sandbox serve
+    /// --tls`); also runs the Bulk API workers.
+    ///
+    /// # Errors
+    /// I/O errors from the server.
+    pub async fn serve_tls(
+        self,
+        listener: tokio::net::TcpListener,
+        material: &tls::TlsMaterial,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let workers = self.spawn_workers();
+        let result = tls::serve_tls(self.router(), listener, material, shutdown).await;
+        drop(workers);
+        result
+    }
+
     /// Starts the Bulk API workers (ingest and query jobs); they stop when the guard is dropped.
     pub fn spawn_workers(&self) -> Workers {
         Workers(vec![
-            tokio::spawn(bulk::worker(self.state.clone())),
-            tokio::spawn(bulk_query::worker(self.state.clone())),
+            tokio::spawn(bulk::ingest::worker(self.state.clone())),
+            tokio::spawn(bulk::query::worker(self.state.clone())),
         ])
     }
 }
@@ -283,32 +264,15 @@ impl Drop for Workers {
     }
 }
 
-/// The oldest API version served; older ones are retired in Salesforce too.
-pub const OLDEST_VERSION: u32 = 31;
-
-/// Parses a version path segment `v63.0` into `63.0`; only the served versions
-/// ([`OLDEST_VERSION`]`.0` to [`LATEST_VERSION`]`.0`) parse, so `v9.0` is not found, as in Salesforce.
-pub fn parse_version(segment: &str) -> Option<&str> {
-    let v = segment.strip_prefix('v')?;
-    let (major, minor) = v.split_once('.')?;
-    let major_ok = !major.is_empty()
-        && major.len() <= 3
-        && major.bytes().all(|b| b.is_ascii_digit())
-        && major
-            .parse::<u32>()
-            .is_ok_and(|m| (OLDEST_VERSION..=LATEST_VERSION).contains(&m));
-    (major_ok && minor == "0").then_some(v)
-}
-
 /// The complete router of the sandbox.
 pub fn router(state: Arc<AppState>) -> Router {
     let data: Router<Arc<AppState>> = Router::new()
         .route("/services/data/{version}", get(resources))
-        .merge(records::routes())
-        .merge(limits::routes())
-        .merge(composite::routes())
-        .merge(bulk::routes())
-        .merge(bulk_query::routes())
+        .merge(rest::records::routes())
+        .merge(rest::limits::routes())
+        .merge(rest::composite::routes())
+        .merge(bulk::ingest::routes())
+        .merge(bulk::query::routes())
         .merge(query::routes())
         .merge(admin_api::routes())
         .route_layer(middleware::from_fn_with_state(
@@ -405,16 +369,6 @@ async fn strip_trailing_slash(mut req: Request, next: Next) -> Response {
 
 async fn fallback() -> SfError {
     SfError::not_found()
-}
-
-/// A JSON response with Salesforce's content type.
-pub fn json_response(status: axum::http::StatusCode, body: &serde_json::Value) -> Response {
-    let mut resp = (status, body.to_string()).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(JSON_CONTENT_TYPE),
-    );
-    resp
 }
 
 fn season_label(version: u32) -> String {

@@ -2,9 +2,9 @@
 //! embedded demo describes (`demo-org/describe/*.json`) plus the `custom-fields.json` overlay.
 //!
 //! Owns the typed view ([`Schema`], [`ObjectSchema`], [`Field`]) and the raw describe JSON served by
-//! `describe.rs` (already overlaid, with `childRelationships` and `referenceTo` narrowed to served
+//! `rest/describe.rs` (already overlaid, with `childRelationships` and `referenceTo` narrowed to served
 //! objects). Lookups of objects and fields are case-insensitive, as in Salesforce. It does not know
-//! about users or permissions (see `security.rs`) and never touches the database.
+//! about users or permissions (see `security/mod.rs`) and never touches the database.
 //!
 //! The demo schema is parsed once per process and shared ([`Schema::demo`]), so starting several
 //! sandboxes (tests) costs the JSON parse only once.
@@ -292,7 +292,7 @@ pub struct ObjectSchema {
     pub deletable: bool,
     /// See `createable`.
     pub queryable: bool,
-    /// The full describe JSON (overlaid and narrowed), with placeholder URLs; `describe.rs` rewrites
+    /// The full describe JSON (overlaid and narrowed), with placeholder URLs; `rest/describe.rs` rewrites
     /// the version and host when serving it.
     pub describe: Value,
 }

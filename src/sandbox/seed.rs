@@ -12,8 +12,8 @@ use crate::id::RecordId;
 use crate::sandbox::clock;
 use crate::sandbox::derive::{self, Row};
 use crate::sandbox::dml;
-use crate::sandbox::schema::{DEMO_ORG, FieldType, Schema};
-use crate::sandbox::store::{self, StoreError, quote_ident};
+use crate::sandbox::schema::{DEMO_ORG, Field, FieldType, ObjectSchema, Schema};
+use crate::sandbox::store::{self, StoreError};
 use chrono::NaiveDate;
 use rusqlite::Connection;
 use rusqlite::types::Value as SqlValue;
@@ -65,6 +65,9 @@ fn stable_id(prefix: &str, name: &str) -> String {
     RecordId::from_parts(prefix, "Dm", n).to_string()
 }
 
+/// The id that creates the demo records (and owns those without an owner).
+const ADMIN_ID: &str = "005Dm0000000001IAA";
+
 /// Loads every `data/*.csv` into `conn` (tables must exist and be empty), resolving TODAY cells
 /// against `today`. `now` stamps the audit fields; `admin_id` is CreatedById where no owner is known.
 ///
@@ -77,6 +80,35 @@ pub fn load(
     now: &str,
 ) -> Result<(), SeedError> {
     let tx = conn.transaction()?;
+    for file in csv_files()? {
+        let stem = file
+            .path()
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("")
+            .to_string();
+        let Some(obj) = schema.object(&stem) else {
+            continue;
+        };
+        let loader = FileLoader {
+            tx: &tx,
+            obj,
+            fname: file.path().display().to_string(),
+            today,
+            now,
+        };
+        loader.load(file.contents())?;
+    }
+    tx.execute(
+        "INSERT OR REPLACE INTO sayso_meta (key, value) VALUES ('layout_version', ?1), ('seeded_today', ?2)",
+        rusqlite::params![store::LAYOUT_VERSION.to_string(), today.to_string()],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// The embedded `data/*.csv` files in load order.
+fn csv_files() -> Result<Vec<&'static include_dir::File<'static>>, SeedError> {
     let data = DEMO_ORG.get_dir("data").ok_or_else(|| SeedError::Data {
         file: "data".into(),
         line: 0,
@@ -90,163 +122,183 @@ pub fn load(
         let stem = f.path().file_stem().and_then(|s| s.to_str()).unwrap_or("");
         ORDER.iter().position(|o| *o == stem).unwrap_or(ORDER.len())
     });
-    let admin = "005Dm0000000001IAA";
-    for file in files {
-        let fname = file.path().display().to_string();
-        let stem = file
-            .path()
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("")
-            .to_string();
-        let Some(obj) = schema.object(&stem) else {
-            continue;
-        };
-        let bad = |line: u64, reason: String| SeedError::Data {
-            file: fname.clone(),
+    Ok(files)
+}
+
+/// `User.csv`'s columns that are names, not fields: role, profile and permission sets.
+#[derive(Default)]
+struct UserExtra {
+    role: Option<String>,
+    profile: Option<String>,
+    permission_sets: String,
+}
+
+impl UserExtra {
+    /// Takes `cell` when `header` is one of the name columns.
+    fn take(&mut self, header: &str, cell: &str) -> bool {
+        match header {
+            "UserRole" => self.role = Some(cell.to_string()).filter(|s| !s.is_empty()),
+            "Profile" => self.profile = Some(cell.to_string()),
+            "PermissionSets" => self.permission_sets = cell.to_string(),
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// Loads one CSV file of one object.
+struct FileLoader<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    obj: &'a ObjectSchema,
+    fname: String,
+    today: NaiveDate,
+    now: &'a str,
+}
+
+impl FileLoader<'_> {
+    fn bad(&self, line: u64, reason: String) -> SeedError {
+        SeedError::Data {
+            file: self.fname.clone(),
             line,
             reason,
-        };
+        }
+    }
+
+    fn load(&self, contents: &[u8]) -> Result<(), SeedError> {
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(true)
-            .from_reader(file.contents());
+            .from_reader(contents);
         let headers: Vec<String> = rdr
             .headers()
-            .map_err(|e| bad(1, e.to_string()))?
+            .map_err(|e| self.bad(1, e.to_string()))?
             .iter()
             .map(str::to_string)
             .collect();
         for (i, rec) in rdr.records().enumerate() {
             let line = i as u64 + 2;
-            let rec = rec.map_err(|e| bad(line, e.to_string()))?;
-            let mut row = Row::new();
-            let mut user_extra: (Option<String>, Option<String>, String) =
-                (None, None, String::new());
-            for (h, cell) in headers.iter().zip(rec.iter()) {
-                if obj.name == "User" {
-                    match h.as_str() {
-                        "UserRole" => {
-                            user_extra.0 = Some(cell.to_string()).filter(|s| !s.is_empty());
-                            continue;
-                        }
-                        "Profile" => {
-                            user_extra.1 = Some(cell.to_string());
-                            continue;
-                        }
-                        "PermissionSets" => {
-                            user_extra.2 = cell.to_string();
-                            continue;
-                        }
-                        _ => {}
-                    }
-                }
-                let field = obj
-                    .field(h)
-                    .ok_or_else(|| bad(1, format!("no field `{h}` on {}", obj.name)))?;
-                if cell.is_empty() {
-                    continue;
-                }
-                let value = match field.ty {
-                    FieldType::Date if cell.starts_with("TODAY") => SqlValue::Text(
-                        clock::resolve_today_date(cell, today)
-                            .ok_or_else(|| bad(line, format!("bad date `{cell}`")))?
-                            .to_string(),
-                    ),
-                    FieldType::Datetime if cell.starts_with("TODAY") => {
-                        SqlValue::Text(clock::format_datetime(
-                            clock::resolve_today_datetime(cell, today)
-                                .ok_or_else(|| bad(line, format!("bad datetime `{cell}`")))?,
-                        ))
-                    }
-                    FieldType::Base64 => SqlValue::Text(cell.to_string()),
-                    _ => store::from_text(field, cell)
-                        .map_err(|e| bad(line, e.message().to_string()))?,
-                };
-                row.insert(field.name.clone(), value);
-            }
-            let owner = match row.get("OwnerId") {
-                Some(SqlValue::Text(t)) => t.clone(),
-                _ => admin.to_string(),
-            };
-            if obj.name == "User" {
-                let id = match row.get("Id") {
-                    Some(SqlValue::Text(t)) => t.clone(),
-                    _ => return Err(bad(line, "user without Id".into())),
-                };
-                let username = match row.get("Username") {
-                    Some(SqlValue::Text(t)) => t.clone(),
-                    _ => return Err(bad(line, "user without Username".into())),
-                };
-                let profile = user_extra
-                    .1
-                    .clone()
-                    .unwrap_or_else(|| "Standard User".into());
-                let profile_id = stable_id("00e", &profile);
-                let role_id = user_extra.0.as_deref().map(|r| stable_id("00E", r));
-                row.insert("ProfileId".into(), SqlValue::Text(profile_id.clone()));
-                if let Some(r) = &role_id {
-                    row.insert("UserRoleId".into(), SqlValue::Text(r.clone()));
-                }
-                row.entry("LocaleSidKey".into())
-                    .or_insert_with(|| SqlValue::Text("en_US".into()));
-                row.entry("LanguageLocaleKey".into())
-                    .or_insert_with(|| SqlValue::Text("en_US".into()));
-                row.entry("UserType".into())
-                    .or_insert_with(|| SqlValue::Text("Standard".into()));
-                tx.prepare_cached(
-                    "INSERT INTO sayso_user (user_id, username, profile, role, permission_sets, profile_id, role_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )?
-                .execute(rusqlite::params![
-                    id,
-                    username,
-                    profile,
-                    user_extra.0,
-                    user_extra.2.split(';').map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(";"),
-                    profile_id,
-                    role_id
-                ])?;
-            }
-            let changes = row.clone();
-            dml::apply_defaults(obj, &mut row, &owner);
-            derive::apply(&obj.name, &mut row, &changes, true, now);
-            for (f, v) in [
-                ("CreatedDate", now),
-                ("LastModifiedDate", now),
-                ("SystemModstamp", now),
-            ] {
-                if obj.field(f).is_some() {
-                    row.insert(f.into(), SqlValue::Text(v.to_string()));
-                }
-            }
-            for f in ["CreatedById", "LastModifiedById"] {
-                if obj.field(f).is_some() {
-                    row.insert(f.into(), SqlValue::Text(admin.to_string()));
-                }
-            }
-            let mut keys: Vec<&String> = row
-                .keys()
-                .filter(|k| *k == "IsDeleted" || obj.field(k).is_some_and(|f| f.is_column()))
-                .collect();
-            keys.sort();
-            let sql = format!(
-                "INSERT INTO {} ({}) VALUES ({})",
-                quote_ident(&obj.name),
-                keys.iter()
-                    .map(|k| quote_ident(k))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                vec!["?"; keys.len()].join(", ")
-            );
-            tx.prepare_cached(&sql)?
-                .execute(rusqlite::params_from_iter(keys.iter().map(|k| &row[*k])))?;
+            let rec = rec.map_err(|e| self.bad(line, e.to_string()))?;
+            self.load_record(&headers, &rec, line)?;
         }
+        Ok(())
     }
-    tx.execute(
-        "INSERT OR REPLACE INTO sayso_meta (key, value) VALUES ('layout_version', ?1), ('seeded_today', ?2)",
-        rusqlite::params![store::LAYOUT_VERSION.to_string(), today.to_string()],
-    )?;
-    tx.commit()?;
-    Ok(())
+
+    fn load_record(
+        &self,
+        headers: &[String],
+        rec: &csv::StringRecord,
+        line: u64,
+    ) -> Result<(), SeedError> {
+        let obj = self.obj;
+        let mut row = Row::new();
+        let mut user_extra = UserExtra::default();
+        for (h, cell) in headers.iter().zip(rec.iter()) {
+            if obj.name == "User" && user_extra.take(h, cell) {
+                continue;
+            }
+            let field = obj
+                .field(h)
+                .ok_or_else(|| self.bad(1, format!("no field `{h}` on {}", obj.name)))?;
+            if cell.is_empty() {
+                continue;
+            }
+            row.insert(field.name.clone(), self.cell_value(field, cell, line)?);
+        }
+        let owner = match row.get("OwnerId") {
+            Some(SqlValue::Text(t)) => t.clone(),
+            _ => ADMIN_ID.to_string(),
+        };
+        if obj.name == "User" {
+            self.insert_user(&mut row, &user_extra, line)?;
+        }
+        let changes = row.clone();
+        dml::apply_defaults(obj, &mut row, &owner);
+        derive::apply(&obj.name, &mut row, &changes, true, self.now);
+        for (f, v) in [
+            ("CreatedDate", self.now),
+            ("LastModifiedDate", self.now),
+            ("SystemModstamp", self.now),
+            ("CreatedById", ADMIN_ID),
+            ("LastModifiedById", ADMIN_ID),
+        ] {
+            if obj.field(f).is_some() {
+                row.insert(f.into(), SqlValue::Text(v.to_string()));
+            }
+        }
+        dml::insert_columns(self.tx, obj, &row)?;
+        Ok(())
+    }
+
+    /// One cell's stored value: `TODAY±N` dates and datetimes resolved, blobs as they are.
+    fn cell_value(&self, field: &Field, cell: &str, line: u64) -> Result<SqlValue, SeedError> {
+        let today = self.today;
+        Ok(match field.ty {
+            FieldType::Date if cell.starts_with("TODAY") => SqlValue::Text(
+                clock::resolve_today_date(cell, today)
+                    .ok_or_else(|| self.bad(line, format!("bad date `{cell}`")))?
+                    .to_string(),
+            ),
+            FieldType::Datetime if cell.starts_with("TODAY") => {
+                SqlValue::Text(clock::format_datetime(
+                    clock::resolve_today_datetime(cell, today)
+                        .ok_or_else(|| self.bad(line, format!("bad datetime `{cell}`")))?,
+                ))
+            }
+            FieldType::Base64 => SqlValue::Text(cell.to_string()),
+            _ => store::from_text(field, cell)
+                .map_err(|e| self.bad(line, e.message().to_string()))?,
+        })
+    }
+
+    /// A demo user: its `sayso_user` row (profile, role, permission sets) and the user fields
+    /// that follow from them.
+    fn insert_user(&self, row: &mut Row, extra: &UserExtra, line: u64) -> Result<(), SeedError> {
+        let text = |f: &str| match row.get(f) {
+            Some(SqlValue::Text(t)) => Some(t.clone()),
+            _ => None,
+        };
+        let id = text("Id").ok_or_else(|| self.bad(line, "user without Id".into()))?;
+        let username =
+            text("Username").ok_or_else(|| self.bad(line, "user without Username".into()))?;
+        let profile = extra
+            .profile
+            .clone()
+            .unwrap_or_else(|| "Standard User".into());
+        let profile_id = stable_id("00e", &profile);
+        let role_id = extra.role.as_deref().map(|r| stable_id("00E", r));
+        row.insert("ProfileId".into(), SqlValue::Text(profile_id.clone()));
+        if let Some(r) = &role_id {
+            row.insert("UserRoleId".into(), SqlValue::Text(r.clone()));
+        }
+        for (f, v) in [
+            ("LocaleSidKey", "en_US"),
+            ("LanguageLocaleKey", "en_US"),
+            ("UserType", "Standard"),
+        ] {
+            row.entry(f.into())
+                .or_insert_with(|| SqlValue::Text(v.into()));
+        }
+        let permission_sets = extra
+            .permission_sets
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(";");
+        self.tx
+            .prepare_cached(
+                "INSERT INTO sayso_user (user_id, username, profile, role, permission_sets, profile_id, role_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(rusqlite::params![
+                id,
+                username,
+                profile,
+                extra.role,
+                permission_sets,
+                profile_id,
+                role_id
+            ])?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -5,12 +5,13 @@
 //! Tokens look like Salesforce's: `<15-char org id>!<random [A-Za-z0-9._]>`. Only their SHA-256
 //! is stored (`sayso_session.token_hash`), so a token never sits in the database or a log.
 //!
-//! Owns sessions only. The OAuth endpoints (`oauth.rs`) call [`mint`]; who the user is and what
-//! they may do comes from `security.rs` ([`crate::sandbox::security::Policy::principal`]).
+//! Owns sessions only. The OAuth endpoints (`oauth/mod.rs`) call [`mint`]; who the user is and what
+//! they may do comes from `security/mod.rs` ([`crate::sandbox::security::Policy::principal`]).
 
 use crate::sandbox::error::SfError;
+use crate::sandbox::rest::limits;
 use crate::sandbox::security::Principal;
-use crate::sandbox::{AppState, limits};
+use crate::sandbox::state::AppState;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
@@ -125,17 +126,6 @@ pub fn revoke(conn: &Connection, token: &str) -> Result<bool, SfError> {
     )? > 0)
 }
 
-/// Revokes every session of `user_id` minted for `client_id`; returns how many.
-///
-/// # Errors
-/// SQLite failures.
-pub fn revoke_for_app(conn: &Connection, user_id: &str, client_id: &str) -> Result<usize, SfError> {
-    Ok(conn.execute(
-        "DELETE FROM sayso_session WHERE user_id = ?1 AND client_id = ?2",
-        params![user_id, client_id],
-    )?)
-}
-
 /// The principal a session runs as, built by the policy from the user's profile, role and
 /// permission sets. `None` if the user no longer exists.
 pub fn principal_for(state: &AppState, session: &Session) -> Option<Principal> {
@@ -167,7 +157,7 @@ pub fn authorize(state: &AppState, header: Option<&str>) -> Result<Principal, Sf
     };
     let session = session.ok_or_else(SfError::invalid_session)?;
     // Counts the use on the token's OauthToken row (LastUsedDate, UseCount).
-    crate::sandbox::oauth_grant::record_use(
+    crate::sandbox::oauth::grant::record_use(
         &state.lock_db(),
         token,
         chrono::Utc::now().timestamp(),
@@ -225,7 +215,7 @@ fn version_ok(path: &str) -> bool {
         return true;
     };
     let v = rest.split('/').next().unwrap_or("");
-    crate::sandbox::parse_version(v).is_some()
+    crate::sandbox::wire::parse_version(v).is_some()
 }
 
 /// Extractor for the authenticated principal of a data route (set by [`authenticate`]).

@@ -243,7 +243,7 @@ pub fn create_object_table(conn: &Connection, obj: &ObjectSchema) -> Result<(), 
 /// - `sayso_api_usage(ts, user_id, client_id)` — one row per counted REST call (epoch seconds).
 /// - `sayso_bulk_job(id, seq, info, user_id, client_id, data, state, processed, failed, …)` and
 ///   `sayso_bulk_result(job_id, chunk, kind, csv)` — Bulk API 2.0 jobs, their uploaded CSV and
-///   result CSV fragments per processed chunk (see `bulk.rs`).
+///   result CSV fragments per processed chunk (see `bulk/ingest.rs`).
 ///
 /// # Errors
 /// SQLite failures.
@@ -437,18 +437,6 @@ pub fn decode_note_body(s: &str) -> String {
         return text;
     }
     s.to_string()
-}
-
-/// Renders a column value as a CSV cell (Bulk results echo uploaded text instead; this is for
-/// values the sandbox computes).
-pub fn to_text(v: &SqlValue) -> String {
-    match v {
-        SqlValue::Null => String::new(),
-        SqlValue::Integer(i) => i.to_string(),
-        SqlValue::Real(f) => f.to_string(),
-        SqlValue::Text(t) => t.clone(),
-        SqlValue::Blob(b) => String::from_utf8_lossy(b).into_owned(),
-    }
 }
 
 #[cfg(test)]

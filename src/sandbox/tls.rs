@@ -31,8 +31,6 @@ use tokio_rustls::rustls::crypto::aws_lc_rs;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio_rustls::server::TlsStream;
 
-use crate::sandbox::Sandbox;
-
 /// The header a TLS-served request carries so the sandbox builds https URLs.
 pub const FORWARDED_PROTO: &str = "x-forwarded-proto";
 
@@ -207,23 +205,20 @@ async fn mark_https(mut req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
-/// Serves `sandbox` over HTTPS on `listener` until `shutdown` completes; also runs the Bulk API
-/// worker, like [`Sandbox::serve`].
+/// Serves `app` (the sandbox's router) over HTTPS on `listener` until `shutdown` completes;
+/// [`crate::sandbox::Sandbox::serve_tls`] runs the Bulk API workers around it.
 ///
 /// # Errors
 /// I/O errors from the server.
 pub async fn serve_tls(
-    sandbox: Sandbox,
+    app: axum::Router,
     listener: TcpListener,
     material: &TlsMaterial,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let tls = TlsListener::new(listener, material)?;
-    let workers = sandbox.spawn_workers();
-    let app = sandbox.router().layer(middleware::from_fn(mark_https));
-    let result = axum::serve(tls, app).with_graceful_shutdown(shutdown).await;
-    drop(workers);
-    result
+    let app = app.layer(middleware::from_fn(mark_https));
+    axum::serve(tls, app).with_graceful_shutdown(shutdown).await
 }
 
 #[cfg(test)]
@@ -245,16 +240,18 @@ mod tests {
     #[tokio::test]
     async fn reqwest_trusting_the_ca_gets_https_urls() {
         let m = TlsMaterial::generate().expect("generate");
-        let sandbox = Sandbox::open(crate::sandbox::SandboxOptions::default()).expect("open");
+        let sandbox =
+            crate::sandbox::Sandbox::open(crate::sandbox::SandboxOptions::default()).expect("open");
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let ca_pem = m.ca_pem.clone();
         let server = tokio::spawn(async move {
-            serve_tls(sandbox, listener, &m, async {
-                let _ = stop_rx.await;
-            })
-            .await
+            sandbox
+                .serve_tls(listener, &m, async {
+                    let _ = stop_rx.await;
+                })
+                .await
         });
         let cert = reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("cert");
         let client = reqwest::Client::builder()

@@ -3,7 +3,8 @@
 //! not change, queryAll vs query after a delete, sharing and field-level security of the creator,
 //! error shapes of bad and unsupported SOQL, abort and delete, CSV options, and API-call counting.
 
-use sayso::sandbox::{Sandbox, SandboxOptions, bulk_query};
+use sayso::sandbox::bulk::query as bulk_query;
+use sayso::sandbox::{Sandbox, SandboxOptions};
 use serde_json::{Value, json};
 use std::time::Duration;
 

@@ -480,7 +480,7 @@ async fn issue_17_point_6_identity_of_another_user_needs_read_on_user() {
 
 #[tokio::test]
 async fn issue_17_point_7_deactivation_revokes_at_once_and_for_good() {
-    use sayso::sandbox::oauth_grant::{NewGrant, create_grant};
+    use sayso::sandbox::oauth::grant::{NewGrant, create_grant};
     let org = start().await;
     let admin = org.admin().await;
     let dana = org.jwt_token(DANA).await;

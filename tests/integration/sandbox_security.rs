@@ -411,7 +411,7 @@ async fn the_daily_allocation_runs_out() {
         .0,
         403
     );
-    let lines = sayso::sandbox::limits::usage_by_user_and_app(&org.state).expect("usage");
+    let lines = sayso::sandbox::rest::limits::usage_by_user_and_app(&org.state).expect("usage");
     assert_eq!(lines.len(), 1);
     assert_eq!(
         (

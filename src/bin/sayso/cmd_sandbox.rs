@@ -212,7 +212,7 @@ fn serve(
             let _ = tokio::signal::ctrl_c().await;
         };
         match material {
-            Some(m) => sayso::sandbox::tls::serve_tls(sandbox, listener, &m, shutdown).await,
+            Some(m) => sandbox.serve_tls(listener, &m, shutdown).await,
             None => sandbox.serve(listener, shutdown).await,
         }
         .context("the sandbox server failed")?;
@@ -226,9 +226,10 @@ fn usage(db: PathBuf) -> anyhow::Result<ExitCode> {
         ..Default::default()
     })
     .with_context(|| format!("cannot open the sandbox at `{}`", db.display()))?;
-    let lines = sayso::sandbox::limits::usage_by_user_and_app(sandbox.state())
+    let lines = sayso::sandbox::rest::limits::usage_by_user_and_app(sandbox.state())
         .context("cannot read API usage")?;
-    let total = sayso::sandbox::limits::usage(sandbox.state()).context("cannot read API usage")?;
+    let total =
+        sayso::sandbox::rest::limits::usage(sandbox.state()).context("cannot read API usage")?;
     let mut out = std::io::stdout().lock();
     if lines.is_empty() {
         writeln!(out, "no API calls in the last 24 hours")?;

@@ -13,11 +13,12 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value as Json, json};
 
 use crate::sandbox::error::SfError;
-use crate::sandbox::oauth_grant::random_text;
+use crate::sandbox::oauth::grant::random_text;
 use crate::sandbox::security::config::{ConnectedApp, PermissionSet};
 use crate::sandbox::security::{Policy, Principal};
 use crate::sandbox::session::Auth;
-use crate::sandbox::{AppState, json_response};
+use crate::sandbox::state::AppState;
+use crate::sandbox::wire::json_response;
 
 use super::{API_ONLY_PROFILE, connected_app_id, require_admin};
 

@@ -1,5 +1,5 @@
 //! `EventLogFile` rows of type ApiTotalUsage (one `Daily` file per UTC day with calls) and their
-//! `LogFile` CSV bodies, built from `sayso_api_usage` (counted by `limits.rs`). Reads only.
+//! `LogFile` CSV bodies, built from `sayso_api_usage` (counted by `rest/limits.rs`). Reads only.
 
 use std::sync::Arc;
 
@@ -11,9 +11,9 @@ use rusqlite::params;
 use serde_json::{Map, Value as Json, json};
 
 use crate::id::RecordId;
-use crate::sandbox::AppState;
 use crate::sandbox::error::SfError;
 use crate::sandbox::session::Auth;
+use crate::sandbox::state::AppState;
 
 use super::{connected_app_id, require_admin};
 

@@ -5,8 +5,8 @@ use rusqlite::OptionalExtension;
 use serde_json::{Map, Value as Json, json};
 
 use crate::id::RecordId;
-use crate::sandbox::AppState;
 use crate::sandbox::security::config::ConnectedApp;
+use crate::sandbox::state::AppState;
 
 pub(super) const CA_FIELDS: &[&str] = &[
     "Id",
@@ -160,19 +160,25 @@ pub(super) fn profiles(state: &AppState) -> Vec<Map<String, Json>> {
             row.insert("Id".into(), json!(profile_id(state, &p.name)));
             row.insert("Name".into(), json!(p.name));
             row.insert("UserLicenseId".into(), Json::Null);
-            row.insert("PermissionsApiEnabled".into(), json!(p.system.api_enabled));
-            row.insert("PermissionsApiUserOnly".into(), json!(p.system.api_only));
+            row.insert(
+                "PermissionsApiEnabled".into(),
+                json!(p.grants.system.api_enabled),
+            );
+            row.insert(
+                "PermissionsApiUserOnly".into(),
+                json!(p.grants.system.api_only),
+            );
             row.insert(
                 "PermissionsModifyAllData".into(),
-                json!(p.system.modify_all_data),
+                json!(p.grants.system.modify_all_data),
             );
             row.insert(
                 "PermissionsViewAllData".into(),
-                json!(p.system.view_all_data),
+                json!(p.grants.system.view_all_data),
             );
             row.insert(
                 "PermissionsManageUsers".into(),
-                json!(p.system.manage_users),
+                json!(p.grants.system.manage_users),
             );
             row
         })

@@ -785,6 +785,11 @@ fn comparison(
     } else {
         " COLLATE NOCASE"
     };
+    let lhs = Lhs {
+        sql: &lhs,
+        ty: &ty,
+        nocase,
+    };
     match (&cmp.op, &cmp.rhs) {
         (Operator::In | Operator::NotIn, Value::Subquery(sub)) => {
             if !matches!(&ty, OperandType::Field(f) if matches!(f.ty, FieldType::Id | FieldType::Reference))
@@ -795,6 +800,7 @@ fn comparison(
             }
             let (sql, sub_params) = semi_join(scope, sub)?;
             params.extend(sub_params);
+            let lhs = lhs.sql;
             Ok(if cmp.op == Operator::In {
                 format!("{lhs} IN ({sql})")
             } else {
@@ -802,151 +808,204 @@ fn comparison(
             })
         }
         (Operator::In | Operator::NotIn, Value::List(items)) => {
-            let mut alts = Vec::new();
-            let mut has_null = false;
-            let mut values = Vec::new();
-            for lit in items {
-                match lit {
-                    Literal::Null => has_null = true,
-                    Literal::DateLiteral(d) => {
-                        let (s, e) = date_bounds(&ty, *d, today)?;
-                        params.push(s);
-                        params.push(e);
-                        alts.push(format!("({lhs} >= ? AND {lhs} < ?)"));
-                    }
-                    other => values.push(bind(&ty, other)?),
-                }
-            }
-            if values.len() > IN_LIST_INLINE {
-                // One bound JSON array instead of thousands of `?` (SQLite's variable limit).
-                params.push(SqlValue::Text(json_array(&values)));
-                alts.push(format!("{lhs}{nocase} IN (SELECT value FROM json_each(?))"));
-            } else if !values.is_empty() {
-                let marks = vec!["?"; values.len()].join(", ");
-                params.extend(values);
-                alts.push(format!("{lhs}{nocase} IN ({marks})"));
-            }
-            if has_null {
-                alts.push(format!("{lhs} IS NULL"));
-            }
-            let any = join_balanced(&alts, " OR ");
-            Ok(if cmp.op == Operator::In {
-                any
-            } else if has_null {
-                format!("(NOT {any})")
-            } else {
-                format!("({lhs} IS NULL OR NOT {any})")
-            })
+            in_list(&lhs, cmp.op == Operator::In, items, today, params)
         }
         (Operator::Includes | Operator::Excludes, Value::List(items)) => {
-            if !matches!(&ty, OperandType::Field(f) if f.ty == FieldType::Multipicklist) {
-                return Err(invalid_field(
-                    "includes or excludes operator only valid on multipicklist field",
-                ));
-            }
-            let mut values = Vec::new();
-            for lit in items {
-                let Literal::String(s) = lit else {
-                    return Err(invalid_field("INCLUDES and EXCLUDES take strings"));
-                };
-                values.push(s.value());
-            }
-            Ok(includes_sql(
-                &lhs,
-                cmp.op == Operator::Includes,
-                &values,
-                params,
-            ))
+            includes(&lhs, cmp.op == Operator::Includes, items, params)
         }
-        (Operator::Like, Value::Literal(Literal::String(s))) => {
-            if !is_text(&ty)
-                && !matches!(&ty, OperandType::Field(f) if matches!(f.ty, FieldType::Id | FieldType::Reference))
-            {
-                return Err(invalid_field("LIKE operator only valid on string fields"));
-            }
-            let mut pattern = String::new();
-            for part in s.like_pattern() {
-                match part {
-                    LikePart::Any => pattern.push('%'),
-                    LikePart::One => pattern.push('_'),
-                    LikePart::Char(c @ ('%' | '_' | '\\')) => {
-                        pattern.push('\\');
-                        pattern.push(c);
-                    }
-                    LikePart::Char(c) => pattern.push(c),
-                }
-            }
-            params.push(SqlValue::Text(pattern));
-            Ok(format!("{lhs} LIKE ? ESCAPE '\\'"))
-        }
+        (Operator::Like, Value::Literal(Literal::String(s))) => like(&lhs, s, params),
         (Operator::Like, _) => Err(malformed("LIKE takes a string")),
         (op, Value::Literal(Literal::Null)) => match op {
-            Operator::Eq => Ok(format!("{lhs} IS NULL")),
-            Operator::Ne => Ok(format!("{lhs} IS NOT NULL")),
+            Operator::Eq => Ok(format!("{} IS NULL", lhs.sql)),
+            Operator::Ne => Ok(format!("{} IS NOT NULL", lhs.sql)),
             _ => Err(malformed(format!(
                 "null can only be compared with = or !=, not {}",
                 op.as_str()
             ))),
         },
-        (op, Value::Literal(Literal::DateLiteral(d))) => {
-            let (s, e) = date_bounds(&ty, *d, today)?;
-            let sql = match op {
-                Operator::Eq => {
-                    params.extend([s, e]);
-                    format!("({lhs} >= ? AND {lhs} < ?)")
-                }
-                Operator::Ne => {
-                    params.extend([s, e]);
-                    format!("({lhs} IS NULL OR {lhs} < ? OR {lhs} >= ?)")
-                }
-                Operator::Lt => {
-                    params.push(s);
-                    format!("{lhs} < ?")
-                }
-                Operator::Le => {
-                    params.push(e);
-                    format!("{lhs} < ?")
-                }
-                Operator::Gt => {
-                    params.push(e);
-                    format!("{lhs} >= ?")
-                }
-                Operator::Ge => {
-                    params.push(s);
-                    format!("{lhs} >= ?")
-                }
-                other => {
-                    return Err(malformed(format!(
-                        "operator {} does not take a date literal",
-                        other.as_str()
-                    )));
-                }
-            };
-            Ok(sql)
-        }
-        (op, Value::Literal(lit)) => {
-            let v = bind(&ty, lit)?;
-            params.push(v);
-            Ok(match op {
-                Operator::Eq => format!("{lhs} = ?{nocase}"),
-                Operator::Ne => format!("{lhs} IS NOT ?{nocase}"),
-                Operator::Lt => format!("{lhs} < ?{nocase}"),
-                Operator::Le => format!("{lhs} <= ?{nocase}"),
-                Operator::Gt => format!("{lhs} > ?{nocase}"),
-                Operator::Ge => format!("{lhs} >= ?{nocase}"),
-                other => {
-                    return Err(malformed(format!(
-                        "operator {} needs a parenthesised list",
-                        other.as_str()
-                    )));
-                }
-            })
-        }
+        (op, Value::Literal(Literal::DateLiteral(d))) => date_literal(&lhs, op, *d, today, params),
+        (op, Value::Literal(lit)) => literal(&lhs, op, lit, params),
         (op, _) => Err(malformed(format!(
             "operator {} does not take a list",
             op.as_str()
         ))),
     }
+}
+
+/// The left side of a comparison: its SQL, its type and the collation its text compares with.
+#[derive(Clone, Copy)]
+struct Lhs<'a> {
+    sql: &'a str,
+    ty: &'a OperandType<'a>,
+    nocase: &'static str,
+}
+
+/// `IN (…)` / `NOT IN (…)` over a literal list (with `null` and date literals among the items).
+fn in_list(
+    lhs: &Lhs<'_>,
+    is_in: bool,
+    items: &[Literal],
+    today: NaiveDate,
+    params: &mut Vec<SqlValue>,
+) -> Result<String, SfError> {
+    let Lhs {
+        sql: lhs,
+        ty,
+        nocase,
+    } = *lhs;
+    let mut alts = Vec::new();
+    let mut has_null = false;
+    let mut values = Vec::new();
+    for lit in items {
+        match lit {
+            Literal::Null => has_null = true,
+            Literal::DateLiteral(d) => {
+                let (s, e) = date_bounds(ty, *d, today)?;
+                params.push(s);
+                params.push(e);
+                alts.push(format!("({lhs} >= ? AND {lhs} < ?)"));
+            }
+            other => values.push(bind(ty, other)?),
+        }
+    }
+    if values.len() > IN_LIST_INLINE {
+        // One bound JSON array instead of thousands of `?` (SQLite's variable limit).
+        params.push(SqlValue::Text(json_array(&values)));
+        alts.push(format!("{lhs}{nocase} IN (SELECT value FROM json_each(?))"));
+    } else if !values.is_empty() {
+        let marks = vec!["?"; values.len()].join(", ");
+        params.extend(values);
+        alts.push(format!("{lhs}{nocase} IN ({marks})"));
+    }
+    if has_null {
+        alts.push(format!("{lhs} IS NULL"));
+    }
+    let any = join_balanced(&alts, " OR ");
+    Ok(if is_in {
+        any
+    } else if has_null {
+        format!("(NOT {any})")
+    } else {
+        format!("({lhs} IS NULL OR NOT {any})")
+    })
+}
+
+/// `INCLUDES (…)` / `EXCLUDES (…)` on a multi-select picklist.
+fn includes(
+    lhs: &Lhs<'_>,
+    include: bool,
+    items: &[Literal],
+    params: &mut Vec<SqlValue>,
+) -> Result<String, SfError> {
+    if !matches!(lhs.ty, OperandType::Field(f) if f.ty == FieldType::Multipicklist) {
+        return Err(invalid_field(
+            "includes or excludes operator only valid on multipicklist field",
+        ));
+    }
+    let mut values = Vec::new();
+    for lit in items {
+        let Literal::String(s) = lit else {
+            return Err(invalid_field("INCLUDES and EXCLUDES take strings"));
+        };
+        values.push(s.value());
+    }
+    Ok(includes_sql(lhs.sql, include, &values, params))
+}
+
+/// `LIKE 'pattern'` with SOQL's `%`/`_` wildcards (SQL's own escaped).
+fn like(lhs: &Lhs<'_>, s: &StringLit, params: &mut Vec<SqlValue>) -> Result<String, SfError> {
+    if !is_text(lhs.ty)
+        && !matches!(lhs.ty, OperandType::Field(f) if matches!(f.ty, FieldType::Id | FieldType::Reference))
+    {
+        return Err(invalid_field("LIKE operator only valid on string fields"));
+    }
+    let mut pattern = String::new();
+    for part in s.like_pattern() {
+        match part {
+            LikePart::Any => pattern.push('%'),
+            LikePart::One => pattern.push('_'),
+            LikePart::Char(c @ ('%' | '_' | '\\')) => {
+                pattern.push('\\');
+                pattern.push(c);
+            }
+            LikePart::Char(c) => pattern.push(c),
+        }
+    }
+    params.push(SqlValue::Text(pattern));
+    Ok(format!("{} LIKE ? ESCAPE '\\'", lhs.sql))
+}
+
+/// A comparison with a date literal (`THIS_MONTH`, `LAST_N_DAYS:7`, …): a half-open range.
+fn date_literal(
+    lhs: &Lhs<'_>,
+    op: &Operator,
+    d: DateLiteral,
+    today: NaiveDate,
+    params: &mut Vec<SqlValue>,
+) -> Result<String, SfError> {
+    let (s, e) = date_bounds(lhs.ty, d, today)?;
+    let lhs = lhs.sql;
+    let sql = match op {
+        Operator::Eq => {
+            params.extend([s, e]);
+            format!("({lhs} >= ? AND {lhs} < ?)")
+        }
+        Operator::Ne => {
+            params.extend([s, e]);
+            format!("({lhs} IS NULL OR {lhs} < ? OR {lhs} >= ?)")
+        }
+        Operator::Lt => {
+            params.push(s);
+            format!("{lhs} < ?")
+        }
+        Operator::Le => {
+            params.push(e);
+            format!("{lhs} < ?")
+        }
+        Operator::Gt => {
+            params.push(e);
+            format!("{lhs} >= ?")
+        }
+        Operator::Ge => {
+            params.push(s);
+            format!("{lhs} >= ?")
+        }
+        other => {
+            return Err(malformed(format!(
+                "operator {} does not take a date literal",
+                other.as_str()
+            )));
+        }
+    };
+    Ok(sql)
+}
+
+/// A comparison with one literal value.
+fn literal(
+    lhs: &Lhs<'_>,
+    op: &Operator,
+    lit: &Literal,
+    params: &mut Vec<SqlValue>,
+) -> Result<String, SfError> {
+    let v = bind(lhs.ty, lit)?;
+    params.push(v);
+    let Lhs {
+        sql: lhs, nocase, ..
+    } = *lhs;
+    Ok(match op {
+        Operator::Eq => format!("{lhs} = ?{nocase}"),
+        Operator::Ne => format!("{lhs} IS NOT ?{nocase}"),
+        Operator::Lt => format!("{lhs} < ?{nocase}"),
+        Operator::Le => format!("{lhs} <= ?{nocase}"),
+        Operator::Gt => format!("{lhs} > ?{nocase}"),
+        Operator::Ge => format!("{lhs} >= ?{nocase}"),
+        other => {
+            return Err(malformed(format!(
+                "operator {} needs a parenthesised list",
+                other.as_str()
+            )));
+        }
+    })
 }
 
 /// Whether the compared value(s) hold a string with non-ASCII characters.

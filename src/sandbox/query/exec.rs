@@ -7,7 +7,7 @@
 //! itself for its first page (and its total), and [`run_slice`] renders the records a query
 //! cursor's snapshot lists (ids taken once with [`keys_sql`]), so later pages never re-run the
 //! query. Child subqueries run as one extra query per page of parents. SQL comes from `compile.rs`;
-//! the HTTP side and the snapshot table are `query.rs`'s.
+//! the HTTP side and the snapshot table are `query/mod.rs`'s.
 
 use std::cell::Cell;
 

@@ -1,4 +1,4 @@
-//! A SOQL query flattened into CSV columns, for Bulk API 2.0 query jobs (`bulk_query.rs`).
+//! A SOQL query flattened into CSV columns, for Bulk API 2.0 query jobs (`bulk/query.rs`).
 //!
 //! Owns the column list of a flat result (parent fields become dotted headers such as
 //! `Account.Name`, in select-list order) and the rendering of one row as Bulk CSV cells. It reuses

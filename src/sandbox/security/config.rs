@@ -136,15 +136,9 @@ pub struct Profile {
     /// License name.
     #[serde(default)]
     pub license: String,
-    /// System permissions.
-    #[serde(default)]
-    pub system: SystemPermissions,
-    /// Object CRUD by object name; `*` is the default.
-    #[serde(default)]
-    pub objects: BTreeMap<String, ObjectPermissions>,
-    /// Field levels by `Object.Field`; `*` is the default.
-    #[serde(default)]
-    pub fields: BTreeMap<String, FieldLevel>,
+    /// What the profile grants.
+    #[serde(flatten)]
+    pub grants: Grants,
 }
 
 /// A permission set: adds to a profile, never takes away.
@@ -152,13 +146,22 @@ pub struct Profile {
 pub struct PermissionSet {
     /// Permission set name.
     pub name: String,
-    /// System permissions it adds.
+    /// What the set adds.
+    #[serde(flatten)]
+    pub grants: Grants,
+}
+
+/// What a profile grants, or a permission set adds (the `system`, `objects` and `fields` keys of
+/// either in `security.json`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Grants {
+    /// System permissions.
     #[serde(default)]
     pub system: SystemPermissions,
-    /// Object CRUD it adds.
+    /// Object CRUD by object name; `*` is the default.
     #[serde(default)]
     pub objects: BTreeMap<String, ObjectPermissions>,
-    /// Field levels it adds, by `Object.Field`.
+    /// Field levels by `Object.Field`; `*` is the default.
     #[serde(default)]
     pub fields: BTreeMap<String, FieldLevel>,
 }

@@ -11,31 +11,41 @@
 //!
 //! Owns the Bulk wire shapes and job lifecycle; per-row semantics are `dml.rs`.
 
-use crate::id::RecordId;
+use super::job::{
+    JobTable, bad, catch_job_panic, check_deletable, csv_options, csv_response, info_delimiter,
+    info_eol, job_principal, owned_by, parse_body, processing_ms, run_worker, terminator,
+};
 use crate::sandbox::derive::Row;
 use crate::sandbox::dml::{self, Access, Ctx, Op, Upsert};
 use crate::sandbox::error::{SfError, SfResult};
 use crate::sandbox::schema::{Field, ObjectSchema};
 use crate::sandbox::security::Principal;
 use crate::sandbox::session::Auth;
-use crate::sandbox::{AppState, json_response, parse_version, store};
+use crate::sandbox::state::AppState;
+use crate::sandbox::store;
+use crate::sandbox::wire::{json_response, parse_version};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Largest CSV upload (Salesforce allows 150 MB after base64 expansion, ~100 MB raw).
 pub const MAX_UPLOAD: usize = 150 * 1024 * 1024;
 
 /// Rows per chunk (and per transaction).
 pub const CHUNK: usize = 5000;
+
+/// Where ingest jobs are stored (ids `750Sy…`, apart from query jobs).
+static INGEST_JOBS: JobTable = JobTable {
+    table: "sayso_bulk_job",
+    pod: dml::NEW_ID_POD,
+};
 
 /// Routes under `/services/data/{version}/jobs/ingest`.
 pub fn routes() -> Router<Arc<AppState>> {
@@ -56,56 +66,6 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/services/data/{version}/jobs/ingest/{id}/{result}",
             get(results),
         )
-}
-
-pub(crate) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-pub(crate) fn bad(code: &str, message: impl Into<String>) -> SfError {
-    SfError::new(StatusCode::BAD_REQUEST, code, message)
-}
-
-pub(crate) fn delimiter_byte(name: &str) -> Option<u8> {
-    Some(match name {
-        "COMMA" => b',',
-        "BACKQUOTE" => b'`',
-        "CARET" => b'^',
-        "PIPE" => b'|',
-        "SEMICOLON" => b';',
-        "TAB" => b'\t',
-        _ => return None,
-    })
-}
-
-/// `columnDelimiter` (default COMMA), `lineEnding` (default LF) and `contentType` (CSV only) of a
-/// job request, shared by ingest and query jobs.
-///
-/// # Errors
-/// `400 INVALIDJOB` for a value Salesforce does not accept.
-pub(crate) fn csv_options(req: &Value) -> SfResult<(String, String)> {
-    let s = |k: &str| req.get(k).and_then(Value::as_str).map(str::to_string);
-    let delimiter = s("columnDelimiter").unwrap_or_else(|| "COMMA".into());
-    if delimiter_byte(&delimiter).is_none() {
-        return Err(bad(
-            "INVALIDJOB",
-            format!("InvalidJob : Invalid column delimiter: {delimiter}"),
-        ));
-    }
-    let line_ending = s("lineEnding").unwrap_or_else(|| "LF".into());
-    if line_ending != "LF" && line_ending != "CRLF" {
-        return Err(bad(
-            "INVALIDJOB",
-            format!("InvalidJob : Invalid line ending: {line_ending}"),
-        ));
-    }
-    if s("contentType").is_some_and(|c| c != "CSV") {
-        return Err(bad(
-            "INVALIDJOB",
-            "InvalidJob : Only CSV content is supported",
-        ));
-    }
-    Ok((delimiter, line_ending))
 }
 
 /// A job row.
@@ -155,11 +115,7 @@ fn job_json(job: &Job) -> Value {
         if let Some(o) = v.as_object_mut() {
             o.remove("contentUrl");
         }
-        let total = match (job.started_ms, job.finished_ms) {
-            (Some(s), Some(f)) => f - s,
-            (Some(s), None) => now_ms() - s,
-            _ => 0,
-        };
+        let total = processing_ms(job.started_ms, job.finished_ms);
         v["numberRecordsProcessed"] = json!(job.processed);
         v["numberRecordsFailed"] = json!(job.failed);
         v["retries"] = json!(0);
@@ -171,11 +127,7 @@ fn job_json(job: &Job) -> Value {
 }
 
 fn visible_job(conn: &Connection, principal: &Principal, id: &str) -> SfResult<Job> {
-    let job = load_job(conn, id)?.ok_or_else(SfError::not_found)?;
-    if job.user_id != principal.user_id {
-        return Err(SfError::not_found());
-    }
-    Ok(job)
+    owned_by(load_job(conn, id)?, |j| &j.user_id, principal)
 }
 
 async fn create(
@@ -185,11 +137,10 @@ async fn create(
     body: Bytes,
 ) -> SfResult<Response> {
     let v = parse_version(&version).unwrap_or("63.0").to_string();
-    let req: Value =
-        serde_json::from_slice(&body).map_err(|e| SfError::json_parser(e.to_string()))?;
+    let req = parse_body(&body)?;
     let s = |k: &str| req.get(k).and_then(Value::as_str).map(str::to_string);
     let object = s("object").ok_or_else(|| bad("INVALIDJOB", "InvalidJob : Object is required"))?;
-    let obj = crate::sandbox::records::object_for(&state, &p, &object).map_err(|_| {
+    let obj = crate::sandbox::rest::records::object_for(&state, &p, &object).map_err(|_| {
         bad(
             "INVALIDJOB",
             format!("InvalidJob : Invalid object: {object}"),
@@ -222,12 +173,7 @@ async fn create(
     let (delimiter, line_ending) = csv_options(&req)?;
     let now = state.clock.now_string();
     let conn = state.lock_db();
-    let seq: i64 = conn.query_row(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM sayso_bulk_job",
-        [],
-        |r| r.get(0),
-    )?;
-    let id = RecordId::from_parts("750", dml::NEW_ID_POD, seq.max(1) as u64).to_string();
+    let (seq, id) = INGEST_JOBS.next_id(&conn)?;
     let mut info = json!({
         "id": id, "operation": operation, "object": obj.name, "createdById": p.user_id, "createdDate": now,
         "systemModstamp": now, "state": "Open", "concurrencyMode": "Parallel", "contentType": "CSV",
@@ -299,8 +245,7 @@ async fn set_state(
     Auth(p): Auth,
     body: Bytes,
 ) -> SfResult<Response> {
-    let req: Value =
-        serde_json::from_slice(&body).map_err(|e| SfError::json_parser(e.to_string()))?;
+    let req = parse_body(&body)?;
     let wanted = req
         .get("state")
         .and_then(Value::as_str)
@@ -369,22 +314,10 @@ async fn delete_job(
 ) -> SfResult<Response> {
     let conn = state.lock_db();
     let job = visible_job(&conn, &p, &id)?;
-    if !["JobComplete", "Failed", "Aborted"].contains(&job.state.as_str()) {
-        return Err(bad(
-            "INVALIDJOBSTATE",
-            format!("Job state {} does not allow deletion", job.state),
-        ));
-    }
+    check_deletable(&job.state)?;
     conn.execute("DELETE FROM sayso_bulk_result WHERE job_id = ?1", [&id])?;
     conn.execute("DELETE FROM sayso_bulk_job WHERE id = ?1", [&id])?;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-pub(crate) fn csv_response(body: String) -> Response {
-    let mut resp = (StatusCode::OK, body).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
-    resp
 }
 
 fn quote_header_cell(cell: &str, delim: u8) -> String {
@@ -422,22 +355,6 @@ fn parse_csv(data: &str, delim: u8) -> Result<(Vec<String>, Vec<csv::StringRecor
     Ok((header, records))
 }
 
-fn job_delim(job: &Job) -> u8 {
-    job.info
-        .get("columnDelimiter")
-        .and_then(Value::as_str)
-        .and_then(delimiter_byte)
-        .unwrap_or(b',')
-}
-
-fn job_eol(job: &Job) -> &'static str {
-    if job.info.get("lineEnding").and_then(Value::as_str) == Some("CRLF") {
-        "\r\n"
-    } else {
-        "\n"
-    }
-}
-
 async fn results(
     State(state): State<Arc<AppState>>,
     Path((_v, id, result)): Path<(String, String, String)>,
@@ -451,8 +368,8 @@ async fn results(
     };
     let conn = state.lock_db();
     let job = visible_job(&conn, &p, &id)?;
-    let delim = job_delim(&job);
-    let eol = job_eol(&job);
+    let delim = info_delimiter(&job.info);
+    let eol = info_eol(&job.info);
     let data = job.data.clone().unwrap_or_default();
     let header_line: String = match data.find(['\n', '\r']) {
         Some(i) => data[..i].to_string(),
@@ -519,55 +436,23 @@ async fn results(
     Ok(csv_response(out))
 }
 
-pub(crate) fn terminator(eol: &str) -> csv::Terminator {
-    if eol == "\r\n" {
-        csv::Terminator::CRLF
-    } else {
-        csv::Terminator::Any(b'\n')
-    }
-}
-
 /// The background worker: processes `UploadComplete` jobs one at a time, woken by
 /// [`AppState::bulk_wake`] (and every second, to resume jobs left by a restart).
 pub async fn worker(state: Arc<AppState>) {
-    loop {
-        let next: Option<String> = {
-            let conn = state.lock_db();
-            conn.query_row(
-                "SELECT id FROM sayso_bulk_job WHERE state IN ('UploadComplete', 'InProgress') ORDER BY seq LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .unwrap_or(None)
-        };
-        match next {
-            Some(id) => {
-                let st = state.clone();
-                let _ = tokio::task::spawn_blocking(move || process_job(&st, &id)).await;
-            }
-            None => {
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(1), state.bulk_wake.notified()).await;
-            }
-        }
-    }
+    run_worker(
+        state,
+        &INGEST_JOBS,
+        |_| Ok(()),
+        |s| &s.bulk_wake,
+        process_job,
+    )
+    .await;
 }
 
 /// Processes one job to completion (or until aborted). Errors that stop the whole job mark it Failed.
 pub fn process_job(state: &AppState, id: &str) {
-    // A panic fails this job (instead of killing the worker, which would retry it forever).
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_job(state, id)))
-        .unwrap_or_else(|_| Err(SfError::internal(format!("Bulk job {id} panicked"))));
-    if let Err(e) = result {
-        let conn = state.lock_db();
-        if let Ok(Some(mut job)) = load_job(&conn, id) {
-            job.info["errorMessage"] = json!(e.message());
-            let _ = conn.execute(
-                "UPDATE sayso_bulk_job SET state = 'Failed', info = ?2, finished_ms = ?3 WHERE id = ?1 AND state != 'Aborted'",
-                params![id, job.info.to_string(), now_ms()],
-            );
-        }
+    if let Err(e) = catch_job_panic(id, || run_job(state, id)) {
+        INGEST_JOBS.fail(&state.lock_db(), id, &e, "");
     }
 }
 
@@ -577,65 +462,36 @@ enum Column<'o> {
     Id,
 }
 
-fn run_job(state: &AppState, id: &str) -> SfResult<()> {
-    let job = {
-        let conn = state.lock_db();
-        let job = load_job(&conn, id)?.ok_or_else(SfError::not_found)?;
-        if job.state == "UploadComplete" {
-            conn.execute(
-                "UPDATE sayso_bulk_job SET state = 'InProgress', started_ms = ?2 WHERE id = ?1",
-                params![id, now_ms()],
-            )?;
-        }
-        job
-    };
-    let object = job
-        .info
-        .get("object")
+/// What a job does to each row, worked out once from its info and CSV header.
+struct RowPlan<'o> {
+    obj: &'o ObjectSchema,
+    access: Access,
+    op: Op,
+    deleting: bool,
+    columns: Vec<Column<'o>>,
+    /// The external id field and its column, for upserts.
+    ext: Option<(&'o Field, usize)>,
+}
+
+fn info_text<'j>(job: &'j Job, key: &str) -> &'j str {
+    job.info
+        .get(key)
         .and_then(Value::as_str)
         .unwrap_or_default()
-        .to_string();
-    let operation = job
-        .info
-        .get("operation")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let version = job
-        .info
-        .get("apiVersion")
-        .and_then(Value::as_f64)
-        .map(|v| format!("{v:.1}"))
-        .unwrap_or_else(|| "63.0".into());
-    let obj = state.schema.object(&object).ok_or_else(|| {
-        bad(
-            "INVALIDJOB",
-            format!("InvalidJob : Invalid object: {object}"),
-        )
-    })?;
-    let principal = state
-        .policy
-        .principal(&job.user_id, job.client_id.as_deref(), &[])
-        .ok_or_else(|| bad("INVALIDJOB", "InvalidJob : the job's user no longer exists"))?;
-    let ctx = Ctx::new(state, &principal, &version);
-    let access = ctx.access(obj);
-    let delim = job_delim(&job);
-    let eol = job_eol(&job);
-    let data = job.data.clone().unwrap_or_default();
-    let (header, records) =
-        parse_csv(&data, delim).map_err(|e| bad("INVALIDBATCH", format!("InvalidBatch : {e}")))?;
-    let op = match operation.as_str() {
-        "insert" => Op::Insert,
-        _ => Op::Update,
-    };
+}
+
+/// The job's CSV columns mapped onto `obj` for `operation` (relationship columns and unknown
+/// fields are refused; update and delete need an Id column, upsert the external id column).
+fn row_plan<'o>(
+    obj: &'o ObjectSchema,
+    access: Access,
+    operation: &str,
+    ext_field: Option<&str>,
+    header: &[String],
+) -> SfResult<RowPlan<'o>> {
     let deleting = operation == "delete" || operation == "hardDelete";
-    let ext_field = job
-        .info
-        .get("externalIdFieldName")
-        .and_then(Value::as_str)
-        .map(str::to_string);
     let mut columns = Vec::with_capacity(header.len());
-    for h in &header {
+    for h in header {
         if h.eq_ignore_ascii_case("Id") && operation != "insert" {
             columns.push(Column::Id);
             continue;
@@ -660,96 +516,147 @@ fn run_job(state: &AppState, id: &str) -> SfResult<()> {
             "InvalidBatch : Id column is required for this operation",
         ));
     }
-    let ext_index = ext_field
-        .as_deref()
-        .and_then(|e| header.iter().position(|h| h.eq_ignore_ascii_case(e)));
+    let ext_index = ext_field.and_then(|e| header.iter().position(|h| h.eq_ignore_ascii_case(e)));
     if operation == "upsert" && ext_index.is_none() {
         return Err(bad(
             "INVALIDBATCH",
             "InvalidBatch : the external ID field column is missing",
         ));
     }
-    let ext = ext_field.as_deref().and_then(|e| obj.field(e));
+    let op = match operation {
+        "insert" => Op::Insert,
+        _ => Op::Update,
+    };
+    let ext = ext_field.and_then(|e| obj.field(e));
+    Ok(RowPlan {
+        obj,
+        access,
+        op,
+        deleting,
+        columns,
+        ext: ext.zip(ext_index),
+    })
+}
+
+/// A CSV writer for result fragments (every cell quoted, the job's delimiter and line ending).
+fn result_writer(delim: u8, eol: &str) -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .delimiter(delim)
+        .terminator(terminator(eol))
+        .quote_style(csv::QuoteStyle::Always)
+        .has_headers(false)
+        .from_writer(Vec::new())
+}
+
+fn writer_text(w: csv::Writer<Vec<u8>>) -> SfResult<String> {
+    Ok(String::from_utf8_lossy(&w.into_inner().map_err(SfError::internal)?).into_owned())
+}
+
+/// One chunk of rows in one transaction: their success and failure CSV fragments go to
+/// `sayso_bulk_result` and the job's counters move on. `Ok(false)` when the job was aborted.
+fn run_chunk(
+    state: &AppState,
+    ctx: &Ctx<'_>,
+    plan: &RowPlan<'_>,
+    job: &Job,
+    id: &str,
+    rows: &[csv::StringRecord],
+    chunk_no: i64,
+) -> SfResult<bool> {
+    let (delim, eol) = (info_delimiter(&job.info), info_eol(&job.info));
+    let mut conn = state.lock_db();
+    let current: String = conn.query_row(
+        "SELECT state FROM sayso_bulk_job WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    if current == "Aborted" {
+        return Ok(false);
+    }
+    let tx = conn.transaction()?;
+    let (mut ok, mut bad_rows) = (result_writer(delim, eol), result_writer(delim, eol));
+    let mut failed = 0i64;
+    for rec in rows {
+        let (cells, w) = match process_row(ctx, &tx, plan, rec) {
+            Ok((rid, created)) => (vec![rid, created.to_string()], &mut ok),
+            Err((rid, e)) => {
+                failed += 1;
+                (
+                    vec![rid.unwrap_or_default(), e.to_bulk_error()],
+                    &mut bad_rows,
+                )
+            }
+        };
+        let cells = cells.into_iter().chain(rec.iter().map(str::to_string));
+        w.write_record(cells).map_err(SfError::internal)?;
+    }
+    for (kind, text) in [
+        ("success", writer_text(ok)?),
+        ("failed", writer_text(bad_rows)?),
+    ] {
+        if !text.is_empty() {
+            tx.execute(
+                "INSERT OR REPLACE INTO sayso_bulk_result (job_id, chunk, kind, csv) VALUES (?1, ?2, ?3, ?4)",
+                params![id, chunk_no, kind, text],
+            )?;
+        }
+    }
+    tx.execute(
+        "UPDATE sayso_bulk_job SET processed = processed + ?2, failed = failed + ?3 WHERE id = ?1",
+        params![id, rows.len() as i64, failed],
+    )?;
+    tx.commit()?;
+    Ok(true)
+}
+
+fn run_job(state: &AppState, id: &str) -> SfResult<()> {
+    let job = {
+        let conn = state.lock_db();
+        let job = load_job(&conn, id)?.ok_or_else(SfError::not_found)?;
+        INGEST_JOBS.start(&conn, id, &job.state)?;
+        job
+    };
+    let object = info_text(&job, "object");
+    let version = job
+        .info
+        .get("apiVersion")
+        .and_then(Value::as_f64)
+        .map(|v| format!("{v:.1}"))
+        .unwrap_or_else(|| "63.0".into());
+    let obj = state.schema.object(object).ok_or_else(|| {
+        bad(
+            "INVALIDJOB",
+            format!("InvalidJob : Invalid object: {object}"),
+        )
+    })?;
+    let principal = job_principal(state, &job.user_id, job.client_id.as_deref())?;
+    let ctx = Ctx::new(state, &principal, &version);
+    let data = job.data.clone().unwrap_or_default();
+    let (header, records) = parse_csv(&data, info_delimiter(&job.info))
+        .map_err(|e| bad("INVALIDBATCH", format!("InvalidBatch : {e}")))?;
+    let ext_field = job.info.get("externalIdFieldName").and_then(Value::as_str);
+    let operation = info_text(&job, "operation");
+    let plan = row_plan(obj, ctx.access(obj), operation, ext_field, &header)?;
     let mut position = job.processed.max(0) as usize;
     let mut chunk_no: i64 = (position / CHUNK) as i64;
     while position < records.len() {
         let end = (position + CHUNK).min(records.len());
-        let mut conn = state.lock_db();
-        let current: String = conn.query_row(
-            "SELECT state FROM sayso_bulk_job WHERE id = ?1",
-            [id],
-            |r| r.get(0),
-        )?;
-        if current == "Aborted" {
+        if !run_chunk(
+            state,
+            &ctx,
+            &plan,
+            &job,
+            id,
+            &records[position..end],
+            chunk_no,
+        )? {
             return Ok(());
         }
-        let tx = conn.transaction()?;
-        let mut ok = csv::WriterBuilder::new()
-            .delimiter(delim)
-            .terminator(terminator(eol))
-            .quote_style(csv::QuoteStyle::Always)
-            .has_headers(false)
-            .from_writer(Vec::new());
-        let mut bad_rows = csv::WriterBuilder::new()
-            .delimiter(delim)
-            .terminator(terminator(eol))
-            .quote_style(csv::QuoteStyle::Always)
-            .has_headers(false)
-            .from_writer(Vec::new());
-        let mut failed = 0i64;
-        for rec in &records[position..end] {
-            let outcome = process_row(
-                &ctx,
-                &tx,
-                obj,
-                &access,
-                &columns,
-                rec,
-                op,
-                deleting,
-                ext.zip(ext_index),
-            );
-            match outcome {
-                Ok((rid, created)) => {
-                    let mut cells = vec![rid, created.to_string()];
-                    cells.extend(rec.iter().map(str::to_string));
-                    ok.write_record(&cells).map_err(SfError::internal)?;
-                }
-                Err((rid, e)) => {
-                    failed += 1;
-                    let mut cells = vec![rid.unwrap_or_default(), e.to_bulk_error()];
-                    cells.extend(rec.iter().map(str::to_string));
-                    bad_rows.write_record(&cells).map_err(SfError::internal)?;
-                }
-            }
-        }
-        let ok = String::from_utf8_lossy(&ok.into_inner().map_err(SfError::internal)?).into_owned();
-        let bad_text = String::from_utf8_lossy(&bad_rows.into_inner().map_err(SfError::internal)?)
-            .into_owned();
-        for (kind, text) in [("success", ok), ("failed", bad_text)] {
-            if !text.is_empty() {
-                tx.execute(
-                    "INSERT OR REPLACE INTO sayso_bulk_result (job_id, chunk, kind, csv) VALUES (?1, ?2, ?3, ?4)",
-                    params![id, chunk_no, kind, text],
-                )?;
-            }
-        }
-        tx.execute(
-            "UPDATE sayso_bulk_job SET processed = processed + ?2, failed = failed + ?3 WHERE id = ?1",
-            params![id, (end - position) as i64, failed],
-        )?;
-        tx.commit()?;
-        drop(conn);
         position = end;
         chunk_no += 1;
     }
     let conn = state.lock_db();
-    let mut info = load_job(&conn, id)?.map(|j| j.info).unwrap_or(Value::Null);
-    info["systemModstamp"] = json!(state.clock.now_string());
-    conn.execute(
-        "UPDATE sayso_bulk_job SET state = 'JobComplete', info = ?2, finished_ms = ?3 WHERE id = ?1 AND state = 'InProgress'",
-        params![id, info.to_string(), now_ms()],
-    )?;
+    let info = INGEST_JOBS.complete(&conn, id, state.clock.now_string(), "")?;
     // A load changes the table's shape: keep the planner's statistics true (see store.rs).
     if let Some(object) = info.get("object").and_then(Value::as_str) {
         crate::sandbox::store::refresh_statistics(&conn, Some(object))?;
@@ -759,32 +666,25 @@ fn run_job(state: &AppState, id: &str) -> SfResult<()> {
 
 type RowOutcome = Result<(String, bool), (Option<String>, SfError)>;
 
-#[allow(clippy::too_many_arguments)]
-fn process_row(
-    ctx: &Ctx<'_>,
-    conn: &Connection,
-    obj: &ObjectSchema,
-    access: &Access,
-    columns: &[Column<'_>],
+/// The changes one CSV row asks for (the Id cell aside; empty cells are left alone).
+fn row_changes(
+    plan: &RowPlan<'_>,
     rec: &csv::StringRecord,
-    op: Op,
-    deleting: bool,
-    ext: Option<(&Field, usize)>,
-) -> RowOutcome {
+) -> Result<(Option<String>, Row), (Option<String>, SfError)> {
     let mut id_text: Option<String> = None;
     let mut changes = Row::new();
     let mut readonly = Vec::new();
-    for (col, cell) in columns.iter().zip(rec.iter()) {
+    for (col, cell) in plan.columns.iter().zip(rec.iter()) {
         match col {
             Column::Id => id_text = Some(cell.trim().to_string()),
             Column::Field(f) => {
-                if ext.is_some_and(|(e, _)| e.name == f.name) {
+                if plan.ext.is_some_and(|(e, _)| e.name == f.name) {
                     continue;
                 }
-                if cell.is_empty() || deleting {
+                if cell.is_empty() || plan.deleting {
                     continue;
                 }
-                if dml::writable_field(obj, access, &f.name, op, &mut readonly)
+                if dml::writable_field(plan.obj, &plan.access, &f.name, plan.op, &mut readonly)
                     .map_err(|e| (None, e))?
                     .is_none()
                 {
@@ -802,26 +702,49 @@ fn process_row(
     if !readonly.is_empty() {
         return Err((id_text, dml::readonly_error(readonly)));
     }
-    if let Some((field, idx)) = ext {
-        let value = rec.get(idx).unwrap_or("").trim().to_string();
-        return match dml::upsert_row(ctx, conn, obj, access, field, &value, changes) {
-            Ok(Upsert::Created(id)) => Ok((id.to_string(), true)),
-            Ok(Upsert::Updated(id)) => Ok((id.to_string(), false)),
-            Err(e) if e.status == StatusCode::MULTIPLE_CHOICES => Err((
-                None,
-                SfError::dml(
-                    "DUPLICATE_EXTERNAL_ID",
-                    format!(
-                        "{}: more than one record found for external id field: {value}",
-                        field.label
-                    ),
-                    vec![field.name.clone()],
+    Ok((id_text, changes))
+}
+
+/// Upserts one row on the external id `field` (its value in column `idx`).
+fn upsert_row(
+    ctx: &Ctx<'_>,
+    conn: &Connection,
+    plan: &RowPlan<'_>,
+    (field, idx): (&Field, usize),
+    rec: &csv::StringRecord,
+    changes: Row,
+) -> RowOutcome {
+    let value = rec.get(idx).unwrap_or("").trim().to_string();
+    match dml::upsert_row(ctx, conn, plan.obj, &plan.access, field, &value, changes) {
+        Ok(Upsert::Created(id)) => Ok((id.to_string(), true)),
+        Ok(Upsert::Updated(id)) => Ok((id.to_string(), false)),
+        Err(e) if e.status == StatusCode::MULTIPLE_CHOICES => Err((
+            None,
+            SfError::dml(
+                "DUPLICATE_EXTERNAL_ID",
+                format!(
+                    "{}: more than one record found for external id field: {value}",
+                    field.label
                 ),
-            )),
-            Err(e) => Err((None, e)),
-        };
+                vec![field.name.clone()],
+            ),
+        )),
+        Err(e) => Err((None, e)),
     }
-    if op == Op::Insert {
+}
+
+fn process_row(
+    ctx: &Ctx<'_>,
+    conn: &Connection,
+    plan: &RowPlan<'_>,
+    rec: &csv::StringRecord,
+) -> RowOutcome {
+    let (obj, access) = (plan.obj, &plan.access);
+    let (id_text, changes) = row_changes(plan, rec)?;
+    if let Some(ext) = plan.ext {
+        return upsert_row(ctx, conn, plan, ext, rec, changes);
+    }
+    if plan.op == Op::Insert {
         return dml::insert_row(ctx, conn, obj, access, changes)
             .map(|id| (id.to_string(), true))
             .map_err(|e| (None, e));
@@ -829,7 +752,7 @@ fn process_row(
     let raw = id_text.unwrap_or_default();
     let rid = dml::parse_id_for(obj, &raw).map_err(|e| (None, e))?;
     let sid = rid.to_string();
-    if deleting {
+    if plan.deleting {
         dml::delete_row(ctx, conn, obj, access, &sid)
             .map(|_| (sid.clone(), false))
             .map_err(|e| (Some(sid.clone()), e))

@@ -18,12 +18,13 @@ use axum::routing::get;
 use serde_json::{Value as Json, json};
 use std::collections::HashMap;
 
-use super::query::compile::{self, Ctx};
-use super::query::exec::{self, RunOptions};
+use super::compile;
+use super::exec::{self, RunOptions};
 use crate::sandbox::error::SfError;
 use crate::sandbox::schema::{FieldType, ObjectSchema};
 use crate::sandbox::session::Auth;
-use crate::sandbox::{AppState, json_response, parse_version};
+use crate::sandbox::state::AppState;
+use crate::sandbox::wire::{json_response, parse_version};
 use crate::soql::ast::*;
 use crate::soql::lexer::{TokenKind, tokenize};
 
@@ -384,12 +385,7 @@ pub fn run(
         .filter(|s| !s.is_empty())
         .ok_or_else(|| malformed_search("A search string has to be specified"))?;
     let sosl = parse_sosl(text)?;
-    let ctx = Ctx {
-        schema: &state.schema,
-        policy: &state.policy,
-        principal,
-        today: state.clock.today(),
-    };
+    let ctx = super::ctx(state, principal);
     let mut specs = sosl.returning.clone();
     if specs.is_empty() {
         for o in ctx.schema.objects().iter().filter(|o| {

@@ -15,12 +15,11 @@
 
 use serde_json::{Value as Json, json};
 
-use crate::sandbox::AppState;
 use crate::sandbox::error::SfError;
-use crate::sandbox::query::compile::Ctx;
 use crate::sandbox::query::exec::{self, RunOptions};
 use crate::sandbox::schema::{FieldType, ObjectSchema, Schema};
 use crate::sandbox::security::Principal;
+use crate::sandbox::state::AppState;
 use crate::soql::{FieldPath, FunctionArg, FunctionCall, Query, SelectItem};
 
 /// Whether the caller may read field `.1` of object `.0`.
@@ -36,19 +35,14 @@ pub fn columns_for(
     version: &str,
     text: &str,
 ) -> Result<Json, SfError> {
-    let query = super::query::parse_soql(text)?;
+    let query = super::parse_soql(text)?;
     let mut probe = query.clone();
     probe.limit = Some(0);
-    if super::admin_api::virtual_query(state, principal, &probe, version)?.is_none() {
-        let ctx = Ctx {
-            schema: &state.schema,
-            policy: &state.policy,
-            principal,
-            today: state.clock.today(),
-        };
+    if crate::sandbox::admin_api::virtual_query(state, principal, &probe, version)?.is_none() {
+        let ctx = super::ctx(state, principal);
         let opts = RunOptions {
             all_rows: false,
-            batch: super::query::MAX_BATCH,
+            batch: super::MAX_BATCH,
             version,
         };
         let conn = state.lock_db();
@@ -64,7 +58,7 @@ pub fn columns_for(
 /// # Errors
 /// `MALFORMED_QUERY` when the text does not parse.
 pub fn columns(schema: &Schema, text: &str) -> Result<Json, SfError> {
-    let query = super::query::parse_soql(text)?;
+    let query = super::parse_soql(text)?;
     Ok(describe(schema, &query, &|_, _| true))
 }
 

@@ -11,6 +11,7 @@
 //! [`SqlFilter::params`] in order. No user text is ever interpolated.
 
 pub mod config;
+pub mod lookup;
 pub mod users;
 
 use std::sync::{Arc, RwLock};
@@ -204,7 +205,7 @@ pub struct Policy {
 struct PolicyInner {
     config: SecurityConfig,
     /// The configuration after admin changes (new permission sets and connected apps from the
-    /// sandbox admin API, `admin_api.rs`), replacing `config` at once for every decision and for
+    /// sandbox admin API, `admin_api/mod.rs`), replacing `config` at once for every decision and for
     /// the OAuth token endpoint. [`Policy::config`] hands out plain references, so each replaced
     /// configuration is leaked rather than freed: a few KB per admin change, which is rare.
     changed: RwLock<Option<&'static SecurityConfig>>,
@@ -356,14 +357,14 @@ impl Policy {
         let cfg = self.config();
         let mut sys = cfg
             .profile(&principal.profile)
-            .map(|p| p.system)
+            .map(|p| p.grants.system)
             .unwrap_or_default();
         for ps in principal
             .permission_sets
             .iter()
             .filter_map(|n| cfg.permission_set(n))
         {
-            let s = ps.system;
+            let s = ps.grants.system;
             sys.view_all_data |= s.view_all_data;
             sys.modify_all_data |= s.modify_all_data;
             sys.api_enabled |= s.api_enabled;
@@ -399,7 +400,7 @@ impl Policy {
         let cfg = self.config();
         let mut perms = ObjectPermissions::default();
         if let Some(p) = cfg.profile(&principal.profile).and_then(|profile| {
-            lookup_ci(&profile.objects, object).or_else(|| profile.objects.get("*"))
+            lookup_ci(&profile.grants.objects, object).or_else(|| profile.grants.objects.get("*"))
         }) {
             perms = *p;
         }
@@ -408,7 +409,9 @@ impl Policy {
             .iter()
             .filter_map(|n| cfg.permission_set(n))
         {
-            if let Some(p) = lookup_ci(&ps.objects, object).or_else(|| ps.objects.get("*")) {
+            if let Some(p) =
+                lookup_ci(&ps.grants.objects, object).or_else(|| ps.grants.objects.get("*"))
+            {
                 perms.read |= p.read;
                 perms.create |= p.create;
                 perms.edit |= p.edit;
@@ -473,14 +476,14 @@ impl Policy {
         };
         let mut level = cfg
             .profile(&principal.profile)
-            .and_then(|p| level_in(&p.fields, true))
+            .and_then(|p| level_in(&p.grants.fields, true))
             .unwrap_or(FieldLevel::None);
         for ps in principal
             .permission_sets
             .iter()
             .filter_map(|n| cfg.permission_set(n))
         {
-            if let Some(l) = level_in(&ps.fields, true) {
+            if let Some(l) = level_in(&ps.grants.fields, true) {
                 level = level.max(l);
             }
         }

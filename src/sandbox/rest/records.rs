@@ -2,16 +2,19 @@
 //! (`?fields=`, conditional headers), upsert and read by external id
 //! (`PATCH/GET sobjects/{T}/{Field}/{value}`), the ContentNote body
 //! (`GET sobjects/ContentNote/{id}/Content`), and the routing of the describe handlers that share
-//! these paths (`describe.rs`).
+//! these paths (`rest/describe.rs`).
 //!
 //! Owns the HTTP shape of row calls; write semantics are in `dml.rs`.
 
+use crate::sandbox::clock;
 use crate::sandbox::dml::{self, Access, Ctx, Op, Upsert};
 use crate::sandbox::error::{SfError, SfResult};
+use crate::sandbox::rest::describe;
 use crate::sandbox::schema::ObjectSchema;
 use crate::sandbox::security::Principal;
 use crate::sandbox::session::Auth;
-use crate::sandbox::{AppState, clock, describe, json_response, parse_version};
+use crate::sandbox::state::AppState;
+use crate::sandbox::wire::{json_response, parse_version};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -450,33 +453,43 @@ pub fn upsert_on(
 
 async fn upsert(
     State(state): State<Arc<AppState>>,
-    Path((version, object, field, value)): Path<(String, String, String, String)>,
+    Path(path): Path<(String, String, String, String)>,
     Auth(principal): Auth,
     body: Bytes,
 ) -> SfResult<Response> {
-    let obj = object_for(&state, &principal, &object)?;
-    let ctx = Ctx::new(&state, &principal, version_of(&version));
-    let input = parse_object(&body)?;
-    upsert_inner(&ctx, obj, &field, &value, &input)
+    upsert_request(&state, &principal, &path, &body, true)
 }
 
 async fn upsert_post(
     State(state): State<Arc<AppState>>,
-    Path((version, object, field, value)): Path<(String, String, String, String)>,
+    Path(path): Path<(String, String, String, String)>,
     Query(q): Query<ReadQuery>,
     Auth(principal): Auth,
     body: Bytes,
 ) -> SfResult<Response> {
-    let obj = object_for(&state, &principal, &object)?;
-    let ctx = Ctx::new(&state, &principal, version_of(&version));
-    if q.http_method
+    let patch = q
+        .http_method
         .as_deref()
-        .is_some_and(|m| m.eq_ignore_ascii_case("PATCH"))
-    {
-        let input = parse_object(&body)?;
-        return upsert_inner(&ctx, obj, &field, &value, &input);
+        .is_some_and(|m| m.eq_ignore_ascii_case("PATCH"));
+    upsert_request(&state, &principal, &path, &body, patch)
+}
+
+/// An upsert on `sobjects/{T}/{Field}/{value}`; a `POST` that is not an override for `PATCH`
+/// (`allowed` false) is refused once the object is known.
+fn upsert_request(
+    state: &AppState,
+    principal: &Principal,
+    (version, object, field, value): &(String, String, String, String),
+    body: &[u8],
+    allowed: bool,
+) -> SfResult<Response> {
+    let obj = object_for(state, principal, object)?;
+    let ctx = Ctx::new(state, principal, version_of(version));
+    if !allowed {
+        return Err(SfError::method_not_allowed("POST", "HEAD,GET,PATCH,DELETE"));
     }
-    Err(SfError::method_not_allowed("POST", "HEAD,GET,PATCH,DELETE"))
+    let input = parse_object(body)?;
+    upsert_inner(&ctx, obj, field, value, &input)
 }
 
 /// `GET sobjects/{T}/{Field}/{value}`: read by external id, or the ContentNote body.

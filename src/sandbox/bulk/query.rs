@@ -4,7 +4,7 @@
 //! and `Sforce-Locator`).
 //!
 //! Owns the query-job wire shapes, their lifecycle and the result snapshot; it must not touch the
-//! ingest jobs of `bulk.rs` (it only borrows that file's CSV option and response helpers) and does
+//! ingest jobs of `bulk/ingest.rs` (it only borrows that file's CSV option and response helpers) and does
 //! not compile SOQL itself: the flat plan comes from `query/flat.rs`, which applies the REST
 //! path's sharing, field-level security and `queryAll` rules for the job's creator.
 //!
@@ -21,7 +21,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -34,15 +33,17 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde_json::{Value, json};
 
-use crate::id::RecordId;
-use crate::sandbox::bulk::{self, bad, now_ms};
+use super::job::{
+    JobTable, bad, catch_job_panic, check_deletable, csv_options, csv_response, info_delimiter,
+    info_eol, job_principal, now_ms, owned_by, parse_body, processing_ms, run_worker,
+};
 use crate::sandbox::error::{SfError, SfResult};
-use crate::sandbox::query::compile::Ctx;
-use crate::sandbox::query::{flat, parse_soql};
+use crate::sandbox::query::{ctx, flat, parse_soql};
 use crate::sandbox::schema::FieldType;
 use crate::sandbox::security::Principal;
 use crate::sandbox::session::Auth;
-use crate::sandbox::{AppState, json_response, parse_version};
+use crate::sandbox::state::AppState;
+use crate::sandbox::wire::{json_response, parse_version};
 use crate::soql::ast::{Query, SelectItem};
 
 /// Rows rendered to CSV per chunk (and per transaction).
@@ -55,8 +56,11 @@ pub const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
 const LIST_PAGE: i64 = 1000;
 /// Terminal jobs are deleted seven days after they finish.
 const RETENTION_MS: i64 = 7 * 24 * 60 * 60 * 1000;
-/// Pod of query-job ids (`750Sq…`), apart from ingest jobs (`750Sy…`).
-const JOB_POD: &str = "Sq";
+/// Where query jobs are stored: ids `750Sq…`, apart from ingest jobs (`750Sy…`).
+static QUERY_JOBS: JobTable = JobTable {
+    table: "sayso_bulk_query_job",
+    pod: "Sq",
+};
 
 /// Routes under `/services/data/{version}/jobs/query`.
 pub fn routes() -> Router<Arc<AppState>> {
@@ -137,11 +141,7 @@ fn load_job(conn: &Connection, id: &str) -> SfResult<Option<Job>> {
 
 /// A job of the caller, or 404 (another user's job looks like a missing one, as for ingest).
 fn visible_job(conn: &Connection, principal: &Principal, id: &str) -> SfResult<Job> {
-    let job = load_job(conn, id)?.ok_or_else(SfError::not_found)?;
-    if job.user_id != principal.user_id {
-        return Err(SfError::not_found());
-    }
-    Ok(job)
+    owned_by(load_job(conn, id)?, |j| &j.user_id, principal)
 }
 
 /// The job JSON: with `detail` (job info) the counters of `GET jobs/query/{id}`, else the
@@ -151,11 +151,7 @@ fn job_json(job: &Job, detail: bool) -> Value {
     v["state"] = json!(job.state);
     v["jobType"] = json!("V2Query");
     if detail {
-        let total = match (job.started_ms, job.finished_ms) {
-            (Some(s), Some(f)) => f - s,
-            (Some(s), None) => now_ms() - s,
-            _ => 0,
-        };
+        let total = processing_ms(job.started_ms, job.finished_ms);
         let processed = if job.state == "JobComplete" {
             job.total
         } else {
@@ -170,56 +166,34 @@ fn job_json(job: &Job, detail: bool) -> Value {
     v
 }
 
-fn ctx<'a>(state: &'a AppState, principal: &'a Principal) -> Ctx<'a> {
-    Ctx {
-        schema: &state.schema,
-        policy: &state.policy,
-        principal,
-        today: state.clock.today(),
-    }
-}
-
 fn not_supported(code: &str, message: &str) -> SfError {
     bad(code, message)
 }
 
 /// Refuses what Bulk API 2.0 query does not run (Salesforce checks these when the job is created).
 fn check_bulk_rules(query: &Query) -> SfResult<()> {
-    if query
-        .select
-        .iter()
-        .any(|i| matches!(i, SelectItem::Subquery(_)))
-    {
+    let selects = |f: fn(&SelectItem) -> bool| query.select.iter().any(f);
+    if selects(|i| matches!(i, SelectItem::Subquery(_))) {
         return Err(not_supported(
             "FEATURENOTENABLED",
             "Aggregate Relationships not supported in Bulk V2 Query with CSV content type.",
         ));
     }
-    let aggregate_fn = query
-        .select
-        .iter()
-        .any(|i| matches!(i, SelectItem::Function { call, .. } if call.function.is_aggregate()));
+    let aggregate_fn =
+        selects(|i| matches!(i, SelectItem::Function { call, .. } if call.function.is_aggregate()));
     if query.is_aggregate() || query.group_by.is_some() || aggregate_fn {
         return Err(not_supported(
             "FEATURENOTENABLED",
             "Aggregate Relationships not supported in Bulk Query",
         ));
     }
-    if query
-        .select
-        .iter()
-        .any(|i| matches!(i, SelectItem::TypeOf(_)))
-    {
+    if selects(|i| matches!(i, SelectItem::TypeOf(_))) {
         return Err(not_supported(
             "INVALIDJOB",
             "InvalidJob : TYPEOF is not supported by Bulk API 2.0 query",
         ));
     }
-    if query
-        .select
-        .iter()
-        .any(|i| matches!(i, SelectItem::Fields(_)))
-    {
+    if selects(|i| matches!(i, SelectItem::Fields(_))) {
         return Err(not_supported(
             "INVALIDJOB",
             "InvalidJob : FIELDS() is not supported by Bulk API 2.0 query",
@@ -263,8 +237,7 @@ async fn create(
     body: Bytes,
 ) -> SfResult<Response> {
     let v = parse_version(&version).unwrap_or("63.0").to_string();
-    let req: Value =
-        serde_json::from_slice(&body).map_err(|e| SfError::json_parser(e.to_string()))?;
+    let req = parse_body(&body)?;
     let operation = req
         .get("operation")
         .and_then(Value::as_str)
@@ -283,7 +256,7 @@ async fn create(
         .filter(|q| !q.is_empty())
         .ok_or_else(|| bad("INVALIDJOB", "InvalidJob : Query is required"))?
         .to_string();
-    let (delimiter, line_ending) = bulk::csv_options(&req)?;
+    let (delimiter, line_ending) = csv_options(&req)?;
     let parsed = parse_soql(&soql)?;
     check_bulk_rules(&parsed)?;
     let object = {
@@ -296,12 +269,7 @@ async fn create(
         let conn = state.lock_db();
         ensure_tables(&conn)?;
         drop_expired(&conn)?;
-        let seq: i64 = conn.query_row(
-            "SELECT COALESCE(MAX(seq), 0) + 1 FROM sayso_bulk_query_job",
-            [],
-            |r| r.get(0),
-        )?;
-        let id = RecordId::from_parts("750", JOB_POD, seq.max(1) as u64).to_string();
+        let (seq, id) = QUERY_JOBS.next_id(&conn)?;
         let info = json!({
             "id": id, "operation": operation, "object": object, "createdById": p.user_id,
             "createdDate": now, "systemModstamp": now, "state": "UploadComplete",
@@ -379,8 +347,7 @@ async fn set_state(
     Auth(p): Auth,
     body: Bytes,
 ) -> SfResult<Response> {
-    let req: Value =
-        serde_json::from_slice(&body).map_err(|e| SfError::json_parser(e.to_string()))?;
+    let req = parse_body(&body)?;
     let wanted = req.get("state").and_then(Value::as_str).unwrap_or("");
     let conn = state.lock_db();
     let mut job = visible_job(&conn, &p, &id)?;
@@ -430,12 +397,7 @@ async fn delete_job(
 ) -> SfResult<Response> {
     let conn = state.lock_db();
     let job = visible_job(&conn, &p, &id)?;
-    if !["JobComplete", "Failed", "Aborted"].contains(&job.state.as_str()) {
-        return Err(bad(
-            "INVALIDJOBSTATE",
-            format!("Job state {} does not allow deletion", job.state),
-        ));
-    }
+    check_deletable(&job.state)?;
     delete_rows(&conn, &job)?;
     conn.execute("DELETE FROM sayso_bulk_query_job WHERE id = ?1", [&id])?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -559,7 +521,7 @@ async fn results(
     } else {
         "null".to_string()
     };
-    let mut resp = bulk::csv_response(body);
+    let mut resp = csv_response(body);
     let h = resp.headers_mut();
     h.insert("sforce-numberofrecords", HeaderValue::from(count));
     if let Ok(v) = HeaderValue::from_str(&locator) {
@@ -586,48 +548,23 @@ fn quoted_line(cells: &[String], delimiter: char, eol: &str) -> String {
 /// The background worker: runs `UploadComplete` (and, after a restart, `InProgress`) query jobs
 /// one at a time, woken by [`AppState::bulk_query_wake`] and every second.
 pub async fn worker(state: Arc<AppState>) {
-    loop {
-        let next: Option<String> = {
-            let conn = state.lock_db();
-            ensure_tables(&conn).ok().and_then(|_| {
-                conn.query_row(
-                    "SELECT id FROM sayso_bulk_query_job WHERE state IN ('UploadComplete', 'InProgress') ORDER BY seq LIMIT 1",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()
-                .unwrap_or(None)
-            })
-        };
-        match next {
-            Some(id) => {
-                let st = state.clone();
-                let _ = tokio::task::spawn_blocking(move || process_job(&st, &id)).await;
-            }
-            None => {
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(1), state.bulk_query_wake.notified())
-                        .await;
-            }
-        }
-    }
+    run_worker(
+        state,
+        &QUERY_JOBS,
+        ensure_tables,
+        |s| &s.bulk_query_wake,
+        process_job,
+    )
+    .await;
 }
 
 /// Runs one query job to completion (or until aborted); an error marks it Failed.
 pub fn process_job(state: &AppState, id: &str) {
-    // A panic fails this job (instead of killing the worker, which would retry it forever).
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_job(state, id)))
-        .unwrap_or_else(|_| Err(SfError::internal(format!("Bulk job {id} panicked"))));
-    if let Err(e) = result {
+    if let Err(e) = catch_job_panic(id, || run_job(state, id)) {
         let conn = state.lock_db();
-        if let Ok(Some(mut job)) = load_job(&conn, id) {
-            job.info["errorMessage"] = json!(e.message());
+        if let Ok(Some(job)) = load_job(&conn, id) {
             let _ = delete_rows(&conn, &job);
-            let _ = conn.execute(
-                "UPDATE sayso_bulk_query_job SET state = 'Failed', info = ?2, finished_ms = ?3, first_rid = NULL, total = 0
-                 WHERE id = ?1 AND state != 'Aborted'",
-                params![id, job.info.to_string(), now_ms()],
-            );
+            QUERY_JOBS.fail(&conn, id, &e, ", first_rid = NULL, total = 0");
         }
     }
 }
@@ -670,92 +607,100 @@ fn take_snapshot(
     Ok((first, n))
 }
 
+/// Takes the job's snapshot unless an earlier run did; returns (first rowid, row count), or
+/// `None` when the job was aborted meanwhile.
+fn ensure_snapshot(
+    state: &AppState,
+    job: &Job,
+    id: &str,
+    plan: &flat::FlatPlan<'_>,
+    header: &str,
+) -> SfResult<Option<(i64, i64)>> {
+    if let Some(first) = job.first_rid {
+        return Ok(Some((first, job.total)));
+    }
+    let mut conn = state.lock_db();
+    if aborted(&conn, id)? {
+        return Ok(None);
+    }
+    // The store keeps temporary data in memory; an ORDER BY that SQLite must sort (a filter
+    // on an indexed field) would then hold the whole result in RAM. File-backed temp
+    // storage lets the sorter spill, so memory stays bounded at any row count.
+    conn.execute_batch("PRAGMA temp_store = FILE")?;
+    let snapshot = take_snapshot(&mut conn, id, plan, header);
+    conn.execute_batch("PRAGMA temp_store = MEMORY")?;
+    snapshot.map(Some)
+}
+
+/// Renders the snapshot rows `rids` (a rowid range) to CSV lines in one transaction and moves the
+/// job's counter to `end`. `Ok(false)` when the job was aborted meanwhile.
+fn render_chunk(
+    state: &AppState,
+    id: &str,
+    plan: &flat::FlatPlan<'_>,
+    (delimiter, eol): (char, &str),
+    rids: std::ops::Range<i64>,
+    end: i64,
+) -> SfResult<bool> {
+    let mut conn = state.lock_db();
+    if aborted(&conn, id)? {
+        return Ok(false);
+    }
+    let tx = conn.transaction()?;
+    {
+        let mut select = tx.prepare_cached(
+            "SELECT rid, vals FROM sayso_bulk_query_row WHERE rid >= ?1 AND rid < ?2 AND vals IS NOT NULL",
+        )?;
+        let rows: Vec<(i64, String)> = select
+            .query_map(params![rids.start, rids.end], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut update = tx.prepare_cached(
+            "UPDATE sayso_bulk_query_row SET csv = ?2, vals = NULL WHERE rid = ?1",
+        )?;
+        for (rid, vals) in rows {
+            let raw: Vec<Value> = serde_json::from_str(&vals).unwrap_or_default();
+            update.execute(params![rid, quoted_line(&plan.cells(&raw), delimiter, eol)])?;
+        }
+    }
+    tx.execute(
+        "UPDATE sayso_bulk_query_job SET processed = ?2 WHERE id = ?1",
+        params![id, end],
+    )?;
+    tx.commit()?;
+    Ok(true)
+}
+
 fn run_job(state: &AppState, id: &str) -> SfResult<()> {
     let job = {
         let conn = state.lock_db();
         let job = load_job(&conn, id)?.ok_or_else(SfError::not_found)?;
-        if job.state == "UploadComplete" {
-            conn.execute(
-                "UPDATE sayso_bulk_query_job SET state = 'InProgress', started_ms = ?2 WHERE id = ?1",
-                params![id, now_ms()],
-            )?;
-        }
+        QUERY_JOBS.start(&conn, id, &job.state)?;
         job
     };
-    let principal = state
-        .policy
-        .principal(&job.user_id, job.client_id.as_deref(), &[])
-        .ok_or_else(|| bad("INVALIDJOB", "InvalidJob : the job's user no longer exists"))?;
+    let principal = job_principal(state, &job.user_id, job.client_id.as_deref())?;
     let query = parse_soql(&job.soql)?;
     let plan = flat::plan(
         ctx(state, &principal),
         &query,
         job.text("operation") == "queryAll",
     )?;
-    let delimiter = bulk::delimiter_byte(job.text("columnDelimiter")).unwrap_or(b',') as char;
-    let eol = if job.text("lineEnding") == "CRLF" {
-        "\r\n"
-    } else {
-        "\n"
-    };
-    let (first, total) = match job.first_rid {
-        Some(first) => (first, job.total),
-        None => {
-            let mut conn = state.lock_db();
-            if aborted(&conn, id)? {
-                return Ok(());
-            }
-            // The store keeps temporary data in memory; an ORDER BY that SQLite must sort (a filter
-            // on an indexed field) would then hold the whole result in RAM. File-backed temp
-            // storage lets the sorter spill, so memory stays bounded at any row count.
-            conn.execute_batch("PRAGMA temp_store = FILE")?;
-            let header = quoted_line(&plan.headers, delimiter, eol);
-            let snapshot = take_snapshot(&mut conn, id, &plan, &header);
-            conn.execute_batch("PRAGMA temp_store = MEMORY")?;
-            snapshot?
-        }
+    let format = (info_delimiter(&job.info) as char, info_eol(&job.info));
+    let header = quoted_line(&plan.headers, format.0, format.1);
+    let Some((first, total)) = ensure_snapshot(state, &job, id, &plan, &header)? else {
+        return Ok(());
     };
     let mut position = job.processed.max(0);
     while position < total {
         let end = (position + CHUNK).min(total);
-        let mut conn = state.lock_db();
-        if aborted(&conn, id)? {
+        if !render_chunk(state, id, &plan, format, first + position..first + end, end)? {
             return Ok(());
         }
-        let tx = conn.transaction()?;
-        {
-            let mut select = tx.prepare_cached(
-                "SELECT rid, vals FROM sayso_bulk_query_row WHERE rid >= ?1 AND rid < ?2 AND vals IS NOT NULL",
-            )?;
-            let rows: Vec<(i64, String)> = select
-                .query_map(params![first + position, first + end], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })?
-                .collect::<Result<_, _>>()?;
-            let mut update = tx.prepare_cached(
-                "UPDATE sayso_bulk_query_row SET csv = ?2, vals = NULL WHERE rid = ?1",
-            )?;
-            for (rid, vals) in rows {
-                let raw: Vec<Value> = serde_json::from_str(&vals).unwrap_or_default();
-                update.execute(params![rid, quoted_line(&plan.cells(&raw), delimiter, eol)])?;
-            }
-        }
-        tx.execute(
-            "UPDATE sayso_bulk_query_job SET processed = ?2 WHERE id = ?1",
-            params![id, end],
-        )?;
-        tx.commit()?;
-        drop(conn);
         position = end;
     }
     let conn = state.lock_db();
-    let mut info = load_job(&conn, id)?.map(|j| j.info).unwrap_or(Value::Null);
-    info["systemModstamp"] = json!(state.clock.now_string());
-    conn.execute(
-        "UPDATE sayso_bulk_query_job SET state = 'JobComplete', info = ?2, finished_ms = ?3, processed = total
-         WHERE id = ?1 AND state = 'InProgress'",
-        params![id, info.to_string(), now_ms()],
-    )?;
+    QUERY_JOBS.complete(&conn, id, state.clock.now_string(), ", processed = total")?;
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! §1.11–§1.14).
 //!
 //! Owns these four endpoints only; tokens are looked up through `session.rs` and the grant tables
-//! (`oauth_grant.rs`). Never logs a token.
+//! (`oauth/grant.rs`). Never logs a token.
 
 use std::sync::Arc;
 
@@ -11,11 +11,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::sandbox::AppState;
+use crate::sandbox::oauth::grant as grants;
 use crate::sandbox::oauth::{self, Params, TokenError, oauth_json, read_params};
-use crate::sandbox::oauth_grant as grants;
 use crate::sandbox::security::{Principal, UserInfo};
 use crate::sandbox::session;
+use crate::sandbox::state::AppState;
 
 /// `POST|GET /services/oauth2/revoke`: revokes an access token, or a refresh token and every access
 /// token of its grant. 200 with an empty body; 400 `invalid_token` for an unknown token.
@@ -113,35 +113,61 @@ fn introspect_inner(
         && let Some(s) = session::lookup(&conn, token)?
         && may_see(s.client_id.as_deref())
     {
-        let user = state.policy.user(&s.user_id);
-        return Ok(json!({
-            "active": true,
-            "scope": s.scopes.join(" "),
-            "client_id": s.client_id,
-            "username": user.map(|u| u.username),
-            "sub": oauth::identity_url(&origin, &state.org_id, &s.user_id),
-            "token_type": "access_token",
-            "exp": s.expires_at,
-            "iat": s.issued_at,
-            "nbf": s.issued_at,
-        }));
+        let token = Introspected {
+            token_type: "access_token",
+            user_id: &s.user_id,
+            client_id: s.client_id.as_deref(),
+            scopes: &s.scopes,
+            expires_at: Some(s.expires_at),
+            issued_at: s.issued_at,
+        };
+        return Ok(token.json(state, &origin));
     }
     if let Some(g) = grants::grant_by_refresh(&conn, token)?
         && may_see(Some(&g.client_id))
     {
-        let user = state.policy.user(&g.user_id);
-        return Ok(json!({
-            "active": true,
-            "scope": g.scopes.join(" "),
-            "client_id": g.client_id,
-            "username": user.map(|u| u.username),
-            "sub": oauth::identity_url(&origin, &state.org_id, &g.user_id),
-            "token_type": "refresh_token",
-            "iat": g.created_at,
-            "nbf": g.created_at,
-        }));
+        let token = Introspected {
+            token_type: "refresh_token",
+            user_id: &g.user_id,
+            client_id: Some(&g.client_id),
+            scopes: &g.scopes,
+            expires_at: None,
+            issued_at: g.created_at,
+        };
+        return Ok(token.json(state, &origin));
     }
     Ok(inactive)
+}
+
+/// An active token as `introspect` describes it.
+struct Introspected<'a> {
+    token_type: &'static str,
+    user_id: &'a str,
+    client_id: Option<&'a str>,
+    scopes: &'a [String],
+    /// Refresh tokens do not expire on their own.
+    expires_at: Option<i64>,
+    issued_at: i64,
+}
+
+impl Introspected<'_> {
+    fn json(&self, state: &AppState, origin: &str) -> Value {
+        let user = state.policy.user(self.user_id);
+        let mut v = json!({
+            "active": true,
+            "scope": self.scopes.join(" "),
+            "client_id": self.client_id,
+            "username": user.map(|u| u.username),
+            "sub": oauth::identity_url(origin, &state.org_id, self.user_id),
+            "token_type": self.token_type,
+        });
+        if let Some(exp) = self.expires_at {
+            v["exp"] = json!(exp);
+        }
+        v["iat"] = json!(self.issued_at);
+        v["nbf"] = json!(self.issued_at);
+        v
+    }
 }
 
 /// The bearer token of a request: `Authorization: Bearer|OAuth …` or `?oauth_token=` / `access_token=`.
@@ -219,7 +245,7 @@ fn photos(origin: &str) -> Value {
 
 fn version_param(params: &Params) -> String {
     match params.get("version") {
-        Some("latest") => format!("{}.0", crate::sandbox::LATEST_VERSION),
+        Some("latest") => format!("{}.0", crate::sandbox::wire::LATEST_VERSION),
         Some(v) => v.to_string(),
         None => "{version}".to_string(),
     }
@@ -249,7 +275,7 @@ pub async fn userinfo(State(state): State<Arc<AppState>>, req: Request) -> Respo
         "profile": format!("{origin}/{}", user.id),
         "picture": format!("{origin}/profilephoto/005/F"),
         "address": {"country": "US"},
-        "is_salesforce_integration_user": state.policy.config().profile(&user.profile).is_some_and(|p| p.system.api_only),
+        "is_salesforce_integration_user": state.policy.config().profile(&user.profile).is_some_and(|p| p.grants.system.api_only),
         "urls": urls(&origin, &org15, &user.id, &version_param(&params)),
         "active": user.active,
         "user_type": "STANDARD",

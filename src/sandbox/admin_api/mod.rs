@@ -2,7 +2,7 @@
 //! sandbox's own tables (issue 9, `sayso admin`):
 //!
 //! - **`ConnectedApplication`** through `GET tooling/query?q=…` (and `query?q=…`, through the hook
-//!   in `query.rs`). Real orgs expose the object (Id, Name, `OptionsAllowAdminApprovedUsersOnly`,
+//!   in `query/mod.rs`). Real orgs expose the object (Id, Name, `OptionsAllowAdminApprovedUsersOnly`,
 //!   `RefreshTokenValidityPeriod`, …) but keep the OAuth settings (flows, scopes, run-as user, IP
 //!   relaxation, session timeout) in the Metadata API's `ConnectedApp` type. The sandbox follows
 //!   the Tooling API's pattern for metadata-backed objects and adds a `Metadata` field holding
@@ -12,10 +12,10 @@
 //! - **`EventLogFile`** rows with `EventType = 'ApiTotalUsage'`, one `Daily` file per UTC day with
 //!   calls (today's included, which a real org publishes only the next day), whose `LogFile` body
 //!   (`GET sobjects/EventLogFile/{id}/LogFile`) is CSV with one row per counted call, built from
-//!   `sayso_api_usage` (`limits.rs`).
+//!   `sayso_api_usage` (`rest/limits.rs`).
 //! - **`Profile`** (Id, Name, `PermissionsModifyAllData`, …) from `security.json`, readable by
 //!   everyone, so an admin can tell whether a client-credentials run-as user is an administrator.
-//! - **`OauthToken`** is not here: `oauth_grant.rs` keeps it as a real table, queried and deleted
+//! - **`OauthToken`** is not here: `oauth/grant.rs` keeps it as a real table, queried and deleted
 //!   through the ordinary data routes (deleting a row revokes its sessions at once).
 //! - **`POST sayso/contractor`** (sandbox only): the contractor set-up in one transaction — an
 //!   API-only integration user ("Minimum Access - API Only Integrations"), a permission set with
@@ -39,10 +39,12 @@ use axum::routing::{get, post};
 use chrono::{NaiveDate, Utc};
 use serde_json::{Map, Value as Json, json};
 
+use crate::sandbox::clock;
 use crate::sandbox::error::SfError;
 use crate::sandbox::security::{Policy, Principal};
 use crate::sandbox::session::Auth;
-use crate::sandbox::{AppState, clock, json_response, parse_version};
+use crate::sandbox::state::AppState;
+use crate::sandbox::wire::{json_response, parse_version};
 use crate::soql::{self, Comparison, Condition, Literal, Operand, Operator, SelectItem};
 
 mod contractor;

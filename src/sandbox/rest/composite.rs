@@ -11,11 +11,13 @@
 use crate::id::RecordId;
 use crate::sandbox::dml::{self, Ctx, Op, Upsert};
 use crate::sandbox::error::{SfError, SfResult};
-use crate::sandbox::records::{self, object_for};
+use crate::sandbox::rest::limits;
+use crate::sandbox::rest::records::{self, object_for};
 use crate::sandbox::schema::ObjectSchema;
 use crate::sandbox::security::Principal;
 use crate::sandbox::session::Auth;
-use crate::sandbox::{AppState, json_response, limits, parse_version};
+use crate::sandbox::state::AppState;
+use crate::sandbox::wire::{json_response, parse_version};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -25,6 +27,7 @@ use axum::routing::{get, patch, post};
 use regex::Regex;
 use rusqlite::Connection;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -273,6 +276,18 @@ fn parse_json(body: &[u8]) -> SfResult<Value> {
     })
 }
 
+/// Runs a collection request on the locked database and answers its results.
+fn collection_response(
+    ctx: &Ctx<'_>,
+    op: CollOp<'_>,
+    all_or_none: bool,
+    items: &[Value],
+) -> SfResult<Response> {
+    let conn = ctx.state.lock_db();
+    let results = run_collection(ctx, &conn, op, all_or_none, items)?;
+    Ok(json_response(StatusCode::OK, &results))
+}
+
 async fn collection_create(
     State(state): State<Arc<AppState>>,
     Path(version): Path<String>,
@@ -281,11 +296,7 @@ async fn collection_create(
 ) -> SfResult<Response> {
     let ctx = Ctx::new(&state, &p, version_of(&version));
     let (aon, records) = body_records(&parse_json(&body)?)?;
-    let conn = state.lock_db();
-    Ok(json_response(
-        StatusCode::OK,
-        &run_collection(&ctx, &conn, CollOp::Create, aon, &records)?,
-    ))
+    collection_response(&ctx, CollOp::Create, aon, &records)
 }
 
 async fn collection_update(
@@ -296,11 +307,7 @@ async fn collection_update(
 ) -> SfResult<Response> {
     let ctx = Ctx::new(&state, &p, version_of(&version));
     let (aon, records) = body_records(&parse_json(&body)?)?;
-    let conn = state.lock_db();
-    Ok(json_response(
-        StatusCode::OK,
-        &run_collection(&ctx, &conn, CollOp::Update, aon, &records)?,
-    ))
+    collection_response(&ctx, CollOp::Update, aon, &records)
 }
 
 async fn collection_upsert(
@@ -313,11 +320,7 @@ async fn collection_upsert(
     let obj = object_for(&state, &p, &object)?;
     dml::external_id_field(obj, &ctx.access(obj), &field)?;
     let (aon, records) = body_records(&parse_json(&body)?)?;
-    let conn = state.lock_db();
-    Ok(json_response(
-        StatusCode::OK,
-        &run_collection(&ctx, &conn, CollOp::Upsert(obj, &field), aon, &records)?,
-    ))
+    collection_response(&ctx, CollOp::Upsert(obj, &field), aon, &records)
 }
 
 fn split_ids(ids: &str) -> Vec<Value> {
@@ -339,11 +342,7 @@ async fn collection_delete(
     let aon = q
         .get("allOrNone")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let conn = state.lock_db();
-    Ok(json_response(
-        StatusCode::OK,
-        &run_collection(&ctx, &conn, CollOp::Delete, aon, &ids)?,
-    ))
+    collection_response(&ctx, CollOp::Delete, aon, &ids)
 }
 
 fn retrieve(
@@ -505,214 +504,268 @@ pub fn dispatch(
     body: Option<&Value>,
     headers: &HeaderMap,
 ) -> SubResponse {
-    match dispatch_inner(state, principal, conn, method, url, body, headers) {
-        Ok(r) => r,
-        Err(e) => SubResponse::err(&e),
-    }
+    let run = SubRequest::parse(url, body).and_then(|sub| {
+        let ctx = Ctx::new(state, principal, &sub.version);
+        sub.route(&ctx, conn, &method.to_ascii_uppercase(), headers)
+    });
+    run.unwrap_or_else(|e| SubResponse::err(&e))
 }
 
-fn dispatch_inner(
-    state: &AppState,
-    principal: &Principal,
-    conn: &Connection,
-    method: &str,
-    url: &str,
-    body: Option<&Value>,
-    headers: &HeaderMap,
-) -> SfResult<SubResponse> {
-    let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let rest = path
-        .trim_end_matches('/')
-        .strip_prefix("/services/data/")
-        .ok_or_else(SfError::not_found)?;
-    let mut segs = rest.split('/');
-    let version = segs
-        .next()
-        .and_then(parse_version)
-        .ok_or_else(SfError::not_found)?
-        .to_string();
-    let segs: Vec<String> = segs.map(percent_decode).collect();
-    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-    let params = query_params(query);
-    let ctx = Ctx::new(state, principal, &version);
-    let m = method.to_ascii_uppercase();
-    let empty = Map::new();
-    let input = match body {
-        Some(Value::Object(o)) => o,
-        Some(Value::Null) | None => &empty,
-        Some(_) => {
-            return Err(SfError::json_parser(
-                "Cannot deserialize instance of sObject from non-object value",
-            ));
-        }
-    };
-    match (m.as_str(), segs.as_slice()) {
-        ("POST", ["sobjects", t]) => {
-            let obj = object_for(state, principal, t)?;
-            let access = ctx.access(obj);
-            let changes = dml::changes_from_json(obj, &access, input, Op::Insert)?;
-            let id = dml::insert_row(&ctx, conn, obj, &access, changes)?;
-            let mut r = SubResponse::ok(
-                StatusCode::CREATED,
-                json!({"id": id.as_str(), "success": true, "errors": []}),
-            );
-            r.headers.insert(
-                "Location".into(),
-                json!(format!(
-                    "/services/data/v{version}/sobjects/{}/{id}",
-                    obj.name
-                )),
-            );
-            Ok(r)
-        }
-        ("GET", ["sobjects", t, "describe"]) => {
-            let obj = object_for(state, principal, t)?;
-            Ok(SubResponse::ok(
-                StatusCode::OK,
-                crate::sandbox::describe::describe_for(state, principal, obj),
-            ))
-        }
-        ("GET", ["sobjects", t, id]) => {
-            let obj = object_for(state, principal, t)?;
-            let rid = dml::parse_id_for(obj, id)?;
-            let row =
-                dml::load_row(&ctx, conn, obj, rid.as_str())?.ok_or_else(SfError::not_found)?;
-            if matches!(
-                row.get("IsDeleted"),
-                Some(rusqlite::types::Value::Integer(1))
-            ) {
-                return Err(SfError::entity_deleted());
+/// A subrequest's URL and body, taken apart for routing.
+struct SubRequest<'b> {
+    /// The API version of the URL (`63.0`).
+    version: String,
+    /// The percent-decoded path segments after the version.
+    segs: Vec<String>,
+    /// The URL's query parameters.
+    params: HashMap<String, String>,
+    /// The raw body (collections read their records from it).
+    body: Option<&'b Value>,
+    /// The body as an sObject (empty when there is none).
+    input: Cow<'b, Map<String, Value>>,
+}
+
+impl<'b> SubRequest<'b> {
+    fn parse(url: &str, body: Option<&'b Value>) -> SfResult<SubRequest<'b>> {
+        let (path, query) = url.split_once('?').unwrap_or((url, ""));
+        let rest = path
+            .trim_end_matches('/')
+            .strip_prefix("/services/data/")
+            .ok_or_else(SfError::not_found)?;
+        let mut segs = rest.split('/');
+        let version = segs
+            .next()
+            .and_then(parse_version)
+            .ok_or_else(SfError::not_found)?
+            .to_string();
+        let input = match body {
+            Some(Value::Object(o)) => Cow::Borrowed(o),
+            Some(Value::Null) | None => Cow::Owned(Map::new()),
+            Some(_) => {
+                return Err(SfError::json_parser(
+                    "Cannot deserialize instance of sObject from non-object value",
+                ));
             }
-            records::check_conditions(headers, &row, false)?;
-            let fields = params.get("fields").map(|f| list_param(Some(f)));
-            Ok(SubResponse::ok(
-                StatusCode::OK,
-                dml::record_json(&ctx, obj, &ctx.access(obj), &row, fields.as_deref())?,
-            ))
-        }
-        ("PATCH", ["sobjects", t, id]) => {
-            let obj = object_for(state, principal, t)?;
-            let rid = dml::parse_id_for(obj, id)?;
-            let access = ctx.access(obj);
-            guard_conditions(&ctx, conn, obj, rid.as_str(), headers)?;
-            let changes = dml::changes_from_json(obj, &access, input, Op::Update)?;
-            dml::update_row(&ctx, conn, obj, &access, rid.as_str(), changes)?;
-            Ok(SubResponse::ok(StatusCode::NO_CONTENT, Value::Null))
-        }
-        ("DELETE", ["sobjects", t, id]) => {
-            let obj = object_for(state, principal, t)?;
-            let rid = dml::parse_id_for(obj, id)?;
-            guard_conditions(&ctx, conn, obj, rid.as_str(), headers)?;
-            dml::delete_row(&ctx, conn, obj, &ctx.access(obj), rid.as_str())?;
-            Ok(SubResponse::ok(StatusCode::NO_CONTENT, Value::Null))
-        }
-        ("PATCH", ["sobjects", t, field, value]) => {
-            let obj = object_for(state, principal, t)?;
-            match records::upsert_on(&ctx, conn, obj, field, value, input) {
-                Ok((Upsert::Created(id), _)) => {
-                    let mut r = SubResponse::ok(
-                        StatusCode::CREATED,
-                        json!({"id": id.as_str(), "success": true, "errors": [], "created": true}),
-                    );
-                    r.headers.insert(
-                        "Location".into(),
-                        json!(format!(
-                            "/services/data/v{version}/sobjects/{}/{id}",
-                            obj.name
-                        )),
-                    );
-                    Ok(r)
-                }
-                Ok((Upsert::Updated(id), true)) => Ok(SubResponse::ok(
+        };
+        Ok(SubRequest {
+            version,
+            segs: segs.map(percent_decode).collect(),
+            params: query_params(query),
+            body,
+            input,
+        })
+    }
+
+    /// Routes the subrequest to the resource its method and path name.
+    fn route(
+        &self,
+        ctx: &Ctx<'_>,
+        conn: &Connection,
+        method: &str,
+        headers: &HeaderMap,
+    ) -> SfResult<SubResponse> {
+        let segs: Vec<&str> = self.segs.iter().map(String::as_str).collect();
+        match (method, segs.as_slice()) {
+            ("POST", ["sobjects", t]) => self.create(ctx, conn, t),
+            ("GET", ["sobjects", t, "describe"]) => {
+                let obj = object_for(ctx.state, ctx.principal, t)?;
+                Ok(SubResponse::ok(
                     StatusCode::OK,
-                    json!({"id": id.as_str(), "success": true, "errors": [], "created": false}),
-                )),
-                Ok((Upsert::Updated(_), false)) => {
-                    Ok(SubResponse::ok(StatusCode::NO_CONTENT, Value::Null))
-                }
-                Err(e) if e.status == StatusCode::MULTIPLE_CHOICES => Ok(SubResponse::ok(
-                    StatusCode::MULTIPLE_CHOICES,
-                    serde_json::from_str(e.message()).unwrap_or(Value::Null),
-                )),
-                Err(e) => Err(e),
+                    crate::sandbox::rest::describe::describe_for(ctx.state, ctx.principal, obj),
+                ))
             }
-        }
-        ("POST", ["composite", "sobjects"]) | ("PATCH", ["composite", "sobjects"]) => {
-            let (aon, records) = body_records(body.unwrap_or(&Value::Null))?;
-            let op = if m == "POST" {
-                CollOp::Create
-            } else {
-                CollOp::Update
-            };
-            Ok(SubResponse::ok(
-                StatusCode::OK,
-                run_collection(&ctx, conn, op, aon, &records)?,
-            ))
-        }
-        ("PATCH", ["composite", "sobjects", t, field]) => {
-            let obj = object_for(state, principal, t)?;
-            dml::external_id_field(obj, &ctx.access(obj), field)?;
-            let (aon, records) = body_records(body.unwrap_or(&Value::Null))?;
-            Ok(SubResponse::ok(
-                StatusCode::OK,
-                run_collection(&ctx, conn, CollOp::Upsert(obj, field), aon, &records)?,
-            ))
-        }
-        ("DELETE", ["composite", "sobjects"]) => {
-            let ids = split_ids(params.get("ids").map(String::as_str).unwrap_or(""));
-            let aon = params
-                .get("allOrNone")
-                .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-            Ok(SubResponse::ok(
-                StatusCode::OK,
-                run_collection(&ctx, conn, CollOp::Delete, aon, &ids)?,
-            ))
-        }
-        ("GET", ["composite", "sobjects", t]) => {
-            let obj = object_for(state, principal, t)?;
-            Ok(SubResponse::ok(
-                StatusCode::OK,
-                retrieve(
-                    &ctx,
+            ("GET", ["sobjects", t, id]) => self.read(ctx, conn, t, id, headers),
+            ("PATCH", ["sobjects", t, id]) => self.update(ctx, conn, t, id, headers),
+            ("DELETE", ["sobjects", t, id]) => {
+                let obj = object_for(ctx.state, ctx.principal, t)?;
+                let rid = dml::parse_id_for(obj, id)?;
+                guard_conditions(ctx, conn, obj, rid.as_str(), headers)?;
+                dml::delete_row(ctx, conn, obj, &ctx.access(obj), rid.as_str())?;
+                Ok(SubResponse::ok(StatusCode::NO_CONTENT, Value::Null))
+            }
+            ("PATCH", ["sobjects", t, field, value]) => self.upsert(ctx, conn, t, field, value),
+            ("POST" | "PATCH", ["composite", "sobjects"]) => {
+                let op = if method == "POST" {
+                    CollOp::Create
+                } else {
+                    CollOp::Update
+                };
+                self.collection(ctx, conn, op)
+            }
+            ("PATCH", ["composite", "sobjects", t, field]) => {
+                let obj = object_for(ctx.state, ctx.principal, t)?;
+                dml::external_id_field(obj, &ctx.access(obj), field)?;
+                self.collection(ctx, conn, CollOp::Upsert(obj, field))
+            }
+            ("DELETE", ["composite", "sobjects"]) => self.collection_delete(ctx, conn),
+            ("GET", ["composite", "sobjects", t]) => {
+                let obj = object_for(ctx.state, ctx.principal, t)?;
+                let ids = list_param(self.params.get("ids"));
+                let fields = list_param(self.params.get("fields"));
+                let body = retrieve(ctx, conn, obj, &ids, &fields)?;
+                Ok(SubResponse::ok(StatusCode::OK, body))
+            }
+            ("GET", ["query"]) => self.query(ctx, conn, false),
+            ("GET", ["queryAll"]) => self.query(ctx, conn, true),
+            ("GET", ["search"]) => {
+                let text = self.params.get("q").map_or("", String::as_str);
+                let body = crate::sandbox::query::search::run(
+                    ctx.state,
                     conn,
-                    obj,
-                    &list_param(params.get("ids")),
-                    &list_param(params.get("fields")),
-                )?,
-            ))
+                    ctx.principal,
+                    &self.version,
+                    text,
+                )?;
+                Ok(SubResponse::ok(StatusCode::OK, body))
+            }
+            _ => Err(SfError::not_found()),
         }
-        ("GET", ["query"]) | ("GET", ["queryAll"]) => {
-            let text = params
-                .get("q")
-                .map(|s| s.trim())
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| {
-                    crate::sandbox::query::compile::malformed("A query string has to be specified")
-                })?;
-            let q = crate::sandbox::query::parse_soql(text)?;
-            let qctx = crate::sandbox::query::compile::Ctx {
-                schema: &state.schema,
-                policy: &state.policy,
-                principal,
-                today: state.clock.today(),
-            };
-            let opts = crate::sandbox::query::exec::RunOptions {
-                all_rows: segs[0] == "queryAll",
-                batch: 2000,
-                version: &version,
-            };
-            let page = crate::sandbox::query::exec::run(conn, qctx, &q, opts)?;
-            Ok(SubResponse::ok(
+    }
+
+    /// `201` with the new record's `Location`, as `POST sobjects/{T}` and a creating upsert answer.
+    fn created(&self, obj: &ObjectSchema, id: &RecordId, body: Value) -> SubResponse {
+        let mut r = SubResponse::ok(StatusCode::CREATED, body);
+        let location = format!(
+            "/services/data/v{}/sobjects/{}/{id}",
+            self.version, obj.name
+        );
+        r.headers.insert("Location".into(), json!(location));
+        r
+    }
+
+    /// `POST sobjects/{T}`.
+    fn create(&self, ctx: &Ctx<'_>, conn: &Connection, t: &str) -> SfResult<SubResponse> {
+        let obj = object_for(ctx.state, ctx.principal, t)?;
+        let access = ctx.access(obj);
+        let changes = dml::changes_from_json(obj, &access, &self.input, Op::Insert)?;
+        let id = dml::insert_row(ctx, conn, obj, &access, changes)?;
+        let body = json!({"id": id.as_str(), "success": true, "errors": []});
+        Ok(self.created(obj, &id, body))
+    }
+
+    /// `GET sobjects/{T}/{id}` (with `fields=` and conditional headers).
+    fn read(
+        &self,
+        ctx: &Ctx<'_>,
+        conn: &Connection,
+        t: &str,
+        id: &str,
+        headers: &HeaderMap,
+    ) -> SfResult<SubResponse> {
+        let obj = object_for(ctx.state, ctx.principal, t)?;
+        let rid = dml::parse_id_for(obj, id)?;
+        let row = dml::load_row(ctx, conn, obj, rid.as_str())?.ok_or_else(SfError::not_found)?;
+        if matches!(
+            row.get("IsDeleted"),
+            Some(rusqlite::types::Value::Integer(1))
+        ) {
+            return Err(SfError::entity_deleted());
+        }
+        records::check_conditions(headers, &row, false)?;
+        let fields = self.params.get("fields").map(|f| list_param(Some(f)));
+        Ok(SubResponse::ok(
+            StatusCode::OK,
+            dml::record_json(ctx, obj, &ctx.access(obj), &row, fields.as_deref())?,
+        ))
+    }
+
+    /// `PATCH sobjects/{T}/{id}`.
+    fn update(
+        &self,
+        ctx: &Ctx<'_>,
+        conn: &Connection,
+        t: &str,
+        id: &str,
+        headers: &HeaderMap,
+    ) -> SfResult<SubResponse> {
+        let obj = object_for(ctx.state, ctx.principal, t)?;
+        let rid = dml::parse_id_for(obj, id)?;
+        let access = ctx.access(obj);
+        guard_conditions(ctx, conn, obj, rid.as_str(), headers)?;
+        let changes = dml::changes_from_json(obj, &access, &self.input, Op::Update)?;
+        dml::update_row(ctx, conn, obj, &access, rid.as_str(), changes)?;
+        Ok(SubResponse::ok(StatusCode::NO_CONTENT, Value::Null))
+    }
+
+    /// `PATCH sobjects/{T}/{Field}/{value}`: upsert on an external id.
+    fn upsert(
+        &self,
+        ctx: &Ctx<'_>,
+        conn: &Connection,
+        t: &str,
+        field: &str,
+        value: &str,
+    ) -> SfResult<SubResponse> {
+        let obj = object_for(ctx.state, ctx.principal, t)?;
+        match records::upsert_on(ctx, conn, obj, field, value, &self.input) {
+            Ok((Upsert::Created(id), _)) => {
+                let body =
+                    json!({"id": id.as_str(), "success": true, "errors": [], "created": true});
+                Ok(self.created(obj, &id, body))
+            }
+            Ok((Upsert::Updated(id), true)) => Ok(SubResponse::ok(
                 StatusCode::OK,
-                json!({"totalSize": page.total, "done": page.next.is_none(), "records": page.records}),
-            ))
+                json!({"id": id.as_str(), "success": true, "errors": [], "created": false}),
+            )),
+            Ok((Upsert::Updated(_), false)) => {
+                Ok(SubResponse::ok(StatusCode::NO_CONTENT, Value::Null))
+            }
+            Err(e) if e.status == StatusCode::MULTIPLE_CHOICES => Ok(SubResponse::ok(
+                StatusCode::MULTIPLE_CHOICES,
+                serde_json::from_str(e.message()).unwrap_or(Value::Null),
+            )),
+            Err(e) => Err(e),
         }
-        ("GET", ["search"]) => {
-            let text = params.get("q").map_or("", String::as_str);
-            let body = crate::sandbox::search::run(state, conn, principal, &version, text)?;
-            Ok(SubResponse::ok(StatusCode::OK, body))
-        }
-        _ => Err(SfError::not_found()),
+    }
+
+    /// `POST`/`PATCH composite/sobjects[/{T}/{Field}]`: a collection from the body's records.
+    fn collection(
+        &self,
+        ctx: &Ctx<'_>,
+        conn: &Connection,
+        op: CollOp<'_>,
+    ) -> SfResult<SubResponse> {
+        let (aon, records) = body_records(self.body.unwrap_or(&Value::Null))?;
+        Ok(SubResponse::ok(
+            StatusCode::OK,
+            run_collection(ctx, conn, op, aon, &records)?,
+        ))
+    }
+
+    /// `DELETE composite/sobjects?ids=…&allOrNone=…`.
+    fn collection_delete(&self, ctx: &Ctx<'_>, conn: &Connection) -> SfResult<SubResponse> {
+        let ids = split_ids(self.params.get("ids").map(String::as_str).unwrap_or(""));
+        let aon = self
+            .params
+            .get("allOrNone")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        Ok(SubResponse::ok(
+            StatusCode::OK,
+            run_collection(ctx, conn, CollOp::Delete, aon, &ids)?,
+        ))
+    }
+
+    /// `GET query?q=…` / `GET queryAll?q=…`: the first page (up to 2000 rows).
+    fn query(&self, ctx: &Ctx<'_>, conn: &Connection, all_rows: bool) -> SfResult<SubResponse> {
+        use crate::sandbox::query::{compile, exec};
+        let text = self
+            .params
+            .get("q")
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| compile::malformed("A query string has to be specified"))?;
+        let q = crate::sandbox::query::parse_soql(text)?;
+        let qctx = crate::sandbox::query::ctx(ctx.state, ctx.principal);
+        let opts = exec::RunOptions {
+            all_rows,
+            batch: 2000,
+            version: &self.version,
+        };
+        let page = exec::run(conn, qctx, &q, opts)?;
+        Ok(SubResponse::ok(
+            StatusCode::OK,
+            json!({"totalSize": page.total, "done": page.next.is_none(), "records": page.records}),
+        ))
     }
 }
 
@@ -871,38 +924,55 @@ fn sub_json(reference_id: &str, r: &SubResponse) -> Value {
     json!({"body": r.body, "httpHeaders": r.headers, "httpStatusCode": r.status, "referenceId": reference_id})
 }
 
-async fn composite(
-    State(state): State<Arc<AppState>>,
-    Path(_version): Path<String>,
-    Auth(p): Auth,
-    body: Bytes,
-) -> SfResult<Response> {
-    let req = parse_json(&body)?;
-    let all_or_none = req
-        .get("allOrNone")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let subs = req
-        .get("compositeRequest")
-        .and_then(Value::as_array)
-        .ok_or_else(|| {
-            bad_request(
-                "JSON_PARSER_ERROR",
-                "The request body must contain a `compositeRequest` array",
-            )
-        })?;
-    if subs.len() > MAX_SUBREQUESTS {
-        return Err(bad_request(
-            "LIMIT_EXCEEDED",
-            &format!(
-                "A composite request can have up to {MAX_SUBREQUESTS} subrequests; this one has {}.",
-                subs.len()
-            ),
-        ));
+/// The subrequest loop `/composite` and `/composite/batch` share: runs `subs` in order through
+/// `run_one`, stopping after the first failure when `halt_on_error` is set. Returns the
+/// responses of the subrequests that ran and the index of the first failure.
+fn run_subrequests<'s>(
+    subs: &'s [Value],
+    halt_on_error: bool,
+    mut run_one: impl FnMut(&'s Value) -> SubResponse,
+) -> (Vec<SubResponse>, Option<usize>) {
+    let mut done = Vec::with_capacity(subs.len());
+    let mut failed_at = None;
+    for (i, sub) in subs.iter().enumerate() {
+        if halt_on_error && failed_at.is_some() {
+            break;
+        }
+        let resp = run_one(sub);
+        if resp.failed() && failed_at.is_none() {
+            failed_at = Some(i);
+        }
+        done.push(resp);
     }
+    (done, failed_at)
+}
+
+/// The subrequest array `key` of a composite or batch body, at most [`MAX_SUBREQUESTS`] long.
+fn subrequests<'r>(req: &'r Value, key: &str, too_many: &str) -> SfResult<&'r [Value]> {
+    let subs = req.get(key).and_then(Value::as_array).ok_or_else(|| {
+        bad_request(
+            "JSON_PARSER_ERROR",
+            &format!("The request body must contain a `{key}` array"),
+        )
+    })?;
+    if subs.len() > MAX_SUBREQUESTS {
+        return Err(bad_request("LIMIT_EXCEEDED", too_many));
+    }
+    Ok(subs.as_slice())
+}
+
+fn flag(req: &Value, key: &str) -> bool {
+    req.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+fn reference_id(sub: &Value) -> &str {
+    sub.get("referenceId").and_then(Value::as_str).unwrap_or("")
+}
+
+/// Checks every `referenceId`: well formed and unique.
+fn check_reference_ids(subs: &[Value]) -> SfResult<()> {
     let mut seen = std::collections::HashSet::new();
-    for s in subs {
-        let rid = s.get("referenceId").and_then(Value::as_str).unwrap_or("");
+    for rid in subs.iter().map(reference_id) {
         let valid = rid
             .chars()
             .next()
@@ -916,62 +986,82 @@ async fn composite(
                 ),
             ));
         }
-        if !seen.insert(rid.to_string()) {
+        if !seen.insert(rid) {
             return Err(bad_request(
                 "INVALID_INPUT",
                 &format!("Duplicate reference id: '{rid}'."),
             ));
         }
     }
+    Ok(())
+}
+
+/// One `/composite` subrequest, with `@{ref.path}` references to earlier results substituted.
+fn composite_sub(
+    state: &AppState,
+    p: &Principal,
+    conn: &Connection,
+    sub: &Value,
+    results: &HashMap<String, SubResponse>,
+    all_or_none: bool,
+) -> SubResponse {
+    let method = sub.get("method").and_then(Value::as_str).unwrap_or("GET");
+    let url = sub.get("url").and_then(Value::as_str).unwrap_or("");
+    let body = sub
+        .get("body")
+        .map(|b| substitute_value(b, results))
+        .transpose();
+    match (substitute_text(url, results), body) {
+        (Ok(url), Ok(body)) => {
+            // An inner collection follows the outer allOrNone when it is true.
+            let body = match (all_or_none, body) {
+                (true, Some(Value::Object(mut o))) if url.contains("/composite/sobjects") => {
+                    o.insert("allOrNone".into(), Value::Bool(true));
+                    Some(Value::Object(o))
+                }
+                (_, b) => b,
+            };
+            dispatch(
+                state,
+                p,
+                conn,
+                method,
+                &url,
+                body.as_ref(),
+                &sub_headers(sub),
+            )
+        }
+        (Err(e), _) | (_, Err(e)) => SubResponse::err(&e),
+    }
+}
+
+async fn composite(
+    State(state): State<Arc<AppState>>,
+    Path(_version): Path<String>,
+    Auth(p): Auth,
+    body: Bytes,
+) -> SfResult<Response> {
+    let req = parse_json(&body)?;
+    let all_or_none = flag(&req, "allOrNone");
+    let subs = subrequests(
+        &req,
+        "compositeRequest",
+        &format!(
+            "A composite request can have up to {MAX_SUBREQUESTS} subrequests; this one has {}.",
+            req.get("compositeRequest")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len)
+        ),
+    )?;
+    check_reference_ids(subs)?;
     let conn = state.lock_db();
     conn.execute_batch("SAVEPOINT sayso_composite")?;
     let mut results: HashMap<String, SubResponse> = HashMap::new();
-    let mut ordered: Vec<(String, SubResponse)> = Vec::new();
-    let mut failed_at: Option<usize> = None;
-    for (i, s) in subs.iter().enumerate() {
-        let rid = s
-            .get("referenceId")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        if failed_at.is_some() && all_or_none {
-            break;
-        }
-        let method = s.get("method").and_then(Value::as_str).unwrap_or("GET");
-        let url = s.get("url").and_then(Value::as_str).unwrap_or("");
-        let resp = match (
-            substitute_text(url, &results),
-            s.get("body")
-                .map(|b| substitute_value(b, &results))
-                .transpose(),
-        ) {
-            (Ok(url), Ok(body)) => {
-                // An inner collection follows the outer allOrNone when it is true.
-                let body = match (all_or_none, body) {
-                    (true, Some(Value::Object(mut o))) if url.contains("/composite/sobjects") => {
-                        o.insert("allOrNone".into(), Value::Bool(true));
-                        Some(Value::Object(o))
-                    }
-                    (_, b) => b,
-                };
-                dispatch(
-                    &state,
-                    &p,
-                    &conn,
-                    method,
-                    &url,
-                    body.as_ref(),
-                    &sub_headers(s),
-                )
-            }
-            (Err(e), _) | (_, Err(e)) => SubResponse::err(&e),
-        };
-        if resp.failed() && failed_at.is_none() {
-            failed_at = Some(i);
-        }
-        results.insert(rid.clone(), resp.clone());
-        ordered.push((rid, resp));
-    }
+    let (done, failed_at) = run_subrequests(subs, all_or_none, |sub| {
+        let resp = composite_sub(&state, &p, &conn, sub, &results, all_or_none);
+        results.insert(reference_id(sub).to_string(), resp.clone());
+        resp
+    });
     let out: Vec<Value> = if let (true, Some(bad)) = (all_or_none, failed_at) {
         conn.execute_batch("ROLLBACK TO sayso_composite; RELEASE sayso_composite")?;
         let halted = SubResponse::err(&bad_request(
@@ -980,23 +1070,62 @@ async fn composite(
         ));
         subs.iter()
             .enumerate()
-            .map(|(i, s)| {
-                let rid = s.get("referenceId").and_then(Value::as_str).unwrap_or("");
-                if i == bad {
-                    sub_json(rid, &ordered[i].1)
-                } else {
-                    sub_json(rid, &halted)
-                }
-            })
+            .map(|(i, s)| sub_json(reference_id(s), if i == bad { &done[i] } else { &halted }))
             .collect()
     } else {
         conn.execute_batch("RELEASE sayso_composite")?;
-        ordered.iter().map(|(rid, r)| sub_json(rid, r)).collect()
+        subs.iter()
+            .zip(&done)
+            .map(|(s, r)| sub_json(reference_id(s), r))
+            .collect()
     };
     Ok(json_response(
         StatusCode::OK,
         &json!({"compositeResponse": out}),
     ))
+}
+
+/// One `/composite/batch` subrequest: its URL must name a version from 34.0 up to the batch's own.
+fn batch_sub(
+    state: &AppState,
+    p: &Principal,
+    conn: &Connection,
+    sub: &Value,
+    own: f64,
+) -> SubResponse {
+    let method = sub.get("method").and_then(Value::as_str).unwrap_or("GET");
+    let rel = sub
+        .get("url")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .trim_start_matches('/');
+    let rel = rel.strip_prefix("services/data/").unwrap_or(rel);
+    let sub_version: f64 = rel
+        .split('/')
+        .next()
+        .and_then(parse_version)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    if sub_version < 34.0 || sub_version > own {
+        return SubResponse::err(&bad_request(
+            "INVALID_BATCH_REQUEST",
+            &format!("Invalid version in batch subrequest url: {rel}"),
+        ));
+    }
+    let url = format!("/services/data/{rel}");
+    dispatch(
+        state,
+        p,
+        conn,
+        method,
+        &url,
+        sub.get("richInput"),
+        &HeaderMap::new(),
+    )
+}
+
+fn batch_result(resp: &SubResponse) -> Value {
+    json!({"statusCode": resp.status, "result": resp.body})
 }
 
 async fn batch(
@@ -1006,25 +1135,12 @@ async fn batch(
     body: Bytes,
 ) -> SfResult<Response> {
     let req = parse_json(&body)?;
-    let halt = req
-        .get("haltOnError")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let subs = req
-        .get("batchRequests")
-        .and_then(Value::as_array)
-        .ok_or_else(|| {
-            bad_request(
-                "JSON_PARSER_ERROR",
-                "The request body must contain a `batchRequests` array",
-            )
-        })?;
-    if subs.len() > MAX_SUBREQUESTS {
-        return Err(bad_request(
-            "LIMIT_EXCEEDED",
-            &format!("A batch request can have up to {MAX_SUBREQUESTS} subrequests."),
-        ));
-    }
+    let halt = flag(&req, "haltOnError");
+    let subs = subrequests(
+        &req,
+        "batchRequests",
+        &format!("A batch request can have up to {MAX_SUBREQUESTS} subrequests."),
+    )?;
     // Each subrequest counts as one API call; the batch itself was counted by the middleware.
     let usage = if subs.len() > 1 {
         Some(limits::record_call(&state, &p, (subs.len() - 1) as u32)?)
@@ -1033,57 +1149,15 @@ async fn batch(
     };
     let own: f64 = version_of(&version).parse().unwrap_or(63.0);
     let conn = state.lock_db();
-    let mut has_errors = false;
-    let mut halted = false;
-    let mut results = Vec::with_capacity(subs.len());
-    for s in subs {
-        if halted {
-            results.push(json!({"statusCode": 412, "result": [{"errorCode": "BATCH_PROCESSING_HALTED", "message": "Batch processing halted per request"}]}));
-            continue;
-        }
-        let method = s.get("method").and_then(Value::as_str).unwrap_or("GET");
-        let rel = s
-            .get("url")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .trim_start_matches('/');
-        let rel = rel.strip_prefix("services/data/").unwrap_or(rel);
-        let sub_version: f64 = rel
-            .split('/')
-            .next()
-            .and_then(parse_version)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
-        let resp = if sub_version < 34.0 || sub_version > own {
-            SubResponse::err(&bad_request(
-                "INVALID_BATCH_REQUEST",
-                &format!("Invalid version in batch subrequest url: {rel}"),
-            ))
-        } else {
-            dispatch(
-                &state,
-                &p,
-                &conn,
-                method,
-                &format!("/services/data/{rel}"),
-                s.get("richInput"),
-                &HeaderMap::new(),
-            )
-        };
-        if resp.failed() {
-            has_errors = true;
-            halted = halt;
-        }
-        let result = if resp.body.is_null() {
-            Value::Null
-        } else {
-            resp.body.clone()
-        };
-        results.push(json!({"statusCode": resp.status, "result": result}));
-    }
+    let (done, failed_at) =
+        run_subrequests(subs, halt, |sub| batch_sub(&state, &p, &conn, sub, own));
+    drop(conn);
+    let halted = json!({"statusCode": 412, "result": [{"errorCode": "BATCH_PROCESSING_HALTED", "message": "Batch processing halted per request"}]});
+    let mut results: Vec<Value> = done.iter().map(batch_result).collect();
+    results.resize(subs.len(), halted);
     let mut resp = json_response(
         StatusCode::OK,
-        &json!({"hasErrors": has_errors, "results": results}),
+        &json!({"hasErrors": failed_at.is_some(), "results": results}),
     );
     if let Some(u) = usage
         && let Ok(v) = axum::http::HeaderValue::from_str(&u.header_value())

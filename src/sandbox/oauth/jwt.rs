@@ -4,7 +4,7 @@
 //! (see the wire reference §1.8) in form, but `exp` must lie within a few minutes
 //! ([`MAX_ASSERTION_SECS`]) and a given `nbf` must have passed. Also signs the OpenID `id_token` the token endpoint returns.
 //!
-//! Owns assertion parsing and verification only; the token endpoint (`oauth.rs`) decides what to
+//! Owns assertion parsing and verification only; the token endpoint (`oauth/mod.rs`) decides what to
 //! grant. Never logs an assertion.
 
 use base64::Engine;
@@ -15,7 +15,7 @@ use crate::sandbox::oauth::TokenError;
 use crate::sandbox::security::SecurityConfig;
 
 /// The demo JWT key pair's private half; the sandbox signs its `id_token`s with it. Demo only.
-const ID_TOKEN_KEY: &str = include_str!("demo-org/keys/demo-jwt.key");
+const ID_TOKEN_KEY: &str = include_str!("../demo-org/keys/demo-jwt.key");
 
 /// The claims of an assertion that passed every check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,7 +198,7 @@ pub fn id_token(
 mod tests {
     use super::*;
 
-    const KEY: &str = include_str!("demo-org/keys/demo-jwt.key");
+    const KEY: &str = include_str!("../demo-org/keys/demo-jwt.key");
 
     fn sign(claims: Value) -> String {
         let key = EncodingKey::from_rsa_pem(KEY.as_bytes()).expect("demo key");

@@ -8,9 +8,9 @@
 //! Owns counting and the limits document; enforcing REQUEST_LIMIT_EXCEEDED per app is the
 //! security model's business, built on [`usage`].
 
-use crate::sandbox::AppState;
 use crate::sandbox::error::SfError;
 use crate::sandbox::security::Principal;
+use crate::sandbox::state::AppState;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;

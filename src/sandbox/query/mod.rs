@@ -1,11 +1,11 @@
 //! The sandbox's SOQL endpoints: `GET query?q=`, `queryAll?q=`, and the `nextRecordsUrl` pages
-//! `query/{locator}` / `queryAll/{locator}`; also merges the SOSL route from [`super::search`].
+//! `query/{locator}` / `queryAll/{locator}`; also merges the SOSL route from [`search`].
 //!
 //! Owns the HTTP side of SOQL: parsing the query text ([`crate::soql::parse`], syntax errors become
 //! `MALFORMED_QUERY` with Salesforce's `ERROR at Row:…:Column:…` message), page size from
 //! `Sforce-Query-Options: batchSize=N` (200–2000, default 2000) and query cursors with their two
 //! tables. It compiles and renders nothing itself (`exec.rs` does), and must not touch the Bulk
-//! query snapshot (`bulk_query.rs`) or the sObject tables.
+//! query snapshot (`bulk/query.rs`) or the sObject tables.
 //!
 //! A query cursor is a snapshot of its result's record ids, taken when the first page overflows:
 //! one `INSERT … SELECT` ([`exec::keys_sql`]) copies the ids, in result order, into
@@ -25,10 +25,12 @@
 //! Submodules: `compile` (AST → SQL), `exec` (running, result JSON), `flat` (CSV columns for Bulk
 //! query jobs), `dates` (date literals).
 
+pub mod columns;
 pub mod compile;
 pub mod dates;
 pub mod exec;
 pub mod flat;
+pub mod search;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -44,7 +46,8 @@ use serde_json::{Value as Json, json};
 use crate::sandbox::error::SfError;
 use crate::sandbox::security::Principal;
 use crate::sandbox::session::Auth;
-use crate::sandbox::{AppState, json_response, parse_version};
+use crate::sandbox::state::AppState;
+use crate::sandbox::wire::{json_response, parse_version};
 use compile::Ctx;
 use exec::RunOptions;
 
@@ -65,7 +68,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/services/data/{version}/queryAll/{locator}",
             get(next_page),
         )
-        .merge(super::search::routes())
+        .merge(search::routes())
 }
 
 async fn query(
@@ -82,9 +85,7 @@ async fn query(
     {
         let text = params.get("q").map_or("", |q| q.trim());
         let version = version_of(&version);
-        return respond(super::query_columns::columns_for(
-            &state, &principal, &version, text,
-        ));
+        return respond(columns::columns_for(&state, &principal, &version, text));
     }
     respond(first_page(
         &state,
@@ -202,7 +203,8 @@ fn reject_comments(text: &str) -> Result<(), SfError> {
     }
 }
 
-fn ctx<'a>(state: &'a AppState, principal: &'a Principal) -> Ctx<'a> {
+/// The compile context of a query run by `principal` today.
+pub fn ctx<'a>(state: &'a AppState, principal: &'a Principal) -> Ctx<'a> {
     Ctx {
         schema: &state.schema,
         policy: &state.policy,
@@ -225,8 +227,10 @@ fn first_page(
         .ok_or_else(|| compile::malformed("A query string has to be specified"))?;
     let query = parse_soql(text)?;
     let version = version_of(version);
-    // Admin objects served from configuration and usage counts (`admin_api.rs`).
-    if let Some(body) = super::admin_api::virtual_query(state, principal, &query, &version)? {
+    // Admin objects served from configuration and usage counts (`admin_api/mod.rs`).
+    if let Some(body) =
+        crate::sandbox::admin_api::virtual_query(state, principal, &query, &version)?
+    {
         return Ok(body);
     }
     let batch = batch_size(headers);

@@ -4,12 +4,17 @@
 //! responses and errors shaped exactly as Salesforce sends them (wire reference §1).
 //!
 //! Layout: this file holds the routes, request parsing (form, multipart, Basic client auth), scope
-//! negotiation and the token endpoint; `oauth_pages.rs` the browser pages (`authorize`, login,
-//! consent, device verification); `oauth_identity.rs` `revoke`, `introspect`, `userinfo` and the
-//! identity URL; `oauth_grant.rs` the grant tables; `oauth_jwt.rs` JWT assertions.
+//! negotiation and the token endpoint; [`pages`] the browser pages (`authorize`, login, consent,
+//! device verification); [`identity`] `revoke`, `introspect`, `userinfo` and the identity URL;
+//! [`grant`] the grant tables; [`jwt`] JWT assertions.
 //!
 //! Owns OAuth only. Access tokens are minted by `session.rs`; who a user is and what an app may
-//! have comes from `security.rs`. Never logs a token, code, secret or password.
+//! have comes from `security/mod.rs`. Never logs a token, code, secret or password.
+
+pub mod grant;
+pub mod identity;
+pub mod jwt;
+pub mod pages;
 
 use std::sync::Arc;
 
@@ -22,11 +27,10 @@ use base64::Engine;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::sandbox::AppState;
-use crate::sandbox::oauth_grant as grants;
+use self::grant as grants;
 use crate::sandbox::security::{ConnectedApp, UserInfo};
 use crate::sandbox::session;
-use crate::sandbox::{oauth_identity, oauth_jwt, oauth_pages};
+use crate::sandbox::state::AppState;
 
 /// The JWT bearer grant type.
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -38,27 +42,24 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/services/oauth2/token", post(token))
         .route(
             "/services/oauth2/authorize",
-            get(oauth_pages::authorize_get).post(oauth_pages::authorize_post),
+            get(pages::authorize_get).post(pages::authorize_post),
         )
         .route(
             "/services/oauth2/revoke",
-            post(oauth_identity::revoke).get(oauth_identity::revoke),
+            post(identity::revoke).get(identity::revoke),
         )
-        .route(
-            "/services/oauth2/introspect",
-            post(oauth_identity::introspect),
-        )
+        .route("/services/oauth2/introspect", post(identity::introspect))
         .route(
             "/services/oauth2/userinfo",
-            get(oauth_identity::userinfo).post(oauth_identity::userinfo),
+            get(identity::userinfo).post(identity::userinfo),
         )
         .route(
             "/id/{org}/{user}",
-            get(oauth_identity::identity).post(oauth_identity::identity),
+            get(identity::identity).post(identity::identity),
         )
         .route(
             "/setup/connect",
-            get(oauth_pages::device_get).post(oauth_pages::device_post),
+            get(pages::device_get).post(pages::device_post),
         )
 }
 
@@ -121,7 +122,7 @@ pub fn oauth_json(status: StatusCode, body: &Value) -> Response {
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(crate::sandbox::JSON_CONTENT_TYPE),
+        HeaderValue::from_static(crate::sandbox::wire::JSON_CONTENT_TYPE),
     );
     h.insert(
         header::CACHE_CONTROL,
@@ -371,7 +372,7 @@ fn issue(state: &AppState, origin: &str, it: Issue<'_>) -> Result<Response, Toke
         );
         claims.insert("name".into(), Value::String(it.user.display_name()));
         claims.insert("email".into(), Value::String(it.user.email.clone()));
-        if let Some(t) = oauth_jwt::id_token(origin, &it.app.client_id, &id, &claims, now_secs) {
+        if let Some(t) = jwt::id_token(origin, &it.app.client_id, &id, &claims, now_secs) {
             body.insert("id_token".into(), Value::String(t));
         }
     }
@@ -633,7 +634,7 @@ fn jwt_bearer(state: &AppState, params: &Params, origin: &str) -> Result<Respons
         .get("assertion")
         .ok_or_else(|| TokenError::new("invalid_grant", "invalid assertion"))?;
     let now = chrono::Utc::now().timestamp();
-    let claims = oauth_jwt::verify(state.policy.config(), assertion, origin, now)?;
+    let claims = jwt::verify(state.policy.config(), assertion, origin, now)?;
     let app = app_of(state, Some(&claims.client_id))?;
     let user = state
         .policy

@@ -6,14 +6,16 @@
 //! principal's object permissions. URLs are rewritten to the requested API version and this host.
 //! `If-Modified-Since` later than the metadata's date answers `304`.
 //!
-//! The handlers are routed from `records.rs` (same `sobjects/{T}` paths as the row resources).
+//! The handlers are routed from `rest/records.rs` (same `sobjects/{T}` paths as the row resources).
 
+use crate::sandbox::clock;
 use crate::sandbox::dml::Ctx;
 use crate::sandbox::error::SfError;
 use crate::sandbox::schema::ObjectSchema;
 use crate::sandbox::security::{FieldAccess, Principal, RowAccess};
+use crate::sandbox::state::AppState;
 use crate::sandbox::store::quote_ident;
-use crate::sandbox::{AppState, clock, json_response, parse_version};
+use crate::sandbox::wire::{json_response, parse_version};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};

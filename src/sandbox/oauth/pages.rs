@@ -12,7 +12,7 @@
 //! remembered.
 //!
 //! Owns the pages and the pending-authorization state machine; codes and grants are stored by
-//! `oauth_grant.rs`. Every value put into HTML is escaped.
+//! `oauth/grant.rs`. Every value put into HTML is escaped.
 
 use std::sync::Arc;
 
@@ -21,12 +21,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::sandbox::AppState;
+use crate::sandbox::oauth::grant as grants;
 use crate::sandbox::oauth::{self, Params, read_params};
-use crate::sandbox::oauth_grant as grants;
 use crate::sandbox::security::{ConnectedApp, UserInfo};
+use crate::sandbox::state::AppState;
 
-const LAYOUT: &str = include_str!("oauth_pages/layout.html");
+const LAYOUT: &str = include_str!("layout.html");
 const COOKIE: &str = "sayso_sid";
 const LOGIN_FAILED: &str = "Please check your username and password. If you still can't log in, contact your Salesforce administrator.";
 
@@ -381,7 +381,7 @@ fn approval_step(
     set_cookie: Option<String>,
 ) -> Response {
     let profile = state.policy.config().profile(&user.profile);
-    let mut resp = if profile.is_some_and(|pr| pr.system.api_only) {
+    let mut resp = if profile.is_some_and(|pr| pr.grants.system.api_only) {
         refuse(
             state,
             rid,
