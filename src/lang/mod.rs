@@ -17,11 +17,13 @@ pub(crate) mod entity;
 pub mod grammar;
 pub mod intent;
 pub(crate) mod lexer;
+pub mod list;
 pub(crate) mod matcher;
 pub(crate) mod normalize;
 pub(crate) mod pattern;
 
 pub use grammar::{Grammar, GrammarError, IntentKind};
+pub use list::{FileCommand, FileOp};
 pub use intent::{
     Antecedent, ChangeOp, Clause, DateRange, Entity, FieldAlias, FieldChange, FieldRef, GroupBy,
     Intent, ObjectKind, ParsedCommand, PersonName, Priority, QuestionKind, Rank, RankBy,
@@ -45,5 +47,11 @@ impl Grammar {
     /// Parse a phrase with this grammar, relative dates computed from `today`. See [`parse`].
     pub fn parse(&self, text: &str, today: NaiveDate) -> ParsedCommand {
         clause::parse_command(self, text, today)
+    }
+
+    /// What a phrase said about a file of rows ("add these as leads", "update the
+    /// opportunities in forecast.csv"); see [`list::file_command`].
+    pub fn file_command(&self, text: &str) -> Option<FileCommand> {
+        list::file_command(self, text)
     }
 }
