@@ -203,13 +203,11 @@ fn list_phrase(g: &Grammar, toks: &[Token]) -> Option<ListPhrase> {
     if let Some(n) = lead {
         i += n;
     }
-    // "create accounts for X, Y, Z", "add the following contacts at Acme: A, B"
-    if let Some((object, n)) = plural_object(g, &ws[i..]) {
-        return objects_first(g, toks, &ws, i + n, object);
-    }
     // "add these companies as leads: A, B and C", "add these as contacts: A and B"
-    if lead.is_some() {
-        let as_at = (i..ws.len()).find(|&k| ws[k] == "as")?;
+    let as_object = (i..ws.len()).find(|&k| ws[k] == "as" && plural_object(g, &ws[k + 1..]).is_some());
+    if lead.is_some()
+        && let Some(as_at) = as_object
+    {
         let (object, n) = plural_object(g, &ws[as_at + 1..])?;
         let noun = &ws[i..as_at];
         let kind = if !noun.is_empty() && g.in_class("list_companies", noun) {
@@ -231,6 +229,10 @@ fn list_phrase(g: &Grammar, toks: &[Token]) -> Option<ListPhrase> {
             items,
             shared_org,
         });
+    }
+    // "create accounts for X, Y, Z", "add the following contacts at Acme: A, B"
+    if let Some((object, n)) = plural_object(g, &ws[i..]) {
+        return objects_first(g, toks, &ws, i + n, object);
     }
     // "add Jerry Seinfeld, Elaine Benes and George Costanza at Vandelay Industries as contacts"
     let as_at = (i..ws.len())

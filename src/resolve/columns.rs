@@ -30,7 +30,8 @@ pub fn unnamed_lead(sobject: &str, company: &Option<String>) -> Option<PersonNam
 }
 
 /// Spreadsheet headers that are not field labels, API names or language aliases.
-const HEADER_ALIASES: [(&str, &str); 14] = [
+const HEADER_ALIASES: [(&str, &str); 15] = [
+    ("e mail", "Email"),
     ("e mail address", "Email"),
     ("email id", "Email"),
     ("organization", "Company"),
@@ -317,7 +318,7 @@ mod tests {
         let m = ColumnMap::new(
             &g,
             &d,
-            &headers(&["First Name", "LastName", "Email Address", "Company Name", "Mobile", "Lead Sorce", "Shoe Size"]),
+            &headers(&["First Name", "LastName", "Email Address", "Compnay Name", "Mobile", "Lead Source", "Shoe Size"]),
             Purpose::Create,
         );
         let mapped: Vec<String> = m.mapped().into_iter().map(|(_, f)| f).collect();
