@@ -269,7 +269,13 @@ impl Plan {
                 let mut calls = Self::bulk_job_calls(&self.steps[0].sobject, n.min(per_job));
                 calls[0] = format!("POST /jobs/ingest (insert {})", self.steps[0].sobject);
                 if n > per_job {
-                    calls.insert(0, format!("{} Bulk API 2.0 jobs of at most {per_job} rows, each:", n.div_ceil(per_job)));
+                    calls.insert(
+                        0,
+                        format!(
+                            "{} Bulk API 2.0 jobs of at most {per_job} rows, each:",
+                            n.div_ceil(per_job)
+                        ),
+                    );
                 }
                 calls
             }

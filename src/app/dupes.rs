@@ -88,29 +88,30 @@ fn queries(rows: &[Row]) -> Vec<(String, String)> {
     let mut lasts: Vec<String> = Vec::new();
     let mut chars = 0;
     let mut seen = std::collections::HashSet::new();
-    let flush = |emails: &mut Vec<String>, lasts: &mut Vec<String>, out: &mut Vec<(String, String)>| {
-        if emails.is_empty() && lasts.is_empty() {
-            return;
-        }
-        for (object, fields) in [
-            ("Lead", "Id, FirstName, LastName, Company, Email"),
-            ("Contact", "Id, FirstName, LastName, Account.Name, Email"),
-        ] {
-            let fields: Vec<String> = fields.split(", ").map(str::to_string).collect();
-            let mut q = query::select(object, &fields);
-            let mut conds = Vec::new();
-            if !emails.is_empty() {
-                conds.push(in_strs("Email", emails));
+    let flush =
+        |emails: &mut Vec<String>, lasts: &mut Vec<String>, out: &mut Vec<(String, String)>| {
+            if emails.is_empty() && lasts.is_empty() {
+                return;
             }
-            if !lasts.is_empty() {
-                conds.push(in_strs("LastName", lasts));
+            for (object, fields) in [
+                ("Lead", "Id, FirstName, LastName, Company, Email"),
+                ("Contact", "Id, FirstName, LastName, Account.Name, Email"),
+            ] {
+                let fields: Vec<String> = fields.split(", ").map(str::to_string).collect();
+                let mut q = query::select(object, &fields);
+                let mut conds = Vec::new();
+                if !emails.is_empty() {
+                    conds.push(in_strs("Email", emails));
+                }
+                if !lasts.is_empty() {
+                    conds.push(in_strs("LastName", lasts));
+                }
+                q.where_clause = or(conds);
+                out.push((object.to_string(), to_soql(&q)));
             }
-            q.where_clause = or(conds);
-            out.push((object.to_string(), to_soql(&q)));
-        }
-        emails.clear();
-        lasts.clear();
-    };
+            emails.clear();
+            lasts.clear();
+        };
     for row in rows {
         for k in row.keys() {
             if !seen.insert(k.clone()) {
@@ -153,7 +154,10 @@ async fn existing(org: &Org, rows: &[Row]) -> Result<HashMap<DupKey, Candidate>,
             .collect();
         let answers = org.composite(subs, false).await?;
         for ((object, _), answer) in batch.iter().zip(answers) {
-            let status = answer.get("httpStatusCode").and_then(Json::as_u64).unwrap_or(0);
+            let status = answer
+                .get("httpStatusCode")
+                .and_then(Json::as_u64)
+                .unwrap_or(0);
             let body = answer.get("body").cloned().unwrap_or(Json::Null);
             if status != 200 {
                 return Err(OrgError::Api {
@@ -162,8 +166,15 @@ async fn existing(org: &Org, rows: &[Row]) -> Result<HashMap<DupKey, Candidate>,
                     message: format!("the duplicate check could not read {object} records: {body}"),
                 });
             }
-            let mut records = body.get("records").and_then(Json::as_array).cloned().unwrap_or_default();
-            let mut next = body.get("nextRecordsUrl").and_then(Json::as_str).map(str::to_string);
+            let mut records = body
+                .get("records")
+                .and_then(Json::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let mut next = body
+                .get("nextRecordsUrl")
+                .and_then(Json::as_str)
+                .map(str::to_string);
             while let Some(url) = next {
                 let (more, after) = org.query_more(&url).await?;
                 records.extend(more);
@@ -178,7 +189,12 @@ async fn existing(org: &Org, rows: &[Row]) -> Result<HashMap<DupKey, Candidate>,
 }
 
 fn add_record(found: &mut HashMap<DupKey, Candidate>, object: &str, r: &Json) {
-    let s = |v: Option<&Json>| v.and_then(Json::as_str).unwrap_or_default().trim().to_string();
+    let s = |v: Option<&Json>| {
+        v.and_then(Json::as_str)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
     let first = s(r.get("FirstName"));
     let last = s(r.get("LastName"));
     let company = if object == "Lead" {
@@ -193,11 +209,17 @@ fn add_record(found: &mut HashMap<DupKey, Candidate>, object: &str, r: &Json) {
     };
     let email = s(r.get("Email")).to_lowercase();
     if !email.is_empty() {
-        found.entry(DupKey::Email(email)).or_insert_with(|| c.clone());
+        found
+            .entry(DupKey::Email(email))
+            .or_insert_with(|| c.clone());
     }
     if !last.is_empty() && !company.is_empty() {
         found
-            .entry(DupKey::Name(first.to_lowercase(), last.to_lowercase(), company.to_lowercase()))
+            .entry(DupKey::Name(
+                first.to_lowercase(),
+                last.to_lowercase(),
+                company.to_lowercase(),
+            ))
             .or_insert(c);
     }
 }

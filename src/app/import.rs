@@ -165,7 +165,8 @@ fn default_status(d: &ObjectDescribe) -> Option<String> {
 /// Reads and checks every row of `path` against `d`. Memory holds the checked rows (their
 /// fields), not the file.
 fn read_rows(g: &Grammar, d: &ObjectDescribe, path: &Path, me: &str) -> Result<Read, ImportError> {
-    let file_err = |e: &dyn std::fmt::Display| ImportError::File(path.display().to_string(), e.to_string());
+    let file_err =
+        |e: &dyn std::fmt::Display| ImportError::File(path.display().to_string(), e.to_string());
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(path)
@@ -198,7 +199,10 @@ fn read_rows(g: &Grammar, d: &ObjectDescribe, path: &Path, me: &str) -> Result<R
             Ok(true) => {}
             Err(e) => {
                 total += 1;
-                rejected.push(Rejected { line, reason: format!("unreadable row: {e}") });
+                rejected.push(Rejected {
+                    line,
+                    reason: format!("unreadable row: {e}"),
+                });
                 continue;
             }
         }
@@ -208,7 +212,10 @@ fn read_rows(g: &Grammar, d: &ObjectDescribe, path: &Path, me: &str) -> Result<R
         }
         total += 1;
         let checked = map.row(&rec).and_then(|mut fields| {
-            if d.name == "Lead" && !fields.contains_key("LastName") && fields.contains_key("Company") {
+            if d.name == "Lead"
+                && !fields.contains_key("LastName")
+                && fields.contains_key("Company")
+            {
                 fields.insert("LastName".into(), json!(NOT_PROVIDED));
             }
             if let Some(s) = &status {
@@ -224,7 +231,12 @@ fn read_rows(g: &Grammar, d: &ObjectDescribe, path: &Path, me: &str) -> Result<R
             Err(reason) => rejected.push(Rejected { line, reason }),
         }
     }
-    Ok(Read { map, rows, rejected, total })
+    Ok(Read {
+        map,
+        rows,
+        rejected,
+        total,
+    })
 }
 
 /// The plan that creates `rows`.
@@ -286,7 +298,9 @@ impl Agent {
         let Some(cmd) = g.file_command(phrase) else {
             let mut o = Outcome::new(
                 Status::NotUnderstood,
-                format!("say what the rows of the file are, e.g. \"add these as leads\" (not `{phrase}`)"),
+                format!(
+                    "say what the rows of the file are, e.g. \"add these as leads\" (not `{phrase}`)"
+                ),
             );
             o.suggestions = vec!["add these as leads".into(), "add these as contacts".into()];
             return Ok(o);
@@ -299,13 +313,20 @@ impl Agent {
         }
         let object = cmd.object.api_name();
         let d = self.describe_for_import(object).await?;
-        let Read { map, rows, rejected, total } = read_rows(&g, &d, path, &self.me)?;
+        let Read {
+            map,
+            rows,
+            rejected,
+            total,
+        } = read_rows(&g, &d, path, &self.me)?;
         let (rows, skipped) = if opts.allow_duplicates
             || !matches!(cmd.object, ObjectKind::Lead | ObjectKind::Contact)
         {
             (rows, Vec::new())
         } else {
-            dupes::split(&self.org, rows).await.map_err(ResolveError::Org)?
+            dupes::split(&self.org, rows)
+                .await
+                .map_err(ResolveError::Org)?
         };
         let mapping = Mapping {
             object: object.to_string(),
@@ -321,16 +342,25 @@ impl Agent {
         Ok(finish(out))
     }
 
-    async fn describe_for_import(&mut self, object: &str) -> Result<std::sync::Arc<ObjectDescribe>, ResolveError> {
+    async fn describe_for_import(
+        &mut self,
+        object: &str,
+    ) -> Result<std::sync::Arc<ObjectDescribe>, ResolveError> {
         let d = match self.schema.describe(&self.org, object).await {
             Ok(d) => d,
-            Err(crate::resolve::org::OrgError::Api { status: 403 | 404, .. }) => {
-                return Err(ResolveError::Denied(format!("you can't create {object} records")));
+            Err(crate::resolve::org::OrgError::Api {
+                status: 403 | 404, ..
+            }) => {
+                return Err(ResolveError::Denied(format!(
+                    "you can't create {object} records"
+                )));
             }
             Err(e) => return Err(ResolveError::Org(e)),
         };
         if !d.createable {
-            return Err(ResolveError::Denied(format!("you can't create {object} records")));
+            return Err(ResolveError::Denied(format!(
+                "you can't create {object} records"
+            )));
         }
         Ok(d)
     }
@@ -350,9 +380,15 @@ impl Agent {
             let (status, verb) = if opts.dry_run {
                 (Status::DryRun, "would create")
             } else {
-                (Status::NeedsConfirmation, "confirm (or run with --yes) to create")
+                (
+                    Status::NeedsConfirmation,
+                    "confirm (or run with --yes) to create",
+                )
             };
-            let mut o = Outcome::new(status, format!("{verb} {}", plan.summary.trim_start_matches("create ")));
+            let mut o = Outcome::new(
+                status,
+                format!("{verb} {}", plan.summary.trim_start_matches("create ")),
+            );
             o.calls = plan.calls(route);
             o.records = self.preview(&plan, 10);
             o.count = Some(plan.len() as u64);
@@ -364,7 +400,12 @@ impl Agent {
 
     /// Applies the plan an [`Agent::import_file`] outcome holds pending (after the person said
     /// yes), keeping its `skipped`, `rejected` and `mapping`.
-    pub async fn import_confirm(&mut self, phrase: &str, prepared: &mut Outcome, opts: RunOptions) -> Outcome {
+    pub async fn import_confirm(
+        &mut self,
+        phrase: &str,
+        prepared: &mut Outcome,
+        opts: RunOptions,
+    ) -> Outcome {
         let Some(plan) = prepared.pending.take() else {
             return Outcome::new(Status::Applied, "nothing to create");
         };

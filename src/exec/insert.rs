@@ -213,7 +213,8 @@ mod tests {
         let m = by_cells(ok, 2);
         assert_eq!(m[&vec!["Doe".to_string(), "Acme".to_string()]].len(), 2);
         assert_eq!(m[&vec!["Roe".to_string(), "Big, Co".to_string()]], ["00Q3"]);
-        let failed = "\"sf__Id\",\"sf__Error\",LastName,Company\n,REQUIRED_FIELD_MISSING: Company,Poe,\n";
+        let failed =
+            "\"sf__Id\",\"sf__Error\",LastName,Company\n,REQUIRED_FIELD_MISSING: Company,Poe,\n";
         let m = by_cells(failed, 2);
         assert_eq!(
             m[&vec!["Poe".to_string(), String::new()]],

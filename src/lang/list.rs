@@ -169,17 +169,21 @@ fn split_org(item: &[Token]) -> (Vec<Token>, Option<Vec<Token>>) {
         .iter()
         .rposition(|t| ORG_WORDS.contains(&t.word.as_str()))
     {
-        Some(i) if i > 0 && i + 1 < item.len() => (item[..i].to_vec(), Some(item[i + 1..].to_vec())),
+        Some(i) if i > 0 && i + 1 < item.len() => {
+            (item[..i].to_vec(), Some(item[i + 1..].to_vec()))
+        }
         _ => (item.to_vec(), None),
     }
 }
 
 /// A plural object word at the start of `ws` ("leads", "contacts"): the object and its length.
 fn plural_object(g: &Grammar, ws: &[&str]) -> Option<(ObjectKind, usize)> {
-    (1..=2.min(ws.len())).rev().find_map(|n| match g.object_word(&ws[..n].join(" ")) {
-        Some((k, true)) => Some((k, n)),
-        _ => None,
-    })
+    (1..=2.min(ws.len()))
+        .rev()
+        .find_map(|n| match g.object_word(&ws[..n].join(" ")) {
+            Some((k, true)) => Some((k, n)),
+            _ => None,
+        })
 }
 
 fn words(toks: &[Token]) -> Vec<&str> {
@@ -204,7 +208,8 @@ fn list_phrase(g: &Grammar, toks: &[Token]) -> Option<ListPhrase> {
         i += n;
     }
     // "add these companies as leads: A, B and C", "add these as contacts: A and B"
-    let as_object = (i..ws.len()).find(|&k| ws[k] == "as" && plural_object(g, &ws[k + 1..]).is_some());
+    let as_object =
+        (i..ws.len()).find(|&k| ws[k] == "as" && plural_object(g, &ws[k + 1..]).is_some());
     if lead.is_some()
         && let Some(as_at) = as_object
     {
@@ -217,7 +222,10 @@ fn list_phrase(g: &Grammar, toks: &[Token]) -> Option<ListPhrase> {
         };
         let mut k = as_at + 1 + n;
         let mut shared_org = None;
-        if ws.get(k).is_some_and(|w| ORG_WORDS.contains(w) || *w == "for") {
+        if ws
+            .get(k)
+            .is_some_and(|w| ORG_WORDS.contains(w) || *w == "for")
+        {
             let colon = (k..ws.len()).find(|&j| ws[j] == ":")?;
             shared_org = Some(toks[k + 1..colon].to_vec());
             k = colon;
@@ -300,11 +308,7 @@ fn kind_for(object: ObjectKind, said: ItemKind) -> ItemKind {
 /// B"). A company's own "and" survives when commas separate the items ("Procter and Gamble,
 /// Kramerica"). `None` when an item is empty or too long to be a name.
 fn items_of(toks: &[Token]) -> Option<Vec<Vec<Token>>> {
-    let toks: Vec<Token> = toks
-        .iter()
-        .skip_while(|t| t.is_punct())
-        .cloned()
-        .collect();
+    let toks: Vec<Token> = toks.iter().skip_while(|t| t.is_punct()).cloned().collect();
     let mut chunks: Vec<Vec<Token>> = vec![Vec::new()];
     for t in &toks {
         if t.is_punct() && matches!(t.word.as_str(), "," | ";") {
@@ -443,19 +447,34 @@ mod tests {
 
     #[test]
     fn companies_as_leads() {
-        let cs = clauses("add these companies as leads: Vandelay Industries, Kramerica and Pendant Publishing");
+        let cs = clauses(
+            "add these companies as leads: Vandelay Industries, Kramerica and Pendant Publishing",
+        );
         assert_eq!(cs.len(), 3);
         let got: Vec<_> = cs.iter().map(created).collect();
-        assert_eq!(got[0], (ObjectKind::Lead, String::new(), None, Some("Vandelay Industries".into())));
+        assert_eq!(
+            got[0],
+            (
+                ObjectKind::Lead,
+                String::new(),
+                None,
+                Some("Vandelay Industries".into())
+            )
+        );
         assert_eq!(got[2].3.as_deref(), Some("Pendant Publishing"));
     }
 
     #[test]
     fn people_at_one_account_as_contacts() {
-        let cs = clauses("add Jerry Seinfeld, Elaine Benes and George Costanza at Vandelay Industries as contacts");
+        let cs = clauses(
+            "add Jerry Seinfeld, Elaine Benes and George Costanza at Vandelay Industries as contacts",
+        );
         let got: Vec<_> = cs.iter().map(created).collect();
         assert_eq!(got.len(), 3);
-        for (k, who) in ["Jerry Seinfeld", "Elaine Benes", "George Costanza"].iter().enumerate() {
+        for (k, who) in ["Jerry Seinfeld", "Elaine Benes", "George Costanza"]
+            .iter()
+            .enumerate()
+        {
             assert_eq!(got[k].0, ObjectKind::Contact);
             assert_eq!(got[k].1, *who);
             assert_eq!(got[k].2.as_deref(), Some("vandelay industries"));
@@ -485,7 +504,10 @@ mod tests {
     fn file_phrases() {
         let g = Grammar::embedded().unwrap();
         let f = file_command(&g, "add these as leads").unwrap();
-        assert_eq!((f.op, f.object, f.path), (FileOp::Create, ObjectKind::Lead, None));
+        assert_eq!(
+            (f.op, f.object, f.path),
+            (FileOp::Create, ObjectKind::Lead, None)
+        );
         let f = file_command(&g, "update the opportunities in forecast.csv").unwrap();
         assert_eq!(f.op, FileOp::Update);
         assert_eq!(f.object, ObjectKind::Opportunity);

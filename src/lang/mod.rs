@@ -23,12 +23,12 @@ pub(crate) mod normalize;
 pub(crate) mod pattern;
 
 pub use grammar::{Grammar, GrammarError, IntentKind};
-pub use list::{FileCommand, FileOp};
 pub use intent::{
     Antecedent, ChangeOp, Clause, DateRange, Entity, FieldAlias, FieldChange, FieldRef, GroupBy,
     Intent, ObjectKind, ParsedCommand, PersonName, Priority, QuestionKind, Rank, RankBy,
     RecordFilter, RecordRef, Span, Target, Value, ValueHint,
 };
+pub use list::{FileCommand, FileOp};
 
 use chrono::NaiveDate;
 

@@ -86,9 +86,7 @@ impl ColumnMap {
                 .or_else(|| find_column(g, d, h, true))
                 .filter(|f| match purpose {
                     Purpose::Create => f.createable,
-                    Purpose::Update => {
-                        f.updateable || f.name == "Id" || f.name == "Name"
-                    }
+                    Purpose::Update => f.updateable || f.name == "Id" || f.name == "Name",
                 })
                 .filter(|f| !fields.iter().flatten().any(|t| t.name == f.name));
             fields.push(f.cloned());
@@ -186,7 +184,9 @@ fn find_column<'d>(
     let by_label = d.fields.iter().find(|f| {
         let lw = super::field::words(&f.label);
         lw.join(" ") == joined
-            || (lw.len() > 1 && lw.last().is_some_and(|l| l == "id") && lw[..lw.len() - 1].join(" ") == joined)
+            || (lw.len() > 1
+                && lw.last().is_some_and(|l| l == "id")
+                && lw[..lw.len() - 1].join(" ") == joined)
     });
     if let Some(f) = by_label {
         return Some(f);
@@ -300,10 +300,8 @@ mod tests {
     use super::*;
 
     fn lead() -> ObjectDescribe {
-        let v: Json = serde_json::from_str(include_str!(
-            "../sandbox/demo-org/describe/Lead.json"
-        ))
-        .unwrap();
+        let v: Json =
+            serde_json::from_str(include_str!("../sandbox/demo-org/describe/Lead.json")).unwrap();
         ObjectDescribe::from_json(&v)
     }
 
@@ -318,13 +316,28 @@ mod tests {
         let m = ColumnMap::new(
             &g,
             &d,
-            &headers(&["First Name", "LastName", "Email Address", "Compnay Name", "Mobile", "Lead Source", "Shoe Size"]),
+            &headers(&[
+                "First Name",
+                "LastName",
+                "Email Address",
+                "Compnay Name",
+                "Mobile",
+                "Lead Source",
+                "Shoe Size",
+            ]),
             Purpose::Create,
         );
         let mapped: Vec<String> = m.mapped().into_iter().map(|(_, f)| f).collect();
         assert_eq!(
             mapped,
-            ["FirstName", "LastName", "Email", "Company", "MobilePhone", "LeadSource"]
+            [
+                "FirstName",
+                "LastName",
+                "Email",
+                "Company",
+                "MobilePhone",
+                "LeadSource"
+            ]
         );
         assert_eq!(m.left_out(), ["Shoe Size"]);
     }
@@ -333,8 +346,17 @@ mod tests {
     fn cells_are_checked_by_type() {
         let g = Grammar::embedded().unwrap();
         let d = lead();
-        let m = ColumnMap::new(&g, &d, &headers(&["Email", "Status", "Lead Source"]), Purpose::Create);
-        let ok = m.row(&csv::StringRecord::from(vec!["a@b.com", "open - not contacted", ""]));
+        let m = ColumnMap::new(
+            &g,
+            &d,
+            &headers(&["Email", "Status", "Lead Source"]),
+            Purpose::Create,
+        );
+        let ok = m.row(&csv::StringRecord::from(vec![
+            "a@b.com",
+            "open - not contacted",
+            "",
+        ]));
         assert_eq!(ok.unwrap()["Status"], "Open - Not Contacted");
         let bad = m.row(&csv::StringRecord::from(vec!["not-an-email", "", ""]));
         assert!(bad.unwrap_err().contains("not an email"));

