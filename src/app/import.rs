@@ -318,7 +318,7 @@ impl Agent {
             rows,
             rejected,
             total,
-        } = read_rows(&g, &d, path, &self.me)?;
+        } = read_rows(g, &d, path, &self.me)?;
         let (rows, skipped) = if opts.allow_duplicates
             || !matches!(cmd.object, ObjectKind::Lead | ObjectKind::Contact)
         {

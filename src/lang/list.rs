@@ -323,7 +323,7 @@ fn items_of(toks: &[Token]) -> Option<Vec<Vec<Token>>> {
         while chunk.last().is_some_and(Token::is_punct) {
             chunk.pop();
         }
-        if chunk.first().is_some_and(|t| is_and(t)) && ci > 0 {
+        if chunk.first().is_some_and(is_and) && ci > 0 {
             chunk.remove(0);
         }
         // the last "and" of the list splits the last chunk ("B and C")
@@ -503,15 +503,15 @@ mod tests {
     #[test]
     fn file_phrases() {
         let g = Grammar::embedded().unwrap();
-        let f = file_command(&g, "add these as leads").unwrap();
+        let f = file_command(g, "add these as leads").unwrap();
         assert_eq!(
             (f.op, f.object, f.path),
             (FileOp::Create, ObjectKind::Lead, None)
         );
-        let f = file_command(&g, "update the opportunities in forecast.csv").unwrap();
+        let f = file_command(g, "update the opportunities in forecast.csv").unwrap();
         assert_eq!(f.op, FileOp::Update);
         assert_eq!(f.object, ObjectKind::Opportunity);
         assert_eq!(f.path.as_deref(), Some("forecast.csv"));
-        assert!(file_command(&g, "show my open deals").is_none());
+        assert!(file_command(g, "show my open deals").is_none());
     }
 }

@@ -194,7 +194,7 @@ fn find_column<'d>(
     let object = crate::lang::ObjectKind::from_api_name(&d.name);
     let alias = g
         .field_aliases(&joined)
-        .into_iter()
+        .iter()
         .find(|a| a.object.is_none() || a.object == object)
         .and_then(|a| d.field(&a.api_name));
     if alias.is_some() {
@@ -314,7 +314,7 @@ mod tests {
         let g = Grammar::embedded().unwrap();
         let d = lead();
         let m = ColumnMap::new(
-            &g,
+            g,
             &d,
             &headers(&[
                 "First Name",
@@ -347,7 +347,7 @@ mod tests {
         let g = Grammar::embedded().unwrap();
         let d = lead();
         let m = ColumnMap::new(
-            &g,
+            g,
             &d,
             &headers(&["Email", "Status", "Lead Source"]),
             Purpose::Create,

@@ -141,8 +141,8 @@ impl Home {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let last = stdout
             .lines()
-            .filter(|l| l.starts_with('{'))
-            .last()
+            .rev()
+            .find(|l| l.starts_with('{'))
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
             .unwrap_or(Value::Null);
         (
