@@ -121,11 +121,11 @@ impl Row {
 }
 
 /// What reading a file found: the rows to send, and those rejected.
-struct Read {
-    map: ColumnMap,
-    rows: Vec<Row>,
-    rejected: Vec<Rejected>,
-    total: u64,
+pub(super) struct Read {
+    pub(super) map: ColumnMap,
+    pub(super) rows: Vec<Row>,
+    pub(super) rejected: Vec<Rejected>,
+    pub(super) total: u64,
 }
 
 /// Why a file can't be run at all.
@@ -162,9 +162,15 @@ fn default_status(d: &ObjectDescribe) -> Option<String> {
         .map(|p| p.value.clone())
 }
 
-/// Reads and checks every row of `path` against `d`. Memory holds the checked rows (their
-/// fields), not the file.
-fn read_rows(g: &Grammar, d: &ObjectDescribe, path: &Path, me: &str) -> Result<Read, ImportError> {
+/// Reads and checks every row of `path` against `d` (a new record's defaults and required
+/// fields when creating). Memory holds the checked rows (their fields), not the file.
+pub(super) fn read_rows(
+    g: &Grammar,
+    d: &ObjectDescribe,
+    path: &Path,
+    me: &str,
+    purpose: Purpose,
+) -> Result<Read, ImportError> {
     let file_err =
         |e: &dyn std::fmt::Display| ImportError::File(path.display().to_string(), e.to_string());
     let mut rdr = csv::ReaderBuilder::new()
@@ -177,7 +183,7 @@ fn read_rows(g: &Grammar, d: &ObjectDescribe, path: &Path, me: &str) -> Result<R
         .iter()
         .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
         .collect();
-    let map = ColumnMap::new(g, d, &headers, Purpose::Create);
+    let map = ColumnMap::new(g, d, &headers, purpose);
     if map.mapped().is_empty() {
         return Err(ImportError::NoColumns(format!(
             "no column of {} names a {} field you can set (columns: {})",
@@ -186,8 +192,7 @@ fn read_rows(g: &Grammar, d: &ObjectDescribe, path: &Path, me: &str) -> Result<R
             headers.join(", ")
         )));
     }
-    let status = (d.name == "Lead").then(|| default_status(d)).flatten();
-    let owner = d.field("OwnerId").is_some_and(|f| f.createable);
+    let finish = new_record(d, me);
     let mut rows = Vec::new();
     let mut rejected = Vec::new();
     let mut total = 0;
@@ -211,20 +216,9 @@ fn read_rows(g: &Grammar, d: &ObjectDescribe, path: &Path, me: &str) -> Result<R
             continue;
         }
         total += 1;
-        let checked = map.row(&rec).and_then(|mut fields| {
-            if d.name == "Lead"
-                && !fields.contains_key("LastName")
-                && fields.contains_key("Company")
-            {
-                fields.insert("LastName".into(), json!(NOT_PROVIDED));
-            }
-            if let Some(s) = &status {
-                fields.entry("Status").or_insert_with(|| json!(s));
-            }
-            if owner {
-                fields.entry("OwnerId").or_insert_with(|| json!(me));
-            }
-            map.check_required(&fields).map(|()| fields)
+        let checked = map.row(&rec).and_then(|fields| match purpose {
+            Purpose::Create => finish(fields).and_then(|f| map.check_required(&f).map(|()| f)),
+            Purpose::Update => Ok(fields),
         });
         match checked {
             Ok(fields) => rows.push(Row { line, fields }),
@@ -237,6 +231,30 @@ fn read_rows(g: &Grammar, d: &ObjectDescribe, path: &Path, me: &str) -> Result<R
         rejected,
         total,
     })
+}
+
+/// A new record's defaults: a lead's LastName `[not provided]` when only a company is given, its
+/// default Status, and the owner (the user).
+fn new_record(
+    d: &ObjectDescribe,
+    me: &str,
+) -> impl Fn(Map<String, Json>) -> Result<Map<String, Json>, String> {
+    let status = (d.name == "Lead").then(|| default_status(d)).flatten();
+    let owner = d.field("OwnerId").is_some_and(|f| f.createable);
+    let lead = d.name == "Lead";
+    let me = me.to_string();
+    move |mut fields| {
+        if lead && !fields.contains_key("LastName") && fields.contains_key("Company") {
+            fields.insert("LastName".into(), json!(NOT_PROVIDED));
+        }
+        if let Some(s) = &status {
+            fields.entry("Status").or_insert_with(|| json!(s));
+        }
+        if owner {
+            fields.entry("OwnerId").or_insert_with(|| json!(me));
+        }
+        Ok(fields)
+    }
 }
 
 /// The plan that creates `rows`.
@@ -305,20 +323,17 @@ impl Agent {
             o.suggestions = vec!["add these as leads".into(), "add these as contacts".into()];
             return Ok(o);
         };
-        if cmd.op == FileOp::Update {
-            return Ok(Outcome::new(
-                Status::Invalid,
-                "updating records from a file is not supported yet; sayso can create them (\"add these as leads\")",
-            ));
-        }
         let object = cmd.object.api_name();
-        let d = self.describe_for_import(object).await?;
+        if cmd.op == FileOp::Update {
+            return self.update_from_file(g, path, phrase, object, opts).await;
+        }
+        let d = self.describe_for_import(object, true).await?;
         let Read {
             map,
             rows,
             rejected,
             total,
-        } = read_rows(g, &d, path, &self.me)?;
+        } = read_rows(g, &d, path, &self.me, Purpose::Create)?;
         let (rows, skipped) = if opts.allow_duplicates
             || !matches!(cmd.object, ObjectKind::Lead | ObjectKind::Contact)
         {
@@ -342,31 +357,38 @@ impl Agent {
         Ok(finish(out))
     }
 
-    async fn describe_for_import(
+    pub(super) async fn describe_for_import(
         &mut self,
         object: &str,
+        create: bool,
     ) -> Result<std::sync::Arc<ObjectDescribe>, ResolveError> {
+        let verb = if create { "create" } else { "update" };
         let d = match self.schema.describe(&self.org, object).await {
             Ok(d) => d,
             Err(crate::resolve::org::OrgError::Api {
                 status: 403 | 404, ..
             }) => {
                 return Err(ResolveError::Denied(format!(
-                    "you can't create {object} records"
+                    "you can't {verb} {object} records"
                 )));
             }
             Err(e) => return Err(ResolveError::Org(e)),
         };
-        if !d.createable {
+        if (create && !d.createable) || (!create && !d.updateable) {
             return Err(ResolveError::Denied(format!(
-                "you can't create {object} records"
+                "you can't {verb} {object} records"
             )));
         }
         Ok(d)
     }
 
     /// Previews (dry run), asks (`needs_confirmation`) or executes the plan of a file.
-    async fn run_import_plan(&mut self, phrase: &str, plan: Plan, opts: RunOptions) -> Outcome {
+    pub(super) async fn run_import_plan(
+        &mut self,
+        phrase: &str,
+        plan: Plan,
+        opts: RunOptions,
+    ) -> Outcome {
         let route = crate::plan::RouteOptions {
             bulk_threshold: opts.bulk_threshold,
             job_rows: self.job_rows,
@@ -395,7 +417,7 @@ impl Agent {
             o.pending = Some(plan);
             return o;
         }
-        self.execute(phrase, &plan, opts).await
+        self.execute_with(phrase, &plan, opts, true).await
     }
 
     /// Applies the plan an [`Agent::import_file`] outcome holds pending (after the person said
@@ -410,7 +432,7 @@ impl Agent {
             return Outcome::new(Status::Applied, "nothing to create");
         };
         let start = self.org.calls();
-        let mut out = self.execute(phrase, &plan, opts).await;
+        let mut out = self.execute_with(phrase, &plan, opts, true).await;
         out.api_calls = u64::from(self.org.calls() - start) + prepared.api_calls;
         out.mapping = prepared.mapping.take();
         out.skipped = prepared.skipped.take();

@@ -8,6 +8,7 @@
 //! binary and tests.
 
 mod dupes;
+mod file_update;
 pub mod import;
 pub mod session;
 

@@ -559,3 +559,71 @@ fn a_small_file_previews_its_mapping_and_skips_duplicates_unless_allowed() {
         2
     );
 }
+
+/// A file of updates through a terminal: the preview shows `old → new`, someone changes one of
+/// the records before the person says yes, and that one is reported as a conflict and left as
+/// the other person made it; the rest are applied.
+#[test]
+fn a_file_of_updates_guards_each_record_against_changes_made_since_the_preview() {
+    use rexpect::reader::Options;
+    use rexpect::session::spawn_with_options;
+
+    let h = Home::dana();
+    let opps = query(&format!(
+        "SELECT Id, Name, Amount FROM Opportunity WHERE OwnerId = '{DANA_ID}' AND IsClosed = false AND Amount != null ORDER BY Name LIMIT 3"
+    ));
+    assert_eq!(opps.len(), 3);
+    let id = |k: usize| opps[k]["Id"].as_str().unwrap().to_string();
+    let name2 = opps[2]["Name"].as_str().unwrap().to_string();
+    let file = h.path().join("forecast.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "Id,Name,Amount,Next Step\n{},,111111,Send forecast\n{},,222222,Send forecast\n,\"{name2}\",333333,Send forecast\n,No Such Deal,1,x\n",
+            id(0),
+            id(1)
+        ),
+    )
+    .unwrap();
+    // a terminal: the file's changes are previewed and asked about
+    let mut c = Command::new(BIN);
+    c.args([
+        "run",
+        "--file",
+        file.to_str().unwrap(),
+        "update these opportunities",
+    ])
+    .env("SAYSO_HOME", h.path())
+    .env("SAYSO_TODAY", "2026-11-18")
+    .env("NO_COLOR", "1")
+    .env("TERM", "dumb")
+    .env_remove("RUST_LOG")
+    .env_remove("SAYSO_PROFILE");
+    let mut p = spawn_with_options(c, Options::new().timeout_ms(Some(30_000))).unwrap();
+    p.exp_string("rejected line 5: no Opportunity named `No Such Deal`")
+        .unwrap();
+    p.exp_string("Amount: ").unwrap();
+    p.exp_string("apply 3 change(s)? [y/N]").unwrap();
+    // someone else changes the second deal before the person says yes
+    admin(async |o| {
+        o.update("Opportunity", &id(1), json!({"Amount": 5}), None)
+            .await
+            .unwrap()
+    });
+    p.send_line("y").unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("changed by someone else"), "{rest}");
+    let now = query(&format!(
+        "SELECT Id, Amount, NextStep FROM Opportunity WHERE Id IN ('{}', '{}', '{}') ORDER BY Name",
+        id(0),
+        id(1),
+        id(2)
+    ));
+    let amounts: Vec<f64> = now.iter().map(|r| r["Amount"].as_f64().unwrap()).collect();
+    assert_eq!(amounts, [111_111.0, 5.0, 333_333.0], "{now:?}");
+    assert_eq!(now[0]["NextStep"], "Send forecast");
+    assert_ne!(
+        now[1]["NextStep"], "Send forecast",
+        "the conflicting record is left whole"
+    );
+}

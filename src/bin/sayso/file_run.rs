@@ -26,7 +26,7 @@ pub async fn run(
     if out.status == Status::NeedsConfirmation && interactive {
         render(&out);
         if ask(&format!(
-            "create {} record(s)? [y/N] ",
+            "apply {} change(s)? [y/N] ",
             out.count.unwrap_or(0)
         )) {
             out = agent.import_confirm(phrase, &mut out, opts.run).await;
