@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use serde_json::{Value as Json, json};
+use serde_json::Value as Json;
 
 use super::import::{ImportError, ImportOptions, Mapping, Read, Rejected, Row, read_rows};
 use super::{Agent, Outcome};
@@ -216,6 +216,7 @@ struct Targets {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn numbers_compare_by_value() {
