@@ -56,6 +56,15 @@ async fn read_fields(
     Ok(current)
 }
 
+/// Created records whose `CreatedDate` is not read before undo deletes them (Salesforce allows
+/// no `Id IN (…)` query of them).
+const UNREAD_CREATES: [&str; 4] = [
+    "ContentDocumentLink",
+    "ContentNote",
+    "ContentDocument",
+    "ContentVersion",
+];
+
 /// The current values of the records that `rows` updated (keyed by 15-character id), or the
 /// first read error.
 pub(super) async fn read_current(
@@ -64,7 +73,12 @@ pub(super) async fn read_current(
 ) -> Result<HashMap<String, Json>, OrgError> {
     let items = rows
         .iter()
-        .filter(|r| matches!(r.change.op, Op::Update | Op::Create))
+        .filter(|r| match r.change.op {
+            Op::Update => true,
+            // Content objects can't be read by id lists; a note is its author's alone anyway
+            Op::Create => !UNREAD_CREATES.contains(&r.change.sobject.as_str()),
+            Op::Delete => false,
+        })
         .filter_map(|r| {
             let id = r.change.record_id.clone()?;
             // a created record: when it was created, to tell whether anyone changed it since
