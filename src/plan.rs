@@ -189,7 +189,9 @@ impl Plan {
                 let same_obj = steps.iter().all(|s| s.sobject == steps[0].sobject);
                 if self.has_references() || !same_op {
                     Route::Composite
-                } else if steps.len() > opts.bulk_threshold && same_obj && steps[0].op == Op::Update
+                } else if steps.len() > opts.bulk_threshold
+                    && same_obj
+                    && matches!(steps[0].op, Op::Update | Op::Create)
                 {
                     Route::Bulk
                 } else {
@@ -261,6 +263,21 @@ impl Plan {
                         format!("{method} /composite/sobjects ({len} records)")
                     })
                     .collect()
+            }
+            Route::Bulk if self.steps[0].op == Op::Create => {
+                let per_job = opts.job_rows.max(1);
+                let mut calls = Self::bulk_job_calls(&self.steps[0].sobject, n.min(per_job));
+                calls[0] = format!("POST /jobs/ingest (insert {})", self.steps[0].sobject);
+                if n > per_job {
+                    calls.insert(
+                        0,
+                        format!(
+                            "{} Bulk API 2.0 jobs of at most {per_job} rows, each:",
+                            n.div_ceil(per_job)
+                        ),
+                    );
+                }
+                calls
             }
             Route::Bulk => Self::bulk_job_calls(&self.steps[0].sobject, n),
         }

@@ -9,6 +9,9 @@
 //!
 //! - [`lookup`] — record names for summaries, candidate details, undo phrases.
 
+mod dupes;
+mod file_update;
+pub mod import;
 pub mod lookup;
 
 use std::path::PathBuf;
@@ -107,6 +110,15 @@ pub struct Outcome {
     /// The journal entry written, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub journal_entry: Option<i64>,
+    /// A file run: how its columns map to fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<import::Mapping>,
+    /// A file run: rows skipped as duplicates, with what they match.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<Vec<import::Skipped>>,
+    /// A file run: rows not sent, with their line and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<Vec<import::Rejected>>,
     /// The plan waiting for confirmation ([`Agent::confirm`]); a dry run sets it too.
     #[serde(skip)]
     pub pending: Option<Plan>,
@@ -135,6 +147,9 @@ impl Outcome {
             suggestions: Vec::new(),
             calls: Vec::new(),
             journal_entry: None,
+            mapping: None,
+            skipped: None,
+            rejected: None,
             pending: None,
             streamed: None,
         }

@@ -11,6 +11,7 @@
 //! prints; progress is reported through a callback.
 
 mod bulkjob;
+mod insert;
 mod staged;
 mod undo;
 
@@ -349,6 +350,7 @@ pub async fn run(
         Route::Patch | Route::Post => r.single().await?,
         Route::Composite => r.composite().await?,
         Route::Collections => r.collections().await?,
+        Route::Bulk if plan.steps[0].op == Op::Create => r.bulk_insert().await?,
         Route::Bulk => r.bulk().await?,
     }
     r.finish(entry)
@@ -460,6 +462,18 @@ impl Run<'_, '_> {
             done += chunk.len();
             self.progress(done);
         }
+        Ok(())
+    }
+
+    /// Bulk API 2.0 insert jobs of at most `job_rows` rows for every step ([`insert`]).
+    async fn bulk_insert(&mut self) -> Result<(), ExecError> {
+        let all: Vec<usize> = (0..self.plan.steps.len()).collect();
+        let job_rows = self.opts.route.job_rows;
+        let (plan, ids) = (self.plan, &self.ids);
+        self.limit |=
+            insert::bulk_insert(self.org, self.journal, plan, ids, &all, job_rows, &mut self.tally)
+                .await?;
+        self.progress(self.plan.steps.len());
         Ok(())
     }
 
@@ -834,6 +848,19 @@ impl BulkCsv {
         // Writing to a Vec cannot fail.
         let _ = w.write_record(&header);
         BulkCsv { w, row: Vec::new() }
+    }
+
+    /// A CSV with `columns` only (inserts: no `Id` column).
+    fn without_id(columns: &[String]) -> BulkCsv {
+        let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+        // Writing to a Vec cannot fail.
+        let _ = w.write_record(columns);
+        BulkCsv { w, row: Vec::new() }
+    }
+
+    /// One row of cells as they are.
+    fn cells(&mut self, cells: &[String]) {
+        let _ = self.w.write_record(cells);
     }
 
     fn row<'a>(&mut self, id: &str, values: impl Iterator<Item = Option<&'a Json>>) {

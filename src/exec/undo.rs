@@ -56,6 +56,15 @@ async fn read_fields(
     Ok(current)
 }
 
+/// Created records whose `CreatedDate` is not read before undo deletes them (Salesforce allows
+/// no `Id IN (…)` query of them).
+const UNREAD_CREATES: [&str; 4] = [
+    "ContentDocumentLink",
+    "ContentNote",
+    "ContentDocument",
+    "ContentVersion",
+];
+
 /// The current values of the records that `rows` updated (keyed by 15-character id), or the
 /// first read error.
 pub(super) async fn read_current(
@@ -64,15 +73,24 @@ pub(super) async fn read_current(
 ) -> Result<HashMap<String, Json>, OrgError> {
     let items = rows
         .iter()
-        .filter(|r| r.change.op == Op::Update)
+        .filter(|r| match r.change.op {
+            Op::Update => true,
+            // Content objects can't be read by id lists; a note is its author's alone anyway
+            Op::Create => !UNREAD_CREATES.contains(&r.change.sobject.as_str()),
+            Op::Delete => false,
+        })
         .filter_map(|r| {
             let id = r.change.record_id.clone()?;
-            let fields = r
-                .change
-                .new
-                .as_object()
-                .map(|o| o.keys().cloned().collect())
-                .unwrap_or_default();
+            // a created record: when it was created, to tell whether anyone changed it since
+            let fields = if r.change.op == Op::Create {
+                vec!["CreatedDate".to_string()]
+            } else {
+                r.change
+                    .new
+                    .as_object()
+                    .map(|o| o.keys().cloned().collect())
+                    .unwrap_or_default()
+            };
             Some((r.change.sobject.clone(), id, fields))
         });
     read_fields(org, items).await
@@ -200,6 +218,24 @@ pub(super) fn revert_of(c: &PlannedChange, current: &HashMap<String, Json>) -> R
     }
 }
 
+/// A record the entry created that someone changed since (its `LastModifiedDate` is no longer
+/// its `CreatedDate`): undo keeps it, as a conflict, instead of deleting it. A record gone or no
+/// longer visible is not a conflict (its delete finds it gone).
+fn changed_since_created(c: &PlannedChange, current: &HashMap<String, Json>) -> Option<Failure> {
+    let id = c.record_id.clone().unwrap_or_default();
+    let key: String = id.chars().take(15).collect();
+    let cur = current.get(&key)?;
+    let created = cur.get("CreatedDate").and_then(Json::as_str)?;
+    let modified = cur.get("LastModifiedDate").and_then(Json::as_str)?;
+    (created != modified).then(|| Failure {
+        id: Some(id),
+        name: c.name.clone(),
+        error: format!(
+            "changed since it was created (last modified {modified}); kept, not deleted"
+        ),
+    })
+}
+
 /// The update that puts an entry's old values back.
 fn restore_step(c: &PlannedChange, reference: String) -> Step {
     Step {
@@ -314,6 +350,18 @@ async fn revert_plan(org: &Org, journal: &Journal, entry: i64) -> Result<RevertP
             },
             Op::Create => {
                 if id.is_empty() {
+                    continue;
+                }
+                if read_error.is_none()
+                    && let Some(f) = changed_since_created(c, &current)
+                {
+                    let kept = PlannedChange {
+                        op: Op::Delete,
+                        old: c.new.clone(),
+                        new: json!({}),
+                        ..c.clone()
+                    };
+                    conflicts.push((kept, f, None));
                     continue;
                 }
                 steps.push(Step {

@@ -24,6 +24,13 @@ pub(crate) fn parse_command(g: &Grammar, text: &str, today: NaiveDate) -> Parsed
         vec![not_understood(g, text)]
     } else {
         let toks = question_first(g, normalize(g, toks));
+        if let Some(list) = super::list::list_clauses(g, &toks, today) {
+            return ParsedCommand {
+                input: text.to_string(),
+                today,
+                clauses: list,
+            };
+        }
         let mut clauses = split_and_build(g, &toks, today);
         if clauses.iter().any(is_not_understood)
             && let Some(topical) = topic_first(g, &toks, today)

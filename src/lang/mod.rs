@@ -17,6 +17,7 @@ pub(crate) mod entity;
 pub mod grammar;
 pub mod intent;
 pub(crate) mod lexer;
+pub mod list;
 pub(crate) mod matcher;
 pub(crate) mod normalize;
 pub(crate) mod pattern;
@@ -27,6 +28,7 @@ pub use intent::{
     Intent, ObjectKind, ParsedCommand, PersonName, Priority, QuestionKind, Rank, RankBy,
     RecordFilter, RecordRef, Span, Target, Value, ValueHint,
 };
+pub use list::{FileCommand, FileOp};
 
 use chrono::NaiveDate;
 
@@ -45,5 +47,11 @@ impl Grammar {
     /// Parse a phrase with this grammar, relative dates computed from `today`. See [`parse`].
     pub fn parse(&self, text: &str, today: NaiveDate) -> ParsedCommand {
         clause::parse_command(self, text, today)
+    }
+
+    /// What a phrase said about a file of rows ("add these as leads", "update the
+    /// opportunities in forecast.csv"); see [`list::file_command`].
+    pub fn file_command(&self, text: &str) -> Option<FileCommand> {
+        list::file_command(self, text)
     }
 }

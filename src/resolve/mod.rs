@@ -15,6 +15,7 @@
 
 mod activity;
 pub mod answer;
+pub mod columns;
 pub mod field;
 pub mod filter;
 mod intent;

@@ -11,6 +11,7 @@ mod exactly_once_cli;
 mod lang_cli;
 mod lang_corpus;
 mod lang_fuzz;
+mod lists;
 mod mcp;
 mod piped_sandbox;
 mod run_agent;

@@ -32,6 +32,12 @@ pub struct Args {
     /// The profile (logged-in user) to run as.
     #[arg(long, env = "SAYSO_PROFILE", default_value = "default")]
     profile: String,
+    /// Run the phrase over the rows of this CSV file ("add these as leads").
+    #[arg(long, value_name = "CSV")]
+    file: Option<std::path::PathBuf>,
+    /// With --file: create rows that match existing leads or contacts (or earlier rows) too.
+    #[arg(long, requires = "file")]
+    allow_duplicates: bool,
     /// Read voice-note transcripts from stdin and split them into commands (see piped.rs).
     #[arg(long)]
     notes: bool,
@@ -64,6 +70,26 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
             max_records: args.max_records,
             bulk_threshold: args.bulk_threshold,
         };
+        // "add the leads in prospects.csv" names its file itself
+        let named = (args.phrase.len() == 1 && args.phrase[0] != "-")
+            .then(|| sayso::lang::Grammar::embedded().ok())
+            .flatten()
+            .and_then(|g| g.file_command(&args.phrase.join(" ")))
+            .and_then(|c| c.path)
+            .map(std::path::PathBuf::from);
+        if let Some(file) = args.file.as_ref().or(named.as_ref()) {
+            let phrase = args.phrase.join(" ");
+            let interactive = !args.json && std::io::stdin().is_terminal();
+            let import = sayso::app::import::ImportOptions {
+                run: opts,
+                allow_duplicates: args.allow_duplicates,
+            };
+            let code =
+                crate::file_run::run(&mut agent, file, &phrase, import, args.json, interactive)
+                    .await;
+            budget_warning(&home, &args.profile);
+            return Ok(code);
+        }
         let dash = args.phrase.len() == 1 && args.phrase[0] == "-";
         if args.notes || dash || args.phrase.is_empty() {
             let piped = crate::piped::PipedOptions {

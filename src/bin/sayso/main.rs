@@ -11,6 +11,7 @@ mod cmd_mcp;
 mod cmd_parse;
 mod cmd_run;
 mod cmd_sandbox;
+mod file_run;
 mod firstrun;
 mod logging;
 mod piped;

@@ -69,16 +69,22 @@ impl Resolver<'_> {
         let mut display = String::new();
         match sobject {
             "Contact" | "Lead" => {
-                let p = person.clone().ok_or_else(|| {
-                    ResolveError::Invalid(format!("a new {sobject} needs a name"))
-                })?;
+                let p = person
+                    .clone()
+                    .or_else(|| columns::unnamed_lead(sobject, company))
+                    .ok_or_else(|| {
+                        ResolveError::Invalid(format!("a new {sobject} needs a name"))
+                    })?;
                 if let Some(first) = &p.first {
                     fields.insert("FirstName".into(), Val::Lit(json!(first)));
                 }
                 fields.insert("LastName".into(), Val::Lit(json!(p.last)));
-                display = format!("{} {}", p.first.clone().unwrap_or_default(), p.last)
-                    .trim()
-                    .to_string();
+                display = match (&person, company) {
+                    (None, Some(c)) => c.clone(),
+                    _ => format!("{} {}", p.first.clone().unwrap_or_default(), p.last)
+                        .trim()
+                        .to_string(),
+                };
                 if sobject == "Lead" {
                     let comp = company
                         .clone()

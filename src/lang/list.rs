@@ -1,0 +1,517 @@
+//! Lists of records to create in one phrase, typed or dictated: "add these companies as leads:
+//! Vandelay Industries, Kramerica and Pendant Publishing", "add Jerry Seinfeld, Elaine Benes and
+//! George Costanza at Vandelay Industries as contacts", "create accounts for Hooli, Initech, Umbrella".
+//! A list becomes one [`Intent::CreateRecord`] clause per item, so the command is resolved,
+//! previewed, applied (all or nothing), journaled and undone like any compound command.
+//!
+//! Also reads the phrase that goes with a file of rows ("add these as leads", "add the leads in
+//! prospects.csv", "update the opportunities in forecast.csv") into a [`FileCommand`].
+//!
+//! Owns list recognition only; the words it relies on are lexicon classes (`create`, `update`,
+//! `list_lead`, `list_companies`, the `objects` words). Pure. Imports `lexer`, `normalize`, `build`
+//! (record references, text as said) and the intent types.
+
+use chrono::NaiveDate;
+
+use super::build::{Builder, text_of};
+use super::grammar::Grammar;
+use super::intent::{Clause, Intent, ObjectKind, PersonName, RecordRef};
+use super::lexer::{TokKind, Token, tokenize};
+use super::normalize::normalize;
+
+/// An item longer than this (in words) is not a name: the phrase is not a list.
+const MAX_ITEM_WORDS: usize = 8;
+
+/// Words that put an item's organisation after its name ("Jerry Seinfeld at Vandelay").
+const ORG_WORDS: [&str; 4] = ["at", "from", "of", "with"];
+
+/// What the items of a list are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ItemKind {
+    /// People: a contact's or a lead's name.
+    Person,
+    /// Companies: a lead with no person, or an account.
+    Company,
+}
+
+/// A list phrase taken apart: what to create, the items' tokens and an organisation said once
+/// for all of them.
+struct ListPhrase {
+    object: ObjectKind,
+    kind: ItemKind,
+    items: Vec<Vec<Token>>,
+    shared_org: Option<Vec<Token>>,
+}
+
+/// The clauses of a list phrase (one create per item), or `None` when `toks` (normalised) is not
+/// a list.
+pub(crate) fn list_clauses(g: &Grammar, toks: &[Token], today: NaiveDate) -> Option<Vec<Clause>> {
+    let phrase = list_phrase(g, toks)?;
+    let b = Builder { g, today };
+    let shared = phrase.shared_org.as_deref().filter(|o| !o.is_empty());
+    // An organisation said after the last item only ("A, B and C at Vandelay") is everyone's.
+    let split: Vec<(Vec<Token>, Option<Vec<Token>>)> = phrase
+        .items
+        .iter()
+        .map(|item| match phrase.kind {
+            ItemKind::Person => split_org(item),
+            ItemKind::Company => (item.clone(), None),
+        })
+        .collect();
+    let last_only = split.len() > 1
+        && split[..split.len() - 1].iter().all(|(_, o)| o.is_none())
+        && split.last().is_some_and(|(_, o)| o.is_some());
+    let tail_org = if last_only {
+        split.last().and_then(|(_, o)| o.clone())
+    } else {
+        None
+    };
+    let mut clauses = Vec::new();
+    for (name, own_org) in &split {
+        let org = own_org
+            .as_deref()
+            .or(tail_org.as_deref())
+            .or(shared)
+            .filter(|o| !o.is_empty());
+        let intent = item_intent(&b, phrase.object, phrase.kind, name, org)?;
+        clauses.push(Clause {
+            text: format!(
+                "create {} {}",
+                phrase.object.api_name().to_lowercase(),
+                lower(name)
+            ),
+            intent,
+        });
+    }
+    (!clauses.is_empty()).then_some(clauses)
+}
+
+fn item_intent(
+    b: &Builder<'_>,
+    object: ObjectKind,
+    kind: ItemKind,
+    name: &[Token],
+    org: Option<&[Token]>,
+) -> Option<Intent> {
+    let account_ref = |toks: &[Token]| {
+        let mut r: RecordRef = b.record_ref(toks);
+        r.object = Some(ObjectKind::Account);
+        r
+    };
+    let mut intent = Intent::CreateRecord {
+        object,
+        person: None,
+        name: None,
+        account: None,
+        company: None,
+        fields: Vec::new(),
+    };
+    let Intent::CreateRecord {
+        person,
+        name: record_name,
+        account,
+        company,
+        ..
+    } = &mut intent
+    else {
+        return None;
+    };
+    match (object, kind) {
+        (ObjectKind::Lead, ItemKind::Company) => *company = Some(text_of(name)),
+        (ObjectKind::Lead, ItemKind::Person) => {
+            *person = Some(person_name(name)?);
+            *company = org.map(text_of);
+        }
+        (ObjectKind::Contact, _) => {
+            *person = Some(person_name(name)?);
+            *account = org.map(account_ref);
+        }
+        (ObjectKind::Account, _) => *record_name = Some(text_of(name)),
+        (ObjectKind::Opportunity, _) => *account = Some(account_ref(name)),
+        _ => return None,
+    }
+    Some(intent)
+}
+
+/// A person's name as said; all-lowercase (dictated) words get capitals.
+fn person_name(toks: &[Token]) -> Option<PersonName> {
+    let names: Vec<String> = toks
+        .iter()
+        .filter(|t| !t.is_punct())
+        .map(|t| {
+            if t.raw.chars().any(char::is_uppercase) {
+                t.raw.clone()
+            } else {
+                let mut c = t.raw.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                    .unwrap_or_default()
+            }
+        })
+        .collect();
+    let (last, first) = names.split_last()?;
+    Some(PersonName {
+        first: (!first.is_empty()).then(|| first.join(" ")),
+        last: last.clone(),
+    })
+}
+
+fn lower(toks: &[Token]) -> String {
+    toks.iter()
+        .map(|t| t.word.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// "Jerry Seinfeld at Vandelay Industries" → (name, organisation).
+fn split_org(item: &[Token]) -> (Vec<Token>, Option<Vec<Token>>) {
+    match item
+        .iter()
+        .rposition(|t| ORG_WORDS.contains(&t.word.as_str()))
+    {
+        Some(i) if i > 0 && i + 1 < item.len() => {
+            (item[..i].to_vec(), Some(item[i + 1..].to_vec()))
+        }
+        _ => (item.to_vec(), None),
+    }
+}
+
+/// A plural object word at the start of `ws` ("leads", "contacts"): the object and its length.
+fn plural_object(g: &Grammar, ws: &[&str]) -> Option<(ObjectKind, usize)> {
+    (1..=2.min(ws.len()))
+        .rev()
+        .find_map(|n| match g.object_word(&ws[..n].join(" ")) {
+            Some((k, true)) => Some((k, n)),
+            _ => None,
+        })
+}
+
+fn words(toks: &[Token]) -> Vec<&str> {
+    toks.iter()
+        .map(|t| {
+            if t.kind == TokKind::Quoted {
+                "\u{0}"
+            } else {
+                t.word.as_str()
+            }
+        })
+        .collect()
+}
+
+/// Recognises the three list forms (see the module docs).
+fn list_phrase(g: &Grammar, toks: &[Token]) -> Option<ListPhrase> {
+    let ws = words(toks);
+    let verb = g.class_prefix("create", &ws)?;
+    let mut i = verb;
+    let lead = g.class_prefix("list_lead", &ws[i..]);
+    if let Some(n) = lead {
+        i += n;
+    }
+    // "add these companies as leads: A, B and C", "add these as contacts: A and B"
+    let as_object =
+        (i..ws.len()).find(|&k| ws[k] == "as" && plural_object(g, &ws[k + 1..]).is_some());
+    if lead.is_some()
+        && let Some(as_at) = as_object
+    {
+        let (object, n) = plural_object(g, &ws[as_at + 1..])?;
+        let noun = &ws[i..as_at];
+        let kind = if !noun.is_empty() && g.in_class("list_companies", noun) {
+            ItemKind::Company
+        } else {
+            ItemKind::Person
+        };
+        let mut k = as_at + 1 + n;
+        let mut shared_org = None;
+        if ws
+            .get(k)
+            .is_some_and(|w| ORG_WORDS.contains(w) || *w == "for")
+        {
+            let colon = (k..ws.len()).find(|&j| ws[j] == ":")?;
+            shared_org = Some(toks[k + 1..colon].to_vec());
+            k = colon;
+        }
+        let items = items_of(&toks[k..])?;
+        return Some(ListPhrase {
+            object,
+            kind: kind_for(object, kind),
+            items,
+            shared_org,
+        });
+    }
+    // "create accounts for X, Y, Z", "add the following contacts at Acme: A, B"
+    if let Some((object, n)) = plural_object(g, &ws[i..]) {
+        return objects_first(g, toks, &ws, i + n, object);
+    }
+    // "add Jerry Seinfeld, Elaine Benes and George Costanza at Vandelay Industries as contacts"
+    let as_at = (i..ws.len())
+        .rev()
+        .find(|&k| ws[k] == "as" && plural_object(g, &ws[k + 1..]).is_some())?;
+    let (object, n) = plural_object(g, &ws[as_at + 1..])?;
+    let after = as_at + 1 + n;
+    let shared_org = match ws.get(after) {
+        Some(w) if ORG_WORDS.contains(w) || *w == "for" => Some(toks[after + 1..].to_vec()),
+        Some(_) => return None,
+        None => None,
+    };
+    let items = items_of(&toks[i..as_at])?;
+    if items.len() < 2 {
+        return None;
+    }
+    Some(ListPhrase {
+        object,
+        kind: kind_for(object, ItemKind::Person),
+        items,
+        shared_org,
+    })
+}
+
+/// "create accounts for X, Y, Z": the object said first, then the list (after "for", "named",
+/// "called" or a colon), with an organisation for all of them before a colon.
+fn objects_first(
+    _g: &Grammar,
+    toks: &[Token],
+    ws: &[&str],
+    mut k: usize,
+    object: ObjectKind,
+) -> Option<ListPhrase> {
+    let mut shared_org = None;
+    if ws.get(k).is_some_and(|w| ORG_WORDS.contains(w))
+        && let Some(colon) = (k..ws.len()).find(|&j| ws[j] == ":")
+    {
+        shared_org = Some(toks[k + 1..colon].to_vec());
+        k = colon;
+    }
+    if ws
+        .get(k)
+        .is_some_and(|w| matches!(*w, "for" | "named" | "called"))
+    {
+        k += 1;
+    }
+    let items = items_of(&toks[k..])?;
+    Some(ListPhrase {
+        object,
+        kind: kind_for(object, ItemKind::Person),
+        items,
+        shared_org,
+    })
+}
+
+/// Accounts and opportunities are named by companies whatever the noun said.
+fn kind_for(object: ObjectKind, said: ItemKind) -> ItemKind {
+    match object {
+        ObjectKind::Account | ObjectKind::Opportunity => ItemKind::Company,
+        _ => said,
+    }
+}
+
+/// Splits a list at commas, semicolons and its last "and" ("A, B and C", "A, B, and C", "A and
+/// B"). A company's own "and" survives when commas separate the items ("Procter and Gamble,
+/// Kramerica"). `None` when an item is empty or too long to be a name.
+fn items_of(toks: &[Token]) -> Option<Vec<Vec<Token>>> {
+    let toks: Vec<Token> = toks.iter().skip_while(|t| t.is_punct()).cloned().collect();
+    let mut chunks: Vec<Vec<Token>> = vec![Vec::new()];
+    for t in &toks {
+        if t.is_punct() && matches!(t.word.as_str(), "," | ";") {
+            chunks.push(Vec::new());
+        } else if let Some(c) = chunks.last_mut() {
+            c.push(t.clone());
+        }
+    }
+    let mut items: Vec<Vec<Token>> = Vec::new();
+    let n = chunks.len();
+    for (ci, mut chunk) in chunks.into_iter().enumerate() {
+        while chunk.last().is_some_and(Token::is_punct) {
+            chunk.pop();
+        }
+        if chunk.first().is_some_and(is_and) && ci > 0 {
+            chunk.remove(0);
+        }
+        // the last "and" of the list splits the last chunk ("B and C")
+        let and_at = (ci + 1 == n)
+            .then(|| chunk.iter().rposition(is_and))
+            .flatten()
+            .filter(|&a| a > 0 && a + 1 < chunk.len());
+        match and_at {
+            Some(a) => {
+                items.push(chunk[..a].to_vec());
+                items.push(chunk[a + 1..].to_vec());
+            }
+            None => items.push(chunk),
+        }
+    }
+    let ok = !items.is_empty()
+        && items.iter().all(|it| {
+            let n = it.iter().filter(|t| !t.is_punct()).count();
+            n > 0 && n <= MAX_ITEM_WORDS && !it.iter().any(|t| t.word == ":")
+        });
+    ok.then_some(items)
+}
+
+fn is_and(t: &Token) -> bool {
+    t.kind == TokKind::Word && matches!(t.word.as_str(), "and" | "&" | "plus")
+}
+
+/// Whether a file's rows are created or update existing records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileOp {
+    /// "add these as leads", "import prospects.csv as leads".
+    Create,
+    /// "update the opportunities in forecast.csv".
+    Update,
+}
+
+/// What a phrase said about a file of rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileCommand {
+    /// Create or update.
+    pub op: FileOp,
+    /// The object the rows are.
+    pub object: ObjectKind,
+    /// A `.csv` path named in the phrase, as said.
+    pub path: Option<String>,
+}
+
+/// Reads the phrase that goes with a file ("add these as leads", "add the leads in
+/// prospects.csv", "update the opportunities in forecast.csv"): the verb says create or update,
+/// the first object word says what the rows are. `None` when either is missing.
+pub fn file_command(g: &Grammar, text: &str) -> Option<FileCommand> {
+    let path = text
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| matches!(c, '"' | '\'' | ',' | ';' | ':')))
+        .find(|w| w.to_lowercase().ends_with(".csv"))
+        .map(str::to_string);
+    let rest = match &path {
+        Some(p) => text.replace(p.as_str(), " "),
+        None => text.to_string(),
+    };
+    let toks = normalize(g, tokenize(&rest));
+    let ws = words(&toks);
+    let op = if g.class_prefix("update", &ws).is_some() {
+        FileOp::Update
+    } else if g.class_prefix("create", &ws).is_some() || ws.first() == Some(&"import") {
+        FileOp::Create
+    } else {
+        return None;
+    };
+    let object = (0..ws.len()).find_map(|k| {
+        (1..=2.min(ws.len() - k))
+            .rev()
+            .find_map(|n| g.object_word(&ws[k..k + n].join(" ")).map(|(o, _)| o))
+    })?;
+    matches!(
+        object,
+        ObjectKind::Lead | ObjectKind::Contact | ObjectKind::Account | ObjectKind::Opportunity
+    )
+    .then_some(FileCommand { op, object, path })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clauses(text: &str) -> Vec<Intent> {
+        let g = Grammar::embedded().unwrap();
+        let today = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+        g.parse(text, today)
+            .clauses
+            .into_iter()
+            .map(|c| c.intent)
+            .collect()
+    }
+
+    fn created(i: &Intent) -> (ObjectKind, String, Option<String>, Option<String>) {
+        let Intent::CreateRecord {
+            object,
+            person,
+            name,
+            account,
+            company,
+            ..
+        } = i
+        else {
+            panic!("not a create: {i:?}")
+        };
+        let who = person
+            .as_ref()
+            .map(|p| format!("{} {}", p.first.clone().unwrap_or_default(), p.last))
+            .or(name.clone())
+            .unwrap_or_default();
+        (
+            *object,
+            who.trim().to_string(),
+            account.as_ref().map(|a| a.text.clone()),
+            company.clone(),
+        )
+    }
+
+    #[test]
+    fn companies_as_leads() {
+        let cs = clauses(
+            "add these companies as leads: Vandelay Industries, Kramerica and Pendant Publishing",
+        );
+        assert_eq!(cs.len(), 3);
+        let got: Vec<_> = cs.iter().map(created).collect();
+        assert_eq!(
+            got[0],
+            (
+                ObjectKind::Lead,
+                String::new(),
+                None,
+                Some("Vandelay Industries".into())
+            )
+        );
+        assert_eq!(got[2].3.as_deref(), Some("Pendant Publishing"));
+    }
+
+    #[test]
+    fn people_at_one_account_as_contacts() {
+        let cs = clauses(
+            "add Jerry Seinfeld, Elaine Benes and George Costanza at Vandelay Industries as contacts",
+        );
+        let got: Vec<_> = cs.iter().map(created).collect();
+        assert_eq!(got.len(), 3);
+        for (k, who) in ["Jerry Seinfeld", "Elaine Benes", "George Costanza"]
+            .iter()
+            .enumerate()
+        {
+            assert_eq!(got[k].0, ObjectKind::Contact);
+            assert_eq!(got[k].1, *who);
+            assert_eq!(got[k].2.as_deref(), Some("vandelay industries"));
+        }
+    }
+
+    #[test]
+    fn accounts_for_a_list() {
+        let got: Vec<_> = clauses("create accounts for Hooli, Initech, Umbrella Corp")
+            .iter()
+            .map(created)
+            .collect();
+        let names: Vec<&str> = got.iter().map(|g| g.1.as_str()).collect();
+        assert_eq!(names, ["Hooli", "Initech", "Umbrella Corp"]);
+        assert!(got.iter().all(|g| g.0 == ObjectKind::Account));
+    }
+
+    #[test]
+    fn single_creates_are_not_lists() {
+        let cs = clauses("add Sam Flynn from ENCOM as a new lead");
+        assert_eq!(cs.len(), 1);
+        assert_eq!(created(&cs[0]).1, "Sam Flynn");
+        assert_eq!(created(&cs[0]).3.as_deref(), Some("ENCOM"));
+    }
+
+    #[test]
+    fn file_phrases() {
+        let g = Grammar::embedded().unwrap();
+        let f = file_command(g, "add these as leads").unwrap();
+        assert_eq!(
+            (f.op, f.object, f.path),
+            (FileOp::Create, ObjectKind::Lead, None)
+        );
+        let f = file_command(g, "update the opportunities in forecast.csv").unwrap();
+        assert_eq!(f.op, FileOp::Update);
+        assert_eq!(f.object, ObjectKind::Opportunity);
+        assert_eq!(f.path.as_deref(), Some("forecast.csv"));
+        assert!(file_command(g, "show my open deals").is_none());
+    }
+}

@@ -1,0 +1,626 @@
+//! Issue 19, lists and files, through the real binary against one sandbox org served in-process:
+//!
+//! - inline lists ("add these companies as leads: A, B and C", "add X, Y and Z at Vandelay
+//!   Industries as contacts", "create accounts for X, Y, Z") create one record per item in one
+//!   journaled command; undo deletes them, and keeps (as a conflict) one changed since;
+//! - a 5,000-row lead file with 20 rows matching existing leads and contacts, 5 rows repeated in
+//!   the file and 3 invalid rows creates exactly the other 4,972 in at most 12 API calls, reports
+//!   the 25 skipped and the 3 rejected with their lines; undo deletes exactly what it created;
+//! - a small file: the column mapping (labels, aliases, a typo) in a dry run, a phrase naming
+//!   its `.csv`, duplicates skipped unless `--allow-duplicates`, exit codes.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sayso");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+const DANA: &str = "dana.reyes@demo.sayso.dev";
+const DANA_ID: &str = "005Dm0000000003IAA";
+const ADMIN: &str = "admin@demo.sayso.dev";
+
+struct Served {
+    url: String,
+    sandbox: sayso::sandbox::Sandbox,
+}
+
+/// The org; it lives on a background thread until the test binary exits.
+fn org() -> &'static Served {
+    static ORG: OnceLock<Served> = OnceLock::new();
+    ORG.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let sandbox = sayso::sandbox::Sandbox::open(sayso::sandbox::SandboxOptions {
+                    today: chrono::NaiveDate::from_ymd_opt(2026, 11, 18),
+                    ..Default::default()
+                })
+                .unwrap();
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let url = format!("http://{}", listener.local_addr().unwrap());
+                let served = sandbox.clone();
+                tokio::spawn(async move {
+                    served
+                        .serve(listener, std::future::pending())
+                        .await
+                        .unwrap();
+                });
+                tx.send(Served { url, sandbox }).unwrap();
+                std::future::pending::<()>().await;
+            });
+        });
+        rx.recv().unwrap()
+    })
+}
+
+/// Runs `f` with an administrator's handle on the org.
+fn admin<T>(f: impl AsyncFnOnce(&sayso::salesforce::Org) -> T) -> T {
+    let served = org();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let token = served.sandbox.mint_token(ADMIN).unwrap();
+        let client = sayso::salesforce::Client::new(sayso::salesforce::ClientOptions::new(
+            url::Url::parse(&served.url).unwrap(),
+            sayso::auth::Secret::new(token),
+        ))
+        .unwrap();
+        let org = sayso::salesforce::Org::over(client);
+        f(&org).await
+    })
+}
+
+fn query(soql: &str) -> Vec<Value> {
+    admin(async |o| o.query_all(soql).await.unwrap())
+}
+
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn dana() -> Home {
+        let h = Home {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let key = format!("{ROOT}/src/sandbox/demo-org/keys/demo-jwt.key");
+        let out = h
+            .sayso(&[
+                "login",
+                "--instance-url",
+                &org().url,
+                "--jwt",
+                "--client-id",
+                "sayso-cli",
+                "--username",
+                DANA,
+                "--jwt-key",
+                &key,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        h
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn sayso(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("SAYSO_HOME", self.path())
+            .env("SAYSO_TODAY", "2026-11-18")
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .env_remove("SAYSO_PROFILE")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `sayso ARGS`; returns (exit code, the last JSON line of stdout, stderr).
+    fn json(&self, args: &[&str]) -> (i32, Value, String) {
+        let out = self.sayso(args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let last = stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .unwrap_or(Value::Null);
+        (
+            out.status.code().unwrap_or(-1),
+            last,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+fn created_ids(out: &Value) -> Vec<String> {
+    out["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["op"] == "create")
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn count(soql: &str) -> usize {
+    query(soql).len()
+}
+
+#[test]
+fn inline_lists_create_one_record_each_and_undo_deletes_them() {
+    let h = Home::dana();
+    let (code, out, err) = h.json(&[
+        "run",
+        "--json",
+        "create accounts for Kramerica Industries, Pendant Publishing and Bania Comedy",
+    ]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{out} {err}"
+    );
+    let accounts = created_ids(&out);
+    assert_eq!(accounts.len(), 3, "{out}");
+    let names = query(
+        "SELECT Name FROM Account WHERE Name IN ('Kramerica Industries', 'Pendant Publishing', 'Bania Comedy')",
+    );
+    assert_eq!(names.len(), 3);
+
+    let (code, out, err) = h.json(&[
+        "run",
+        "--json",
+        "add these companies as leads: Vandelay Industries, Kramerica Industries and Pendant Publishing",
+    ]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{out} {err}"
+    );
+    let leads = created_ids(&out);
+    assert_eq!(leads.len(), 3);
+    let rows = query(&format!(
+        "SELECT LastName, Company, Status, OwnerId FROM Lead WHERE Id IN ('{}')",
+        leads.join("','")
+    ));
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        assert_eq!(r["LastName"], "[not provided]", "{r}");
+        assert_eq!(r["Status"], "Open - Not Contacted", "{r}");
+        assert_eq!(&r["OwnerId"].as_str().unwrap()[..15], &DANA_ID[..15]);
+    }
+
+    let (code, out, err) = h.json(&[
+        "run",
+        "--json",
+        "add Jerry Seinfeld, Elaine Benes and George Costanza at Vandelay Industries as contacts",
+    ]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{out} {err}"
+    );
+    let contacts = created_ids(&out);
+    let rows = query(&format!(
+        "SELECT FirstName, LastName, AccountId FROM Contact WHERE Id IN ('{}') ORDER BY LastName",
+        contacts.join("','")
+    ));
+    let people: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["FirstName"].as_str().unwrap(),
+                r["LastName"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        people,
+        ["Elaine Benes", "George Costanza", "Jerry Seinfeld"]
+    );
+    // the demo org's Vandelay Industries
+    let vandelay = "001Dm0000000016";
+    assert!(
+        rows.iter()
+            .all(|r| &r["AccountId"].as_str().unwrap()[..15] == vandelay),
+        "{rows:?}"
+    );
+
+    // undo the contacts: exactly those three go
+    let (code, out, err) = h.json(&["undo", "--json"]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{out} {err}"
+    );
+    let left = query(&format!(
+        "SELECT Id FROM Contact WHERE Id IN ('{}')",
+        contacts.join("','")
+    ));
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(
+        count("SELECT Id FROM Account WHERE Name = 'Vandelay Industries'"),
+        1
+    );
+    assert_eq!(
+        count("SELECT Id FROM Account WHERE Name = 'Bania Comedy'"),
+        1
+    );
+
+    // someone renames one lead; undoing the leads keeps that one, as a conflict
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    admin(async |o| {
+        o.update("Lead", &leads[1], json!({"Company": "Kramerica Inc"}), None)
+            .await
+            .unwrap()
+    });
+    let (code, out, _) = h.json(&["undo", "--json"]);
+    assert_eq!(code, 1, "{out}");
+    let kept = query(&format!(
+        "SELECT Id, Company FROM Lead WHERE Id IN ('{}')",
+        leads.join("','")
+    ));
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0]["Company"], "Kramerica Inc");
+    let failures = out["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{out}");
+    assert!(
+        failures[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("changed since it was created"),
+        "{out}"
+    );
+}
+
+/// Seeds `n` leads owned by Dana: "Seed{k} Existing", seed{k}@dup.example, company "Seed Co".
+fn seed_leads(n: usize, tag: &str) {
+    let records: Vec<Value> = (0..n)
+        .map(|k| json!({"attributes": {"type": "Lead"}, "FirstName": format!("{tag}{k}"), "LastName": "Existing",
+            "Email": format!("{tag}{k}@dup.example"), "Company": format!("{tag} Co"), "Status": "Open - Not Contacted", "OwnerId": DANA_ID}))
+        .collect();
+    admin(async |o| o.collection("POST", records, true).await.unwrap());
+}
+
+fn seed_contacts(n: usize, tag: &str) {
+    let records: Vec<Value> = (0..n)
+        .map(|k| json!({"attributes": {"type": "Contact"}, "FirstName": format!("{tag}{k}"), "LastName": "Contact",
+            "Email": format!("{tag}{k}@dupc.example"), "OwnerId": DANA_ID}))
+        .collect();
+    admin(async |o| o.collection("POST", records, true).await.unwrap());
+}
+
+#[test]
+fn five_thousand_rows_skip_duplicates_reject_bad_rows_and_undo() {
+    seed_leads(15, "bigseed");
+    seed_contacts(5, "bigseedc");
+    let h = Home::dana();
+    let mut csv =
+        String::from("First Name,Last Name,Email Address,Company Name,Lead Status,Shoe Size\n");
+    let mut line = 1;
+    let mut dup_lines = Vec::new();
+    let mut repeat_lines = Vec::new();
+    let mut bad_lines = Vec::new();
+    let mut unique = 0;
+    let mut k = 0;
+    while line < 5001 {
+        line += 1;
+        let row = match line {
+            // existing leads by email (any case), by name and company; existing contacts by email
+            l if l % 250 == 7 && dup_lines.len() < 10 => {
+                dup_lines.push(l);
+                format!(
+                    "New,Person{l},BIGSEED{}@DUP.example,Other Co,,",
+                    dup_lines.len() - 1
+                )
+            }
+            l if l % 250 == 9 && dup_lines.len() >= 10 && dup_lines.len() < 15 => {
+                dup_lines.push(l);
+                format!("bigseed{},Existing,,bigseed Co,,42", dup_lines.len() - 1)
+            }
+            l if l % 250 == 11 && dup_lines.len() >= 15 && dup_lines.len() < 20 => {
+                dup_lines.push(l);
+                format!(
+                    "Any,One{l},bigseedc{}@dupc.example,Some Co,,",
+                    dup_lines.len() - 16
+                )
+            }
+            // a row said twice
+            l if l % 900 == 450 && repeat_lines.len() < 5 => {
+                repeat_lines.push(l);
+                format!(
+                    "Row,Number{},row{}@import.example,Import Co {},,",
+                    k - 1,
+                    k - 1,
+                    k - 1
+                )
+            }
+            l if l == 1000 || l == 2000 || l == 3000 => {
+                bad_lines.push(l);
+                match l {
+                    1000 => "Bad,Email,not-an-email,Import Co,,".to_string(),
+                    2000 => "Bad,Status,bad.status@import.example,Import Co,Maybe,".to_string(),
+                    _ => "Nameless,,,,,".to_string(),
+                }
+            }
+            _ => {
+                unique += 1;
+                k += 1;
+                format!(
+                    "Row,Number{},row{}@import.example,Import Co {},working - contacted,7",
+                    k - 1,
+                    k - 1,
+                    k - 1
+                )
+            }
+        };
+        csv.push_str(&row);
+        csv.push('\n');
+    }
+    assert_eq!(
+        (dup_lines.len(), repeat_lines.len(), bad_lines.len()),
+        (20, 5, 3)
+    );
+    assert_eq!(unique, 4972);
+    let file = h.path().join("prospects.csv");
+    std::fs::write(&file, csv).unwrap();
+
+    let (code, out, err) = h.json(&[
+        "run",
+        "--json",
+        "--yes",
+        "--file",
+        file.to_str().unwrap(),
+        "add these as leads",
+    ]);
+    assert_eq!(code, 1, "rows were rejected: {err}");
+    assert_eq!(out["status"], "invalid", "{}", out["message"]);
+    assert_eq!(out["count"], 4972, "{}", out["message"]);
+    let created = created_ids(&out);
+    assert_eq!(created.len(), 4972);
+    assert!(
+        out["api_calls"].as_u64().unwrap() <= 12,
+        "api_calls {}",
+        out["api_calls"]
+    );
+    let skipped = out["skipped"].as_array().unwrap();
+    let mut lines: Vec<u64> = skipped
+        .iter()
+        .map(|s| s["line"].as_u64().unwrap())
+        .collect();
+    lines.sort_unstable();
+    let mut want: Vec<u64> = dup_lines
+        .iter()
+        .chain(&repeat_lines)
+        .map(|&l| l as u64)
+        .collect();
+    want.sort_unstable();
+    assert_eq!(lines, want);
+    for s in skipped {
+        let l = s["line"].as_u64().unwrap() as usize;
+        if repeat_lines.contains(&l) {
+            assert!(s["matches_line"].as_u64().unwrap() < l as u64, "{s}");
+        } else {
+            let m = &s["matches"];
+            assert!(m["sobject"] == "Lead" || m["sobject"] == "Contact", "{s}");
+            assert!(m["id"].as_str().unwrap().len() >= 15, "{s}");
+        }
+    }
+    let rejected = out["rejected"].as_array().unwrap();
+    let bad: Vec<u64> = rejected
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(bad, [1000, 2000, 3000]);
+    assert!(
+        rejected[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not an email"),
+        "{}",
+        rejected[0]
+    );
+    assert!(
+        rejected[1]["reason"].as_str().unwrap().contains("Maybe"),
+        "{}",
+        rejected[1]
+    );
+    assert!(
+        rejected[2]["reason"].as_str().unwrap().contains("required"),
+        "{}",
+        rejected[2]
+    );
+    assert_eq!(out["mapping"]["left_out"], json!(["Shoe Size"]));
+    assert_eq!(out["mapping"]["columns"]["Email Address"], "Email");
+
+    let in_org = count("SELECT Id FROM Lead WHERE Email LIKE '%@import.example'");
+    assert_eq!(in_org, 4972);
+
+    let (code, out, err) = h.json(&["undo", "--json"]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{} {err}",
+        out["message"]
+    );
+    assert_eq!(
+        count("SELECT Id FROM Lead WHERE Email LIKE '%@import.example'"),
+        0
+    );
+    assert_eq!(
+        count("SELECT Id FROM Lead WHERE Email LIKE 'bigseed%@dup.example'"),
+        15
+    );
+    assert_eq!(
+        count("SELECT Id FROM Contact WHERE Email LIKE 'bigseedc%@dupc.example'"),
+        5
+    );
+}
+
+#[test]
+fn a_small_file_previews_its_mapping_and_skips_duplicates_unless_allowed() {
+    seed_leads(1, "smallseed");
+    let h = Home::dana();
+    let file = h.path().join("expo.csv");
+    std::fs::write(
+        &file,
+        "First Name,Surname,E-mail,Compnay,Mobile,Notes to self\n\
+         Ada,Lovelace,ada@expo.example,Analytical Engines,555-0100,met at booth\n\
+         Grace,Hopper,grace@expo.example,Compilers Inc,,\n\
+         Dup,Licate,smallseed0@dup.example,Seed Co,,\n",
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let (code, out, _) = h.json(&[
+        "run",
+        "--json",
+        "--dry-run",
+        "--file",
+        f,
+        "add these as leads",
+    ]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("dry_run")),
+        "{out}"
+    );
+    let cols = &out["mapping"]["columns"];
+    assert_eq!(cols["First Name"], "FirstName", "{out}");
+    assert_eq!(cols["Surname"], "LastName");
+    assert_eq!(cols["E-mail"], "Email");
+    assert_eq!(cols["Compnay"], "Company");
+    assert_eq!(cols["Mobile"], "MobilePhone");
+    assert_eq!(out["mapping"]["left_out"], json!(["Notes to self"]));
+    assert_eq!(out["count"], 2);
+    assert_eq!(out["skipped"].as_array().unwrap().len(), 1);
+
+    // the phrase names the file; without --yes nothing is created from a pipe
+    let phrase = format!("add the leads in {f}");
+    let (code, out, _) = h.json(&["run", "--json", &phrase]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (1, Some("needs_confirmation")),
+        "{out}"
+    );
+    assert_eq!(
+        count("SELECT Id FROM Lead WHERE Email LIKE '%@expo.example'"),
+        0
+    );
+
+    let (code, out, _) = h.json(&["run", "--json", "--yes", &phrase]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{out}"
+    );
+    assert_eq!(created_ids(&out).len(), 2);
+    assert_eq!(out["skipped"][0]["line"], 4);
+    assert_eq!(out["skipped"][0]["reason"], "same email");
+    assert!(out["rejected"].as_array().unwrap().is_empty());
+
+    let (code, out, _) = h.json(&[
+        "run",
+        "--json",
+        "--yes",
+        "--allow-duplicates",
+        "--file",
+        f,
+        "add these as leads",
+    ]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{out}"
+    );
+    assert_eq!(created_ids(&out).len(), 3);
+    assert_eq!(
+        count("SELECT Id FROM Lead WHERE Email = 'smallseed0@dup.example'"),
+        2
+    );
+}
+
+/// A file of updates through a terminal: the preview shows `old → new`, someone changes one of
+/// the records before the person says yes, and that one is reported as a conflict and left as
+/// the other person made it; the rest are applied.
+#[test]
+fn a_file_of_updates_guards_each_record_against_changes_made_since_the_preview() {
+    use rexpect::reader::Options;
+    use rexpect::session::spawn_with_options;
+
+    let h = Home::dana();
+    let opps = query(&format!(
+        "SELECT Id, Name, Amount FROM Opportunity WHERE OwnerId = '{DANA_ID}' AND IsClosed = false AND Amount != null ORDER BY Name LIMIT 3"
+    ));
+    assert_eq!(opps.len(), 3);
+    let id = |k: usize| opps[k]["Id"].as_str().unwrap().to_string();
+    let name2 = opps[2]["Name"].as_str().unwrap().to_string();
+    let file = h.path().join("forecast.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "Id,Name,Amount,Next Step\n{},,111111,Send forecast\n{},,222222,Send forecast\n,\"{name2}\",333333,Send forecast\n,No Such Deal,1,x\n",
+            id(0),
+            id(1)
+        ),
+    )
+    .unwrap();
+    // a terminal: the file's changes are previewed and asked about
+    let mut c = Command::new(BIN);
+    c.args([
+        "run",
+        "--file",
+        file.to_str().unwrap(),
+        "update these opportunities",
+    ])
+    .env("SAYSO_HOME", h.path())
+    .env("SAYSO_TODAY", "2026-11-18")
+    .env("NO_COLOR", "1")
+    .env("TERM", "dumb")
+    .env_remove("RUST_LOG")
+    .env_remove("SAYSO_PROFILE");
+    let mut p = spawn_with_options(c, Options::new().timeout_ms(Some(30_000))).unwrap();
+    p.exp_string("rejected line 5: no Opportunity named `No Such Deal`")
+        .unwrap();
+    p.exp_string("Amount: ").unwrap();
+    p.exp_string("apply 3 change(s)? [y/N]").unwrap();
+    // someone else changes the second deal before the person says yes
+    admin(async |o| {
+        o.update("Opportunity", &id(1), json!({"Amount": 5}), None)
+            .await
+            .unwrap()
+    });
+    p.send_line("y").unwrap();
+    let rest = p.exp_eof().unwrap();
+    assert!(rest.contains("changed by someone else"), "{rest}");
+    let now = query(&format!(
+        "SELECT Id, Amount, NextStep FROM Opportunity WHERE Id IN ('{}', '{}', '{}') ORDER BY Name",
+        id(0),
+        id(1),
+        id(2)
+    ));
+    let amounts: Vec<f64> = now.iter().map(|r| r["Amount"].as_f64().unwrap()).collect();
+    assert_eq!(amounts, [111_111.0, 5.0, 333_333.0], "{now:?}");
+    assert_eq!(now[0]["NextStep"], "Send forecast");
+    assert_ne!(
+        now[1]["NextStep"], "Send forecast",
+        "the conflicting record is left whole"
+    );
+}
