@@ -43,8 +43,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/services/data/{version}/composite/batch", post(batch))
         .route(
             "/services/data/{version}/composite/sobjects",
-            post(collection_create)
-                .patch(collection_update)
+            post(collection_write)
+                .patch(collection_write)
                 .delete(collection_delete),
         )
         .route(
@@ -288,26 +288,22 @@ fn collection_response(
     Ok(json_response(StatusCode::OK, &results))
 }
 
-async fn collection_create(
+/// `POST composite/sobjects` (create) and `PATCH composite/sobjects` (update).
+async fn collection_write(
     State(state): State<Arc<AppState>>,
     Path(version): Path<String>,
     Auth(p): Auth,
+    method: axum::http::Method,
     body: Bytes,
 ) -> SfResult<Response> {
     let ctx = Ctx::new(&state, &p, version_of(&version));
     let (aon, records) = body_records(&parse_json(&body)?)?;
-    collection_response(&ctx, CollOp::Create, aon, &records)
-}
-
-async fn collection_update(
-    State(state): State<Arc<AppState>>,
-    Path(version): Path<String>,
-    Auth(p): Auth,
-    body: Bytes,
-) -> SfResult<Response> {
-    let ctx = Ctx::new(&state, &p, version_of(&version));
-    let (aon, records) = body_records(&parse_json(&body)?)?;
-    collection_response(&ctx, CollOp::Update, aon, &records)
+    let op = if method == axum::http::Method::POST {
+        CollOp::Create
+    } else {
+        CollOp::Update
+    };
+    collection_response(&ctx, op, aon, &records)
 }
 
 async fn collection_upsert(

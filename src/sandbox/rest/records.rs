@@ -517,17 +517,30 @@ async fn read_by_field(
         );
         return Ok(resp);
     }
-    let key = dml::external_id_field(obj, &access, &field)?;
+    on_external_id(&ctx, obj, &access, &field, &value, |one| {
+        let row = live_row(&ctx, obj, one)?;
+        render_read(&ctx, obj, &access, &row, q.fields.as_deref(), &headers)
+    })
+}
+
+/// Finds the record whose external id `field` is `value` and runs `one` on it: none is
+/// NOT_FOUND, several answer `300` with their URLs.
+fn on_external_id(
+    ctx: &Ctx<'_>,
+    obj: &ObjectSchema,
+    access: &Access,
+    field: &str,
+    value: &str,
+    one: impl FnOnce(&str) -> SfResult<Response>,
+) -> SfResult<Response> {
+    let key = dml::external_id_field(obj, access, field)?;
     let ids = {
-        let conn = state.lock_db();
-        dml::find_by_external_id(&ctx, &conn, obj, key, &value)?
+        let conn = ctx.state.lock_db();
+        dml::find_by_external_id(ctx, &conn, obj, key, value)?
     };
     match ids.as_slice() {
         [] => Err(SfError::not_found()),
-        [one] => {
-            let row = live_row(&ctx, obj, one)?;
-            render_read(&ctx, obj, &access, &row, q.fields.as_deref(), &headers)
-        }
+        [id] => one(id),
         many => {
             let urls: Vec<String> = many
                 .iter()
@@ -546,20 +559,7 @@ async fn delete_by_field(
     let obj = object_for(&state, &principal, &object)?;
     let ctx = Ctx::new(&state, &principal, version_of(&version));
     let access = ctx.access(obj);
-    let key = dml::external_id_field(obj, &access, &field)?;
-    let ids = {
-        let conn = state.lock_db();
-        dml::find_by_external_id(&ctx, &conn, obj, key, &value)?
-    };
-    match ids.as_slice() {
-        [] => Err(SfError::not_found()),
-        [one] => do_delete(&ctx, obj, one),
-        many => {
-            let urls: Vec<String> = many
-                .iter()
-                .map(|id| format!("/services/data/v{}/sobjects/{}/{id}", ctx.version, obj.name))
-                .collect();
-            Ok(json_response(StatusCode::MULTIPLE_CHOICES, &json!(urls)))
-        }
-    }
+    on_external_id(&ctx, obj, &access, &field, &value, |one| {
+        do_delete(&ctx, obj, one)
+    })
 }
