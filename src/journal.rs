@@ -11,6 +11,10 @@
 //! entry in one statement when it is applied ([`Journal::begin_from_stage`]). Stages are not part of
 //! the log: a cancelled one is dropped, and one left by a killed process is dropped a day later.
 
+mod queue;
+
+pub use queue::{QueueState, QueuedCommand, SeenRecord};
+
 use std::path::Path;
 
 use std::collections::{HashMap, HashSet};

@@ -7,6 +7,7 @@
 //! pending plan, and the binary asks. May import every agent module; nothing imports it but the
 //! binary and tests.
 
+pub mod offline;
 pub mod session;
 
 use std::path::PathBuf;
@@ -58,12 +59,17 @@ pub enum Status {
     NeedsConfirmation,
     /// The org refused (all or part of) it.
     Failed,
+    /// The org could not be reached; the command waits in the queue for `sayso sync`.
+    Queued,
 }
 
 impl Status {
     /// Whether the command counts as a success for the exit code.
     pub fn is_success(self) -> bool {
-        matches!(self, Status::Applied | Status::Answered | Status::DryRun)
+        matches!(
+            self,
+            Status::Applied | Status::Answered | Status::DryRun | Status::Queued
+        )
     }
 }
 
@@ -113,6 +119,9 @@ pub struct Outcome {
     /// each, and [`Agent::write_json`] writes them all from the journal.
     #[serde(skip)]
     pub streamed: Option<i64>,
+    /// Nothing reached the org: no connection ([`OrgError::Unreachable`]) before anything was sent.
+    #[serde(skip)]
+    pub unreachable: bool,
 }
 
 impl Outcome {
@@ -135,6 +144,7 @@ impl Outcome {
             journal_entry: None,
             pending: None,
             streamed: None,
+            unreachable: false,
         }
     }
 }
@@ -1187,6 +1197,11 @@ fn outcome_of_error(e: ResolveError) -> Outcome {
             o
         }
         ResolveError::Org(OrgError::LimitExceeded(m)) => Outcome::new(Status::LimitExceeded, m),
+        ResolveError::Org(e @ OrgError::Unreachable(_)) => {
+            let mut o = Outcome::new(Status::Failed, e.to_string());
+            o.unreachable = true;
+            o
+        }
         ResolveError::Org(e) => Outcome::new(Status::Failed, e.to_string()),
     }
 }

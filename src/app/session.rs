@@ -48,6 +48,15 @@ fn idempotency_of(method: &str, path: &str) -> Idempotency {
     }
 }
 
+/// Whether a transport error means no connection (refused, DNS, timeout) rather than a
+/// connection that broke after the request may have arrived.
+fn is_unreachable(e: &Error) -> bool {
+    match e {
+        Error::Transport { source, .. } => source.is_connect() || source.is_timeout(),
+        _ => false,
+    }
+}
+
 impl Transport for ClientTransport {
     fn send(&self, req: HttpRequest) -> SendFuture<'_> {
         Box::pin(async move {
@@ -91,6 +100,9 @@ impl Transport for ClientTransport {
                 Err(Error::Conflict(api)) => Ok(error_response(412, &api.code, &api.message)),
                 Err(Error::Api(api)) => Ok(error_response(api.status, &api.code, &api.message)),
                 Err(Error::LimitExceeded(l)) => Err(OrgError::LimitExceeded(l.to_string())),
+                Err(e @ Error::Transport { .. }) if is_unreachable(&e) => {
+                    Err(OrgError::Unreachable(e.to_string()))
+                }
                 Err(e) => Err(OrgError::Transport(e.to_string())),
             }
         })

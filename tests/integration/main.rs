@@ -12,6 +12,7 @@ mod lang_cli;
 mod lang_corpus;
 mod lang_fuzz;
 mod mcp;
+mod offline;
 mod piped_sandbox;
 mod run_agent;
 mod run_cli;

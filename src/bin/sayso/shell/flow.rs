@@ -149,7 +149,13 @@ impl Shell {
             println!("{CANCELLED}");
             return;
         };
+        // No connection: the shell queues the command on its own.
+        let out = self.agent.after_submit(phrase, out, true);
+        if out.unreachable {
+            self.sync_offered = false;
+        }
         self.remember(&out);
+        self.offer_sync(rt, &out);
         match out.status {
             Status::Ambiguous if !out.candidates.is_empty() && picked.len() < 5 => {
                 self.choose(rt, phrase, &out, picked);
@@ -196,6 +202,7 @@ impl Shell {
         };
         match done {
             Some(done) => {
+                self.agent.remember(&done);
                 self.remember(&done);
                 println!("{}", render::outcome_named(&done, &names, &self.style));
             }
