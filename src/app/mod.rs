@@ -11,6 +11,8 @@ pub mod offline;
 pub mod session;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -263,6 +265,8 @@ pub struct Agent {
     undo_above: usize,
     /// What reconciling interrupted runs found, for the caller to show ([`Agent::take_notes`]).
     notes: Vec<String>,
+    /// When the transport last found no connection ([`session::now_ms`]; [`offline`]).
+    unreachable: Arc<AtomicU64>,
 }
 
 /// Parses a phrase with the embedded command language.
@@ -306,7 +310,9 @@ impl Agent {
             .ok_or_else(|| AppError::NoUser(profile.to_string()))?;
         let username = prof.username.clone().unwrap_or_else(|| me.clone());
         let version = client.api_version().to_string();
-        let org = Org::new(Box::new(session::ClientTransport::new(client)), &version);
+        let transport = session::ClientTransport::new(client);
+        let unreachable = transport.unreachable_flag();
+        let org = Org::new(Box::new(transport), &version);
         let cache = home.root().join("cache").join("describe").join(&me);
         Ok(Agent {
             org,
@@ -319,6 +325,7 @@ impl Agent {
             job_rows: BULK_JOB_ROWS,
             undo_above: RunOptions::default().bulk_threshold,
             notes: Vec::new(),
+            unreachable,
         })
     }
 
@@ -342,6 +349,7 @@ impl Agent {
             job_rows: BULK_JOB_ROWS,
             undo_above: RunOptions::default().bulk_threshold,
             notes: Vec::new(),
+            unreachable: Arc::default(),
         }
     }
 
@@ -373,10 +381,13 @@ impl Agent {
         opts: RunOptions,
         picked: &[String],
     ) -> Outcome {
+        let began = session::now_ms();
         self.reconcile().await;
         let start = self.org.calls();
         let mut out = self.submit_inner(phrase, opts, picked).await;
         out.api_calls = u64::from(self.org.calls() - start);
+        // A lookup that found no connection may read as "not found": nothing here is reliable.
+        out.unreachable |= self.unreachable.load(Ordering::Relaxed) >= began;
         out
     }
 

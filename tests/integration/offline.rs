@@ -443,13 +443,14 @@ fn piped_voice_notes_with_queue_are_all_queued_then_synced() {
                  Remind me to follow up with Richard Hendricks tomorrow.\n";
     let (code, lines, err) = field.run(&["run", "--notes", "--queue", "--json"], notes);
     assert_eq!(code, 0, "{lines:?} {err}");
-    assert_eq!(lines.len(), 3, "{lines:?}");
+    // The first note is two commands: a call logged with Pepper Potts, and the update.
+    assert_eq!(lines.len(), 4, "{lines:?}");
     assert!(lines.iter().all(|l| status(l) == "queued"), "{lines:?}");
 
     let _org = field.serve();
     let (code, lines, err) = field.run(&["sync", "--yes", "--json"], "");
     assert_eq!(code, 0, "{lines:?} {err}");
-    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines.len(), 4, "{lines:?}");
     assert!(lines.iter().all(|l| status(l) == "applied"), "{lines:?}");
     let admin = Admin::login(&field.url());
     assert_eq!(
