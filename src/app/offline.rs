@@ -79,6 +79,10 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// At most this many records of one outcome are remembered (a long answer is a list, not a
+/// record the rep looked at).
+const REMEMBER_MAX: usize = 200;
+
 /// Words of a record name too common to say which record a phrase means.
 const COMMON: &[&str] = &[
     "the", "and", "for", "inc", "corp", "ltd", "llc", "deal", "renewal", "new", "account",
@@ -199,12 +203,21 @@ impl Agent {
             return out;
         }
         if !queue {
-            let mut out = out;
-            out.message = format!(
-                "{}; nothing was sent (run with --queue, or set [offline] queue = true, to keep it for `sayso sync`)",
+            // A lookup that found no connection may have read as "not found": say what happened.
+            let why = if out.status == Status::Failed {
                 out.message
+            } else {
+                "could not reach the org".to_string()
+            };
+            let mut o = Outcome::new(
+                Status::Failed,
+                format!(
+                    "{why}; nothing was sent (run with --queue, or set [offline] queue = true, to keep it for `sayso sync`)"
+                ),
             );
-            return out;
+            o.unreachable = true;
+            o.api_calls = out.api_calls;
+            return o;
         }
         self.queue_phrase(phrase)
     }
@@ -212,9 +225,10 @@ impl Agent {
     /// Remembers the values an outcome showed or changed (the record cache of the queue's
     /// conflict check). Best effort: a journal error only loses the memory.
     pub fn remember(&self, out: &Outcome) {
-        for rec in seen_in(out, &now()) {
-            let _ = self.journal.seen_record(&rec);
-        }
+        let seen = seen_in(out, &now());
+        let _ = self
+            .journal
+            .seen_records_put(&seen[..seen.len().min(REMEMBER_MAX)]);
     }
 
     /// Queues a phrase said while the org cannot be reached: refused at once when it is not

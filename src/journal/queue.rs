@@ -258,6 +258,24 @@ impl Journal {
         Ok(())
     }
 
+    /// Remembers the values of records the rep was shown or changed (merged into what was
+    /// seen before), in one transaction.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn seen_records_put(&self, recs: &[SeenRecord]) -> Result<(), JournalError> {
+        if recs.is_empty() {
+            return Ok(());
+        }
+        ensure(&self.conn)?;
+        let tx = self.conn.unchecked_transaction()?;
+        for rec in recs {
+            self.seen_record(rec)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Remembers the values of a record the rep was shown or changed (merged into what was
     /// seen before).
     ///

@@ -382,10 +382,15 @@ fn commands_said_offline_are_queued_and_synced_without_overwriting_a_colleague()
         admin.opportunity("Project Titan")["StageName"],
         "Negotiation/Review"
     );
-    let tasks = admin.query(
-        "SELECT Id FROM Task WHERE Subject LIKE '%Richard Hendricks%' AND ActivityDate = 2026-11-19",
-    );
+    let task = by_phrase(TASK)["changes"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tasks = admin.query(&format!(
+        "SELECT Id, ActivityDate FROM Task WHERE Id = '{task}'"
+    ));
     assert_eq!(tasks.len(), 1, "{tasks:?}");
+    assert_eq!(tasks[0]["ActivityDate"], "2026-11-19", "{tasks:?}");
 
     // History shows the synced commands as journal entries, and the conflict still waiting.
     let (code, lines, _) = field.run(&["history", "--json"], "");

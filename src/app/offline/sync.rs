@@ -78,8 +78,8 @@ const ID_CHUNK: usize = 200;
 enum Verdict {
     /// Nothing conflicts (or `--prefer mine`).
     Clear,
-    /// These fields conflict.
-    Conflict(Vec<FieldConflict>),
+    /// These fields conflict (found with this many API calls).
+    Conflict(Vec<FieldConflict>, u64),
     /// Not resolvable now (e.g. a record a later command creates): checked again in pass two.
     Later,
 }
@@ -187,7 +187,7 @@ impl Agent {
         }
         for (item, verdict) in items.into_iter().zip(verdicts) {
             let synced = match verdict {
-                Verdict::Conflict(conflicts) => self.held(item, conflicts),
+                Verdict::Conflict(conflicts, calls) => self.held(item, conflicts, calls),
                 Verdict::Clear => self.apply(item, opts, false, confirm).await,
                 Verdict::Later => self.apply(item, opts, true, confirm).await,
             };
@@ -207,6 +207,7 @@ impl Agent {
             dry_run: true,
             ..opts.run
         };
+        let start = self.org.calls();
         let mut out = self
             .submit_picked(&item.phrase, dry, &picked_of(item))
             .await;
@@ -221,7 +222,7 @@ impl Agent {
         } else {
             match self.plan_conflicts(&plan, item).await {
                 Ok(c) if c.is_empty() => Verdict::Clear,
-                Ok(c) => Verdict::Conflict(c),
+                Ok(c) => Verdict::Conflict(c, u64::from(self.org.calls() - start)),
                 Err(OrgError::Unreachable(m)) => {
                     self.discard(&plan);
                     return Err(m);
@@ -269,7 +270,7 @@ impl Agent {
     }
 
     /// A command held by conflicts: nothing written, it stays in the queue.
-    fn held(&mut self, item: QueuedCommand, conflicts: Vec<FieldConflict>) -> Synced {
+    fn held(&mut self, item: QueuedCommand, conflicts: Vec<FieldConflict>, calls: u64) -> Synced {
         let fields: Vec<String> = conflicts
             .iter()
             .map(|c| format!("{} on {}", c.field, c.name))
@@ -283,6 +284,7 @@ impl Agent {
                 item.id
             ),
         );
+        outcome.api_calls = calls;
         outcome.failures = conflicts
             .iter()
             .map(|c| crate::exec::Failure {
@@ -326,10 +328,12 @@ impl Agent {
             return self.settled(item, preview);
         };
         if recheck && opts.prefer_mine != Some(item.id) {
+            let before = self.org.calls();
             match self.plan_conflicts(&plan, &item).await {
                 Ok(c) if !c.is_empty() => {
                     self.discard(&plan);
-                    return self.held(item, c);
+                    let calls = preview.api_calls + u64::from(self.org.calls() - before);
+                    return self.held(item, c, calls);
                 }
                 _ => {}
             }
