@@ -382,6 +382,8 @@ impl Agent {
         picked: &[String],
     ) -> Outcome {
         let began = session::now_ms();
+        // Each command tries the network again, however recently it failed.
+        self.unreachable.store(0, Ordering::Relaxed);
         self.reconcile().await;
         let start = self.org.calls();
         let mut out = self.submit_inner(phrase, opts, picked).await;

@@ -2,7 +2,8 @@
 //! database file, is stopped (no connection: commands are queued or refused), started again on
 //! the same database and port, an administrator changes a field a queued command also changes,
 //! and `sayso sync` applies the rest and reports that one as a conflict with base/theirs/yours,
-//! leaving the administrator's value in place. Also piped voice notes with `--queue`.
+//! leaving the administrator's value in place. Also piped voice notes with `--queue`, and the
+//! shell (queues on its own, counts the queue in its prompt, offers to sync).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -464,4 +465,40 @@ fn piped_voice_notes_with_queue_are_all_queued_then_synced() {
     );
     let (_, lines, _) = field.run(&["queue", "--json"], "");
     assert!(lines.is_empty(), "{lines:?}");
+}
+
+#[test]
+fn the_shell_queues_on_its_own_shows_the_count_and_offers_to_sync() {
+    use rexpect::reader::Options;
+    use rexpect::session::spawn_with_options;
+    let field = Field::new();
+    let org = field.serve();
+    field.login();
+    org.stop();
+    let mut c = field.sayso(&["shell"]);
+    c.env("TERM", "xterm");
+    let mut p = spawn_with_options(c, Options::new().timeout_ms(Some(30_000))).unwrap();
+    let expect = |p: &mut rexpect::session::PtySession, needle: &str| {
+        p.exp_string(needle)
+            .unwrap_or_else(|e| panic!("waiting for {needle:?}: {e}"))
+    };
+    expect(&mut p, "default (Dana Reyes)> ");
+    p.send_line(TASK).unwrap();
+    expect(&mut p, "queued as #1");
+    expect(&mut p, "default (Dana Reyes) [offline: 1 queued]> ");
+    // The org answers again: the next command reaches it, and the shell offers to sync.
+    let _org = field.serve();
+    p.send_line("how many open deals do I have").unwrap();
+    expect(&mut p, "answered");
+    expect(&mut p, "sync the 1 queued command(s) now?");
+    p.send_line("").unwrap();
+    expect(&mut p, "apply?");
+    p.send_line("").unwrap();
+    expect(&mut p, "applied");
+    expect(&mut p, "default (Dana Reyes)> ");
+    p.send_control('d').unwrap();
+    expect(&mut p, "bye");
+    let (_, lines, _) = field.run(&["queue", "--json", "--all"], "");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["state"], "applied", "{lines:?}");
 }

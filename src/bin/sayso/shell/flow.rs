@@ -155,7 +155,7 @@ impl Shell {
             self.sync_offered = false;
         }
         self.remember(&out);
-        self.offer_sync(rt, &out);
+        let reached = Self::reached(&out);
         match out.status {
             Status::Ambiguous if !out.candidates.is_empty() && picked.len() < 5 => {
                 self.choose(rt, phrase, &out, picked);
@@ -170,6 +170,9 @@ impl Shell {
             }
             Status::DryRun => self.confirm_and_apply(rt, phrase, out, picked),
             _ => println!("{}", render::outcome(&out, &self.style)),
+        }
+        if reached {
+            self.offer_sync(rt);
         }
         self.refresh_vocab();
     }

@@ -17,11 +17,15 @@ impl Shell {
         }
     }
 
-    /// After a command that reached the org, offers to sync what waits in the queue.
-    pub(super) fn offer_sync(&mut self, rt: &tokio::runtime::Runtime, out: &Outcome) {
-        let reached = !out.unreachable && out.status != Status::Queued;
+    /// Whether a command's outcome shows the org answering (so a queue may be synced).
+    pub(super) fn reached(out: &Outcome) -> bool {
+        !out.unreachable && out.status != Status::Queued
+    }
+
+    /// After a command that reached the org, offers (once) to sync what waits in the queue.
+    pub(super) fn offer_sync(&mut self, rt: &tokio::runtime::Runtime) {
         let waiting = self.agent.queued_count();
-        if !reached || waiting == 0 || self.sync_offered {
+        if waiting == 0 || self.sync_offered {
             return;
         }
         self.sync_offered = true;
@@ -41,7 +45,8 @@ impl Shell {
         let style = &self.style;
         let mut ask = |item: &QueuedCommand, preview: &Outcome| {
             println!("#{} said {}: {}", item.id, item.said_at, item.phrase);
-            println!("{}", super::render::outcome(preview, style));
+            let names = super::render::Names::new();
+            println!("{}", super::render::preview(preview, &names, style));
             match editor.readline("apply? [Enter = yes, n = no] ") {
                 Ok(a) => matches!(a.trim().to_lowercase().as_str(), "" | "y" | "yes"),
                 Err(_) => false,
