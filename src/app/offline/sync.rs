@@ -6,7 +6,8 @@
 //! from what the rep saw (*base*), or, when the base is not known, when its record was modified
 //! after the command was said. Then each command without a conflict is resolved again, previewed,
 //! confirmed by the caller and applied as an ordinary journal entry, guarded by the values just
-//! previewed. Part of [`crate::app::offline`].
+//! previewed. Part of [`crate::app::offline`]; imports what it does, and the SOQL builder for the
+//! `LastModifiedDate` reads.
 
 use std::collections::BTreeMap;
 
