@@ -8,11 +8,11 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use serde_json::json;
 
-use sayso::app::session::ClientTransport;
 use sayso::app::{Agent, RunOptions};
 use sayso::auth::Secret;
 use sayso::journal::Journal;
-use sayso::resolve::org::Org;
+use sayso::salesforce::org::Org;
+use sayso::salesforce::transport::ClientTransport;
 use sayso::salesforce::{Client, ClientOptions};
 use sayso::sandbox::{Sandbox, SandboxOptions};
 

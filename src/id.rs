@@ -152,14 +152,6 @@ pub fn object_for_prefix(prefix: &str) -> Option<&'static str> {
         .map(|(_, o)| *o)
 }
 
-/// The key prefix of an object, if it is one of [`KEY_PREFIXES`].
-pub fn prefix_for_object(object: &str) -> Option<&'static str> {
-    KEY_PREFIXES
-        .iter()
-        .find(|(_, o)| o.eq_ignore_ascii_case(object))
-        .map(|(p, _)| *p)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

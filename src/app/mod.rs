@@ -6,9 +6,12 @@
 //! or exits: when a bulk change needs confirmation it returns [`Status::NeedsConfirmation`] with the
 //! pending plan, and the binary asks. May import every agent module; nothing imports it but the
 //! binary and tests.
+//!
+//! - [`lookup`] — record names for summaries, candidate details, undo phrases.
+//! - [`offline`] — the offline queue: commands said with no connection, `sync` with conflicts.
 
+pub mod lookup;
 pub mod offline;
-pub mod session;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,10 +31,11 @@ use crate::journal::{
 use crate::lang::ParsedCommand;
 use crate::plan::{BULK_JOB_ROWS, Plan, RouteOptions, Staged};
 use crate::resolve::answer::Group;
-use crate::resolve::org::{Org, OrgError};
 use crate::resolve::schema::SchemaCache;
 use crate::resolve::stream::BulkSource;
 use crate::resolve::{Candidate, Resolution, ResolveError, Resolver};
+use crate::salesforce::org::{Org, OrgError};
+use crate::salesforce::transport::{ClientTransport, now_ms};
 
 /// The status of one command, as `sayso run --json` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -265,7 +269,7 @@ pub struct Agent {
     undo_above: usize,
     /// What reconciling interrupted runs found, for the caller to show ([`Agent::take_notes`]).
     notes: Vec<String>,
-    /// When the transport last found no connection ([`session::now_ms`]; [`offline`]).
+    /// When the transport last found no connection ([`now_ms`]; [`offline`]).
     unreachable: Arc<AtomicU64>,
 }
 
@@ -310,7 +314,7 @@ impl Agent {
             .ok_or_else(|| AppError::NoUser(profile.to_string()))?;
         let username = prof.username.clone().unwrap_or_else(|| me.clone());
         let version = client.api_version().to_string();
-        let transport = session::ClientTransport::new(client);
+        let transport = ClientTransport::new(client);
         let unreachable = transport.unreachable_flag();
         let org = Org::new(Box::new(transport), &version);
         let cache = home.root().join("cache").join("describe").join(&me);
@@ -381,7 +385,7 @@ impl Agent {
         opts: RunOptions,
         picked: &[String],
     ) -> Outcome {
-        let began = session::now_ms();
+        let began = now_ms();
         // Each command tries the network again, however recently it failed.
         self.unreachable.store(0, Ordering::Relaxed);
         self.reconcile().await;

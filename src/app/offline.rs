@@ -3,7 +3,7 @@
 //! without overwriting what a colleague changed in between.
 //!
 //! Owns the `[offline]` table of `config.toml`, the decision to queue (only when nothing reached
-//! the org: [`crate::resolve::org::OrgError::Unreachable`] before any write), what is refused
+//! the org: [`crate::salesforce::OrgError::Unreachable`] before any write), what is refused
 //! instead (phrases not understood, questions: they need the org), the record values remembered
 //! for a later conflict check (*base*), and the sync ([`sync`]). Never prints or prompts; may
 //! import what [`crate::app`] imports.

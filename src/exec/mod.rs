@@ -25,8 +25,8 @@ use crate::journal::{
     ChangeState, EntryKind, EntryStatus, Journal, JournalError, Op, PlannedChange, RowResult,
 };
 use crate::plan::{COLLECTION_MAX, Plan, Route, RouteOptions, Step, Val};
-use crate::resolve::org::{Org, OrgError};
 use crate::salesforce::RetryPolicy;
+use crate::salesforce::org::{Org, OrgError};
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -319,7 +319,7 @@ async fn verified(
     keep
 }
 
-/// Carries out a plan, journaling it before and after.
+/// Carries out a plan, journaling it before and after: one function per route.
 ///
 /// # Errors
 /// [`ExecError::Journal`] when the journal can't be written (then nothing is sent).
@@ -333,190 +333,252 @@ pub async fn run(
 ) -> Result<RunReport, ExecError> {
     let planned: Vec<PlannedChange> = plan.steps.iter().map(Step::to_planned).collect();
     let (entry, ids) = journal.begin(&opts.user, &opts.phrase, kind, refers_to, &planned)?;
-    let mut resolved: HashMap<String, String> = HashMap::new();
-    let mut tally = Tally::default();
-    let mut conflict = false;
-    let mut limit = false;
-    let route = plan.route(opts.route);
-    let total = plan.steps.len();
-    match route {
+    let mut r = Run {
+        org,
+        journal,
+        plan,
+        opts,
+        ids,
+        resolved: HashMap::new(),
+        tally: Tally::default(),
+        conflict: false,
+        limit: false,
+    };
+    match plan.route(opts.route) {
         Route::Nothing => {}
-        Route::Patch | Route::Post => {
-            let step = &plan.steps[0];
-            let guard = if opts.verify {
-                verified(org, plan, &ids, &[0], &mut tally)
-                    .await
-                    .pop()
-                    .map(|(_, g)| g)
-            } else {
-                Some(step.guard.clone())
-            };
-            if let Some(guard) = guard {
-                mark_sent(journal, [ids[0]].into_iter())?;
-                send_one(org, step, ids[0], guard.as_deref(), &mut tally, &mut limit).await;
-            }
-            tally.flush(journal)?;
+        Route::Patch | Route::Post => r.single().await?,
+        Route::Composite => r.composite().await?,
+        Route::Collections => r.collections().await?,
+        Route::Bulk => r.bulk().await?,
+    }
+    r.finish(entry)
+}
+
+/// One run of a plan in progress: the journal rows of its steps and what happened so far.
+struct Run<'r, 'o> {
+    org: &'r Org,
+    journal: &'r mut Journal,
+    plan: &'r Plan,
+    opts: &'r RunOptions<'o>,
+    /// The journal row of each step, by step index.
+    ids: Vec<i64>,
+    /// Created record ids by step reference (`@s0`), for later steps.
+    resolved: HashMap<String, String>,
+    tally: Tally,
+    conflict: bool,
+    limit: bool,
+}
+
+impl Run<'_, '_> {
+    /// The steps at `idx` with their guards: read and compared first when the run verifies.
+    async fn checked(&mut self, idx: &[usize]) -> Vec<(usize, Option<String>)> {
+        if self.opts.verify {
+            verified(self.org, self.plan, &self.ids, idx, &mut self.tally).await
+        } else {
+            idx.iter()
+                .map(|&i| (i, self.plan.steps[i].guard.clone()))
+                .collect()
         }
-        Route::Composite => {
-            let mut done = 0;
-            for chunk in plan.composite_chunks() {
-                let n = chunk.len();
-                let mut chunk: Vec<(usize, Option<String>)> = if opts.verify {
-                    verified(org, plan, &ids, &chunk, &mut tally).await
-                } else {
-                    chunk
-                        .iter()
-                        .map(|&i| (i, plan.steps[i].guard.clone()))
-                        .collect()
-                };
-                if chunk.len() < n {
-                    // One record of an all-or-nothing request changed: none of it is sent.
-                    for (i, _) in chunk.drain(..) {
-                        let e = "conflict: another record of this change was changed since; nothing was written".to_string();
-                        tally.conflict(ids[i], &plan.steps[i], e, None);
-                    }
-                }
-                if !chunk.is_empty() {
-                    mark_sent(journal, chunk.iter().map(|(i, _)| ids[*i]))?;
-                    let c =
-                        send_composite(org, plan, &ids, &chunk, &mut resolved, &mut tally).await;
-                    conflict |= c.conflict;
-                    limit |= c.limit;
-                }
-                tally.flush(journal)?;
-                done += n;
-                if let Some(p) = opts.progress {
-                    p(done, total);
-                }
-            }
+    }
+
+    fn progress(&self, done: usize) {
+        if let Some(p) = self.opts.progress {
+            p(done, self.plan.steps.len());
         }
-        Route::Collections => {
-            let method = if plan.steps[0].op == Op::Create {
-                "POST"
-            } else {
-                "PATCH"
-            };
-            let mut done = 0;
-            let all: Vec<usize> = (0..total).collect();
-            for chunk in all.chunks(COLLECTION_MAX) {
-                // Read, compare and write in the same pass, a chunk at a time.
-                let send: Vec<usize> = if opts.verify {
-                    verified(org, plan, &ids, chunk, &mut tally)
-                        .await
-                        .into_iter()
-                        .map(|(i, _)| i)
-                        .collect()
-                } else {
-                    chunk.to_vec()
-                };
-                if !send.is_empty() {
-                    mark_sent(journal, send.iter().map(|&i| ids[i]))?;
-                    limit |=
-                        send_collection(org, &plan.steps, &ids, method, send, &mut tally).await;
-                }
-                tally.flush(journal)?;
-                done += chunk.len();
-                if let Some(p) = opts.progress {
-                    p(done, total);
+    }
+
+    /// One PATCH or POST.
+    async fn single(&mut self) -> Result<(), ExecError> {
+        if let Some((_, guard)) = self.checked(&[0]).await.pop() {
+            mark_sent(self.journal, [self.ids[0]].into_iter())?;
+            let step = &self.plan.steps[0];
+            let (row, guard) = (self.ids[0], guard.as_deref());
+            send_one(self.org, step, row, guard, &mut self.tally, &mut self.limit).await;
+        }
+        Ok(self.tally.flush(self.journal)?)
+    }
+
+    /// `/composite` requests of up to 25 dependent steps, each all-or-nothing.
+    async fn composite(&mut self) -> Result<(), ExecError> {
+        let mut done = 0;
+        for chunk in self.plan.composite_chunks() {
+            let n = chunk.len();
+            let mut chunk = self.checked(&chunk).await;
+            if chunk.len() < n {
+                // One record of an all-or-nothing request changed: none of it is sent.
+                for (i, _) in chunk.drain(..) {
+                    let e = "conflict: another record of this change was changed since; nothing was written".to_string();
+                    self.tally
+                        .conflict(self.ids[i], &self.plan.steps[i], e, None);
                 }
             }
+            if !chunk.is_empty() {
+                mark_sent(self.journal, chunk.iter().map(|(i, _)| self.ids[*i]))?;
+                let (plan, ids) = (self.plan, &self.ids);
+                let c = send_composite(
+                    self.org,
+                    plan,
+                    ids,
+                    &chunk,
+                    &mut self.resolved,
+                    &mut self.tally,
+                )
+                .await;
+                self.conflict |= c.conflict;
+                self.limit |= c.limit;
+            }
+            self.tally.flush(self.journal)?;
+            done += n;
+            self.progress(done);
         }
-        Route::Bulk => {
-            let all: Vec<usize> = (0..total).collect();
-            let send: Vec<usize> = if opts.verify {
-                verified(org, plan, &ids, &all, &mut tally)
-                    .await
-                    .into_iter()
-                    .map(|(i, _)| i)
-                    .collect()
-            } else {
-                all
-            };
-            tally.flush(journal)?;
+        Ok(())
+    }
+
+    /// sObject Collections of up to 200 records: read, compare and write a chunk at a time.
+    async fn collections(&mut self) -> Result<(), ExecError> {
+        let method = if self.plan.steps[0].op == Op::Create {
+            "POST"
+        } else {
+            "PATCH"
+        };
+        let all: Vec<usize> = (0..self.plan.steps.len()).collect();
+        let mut done = 0;
+        for chunk in all.chunks(COLLECTION_MAX) {
+            let send: Vec<usize> = self
+                .checked(chunk)
+                .await
+                .into_iter()
+                .map(|(i, _)| i)
+                .collect();
             if !send.is_empty() {
-                mark_sent(journal, send.iter().map(|&i| ids[i]))?;
-                let (done_rows, failed) = bulk_update(org, plan, &send).await;
-                match failed {
-                    Err(e) => {
-                        limit |= matches!(e, OrgError::LimitExceeded(_));
-                        for &i in &send {
-                            tally.failed(ids[i], &plan.steps[i], e.to_string());
-                        }
-                    }
-                    Ok(failed) => {
-                        for &i in &send {
-                            let s = &plan.steps[i];
-                            let id = s.id.clone().unwrap_or_default();
-                            let key: String = id.chars().take(15).collect();
-                            if let Some(e) = failed.get(&key) {
-                                tally.failed(ids[i], s, e.clone());
-                            } else if done_rows.contains(&key) {
-                                tally.done(ids[i], s, None, &resolved);
-                            } else {
-                                let e = "not processed by the bulk job".to_string();
-                                tally.failed(ids[i], s, e);
-                            }
-                        }
+                mark_sent(self.journal, send.iter().map(|&i| self.ids[i]))?;
+                let (steps, ids) = (&self.plan.steps, &self.ids);
+                self.limit |=
+                    send_collection(self.org, steps, ids, method, send, &mut self.tally).await;
+            }
+            self.tally.flush(self.journal)?;
+            done += chunk.len();
+            self.progress(done);
+        }
+        Ok(())
+    }
+
+    /// One Bulk API 2.0 update job for every step.
+    async fn bulk(&mut self) -> Result<(), ExecError> {
+        let all: Vec<usize> = (0..self.plan.steps.len()).collect();
+        let send: Vec<usize> = self
+            .checked(&all)
+            .await
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect();
+        self.tally.flush(self.journal)?;
+        if !send.is_empty() {
+            mark_sent(self.journal, send.iter().map(|&i| self.ids[i]))?;
+            let (done_rows, failed) = bulk_update(self.org, self.plan, &send).await;
+            match failed {
+                Err(e) => {
+                    self.limit |= matches!(e, OrgError::LimitExceeded(_));
+                    for &i in &send {
+                        self.tally
+                            .failed(self.ids[i], &self.plan.steps[i], e.to_string());
                     }
                 }
+                Ok(failed) => self.record_bulk(&send, &done_rows, &failed),
             }
-            tally.flush(journal)?;
-            if let Some(p) = opts.progress {
-                p(total, total);
+        }
+        self.tally.flush(self.journal)?;
+        self.progress(self.plan.steps.len());
+        Ok(())
+    }
+
+    /// Marks each sent step by the job's results, keyed by 15-character id.
+    fn record_bulk(
+        &mut self,
+        send: &[usize],
+        done_rows: &std::collections::HashSet<String>,
+        failed: &HashMap<String, String>,
+    ) {
+        for &i in send {
+            let s = &self.plan.steps[i];
+            let id = s.id.clone().unwrap_or_default();
+            let key: String = id.chars().take(15).collect();
+            if let Some(e) = failed.get(&key) {
+                self.tally.failed(self.ids[i], s, e.clone());
+            } else if done_rows.contains(&key) {
+                self.tally.done(self.ids[i], s, None, &self.resolved);
+            } else {
+                let e = "not processed by the bulk job".to_string();
+                self.tally.failed(self.ids[i], s, e);
             }
         }
     }
-    let Tally {
-        changes,
-        failures,
-        conflicts,
-        ..
-    } = tally;
-    conflict |= conflicts > 0;
-    let status = if limit {
-        RunStatus::LimitExceeded
-    } else if failures.is_empty() {
-        RunStatus::Applied
-    } else if conflict && changes.is_empty() {
-        RunStatus::Conflict
-    } else if changes.is_empty() {
-        RunStatus::Failed
-    } else {
-        RunStatus::Partial
-    };
-    let message = match status {
-        RunStatus::Applied => format!(
-            "{} change{} made",
-            changes.len(),
-            if changes.len() == 1 { "" } else { "s" }
-        ),
-        RunStatus::Partial if conflicts > 0 => format!(
-            "{} of {} changes made; {} failed, {} left as they are because someone changed them since",
+
+    /// The run's status and message, journaled on the entry.
+    fn finish(self, entry: i64) -> Result<RunReport, ExecError> {
+        let total = self.plan.steps.len();
+        let Tally {
+            changes,
+            failures,
+            conflicts,
+            ..
+        } = self.tally;
+        let conflict = self.conflict || conflicts > 0;
+        let status = if self.limit {
+            RunStatus::LimitExceeded
+        } else if failures.is_empty() {
+            RunStatus::Applied
+        } else if conflict && changes.is_empty() {
+            RunStatus::Conflict
+        } else if changes.is_empty() {
+            RunStatus::Failed
+        } else {
+            RunStatus::Partial
+        };
+        let message = run_message(
+            status,
             changes.len(),
             total,
-            failures.len() - conflicts,
-            conflicts
+            failures.len(),
+            conflicts,
+            &failures,
+        );
+        self.journal
+            .set_status(entry, status.entry_status(), &message)?;
+        Ok(RunReport {
+            status,
+            message,
+            changes,
+            failures,
+            entry: Some(entry),
+            streamed: None,
+        })
+    }
+}
+
+/// What a run says about itself: counts when it applied or partly applied, else the first error.
+fn run_message(
+    status: RunStatus,
+    made: usize,
+    total: usize,
+    failed: usize,
+    conflicts: usize,
+    failures: &[Failure],
+) -> String {
+    match status {
+        RunStatus::Applied => format!("{made} change{} made", if made == 1 { "" } else { "s" }),
+        RunStatus::Partial if conflicts > 0 => format!(
+            "{made} of {total} changes made; {} failed, {conflicts} left as they are because someone changed them since",
+            failed - conflicts,
         ),
         RunStatus::Partial => format!(
-            "{} of {} changes made; {} failed (run `sayso retry` to retry them)",
-            changes.len(),
-            total,
-            failures.len()
+            "{made} of {total} changes made; {failed} failed (run `sayso retry` to retry them)"
         ),
         _ => failures
             .first()
             .map(|f| f.error.clone())
             .unwrap_or_else(|| "nothing was written".into()),
-    };
-    journal.set_status(entry, status.entry_status(), &message)?;
-    Ok(RunReport {
-        status,
-        message,
-        changes,
-        failures,
-        entry: Some(entry),
-        streamed: None,
-    })
+    }
 }
 
 /// One PATCH (guarded by `guard`) or one POST.

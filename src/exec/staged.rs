@@ -11,7 +11,7 @@ use crate::journal::{
     ChangeRow, ChangeState, EntryKind, Journal, PlannedChange, RowResult, StateCounts,
 };
 use crate::plan::Plan;
-use crate::resolve::org::{Org, OrgError};
+use crate::salesforce::org::{Org, OrgError};
 
 /// Carries out a staged bulk update ([`Plan::staged`]): moves the stage into a new journal entry
 /// in one statement, then sends it in Bulk API 2.0 jobs ([`send_in_jobs`]). Memory holds one job

@@ -14,8 +14,8 @@ use super::{
 };
 use crate::journal::{ChangeRow, ChangeState, EntryKind, Journal, Op, PlannedChange, RowResult};
 use crate::plan::{COLLECTION_MAX, Plan, Step, Val};
-use crate::resolve::org::{Org, OrgError};
-use crate::resolve::query::{self, in_strs, to_soql};
+use crate::salesforce::org::{Org, OrgError};
+use crate::soql::builder::{self as query, in_strs, to_soql};
 
 /// The current values of the fields each `(object, id, fields)` names, keyed by 15-character id,
 /// read in queries of 200 ids per object (with `Id` and `LastModifiedDate`).
@@ -125,7 +125,7 @@ pub(super) fn check_step(
     Ok(cur
         .get("LastModifiedDate")
         .and_then(Json::as_str)
-        .and_then(crate::resolve::http_date))
+        .and_then(crate::salesforce::rest::http_date_from_iso))
 }
 
 /// What undoing one update takes, given the records' current values.
@@ -196,7 +196,7 @@ pub(super) fn revert_of(c: &PlannedChange, current: &HashMap<String, Json>) -> R
         guard: cur
             .get("LastModifiedDate")
             .and_then(Json::as_str)
-            .and_then(crate::resolve::http_date),
+            .and_then(crate::salesforce::rest::http_date_from_iso),
     }
 }
 

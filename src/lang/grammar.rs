@@ -602,12 +602,12 @@ impl Grammar {
             .flat_map(|r| r.examples.iter().map(move |e| (r.kind, e.as_str())))
     }
 
-    /// One help line per intent section, in grammar order.
-    pub fn help_lines(&self) -> impl Iterator<Item = &str> {
+    /// The `help:` line of each intent section that has one, in grammar order (`:help`).
+    pub fn help_lines(&self) -> impl Iterator<Item = (IntentKind, &str)> {
         self.rules
             .iter()
-            .map(|r| r.help.as_str())
-            .filter(|h| !h.is_empty())
+            .map(|r| (r.kind, r.help.as_str()))
+            .filter(|(_, h)| !h.is_empty())
     }
 
     /// True if `words` is a phrase of class `class`.
@@ -688,6 +688,39 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    /// Every word class the code looks up by name (`class("…")`, `in_class("…")`,
+    /// `class_prefix("…")`) is one the loader requires, so a grammar without it fails to load
+    /// instead of the lookup silently matching nothing.
+    #[test]
+    fn every_class_the_code_names_is_required_at_load() {
+        let re = regex::Regex::new(r#"(?:\.class|in_class|class_prefix)\(\s*"([a-z_]+)""#).unwrap();
+        let mut dirs = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src"
+        ))];
+        let mut seen = 0;
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for c in re.captures_iter(&text) {
+                        seen += 1;
+                        assert!(
+                            REQUIRED_CLASSES.contains(&&c[1]),
+                            "{} names class `{}`, missing from REQUIRED_CLASSES",
+                            path.display(),
+                            &c[1]
+                        );
+                    }
+                }
+            }
+        }
+        assert!(seen > 20, "the scan found the lookups ({seen})");
     }
 
     #[test]

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use chrono::{Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use serde_json::{Value as Json, json};
 
-use super::query::{self, eq_str, to_soql};
 use super::{Named, ResolveError, Resolver, WHAT, WHO, capitalise, create_step};
 use crate::lang::{ObjectKind, Priority, RecordRef};
 use crate::plan::{Step, Val};
+use crate::soql::builder::{self as query, eq_text, to_soql};
 
 /// A meeting with no time said starts at this hour.
 const DEFAULT_MEETING_HOUR: u32 = 9;
@@ -137,7 +137,7 @@ impl Resolver<'_> {
         time: NaiveTime,
     ) -> Result<chrono::DateTime<Utc>, ResolveError> {
         let mut q = query::select("User", &["TimeZoneSidKey".to_string()]);
-        q.where_clause = Some(eq_str("Id", &self.me));
+        q.where_clause = Some(eq_text("Id", &self.me));
         let rows = self.org.query_all(&to_soql(&q)).await.unwrap_or_default();
         let tz: chrono_tz::Tz = rows
             .first()

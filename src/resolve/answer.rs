@@ -11,7 +11,6 @@ use serde_json::{Value as Json, json};
 
 use super::field::{find_field, match_picklist};
 use super::filter::object_of;
-use super::query::{self, and, compare, date, eq_bool, eq_str, to_soql};
 use super::record::{Found, display_name};
 use super::schema::FieldDescribe;
 use super::{ANY_OBJECT, ResolveError, Resolver, format_money};
@@ -20,6 +19,7 @@ use crate::soql::ast::{
     Direction, FieldPath, Function, FunctionArg, FunctionCall, GroupByKind, Nulls, Operand,
     Operator, OrderItem, Query, SelectItem,
 };
+use crate::soql::builder::{self as query, and, compare, date, eq_bool, eq_text, to_soql};
 
 /// A question's answer: records, figures, or groups. Nothing changes.
 #[derive(Debug, Clone, Default)]
@@ -162,8 +162,8 @@ impl Resolver<'_> {
             .to_vec();
         let mut q = query::select("OpportunityContactRole", &paths);
         q.where_clause = and(vec![
-            eq_str("OpportunityId", &opp.id),
-            eq_str("Role", &role_value),
+            eq_text("OpportunityId", &opp.id),
+            eq_text("Role", &role_value),
         ]);
         let rows = self.org.query_all(&to_soql(&q)).await?;
         let records: Vec<Json> = rows
@@ -510,13 +510,13 @@ impl Resolver<'_> {
             .to_vec();
         fields.retain(|f| d.field(f).is_some());
         let mut q = query::select(object, &fields);
-        let mut conds = vec![eq_str(link, &found.id), query::is_not_null("ActivityDate")];
+        let mut conds = vec![eq_text(link, &found.id), query::is_not_null("ActivityDate")];
         conds.push(compare("ActivityDate", Operator::Le, date(self.today)));
         if d.field("IsClosed").is_some() {
             conds.push(eq_bool("IsClosed", true));
         }
         if mine {
-            conds.push(eq_str("OwnerId", &self.me));
+            conds.push(eq_text("OwnerId", &self.me));
         }
         q.where_clause = and(conds);
         q.order_by = vec![OrderItem {

@@ -6,12 +6,15 @@
 use serde_json::Value as Json;
 
 use super::field::{match_picklist, word_matches, words};
-use super::query::{self, and, compare, contains, date, eq_bool, eq_str, number, or, to_soql};
+use super::schema::ObjectDescribe;
 use super::stream::{BulkSource, Rule};
 use super::{ResolveError, Resolver};
 use crate::lang::{Priority, RecordFilter};
 use crate::soql::ast::Query;
 use crate::soql::ast::{Condition, Operator};
+use crate::soql::builder::{
+    self as query, and, compare, contains, date, eq_bool, eq_text, number, or, to_soql,
+};
 
 /// The object a filter reads: as said, else tasks for "overdue", else opportunities.
 pub fn object_of(f: &RecordFilter) -> &'static str {
@@ -64,7 +67,45 @@ impl LargePage {
     }
 }
 
+/// "for Acme", "with the hooli migration": every word in the account's name (for tasks and events,
+/// in what they are about or their account).
+fn account_condition(object: &str, acct: &str) -> Option<Condition> {
+    let all_words = |path: &str| and(words(acct).iter().map(|w| contains(path, w)).collect());
+    match object {
+        "Account" => all_words("Name"),
+        // "my tasks for the hooli cloud migration": what the task is about (an
+        // opportunity, a case…) or its account
+        "Task" | "Event" => or(all_words("What.Name")
+            .into_iter()
+            .chain(all_words("Account.Name"))
+            .collect()),
+        _ => all_words("Account.Name"),
+    }
+}
+
+/// "my escalated cases", "new leads": leftover words that are exactly an active status (or stage)
+/// value, as `(field, value)`.
+fn status_value(d: &ObjectDescribe, text_words: &[String]) -> Option<(String, String)> {
+    let field = ["StageName", "Status"].iter().find_map(|n| d.field(n))?;
+    field
+        .picklist
+        .iter()
+        .filter(|p| p.active)
+        .find(|p| {
+            let vw = words(&p.value);
+            !text_words.is_empty()
+                && text_words
+                    .iter()
+                    .all(|t| vw.iter().any(|w| word_matches(t, w)))
+                && vw
+                    .iter()
+                    .all(|w| text_words.iter().any(|t| word_matches(t, w)))
+        })
+        .map(|p| (field.name.clone(), p.value.clone()))
+}
+
 impl Resolver<'_> {
+    /// The SOQL condition of a bulk filter on its object, from the object's describe.
     pub(super) async fn filter_condition(
         &mut self,
         f: &RecordFilter,
@@ -75,7 +116,7 @@ impl Resolver<'_> {
         let mut conds = Vec::new();
         // An integration user may not see OwnerId; sharing already limits what it reads.
         if f.mine && has("OwnerId") {
-            conds.push(eq_str("OwnerId", &self.me));
+            conds.push(eq_text("OwnerId", &self.me));
         }
         if let Some(open) = f.open.or(if f.overdue { Some(true) } else { None }) {
             if has("IsClosed") {
@@ -104,7 +145,7 @@ impl Resolver<'_> {
             } else {
                 "Account.Industry"
             };
-            conds.push(eq_str(path, &value));
+            conds.push(eq_text(path, &value));
         }
         if let Some(stage) = &f.stage {
             let field_name = if has("StageName") {
@@ -115,7 +156,7 @@ impl Resolver<'_> {
             let field = d
                 .field(field_name)
                 .ok_or_else(|| ResolveError::Invalid(format!("{object} has no stage")))?;
-            conds.push(eq_str(field_name, &match_picklist(field, stage)?));
+            conds.push(eq_text(field_name, &match_picklist(field, stage)?));
         }
         if let Some(range) = &f.closing {
             let field_name = if has("CloseDate") {
@@ -148,7 +189,7 @@ impl Resolver<'_> {
         }
         if let Some(name) = &f.owner {
             let user = self.find_user(name).await?;
-            conds.push(eq_str("OwnerId", &user.id));
+            conds.push(eq_text("OwnerId", &user.id));
         }
         if let Some(n) = f.amount_over {
             conds.push(compare("Amount", Operator::Gt, number(n)));
@@ -168,18 +209,7 @@ impl Resolver<'_> {
             conds.push(self.priority_condition(object, p).await?);
         }
         if let Some(acct) = &f.account {
-            let all_words =
-                |path: &str| and(words(acct).iter().map(|w| contains(path, w)).collect());
-            match object {
-                "Account" => conds.extend(all_words("Name")),
-                // "my tasks for the hooli cloud migration": what the task is about (an
-                // opportunity, a case…) or its account
-                "Task" | "Event" => conds.extend(or(all_words("What.Name")
-                    .into_iter()
-                    .chain(all_words("Account.Name"))
-                    .collect())),
-                _ => conds.extend(all_words("Account.Name")),
-            }
+            conds.extend(account_condition(object, acct));
         }
         let name_field = match object {
             "Case" | "Task" | "Event" => "Subject",
@@ -188,28 +218,9 @@ impl Resolver<'_> {
         // "my escalated cases", "new leads": leftover words that are exactly a status value are a
         // status filter, not a name fragment.
         let text_words = words(&f.text);
-        let status = ["StageName", "Status"]
-            .iter()
-            .find_map(|n| d.field(n))
-            .and_then(|field| {
-                field
-                    .picklist
-                    .iter()
-                    .filter(|p| p.active)
-                    .find(|p| {
-                        let vw = words(&p.value);
-                        !text_words.is_empty()
-                            && text_words
-                                .iter()
-                                .all(|t| vw.iter().any(|w| word_matches(t, w)))
-                            && vw
-                                .iter()
-                                .all(|w| text_words.iter().any(|t| word_matches(t, w)))
-                    })
-                    .map(|p| (field.name.clone(), p.value.clone()))
-            });
+        let status = status_value(&d, &text_words);
         match status {
-            Some((field_name, value)) => conds.push(eq_str(&field_name, &value)),
+            Some((field_name, value)) => conds.push(eq_text(&field_name, &value)),
             None => {
                 for w in text_words {
                     conds.push(contains(name_field, &w));
@@ -242,7 +253,7 @@ impl Resolver<'_> {
             .ok_or_else(|| {
                 ResolveError::Invalid(format!("{object} has no priority {}", wanted[0]))
             })?;
-        Ok(eq_str("Priority", &value.value))
+        Ok(eq_text("Priority", &value.value))
     }
 
     /// Every record matching the filter (all pages), with `extra` fields read too. A filter that

@@ -1,25 +1,23 @@
 //! Resolution: a parsed command ([`crate::lang::ParsedCommand`]) → API names, picklist values and
 //! record ids → a [`Plan`] of writes, or an answer to a question.
 //!
-//! Owns the mapping from intents to steps. Reads the org only through [`org::Org`] (queries and
-//! describes, never writes) and builds SOQL only with the escaping builder ([`query`]). Field-level
+//! Owns the mapping from intents to steps. Reads the org only through [`crate::salesforce::Org`] (queries and
+//! describes, never writes) and builds SOQL only with the escaping builder ([`crate::soql::builder`]). Field-level
 //! permissions are checked here, before anything is written. Called by `app`; may import `lang`,
-//! `plan`, `journal` (types only), `soql` and `id`.
+//! `plan`, `journal` (types only), `salesforce` (the [`Org`] handle), `soql` and `id`.
 //!
-//! - [`org`] — the REST surface and call counting.
 //! - [`schema`] — the per-user describe cache.
 //! - [`field`] — fields, picklists, value coercion, field permissions.
 //! - [`record`] — which record a reference names.
-//! - [`query`] — SOQL constructors over the shared AST.
 //! - [`filter`] — bulk filters ("all my open opportunities in the tech sector").
 //! - [`stream`] — bulk updates too large to hold: a query and per-field rules.
+//! - `intent` — one file per intent: how each kind of clause becomes steps.
 
 mod activity;
 pub mod answer;
 pub mod field;
 pub mod filter;
-pub mod org;
-pub mod query;
+mod intent;
 pub mod record;
 pub mod schema;
 pub mod stream;
@@ -37,8 +35,9 @@ use crate::lang::{
     RecordRef, Target, Value,
 };
 use crate::plan::{Plan, Step, Val};
+use crate::salesforce::rest::http_date_from_iso;
+use crate::salesforce::{Org, OrgError};
 use field::{FieldValue, check_writable, coerce, field_for_value, find_field};
-use org::{Org, OrgError};
 use record::{Found, display_name};
 use schema::{ObjectDescribe, SchemaCache};
 
@@ -131,6 +130,16 @@ enum Named {
     },
 }
 
+impl ResolveError {
+    /// A clause handed to the method for another intent (a dispatch bug, reported not panicked).
+    fn wrong_intent(intent: &Intent) -> ResolveError {
+        ResolveError::Invalid(format!(
+            "internal: `{}` reached the wrong resolver",
+            intent.name()
+        ))
+    }
+}
+
 impl Named {
     fn val(&self) -> Val {
         match self {
@@ -150,16 +159,6 @@ impl Named {
             Named::Created { name, .. } => name,
         }
     }
-}
-
-/// Converts an ISO datetime (`2026-11-18T10:00:00.000+0000`) to an HTTP-date. HTTP-dates have
-/// whole seconds and the org compares whole seconds, so the fraction is dropped.
-pub fn http_date(iso: &str) -> Option<String> {
-    let t = chrono::DateTime::parse_from_str(iso, "%Y-%m-%dT%H:%M:%S%.f%z")
-        .or_else(|_| chrono::DateTime::parse_from_rfc3339(iso))
-        .ok()?
-        .with_timezone(&chrono::Utc);
-    Some(t.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
 }
 
 /// The last day of the calendar quarter containing `d`.
@@ -311,514 +310,31 @@ impl Resolver<'_> {
         format!("s{}", steps.len())
     }
 
-    #[allow(clippy::too_many_lines)]
+    /// Resolves one clause into steps; returns the record it names, for later clauses ("it").
     async fn clause(
         &mut self,
         intent: &Intent,
         named: &[Option<Named>],
         out: &mut ClauseOut<'_>,
     ) -> Result<Option<Named>, ResolveError> {
-        let large_above = out.large_above;
-        let steps = &mut *out.steps;
-        let bulk = &mut *out.bulk;
         match intent {
             Intent::UpdateFields {
-                target: Target::Record(r),
-                changes,
-            } => {
-                let objs: Vec<&str> = match r.object {
-                    Some(o) => vec![o.api_name()],
-                    None => self.objects_for_changes(changes),
-                };
-                // When the object is known, describe first so the lookup reads the old values too.
-                let extra = if objs.len() == 1 {
-                    self.field_names(objs[0], changes).await?
-                } else {
-                    Vec::new()
-                };
-                let n = self.reference(r, named, &objs, &extra).await?;
-                let Named::Existing(found) = &n else {
-                    return Err(ResolveError::Invalid(
-                        "can't update a record before it exists; say it in the create".into(),
-                    ));
-                };
-                let step = self.update_step(found, changes, steps).await?;
-                if !step.fields.is_empty() {
-                    steps.push(step);
-                }
-                Ok(Some(n))
-            }
+                target: Target::Record(_),
+                ..
+            } => self.update_record(intent, named, out).await,
             Intent::UpdateFields {
-                target: Target::Filter(f),
-                changes,
-            } => {
-                *bulk = true;
-                let object = filter::object_of(f);
-                let extra = self.field_names(object, changes).await?;
-                let rows = match self.filter_page(f, &extra, large_above).await? {
-                    filter::Rows::All(rows) => rows,
-                    filter::Rows::Large(page) => {
-                        let rules = self.change_rules(object, changes).await?;
-                        *out.stream = Some(page.source(object, intent.name(), rules));
-                        return Ok(None);
-                    }
-                };
-                for row in rows {
-                    let found = found_of(object, row);
-                    let step = self.update_step(&found, changes, steps).await?;
-                    if !step.fields.is_empty() {
-                        steps.push(step);
-                    }
-                }
-                Ok(None)
-            }
-            Intent::Reassign { target, owner } => {
-                let user = self.find_user(owner).await?;
-                match target {
-                    Target::Record(r) => {
-                        let objs = objects_of(r.object, &ANY_OBJECT);
-                        let extra = vec!["OwnerId".to_string()];
-                        let n = self.reference(r, named, &objs, &extra).await?;
-                        let Named::Existing(found) = &n else {
-                            return Ok(Some(n));
-                        };
-                        let step = self
-                            .update_literal(found, "OwnerId", json!(user.id), steps)
-                            .await?;
-                        if !step.fields.is_empty() {
-                            steps.push(step);
-                        }
-                        Ok(Some(n))
-                    }
-                    Target::Filter(f) => {
-                        *bulk = true;
-                        let object = filter::object_of(f);
-                        let owner = ["OwnerId".to_string()];
-                        let rows = match self.filter_page(f, &owner, large_above).await? {
-                            filter::Rows::All(rows) => rows,
-                            filter::Rows::Large(page) => {
-                                let rule =
-                                    self.fixed_rule(object, "OwnerId", json!(user.id)).await?;
-                                *out.stream = Some(page.source(object, intent.name(), vec![rule]));
-                                return Ok(None);
-                            }
-                        };
-                        for row in rows {
-                            let found = found_of(object, row);
-                            let step = self
-                                .update_literal(&found, "OwnerId", json!(user.id), steps)
-                                .await?;
-                            if !step.fields.is_empty() {
-                                steps.push(step);
-                            }
-                        }
-                        Ok(None)
-                    }
-                }
-            }
-            Intent::CompleteTask { target } => {
-                let d = self.describe("Task").await?;
-                let status = d
-                    .field("Status")
-                    .ok_or_else(|| ResolveError::Denied("you can't see task status".into()))?;
-                check_writable(&d, status, false)?;
-                let done = field::match_picklist(
-                    status,
-                    &Value {
-                        said: "completed".into(),
-                        entities: vec![],
-                        hints: vec![],
-                    },
-                )?;
-                match target {
-                    Target::Record(r) => {
-                        let mut r = r.clone();
-                        r.object = Some(ObjectKind::Task);
-                        let n = self
-                            .reference(&r, named, &["Task"], &["Status".to_string()])
-                            .await?;
-                        let Named::Existing(found) = &n else {
-                            return Ok(Some(n));
-                        };
-                        let step = self
-                            .update_literal(found, "Status", json!(done), steps)
-                            .await?;
-                        if !step.fields.is_empty() {
-                            steps.push(step);
-                        }
-                        Ok(Some(n))
-                    }
-                    Target::Filter(f) => {
-                        *bulk = true;
-                        let mut f = f.clone();
-                        f.object = Some(ObjectKind::Task);
-                        if f.open.is_none() {
-                            f.open = Some(true);
-                        }
-                        let status = ["Status".to_string()];
-                        let rows = match self.filter_page(&f, &status, large_above).await? {
-                            filter::Rows::All(rows) => rows,
-                            filter::Rows::Large(page) => {
-                                let rule = self.fixed_rule("Task", "Status", json!(done)).await?;
-                                *out.stream = Some(page.source("Task", intent.name(), vec![rule]));
-                                return Ok(None);
-                            }
-                        };
-                        for row in rows {
-                            let found = found_of("Task", row);
-                            let step = self
-                                .update_literal(&found, "Status", json!(done), steps)
-                                .await?;
-                            if !step.fields.is_empty() {
-                                steps.push(step);
-                            }
-                        }
-                        Ok(None)
-                    }
-                }
-            }
-            Intent::AddNote { target, text } => {
-                let text = text.trim();
-                if text.is_empty() {
-                    return Err(ResolveError::Invalid(
-                        "the note is empty; say what it should say".into(),
-                    ));
-                }
-                self.check_create("ContentNote", &["Title", "Content"])
-                    .await?;
-                self.check_create(
-                    "ContentDocumentLink",
-                    &["LinkedEntityId", "ContentDocumentId"],
-                )
-                .await?;
-                match target {
-                    Target::Record(r) => {
-                        let n = self
-                            .reference(r, named, &objects_of(r.object, &ANY_OBJECT), &[])
-                            .await?;
-                        self.note_steps(&n, text, steps);
-                        Ok(Some(n))
-                    }
-                    Target::Filter(f) => {
-                        *bulk = true;
-                        let object = filter::object_of(f);
-                        let rows = self.filter_rows(f, &[]).await?;
-                        if rows.is_empty() {
-                            return Err(filter::none_match(f));
-                        }
-                        for row in rows {
-                            let n = Named::Existing(found_of(object, row));
-                            self.note_steps(&n, text, steps);
-                        }
-                        Ok(None)
-                    }
-                }
-            }
-            Intent::LogCall {
-                who,
-                what,
-                subject,
-                description,
-                duration_seconds,
-                date,
-            } => {
-                let d = self.describe_for_create("Task").await?;
-                if !d.createable {
-                    return Err(ResolveError::Denied("you can't create tasks".into()));
-                }
-                let who_n = match who {
-                    Some(r) => Some(self.reference(r, named, &WHO, &[]).await?),
-                    None => None,
-                };
-                let what_n = match what {
-                    Some(r) => Some(self.reference(r, named, &WHAT, &[]).await?),
-                    None => None,
-                };
-                let mut fields = BTreeMap::new();
-                let subj = subject.clone().unwrap_or_else(|| match &who_n {
-                    Some(n) => format!("Call with {}", n.name()),
-                    None => "Call".to_string(),
-                });
-                fields.insert("Subject".into(), Val::Lit(json!(subj)));
-                fields.insert("TaskSubtype".into(), Val::Lit(json!("Call")));
-                fields.insert(
-                    "Status".into(),
-                    Val::Lit(json!(self.picklist_value(&d, "Status", "completed"))),
-                );
-                fields.insert(
-                    "ActivityDate".into(),
-                    Val::Lit(json!(
-                        date.unwrap_or(self.today).format("%Y-%m-%d").to_string()
-                    )),
-                );
-                // A new task is the creator's by default; say so explicitly when the field is writable.
-                if d.field("OwnerId").is_some_and(|f| f.createable) {
-                    fields.insert("OwnerId".into(), Val::Lit(json!(self.me)));
-                }
-                if let Some(desc) = description.as_ref().filter(|s| !s.trim().is_empty()) {
-                    fields.insert("Description".into(), Val::Lit(json!(desc.trim())));
-                }
-                if let Some(secs) = duration_seconds {
-                    fields.insert("CallDurationInSeconds".into(), Val::Lit(json!(secs)));
-                }
-                if let Some(n) = &who_n {
-                    fields.insert("WhoId".into(), n.val());
-                }
-                if let Some(n) = &what_n {
-                    fields.insert("WhatId".into(), n.val());
-                }
-                self.check_fields(&d, &fields, true)?;
-                Ok(Some(self.push_create(steps, "Task", subj.clone(), fields)))
-            }
-            Intent::CreateTask {
-                subject,
-                due,
-                who,
-                what,
-                priority,
-            } => {
-                let d = self.describe_for_create("Task").await?;
-                if !d.createable {
-                    return Err(ResolveError::Denied("you can't create tasks".into()));
-                }
-                let who_n = match who {
-                    Some(r) => Some(self.reference(r, named, &WHO, &[]).await?),
-                    None => None,
-                };
-                let what_n = match what {
-                    Some(r) => Some(self.reference(r, named, &WHAT, &[]).await?),
-                    None => None,
-                };
-                let mut fields = BTreeMap::new();
-                let subj = if subject.trim().is_empty() {
-                    "Follow up".to_string()
-                } else {
-                    capitalise(subject.trim())
-                };
-                fields.insert("Subject".into(), Val::Lit(json!(subj)));
-                fields.insert(
-                    "Status".into(),
-                    Val::Lit(json!(self.picklist_value(&d, "Status", "not started"))),
-                );
-                // A new task is the creator's by default; say so explicitly when the field is writable.
-                if d.field("OwnerId").is_some_and(|f| f.createable) {
-                    fields.insert("OwnerId".into(), Val::Lit(json!(self.me)));
-                }
-                if let Some(due) = due {
-                    fields.insert(
-                        "ActivityDate".into(),
-                        Val::Lit(json!(due.format("%Y-%m-%d").to_string())),
-                    );
-                }
-                if let Some(p) = priority {
-                    let said = match p {
-                        Priority::High => "high",
-                        Priority::Normal => "normal",
-                        Priority::Low => "low",
-                    };
-                    fields.insert(
-                        "Priority".into(),
-                        Val::Lit(json!(self.picklist_value(&d, "Priority", said))),
-                    );
-                }
-                if let Some(n) = &who_n {
-                    fields.insert("WhoId".into(), n.val());
-                }
-                if let Some(n) = &what_n {
-                    fields.insert("WhatId".into(), n.val());
-                }
-                self.check_fields(&d, &fields, true)?;
-                Ok(Some(self.push_create(steps, "Task", subj, fields)))
-            }
-            Intent::ScheduleMeeting {
-                subject,
-                date,
-                time,
-                minutes,
-                who,
-                what,
-            } => {
-                let m = activity::Meeting {
-                    subject: subject.as_deref(),
-                    date: *date,
-                    time: *time,
-                    minutes: *minutes,
-                    who: who.as_ref(),
-                    what: what.as_ref(),
-                };
-                self.meeting(m, named, steps).await
-            }
-            Intent::CreateCase {
-                account,
-                contact,
-                subject,
-                priority,
-            } => {
-                let c = activity::NewCase {
-                    account: account.as_ref(),
-                    contact: contact.as_ref(),
-                    subject,
-                    priority: *priority,
-                };
-                self.case(c, named, steps).await
-            }
-            Intent::CreateRecord {
-                object,
-                person,
-                name,
-                account,
-                company,
-                fields: said_fields,
-            } => {
-                let sobject = object.api_name();
-                let d = self.describe_for_create(sobject).await?;
-                if !d.createable {
-                    return Err(ResolveError::Denied(format!(
-                        "you can't create {sobject} records"
-                    )));
-                }
-                let mut fields = BTreeMap::new();
-                let account_n = match account {
-                    Some(r) if sobject != "Lead" => {
-                        let mut r = r.clone();
-                        r.object = Some(ObjectKind::Account);
-                        Some(self.reference(&r, named, &["Account"], &[]).await?)
-                    }
-                    _ => None,
-                };
-                let mut display = String::new();
-                match sobject {
-                    "Contact" | "Lead" => {
-                        let p = person.clone().ok_or_else(|| {
-                            ResolveError::Invalid(format!("a new {sobject} needs a name"))
-                        })?;
-                        if let Some(first) = &p.first {
-                            fields.insert("FirstName".into(), Val::Lit(json!(first)));
-                        }
-                        fields.insert("LastName".into(), Val::Lit(json!(p.last)));
-                        display = format!("{} {}", p.first.clone().unwrap_or_default(), p.last)
-                            .trim()
-                            .to_string();
-                        if sobject == "Lead" {
-                            let comp = company
-                                .clone()
-                                .or_else(|| account.as_ref().map(|a| a.text.clone()))
-                                .filter(|c| !c.trim().is_empty())
-                                .ok_or_else(|| {
-                                    ResolveError::Invalid(
-                                        "a new lead needs a company (\"from ACME\")".into(),
-                                    )
-                                })?;
-                            fields.insert("Company".into(), Val::Lit(json!(comp)));
-                            fields.insert(
-                                "Status".into(),
-                                Val::Lit(json!(self.picklist_value(&d, "Status", "open"))),
-                            );
-                        }
-                    }
-                    "Opportunity" => {
-                        fields.insert(
-                            "StageName".into(),
-                            Val::Lit(json!(self.picklist_value(&d, "StageName", ""))),
-                        );
-                    }
-                    _ => {}
-                }
-                if let Some(a) = &account_n {
-                    fields.insert("AccountId".into(), a.val());
-                }
-                if d.field("OwnerId").is_some_and(|f| f.createable) {
-                    fields.insert("OwnerId".into(), Val::Lit(json!(self.me)));
-                }
-                for change in said_fields {
-                    let f = match &change.field {
-                        Some(fr) => find_field(&d, fr)?,
-                        None => field_for_value(&d, &change.value)?,
-                    };
-                    check_writable(&d, f, true)?;
-                    let v = match coerce(f, change, None)? {
-                        FieldValue::Literal(j) => Val::Lit(j),
-                        FieldValue::Lookup { objects, name } => {
-                            Val::Lit(json!(self.lookup(&objects, &name).await?.id))
-                        }
-                    };
-                    fields.insert(f.name.clone(), v);
-                }
-                if sobject == "Opportunity" {
-                    if !fields.contains_key("CloseDate") {
-                        fields.insert(
-                            "CloseDate".into(),
-                            Val::Lit(json!(
-                                end_of_quarter(self.today).format("%Y-%m-%d").to_string()
-                            )),
-                        );
-                    }
-                    let opp_name = name
-                        .clone()
-                        .filter(|n| !n.trim().is_empty())
-                        .unwrap_or_else(|| {
-                            let base = account_n
-                                .as_ref()
-                                .map(|a| a.name().to_string())
-                                .unwrap_or_else(|| "New".into());
-                            let suffix = match fields.get("Amount") {
-                                Some(Val::Lit(a)) if a.as_f64().is_some() => {
-                                    format_money(a.as_f64().unwrap_or(0.0))
-                                }
-                                _ => match fields.get("CloseDate") {
-                                    Some(Val::Lit(Json::String(d))) => d.clone(),
-                                    _ => self.today.to_string(),
-                                },
-                            };
-                            format!("{base} - {suffix}")
-                        });
-                    fields.insert("Name".into(), Val::Lit(json!(opp_name)));
-                    display = opp_name;
-                } else if sobject == "Account" {
-                    let n = name.clone().or_else(|| company.clone()).ok_or_else(|| {
-                        ResolveError::Invalid("a new account needs a name".into())
-                    })?;
-                    fields.insert("Name".into(), Val::Lit(json!(n)));
-                    display = n;
-                }
-                self.check_fields(&d, &fields, true)?;
-                Ok(Some(self.push_create(steps, sobject, display, fields)))
-            }
-            Intent::AddContactRole {
-                contact,
-                opportunity,
-                role,
-            } => {
-                let d = self.describe_for_create("OpportunityContactRole").await?;
-                if !d.createable {
-                    return Err(ResolveError::Denied("you can't add contact roles".into()));
-                }
-                let c = self.reference(contact, named, &["Contact"], &[]).await?;
-                let mut opp = opportunity.clone();
-                opp.object = Some(ObjectKind::Opportunity);
-                let o = self.reference(&opp, named, &["Opportunity"], &[]).await?;
-                let mut fields = BTreeMap::new();
-                fields.insert("OpportunityId".into(), o.val());
-                fields.insert("ContactId".into(), c.val());
-                if let Some(role) = role
-                    && let Some(f) = d.field("Role")
-                {
-                    fields.insert(
-                        "Role".into(),
-                        Val::Lit(json!(field::match_picklist(f, role)?)),
-                    );
-                }
-                self.check_fields(&d, &fields, true)?;
-                let reference = Self::next_ref(steps);
-                let name = format!("{} on {}", c.name(), o.name());
-                steps.push(create_step(
-                    "OpportunityContactRole",
-                    &name,
-                    reference.clone(),
-                    fields,
-                ));
-                Ok(Some(o))
-            }
+                target: Target::Filter(_),
+                ..
+            } => self.update_filter(intent, named, out).await,
+            Intent::Reassign { .. } => self.reassign(intent, named, out).await,
+            Intent::CompleteTask { .. } => self.complete_task(intent, named, out).await,
+            Intent::AddNote { .. } => self.add_note(intent, named, out).await,
+            Intent::LogCall { .. } => self.log_call(intent, named, out).await,
+            Intent::CreateTask { .. } => self.create_task(intent, named, out).await,
+            Intent::ScheduleMeeting { .. } => self.schedule_meeting(intent, named, out).await,
+            Intent::CreateCase { .. } => self.create_case(intent, named, out).await,
+            Intent::CreateRecord { .. } => self.create_record(intent, named, out).await,
+            Intent::AddContactRole { .. } => self.add_contact_role(intent, named, out).await,
             Intent::Question { target, .. } => {
                 // A question inside a compound command names a record for later clauses.
                 match target {
@@ -936,7 +452,7 @@ impl Resolver<'_> {
             guard: row
                 .get("LastModifiedDate")
                 .and_then(Json::as_str)
-                .and_then(http_date),
+                .and_then(http_date_from_iso),
         })
     }
 
@@ -1021,7 +537,7 @@ impl Resolver<'_> {
             guard: row
                 .get("LastModifiedDate")
                 .and_then(Json::as_str)
-                .and_then(http_date),
+                .and_then(http_date_from_iso),
         })
     }
 
@@ -1355,11 +871,11 @@ mod tests {
     #[test]
     fn http_date_keeps_whole_seconds() {
         assert_eq!(
-            http_date("2026-11-18T10:00:00.000+0000").unwrap(),
+            http_date_from_iso("2026-11-18T10:00:00.000+0000").unwrap(),
             "Wed, 18 Nov 2026 10:00:00 GMT"
         );
         assert_eq!(
-            http_date("2026-11-18T10:00:00.750+0000").unwrap(),
+            http_date_from_iso("2026-11-18T10:00:00.750+0000").unwrap(),
             "Wed, 18 Nov 2026 10:00:00 GMT"
         );
     }

@@ -9,9 +9,9 @@
 use serde_json::{Value as Json, json};
 
 use super::field::{word_matches, words};
-use super::query::{self, and, contains, eq_bool, eq_str, to_soql};
 use super::{Candidate, ResolveError, Resolver};
 use crate::lang::RecordRef;
+use crate::soql::builder::{self as query, and, contains, eq_bool, eq_text, to_soql};
 
 /// A resolved record with the fields read while resolving it.
 #[derive(Debug, Clone)]
@@ -243,7 +243,7 @@ impl Resolver<'_> {
         if let Some(n) = &r.number
             && obj == "Case"
         {
-            return Some(eq_str("CaseNumber", &case_number(n)));
+            return Some(eq_text("CaseNumber", &case_number(n)));
         }
         let field = match obj {
             "Case" => "Subject",
@@ -497,7 +497,7 @@ impl Resolver<'_> {
     ) -> Result<Json, ResolveError> {
         let fields = self.select_fields(sobject, extra).await?;
         let mut q = query::select(sobject, &fields);
-        q.where_clause = Some(eq_str("Id", id));
+        q.where_clause = Some(eq_text("Id", id));
         let rows = self
             .org
             .query_all(&to_soql(&q))

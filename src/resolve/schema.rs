@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::org::{Org, OrgError};
+use crate::salesforce::{Org, OrgError};
 
 /// How long a cached describe is used without asking the org.
 const FRESH_SECS: i64 = 15 * 60;

@@ -11,12 +11,12 @@ use serde_json::{Map, Value as Json};
 
 use super::ResolveError;
 use super::field::{FieldValue, coerce};
-use super::query::to_soql;
 use super::record::display_name;
 use super::schema::FieldDescribe;
 use crate::journal::{Op, PlannedChange};
 use crate::lang::FieldChange;
 use crate::soql::ast::{FieldPath, Query, SelectItem};
+use crate::soql::builder::to_soql;
 
 /// What a field is set to on each record.
 #[derive(Debug, Clone)]

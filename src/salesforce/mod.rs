@@ -21,27 +21,33 @@
 //!
 //! # Layout
 //! - [`client`] — [`Client`], [`Request`], the send loop (budget, counting, renewal, retries).
+//! - [`org`] — [`Org`], the per-command handle the resolver and executor send through: request
+//!   shapes (queries, describe, conditional row writes, composite, collections, Bulk 2.0) and the
+//!   command's call counter.
+//! - [`transport`] — [`transport::ClientTransport`], [`Org`] over a [`Client`].
 //! - [`rest`] — query, describe, sObject rows, composite, collections, limits.
-//! - [`bulk`] — Bulk API 2.0 ingest.
+//! - [`bulk`] — Bulk API 2.0 on [`Org`]: ingest jobs step by step or at once, query jobs by page.
 //! - [`retry`] — [`Idempotency`], [`RetryPolicy`].
 //! - [`limits`] — `Sforce-Limit-Info`, the usage [`Ledger`], [`BudgetStatus`].
-//! - [`types`] — query pages, save results, describe outcomes, job info.
+//! - [`types`] — query pages, describe outcomes.
 //! - [`error`] — [`ApiError`], [`Error`].
 
 pub mod bulk;
 pub mod client;
 pub mod error;
 pub mod limits;
+pub mod org;
 pub mod renewal;
 pub mod request;
 pub mod rest;
 pub mod retry;
+pub mod transport;
 pub mod types;
 
+pub use bulk::{BulkQuery, JobState};
 pub use client::{Client, ClientOptions, DEFAULT_API_VERSION, Renewal, Request, Response};
 pub use error::{ApiError, Error, LimitExceeded, LimitScope};
 pub use limits::{BudgetLevel, BudgetStatus, Ledger, LimitInfo};
+pub use org::{Org, OrgError};
 pub use retry::{Idempotency, RetryPolicy};
-pub use types::{
-    BulkOperation, Describe, IngestJobSpec, JobInfo, QueryPage, QueryResult, SaveError, SaveResult,
-};
+pub use types::{Describe, QueryPage, QueryResult};

@@ -1,18 +1,19 @@
 //! The REST resources the agent uses, as methods on [`Client`]: JSON verbs, query (all pages or
-//! page by page), describe (conditional), sObject rows, composite, sObject collections, limits.
+//! page by page), describe (conditional), deletes and limits, for the admin commands and the login
+//! checks. Commands' data calls go through [`super::Org`] instead.
 //!
 //! Object and field names are checked to be API names and ids to be ids before they go into a
 //! path, and other path values are percent-encoded, so no caller text can change the resource.
 
 use chrono::{DateTime, Utc};
 use reqwest::Method;
-use reqwest::header::{HeaderName, HeaderValue};
-use serde_json::{Value, json};
+use reqwest::header::HeaderValue;
+use serde_json::Value;
 
 use super::client::{Client, Request};
 use super::error::Error;
 use super::retry::Idempotency;
-use super::types::{Describe, QueryPage, QueryResult, SaveResult};
+use super::types::{Describe, QueryPage, QueryResult};
 
 /// Checks an sObject or field API name (`Account`, `Budget_Approved__c`, `ns__Thing__c`).
 ///
@@ -41,18 +42,20 @@ pub fn check_id(id: &str) -> Result<&str, Error> {
     }
 }
 
-/// Percent-encodes one path segment.
-pub fn encode_segment(value: &str) -> String {
-    let mut u = url::Url::parse("http://x/").expect("static URL parses");
-    if let Ok(mut segs) = u.path_segments_mut() {
-        segs.clear().push(value);
-    }
-    u.path().trim_start_matches('/').to_string()
-}
-
 /// An HTTP date for conditional headers: `Tue, 10 Aug 2015 00:00:00 GMT`.
 pub fn http_date(t: DateTime<Utc>) -> String {
     t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// An ISO datetime as the org writes it (`2026-11-18T10:00:00.000+0000`) as an HTTP-date for
+/// `If-Unmodified-Since`. HTTP-dates have whole seconds and the org compares whole seconds, so the
+/// fraction is dropped.
+pub fn http_date_from_iso(iso: &str) -> Option<String> {
+    let t = DateTime::parse_from_str(iso, "%Y-%m-%dT%H:%M:%S%.f%z")
+        .or_else(|_| DateTime::parse_from_rfc3339(iso))
+        .ok()?
+        .with_timezone(&Utc);
+    Some(http_date(t))
 }
 
 fn header_value(s: &str) -> Result<HeaderValue, Error> {
@@ -105,22 +108,6 @@ impl Client {
         idempotency: Idempotency,
     ) -> Result<Value, Error> {
         let req = Request::new(Method::POST, path)
-            .json(body)
-            .idempotency(idempotency);
-        self.send(&req).await?.json_or_null()
-    }
-
-    /// PATCH JSON; `Value::Null` for a 204.
-    ///
-    /// # Errors
-    /// As [`Client::send`].
-    pub async fn patch_json(
-        &self,
-        path: &str,
-        body: &Value,
-        idempotency: Idempotency,
-    ) -> Result<Value, Error> {
-        let req = Request::new(Method::PATCH, path)
             .json(body)
             .idempotency(idempotency);
         self.send(&req).await?.json_or_null()
@@ -187,114 +174,6 @@ impl Client {
         })
     }
 
-    /// `GET sobjects`: the global describe.
-    ///
-    /// # Errors
-    /// As [`Client::send`].
-    pub async fn describe_global(&self) -> Result<Value, Error> {
-        self.get_json("sobjects").await
-    }
-
-    /// Reads one record, optionally only `fields`.
-    ///
-    /// # Errors
-    /// As [`Client::send`] (`NOT_FOUND` for a record the user cannot see).
-    pub async fn get_record(
-        &self,
-        object: &str,
-        id: &str,
-        fields: &[&str],
-    ) -> Result<Value, Error> {
-        let mut req = Request::get(format!(
-            "sobjects/{}/{}",
-            check_api_name(object)?,
-            check_id(id)?
-        ));
-        if !fields.is_empty() {
-            for f in fields {
-                check_api_name(f)?;
-            }
-            req = req.query("fields", fields.join(","));
-        }
-        self.send(&req).await?.json()
-    }
-
-    /// Creates a record. Never retried once it may have reached the server.
-    ///
-    /// # Errors
-    /// As [`Client::send`].
-    pub async fn create(&self, object: &str, fields: &Value) -> Result<SaveResult, Error> {
-        let req = Request::new(
-            Method::POST,
-            format!("sobjects/{}", check_api_name(object)?),
-        )
-        .json(fields)
-        .idempotency(Idempotency::Once);
-        self.send(&req).await?.json()
-    }
-
-    /// Updates a record with absolute values (safe to repeat). With `if_unmodified_since`, a record
-    /// changed after that instant is not written and the call fails with [`Error::Conflict`].
-    ///
-    /// # Errors
-    /// [`Error::Conflict`] on 412; as [`Client::send`].
-    pub async fn update(
-        &self,
-        object: &str,
-        id: &str,
-        fields: &Value,
-        if_unmodified_since: Option<DateTime<Utc>>,
-    ) -> Result<(), Error> {
-        let mut req = Request::new(
-            Method::PATCH,
-            format!("sobjects/{}/{}", check_api_name(object)?, check_id(id)?),
-        )
-        .json(fields)
-        .idempotency(Idempotency::Repeatable);
-        if let Some(t) = if_unmodified_since {
-            req = req.header(
-                HeaderName::from_static("if-unmodified-since"),
-                header_value(&http_date(t))?,
-            );
-        }
-        self.send(&req).await?;
-        Ok(())
-    }
-
-    /// Upserts by external id (safe to repeat).
-    ///
-    /// # Errors
-    /// [`Error::MultipleChoices`] when several rows match; as [`Client::send`].
-    pub async fn upsert(
-        &self,
-        object: &str,
-        external_id_field: &str,
-        external_id: &str,
-        fields: &Value,
-    ) -> Result<SaveResult, Error> {
-        let req = Request::new(
-            Method::PATCH,
-            format!(
-                "sobjects/{}/{}/{}",
-                check_api_name(object)?,
-                check_api_name(external_id_field)?,
-                encode_segment(external_id)
-            ),
-        )
-        .json(fields)
-        .idempotency(Idempotency::Repeatable);
-        let resp = self.send(&req).await?;
-        if resp.body.is_empty() {
-            return Ok(SaveResult {
-                id: None,
-                success: true,
-                errors: Vec::new(),
-                created: Some(false),
-            });
-        }
-        resp.json()
-    }
-
     /// Deletes a record.
     ///
     /// # Errors
@@ -306,94 +185,6 @@ impl Client {
             check_id(id)?
         ))
         .await
-    }
-
-    /// `POST composite`: `{"allOrNone", "compositeRequest": [...]}`; one API call for all.
-    /// Composite requests usually create records, so the caller states whether repeating is safe.
-    ///
-    /// # Errors
-    /// As [`Client::send`].
-    pub async fn composite(
-        &self,
-        request: &Value,
-        idempotency: Idempotency,
-    ) -> Result<Value, Error> {
-        self.post_json("composite", request, idempotency).await
-    }
-
-    /// `POST composite/sobjects`: creates up to 200 records (never retried).
-    ///
-    /// # Errors
-    /// As [`Client::send`].
-    pub async fn collection_create(
-        &self,
-        records: &[Value],
-        all_or_none: bool,
-    ) -> Result<Vec<SaveResult>, Error> {
-        let body = json!({"allOrNone": all_or_none, "records": records});
-        let req = Request::new(Method::POST, "composite/sobjects")
-            .json(&body)
-            .idempotency(Idempotency::Once);
-        self.send(&req).await?.json()
-    }
-
-    /// `PATCH composite/sobjects`: updates up to 200 records with absolute values.
-    ///
-    /// # Errors
-    /// As [`Client::send`].
-    pub async fn collection_update(
-        &self,
-        records: &[Value],
-        all_or_none: bool,
-    ) -> Result<Vec<SaveResult>, Error> {
-        let body = json!({"allOrNone": all_or_none, "records": records});
-        let req = Request::new(Method::PATCH, "composite/sobjects")
-            .json(&body)
-            .idempotency(Idempotency::Repeatable);
-        self.send(&req).await?.json()
-    }
-
-    /// `PATCH composite/sobjects/<object>/<field>`: upserts by external id.
-    ///
-    /// # Errors
-    /// As [`Client::send`].
-    pub async fn collection_upsert(
-        &self,
-        object: &str,
-        external_id_field: &str,
-        records: &[Value],
-        all_or_none: bool,
-    ) -> Result<Vec<SaveResult>, Error> {
-        let body = json!({"allOrNone": all_or_none, "records": records});
-        let req = Request::new(
-            Method::PATCH,
-            format!(
-                "composite/sobjects/{}/{}",
-                check_api_name(object)?,
-                check_api_name(external_id_field)?
-            ),
-        )
-        .json(&body)
-        .idempotency(Idempotency::Repeatable);
-        self.send(&req).await?.json()
-    }
-
-    /// `DELETE composite/sobjects?ids=…`.
-    ///
-    /// # Errors
-    /// As [`Client::send`].
-    pub async fn collection_delete(
-        &self,
-        ids: &[&str],
-        all_or_none: bool,
-    ) -> Result<Vec<SaveResult>, Error> {
-        for id in ids {
-            check_id(id)?;
-        }
-        let req = Request::new(Method::DELETE, "composite/sobjects")
-            .query("ids", ids.join(","))
-            .query("allOrNone", all_or_none.to_string());
-        self.send(&req).await?.json()
     }
 
     /// `GET limits`: the org's limits.
@@ -417,12 +208,6 @@ mod tests {
         assert!(check_id("0065g00000AbCdEAAV").is_ok());
         assert!(check_id("006/../../x").is_err());
         assert!(check_id("short").is_err());
-    }
-
-    #[test]
-    fn external_ids_are_encoded() {
-        assert_eq!(encode_segment("A/1 2?"), "A%2F1%202%3F");
-        assert_eq!(encode_segment("11999"), "11999");
     }
 
     #[test]

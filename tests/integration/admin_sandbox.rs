@@ -36,16 +36,7 @@ async fn start() -> Org {
     })
     .expect("sandbox opens");
     let state = sandbox.state().clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = sandbox
-            .serve(listener, async move {
-                let _ = rx.await;
-            })
-            .await;
-    });
+    let (url, tx) = crate::support::serve(sandbox).await;
     Org {
         url,
         state,

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use sayso::app::{Agent, RunOptions, Status};
 use sayso::auth::Secret;
 use sayso::journal::{ChangeState, Journal};
-use sayso::resolve::org::{Body, HttpRequest, HttpResponse, Org, SendFuture, Transport};
+use sayso::salesforce::org::{Body, HttpRequest, HttpResponse, Org, SendFuture, Transport};
 use sayso::salesforce::{Client, ClientOptions};
 use sayso::sandbox::faults::FaultOptions;
 use sayso::sandbox::{Sandbox, SandboxOptions};
@@ -49,7 +49,7 @@ type Shared = Arc<Mutex<Script>>;
 /// A transport that drops the refused records from sObject Collections and Bulk API writes and
 /// answers for them as the org would for a record it refused.
 struct Refusing {
-    inner: sayso::app::session::ClientTransport,
+    inner: sayso::salesforce::transport::ClientTransport,
     script: Shared,
 }
 
@@ -179,7 +179,7 @@ impl Org2 {
     fn agent(&self) -> (Agent, Shared) {
         let script: Shared = Arc::default();
         let transport = Refusing {
-            inner: sayso::app::session::ClientTransport::new(self.client(DANA)),
+            inner: sayso::salesforce::transport::ClientTransport::new(self.client(DANA)),
             script: script.clone(),
         };
         let agent = Agent::with_org(
@@ -195,7 +195,7 @@ impl Org2 {
 
     fn admin(&self) -> Org {
         Org::new(
-            Box::new(sayso::app::session::ClientTransport::new(
+            Box::new(sayso::salesforce::transport::ClientTransport::new(
                 self.client(ADMIN),
             )),
             "v63.0",
@@ -614,7 +614,7 @@ async fn a_collections_update_is_sent_again_after_503_lock_and_a_dropped_connect
     })
     .unwrap();
     let org = Org::new(
-        Box::new(sayso::app::session::ClientTransport::new(client)),
+        Box::new(sayso::salesforce::transport::ClientTransport::new(client)),
         "v63.0",
     );
     let records = vec![

@@ -72,15 +72,15 @@ fn org() -> &'static Served {
     })
 }
 
-fn admin_of(url: &str, sandbox: &sayso::sandbox::Sandbox) -> sayso::resolve::org::Org {
+fn admin_of(url: &str, sandbox: &sayso::sandbox::Sandbox) -> sayso::salesforce::org::Org {
     let token = sandbox.mint_token(ADMIN).unwrap();
     let client = sayso::salesforce::Client::new(sayso::salesforce::ClientOptions::new(
         url::Url::parse(url).unwrap(),
         sayso::auth::Secret::new(token),
     ))
     .unwrap();
-    sayso::resolve::org::Org::new(
-        Box::new(sayso::app::session::ClientTransport::new(client)),
+    sayso::salesforce::org::Org::new(
+        Box::new(sayso::salesforce::transport::ClientTransport::new(client)),
         "v63.0",
     )
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sayso::app::{Agent, RunOptions, Status};
 use sayso::auth::Secret;
 use sayso::journal::Journal;
-use sayso::resolve::org::{HttpRequest, Org, SendFuture, Transport};
+use sayso::salesforce::org::{HttpRequest, Org, SendFuture, Transport};
 use sayso::salesforce::{Client, ClientOptions};
 use sayso::sandbox::{Sandbox, SandboxOptions};
 
@@ -26,7 +26,7 @@ type HookSlot = Arc<Mutex<Option<(String, Hook)>>>;
 
 /// Runs a hook once, before the first write request whose path contains `when`.
 struct Hooked {
-    inner: sayso::app::session::ClientTransport,
+    inner: sayso::salesforce::transport::ClientTransport,
     hook: HookSlot,
 }
 
@@ -93,7 +93,7 @@ impl Org2 {
     fn agent(&self, username: &str, me: &str) -> (Agent, HookSlot) {
         let hook = Arc::new(Mutex::new(None));
         let transport = Hooked {
-            inner: sayso::app::session::ClientTransport::new(self.client(username)),
+            inner: sayso::salesforce::transport::ClientTransport::new(self.client(username)),
             hook: hook.clone(),
         };
         let org = Org::new(Box::new(transport), "v63.0");
@@ -111,7 +111,7 @@ impl Org2 {
     fn admin(&self) -> Admin {
         Admin {
             org: Org::new(
-                Box::new(sayso::app::session::ClientTransport::new(
+                Box::new(sayso::salesforce::transport::ClientTransport::new(
                     self.client(ADMIN),
                 )),
                 "v63.0",
@@ -868,7 +868,9 @@ async fn describe_cache_is_fresh_then_revalidated_with_if_modified_since() {
     let org = start().await;
     let dir = tempfile::tempdir().unwrap();
     let dana = Org::new(
-        Box::new(sayso::app::session::ClientTransport::new(org.client(DANA))),
+        Box::new(sayso::salesforce::transport::ClientTransport::new(
+            org.client(DANA),
+        )),
         "v63.0",
     );
     let now = chrono::Utc::now().timestamp();

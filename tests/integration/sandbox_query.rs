@@ -34,19 +34,7 @@ async fn start() -> Org {
         ..Default::default()
     };
     let sandbox = Sandbox::open(options).expect("sandbox opens");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = sandbox.clone();
-    tokio::spawn(async move {
-        let _ = server
-            .serve(listener, async move {
-                let _ = stopped.await;
-            })
-            .await;
-    });
+    let (base, stop) = crate::support::serve(sandbox.clone()).await;
     Org {
         base,
         sandbox,

@@ -20,7 +20,9 @@ use axum::response::{IntoResponse, Response};
 use sayso::auth::store::{self, Credentials, LoginMethod, Profile, TokenStore};
 use sayso::auth::{LoginOptions, Secret, login};
 use sayso::config::Home;
-use sayso::salesforce::{Client, Describe, Error, Idempotency, LimitScope, RetryPolicy};
+use sayso::salesforce::{
+    Client, Describe, Error, Idempotency, LimitScope, Org, OrgError, RetryPolicy,
+};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------------
@@ -353,6 +355,7 @@ async fn handler(
                     let state = mock.bulk_state.lock().unwrap().clone();
                     axum::Json(json!({"id": "750MOCK00000001AAA", "state": state, "numberRecordsProcessed": rows, "numberRecordsFailed": 0})).into_response()
                 }
+                ("GET", "jobs/ingest/750MOCK00000001AAA/failedResults/") => ([("content-type", "text/csv")], "\"sf__Id\",\"sf__Error\",LastName\n").into_response(),
                 ("GET", "jobs/ingest/750MOCK00000001AAA/successfulResults/") => {
                     let csv = mock.bulk_csv.lock().unwrap().clone();
                     let mut out = String::from("\"sf__Id\",\"sf__Created\",LastName\n");
@@ -552,23 +555,23 @@ async fn reads_and_absolute_patches_are_retried_creates_are_not() {
     assert_eq!(client.api_calls(), 3);
 
     mock.unavailable.store(1, Ordering::SeqCst);
-    let err = client
-        .create("Account", &json!({"Name": "Acme"}))
+    let org = Org::over(client.clone());
+    let err = org
+        .create("Account", json!({"Name": "Acme"}))
         .await
         .unwrap_err();
-    assert_eq!(err.api().unwrap().status, 503, "{err}");
+    assert!(matches!(err, OrgError::Api { status: 503, .. }), "{err}");
     assert_eq!(mock.hits_of("POST"), 1, "a create is never repeated");
 
     mock.lock_row.store(2, Ordering::SeqCst);
-    client
-        .update(
-            "Account",
-            "001000000000001AAA",
-            &json!({"Name": "Acme"}),
-            None,
-        )
-        .await
-        .expect("absolute PATCH retried through UNABLE_TO_LOCK_ROW");
+    org.update(
+        "Account",
+        "001000000000001AAA",
+        json!({"Name": "Acme"}),
+        None,
+    )
+    .await
+    .expect("absolute PATCH retried through UNABLE_TO_LOCK_ROW");
     assert_eq!(mock.hits_of("PATCH"), 3);
 
     mock.lock_row.store(1, Ordering::SeqCst);
@@ -622,8 +625,8 @@ async fn a_dropped_connection_is_retried_for_reads_only() {
     let reads = count.load(Ordering::SeqCst);
     assert_eq!(reads, 4, "GET retried up to the attempt limit");
     assert!(
-        client
-            .create("Account", &json!({"Name": "x"}))
+        Org::over(client.clone())
+            .create("Account", json!({"Name": "x"}))
             .await
             .is_err()
     );
@@ -711,16 +714,17 @@ async fn queries_follow_pages_and_describe_and_conflicts_are_typed() {
         Describe::NotModified
     );
 
-    let err = client
+    let since = sayso::salesforce::rest::http_date(since);
+    let applied = Org::over(client.clone())
         .update(
             "Account",
             "001000000000001AAA",
-            &json!({"Name": "x"}),
-            Some(since),
+            json!({"Name": "x"}),
+            Some(&since),
         )
         .await
-        .unwrap_err();
-    assert!(err.is_conflict(), "{err:?}");
+        .unwrap();
+    assert!(!applied, "412: the record changed since");
     assert_eq!(client.api_calls(), 7);
     // Usage is in the ledger under SAYSO_HOME.
     assert!(home.usage_dir().read_dir().unwrap().count() >= 1);
@@ -974,26 +978,18 @@ async fn an_expired_session_mid_bulk_recovers_without_losing_a_record() {
     let dir = tempfile::tempdir().unwrap();
     let home = Home::new(dir.path());
     let client = logged_in(&mock, &base, &home).await;
-    let job = client
-        .bulk_create_job(&sayso::salesforce::IngestJobSpec::new(
-            "Contact",
-            sayso::salesforce::BulkOperation::Insert,
-        ))
-        .await
-        .unwrap();
+    let org = sayso::salesforce::Org::over(client);
+    let job = org.ingest_create("Contact", "insert").await.unwrap();
     let mut csv = String::from("LastName\n");
     for i in 0..500 {
         csv.push_str(&format!("Person{i}\n"));
     }
-    client.bulk_upload(&job.id, csv, false).await.unwrap();
+    org.ingest_upload(&job, csv).await.unwrap();
     mock.expire_all_access(); // the session expires between upload and close
-    client.bulk_close(&job.id).await.unwrap();
-    let done = client
-        .bulk_wait(&job.id, Duration::from_millis(10), Duration::from_secs(5))
-        .await
-        .unwrap();
-    assert_eq!(done.number_records_processed, Some(500));
-    let ok = client.bulk_successful_results(&job.id).await.unwrap();
+    org.ingest_set_state(&job, "UploadComplete").await.unwrap();
+    org.ingest_wait(&job).await.unwrap();
+    let (ok, failed) = org.ingest_results(&job).await.unwrap();
+    assert_eq!(failed.lines().count(), 1, "no failed rows: {failed}");
     assert_eq!(ok.lines().count() - 1, 500, "every record made it");
     assert_eq!(
         mock.uploads.load(Ordering::SeqCst),

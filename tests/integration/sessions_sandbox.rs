@@ -36,16 +36,7 @@ async fn start(faults: FaultOptions) -> Org {
     })
     .expect("sandbox opens");
     let state = sandbox.state().clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = sandbox
-            .serve(listener, async move {
-                let _ = rx.await;
-            })
-            .await;
-    });
+    let (url, tx) = crate::support::serve(sandbox).await;
     Org {
         url,
         _state: state,
@@ -482,7 +473,8 @@ async fn sandbox_503s_are_retried_for_reads_but_not_for_creates() {
     assert_eq!(err.api().map(|e| e.status), Some(503), "{err}");
     assert_eq!(client.api_calls(), 4, "a read is retried up to the limit");
     let c2 = client.with_new_counter();
-    assert!(c2.create("Task", &json!({"Subject": "x"})).await.is_err());
+    let tasks = sayso::salesforce::Org::over(c2.clone());
+    assert!(tasks.create("Task", json!({"Subject": "x"})).await.is_err());
     assert_eq!(c2.api_calls(), 1, "a create is sent once");
 }
 
@@ -505,14 +497,15 @@ async fn sandbox_lock_errors_are_retried_for_absolute_updates_only() {
         .unwrap()
         .to_string();
     let c = client.with_new_counter();
-    let err = c
-        .update("Opportunity", &opp, &json!({"NextStep": "Call"}), None)
+    let err = sayso::salesforce::Org::over(c.clone())
+        .update("Opportunity", &opp, json!({"NextStep": "Call"}), None)
         .await
         .unwrap_err();
-    assert!(err.api().unwrap().has_code("UNABLE_TO_LOCK_ROW"), "{err}");
+    assert_eq!(err.code(), Some("UNABLE_TO_LOCK_ROW"), "{err}");
     assert_eq!(c.api_calls(), 4);
     let c = client.with_new_counter();
-    assert!(c.create("Task", &json!({"Subject": "x"})).await.is_err());
+    let tasks = sayso::salesforce::Org::over(c.clone());
+    assert!(tasks.create("Task", json!({"Subject": "x"})).await.is_err());
     assert_eq!(c.api_calls(), 1);
 }
 
@@ -595,18 +588,13 @@ async fn an_expired_session_mid_bulk_job_recovers_without_losing_a_record() {
     let home = Home::new(dir.path());
     browser_login(&org, &home).await;
     let client = Client::from_profile(&home, "default").await.unwrap();
-    let job = client
-        .bulk_create_job(&sayso::salesforce::IngestJobSpec::new(
-            "Contact",
-            sayso::salesforce::BulkOperation::Insert,
-        ))
-        .await
-        .unwrap();
+    let org_handle = sayso::salesforce::Org::over(client.clone());
+    let job = org_handle.ingest_create("Contact", "insert").await.unwrap();
     let mut csv = String::from("FirstName,LastName\n");
     for i in 0..200 {
         csv.push_str(&format!("Bulk,Person{i:03}\n"));
     }
-    client.bulk_upload(&job.id, csv, false).await.unwrap();
+    org_handle.ingest_upload(&job, csv).await.unwrap();
     // The access token dies between upload and close.
     let creds = TokenStore::file(&home).load("default").unwrap().unwrap();
     let http = reqwest::Client::new();
@@ -614,18 +602,14 @@ async fn an_expired_session_mid_bulk_job_recovers_without_losing_a_record() {
     oauth::revoke(&http, &ep.revoke_url(), &creds.access_token)
         .await
         .unwrap();
-    client.bulk_close(&job.id).await.unwrap();
-    let done = client
-        .bulk_wait(
-            &job.id,
-            std::time::Duration::from_millis(50),
-            std::time::Duration::from_secs(20),
-        )
+    org_handle
+        .ingest_set_state(&job, "UploadComplete")
         .await
         .unwrap();
+    org_handle.ingest_wait(&job).await.unwrap();
     assert_eq!(client.renewals(), 1);
-    assert_eq!(done.number_records_failed, Some(0));
-    let ok = client.bulk_successful_results(&job.id).await.unwrap();
+    let (ok, failed) = org_handle.ingest_results(&job).await.unwrap();
+    assert_eq!(failed.lines().count(), 1, "no failed rows: {failed}");
     assert_eq!(ok.lines().count() - 1, 200, "{ok}");
     let n = client
         .query("SELECT COUNT() FROM Contact WHERE FirstName = 'Bulk'")

@@ -175,6 +175,10 @@ fn bulk_shows_the_count_and_dry_run_mode_changes_nothing() {
     p.send_line(":help notes").unwrap();
     expect(&mut p, "add note:");
     expect(&mut p, PROMPT);
+    // alone, :help shows each grammar's `help:` line
+    p.send_line(":help").unwrap();
+    expect(&mut p, "open a case — ");
+    expect(&mut p, PROMPT);
     p.send_line(":whoami").unwrap();
     expect(&mut p, "dana.reyes@demo.sayso.dev");
     expect(&mut p, PROMPT);

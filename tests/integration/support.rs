@@ -1,4 +1,4 @@
-//! Shared helpers of the OAuth and security suites: an in-process sandbox on 127.0.0.1:0 (fresh,
+//! Shared helpers of the integration suite: an in-process sandbox on 127.0.0.1:0 (fresh,
 //! in memory, today pinned to the corpus date), a reqwest client that does not follow redirects,
 //! and token helpers for each demo login path.
 
@@ -41,6 +41,22 @@ pub async fn start_with(faults: FaultOptions) -> Org {
     })
     .expect("sandbox opens");
     let state = sandbox.state().clone();
+    let (url, tx) = serve(sandbox).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    Org {
+        url,
+        http,
+        state,
+        _stop: tx,
+    }
+}
+
+/// Serves `sandbox` on a free port of 127.0.0.1: its base URL, and the sender that stops the
+/// server when dropped.
+pub async fn serve(sandbox: Sandbox) -> (String, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -53,16 +69,7 @@ pub async fn start_with(faults: FaultOptions) -> Org {
             })
             .await;
     });
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    Org {
-        url,
-        http,
-        state,
-        _stop: tx,
-    }
+    (url, tx)
 }
 
 impl Org {

@@ -18,7 +18,7 @@ use serde_json::{Value as Json, json};
 use super::super::{Agent, Outcome, RunOptions, Status};
 use crate::journal::{QueueState, QueuedCommand};
 use crate::plan::{Plan, Val};
-use crate::resolve::org::OrgError;
+use crate::salesforce::OrgError;
 use crate::soql::builder::{QueryBuilder, id_in};
 
 /// One field someone else changed after a queued command was said.

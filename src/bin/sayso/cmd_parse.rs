@@ -4,7 +4,8 @@
 use anyhow::Context;
 use chrono::NaiveDate;
 use sayso::lang::{
-    ChangeOp, Entity, FieldChange, Grammar, Intent, ParsedCommand, RecordFilter, RecordRef, Target,
+    ChangeOp, Entity, FieldChange, Grammar, Intent, ObjectKind, ParsedCommand, PersonName,
+    Priority, RecordFilter, RecordRef, Target,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -70,6 +71,93 @@ fn summary(p: &ParsedCommand) -> String {
     out
 }
 
+fn describe_log_call(
+    who: &Option<RecordRef>,
+    what: &Option<RecordRef>,
+    subject: &Option<String>,
+    description: &Option<String>,
+    duration_seconds: &Option<u32>,
+    date: &Option<NaiveDate>,
+) -> String {
+    let mut s = String::from("log call");
+    if let Some(x) = subject {
+        s.push_str(&format!(" \"{x}\""));
+    }
+    if let Some(w) = who {
+        s.push_str(&format!(" with {}", record(w)));
+    }
+    if let Some(w) = what {
+        s.push_str(&format!(" on {}", record(w)));
+    }
+    if let Some(d) = duration_seconds {
+        s.push_str(&format!(", {} min", d / 60));
+    }
+    if let Some(d) = date {
+        s.push_str(&format!(", {d}"));
+    }
+    if let Some(d) = description {
+        s.push_str(&format!(": \"{d}\""));
+    }
+    s
+}
+
+fn describe_create_task(
+    subject: &String,
+    due: &Option<NaiveDate>,
+    who: &Option<RecordRef>,
+    what: &Option<RecordRef>,
+    priority: &Option<Priority>,
+) -> String {
+    let mut s = format!("create task \"{subject}\"");
+    if let Some(d) = due {
+        s.push_str(&format!(" due {d}"));
+    }
+    if let Some(w) = who {
+        s.push_str(&format!(" with {}", record(w)));
+    }
+    if let Some(w) = what {
+        s.push_str(&format!(" on {}", record(w)));
+    }
+    if let Some(p) = priority {
+        s.push_str(&format!(", priority {p:?}"));
+    }
+    s
+}
+
+fn describe_create_record(
+    object: &ObjectKind,
+    person: &Option<PersonName>,
+    name: &Option<String>,
+    account: &Option<RecordRef>,
+    company: &Option<String>,
+    fields: &[FieldChange],
+) -> String {
+    let mut s = format!("create {}", object.api_name());
+    if let Some(p) = person {
+        s.push_str(&format!(
+            " {}{}",
+            p.first
+                .as_deref()
+                .map(|f| format!("{f} "))
+                .unwrap_or_default(),
+            p.last
+        ));
+    }
+    if let Some(n) = name {
+        s.push_str(&format!(" \"{n}\""));
+    }
+    if let Some(a) = account {
+        s.push_str(&format!(" at {}", record(a)));
+    }
+    if let Some(c) = company {
+        s.push_str(&format!(" from {c}"));
+    }
+    for f in fields {
+        s.push_str(&format!(", {}", change(f)));
+    }
+    s
+}
+
 fn describe(intent: &Intent) -> String {
     match intent {
         Intent::UpdateFields { target, changes } => {
@@ -86,50 +174,14 @@ fn describe(intent: &Intent) -> String {
             description,
             duration_seconds,
             date,
-        } => {
-            let mut s = String::from("log call");
-            if let Some(x) = subject {
-                s.push_str(&format!(" \"{x}\""));
-            }
-            if let Some(w) = who {
-                s.push_str(&format!(" with {}", record(w)));
-            }
-            if let Some(w) = what {
-                s.push_str(&format!(" on {}", record(w)));
-            }
-            if let Some(d) = duration_seconds {
-                s.push_str(&format!(", {} min", d / 60));
-            }
-            if let Some(d) = date {
-                s.push_str(&format!(", {d}"));
-            }
-            if let Some(d) = description {
-                s.push_str(&format!(": \"{d}\""));
-            }
-            s
-        }
+        } => describe_log_call(who, what, subject, description, duration_seconds, date),
         Intent::CreateTask {
             subject,
             due,
             who,
             what,
             priority,
-        } => {
-            let mut s = format!("create task \"{subject}\"");
-            if let Some(d) = due {
-                s.push_str(&format!(" due {d}"));
-            }
-            if let Some(w) = who {
-                s.push_str(&format!(" with {}", record(w)));
-            }
-            if let Some(w) = what {
-                s.push_str(&format!(" on {}", record(w)));
-            }
-            if let Some(p) = priority {
-                s.push_str(&format!(", priority {p:?}"));
-            }
-            s
-        }
+        } => describe_create_task(subject, due, who, what, priority),
         Intent::CompleteTask { target } => format!("complete task {}", target_text(target)),
         Intent::CreateRecord {
             object,
@@ -138,32 +190,7 @@ fn describe(intent: &Intent) -> String {
             account,
             company,
             fields,
-        } => {
-            let mut s = format!("create {}", object.api_name());
-            if let Some(p) = person {
-                s.push_str(&format!(
-                    " {}{}",
-                    p.first
-                        .as_deref()
-                        .map(|f| format!("{f} "))
-                        .unwrap_or_default(),
-                    p.last
-                ));
-            }
-            if let Some(n) = name {
-                s.push_str(&format!(" \"{n}\""));
-            }
-            if let Some(a) = account {
-                s.push_str(&format!(" at {}", record(a)));
-            }
-            if let Some(c) = company {
-                s.push_str(&format!(" from {c}"));
-            }
-            for f in fields {
-                s.push_str(&format!(", {}", change(f)));
-            }
-            s
-        }
+        } => describe_create_record(object, person, name, account, company, fields),
         Intent::AddContactRole {
             contact,
             opportunity,

@@ -2,6 +2,8 @@
 //! under `src/bin/sayso/` with an `Args` struct and an `exec` function that makes one call into the
 //! library; rendering and prompting stay here, never in the library.
 
+#![warn(clippy::too_many_lines)]
+
 mod cmd_admin;
 mod cmd_history;
 mod cmd_login;

@@ -371,80 +371,8 @@ impl<'a> Builder<'a> {
             .map(<[Token]>::to_vec)
             .unwrap_or_default();
         self.peel_lead(&mut subject_toks, &mut due, &mut priority);
-        // priority and due date said inside the subject ("schedule demo, high priority")
-        loop {
-            while subject_toks.last().is_some_and(Token::is_punct) {
-                subject_toks.pop();
-            }
-            let owned: Vec<String> = subject_toks.iter().map(|t| t.word.clone()).collect();
-            let ws: Vec<&str> = owned.iter().map(String::as_str).collect();
-            let mut found = false;
-            for n in (1..=ws.len().min(3)).rev() {
-                if let Some(p) = self.priority(&ws[ws.len() - n..])
-                    && ws.len() > n
-                {
-                    priority = Some(p);
-                    subject_toks.truncate(ws.len() - n);
-                    found = true;
-                    break;
-                }
-            }
-            if !found && due.is_none() {
-                for n in (1..=ws.len().saturating_sub(1).min(5)).rev() {
-                    if let Some(d) = entity::date(&ws[ws.len() - n..], self.today) {
-                        due = Some(d);
-                        subject_toks.truncate(ws.len() - n);
-                        found = true;
-                        break;
-                    }
-                }
-            }
-            if !found {
-                break;
-            }
-        }
-        // "follow up with Richard Hendricks" / "send the proposal to Monsters Inc"
-        let ws: Vec<String> = subject_toks.iter().map(|t| t.word.clone()).collect();
-        let mut cut = None;
-        for (i, w) in ws.iter().enumerate() {
-            let min = if w == "to" { 2 } else { 1 };
-            // "… set the amount to 0": a number is no record
-            let names_record = ws
-                .get(i + 1)
-                .is_some_and(|n| !n.starts_with(|c: char| c.is_ascii_digit()));
-            if i >= min
-                && names_record
-                && i + 1 < ws.len()
-                && matches!(
-                    w.as_str(),
-                    "with" | "for" | "on" | "about" | "regarding" | "re" | "to"
-                )
-                && subject_toks[i].kind == TokKind::Word
-            {
-                cut = Some(i);
-                break;
-            }
-        }
-        if let Some(i) = cut {
-            let rest = &subject_toks[i + 1..];
-            let r = self.record_ref(rest);
-            // "send the contract to Pepper Potts": a two-word name after "to" is a person
-            let person_to = ws[i] == "to"
-                && r.object.is_none()
-                && r.antecedent.is_none()
-                && looks_like_person(rest)
-                && !rest
-                    .iter()
-                    .any(|t| self.g.in_class("company_word", &[t.word.as_str()]));
-            if ws[i] == "with" || person_to {
-                if who.is_none() {
-                    who = Some(r);
-                }
-            } else if what.is_none() {
-                what = Some(r);
-            }
-            subject_toks.truncate(i);
-        }
+        self.peel_trailing(&mut subject_toks, &mut due, &mut priority);
+        self.split_subject_ref(&mut subject_toks, &mut who, &mut what);
         // "tell Richard Hendricks we won't …": a two-word name after a verb of speaking is who
         if who.is_none()
             && subject_toks.len() > 4
@@ -511,6 +439,98 @@ impl<'a> Builder<'a> {
             what,
             priority,
         })
+    }
+
+    /// A priority and a due date said at the end of a subject ("schedule demo, high priority",
+    /// "send the deck friday"): taken out of the subject.
+    fn peel_trailing(
+        &self,
+        subject_toks: &mut Vec<Token>,
+        due: &mut Option<NaiveDate>,
+        priority: &mut Option<Priority>,
+    ) {
+        loop {
+            while subject_toks.last().is_some_and(Token::is_punct) {
+                subject_toks.pop();
+            }
+            let owned: Vec<String> = subject_toks.iter().map(|t| t.word.clone()).collect();
+            let ws: Vec<&str> = owned.iter().map(String::as_str).collect();
+            let mut found = false;
+            for n in (1..=ws.len().min(3)).rev() {
+                if let Some(p) = self.priority(&ws[ws.len() - n..])
+                    && ws.len() > n
+                {
+                    *priority = Some(p);
+                    subject_toks.truncate(ws.len() - n);
+                    found = true;
+                    break;
+                }
+            }
+            if !found && due.is_none() {
+                for n in (1..=ws.len().saturating_sub(1).min(5)).rev() {
+                    if let Some(d) = entity::date(&ws[ws.len() - n..], self.today) {
+                        *due = Some(d);
+                        subject_toks.truncate(ws.len() - n);
+                        found = true;
+                        break;
+                    }
+                }
+            }
+            if !found {
+                break;
+            }
+        }
+    }
+
+    /// "follow up with Richard Hendricks" / "send the proposal to Monsters Inc": the record after
+    /// the first linking word becomes the task's who (a person) or what, and leaves the subject.
+    fn split_subject_ref(
+        &self,
+        subject_toks: &mut Vec<Token>,
+        who: &mut Option<RecordRef>,
+        what: &mut Option<RecordRef>,
+    ) {
+        let ws: Vec<String> = subject_toks.iter().map(|t| t.word.clone()).collect();
+        let mut cut = None;
+        for (i, w) in ws.iter().enumerate() {
+            let min = if w == "to" { 2 } else { 1 };
+            // "… set the amount to 0": a number is no record
+            let names_record = ws
+                .get(i + 1)
+                .is_some_and(|n| !n.starts_with(|c: char| c.is_ascii_digit()));
+            if i >= min
+                && names_record
+                && i + 1 < ws.len()
+                && matches!(
+                    w.as_str(),
+                    "with" | "for" | "on" | "about" | "regarding" | "re" | "to"
+                )
+                && subject_toks[i].kind == TokKind::Word
+            {
+                cut = Some(i);
+                break;
+            }
+        }
+        if let Some(i) = cut {
+            let rest = &subject_toks[i + 1..];
+            let r = self.record_ref(rest);
+            // "send the contract to Pepper Potts": a two-word name after "to" is a person
+            let person_to = ws[i] == "to"
+                && r.object.is_none()
+                && r.antecedent.is_none()
+                && looks_like_person(rest)
+                && !rest
+                    .iter()
+                    .any(|t| self.g.in_class("company_word", &[t.word.as_str()]));
+            if ws[i] == "with" || person_to {
+                if who.is_none() {
+                    *who = Some(r);
+                }
+            } else if what.is_none() {
+                *what = Some(r);
+            }
+            subject_toks.truncate(i);
+        }
     }
 
     /// A due date and a priority said before a subject, each set off by punctuation ("for tmrw, hi

@@ -36,210 +36,223 @@ impl Builder<'_> {
     }
 
     /// Parse bulk qualifiers: my, open/closed, object, industry, stage, closing, amount, overdue.
+    /// Words that are no qualifier are kept, in order, as the filter's `text`.
     pub(crate) fn filter(&self, toks: &[Token]) -> RecordFilter {
         let ws = words(toks);
         let mut f = RecordFilter::default();
         let mut rest: Vec<&str> = Vec::new();
         let mut i = 0;
         while i < ws.len() {
-            let w = ws[i];
             if toks[i].is_punct() {
                 i += 1;
                 continue;
             }
-            if let Some(n) = self.class("all", &ws[i..]) {
-                i += n;
-                continue;
-            }
-            if let Some(n) = self.class("article", &ws[i..i + 1]) {
-                i += n;
-                continue;
-            }
-            if let Some(n) = self.class("mine", &ws[i..]) {
-                f.mine = true;
-                i += n;
-                continue;
-            }
-            if let Some(n) = self.mine_phrase(&ws[i..]) {
-                f.mine = true;
-                i += n;
-                continue;
-            }
-            if let Some((who, n)) = self.possession_at(&ws[i..]) {
-                match who {
-                    Possessor::Me => f.mine = true,
-                    Possessor::Us => {}
-                    Possessor::User(name) => f.owner = Some(name),
-                }
-                i += n;
-                continue;
-            }
-            if let Some(n) = self.class("open", &ws[i..]) {
-                f.open = Some(true);
-                i += n;
-                continue;
-            }
-            if let Some(n) = self.class("closed", &ws[i..]) {
-                f.open = Some(false);
-                i += n;
-                continue;
-            }
-            if let Some(n) = self.class("overdue", &ws[i..]) {
-                f.overdue = true;
-                i += n;
-                continue;
-            }
-            // "sitting", "across the team", "do we have": no qualifier, no name
-            if let Some(n) = self.class("filter_filler", &ws[i..]) {
-                i += n;
-                continue;
-            }
-            if let Some((won, n)) = self.won_at(&ws[i..]) {
-                f.won = Some(won);
-                i += n;
-                continue;
-            }
-            if let Some((since, n)) = self.untouched_at(&ws[i..]) {
-                f.untouched_since = Some(since);
-                i += n;
-                continue;
-            }
-            if let Some((range, n)) = between_at(&ws[i..]) {
-                f.amount_between = Some(range);
-                i += n;
-                continue;
-            }
-            if let Some(end) = self.owned_by(&ws, i) {
-                f.owner = Some(ws[i + 2..end].join(" "));
-                i = end;
-                continue;
-            }
-            if let Some((p, n)) = self.priority_at(&ws[i..]) {
-                f.priority = Some(p);
-                i += n;
-                continue;
-            }
-            if let Some((k, n)) = self.object_at(&ws, i) {
-                f.object = Some(k);
-                i += n;
-                continue;
-            }
-            if matches!(w, "that" | "which" | "are" | "is" | "with" | "where") && i + 1 < ws.len() {
-                if w == "with"
-                    && self.class("over", &ws[i + 1..]).is_none()
-                    && self.class("under", &ws[i + 1..]).is_none()
-                    && !matches!(ws[i + 1], "amount" | "an" | "a")
-                {
-                    // "with Acme": account
-                    let end = self.qualifier_end(&ws, i + 1);
-                    f.account = Some(ws[i + 1..end].join(" "));
-                    i = end;
-                    continue;
-                }
-                i += 1;
-                continue;
-            }
-            // "this week", "for today", "due next month": a bare period is a date range
-            let bare = match ws[i] {
-                "for" | "in" | "during" => i + 1,
-                _ => i,
-            };
-            if bare < ws.len()
-                && matches!(ws[bare], "this" | "next" | "last" | "today" | "tomorrow")
-                && let Some(end) =
-                    self.longest(&ws, bare, 4, |x| entity::period(x, self.today).is_some())
-            {
-                f.closing = entity::period(&ws[bare..end], self.today);
-                i = end;
-                continue;
-            }
-            if let Some(n) = self.class("closing", &ws[i..]) {
-                let k = i + n;
-                // deals close; what is "due" is a task
-                if ws[i] == "due" && f.object.is_none() && i + n < ws.len() {
-                    f.object = Some(ObjectKind::Task);
-                }
-                if let Some(end) =
-                    self.longest(&ws, k, 5, |x| entity::period(x, self.today).is_some())
-                {
-                    f.closing = entity::period(&ws[k..end], self.today);
-                    i = end;
-                    continue;
-                }
-                if let Some(end) =
-                    self.longest(&ws, k, 6, |x| entity::date(x, self.today).is_some())
-                {
-                    // "closing by December 15": up to that day; "due friday": that day
-                    if let Some(d) = entity::date(&ws[k..end], self.today) {
-                        let by = matches!(ws[k], "by" | "before" | "until" | "till");
-                        f.closing = Some(DateRange {
-                            start: if by { self.today.min(d) } else { d },
-                            end: d,
-                        });
-                    }
-                    i = end;
-                    continue;
+            let next = self
+                .word_qualifier(&ws, i, &mut f)
+                .or_else(|| self.date_qualifier(&ws, i, &mut f))
+                .or_else(|| self.amount_qualifier(&ws, i, &mut f))
+                .or_else(|| self.place_qualifier(toks, &ws, i, &mut f));
+            match next {
+                Some(n) => i = n,
+                None => {
+                    rest.push(ws[i]);
+                    i += 1;
                 }
             }
-            let over = self.class("over", &ws[i..]);
-            let under = self.class("under", &ws[i..]);
-            if let Some(n) = over.or(under) {
-                let k = i + n;
-                if let Some(end) = self.longest(&ws, k, 4, |x| entity::amount(x).is_some()) {
-                    let v = entity::amount(&ws[k..end]).map(|a| a.value);
-                    if over.is_some() {
-                        f.amount_over = v;
-                    } else {
-                        f.amount_under = v;
-                    }
-                    i = end;
-                    continue;
-                }
-            }
-            if matches!(w, "worth" | "amount") {
-                i += 1;
-                continue;
-            }
-            if matches!(w, "in" | "at" | "from" | "for" | "on") && i + 1 < ws.len() {
-                let mut k = i + 1;
-                while k < ws.len() && self.class("article", &ws[k..k + 1]).is_some() {
-                    k += 1;
-                }
-                let end = self.qualifier_end(&ws, k);
-                if end > k {
-                    let mut phrase: Vec<&str> = ws[k..end].to_vec();
-                    let sector = phrase
-                        .last()
-                        .is_some_and(|l| self.g.in_class("sector", &[l]));
-                    let stage_word = phrase.last().is_some_and(|l| *l == "stage");
-                    if (sector || stage_word) && phrase.len() > 1 {
-                        phrase.pop();
-                    }
-                    let key = phrase.join(" ");
-                    let hints = self.g.value_hints(&key);
-                    let value = |t: &[Token]| self.value(t);
-                    let vt = &toks[k..k + phrase.len()];
-                    if sector || hints.iter().any(|h| h.field == "Industry") && !stage_word {
-                        f.industry = Some(value(vt));
-                    } else if stage_word || hints.iter().any(|h| h.field == "StageName") {
-                        f.stage = Some(value(vt));
-                    } else if w != "in" || f.account.is_none() {
-                        // "for the Acme deal": the name without the object word
-                        let mut n = vt.len();
-                        if n > 1 && self.g.object_word(&vt[n - 1].word).is_some() {
-                            n -= 1;
-                        }
-                        f.account = Some(text_of(&vt[..n]).to_lowercase());
-                    }
-                    i = end;
-                    continue;
-                }
-            }
-            rest.push(w);
-            i += 1;
         }
         f.text = rest.join(" ");
         f
+    }
+
+    /// A qualifier word or phrase at `i` (ownership, open/closed, overdue, won, untouched, amount range, owner, priority, object, "with <account>"); the index after it.
+    fn word_qualifier(&self, ws: &[&str], i: usize, f: &mut RecordFilter) -> Option<usize> {
+        let w = ws[i];
+        if let Some(n) = self.class("all", &ws[i..]) {
+            return Some(i + n);
+        }
+        if let Some(n) = self.class("article", &ws[i..i + 1]) {
+            return Some(i + n);
+        }
+        if let Some(n) = self.class("mine", &ws[i..]) {
+            f.mine = true;
+            return Some(i + n);
+        }
+        if let Some(n) = self.mine_phrase(&ws[i..]) {
+            f.mine = true;
+            return Some(i + n);
+        }
+        if let Some((who, n)) = self.possession_at(&ws[i..]) {
+            match who {
+                Possessor::Me => f.mine = true,
+                Possessor::Us => {}
+                Possessor::User(name) => f.owner = Some(name),
+            }
+            return Some(i + n);
+        }
+        if let Some(n) = self.class("open", &ws[i..]) {
+            f.open = Some(true);
+            return Some(i + n);
+        }
+        if let Some(n) = self.class("closed", &ws[i..]) {
+            f.open = Some(false);
+            return Some(i + n);
+        }
+        if let Some(n) = self.class("overdue", &ws[i..]) {
+            f.overdue = true;
+            return Some(i + n);
+        }
+        // "sitting", "across the team", "do we have": no qualifier, no name
+        if let Some(n) = self.class("filter_filler", &ws[i..]) {
+            return Some(i + n);
+        }
+        if let Some((won, n)) = self.won_at(&ws[i..]) {
+            f.won = Some(won);
+            return Some(i + n);
+        }
+        if let Some((since, n)) = self.untouched_at(&ws[i..]) {
+            f.untouched_since = Some(since);
+            return Some(i + n);
+        }
+        if let Some((range, n)) = between_at(&ws[i..]) {
+            f.amount_between = Some(range);
+            return Some(i + n);
+        }
+        if let Some(end) = self.owned_by(&ws, i) {
+            f.owner = Some(ws[i + 2..end].join(" "));
+            return Some(end);
+        }
+        if let Some((p, n)) = self.priority_at(&ws[i..]) {
+            f.priority = Some(p);
+            return Some(i + n);
+        }
+        if let Some((k, n)) = self.object_at(&ws, i) {
+            f.object = Some(k);
+            return Some(i + n);
+        }
+        if matches!(w, "that" | "which" | "are" | "is" | "with" | "where") && i + 1 < ws.len() {
+            if w == "with"
+                && self.class("over", &ws[i + 1..]).is_none()
+                && self.class("under", &ws[i + 1..]).is_none()
+                && !matches!(ws[i + 1], "amount" | "an" | "a")
+            {
+                // "with Acme": account
+                let end = self.qualifier_end(&ws, i + 1);
+                f.account = Some(ws[i + 1..end].join(" "));
+                return Some(end);
+            }
+            return Some(i + 1);
+        }
+        None
+    }
+
+    /// A period or date at `i` ("this week", "closing next month", "due friday", "closing by December 15"); the index after it.
+    fn date_qualifier(&self, ws: &[&str], i: usize, f: &mut RecordFilter) -> Option<usize> {
+        // "this week", "for today", "due next month": a bare period is a date range
+        let bare = match ws[i] {
+            "for" | "in" | "during" => i + 1,
+            _ => i,
+        };
+        if bare < ws.len()
+            && matches!(ws[bare], "this" | "next" | "last" | "today" | "tomorrow")
+            && let Some(end) =
+                self.longest(&ws, bare, 4, |x| entity::period(x, self.today).is_some())
+        {
+            f.closing = entity::period(&ws[bare..end], self.today);
+            return Some(end);
+        }
+        if let Some(n) = self.class("closing", &ws[i..]) {
+            let k = i + n;
+            // deals close; what is "due" is a task
+            if ws[i] == "due" && f.object.is_none() && i + n < ws.len() {
+                f.object = Some(ObjectKind::Task);
+            }
+            if let Some(end) = self.longest(&ws, k, 5, |x| entity::period(x, self.today).is_some())
+            {
+                f.closing = entity::period(&ws[k..end], self.today);
+                return Some(end);
+            }
+            if let Some(end) = self.longest(&ws, k, 6, |x| entity::date(x, self.today).is_some()) {
+                // "closing by December 15": up to that day; "due friday": that day
+                if let Some(d) = entity::date(&ws[k..end], self.today) {
+                    let by = matches!(ws[k], "by" | "before" | "until" | "till");
+                    f.closing = Some(DateRange {
+                        start: if by { self.today.min(d) } else { d },
+                        end: d,
+                    });
+                }
+                return Some(end);
+            }
+        }
+        None
+    }
+
+    /// "over 50k", "under $10,000", or the bare words "worth"/"amount" at `i`; the index after it.
+    fn amount_qualifier(&self, ws: &[&str], i: usize, f: &mut RecordFilter) -> Option<usize> {
+        let w = ws[i];
+        let over = self.class("over", &ws[i..]);
+        let under = self.class("under", &ws[i..]);
+        if let Some(n) = over.or(under) {
+            let k = i + n;
+            if let Some(end) = self.longest(&ws, k, 4, |x| entity::amount(x).is_some()) {
+                let v = entity::amount(&ws[k..end]).map(|a| a.value);
+                if over.is_some() {
+                    f.amount_over = v;
+                } else {
+                    f.amount_under = v;
+                }
+                return Some(end);
+            }
+        }
+        if matches!(w, "worth" | "amount") {
+            return Some(i + 1);
+        }
+        None
+    }
+
+    /// "in <industry>", "at <stage>", "for <account>" at `i`; the index after it.
+    fn place_qualifier(
+        &self,
+        toks: &[Token],
+        ws: &[&str],
+        i: usize,
+        f: &mut RecordFilter,
+    ) -> Option<usize> {
+        let w = ws[i];
+        if matches!(w, "in" | "at" | "from" | "for" | "on") && i + 1 < ws.len() {
+            let mut k = i + 1;
+            while k < ws.len() && self.class("article", &ws[k..k + 1]).is_some() {
+                k += 1;
+            }
+            let end = self.qualifier_end(&ws, k);
+            if end > k {
+                let mut phrase: Vec<&str> = ws[k..end].to_vec();
+                let sector = phrase
+                    .last()
+                    .is_some_and(|l| self.g.in_class("sector", &[l]));
+                let stage_word = phrase.last().is_some_and(|l| *l == "stage");
+                if (sector || stage_word) && phrase.len() > 1 {
+                    phrase.pop();
+                }
+                let key = phrase.join(" ");
+                let hints = self.g.value_hints(&key);
+                let value = |t: &[Token]| self.value(t);
+                let vt = &toks[k..k + phrase.len()];
+                if sector || hints.iter().any(|h| h.field == "Industry") && !stage_word {
+                    f.industry = Some(value(vt));
+                } else if stage_word || hints.iter().any(|h| h.field == "StageName") {
+                    f.stage = Some(value(vt));
+                } else if w != "in" || f.account.is_none() {
+                    // "for the Acme deal": the name without the object word
+                    let mut n = vt.len();
+                    if n > 1 && self.g.object_word(&vt[n - 1].word).is_some() {
+                        n -= 1;
+                    }
+                    f.account = Some(text_of(&vt[..n]).to_lowercase());
+                }
+                return Some(end);
+            }
+        }
+        None
     }
 
     /// "I own", "owned by me", "assigned to me", "I have", "do I have".

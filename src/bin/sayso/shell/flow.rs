@@ -13,8 +13,6 @@ use std::sync::{Arc, Mutex};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sayso::app::{Outcome, RunOptions, Status};
 use sayso::journal::{EntryKind, EntryStatus};
-use sayso::lang::Intent;
-use sayso::resolve::Candidate;
 use serde_json::Value as Json;
 
 use super::Shell;
@@ -86,50 +84,11 @@ pub(super) fn cancellable<F: Future>(
 
 const CANCELLED: &str = "cancelled; anything already sent is in :history (undo it with :undo, finish it with `sayso retry`)";
 
-/// Fields that tell records of an object apart, as `(path, label)`.
-fn telling_fields(sobject: &str) -> &'static [(&'static str, &'static str)] {
-    match sobject {
-        "Opportunity" => &[
-            ("StageName", "Stage"),
-            ("Amount", "Amount"),
-            ("CloseDate", "Close"),
-            ("Account.Name", "Account"),
-            ("Owner.Name", "Owner"),
-        ],
-        "Contact" => &[
-            ("Account.Name", "Account"),
-            ("Title", "Title"),
-            ("Email", "Email"),
-        ],
-        "Lead" => &[
-            ("Company", "Company"),
-            ("Status", "Status"),
-            ("Email", "Email"),
-        ],
-        "Account" => &[
-            ("Industry", "Industry"),
-            ("BillingCity", "City"),
-            ("Owner.Name", "Owner"),
-        ],
-        "Case" => &[
-            ("CaseNumber", "Number"),
-            ("Subject", "Subject"),
-            ("Status", "Status"),
-        ],
-        "Task" => &[
-            ("ActivityDate", "Due"),
-            ("Status", "Status"),
-            ("What.Name", "About"),
-        ],
-        _ => &[],
-    }
-}
-
 impl Shell {
     /// Runs a phrase: questions answer at once, writes are previewed and confirmed.
     /// `picked`: record ids chosen from earlier `ambiguous` answers to this phrase.
     pub(super) fn phrase(&mut self, rt: &tokio::runtime::Runtime, phrase: &str, picked: &[String]) {
-        if let Some(steps) = undo_steps(phrase, self.today) {
+        if let Some(steps) = sayso::app::lookup::undo_steps(phrase, self.today) {
             for _ in 0..steps {
                 if !self.undo(rt) {
                     break;
@@ -221,7 +180,15 @@ impl Shell {
         out: &Outcome,
         picked: &[String],
     ) {
-        let details = cancellable(rt, &self.progress, candidate_details(self, &out.candidates));
+        let found = sayso::app::lookup::candidate_details(self.agent.org(), &out.candidates);
+        let details = cancellable(rt, &self.progress, found).map(|rows| {
+            rows.into_iter()
+                .map(|(o, n, fields)| {
+                    let shown = fields.iter().map(|(k, v)| (k.clone(), render::value(v)));
+                    (o, n, shown.collect())
+                })
+                .collect::<Vec<render::CandidateRow>>()
+        });
         let rows = details.unwrap_or_else(|| {
             out.candidates
                 .iter()
@@ -360,7 +327,12 @@ impl Shell {
         if ids.is_empty() {
             return render::Names::new();
         }
-        cancellable(rt, &self.progress, names_of(self, &ids)).unwrap_or_default()
+        cancellable(
+            rt,
+            &self.progress,
+            sayso::app::lookup::record_names(self.agent.org(), &ids),
+        )
+        .unwrap_or_default()
     }
 
     /// Remembers record names for completion.
@@ -382,130 +354,5 @@ impl Shell {
         for c in &out.candidates {
             v.saw_record(&c.name);
         }
-    }
-}
-
-/// The object a key prefix names, and its name field, for the objects a command refers to.
-fn object_of(id: &str) -> Option<(&'static str, &'static str)> {
-    Some(match id.get(..3)? {
-        "001" => ("Account", "Name"),
-        "003" => ("Contact", "Name"),
-        "005" => ("User", "Name"),
-        "006" => ("Opportunity", "Name"),
-        "00Q" => ("Lead", "Name"),
-        "500" => ("Case", "CaseNumber"),
-        _ => return None,
-    })
-}
-
-/// Looks up the names of `ids` (unknown prefixes and failures are left out).
-async fn names_of(shell: &Shell, ids: &[sayso::id::RecordId]) -> render::Names {
-    let mut names = render::Names::new();
-    let mut groups: Vec<(&str, &str, Vec<sayso::id::RecordId>)> = Vec::new();
-    for id in ids {
-        let Some((object, field)) = object_of(&id.to_string()) else {
-            continue;
-        };
-        match groups.iter_mut().find(|g| g.0 == object) {
-            Some(g) => g.2.push(id.clone()),
-            None => groups.push((object, field, vec![id.clone()])),
-        }
-    }
-    for (object, field, ids) in groups {
-        let Ok(q) = sayso::soql::QueryBuilder::select(object, &["Id", field])
-            .and_then(|b| Ok(b.filter(sayso::soql::builder::id_in("Id", &ids)?)))
-        else {
-            continue;
-        };
-        let Ok(rows) = shell.agent.org().query_all(&q.to_soql()).await else {
-            continue;
-        };
-        for row in rows {
-            if let (Some(id), Some(name)) = (
-                row.get("Id").and_then(Json::as_str),
-                row.get(field).and_then(Json::as_str),
-            ) {
-                names.insert(id.to_string(), name.to_string());
-                if let Some(short) = id.get(..15) {
-                    names.insert(short.to_string(), name.to_string());
-                }
-            }
-        }
-    }
-    names
-}
-
-/// `Some(steps)` when the phrase is an undo.
-fn undo_steps(phrase: &str, today: chrono::NaiveDate) -> Option<u32> {
-    let parsed = sayso::lang::parse(phrase, today).ok()?;
-    match parsed.clauses.as_slice() {
-        [c] => match c.intent {
-            Intent::Undo { steps } => Some(steps.max(1)),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// The candidates with the fields that tell them apart (one query per object).
-async fn candidate_details(shell: &Shell, candidates: &[Candidate]) -> Vec<render::CandidateRow> {
-    let mut rows: Vec<render::CandidateRow> = candidates
-        .iter()
-        .map(|c| (c.sobject.clone(), c.name.clone(), Vec::new()))
-        .collect();
-    let mut objects: Vec<&str> = candidates.iter().map(|c| c.sobject.as_str()).collect();
-    objects.dedup();
-    for object in objects {
-        let fields = telling_fields(object);
-        if fields.is_empty() {
-            continue;
-        }
-        let ids: Vec<sayso::id::RecordId> = candidates
-            .iter()
-            .filter(|c| c.sobject == object)
-            .filter_map(|c| sayso::id::RecordId::parse(&c.id).ok())
-            .collect();
-        let mut select: Vec<&str> = vec!["Id"];
-        select.extend(fields.iter().map(|(p, _)| *p));
-        let Ok(q) = sayso::soql::QueryBuilder::select(object, &select)
-            .and_then(|b| Ok(b.filter(sayso::soql::builder::id_in("Id", &ids)?)))
-        else {
-            continue;
-        };
-        let Ok(found) = shell.agent.org().query_all(&q.to_soql()).await else {
-            continue;
-        };
-        for rec in found {
-            let id = rec.get("Id").and_then(Json::as_str).unwrap_or("");
-            let Some(i) = candidates.iter().position(|c| {
-                c.id == id || (c.id.get(..15).is_some() && c.id.get(..15) == id.get(..15))
-            }) else {
-                continue;
-            };
-            rows[i].2 = fields
-                .iter()
-                .map(|(path, label)| {
-                    let mut v = &rec;
-                    for part in path.split('.') {
-                        v = v.get(part).unwrap_or(&Json::Null);
-                    }
-                    (label.to_string(), render::value(v))
-                })
-                .collect();
-        }
-    }
-    rows
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn undo_phrases_are_recognised() {
-        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 18).unwrap();
-        assert_eq!(undo_steps("undo", today), Some(1));
-        assert_eq!(undo_steps("undo the last 2 commands", today), Some(2));
-        assert_eq!(undo_steps("show my open deals", today), None);
     }
 }

@@ -361,7 +361,8 @@ impl Shell {
     }
 }
 
-/// `:help [topic]`: what to say, by intent, from the grammars' help lines and examples.
+/// `:help [topic]`: what to say. Alone, each grammar's `help:` line; with a topic, the examples of
+/// every intent the topic names or appears in.
 fn help(topic: &str) -> String {
     let Ok(g) = sayso::lang::Grammar::embedded() else {
         return "the grammar could not be loaded; this is a bug".into();
@@ -370,10 +371,13 @@ fn help(topic: &str) -> String {
     // "tasks" finds "create task" as well as "… overdue tasks …"
     let topic = topic.strip_suffix('s').unwrap_or(&topic).to_string();
     let mut out = Vec::new();
+    if topic.is_empty() {
+        out.extend(g.help_lines().map(|(_, line)| line.to_string()));
+    }
     let mut last = None;
-    for (kind, example) in g.examples() {
+    for (kind, example) in g.examples().filter(|_| !topic.is_empty()) {
         let name = kind.name().replace('_', " ");
-        if !topic.is_empty() && !name.contains(&topic) && !example.to_lowercase().contains(&topic) {
+        if !name.contains(&topic) && !example.to_lowercase().contains(&topic) {
             continue;
         }
         if last != Some(kind) {

@@ -1,5 +1,5 @@
-//! The adapter between the session layer's [`crate::salesforce::Client`] (token, renewal on 401,
-//! retries, usage ledger) and the resolver/executor's narrow [`Transport`]: Salesforce error answers
+//! The adapter between the session's [`Client`] (token, renewal on 401, retries, usage ledger) and
+//! the per-command [`Org`](super::org::Org) handle's narrow [`Transport`]: Salesforce error answers
 //! come back as responses so callers can branch on 304/412 and read per-request error bodies.
 //!
 //! Owns nothing but the mapping; never touches tokens itself.
@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
 
-use crate::resolve::org::{Body, HttpRequest, HttpResponse, OrgError, SendFuture, Transport};
-use crate::salesforce::client::{Body as ClientBody, Client, Request};
-use crate::salesforce::error::Error;
-use crate::salesforce::retry::Idempotency;
+use super::client::{Body as ClientBody, Client, Request};
+use super::error::Error;
+use super::org::{Body, HttpRequest, HttpResponse, OrgError, SendFuture, Transport};
+use super::retry::Idempotency;
 
 /// A [`Transport`] over the logged-in session.
 pub struct ClientTransport {

@@ -3,7 +3,8 @@
 //! Collections and Bulk API 2.0 ingest — each call counted for `api_calls`.
 //!
 //! Owns request shapes and call counting only. The HTTP session itself (token, refresh, retries) is
-//! behind [`Transport`], implemented by the session layer (`app::session`). Never builds SOQL text:
+//! behind [`Transport`], implemented over [`Client`] by [`ClientTransport`]
+//! ([`Org::over`]). Never builds SOQL text:
 //! callers pass text rendered by the escaping query builder.
 
 use std::future::Future;
@@ -11,6 +12,9 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::Value;
+
+use super::client::Client;
+use super::transport::ClientTransport;
 
 /// One HTTP request to the org, relative to the instance URL.
 #[derive(Debug, Clone)]
@@ -161,6 +165,12 @@ impl Org {
             version: version.to_string(),
             calls: AtomicU32::new(0),
         }
+    }
+
+    /// The org over a logged-in session, at the session's API version.
+    pub fn over(client: Client) -> Org {
+        let version = client.api_version().to_string();
+        Org::new(Box::new(ClientTransport::new(client)), &version)
     }
 
     /// REST calls made so far.
@@ -422,199 +432,6 @@ impl Org {
         let resp = self.send_ok(req).await?;
         Ok(resp.json().as_array().cloned().unwrap_or_default())
     }
-
-    /// Bulk API 2.0: creates an ingest job, uploads the CSV, closes it, and polls until it ends.
-    /// Returns `(successful CSV, failed CSV)`.
-    ///
-    /// # Errors
-    /// The org's error, or a job that ended `Failed`/`Aborted`.
-    pub async fn bulk_ingest(
-        &self,
-        object: &str,
-        operation: &str,
-        csv: String,
-    ) -> Result<(String, String), OrgError> {
-        let job = self
-            .send_ok(Self::req(
-                "POST",
-                self.data_path("/jobs/ingest"),
-                Body::Json(serde_json::json!({"object": object, "operation": operation, "contentType": "CSV", "lineEnding": "LF", "columnDelimiter": "COMMA"})),
-            ))
-            .await?
-            .json();
-        let id = job
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let base = self.data_path(&format!("/jobs/ingest/{id}"));
-        let mut upload = Self::req("PUT", format!("{base}/batches"), Body::Csv(csv));
-        upload
-            .headers
-            .push(("Content-Type".into(), "text/csv".into()));
-        self.send_ok(upload).await?;
-        self.send_ok(Self::req(
-            "PATCH",
-            base.clone(),
-            Body::Json(serde_json::json!({"state": "UploadComplete"})),
-        ))
-        .await?;
-        self.wait_for_job(&base).await?;
-        let ok = self
-            .send_ok(Self::req(
-                "GET",
-                format!("{base}/successfulResults/"),
-                Body::Empty,
-            ))
-            .await?
-            .text();
-        let failed = self
-            .send_ok(Self::req(
-                "GET",
-                format!("{base}/failedResults/"),
-                Body::Empty,
-            ))
-            .await?
-            .text();
-        Ok((ok, failed))
-    }
-
-    /// Polls a Bulk API 2.0 job (`…/jobs/ingest/{id}` or `…/jobs/query/{id}`) until it is
-    /// complete, backing off from 50 ms to 2 s between polls.
-    async fn wait_for_job(&self, base: &str) -> Result<(), OrgError> {
-        let mut delay = std::time::Duration::from_millis(50);
-        loop {
-            let info = self
-                .send_ok(Self::req("GET", base.to_string(), Body::Empty))
-                .await?
-                .json();
-            match info.get("state").and_then(Value::as_str).unwrap_or("") {
-                "JobComplete" => return Ok(()),
-                "Failed" | "Aborted" => {
-                    return Err(OrgError::Api {
-                        status: 200,
-                        code: "BULK_JOB_FAILED".into(),
-                        message: info
-                            .get("errorMessage")
-                            .and_then(Value::as_str)
-                            .unwrap_or("bulk job failed")
-                            .into(),
-                    });
-                }
-                _ => {
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(std::time::Duration::from_secs(2));
-                }
-            }
-        }
-    }
-
-    /// Runs a rendered SOQL query as a Bulk API 2.0 query job and waits until it is complete;
-    /// read its results with [`Org::bulk_query_page`]. For reads too large for REST pages.
-    ///
-    /// # Errors
-    /// The org's error (e.g. a query Bulk API does not support), or a job that ended
-    /// `Failed`/`Aborted`.
-    pub async fn bulk_query(&self, soql: &str) -> Result<BulkQuery, OrgError> {
-        let job = self
-            .send_ok(Self::req(
-                "POST",
-                self.data_path("/jobs/query"),
-                Body::Json(serde_json::json!({"operation": "query", "query": soql, "contentType": "CSV", "columnDelimiter": "COMMA", "lineEnding": "LF"})),
-            ))
-            .await?
-            .json();
-        let id = job.get("id").and_then(Value::as_str).unwrap_or_default();
-        let base = self.data_path(&format!("/jobs/query/{id}"));
-        self.wait_for_job(&base).await?;
-        Ok(BulkQuery {
-            base,
-            locator: None,
-            done: false,
-        })
-    }
-
-    /// The next page of a query job's results, at most `max_records` rows, or `None` once all
-    /// were read. Rows are JSON objects as the REST API shapes them (`Account.Name` →
-    /// `{"Account": {"Name": …}}`), with every value a string and empty cells null: Bulk CSV
-    /// carries no types.
-    ///
-    /// # Errors
-    /// The org's error.
-    pub async fn bulk_query_page(
-        &self,
-        job: &mut BulkQuery,
-        max_records: usize,
-    ) -> Result<Option<Vec<Value>>, OrgError> {
-        if job.done {
-            return Ok(None);
-        }
-        let mut req = Self::req("GET", format!("{}/results", job.base), Body::Empty);
-        req.query
-            .push(("maxRecords".into(), max_records.max(1).to_string()));
-        if let Some(l) = &job.locator {
-            req.query.push(("locator".into(), l.clone()));
-        }
-        let resp = self.send_ok(req).await?;
-        job.locator = resp
-            .header("Sforce-Locator")
-            .filter(|l| !l.is_empty() && *l != "null")
-            .map(str::to_string);
-        job.done = job.locator.is_none();
-        Ok(Some(csv_rows(&resp.text())))
-    }
-
-    /// Deletes a query job and its results (otherwise the org keeps them for 7 days).
-    ///
-    /// # Errors
-    /// The org's error.
-    pub async fn bulk_query_delete(&self, job: BulkQuery) -> Result<(), OrgError> {
-        self.send_ok(Self::req("DELETE", job.base, Body::Empty))
-            .await
-            .map(|_| ())
-    }
-}
-
-/// A Bulk API 2.0 query job being read ([`Org::bulk_query`]).
-#[derive(Debug)]
-pub struct BulkQuery {
-    base: String,
-    locator: Option<String>,
-    done: bool,
-}
-
-/// Rows of a Bulk query results CSV as JSON objects: dotted columns nested, empty cells null.
-fn csv_rows(text: &str) -> Vec<Value> {
-    let mut rdr = csv::ReaderBuilder::new().from_reader(text.as_bytes());
-    let Ok(headers) = rdr.headers().cloned() else {
-        return Vec::new();
-    };
-    let paths: Vec<Vec<&str>> = headers.iter().map(|h| h.split('.').collect()).collect();
-    rdr.records()
-        .flatten()
-        .map(|rec| {
-            let mut row = serde_json::Map::new();
-            for (path, cell) in paths.iter().zip(rec.iter()) {
-                let v = if cell.is_empty() {
-                    Value::Null
-                } else {
-                    Value::String(cell.to_string())
-                };
-                let mut at = &mut row;
-                for part in &path[..path.len() - 1] {
-                    let next = at
-                        .entry((*part).to_string())
-                        .or_insert_with(|| Value::Object(serde_json::Map::new()));
-                    if !next.is_object() {
-                        *next = Value::Object(serde_json::Map::new());
-                    }
-                    at = next.as_object_mut().expect("made an object just above");
-                }
-                at.insert(path[path.len() - 1].to_string(), v);
-            }
-            Value::Object(row)
-        })
-        .collect()
 }
 
 fn records_of(page: &Value) -> Vec<Value> {
