@@ -10,6 +10,13 @@
 //! to a stage while its records are read, previewed and confirmed from there, and moved into a new
 //! entry in one statement when it is applied ([`Journal::begin_from_stage`]). Stages are not part of
 //! the log: a cancelled one is dropped, and one left by a killed process is dropped a day later.
+//!
+//! Also beside the log, in [`queue`]: the offline queue (commands said while the org could not
+//! be reached) and the values of records last seen, for the queue's conflict check.
+
+mod queue;
+
+pub use queue::{QueueState, QueuedCommand, SeenRecord};
 
 use std::path::Path;
 

@@ -8,13 +8,17 @@
 //! binary and tests.
 //!
 //! - [`lookup`] — record names for summaries, candidate details, undo phrases.
+//! - [`offline`] — the offline queue: commands said with no connection, `sync` with conflicts.
 
 mod dupes;
 mod file_update;
 pub mod import;
 pub mod lookup;
+pub mod offline;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::NaiveDate;
 use serde::Serialize;
@@ -34,6 +38,7 @@ use crate::resolve::schema::SchemaCache;
 use crate::resolve::stream::BulkSource;
 use crate::resolve::{Candidate, Resolution, ResolveError, Resolver};
 use crate::salesforce::org::{Org, OrgError};
+use crate::salesforce::transport::{ClientTransport, now_ms};
 
 /// The status of one command, as `sayso run --json` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -63,12 +68,17 @@ pub enum Status {
     NeedsConfirmation,
     /// The org refused (all or part of) it.
     Failed,
+    /// The org could not be reached; the command waits in the queue for `sayso sync`.
+    Queued,
 }
 
 impl Status {
     /// Whether the command counts as a success for the exit code.
     pub fn is_success(self) -> bool {
-        matches!(self, Status::Applied | Status::Answered | Status::DryRun)
+        matches!(
+            self,
+            Status::Applied | Status::Answered | Status::DryRun | Status::Queued
+        )
     }
 }
 
@@ -127,6 +137,9 @@ pub struct Outcome {
     /// each, and [`Agent::write_json`] writes them all from the journal.
     #[serde(skip)]
     pub streamed: Option<i64>,
+    /// Nothing reached the org: no connection ([`OrgError::Unreachable`]) before anything was sent.
+    #[serde(skip)]
+    pub unreachable: bool,
 }
 
 impl Outcome {
@@ -152,6 +165,7 @@ impl Outcome {
             rejected: None,
             pending: None,
             streamed: None,
+            unreachable: false,
         }
     }
 }
@@ -270,6 +284,8 @@ pub struct Agent {
     undo_above: usize,
     /// What reconciling interrupted runs found, for the caller to show ([`Agent::take_notes`]).
     notes: Vec<String>,
+    /// When the transport last found no connection ([`now_ms`]; [`offline`]).
+    unreachable: Arc<AtomicU64>,
 }
 
 /// Parses a phrase with the embedded command language.
@@ -312,7 +328,10 @@ impl Agent {
             .clone()
             .ok_or_else(|| AppError::NoUser(profile.to_string()))?;
         let username = prof.username.clone().unwrap_or_else(|| me.clone());
-        let org = Org::over(client);
+        let version = client.api_version().to_string();
+        let transport = ClientTransport::new(client);
+        let unreachable = transport.unreachable_flag();
+        let org = Org::new(Box::new(transport), &version);
         let cache = home.root().join("cache").join("describe").join(&me);
         Ok(Agent {
             org,
@@ -325,6 +344,7 @@ impl Agent {
             job_rows: BULK_JOB_ROWS,
             undo_above: RunOptions::default().bulk_threshold,
             notes: Vec::new(),
+            unreachable,
         })
     }
 
@@ -348,6 +368,7 @@ impl Agent {
             job_rows: BULK_JOB_ROWS,
             undo_above: RunOptions::default().bulk_threshold,
             notes: Vec::new(),
+            unreachable: Arc::default(),
         }
     }
 
@@ -379,10 +400,15 @@ impl Agent {
         opts: RunOptions,
         picked: &[String],
     ) -> Outcome {
+        let began = now_ms();
+        // Each command tries the network again, however recently it failed.
+        self.unreachable.store(0, Ordering::Relaxed);
         self.reconcile().await;
         let start = self.org.calls();
         let mut out = self.submit_inner(phrase, opts, picked).await;
         out.api_calls = u64::from(self.org.calls() - start);
+        // A lookup that found no connection may read as "not found": nothing here is reliable.
+        out.unreachable |= self.unreachable.load(Ordering::Relaxed) >= began;
         out
     }
 
@@ -1203,6 +1229,11 @@ fn outcome_of_error(e: ResolveError) -> Outcome {
             o
         }
         ResolveError::Org(OrgError::LimitExceeded(m)) => Outcome::new(Status::LimitExceeded, m),
+        ResolveError::Org(e @ OrgError::Unreachable(_)) => {
+            let mut o = Outcome::new(Status::Failed, e.to_string());
+            o.unreachable = true;
+            o
+        }
         ResolveError::Org(e) => Outcome::new(Status::Failed, e.to_string()),
     }
 }

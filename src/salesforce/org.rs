@@ -104,6 +104,10 @@ pub enum OrgError {
     /// The org's (or the local) API budget is spent.
     #[error("API limit exceeded: {0}")]
     LimitExceeded(String),
+    /// No connection: refused, no DNS answer, or timed out; not an HTTP error answer. A command
+    /// that met it before writing anything may be queued (`sayso run --queue`).
+    #[error("could not reach the org: {0}")]
+    Unreachable(String),
 }
 
 impl OrgError {

@@ -4,6 +4,9 @@
 //!
 //! Owns nothing but the mapping; never touches tokens itself.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
 
@@ -15,12 +18,32 @@ use super::retry::Idempotency;
 /// A [`Transport`] over the logged-in session.
 pub struct ClientTransport {
     client: Client,
+    unreachable: Arc<AtomicU64>,
+}
+
+/// For this long after a request found no connection, requests fail at once (a command's
+/// further lookups don't each wait for their retries).
+const FAST_FAIL_MS: u64 = 2000;
+
+/// Milliseconds since the Unix epoch (the clock of [`ClientTransport::unreachable_flag`]).
+pub fn now_ms() -> u64 {
+    u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0)
 }
 
 impl ClientTransport {
     /// Wraps a session.
     pub fn new(client: Client) -> ClientTransport {
-        ClientTransport { client }
+        ClientTransport {
+            client,
+            unreachable: Arc::default(),
+        }
+    }
+
+    /// When a request last found no connection ([`OrgError::Unreachable`]), in [`now_ms`]
+    /// milliseconds (0: never), even when the caller turned that error into something else.
+    /// For [`FAST_FAIL_MS`] after it, requests fail at once with the same error.
+    pub fn unreachable_flag(&self) -> Arc<AtomicU64> {
+        self.unreachable.clone()
     }
 }
 
@@ -48,9 +71,23 @@ fn idempotency_of(method: &str, path: &str) -> Idempotency {
     }
 }
 
+/// Whether a transport error means no connection (refused, DNS, timeout) rather than a
+/// connection that broke after the request may have arrived.
+fn is_unreachable(e: &Error) -> bool {
+    match e {
+        Error::Transport { source, .. } => source.is_connect() || source.is_timeout(),
+        _ => false,
+    }
+}
+
 impl Transport for ClientTransport {
     fn send(&self, req: HttpRequest) -> SendFuture<'_> {
         Box::pin(async move {
+            // No connection a moment ago: don't wait for retries again.
+            let last = self.unreachable.load(Ordering::Relaxed);
+            if last != 0 && now_ms().saturating_sub(last) < FAST_FAIL_MS {
+                return Err(OrgError::Unreachable("no connection".into()));
+            }
             let method = Method::from_bytes(req.method.as_bytes())
                 .map_err(|e| OrgError::Transport(e.to_string()))?;
             let mut r = Request::new(method, req.path.clone());
@@ -91,6 +128,10 @@ impl Transport for ClientTransport {
                 Err(Error::Conflict(api)) => Ok(error_response(412, &api.code, &api.message)),
                 Err(Error::Api(api)) => Ok(error_response(api.status, &api.code, &api.message)),
                 Err(Error::LimitExceeded(l)) => Err(OrgError::LimitExceeded(l.to_string())),
+                Err(e @ Error::Transport { .. }) if is_unreachable(&e) => {
+                    self.unreachable.store(now_ms(), Ordering::Relaxed);
+                    Err(OrgError::Unreachable(e.to_string()))
+                }
                 Err(e) => Err(OrgError::Transport(e.to_string())),
             }
         })

@@ -13,6 +13,7 @@ mod lang_corpus;
 mod lang_fuzz;
 mod lists;
 mod mcp;
+mod offline;
 mod piped_sandbox;
 mod run_agent;
 mod run_cli;

@@ -122,6 +122,18 @@ fn write_history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    // Commands said offline: waiting, held by a conflict, or synced (with their entry).
+    let queued = journal.queue_list(true)?;
+    if !queued.is_empty() && !args.json {
+        writeln!(out, "offline queue:")?;
+    }
+    for q in queued.iter().rev().take(args.limit) {
+        if args.json {
+            writeln!(out, "{}", crate::cmd_queue::queued_json(q))?;
+        } else {
+            writeln!(out, "  {}", crate::cmd_queue::queued_line(q))?;
+        }
+    }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

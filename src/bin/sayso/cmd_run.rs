@@ -41,6 +41,10 @@ pub struct Args {
     /// Read voice-note transcripts from stdin and split them into commands (see piped.rs).
     #[arg(long)]
     notes: bool,
+    /// When the org cannot be reached, queue the commands for `sayso sync` (also `[offline]
+    /// queue = true` in config.toml).
+    #[arg(long)]
+    queue: bool,
     /// The command, or `-` (or nothing, with stdin not a terminal) to read one command per line.
     #[arg(num_args = 0..)]
     phrase: Vec<String>,
@@ -90,12 +94,14 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
             budget_warning(&home, &args.profile);
             return Ok(code);
         }
+        let queue = args.queue || sayso::app::offline::OfflineSettings::load(&home)?.queue;
         let dash = args.phrase.len() == 1 && args.phrase[0] == "-";
         if args.notes || dash || args.phrase.is_empty() {
             let piped = crate::piped::PipedOptions {
                 json: args.json,
                 notes: args.notes,
                 run: opts,
+                queue,
             };
             let code = crate::piped::run_stdin(&mut agent, &piped).await;
             budget_warning(&home, &args.profile);
@@ -127,7 +133,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
         }
         let mut failures = 0;
         for phrase in phrases {
-            let mut out = agent.submit(&phrase, opts).await;
+            let mut out = agent.submit_or_queue(&phrase, opts, queue).await;
             // Interactive: a numbered choice among the candidates, then the same command again.
             let mut picked: Vec<String> = Vec::new();
             while out.status == Status::Ambiguous && interactive && picked.len() < 5 {
@@ -203,7 +209,7 @@ fn choose(n: usize) -> Option<usize> {
     (1..=n).contains(&k).then(|| k - 1)
 }
 
-fn ask(prompt: &str) -> bool {
+pub fn ask(prompt: &str) -> bool {
     eprint!("{prompt}");
     let _ = std::io::stderr().flush();
     let mut line = String::new();

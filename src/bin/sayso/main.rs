@@ -9,8 +9,10 @@ mod cmd_history;
 mod cmd_login;
 mod cmd_mcp;
 mod cmd_parse;
+mod cmd_queue;
 mod cmd_run;
 mod cmd_sandbox;
+mod cmd_sync;
 mod file_run;
 mod firstrun;
 mod logging;
@@ -46,6 +48,10 @@ enum Command {
     Undo(cmd_history::UndoArgs),
     /// Retry the failed part of the last command.
     Retry(cmd_history::RetryArgs),
+    /// List the commands queued while the org could not be reached; `queue drop N` removes one.
+    Queue(cmd_queue::Args),
+    /// Send the queued commands, in order, without overwriting what others changed since.
+    Sync(cmd_sync::Args),
     /// Log in to an org (browser, --jwt, --client-credentials, --device, --access-token, --from-sf-cli).
     Login(cmd_login::LoginArgs),
     /// Revoke the session at the server and delete local secrets.
@@ -72,6 +78,8 @@ fn main() -> ExitCode {
         Some(Command::History(args)) => cmd_history::history(args),
         Some(Command::Undo(args)) => cmd_history::undo(args),
         Some(Command::Retry(args)) => cmd_history::retry(args),
+        Some(Command::Queue(args)) => cmd_queue::exec(args),
+        Some(Command::Sync(args)) => cmd_sync::exec(args),
         Some(Command::Login(args)) => cmd_login::exec_login(args),
         Some(Command::Logout(args)) => cmd_login::exec_logout(args),
         Some(Command::Whoami(args)) => cmd_login::exec_whoami(args),

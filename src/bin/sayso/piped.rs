@@ -22,6 +22,8 @@ pub struct PipedOptions {
     pub notes: bool,
     /// Options passed to every command.
     pub run: RunOptions,
+    /// Queue the commands when the org cannot be reached (`--queue`, `[offline] queue`).
+    pub queue: bool,
 }
 
 /// One command cut from the input, with the text it came from.
@@ -99,7 +101,7 @@ fn valid_lines(bytes: &[u8]) -> (String, Vec<(usize, String)>) {
 async fn run_pieces(agent: &mut Agent, pieces: &[Piece], opts: &PipedOptions) -> usize {
     let mut failures = 0;
     for p in pieces {
-        let mut out = agent.submit(&p.phrase, opts.run).await;
+        let mut out = agent.submit_or_queue(&p.phrase, opts.run, opts.queue).await;
         if !out.status.is_success() {
             failures += 1;
         }

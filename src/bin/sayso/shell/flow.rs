@@ -108,7 +108,13 @@ impl Shell {
             println!("{CANCELLED}");
             return;
         };
+        // No connection: the shell queues the command on its own.
+        let out = self.agent.after_submit(phrase, out, true);
+        if out.unreachable {
+            self.sync_offered = false;
+        }
         self.remember(&out);
+        let reached = Self::reached(&out);
         match out.status {
             Status::Ambiguous if !out.candidates.is_empty() && picked.len() < 5 => {
                 self.choose(rt, phrase, &out, picked);
@@ -123,6 +129,9 @@ impl Shell {
             }
             Status::DryRun => self.confirm_and_apply(rt, phrase, out, picked),
             _ => println!("{}", render::outcome(&out, &self.style)),
+        }
+        if reached {
+            self.offer_sync(rt);
         }
         self.refresh_vocab();
     }
@@ -155,6 +164,7 @@ impl Shell {
         };
         match done {
             Some(done) => {
+                self.agent.remember(&done);
                 self.remember(&done);
                 println!("{}", render::outcome_named(&done, &names, &self.style));
             }

@@ -10,6 +10,7 @@
 
 mod completion;
 mod flow;
+mod offline;
 pub(crate) mod render;
 
 use std::path::PathBuf;
@@ -60,6 +61,8 @@ struct Shell {
     progress: flow::ProgressSlot,
     /// The built-in demo org, while it runs (first run, or `:profile demo`).
     demo: Option<crate::firstrun::Demo>,
+    /// Whether the shell already offered to sync the queue since the org last went away.
+    sync_offered: bool,
 }
 
 /// Runs the shell until Ctrl-D or `:quit`.
@@ -109,6 +112,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
         editor,
         progress,
         demo: chosen.demo,
+        sync_offered: false,
     };
     shell.switch_to(&chosen.profile);
     rt.block_on(shell.warm_describes());
@@ -184,7 +188,8 @@ impl Shell {
 
     fn prompt(&self) -> String {
         let mode = if self.dry_run { " [dry-run]" } else { "" };
-        format!("{} ({}){mode}> ", self.profile, self.who)
+        let queued = self.queue_mark();
+        format!("{} ({}){mode}{queued}> ", self.profile, self.who)
     }
 
     fn run(&mut self, rt: &tokio::runtime::Runtime) -> anyhow::Result<ExitCode> {
@@ -247,6 +252,7 @@ impl Shell {
                 self.undo(rt);
             }
             ":history" => self.history(),
+            ":sync" => self.sync(rt),
             ":dry-run" => match arg.as_str() {
                 "on" => self.dry_run = true,
                 "off" => self.dry_run = false,
@@ -385,7 +391,7 @@ fn help(topic: &str) -> String {
     }
     out.push(String::new());
     out.push(
-        ":undo  :history  :dry-run on|off  :whoami  :usage  :profile [NAME]  :help [topic]  :quit (or Ctrl-D)"
+        ":undo  :history  :sync  :dry-run on|off  :whoami  :usage  :profile [NAME]  :help [topic]  :quit (or Ctrl-D)"
             .into(),
     );
     out.join("\n")
