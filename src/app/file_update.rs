@@ -19,8 +19,8 @@ use crate::lang::Grammar;
 use crate::plan::{Plan, Step, Val};
 use crate::resolve::ResolveError;
 use crate::resolve::columns::Purpose;
-use crate::soql::builder::{self as query, in_strs, to_soql};
 use crate::resolve::record::display_name;
+use crate::soql::builder::{self as query, in_strs, to_soql};
 
 /// Rows per lookup query.
 const PER_QUERY: usize = 200;

@@ -470,9 +470,16 @@ impl Run<'_, '_> {
         let all: Vec<usize> = (0..self.plan.steps.len()).collect();
         let job_rows = self.opts.route.job_rows;
         let (plan, ids) = (self.plan, &self.ids);
-        self.limit |=
-            insert::bulk_insert(self.org, self.journal, plan, ids, &all, job_rows, &mut self.tally)
-                .await?;
+        self.limit |= insert::bulk_insert(
+            self.org,
+            self.journal,
+            plan,
+            ids,
+            &all,
+            job_rows,
+            &mut self.tally,
+        )
+        .await?;
         self.progress(self.plan.steps.len());
         Ok(())
     }

@@ -226,6 +226,10 @@ pub(crate) const REQUIRED_CLASSES: &[&str] = &[
     "note_word",
     "clause_subject",
     "company_word",
+    "create",
+    "update",
+    "list_lead",
+    "list_companies",
 ];
 
 impl Grammar {
