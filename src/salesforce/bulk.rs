@@ -250,11 +250,27 @@ async fn job_state(org: &Org, base: &str) -> Result<JobState, OrgError> {
     })
 }
 
-/// Polls the job at `base` until it is complete, backing off from 50 ms to 2 s between polls.
+/// How many failed polls in a row (each already retried by the transport) a wait outlasts.
+const POLL_FAILURES: u32 = 5;
+
+/// Polls the job at `base` until it is complete, backing off from 50 ms to 2 s between polls. A
+/// poll is a read: one that fails (503, a dropped connection) is tried again on the next tick, up
+/// to [`POLL_FAILURES`] in a row, so a passing fault does not give up a running job.
 async fn wait_for_job(org: &Org, base: &str) -> Result<(), OrgError> {
     let mut delay = Duration::from_millis(50);
+    let mut failures = 0;
     loop {
-        let now = job_state(org, base).await?;
+        let now = match job_state(org, base).await {
+            Ok(now) => now,
+            Err(e) if failures + 1 < POLL_FAILURES && !matches!(e, OrgError::LimitExceeded(_)) => {
+                failures += 1;
+                tracing::debug!(error = %e, failures, "bulk job poll failed; polling again");
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        failures = 0;
         match now.state.as_str() {
             "JobComplete" => return Ok(()),
             "Failed" | "Aborted" => {
