@@ -17,7 +17,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sayso");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const DANA: &str = "dana.reyes@demo.sayso.dev";
 const DANA_ID: &str = "005Dm0000000003IAA";
 const ADMIN: &str = "admin@demo.sayso.dev";
@@ -116,27 +115,7 @@ impl Home {
 
     fn dana() -> Home {
         let h = Home::new();
-        let key = format!("{ROOT}/src/sandbox/demo-org/keys/demo-jwt.key");
-        let out = h
-            .sayso(&[
-                "login",
-                "--instance-url",
-                &org().url,
-                "--jwt",
-                "--client-id",
-                "sayso-cli",
-                "--username",
-                DANA,
-                "--jwt-key",
-                &key,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::support::login_through_binary(h.sayso(&[]), &org().url, DANA);
         h
     }
 
@@ -363,12 +342,13 @@ fn login_a_command_and_logout_at_trace_level_log_no_token_or_secret() {
 
 #[test]
 fn history_into_a_closed_pipe_ends_quietly_with_success() {
-    let home = Dana::get();
+    // its own home: the crash test kills runs in the shared one
+    let home = &Home::dana();
     let (code, _, err) = home.json(&[
         "run",
         "--json",
         "--yes",
-        "set the amount on Initech Renewal to 93k",
+        "set the amount on Project Titan to 93k",
     ]);
     assert_eq!(code, 0, "{err}");
     let mut child = home
@@ -394,7 +374,8 @@ fn history_into_a_closed_pipe_ends_quietly_with_success() {
 
 #[test]
 fn invalid_utf8_in_piped_input_is_reported_with_its_line_and_the_other_lines_run() {
-    let home = Dana::get();
+    // its own home: the crash test kills runs in the shared one
+    let home = &Home::dana();
     let mut input = b"how many open deals do I have\n".to_vec();
     input.extend_from_slice(b"show the account \xff\xfe Acme\n");
     input.extend_from_slice(b"how many open deals do I have\n");

@@ -13,51 +13,19 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
+use crate::support::{Forever, serve_forever};
+
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sayso");
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const DANA: &str = "dana.reyes@demo.sayso.dev";
 const DANA_ID: &str = "005Dm0000000003IAA";
 const ADMIN: &str = "admin@demo.sayso.dev";
 
-struct Served {
-    url: String,
-    sandbox: sayso::sandbox::Sandbox,
-}
-
 /// The org; it lives on a background thread until the test binary exits.
-fn org() -> &'static Served {
-    static ORG: OnceLock<Served> = OnceLock::new();
-    ORG.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let sandbox = sayso::sandbox::Sandbox::open(sayso::sandbox::SandboxOptions {
-                    today: chrono::NaiveDate::from_ymd_opt(2026, 11, 18),
-                    ..Default::default()
-                })
-                .unwrap();
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let url = format!("http://{}", listener.local_addr().unwrap());
-                let served = sandbox.clone();
-                tokio::spawn(async move {
-                    served
-                        .serve(listener, std::future::pending())
-                        .await
-                        .unwrap();
-                });
-                tx.send(Served { url, sandbox }).unwrap();
-                std::future::pending::<()>().await;
-            });
-        });
-        rx.recv().unwrap()
-    })
+fn org() -> &'static Forever {
+    static ORG: OnceLock<Forever> = OnceLock::new();
+    ORG.get_or_init(|| serve_forever(sayso::sandbox::SandboxOptions::default()))
 }
 
 /// Runs `f` with an administrator's handle on the org.
@@ -92,27 +60,7 @@ impl Home {
         let h = Home {
             dir: tempfile::tempdir().unwrap(),
         };
-        let key = format!("{ROOT}/src/sandbox/demo-org/keys/demo-jwt.key");
-        let out = h
-            .sayso(&[
-                "login",
-                "--instance-url",
-                &org().url,
-                "--jwt",
-                "--client-id",
-                "sayso-cli",
-                "--username",
-                DANA,
-                "--jwt-key",
-                &key,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::support::login_through_binary(h.sayso(&[]), &org().url, DANA);
         h
     }
 

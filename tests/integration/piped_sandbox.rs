@@ -19,32 +19,9 @@ const DANA: &str = "dana.reyes@demo.sayso.dev";
 
 /// The sandbox URL; the org lives on a background thread until the test binary exits.
 fn org() -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let sandbox = sayso::sandbox::Sandbox::open(sayso::sandbox::SandboxOptions {
-                    today: chrono::NaiveDate::from_ymd_opt(2026, 11, 18),
-                    ..Default::default()
-                })
-                .unwrap();
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                tx.send(format!("http://{}", listener.local_addr().unwrap()))
-                    .unwrap();
-                sandbox
-                    .serve(listener, std::future::pending())
-                    .await
-                    .unwrap();
-            });
-        });
-        rx.recv().unwrap()
-    })
+    static ORG: OnceLock<crate::support::Forever> = OnceLock::new();
+    &ORG.get_or_init(|| crate::support::serve_forever(sayso::sandbox::SandboxOptions::default()))
+        .url
 }
 
 struct Home {
@@ -56,27 +33,7 @@ impl Home {
         let h = Home {
             dir: tempfile::tempdir().unwrap(),
         };
-        let key = format!("{ROOT}/src/sandbox/demo-org/keys/demo-jwt.key");
-        let out = h
-            .sayso(&[
-                "login",
-                "--instance-url",
-                org(),
-                "--jwt",
-                "--client-id",
-                "sayso-cli",
-                "--username",
-                DANA,
-                "--jwt-key",
-                &key,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::support::login_through_binary(h.sayso(&[]), org(), DANA);
         h
     }
 

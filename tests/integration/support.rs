@@ -224,3 +224,61 @@ pub fn ids(body: &Value) -> Vec<String> {
     out.sort();
     out
 }
+
+/// A sandbox served for the whole test binary (for tests that run the real `sayso` binary
+/// against it): its URL and the sandbox itself (to mint tokens, read the store).
+pub struct Forever {
+    pub url: String,
+    pub sandbox: Sandbox,
+}
+
+/// Opens the demo org with `options` (today pinned to the corpus date unless set) and serves it
+/// on a free port from a background thread until the test binary exits.
+pub fn serve_forever(mut options: SandboxOptions) -> Forever {
+    options.today = options
+        .today
+        .or(chrono::NaiveDate::from_ymd_opt(2026, 11, 18));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let sandbox = Sandbox::open(options).expect("sandbox opens");
+            let (url, stop) = serve(sandbox.clone()).await;
+            tx.send(Forever { url, sandbox })
+                .expect("test thread waits");
+            std::future::pending::<()>().await;
+            drop(stop);
+        });
+    });
+    rx.recv().expect("sandbox served")
+}
+
+/// Logs `user` in through the real binary with the demo JWT key; `sayso` is the binary's command
+/// with its `SAYSO_HOME` set. Panics with the binary's stderr when the login fails.
+pub fn login_through_binary(mut sayso: std::process::Command, url: &str, user: &str) {
+    let key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/sandbox/demo-org/keys/demo-jwt.key"
+    );
+    let out = sayso
+        .args([
+            "login",
+            "--instance-url",
+            url,
+            "--jwt",
+            "--client-id",
+            "sayso-cli",
+        ])
+        .args(["--username", user, "--jwt-key", key])
+        .output()
+        .expect("sayso runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
