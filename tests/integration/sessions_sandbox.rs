@@ -452,11 +452,9 @@ async fn eight_processes_at_expiry_with_refresh_token_rotation_all_succeed_with_
     let grant: String = org
         .state
         .lock_db()
-        .query_row(
-            "SELECT grant_id FROM sayso_oauth_access LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT grant_id FROM sayso_oauth_access LIMIT 1", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(minted_under(&org, &grant), 1);
 
@@ -475,16 +473,26 @@ async fn eight_processes_at_expiry_with_refresh_token_rotation_all_succeed_with_
     });
     for (code, out, err) in futures_util::future::join_all(runs).await {
         assert_eq!(code, 0, "every command succeeds: {out}\n{err}");
-        assert!(!err.contains("login"), "nobody is asked to log in again: {err}");
+        assert!(
+            !err.contains("login"),
+            "nobody is asked to log in again: {err}"
+        );
     }
-    assert_eq!(minted_under(&org, &grant), 2, "one renewal for eight processes");
+    assert_eq!(
+        minted_under(&org, &grant),
+        2,
+        "one renewal for eight processes"
+    );
 
     // The renewal rotated the refresh token: the stored one is new and live, the first is dead.
     let renewed = TokenStore::file(&home).load("default").unwrap().unwrap();
     let second_refresh = renewed.refresh_token.clone().expect("rotated token saved");
     assert_ne!(second_refresh, first_refresh);
     let (status, body) = org_token(&org, first_refresh.expose()).await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
     let (status, body) = org_token(&org, second_refresh.expose()).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["refresh_token"].is_string(), "each use rotates again");
