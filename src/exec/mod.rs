@@ -11,7 +11,9 @@
 //! prints; progress is reported through a callback.
 
 mod bulkjob;
+mod creates;
 mod insert;
+mod readback;
 mod staged;
 mod undo;
 
@@ -173,6 +175,25 @@ impl Tally {
         });
         self.failures.push(Failure {
             id: step.id.clone(),
+            name: step.name.clone(),
+            error,
+        });
+    }
+
+    /// Journal row `row` (plan step `step`) failed with `e`; a create whose answer was lost
+    /// ([`creates::answer_lost`]) may have been made, so it stays `sent` (read back by the next
+    /// command, never re-sent blindly).
+    fn refused(&mut self, row: i64, step: &Step, e: &OrgError) {
+        if step.op != Op::Create || !creates::answer_lost(e) {
+            return self.failed(row, step, e.to_string());
+        }
+        let error = creates::lost_answer(e);
+        self.results.push(RowResult {
+            error: Some(error.clone()),
+            ..RowResult::new(row, ChangeState::Sent)
+        });
+        self.failures.push(Failure {
+            id: None,
             name: step.name.clone(),
             error,
         });
@@ -637,7 +658,7 @@ async fn send_one(
         }
         Err(e) => {
             *limit |= matches!(e, OrgError::LimitExceeded(_));
-            tally.failed(row, step, e.to_string());
+            tally.refused(row, step, &e);
         }
     }
 }
@@ -700,7 +721,7 @@ async fn send_composite(
         Err(e) => {
             end.limit = matches!(e, OrgError::LimitExceeded(_));
             for (i, _) in chunk {
-                tally.failed(ids[*i], &plan.steps[*i], e.to_string());
+                tally.refused(ids[*i], &plan.steps[*i], &e);
             }
             return end;
         }
@@ -801,7 +822,7 @@ async fn send_collection(
             Ok(rs) => rs,
             Err(e) => {
                 for &i in &send {
-                    tally.failed(ids[i], &steps[i], e.to_string());
+                    tally.refused(ids[i], &steps[i], &e);
                 }
                 return matches!(e, OrgError::LimitExceeded(_));
             }
