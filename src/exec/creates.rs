@@ -67,12 +67,17 @@ pub(super) async fn settle(
     for r in &rows {
         by_object.entry(&r.change.sobject).or_default().push(r);
     }
-    let mut claimed = journal.created_since(entry.id)?;
+    let since = window_start(entry);
+    let mut claimed =
+        journal.created_since(&since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))?;
     let mut results = Vec::new();
     let mut made = 0;
     for (sobject, rows) in by_object {
         let fields = sent_fields(&rows);
-        let found = match org.query_all(&created_query(sobject, &fields, entry)).await {
+        let found = match org
+            .query_all(&created_query(sobject, &fields, &entry.user, since))
+            .await
+        {
             Ok(found) => found,
             Err(e) => return Ok(Err(e)),
         };
@@ -133,18 +138,27 @@ fn holds_sent(record: &Json, sent: &Json) -> bool {
         .all(|(k, v)| !literal(v) || super::undo::same(record.get(k).unwrap_or(&Json::Null), v))
 }
 
-/// `SELECT Id, <fields> FROM <object> WHERE CreatedBy.Username = :user AND CreatedDate >=
-/// :since ORDER BY CreatedDate` (the entry's start, less the clock skew).
-fn created_query(sobject: &str, fields: &[String], entry: &Entry) -> String {
-    let mut select = vec!["Id".to_string()];
-    select.extend(fields.iter().filter(|f| *f != "Id").cloned());
-    let since = chrono::DateTime::parse_from_rfc3339(&entry.at)
+/// Where the read-back of an entry's creates starts: when it began, less the clock skew.
+fn window_start(entry: &Entry) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(&entry.at)
         .map(|t| t.with_timezone(&chrono::Utc))
         .unwrap_or_else(|_| chrono::Utc::now())
-        - chrono::Duration::minutes(CLOCK_SKEW_MINUTES);
+        - chrono::Duration::minutes(CLOCK_SKEW_MINUTES)
+}
+
+/// `SELECT Id, <fields> FROM <object> WHERE CreatedBy.Username = :user AND CreatedDate >=
+/// :since ORDER BY CreatedDate` (values escaped by the builder).
+fn created_query(
+    sobject: &str,
+    fields: &[String],
+    user: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let mut select = vec!["Id".to_string()];
+    select.extend(fields.iter().filter(|f| *f != "Id").cloned());
     let mut q = query::select(sobject, &select);
     q.where_clause = and(vec![
-        eq_text("CreatedBy.Username", &entry.user),
+        eq_text("CreatedBy.Username", user),
         compare("CreatedDate", Operator::Ge, Literal::datetime(since)),
     ]);
     to_soql(&order_limit(q, "CreatedDate", None))

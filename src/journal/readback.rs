@@ -183,17 +183,19 @@ impl Journal {
         Ok(out)
     }
 
-    /// The records (15-character ids) that creates of entry `entry` and later ones are known
-    /// to have made: a record read back for a lost answer must not be one of them.
+    /// The records (15-character ids) that creates of entries begun at `since` (RFC 3339, UTC)
+    /// or later are known to have made: a record read back for a lost answer must not be one of
+    /// them.
     ///
     /// # Errors
     /// [`JournalError`] from SQLite.
-    pub fn created_since(&self, entry: i64) -> Result<HashSet<String>, JournalError> {
+    pub fn created_since(&self, since: &str) -> Result<HashSet<String>, JournalError> {
         let mut stmt = self.conn.prepare(
             "SELECT DISTINCT substr(r.record_id, 1, 15) FROM change c JOIN change_result r ON r.change_id = c.id
-             WHERE c.entry_id >= ?1 AND c.op = ?2 AND r.record_id IS NOT NULL",
+             WHERE c.entry_id IN (SELECT id FROM entry WHERE at >= ?1) AND c.op = ?2
+               AND r.record_id IS NOT NULL",
         )?;
-        let rows = stmt.query_map(params![entry, Op::Create.as_str()], |r| r.get(0))?;
+        let rows = stmt.query_map(params![since, Op::Create.as_str()], |r| r.get(0))?;
         Ok(rows.collect::<Result<HashSet<String>, _>>()?)
     }
 
