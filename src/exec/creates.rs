@@ -85,7 +85,7 @@ pub(super) async fn settle(
             let hit = found.iter().find_map(|f| {
                 let id = f.get("Id").and_then(Json::as_str)?;
                 let key: String = id.chars().take(15).collect();
-                (!claimed.contains(&key) && holds_sent(f, &r.change.new)).then(|| (key, id))
+                (!claimed.contains(&key) && holds_sent(f, &r.change.new)).then_some((key, id))
             });
             results.push(match hit {
                 Some((key, id)) => {

@@ -229,6 +229,35 @@ mod tests {
     }
 
     #[test]
+    fn rows_of_a_job_whose_results_were_not_read_stay_sent_until_it_is_settled() {
+        let mut j = Journal::in_memory().unwrap();
+        let ch = |id: &str| update(id, json!({"NextStep": "a"}), json!({"NextStep": "b"}));
+        let (e, _) = j
+            .begin(
+                "dana",
+                "bulk",
+                EntryKind::Command,
+                None,
+                &[ch("1"), ch("2"), ch("3")],
+            )
+            .unwrap();
+        let job = j.job_started(e, "750X", 0, 1).unwrap();
+        assert_eq!(
+            j.fail_unrecorded(e, "not sent").unwrap(),
+            1,
+            "the unsent one only"
+        );
+        assert!(j.unsettled().unwrap().is_empty(), "its run is not over");
+        j.set_status(e, EntryStatus::Partial, "1 unconfirmed")
+            .unwrap();
+        assert_eq!(j.unsettled().unwrap()[0].id, e);
+        assert_eq!(j.state_counts(e).unwrap().pending, 2);
+        j.job_finished(job).unwrap();
+        assert!(j.unsettled().unwrap().is_empty());
+        assert_eq!(j.fail_unrecorded(e, "not processed").unwrap(), 2);
+    }
+
+    #[test]
     fn ranges_cover_the_updates_and_only_their_records_are_kept() {
         let mut j = Journal::in_memory().unwrap();
         let (e, _) = j
