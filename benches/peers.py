@@ -296,7 +296,8 @@ def scale(box_bin, n, agent_bulk_max):
                           % owner)['totalSize']
         assert done == total, ('the agent changed %d of %d records' % (done, total))
         out['agent_bulk_rows'] = done
-        # and undoes it: a page of the journal and one Bulk job at a time
+        # and undoes it: one Bulk query job reads the current values (over the id range), then a
+        # page of the journal and one Bulk job at a time
         c0 = box.calls()
         wall, rss, _ = timed([box.bin, 'undo', '--json'], box.env)
         out['agent_undo_s'], out['agent_undo_rss'], out['agent_undo_calls'] = wall, rss, box.calls() - c0
