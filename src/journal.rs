@@ -385,9 +385,10 @@ pub struct OpenJob {
     pub job_id: String,
 }
 
+/// How the journal file is written: write-ahead log, synced at every commit.
+const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
+
 const SCHEMA: &str = "
-PRAGMA journal_mode = WAL;
-PRAGMA synchronous = FULL;
 CREATE TABLE IF NOT EXISTS entry (
   id INTEGER PRIMARY KEY, at TEXT NOT NULL, user TEXT NOT NULL, phrase TEXT NOT NULL,
   kind TEXT NOT NULL, refers_to INTEGER);
@@ -484,10 +485,10 @@ impl Journal {
             })?;
         }
         create_private(path)?;
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
-        migrate(&conn)?;
+        conn.execute_batch(PRAGMAS)?;
+        set_up(&mut conn)?;
         let owner = Owner::new(path.parent());
         // The journal holds record data: readable by its owner only (the WAL files too).
         for suffix in ["", "-wal", "-shm"] {
@@ -507,9 +508,8 @@ impl Journal {
     /// # Errors
     /// [`JournalError`] from SQLite.
     pub fn in_memory() -> Result<Journal, JournalError> {
-        let conn = Connection::open_in_memory()?;
-        conn.execute_batch(SCHEMA)?;
-        migrate(&conn)?;
+        let mut conn = Connection::open_in_memory()?;
+        set_up(&mut conn)?;
         Ok(Journal {
             conn,
             owner: Owner::new(None),
@@ -1365,6 +1365,16 @@ impl Journal {
     }
 }
 
+/// Creates the tables and brings an older journal up to date, in one write transaction, so
+/// processes opening a new journal at the same moment do not both add the same column.
+fn set_up(conn: &mut Connection) -> Result<(), JournalError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(SCHEMA)?;
+    migrate(&tx)?;
+    tx.commit()?;
+    Ok(())
+}
+
 /// Adds what journals written by earlier versions lack: the `found` column of results.
 fn migrate(conn: &Connection) -> Result<(), JournalError> {
     if conn
@@ -1558,6 +1568,21 @@ mod tests {
             j.entry(entry).unwrap().unwrap().status,
             EntryStatus::Applied
         );
+    }
+
+    #[test]
+    fn processes_opening_a_new_journal_at_once_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        let opens: Vec<_> = (0..8)
+            .map(|_| {
+                let p = path.clone();
+                std::thread::spawn(move || Journal::open(&p).map(|_| ()))
+            })
+            .collect();
+        for o in opens {
+            o.join().unwrap().expect("each open succeeds");
+        }
     }
 
     #[test]

@@ -159,6 +159,27 @@ fn statuses_and_exit_codes() {
         assert_eq!(got, code, "{phrase}");
         assert!(v["api_calls"].as_u64().is_some());
     }
+    // a question about a name that fits several records: `ambiguous` with the candidates
+    for phrase in ["show the account Acme%", "look up the acme account"] {
+        let (got, v) = s.run(phrase);
+        assert_eq!(
+            (got, v["status"].as_str()),
+            (1, Some("ambiguous")),
+            "{phrase}: {v}"
+        );
+        let names: Vec<&str> = v["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        assert_eq!(names, ["Acme Corp", "Acme Logistics"], "{phrase}: {v}");
+        assert!(
+            v["candidates"][0]["id"]
+                .as_str()
+                .is_some_and(|i| i.starts_with("001"))
+        );
+    }
     // dry run: exit 0, nothing changes
     let (code, lines) = s.json(&[
         "run",
