@@ -303,6 +303,9 @@ def scale(box_bin, n, agent_bulk_max):
         out['agent_undo_s'], out['agent_undo_rss'], out['agent_undo_calls'] = wall, rss, box.calls() - c0
         left = box.query("SELECT COUNT() FROM Opportunity WHERE NextStep = 'scale value'")['totalSize']
         assert left == 0, ('undo left %d of %d records changed' % (left, total))
+        # issue 16's targets: undo of 100,000 in <= 40 calls, of 1,000,000 in <= 200
+        budget = 200 if n >= 1_000_000 else 40 if n >= 100_000 else None
+        assert budget is None or out['agent_undo_calls'] <= budget, ('undo took %d calls' % out['agent_undo_calls'])
         return out
     finally:
         box.close()
