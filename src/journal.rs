@@ -12,11 +12,14 @@
 //! the log: a cancelled one is dropped, and one left by a killed process is dropped a day later.
 //!
 //! Also beside the log, in [`queue`]: the offline queue (commands said while the org could not
-//! be reached) and the values of records last seen, for the queue's conflict check.
+//! be reached) and the values of records last seen, for the queue's conflict check; and in
+//! `readback`, a temporary scratch table of records read back for a large undo or retry.
 
 mod queue;
+mod readback;
 
 pub use queue::{QueueState, QueuedCommand, SeenRecord};
+pub use readback::IdRange;
 
 use std::path::Path;
 
@@ -811,7 +814,9 @@ impl Journal {
     }
 
     /// Marks every change of an entry still planned or sent as failed with `error` (the rest of
-    /// a run that stopped, when the org is known not to hold it). Returns how many.
+    /// a run that stopped, when the org is known not to hold it). A change sent in a Bulk job
+    /// whose results were never read ([`Journal::job_finished`] not called) stays `sent`: the org
+    /// may hold it, and the next command reads it back. Returns how many.
     ///
     /// # Errors
     /// [`JournalError`] from SQLite.
@@ -820,7 +825,9 @@ impl Journal {
             &format!(
                 "INSERT INTO change_result (change_id, at, state, record_id, error)
                  SELECT c.id, ?2, ?4, NULL, ?3 FROM change c
-                 WHERE c.entry_id = ?1 AND {LATEST_STATE} IN (?5, ?6)"
+                 WHERE c.entry_id = ?1 AND {LATEST_STATE} IN (?5, ?6)
+                   AND NOT EXISTS (SELECT 1 FROM bulk_job b WHERE b.entry_id = c.entry_id
+                                   AND b.finished = 0 AND c.seq BETWEEN b.first_seq AND b.last_seq)"
             ),
             params![
                 entry,
@@ -1270,6 +1277,31 @@ impl Journal {
             if owner.as_deref().is_some_and(|o| self.owner_alive(o)) {
                 continue;
             }
+            if let Some(e) = self.entry(id)? {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Entries whose run ended (their status is no longer `planned`) with a Bulk job whose
+    /// results could not be read: their rows stay `sent` until the next command reads them back.
+    /// Oldest first.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn unsettled(&self) -> Result<Vec<Entry>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT b.entry_id FROM bulk_job b WHERE b.finished = 0
+               AND coalesce((SELECT status FROM entry_status s WHERE s.entry_id = b.entry_id
+                             ORDER BY s.id DESC LIMIT 1), ?1) != ?1
+             ORDER BY b.entry_id",
+        )?;
+        let ids = stmt
+            .query_map(params![EntryStatus::Planned], |r| r.get::<_, i64>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = Vec::new();
+        for id in ids {
             if let Some(e) = self.entry(id)? {
                 out.push(e);
             }

@@ -72,7 +72,7 @@ pub(super) async fn bulk_insert(
             Err(e) => {
                 limit |= matches!(e, OrgError::LimitExceeded(_));
                 for &i in chunk {
-                    tally.failed(ids[i], &plan.steps[i], e.to_string());
+                    tally.refused(ids[i], &plan.steps[i], &e);
                 }
             }
             Ok(mut r) => {

@@ -28,7 +28,7 @@ fn run(s: &Served, phrase: &str) -> (i32, Value) {
 }
 
 fn stage(s: &Served, name: &str) -> String {
-    let (_, v) = run(&s, &format!("what's the status of {name}"));
+    let (_, v) = run(s, &format!("what's the status of {name}"));
     v["records"][0]["StageName"]
         .as_str()
         .unwrap_or_default()
