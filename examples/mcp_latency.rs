@@ -54,11 +54,7 @@ impl Session {
         Ok(s)
     }
 
-    fn request(
-        &mut self,
-        method: &str,
-        params: Value,
-    ) -> Result<Value, common::Error> {
+    fn request(&mut self, method: &str, params: Value) -> Result<Value, common::Error> {
         self.next += 1;
         let req = json!({"jsonrpc": "2.0", "id": self.next, "method": method, "params": params});
         writeln!(self.stdin, "{req}")?;

@@ -101,7 +101,10 @@ impl Home {
 }
 
 /// Runs `f` `runs` times; returns the times, sorted.
-pub fn timed<T>(runs: usize, mut f: impl FnMut() -> Result<T, Error>) -> Result<Vec<Duration>, Error> {
+pub fn timed<T>(
+    runs: usize,
+    mut f: impl FnMut() -> Result<T, Error>,
+) -> Result<Vec<Duration>, Error> {
     let mut t = Vec::with_capacity(runs);
     for _ in 0..runs {
         let start = Instant::now();
