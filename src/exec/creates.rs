@@ -18,7 +18,7 @@ use crate::salesforce::org::{Org, OrgError};
 use crate::soql::ast::{Literal, Operator};
 use crate::soql::builder::{self as query, and, compare, eq_text, order_limit, to_soql};
 
-/// Whether a failed create may have been made: the connection broke after it was sent, or the
+/// Whether a failed write may have been made: the connection broke after it was sent, or the
 /// org answered with a server error (5xx). Refusals (4xx) and failures to connect made nothing.
 pub(super) fn answer_lost(e: &OrgError) -> bool {
     match e {
@@ -31,7 +31,7 @@ pub(super) fn answer_lost(e: &OrgError) -> bool {
 /// The journal's error text of a create left `sent` for want of an answer.
 pub(super) fn lost_answer(e: &OrgError) -> String {
     format!(
-        "no answer ({e}): it may have been made; the next command reads it back before anything is re-sent"
+        "no answer ({e}): it may have been written; the next command reads it back before anything is re-sent"
     )
 }
 

@@ -180,11 +180,11 @@ impl Tally {
         });
     }
 
-    /// Journal row `row` (plan step `step`) failed with `e`; a create whose answer was lost
-    /// ([`creates::answer_lost`]) may have been made, so it stays `sent` (read back by the next
-    /// command, never re-sent blindly).
+    /// Journal row `row` (plan step `step`) failed with `e`; a create or an update whose answer
+    /// was lost ([`creates::answer_lost`]) may have been written, so it stays `sent`: the next
+    /// command reads it back and settles it, and nothing is re-sent blindly.
     fn refused(&mut self, row: i64, step: &Step, e: &OrgError) {
-        if step.op != Op::Create || !creates::answer_lost(e) {
+        if step.op == Op::Delete || !creates::answer_lost(e) {
             return self.failed(row, step, e.to_string());
         }
         let error = creates::lost_answer(e);

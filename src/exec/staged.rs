@@ -484,9 +484,9 @@ pub async fn reconcile(org: &Org, journal: &mut Journal) -> Result<Vec<String>, 
         .into_iter()
         .for_each(|e| add(e, Unfinished::UnreadJob));
     journal
-        .unconfirmed_creates(RECENT_ENTRIES, &super::creates::UNREAD)?
+        .unconfirmed_writes(RECENT_ENTRIES, &super::creates::UNREAD)?
         .into_iter()
-        .for_each(|e| add(e, Unfinished::LostCreate));
+        .for_each(|e| add(e, Unfinished::LostAnswer));
     for (e, why) in todo {
         if let Some(note) = reconcile_entry(org, journal, &e, why).await? {
             notes.push(note);
@@ -495,7 +495,7 @@ pub async fn reconcile(org: &Org, journal: &mut Journal) -> Result<Vec<String>, 
     Ok(notes)
 }
 
-/// How many of the latest entries are looked at for creates whose answer was lost.
+/// How many of the latest entries are looked at for writes whose answer was lost.
 const RECENT_ENTRIES: usize = 20;
 
 /// Why an entry is reconciled.
@@ -505,8 +505,8 @@ enum Unfinished {
     Killed,
     /// A Bulk job's results could not be read.
     UnreadJob,
-    /// A create's answer was lost.
-    LostCreate,
+    /// A create's or an update's answer was lost.
+    LostAnswer,
 }
 
 /// Reconciles one entry ([`reconcile`]); `None` when it cannot be read now.
@@ -551,7 +551,7 @@ async fn reconcile_entry(
         match why {
             Unfinished::Killed => "reconciled after the run was interrupted",
             Unfinished::UnreadJob => "reconciled after a bulk job's results could not be read",
-            Unfinished::LostCreate => "reconciled after a create's answer was lost",
+            Unfinished::LostAnswer => "reconciled after a write's answer was lost",
         },
         counts.applied,
         counts.failed

@@ -142,12 +142,12 @@ impl Journal {
     }
 
     /// Entries among the latest `recent` whose run ended (status no longer `planned`) with a
-    /// create left `sent` (its answer was lost), on an object other than `skip`: what the next
-    /// command reads back. Oldest first.
+    /// create or an update left `sent` (its answer was lost), on an object other than `skip`:
+    /// what the next command reads back. Oldest first.
     ///
     /// # Errors
     /// [`JournalError`] from SQLite.
-    pub fn unconfirmed_creates(
+    pub fn unconfirmed_writes(
         &self,
         recent: usize,
         skip: &[&str],
@@ -156,7 +156,7 @@ impl Journal {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT DISTINCT c.entry_id FROM change c
              WHERE c.entry_id IN (SELECT id FROM entry ORDER BY id DESC LIMIT ?1)
-               AND c.op = ?2 AND c.sobject NOT IN (SELECT value FROM json_each(?3))
+               AND c.op IN (?2, ?6) AND c.sobject NOT IN (SELECT value FROM json_each(?3))
                AND {LATEST_STATE} = ?4
                AND coalesce((SELECT status FROM entry_status s WHERE s.entry_id = c.entry_id
                              ORDER BY s.id DESC LIMIT 1), ?5) != ?5
@@ -169,7 +169,8 @@ impl Journal {
                     Op::Create.as_str(),
                     skip,
                     ChangeState::Sent,
-                    EntryStatus::Planned
+                    EntryStatus::Planned,
+                    Op::Update.as_str()
                 ],
                 |r| r.get::<_, i64>(0),
             )?

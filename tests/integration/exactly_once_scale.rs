@@ -42,6 +42,9 @@ struct Script {
     lose_after: AtomicU32,
     /// Drop the next creates before they reach the org.
     lose_before: AtomicU32,
+    /// Lose the answer of the next `/composite` requests: carried out by the org, then the
+    /// connection "breaks".
+    lose_composite: AtomicU32,
 }
 
 struct Scripted {
@@ -84,7 +87,11 @@ impl Transport for Scripted {
             if create && take(&self.script.lose_before) {
                 return Err(OrgError::Transport("connection reset by peer".into()));
             }
+            let composite = req.method == "POST" && req.path.ends_with("/composite");
             let resp = self.inner.send(req).await?;
+            if composite && take(&self.script.lose_composite) {
+                return Err(OrgError::Transport("connection reset by peer".into()));
+            }
             if create && take(&self.script.lose_after) {
                 return Err(OrgError::Transport("connection reset by peer".into()));
             }
@@ -389,4 +396,55 @@ async fn a_create_whose_answer_was_lost_is_read_back_and_never_sent_twice() {
     assert_eq!(j.changes(entry).unwrap()[0].state, ChangeState::Failed);
     assert_eq!(initech_deals(&admin).await, base + 2);
     assert_eq!(agent.retry(yes(2000)).await.status, Status::NotFound);
+}
+
+#[tokio::test]
+async fn a_composite_whose_answer_was_lost_is_read_back_not_marked_failed() {
+    let org = start(0).await;
+    let (mut agent, script) = org.agent();
+    let admin = org.admin();
+    let tasks = async || admin.query_all("SELECT Id FROM Task").await.unwrap().len();
+    let tasks_before = tasks().await;
+    script.lose_composite.store(1, Ordering::SeqCst);
+    let out = agent
+        .submit(
+            "move project titan to negotiation and remind me to call them friday",
+            yes(2000),
+        )
+        .await;
+    assert_ne!(out.status, Status::Applied, "{}", out.message);
+    let sent: Vec<String> = script.seen.lock().unwrap().clone();
+    assert!(
+        sent.iter()
+            .any(|r| r.starts_with("POST") && r.contains("/composite")),
+        "{sent:?}"
+    );
+    let entry = out.journal_entry.unwrap();
+    let j = org.journal();
+    let rows = j.changes(entry).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows.iter().all(|r| r.state == ChangeState::Sent),
+        "unknown, not failed"
+    );
+    // the next command reads both back: the org holds them, so both are applied
+    let retry = agent.retry(yes(2000)).await;
+    assert_eq!(
+        retry.status,
+        Status::NotFound,
+        "nothing left to send: {}",
+        retry.message
+    );
+    let rows = j.changes(entry).unwrap();
+    assert!(
+        rows.iter().all(|r| r.state == ChangeState::Applied),
+        "{:?}",
+        rows.iter().map(|r| r.state).collect::<Vec<_>>()
+    );
+    let titan = admin
+        .query_all("SELECT StageName FROM Opportunity WHERE Name = 'Project Titan'")
+        .await
+        .unwrap();
+    assert_eq!(titan[0]["StageName"], "Negotiation/Review");
+    assert_eq!(tasks().await, tasks_before + 1, "the task was made once");
 }
