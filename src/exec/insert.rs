@@ -7,16 +7,146 @@
 //! the job is polled after a pause sized to its rows, and `failedResults` is read only when the
 //! job says some rows failed.
 //!
-//! Owns the insert job's wire calls. Imports the plan's types and `Org`.
+//! A staged file of creates ([`send_staged`]) is sent the same way, a job at a time read from its
+//! journal entry: jobs of at most [`IMPORT_JOB_ROWS`] rows, so that memory (one job's rows, CSV
+//! and result files) stays flat whatever the size of the file.
+//!
+//! Owns the insert job's wire calls. Imports the plan's types, the journal and `Org`.
 
 use std::collections::HashMap;
 
 use serde_json::{Value as Json, json};
 
-use super::{BulkCsv, ExecError, Tally};
-use crate::journal::Journal;
+use super::staged::{finish_streamed, streamed_counts, streamed_status};
+use super::{BulkCsv, ExecError, RunOptions, RunReport, RunStatus, Tally};
+use crate::journal::{ChangeState, Journal, RowResult};
 use crate::plan::{Plan, Step, Val};
 use crate::salesforce::org::{Body, Org, OrgError};
+
+/// Rows per Bulk insert job of a staged file: one job's rows, CSV and result files are what the
+/// agent holds (a few MB), so its memory is the same for 10,000 rows as for a million.
+pub const IMPORT_JOB_ROWS: usize = 10_000;
+
+/// A Bulk CSV cell of a value.
+fn cell(v: Option<&Json>) -> String {
+    match v {
+        Some(Json::String(t)) => t.clone(),
+        Some(Json::Null) => "#N/A".into(),
+        Some(j) => j.to_string(),
+        None => String::new(),
+    }
+}
+
+/// Sends the creates of a staged `entry` (all of `sobject`, writing `columns`) in Bulk insert
+/// jobs of at most [`IMPORT_JOB_ROWS`] rows, read from the journal a job at a time; each job's
+/// rows are marked sent before it is created and get their new ids (or errors) from its result
+/// files. A job that fails as a whole stops the run; its rows and those not sent are failed.
+///
+/// # Errors
+/// [`ExecError::Journal`].
+pub(super) async fn send_staged(
+    org: &Org,
+    journal: &mut Journal,
+    entry: i64,
+    (sobject, columns): (&str, &[String]),
+    total: usize,
+    opts: &RunOptions<'_>,
+) -> Result<RunReport, ExecError> {
+    let job_rows = opts.route.job_rows.clamp(1, IMPORT_JOB_ROWS);
+    let mut after = None;
+    let mut sent = 0;
+    let mut stop = None;
+    loop {
+        let page = journal.changes_page(entry, after, job_rows)?;
+        let Some((last, _)) = page.last() else {
+            break;
+        };
+        after = Some(*last);
+        // The cells each row sends → its journal rows (identical rows are interchangeable).
+        let mut rows: HashMap<Vec<String>, Vec<i64>> = HashMap::new();
+        let mut csv = BulkCsv::without_id(columns);
+        let mut n = 0;
+        for (_, r) in page.iter().filter(|(_, r)| r.state == ChangeState::Planned) {
+            let cells: Vec<String> = columns.iter().map(|c| cell(r.change.new.get(c))).collect();
+            csv.cells(&cells);
+            rows.entry(cells).or_default().push(r.id);
+            n += 1;
+        }
+        drop(page);
+        if n == 0 {
+            continue;
+        }
+        super::mark_sent(journal, rows.values().flatten().copied())?;
+        let result = insert_job(org, sobject, csv.finish(), n, columns.len()).await;
+        let results = match result {
+            Ok(r) => job_results(rows, r),
+            Err(e) => {
+                let failed = rows
+                    .into_values()
+                    .flatten()
+                    .map(|id| RowResult {
+                        error: Some(e.to_string()),
+                        ..RowResult::new(id, ChangeState::Failed)
+                    })
+                    .collect();
+                stop = Some(e);
+                failed
+            }
+        };
+        journal.record_results(&results)?;
+        if stop.is_some() {
+            break;
+        }
+        sent += n;
+        if let Some(p) = opts.progress {
+            p(sent, total);
+        }
+    }
+    journal.fail_unrecorded(entry, "not sent: an earlier Bulk job failed")?;
+    let (counts, first_error) = streamed_counts(journal, entry)?;
+    let status = streamed_status(stop.as_ref(), counts);
+    let message = match status {
+        RunStatus::Applied => format!(
+            "{} change{} made",
+            counts.applied,
+            if counts.applied == 1 { "" } else { "s" }
+        ),
+        RunStatus::Partial => format!(
+            "{} of {total} changes made; {} failed, e.g. {}",
+            counts.applied,
+            counts.refused(),
+            first_error.as_deref().unwrap_or("unknown error")
+        ),
+        _ => first_error.unwrap_or_else(|| "nothing was written".into()),
+    };
+    finish_streamed(journal, entry, status, message, counts)
+}
+
+/// Each journal row of a job with its result: the new id, the row's error, or "not processed".
+fn job_results(rows: HashMap<Vec<String>, Vec<i64>>, mut r: JobResult) -> Vec<RowResult> {
+    let mut out = Vec::new();
+    for (key, ids) in rows {
+        for id in ids {
+            out.push(if let Some(new) = r.ok.get_mut(&key).and_then(Vec::pop) {
+                RowResult {
+                    record_id: Some(new),
+                    ..RowResult::new(id, ChangeState::Applied)
+                }
+            } else if let Some(e) = r.failed.get_mut(&key).and_then(Vec::pop) {
+                RowResult {
+                    error: Some(e),
+                    ..RowResult::new(id, ChangeState::Failed)
+                }
+            } else {
+                RowResult {
+                    error: Some("not processed by the bulk job".into()),
+                    ..RowResult::new(id, ChangeState::Failed)
+                }
+            });
+        }
+    }
+    out
+}
 
 /// The cells a step sends, in `columns` order, as the CSV carries them.
 fn cells(step: &Step, columns: &[String]) -> Vec<String> {
