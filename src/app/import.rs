@@ -190,7 +190,7 @@ impl RowReader {
     /// Opens `path` and maps its header onto `d`'s fields (a new record's defaults and required
     /// fields when creating).
     pub(super) fn open(
-        g: &Grammar,
+        g: &'static Grammar,
         d: &ObjectDescribe,
         path: &Path,
         me: &str,
@@ -267,7 +267,7 @@ impl RowReader {
 /// Reads and checks every row of `path` against `d` (a file of updates: its rows are matched
 /// to records together). Memory holds the checked rows (their fields), not the file.
 pub(super) fn read_rows(
-    g: &Grammar,
+    g: &'static Grammar,
     d: &ObjectDescribe,
     path: &Path,
     me: &str,

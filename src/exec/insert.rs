@@ -14,6 +14,7 @@
 //! Owns the insert job's wire calls. Imports the plan's types, the journal and `Org`.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 
@@ -53,53 +54,52 @@ pub(super) async fn send_staged(
     opts: &RunOptions<'_>,
 ) -> Result<RunReport, ExecError> {
     let job_rows = opts.route.job_rows.clamp(1, IMPORT_JOB_ROWS);
+    let width = columns.len();
     let mut after = None;
     let mut sent = 0;
     let mut stop = None;
+    // The job the org is running while the next one is read and uploaded (two at most).
+    let mut running: Option<Running> = None;
     loop {
-        let page = journal.changes_page(entry, after, job_rows)?;
-        let Some((last, _)) = page.last() else {
-            break;
+        let next = if stop.is_none() {
+            next_job(journal, entry, &mut after, columns, job_rows)?
+        } else {
+            None
         };
-        after = Some(*last);
-        // The cells each row sends → its journal rows (identical rows are interchangeable).
-        let mut rows: HashMap<Vec<String>, Vec<i64>> = HashMap::new();
-        let mut csv = BulkCsv::without_id(columns);
-        let mut n = 0;
-        for (_, r) in page.iter().filter(|(_, r)| r.state == ChangeState::Planned) {
-            let cells: Vec<String> = columns.iter().map(|c| cell(r.change.new.get(c))).collect();
-            csv.cells(&cells);
-            rows.entry(cells).or_default().push(r.id);
-            n += 1;
-        }
-        drop(page);
-        if n == 0 {
-            continue;
-        }
-        super::mark_sent(journal, rows.values().flatten().copied())?;
-        let result = insert_job(org, sobject, csv.finish(), n, columns.len()).await;
-        let results = match result {
-            Ok(r) => job_results(rows, r),
-            Err(e) => {
-                let failed = rows
-                    .into_values()
-                    .flatten()
-                    .map(|id| RowResult {
-                        error: Some(e.to_string()),
-                        ..RowResult::new(id, ChangeState::Failed)
-                    })
-                    .collect();
-                stop = Some(e);
-                failed
+        let started = match next {
+            Some((rows, csv)) => {
+                super::mark_sent(journal, rows.values().flatten().copied())?;
+                let n = rows.values().map(Vec::len).sum::<usize>();
+                match start_job(org, sobject, csv).await {
+                    Ok(base) => Some(Running { base, rows, n }),
+                    Err(e) => {
+                        journal.record_results(&failed_all(rows, &e))?;
+                        stop = Some(e);
+                        None
+                    }
+                }
             }
+            None => None,
         };
-        journal.record_results(&results)?;
-        if stop.is_some() {
-            break;
+        if let Some(job) = running.take() {
+            let n = job.n;
+            let results = match finish_job(org, &job.base, Duration::ZERO, width).await {
+                Ok(r) => job_results(job.rows, r),
+                Err(e) => {
+                    let failed = failed_all(job.rows, &e);
+                    stop.get_or_insert(e);
+                    failed
+                }
+            };
+            journal.record_results(&results)?;
+            sent += n;
+            if let Some(p) = opts.progress {
+                p(sent, total);
+            }
         }
-        sent += n;
-        if let Some(p) = opts.progress {
-            p(sent, total);
+        running = started;
+        if running.is_none() {
+            break;
         }
     }
     journal.fail_unrecorded(entry, "not sent: an earlier Bulk job failed")?;
@@ -120,6 +120,53 @@ pub(super) async fn send_staged(
         _ => first_error.unwrap_or_else(|| "nothing was written".into()),
     };
     finish_streamed(journal, entry, status, message, counts)
+}
+
+/// A job the org is running: its path and the journal rows it carries, by cells.
+struct Running {
+    base: String,
+    rows: HashMap<Vec<String>, Vec<i64>>,
+    n: usize,
+}
+
+/// The next job's rows (by the cells they send) and CSV: up to `job_rows` unsent changes of
+/// `entry` after `after`, read from the journal. `None` when none is left.
+fn next_job(
+    journal: &Journal,
+    entry: i64,
+    after: &mut Option<i64>,
+    columns: &[String],
+    job_rows: usize,
+) -> Result<Option<(HashMap<Vec<String>, Vec<i64>>, String)>, ExecError> {
+    loop {
+        let page = journal.changes_page(entry, *after, job_rows)?;
+        let Some((last, _)) = page.last() else {
+            return Ok(None);
+        };
+        *after = Some(*last);
+        // Identical rows are interchangeable: each takes one of the ids their cells got.
+        let mut rows: HashMap<Vec<String>, Vec<i64>> = HashMap::new();
+        let mut csv = BulkCsv::without_id(columns);
+        for (_, r) in page.iter().filter(|(_, r)| r.state == ChangeState::Planned) {
+            let cells: Vec<String> = columns.iter().map(|c| cell(r.change.new.get(c))).collect();
+            csv.cells(&cells);
+            rows.entry(cells).or_default().push(r.id);
+        }
+        if !rows.is_empty() {
+            return Ok(Some((rows, csv.finish())));
+        }
+    }
+}
+
+/// Every row of a job failed with `e`.
+fn failed_all(rows: HashMap<Vec<String>, Vec<i64>>, e: &OrgError) -> Vec<RowResult> {
+    rows.into_values()
+        .flatten()
+        .map(|id| RowResult {
+            error: Some(e.to_string()),
+            ..RowResult::new(id, ChangeState::Failed)
+        })
+        .collect()
 }
 
 /// Each journal row of a job with its result: the new id, the row's error, or "not processed".
@@ -232,6 +279,13 @@ async fn insert_job(
     rows: usize,
     width: usize,
 ) -> Result<JobResult, OrgError> {
+    let base = start_job(org, sobject, csv).await?;
+    let first = 100 + u64::try_from(rows / 20).unwrap_or(u64::MAX).min(5_000);
+    finish_job(org, &base, Duration::from_millis(first), width).await
+}
+
+/// Creates an insert job, uploads its CSV and closes it; returns the job's path.
+async fn start_job(org: &Org, sobject: &str, csv: String) -> Result<String, OrgError> {
     let job = org
         .send_ok(Org::req(
             "POST",
@@ -257,7 +311,17 @@ async fn insert_job(
         Body::Json(json!({"state": "UploadComplete"})),
     ))
     .await?;
-    let failed_rows = wait(org, &base, rows).await?;
+    Ok(base)
+}
+
+/// Waits for a closed job (first after `first`) and reads its result files.
+async fn finish_job(
+    org: &Org,
+    base: &str,
+    first: Duration,
+    width: usize,
+) -> Result<JobResult, OrgError> {
+    let failed_rows = wait(org, base, first).await?;
     let get = |kind: &str| Org::req("GET", format!("{base}/{kind}/"), Body::Empty);
     let ok = org.send_ok(get("successfulResults")).await?.text();
     let failed = if failed_rows > 0 {
@@ -271,11 +335,11 @@ async fn insert_job(
     })
 }
 
-/// Waits for a job to end, first for a pause sized to its rows (so a job is polled a few times,
-/// not dozens), then backing off up to 2 s. Returns how many rows failed.
-async fn wait(org: &Org, base: &str, rows: usize) -> Result<u64, OrgError> {
-    let first = 100 + u64::try_from(rows / 20).unwrap_or(u64::MAX).min(5_000);
-    let mut delay = std::time::Duration::from_millis(first);
+/// Waits for a job to end, first for `first` (sized to its rows, so a job is polled a few
+/// times, not dozens; nothing for a job that ran while the next one was uploaded), then backing
+/// off from 100 ms up to 2 s. Returns how many rows failed.
+async fn wait(org: &Org, base: &str, first: Duration) -> Result<u64, OrgError> {
+    let mut delay = first;
     loop {
         tokio::time::sleep(delay).await;
         let info = org
@@ -300,7 +364,7 @@ async fn wait(org: &Org, base: &str, rows: usize) -> Result<u64, OrgError> {
                         .into(),
                 });
             }
-            _ => delay = (delay * 2).min(std::time::Duration::from_secs(2)),
+            _ => delay = (delay * 2).clamp(Duration::from_millis(100), Duration::from_secs(2)),
         }
     }
 }
