@@ -1,6 +1,8 @@
 //! The duplicate rule of file imports: a new lead or contact duplicates an existing Lead or
 //! Contact, or an earlier row of the file, with the same email (any case), or with the same first
-//! name, last name and company (a contact's company is its account's name).
+//! name, last name and company (a contact's company is its account's name). A contact row with no
+//! company is still checked: by its email, and, when it names the account it is added to
+//! (`AccountId`), by first name, last name and that account.
 //!
 //! Existing records are found in batched queries, never one per row: each query asks for the
 //! emails and last names of a slice of the rows (`Email IN (…) OR LastName IN (…)`, built with
@@ -29,6 +31,9 @@ pub(super) enum DupKey {
     Email(String),
     /// First name, last name and company, lower-case.
     Name(String, String, String),
+    /// A contact's first name, last name (lower-case) and the account it is added to (its
+    /// 15-character id): a contact row with no company still has this key.
+    NameAt(String, String, String),
 }
 
 impl DupKey {
@@ -36,6 +41,7 @@ impl DupKey {
         match self {
             DupKey::Email(_) => "same email",
             DupKey::Name(..) => "same first name, last name and company",
+            DupKey::NameAt(..) => "same first name, last name and account",
         }
     }
 }
@@ -70,6 +76,7 @@ impl DupKey {
         match self {
             DupKey::Email(e) => format!("e\u{1f}{e}"),
             DupKey::Name(f, l, c) => format!("n\u{1f}{f}\u{1f}{l}\u{1f}{c}"),
+            DupKey::NameAt(f, l, a) => format!("a\u{1f}{f}\u{1f}{l}\u{1f}{a}"),
         }
     }
 }
@@ -170,7 +177,10 @@ fn queries(rows: &[Row]) -> Vec<(String, String)> {
             }
             for (object, fields) in [
                 ("Lead", "Id, FirstName, LastName, Company, Email"),
-                ("Contact", "Id, FirstName, LastName, Account.Name, Email"),
+                (
+                    "Contact",
+                    "Id, FirstName, LastName, Account.Name, AccountId, Email",
+                ),
             ] {
                 let fields: Vec<String> = fields.split(", ").map(str::to_string).collect();
                 let mut q = query::select(object, &fields);
@@ -197,7 +207,7 @@ fn queries(rows: &[Row]) -> Vec<(String, String)> {
                     chars += e.len() + 3;
                     emails.push(e);
                 }
-                DupKey::Name(_, last, _) => {
+                DupKey::Name(_, last, _) | DupKey::NameAt(_, last, _) => {
                     chars += last.len() + 3;
                     if !lasts.contains(&last) {
                         lasts.push(last);
@@ -286,6 +296,16 @@ fn add_record(found: &mut HashMap<DupKey, Candidate>, object: &str, r: &Json) {
     if !email.is_empty() {
         found
             .entry(DupKey::Email(email))
+            .or_insert_with(|| c.clone());
+    }
+    let account: String = s(r.get("AccountId")).chars().take(15).collect();
+    if object == "Contact" && !last.is_empty() && !account.is_empty() {
+        found
+            .entry(DupKey::NameAt(
+                first.to_lowercase(),
+                last.to_lowercase(),
+                account,
+            ))
             .or_insert_with(|| c.clone());
     }
     if !last.is_empty() && !company.is_empty() {

@@ -86,8 +86,8 @@ impl Row {
             .to_string()
     }
 
-    /// The keys another record with the same person has: the email, and first name, last name
-    /// and company.
+    /// The keys another record with the same person has: the email; first name, last name and
+    /// company; and a contact's first name, last name and account (its `AccountId`).
     pub(super) fn keys(&self) -> Vec<DupKey> {
         let mut keys = Vec::new();
         let email = self.text("Email");
@@ -95,6 +95,14 @@ impl Row {
             keys.push(DupKey::Email(email.to_lowercase()));
         }
         let (last, company) = (self.text("LastName"), self.text("Company"));
+        let account: String = self.text("AccountId").chars().take(15).collect();
+        if !last.is_empty() && !account.is_empty() {
+            keys.push(DupKey::NameAt(
+                self.text("FirstName").to_lowercase(),
+                last.to_lowercase(),
+                account,
+            ));
+        }
         if !last.is_empty() && !company.is_empty() {
             keys.push(DupKey::Name(
                 self.text("FirstName").to_lowercase(),
