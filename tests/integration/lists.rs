@@ -695,3 +695,57 @@ fn a_list_without_commas_is_read_through_the_org_or_refused_never_guessed() {
     );
     assert_eq!(count("SELECT Id FROM Lead WHERE Company = 'Gamble'"), 0);
 }
+
+/// A file above the Bulk threshold is streamed: read in chunks of the job size, each chunk
+/// duplicate-checked (a row repeating one of an earlier chunk is still found) and sent in its
+/// own Bulk insert job from the journal; every created record comes back in `--json` and undo
+/// deletes them all.
+#[test]
+fn a_file_is_streamed_in_chunks_and_repeats_across_chunks_are_found() {
+    let h = Home::dana();
+    let mut csv = String::from("Last Name,Company,Email\n");
+    for k in 0..1000 {
+        csv.push_str(&format!("Chunky{k},Chunk Co,chunk{k}@stream.example\n"));
+    }
+    // line 1002 repeats line 2 (row 0), 700 rows and two chunks later
+    csv.push_str("Chunky0,Chunk Co,CHUNK0@stream.example\n");
+    let file = h.path().join("stream.csv");
+    std::fs::write(&file, csv).unwrap();
+    let (code, out, err) = h.json(&[
+        "run",
+        "--json",
+        "--yes",
+        "--bulk-threshold",
+        "100",
+        "--bulk-job-rows",
+        "300",
+        "--file",
+        file.to_str().unwrap(),
+        "add these as leads",
+    ]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{} {err}",
+        out["message"]
+    );
+    assert_eq!(out["count"], 1000);
+    assert_eq!(created_ids(&out).len(), 1000);
+    assert_eq!(out["skipped"][0]["line"], 1002, "{}", out["skipped"]);
+    assert_eq!(out["skipped"][0]["matches_line"], 2);
+    assert_eq!(
+        count("SELECT Id FROM Lead WHERE Email LIKE '%@stream.example'"),
+        1000
+    );
+    let (code, out, err) = h.json(&["undo", "--json"]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{} {err}",
+        out["message"]
+    );
+    assert_eq!(
+        count("SELECT Id FROM Lead WHERE Email LIKE '%@stream.example'"),
+        0
+    );
+}
