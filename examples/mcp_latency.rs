@@ -11,9 +11,13 @@
 //! - `ask "how many open deals do I have"` round trip on a live session: the MCP layer plus the
 //!   agent's work and its API call (a bound on the overhead: the whole call).
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+
+use common::{Home, report, timed};
 
 use serde_json::{Value, json};
 
@@ -27,7 +31,7 @@ struct Session {
 }
 
 impl Session {
-    fn start(mut cmd: Command) -> Result<Session, Box<dyn std::error::Error>> {
+    fn start(mut cmd: Command) -> Result<Session, common::Error> {
         let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn()?;
         let stdin = child.stdin.take().ok_or("no stdin")?;
         let out = BufReader::new(child.stdout.take().ok_or("no stdout")?);
@@ -50,11 +54,7 @@ impl Session {
         Ok(s)
     }
 
-    fn request(
-        &mut self,
-        method: &str,
-        params: Value,
-    ) -> Result<Value, Box<dyn std::error::Error>> {
+    fn request(&mut self, method: &str, params: Value) -> Result<Value, common::Error> {
         self.next += 1;
         let req = json!({"jsonrpc": "2.0", "id": self.next, "method": method, "params": params});
         writeln!(self.stdin, "{req}")?;
@@ -79,113 +79,19 @@ impl Drop for Session {
     }
 }
 
-fn report(name: &str, t: &mut [Duration]) -> f64 {
-    t.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "{name:<52} min {:6.2} ms  median {:6.2} ms  p90 {:6.2} ms  ({} runs)",
-        ms(t[0]),
-        ms(t[t.len() / 2]),
-        ms(t[(t.len() * 9 / 10).min(t.len() - 1)]),
-        t.len()
-    );
-    ms(t[t.len() / 2])
-}
-
-fn timed<T>(
-    runs: usize,
-    mut f: impl FnMut() -> Result<T, Box<dyn std::error::Error>>,
-) -> Result<Vec<Duration>, Box<dyn std::error::Error>> {
-    let mut t = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let start = Instant::now();
-        f()?;
-        t.push(start.elapsed());
-    }
-    Ok(t)
-}
-
-/// Serves the demo org in-process on 127.0.0.1:0 (a thread of its own); returns its URL.
-fn serve_demo_org() -> Result<String, Box<dyn std::error::Error>> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || -> Result<(), String> {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        rt.block_on(async move {
-            let sandbox = sayso::sandbox::Sandbox::open(sayso::sandbox::SandboxOptions::default())
-                .map_err(|e| e.to_string())?;
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .map_err(|e| e.to_string())?;
-            let url = format!(
-                "http://{}",
-                listener.local_addr().map_err(|e| e.to_string())?
-            );
-            let _ = tx.send(url);
-            sandbox
-                .serve(listener, std::future::pending())
-                .await
-                .map_err(|e| e.to_string())
-        })
-    });
-    Ok(rx.recv()?)
-}
-
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let runs: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(30);
-    let bin = std::env::var("SAYSO_BIN")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target/release/sayso").into());
-    if !std::path::Path::new(&bin).exists() {
-        return Err(format!("no binary at `{bin}`; run `cargo build --release` first").into());
-    }
-    let url = serve_demo_org()?;
-    let home = tempfile::tempdir()?;
-    let sayso = |args: &[&str]| {
-        let mut c = Command::new(&bin);
-        c.args(args)
-            .env("SAYSO_HOME", home.path())
-            .env_remove("SAYSO_PROFILE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        c
-    };
-    let key = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/src/sandbox/demo-org/keys/demo-jwt.key"
-    );
-    let login = sayso(&[
-        "login",
-        "--instance-url",
-        &url,
-        "--jwt",
-        "--client-id",
-        "sayso-cli",
-        "--username",
-        "dana.reyes@demo.sayso.dev",
-        "--jwt-key",
-        key,
-    ])
-    .output()?;
-    if !login.status.success() {
-        return Err(String::from_utf8_lossy(&login.stderr).into_owned().into());
-    }
-    let warm = sayso(&["run", "--json", PHRASE]).output()?;
-    println!("warm-up: {}", String::from_utf8_lossy(&warm.stdout).trim());
+fn main() -> Result<(), common::Error> {
+    let runs = common::runs_arg(30);
+    let bin = common::release_bin()?;
+    let url = common::serve_demo_org()?;
+    let home = Home::dana(&bin, &url, PHRASE)?;
     let mcp = || {
-        let mut c = sayso(&["mcp"]);
+        let mut c = home.sayso(&["mcp"]);
         c.stderr(Stdio::null());
         c
     };
     report(
         "start: spawn `sayso mcp` to the initialize answer",
-        &mut timed(runs, || Session::start(mcp()))?,
+        &timed(runs, || Session::start(mcp()))?,
     );
     let mut s = Session::start(mcp())?;
     let call = |s: &mut Session, name: &str, args: Value| {
@@ -194,11 +100,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     call(&mut s, "ask", json!({"question": PHRASE}))?;
     report(
         "tools/call whoami (no API call)",
-        &mut timed(runs, || call(&mut s, "whoami", json!({})))?,
+        &timed(runs, || call(&mut s, "whoami", json!({})))?,
     );
     let mcp_ask = report(
         &format!("tools/call ask \"{PHRASE}\""),
-        &mut timed(runs, || call(&mut s, "ask", json!({"question": PHRASE})))?,
+        &timed(runs, || call(&mut s, "ask", json!({"question": PHRASE})))?,
     );
     println!(
         "the whole ask call, its API call included, takes {mcp_ask:.2} ms (median); whoami is the MCP layer alone"

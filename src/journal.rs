@@ -12,11 +12,14 @@
 //! the log: a cancelled one is dropped, and one left by a killed process is dropped a day later.
 //!
 //! Also beside the log, in [`queue`]: the offline queue (commands said while the org could not
-//! be reached) and the values of records last seen, for the queue's conflict check.
+//! be reached) and the values of records last seen, for the queue's conflict check; and in
+//! `readback`, a temporary scratch table of records read back for a large undo or retry.
 
 mod queue;
+mod readback;
 
 pub use queue::{QueueState, QueuedCommand, SeenRecord};
+pub use readback::IdRange;
 
 use std::path::Path;
 
@@ -382,9 +385,10 @@ pub struct OpenJob {
     pub job_id: String,
 }
 
+/// How the journal file is written: write-ahead log, synced at every commit.
+const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;";
+
 const SCHEMA: &str = "
-PRAGMA journal_mode = WAL;
-PRAGMA synchronous = FULL;
 CREATE TABLE IF NOT EXISTS entry (
   id INTEGER PRIMARY KEY, at TEXT NOT NULL, user TEXT NOT NULL, phrase TEXT NOT NULL,
   kind TEXT NOT NULL, refers_to INTEGER);
@@ -481,10 +485,10 @@ impl Journal {
             })?;
         }
         create_private(path)?;
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
-        migrate(&conn)?;
+        conn.execute_batch(PRAGMAS)?;
+        set_up(&mut conn)?;
         let owner = Owner::new(path.parent());
         // The journal holds record data: readable by its owner only (the WAL files too).
         for suffix in ["", "-wal", "-shm"] {
@@ -504,9 +508,8 @@ impl Journal {
     /// # Errors
     /// [`JournalError`] from SQLite.
     pub fn in_memory() -> Result<Journal, JournalError> {
-        let conn = Connection::open_in_memory()?;
-        conn.execute_batch(SCHEMA)?;
-        migrate(&conn)?;
+        let mut conn = Connection::open_in_memory()?;
+        set_up(&mut conn)?;
         Ok(Journal {
             conn,
             owner: Owner::new(None),
@@ -811,7 +814,9 @@ impl Journal {
     }
 
     /// Marks every change of an entry still planned or sent as failed with `error` (the rest of
-    /// a run that stopped, when the org is known not to hold it). Returns how many.
+    /// a run that stopped, when the org is known not to hold it). A change sent in a Bulk job
+    /// whose results were never read ([`Journal::job_finished`] not called) stays `sent`: the org
+    /// may hold it, and the next command reads it back. Returns how many.
     ///
     /// # Errors
     /// [`JournalError`] from SQLite.
@@ -820,7 +825,9 @@ impl Journal {
             &format!(
                 "INSERT INTO change_result (change_id, at, state, record_id, error)
                  SELECT c.id, ?2, ?4, NULL, ?3 FROM change c
-                 WHERE c.entry_id = ?1 AND {LATEST_STATE} IN (?5, ?6)"
+                 WHERE c.entry_id = ?1 AND {LATEST_STATE} IN (?5, ?6)
+                   AND NOT EXISTS (SELECT 1 FROM bulk_job b WHERE b.entry_id = c.entry_id
+                                   AND b.finished = 0 AND c.seq BETWEEN b.first_seq AND b.last_seq)"
             ),
             params![
                 entry,
@@ -1277,6 +1284,31 @@ impl Journal {
         Ok(out)
     }
 
+    /// Entries whose run ended (their status is no longer `planned`) with a Bulk job whose
+    /// results could not be read: their rows stay `sent` until the next command reads them back.
+    /// Oldest first.
+    ///
+    /// # Errors
+    /// [`JournalError`] from SQLite.
+    pub fn unsettled(&self) -> Result<Vec<Entry>, JournalError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT b.entry_id FROM bulk_job b WHERE b.finished = 0
+               AND coalesce((SELECT status FROM entry_status s WHERE s.entry_id = b.entry_id
+                             ORDER BY s.id DESC LIMIT 1), ?1) != ?1
+             ORDER BY b.entry_id",
+        )?;
+        let ids = stmt
+            .query_map(params![EntryStatus::Planned], |r| r.get::<_, i64>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(e) = self.entry(id)? {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether the process that owns `token` is still running (this one is).
     fn owner_alive(&self, token: &str) -> bool {
         if token == self.owner.token {
@@ -1331,6 +1363,16 @@ impl Journal {
             ],
         )?)
     }
+}
+
+/// Creates the tables and brings an older journal up to date, in one write transaction, so
+/// processes opening a new journal at the same moment do not both add the same column.
+fn set_up(conn: &mut Connection) -> Result<(), JournalError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(SCHEMA)?;
+    migrate(&tx)?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// Adds what journals written by earlier versions lack: the `found` column of results.
@@ -1526,6 +1568,21 @@ mod tests {
             j.entry(entry).unwrap().unwrap().status,
             EntryStatus::Applied
         );
+    }
+
+    #[test]
+    fn processes_opening_a_new_journal_at_once_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        let opens: Vec<_> = (0..8)
+            .map(|_| {
+                let p = path.clone();
+                std::thread::spawn(move || Journal::open(&p).map(|_| ()))
+            })
+            .collect();
+        for o in opens {
+            o.join().unwrap().expect("each open succeeds");
+        }
     }
 
     #[test]

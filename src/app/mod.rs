@@ -826,45 +826,19 @@ impl Agent {
         };
         obj.remove("changes");
         obj.remove("failures");
-        let head = serde_json::to_string(&v)?;
-        // `head` is `{…}`: write it without its closing brace, then the streamed lists.
-        w.write_all(&head.as_bytes()[..head.len() - 1])?;
-        if head.len() > 2 {
-            w.write_all(b",")?;
-        }
-        for (key, failures) in [("changes", false), ("failures", true)] {
-            write!(w, "\"{key}\":[")?;
+        let list = |failures| JournalList {
+            journal: &self.journal,
+            entry,
+            failures,
+        };
+        let streamed = Streamed {
+            head: obj,
+            changes: list(false),
             // `failures` holds the first failed changes: empty means none, and no second pass.
-            if failures && out.failures.is_empty() {
-                w.write_all(b"]")?;
-                continue;
-            }
-            let mut first = true;
-            self.journal
-                .for_each_change(entry, |row| {
-                    let wanted = if failures {
-                        row.state.is_refused()
-                    } else {
-                        row.state == ChangeState::Applied
-                    };
-                    if !wanted {
-                        return Ok(());
-                    }
-                    if !first {
-                        w.write_all(b",")?;
-                    }
-                    first = false;
-                    if !failures {
-                        serde_json::to_writer(&mut *w, &change_report(&row))?;
-                    } else {
-                        serde_json::to_writer(&mut *w, &failure_of(&row))?;
-                    }
-                    Ok(())
-                })
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            w.write_all(if !failures { b"]," } else { b"]" })?;
-        }
-        w.write_all(b"}\n")
+            failures: (!out.failures.is_empty()).then(|| list(true)),
+        };
+        serde_json::to_writer(&mut *w, &streamed)?;
+        writeln!(w)
     }
 
     /// Reverts journal entry `n` (or the latest command not yet undone).
@@ -1198,6 +1172,65 @@ fn preview_row(c: &PlannedChange) -> Json {
 }
 
 /// A journaled failed change as the JSON contract reports it.
+/// A streamed run's `--json` line: the outcome's fields, then its lists read from the journal.
+#[derive(Serialize)]
+struct Streamed<'a> {
+    #[serde(flatten)]
+    head: &'a serde_json::Map<String, Json>,
+    changes: JournalList<'a>,
+    #[serde(serialize_with = "empty_when_none")]
+    failures: Option<JournalList<'a>>,
+}
+
+fn empty_when_none<S: serde::Serializer>(
+    list: &Option<JournalList<'_>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match list {
+        Some(l) => l.serialize(s),
+        None => s.collect_seq(std::iter::empty::<()>()),
+    }
+}
+
+/// The applied (or, with `failures`, the refused) changes of a journal entry, serialized one by
+/// one as the journal is read, so a million of them are never held.
+struct JournalList<'a> {
+    journal: &'a Journal,
+    entry: i64,
+    failures: bool,
+}
+
+impl Serialize for JournalList<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeSeq};
+        let mut seq = s.serialize_seq(None)?;
+        let mut failed = None;
+        let read = self.journal.for_each_change(self.entry, |row| {
+            let written = if self.failures {
+                if !row.state.is_refused() {
+                    return Ok(());
+                }
+                seq.serialize_element(&failure_of(&row))
+            } else {
+                if row.state != ChangeState::Applied {
+                    return Ok(());
+                }
+                seq.serialize_element(&change_report(&row))
+            };
+            written.map_err(|e| {
+                failed = Some(e);
+                std::io::Error::other("stopped writing")
+            })
+        });
+        // the writer's own error (a closed pipe stays a closed pipe)
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        read.map_err(S::Error::custom)?;
+        seq.end()
+    }
+}
+
 fn failure_of(row: &ChangeRow) -> Failure {
     Failure {
         id: row.change.record_id.clone(),

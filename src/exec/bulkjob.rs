@@ -84,7 +84,12 @@ async fn attempt(
         Ok(()) => org.ingest_results(&id).await,
         Err(e) => Err(e),
     };
-    if done.is_ok() {
+    // Results recorded, or a job that failed as a whole (none of its rows was written): the
+    // job is seen to the end. Otherwise (its state or results could not be read after the
+    // transport's retries) it stays open in the journal and its rows `sent`: the org may hold
+    // them, and the next command reads them back ([`reconcile_job`]).
+    if done.is_ok() || matches!(&done, Err(OrgError::Api { code, .. }) if code == "BULK_JOB_FAILED")
+    {
         journal.job_finished(job_row)?;
     }
     Ok(Attempt::Done(done))

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 
-use super::staged::{finish_streamed, streamed_counts, streamed_status};
+use super::staged::{finish_streamed, streamed_counts, streamed_status, unconfirmed};
 use super::{BulkCsv, ExecError, RunOptions, RunReport, RunStatus, Tally};
 use crate::journal::{ChangeState, Journal, RowResult};
 use crate::plan::{Plan, Step, Val};
@@ -111,6 +111,9 @@ pub(super) async fn send_staged(
             counts.applied,
             if counts.applied == 1 { "" } else { "s" }
         ),
+        RunStatus::Partial if counts.refused() == 0 => {
+            format!("{} of {total} changes made", counts.applied)
+        }
         RunStatus::Partial => format!(
             "{} of {total} changes made; {} failed, e.g. {}",
             counts.applied,
@@ -118,7 +121,7 @@ pub(super) async fn send_staged(
             first_error.as_deref().unwrap_or("unknown error")
         ),
         _ => first_error.unwrap_or_else(|| "nothing was written".into()),
-    };
+    } + &unconfirmed(counts);
     finish_streamed(journal, entry, status, message, counts)
 }
 
@@ -158,13 +161,20 @@ fn next_job(
     }
 }
 
-/// Every row of a job failed with `e`.
+/// Every row of a job that ended with `e`: failed, or, when the answer was lost after the rows
+/// were sent ([`super::creates::answer_lost`]), left `sent` for the next command to read back
+/// (a create is never repeated blindly).
 fn failed_all(rows: HashMap<Vec<String>, Vec<i64>>, e: &OrgError) -> Vec<RowResult> {
+    let (state, error) = if super::creates::answer_lost(e) {
+        (ChangeState::Sent, super::creates::lost_answer(e))
+    } else {
+        (ChangeState::Failed, e.to_string())
+    };
     rows.into_values()
         .flatten()
         .map(|id| RowResult {
-            error: Some(e.to_string()),
-            ..RowResult::new(id, ChangeState::Failed)
+            error: Some(error.clone()),
+            ..RowResult::new(id, state)
         })
         .collect()
 }
@@ -249,7 +259,7 @@ pub(super) async fn bulk_insert(
             Err(e) => {
                 limit |= matches!(e, OrgError::LimitExceeded(_));
                 for &i in chunk {
-                    tally.failed(ids[i], &plan.steps[i], e.to_string());
+                    tally.refused(ids[i], &plan.steps[i], &e);
                 }
             }
             Ok(mut r) => {

@@ -12,7 +12,9 @@
 //! prints; progress is reported through a callback.
 
 mod bulkjob;
+mod creates;
 mod insert;
+mod readback;
 mod staged;
 mod undo;
 
@@ -173,6 +175,35 @@ impl Tally {
             error: Some(error.clone()),
             ..RowResult::new(row, ChangeState::Failed)
         });
+        self.failures.push(Failure {
+            id: step.id.clone(),
+            name: step.name.clone(),
+            error,
+        });
+    }
+
+    /// Journal row `row` (plan step `step`) failed with `e`; a create whose answer was lost
+    /// ([`creates::answer_lost`]) may have been made, so it stays `sent` (read back by the next
+    /// command, never re-sent blindly).
+    fn refused(&mut self, row: i64, step: &Step, e: &OrgError) {
+        if step.op != Op::Create || !creates::answer_lost(e) {
+            return self.failed(row, step, e.to_string());
+        }
+        let error = creates::lost_answer(e);
+        self.results.push(RowResult {
+            error: Some(error.clone()),
+            ..RowResult::new(row, ChangeState::Sent)
+        });
+        self.failures.push(Failure {
+            id: None,
+            name: step.name.clone(),
+            error,
+        });
+    }
+
+    /// Plan step `step`, already `sent`, has no known outcome (`error` says why): it stays
+    /// `sent` in the journal and is reported among the failures.
+    fn unconfirmed(&mut self, step: &Step, error: String) {
         self.failures.push(Failure {
             id: step.id.clone(),
             name: step.name.clone(),
@@ -353,7 +384,7 @@ pub async fn run(
         Route::Composite => r.composite().await?,
         Route::Collections => r.collections().await?,
         Route::Bulk if plan.steps[0].op == Op::Create => r.bulk_insert().await?,
-        Route::Bulk => r.bulk().await?,
+        Route::Bulk => r.bulk(entry).await?,
     }
     r.finish(entry)
 }
@@ -486,8 +517,10 @@ impl Run<'_, '_> {
         Ok(())
     }
 
-    /// One Bulk API 2.0 update job for every step.
-    async fn bulk(&mut self) -> Result<(), ExecError> {
+    /// One Bulk API 2.0 update job for every step, journaled with its id before the upload
+    /// ([`bulkjob::ingest`]). A job whose results cannot be read leaves its rows `sent`: the org
+    /// may hold them, and the next command reads them back ([`reconcile`]).
+    async fn bulk(&mut self, entry: i64) -> Result<(), ExecError> {
         let all: Vec<usize> = (0..self.plan.steps.len()).collect();
         let send: Vec<usize> = self
             .checked(&all)
@@ -498,16 +531,28 @@ impl Run<'_, '_> {
         self.tally.flush(self.journal)?;
         if !send.is_empty() {
             mark_sent(self.journal, send.iter().map(|&i| self.ids[i]))?;
-            let (done_rows, failed) = bulk_update(self.org, self.plan, &send).await;
-            match failed {
+            let (sobject, csv) = bulk_csv(self.plan, &send);
+            let last = i64::try_from(self.plan.steps.len()).unwrap_or(i64::MAX) - 1;
+            let sent =
+                bulkjob::ingest(self.org, self.journal, entry, &sobject, (0, last), csv).await?;
+            match sent {
                 Err(e) => {
                     self.limit |= matches!(e, OrgError::LimitExceeded(_));
+                    let unread = !self.journal.open_jobs(entry)?.is_empty();
                     for &i in &send {
-                        self.tally
-                            .failed(self.ids[i], &self.plan.steps[i], e.to_string());
+                        let (row, step) = (self.ids[i], &self.plan.steps[i]);
+                        if unread {
+                            self.tally
+                                .unconfirmed(step, format!("{e}; {UNREAD_RESULTS}"));
+                        } else {
+                            self.tally.failed(row, step, e.to_string());
+                        }
                     }
                 }
-                Ok(failed) => self.record_bulk(&send, &done_rows, &failed),
+                Ok((ok_csv, failed_csv)) => {
+                    let (done_rows, failed) = job_results(&ok_csv, &failed_csv);
+                    self.record_bulk(&send, &done_rows, &failed);
+                }
             }
         }
         self.tally.flush(self.journal)?;
@@ -639,7 +684,7 @@ async fn send_one(
         }
         Err(e) => {
             *limit |= matches!(e, OrgError::LimitExceeded(_));
-            tally.failed(row, step, e.to_string());
+            tally.refused(row, step, &e);
         }
     }
 }
@@ -702,7 +747,7 @@ async fn send_composite(
         Err(e) => {
             end.limit = matches!(e, OrgError::LimitExceeded(_));
             for (i, _) in chunk {
-                tally.failed(ids[*i], &plan.steps[*i], e.to_string());
+                tally.refused(ids[*i], &plan.steps[*i], &e);
             }
             return end;
         }
@@ -803,7 +848,7 @@ async fn send_collection(
             Ok(rs) => rs,
             Err(e) => {
                 for &i in &send {
-                    tally.failed(ids[i], &steps[i], e.to_string());
+                    tally.refused(ids[i], &steps[i], &e);
                 }
                 return matches!(e, OrgError::LimitExceeded(_));
             }
@@ -940,12 +985,12 @@ fn failed_rows(failed_csv: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Bulk API 2.0 update: returns the ids (15-char) that succeeded and, per failed id, the error.
-async fn bulk_update(
-    org: &Org,
-    plan: &Plan,
-    send: &[usize],
-) -> (HashSet<String>, Result<HashMap<String, String>, OrgError>) {
+/// What a run says of a change sent in a Bulk job whose results could not be read.
+const UNREAD_RESULTS: &str =
+    "the job's results could not be read: unconfirmed until the next command reads them back";
+
+/// The Bulk API 2.0 update CSV of the steps `send`: their object and the CSV.
+fn bulk_csv(plan: &Plan, send: &[usize]) -> (String, String) {
     let sobject = plan.steps[0].sobject.clone();
     let steps: Vec<&Step> = send.iter().map(|&i| &plan.steps[i]).collect();
     let mut columns: Vec<String> = Vec::new();
@@ -966,20 +1011,19 @@ async fn bulk_update(
             }),
         );
     }
-    let text = csv.finish();
-    match org.bulk_ingest(&sobject, "update", text).await {
-        Err(e) => (HashSet::new(), Err(e)),
-        Ok((ok_csv, failed_csv)) => {
-            // A set: every plan step is looked up in it (a Vec made 100k-row updates quadratic).
-            let key = |id: &str| id.chars().take(15).collect::<String>();
-            let ok = ok_ids(&ok_csv).iter().map(|id| key(id)).collect();
-            let failed = failed_rows(&failed_csv)
-                .into_iter()
-                .map(|(id, e)| (key(&id), e))
-                .collect();
-            (ok, Ok(failed))
-        }
-    }
+    (sobject, csv.finish())
+}
+
+/// A Bulk update job's results: the ids (15-char) that succeeded and, per failed id, the error.
+fn job_results(ok_csv: &str, failed_csv: &str) -> (HashSet<String>, HashMap<String, String>) {
+    // A set: every plan step is looked up in it (a Vec made 100k-row updates quadratic).
+    let key = |id: &str| id.chars().take(15).collect::<String>();
+    let ok = ok_ids(ok_csv).iter().map(|id| key(id)).collect();
+    let failed = failed_rows(failed_csv)
+        .into_iter()
+        .map(|(id, e)| (key(&id), e))
+        .collect();
+    (ok, failed)
 }
 
 #[cfg(test)]

@@ -92,6 +92,9 @@ async fn send_and_report(
             counts.applied,
             if counts.applied == 1 { "" } else { "s" }
         ),
+        RunStatus::Partial if counts.refused() == 0 => {
+            format!("{} of {total} changes made", counts.applied)
+        }
         RunStatus::Partial => format!(
             "{} of {total} changes made; {} failed, e.g. {} (run `sayso retry` to retry them)",
             counts.applied,
@@ -99,14 +102,16 @@ async fn send_and_report(
             first_error.as_deref().unwrap_or("unknown error")
         ),
         _ => first_error.unwrap_or_else(|| "nothing was written".into()),
-    };
+    } + &unconfirmed(counts);
     finish_streamed(journal, entry, status, message, counts)
 }
 
 /// Re-sends, in Bulk API 2.0 jobs, the updates of a one-object entry the org refused (`sayso
 /// retry` of a large bulk run): they are copied into a new `retry` entry in one statement, never
-/// held in memory. Before each job, its records are read and compared with the journaled old
-/// values: a record changed since is a conflict, left as it is. Conflicts are not re-sent.
+/// held in memory. Their records are read first, through one Bulk query job over the entry's id
+/// range ([`super::readback`]), and before each job its records are compared with the
+/// journaled old values: a record changed since is a conflict, left as it is. Conflicts are not
+/// re-sent.
 ///
 /// # Errors
 /// [`ExecError::Journal`].
@@ -130,9 +135,10 @@ pub async fn retry_staged(
 }
 
 /// Reverts a large one-object update entry and its retries ([`undo`](super::undo()) for a bulk
-/// run): pages through each 2,000 changes at a time, reads those records' current values,
-/// journals each revert (or, for a record changed since, a conflict with the values found), then
-/// sends the reverts in Bulk API 2.0 jobs. The changes reverted are marked
+/// run): reads the records' current values through one Bulk query job per object over the
+/// entry's id range ([`super::readback`], into the journal's scratch table), then pages through
+/// the changes 2,000 at a time, journals each revert (or, for a record changed since, a conflict
+/// with the values found), then sends the reverts in Bulk API 2.0 jobs. The changes reverted are marked
 /// [`ChangeState::Reverted`]. Memory holds one page and one job, whatever the size of the entry.
 ///
 /// # Errors
@@ -145,8 +151,22 @@ pub async fn undo_staged(
     opts: &RunOptions<'_>,
 ) -> Result<RunReport, ExecError> {
     let family = journal.family(entry)?;
+    let family_ids: Vec<i64> = family.iter().map(|e| e.id).collect();
     let (undo_entry, _) =
         journal.begin(&opts.user, &opts.phrase, EntryKind::Undo, Some(entry), &[])?;
+    // The records' current values: one Bulk query job over the entry's id range.
+    if let Err(e) = super::readback::load(org, journal, &family_ids).await? {
+        // Nothing was sent yet: the undo entry says why, and reverts nothing.
+        journal.readback_drop()?;
+        let status = if matches!(e, OrgError::LimitExceeded(_)) {
+            RunStatus::LimitExceeded
+        } else {
+            RunStatus::Failed
+        };
+        let message = format!("could not read current values: {e}; nothing was reverted");
+        journal.fail_unrecorded(undo_entry, &message)?;
+        return finish_streamed(journal, undo_entry, status, message, StateCounts::default());
+    }
     let mut seq = 0;
     let mut conflicts = 0;
     for member in &family {
@@ -162,27 +182,7 @@ pub async fn undo_staged(
                 .map(|(_, r)| r)
                 .filter(|r| r.state.may_be_applied() || r.state == ChangeState::Planned)
                 .collect();
-            let current = match read_current(org, &rows).await {
-                Ok(c) => c,
-                Err(e) => {
-                    // Nothing was sent yet: the undo entry says why, and reverts nothing.
-                    let status = if matches!(e, OrgError::LimitExceeded(_)) {
-                        RunStatus::LimitExceeded
-                    } else {
-                        RunStatus::Failed
-                    };
-                    let message =
-                        format!("could not read current values: {e}; nothing was reverted");
-                    journal.fail_unrecorded(undo_entry, &message)?;
-                    return finish_streamed(
-                        journal,
-                        undo_entry,
-                        status,
-                        message,
-                        StateCounts::default(),
-                    );
-                }
-            };
+            let current = super::readback::current_of(journal, &rows)?;
             let mut reverts = Vec::new();
             let mut refused = Vec::new();
             for r in rows {
@@ -213,10 +213,10 @@ pub async fn undo_staged(
             journal.record_results(&results)?;
         }
     }
+    journal.readback_drop()?;
     let total = seq - conflicts;
     let columns = journal.new_fields(undo_entry)?;
     let stop = send_in_jobs(org, journal, undo_entry, sobject, &columns, total, opts).await?;
-    let family_ids: Vec<i64> = family.iter().map(|e| e.id).collect();
     journal.mark_reverted(undo_entry, &family_ids)?;
     let (counts, first_error) = streamed_counts(journal, undo_entry)?;
     let status = match streamed_status(stop.as_ref(), counts) {
@@ -237,7 +237,7 @@ pub async fn undo_staged(
             counts.refused(),
             first_error.as_deref().unwrap_or("unknown error")
         )
-    };
+    } + &unconfirmed(counts);
     finish_streamed(journal, undo_entry, status, message, counts)
 }
 
@@ -267,16 +267,19 @@ async fn send_in_jobs(
     let mut sent = 0;
     let mut stop = None;
     let job_rows = opts.route.job_rows.max(1);
+    if opts.verify {
+        // The records' current values: one Bulk query job over the entry's id range.
+        if let Err(e) = super::readback::load(org, journal, &[entry]).await? {
+            journal.readback_drop()?;
+            journal.fail_unrecorded(entry, &format!("could not read current values: {e}"))?;
+            return Ok(Some(e));
+        }
+    }
     loop {
         let upto = if opts.verify {
-            match screen(org, journal, entry, after, job_rows).await? {
+            match screen(journal, entry, after, job_rows)? {
                 Screened::End => break,
                 Screened::Upto(last) => Some(last),
-                Screened::Failed(e) => {
-                    journal.fail_unrecorded(entry, &e.to_string())?;
-                    stop = Some(e);
-                    break;
-                }
             }
         } else {
             None
@@ -322,6 +325,9 @@ async fn send_in_jobs(
             p(sent, total);
         }
     }
+    if opts.verify {
+        journal.readback_drop()?;
+    }
     journal.fail_unrecorded(entry, "not processed by the bulk job")?;
     Ok(stop)
 }
@@ -332,15 +338,12 @@ enum Screened {
     End,
     /// The window ends at this position; its conflicts are journaled.
     Upto(i64),
-    /// The records could not be read.
-    Failed(OrgError),
 }
 
-/// Reads the records of the next `limit` unsent changes of `entry` after `after`, compares them
-/// with the journaled old values, and journals those changed since as conflicts with the values
-/// found (read, compare and write in the same pass, a job at a time).
-async fn screen(
-    org: &Org,
+/// Compares the records of the next `limit` unsent changes of `entry` after `after`, as read
+/// back ([`super::readback`]), with the journaled old values, and journals those changed since
+/// as conflicts with the values found (a job at a time, before the job is sent).
+fn screen(
     journal: &mut Journal,
     entry: i64,
     after: Option<i64>,
@@ -356,10 +359,7 @@ async fn screen(
         .map(|(_, r)| r)
         .filter(|r| r.state == ChangeState::Planned)
         .collect();
-    let current = match read_current(org, &rows).await {
-        Ok(c) => c,
-        Err(e) => return Ok(Screened::Failed(e)),
-    };
+    let current = super::readback::current_of(journal, &rows)?;
     let mut conflicts = Vec::new();
     for r in rows {
         let step = crate::plan::Step {
@@ -420,11 +420,29 @@ pub(super) fn streamed_counts(
 pub(super) fn streamed_status(stop: Option<&OrgError>, counts: StateCounts) -> RunStatus {
     match (stop, counts.applied, counts.refused()) {
         (Some(OrgError::LimitExceeded(_)), _, _) => RunStatus::LimitExceeded,
+        // Sent in a job whose results could not be read: not known yet ([`unconfirmed`]).
+        _ if counts.pending > 0 => RunStatus::Partial,
         (_, _, 0) => RunStatus::Applied,
         (_, 0, _) if counts.failed == 0 => RunStatus::Conflict,
         (_, 0, _) => RunStatus::Failed,
         _ => RunStatus::Partial,
     }
+}
+
+/// What a streamed run says of changes left `sent` (a Bulk job whose results could not be read).
+pub(super) fn unconfirmed(counts: StateCounts) -> String {
+    if counts.pending == 0 {
+        return String::new();
+    }
+    format!(
+        "; {} change{} sent in a Bulk job whose results could not be read: unconfirmed until the next command reads them back",
+        counts.pending,
+        if counts.pending == 1 {
+            " was"
+        } else {
+            "s were"
+        }
+    )
 }
 
 pub(super) fn finish_streamed(
@@ -446,14 +464,19 @@ pub(super) fn finish_streamed(
 }
 
 /// Finishes the journal of every entry whose run was killed (still `planned`, its process gone),
-/// so that `history` and the org agree and `retry` re-sends only what is missing:
+/// whose run ended with a Bulk job whose results could not be read, or (among the latest
+/// [`RECENT_ENTRIES`]) with a create whose answer was lost, so that `history` and
+/// the org agree and `retry` re-sends only what is missing:
 ///
 /// - each Bulk job it started and did not see to the end is settled: an `Open` one is aborted
 ///   (none of it was processed), any other is waited for and its results recorded;
 /// - changes never sent are failed ("not sent");
 /// - updates sent without an answer are read back: a record holding the new values is applied,
 ///   one holding the old values failed, one holding neither a conflict (with the values found);
-///   creates sent without an answer stay `sent` (never re-sent blindly) and the entry says so.
+/// - creates sent without an answer are read back ([`super::creates::settle`]): applied when
+///   the user made such a record since, else failed (so `retry` sends only those); creates of
+///   content objects, which cannot be read back, stay `sent` (never re-sent blindly);
+/// - an undo's reverts confirmed so mark the changes they put back as reverted.
 ///
 /// Returns one line per entry reconciled. An entry whose jobs or records cannot be read now is
 /// left for the next command.
@@ -462,45 +485,109 @@ pub(super) fn finish_streamed(
 /// [`ExecError::Journal`].
 pub async fn reconcile(org: &Org, journal: &mut Journal) -> Result<Vec<String>, ExecError> {
     let mut notes = Vec::new();
-    'entries: for e in journal.abandoned()? {
-        for job in journal.open_jobs(e.id)? {
-            let settled =
-                super::bulkjob::reconcile_job(org, journal, e.id, job.row, &job.job_id).await?;
-            if let Err(err) = settled {
-                tracing::warn!(entry = e.id, error = %err, "cannot reconcile a bulk job yet");
-                continue 'entries;
-            }
+    let mut todo: Vec<(crate::journal::Entry, Unfinished)> = Vec::new();
+    let mut add = |e: crate::journal::Entry, why| {
+        if !todo.iter().any(|(t, _)| t.id == e.id) {
+            todo.push((e, why));
         }
-        journal.fail_in_state(e.id, ChangeState::Planned, INTERRUPTED_UNSENT)?;
-        if let Err(err) = settle_sent(org, journal, e.id).await? {
-            tracing::warn!(entry = e.id, error = %err, "cannot read back an interrupted run yet");
-            continue;
+    };
+    journal
+        .abandoned()?
+        .into_iter()
+        .for_each(|e| add(e, Unfinished::Killed));
+    journal
+        .unsettled()?
+        .into_iter()
+        .for_each(|e| add(e, Unfinished::UnreadJob));
+    journal
+        .unconfirmed_creates(RECENT_ENTRIES, &super::creates::UNREAD)?
+        .into_iter()
+        .for_each(|e| add(e, Unfinished::LostCreate));
+    for (e, why) in todo {
+        if let Some(note) = reconcile_entry(org, journal, &e, why).await? {
+            notes.push(note);
         }
-        let counts = journal.state_counts(e.id)?;
-        let status = match (counts.applied, counts.refused() + counts.pending) {
-            (_, 0) => RunStatus::Applied,
-            (0, _) if counts.conflict > 0 && counts.failed == 0 => RunStatus::Conflict,
-            (0, _) => RunStatus::Failed,
-            _ => RunStatus::Partial,
-        };
-        let mut message = format!(
-            "reconciled after the run was interrupted: {} applied, {} failed",
-            counts.applied, counts.failed
-        );
-        if counts.conflict > 0 {
-            message.push_str(&format!(", {} changed by someone else", counts.conflict));
-        }
-        if counts.pending > 0 {
-            message.push_str(&format!(
-                ", {} creates sent with no answer (check them; they are never re-sent)",
-                counts.pending
-            ));
-        }
-        journal.set_status(e.id, status.entry_status(), &message)?;
-        notes.push(format!("entry {}: {message}", e.id));
     }
     Ok(notes)
 }
+
+/// How many of the latest entries are looked at for creates whose answer was lost.
+const RECENT_ENTRIES: usize = 20;
+
+/// Why an entry is reconciled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unfinished {
+    /// Its run was killed.
+    Killed,
+    /// A Bulk job's results could not be read.
+    UnreadJob,
+    /// A create's answer was lost.
+    LostCreate,
+}
+
+/// Reconciles one entry ([`reconcile`]); `None` when it cannot be read now.
+async fn reconcile_entry(
+    org: &Org,
+    journal: &mut Journal,
+    e: &crate::journal::Entry,
+    why: Unfinished,
+) -> Result<Option<String>, ExecError> {
+    for job in journal.open_jobs(e.id)? {
+        let settled =
+            super::bulkjob::reconcile_job(org, journal, e.id, job.row, &job.job_id).await?;
+        if let Err(err) = settled {
+            tracing::warn!(entry = e.id, error = %err, "cannot reconcile a bulk job yet");
+            return Ok(None);
+        }
+    }
+    if why == Unfinished::Killed {
+        journal.fail_in_state(e.id, ChangeState::Planned, INTERRUPTED_UNSENT)?;
+    }
+    if let Err(err) = settle_sent(org, journal, e.id).await? {
+        tracing::warn!(entry = e.id, error = %err, "cannot read back an interrupted run yet");
+        return Ok(None);
+    }
+    if let Err(err) = super::creates::settle(org, journal, e).await? {
+        tracing::warn!(entry = e.id, error = %err, "cannot read back unanswered creates yet");
+        return Ok(None);
+    }
+    if let (EntryKind::Undo, Some(of)) = (e.kind, e.refers_to) {
+        let family: Vec<i64> = journal.family(of)?.iter().map(|m| m.id).collect();
+        journal.mark_reverted(e.id, &family)?;
+    }
+    let counts = journal.state_counts(e.id)?;
+    let status = match (counts.applied, counts.refused() + counts.pending) {
+        (_, 0) => RunStatus::Applied,
+        (0, _) if counts.conflict > 0 && counts.failed == 0 => RunStatus::Conflict,
+        (0, _) => RunStatus::Failed,
+        _ => RunStatus::Partial,
+    };
+    let mut message = format!(
+        "{}: {} applied, {} failed",
+        match why {
+            Unfinished::Killed => "reconciled after the run was interrupted",
+            Unfinished::UnreadJob => "reconciled after a bulk job's results could not be read",
+            Unfinished::LostCreate => "reconciled after a create's answer was lost",
+        },
+        counts.applied,
+        counts.failed
+    );
+    if counts.conflict > 0 {
+        message.push_str(&format!(", {} changed by someone else", counts.conflict));
+    }
+    if counts.pending > 0 {
+        message.push_str(&format!(
+            ", {} creates sent with no answer (check them; they are never re-sent)",
+            counts.pending
+        ));
+    }
+    journal.set_status(e.id, status.entry_status(), &message)?;
+    Ok(Some(format!("entry {}: {message}", e.id)))
+}
+
+/// Past this many unanswered changes, an interrupted run's records are read back through a Bulk
+/// query job ([`super::readback`]) instead of `Id IN (…)` queries of 200.
+const READ_IN_BULK_ABOVE: usize = 2000;
 
 /// Why a change of an interrupted run was never sent.
 const INTERRUPTED_UNSENT: &str = "not sent: the run was interrupted";
@@ -511,10 +598,19 @@ async fn settle_sent(
     journal: &mut Journal,
     entry: i64,
 ) -> Result<Result<(), OrgError>, ExecError> {
+    // Many unanswered updates (a killed Bulk run): read them back through a Bulk query job.
+    let in_bulk = journal.state_counts(entry)?.pending > READ_IN_BULK_ABOVE;
+    if in_bulk && let Err(e) = super::readback::load(org, journal, &[entry]).await? {
+        journal.readback_drop()?;
+        return Ok(Err(e));
+    }
     let mut after = None;
     loop {
         let page = journal.changes_page(entry, after, UNDO_PAGE)?;
         let Some((last, _)) = page.last() else {
+            if in_bulk {
+                journal.readback_drop()?;
+            }
             return Ok(Ok(()));
         };
         after = Some(*last);
@@ -526,9 +622,13 @@ async fn settle_sent(
         if rows.is_empty() {
             continue;
         }
-        let current = match read_current(org, &rows).await {
-            Ok(c) => c,
-            Err(e) => return Ok(Err(e)),
+        let current = if in_bulk {
+            super::readback::current_of(journal, &rows)?
+        } else {
+            match read_current(org, &rows).await {
+                Ok(c) => c,
+                Err(e) => return Ok(Err(e)),
+            }
         };
         let results: Vec<RowResult> = rows.iter().map(|r| settle_one(r, &current)).collect();
         journal.record_results(&results)?;

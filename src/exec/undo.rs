@@ -584,7 +584,16 @@ async fn send_deletes(org: &Org, deletes: &[Step], ids: &[i64], tally: &mut Tall
     }
 }
 
+/// Whether two values of a field are the same: numbers by value, ids by their 15 characters,
+/// null as empty text, and, since Bulk API CSV carries no types, text against a number or a
+/// boolean by what the text says and two datetimes by the instant they name.
 pub(super) fn same(a: &Json, b: &Json) -> bool {
+    match (a, b) {
+        (Json::String(t), Json::Number(_) | Json::Bool(_)) => return same_text(t, b),
+        (Json::Number(_) | Json::Bool(_), Json::String(t)) => return same_text(t, a),
+        (Json::String(x), Json::String(y)) if x != y && same_instant(x, y) => return true,
+        _ => {}
+    }
     match (a.as_f64(), b.as_f64()) {
         (Some(x), Some(y)) => (x - y).abs() < 1e-9,
         _ => match (a.as_str(), b.as_str()) {
@@ -600,6 +609,33 @@ pub(super) fn same(a: &Json, b: &Json) -> bool {
             }
         },
     }
+}
+
+/// A value as text (a Bulk API CSV cell) against a typed one.
+fn same_text(text: &str, typed: &Json) -> bool {
+    match typed {
+        Json::Number(n) => match (text.trim().parse::<f64>(), n.as_f64()) {
+            (Ok(x), Some(y)) => (x - y).abs() < 1e-9,
+            _ => false,
+        },
+        Json::Bool(b) => text
+            .trim()
+            .eq_ignore_ascii_case(if *b { "true" } else { "false" }),
+        _ => false,
+    }
+}
+
+/// Whether two datetime texts name the same instant (`…Z` from Bulk API, `…+0000` from REST).
+fn same_instant(x: &str, y: &str) -> bool {
+    fn instant(t: &str) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+        if t.len() < 19 || t.as_bytes().get(10) != Some(&b'T') {
+            return None;
+        }
+        chrono::DateTime::parse_from_rfc3339(t)
+            .or_else(|_| chrono::DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f%z"))
+            .ok()
+    }
+    matches!((instant(x), instant(y)), (Some(a), Some(b)) if a == b)
 }
 
 /// Builds the plan that re-sends the changes of an entry the org refused ([`ChangeState::Failed`],
@@ -706,6 +742,24 @@ mod tests {
         assert!(same(&json!(92000), &json!(92000.0)));
         assert!(!same(&json!("Prospecting"), &json!("Closed Won")));
         assert!(same(&Json::Null, &json!("")));
+    }
+
+    #[test]
+    fn bulk_text_compares_with_typed_values() {
+        assert!(same(&json!("92000"), &json!(92000)));
+        assert!(same(&json!(92000.5), &json!("92000.50")));
+        assert!(!same(&json!("92001"), &json!(92000)));
+        assert!(same(&json!("true"), &json!(true)));
+        assert!(!same(&json!(false), &json!("true")));
+        assert!(same(
+            &json!("2026-11-18T10:00:00.000Z"),
+            &json!("2026-11-18T10:00:00.000+0000")
+        ));
+        assert!(!same(
+            &json!("2026-11-18T10:00:01.000Z"),
+            &json!("2026-11-18T10:00:00.000+0000")
+        ));
+        assert!(!same(&json!("abc"), &json!(1)));
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! [`Intent`]) → reference linking (here: "her", "it", "that deal", implied records) → folding
 //! ("find all X and add a note" = one bulk note).
 //!
-//! Entry points: [`parse`] (embedded grammar) and [`Grammar::parse`].
+//! Entry points: [`parse`] (embedded grammar) and [`Grammar::parse`]; [`notes`] cuts piped scripts
+//! and voice-note transcripts into commands.
 
 mod build;
 mod clause;
@@ -20,6 +21,7 @@ pub(crate) mod lexer;
 pub mod list;
 pub(crate) mod matcher;
 pub(crate) mod normalize;
+pub mod notes;
 pub(crate) mod pattern;
 
 pub use grammar::{Grammar, GrammarError, IntentKind};
@@ -29,6 +31,7 @@ pub use intent::{
     RecordFilter, RecordRef, Span, Target, Value, ValueHint,
 };
 pub use list::{FileCommand, FileOp};
+pub use notes::{Piece, script_line, split_notes};
 
 use chrono::NaiveDate;
 

@@ -734,19 +734,8 @@ impl Resolver<'_> {
         match target {
             Target::Record(r) => {
                 let objs = objects_of(r.object, &ANY_OBJECT);
-                let found = match self.find_record(r, &objs, &[]).await {
-                    Err(ResolveError::Ambiguous(message, candidates))
-                        if matches!(kind, QuestionKind::LookUp | QuestionKind::List) =>
-                    {
-                        let records: Vec<Json> = candidates
-                            .iter()
-                            .map(|c| json!({"sobject": c.sobject, "Id": c.id, "Name": c.name}))
-                            .collect();
-                        let n = records.len() as u64;
-                        return Ok(answer::Answer::records(records, Some(n), message));
-                    }
-                    other => other?,
-                };
+                // Several records by that name: `ambiguous` with the candidates, like a command.
+                let found = self.find_record(r, &objs, &[]).await?;
                 let row = if found.row.get("LastModifiedDate").is_none() {
                     self.read_row(&found.sobject, &found.id, &[])
                         .await

@@ -1,6 +1,7 @@
 //! Fault injection for tests of the agent's robustness, set by `sayso sandbox serve` flags: added
-//! latency, a rate of 503s, `UNABLE_TO_LOCK_ROW` on writes, dropped connections — plus the two
-//! policy overrides that travel with them (access-token lifetime, daily API allocation).
+//! latency, a rate of 503s, `UNABLE_TO_LOCK_ROW` on writes, dropped connections — plus the
+//! policy overrides that travel with them (access-token lifetime, daily API allocation, refresh
+//! token rotation).
 //!
 //! Faults apply to the data API (`/services/data/…`) only, never to OAuth or the browser pages, so
 //! a client can always log in. They are injected before authentication, so an injected failure
@@ -34,6 +35,8 @@ pub struct FaultOptions {
     pub token_minutes: Option<u64>,
     /// Daily API allocation, overriding `security.json` (to force `REQUEST_LIMIT_EXCEEDED`).
     pub api_limit: Option<u64>,
+    /// Turns on refresh token rotation for every connected app, whatever its own setting.
+    pub rotate_refresh_tokens: bool,
 }
 
 impl FaultOptions {

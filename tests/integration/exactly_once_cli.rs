@@ -10,13 +10,12 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_sayso");
 const DANA: &str = "dana.reyes@demo.sayso.dev";
 const DANA_ID: &str = "005Dm0000000003IAA";
 const ADMIN: &str = "admin@demo.sayso.dev";
@@ -102,60 +101,18 @@ fn org_next_steps() -> std::collections::HashMap<String, Value> {
     })
 }
 
-struct Home {
-    dir: tempfile::TempDir,
+use crate::support::Cli as Home;
+
+/// A home with Dana logged in to the shared sandbox.
+fn dana() -> Home {
+    Home::logged_in(&org().url, DANA)
 }
 
-impl Home {
-    fn new() -> Home {
-        Home {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn dana() -> Home {
-        let h = Home::new();
-        crate::support::login_through_binary(h.sayso(&[]), &org().url, DANA);
-        h
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn sayso(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .env("SAYSO_HOME", self.path())
-            .env("SAYSO_TODAY", "2026-11-18")
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .env_remove("SAYSO_PROFILE")
-            .stdin(Stdio::null());
-        c
-    }
-
-    /// Runs `sayso ARGS`; returns (exit code, JSON lines of stdout, stderr).
-    fn json(&self, args: &[&str]) -> (i32, Vec<Value>, String) {
-        let out = self.sayso(args).output().unwrap();
-        let lines = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| l.starts_with('{'))
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect();
-        (
-            out.status.code().unwrap_or(-1),
-            lines,
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    /// The journal, newest entry first, every change.
-    fn history(&self) -> Vec<Value> {
-        let (code, lines, err) = self.json(&["history", "--json", "-n", "1000"]);
-        assert_eq!(code, 0, "{err}");
-        lines
-    }
+/// The journal, newest entry first, every change.
+fn history(home: &Home) -> Vec<Value> {
+    let (code, lines, err) = home.json(&["history", "--json", "-n", "1000"]);
+    assert_eq!(code, 0, "{err}");
+    lines
 }
 
 /// What one killed run left, checked against the org: every `applied` row's record holds the
@@ -222,7 +179,7 @@ fn runs_killed_at_random_points_are_reconciled_and_retry_sends_only_what_is_miss
         }
         // the next command reconciles the killed run first
         let (_, _, err) = home.json(&["run", "--json", "how many open deals do I have"]);
-        let entries = home.history();
+        let entries = history(home);
         let Some(entry) = entries.iter().find(|e| e["phrase"] == phrase.as_str()) else {
             // killed before anything was journaled: nothing was written either
             assert!(org_next_steps().values().all(|v| v != value.as_str()));
@@ -266,7 +223,7 @@ struct Dana;
 impl Dana {
     fn get() -> &'static Home {
         static HOME: OnceLock<Home> = OnceLock::new();
-        HOME.get_or_init(Home::dana)
+        HOME.get_or_init(dana)
     }
 }
 
@@ -274,7 +231,7 @@ impl Dana {
 #[test]
 fn the_journal_is_private_to_its_owner() {
     use std::os::unix::fs::PermissionsExt;
-    let home = Home::dana();
+    let home = dana();
     let (code, _, err) = home.json(&[
         "run",
         "--json",
@@ -343,7 +300,7 @@ fn login_a_command_and_logout_at_trace_level_log_no_token_or_secret() {
 #[test]
 fn history_into_a_closed_pipe_ends_quietly_with_success() {
     // its own home: the crash test kills runs in the shared one
-    let home = &Home::dana();
+    let home = &dana();
     let (code, _, err) = home.json(&[
         "run",
         "--json",
@@ -375,7 +332,7 @@ fn history_into_a_closed_pipe_ends_quietly_with_success() {
 #[test]
 fn invalid_utf8_in_piped_input_is_reported_with_its_line_and_the_other_lines_run() {
     // its own home: the crash test kills runs in the shared one
-    let home = &Home::dana();
+    let home = &dana();
     let mut input = b"how many open deals do I have\n".to_vec();
     input.extend_from_slice(b"show the account \xff\xfe Acme\n");
     input.extend_from_slice(b"how many open deals do I have\n");

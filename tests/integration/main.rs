@@ -8,6 +8,7 @@ mod admin_sandbox;
 mod contract_describe;
 mod exactly_once;
 mod exactly_once_cli;
+mod exactly_once_scale;
 mod lang_cli;
 mod lang_corpus;
 mod lang_fuzz;

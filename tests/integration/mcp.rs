@@ -12,94 +12,28 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sayso");
-const KEY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/src/sandbox/demo-org/keys/demo-jwt.key"
-);
 const TODAY: &str = "2026-11-18";
 
+/// A sandbox served by the binary, with Dana logged in as the default profile of its home.
 struct Sandbox {
-    child: Child,
+    _served: crate::support::Spawned,
     home: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A sandbox org with Dana logged in as the default profile; `config` is `config.toml`.
 fn sandbox(config: &str) -> Sandbox {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let mut child = Command::new(BIN)
-        .args(["sandbox", "serve", "--port", "0", "--fresh", "--db"])
-        .arg(dir.path().join("org.db"))
-        .env("SAYSO_HOME", &home)
-        .env("SAYSO_TODAY", TODAY)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut url = String::new();
-    for _ in 0..50 {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        if let Some(i) = line.find("http://127.0.0.1:") {
-            url = line[i..]
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_string();
-            break;
-        }
+    let served = crate::support::Spawned::start(&[]);
+    served.login("dana.reyes@demo.sayso.dev");
+    std::fs::write(served.home.join("config.toml"), config).unwrap();
+    Sandbox {
+        home: served.home.clone(),
+        _served: served,
     }
-    assert!(!url.is_empty(), "sandbox printed no URL");
-    std::thread::spawn(move || for _ in reader.lines() {});
-    let s = Sandbox {
-        child,
-        home,
-        _dir: dir,
-    };
-    let login = s
-        .cli(&[
-            "login",
-            "--instance-url",
-            url.trim_end_matches('/'),
-            "--jwt",
-            "--client-id",
-            "sayso-cli",
-            "--username",
-            "dana.reyes@demo.sayso.dev",
-            "--jwt-key",
-            KEY,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        login.status.success(),
-        "{}",
-        String::from_utf8_lossy(&login.stderr)
-    );
-    std::fs::write(s.home.join("config.toml"), config).unwrap();
-    s
 }
 
 impl Sandbox {
     fn cli(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .env("SAYSO_HOME", &self.home)
-            .env("SAYSO_TODAY", TODAY)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null());
-        c
+        crate::support::Cli::at(&self.home).sayso(args)
     }
 
     /// A change or question made with the CLI, outside MCP (a colleague, or a check).

@@ -5,15 +5,12 @@
 //! leaving the administrator's value in place. Also piped voice notes with `--queue`, and the
 //! shell (queues on its own, counts the queue in its prompt, offers to sync).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
-use super::support::{DANA, DEMO_KEY, V};
-
-const BIN: &str = env!("CARGO_BIN_EXE_sayso");
+use super::support::{DANA, V};
 
 /// The sandbox org served from `db` on `port` by a thread of its own, until stopped.
 struct Served {
@@ -127,42 +124,17 @@ impl Field {
         Served::start(&self.db(), self.port)
     }
 
+    fn cli(&self) -> crate::support::Cli {
+        crate::support::Cli::at(&self.home())
+    }
+
     fn sayso(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .env("SAYSO_HOME", self.home())
-            .env("SAYSO_TODAY", "2026-11-18")
-            .env("NO_COLOR", "1")
-            .env_remove("SAYSO_PROFILE");
-        c
+        self.cli().sayso(args)
     }
 
     /// `sayso ARGS` with `input` on stdin: (exit code, JSON lines, stderr).
     fn run(&self, args: &[&str], input: &str) -> (i32, Vec<Value>, String) {
-        let mut child = self
-            .sayso(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        let lines = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| l.starts_with('{'))
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect();
-        (
-            out.status.code().unwrap_or(-1),
-            lines,
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        self.cli().pipe(args, input)
     }
 
     /// One command through `sayso run --json [extra…]`: its JSON result and exit code.
@@ -176,25 +148,7 @@ impl Field {
     }
 
     fn login(&self) {
-        let key = self.dir.path().join("demo-jwt.key");
-        std::fs::write(&key, DEMO_KEY).unwrap();
-        let url = self.url();
-        let (code, _, err) = self.run(
-            &[
-                "login",
-                "--instance-url",
-                &url,
-                "--jwt",
-                "--client-id",
-                "sayso-cli",
-                "--username",
-                DANA,
-                "--jwt-key",
-                key.to_str().unwrap(),
-            ],
-            "",
-        );
-        assert_eq!(code, 0, "{err}");
+        self.cli().login(&self.url(), DANA);
     }
 }
 

@@ -6,14 +6,11 @@
 //!
 //! Each test logs Dana in to its own `SAYSO_HOME`; the two scripts touch different records.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sayso");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const DANA: &str = "dana.reyes@demo.sayso.dev";
 
@@ -24,67 +21,18 @@ fn org() -> &'static str {
         .url
 }
 
-struct Home {
-    dir: tempfile::TempDir,
+use crate::support::Cli as Home;
+
+/// A home with Dana logged in to the file's sandbox.
+fn dana() -> Home {
+    Home::logged_in(org(), DANA)
 }
 
-impl Home {
-    fn dana() -> Home {
-        let h = Home {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        crate::support::login_through_binary(h.sayso(&[]), org(), DANA);
-        h
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn sayso(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .env("SAYSO_HOME", self.path())
-            .env("SAYSO_TODAY", "2026-11-18")
-            .env("NO_COLOR", "1")
-            .env_remove("SAYSO_PROFILE");
-        c
-    }
-
-    /// Pipes `input` into `sayso ARGS`; returns (exit code, JSON lines, stderr).
-    fn pipe(&self, args: &[&str], input: &str) -> (i32, Vec<Value>, String) {
-        let mut child = self
-            .sayso(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        let lines = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| l.starts_with('{'))
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect();
-        (
-            out.status.code().unwrap_or(-1),
-            lines,
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    /// One question, answered.
-    fn ask(&self, phrase: &str) -> Value {
-        let (code, lines, err) = self.pipe(&["run", "--json", phrase], "");
-        assert_eq!(code, 0, "{phrase}: {err}");
-        lines[0].clone()
-    }
+/// One question, answered.
+fn ask(home: &Home, phrase: &str) -> Value {
+    let (code, lines, err) = home.json(&["run", "--json", phrase]);
+    assert_eq!(code, 0, "{phrase}: {err}");
+    lines[0].clone()
 }
 
 fn example(name: &str) -> String {
@@ -98,7 +46,7 @@ fn status(v: &Value) -> &str {
 
 #[test]
 fn a_200_line_script_runs_every_line_and_reports_what_needs_a_person() {
-    let home = Home::dana();
+    let home = dana();
     let script = example("bulk-script.txt");
     // stdin that is not a terminal is read as a script even without `-`
     let (code, results, err) = home.pipe(&["run", "--json"], &script);
@@ -150,19 +98,19 @@ fn a_200_line_script_runs_every_line_and_reports_what_needs_a_person() {
     let amb = results.iter().find(|r| status(r) == "ambiguous").unwrap();
     assert_eq!(amb["candidates"].as_array().unwrap().len(), 2);
     // the org agrees
-    let v = home.ask("look up Betty Holberton");
+    let v = ask(&home, "look up Betty Holberton");
     assert_eq!(v["records"][0]["Company"], "Bletchley Systems");
     // saying the title again changes nothing: it holds
-    let v = home.ask("change Betty Holberton's title to procurement lead");
+    let v = ask(&home, "change Betty Holberton's title to procurement lead");
     assert_eq!(status(&v), "applied");
     assert!(v["changes"].as_array().unwrap().is_empty(), "{v}");
-    let v = home.ask("what's the status of the Globex Enterprise License");
+    let v = ask(&home, "what's the status of the Globex Enterprise License");
     assert_ne!(v["records"][0]["NextStep"], "Send final contract");
 }
 
 #[test]
 fn a_20_note_transcript_is_split_into_commands_and_chatter_is_skipped() {
-    let home = Home::dana();
+    let home = dana();
     let notes = example("voice-notes.txt");
     let (code, results, _) = home.pipe(&["run", "--notes", "--json"], &notes);
     let got: Vec<(u64, &str)> = results
@@ -208,16 +156,19 @@ fn a_20_note_transcript_is_split_into_commands_and_chatter_is_skipped() {
     let acme = &results[10];
     assert_eq!(acme["changes"].as_array().unwrap().len(), 3, "{acme}");
     // the org changed as said
-    let v = home.ask("what's the status of Initech Renewal");
+    let v = ask(&home, "what's the status of Initech Renewal");
     assert_eq!(v["records"][0]["Amount"], 92000.0);
-    let v = home.ask("what's the status of Project Titan");
+    let v = ask(&home, "what's the status of Project Titan");
     assert_eq!(v["records"][0]["StageName"], "Negotiation/Review");
-    let v = home.ask("look up Sam Flynn");
+    let v = ask(&home, "look up Sam Flynn");
     assert_eq!(v["records"][0]["Company"], "ENCOM");
     // the ambiguous deal was left alone
-    let v = home.ask("what's the status of Hooli XYZ Data Platform");
+    let v = ask(&home, "what's the status of Hooli XYZ Data Platform");
     assert_ne!(v["records"][0]["StageName"], "Negotiation/Review");
-    let v = home.ask("set the probability of Hooli XYZ Data Platform to 20 percent");
+    let v = ask(
+        &home,
+        "set the probability of Hooli XYZ Data Platform to 20 percent",
+    );
     assert!(v["changes"].as_array().unwrap().is_empty(), "{v}");
     // text mode says what it skipped
     let (_, _, err) = home.pipe(

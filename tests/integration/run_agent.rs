@@ -830,10 +830,11 @@ async fn statuses_of_the_resolution_rules() {
         .await;
     assert_eq!(out.status, Status::Applied, "{}", out.message);
     assert!(out.changes.is_empty());
-    // "look up" a name matching records of several objects lists them all
+    // "look up" a name matching records of several objects: `ambiguous`, every one a candidate
     let out = agent.submit("look up acme", yes()).await;
-    assert_eq!(out.status, Status::Answered, "{}", out.message);
-    assert!(out.records.len() >= 3, "{:?}", out.records);
+    assert_eq!(out.status, Status::Ambiguous, "{}", out.message);
+    assert!(out.candidates.len() >= 3, "{:?}", out.candidates);
+    assert!(out.records.is_empty());
 }
 
 #[tokio::test]

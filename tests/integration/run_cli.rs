@@ -2,125 +2,33 @@
 //! (`sayso sandbox serve --port 0`): JSON Lines output, statuses and exit codes, and a bulk run
 //! killed with SIGKILL and resumed from the journal.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sayso");
-const KEY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/src/sandbox/demo-org/keys/demo-jwt.key"
-);
-
-struct Served {
-    child: Child,
-    url: String,
-    home: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::support::Spawned as Served;
 
 fn serve(extra: &[&str]) -> Served {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let mut child = Command::new(BIN)
-        .args(["sandbox", "serve", "--port", "0", "--fresh", "--db"])
-        .arg(dir.path().join("org.db"))
-        .args(extra)
-        .env("SAYSO_HOME", &home)
-        .env("SAYSO_TODAY", "2026-11-18")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut url = String::new();
-    for _ in 0..50 {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            break;
-        }
-        if let Some(i) = line.find("http://127.0.0.1:") {
-            url = line[i..]
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .trim_end_matches('/')
-                .to_string();
-            break;
-        }
-    }
-    assert!(!url.is_empty(), "sandbox printed no URL");
-    std::thread::spawn(move || for _ in reader.lines() {});
-    Served {
-        child,
-        url,
-        home,
-        _dir: dir,
-    }
+    Served::start(extra)
 }
 
-impl Served {
-    fn sayso(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .env("SAYSO_HOME", &self.home)
-            .env("SAYSO_TODAY", "2026-11-18")
-            .env("NO_COLOR", "1");
-        c
-    }
+/// Runs the binary with the sandbox's home: (exit code, JSON lines).
+fn json(s: &Served, args: &[&str]) -> (i32, Vec<Value>) {
+    let (code, lines, _) = s.cli().json(args);
+    (code, lines)
+}
 
-    fn login(&self, user: &str) {
-        let out = self
-            .sayso(&[
-                "login",
-                "--instance-url",
-                &self.url,
-                "--jwt",
-                "--client-id",
-                "sayso-cli",
-                "--username",
-                user,
-                "--jwt-key",
-                KEY,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "login: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// Runs the binary and returns (exit code, JSON lines).
-    fn json(&self, args: &[&str]) -> (i32, Vec<Value>) {
-        let out = self.sayso(args).stdin(Stdio::null()).output().unwrap();
-        let lines = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| l.starts_with('{'))
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        (out.status.code().unwrap_or(-1), lines)
-    }
-
-    fn run(&self, phrase: &str) -> (i32, Value) {
-        let (code, lines) = self.json(&["run", "--yes", "--json", phrase]);
-        assert_eq!(lines.len(), 1, "{phrase}");
-        (code, lines[0].clone())
-    }
+/// One phrase through `sayso run --yes --json`: (exit code, its result).
+fn run(s: &Served, phrase: &str) -> (i32, Value) {
+    let (code, lines) = json(s, &["run", "--yes", "--json", phrase]);
+    assert_eq!(lines.len(), 1, "{phrase}");
+    (code, lines[0].clone())
 }
 
 fn stage(s: &Served, name: &str) -> String {
-    let (_, v) = s.run(&format!("what's the status of {name}"));
+    let (_, v) = run(s, &format!("what's the status of {name}"));
     v["records"][0]["StageName"]
         .as_str()
         .unwrap_or_default()
@@ -154,44 +62,75 @@ fn statuses_and_exit_codes() {
         ),
     ];
     for (phrase, status, code) in cases {
-        let (got, v) = s.run(phrase);
+        let (got, v) = run(&s, phrase);
         assert_eq!(v["status"], status, "{phrase}: {v}");
         assert_eq!(got, code, "{phrase}");
         assert!(v["api_calls"].as_u64().is_some());
     }
+    // a question about a name that fits several records: `ambiguous` with the candidates
+    for phrase in ["show the account Acme%", "look up the acme account"] {
+        let (got, v) = run(&s, phrase);
+        assert_eq!(
+            (got, v["status"].as_str()),
+            (1, Some("ambiguous")),
+            "{phrase}: {v}"
+        );
+        let names: Vec<&str> = v["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        assert_eq!(names, ["Acme Corp", "Acme Logistics"], "{phrase}: {v}");
+        assert!(
+            v["candidates"][0]["id"]
+                .as_str()
+                .is_some_and(|i| i.starts_with("001"))
+        );
+    }
     // dry run: exit 0, nothing changes
-    let (code, lines) = s.json(&[
-        "run",
-        "--dry-run",
-        "--json",
-        "update the initech deal to closed won",
-    ]);
+    let (code, lines) = json(
+        &s,
+        &[
+            "run",
+            "--dry-run",
+            "--json",
+            "update the initech deal to closed won",
+        ],
+    );
     assert_eq!((code, lines[0]["status"].as_str()), (0, Some("dry_run")));
     assert_eq!(stage(&s, "Initech Renewal"), "Proposal/Price Quote");
     // bulk without --yes and without a terminal: needs confirmation, exit 1
-    let (code, lines) = s.json(&["run", "--json", "mark all my overdue tasks as complete"]);
+    let (code, lines) = json(
+        &s,
+        &["run", "--json", "mark all my overdue tasks as complete"],
+    );
     assert_eq!(
         (code, lines[0]["status"].as_str()),
         (1, Some("needs_confirmation"))
     );
     // above --max-records
-    let (code, lines) = s.json(&[
-        "run",
-        "--yes",
-        "--json",
-        "--max-records",
-        "1",
-        "mark all my overdue tasks as complete",
-    ]);
+    let (code, lines) = json(
+        &s,
+        &[
+            "run",
+            "--yes",
+            "--json",
+            "--max-records",
+            "1",
+            "mark all my overdue tasks as complete",
+        ],
+    );
     assert_eq!(
         (code, lines[0]["status"].as_str()),
         (1, Some("limit_exceeded"))
     );
     // usage error
-    let (code, _) = s.json(&["run", "--json", "--no-such-flag", "x"]);
+    let (code, _) = json(&s, &["run", "--json", "--no-such-flag", "x"]);
     assert_eq!(code, 2);
     // several commands from stdin: one JSON line each
     let mut child = s
+        .cli()
         .sayso(&["run", "--yes", "--json", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -222,11 +161,11 @@ fn statuses_and_exit_codes() {
 fn history_and_undo_through_the_binary() {
     let s = serve(&[]);
     s.login("dana.reyes@demo.sayso.dev");
-    let (code, v) = s.run("move the globex enterprise license to closed won");
+    let (code, v) = run(&s, "move the globex enterprise license to closed won");
     assert_eq!((code, v["status"].as_str()), (0, Some("applied")), "{v}");
-    let (code, v) = s.run("log a note on Acme Corp: they want to move forward");
+    let (code, v) = run(&s, "log a note on Acme Corp: they want to move forward");
     assert_eq!((code, v["status"].as_str()), (0, Some("applied")), "{v}");
-    let (_, entries) = s.json(&["history", "--json"]);
+    let (_, entries) = json(&s, &["history", "--json"]);
     assert_eq!(entries.len(), 2);
     assert_eq!(
         entries[0]["phrase"],
@@ -237,14 +176,14 @@ fn history_and_undo_through_the_binary() {
         "Negotiation/Review"
     );
     // undo the note (latest), then the stage change (entry 1)
-    let (code, lines) = s.json(&["undo", "--json"]);
+    let (code, lines) = json(&s, &["undo", "--json"]);
     assert_eq!(
         (code, lines[0]["status"].as_str()),
         (0, Some("applied")),
         "{:?}",
         lines
     );
-    let (code, lines) = s.json(&["undo", "1", "--json"]);
+    let (code, lines) = json(&s, &["undo", "1", "--json"]);
     assert_eq!(
         (code, lines[0]["status"].as_str()),
         (0, Some("applied")),
@@ -252,7 +191,7 @@ fn history_and_undo_through_the_binary() {
         lines
     );
     assert_eq!(stage(&s, "Globex Enterprise License"), "Negotiation/Review");
-    let (_, entries) = s.json(&["history", "--json"]);
+    let (_, entries) = json(&s, &["history", "--json"]);
     assert_eq!(entries.len(), 4);
     assert_eq!(entries[0]["kind"], "undo");
 }
@@ -312,7 +251,7 @@ fn streamed_bulk_run_prints_every_change_and_is_undone() {
     s.login("dana.reyes@demo.sayso.dev");
     // more than the default threshold (2,000), so that `sayso undo` streams too
     insert_open_tasks(&s, 2200);
-    let (_, before) = s.run("how many open tasks do I have");
+    let (_, before) = run(&s, "how many open tasks do I have");
     let open = before["count"].as_u64().unwrap();
     assert!(open >= 2200, "{before}");
     let phrase = "mark all my open tasks as complete";
@@ -321,7 +260,7 @@ fn streamed_bulk_run_prints_every_change_and_is_undone() {
     let mut args = vec!["run", "--json", "--dry-run"];
     args.extend(flags);
     args.push(phrase);
-    let (code, lines) = s.json(&args);
+    let (code, lines) = json(&s, &args);
     assert_eq!(code, 0, "{lines:?}");
     assert_eq!(lines[0]["status"], "dry_run");
     assert_eq!(lines[0]["count"], open);
@@ -338,7 +277,7 @@ fn streamed_bulk_run_prints_every_change_and_is_undone() {
     let mut args = vec!["run", "--json"];
     args.extend(flags);
     args.push(phrase);
-    let (code, lines) = s.json(&args);
+    let (code, lines) = json(&s, &args);
     assert_eq!(code, 1);
     assert_eq!(lines[0]["status"], "needs_confirmation");
     assert_eq!(stage_rows(&s.home), 0);
@@ -346,7 +285,7 @@ fn streamed_bulk_run_prints_every_change_and_is_undone() {
     let mut args = vec!["run", "--json", "--yes"];
     args.extend(flags);
     args.push(phrase);
-    let (code, lines) = s.json(&args);
+    let (code, lines) = json(&s, &args);
     assert_eq!(code, 0, "{lines:?}");
     assert_eq!(lines.len(), 1);
     let v = &lines[0];
@@ -370,19 +309,19 @@ fn streamed_bulk_run_prints_every_change_and_is_undone() {
     assert!(inserted >= 2200, "{inserted}");
     assert!(v["failures"].as_array().unwrap().is_empty());
     assert_eq!(stage_rows(&s.home), 0);
-    let (_, after) = s.run("how many open tasks do I have");
+    let (_, after) = run(&s, "how many open tasks do I have");
     assert_eq!(after["count"], 0, "{after}");
     // the whole run is one journal entry, and history lists every change of it
-    let (code, lines) = s.json(&["history", "--json", "--limit", "1"]);
+    let (code, lines) = json(&s, &["history", "--json", "--limit", "1"]);
     assert_eq!(code, 0);
     assert_eq!(lines[0]["changes"].as_array().unwrap().len() as u64, open);
     assert_eq!(lines[0]["changes"][0]["state"], "applied");
     // undo puts every task back
-    let (code, lines) = s.json(&["undo", "--json"]);
+    let (code, lines) = json(&s, &["undo", "--json"]);
     assert_eq!(code, 0, "{lines:?}");
     assert_eq!(lines[0]["status"], "applied", "{}", lines[0]["message"]);
     assert_eq!(lines[0]["changes"].as_array().unwrap().len() as u64, open);
-    let (_, back) = s.run("how many open tasks do I have");
+    let (_, back) = run(&s, "how many open tasks do I have");
     assert_eq!(back["count"], open);
 }
 
@@ -393,6 +332,7 @@ fn killed_bulk_run_resumes_from_the_journal() {
     s.login("dana.reyes@demo.sayso.dev");
     insert_open_tasks(&s, 600);
     let mut child = s
+        .cli()
         .sayso(&[
             "run",
             "--yes",
@@ -417,10 +357,10 @@ fn killed_bulk_run_resumes_from_the_journal() {
     let (planned, done) = journal_results(&s.home);
     assert!(planned > 600, "planned {planned}, seen {seen:?}");
     assert!(done > 0 && done < planned, "done {done} of {planned}");
-    let (code, lines) = s.json(&["retry", "--json"]);
+    let (code, lines) = json(&s, &["retry", "--json"]);
     assert_eq!(code, 0, "{lines:?}");
     assert_eq!(lines[0]["status"], "applied");
-    let (_, v) = s.run("how many open tasks do I have");
+    let (_, v) = run(&s, "how many open tasks do I have");
     assert_eq!(v["count"], 0, "{v}");
 }
 
@@ -450,7 +390,7 @@ fn spent_api_allocation_is_limit_exceeded() {
     s.login("dana.reyes@demo.sayso.dev");
     let mut last = Value::Null;
     for _ in 0..4 {
-        let (code, v) = s.run("set the next step on Project Titan to 'Call legal'");
+        let (code, v) = run(&s, "set the next step on Project Titan to 'Call legal'");
         last = v;
         if last["status"] == "limit_exceeded" {
             assert_eq!(code, 1);
@@ -465,7 +405,8 @@ fn past_the_budget_warning_every_command_says_so() {
     let s = serve(&[]);
     s.login("dana.reyes@demo.sayso.dev");
     let run = |phrase: &str| {
-        s.sayso(&["run", "--yes", "--json", phrase])
+        s.cli()
+            .sayso(&["run", "--yes", "--json", phrase])
             .stdin(Stdio::null())
             .output()
             .unwrap()
@@ -581,19 +522,19 @@ fn questions_answer_what_the_org_holds_in_one_query_and_never_write() {
     let total: f64 = deals.iter().map(amount).sum();
 
     // warm the describe cache: then every aggregate question is exactly one query
-    let (code, v) = s.run("how many open deals do I have");
+    let (code, v) = run(&s, "how many open deals do I have");
     assert_eq!((code, v["status"].as_str()), (0, Some("answered")), "{v}");
     assert_eq!(v["count"], deals.len() as u64, "{v}");
-    let (_, v) = s.run("what's my total open pipeline");
+    let (_, v) = run(&s, "what's my total open pipeline");
     assert!((v["sum"].as_f64().unwrap() - total).abs() < 0.5, "{v}");
     assert_eq!(v["api_calls"], 1, "a total is one query: {v}");
-    let (_, v) = s.run("what's my average open deal size");
+    let (_, v) = run(&s, "what's my average open deal size");
     let avg = total / deals.len() as f64;
     assert!((v["avg"].as_f64().unwrap() - avg).abs() < 0.5, "{v}");
     assert_eq!(v["api_calls"], 1, "{v}");
 
     // grouped: by stage and by close month, each group's count and sum
-    let (_, v) = s.run("break down my open pipeline by stage");
+    let (_, v) = run(&s, "break down my open pipeline by stage");
     assert_eq!(v["api_calls"], 1, "{v}");
     let groups = v["groups"].as_array().unwrap();
     let mut stages: Vec<&str> = deals
@@ -610,7 +551,7 @@ fn questions_answer_what_the_org_holds_in_one_query_and_never_write() {
         let sum: f64 = mine.iter().map(|d| amount(d)).sum();
         assert!((g["sum"].as_f64().unwrap() - sum).abs() < 0.5, "{key}");
     }
-    let (_, v) = s.run("my open pipeline by close month");
+    let (_, v) = run(&s, "my open pipeline by close month");
     for g in v["groups"].as_array().unwrap() {
         let key = g["key"].as_str().unwrap();
         let n = deals
@@ -623,7 +564,7 @@ fn questions_answer_what_the_org_holds_in_one_query_and_never_write() {
     // top-N and "closes next": in order, from today on
     let mut by_amount = deals.clone();
     by_amount.sort_by(|a, b| amount(b).total_cmp(&amount(a)));
-    let (_, v) = s.run("what are my 3 biggest open deals");
+    let (_, v) = run(&s, "what are my 3 biggest open deals");
     let names: Vec<&str> = v["records"]
         .as_array()
         .unwrap()
@@ -640,7 +581,7 @@ fn questions_answer_what_the_org_holds_in_one_query_and_never_write() {
         .filter(|d| d["CloseDate"].as_str().unwrap() >= "2026-11-18")
         .min_by_key(|d| d["CloseDate"].as_str().unwrap().to_string())
         .unwrap();
-    let (_, v) = s.run("which of my deals closes next");
+    let (_, v) = run(&s, "which of my deals closes next");
     assert_eq!(v["records"][0]["Name"], next["Name"], "{v}");
     assert_eq!(v["records"].as_array().unwrap().len(), 1, "{v}");
 
@@ -659,20 +600,23 @@ fn questions_answer_what_the_org_holds_in_one_query_and_never_write() {
             None => r["LastModifiedDate"].as_str().unwrap() < "2026-10-19",
         })
         .count();
-    let (_, v) = s.run("how many of my open deals haven't been touched in 30 days");
+    let (_, v) = run(
+        &s,
+        "how many of my open deals haven't been touched in 30 days",
+    );
     assert_eq!(v["count"], stale as u64, "{v}");
 
     // the asked field of a named record, and a related record's name
     let titan = deals.iter().find(|d| d["Name"] == "Project Titan").unwrap();
-    let (_, v) = s.run("what's the amount on project titan");
+    let (_, v) = run(&s, "what's the amount on project titan");
     assert_eq!(v["records"][0]["Amount"], titan["Amount"], "{v}");
-    let (_, v) = s.run("who owns project titan");
+    let (_, v) = run(&s, "who owns project titan");
     assert_eq!(v["records"][0]["Owner.Name"], "Dana Reyes", "{v}");
 
     // a question is never a write, even when it reads like one
-    let (code, v) = s.run("who is the economic buyer on project titan");
+    let (code, v) = run(&s, "who is the economic buyer on project titan");
     assert_eq!(code, 0, "{v}");
-    let (code, v) = s.run("what did I change today");
+    let (code, v) = run(&s, "what did I change today");
     assert_eq!((code, v["count"].as_u64()), (0, Some(0)), "{v}");
     assert_eq!(
         org_state(&s.url, &token),
@@ -682,9 +626,10 @@ fn questions_answer_what_the_org_holds_in_one_query_and_never_write() {
 
     // history answers from the journal: today's commands (the real clock, as the journal keeps it)
     let write = "set the next step on project titan to call the CFO";
-    let (code, _) = s.run(write);
+    let (code, _) = run(&s, write);
     assert_eq!(code, 0);
     let out = s
+        .cli()
         .sayso(&["run", "--json", "what did I change today"])
         .env_remove("SAYSO_TODAY")
         .output()

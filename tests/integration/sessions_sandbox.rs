@@ -22,7 +22,7 @@ fn demo_key() -> PathBuf {
 
 struct Org {
     url: String,
-    _state: Arc<AppState>,
+    state: Arc<AppState>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -39,7 +39,7 @@ async fn start(faults: FaultOptions) -> Org {
     let (url, tx) = crate::support::serve(sandbox).await;
     Org {
         url,
-        _state: state,
+        state,
         _stop: tx,
     }
 }
@@ -422,6 +422,95 @@ async fn browser_login_then_expiry_renews_once_for_twenty_requests_and_logout_re
         .unwrap();
     assert_eq!(v["active"], json!(false));
     assert!(TokenStore::file(&home).load("default").unwrap().is_none());
+}
+
+/// How many access tokens the sandbox minted under the grant of `refresh` (its login and each
+/// renewal), read off the server.
+fn minted_under(org: &Org, grant_id: &str) -> i64 {
+    org.state
+        .lock_db()
+        .query_row(
+            "SELECT COUNT(*) FROM sayso_oauth_access WHERE grant_id = ?1",
+            [grant_id],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_processes_at_expiry_with_refresh_token_rotation_all_succeed_with_one_renewal() {
+    let org = start(FaultOptions {
+        rotate_refresh_tokens: true,
+        ..Default::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path());
+    browser_login(&org, &home).await;
+    let creds = TokenStore::file(&home).load("default").unwrap().unwrap();
+    let first_refresh = creds.refresh_token.clone().expect("refresh token");
+    let grant: String = org
+        .state
+        .lock_db()
+        .query_row("SELECT grant_id FROM sayso_oauth_access LIMIT 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(minted_under(&org, &grant), 1);
+
+    // The access token dies; eight commands start together, each its own process.
+    let http = reqwest::Client::new();
+    let ep = oauth::OAuthEndpoints::new(&org.url).unwrap();
+    oauth::revoke(&http, &ep.revoke_url(), &creds.access_token)
+        .await
+        .unwrap();
+    let runs = (0..8).map(|_| {
+        sayso(
+            dir.path(),
+            &["run", "--json", "how many opportunities do I have"],
+            None,
+        )
+    });
+    for (code, out, err) in futures_util::future::join_all(runs).await {
+        assert_eq!(code, 0, "every command succeeds: {out}\n{err}");
+        assert!(
+            !err.contains("login"),
+            "nobody is asked to log in again: {err}"
+        );
+    }
+    assert_eq!(
+        minted_under(&org, &grant),
+        2,
+        "one renewal for eight processes"
+    );
+
+    // The renewal rotated the refresh token: the stored one is new and live, the first is dead.
+    let renewed = TokenStore::file(&home).load("default").unwrap().unwrap();
+    let second_refresh = renewed.refresh_token.clone().expect("rotated token saved");
+    assert_ne!(second_refresh, first_refresh);
+    let (status, body) = org_token(&org, first_refresh.expose()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, body) = org_token(&org, second_refresh.expose()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["refresh_token"].is_string(), "each use rotates again");
+}
+
+/// Uses `refresh` once at the sandbox's token endpoint, as the CLI app.
+async fn org_token(org: &Org, refresh: &str) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/services/oauth2/token", org.url))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "sayso-cli"),
+            ("refresh_token", refresh),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -235,53 +235,11 @@ fn the_walkthrough_in_examples_holds() {
     leave(p);
 }
 
-/// Kills the spawned sandbox when the test ends, pass or fail.
-struct Served(std::process::Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn an_existing_profile_is_used_instead_of_the_demo() {
-    use std::io::{BufRead, BufReader};
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["sandbox", "serve", "--port", "0", "--fresh", "--db"])
-        .arg(dir.path().join("org.db"))
-        .env("SAYSO_TODAY", "2026-11-18")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let served = Served(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let url = line[line.find("http://").unwrap()..].trim().to_string();
-    let home = dir.path().join("home");
-    let key = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/src/sandbox/demo-org/keys/demo-jwt.key"
-    );
-    let login = Command::new(BIN)
-        .args([
-            "login",
-            "--instance-url",
-            &url,
-            "--jwt",
-            "--client-id",
-            "sayso-cli",
-        ])
-        .args(["--username", "sam.okafor@demo.sayso.dev", "--jwt-key", key])
-        .env("SAYSO_HOME", &home)
-        .env_remove("SAYSO_PROFILE")
-        .output()
-        .unwrap();
-    assert!(login.status.success());
+    let served = crate::support::Spawned::start(&[]);
+    served.login("sam.okafor@demo.sayso.dev");
+    let home = served.home.clone();
     let mut p = shell(&home, &[]);
     let before = expect(&mut p, "default (Sam Okafor)> ");
     assert!(!before.contains("demo data"), "{before}");

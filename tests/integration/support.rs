@@ -282,3 +282,162 @@ pub fn login_through_binary(mut sayso: std::process::Command, url: &str, user: &
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The real binary.
+pub const BIN: &str = env!("CARGO_BIN_EXE_sayso");
+
+/// A `SAYSO_HOME` for the real binary. Its commands run on the corpus date, without colour, and
+/// without the caller's profile or log level.
+pub struct Cli {
+    home: std::path::PathBuf,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Cli {
+    /// A new, empty home in a temporary folder (removed on drop).
+    pub fn new() -> Cli {
+        let dir = tempfile::tempdir().unwrap();
+        Cli {
+            home: dir.path().to_path_buf(),
+            _dir: Some(dir),
+        }
+    }
+
+    /// The home at `path` (kept on drop).
+    pub fn at(path: &std::path::Path) -> Cli {
+        Cli {
+            home: path.to_path_buf(),
+            _dir: None,
+        }
+    }
+
+    /// A new home with `user` logged in to the sandbox at `url`.
+    pub fn logged_in(url: &str, user: &str) -> Cli {
+        let cli = Cli::new();
+        cli.login(url, user);
+        cli
+    }
+
+    /// Logs `user` in to the sandbox at `url` through the binary (JWT, the demo key).
+    pub fn login(&self, url: &str, user: &str) {
+        login_through_binary(self.sayso(&[]), url, user);
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.home
+    }
+
+    /// `sayso ARGS` with this home (`output()` gives it an empty stdin; a PTY or a pipe can be
+    /// set instead).
+    pub fn sayso(&self, args: &[&str]) -> std::process::Command {
+        let mut c = std::process::Command::new(BIN);
+        c.args(args)
+            .env("SAYSO_HOME", &self.home)
+            .env("SAYSO_TODAY", "2026-11-18")
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .env_remove("SAYSO_PROFILE");
+        c
+    }
+
+    /// Runs `sayso ARGS`: (exit code, the JSON lines of stdout, stderr).
+    pub fn json(&self, args: &[&str]) -> (i32, Vec<Value>, String) {
+        finished(self.sayso(args).output().unwrap())
+    }
+
+    /// Pipes `input` into `sayso ARGS`: (exit code, the JSON lines of stdout, stderr).
+    pub fn pipe(&self, args: &[&str], input: &str) -> (i32, Vec<Value>, String) {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut child = self
+            .sayso(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+        drop(stdin);
+        finished(child.wait_with_output().unwrap())
+    }
+}
+
+/// A finished run: (exit code, the JSON lines of stdout, stderr).
+fn finished(out: std::process::Output) -> (i32, Vec<Value>, String) {
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    (
+        out.status.code().unwrap_or(-1),
+        lines,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The sandbox served by the real binary in a process of its own (`sayso sandbox serve --port 0
+/// --fresh`, its database in a temporary folder beside an empty `home`), killed on drop.
+pub struct Spawned {
+    child: std::process::Child,
+    /// Where it answers (`http://127.0.0.1:PORT`).
+    pub url: String,
+    /// A `SAYSO_HOME` beside it, empty until someone logs in.
+    pub home: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Spawned {
+    /// Serves a fresh sandbox with the extra `sandbox serve` flags `extra`.
+    pub fn start(extra: &[&str]) -> Spawned {
+        use std::io::{BufRead, BufReader};
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(BIN)
+            .args(["sandbox", "serve", "--port", "0", "--fresh", "--db"])
+            .arg(dir.path().join("org.db"))
+            .args(extra)
+            .env("SAYSO_TODAY", "2026-11-18")
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        let mut url = String::new();
+        let mut line = String::new();
+        while url.is_empty() && reader.read_line(&mut line).unwrap_or(0) > 0 {
+            if let Some(i) = line.find("http://127.0.0.1:") {
+                let found = line[i..].split_whitespace().next().unwrap_or("");
+                url = found.trim_end_matches('/').to_string();
+            }
+            line.clear();
+        }
+        assert!(!url.is_empty(), "sandbox printed no URL");
+        // keep reading so the server never blocks on a full pipe
+        std::thread::spawn(move || for _ in reader.lines() {});
+        Spawned {
+            child,
+            url,
+            home: dir.path().join("home"),
+            _dir: dir,
+        }
+    }
+
+    /// The binary with the `home` beside this sandbox.
+    pub fn cli(&self) -> Cli {
+        Cli::at(&self.home)
+    }
+
+    /// Logs `user` in, in the `home` beside this sandbox.
+    pub fn login(&self, user: &str) {
+        self.cli().login(&self.url, user);
+    }
+}

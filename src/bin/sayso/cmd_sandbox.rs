@@ -82,6 +82,10 @@ struct FaultArgs {
     /// Lower the org's daily API allocation to N calls.
     #[arg(long, value_name = "N")]
     api_limit: Option<u64>,
+    /// Refresh token rotation for every connected app: each renewal gets a new refresh token and
+    /// the used one stops working.
+    #[arg(long)]
+    rotate_refresh_tokens: bool,
 }
 
 impl FaultArgs {
@@ -103,6 +107,7 @@ impl FaultArgs {
             drop_rate: self.drop_rate,
             token_minutes: self.token_minutes,
             api_limit: self.api_limit,
+            rotate_refresh_tokens: self.rotate_refresh_tokens,
         })
     }
 }

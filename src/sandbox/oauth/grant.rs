@@ -221,6 +221,24 @@ pub fn has_live_grant(conn: &Connection, user_id: &str, client_id: &str) -> rusq
     )
 }
 
+/// Gives `grant_id` a new refresh token and kills the one it had (refresh token rotation): the
+/// new token is returned, shown once.
+///
+/// # Errors
+/// SQLite failures.
+pub fn rotate_refresh(conn: &Connection, grant_id: &str) -> rusqlite::Result<String> {
+    let refresh = format!("5Aep861{}", random_text(80, B62));
+    conn.execute(
+        "UPDATE sayso_oauth_grant SET refresh_hash = ?1 WHERE id = ?2",
+        params![hash_token(&refresh), grant_id],
+    )?;
+    conn.execute(
+        r#"UPDATE "OauthToken" SET "AccessToken" = ?1 WHERE "Id" = ?2"#,
+        params![masked(&refresh), grant_id],
+    )?;
+    Ok(refresh)
+}
+
 /// Links a freshly minted access token to its grant.
 ///
 /// # Errors

@@ -322,12 +322,22 @@ fn lifetime_secs(state: &AppState, app: &ConnectedApp) -> i64 {
     (minutes as i64).saturating_mul(60)
 }
 
-/// Records the grant (or reuses `existing`), mints the access token and renders §1.3.
+/// Whether a refresh with `app` answers with a new refresh token (the app's setting, or the
+/// `--rotate-refresh-tokens` override).
+fn rotates(state: &AppState, app: &ConnectedApp) -> bool {
+    app.rotate_refresh_tokens || state.faults.rotate_refresh_tokens
+}
+
+/// Records the grant (or reuses `existing`, rotating its refresh token when the app says so), mints the access token and renders §1.3.
 fn issue(state: &AppState, origin: &str, it: Issue<'_>) -> Result<Response, TokenError> {
     let now = chrono::Utc::now();
     let now_secs = now.timestamp();
     let conn = state.lock_db();
     let (grant, refresh) = match it.existing {
+        Some(g) if rotates(state, it.app) => {
+            let fresh = grants::rotate_refresh(&conn, &g.id)?;
+            (g, Some(fresh))
+        }
         Some(g) => (g, None),
         None => grants::create_grant(
             &conn,

@@ -215,6 +215,10 @@ pub struct ConnectedApp {
     /// `ValidUntilRevoked` (the only policy the sandbox implements).
     #[serde(default)]
     pub refresh_token_policy: Option<String>,
+    /// Refresh token rotation (Salesforce's "Enable Refresh Token Rotation"): each use of a refresh
+    /// token answers with a new one and the used one stops working.
+    #[serde(default)]
+    pub rotate_refresh_tokens: bool,
     /// PEM certificate the JWT bearer flow verifies assertions against.
     #[serde(default)]
     pub jwt_certificate: Option<String>,
