@@ -183,12 +183,15 @@ fn default_status(d: &ObjectDescribe) -> Option<String> {
         .map(|p| p.value.clone())
 }
 
+/// A new record's defaults and checks, applied to a row's fields.
+type Finish = dyn Fn(Map<String, Json>) -> Result<Map<String, Json>, String> + Send;
+
 /// The rows of a file, read and checked one at a time: memory holds one row, not the file.
 pub(super) struct RowReader {
     rdr: csv::Reader<std::fs::File>,
     pub(super) map: ColumnMap,
     purpose: Purpose,
-    finish: Box<dyn Fn(Map<String, Json>) -> Result<Map<String, Json>, String> + Send>,
+    finish: Box<Finish>,
     rec: csv::StringRecord,
     /// Data rows read so far (blank rows are not counted).
     pub(super) total: u64,

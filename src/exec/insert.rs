@@ -125,6 +125,9 @@ pub(super) async fn send_staged(
     finish_streamed(journal, entry, status, message, counts)
 }
 
+/// A job's journal rows by the cells they send.
+type JobRows = HashMap<Vec<String>, Vec<i64>>;
+
 /// A job the org is running: its path and the journal rows it carries, by cells.
 struct Running {
     base: String,
@@ -140,7 +143,7 @@ fn next_job(
     after: &mut Option<i64>,
     columns: &[String],
     job_rows: usize,
-) -> Result<Option<(HashMap<Vec<String>, Vec<i64>>, String)>, ExecError> {
+) -> Result<Option<(JobRows, String)>, ExecError> {
     loop {
         let page = journal.changes_page(entry, *after, job_rows)?;
         let Some((last, _)) = page.last() else {

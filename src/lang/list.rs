@@ -36,6 +36,9 @@ enum ItemKind {
     Company,
 }
 
+/// Items `(first, count)` of a list that a run of "and"s separated with no comma.
+type AndRun = (usize, usize);
+
 /// A list phrase taken apart: what to create, the items' tokens and an organisation said once
 /// for all of them.
 struct ListPhrase {
@@ -345,7 +348,7 @@ fn kind_for(object: ObjectKind, said: ItemKind) -> ItemKind {
 /// dictated "A and B and C") is split at each of them and returned as an *and-run* `(first item,
 /// count)`: which of them separate names is for [`join_known`] to say. `None` when an item is
 /// empty or too long to be a name.
-fn items_of(toks: &[Token]) -> Option<(Vec<Vec<Token>>, Option<(usize, usize)>)> {
+fn items_of(toks: &[Token]) -> Option<(Vec<Vec<Token>>, Option<AndRun>)> {
     let toks: Vec<Token> = toks.iter().skip_while(|t| t.is_punct()).cloned().collect();
     let mut chunks: Vec<Vec<Token>> = vec![Vec::new()];
     for t in &toks {
