@@ -131,17 +131,7 @@ struct Org2 {
 }
 
 async fn serve(sandbox: Sandbox) -> Org2 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let served = sandbox.clone();
-    tokio::spawn(async move {
-        let _ = served
-            .serve(listener, async move {
-                let _ = rx.await;
-            })
-            .await;
-    });
+    let (url, tx) = crate::support::serve(sandbox.clone()).await;
     Org2 {
         url,
         sandbox,

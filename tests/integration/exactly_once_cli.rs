@@ -20,54 +20,41 @@ const DANA: &str = "dana.reyes@demo.sayso.dev";
 const DANA_ID: &str = "005Dm0000000003IAA";
 const ADMIN: &str = "admin@demo.sayso.dev";
 
-struct Served {
-    url: String,
-    sandbox: sayso::sandbox::Sandbox,
-}
+type Served = crate::support::Forever;
 
 /// The org (with 500 more open deals for Dana, and 25 ms added to every data call so that a
 /// run takes long enough to be killed in the middle); it lives until the test binary exits.
 fn org() -> &'static Served {
     static ORG: OnceLock<Served> = OnceLock::new();
     ORG.get_or_init(|| {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let sandbox = sayso::sandbox::Sandbox::open(sayso::sandbox::SandboxOptions {
-                    today: chrono::NaiveDate::from_ymd_opt(2026, 11, 18),
-                    faults: sayso::sandbox::faults::FaultOptions {
-                        latency_ms: 25,
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                })
-                .unwrap();
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let url = format!("http://{}", listener.local_addr().unwrap());
-                let served = sandbox.clone();
-                tokio::spawn(async move {
-                    served.serve(listener, std::future::pending()).await.unwrap();
-                });
-                let admin = admin_of(&url, &sandbox);
-                for batch in 0..3 {
-                    let records: Vec<Value> = (0..200)
-                        .filter(|k| batch * 200 + k < 500)
-                        .map(|k| json!({"attributes": {"type": "Opportunity"}, "Name": format!("Crash Test {batch}-{k}"),
-                            "StageName": "Prospecting", "CloseDate": "2026-12-31", "OwnerId": DANA_ID}))
-                        .collect();
-                    admin.collection("POST", records, true).await.unwrap();
-                }
-                tx.send(Served { url, sandbox }).unwrap();
-                std::future::pending::<()>().await;
-            });
+        let served = crate::support::serve_forever(sayso::sandbox::SandboxOptions {
+            faults: sayso::sandbox::faults::FaultOptions {
+                latency_ms: 25,
+                ..Default::default()
+            },
+            ..Default::default()
         });
-        rx.recv().unwrap()
+        with_admin(&served, async |admin| {
+            for batch in 0..3 {
+                let records: Vec<Value> = (0..200)
+                    .filter(|k| batch * 200 + k < 500)
+                    .map(|k| json!({"attributes": {"type": "Opportunity"}, "Name": format!("Crash Test {batch}-{k}"),
+                        "StageName": "Prospecting", "CloseDate": "2026-12-31", "OwnerId": DANA_ID}))
+                    .collect();
+                admin.collection("POST", records, true).await.unwrap();
+            }
+        });
+        served
     })
+}
+
+/// Runs `f` with the administrator's `Org` handle on `served`, on a runtime of its own.
+fn with_admin<T>(served: &Served, f: impl AsyncFnOnce(&sayso::salesforce::org::Org) -> T) -> T {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async { f(&admin_of(&served.url, &served.sandbox)).await })
 }
 
 fn admin_of(url: &str, sandbox: &sayso::sandbox::Sandbox) -> sayso::salesforce::org::Org {
@@ -85,13 +72,8 @@ fn admin_of(url: &str, sandbox: &sayso::sandbox::Sandbox) -> sayso::salesforce::
 
 /// Dana's open deals in the org: id (15 characters) → NextStep.
 fn org_next_steps() -> std::collections::HashMap<String, Value> {
-    let served = org();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        admin_of(&served.url, &served.sandbox)
+    with_admin(org(), async |admin| {
+        admin
             .query_all("SELECT Id, NextStep FROM Opportunity WHERE OwnerId = '005Dm0000000003IAA' AND IsClosed = false")
             .await
             .unwrap()

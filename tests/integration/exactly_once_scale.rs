@@ -113,17 +113,7 @@ async fn start(extra: usize) -> Served {
         faults: FaultOptions::default(),
     })
     .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let served = sandbox.clone();
-    tokio::spawn(async move {
-        let _ = served
-            .serve(listener, async move {
-                let _ = rx.await;
-            })
-            .await;
-    });
+    let (url, tx) = crate::support::serve(sandbox.clone()).await;
     let org = Served {
         url,
         sandbox,

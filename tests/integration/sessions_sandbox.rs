@@ -4,14 +4,12 @@
 //! and retries under the sandbox's fault injection.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use sayso::auth::login::{self, LoginOptions};
 use sayso::auth::{Secret, TokenStore, oauth};
 use sayso::config::Home;
 use sayso::salesforce::{Client, Error, LimitScope};
 use sayso::sandbox::faults::FaultOptions;
-use sayso::sandbox::{AppState, Sandbox, SandboxOptions};
 use serde_json::{Value, json};
 
 const DANA: &str = "dana.reyes@demo.sayso.dev";
@@ -20,29 +18,7 @@ fn demo_key() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sandbox/demo-org/keys/demo-jwt.key")
 }
 
-struct Org {
-    url: String,
-    state: Arc<AppState>,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-async fn start(faults: FaultOptions) -> Org {
-    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 18);
-    let sandbox = Sandbox::open(SandboxOptions {
-        db_path: None,
-        fresh: true,
-        today,
-        faults,
-    })
-    .expect("sandbox opens");
-    let state = sandbox.state().clone();
-    let (url, tx) = crate::support::serve(sandbox).await;
-    Org {
-        url,
-        state,
-        _stop: tx,
-    }
-}
+use crate::support::{Org, start_with as start};
 
 fn opts(org: &Org, profile: &str) -> LoginOptions {
     let mut o = LoginOptions::new(profile);

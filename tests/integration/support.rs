@@ -137,21 +137,11 @@ impl Org {
 
     /// GET `path` (under the origin) with a bearer token; returns (status, headers, JSON or text).
     pub async fn get(&self, token: &str, path: &str) -> (u16, reqwest::header::HeaderMap, Value) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.url))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("get");
-        let status = r.status().as_u16();
+        let r = self.http.get(format!("{}{path}", self.url));
+        let r = r.bearer_auth(token).send().await.expect("get");
         let headers = r.headers().clone();
-        let text = r.text().await.unwrap_or_default();
-        (
-            status,
-            headers,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        let (status, body) = answer(r).await;
+        (status, headers, body)
     }
 
     pub async fn query(&self, token: &str, soql: &str) -> (u16, Value) {
@@ -168,37 +158,31 @@ impl Org {
     }
 
     pub async fn patch(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .patch(format!("{}{path}", self.url))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .expect("patch");
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        let r = self.http.patch(format!("{}{path}", self.url));
+        answer(
+            r.bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .expect("patch"),
         )
+        .await
     }
 
     pub async fn delete(&self, token: &str, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .delete(format!("{}{path}", self.url))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("delete");
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap_or_default();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        let r = self.http.delete(format!("{}{path}", self.url));
+        answer(r.bearer_auth(token).send().await.expect("delete")).await
     }
+}
+
+/// A response's status and body: JSON, or the text when it is not JSON.
+pub async fn answer(r: reqwest::Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 pub fn sign(claims: Value) -> String {
