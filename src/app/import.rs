@@ -14,11 +14,12 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::{Map, Value as Json, json};
 
+mod stage;
+
 use super::dupes::{self, DupKey};
 use super::{Agent, Outcome, RunOptions, Status};
-use crate::journal::Op;
 use crate::lang::{FileOp, Grammar, ObjectKind};
-use crate::plan::{Plan, Step, Val};
+use crate::plan::Plan;
 use crate::resolve::columns::{ColumnMap, NOT_PROVIDED, Purpose};
 use crate::resolve::schema::ObjectDescribe;
 use crate::resolve::{Candidate, ResolveError};
@@ -85,8 +86,8 @@ impl Row {
             .to_string()
     }
 
-    /// The keys another record with the same person has: the email, and first name, last name
-    /// and company.
+    /// The keys another record with the same person has: the email; first name, last name and
+    /// company; and a contact's first name, last name and account (its `AccountId`).
     pub(super) fn keys(&self) -> Vec<DupKey> {
         let mut keys = Vec::new();
         let email = self.text("Email");
@@ -94,6 +95,14 @@ impl Row {
             keys.push(DupKey::Email(email.to_lowercase()));
         }
         let (last, company) = (self.text("LastName"), self.text("Company"));
+        let account: String = self.text("AccountId").chars().take(15).collect();
+        if !last.is_empty() && !account.is_empty() {
+            keys.push(DupKey::NameAt(
+                self.text("FirstName").to_lowercase(),
+                last.to_lowercase(),
+                account,
+            ));
+        }
         if !last.is_empty() && !company.is_empty() {
             keys.push(DupKey::Name(
                 self.text("FirstName").to_lowercase(),
@@ -140,12 +149,24 @@ pub(super) enum ImportError {
     /// Resolution (describe, permissions).
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+    /// The journal (its stage) could not be written: nothing is sent without it.
+    #[error("nothing was sent: {0}")]
+    Journal(#[from] crate::journal::JournalError),
+    /// The duplicate check could not be made: nothing is sent without it.
+    #[error(transparent)]
+    Screen(#[from] dupes::DupeError),
 }
 
 impl From<ImportError> for Outcome {
     fn from(e: ImportError) -> Outcome {
         match e {
             ImportError::Resolve(e) => super::outcome_of_error(e),
+            ImportError::Screen(dupes::DupeError::Org(e)) => {
+                super::outcome_of_error(ResolveError::Org(e))
+            }
+            e @ (ImportError::Journal(_) | ImportError::Screen(_)) => {
+                Outcome::new(Status::Failed, e.to_string())
+            }
             other => Outcome::new(Status::Invalid, other.to_string()),
         }
     }
@@ -162,74 +183,121 @@ fn default_status(d: &ObjectDescribe) -> Option<String> {
         .map(|p| p.value.clone())
 }
 
-/// Reads and checks every row of `path` against `d` (a new record's defaults and required
-/// fields when creating). Memory holds the checked rows (their fields), not the file.
+/// A new record's defaults and checks, applied to a row's fields.
+type Finish = dyn Fn(Map<String, Json>) -> Result<Map<String, Json>, String> + Send;
+
+/// The rows of a file, read and checked one at a time: memory holds one row, not the file.
+pub(super) struct RowReader {
+    rdr: csv::Reader<std::fs::File>,
+    pub(super) map: ColumnMap,
+    purpose: Purpose,
+    finish: Box<Finish>,
+    rec: csv::StringRecord,
+    /// Data rows read so far (blank rows are not counted).
+    pub(super) total: u64,
+}
+
+impl RowReader {
+    /// Opens `path` and maps its header onto `d`'s fields (a new record's defaults and required
+    /// fields when creating).
+    pub(super) fn open(
+        g: &'static Grammar,
+        d: &ObjectDescribe,
+        path: &Path,
+        me: &str,
+        purpose: Purpose,
+    ) -> Result<RowReader, ImportError> {
+        let file_err = |e: &dyn std::fmt::Display| {
+            ImportError::File(path.display().to_string(), e.to_string())
+        };
+        let mut rdr = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_path(path)
+            .map_err(|e| file_err(&e))?;
+        let headers: Vec<String> = rdr
+            .headers()
+            .map_err(|e| file_err(&e))?
+            .iter()
+            .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+            .collect();
+        let map = ColumnMap::new(g, d, &headers, purpose);
+        if map.mapped().is_empty() {
+            return Err(ImportError::NoColumns(format!(
+                "no column of {} names a {} field you can set (columns: {})",
+                path.display(),
+                d.name,
+                headers.join(", ")
+            )));
+        }
+        Ok(RowReader {
+            rdr,
+            map,
+            purpose,
+            finish: Box::new(new_record(d, me)),
+            rec: csv::StringRecord::new(),
+            total: 0,
+        })
+    }
+
+    /// The next data row, checked (`Err`: rejected, with its line and why); `None` at the end.
+    pub(super) fn next_row(&mut self) -> Option<Result<Row, Rejected>> {
+        loop {
+            let line = self.rdr.position().line();
+            match self.rdr.read_record(&mut self.rec) {
+                Ok(false) => return None,
+                Ok(true) => {}
+                Err(e) => {
+                    self.total += 1;
+                    return Some(Err(Rejected {
+                        line,
+                        reason: format!("unreadable row: {e}"),
+                    }));
+                }
+            }
+            let line = self.rec.position().map_or(line, csv::Position::line);
+            if self.rec.iter().all(|c| c.trim().is_empty()) {
+                continue;
+            }
+            self.total += 1;
+            let checked =
+                self.map
+                    .row(&self.rec)
+                    .and_then(|fields| match self.purpose {
+                        Purpose::Create => (self.finish)(fields)
+                            .and_then(|f| self.map.check_required(&f).map(|()| f)),
+                        Purpose::Update => Ok(fields),
+                    });
+            return Some(match checked {
+                Ok(fields) => Ok(Row { line, fields }),
+                Err(reason) => Err(Rejected { line, reason }),
+            });
+        }
+    }
+}
+
+/// Reads and checks every row of `path` against `d` (a file of updates: its rows are matched
+/// to records together). Memory holds the checked rows (their fields), not the file.
 pub(super) fn read_rows(
-    g: &Grammar,
+    g: &'static Grammar,
     d: &ObjectDescribe,
     path: &Path,
     me: &str,
     purpose: Purpose,
 ) -> Result<Read, ImportError> {
-    let file_err =
-        |e: &dyn std::fmt::Display| ImportError::File(path.display().to_string(), e.to_string());
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(path)
-        .map_err(|e| file_err(&e))?;
-    let headers: Vec<String> = rdr
-        .headers()
-        .map_err(|e| file_err(&e))?
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
-        .collect();
-    let map = ColumnMap::new(g, d, &headers, purpose);
-    if map.mapped().is_empty() {
-        return Err(ImportError::NoColumns(format!(
-            "no column of {} names a {} field you can set (columns: {})",
-            path.display(),
-            d.name,
-            headers.join(", ")
-        )));
-    }
-    let finish = new_record(d, me);
+    let mut reader = RowReader::open(g, d, path, me, purpose)?;
     let mut rows = Vec::new();
     let mut rejected = Vec::new();
-    let mut total = 0;
-    let mut rec = csv::StringRecord::new();
-    loop {
-        let line = rdr.position().line();
-        match rdr.read_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                total += 1;
-                rejected.push(Rejected {
-                    line,
-                    reason: format!("unreadable row: {e}"),
-                });
-                continue;
-            }
-        }
-        let line = rec.position().map_or(line, csv::Position::line);
-        if rec.iter().all(|c| c.trim().is_empty()) {
-            continue;
-        }
-        total += 1;
-        let checked = map.row(&rec).and_then(|fields| match purpose {
-            Purpose::Create => finish(fields).and_then(|f| map.check_required(&f).map(|()| f)),
-            Purpose::Update => Ok(fields),
-        });
-        match checked {
-            Ok(fields) => rows.push(Row { line, fields }),
-            Err(reason) => rejected.push(Rejected { line, reason }),
+    while let Some(r) = reader.next_row() {
+        match r {
+            Ok(row) => rows.push(row),
+            Err(r) => rejected.push(r),
         }
     }
     Ok(Read {
-        map,
+        total: reader.total,
+        map: reader.map,
         rows,
         rejected,
-        total,
     })
 }
 
@@ -238,7 +306,7 @@ pub(super) fn read_rows(
 fn new_record(
     d: &ObjectDescribe,
     me: &str,
-) -> impl Fn(Map<String, Json>) -> Result<Map<String, Json>, String> {
+) -> impl Fn(Map<String, Json>) -> Result<Map<String, Json>, String> + Send + 'static {
     let status = (d.name == "Lead").then(|| default_status(d)).flatten();
     let owner = d.field("OwnerId").is_some_and(|f| f.createable);
     let lead = d.name == "Lead";
@@ -254,38 +322,6 @@ fn new_record(
             fields.entry("OwnerId").or_insert_with(|| json!(me));
         }
         Ok(fields)
-    }
-}
-
-/// The plan that creates `rows`.
-fn create_plan(object: &str, rows: &[Row]) -> Plan {
-    let steps = rows
-        .iter()
-        .enumerate()
-        .map(|(k, r)| Step {
-            op: Op::Create,
-            sobject: object.to_string(),
-            id: None,
-            name: r.display(object),
-            reference: format!("r{k}"),
-            fields: r
-                .fields
-                .iter()
-                .map(|(f, v)| (f.clone(), Val::Lit(v.clone())))
-                .collect(),
-            old: BTreeMap::new(),
-            guard: None,
-        })
-        .collect();
-    Plan {
-        steps,
-        bulk: true,
-        summary: format!(
-            "create {} {object} record{} from a file",
-            rows.len(),
-            if rows.len() == 1 { "" } else { "s" }
-        ),
-        staged: None,
     }
 }
 
@@ -328,28 +364,18 @@ impl Agent {
             return self.update_from_file(g, path, phrase, object, opts).await;
         }
         let d = self.describe_for_import(object, true).await?;
-        let Read {
-            map,
-            rows,
-            rejected,
-            total,
-        } = read_rows(g, &d, path, &self.me, Purpose::Create)?;
-        let (rows, skipped) = if opts.allow_duplicates
-            || !matches!(cmd.object, ObjectKind::Lead | ObjectKind::Contact)
-        {
-            (rows, Vec::new())
-        } else {
-            dupes::split(&self.org, rows)
-                .await
-                .map_err(ResolveError::Org)?
-        };
+        let mut reader = RowReader::open(g, &d, path, &self.me, Purpose::Create)?;
+        let dedupe =
+            !opts.allow_duplicates && matches!(cmd.object, ObjectKind::Lead | ObjectKind::Contact);
+        let staged = self.stage_file(&mut reader, object, dedupe).await?;
         let mapping = Mapping {
             object: object.to_string(),
-            columns: map.mapped().into_iter().collect(),
-            left_out: map.left_out(),
-            rows: total,
+            columns: reader.map.mapped().into_iter().collect(),
+            left_out: reader.map.left_out(),
+            rows: reader.total,
         };
-        let plan = create_plan(object, &rows);
+        let (skipped, rejected) = (staged.skipped.clone(), staged.rejected.clone());
+        let plan = self.file_plan(object, staged, opts.run.bulk_threshold)?;
         let mut out = self.run_import_plan(phrase, plan, opts.run).await;
         out.mapping = Some(mapping);
         out.skipped = Some(skipped);
@@ -411,10 +437,18 @@ impl Agent {
                 status,
                 format!("{verb} {}", plan.summary.trim_start_matches("create ")),
             );
-            o.calls = plan.calls(route);
+            o.calls = match &plan.staged {
+                Some(s) => insert_calls(&s.sobject, s.count, route.job_rows),
+                None => plan.calls(route),
+            };
             o.records = self.preview(&plan, 10);
             o.count = Some(plan.len() as u64);
-            o.pending = Some(plan);
+            if opts.dry_run && plan.staged.is_some() {
+                // Nothing will apply a dry run: its stage is not kept.
+                self.discard(&plan);
+            } else {
+                o.pending = Some(plan);
+            }
             return o;
         }
         self.execute_with(phrase, &plan, opts, true).await
@@ -439,6 +473,24 @@ impl Agent {
         out.rejected = prepared.rejected.take();
         finish(out)
     }
+}
+
+/// The calls a staged file of `n` creates makes: Bulk insert jobs of at most
+/// [`crate::exec::IMPORT_JOB_ROWS`] rows.
+fn insert_calls(sobject: &str, n: usize, job_rows: usize) -> Vec<String> {
+    let per_job = job_rows.clamp(1, crate::exec::IMPORT_JOB_ROWS);
+    let jobs = n.div_ceil(per_job);
+    vec![
+        format!(
+            "{jobs} Bulk API 2.0 insert job{} of at most {per_job} rows ({sobject}, {n} rows in all), each:",
+            if jobs == 1 { "" } else { "s" }
+        ),
+        format!("POST /jobs/ingest {{\"object\":\"{sobject}\",\"operation\":\"insert\"}}"),
+        "PUT /jobs/ingest/{id}/batches (the rows as CSV)".into(),
+        "PATCH /jobs/ingest/{id} {\"state\":\"UploadComplete\"}".into(),
+        "GET /jobs/ingest/{id} (until JobComplete)".into(),
+        "GET /jobs/ingest/{id}/successfulResults/ (and failedResults/ when rows failed)".into(),
+    ]
 }
 
 /// The status and message of a file run: applied only when no row was rejected or failed.

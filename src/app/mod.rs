@@ -13,6 +13,7 @@
 mod dupes;
 mod file_update;
 pub mod import;
+mod lists;
 pub mod lookup;
 pub mod offline;
 
@@ -430,7 +431,10 @@ impl Agent {
     }
 
     async fn submit_inner(&mut self, phrase: &str, opts: RunOptions, picked: &[String]) -> Outcome {
-        let parsed = parse_phrase(phrase, self.today);
+        let parsed = match self.parse_reading_ands(phrase).await {
+            Ok(p) => p,
+            Err(o) => return *o,
+        };
         self.run_parsed(phrase, parsed, opts, picked).await
     }
 

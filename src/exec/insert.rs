@@ -7,16 +7,206 @@
 //! the job is polled after a pause sized to its rows, and `failedResults` is read only when the
 //! job says some rows failed.
 //!
-//! Owns the insert job's wire calls. Imports the plan's types and `Org`.
+//! A staged file of creates ([`send_staged`]) is sent the same way, a job at a time read from its
+//! journal entry: jobs of at most [`IMPORT_JOB_ROWS`] rows, so that memory (one job's rows, CSV
+//! and result files) stays flat whatever the size of the file.
+//!
+//! Owns the insert job's wire calls. Imports the plan's types, the journal and `Org`.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 
-use super::{BulkCsv, ExecError, Tally};
-use crate::journal::Journal;
+use super::staged::{finish_streamed, streamed_counts, streamed_status, unconfirmed};
+use super::{BulkCsv, ExecError, RunOptions, RunReport, RunStatus, Tally};
+use crate::journal::{ChangeState, Journal, RowResult};
 use crate::plan::{Plan, Step, Val};
 use crate::salesforce::org::{Body, Org, OrgError};
+
+/// Rows per Bulk insert job of a staged file: one job's rows, CSV and result files are what the
+/// agent holds (a few MB), so its memory is the same for 10,000 rows as for a million.
+pub const IMPORT_JOB_ROWS: usize = 10_000;
+
+/// A Bulk CSV cell of a value.
+fn cell(v: Option<&Json>) -> String {
+    match v {
+        Some(Json::String(t)) => t.clone(),
+        Some(Json::Null) => "#N/A".into(),
+        Some(j) => j.to_string(),
+        None => String::new(),
+    }
+}
+
+/// Sends the creates of a staged `entry` (all of `sobject`, writing `columns`) in Bulk insert
+/// jobs of at most [`IMPORT_JOB_ROWS`] rows, read from the journal a job at a time; each job's
+/// rows are marked sent before it is created and get their new ids (or errors) from its result
+/// files. A job that fails as a whole stops the run; its rows and those not sent are failed.
+///
+/// # Errors
+/// [`ExecError::Journal`].
+pub(super) async fn send_staged(
+    org: &Org,
+    journal: &mut Journal,
+    entry: i64,
+    (sobject, columns): (&str, &[String]),
+    total: usize,
+    opts: &RunOptions<'_>,
+) -> Result<RunReport, ExecError> {
+    let job_rows = opts.route.job_rows.clamp(1, IMPORT_JOB_ROWS);
+    let width = columns.len();
+    let mut after = None;
+    let mut sent = 0;
+    let mut stop = None;
+    // The job the org is running while the next one is read and uploaded (two at most).
+    let mut running: Option<Running> = None;
+    loop {
+        let next = if stop.is_none() {
+            next_job(journal, entry, &mut after, columns, job_rows)?
+        } else {
+            None
+        };
+        let started = match next {
+            Some((rows, csv)) => {
+                super::mark_sent(journal, rows.values().flatten().copied())?;
+                let n = rows.values().map(Vec::len).sum::<usize>();
+                match start_job(org, sobject, csv).await {
+                    Ok(base) => Some(Running { base, rows, n }),
+                    Err(e) => {
+                        journal.record_results(&failed_all(rows, &e))?;
+                        stop = Some(e);
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        if let Some(job) = running.take() {
+            let n = job.n;
+            let results = match finish_job(org, &job.base, Duration::ZERO, width).await {
+                Ok(r) => job_results(job.rows, r),
+                Err(e) => {
+                    let failed = failed_all(job.rows, &e);
+                    stop.get_or_insert(e);
+                    failed
+                }
+            };
+            journal.record_results(&results)?;
+            sent += n;
+            if let Some(p) = opts.progress {
+                p(sent, total);
+            }
+        }
+        running = started;
+        if running.is_none() {
+            break;
+        }
+    }
+    journal.fail_unrecorded(entry, "not sent: an earlier Bulk job failed")?;
+    let (counts, first_error) = streamed_counts(journal, entry)?;
+    let status = streamed_status(stop.as_ref(), counts);
+    let message = match status {
+        RunStatus::Applied => format!(
+            "{} change{} made",
+            counts.applied,
+            if counts.applied == 1 { "" } else { "s" }
+        ),
+        RunStatus::Partial if counts.refused() == 0 => {
+            format!("{} of {total} changes made", counts.applied)
+        }
+        RunStatus::Partial => format!(
+            "{} of {total} changes made; {} failed, e.g. {}",
+            counts.applied,
+            counts.refused(),
+            first_error.as_deref().unwrap_or("unknown error")
+        ),
+        _ => first_error.unwrap_or_else(|| "nothing was written".into()),
+    } + &unconfirmed(counts);
+    finish_streamed(journal, entry, status, message, counts)
+}
+
+/// A job's journal rows by the cells they send.
+type JobRows = HashMap<Vec<String>, Vec<i64>>;
+
+/// A job the org is running: its path and the journal rows it carries, by cells.
+struct Running {
+    base: String,
+    rows: HashMap<Vec<String>, Vec<i64>>,
+    n: usize,
+}
+
+/// The next job's rows (by the cells they send) and CSV: up to `job_rows` unsent changes of
+/// `entry` after `after`, read from the journal. `None` when none is left.
+fn next_job(
+    journal: &Journal,
+    entry: i64,
+    after: &mut Option<i64>,
+    columns: &[String],
+    job_rows: usize,
+) -> Result<Option<(JobRows, String)>, ExecError> {
+    loop {
+        let page = journal.changes_page(entry, *after, job_rows)?;
+        let Some((last, _)) = page.last() else {
+            return Ok(None);
+        };
+        *after = Some(*last);
+        // Identical rows are interchangeable: each takes one of the ids their cells got.
+        let mut rows: HashMap<Vec<String>, Vec<i64>> = HashMap::new();
+        let mut csv = BulkCsv::without_id(columns);
+        for (_, r) in page.iter().filter(|(_, r)| r.state == ChangeState::Planned) {
+            let cells: Vec<String> = columns.iter().map(|c| cell(r.change.new.get(c))).collect();
+            csv.cells(&cells);
+            rows.entry(cells).or_default().push(r.id);
+        }
+        if !rows.is_empty() {
+            return Ok(Some((rows, csv.finish())));
+        }
+    }
+}
+
+/// Every row of a job that ended with `e`: failed, or, when the answer was lost after the rows
+/// were sent ([`super::creates::answer_lost`]), left `sent` for the next command to read back
+/// (a create is never repeated blindly).
+fn failed_all(rows: HashMap<Vec<String>, Vec<i64>>, e: &OrgError) -> Vec<RowResult> {
+    let (state, error) = if super::creates::answer_lost(e) {
+        (ChangeState::Sent, super::creates::lost_answer(e))
+    } else {
+        (ChangeState::Failed, e.to_string())
+    };
+    rows.into_values()
+        .flatten()
+        .map(|id| RowResult {
+            error: Some(error.clone()),
+            ..RowResult::new(id, state)
+        })
+        .collect()
+}
+
+/// Each journal row of a job with its result: the new id, the row's error, or "not processed".
+fn job_results(rows: HashMap<Vec<String>, Vec<i64>>, mut r: JobResult) -> Vec<RowResult> {
+    let mut out = Vec::new();
+    for (key, ids) in rows {
+        for id in ids {
+            out.push(if let Some(new) = r.ok.get_mut(&key).and_then(Vec::pop) {
+                RowResult {
+                    record_id: Some(new),
+                    ..RowResult::new(id, ChangeState::Applied)
+                }
+            } else if let Some(e) = r.failed.get_mut(&key).and_then(Vec::pop) {
+                RowResult {
+                    error: Some(e),
+                    ..RowResult::new(id, ChangeState::Failed)
+                }
+            } else {
+                RowResult {
+                    error: Some("not processed by the bulk job".into()),
+                    ..RowResult::new(id, ChangeState::Failed)
+                }
+            });
+        }
+    }
+    out
+}
 
 /// The cells a step sends, in `columns` order, as the CSV carries them.
 fn cells(step: &Step, columns: &[String]) -> Vec<String> {
@@ -102,6 +292,13 @@ async fn insert_job(
     rows: usize,
     width: usize,
 ) -> Result<JobResult, OrgError> {
+    let base = start_job(org, sobject, csv).await?;
+    let first = 100 + u64::try_from(rows / 20).unwrap_or(u64::MAX).min(5_000);
+    finish_job(org, &base, Duration::from_millis(first), width).await
+}
+
+/// Creates an insert job, uploads its CSV and closes it; returns the job's path.
+async fn start_job(org: &Org, sobject: &str, csv: String) -> Result<String, OrgError> {
     let job = org
         .send_ok(Org::req(
             "POST",
@@ -127,7 +324,17 @@ async fn insert_job(
         Body::Json(json!({"state": "UploadComplete"})),
     ))
     .await?;
-    let failed_rows = wait(org, &base, rows).await?;
+    Ok(base)
+}
+
+/// Waits for a closed job (first after `first`) and reads its result files.
+async fn finish_job(
+    org: &Org,
+    base: &str,
+    first: Duration,
+    width: usize,
+) -> Result<JobResult, OrgError> {
+    let failed_rows = wait(org, base, first).await?;
     let get = |kind: &str| Org::req("GET", format!("{base}/{kind}/"), Body::Empty);
     let ok = org.send_ok(get("successfulResults")).await?.text();
     let failed = if failed_rows > 0 {
@@ -141,11 +348,11 @@ async fn insert_job(
     })
 }
 
-/// Waits for a job to end, first for a pause sized to its rows (so a job is polled a few times,
-/// not dozens), then backing off up to 2 s. Returns how many rows failed.
-async fn wait(org: &Org, base: &str, rows: usize) -> Result<u64, OrgError> {
-    let first = 100 + u64::try_from(rows / 20).unwrap_or(u64::MAX).min(5_000);
-    let mut delay = std::time::Duration::from_millis(first);
+/// Waits for a job to end, first for `first` (sized to its rows, so a job is polled a few
+/// times, not dozens; nothing for a job that ran while the next one was uploaded), then backing
+/// off from 100 ms up to 2 s. Returns how many rows failed.
+async fn wait(org: &Org, base: &str, first: Duration) -> Result<u64, OrgError> {
+    let mut delay = first;
     loop {
         tokio::time::sleep(delay).await;
         let info = org
@@ -170,7 +377,7 @@ async fn wait(org: &Org, base: &str, rows: usize) -> Result<u64, OrgError> {
                         .into(),
                 });
             }
-            _ => delay = (delay * 2).min(std::time::Duration::from_secs(2)),
+            _ => delay = (delay * 2).clamp(Duration::from_millis(100), Duration::from_secs(2)),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! - this file: [`run`], the wire shapes of writes, the Bulk CSV.
 //! - [`staged`]: bulk updates too large to hold, sent in Bulk jobs read from the journal
 //!   ([`run_staged`], and the streamed [`undo_staged`] / [`retry_staged`]).
+//! - [`insert`]: creates in Bulk insert jobs, from a plan or streamed from a staged file.
 //! - [`undo`](mod@undo): reverting an entry ([`undo()`]) and re-sending its failed part ([`retry_plan`]).
 //!
 //! Owns the wire shapes of writes. Never resolves names: a plan arrives fully resolved. Never
@@ -17,6 +18,7 @@ mod readback;
 mod staged;
 mod undo;
 
+pub use insert::IMPORT_JOB_ROWS;
 pub use staged::{reconcile, retry_staged, run_staged, undo_staged};
 pub use undo::{UndoPreview, retry_plan, undo, undo_preview};
 

@@ -45,6 +45,22 @@ pub async fn run_staged(
             streamed: Some((0, 0)),
         });
     };
+    // A staged file of rows creates records: Bulk insert jobs, their ids matched back.
+    if journal
+        .changes_page(entry, None, 1)?
+        .first()
+        .is_some_and(|(_, r)| r.change.op == crate::journal::Op::Create)
+    {
+        return super::insert::send_staged(
+            org,
+            journal,
+            entry,
+            (&staged.sobject, &staged.columns),
+            total,
+            opts,
+        )
+        .await;
+    }
     send_and_report(
         org,
         journal,
@@ -384,7 +400,7 @@ fn screen(
 }
 
 /// A streamed entry's counts and its first error.
-fn streamed_counts(
+pub(super) fn streamed_counts(
     journal: &Journal,
     entry: i64,
 ) -> Result<(StateCounts, Option<String>), ExecError> {
@@ -401,7 +417,7 @@ fn streamed_counts(
     Ok((counts, first_error))
 }
 
-fn streamed_status(stop: Option<&OrgError>, counts: StateCounts) -> RunStatus {
+pub(super) fn streamed_status(stop: Option<&OrgError>, counts: StateCounts) -> RunStatus {
     match (stop, counts.applied, counts.refused()) {
         (Some(OrgError::LimitExceeded(_)), _, _) => RunStatus::LimitExceeded,
         // Sent in a job whose results could not be read: not known yet ([`unconfirmed`]).
@@ -414,7 +430,7 @@ fn streamed_status(stop: Option<&OrgError>, counts: StateCounts) -> RunStatus {
 }
 
 /// What a streamed run says of changes left `sent` (a Bulk job whose results could not be read).
-fn unconfirmed(counts: StateCounts) -> String {
+pub(super) fn unconfirmed(counts: StateCounts) -> String {
     if counts.pending == 0 {
         return String::new();
     }
@@ -429,7 +445,7 @@ fn unconfirmed(counts: StateCounts) -> String {
     )
 }
 
-fn finish_streamed(
+pub(super) fn finish_streamed(
     journal: &mut Journal,
     entry: i64,
     status: RunStatus,

@@ -19,12 +19,23 @@ const MAX_TOKENS: usize = 600;
 
 /// Parse a whole phrase.
 pub(crate) fn parse_command(g: &Grammar, text: &str, today: NaiveDate) -> ParsedCommand {
+    parse_command_with(g, text, today, &std::collections::HashSet::new())
+}
+
+/// Parse a whole phrase; a list's run of "and"s is read through `known`, the names with an
+/// "and" inside that the org holds ([`super::list::and_run_names`]).
+pub(crate) fn parse_command_with(
+    g: &Grammar,
+    text: &str,
+    today: NaiveDate,
+    known: &std::collections::HashSet<String>,
+) -> ParsedCommand {
     let toks = tokenize(text);
     let clauses = if toks.is_empty() || toks.len() > MAX_TOKENS {
         vec![not_understood(g, text)]
     } else {
         let toks = question_first(g, normalize(g, toks));
-        if let Some(list) = super::list::list_clauses(g, &toks, today) {
+        if let Some(list) = super::list::list_clauses(g, &toks, today, known) {
             return ParsedCommand {
                 input: text.to_string(),
                 today,

@@ -11,6 +11,8 @@
 //! `list_lead`, `list_companies`, the `objects` words). Pure. Imports `lexer`, `normalize`, `build`
 //! (record references, text as said) and the intent types.
 
+use std::collections::HashSet;
+
 use chrono::NaiveDate;
 
 use super::build::{Builder, text_of};
@@ -34,6 +36,9 @@ enum ItemKind {
     Company,
 }
 
+/// Items `(first, count)` of a list that a run of "and"s separated with no comma.
+type AndRun = (usize, usize);
+
 /// A list phrase taken apart: what to create, the items' tokens and an organisation said once
 /// for all of them.
 struct ListPhrase {
@@ -41,12 +46,42 @@ struct ListPhrase {
     kind: ItemKind,
     items: Vec<Vec<Token>>,
     shared_org: Option<Vec<Token>>,
+    /// Items `(first, count)` that a run of "and"s separated with no comma ("Procter and Gamble
+    /// and Kramerica"): each "and" may be a separator or part of a company's name.
+    and_run: Option<(usize, usize)>,
 }
 
 /// The clauses of a list phrase (one create per item), or `None` when `toks` (normalised) is not
 /// a list.
-pub(crate) fn list_clauses(g: &Grammar, toks: &[Token], today: NaiveDate) -> Option<Vec<Clause>> {
-    let phrase = list_phrase(g, toks)?;
+pub(crate) fn list_clauses(
+    g: &Grammar,
+    toks: &[Token],
+    today: NaiveDate,
+    known: &HashSet<String>,
+) -> Option<Vec<Clause>> {
+    let mut phrase = list_phrase(g, toks)?;
+    if let Some(run) = phrase.and_run {
+        match join_known(&phrase.items, run, known) {
+            Some(items) => {
+                phrase.items = items;
+                // The org named a company with an "and" in this list: its items are companies.
+                if phrase.object == ObjectKind::Lead {
+                    phrase.kind = ItemKind::Company;
+                }
+            }
+            None => {
+                return Some(vec![Clause {
+                    text: lower(toks),
+                    intent: Intent::NotUnderstood {
+                        suggestions: readings(&phrase.items[run.0..run.0 + run.1]),
+                    },
+                }]);
+            }
+        }
+        if phrase.items.len() < 2 && phrase.shared_org.is_none() {
+            return None;
+        }
+    }
     let b = Builder { g, today };
     let shared = phrase.shared_org.as_deref().filter(|o| !o.is_empty());
     // An organisation said after the last item only ("A, B and C at Vandelay") is everyone's.
@@ -230,12 +265,13 @@ fn list_phrase(g: &Grammar, toks: &[Token]) -> Option<ListPhrase> {
             shared_org = Some(toks[k + 1..colon].to_vec());
             k = colon;
         }
-        let items = items_of(&toks[k..])?;
+        let (items, and_run) = items_of(&toks[k..])?;
         return Some(ListPhrase {
             object,
             kind: kind_for(object, kind),
             items,
             shared_org,
+            and_run,
         });
     }
     // "create accounts for X, Y, Z", "add the following contacts at Acme: A, B"
@@ -253,7 +289,7 @@ fn list_phrase(g: &Grammar, toks: &[Token]) -> Option<ListPhrase> {
         Some(_) => return None,
         None => None,
     };
-    let items = items_of(&toks[i..as_at])?;
+    let (items, and_run) = items_of(&toks[i..as_at])?;
     if items.len() < 2 {
         return None;
     }
@@ -262,6 +298,7 @@ fn list_phrase(g: &Grammar, toks: &[Token]) -> Option<ListPhrase> {
         kind: kind_for(object, ItemKind::Person),
         items,
         shared_org,
+        and_run,
     })
 }
 
@@ -287,12 +324,13 @@ fn objects_first(
     {
         k += 1;
     }
-    let items = items_of(&toks[k..])?;
+    let (items, and_run) = items_of(&toks[k..])?;
     Some(ListPhrase {
         object,
         kind: kind_for(object, ItemKind::Person),
         items,
         shared_org,
+        and_run,
     })
 }
 
@@ -306,8 +344,11 @@ fn kind_for(object: ObjectKind, said: ItemKind) -> ItemKind {
 
 /// Splits a list at commas, semicolons and its last "and" ("A, B and C", "A, B, and C", "A and
 /// B"). A company's own "and" survives when commas separate the items ("Procter and Gamble,
-/// Kramerica"). `None` when an item is empty or too long to be a name.
-fn items_of(toks: &[Token]) -> Option<Vec<Vec<Token>>> {
+/// Kramerica"). A last chunk with two "and"s or more ("Procter and Gamble and Kramerica", a
+/// dictated "A and B and C") is split at each of them and returned as an *and-run* `(first item,
+/// count)`: which of them separate names is for [`join_known`] to say. `None` when an item is
+/// empty or too long to be a name.
+fn items_of(toks: &[Token]) -> Option<(Vec<Vec<Token>>, Option<AndRun>)> {
     let toks: Vec<Token> = toks.iter().skip_while(|t| t.is_punct()).cloned().collect();
     let mut chunks: Vec<Vec<Token>> = vec![Vec::new()];
     for t in &toks {
@@ -318,6 +359,7 @@ fn items_of(toks: &[Token]) -> Option<Vec<Vec<Token>>> {
         }
     }
     let mut items: Vec<Vec<Token>> = Vec::new();
+    let mut and_run = None;
     let n = chunks.len();
     for (ci, mut chunk) in chunks.into_iter().enumerate() {
         while chunk.last().is_some_and(Token::is_punct) {
@@ -326,13 +368,23 @@ fn items_of(toks: &[Token]) -> Option<Vec<Vec<Token>>> {
         if chunk.first().is_some_and(is_and) && ci > 0 {
             chunk.remove(0);
         }
+        let inner: Vec<usize> = (1..chunk.len().saturating_sub(1))
+            .filter(|&k| is_and(&chunk[k]))
+            .collect();
+        if ci + 1 == n && inner.len() >= 2 {
+            // "A and B and C": every "and" may separate; the org decides.
+            let first = items.len();
+            let mut from = 0;
+            for &a in inner.iter().chain(std::iter::once(&chunk.len())) {
+                items.push(chunk[from..a].to_vec());
+                from = a + 1;
+            }
+            and_run = Some((first, inner.len() + 1));
+            continue;
+        }
         // the last "and" of the list splits the last chunk ("B and C")
-        let and_at = (ci + 1 == n)
-            .then(|| chunk.iter().rposition(is_and))
-            .flatten()
-            .filter(|&a| a > 0 && a + 1 < chunk.len());
-        match and_at {
-            Some(a) => {
+        match inner.last().filter(|_| ci + 1 == n) {
+            Some(&a) => {
                 items.push(chunk[..a].to_vec());
                 items.push(chunk[a + 1..].to_vec());
             }
@@ -344,7 +396,154 @@ fn items_of(toks: &[Token]) -> Option<Vec<Vec<Token>>> {
             let n = it.iter().filter(|t| !t.is_punct()).count();
             n > 0 && n <= MAX_ITEM_WORDS && !it.iter().any(|t| t.word == ":")
         });
-    ok.then_some(items)
+    ok.then_some((items, and_run))
+}
+
+/// The names an and-run of `atoms` may hold with an "and" inside: each run of two or more
+/// neighbouring atoms, joined by "and", as said and lower-case.
+fn and_names(atoms: &[Vec<Token>]) -> Vec<String> {
+    let mut out = Vec::new();
+    for i in 0..atoms.len() {
+        for j in i + 1..atoms.len() {
+            let said = atoms[i..=j]
+                .iter()
+                .map(|a| raw_text(a))
+                .collect::<Vec<_>>()
+                .join(" and ");
+            let lower = joined(&atoms[i..=j]);
+            if said != lower {
+                out.push(said);
+            }
+            out.push(lower);
+        }
+    }
+    out
+}
+
+fn raw_text(toks: &[Token]) -> String {
+    toks.iter()
+        .map(|t| t.raw.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn joined(atoms: &[Vec<Token>]) -> String {
+    atoms
+        .iter()
+        .map(|a| lower(a))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// The items of a list whose and-run `(first, count)` is read through the names the org holds
+/// (`known`, lower-case): neighbours that make a known name ("procter and gamble") are one item,
+/// every other "and" separates. `None` when the org knows no such name, or two that overlap:
+/// the list can't be read without guessing.
+fn join_known(
+    items: &[Vec<Token>],
+    (first, count): (usize, usize),
+    known: &HashSet<String>,
+) -> Option<Vec<Vec<Token>>> {
+    let atoms = &items[first..first + count];
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for i in 0..atoms.len() {
+        for j in i + 1..atoms.len() {
+            if known.contains(&joined(&atoms[i..=j])) {
+                spans.push((i, j));
+            }
+        }
+    }
+    // The longest names first; a name inside a longer one is that one.
+    spans.sort_by_key(|(i, j)| std::cmp::Reverse(j - i));
+    let mut chosen: Vec<(usize, usize)> = Vec::new();
+    for (i, j) in spans {
+        if chosen.iter().any(|&(a, b)| a <= i && j <= b) {
+            continue;
+        }
+        if chosen.iter().any(|&(a, b)| i <= b && a <= j) {
+            return None;
+        }
+        chosen.push((i, j));
+    }
+    if chosen.is_empty() {
+        return None;
+    }
+    chosen.sort_unstable();
+    let mut out: Vec<Vec<Token>> = items[..first].to_vec();
+    let mut k = 0;
+    while k < atoms.len() {
+        match chosen.iter().find(|(i, _)| *i == k) {
+            Some(&(i, j)) => {
+                let mut item = Vec::new();
+                for (n, a) in atoms[i..=j].iter().enumerate() {
+                    if n > 0 {
+                        item.push(Token::word("and"));
+                    }
+                    item.extend(a.iter().cloned());
+                }
+                out.push(item);
+                k = j + 1;
+            }
+            None => {
+                out.push(atoms[k].clone());
+                k += 1;
+            }
+        }
+    }
+    out.extend(items[first + count..].iter().cloned());
+    Some(out)
+}
+
+/// Ways to read an and-run, with commas (suggestions when it can't be read): every "and"
+/// separating, then each pair of neighbours as one name.
+fn readings(atoms: &[Vec<Token>]) -> Vec<String> {
+    let names: Vec<String> = atoms.iter().map(|a| raw_text(a)).collect();
+    let mut out = vec![names.join(", ")];
+    for k in 0..names.len() - 1 {
+        let mut r: Vec<String> = names[..k].to_vec();
+        r.push(format!("{} and {}", names[k], names[k + 1]));
+        r.extend(names[k + 2..].iter().cloned());
+        out.push(r.join(", "));
+    }
+    out.truncate(3);
+    out
+}
+
+/// The names with an "and" inside that decide how a list phrase's run of "and"s reads ("add
+/// Procter and Gamble and Kramerica as leads" → "procter and gamble", "gamble and kramerica",
+/// "procter and gamble and kramerica"), lower-case; empty when the phrase has no such run.
+pub fn and_run_names(g: &Grammar, text: &str) -> Vec<String> {
+    let toks = normalize(g, tokenize(text));
+    match list_phrase(g, &toks) {
+        Some(ListPhrase {
+            items,
+            and_run: Some((first, count)),
+            ..
+        }) => and_names(&items[first..first + count]),
+        _ => Vec::new(),
+    }
+}
+
+/// When the run of "and"s of a list phrase can't be read with the names the org knows
+/// (`known`, lower-case): the run as said and the ways to read it with commas.
+pub fn unread_and_run(
+    g: &Grammar,
+    text: &str,
+    known: &HashSet<String>,
+) -> Option<(String, Vec<String>)> {
+    let toks = normalize(g, tokenize(text));
+    let phrase = list_phrase(g, &toks)?;
+    let (first, count) = phrase.and_run?;
+    if join_known(&phrase.items, (first, count), known).is_some() {
+        return None;
+    }
+    let atoms = &phrase.items[first..first + count];
+    let said = atoms
+        .iter()
+        .map(|a| raw_text(a))
+        .collect::<Vec<_>>()
+        .join(" and ");
+    Some((said, readings(atoms)))
 }
 
 fn is_and(t: &Token) -> bool {
@@ -513,5 +712,91 @@ mod tests {
         assert_eq!(f.object, ObjectKind::Opportunity);
         assert_eq!(f.path.as_deref(), Some("forecast.csv"));
         assert!(file_command(g, "show my open deals").is_none());
+    }
+}
+
+#[cfg(test)]
+mod and_run_tests {
+    use super::*;
+
+    fn clauses(text: &str, known: &[&str]) -> Vec<Clause> {
+        let g = Grammar::embedded().unwrap();
+        let known: HashSet<String> = known.iter().map(|k| k.to_string()).collect();
+        let toks = normalize(g, tokenize(text));
+        list_clauses(
+            g,
+            &toks,
+            NaiveDate::from_ymd_opt(2026, 11, 18).unwrap(),
+            &known,
+        )
+        .unwrap()
+    }
+
+    fn companies(cs: &[Clause]) -> Vec<String> {
+        cs.iter()
+            .map(|c| match &c.intent {
+                Intent::CreateRecord { company, .. } => company.clone().unwrap_or_default(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_run_of_ands_is_read_through_the_names_the_org_knows() {
+        let g = Grammar::embedded().unwrap();
+        let text = "add Procter and Gamble and Kramerica as leads";
+        let names = and_run_names(g, text);
+        assert!(
+            names.contains(&"Procter and Gamble".to_string()),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"gamble and kramerica".to_string()),
+            "{names:?}"
+        );
+        let cs = clauses(text, &["procter and gamble"]);
+        assert_eq!(companies(&cs), ["Procter and Gamble", "Kramerica"]);
+        let cs = clauses(
+            "add Kramerica and Procter and Gamble as leads",
+            &["procter and gamble"],
+        );
+        assert_eq!(companies(&cs), ["Kramerica", "Procter and Gamble"]);
+    }
+
+    #[test]
+    fn a_run_of_ands_the_org_cannot_read_is_not_split_by_guessing() {
+        let cs = clauses(
+            "add these companies as leads: Procter and Gamble and Kramerica",
+            &[],
+        );
+        assert!(
+            matches!(&cs[..], [Clause { intent: Intent::NotUnderstood { suggestions }, .. }]
+                if suggestions[0] == "Procter, Gamble, Kramerica"
+                    && suggestions[1] == "Procter and Gamble, Kramerica"),
+            "{cs:?}"
+        );
+        let g = Grammar::embedded().unwrap();
+        let (said, _) = unread_and_run(
+            g,
+            "add vandelay and kramerica and pendant as leads",
+            &HashSet::new(),
+        )
+        .unwrap();
+        assert_eq!(said, "vandelay and kramerica and pendant");
+        // commas decide: no run, nothing to ask
+        assert!(
+            and_run_names(
+                g,
+                "add these companies as leads: Procter and Gamble, Kramerica"
+            )
+            .is_empty()
+        );
+        assert!(
+            and_run_names(
+                g,
+                "add these companies as leads: Vandelay, Kramerica and Pendant"
+            )
+            .is_empty()
+        );
     }
 }

@@ -52,6 +52,33 @@ impl Grammar {
         clause::parse_command(self, text, today)
     }
 
+    /// [`Grammar::parse`], reading a list's run of "and"s ("add Procter and Gamble and Kramerica
+    /// as leads") through `known`: the names with an "and" inside that the org holds, lower-case
+    /// (ask for them with [`Grammar::and_run_names`]).
+    pub fn parse_with_names(
+        &self,
+        text: &str,
+        today: NaiveDate,
+        known: &std::collections::HashSet<String>,
+    ) -> ParsedCommand {
+        clause::parse_command_with(self, text, today, known)
+    }
+
+    /// The names a list phrase's run of "and"s may hold; see [`list::and_run_names`].
+    pub fn and_run_names(&self, text: &str) -> Vec<String> {
+        list::and_run_names(self, text)
+    }
+
+    /// A list's run of "and"s that `known` can't read: as said, and the readings with commas;
+    /// see [`list::unread_and_run`].
+    pub fn unread_and_run(
+        &self,
+        text: &str,
+        known: &std::collections::HashSet<String>,
+    ) -> Option<(String, Vec<String>)> {
+        list::unread_and_run(self, text, known)
+    }
+
     /// What a phrase said about a file of rows ("add these as leads", "update the
     /// opportunities in forecast.csv"); see [`list::file_command`].
     pub fn file_command(&self, text: &str) -> Option<FileCommand> {

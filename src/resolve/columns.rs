@@ -1,20 +1,23 @@
 //! Columns of a file of rows → fields, and each row's cells → checked field values, before
 //! anything is sent.
 //!
-//! A column maps to a field by its API name, its label, a field alias of the language
-//! (`field …` lines of the lexicon, "Email Address", "Company Name", "Mobile") or a few
-//! spreadsheet headers ([`HEADER_ALIASES`]), each word read through the language's typo rule (one
-//! letter added, dropped, changed or two swapped, same first letter, one candidate). A cell is
-//! checked against its field's type: picklist values (active, by value or label), emails, numbers,
-//! dates, booleans, ids; required fields are checked per row.
+//! A column maps to a field by its API name, or through the shared rule of the language
+//! ([`super::field::find_field`]: label, field alias of the lexicon — "Email Address", "Company
+//! Name", "Mobile" — and close spellings), with a few spreadsheet headers ([`HEADER_ALIASES`]) as
+//! further aliases and each word read through the language's typo rule (one letter added,
+//! dropped, changed or two swapped, same first letter, one candidate). A cell is checked against
+//! its field's type: picklist values through [`super::field::match_picklist`] (active values,
+//! labels, synonyms), emails, numbers, dates, booleans, ids; required fields are checked per row.
 //!
-//! Pure: works on an [`ObjectDescribe`] and the grammar. Imports `lang` (grammar, typo rule) and
-//! `schema`.
+//! Pure: works on an [`ObjectDescribe`] and the grammar. Imports `lang` (grammar, typo rule),
+//! `field` and `schema`.
 
 use serde_json::{Map, Value as Json, json};
 
+use super::ResolveError;
+use super::field::{find_field, match_picklist};
 use super::schema::{FieldDescribe, ObjectDescribe};
-use crate::lang::{Grammar, PersonName};
+use crate::lang::{FieldAlias, FieldRef, Grammar, PersonName, Value};
 
 /// A lead's LastName when no person is named: Salesforce's own Web-to-Lead convention.
 pub const NOT_PROVIDED: &str = "[not provided]";
@@ -60,6 +63,7 @@ pub enum Purpose {
 /// The fields a file's columns map to.
 #[derive(Debug, Clone)]
 pub struct ColumnMap {
+    g: &'static Grammar,
     headers: Vec<String>,
     fields: Vec<Option<FieldDescribe>>,
     object: String,
@@ -79,7 +83,12 @@ fn header_words(g: &Grammar, header: &str, typos: bool) -> Vec<String> {
 impl ColumnMap {
     /// Maps `headers` onto `d`'s fields for `purpose`. A column whose field is already taken by
     /// an earlier column, or that names no field the user may write, is left out.
-    pub fn new(g: &Grammar, d: &ObjectDescribe, headers: &[String], purpose: Purpose) -> ColumnMap {
+    pub fn new(
+        g: &'static Grammar,
+        d: &ObjectDescribe,
+        headers: &[String],
+        purpose: Purpose,
+    ) -> ColumnMap {
         let mut fields: Vec<Option<FieldDescribe>> = Vec::new();
         for h in headers {
             let f = find_column(g, d, h, false)
@@ -92,6 +101,7 @@ impl ColumnMap {
             fields.push(f.cloned());
         }
         ColumnMap {
+            g,
             headers: headers.to_vec(),
             fields,
             object: d.name.clone(),
@@ -135,7 +145,8 @@ impl ColumnMap {
             if text.is_empty() {
                 continue;
             }
-            let v = cell_value(f, text).map_err(|why| format!("{}: {why}", self.headers[k]))?;
+            let v =
+                cell_value(self.g, f, text).map_err(|why| format!("{}: {why}", self.headers[k]))?;
             out.insert(f.name.clone(), v);
         }
         Ok(out)
@@ -164,8 +175,10 @@ impl ColumnMap {
     }
 }
 
-/// The field a header names: API name, label, language alias or spreadsheet alias (with typos
-/// read through the language's rule when `typos`).
+/// The field a header names: its API name, or what [`find_field`] finds for its words (label,
+/// language alias, the label/alias typo rule), with the spreadsheet headers of
+/// [`HEADER_ALIASES`] as further aliases. With `typos`, each word is first read through the
+/// language's typo rule (one letter added, dropped, changed or two swapped).
 fn find_column<'d>(
     g: &Grammar,
     d: &'d ObjectDescribe,
@@ -181,34 +194,29 @@ fn find_column<'d>(
         return None;
     }
     let joined = ws.join(" ");
-    let by_label = d.fields.iter().find(|f| {
-        let lw = super::field::words(&f.label);
-        lw.join(" ") == joined
-            || (lw.len() > 1
-                && lw.last().is_some_and(|l| l == "id")
-                && lw[..lw.len() - 1].join(" ") == joined)
-    });
-    if let Some(f) = by_label {
-        return Some(f);
-    }
-    let object = crate::lang::ObjectKind::from_api_name(&d.name);
-    let alias = g
-        .field_aliases(&joined)
-        .iter()
-        .find(|a| a.object.is_none() || a.object == object)
-        .and_then(|a| d.field(&a.api_name));
-    if alias.is_some() {
-        return alias;
-    }
     let squashed: String = ws.concat();
-    HEADER_ALIASES
-        .iter()
-        .find(|(h, _)| *h == joined || h.replace(' ', "") == squashed)
-        .and_then(|(_, api)| d.field(api))
+    let mut candidates = g.field_aliases(&joined).to_vec();
+    candidates.extend(
+        HEADER_ALIASES
+            .iter()
+            .filter(|(h, _)| *h == joined || h.replace(' ', "") == squashed)
+            .map(|(_, api)| FieldAlias {
+                object: None,
+                api_name: (*api).to_string(),
+            }),
+    );
+    find_field(
+        d,
+        &FieldRef {
+            said: joined,
+            candidates,
+        },
+    )
+    .ok()
 }
 
 /// One cell → the JSON its field takes.
-fn cell_value(f: &FieldDescribe, text: &str) -> Result<Json, String> {
+fn cell_value(g: &Grammar, f: &FieldDescribe, text: &str) -> Result<Json, String> {
     match f.kind.as_str() {
         "email" => {
             if is_email(text) {
@@ -217,7 +225,7 @@ fn cell_value(f: &FieldDescribe, text: &str) -> Result<Json, String> {
                 Err(format!("`{text}` is not an email address"))
             }
         }
-        "picklist" | "multipicklist" => picklist(f, text).map(|v| json!(v)),
+        "picklist" | "multipicklist" => picklist(g, f, text).map(|v| json!(v)),
         "boolean" => match text.to_lowercase().as_str() {
             "true" | "yes" | "y" | "1" | "x" | "checked" => Ok(json!(true)),
             "false" | "no" | "n" | "0" | "unchecked" => Ok(json!(false)),
@@ -252,20 +260,18 @@ fn cell_value(f: &FieldDescribe, text: &str) -> Result<Json, String> {
     }
 }
 
-fn picklist(f: &FieldDescribe, text: &str) -> Result<String, String> {
-    let active: Vec<_> = f.picklist.iter().filter(|p| p.active).collect();
-    active
-        .iter()
-        .find(|p| p.value.eq_ignore_ascii_case(text) || p.label.eq_ignore_ascii_case(text))
-        .map(|p| p.value.clone())
-        .ok_or_else(|| {
-            let values: Vec<&str> = active.iter().map(|p| p.value.as_str()).take(8).collect();
-            format!(
-                "`{text}` is not a {} value ({})",
-                f.label,
-                values.join(", ")
-            )
-        })
+/// A picklist cell: the active value [`match_picklist`] finds (value, label, the grammar's and the
+/// built-in synonyms, close spellings), or why not.
+fn picklist(g: &Grammar, f: &FieldDescribe, text: &str) -> Result<String, String> {
+    let value = Value {
+        said: text.to_string(),
+        entities: Vec::new(),
+        hints: g.value_hints(&text.to_lowercase()).to_vec(),
+    };
+    match_picklist(f, &value).map_err(|e| match e {
+        ResolveError::Invalid(m) => m,
+        other => other.to_string(),
+    })
 }
 
 /// "$1,200.50", "15%", "-3" → the number.

@@ -572,3 +572,180 @@ fn a_file_of_updates_guards_each_record_against_changes_made_since_the_preview()
         "the conflicting record is left whole"
     );
 }
+
+/// Contacts carry no company: a contact row is still checked by its email, and, when it names
+/// the account it is added to, by first name, last name and that account.
+#[test]
+fn a_contact_row_without_a_company_is_checked_by_email_and_by_name_at_its_account() {
+    let vandelay = "001Dm0000000016IAA";
+    let records = vec![
+        json!({"attributes": {"type": "Contact"}, "FirstName": "Kel", "LastName": "Varnsen",
+            "AccountId": vandelay, "OwnerId": DANA_ID}),
+        json!({"attributes": {"type": "Contact"}, "FirstName": "Bob", "LastName": "Sacamano",
+            "Email": "bob.sacamano@nocompany.example", "OwnerId": DANA_ID}),
+    ];
+    admin(async |o| o.collection("POST", records, true).await.unwrap());
+    let h = Home::dana();
+    let file = h.path().join("contacts.csv");
+    std::fs::write(
+        &file,
+        format!(
+            "First Name,Last Name,Email,Account ID\n\
+             kel,VARNSEN,kel.new@vandelay.example,{vandelay}\n\
+             Robert,Sacamano,Bob.Sacamano@NoCompany.example,\n\
+             Kel,Varnsen,kel.other@elsewhere.example,\n\
+             Lloyd,Braun,lloyd@nocompany.example,\n"
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = h.json(&[
+        "run",
+        "--json",
+        "--yes",
+        "--file",
+        file.to_str().unwrap(),
+        "add these as contacts",
+    ]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{out} {err}"
+    );
+    let skipped = out["skipped"].as_array().unwrap();
+    let got: Vec<(u64, &str)> = skipped
+        .iter()
+        .map(|s| (s["line"].as_u64().unwrap(), s["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (2, "same first name, last name and account"),
+            (3, "same email")
+        ],
+        "{out}"
+    );
+    assert_eq!(skipped[0]["matches"]["sobject"], "Contact");
+    // the same name at no account (or another one) is another person
+    assert_eq!(created_ids(&out).len(), 2, "{out}");
+    assert_eq!(
+        count("SELECT Id FROM Contact WHERE LastName = 'Varnsen'"),
+        2
+    );
+}
+
+/// "add Procter and Gamble and Kramerica as leads": which "and" separates names is read from the
+/// org (an account or lead company named with an "and"); when the org knows none, the command
+/// is refused as ambiguous, naming the run and the ways to say it with commas.
+#[test]
+fn a_list_without_commas_is_read_through_the_org_or_refused_never_guessed() {
+    let h = Home::dana();
+    let (code, out, err) = h.json(&[
+        "run",
+        "--json",
+        "--yes",
+        "add Umbrella and Cyberdyne and Tyrell as leads",
+    ]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (1, Some("ambiguous")),
+        "{out} {err}"
+    );
+    let message = out["message"].as_str().unwrap();
+    assert!(
+        message.contains("\"Umbrella and Cyberdyne and Tyrell\""),
+        "{message}"
+    );
+    assert!(
+        message.contains("\"Umbrella and Cyberdyne, Tyrell\""),
+        "{message}"
+    );
+    assert_eq!(
+        count("SELECT Id FROM Lead WHERE Company IN ('Umbrella', 'Cyberdyne', 'Tyrell')"),
+        0
+    );
+
+    admin(async |o| {
+        o.collection(
+            "POST",
+            vec![json!({"attributes": {"type": "Account"}, "Name": "Procter and Gamble"})],
+            true,
+        )
+        .await
+        .unwrap()
+    });
+    let (code, out, err) = h.json(&[
+        "run",
+        "--json",
+        "--yes",
+        "add Procter and Gamble and Kramerica Listco as leads",
+    ]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{out} {err}"
+    );
+    assert_eq!(created_ids(&out).len(), 2, "{out}");
+    assert_eq!(
+        count("SELECT Id FROM Lead WHERE Company = 'Procter and Gamble'"),
+        1
+    );
+    assert_eq!(
+        count("SELECT Id FROM Lead WHERE Company = 'Kramerica Listco'"),
+        1
+    );
+    assert_eq!(count("SELECT Id FROM Lead WHERE Company = 'Gamble'"), 0);
+}
+
+/// A file above the Bulk threshold is streamed: read in chunks of the job size, each chunk
+/// duplicate-checked (a row repeating one of an earlier chunk is still found) and sent in its
+/// own Bulk insert job from the journal; every created record comes back in `--json` and undo
+/// deletes them all.
+#[test]
+fn a_file_is_streamed_in_chunks_and_repeats_across_chunks_are_found() {
+    let h = Home::dana();
+    let mut csv = String::from("Last Name,Company,Email\n");
+    for k in 0..1000 {
+        csv.push_str(&format!("Chunky{k},Chunk Co,chunk{k}@stream.example\n"));
+    }
+    // line 1002 repeats line 2 (row 0), 700 rows and two chunks later
+    csv.push_str("Chunky0,Chunk Co,CHUNK0@stream.example\n");
+    let file = h.path().join("stream.csv");
+    std::fs::write(&file, csv).unwrap();
+    let (code, out, err) = h.json(&[
+        "run",
+        "--json",
+        "--yes",
+        "--bulk-threshold",
+        "100",
+        "--bulk-job-rows",
+        "300",
+        "--file",
+        file.to_str().unwrap(),
+        "add these as leads",
+    ]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{} {err}",
+        out["message"]
+    );
+    assert_eq!(out["count"], 1000);
+    assert_eq!(created_ids(&out).len(), 1000);
+    assert_eq!(out["skipped"][0]["line"], 1002, "{}", out["skipped"]);
+    assert_eq!(out["skipped"][0]["matches_line"], 2);
+    assert_eq!(
+        count("SELECT Id FROM Lead WHERE Email LIKE '%@stream.example'"),
+        1000
+    );
+    let (code, out, err) = h.json(&["undo", "--json"]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{} {err}",
+        out["message"]
+    );
+    assert_eq!(
+        count("SELECT Id FROM Lead WHERE Email LIKE '%@stream.example'"),
+        0
+    );
+}

@@ -1,0 +1,72 @@
+//! Lists said without commas: "add Procter and Gamble and Kramerica as leads", or a dictated
+//! "add vandelay and kramerica and pendant publishing as leads". Each "and" of such a run may
+//! separate two names or be part of one, so the run is read through the org: the names with an
+//! "and" inside that it could be (["procter and gamble", "gamble and kramerica", …]) are looked
+//! up among Account names and Lead companies (two queries, built by the escaping SOQL builder),
+//! and the ones found stay whole. When the org knows none, the command is refused as `ambiguous`,
+//! naming the run and the ways to say it with commas: a list is never split by guessing.
+//!
+//! Owns that look-up. Part of `app`; imports `lang` (the list reading) and the SOQL builder.
+
+use std::collections::HashSet;
+
+use serde_json::Value as Json;
+
+use super::{Agent, Outcome, Status, outcome_of_error};
+use crate::lang::{Grammar, ParsedCommand};
+use crate::resolve::ResolveError;
+use crate::soql::builder::{self as query, in_strs, to_soql};
+
+impl Agent {
+    /// Parses `phrase`; a list's run of "and"s is read through the names the org holds. `Err`:
+    /// the run can't be read (an `ambiguous` outcome naming it), or the org could not be asked.
+    pub(super) async fn parse_reading_ands(
+        &mut self,
+        phrase: &str,
+    ) -> Result<ParsedCommand, Box<Outcome>> {
+        let Ok(g) = Grammar::embedded() else {
+            return Ok(super::parse_phrase(phrase, self.today));
+        };
+        let names = g.and_run_names(phrase);
+        if names.is_empty() {
+            return Ok(g.parse(phrase, self.today));
+        }
+        let known = self
+            .names_in_org(&names)
+            .await
+            .map_err(|e| Box::new(outcome_of_error(ResolveError::Org(e))))?;
+        if let Some((said, readings)) = g.unread_and_run(phrase, &known) {
+            let shown: Vec<String> = readings.iter().map(|r| format!("\"{r}\"")).collect();
+            let mut o = Outcome::new(
+                Status::Ambiguous,
+                format!(
+                    "\"{said}\": which \"and\" separates two names? No account or lead company in the org \
+                     is named with one of them. Say the list with commas, e.g. {}",
+                    shown.join(" or ")
+                ),
+            );
+            o.suggestions = readings;
+            return Err(Box::new(o));
+        }
+        Ok(g.parse_with_names(phrase, self.today, &known))
+    }
+
+    /// Which of `names` (lower-case) an Account is named or a Lead's company is.
+    async fn names_in_org(
+        &mut self,
+        names: &[String],
+    ) -> Result<HashSet<String>, crate::salesforce::org::OrgError> {
+        let mut known = HashSet::new();
+        for (object, field) in [("Account", "Name"), ("Lead", "Company")] {
+            let mut q = query::select(object, &[field.to_string()]);
+            q.where_clause = Some(in_strs(field, names));
+            q.limit = Some(50);
+            for r in self.org.query_all(&to_soql(&q)).await? {
+                if let Some(n) = r.get(field).and_then(Json::as_str) {
+                    known.insert(n.trim().to_lowercase());
+                }
+            }
+        }
+        Ok(known)
+    }
+}
