@@ -70,3 +70,53 @@ impl Agent {
         Ok(known)
     }
 }
+
+/// A typed list of new leads or contacts ("add X, Y and Z at Vandelay Industries as contacts")
+/// is checked against the org and against itself under the file import's duplicate rule
+/// ([`super::dupes`]): the people already there, or said twice, are taken out of `plan` and
+/// returned as skipped, `line` being the item's place in the list. Any other plan is left as it
+/// is. `Err`: the check could not be made (then nothing is sent).
+pub(super) async fn screen_list(
+    org: &crate::salesforce::org::Org,
+    plan: &mut crate::plan::Plan,
+) -> Result<Vec<super::import::Skipped>, Outcome> {
+    use crate::plan::Val;
+    let people = plan.staged.is_none()
+        && plan.steps.len() >= 2
+        && plan.steps.iter().all(|s| {
+            s.op == crate::journal::Op::Create && matches!(s.sobject.as_str(), "Lead" | "Contact")
+        });
+    if !people {
+        return Ok(Vec::new());
+    }
+    let rows = plan.steps.iter().zip(1u64..).map(|(s, line)| {
+        let fields = s.fields.iter().filter_map(|(k, v)| match v {
+            Val::Lit(j) => Some((k.clone(), j.clone())),
+            Val::Ref(_) => None,
+        });
+        super::import::Row {
+            line,
+            fields: fields.collect(),
+        }
+    });
+    let screened = match super::dupes::Screen::new() {
+        Ok(mut screen) => screen.split(org, rows.collect()).await,
+        Err(e) => Err(e),
+    };
+    let (kept, skipped) =
+        screened.map_err(|e| Outcome::from(super::import::ImportError::from(e)))?;
+    let kept: HashSet<u64> = kept.iter().map(|r| r.line).collect();
+    let mut line = 0;
+    plan.steps.retain(|_| {
+        line += 1;
+        kept.contains(&line)
+    });
+    if !skipped.is_empty() {
+        plan.summary = format!(
+            "{} ({} already in the org or said twice, skipped)",
+            plan.summary,
+            skipped.len()
+        );
+    }
+    Ok(skipped)
+}

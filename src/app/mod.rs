@@ -508,6 +508,38 @@ impl Agent {
             }
             Ok(Resolution::Write(plan)) => plan,
         };
+        self.write_outcome(phrase, plan, opts).await
+    }
+
+    /// A write's outcome: a typed list of people screened for duplicates first
+    /// ([`lists::screen_list`]; the ones skipped are in the outcome), then [`Agent::carry_out`].
+    async fn write_outcome(&mut self, phrase: &str, mut plan: Plan, opts: RunOptions) -> Outcome {
+        let skipped = match lists::screen_list(&self.org, &mut plan).await {
+            Ok(s) => s,
+            Err(o) => {
+                self.discard(&plan);
+                return o;
+            }
+        };
+        if skipped.is_empty() {
+            return self.carry_out(phrase, plan, opts).await;
+        }
+        let mut out = if plan.steps.is_empty() {
+            let mut o = Outcome::new(
+                Status::Applied,
+                "nothing to create: every one is already in the org or said twice",
+            );
+            o.count = Some(0);
+            o
+        } else {
+            self.carry_out(phrase, plan, opts).await
+        };
+        out.skipped = Some(skipped);
+        out
+    }
+
+    /// Previews, asks for confirmation of, or executes `plan`, as `opts` say.
+    async fn carry_out(&mut self, phrase: &str, plan: Plan, opts: RunOptions) -> Outcome {
         let route = RouteOptions {
             bulk_threshold: opts.bulk_threshold,
             job_rows: self.job_rows,

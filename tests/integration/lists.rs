@@ -749,3 +749,49 @@ fn a_file_is_streamed_in_chunks_and_repeats_across_chunks_are_found() {
         0
     );
 }
+
+#[test]
+fn a_typed_list_of_people_skips_those_already_there_or_said_twice() {
+    let h = Home::dana();
+    let (code, out, err) = h.json(&[
+        "run",
+        "--json",
+        "add Babu Bhatt, Jackie Chiles and Babu Bhatt at Vandelay Industries as contacts",
+    ]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{out} {err}"
+    );
+    assert_eq!(created_ids(&out).len(), 2, "{out}");
+    let skipped = out["skipped"].as_array().expect("skipped");
+    assert_eq!(skipped.len(), 1, "{out}");
+    assert_eq!(
+        (
+            skipped[0]["line"].as_u64(),
+            skipped[0]["matches_line"].as_u64()
+        ),
+        (Some(3), Some(1))
+    );
+
+    // said again with one new person: only the new one is made, the others name their match
+    let (code, out, err) = h.json(&[
+        "run",
+        "--json",
+        "add Jackie Chiles, Babu Bhatt and Mickey Abbott at Vandelay Industries as contacts",
+    ]);
+    assert_eq!(
+        (code, out["status"].as_str()),
+        (0, Some("applied")),
+        "{out} {err}"
+    );
+    assert_eq!(created_ids(&out).len(), 1, "{out}");
+    let skipped = out["skipped"].as_array().expect("skipped");
+    let matched: Vec<&str> = skipped
+        .iter()
+        .filter_map(|s| s["matches"]["name"].as_str())
+        .collect();
+    assert_eq!(matched, ["Jackie Chiles", "Babu Bhatt"], "{out}");
+    let rows = query("SELECT Id FROM Contact WHERE LastName IN ('Bhatt', 'Chiles', 'Abbott')");
+    assert_eq!(rows.len(), 3, "each person once");
+}
