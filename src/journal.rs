@@ -1300,6 +1300,11 @@ impl Journal {
         let ids = stmt
             .query_map(params![EntryStatus::Planned], |r| r.get::<_, i64>(0))?
             .collect::<Result<Vec<_>, _>>()?;
+        self.entries_by_id(ids)
+    }
+
+    /// The entries with these ids that exist, in the order given.
+    fn entries_by_id(&self, ids: Vec<i64>) -> Result<Vec<Entry>, JournalError> {
         let mut out = Vec::new();
         for id in ids {
             if let Some(e) = self.entry(id)? {

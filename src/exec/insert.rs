@@ -18,8 +18,7 @@ use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 
-use super::staged::{finish_streamed, streamed_counts, streamed_status, unconfirmed};
-use super::{BulkCsv, ExecError, RunOptions, RunReport, RunStatus, Tally};
+use super::{BulkCsv, ExecError, RunOptions, RunReport, Tally};
 use crate::journal::{ChangeState, Journal, RowResult};
 use crate::plan::{Plan, Step, Val};
 use crate::salesforce::org::{Body, Org, OrgError};
@@ -103,26 +102,7 @@ pub(super) async fn send_staged(
         }
     }
     journal.fail_unrecorded(entry, "not sent: an earlier Bulk job failed")?;
-    let (counts, first_error) = streamed_counts(journal, entry)?;
-    let status = streamed_status(stop.as_ref(), counts);
-    let message = match status {
-        RunStatus::Applied => format!(
-            "{} change{} made",
-            counts.applied,
-            if counts.applied == 1 { "" } else { "s" }
-        ),
-        RunStatus::Partial if counts.refused() == 0 => {
-            format!("{} of {total} changes made", counts.applied)
-        }
-        RunStatus::Partial => format!(
-            "{} of {total} changes made; {} failed, e.g. {}",
-            counts.applied,
-            counts.refused(),
-            first_error.as_deref().unwrap_or("unknown error")
-        ),
-        _ => first_error.unwrap_or_else(|| "nothing was written".into()),
-    } + &unconfirmed(counts);
-    finish_streamed(journal, entry, status, message, counts)
+    super::staged::report_streamed(journal, entry, stop.as_ref(), total, "")
 }
 
 /// A job's journal rows by the cells they send.

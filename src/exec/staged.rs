@@ -84,8 +84,26 @@ async fn send_and_report(
     opts: &RunOptions<'_>,
 ) -> Result<RunReport, ExecError> {
     let stop = send_in_jobs(org, journal, entry, sobject, columns, total, opts).await?;
+    report_streamed(
+        journal,
+        entry,
+        stop.as_ref(),
+        total,
+        " (run `sayso retry` to retry them)",
+    )
+}
+
+/// The report of a streamed entry whose jobs are done (`stop`: what ended them early): its
+/// counts, status and message read from the journal; `hint` follows the first failure.
+pub(super) fn report_streamed(
+    journal: &mut Journal,
+    entry: i64,
+    stop: Option<&OrgError>,
+    total: usize,
+    hint: &str,
+) -> Result<RunReport, ExecError> {
     let (counts, first_error) = streamed_counts(journal, entry)?;
-    let status = streamed_status(stop.as_ref(), counts);
+    let status = streamed_status(stop, counts);
     let message = match status {
         RunStatus::Applied => format!(
             "{} change{} made",
@@ -96,7 +114,7 @@ async fn send_and_report(
             format!("{} of {total} changes made", counts.applied)
         }
         RunStatus::Partial => format!(
-            "{} of {total} changes made; {} failed, e.g. {} (run `sayso retry` to retry them)",
+            "{} of {total} changes made; {} failed, e.g. {}{hint}",
             counts.applied,
             counts.refused(),
             first_error.as_deref().unwrap_or("unknown error")

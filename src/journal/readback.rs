@@ -175,13 +175,7 @@ impl Journal {
                 |r| r.get::<_, i64>(0),
             )?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut out = Vec::new();
-        for id in ids {
-            if let Some(e) = self.entry(id)? {
-                out.push(e);
-            }
-        }
-        Ok(out)
+        self.entries_by_id(ids)
     }
 
     /// The records (15-character ids) that creates of entries begun at `since` (RFC 3339, UTC)
