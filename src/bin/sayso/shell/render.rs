@@ -377,6 +377,17 @@ pub(crate) fn outcome_named(out: &Outcome, names: &Names, style: &Style) -> Stri
             style.red("  … and more failures (:history lists them; `sayso retry` re-sends them)"),
         );
     }
+    // A typed list's people already in the org or said twice (a file run shows its own).
+    if out.mapping.is_none() {
+        for s in out.skipped.iter().flatten().take(SHOWN) {
+            let what = match (&s.matches, s.matches_line) {
+                (Some(c), _) => format!(" — {} {}", c.sobject, c.name),
+                (None, Some(l)) => format!(" — item {l}"),
+                _ => String::new(),
+            };
+            lines.push(style.yellow(&format!("  skipped item {}: {}{what}", s.line, s.reason)));
+        }
+    }
     for s in &out.suggestions {
         lines.push(format!("  try: {s}"));
     }
@@ -448,6 +459,37 @@ mod tests {
             text.contains("ContentDocumentId = (new) Budget approved"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_typed_lists_skipped_people_are_shown_with_their_match() {
+        let mut o = Outcome::new(Status::Applied, "1 change made");
+        o.skipped = Some(vec![
+            sayso::app::import::Skipped {
+                line: 1,
+                reason: "same first name, last name and account".into(),
+                matches: Some(sayso::resolve::Candidate {
+                    sobject: "Contact".into(),
+                    id: "003Dm0000000001IAA".into(),
+                    name: "Babu Bhatt".into(),
+                }),
+                matches_line: None,
+            },
+            sayso::app::import::Skipped {
+                line: 3,
+                reason: "same first name, last name and account as item 1".into(),
+                matches: None,
+                matches_line: Some(1),
+            },
+        ]);
+        let text = outcome_named(&o, &Names::new(), &PLAIN);
+        assert!(
+            text.contains(
+                "skipped item 1: same first name, last name and account — Contact Babu Bhatt"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("skipped item 3:"), "{text}");
     }
 
     #[test]
