@@ -46,11 +46,7 @@ impl Org {
         let body = json!({"object": object, "operation": operation, "contentType": "CSV",
                           "lineEnding": "LF", "columnDelimiter": "COMMA"});
         let job = self.post("/jobs/ingest", body).await?;
-        Ok(job
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string())
+        Ok(super::org::id_of(&job))
     }
 
     /// Uploads a job's CSV (`PUT …/batches`).

@@ -157,6 +157,15 @@ pub struct Org {
     calls: AtomicU32,
 }
 
+/// The `id` of a create's or a job's answer (empty when it has none).
+pub(super) fn id_of(answer: &Value) -> String {
+    answer
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
 impl Org {
     /// Wraps a transport; `version` like `v63.0`.
     pub fn new(transport: Box<dyn Transport>, version: &str) -> Org {
@@ -355,11 +364,7 @@ impl Org {
     /// The org's error.
     pub async fn create(&self, object: &str, fields: Value) -> Result<String, OrgError> {
         let answer = self.post(&format!("/sobjects/{object}"), fields).await?;
-        Ok(answer
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string())
+        Ok(id_of(&answer))
     }
 
     /// Deletes one row; a row already gone counts as deleted.

@@ -198,6 +198,30 @@ impl<'a> Parser<'a> {
         t.kind == TokenKind::Ident && self.text(t).eq_ignore_ascii_case(kw)
     }
 
+    /// The value of the first of `words` that comes next (eaten), if any.
+    fn eat_one_of<T: Copy>(&mut self, words: &[(&str, T)]) -> Option<T> {
+        words.iter().find(|(kw, _)| self.is_kw(kw)).map(|&(_, v)| {
+            self.pos += 1;
+            v
+        })
+    }
+
+    /// The value of the keyword that must come next, one of `words`.
+    fn one_of<T: Copy>(&mut self, words: &[(&str, T)]) -> Result<T> {
+        match self.eat_one_of(words) {
+            Some(v) => Ok(v),
+            None => {
+                let names: Vec<&str> = words.iter().map(|(kw, _)| *kw).collect();
+                let expected = match names.split_last() {
+                    Some((last, [])) => (*last).to_string(),
+                    Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                    None => String::new(),
+                };
+                Err(self.error(&expected))
+            }
+        }
+    }
+
     fn eat_kw(&mut self, kw: &str) -> bool {
         if self.is_kw(kw) {
             self.pos += 1;
@@ -320,24 +344,17 @@ impl<'a> Parser<'a> {
             q.offset = Some(self.unsigned("a non-negative integer")?);
         }
         if self.eat_kw("FOR") {
-            q.for_clause = Some(if self.eat_kw("VIEW") {
-                For::View
-            } else if self.eat_kw("REFERENCE") {
-                For::Reference
-            } else if self.eat_kw("UPDATE") {
-                For::Update
-            } else {
-                return Err(self.error("VIEW, REFERENCE or UPDATE"));
-            });
+            q.for_clause = Some(self.one_of(&[
+                ("VIEW", For::View),
+                ("REFERENCE", For::Reference),
+                ("UPDATE", For::Update),
+            ])?);
         }
         if self.eat_kw("UPDATE") {
-            q.update = Some(if self.eat_kw("TRACKING") {
-                Update::Tracking
-            } else if self.eat_kw("VIEWSTAT") {
-                Update::Viewstat
-            } else {
-                return Err(self.error("TRACKING or VIEWSTAT"));
-            });
+            q.update = Some(self.one_of(&[
+                ("TRACKING", Update::Tracking),
+                ("VIEWSTAT", Update::Viewstat),
+            ])?);
         }
         Ok(q)
     }
@@ -386,15 +403,11 @@ impl<'a> Parser<'a> {
             if self.text(&t).eq_ignore_ascii_case("FIELDS") {
                 self.bump();
                 self.bump();
-                let kind = if self.eat_kw("ALL") {
-                    FieldsKind::All
-                } else if self.eat_kw("STANDARD") {
-                    FieldsKind::Standard
-                } else if self.eat_kw("CUSTOM") {
-                    FieldsKind::Custom
-                } else {
-                    return Err(self.error("ALL, STANDARD or CUSTOM"));
-                };
+                let kind = self.one_of(&[
+                    ("ALL", FieldsKind::All),
+                    ("STANDARD", FieldsKind::Standard),
+                    ("CUSTOM", FieldsKind::Custom),
+                ])?;
                 self.expect_kind(TokenKind::RParen, "`)`")?;
                 return Ok(SelectItem::Fields(kind));
             }
@@ -754,17 +767,12 @@ impl<'a> Parser<'a> {
 
     fn category_filter(&mut self) -> Result<DataCategoryFilter> {
         let group = self.name("a data category group")?;
-        let selector = if self.eat_kw("AT") {
-            CategorySelector::At
-        } else if self.eat_kw("ABOVE") {
-            CategorySelector::Above
-        } else if self.eat_kw("BELOW") {
-            CategorySelector::Below
-        } else if self.eat_kw("ABOVE_OR_BELOW") {
-            CategorySelector::AboveOrBelow
-        } else {
-            return Err(self.error("AT, ABOVE, BELOW or ABOVE_OR_BELOW"));
-        };
+        let selector = self.one_of(&[
+            ("AT", CategorySelector::At),
+            ("ABOVE", CategorySelector::Above),
+            ("BELOW", CategorySelector::Below),
+            ("ABOVE_OR_BELOW", CategorySelector::AboveOrBelow),
+        ])?;
         let categories = if self.eat_kind(TokenKind::LParen) {
             let mut c = vec![self.name("a category")?];
             while self.eat_kind(TokenKind::Comma) {
@@ -810,21 +818,9 @@ impl<'a> Parser<'a> {
         let mut items = Vec::new();
         loop {
             let target = self.operand()?;
-            let direction = if self.eat_kw("ASC") {
-                Some(Direction::Asc)
-            } else if self.eat_kw("DESC") {
-                Some(Direction::Desc)
-            } else {
-                None
-            };
+            let direction = self.eat_one_of(&[("ASC", Direction::Asc), ("DESC", Direction::Desc)]);
             let nulls = if self.eat_kw("NULLS") {
-                if self.eat_kw("FIRST") {
-                    Some(Nulls::First)
-                } else if self.eat_kw("LAST") {
-                    Some(Nulls::Last)
-                } else {
-                    return Err(self.error("FIRST or LAST"));
-                }
+                Some(self.one_of(&[("FIRST", Nulls::First), ("LAST", Nulls::Last)])?)
             } else {
                 None
             };

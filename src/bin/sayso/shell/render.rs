@@ -573,31 +573,39 @@ mod tests {
         assert!(text.contains("… and 999980 more"), "{text}");
     }
 
+    /// A dry run showing `records`, one per change.
+    fn previewed(records: Vec<serde_json::Value>) -> Outcome {
+        let n = records.len();
+        let mut o = Outcome::with(
+            Status::DryRun,
+            format!("would make {n} changes"),
+            What::Preview(Preview {
+                records,
+                ..Preview::default()
+            }),
+        );
+        o.count = Some(n as u64);
+        o
+    }
+
     #[test]
     fn preview_shows_old_and_new_and_samples_bulk() {
-        let mut o = Outcome::new(Status::DryRun, "would make 1 change");
-        o.what = What::Preview(Preview {
-            records: vec![
-                json!({"op": "update", "sobject": "Opportunity", "Name": "Initech Renewal",
+        let o = previewed(vec![
+            json!({"op": "update", "sobject": "Opportunity", "Name": "Initech Renewal",
             "fields": {"Amount": {"old": 85000.0, "new": 92000.0}}}),
-            ],
-            ..Preview::default()
-        });
-        o.count = Some(1);
+        ]);
         assert_eq!(
             preview(&o, &Names::new(), &PLAIN),
             "  update Opportunity \"Initech Renewal\": Amount: 85,000 → 92,000"
         );
-        o.what = What::Preview(Preview {
-            records: (0..8)
+        let o = previewed(
+            (0..8)
                 .map(|i| {
                     json!({"op": "update", "sobject": "Task", "Name": format!("T{i}"),
                 "fields": {"Status": {"old": "Not Started", "new": "Completed"}}})
                 })
                 .collect(),
-            ..Preview::default()
-        });
-        o.count = Some(8);
+        );
         let p = preview(&o, &Names::new(), &PLAIN);
         assert!(p.starts_with("8 changes; a sample:"), "{p}");
         assert!(p.contains("T4") && !p.contains("T5"), "{p}");
@@ -606,17 +614,12 @@ mod tests {
 
     #[test]
     fn preview_names_ids_and_references() {
-        let mut o = Outcome::new(Status::DryRun, "would make 2 changes");
-        o.what = What::Preview(Preview {
-            records: vec![
-                json!({"op": "create", "sobject": "Contact", "Name": "Jane Doe",
-                "fields": {"LastName": {"old": null, "new": "Doe"}, "OwnerId": {"old": null, "new": "005x"}}}),
-                json!({"op": "create", "sobject": "Task", "Name": "Call with Jane Doe",
-                "fields": {"WhoId": {"old": null, "new": "@{s0.id}"}, "WhatId": {"old": null, "new": "006Dm0000000002IAA"}}}),
-            ],
-            ..Preview::default()
-        });
-        o.count = Some(2);
+        let o = previewed(vec![
+            json!({"op": "create", "sobject": "Contact", "Name": "Jane Doe",
+            "fields": {"LastName": {"old": null, "new": "Doe"}, "OwnerId": {"old": null, "new": "005x"}}}),
+            json!({"op": "create", "sobject": "Task", "Name": "Call with Jane Doe",
+            "fields": {"WhoId": {"old": null, "new": "@{s0.id}"}, "WhatId": {"old": null, "new": "006Dm0000000002IAA"}}}),
+        ]);
         let names = Names::from([("006Dm0000000002IAA".to_string(), "Acme Renewal".to_string())]);
         let p = preview(&o, &names, &PLAIN);
         assert!(
