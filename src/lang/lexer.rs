@@ -49,6 +49,20 @@ impl Token {
     }
 }
 
+/// The words patterns match against: each token's lowercase word, a quoted span as `"\u{0}"`
+/// (which no pattern word equals, so quoted text is only ever a value).
+pub(crate) fn match_words(toks: &[Token]) -> Vec<&str> {
+    toks.iter()
+        .map(|t| {
+            if t.kind == TokKind::Quoted {
+                "\u{0}"
+            } else {
+                t.word.as_str()
+            }
+        })
+        .collect()
+}
+
 fn is_open_quote(c: char) -> bool {
     matches!(c, '\'' | '"' | '\u{201C}' | '\u{2018}' | '`')
 }

@@ -8,7 +8,7 @@
 
 use super::entity;
 use super::grammar::Grammar;
-use super::lexer::{TokKind, Token};
+use super::lexer::{TokKind, Token, match_words};
 
 /// Run every normalisation step, in order.
 pub(crate) fn normalize(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
@@ -23,19 +23,6 @@ pub(crate) fn normalize(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
     strip_lead(g, tokens)
 }
 
-fn words(tokens: &[Token]) -> Vec<&str> {
-    tokens
-        .iter()
-        .map(|t| {
-            if t.kind == TokKind::Quoted {
-                "\u{0}"
-            } else {
-                t.word.as_str()
-            }
-        })
-        .collect()
-}
-
 /// Shorthand as typed ("amt", "nxt", "tmrw", "hi pri", "w/", "->") read as the words it stands for
 /// (the grammar's `shorthand` lines). Free text keeps what was typed: the first word's `raw` is the
 /// shorthand, the others' `raw` is empty.
@@ -43,7 +30,7 @@ pub(crate) fn expand_shorthand(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
     let mut out = Vec::with_capacity(tokens.len());
     let mut i = 0;
     while i < tokens.len() {
-        let ws = words(&tokens[i..(i + g.max_shorthand_words).min(tokens.len())]);
+        let ws = match_words(&tokens[i..(i + g.max_shorthand_words).min(tokens.len())]);
         if tokens[i].kind == TokKind::Word
             && let Some((n, expansion)) = g.shorthand_prefix(&ws)
         {
@@ -124,7 +111,7 @@ pub(crate) fn spoken_ordinals(tokens: Vec<Token>) -> Vec<Token> {
 /// stays in the `raw` of the word before it, with the commas dropped with it ("she, like, wants" is
 /// matched as "she wants" and kept as said).
 pub(crate) fn drop_fillers(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
-    let ws = words(&tokens);
+    let ws = match_words(&tokens);
     let mut keep = vec![true; tokens.len()];
     let mut noise = vec![false; tokens.len()];
     let mut i = 0;
@@ -197,7 +184,7 @@ fn carry_raw(prev: &mut Token, dropped: &Token) {
 
 /// "john dot smith at hooli dot example dot com" → "john.smith@hooli.example.com".
 pub(crate) fn spoken_emails(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
-    let ws = words(&tokens);
+    let ws = match_words(&tokens);
     let Some(at) = ws.iter().position(|w| *w == "at") else {
         return tokens;
     };
@@ -333,7 +320,7 @@ pub(crate) fn format_number(v: f64) -> String {
 pub(crate) fn repairs(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
     let mut tokens = tokens;
     for _ in 0..16 {
-        let ws = words(&tokens);
+        let ws = match_words(&tokens);
         let Some((at, len)) =
             (0..ws.len()).find_map(|i| g.class_prefix("repair", &ws[i..]).map(|n| (i, n)))
         else {
@@ -441,7 +428,7 @@ pub(crate) fn strip_lead(g: &Grammar, mut tokens: Vec<Token>) -> Vec<Token> {
         while tokens.first().is_some_and(Token::is_punct) {
             tokens.remove(0);
         }
-        let ws = words(&tokens);
+        let ws = match_words(&tokens);
         match g.class_prefix("lead_filler", &ws) {
             Some(n) if n < ws.len() => {
                 drop(ws);
@@ -471,7 +458,7 @@ pub(crate) fn strip_lead(g: &Grammar, mut tokens: Vec<Token>) -> Vec<Token> {
                 continue;
             }
             // "… right now", "… at the moment", "… again"
-            let ws = words(&tokens);
+            let ws = match_words(&tokens);
             if let Some(k) = (1..=MAX_TRAILING.min(n - 1))
                 .rev()
                 .find(|&k| g.in_class("trailing_filler", &ws[n - k..]))

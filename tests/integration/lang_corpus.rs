@@ -4,8 +4,8 @@
 
 use chrono::NaiveDate;
 use sayso::lang::{
-    ChangeOp, Entity, FieldChange, Intent, ParsedCommand, Priority, RecordFilter, RecordRef,
-    Target, Value, parse,
+    ChangeOp, CreateRecord, Entity, FieldChange, Intent, ParsedCommand, Priority, RecordFilter,
+    RecordRef, Target, Value, parse,
 };
 
 fn today() -> NaiveDate {
@@ -143,108 +143,79 @@ fn opt<T>(o: &Option<T>, f: impl Fn(&T) -> String) -> String {
 
 fn intent_sig(i: &Intent) -> String {
     match i {
-        Intent::UpdateFields { target, changes } => format!(
+        Intent::UpdateFields(u) => format!(
             "update({}; {})",
-            tgt(target),
-            changes.iter().map(chg).collect::<Vec<_>>().join(", ")
+            tgt(&u.target),
+            u.changes.iter().map(chg).collect::<Vec<_>>().join(", ")
         ),
-        Intent::AddNote { target, text } => {
-            format!("note({}; \"{}\")", tgt(target), text.to_lowercase())
+        Intent::AddNote(n) => {
+            format!("note({}; \"{}\")", tgt(&n.target), n.text.to_lowercase())
         }
-        Intent::LogCall {
-            who,
-            what,
-            subject,
-            description,
-            duration_seconds,
-            date,
-        } => format!(
+        Intent::LogCall(c) => format!(
             "call(who={}; what={}; subj={}; desc={}; dur={}; date={})",
-            opt(who, rec),
-            opt(what, rec),
-            opt(subject, |s| s.to_lowercase()),
-            opt(description, |s| format!("\"{}\"", s.to_lowercase())),
-            opt(duration_seconds, |d| d.to_string()),
-            opt(date, |d| d.to_string())
+            opt(&c.who, rec),
+            opt(&c.what, rec),
+            opt(&c.subject, |s| s.to_lowercase()),
+            opt(&c.description, |s| format!("\"{}\"", s.to_lowercase())),
+            opt(&c.duration_seconds, |d| d.to_string()),
+            opt(&c.date, |d| d.to_string())
         ),
-        Intent::CreateTask {
-            subject,
-            due,
-            who,
-            what,
-            priority,
-        } => format!(
+        Intent::CreateTask(t) => format!(
             "task(\"{}\"; due={}; who={}; what={}; prio={})",
-            subject.to_lowercase(),
-            opt(due, |d| d.to_string()),
-            opt(who, rec),
-            opt(what, rec),
-            opt(priority, |p: &Priority| format!("{p:?}"))
+            t.subject.to_lowercase(),
+            opt(&t.due, |d| d.to_string()),
+            opt(&t.who, rec),
+            opt(&t.what, rec),
+            opt(&t.priority, |p: &Priority| format!("{p:?}"))
         ),
-        Intent::CompleteTask { target } => format!("complete({})", tgt(target)),
-        Intent::CreateRecord {
-            object,
-            person,
-            name,
-            account,
-            company,
-            fields,
-        } => format!(
-            "create({}; person={}; name={}; account={}; company={}; {})",
-            object.api_name(),
-            opt(person, |p| format!(
-                "{}|{}",
-                p.first.as_deref().unwrap_or("").to_lowercase(),
-                p.last.to_lowercase()
-            )),
-            opt(name, |n| n.to_lowercase()),
-            opt(account, rec),
-            opt(company, |c| c.to_lowercase()),
-            fields.iter().map(chg).collect::<Vec<_>>().join(", ")
-        ),
-        Intent::AddContactRole {
-            contact,
-            opportunity,
-            role,
-        } => format!(
+        Intent::CompleteTask(t) => format!("complete({})", tgt(&t.target)),
+        Intent::CreateRecord(c) => create_sig(c),
+        Intent::AddContactRole(r) => format!(
             "role({}; {}; {})",
-            rec(contact),
-            rec(opportunity),
-            opt(role, val)
+            rec(&r.contact),
+            rec(&r.opportunity),
+            opt(&r.role, val)
         ),
-        Intent::Reassign { target, owner } => {
-            format!("reassign({}; {})", tgt(target), owner.to_lowercase())
+        Intent::Reassign(r) => {
+            format!("reassign({}; {})", tgt(&r.target), r.owner.to_lowercase())
         }
-        Intent::Question { kind, target, .. } => format!("ask({kind:?}; {})", tgt(target)),
-        Intent::Undo { steps } => format!("undo({steps})"),
-        Intent::Help { topic } => format!("help({})", opt(topic, Clone::clone)),
-        Intent::ScheduleMeeting {
-            subject,
-            date,
-            time,
-            minutes,
-            who,
-            what,
-        } => format!(
-            "meeting({}; {date}; {}; {minutes}m; who={}; what={})",
-            opt(subject, Clone::clone),
-            opt(time, |t| t.format("%H:%M").to_string()),
-            opt(who, rec),
-            opt(what, rec)
+        Intent::Question(q) => format!("ask({:?}; {})", q.kind, tgt(&q.target)),
+        Intent::Undo(u) => format!("undo({})", u.steps),
+        Intent::Help(h) => format!("help({})", opt(&h.topic, Clone::clone)),
+        Intent::ScheduleMeeting(m) => format!(
+            "meeting({}; {}; {}; {}m; who={}; what={})",
+            opt(&m.subject, Clone::clone),
+            m.date,
+            opt(&m.time, |t| t.format("%H:%M").to_string()),
+            m.minutes,
+            opt(&m.who, rec),
+            opt(&m.what, rec)
         ),
-        Intent::CreateCase {
-            account,
-            contact,
-            subject,
-            priority,
-        } => format!(
-            "case({subject}; {}; {}; {})",
-            opt(account, rec),
-            opt(contact, rec),
-            opt(priority, |p| format!("{p:?}"))
+        Intent::CreateCase(c) => format!(
+            "case({}; {}; {}; {})",
+            c.subject,
+            opt(&c.account, rec),
+            opt(&c.contact, rec),
+            opt(&c.priority, |p| format!("{p:?}"))
         ),
-        Intent::NotUnderstood { .. } => "??".to_string(),
+        Intent::NotUnderstood(_) => "??".to_string(),
     }
+}
+
+fn create_sig(c: &CreateRecord) -> String {
+    format!(
+        "create({}; person={}; name={}; account={}; company={}; {})",
+        c.object.api_name(),
+        opt(&c.person, |p| format!(
+            "{}|{}",
+            p.first.as_deref().unwrap_or("").to_lowercase(),
+            p.last.to_lowercase()
+        )),
+        opt(&c.name, |n| n.to_lowercase()),
+        opt(&c.account, rec),
+        opt(&c.company, |c| c.to_lowercase()),
+        c.fields.iter().map(chg).collect::<Vec<_>>().join(", ")
+    )
 }
 
 fn sig(text: &str) -> String {
@@ -917,8 +888,8 @@ fn unknown_phrases_are_not_understood_with_suggestions() {
     ] {
         let parsed = p(text);
         assert!(parsed.is_not_understood(), "{text}: {}", sig(text));
-        if let Intent::NotUnderstood { suggestions } = &parsed.clauses[0].intent {
-            assert_eq!(suggestions.len(), 3, "{text}");
+        if let Intent::NotUnderstood(n) = &parsed.clauses[0].intent {
+            assert_eq!(n.suggestions.len(), 3, "{text}");
         }
     }
 }

@@ -256,19 +256,10 @@ fn ask(text: &str) -> String {
     let [c] = cmd.clauses.as_slice() else {
         return format!("{} clauses", cmd.clauses.len());
     };
-    let Intent::Question {
-        kind,
-        target,
-        fields,
-        role,
-        group,
-        rank,
-        ..
-    } = &c.intent
-    else {
+    let Intent::Question(q) = &c.intent else {
         return c.intent.name().to_string();
     };
-    let t = match target {
+    let t = match &q.target {
         Target::Filter(f) => format!(
             "{:?} mine={} open={:?} won={:?} owner={:?} between={:?} closing={:?} text={:?}",
             f.object,
@@ -282,14 +273,15 @@ fn ask(text: &str) -> String {
         ),
         Target::Record(r) => format!("record {:?}", r.text),
     };
-    let fields: Vec<&str> = fields.iter().map(|f| f.said.as_str()).collect();
+    let fields: Vec<&str> = q.fields.iter().map(|f| f.said.as_str()).collect();
     format!(
-        "{kind:?} {t} fields={fields:?} role={:?} group={:?} rank={:?}",
-        role.as_ref().map(|r| r.said.as_str()),
-        group
+        "{:?} {t} fields={fields:?} role={:?} group={:?} rank={:?}",
+        q.kind,
+        q.role.as_ref().map(|r| r.said.as_str()),
+        q.group
             .as_ref()
             .map(|g| (g.field.as_ref().map(|f| f.said.clone()), g.month)),
-        rank.map(|r| (r.by, r.limit))
+        q.rank.map(|r| (r.by, r.limit))
     )
 }
 
