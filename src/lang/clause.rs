@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use super::build::{Builder, IMPLIED, Slots};
 use super::grammar::Grammar;
 use super::intent::*;
-use super::lexer::{TokKind, Token, match_words, tokenize};
+use super::lexer::{TokKind, Token, match_words, raw_text, tokenize, word_text};
 use super::matcher::{Capture, best_match};
 use super::normalize::{normalize, strip_lead};
 use super::pattern::SlotName;
@@ -89,13 +89,6 @@ fn asks(g: &Grammar, toks: &[Token]) -> bool {
 }
 
 /// The words as said, for a clause that is not understood.
-fn raw_text(toks: &[Token]) -> String {
-    toks.iter()
-        .map(|t| t.raw.as_str())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn not_understood(g: &Grammar, text: &str) -> Clause {
     Clause {
         text: text
@@ -582,11 +575,7 @@ fn build_clause(
         None
     };
     let clause = Clause {
-        text: toks
-            .iter()
-            .map(|t| t.word.as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
+        text: word_text(&toks),
         intent,
     };
     Some((clause, free))
@@ -895,22 +884,10 @@ mod tests {
         let mut out = Vec::new();
         let mut start = 0;
         for (cut, next) in split_points(g(), &toks) {
-            out.push(
-                toks[start..cut]
-                    .iter()
-                    .map(|t| t.word.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
+            out.push(word_text(&toks[start..cut]));
             start = next;
         }
-        out.push(
-            toks[start..]
-                .iter()
-                .map(|t| t.word.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
+        out.push(word_text(&toks[start..]));
         out
     }
 

@@ -63,6 +63,22 @@ pub(crate) fn match_words(toks: &[Token]) -> Vec<&str> {
         .collect()
 }
 
+/// The words of some tokens as matched (lowercase), joined by spaces.
+pub(crate) fn word_text(toks: &[Token]) -> String {
+    toks.iter()
+        .map(|t| t.word.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What some tokens said, as typed (the `raw` of each, joined by spaces).
+pub(crate) fn raw_text(toks: &[Token]) -> String {
+    toks.iter()
+        .map(|t| t.raw.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn is_open_quote(c: char) -> bool {
     matches!(c, '\'' | '"' | '\u{201C}' | '\u{2018}' | '`')
 }

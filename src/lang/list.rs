@@ -18,7 +18,7 @@ use chrono::NaiveDate;
 use super::build::{Builder, person_name, text_of};
 use super::grammar::Grammar;
 use super::intent::{Clause, CreateRecord, Intent, NotUnderstood, ObjectKind, RecordRef};
-use super::lexer::{TokKind, Token, match_words, tokenize};
+use super::lexer::{TokKind, Token, match_words, raw_text, tokenize, word_text};
 use super::normalize::normalize;
 
 /// An item longer than this (in words) is not a name: the phrase is not a list.
@@ -90,7 +90,7 @@ pub(crate) fn list_clauses(
             }
             None => {
                 return Some(vec![Clause {
-                    text: lower(toks),
+                    text: word_text(toks),
                     intent: Intent::NotUnderstood(NotUnderstood {
                         suggestions: readings(&phrase.items[run.0..run.0 + run.1]),
                     }),
@@ -132,7 +132,7 @@ pub(crate) fn list_clauses(
             text: format!(
                 "create {} {}",
                 phrase.object.api_name().to_lowercase(),
-                lower(name)
+                word_text(name)
             ),
             intent,
         });
@@ -175,13 +175,6 @@ fn item_intent(
         _ => return None,
     }
     Some(Intent::CreateRecord(rec))
-}
-
-fn lower(toks: &[Token]) -> String {
-    toks.iter()
-        .map(|t| t.word.as_str())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// "Jerry Seinfeld at Vandelay Industries" → (name, organisation).
@@ -384,17 +377,10 @@ fn and_names(atoms: &[Vec<Token>]) -> Vec<String> {
     out
 }
 
-fn raw_text(toks: &[Token]) -> String {
-    toks.iter()
-        .map(|t| t.raw.as_str())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn joined(atoms: &[Vec<Token>]) -> String {
     atoms
         .iter()
-        .map(|a| lower(a))
+        .map(|a| word_text(a))
         .collect::<Vec<_>>()
         .join(" and ")
 }

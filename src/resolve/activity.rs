@@ -3,27 +3,41 @@
 //! of `resolve`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
 use serde_json::{Value as Json, json};
 
 use super::schema::ObjectDescribe;
 use super::{Named, ResolveError, Resolver, WHAT, WHO, create_step};
-use crate::lang::RecordRef;
+use crate::lang::{Priority, RecordRef};
 use crate::plan::{Step, Val};
 use crate::soql::builder::{self as query, eq_text, to_soql};
 
+/// A Task or an Event about to be created, from [`Resolver::new_activity`].
+pub(super) struct NewActivity {
+    /// The object's describe, for the other fields.
+    pub(super) d: Arc<ObjectDescribe>,
+    /// Its fields so far: WhoId, WhatId, OwnerId.
+    pub(super) fields: BTreeMap<String, Val>,
+    /// The person it is about, for a default subject.
+    pub(super) who: Option<Named>,
+}
+
 impl Resolver<'_> {
-    /// The person (WhoId) and the record (WhatId) an activity is about, resolved, with its owner
-    /// (me, when the field is writable), put in `fields`. Returns the person, for a default subject.
-    pub(super) async fn activity_links(
+    /// A new activity of `object` (Task or Event), which the user must be able to create ("you
+    /// can't {action}"): the person (WhoId) and the record (WhatId) it is about, resolved, and its
+    /// owner (me, when the field is writable) as its first fields.
+    pub(super) async fn new_activity(
         &mut self,
-        d: &ObjectDescribe,
+        object: &str,
+        action: &str,
         who: Option<&RecordRef>,
         what: Option<&RecordRef>,
         named: &[Option<Named>],
-        fields: &mut BTreeMap<String, Val>,
-    ) -> Result<Option<Named>, ResolveError> {
+    ) -> Result<NewActivity, ResolveError> {
+        let d = self.describe_creatable(object, action).await?;
+        let mut fields = BTreeMap::new();
         let who = match who {
             Some(r) => Some(self.reference(r, named, &WHO, &[]).await?),
             None => None,
@@ -42,24 +56,48 @@ impl Resolver<'_> {
         if let Some(n) = &who {
             fields.insert("WhoId".into(), n.val());
         }
-        Ok(who)
+        Ok(NewActivity { d, fields, who })
     }
 
-    /// Adds the create step of a new record and names it for later clauses.
+    /// Sets the Priority picklist when a priority was said; `normal` is the object's word for the
+    /// middle one ("normal" on tasks, "medium" on cases).
+    pub(super) fn put_priority(
+        &self,
+        d: &ObjectDescribe,
+        priority: Option<Priority>,
+        normal: &str,
+        fields: &mut BTreeMap<String, Val>,
+    ) {
+        let Some(p) = priority else {
+            return;
+        };
+        let said = match p {
+            Priority::High => "high",
+            Priority::Normal => normal,
+            Priority::Low => "low",
+        };
+        let value = self.picklist_value(d, "Priority", said);
+        fields.insert("Priority".into(), Val::Lit(json!(value)));
+    }
+
+    /// Checks that the user may set every field of a new record, then adds its create step and
+    /// names it for later clauses.
     pub(super) fn push_create(
         &self,
+        d: &ObjectDescribe,
         steps: &mut Vec<Step>,
         sobject: &str,
         name: String,
         fields: BTreeMap<String, Val>,
-    ) -> Named {
+    ) -> Result<Named, ResolveError> {
+        self.check_fields(d, &fields, true)?;
         let reference = Self::next_ref(steps);
         steps.push(create_step(sobject, &name, reference.clone(), fields));
-        Named::Created {
+        Ok(Named::Created {
             reference,
             sobject: sobject.into(),
             name,
-        }
+        })
     }
 
     /// A day and time in the user's time zone (User.TimeZoneSidKey; UTC when it cannot be read).

@@ -663,23 +663,19 @@ mod tests {
     #[test]
     fn fields_by_label_api_name_and_partial_label() {
         let d = describe();
-        assert_eq!(find_field(&d, &said("stage")).unwrap().name, "StageName");
-        assert_eq!(
-            find_field(&d, &said("stagename")).unwrap().name,
-            "StageName"
-        );
-        assert_eq!(
-            find_field(&d, &said("close date")).unwrap().name,
-            "CloseDate"
-        );
-        assert_eq!(
-            find_field(&d, &said("budget approved")).unwrap().name,
-            "Budget_Approved__c"
-        );
-        assert_eq!(
-            find_field(&d, &said("budget")).unwrap().name,
-            "Budget_Approved__c"
-        );
+        for (words, api_name) in [
+            ("stage", "StageName"),
+            ("stagename", "StageName"),
+            ("close date", "CloseDate"),
+            ("budget approved", "Budget_Approved__c"),
+            ("budget", "Budget_Approved__c"),
+        ] {
+            assert_eq!(
+                find_field(&d, &said(words)).unwrap().name,
+                api_name,
+                "{words}"
+            );
+        }
         assert!(matches!(
             find_field(&d, &said("sandwich")),
             Err(ResolveError::Invalid(_))

@@ -33,8 +33,8 @@ use serde_json::{Value as Json, json};
 use crate::journal::Op;
 use crate::lang::{
     AddContactRole, AddNote, CompleteTask, CreateCase, CreateRecord, CreateTask, DateRange,
-    FieldChange, Intent, LogCall, ObjectKind, ParsedCommand, Priority, Question, QuestionKind,
-    Reassign, RecordFilter, RecordRef, ScheduleMeeting, Target, Value,
+    FieldChange, Intent, LogCall, ObjectKind, ParsedCommand, Question, QuestionKind, Reassign,
+    RecordFilter, RecordRef, ScheduleMeeting, Target, Value,
 };
 use crate::plan::{Plan, Step, Val};
 use crate::salesforce::rest::http_date_from_iso;

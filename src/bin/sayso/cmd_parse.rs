@@ -91,12 +91,15 @@ fn describe_log_call(c: &LogCall) -> String {
 
 /// " with <person> on <record>", each when said.
 fn push_who_what(s: &mut String, who: &Option<RecordRef>, what: &Option<RecordRef>) {
-    if let Some(w) = who {
-        s.push_str(&format!(" with {}", record(w)));
-    }
-    if let Some(w) = what {
-        s.push_str(&format!(" on {}", record(w)));
-    }
+    s.push_str(&said_record("with", who));
+    s.push_str(&said_record("on", what));
+}
+
+/// " <word> <record>" when a record was said, else nothing.
+fn said_record(word: &str, r: &Option<RecordRef>) -> String {
+    r.as_ref()
+        .map(|r| format!(" {word} {}", record(r)))
+        .unwrap_or_default()
 }
 
 fn describe_create_task(t: &CreateTask) -> String {
@@ -147,14 +150,8 @@ fn describe_meeting(m: &ScheduleMeeting) -> String {
             .map(|t| format!(" at {}", t.format("%H:%M")))
             .unwrap_or_default(),
         m.minutes,
-        m.who
-            .as_ref()
-            .map(|r| format!(" with {}", record(r)))
-            .unwrap_or_default(),
-        m.what
-            .as_ref()
-            .map(|r| format!(" about {}", record(r)))
-            .unwrap_or_default()
+        said_record("with", &m.who),
+        said_record("about", &m.what)
     )
 }
 
@@ -162,14 +159,8 @@ fn describe_case(c: &CreateCase) -> String {
     format!(
         "case \"{}\"{}{}{}",
         c.subject,
-        c.account
-            .as_ref()
-            .map(|r| format!(" for {}", record(r)))
-            .unwrap_or_default(),
-        c.contact
-            .as_ref()
-            .map(|r| format!(" contact {}", record(r)))
-            .unwrap_or_default(),
+        said_record("for", &c.account),
+        said_record("contact", &c.contact),
         c.priority
             .map(|p| format!(", priority {p:?}"))
             .unwrap_or_default()

@@ -35,9 +35,8 @@ impl Resolver<'_> {
                 Val::Lit(json!(field::match_picklist(f, role)?)),
             );
         }
-        self.check_fields(&d, &fields, true)?;
         let name = format!("{} on {}", c.name(), o.name());
-        self.push_create(cx.steps, "OpportunityContactRole", name, fields);
+        self.push_create(&d, cx.steps, "OpportunityContactRole", name, fields)?;
         Ok(Some(o))
     }
 }

@@ -27,17 +27,9 @@ impl Resolver<'_> {
             let n = self.reference(r, cx.named, &["Contact"], &[]).await?;
             fields.insert("ContactId".into(), n.val());
         }
-        if let Some(p) = c.priority {
-            let said = match p {
-                Priority::High => "high",
-                Priority::Normal => "medium",
-                Priority::Low => "low",
-            };
-            let value = self.picklist_value(&d, "Priority", said);
-            fields.insert("Priority".into(), Val::Lit(json!(value)));
-        }
-        self.check_fields(&d, &fields, true)?;
-        Ok(Some(self.push_create(cx.steps, "Case", subject, fields)))
+        self.put_priority(&d, c.priority, "medium", &mut fields);
+        let case = self.push_create(&d, cx.steps, "Case", subject, fields)?;
+        Ok(Some(case))
     }
 
     /// Resolves one `CreateRecord` clause.
@@ -117,8 +109,8 @@ impl Resolver<'_> {
             fields.insert("Name".into(), Val::Lit(json!(n)));
             display = n;
         }
-        self.check_fields(&d, &fields, true)?;
-        Ok(Some(self.push_create(cx.steps, sobject, display, fields)))
+        let record = self.push_create(&d, cx.steps, sobject, display, fields)?;
+        Ok(Some(record))
     }
 
     /// A new contact's or lead's name fields (and a lead's company and status); returns the name

@@ -54,10 +54,14 @@ impl Resolver<'_> {
         x: &LogCall,
         cx: &mut ClauseCx<'_>,
     ) -> Result<Option<Named>, ResolveError> {
-        let d = self.describe_creatable("Task", "create tasks").await?;
-        let mut fields = BTreeMap::new();
-        let who = self
-            .activity_links(&d, x.who.as_ref(), x.what.as_ref(), cx.named, &mut fields)
+        let activity::NewActivity { d, mut fields, who } = self
+            .new_activity(
+                "Task",
+                "create tasks",
+                x.who.as_ref(),
+                x.what.as_ref(),
+                cx.named,
+            )
             .await?;
         let subj = x.subject.clone().unwrap_or_else(|| match &who {
             Some(n) => format!("Call with {}", n.name()),
@@ -81,12 +85,7 @@ impl Resolver<'_> {
         if let Some(secs) = x.duration_seconds {
             fields.insert("CallDurationInSeconds".into(), Val::Lit(json!(secs)));
         }
-        self.check_fields(&d, &fields, true)?;
-        Ok(Some(self.push_create(
-            cx.steps,
-            "Task",
-            subj.clone(),
-            fields,
-        )))
+        let call = self.push_create(&d, cx.steps, "Task", subj, fields)?;
+        Ok(Some(call))
     }
 }

@@ -42,9 +42,14 @@ impl Resolver<'_> {
         x: &CreateTask,
         cx: &mut ClauseCx<'_>,
     ) -> Result<Option<Named>, ResolveError> {
-        let d = self.describe_creatable("Task", "create tasks").await?;
-        let mut fields = BTreeMap::new();
-        self.activity_links(&d, x.who.as_ref(), x.what.as_ref(), cx.named, &mut fields)
+        let activity::NewActivity { d, mut fields, .. } = self
+            .new_activity(
+                "Task",
+                "create tasks",
+                x.who.as_ref(),
+                x.what.as_ref(),
+                cx.named,
+            )
             .await?;
         let subj = if x.subject.trim().is_empty() {
             "Follow up".to_string()
@@ -62,19 +67,9 @@ impl Resolver<'_> {
                 Val::Lit(json!(due.format("%Y-%m-%d").to_string())),
             );
         }
-        if let Some(p) = x.priority {
-            let said = match p {
-                Priority::High => "high",
-                Priority::Normal => "normal",
-                Priority::Low => "low",
-            };
-            fields.insert(
-                "Priority".into(),
-                Val::Lit(json!(self.picklist_value(&d, "Priority", said))),
-            );
-        }
-        self.check_fields(&d, &fields, true)?;
-        Ok(Some(self.push_create(cx.steps, "Task", subj, fields)))
+        self.put_priority(&d, x.priority, "normal", &mut fields);
+        let task = self.push_create(&d, cx.steps, "Task", subj, fields)?;
+        Ok(Some(task))
     }
 
     /// Resolves one `ScheduleMeeting` clause: one Event owned by me, from the start (in my time
@@ -84,9 +79,14 @@ impl Resolver<'_> {
         m: &ScheduleMeeting,
         cx: &mut ClauseCx<'_>,
     ) -> Result<Option<Named>, ResolveError> {
-        let d = self.describe_creatable("Event", "create meetings").await?;
-        let mut fields = BTreeMap::new();
-        self.activity_links(&d, m.who.as_ref(), m.what.as_ref(), cx.named, &mut fields)
+        let activity::NewActivity { d, mut fields, .. } = self
+            .new_activity(
+                "Event",
+                "create meetings",
+                m.who.as_ref(),
+                m.what.as_ref(),
+                cx.named,
+            )
             .await?;
         let time = m
             .time
@@ -107,7 +107,7 @@ impl Resolver<'_> {
             "EndDateTime".into(),
             Val::Lit(json!(activity::sf_datetime(end))),
         );
-        self.check_fields(&d, &fields, true)?;
-        Ok(Some(self.push_create(cx.steps, "Event", subject, fields)))
+        let meeting = self.push_create(&d, cx.steps, "Event", subject, fields)?;
+        Ok(Some(meeting))
     }
 }
