@@ -30,6 +30,7 @@ use base64::Engine;
 use chrono::{Datelike, NaiveDate};
 use serde_json::{Value as Json, json};
 
+use crate::id::{ObjectName, RecordId};
 use crate::journal::Op;
 use crate::lang::{
     AddContactRole, AddNote, CompleteTask, CreateCase, CreateRecord, CreateTask, DateRange,
@@ -438,7 +439,7 @@ impl Resolver<'_> {
             old.insert(f.name.clone(), current.unwrap_or(Json::Null));
             fields.insert(f.name.clone(), Val::Lit(v));
         }
-        Ok(update_of(found, &row, fields, old, steps))
+        update_of(found, &row, Self::next_ref(steps), fields, old)
     }
 
     /// The rules of a streamed update: each field checked writable, lookups resolved once.
@@ -511,7 +512,7 @@ impl Resolver<'_> {
             old.insert(field_name.to_string(), current);
             fields.insert(field_name.to_string(), Val::Lit(value));
         }
-        Ok(update_of(found, &row, fields, old, steps))
+        update_of(found, &row, Self::next_ref(steps), fields, old)
     }
 
     /// Sets one field to one value on a named record or on every record a filter matches (held as
@@ -794,27 +795,28 @@ fn found_of(object: &str, row: Json) -> Found {
     }
 }
 
-/// The update step of one found record, guarded by the modification date read with `row`.
+/// The update of one found record, guarded by the `LastModifiedDate` its row was read with.
 fn update_of(
     found: &Found,
     row: &Json,
+    reference: String,
     fields: BTreeMap<String, Val>,
     old: BTreeMap<String, Json>,
-    steps: &[Step],
-) -> Step {
-    Step {
+) -> Result<Step, ResolveError> {
+    let id = RecordId::parse(&found.id).map_err(|e| ResolveError::Invalid(e.to_string()))?;
+    Ok(Step {
         op: Op::Update,
-        sobject: found.sobject.clone(),
-        id: Some(found.id.clone()),
+        sobject: ObjectName::known(found.sobject.clone()),
+        id: Some(id),
         name: found.name.clone(),
-        reference: Resolver::next_ref(steps),
+        reference,
         fields,
         old,
         guard: row
             .get("LastModifiedDate")
             .and_then(Json::as_str)
             .and_then(http_date_from_iso),
-    }
+    })
 }
 
 fn create_step(
@@ -825,7 +827,7 @@ fn create_step(
 ) -> Step {
     Step {
         op: Op::Create,
-        sobject: sobject.into(),
+        sobject: ObjectName::known(sobject),
         id: None,
         name: name.into(),
         reference,
