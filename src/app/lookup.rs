@@ -72,8 +72,8 @@ fn name_field(object: &str) -> Option<&'static str> {
 pub fn undo_steps(phrase: &str, today: NaiveDate) -> Option<u32> {
     let parsed = crate::lang::parse(phrase, today).ok()?;
     match parsed.clauses.as_slice() {
-        [c] => match c.intent {
-            Intent::Undo { steps } => Some(steps.max(1)),
+        [c] => match &c.intent {
+            Intent::Undo(u) => Some(u.steps.max(1)),
             _ => None,
         },
         _ => None,

@@ -173,9 +173,9 @@ fn parse_phrase(phrase: &str, today: NaiveDate) -> ParsedCommand {
             today,
             clauses: vec![crate::lang::Clause {
                 text: format!("grammar error: {e}"),
-                intent: crate::lang::Intent::NotUnderstood {
+                intent: crate::lang::Intent::NotUnderstood(crate::lang::NotUnderstood {
                     suggestions: Vec::new(),
-                },
+                }),
             }],
         },
     }

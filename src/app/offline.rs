@@ -246,7 +246,7 @@ impl Agent {
                     .clauses
                     .iter()
                     .flat_map(|c| match &c.intent {
-                        crate::lang::Intent::NotUnderstood { suggestions } => suggestions.clone(),
+                        crate::lang::Intent::NotUnderstood(n) => n.suggestions.clone(),
                         _ => Vec::new(),
                     })
                     .collect(),

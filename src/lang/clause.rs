@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use super::build::{Builder, IMPLIED, Slots};
 use super::grammar::Grammar;
 use super::intent::*;
-use super::lexer::{TokKind, Token, tokenize};
+use super::lexer::{TokKind, Token, match_words, raw_text, tokenize, word_text};
 use super::matcher::{Capture, best_match};
 use super::normalize::{normalize, strip_lead};
 use super::pattern::SlotName;
@@ -89,13 +89,6 @@ fn asks(g: &Grammar, toks: &[Token]) -> bool {
 }
 
 /// The words as said, for a clause that is not understood.
-fn raw_text(toks: &[Token]) -> String {
-    toks.iter()
-        .map(|t| t.raw.as_str())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn not_understood(g: &Grammar, text: &str) -> Clause {
     Clause {
         text: text
@@ -104,25 +97,16 @@ fn not_understood(g: &Grammar, text: &str) -> Clause {
             .collect::<Vec<_>>()
             .join(" ")
             .to_lowercase(),
-        intent: Intent::NotUnderstood {
+        intent: Intent::NotUnderstood(NotUnderstood {
             suggestions: suggest(g, text),
-        },
+        }),
     }
 }
 
 /// Where clauses may start: after punctuation or a conjunction, when a pattern verb follows (and the
 /// verb is not the first word of a field name such as "close date"). Returns (cut, next start).
 fn split_points(g: &Grammar, toks: &[Token]) -> Vec<(usize, usize)> {
-    let ws: Vec<&str> = toks
-        .iter()
-        .map(|t| {
-            if t.kind == TokKind::Quoted {
-                "\u{0}"
-            } else {
-                t.word.as_str()
-            }
-        })
-        .collect();
+    let ws = match_words(toks);
     let mut out = Vec::new();
     let mut i = 1;
     while i < toks.len() {
@@ -218,7 +202,7 @@ fn split_and_build(g: &Grammar, toks: &[Token], today: NaiveDate) -> Vec<Clause>
         if clause.is_none()
             && !after_sentence
             && let Some(last) = built.last_mut()
-            && !matches!(last.clause.intent, Intent::NotUnderstood { .. })
+            && !matches!(last.clause.intent, Intent::NotUnderstood(_))
             && let Some((merged, free)) = build_clause(g, &toks[last.start..e], today)
         {
             last.end = e;
@@ -252,24 +236,15 @@ fn call_notes(g: &Grammar, toks: &[Token], today: NaiveDate, built: &mut Vec<Bui
             .is_some_and(|t| g.in_class("note_word", &[t.word.as_str()]))
             && toks.get(s + 1).is_some_and(|t| t.word == ":");
         let after_call = matches!(
-            built[i - 1].clause.intent,
-            Intent::LogCall {
-                description: None,
-                ..
-            }
+            &built[i - 1].clause.intent,
+            Intent::LogCall(c) if c.description.is_none()
         );
         if notes_colon
             && after_call
             && !built[i].after_sentence
             && let Some((merged, free)) =
                 build_clause(g, &toks[built[i - 1].start..built[i].end], today)
-            && matches!(
-                merged.intent,
-                Intent::LogCall {
-                    description: Some(_),
-                    ..
-                }
-            )
+            && matches!(&merged.intent, Intent::LogCall(c) if c.description.is_some())
         {
             built[i - 1].end = built[i].end;
             built[i - 1].clause = merged;
@@ -293,7 +268,7 @@ fn keep_free_text_whole(g: &Grammar, toks: &[Token], today: NaiveDate, built: &m
         };
         let intent = &built[i].clause.intent;
         let self_reminder =
-            matches!(intent, Intent::CreateTask { .. }) && continues_same_record(intent);
+            matches!(intent, Intent::CreateTask(_)) && continues_same_record(intent);
         if built[i].after_sentence
             || self_reminder
             || (free == FreeText::Soft && continues_same_record(intent))
@@ -315,28 +290,23 @@ fn keep_free_text_whole(g: &Grammar, toks: &[Token], today: NaiveDate, built: &m
 /// A clause that acts only on records named before it (by a pronoun, "that deal", or implied),
 /// never on a filter, a newly named record or a new record.
 fn continues_same_record(intent: &Intent) -> bool {
-    if let Intent::CreateTask { who, what, .. } = intent {
+    if let Intent::CreateTask(t) = intent {
         // a reminder for me that names no record: it changes nothing that exists
-        return who.iter().chain(what).all(is_placeholder);
+        return t.who.iter().chain(&t.what).all(is_placeholder);
     }
     if matches!(
         intent,
-        Intent::CreateRecord { .. }
-            | Intent::Question { .. }
-            | Intent::Undo { .. }
-            | Intent::Help { .. }
-            | Intent::NotUnderstood { .. }
-            | Intent::AddContactRole { .. }
+        Intent::CreateRecord(_)
+            | Intent::Question(_)
+            | Intent::Undo(_)
+            | Intent::Help(_)
+            | Intent::NotUnderstood(_)
+            | Intent::AddContactRole(_)
     ) {
         return false;
     }
     let mut intent = intent.clone();
-    if let Intent::UpdateFields { target, .. }
-    | Intent::AddNote { target, .. }
-    | Intent::CompleteTask { target }
-    | Intent::Reassign { target, .. } = &intent
-        && !matches!(target, Target::Record(_))
-    {
+    if target_slot(&mut intent).is_some_and(|t| !matches!(t, Target::Record(_))) {
         return false;
     }
     refs_mut(&mut intent)
@@ -420,9 +390,10 @@ fn split_from(
 
 fn ends_in_free_text(intent: &Intent) -> bool {
     match intent {
-        Intent::AddNote { .. } | Intent::CreateTask { .. } => true,
-        Intent::LogCall { description, .. } => description.is_some(),
-        Intent::UpdateFields { changes, .. } => changes
+        Intent::AddNote(_) | Intent::CreateTask(_) => true,
+        Intent::LogCall(c) => c.description.is_some(),
+        Intent::UpdateFields(u) => u
+            .changes
             .last()
             .is_some_and(|c| c.value.hints.is_empty() && c.value.entities.is_empty()),
         _ => false,
@@ -430,7 +401,7 @@ fn ends_in_free_text(intent: &Intent) -> bool {
 }
 
 fn is_not_understood(c: &Clause) -> bool {
-    matches!(c.intent, Intent::NotUnderstood { .. })
+    matches!(c.intent, Intent::NotUnderstood(_))
 }
 
 /// The literal that stands for the phrase's topic in patterns of verbless commands that follow a
@@ -565,12 +536,13 @@ fn give_topic(clauses: &mut [Clause], topic: Target) -> bool {
     true
 }
 
+/// The one record or filter a write acts on (update, note, complete, reassign).
 fn target_slot(intent: &mut Intent) -> Option<&mut Target> {
     match intent {
-        Intent::UpdateFields { target, .. }
-        | Intent::AddNote { target, .. }
-        | Intent::CompleteTask { target }
-        | Intent::Reassign { target, .. } => Some(target),
+        Intent::UpdateFields(UpdateFields { target, .. })
+        | Intent::AddNote(AddNote { target, .. })
+        | Intent::CompleteTask(CompleteTask { target })
+        | Intent::Reassign(Reassign { target, .. }) => Some(target),
         _ => None,
     }
 }
@@ -603,11 +575,7 @@ fn build_clause(
         None
     };
     let clause = Clause {
-        text: toks
-            .iter()
-            .map(|t| t.word.as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
+        text: word_text(&toks),
         intent,
     };
     Some((clause, free))
@@ -653,25 +621,18 @@ fn fold_selections(clauses: &mut Vec<Clause>) {
     let mut i = 0;
     while i + 1 < clauses.len() {
         let filter = match &clauses[i].intent {
-            Intent::Question {
+            Intent::Question(Question {
                 kind: QuestionKind::List | QuestionKind::LookUp,
                 target: Target::Filter(f),
                 group: None,
                 rank: None,
                 ..
-            } => Some(f.clone()),
+            }) => Some(f.clone()),
             _ => None,
         };
         if let Some(f) = filter {
             let next = &mut clauses[i + 1].intent;
-            let slot = match next {
-                Intent::UpdateFields { target, .. }
-                | Intent::AddNote { target, .. }
-                | Intent::CompleteTask { target }
-                | Intent::Reassign { target, .. } => Some(target),
-                _ => None,
-            };
-            if let Some(target) = slot
+            if let Some(target) = target_slot(next)
                 && let Some(r) = placeholder_target(target)
                 && r.antecedent.as_ref().is_some_and(|a| {
                     matches!(
@@ -692,18 +653,18 @@ fn fold_selections(clauses: &mut Vec<Clause>) {
 
 /// "… and mark them as done" on tasks is completing them.
 fn complete_if_tasks_done(intent: &mut Intent) {
-    if let Intent::UpdateFields {
+    if let Intent::UpdateFields(UpdateFields {
         target: Target::Filter(f),
         changes,
-    } = intent
+    }) = intent
         && f.object == Some(ObjectKind::Task)
         && let [change] = changes.as_slice()
         && change.field.as_ref().is_none_or(|fr| fr.said == "status")
         && change.value.hints.iter().any(|h| h.value == "Completed")
     {
-        *intent = Intent::CompleteTask {
+        *intent = Intent::CompleteTask(CompleteTask {
             target: Target::Filter(f.clone()),
-        };
+        });
     }
 }
 
@@ -730,13 +691,13 @@ fn link_references(clauses: &mut [Clause]) {
     for (ci, clause) in clauses.iter_mut().enumerate() {
         let intent = &mut clause.intent;
         // implied who/what of "… and log my call notes"
-        if let Intent::LogCall { who, what, .. } = intent
-            && who.is_none()
-            && what.is_none()
+        if let Intent::LogCall(call) = intent
+            && call.who.is_none()
+            && call.what.is_none()
             && !mentions.is_empty()
         {
-            *who = pick(&mentions, Some(true), None, IMPLIED);
-            *what = pick(&mentions, Some(false), None, IMPLIED);
+            call.who = pick(&mentions, Some(true), None, IMPLIED);
+            call.what = pick(&mentions, Some(false), None, IMPLIED);
         }
         for (r, role) in refs_mut(intent) {
             if is_placeholder(r) {
@@ -770,13 +731,13 @@ fn link_references(clauses: &mut [Clause]) {
                 person: person_kind(r, role),
             });
         }
-        if let Intent::CreateRecord {
+        if let Intent::CreateRecord(CreateRecord {
             object,
             person,
             name,
             account,
             ..
-        } = intent
+        }) = intent
         {
             let text = match (person, name) {
                 (Some(p), _) => match &p.first {
@@ -837,53 +798,41 @@ fn pick(
 /// Every record reference of an intent with its role (Some(true) = a person slot, Some(false) =
 /// a thing slot, None = either).
 fn refs_mut(intent: &mut Intent) -> Vec<(&mut RecordRef, Option<bool>)> {
-    let mut out: Vec<(&mut RecordRef, Option<bool>)> = Vec::new();
     match intent {
-        Intent::UpdateFields { target, .. }
-        | Intent::AddNote { target, .. }
-        | Intent::CompleteTask { target }
-        | Intent::Reassign { target, .. }
-        | Intent::Question { target, .. } => {
-            if let Target::Record(r) = target {
-                out.push((r, None));
-            }
+        Intent::Question(Question { target, .. }) => record_slot(target),
+        Intent::CreateCase(c) => {
+            said_refs([(&mut c.account, Some(false)), (&mut c.contact, Some(true))])
         }
-        Intent::CreateCase {
-            account, contact, ..
-        } => {
-            if let Some(a) = account {
-                out.push((a, Some(false)));
-            }
-            if let Some(c) = contact {
-                out.push((c, Some(true)));
-            }
+        Intent::LogCall(LogCall { who, what, .. })
+        | Intent::CreateTask(CreateTask { who, what, .. })
+        | Intent::ScheduleMeeting(ScheduleMeeting { who, what, .. }) => {
+            said_refs([(who, Some(true)), (what, Some(false))])
         }
-        Intent::LogCall { who, what, .. }
-        | Intent::CreateTask { who, what, .. }
-        | Intent::ScheduleMeeting { who, what, .. } => {
-            if let Some(w) = who {
-                out.push((w, Some(true)));
-            }
-            if let Some(w) = what {
-                out.push((w, Some(false)));
-            }
-        }
-        Intent::CreateRecord { account, .. } => {
-            if let Some(a) = account {
-                out.push((a, Some(false)));
-            }
-        }
-        Intent::AddContactRole {
-            contact,
-            opportunity,
-            ..
-        } => {
-            out.push((contact, Some(true)));
-            out.push((opportunity, Some(false)));
-        }
-        Intent::Undo { .. } | Intent::Help { .. } | Intent::NotUnderstood { .. } => {}
+        Intent::CreateRecord(c) => said_refs([(&mut c.account, Some(false))]),
+        Intent::AddContactRole(c) => vec![
+            (&mut c.contact, Some(true)),
+            (&mut c.opportunity, Some(false)),
+        ],
+        other => target_slot(other).map(record_slot).unwrap_or_default(),
     }
-    out
+}
+
+/// A target's record reference (none for a filter), its role open.
+fn record_slot(target: &mut Target) -> Vec<(&mut RecordRef, Option<bool>)> {
+    match target {
+        Target::Record(r) => vec![(r, None)],
+        Target::Filter(_) => Vec::new(),
+    }
+}
+
+/// The optional references that were said, in order, each with its role.
+fn said_refs<const N: usize>(
+    slots: [(&mut Option<RecordRef>, Option<bool>); N],
+) -> Vec<(&mut RecordRef, Option<bool>)> {
+    slots
+        .into_iter()
+        .filter_map(|(r, role)| r.as_mut().map(|r| (r, role)))
+        .collect()
 }
 
 /// The closest example commands to `text`, best first (at most 3).
@@ -935,22 +884,10 @@ mod tests {
         let mut out = Vec::new();
         let mut start = 0;
         for (cut, next) in split_points(g(), &toks) {
-            out.push(
-                toks[start..cut]
-                    .iter()
-                    .map(|t| t.word.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
+            out.push(word_text(&toks[start..cut]));
             start = next;
         }
-        out.push(
-            toks[start..]
-                .iter()
-                .map(|t| t.word.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
+        out.push(word_text(&toks[start..]));
         out
     }
 
@@ -996,13 +933,13 @@ mod tests {
         let got = intents(text);
         assert_eq!(got.len(), 1, "{text}: {got:?}");
         match &got[0] {
-            Intent::AddNote { text, .. } => text.clone(),
-            Intent::LogCall {
+            Intent::AddNote(n) => n.text.clone(),
+            Intent::LogCall(LogCall {
                 description: Some(d),
                 ..
-            } => d.clone(),
-            Intent::CreateTask { subject, .. } => subject.clone(),
-            Intent::UpdateFields { changes, .. } => changes[0].value.said.clone(),
+            }) => d.clone(),
+            Intent::CreateTask(t) => t.subject.clone(),
+            Intent::UpdateFields(u) => u.changes[0].value.said.clone(),
             other => panic!("{text}: {other:?}"),
         }
     }
@@ -1059,8 +996,8 @@ mod tests {
             "add a note to project titan that pricing is approved and move it to negotiation",
         );
         assert_eq!(got.len(), 2, "{got:?}");
-        assert!(matches!(&got[0], Intent::AddNote { text, .. } if text == "pricing is approved"));
-        assert!(matches!(&got[1], Intent::UpdateFields { .. }));
+        assert!(matches!(&got[0], Intent::AddNote(n) if n.text == "pricing is approved"));
+        assert!(matches!(&got[1], Intent::UpdateFields(_)));
         // a new sentence is a new command
         let got =
             intents("add a note to project titan: pricing is approved. move it to negotiation");

@@ -293,16 +293,8 @@ impl Grammar {
         };
         // pass 1: lexicon
         for (file, text) in files {
-            for (n, line) in text.lines().enumerate() {
-                let err = |message: String| GrammarError::Line {
-                    file: file.clone(),
-                    line: n + 1,
-                    message,
-                };
-                let line = strip_comment(line);
-                if line.is_empty() {
-                    continue;
-                }
+            for (n, line) in content_lines(text) {
+                let err = line_error(file, n);
                 let (kw, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
                 match kw {
                     "class" | "object" | "objects" | "field" | "value" | "shorthand" => {
@@ -331,16 +323,8 @@ impl Grammar {
         // pass 2: intents
         for (file, text) in files {
             let mut current: Option<usize> = None;
-            for (n, line) in text.lines().enumerate() {
-                let err = |message: String| GrammarError::Line {
-                    file: file.clone(),
-                    line: n + 1,
-                    message,
-                };
-                let line = strip_comment(line);
-                if line.is_empty() {
-                    continue;
-                }
+            for (n, line) in content_lines(text) {
+                let err = line_error(file, n);
                 if let Some((key, val)) = line.split_once(':')
                     && matches!(key.trim(), "intent" | "pattern" | "example" | "help")
                 {
@@ -636,6 +620,23 @@ impl Grammar {
 fn strip_comment(line: &str) -> &str {
     let line = line.trim();
     if line.starts_with('#') { "" } else { line }
+}
+
+/// A grammar file's lines that say something (comments stripped), with their line numbers.
+fn content_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(n, line)| (n + 1, strip_comment(line)))
+        .filter(|(_, line)| !line.is_empty())
+}
+
+/// The error for a line of a grammar file, given its message.
+fn line_error(file: &str, line: usize) -> impl Fn(String) -> GrammarError + '_ {
+    move |message| GrammarError::Line {
+        file: file.to_string(),
+        line,
+        message,
+    }
 }
 
 #[cfg(test)]

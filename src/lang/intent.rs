@@ -32,7 +32,7 @@ impl ParsedCommand {
     pub fn is_not_understood(&self) -> bool {
         self.clauses
             .iter()
-            .any(|c| matches!(c.intent, Intent::NotUnderstood { .. }))
+            .any(|c| matches!(c.intent, Intent::NotUnderstood(_)))
     }
 }
 
@@ -52,160 +52,216 @@ pub struct Clause {
 #[serde(tag = "intent", rename_all = "snake_case")]
 pub enum Intent {
     /// Change one or more fields on a record, or on every record matching a filter (bulk).
-    ///
-    /// "set the amount on Initech Renewal to 92k", "update Initech Renewal: stage to negotiation,
-    /// close date to December 15", "mark Stark Security Suite as closed lost" (field `None`: the
-    /// resolver picks the status-like field whose picklist holds the value), "escalate case 00001005",
-    /// "push out the Hooli deal two weeks" ([`ChangeOp::Shift`]).
-    UpdateFields {
-        /// The record or filter to change.
-        target: Target,
-        /// The changes, in the order said. Never empty.
-        changes: Vec<FieldChange>,
-    },
+    UpdateFields(UpdateFields),
     /// Attach a note (ContentNote) to a record or to every record matching a filter.
-    AddNote {
-        /// Where the note goes.
-        target: Target,
-        /// The note text, as said (original casing; surrounding quotes removed).
-        text: String,
-    },
+    AddNote(AddNote),
     /// Log a completed call (a Task with TaskSubtype Call).
-    LogCall {
-        /// The person spoken with (WhoId), when named. "log a call with Globex" names a company
-        /// here too (the words do not say which): a resolver that finds no contact or lead by that
-        /// name may use it as the WhatId.
-        who: Option<RecordRef>,
-        /// The deal/account/case the call was about (WhatId), when named.
-        what: Option<RecordRef>,
-        /// A short subject when one was said ("discovery call"); `None` → the executor's default.
-        subject: Option<String>,
-        /// The call notes, as said.
-        description: Option<String>,
-        /// Call length in seconds when said ("30-minute call" → 1800).
-        duration_seconds: Option<u32>,
-        /// The day of the call when said ("today", "yesterday"); `None` → today.
-        date: Option<NaiveDate>,
-    },
+    LogCall(LogCall),
     /// Create a task or reminder owned by the current user.
-    CreateTask {
-        /// The subject, as said ("follow up", "send the proposal").
-        subject: String,
-        /// The due date (ActivityDate) when said.
-        due: Option<NaiveDate>,
-        /// The person the task is about (WhoId), when named.
-        who: Option<RecordRef>,
-        /// The deal/account/case the task is about (WhatId), when named.
-        what: Option<RecordRef>,
-        /// Priority when said ("high priority").
-        priority: Option<Priority>,
-    },
+    CreateTask(CreateTask),
     /// Mark a task (or every task matching a filter) as completed.
-    CompleteTask {
-        /// The task: a [`RecordRef`] with object Task, its subject words in `text` and the related
-        /// record ("for Monsters Inc", "with Sarah Chen") in `related`; or a filter ("my overdue tasks").
-        target: Target,
-    },
+    CompleteTask(CompleteTask),
     /// Create a contact, lead, opportunity or account.
-    CreateRecord {
-        /// What to create.
-        object: ObjectKind,
-        /// A person's name when the record is a contact or lead ("Jane Doe").
-        person: Option<PersonName>,
-        /// A record name when one was said (opportunity or account name).
-        name: Option<String>,
-        /// The account it belongs to ("at ACME Corp", "for Initech").
-        account: Option<RecordRef>,
-        /// The company of a lead ("from ENCOM"), as said.
-        company: Option<String>,
-        /// Further fields said (title, email, phone, amount, close date, …).
-        fields: Vec<FieldChange>,
-    },
+    CreateRecord(CreateRecord),
     /// Add a contact to an opportunity with an optional role (OpportunityContactRole).
-    AddContactRole {
-        /// The contact.
-        contact: RecordRef,
-        /// The opportunity.
-        opportunity: RecordRef,
-        /// The role as said, with the picklist hint ("economic buyer" → "Economic Buyer").
-        role: Option<Value>,
-    },
+    AddContactRole(AddContactRole),
     /// Give a record (or every record matching a filter) to another user.
-    Reassign {
-        /// The record(s).
-        target: Target,
-        /// The new owner's name as said ("Alex Johnson"); resolved against User.
-        owner: String,
-    },
+    Reassign(Reassign),
     /// A question: nothing changes.
-    Question {
-        /// Which kind of answer is wanted.
-        kind: QuestionKind,
-        /// The record or the set of records asked about.
-        target: Target,
-        /// The fields asked for ("the amount on X", "who owns X"), or the field a total or an
-        /// average adds up (the amount unless said).
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        fields: Vec<FieldRef>,
-        /// The contact role asked about ("who is the economic buyer on X").
-        #[serde(skip_serializing_if = "Option::is_none")]
-        role: Option<Value>,
-        /// "by stage", "per owner", "in each status", "by close month": one answer per group.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        group: Option<GroupBy>,
-        /// "five biggest", "the smallest", "next to close", "the most recent".
-        #[serde(skip_serializing_if = "Option::is_none")]
-        rank: Option<Rank>,
-        /// History: the days asked about ("what did I change this week"); today when not said.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        period: Option<DateRange>,
-    },
+    Question(Question),
     /// Revert the last `steps` commands.
-    Undo {
-        /// How many commands to undo (1 unless said).
-        steps: u32,
-    },
+    Undo(Undo),
     /// Schedule (or log) a meeting: an Event owned by the current user.
-    ///
-    /// "schedule a meeting with Pepper Potts on the Titan deal tuesday at 3pm about the phased
-    /// rollout", "log a meeting with Jane Smith on the Globex deal".
-    ScheduleMeeting {
-        /// What the meeting is about ("phased rollout"); `None` → the executor's default.
-        subject: Option<String>,
-        /// The day (today when not said).
-        date: NaiveDate,
-        /// The start time in the user's time zone, when said ("3pm", "10:30am", "noon").
-        time: Option<NaiveTime>,
-        /// Length in minutes (30 unless said).
-        minutes: u32,
-        /// The person met (WhoId), when named.
-        who: Option<RecordRef>,
-        /// The deal/account/case it is about (WhatId), when named.
-        what: Option<RecordRef>,
-    },
+    ScheduleMeeting(ScheduleMeeting),
     /// Open a case for an account.
-    ///
-    /// "open a case for Acme Corp: login page broken, high priority".
-    CreateCase {
-        /// The account (AccountId), when named.
-        account: Option<RecordRef>,
-        /// The contact (ContactId), when named ("contact Peter Gibbons").
-        contact: Option<RecordRef>,
-        /// The subject, as said.
-        subject: String,
-        /// Priority when said.
-        priority: Option<Priority>,
-    },
+    CreateCase(CreateCase),
     /// Show help, optionally on a topic.
-    Help {
-        /// The topic words, when said ("help with notes" → "notes").
-        topic: Option<String>,
-    },
+    Help(Help),
     /// Nothing in the grammar matched. Never leads to a write.
-    NotUnderstood {
-        /// The closest example commands from the grammars, best first (at most 3).
-        suggestions: Vec<String>,
-    },
+    NotUnderstood(NotUnderstood),
+}
+
+/// Change one or more fields on a record, or on every record matching a filter (bulk).
+///
+/// "set the amount on Initech Renewal to 92k", "update Initech Renewal: stage to negotiation,
+/// close date to December 15", "mark Stark Security Suite as closed lost" (field `None`: the
+/// resolver picks the status-like field whose picklist holds the value), "escalate case 00001005",
+/// "push out the Hooli deal two weeks" ([`ChangeOp::Shift`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UpdateFields {
+    /// The record or filter to change.
+    pub target: Target,
+    /// The changes, in the order said. Never empty.
+    pub changes: Vec<FieldChange>,
+}
+
+/// Attach a note (ContentNote) to a record or to every record matching a filter.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AddNote {
+    /// Where the note goes.
+    pub target: Target,
+    /// The note text, as said (original casing; surrounding quotes removed).
+    pub text: String,
+}
+
+/// Log a completed call (a Task with TaskSubtype Call).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct LogCall {
+    /// The person spoken with (WhoId), when named. "log a call with Globex" names a company
+    /// here too (the words do not say which): a resolver that finds no contact or lead by that
+    /// name may use it as the WhatId.
+    pub who: Option<RecordRef>,
+    /// The deal/account/case the call was about (WhatId), when named.
+    pub what: Option<RecordRef>,
+    /// A short subject when one was said ("discovery call"); `None` → the executor's default.
+    pub subject: Option<String>,
+    /// The call notes, as said.
+    pub description: Option<String>,
+    /// Call length in seconds when said ("30-minute call" → 1800).
+    pub duration_seconds: Option<u32>,
+    /// The day of the call when said ("today", "yesterday"); `None` → today.
+    pub date: Option<NaiveDate>,
+}
+
+/// Create a task or reminder owned by the current user.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CreateTask {
+    /// The subject, as said ("follow up", "send the proposal").
+    pub subject: String,
+    /// The due date (ActivityDate) when said.
+    pub due: Option<NaiveDate>,
+    /// The person the task is about (WhoId), when named.
+    pub who: Option<RecordRef>,
+    /// The deal/account/case the task is about (WhatId), when named.
+    pub what: Option<RecordRef>,
+    /// Priority when said ("high priority").
+    pub priority: Option<Priority>,
+}
+
+/// Mark a task (or every task matching a filter) as completed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompleteTask {
+    /// The task: a [`RecordRef`] with object Task, its subject words in `text` and the related
+    /// record ("for Monsters Inc", "with Sarah Chen") in `related`; or a filter ("my overdue tasks").
+    pub target: Target,
+}
+
+/// Create a contact, lead, opportunity or account.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CreateRecord {
+    /// What to create.
+    pub object: ObjectKind,
+    /// A person's name when the record is a contact or lead ("Jane Doe").
+    pub person: Option<PersonName>,
+    /// A record name when one was said (opportunity or account name).
+    pub name: Option<String>,
+    /// The account it belongs to ("at ACME Corp", "for Initech").
+    pub account: Option<RecordRef>,
+    /// The company of a lead ("from ENCOM"), as said.
+    pub company: Option<String>,
+    /// Further fields said (title, email, phone, amount, close date, …).
+    pub fields: Vec<FieldChange>,
+}
+
+/// Add a contact to an opportunity with an optional role (OpportunityContactRole).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AddContactRole {
+    /// The contact.
+    pub contact: RecordRef,
+    /// The opportunity.
+    pub opportunity: RecordRef,
+    /// The role as said, with the picklist hint ("economic buyer" → "Economic Buyer").
+    pub role: Option<Value>,
+}
+
+/// Give a record (or every record matching a filter) to another user.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reassign {
+    /// The record(s).
+    pub target: Target,
+    /// The new owner's name as said ("Alex Johnson"); resolved against User.
+    pub owner: String,
+}
+
+/// A question: nothing changes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Question {
+    /// Which kind of answer is wanted.
+    pub kind: QuestionKind,
+    /// The record or the set of records asked about.
+    pub target: Target,
+    /// The fields asked for ("the amount on X", "who owns X"), or the field a total or an
+    /// average adds up (the amount unless said).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldRef>,
+    /// The contact role asked about ("who is the economic buyer on X").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Value>,
+    /// "by stage", "per owner", "in each status", "by close month": one answer per group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupBy>,
+    /// "five biggest", "the smallest", "next to close", "the most recent".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rank: Option<Rank>,
+    /// History: the days asked about ("what did I change this week"); today when not said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<DateRange>,
+}
+
+/// Revert the last `steps` commands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Undo {
+    /// How many commands to undo (1 unless said).
+    pub steps: u32,
+}
+
+/// Schedule (or log) a meeting: an Event owned by the current user.
+///
+/// "schedule a meeting with Pepper Potts on the Titan deal tuesday at 3pm about the phased
+/// rollout", "log a meeting with Jane Smith on the Globex deal".
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScheduleMeeting {
+    /// What the meeting is about ("phased rollout"); `None` → the executor's default.
+    pub subject: Option<String>,
+    /// The day (today when not said).
+    pub date: NaiveDate,
+    /// The start time in the user's time zone, when said ("3pm", "10:30am", "noon").
+    pub time: Option<NaiveTime>,
+    /// Length in minutes (30 unless said).
+    pub minutes: u32,
+    /// The person met (WhoId), when named.
+    pub who: Option<RecordRef>,
+    /// The deal/account/case it is about (WhatId), when named.
+    pub what: Option<RecordRef>,
+}
+
+/// Open a case for an account.
+///
+/// "open a case for Acme Corp: login page broken, high priority".
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CreateCase {
+    /// The account (AccountId), when named.
+    pub account: Option<RecordRef>,
+    /// The contact (ContactId), when named ("contact Peter Gibbons").
+    pub contact: Option<RecordRef>,
+    /// The subject, as said.
+    pub subject: String,
+    /// Priority when said.
+    pub priority: Option<Priority>,
+}
+
+/// Show help, optionally on a topic.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Help {
+    /// The topic words, when said ("help with notes" → "notes").
+    pub topic: Option<String>,
+}
+
+/// Nothing in the grammar matched. Never leads to a write.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotUnderstood {
+    /// The closest example commands from the grammars, best first (at most 3).
+    pub suggestions: Vec<String>,
 }
 
 impl Intent {
@@ -214,30 +270,27 @@ impl Intent {
     pub fn writes(&self) -> bool {
         !matches!(
             self,
-            Intent::Question { .. }
-                | Intent::Help { .. }
-                | Intent::Undo { .. }
-                | Intent::NotUnderstood { .. }
+            Intent::Question(_) | Intent::Help(_) | Intent::Undo(_) | Intent::NotUnderstood(_)
         )
     }
 
     /// The snake_case name of this intent, as used in grammar headers and JSON.
     pub fn name(&self) -> &'static str {
         match self {
-            Intent::UpdateFields { .. } => "update_fields",
-            Intent::AddNote { .. } => "add_note",
-            Intent::LogCall { .. } => "log_call",
-            Intent::CreateTask { .. } => "create_task",
-            Intent::CompleteTask { .. } => "complete_task",
-            Intent::CreateRecord { .. } => "create_record",
-            Intent::AddContactRole { .. } => "add_contact_role",
-            Intent::Reassign { .. } => "reassign",
-            Intent::Question { .. } => "question",
-            Intent::Undo { .. } => "undo",
-            Intent::Help { .. } => "help",
-            Intent::ScheduleMeeting { .. } => "schedule_meeting",
-            Intent::CreateCase { .. } => "create_case",
-            Intent::NotUnderstood { .. } => "not_understood",
+            Intent::UpdateFields(_) => "update_fields",
+            Intent::AddNote(_) => "add_note",
+            Intent::LogCall(_) => "log_call",
+            Intent::CreateTask(_) => "create_task",
+            Intent::CompleteTask(_) => "complete_task",
+            Intent::CreateRecord(_) => "create_record",
+            Intent::AddContactRole(_) => "add_contact_role",
+            Intent::Reassign(_) => "reassign",
+            Intent::Question(_) => "question",
+            Intent::Undo(_) => "undo",
+            Intent::Help(_) => "help",
+            Intent::ScheduleMeeting(_) => "schedule_meeting",
+            Intent::CreateCase(_) => "create_case",
+            Intent::NotUnderstood(_) => "not_understood",
         }
     }
 }

@@ -49,6 +49,36 @@ impl Token {
     }
 }
 
+/// The words patterns match against: each token's lowercase word, a quoted span as `"\u{0}"`
+/// (which no pattern word equals, so quoted text is only ever a value).
+pub(crate) fn match_words(toks: &[Token]) -> Vec<&str> {
+    toks.iter()
+        .map(|t| {
+            if t.kind == TokKind::Quoted {
+                "\u{0}"
+            } else {
+                t.word.as_str()
+            }
+        })
+        .collect()
+}
+
+/// The words of some tokens as matched (lowercase), joined by spaces.
+pub(crate) fn word_text(toks: &[Token]) -> String {
+    toks.iter()
+        .map(|t| t.word.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What some tokens said, as typed (the `raw` of each, joined by spaces).
+pub(crate) fn raw_text(toks: &[Token]) -> String {
+    toks.iter()
+        .map(|t| t.raw.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn is_open_quote(c: char) -> bool {
     matches!(c, '\'' | '"' | '\u{201C}' | '\u{2018}' | '`')
 }

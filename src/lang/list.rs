@@ -15,10 +15,10 @@ use std::collections::HashSet;
 
 use chrono::NaiveDate;
 
-use super::build::{Builder, text_of};
+use super::build::{Builder, person_name, text_of};
 use super::grammar::Grammar;
-use super::intent::{Clause, Intent, ObjectKind, PersonName, RecordRef};
-use super::lexer::{TokKind, Token, tokenize};
+use super::intent::{Clause, CreateRecord, Intent, NotUnderstood, ObjectKind, RecordRef};
+use super::lexer::{TokKind, Token, match_words, raw_text, tokenize, word_text};
 use super::normalize::normalize;
 
 /// An item longer than this (in words) is not a name: the phrase is not a list.
@@ -51,6 +51,25 @@ struct ListPhrase {
     and_run: Option<(usize, usize)>,
 }
 
+impl ListPhrase {
+    /// A list of `object`s whose items were said as `said` (accounts and opportunities are
+    /// companies whatever the noun), from its items and their run of "and"s.
+    fn new(
+        object: ObjectKind,
+        said: ItemKind,
+        (items, and_run): (Vec<Vec<Token>>, Option<AndRun>),
+        shared_org: Option<Vec<Token>>,
+    ) -> ListPhrase {
+        ListPhrase {
+            object,
+            kind: kind_for(object, said),
+            items,
+            shared_org,
+            and_run,
+        }
+    }
+}
+
 /// The clauses of a list phrase (one create per item), or `None` when `toks` (normalised) is not
 /// a list.
 pub(crate) fn list_clauses(
@@ -71,10 +90,10 @@ pub(crate) fn list_clauses(
             }
             None => {
                 return Some(vec![Clause {
-                    text: lower(toks),
-                    intent: Intent::NotUnderstood {
+                    text: word_text(toks),
+                    intent: Intent::NotUnderstood(NotUnderstood {
                         suggestions: readings(&phrase.items[run.0..run.0 + run.1]),
-                    },
+                    }),
                 }]);
             }
         }
@@ -113,7 +132,7 @@ pub(crate) fn list_clauses(
             text: format!(
                 "create {} {}",
                 phrase.object.api_name().to_lowercase(),
-                lower(name)
+                word_text(name)
             ),
             intent,
         });
@@ -133,7 +152,7 @@ fn item_intent(
         r.object = Some(ObjectKind::Account);
         r
     };
-    let mut intent = Intent::CreateRecord {
+    let mut rec = CreateRecord {
         object,
         person: None,
         name: None,
@@ -141,61 +160,21 @@ fn item_intent(
         company: None,
         fields: Vec::new(),
     };
-    let Intent::CreateRecord {
-        person,
-        name: record_name,
-        account,
-        company,
-        ..
-    } = &mut intent
-    else {
-        return None;
-    };
     match (object, kind) {
-        (ObjectKind::Lead, ItemKind::Company) => *company = Some(text_of(name)),
+        (ObjectKind::Lead, ItemKind::Company) => rec.company = Some(text_of(name)),
         (ObjectKind::Lead, ItemKind::Person) => {
-            *person = Some(person_name(name)?);
-            *company = org.map(text_of);
+            rec.person = Some(person_name(name)?);
+            rec.company = org.map(text_of);
         }
         (ObjectKind::Contact, _) => {
-            *person = Some(person_name(name)?);
-            *account = org.map(account_ref);
+            rec.person = Some(person_name(name)?);
+            rec.account = org.map(account_ref);
         }
-        (ObjectKind::Account, _) => *record_name = Some(text_of(name)),
-        (ObjectKind::Opportunity, _) => *account = Some(account_ref(name)),
+        (ObjectKind::Account, _) => rec.name = Some(text_of(name)),
+        (ObjectKind::Opportunity, _) => rec.account = Some(account_ref(name)),
         _ => return None,
     }
-    Some(intent)
-}
-
-/// A person's name as said; all-lowercase (dictated) words get capitals.
-fn person_name(toks: &[Token]) -> Option<PersonName> {
-    let names: Vec<String> = toks
-        .iter()
-        .filter(|t| !t.is_punct())
-        .map(|t| {
-            if t.raw.chars().any(char::is_uppercase) {
-                t.raw.clone()
-            } else {
-                let mut c = t.raw.chars();
-                c.next()
-                    .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-                    .unwrap_or_default()
-            }
-        })
-        .collect();
-    let (last, first) = names.split_last()?;
-    Some(PersonName {
-        first: (!first.is_empty()).then(|| first.join(" ")),
-        last: last.clone(),
-    })
-}
-
-fn lower(toks: &[Token]) -> String {
-    toks.iter()
-        .map(|t| t.word.as_str())
-        .collect::<Vec<_>>()
-        .join(" ")
+    Some(Intent::CreateRecord(rec))
 }
 
 /// "Jerry Seinfeld at Vandelay Industries" → (name, organisation).
@@ -221,21 +200,9 @@ fn plural_object(g: &Grammar, ws: &[&str]) -> Option<(ObjectKind, usize)> {
         })
 }
 
-fn words(toks: &[Token]) -> Vec<&str> {
-    toks.iter()
-        .map(|t| {
-            if t.kind == TokKind::Quoted {
-                "\u{0}"
-            } else {
-                t.word.as_str()
-            }
-        })
-        .collect()
-}
-
 /// Recognises the three list forms (see the module docs).
 fn list_phrase(g: &Grammar, toks: &[Token]) -> Option<ListPhrase> {
-    let ws = words(toks);
+    let ws = match_words(toks);
     let verb = g.class_prefix("create", &ws)?;
     let mut i = verb;
     let lead = g.class_prefix("list_lead", &ws[i..]);
@@ -265,14 +232,12 @@ fn list_phrase(g: &Grammar, toks: &[Token]) -> Option<ListPhrase> {
             shared_org = Some(toks[k + 1..colon].to_vec());
             k = colon;
         }
-        let (items, and_run) = items_of(&toks[k..])?;
-        return Some(ListPhrase {
+        return Some(ListPhrase::new(
             object,
-            kind: kind_for(object, kind),
-            items,
+            kind,
+            items_of(&toks[k..])?,
             shared_org,
-            and_run,
-        });
+        ));
     }
     // "create accounts for X, Y, Z", "add the following contacts at Acme: A, B"
     if let Some((object, n)) = plural_object(g, &ws[i..]) {
@@ -289,17 +254,11 @@ fn list_phrase(g: &Grammar, toks: &[Token]) -> Option<ListPhrase> {
         Some(_) => return None,
         None => None,
     };
-    let (items, and_run) = items_of(&toks[i..as_at])?;
-    if items.len() < 2 {
+    let items = items_of(&toks[i..as_at])?;
+    if items.0.len() < 2 {
         return None;
     }
-    Some(ListPhrase {
-        object,
-        kind: kind_for(object, ItemKind::Person),
-        items,
-        shared_org,
-        and_run,
-    })
+    Some(ListPhrase::new(object, ItemKind::Person, items, shared_org))
 }
 
 /// "create accounts for X, Y, Z": the object said first, then the list (after "for", "named",
@@ -324,14 +283,12 @@ fn objects_first(
     {
         k += 1;
     }
-    let (items, and_run) = items_of(&toks[k..])?;
-    Some(ListPhrase {
+    Some(ListPhrase::new(
         object,
-        kind: kind_for(object, ItemKind::Person),
-        items,
+        ItemKind::Person,
+        items_of(&toks[k..])?,
         shared_org,
-        and_run,
-    })
+    ))
 }
 
 /// Accounts and opportunities are named by companies whatever the noun said.
@@ -420,17 +377,10 @@ fn and_names(atoms: &[Vec<Token>]) -> Vec<String> {
     out
 }
 
-fn raw_text(toks: &[Token]) -> String {
-    toks.iter()
-        .map(|t| t.raw.as_str())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn joined(atoms: &[Vec<Token>]) -> String {
     atoms
         .iter()
-        .map(|a| lower(a))
+        .map(|a| word_text(a))
         .collect::<Vec<_>>()
         .join(" and ")
 }
@@ -585,7 +535,7 @@ pub fn file_command(g: &Grammar, text: &str) -> Option<FileCommand> {
         None => text.to_string(),
     };
     let toks = normalize(g, tokenize(&rest));
-    let ws = words(&toks);
+    let ws = match_words(&toks);
     let op = if g.class_prefix("update", &ws).is_some() {
         FileOp::Update
     } else if g.class_prefix("create", &ws).is_some() || ws.first() == Some(&"import") {
@@ -620,27 +570,20 @@ mod tests {
     }
 
     fn created(i: &Intent) -> (ObjectKind, String, Option<String>, Option<String>) {
-        let Intent::CreateRecord {
-            object,
-            person,
-            name,
-            account,
-            company,
-            ..
-        } = i
-        else {
+        let Intent::CreateRecord(c) = i else {
             panic!("not a create: {i:?}")
         };
-        let who = person
+        let who = c
+            .person
             .as_ref()
             .map(|p| format!("{} {}", p.first.clone().unwrap_or_default(), p.last))
-            .or(name.clone())
+            .or(c.name.clone())
             .unwrap_or_default();
         (
-            *object,
+            c.object,
             who.trim().to_string(),
-            account.as_ref().map(|a| a.text.clone()),
-            company.clone(),
+            c.account.as_ref().map(|a| a.text.clone()),
+            c.company.clone(),
         )
     }
 
@@ -735,7 +678,7 @@ mod and_run_tests {
     fn companies(cs: &[Clause]) -> Vec<String> {
         cs.iter()
             .map(|c| match &c.intent {
-                Intent::CreateRecord { company, .. } => company.clone().unwrap_or_default(),
+                Intent::CreateRecord(c) => c.company.clone().unwrap_or_default(),
                 other => format!("{other:?}"),
             })
             .collect()
@@ -770,9 +713,9 @@ mod and_run_tests {
             &[],
         );
         assert!(
-            matches!(&cs[..], [Clause { intent: Intent::NotUnderstood { suggestions }, .. }]
-                if suggestions[0] == "Procter, Gamble, Kramerica"
-                    && suggestions[1] == "Procter and Gamble, Kramerica"),
+            matches!(&cs[..], [Clause { intent: Intent::NotUnderstood(n), .. }]
+                if n.suggestions[0] == "Procter, Gamble, Kramerica"
+                    && n.suggestions[1] == "Procter and Gamble, Kramerica"),
             "{cs:?}"
         );
         let g = Grammar::embedded().unwrap();

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 
 use super::entity;
 use super::grammar::Grammar;
-use super::lexer::{TokKind, Token};
+use super::lexer::{TokKind, Token, match_words};
 use super::pattern::{Elem, SlotName, SlotType};
 
 /// A captured slot: token range `[start, end)`.
@@ -56,16 +56,7 @@ pub(crate) fn best_match(g: &Grammar, toks: &[Token], today: NaiveDate) -> Optio
     let m = Matcher {
         g,
         toks,
-        words: toks
-            .iter()
-            .map(|t| {
-                if t.kind == TokKind::Quoted {
-                    "\u{0}"
-                } else {
-                    t.word.as_str()
-                }
-            })
-            .collect(),
+        words: match_words(toks),
         today,
     };
     let mut best: Option<Match> = None;

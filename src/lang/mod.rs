@@ -26,9 +26,11 @@ pub(crate) mod pattern;
 
 pub use grammar::{Grammar, GrammarError, IntentKind};
 pub use intent::{
-    Antecedent, ChangeOp, Clause, DateRange, Entity, FieldAlias, FieldChange, FieldRef, GroupBy,
-    Intent, ObjectKind, ParsedCommand, PersonName, Priority, QuestionKind, Rank, RankBy,
-    RecordFilter, RecordRef, Span, Target, Value, ValueHint,
+    AddContactRole, AddNote, Antecedent, ChangeOp, Clause, CompleteTask, CreateCase, CreateRecord,
+    CreateTask, DateRange, Entity, FieldAlias, FieldChange, FieldRef, GroupBy, Help, Intent,
+    LogCall, NotUnderstood, ObjectKind, ParsedCommand, PersonName, Priority, Question,
+    QuestionKind, Rank, RankBy, Reassign, RecordFilter, RecordRef, ScheduleMeeting, Span, Target,
+    Undo, UpdateFields, Value, ValueHint,
 };
 pub use list::{FileCommand, FileOp};
 pub use notes::{Piece, script_line, split_notes};

@@ -8,7 +8,7 @@
 
 use super::entity;
 use super::grammar::Grammar;
-use super::lexer::{TokKind, Token};
+use super::lexer::{TokKind, Token, match_words, raw_text};
 
 /// Run every normalisation step, in order.
 pub(crate) fn normalize(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
@@ -23,45 +23,49 @@ pub(crate) fn normalize(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
     strip_lead(g, tokens)
 }
 
-fn words(tokens: &[Token]) -> Vec<&str> {
-    tokens
-        .iter()
-        .map(|t| {
-            if t.kind == TokKind::Quoted {
-                "\u{0}"
-            } else {
-                t.word.as_str()
-            }
-        })
-        .collect()
-}
-
 /// Shorthand as typed ("amt", "nxt", "tmrw", "hi pri", "w/", "->") read as the words it stands for
 /// (the grammar's `shorthand` lines). Free text keeps what was typed: the first word's `raw` is the
 /// shorthand, the others' `raw` is empty.
 pub(crate) fn expand_shorthand(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
+    rewrite(tokens, |tokens, i| {
+        if tokens[i].kind != TokKind::Word {
+            return None;
+        }
+        let ws = match_words(&tokens[i..(i + g.max_shorthand_words).min(tokens.len())]);
+        let (n, expansion) = g.shorthand_prefix(&ws)?;
+        let raw = raw_text(&tokens[i..i + n]);
+        let with = expansion
+            .iter()
+            .enumerate()
+            .map(|(k, w)| {
+                let mut t = Token::word(w);
+                t.raw = if k == 0 { raw.clone() } else { String::new() };
+                t
+            })
+            .collect();
+        Some((n, with))
+    })
+}
+
+/// Rewrites tokens left to right: where `at` reads a run starting at token `i` (how many tokens,
+/// and the tokens that stand for them), those go in instead; every other token is kept.
+fn rewrite(
+    tokens: Vec<Token>,
+    mut at: impl FnMut(&[Token], usize) -> Option<(usize, Vec<Token>)>,
+) -> Vec<Token> {
     let mut out = Vec::with_capacity(tokens.len());
     let mut i = 0;
     while i < tokens.len() {
-        let ws = words(&tokens[i..(i + g.max_shorthand_words).min(tokens.len())]);
-        if tokens[i].kind == TokKind::Word
-            && let Some((n, expansion)) = g.shorthand_prefix(&ws)
-        {
-            let raw = tokens[i..i + n]
-                .iter()
-                .map(|t| t.raw.as_str())
-                .collect::<Vec<_>>()
-                .join(" ");
-            for (k, w) in expansion.iter().enumerate() {
-                let mut t = Token::word(w);
-                t.raw = if k == 0 { raw.clone() } else { String::new() };
-                out.push(t);
+        match at(&tokens, i) {
+            Some((used, with)) if used > 0 => {
+                out.extend(with);
+                i += used;
             }
-            i += n;
-            continue;
+            _ => {
+                out.push(tokens[i].clone());
+                i += 1;
+            }
         }
-        out.push(tokens[i].clone());
-        i += 1;
     }
     out
 }
@@ -84,36 +88,28 @@ pub(crate) fn spoken_ordinals(tokens: Vec<Token>) -> Vec<Token> {
     const UNITS: [&str; 9] = [
         "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth",
     ];
-    let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
-    let mut i = 0;
-    while i < tokens.len() {
+    rewrite(tokens, |tokens, i| {
         let tens = match tokens[i].word.as_str() {
-            "twenty" => Some(20),
-            "thirty" => Some(30),
-            _ => None,
+            "twenty" => 20,
+            "thirty" => 30,
+            _ => return None,
         };
-        if let Some(tens) = tens
-            && let Some(next) = tokens.get(i + 1)
-            && let Some(u) = UNITS.iter().position(|w| *w == next.word)
-            && tens + u < 31
-        {
-            let day = tens + u + 1;
-            let suffix = match day % 10 {
-                1 if day != 11 => "st",
-                2 if day != 12 => "nd",
-                3 if day != 13 => "rd",
-                _ => "th",
-            };
-            let mut t = Token::word(&format!("{day}{suffix}"));
-            t.raw = format!("{} {}", tokens[i].raw, next.raw);
-            out.push(t);
-            i += 2;
-            continue;
+        let next = tokens.get(i + 1)?;
+        let u = UNITS.iter().position(|w| *w == next.word)?;
+        if tens + u >= 31 {
+            return None;
         }
-        out.push(tokens[i].clone());
-        i += 1;
-    }
-    out
+        let day = tens + u + 1;
+        let suffix = match day % 10 {
+            1 if day != 11 => "st",
+            2 if day != 12 => "nd",
+            3 if day != 13 => "rd",
+            _ => "th",
+        };
+        let mut t = Token::word(&format!("{day}{suffix}"));
+        t.raw = raw_text(&tokens[i..i + 2]);
+        Some((2, vec![t]))
+    })
 }
 
 /// Remove fillers ("um", "uh", "you know"), and "like" unless it is a verb ("I'd like"). A filler
@@ -124,7 +120,7 @@ pub(crate) fn spoken_ordinals(tokens: Vec<Token>) -> Vec<Token> {
 /// stays in the `raw` of the word before it, with the commas dropped with it ("she, like, wants" is
 /// matched as "she wants" and kept as said).
 pub(crate) fn drop_fillers(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
-    let ws = words(&tokens);
+    let ws = match_words(&tokens);
     let mut keep = vec![true; tokens.len()];
     let mut noise = vec![false; tokens.len()];
     let mut i = 0;
@@ -197,7 +193,7 @@ fn carry_raw(prev: &mut Token, dropped: &Token) {
 
 /// "john dot smith at hooli dot example dot com" → "john.smith@hooli.example.com".
 pub(crate) fn spoken_emails(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
-    let ws = words(&tokens);
+    let ws = match_words(&tokens);
     let Some(at) = ws.iter().position(|w| *w == "at") else {
         return tokens;
     };
@@ -266,47 +262,36 @@ pub(crate) fn spoken_numbers(tokens: Vec<Token>) -> Vec<Token> {
             }
         })
         .collect();
-    let mut out = Vec::with_capacity(tokens.len());
-    let mut i = 0;
-    while i < tokens.len() {
-        if tokens[i].kind == TokKind::Word
-            && (entity::is_number_word(&tokens[i].word)
-                || (matches!(tokens[i].word.as_str(), "a" | "an")
-                    && tokens.get(i + 1).is_some_and(|t| {
-                        matches!(t.word.as_str(), "hundred" | "thousand" | "million")
-                    })))
-        {
-            let end = (i + 12).min(tokens.len());
-            let ws: Vec<&str> = tokens[i..end]
-                .iter()
-                .map(|t| {
-                    if t.kind == TokKind::Word {
-                        t.word.as_str()
-                    } else {
-                        "\u{0}"
-                    }
-                })
-                .collect();
-            if let Some((value, used)) = entity::spoken_number(&ws) {
-                let lone_one = used == 1 && matches!(ws[0], "one" | "zero");
-                if !lone_one || ws.get(1).is_some_and(|n| is_unit_suffix(n)) {
-                    // the digits are read by entities; free text keeps the words as said
-                    let mut t = Token::word(&format_number(value));
-                    t.raw = tokens[i..i + used]
-                        .iter()
-                        .map(|t| t.raw.as_str())
-                        .collect::<Vec<_>>()
-                        .join(" ");
-                    out.push(t);
-                    i += used;
-                    continue;
-                }
-            }
+    rewrite(tokens, |tokens, i| {
+        let starts_number = entity::is_number_word(&tokens[i].word)
+            || (matches!(tokens[i].word.as_str(), "a" | "an")
+                && tokens.get(i + 1).is_some_and(|t| {
+                    matches!(t.word.as_str(), "hundred" | "thousand" | "million")
+                }));
+        if tokens[i].kind != TokKind::Word || !starts_number {
+            return None;
         }
-        out.push(tokens[i].clone());
-        i += 1;
-    }
-    out
+        let end = (i + 12).min(tokens.len());
+        let ws: Vec<&str> = tokens[i..end]
+            .iter()
+            .map(|t| {
+                if t.kind == TokKind::Word {
+                    t.word.as_str()
+                } else {
+                    "\u{0}"
+                }
+            })
+            .collect();
+        let (value, used) = entity::spoken_number(&ws)?;
+        let lone_one = used == 1 && matches!(ws[0], "one" | "zero");
+        if lone_one && !ws.get(1).is_some_and(|n| is_unit_suffix(n)) {
+            return None;
+        }
+        // the digits are read by entities; free text keeps the words as said
+        let mut t = Token::word(&format_number(value));
+        t.raw = raw_text(&tokens[i..i + used]);
+        Some((used, vec![t]))
+    })
 }
 
 fn is_unit_suffix(w: &str) -> bool {
@@ -333,7 +318,7 @@ pub(crate) fn format_number(v: f64) -> String {
 pub(crate) fn repairs(g: &Grammar, tokens: Vec<Token>) -> Vec<Token> {
     let mut tokens = tokens;
     for _ in 0..16 {
-        let ws = words(&tokens);
+        let ws = match_words(&tokens);
         let Some((at, len)) =
             (0..ws.len()).find_map(|i| g.class_prefix("repair", &ws[i..]).map(|n| (i, n)))
         else {
@@ -441,7 +426,7 @@ pub(crate) fn strip_lead(g: &Grammar, mut tokens: Vec<Token>) -> Vec<Token> {
         while tokens.first().is_some_and(Token::is_punct) {
             tokens.remove(0);
         }
-        let ws = words(&tokens);
+        let ws = match_words(&tokens);
         match g.class_prefix("lead_filler", &ws) {
             Some(n) if n < ws.len() => {
                 drop(ws);
@@ -471,7 +456,7 @@ pub(crate) fn strip_lead(g: &Grammar, mut tokens: Vec<Token>) -> Vec<Token> {
                 continue;
             }
             // "… right now", "… at the moment", "… again"
-            let ws = words(&tokens);
+            let ws = match_words(&tokens);
             if let Some(k) = (1..=MAX_TRAILING.min(n - 1))
                 .rev()
                 .find(|&k| g.in_class("trailing_filler", &ws[n - k..]))
@@ -493,7 +478,7 @@ pub(crate) fn strip_lead(g: &Grammar, mut tokens: Vec<Token>) -> Vec<Token> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lang::lexer::tokenize;
+    use crate::lang::lexer::{tokenize, word_text};
 
     fn g() -> &'static Grammar {
         Grammar::embedded().expect("embedded grammar")
@@ -501,89 +486,101 @@ mod tests {
 
     #[track_caller]
     fn norm(text: &str) -> String {
-        normalize(g(), tokenize(text))
+        word_text(&normalize(g(), tokenize(text)))
+    }
+
+    /// What the grammar matches after normalisation, for phrases as typed or dictated.
+    const NORMALISED: &[(&str, &str)] = &[
+        // fillers go
+        (
+            "um so update the uh project titan opportunity to negotiation review",
+            "update the project titan opportunity to negotiation review",
+        ),
+        ("okay so you know set it to like ten", "set it to 10"),
+        ("i'd like to update titan", "update titan"),
+        ("they would like a demo", "they would like a demo"),
+        // lead-in and trailing politeness
+        ("can you please show my cases please", "show my cases"),
+        ("hey sayso, show my cases. thanks", "show my cases"),
+        ("please", "please"),
+        // spoken numbers become digits
+        (
+            "set the amount to ninety two thousand dollars",
+            "set the amount to 92000 dollars",
+        ),
+        ("fifty k", "50 k"),
+        ("set it to twenty percent", "set it to 20 percent"),
+        ("in two weeks", "in 2 weeks"),
+        ("one point two million", "1200000"),
+        ("a hundred and fifty thousand", "150000"),
+        ("one of them", "one of them"),
+        ("ninety-two thousand", "92000"),
+        ("twenty-five percent", "25 percent"),
+        ("in one week", "in one week"),
+        // spoken emails join
+        (
+            "email john dot smith at hooli dot example dot com",
+            "email john.smith@hooli.example.com",
+        ),
+        ("jane doe at acme corp", "jane doe at acme corp"),
+        ("jane at acme dot com", "jane@acme.com"),
+        // repairs and false starts
+        (
+            "update the I mean set the amount on titan to 5",
+            "set the amount on titan to 5",
+        ),
+        ("set the amount to 50k no wait 60k", "set the amount to 60k"),
+        ("update the the deal", "update the deal"),
+        (
+            "set the amount to ninety k no sorry ninety five k",
+            "set the amount to 95 k",
+        ),
+        (
+            "set nakatomi to proposal, no sorry, closed won",
+            "set nakatomi to closed won",
+        ),
+        (
+            "push it to december twelfth actually make that the fifteenth",
+            "push it to the fifteenth",
+        ),
+        (
+            "push it out a week no wait two weeks",
+            "push it out 2 weeks",
+        ),
+        // shorthand, ordinals, typos and the commas around fillers
+        (
+            "titan amt 30k tmrw hi pri",
+            "titan amount 30k tomorrow high priority",
+        ),
+        ("the twenty third of december", "the 23rd of december"),
+        (
+            "how many deals are in negotiation right now",
+            "how many deals are in negotiation",
+        ),
+        ("initech ammount 92k", "initech amount 92k"),
+        ("blue sun stage negotation", "blue sun stage negotiation"),
+        ("the titan deal, uh, set it", "the titan deal , set it"),
+        ("set it to, like, two hundred k", "set it to 200 k"),
+    ];
+
+    #[test]
+    fn fillers_numbers_emails_repairs_and_shorthand_are_normalised() {
+        let failures: Vec<String> = NORMALISED
             .iter()
-            .map(|t| t.word.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
+            .filter(|(said, want)| norm(said) != *want)
+            .map(|(said, want)| format!("{said}\n   expected {want}\n   got      {}", norm(said)))
+            .collect();
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
     #[test]
-    fn fillers_go() {
-        assert_eq!(
-            norm("um so update the uh project titan opportunity to negotiation review"),
-            "update the project titan opportunity to negotiation review"
-        );
-        assert_eq!(norm("okay so you know set it to like ten"), "set it to 10");
-        assert_eq!(norm("i'd like to update titan"), "update titan");
-        assert_eq!(norm("they would like a demo"), "they would like a demo");
-    }
-
-    #[test]
-    fn lead_and_trailing_politeness() {
-        assert_eq!(norm("can you please show my cases please"), "show my cases");
-        assert_eq!(norm("hey sayso, show my cases. thanks"), "show my cases");
-        assert_eq!(norm("please"), "please");
-    }
-
-    #[test]
-    fn spoken_numbers_become_digits() {
-        assert_eq!(
-            norm("set the amount to ninety two thousand dollars"),
-            "set the amount to 92000 dollars"
-        );
-        assert_eq!(norm("fifty k"), "50 k");
-        assert_eq!(norm("set it to twenty percent"), "set it to 20 percent");
-        assert_eq!(norm("in two weeks"), "in 2 weeks");
-        assert_eq!(norm("one point two million"), "1200000");
-        assert_eq!(norm("a hundred and fifty thousand"), "150000");
-        assert_eq!(norm("one of them"), "one of them");
-        assert_eq!(norm("ninety-two thousand"), "92000");
-        assert_eq!(norm("twenty-five percent"), "25 percent");
-        assert_eq!(norm("in one week"), "in one week");
-        // free text keeps the words as said; entities read the digits
+    fn free_text_keeps_spoken_numbers_and_shorthand_as_said() {
+        // entities read the digits; free text keeps the words as said
         let toks = normalize(g(), tokenize("renew for two years"));
         assert_eq!(toks[2].word, "2");
         assert_eq!(toks[2].raw, "two");
-    }
-
-    #[test]
-    fn spoken_emails_join() {
-        assert_eq!(
-            norm("email john dot smith at hooli dot example dot com"),
-            "email john.smith@hooli.example.com"
-        );
-        assert_eq!(norm("jane doe at acme corp"), "jane doe at acme corp");
-        assert_eq!(norm("jane at acme dot com"), "jane@acme.com");
-    }
-
-    #[test]
-    fn repairs_and_false_starts() {
-        assert_eq!(
-            norm("update the I mean set the amount on titan to 5"),
-            "set the amount on titan to 5"
-        );
-        assert_eq!(
-            norm("set the amount to 50k no wait 60k"),
-            "set the amount to 60k"
-        );
-        assert_eq!(norm("update the the deal"), "update the deal");
-        assert_eq!(
-            norm("set the amount to ninety k no sorry ninety five k"),
-            "set the amount to 95 k"
-        );
-        assert_eq!(
-            norm("set nakatomi to proposal, no sorry, closed won"),
-            "set nakatomi to closed won"
-        );
-        assert_eq!(
-            norm("push it to december twelfth actually make that the fifteenth"),
-            "push it to the fifteenth"
-        );
-        assert_eq!(
-            norm("push it out a week no wait two weeks"),
-            "push it out 2 weeks"
-        );
+        let toks = normalize(g(), tokenize("next step = final sign-off w/ lucius"));
+        assert_eq!(raw_text(&toks), "next step = final sign-off w/ lucius");
     }
 
     #[test]
@@ -593,37 +590,6 @@ mod tests {
         assert_eq!(raw("it is basically done"), "it is basically done");
         assert_eq!(raw("she, like, wants a pilot"), "she, like, wants a pilot");
         assert_eq!(raw("she um wants a pilot"), "she wants a pilot");
-    }
-
-    #[test]
-    fn shorthand_ordinals_and_filler_commas() {
-        assert_eq!(
-            norm("titan amt 30k tmrw hi pri"),
-            "titan amount 30k tomorrow high priority"
-        );
-        assert_eq!(norm("the twenty third of december"), "the 23rd of december");
-        assert_eq!(
-            norm("how many deals are in negotiation right now"),
-            "how many deals are in negotiation"
-        );
-        assert_eq!(norm("initech ammount 92k"), "initech amount 92k");
-        assert_eq!(
-            norm("blue sun stage negotation"),
-            "blue sun stage negotiation"
-        );
-        assert_eq!(
-            norm("the titan deal, uh, set it"),
-            "the titan deal , set it"
-        );
-        assert_eq!(norm("set it to, like, two hundred k"), "set it to 200 k");
-        let toks = normalize(g(), tokenize("next step = final sign-off w/ lucius"));
-        assert_eq!(
-            toks.iter()
-                .map(|t| t.raw.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
-            "next step = final sign-off w/ lucius"
-        );
     }
 
     #[test]

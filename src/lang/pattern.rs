@@ -524,13 +524,17 @@ mod tests {
 
     #[test]
     fn errors_say_what_is_wrong() {
-        let e = |s: &str| compile(s, &classes()).expect_err("must fail");
-        assert_eq!(e("@nope x"), "unknown class `@nope`");
-        assert_eq!(e("{bogus}"), "unknown slot `bogus`");
-        assert_eq!(e("{value:bogus}"), "unknown slot type `bogus`");
-        assert_eq!(e("(a|b"), "missing `)`");
-        assert_eq!(e("a ]"), "unexpected `]`");
-        assert_eq!(e("x => nope"), "expected `slot=value`, found `nope`");
-        assert_eq!(e(""), "empty pattern");
+        for (pattern, error) in [
+            ("@nope x", "unknown class `@nope`"),
+            ("{bogus}", "unknown slot `bogus`"),
+            ("{value:bogus}", "unknown slot type `bogus`"),
+            ("(a|b", "missing `)`"),
+            ("a ]", "unexpected `]`"),
+            ("x => nope", "expected `slot=value`, found `nope`"),
+            ("", "empty pattern"),
+        ] {
+            let e = compile(pattern, &classes()).expect_err("must fail");
+            assert_eq!(e, error, "{pattern}");
+        }
     }
 }

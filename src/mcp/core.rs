@@ -443,7 +443,7 @@ fn says_undo(phrase: &str, today: chrono::NaiveDate) -> bool {
     crate::lang::parse(phrase, today).is_ok_and(|p| {
         p.clauses
             .iter()
-            .any(|c| matches!(c.intent, Intent::Undo { .. }))
+            .any(|c| matches!(c.intent, Intent::Undo(_)))
     })
 }
 

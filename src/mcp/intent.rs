@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::Value as Json;
 
 use crate::lang::{
-    ChangeOp, Clause, Entity, FieldChange, FieldRef, Intent, ObjectKind, ParsedCommand,
-    RecordFilter, RecordRef, Target, Value,
+    AddNote, ChangeOp, Clause, CreateTask, Entity, FieldChange, FieldRef, Intent, LogCall,
+    ObjectKind, ParsedCommand, RecordFilter, RecordRef, Target, UpdateFields, Value,
 };
 
 /// What a structured intent does.
@@ -90,28 +90,25 @@ impl StructuredIntent {
     pub fn to_parsed(&self, today: NaiveDate) -> Result<ParsedCommand, IntentError> {
         let intent = match self.action {
             Action::Update => self.update()?,
-            Action::AddNote => Intent::AddNote {
+            Action::AddNote => Intent::AddNote(AddNote {
                 target: self.target("add_note")?,
                 text: self.text("add_note", "`text` (the note)")?,
-            },
-            Action::CreateTask => Intent::CreateTask {
+            }),
+            Action::CreateTask => Intent::CreateTask(CreateTask {
                 subject: self.text("create_task", "`text` (the subject)")?,
                 due: self.due,
                 who: None,
                 what: self.record_ref(),
                 priority: None,
-            },
-            Action::LogCall => Intent::LogCall {
-                who: None,
+            }),
+            Action::LogCall => Intent::LogCall(LogCall {
                 what: Some(
                     self.record_ref()
                         .ok_or(self.missing("log_call", "`record`"))?,
                 ),
-                subject: None,
                 description: self.text.clone(),
-                duration_seconds: None,
-                date: None,
-            },
+                ..LogCall::default()
+            }),
         };
         Ok(ParsedCommand {
             input: self.describe(),
@@ -143,10 +140,10 @@ impl StructuredIntent {
                 value: value_of(v),
             })
             .collect();
-        Ok(Intent::UpdateFields {
+        Ok(Intent::UpdateFields(UpdateFields {
             target: self.target("update")?,
             changes,
-        })
+        }))
     }
 
     fn text(&self, action: &'static str, what: &'static str) -> Result<String, IntentError> {
@@ -268,14 +265,16 @@ mod tests {
         )
         .to_parsed(today())
         .unwrap();
-        let Intent::UpdateFields { target, changes } = &p.clauses[0].intent else {
+        let Intent::UpdateFields(u) = &p.clauses[0].intent else {
             panic!("{p:?}")
         };
-        let Target::Record(r) = target else { panic!() };
+        let Target::Record(r) = &u.target else {
+            panic!()
+        };
         assert_eq!(r.text, "initech renewal");
         assert_eq!(r.object, Some(ObjectKind::Opportunity));
-        assert_eq!(changes[0].value.entities, vec![Entity::Number(92000.0)]);
-        assert!(matches!(changes[1].value.entities[0], Entity::Date(_)));
+        assert_eq!(u.changes[0].value.entities, vec![Entity::Number(92000.0)]);
+        assert!(matches!(u.changes[1].value.entities[0], Entity::Date(_)));
     }
 
     #[test]
@@ -286,7 +285,7 @@ mod tests {
         .unwrap();
         assert_eq!(p.clauses.len(), 1);
         assert!(
-            matches!(&p.clauses[0].intent, Intent::AddNote { text, .. } if text == "legal signed off and close all deals")
+            matches!(&p.clauses[0].intent, Intent::AddNote(n) if n.text == "legal signed off and close all deals")
         );
     }
 

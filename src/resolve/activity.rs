@@ -1,137 +1,107 @@
-//! Meetings (Event) and cases (Case) to create: who and what they are about, the start and end in
-//! the user's time zone, the case's account, contact and priority. Part of `resolve`.
+//! Activities and new records: the person and record a task or an event is about, its owner, the
+//! create step that names a new record for later clauses, and times in the user's time zone. Part
+//! of `resolve`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use chrono::{Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{NaiveDate, NaiveTime, TimeZone, Utc};
 use serde_json::{Value as Json, json};
 
-use super::{Named, ResolveError, Resolver, WHAT, WHO, capitalise, create_step};
-use crate::lang::{ObjectKind, Priority, RecordRef};
+use super::schema::ObjectDescribe;
+use super::{Named, ResolveError, Resolver, WHAT, WHO, create_step};
+use crate::lang::{Priority, RecordRef};
 use crate::plan::{Step, Val};
 use crate::soql::builder::{self as query, eq_text, to_soql};
 
-/// A meeting with no time said starts at this hour.
-const DEFAULT_MEETING_HOUR: u32 = 9;
-
-/// What a meeting clause says, resolved by [`Resolver::meeting`].
-pub(super) struct Meeting<'a> {
-    pub(super) subject: Option<&'a str>,
-    pub(super) date: NaiveDate,
-    pub(super) time: Option<NaiveTime>,
-    pub(super) minutes: u32,
-    pub(super) who: Option<&'a RecordRef>,
-    pub(super) what: Option<&'a RecordRef>,
-}
-
-/// What a case clause says, resolved by [`Resolver::case`].
-pub(super) struct NewCase<'a> {
-    pub(super) account: Option<&'a RecordRef>,
-    pub(super) contact: Option<&'a RecordRef>,
-    pub(super) subject: &'a str,
-    pub(super) priority: Option<Priority>,
+/// A Task or an Event about to be created, from [`Resolver::new_activity`].
+pub(super) struct NewActivity {
+    /// The object's describe, for the other fields.
+    pub(super) d: Arc<ObjectDescribe>,
+    /// Its fields so far: WhoId, WhatId, OwnerId.
+    pub(super) fields: BTreeMap<String, Val>,
+    /// The person it is about, for a default subject.
+    pub(super) who: Option<Named>,
 }
 
 impl Resolver<'_> {
-    /// One Event owned by me, from the start (in my time zone) for `minutes`.
-    pub(super) async fn meeting(
+    /// A new activity of `object` (Task or Event), which the user must be able to create ("you
+    /// can't {action}"): the person (WhoId) and the record (WhatId) it is about, resolved, and its
+    /// owner (me, when the field is writable) as its first fields.
+    pub(super) async fn new_activity(
         &mut self,
-        m: Meeting<'_>,
+        object: &str,
+        action: &str,
+        who: Option<&RecordRef>,
+        what: Option<&RecordRef>,
         named: &[Option<Named>],
-        steps: &mut Vec<Step>,
-    ) -> Result<Option<Named>, ResolveError> {
-        let d = self.describe_for_create("Event").await?;
-        if !d.createable {
-            return Err(ResolveError::Denied("you can't create meetings".into()));
-        }
-        let who = match m.who {
+    ) -> Result<NewActivity, ResolveError> {
+        let d = self.describe_creatable(object, action).await?;
+        let mut fields = BTreeMap::new();
+        let who = match who {
             Some(r) => Some(self.reference(r, named, &WHO, &[]).await?),
             None => None,
         };
-        let what = match m.what {
+        let what = match what {
             Some(r) => Some(self.reference(r, named, &WHAT, &[]).await?),
             None => None,
         };
-        let time = m
-            .time
-            .or_else(|| NaiveTime::from_hms_opt(DEFAULT_MEETING_HOUR, 0, 0))
-            .ok_or_else(|| ResolveError::Invalid("that is not a time of day".into()))?;
-        let start = self.user_instant(m.date, time).await?;
-        let end = start + Duration::minutes(i64::from(m.minutes));
-        let subject = m.subject.map_or_else(|| "Meeting".to_string(), capitalise);
-        let mut fields = BTreeMap::new();
-        fields.insert("Subject".into(), Val::Lit(json!(subject)));
-        fields.insert("StartDateTime".into(), Val::Lit(json!(sf_datetime(start))));
-        fields.insert("EndDateTime".into(), Val::Lit(json!(sf_datetime(end))));
+        // A new activity is the creator's by default; say so explicitly when the field is writable.
         if d.field("OwnerId").is_some_and(|f| f.createable) {
             fields.insert("OwnerId".into(), Val::Lit(json!(self.me)));
-        }
-        if let Some(n) = &who {
-            fields.insert("WhoId".into(), n.val());
         }
         if let Some(n) = &what {
             fields.insert("WhatId".into(), n.val());
         }
-        self.check_fields(&d, &fields, true)?;
-        Ok(Some(self.push_create(steps, "Event", subject, fields)))
+        if let Some(n) = &who {
+            fields.insert("WhoId".into(), n.val());
+        }
+        Ok(NewActivity { d, fields, who })
     }
 
-    /// One Case: subject, account, contact and priority as said.
-    pub(super) async fn case(
-        &mut self,
-        c: NewCase<'_>,
-        named: &[Option<Named>],
-        steps: &mut Vec<Step>,
-    ) -> Result<Option<Named>, ResolveError> {
-        let d = self.describe_for_create("Case").await?;
-        if !d.createable {
-            return Err(ResolveError::Denied("you can't open cases".into()));
-        }
-        let mut fields = BTreeMap::new();
-        let subject = capitalise(c.subject.trim());
-        fields.insert("Subject".into(), Val::Lit(json!(subject)));
-        if let Some(r) = c.account {
-            let mut r = r.clone();
-            r.object = Some(ObjectKind::Account);
-            let n = self.reference(&r, named, &["Account"], &[]).await?;
-            fields.insert("AccountId".into(), n.val());
-        }
-        if let Some(r) = c.contact {
-            let n = self.reference(r, named, &["Contact"], &[]).await?;
-            fields.insert("ContactId".into(), n.val());
-        }
-        if let Some(p) = c.priority {
-            let said = match p {
-                Priority::High => "high",
-                Priority::Normal => "medium",
-                Priority::Low => "low",
-            };
-            let value = self.picklist_value(&d, "Priority", said);
-            fields.insert("Priority".into(), Val::Lit(json!(value)));
-        }
-        self.check_fields(&d, &fields, true)?;
-        Ok(Some(self.push_create(steps, "Case", subject, fields)))
+    /// Sets the Priority picklist when a priority was said; `normal` is the object's word for the
+    /// middle one ("normal" on tasks, "medium" on cases).
+    pub(super) fn put_priority(
+        &self,
+        d: &ObjectDescribe,
+        priority: Option<Priority>,
+        normal: &str,
+        fields: &mut BTreeMap<String, Val>,
+    ) {
+        let Some(p) = priority else {
+            return;
+        };
+        let said = match p {
+            Priority::High => "high",
+            Priority::Normal => normal,
+            Priority::Low => "low",
+        };
+        let value = self.picklist_value(d, "Priority", said);
+        fields.insert("Priority".into(), Val::Lit(json!(value)));
     }
 
-    /// Adds the create step of a new record and names it for later clauses.
+    /// Checks that the user may set every field of a new record, then adds its create step and
+    /// names it for later clauses.
     pub(super) fn push_create(
         &self,
+        d: &ObjectDescribe,
         steps: &mut Vec<Step>,
         sobject: &str,
         name: String,
         fields: BTreeMap<String, Val>,
-    ) -> Named {
+    ) -> Result<Named, ResolveError> {
+        self.check_fields(d, &fields, true)?;
         let reference = Self::next_ref(steps);
         steps.push(create_step(sobject, &name, reference.clone(), fields));
-        Named::Created {
+        Ok(Named::Created {
             reference,
             sobject: sobject.into(),
             name,
-        }
+        })
     }
 
     /// A day and time in the user's time zone (User.TimeZoneSidKey; UTC when it cannot be read).
-    async fn user_instant(
+    pub(super) async fn user_instant(
         &mut self,
         date: NaiveDate,
         time: NaiveTime,
@@ -155,6 +125,6 @@ impl Resolver<'_> {
 }
 
 /// Salesforce's dateTime format, in UTC.
-fn sf_datetime(t: chrono::DateTime<Utc>) -> String {
+pub(super) fn sf_datetime(t: chrono::DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S.000+0000").to_string()
 }

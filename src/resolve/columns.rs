@@ -311,28 +311,28 @@ mod tests {
         ObjectDescribe::from_json(&v)
     }
 
-    fn headers(hs: &[&str]) -> Vec<String> {
-        hs.iter().map(|h| h.to_string()).collect()
+    /// The columns of a file of new leads with these headers.
+    fn lead_columns(headers: &[&str]) -> ColumnMap {
+        let headers: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+        ColumnMap::new(
+            Grammar::embedded().unwrap(),
+            &lead(),
+            &headers,
+            Purpose::Create,
+        )
     }
 
     #[test]
     fn headers_map_by_label_api_name_alias_and_typo() {
-        let g = Grammar::embedded().unwrap();
-        let d = lead();
-        let m = ColumnMap::new(
-            g,
-            &d,
-            &headers(&[
-                "First Name",
-                "LastName",
-                "Email Address",
-                "Compnay Name",
-                "Mobile",
-                "Lead Source",
-                "Shoe Size",
-            ]),
-            Purpose::Create,
-        );
+        let m = lead_columns(&[
+            "First Name",
+            "LastName",
+            "Email Address",
+            "Compnay Name",
+            "Mobile",
+            "Lead Source",
+            "Shoe Size",
+        ]);
         let mapped: Vec<String> = m.mapped().into_iter().map(|(_, f)| f).collect();
         assert_eq!(
             mapped,
@@ -350,14 +350,7 @@ mod tests {
 
     #[test]
     fn cells_are_checked_by_type() {
-        let g = Grammar::embedded().unwrap();
-        let d = lead();
-        let m = ColumnMap::new(
-            g,
-            &d,
-            &headers(&["Email", "Status", "Lead Source"]),
-            Purpose::Create,
-        );
+        let m = lead_columns(&["Email", "Status", "Lead Source"]);
         let ok = m.row(&csv::StringRecord::from(vec![
             "a@b.com",
             "open - not contacted",

@@ -33,8 +33,9 @@ use serde_json::{Value as Json, json};
 use crate::id::{ObjectName, RecordId};
 use crate::journal::Op;
 use crate::lang::{
-    Clause, DateRange, FieldChange, Intent, ObjectKind, ParsedCommand, Priority, QuestionKind,
-    RecordRef, Target, Value,
+    AddContactRole, AddNote, CompleteTask, CreateCase, CreateRecord, CreateTask, DateRange,
+    FieldChange, Intent, LogCall, ObjectKind, ParsedCommand, Question, QuestionKind, Reassign,
+    RecordFilter, RecordRef, ScheduleMeeting, Target, Value,
 };
 use crate::plan::{Plan, Step, Val};
 use crate::salesforce::rest::http_date_from_iso;
@@ -132,16 +133,6 @@ enum Named {
     },
 }
 
-impl ResolveError {
-    /// A clause handed to the method for another intent (a dispatch bug, reported not panicked).
-    fn wrong_intent(intent: &Intent) -> ResolveError {
-        ResolveError::Invalid(format!(
-            "internal: `{}` reached the wrong resolver",
-            intent.name()
-        ))
-    }
-}
-
 impl Named {
     fn val(&self) -> Val {
         match self {
@@ -214,20 +205,30 @@ impl Resolver<'_> {
         }
     }
 
+    /// The describe of an object the clause creates a record of; `denied` ("you can't {action}")
+    /// when the user can't create one.
+    async fn describe_creatable(
+        &mut self,
+        object: &str,
+        action: &str,
+    ) -> Result<Arc<ObjectDescribe>, ResolveError> {
+        let d = self.describe_for_create(object).await?;
+        if !d.createable {
+            return Err(ResolveError::Denied(format!("you can't {action}")));
+        }
+        Ok(d)
+    }
+
     /// Resolves a whole command. Clauses resolve in order; pronouns point at what earlier clauses
     /// named or created. Any failure fails the whole command (nothing is written).
     ///
     /// # Errors
     /// The first clause's [`ResolveError`].
     pub async fn resolve(&mut self, cmd: &ParsedCommand) -> Result<Resolution, ResolveError> {
-        if let Some(Clause {
-            intent: Intent::NotUnderstood { suggestions },
-            ..
-        }) = cmd
-            .clauses
-            .iter()
-            .find(|c| matches!(c.intent, Intent::NotUnderstood { .. }))
-        {
+        if let Some(suggestions) = cmd.clauses.iter().find_map(|c| match &c.intent {
+            Intent::NotUnderstood(n) => Some(&n.suggestions),
+            _ => None,
+        }) {
             let deleting = cmd
                 .input
                 .split(|c: char| !c.is_alphanumeric())
@@ -244,9 +245,9 @@ impl Resolver<'_> {
         }
         if cmd.clauses.len() == 1 {
             match &cmd.clauses[0].intent {
-                Intent::Question { .. } => return self.question(&cmd.clauses[0].intent).await,
-                Intent::Undo { steps } => return Ok(Resolution::Undo(*steps)),
-                Intent::Help { topic } => return Ok(Resolution::Help(topic.clone())),
+                Intent::Question(q) => return self.question(q).await,
+                Intent::Undo(u) => return Ok(Resolution::Undo(u.steps)),
+                Intent::Help(h) => return Ok(Resolution::Help(h.topic.clone())),
                 _ => {}
             }
         }
@@ -259,13 +260,15 @@ impl Resolver<'_> {
         let large_above = self.stream_above.filter(|_| cmd.clauses.len() == 1);
         for clause in &cmd.clauses {
             let before = steps.len();
-            let mut out = ClauseOut {
+            let mut cx = ClauseCx {
+                named: &named,
                 steps: &mut steps,
                 bulk: &mut bulk,
                 stream: &mut stream,
                 large_above,
+                intent: clause.intent.name(),
             };
-            let n = self.clause(&clause.intent, &named, &mut out).await?;
+            let n = self.clause(&clause.intent, &mut cx).await?;
             if let Some(source) = stream.take() {
                 return Ok(Resolution::Stream(source));
             }
@@ -316,44 +319,37 @@ impl Resolver<'_> {
     async fn clause(
         &mut self,
         intent: &Intent,
-        named: &[Option<Named>],
-        out: &mut ClauseOut<'_>,
+        cx: &mut ClauseCx<'_>,
     ) -> Result<Option<Named>, ResolveError> {
         match intent {
-            Intent::UpdateFields {
-                target: Target::Record(_),
-                ..
-            } => self.update_record(intent, named, out).await,
-            Intent::UpdateFields {
-                target: Target::Filter(_),
-                ..
-            } => self.update_filter(intent, named, out).await,
-            Intent::Reassign { .. } => self.reassign(intent, named, out).await,
-            Intent::CompleteTask { .. } => self.complete_task(intent, named, out).await,
-            Intent::AddNote { .. } => self.add_note(intent, named, out).await,
-            Intent::LogCall { .. } => self.log_call(intent, named, out).await,
-            Intent::CreateTask { .. } => self.create_task(intent, named, out).await,
-            Intent::ScheduleMeeting { .. } => self.schedule_meeting(intent, named, out).await,
-            Intent::CreateCase { .. } => self.create_case(intent, named, out).await,
-            Intent::CreateRecord { .. } => self.create_record(intent, named, out).await,
-            Intent::AddContactRole { .. } => self.add_contact_role(intent, named, out).await,
-            Intent::Question { target, .. } => {
-                // A question inside a compound command names a record for later clauses.
-                match target {
-                    Target::Record(r) => Ok(Some(
-                        self.reference(r, named, &objects_of(r.object, &ANY_OBJECT), &[])
-                            .await?,
-                    )),
-                    Target::Filter(_) => Ok(None),
-                }
-            }
-            Intent::Undo { .. } | Intent::Help { .. } => Err(ResolveError::NotUnderstood(
+            Intent::UpdateFields(u) => match &u.target {
+                Target::Record(r) => self.update_record(r, &u.changes, cx).await,
+                Target::Filter(f) => self.update_filter(f, &u.changes, cx).await,
+            },
+            Intent::Reassign(x) => self.reassign(x, cx).await,
+            Intent::CompleteTask(x) => self.complete_task(x, cx).await,
+            Intent::AddNote(x) => self.add_note(x, cx).await,
+            Intent::LogCall(x) => self.log_call(x, cx).await,
+            Intent::CreateTask(x) => self.create_task(x, cx).await,
+            Intent::ScheduleMeeting(x) => self.schedule_meeting(x, cx).await,
+            Intent::CreateCase(x) => self.create_case(x, cx).await,
+            Intent::CreateRecord(x) => self.create_record(x, cx).await,
+            Intent::AddContactRole(x) => self.add_contact_role(x, cx).await,
+            // A question inside a compound command names a record for later clauses.
+            Intent::Question(q) => match &q.target {
+                Target::Record(r) => Ok(Some(
+                    self.reference(r, cx.named, &objects_of(r.object, &ANY_OBJECT), &[])
+                        .await?,
+                )),
+                Target::Filter(_) => Ok(None),
+            },
+            Intent::Undo(_) | Intent::Help(_) => Err(ResolveError::NotUnderstood(
                 "undo and help can't be combined with other commands".into(),
                 vec![],
             )),
-            Intent::NotUnderstood { suggestions } => Err(ResolveError::NotUnderstood(
+            Intent::NotUnderstood(n) => Err(ResolveError::NotUnderstood(
                 "not understood".into(),
-                suggestions.clone(),
+                n.suggestions.clone(),
             )),
         }
     }
@@ -519,6 +515,53 @@ impl Resolver<'_> {
         update_of(found, &row, Self::next_ref(steps), fields, old)
     }
 
+    /// Sets one field to one value on a named record or on every record a filter matches (held as
+    /// steps, or streamed when large); `objects` are those a reference with no object word may name.
+    async fn set_field_on(
+        &mut self,
+        target: &Target,
+        objects: &[&str],
+        field_name: &str,
+        value: Json,
+        cx: &mut ClauseCx<'_>,
+    ) -> Result<Option<Named>, ResolveError> {
+        let field = [field_name.to_string()];
+        match target {
+            Target::Record(r) => {
+                let objs = objects_of(r.object, objects);
+                let n = self.reference(r, cx.named, &objs, &field).await?;
+                let Named::Existing(found) = &n else {
+                    return Ok(Some(n));
+                };
+                let step = self
+                    .update_literal(found, field_name, value, cx.steps)
+                    .await?;
+                push_change(cx.steps, step);
+                Ok(Some(n))
+            }
+            Target::Filter(f) => {
+                *cx.bulk = true;
+                let object = filter::object_of(f);
+                let rows = match self.filter_page(f, &field, cx.large_above).await? {
+                    filter::Rows::All(rows) => rows,
+                    filter::Rows::Large(page) => {
+                        let rule = self.fixed_rule(object, field_name, value).await?;
+                        *cx.stream = Some(page.source(object, cx.intent, vec![rule]));
+                        return Ok(None);
+                    }
+                };
+                for row in rows {
+                    let found = found_of(object, row);
+                    let step = self
+                        .update_literal(&found, field_name, value.clone(), cx.steps)
+                        .await?;
+                    push_change(cx.steps, step);
+                }
+                Ok(None)
+            }
+        }
+    }
+
     async fn lookup(&mut self, objects: &[String], name: &str) -> Result<Found, ResolveError> {
         if objects.iter().any(|o| o == "User") {
             return self.find_user(name).await;
@@ -543,15 +586,7 @@ impl Resolver<'_> {
                 .map(|p| p.value.clone())
                 .unwrap_or_default();
         }
-        field::match_picklist(
-            f,
-            &Value {
-                said: said.into(),
-                entities: vec![],
-                hints: vec![],
-            },
-        )
-        .unwrap_or_else(|_| {
+        field::match_picklist(f, &said_value(said)).unwrap_or_else(|_| {
             f.picklist
                 .iter()
                 .find(|p| p.active)
@@ -561,12 +596,9 @@ impl Resolver<'_> {
     }
 
     async fn check_create(&mut self, object: &str, fields: &[&str]) -> Result<(), ResolveError> {
-        let d = self.describe_for_create(object).await?;
-        if !d.createable {
-            return Err(ResolveError::Denied(format!(
-                "you can't create {object} records"
-            )));
-        }
+        let d = self
+            .describe_creatable(object, &format!("create {object} records"))
+            .await?;
         for name in fields {
             match d.field(name) {
                 Some(f) => check_writable(&d, f, true)?,
@@ -630,51 +662,36 @@ impl Resolver<'_> {
 
     /// A question's answer, by what is asked: a record's fields, a figure, groups, a top-N, the
     /// last contact, the user's history, or the records themselves.
-    async fn question(&mut self, q: &Intent) -> Result<Resolution, ResolveError> {
-        let Intent::Question {
-            kind,
-            target,
-            fields,
-            role,
-            group,
-            rank,
-            period,
-        } = q
-        else {
-            return Err(ResolveError::NotUnderstood(
-                "not a question".into(),
-                Vec::new(),
-            ));
-        };
-        let kind = *kind;
-        let answer = match (kind, target) {
+    async fn question(&mut self, q: &Question) -> Result<Resolution, ResolveError> {
+        let kind = q.kind;
+        let answer = match (kind, &q.target) {
             (QuestionKind::History, _) => {
                 let today = DateRange {
                     start: self.today,
                     end: self.today,
                 };
-                return Ok(Resolution::History(period.unwrap_or(today)));
+                return Ok(Resolution::History(q.period.unwrap_or(today)));
             }
             (QuestionKind::Field, Target::Record(r)) => {
-                self.field_answer(r, fields, role.as_ref()).await?
+                self.field_answer(r, &q.fields, q.role.as_ref()).await?
             }
             (QuestionKind::LastContact, Target::Record(r)) => self.last_contact(r).await?,
-            (_, Target::Filter(f)) if group.is_some() => {
-                let measure = fields.first().filter(|_| kind == QuestionKind::Total);
-                self.group_answer(f, group.as_ref().expect("checked"), measure)
+            (_, Target::Filter(f)) if q.group.is_some() => {
+                let measure = q.fields.first().filter(|_| kind == QuestionKind::Total);
+                self.group_answer(f, q.group.as_ref().expect("checked"), measure)
                     .await?
             }
-            (_, Target::Filter(f)) if rank.is_some() => {
-                self.ranked_answer(f, rank.expect("checked")).await?
+            (_, Target::Filter(f)) if q.rank.is_some() => {
+                self.ranked_answer(f, q.rank.expect("checked")).await?
             }
             (QuestionKind::Count, Target::Filter(f)) => self.count_answer(f).await?,
             (QuestionKind::Total | QuestionKind::Average, Target::Filter(f)) => {
                 let amount = answer::amount_field();
-                let field = fields.first().unwrap_or(&amount);
+                let field = q.fields.first().unwrap_or(&amount);
                 self.figure_answer(f, field, kind == QuestionKind::Average)
                     .await?
             }
-            _ => self.answer(kind, target).await?,
+            _ => self.answer(kind, &q.target).await?,
         };
         Ok(Resolution::Answer(answer))
     }
@@ -820,14 +837,34 @@ fn create_step(
     }
 }
 
-/// Where a clause puts what it resolves to.
-struct ClauseOut<'s> {
+/// What every clause's resolver gets: the records earlier clauses named, and where its steps go.
+struct ClauseCx<'s> {
+    /// What each earlier clause named or created, for pronouns.
+    named: &'s [Option<Named>],
     steps: &'s mut Vec<Step>,
     bulk: &'s mut bool,
     /// Set instead of `steps` when the clause's filter is too large to hold.
     stream: &'s mut Option<Box<stream::BulkSource>>,
     /// Above this many matching records, a bulk update streams (one-clause commands only).
     large_above: Option<usize>,
+    /// The clause's intent name, for a streamed source.
+    intent: &'static str,
+}
+
+/// Adds an update step unless it changes nothing.
+fn push_change(steps: &mut Vec<Step>, step: Step) {
+    if !step.fields.is_empty() {
+        steps.push(step);
+    }
+}
+
+/// A value as if said, with no typed readings or hints (a picklist value to match).
+fn said_value(said: &str) -> Value {
+    Value {
+        said: said.into(),
+        entities: vec![],
+        hints: vec![],
+    }
 }
 
 fn same_value(a: &Json, b: &Json) -> bool {

@@ -65,65 +65,15 @@ pub struct ObjectDescribe {
 impl ObjectDescribe {
     /// Parses a describe JSON document.
     pub fn from_json(v: &Value) -> ObjectDescribe {
-        let s = |v: &Value, k: &str| {
-            v.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let b = |v: &Value, k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
-        let fields = v
-            .get("fields")
-            .and_then(Value::as_array)
-            .map(|fs| {
-                fs.iter()
-                    .map(|f| FieldDescribe {
-                        name: s(f, "name"),
-                        label: s(f, "label"),
-                        kind: s(f, "type"),
-                        updateable: b(f, "updateable"),
-                        createable: b(f, "createable"),
-                        custom: b(f, "custom"),
-                        picklist: f
-                            .get("picklistValues")
-                            .and_then(Value::as_array)
-                            .map(|ps| {
-                                ps.iter()
-                                    .map(|p| PicklistValue {
-                                        value: s(p, "value"),
-                                        label: p
-                                            .get("label")
-                                            .and_then(Value::as_str)
-                                            .map(str::to_string)
-                                            .unwrap_or_else(|| s(p, "value")),
-                                        active: p
-                                            .get("active")
-                                            .and_then(Value::as_bool)
-                                            .unwrap_or(true),
-                                    })
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                        reference_to: f
-                            .get("referenceTo")
-                            .and_then(Value::as_array)
-                            .map(|r| {
-                                r.iter()
-                                    .filter_map(Value::as_str)
-                                    .map(str::to_string)
-                                    .collect()
-                            })
-                            .unwrap_or_default(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
         ObjectDescribe {
-            name: s(v, "name"),
-            label: s(v, "label"),
-            createable: b(v, "createable"),
-            updateable: b(v, "updateable"),
-            fields,
+            name: text(v, "name"),
+            label: text(v, "label"),
+            createable: flag(v, "createable"),
+            updateable: flag(v, "updateable"),
+            fields: array(v, "fields")
+                .iter()
+                .map(FieldDescribe::from_json)
+                .collect(),
         }
     }
 
@@ -133,6 +83,63 @@ impl ObjectDescribe {
             .iter()
             .find(|f| f.name.eq_ignore_ascii_case(name))
     }
+}
+
+impl FieldDescribe {
+    /// Parses one field of a describe document.
+    fn from_json(f: &Value) -> FieldDescribe {
+        FieldDescribe {
+            name: text(f, "name"),
+            label: text(f, "label"),
+            kind: text(f, "type"),
+            updateable: flag(f, "updateable"),
+            createable: flag(f, "createable"),
+            custom: flag(f, "custom"),
+            picklist: array(f, "picklistValues")
+                .iter()
+                .map(PicklistValue::from_json)
+                .collect(),
+            reference_to: array(f, "referenceTo")
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
+        }
+    }
+}
+
+impl PicklistValue {
+    /// Parses one picklist entry (its label is its value when not given; active unless said).
+    fn from_json(p: &Value) -> PicklistValue {
+        PicklistValue {
+            value: text(p, "value"),
+            label: p
+                .get("label")
+                .and_then(Value::as_str)
+                .map_or_else(|| text(p, "value"), str::to_string),
+            active: p.get("active").and_then(Value::as_bool).unwrap_or(true),
+        }
+    }
+}
+
+/// The text at `key`, empty when absent.
+fn text(v: &Value, key: &str) -> String {
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The flag at `key`, false when absent.
+fn flag(v: &Value, key: &str) -> bool {
+    v.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// The array at `key`, empty when absent.
+fn array<'v>(v: &'v Value, key: &str) -> &'v [Value] {
+    v.get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 /// The per-user describe cache.

@@ -19,6 +19,18 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// The JSON a successful `sayso parse --json` printed (exit 0, else the test fails with stderr).
+#[track_caller]
+fn understood_json(o: &Output) -> serde_json::Value {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_str(stdout(o).trim()).expect("one JSON object")
+}
+
 #[test]
 fn json_output_has_typed_intents_and_respects_sayso_today() {
     let o = sayso(&[
@@ -26,13 +38,7 @@ fn json_output_has_typed_intents_and_respects_sayso_today() {
         "--json",
         "set the close date of the wayne security upgrade to next friday",
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("one JSON object");
+    let v = understood_json(&o);
     assert_eq!(v["today"], "2026-11-18");
     let intent = &v["clauses"][0]["intent"];
     assert_eq!(intent["intent"], "update_fields");
@@ -108,13 +114,7 @@ fn grammar_dir_is_loaded_and_errors_name_file_and_line() {
         &tmp.path().to_string_lossy(),
         "move the titan pursuit to negotiation",
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("JSON");
+    let v = understood_json(&o);
     assert_eq!(v["clauses"][0]["intent"]["target"]["object"], "Opportunity");
     assert_eq!(v["clauses"][0]["intent"]["target"]["text"], "titan");
     let o = sayso(&["parse", "--grammar", &tmp.path().to_string_lossy(), "oops"]);

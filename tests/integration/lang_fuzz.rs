@@ -24,7 +24,7 @@ fn check_invariants(text: &str, parsed: &ParsedCommand) {
             parsed
                 .clauses
                 .iter()
-                .any(|c| matches!(c.intent, Intent::NotUnderstood { .. }))
+                .any(|c| matches!(c.intent, Intent::NotUnderstood(_)))
         );
     }
     let json = serde_json::to_string(parsed).expect("serialises");

@@ -4,8 +4,8 @@
 use anyhow::Context;
 use chrono::NaiveDate;
 use sayso::lang::{
-    ChangeOp, Entity, FieldChange, Grammar, Intent, ObjectKind, ParsedCommand, PersonName,
-    Priority, RecordFilter, RecordRef, Target,
+    ChangeOp, CreateCase, CreateRecord, CreateTask, Entity, FieldChange, Grammar, Intent, LogCall,
+    ParsedCommand, RecordFilter, RecordRef, ScheduleMeeting, Target, Value,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,69 +71,52 @@ fn summary(p: &ParsedCommand) -> String {
     out
 }
 
-fn describe_log_call(
-    who: &Option<RecordRef>,
-    what: &Option<RecordRef>,
-    subject: &Option<String>,
-    description: &Option<String>,
-    duration_seconds: &Option<u32>,
-    date: &Option<NaiveDate>,
-) -> String {
+fn describe_log_call(c: &LogCall) -> String {
     let mut s = String::from("log call");
-    if let Some(x) = subject {
+    if let Some(x) = &c.subject {
         s.push_str(&format!(" \"{x}\""));
     }
-    if let Some(w) = who {
-        s.push_str(&format!(" with {}", record(w)));
-    }
-    if let Some(w) = what {
-        s.push_str(&format!(" on {}", record(w)));
-    }
-    if let Some(d) = duration_seconds {
+    push_who_what(&mut s, &c.who, &c.what);
+    if let Some(d) = c.duration_seconds {
         s.push_str(&format!(", {} min", d / 60));
     }
-    if let Some(d) = date {
+    if let Some(d) = c.date {
         s.push_str(&format!(", {d}"));
     }
-    if let Some(d) = description {
+    if let Some(d) = &c.description {
         s.push_str(&format!(": \"{d}\""));
     }
     s
 }
 
-fn describe_create_task(
-    subject: &String,
-    due: &Option<NaiveDate>,
-    who: &Option<RecordRef>,
-    what: &Option<RecordRef>,
-    priority: &Option<Priority>,
-) -> String {
-    let mut s = format!("create task \"{subject}\"");
-    if let Some(d) = due {
+/// " with <person> on <record>", each when said.
+fn push_who_what(s: &mut String, who: &Option<RecordRef>, what: &Option<RecordRef>) {
+    s.push_str(&said_record("with", who));
+    s.push_str(&said_record("on", what));
+}
+
+/// " <word> <record>" when a record was said, else nothing.
+fn said_record(word: &str, r: &Option<RecordRef>) -> String {
+    r.as_ref()
+        .map(|r| format!(" {word} {}", record(r)))
+        .unwrap_or_default()
+}
+
+fn describe_create_task(t: &CreateTask) -> String {
+    let mut s = format!("create task \"{}\"", t.subject);
+    if let Some(d) = t.due {
         s.push_str(&format!(" due {d}"));
     }
-    if let Some(w) = who {
-        s.push_str(&format!(" with {}", record(w)));
-    }
-    if let Some(w) = what {
-        s.push_str(&format!(" on {}", record(w)));
-    }
-    if let Some(p) = priority {
+    push_who_what(&mut s, &t.who, &t.what);
+    if let Some(p) = t.priority {
         s.push_str(&format!(", priority {p:?}"));
     }
     s
 }
 
-fn describe_create_record(
-    object: &ObjectKind,
-    person: &Option<PersonName>,
-    name: &Option<String>,
-    account: &Option<RecordRef>,
-    company: &Option<String>,
-    fields: &[FieldChange],
-) -> String {
-    let mut s = format!("create {}", object.api_name());
-    if let Some(p) = person {
+fn describe_create_record(c: &CreateRecord) -> String {
+    let mut s = format!("create {}", c.object.api_name());
+    if let Some(p) = &c.person {
         s.push_str(&format!(
             " {}{}",
             p.first
@@ -143,134 +126,103 @@ fn describe_create_record(
             p.last
         ));
     }
-    if let Some(n) = name {
+    if let Some(n) = &c.name {
         s.push_str(&format!(" \"{n}\""));
     }
-    if let Some(a) = account {
+    if let Some(a) = &c.account {
         s.push_str(&format!(" at {}", record(a)));
     }
-    if let Some(c) = company {
-        s.push_str(&format!(" from {c}"));
+    if let Some(co) = &c.company {
+        s.push_str(&format!(" from {co}"));
     }
-    for f in fields {
+    for f in &c.fields {
         s.push_str(&format!(", {}", change(f)));
     }
     s
 }
 
+fn describe_meeting(m: &ScheduleMeeting) -> String {
+    format!(
+        "meeting \"{}\" on {}{} for {} min{}{}",
+        m.subject.as_deref().unwrap_or("Meeting"),
+        m.date,
+        m.time
+            .map(|t| format!(" at {}", t.format("%H:%M")))
+            .unwrap_or_default(),
+        m.minutes,
+        said_record("with", &m.who),
+        said_record("about", &m.what)
+    )
+}
+
+fn describe_case(c: &CreateCase) -> String {
+    format!(
+        "case \"{}\"{}{}{}",
+        c.subject,
+        said_record("for", &c.account),
+        said_record("contact", &c.contact),
+        c.priority
+            .map(|p| format!(", priority {p:?}"))
+            .unwrap_or_default()
+    )
+}
+
 fn describe(intent: &Intent) -> String {
     match intent {
-        Intent::UpdateFields { target, changes } => {
-            let ch: Vec<String> = changes.iter().map(change).collect();
-            format!("update {}: {}", target_text(target), ch.join(", "))
+        Intent::UpdateFields(u) => {
+            let ch: Vec<String> = u.changes.iter().map(change).collect();
+            format!("update {}: {}", target_text(&u.target), ch.join(", "))
         }
-        Intent::AddNote { target, text } => {
-            format!("add note to {}: \"{text}\"", target_text(target))
+        Intent::AddNote(n) => {
+            format!("add note to {}: \"{}\"", target_text(&n.target), n.text)
         }
-        Intent::LogCall {
-            who,
-            what,
-            subject,
-            description,
-            duration_seconds,
-            date,
-        } => describe_log_call(who, what, subject, description, duration_seconds, date),
-        Intent::CreateTask {
-            subject,
-            due,
-            who,
-            what,
-            priority,
-        } => describe_create_task(subject, due, who, what, priority),
-        Intent::CompleteTask { target } => format!("complete task {}", target_text(target)),
-        Intent::CreateRecord {
-            object,
-            person,
-            name,
-            account,
-            company,
-            fields,
-        } => describe_create_record(object, person, name, account, company, fields),
-        Intent::AddContactRole {
-            contact,
-            opportunity,
-            role,
-        } => format!(
+        Intent::LogCall(c) => describe_log_call(c),
+        Intent::CreateTask(t) => describe_create_task(t),
+        Intent::CompleteTask(t) => format!("complete task {}", target_text(&t.target)),
+        Intent::CreateRecord(c) => describe_create_record(c),
+        Intent::AddContactRole(r) => format!(
             "add contact role {} on {}{}",
-            record(contact),
-            record(opportunity),
-            role.as_ref()
-                .map(|r| format!(
-                    " as {}",
-                    r.hints
-                        .first()
-                        .map_or(r.said.as_str(), |h| h.value.as_str())
-                ))
-                .unwrap_or_default()
-        ),
-        Intent::Reassign { target, owner } => {
-            format!("reassign {} to {owner}", target_text(target))
-        }
-        Intent::Question { kind, target, .. } => {
-            format!("question ({kind:?}) about {}", target_text(target))
-        }
-        Intent::Undo { steps } => format!("undo {steps}"),
-        Intent::ScheduleMeeting {
-            subject,
-            date,
-            time,
-            minutes,
-            who,
-            what,
-        } => format!(
-            "meeting \"{}\" on {date}{} for {minutes} min{}{}",
-            subject.as_deref().unwrap_or("Meeting"),
-            time.map(|t| format!(" at {}", t.format("%H:%M")))
-                .unwrap_or_default(),
-            who.as_ref()
-                .map(|r| format!(" with {}", record(r)))
-                .unwrap_or_default(),
-            what.as_ref()
-                .map(|r| format!(" about {}", record(r)))
-                .unwrap_or_default()
-        ),
-        Intent::CreateCase {
-            account,
-            contact,
-            subject,
-            priority,
-        } => format!(
-            "case \"{subject}\"{}{}{}",
-            account
+            record(&r.contact),
+            record(&r.opportunity),
+            r.role
                 .as_ref()
-                .map(|r| format!(" for {}", record(r)))
-                .unwrap_or_default(),
-            contact
-                .as_ref()
-                .map(|r| format!(" contact {}", record(r)))
-                .unwrap_or_default(),
-            priority
-                .map(|p| format!(", priority {p:?}"))
+                .map(|v| format!(" as {}", hinted(v)))
                 .unwrap_or_default()
         ),
-        Intent::Help { topic } => format!(
+        Intent::Reassign(r) => {
+            format!("reassign {} to {}", target_text(&r.target), r.owner)
+        }
+        Intent::Question(q) => {
+            format!("question ({:?}) about {}", q.kind, target_text(&q.target))
+        }
+        Intent::Undo(u) => format!("undo {}", u.steps),
+        Intent::ScheduleMeeting(m) => describe_meeting(m),
+        Intent::CreateCase(c) => describe_case(c),
+        Intent::Help(h) => format!(
             "help{}",
-            topic
+            h.topic
                 .as_deref()
                 .map(|t| format!(" on {t}"))
                 .unwrap_or_default()
         ),
-        Intent::NotUnderstood { suggestions } => {
+        Intent::NotUnderstood(n) => {
             let mut s = String::from("not understood");
-            if !suggestions.is_empty() {
+            if !n.suggestions.is_empty() {
                 s.push_str("; try:");
-                for x in suggestions {
+                for x in &n.suggestions {
                     s.push_str(&format!("\n   {x}"));
                 }
             }
             s
         }
     }
+}
+
+/// A value's picklist hint when it has one, else the words said.
+fn hinted(v: &Value) -> &str {
+    v.hints
+        .first()
+        .map_or(v.said.as_str(), |h| h.value.as_str())
 }
 
 fn change(c: &FieldChange) -> String {
@@ -363,20 +315,10 @@ fn filter(f: &RecordFilter) -> String {
     }
     parts.push(f.object.map_or("records", |o| o.api_name()).to_string());
     if let Some(i) = &f.industry {
-        parts.push(format!(
-            "in industry {}",
-            i.hints
-                .first()
-                .map_or(i.said.as_str(), |h| h.value.as_str())
-        ));
+        parts.push(format!("in industry {}", hinted(i)));
     }
     if let Some(s) = &f.stage {
-        parts.push(format!(
-            "in stage {}",
-            s.hints
-                .first()
-                .map_or(s.said.as_str(), |h| h.value.as_str())
-        ));
+        parts.push(format!("in stage {}", hinted(s)));
     }
     if let Some(c) = &f.closing {
         parts.push(format!("closing {}..{}", c.start, c.end));

@@ -101,14 +101,14 @@ impl Builder<'_> {
             });
             name.as_ref()?;
         }
-        Some(Intent::CreateRecord {
+        Some(Intent::CreateRecord(CreateRecord {
             object,
             person,
             name,
             account,
             company,
             fields,
-        })
+        }))
     }
 
     fn text_field(&self, said: &str, toks: &[Token]) -> FieldChange {
@@ -289,7 +289,7 @@ fn set_org(
 
 /// A person's name as said; dictated all-lowercase words get capitals ("jane doe" → "Jane Doe"),
 /// anything typed with capitals stays as typed ("McDonald", "DeShawn").
-pub(super) fn person_name(toks: &[Token]) -> Option<PersonName> {
+pub(crate) fn person_name(toks: &[Token]) -> Option<PersonName> {
     let names: Vec<String> = toks
         .iter()
         .filter(|t| !t.is_punct())

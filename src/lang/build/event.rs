@@ -30,14 +30,14 @@ impl Builder<'_> {
             .filter(|x| !x.is_empty());
         let who = s.get(SlotName::Who).map(|t| self.record_ref(t));
         let what = s.get(SlotName::What).map(|t| self.record_ref(t));
-        Some(Intent::ScheduleMeeting {
+        Some(Intent::ScheduleMeeting(ScheduleMeeting {
             subject,
             date,
             time,
             minutes,
             who,
             what,
-        })
+        }))
     }
 
     pub(super) fn case(&self, s: &Slots) -> Option<Intent> {
@@ -76,11 +76,11 @@ impl Builder<'_> {
         if subject.is_empty() {
             return None;
         }
-        Some(Intent::CreateCase {
+        Some(Intent::CreateCase(CreateCase {
             account,
             contact,
             subject,
             priority,
-        })
+        }))
     }
 }

@@ -11,13 +11,12 @@
 mod create;
 mod event;
 mod question;
-#[cfg(test)]
-use create::person_name;
 mod reference;
 #[cfg(test)]
 mod tests;
 mod value;
 
+pub(crate) use create::person_name;
 pub(crate) use value::split_changes;
 
 use chrono::NaiveDate;
@@ -102,13 +101,13 @@ impl<'a> Builder<'a> {
     pub(crate) fn build(&self, kind: IntentKind, s: &Slots) -> Option<Intent> {
         match kind {
             IntentKind::UpdateFields => self.update(s),
-            IntentKind::AddNote => Some(Intent::AddNote {
+            IntentKind::AddNote => Some(Intent::AddNote(AddNote {
                 target: s
                     .get(SlotName::Target)
                     .map(|t| self.target(t))
                     .unwrap_or_else(implied_target),
                 text: note_text(s.get(SlotName::Text)?),
-            }),
+            })),
             IntentKind::LogCall => Some(self.log_call(s)),
             IntentKind::CreateTask => self.create_task(s),
             IntentKind::CompleteTask => {
@@ -121,7 +120,7 @@ impl<'a> Builder<'a> {
                     Target::Record(r) if r.antecedent.is_some() => Target::Record(r),
                     Target::Record(_) => Target::Record(self.task_ref(t)),
                 };
-                Some(Intent::CompleteTask { target })
+                Some(Intent::CompleteTask(CompleteTask { target }))
             }
             IntentKind::CreateRecord => self.create_record(s),
             IntentKind::AddContactRole => {
@@ -133,20 +132,20 @@ impl<'a> Builder<'a> {
                     None => implied_record(),
                 };
                 opportunity.object.get_or_insert(ObjectKind::Opportunity);
-                Some(Intent::AddContactRole {
+                Some(Intent::AddContactRole(AddContactRole {
                     contact,
                     opportunity,
                     role: s
                         .get(SlotName::Role)
                         .map(|r| self.value(strip_articles(self.g, r))),
-                })
+                }))
             }
             IntentKind::Reassign => {
                 let owner = strip_articles(self.g, s.get(SlotName::Owner)?);
-                Some(Intent::Reassign {
+                Some(Intent::Reassign(Reassign {
                     target: self.target(s.get(SlotName::Target)?),
                     owner: text_of(owner),
-                })
+                }))
             }
             IntentKind::Question => self.question(s),
             IntentKind::Undo => {
@@ -161,13 +160,13 @@ impl<'a> Builder<'a> {
                     }
                     None => 1,
                 };
-                Some(Intent::Undo { steps })
+                Some(Intent::Undo(Undo { steps }))
             }
             IntentKind::ScheduleMeeting => self.meeting(s),
             IntentKind::CreateCase => self.case(s),
-            IntentKind::Help => Some(Intent::Help {
+            IntentKind::Help => Some(Intent::Help(Help {
                 topic: s.get(SlotName::Topic).map(lower_text),
-            }),
+            })),
         }
     }
 
@@ -260,7 +259,7 @@ impl<'a> Builder<'a> {
             }
             changes.push(FieldChange { field, op, value });
         }
-        Some(Intent::UpdateFields { target, changes })
+        Some(Intent::UpdateFields(UpdateFields { target, changes }))
     }
 
     /// True when the last words of a record slot name the field of the value's picklist hint
@@ -296,6 +295,9 @@ impl<'a> Builder<'a> {
                 topic = Some(note_text(a));
             }
         }
+        let date = s
+            .get(SlotName::Date)
+            .and_then(|t| entity::date(&words(t), self.today));
         // "log a call with Globex": a company is a `what`, not a `who`
         if let Some(w) = &who
             && matches!(
@@ -304,16 +306,12 @@ impl<'a> Builder<'a> {
             )
             && what.is_none()
         {
-            return Intent::LogCall {
-                who: None,
+            return Intent::LogCall(LogCall {
                 what: who.take(),
-                subject: None,
                 description: s.get(SlotName::Text).map(note_text),
-                duration_seconds: None,
-                date: s
-                    .get(SlotName::Date)
-                    .and_then(|t| entity::date(&words(t), self.today)),
-            };
+                date,
+                ..LogCall::default()
+            });
         }
         let mut duration_seconds = s
             .get(SlotName::Duration)
@@ -344,16 +342,14 @@ impl<'a> Builder<'a> {
             Some(t) => (Some(note_text(t)), duration_seconds),
             None => (topic, duration_seconds),
         };
-        Intent::LogCall {
+        Intent::LogCall(LogCall {
             who,
             what,
             subject,
             description,
             duration_seconds,
-            date: s
-                .get(SlotName::Date)
-                .and_then(|t| entity::date(&words(t), self.today)),
-        }
+            date,
+        })
     }
 
     fn create_task(&self, s: &Slots) -> Option<Intent> {
@@ -432,13 +428,13 @@ impl<'a> Builder<'a> {
                 .map(text_of)
                 .unwrap_or_else(|| "Follow up".to_string());
         }
-        Some(Intent::CreateTask {
+        Some(Intent::CreateTask(CreateTask {
             subject: capitalise(&subject),
             due,
             who,
             what,
             priority,
-        })
+        }))
     }
 
     /// A priority and a due date said at the end of a subject ("schedule demo, high priority",

@@ -90,7 +90,7 @@ impl Builder<'_> {
         if kind == QuestionKind::List && matches!(target, Target::Record(_)) {
             kind = QuestionKind::LookUp;
         }
-        Some(Intent::Question {
+        Some(Intent::Question(Question {
             kind,
             target,
             fields,
@@ -98,7 +98,7 @@ impl Builder<'_> {
             group,
             rank,
             period: None,
-        })
+        }))
     }
 
     /// A list's target: a filter when the words are only qualifiers ("due tomorrow", "overdue"),
@@ -181,7 +181,7 @@ impl Builder<'_> {
                 }
             }
         };
-        Some(Intent::Question {
+        Some(Intent::Question(Question {
             kind: QuestionKind::History,
             target: Target::Filter(RecordFilter::default()),
             fields: Vec::new(),
@@ -189,7 +189,7 @@ impl Builder<'_> {
             group: None,
             rank: None,
             period: Some(period),
-        })
+        }))
     }
 
     /// A grouping said after a `group_by` word at the end of the target: "my open pipeline by

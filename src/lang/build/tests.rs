@@ -115,27 +115,31 @@ fn filter(text: &str) -> String {
 
 #[test]
 fn bulk_filters() {
-    assert_eq!(
-        filter("all my open opportunities in the tech sector"),
-        "Some(Opportunity) mine=true open=Some(true) overdue=false ind=Some(\"Technology\") stage=None closing=None over=None under=None acct=None text=\"\""
-    );
-    assert_eq!(
-        filter("my open deals closing this quarter over $100k"),
-        "Some(Opportunity) mine=true open=Some(true) overdue=false ind=None stage=None closing=Some(\"2026-10-01..2026-12-31\") over=Some(100000.0) under=None acct=None text=\"\""
-    );
-    assert_eq!(
-        filter("all my overdue tasks"),
-        "Some(Task) mine=true open=None overdue=true ind=None stage=None closing=None over=None under=None acct=None text=\"\""
-    );
-    assert_eq!(
-        filter("opportunities in negotiation under 50k for acme"),
-        "Some(Opportunity) mine=false open=None overdue=false ind=None stage=Some(\"Negotiation/Review\") closing=None over=None under=Some(50000.0) acct=Some(\"acme\") text=\"\""
-    );
-    assert_eq!(
-        filter("cases closing in june"),
-        "Some(Case) mine=false open=None overdue=false ind=None stage=None closing=Some(\"2027-06-01..2027-06-30\") over=None under=None acct=None text=\"\""
-    );
-    assert_eq!(filter("the globex deal"), "record globex");
+    for (said, want) in [
+        (
+            "all my open opportunities in the tech sector",
+            "Some(Opportunity) mine=true open=Some(true) overdue=false ind=Some(\"Technology\") stage=None closing=None over=None under=None acct=None text=\"\"",
+        ),
+        (
+            "my open deals closing this quarter over $100k",
+            "Some(Opportunity) mine=true open=Some(true) overdue=false ind=None stage=None closing=Some(\"2026-10-01..2026-12-31\") over=Some(100000.0) under=None acct=None text=\"\"",
+        ),
+        (
+            "all my overdue tasks",
+            "Some(Task) mine=true open=None overdue=true ind=None stage=None closing=None over=None under=None acct=None text=\"\"",
+        ),
+        (
+            "opportunities in negotiation under 50k for acme",
+            "Some(Opportunity) mine=false open=None overdue=false ind=None stage=Some(\"Negotiation/Review\") closing=None over=None under=Some(50000.0) acct=Some(\"acme\") text=\"\"",
+        ),
+        (
+            "cases closing in june",
+            "Some(Case) mine=false open=None overdue=false ind=None stage=None closing=Some(\"2027-06-01..2027-06-30\") over=None under=None acct=None text=\"\"",
+        ),
+        ("the globex deal", "record globex"),
+    ] {
+        assert_eq!(filter(said), want, "{said}");
+    }
 }
 
 #[track_caller]
@@ -151,25 +155,23 @@ fn value(text: &str) -> String {
 
 #[test]
 fn values_carry_entities_and_hints() {
-    assert_eq!(value("92k"), "92k|[Number(92000.0)]|[]");
-    assert_eq!(value("$1.2M"), "$1.2M|[Money(1200000.0)]|[]");
-    assert_eq!(value("20 percent"), "20 percent|[Percent(20.0)]|[]");
-    assert_eq!(
-        value("negotiation"),
-        "negotiation|[]|[\"Negotiation/Review\"]"
-    );
-    assert_eq!(value("done"), "done|[]|[\"Completed\", \"Closed\"]");
-    assert_eq!(value("approved"), "approved|[Bool(true)]|[]");
-    assert_eq!(value("next friday"), "next friday|[Date(2026-11-27)]|[]");
-    assert_eq!(value("'Raviga'"), "Raviga|[Quoted(\"Raviga\")]|[]");
-    assert_eq!(
-        value("two weeks"),
-        "two weeks|[Span(Span { months: 0, days: 14 })]|[]"
-    );
-    assert_eq!(
-        value("+1-555-0199"),
-        "+1-555-0199|[Phone(\"+1-555-0199\")]|[]"
-    );
+    for (said, want) in [
+        ("92k", "92k|[Number(92000.0)]|[]"),
+        ("$1.2M", "$1.2M|[Money(1200000.0)]|[]"),
+        ("20 percent", "20 percent|[Percent(20.0)]|[]"),
+        ("negotiation", "negotiation|[]|[\"Negotiation/Review\"]"),
+        ("done", "done|[]|[\"Completed\", \"Closed\"]"),
+        ("approved", "approved|[Bool(true)]|[]"),
+        ("next friday", "next friday|[Date(2026-11-27)]|[]"),
+        ("'Raviga'", "Raviga|[Quoted(\"Raviga\")]|[]"),
+        (
+            "two weeks",
+            "two weeks|[Span(Span { months: 0, days: 14 })]|[]",
+        ),
+        ("+1-555-0199", "+1-555-0199|[Phone(\"+1-555-0199\")]|[]"),
+    ] {
+        assert_eq!(value(said), want, "{said}");
+    }
 }
 
 #[test]
@@ -256,19 +258,10 @@ fn ask(text: &str) -> String {
     let [c] = cmd.clauses.as_slice() else {
         return format!("{} clauses", cmd.clauses.len());
     };
-    let Intent::Question {
-        kind,
-        target,
-        fields,
-        role,
-        group,
-        rank,
-        ..
-    } = &c.intent
-    else {
+    let Intent::Question(q) = &c.intent else {
         return c.intent.name().to_string();
     };
-    let t = match target {
+    let t = match &q.target {
         Target::Filter(f) => format!(
             "{:?} mine={} open={:?} won={:?} owner={:?} between={:?} closing={:?} text={:?}",
             f.object,
@@ -282,14 +275,15 @@ fn ask(text: &str) -> String {
         ),
         Target::Record(r) => format!("record {:?}", r.text),
     };
-    let fields: Vec<&str> = fields.iter().map(|f| f.said.as_str()).collect();
+    let fields: Vec<&str> = q.fields.iter().map(|f| f.said.as_str()).collect();
     format!(
-        "{kind:?} {t} fields={fields:?} role={:?} group={:?} rank={:?}",
-        role.as_ref().map(|r| r.said.as_str()),
-        group
+        "{:?} {t} fields={fields:?} role={:?} group={:?} rank={:?}",
+        q.kind,
+        q.role.as_ref().map(|r| r.said.as_str()),
+        q.group
             .as_ref()
             .map(|g| (g.field.as_ref().map(|f| f.said.clone()), g.month)),
-        rank.map(|r| (r.by, r.limit))
+        q.rank.map(|r| (r.by, r.limit))
     )
 }
 

@@ -146,12 +146,11 @@ impl Builder<'_> {
     /// A field as said, with alias candidates.
     pub(crate) fn field(&self, toks: &[Token]) -> FieldRef {
         let toks = strip_articles(self.g, toks);
-        let mut said = lower_text(toks);
-        if self.g.field_aliases(&said).is_empty()
-            && let Some(stripped) = said.strip_suffix(" field")
-        {
-            said = stripped.to_string();
-        }
+        let said = unless_known(
+            lower_text(toks),
+            |s| s.strip_suffix(" field"),
+            |s| !self.g.field_aliases(s).is_empty(),
+        );
         FieldRef {
             candidates: self.g.field_aliases(&said).to_vec(),
             said,
@@ -209,16 +208,28 @@ impl Builder<'_> {
                 entities.push(Entity::Phone(said.clone()));
             }
         }
-        let mut key = inner.join(" ");
-        if self.g.value_hints(&key).is_empty()
-            && let Some(rest) = key.strip_prefix("the ")
-        {
-            key = rest.to_string();
-        }
+        let key = unless_known(
+            inner.join(" "),
+            |k| k.strip_prefix("the "),
+            |k| !self.g.value_hints(k).is_empty(),
+        );
         Value {
             hints: self.g.value_hints(&key).to_vec(),
             said,
             entities,
         }
     }
+}
+
+/// `key` when the grammar knows it whole, else `key` without the word `strip` takes off ("close
+/// date field" → "close date", "the negotiation" → "negotiation") when there is one.
+fn unless_known(
+    key: String,
+    strip: impl Fn(&str) -> Option<&str>,
+    known: impl Fn(&str) -> bool,
+) -> String {
+    if known(&key) {
+        return key;
+    }
+    strip(&key).map(str::to_string).unwrap_or(key)
 }

@@ -278,15 +278,7 @@ fn date_core(w: &[&str], today: NaiveDate) -> Option<NaiveDate> {
         }
         [q, "end"] => quarter_end_named(q, today),
         ["in", m] | ["next", m] | [m] | ["in", "next", m] if month(m).is_some() => {
-            let m = month(m)?;
-            let mut y = today.year();
-            loop {
-                let last = last_day_of_month(y, m)?;
-                if last >= today {
-                    return Some(last);
-                }
-                y += 1;
-            }
+            next_month_end(month(m)?, today)
         }
         _ => month_day(w, today),
     }
@@ -312,7 +304,11 @@ fn quarter_end_named(q: &str, today: NaiveDate) -> Option<NaiveDate> {
     if !(1..=4).contains(&n) {
         return None;
     }
-    let m = n * 3;
+    next_month_end(n * 3, today)
+}
+
+/// The last day of month `m` (1-12) on or after today: this year's, else next year's.
+fn next_month_end(m: u32, today: NaiveDate) -> Option<NaiveDate> {
     let mut y = today.year();
     loop {
         let last = last_day_of_month(y, m)?;

@@ -5,103 +5,57 @@
 use crate::resolve::*;
 
 impl Resolver<'_> {
-    /// Resolves one `CreateCase` clause.
+    /// Resolves one `CreateCase` clause: subject, account, contact and priority as said.
     pub(in crate::resolve) async fn create_case(
         &mut self,
-        intent: &Intent,
-        named: &[Option<Named>],
-        out: &mut ClauseOut<'_>,
+        c: &CreateCase,
+        cx: &mut ClauseCx<'_>,
     ) -> Result<Option<Named>, ResolveError> {
-        let Intent::CreateCase {
-            account,
-            contact,
-            subject,
-            priority,
-        } = intent
-        else {
-            return Err(ResolveError::wrong_intent(intent));
-        };
-        let steps = &mut *out.steps;
-        let c = activity::NewCase {
-            account: account.as_ref(),
-            contact: contact.as_ref(),
-            subject,
-            priority: *priority,
-        };
-        self.case(c, named, steps).await
+        let d = self.describe_creatable("Case", "open cases").await?;
+        let mut fields = BTreeMap::new();
+        let subject = capitalise(c.subject.trim());
+        fields.insert("Subject".into(), Val::Lit(json!(subject)));
+        if let Some(r) = &c.account {
+            let r = RecordRef {
+                object: Some(ObjectKind::Account),
+                ..r.clone()
+            };
+            let n = self.reference(&r, cx.named, &["Account"], &[]).await?;
+            fields.insert("AccountId".into(), n.val());
+        }
+        if let Some(r) = &c.contact {
+            let n = self.reference(r, cx.named, &["Contact"], &[]).await?;
+            fields.insert("ContactId".into(), n.val());
+        }
+        self.put_priority(&d, c.priority, "medium", &mut fields);
+        let case = self.push_create(&d, cx.steps, "Case", subject, fields)?;
+        Ok(Some(case))
     }
 
     /// Resolves one `CreateRecord` clause.
     pub(in crate::resolve) async fn create_record(
         &mut self,
-        intent: &Intent,
-        named: &[Option<Named>],
-        out: &mut ClauseOut<'_>,
+        x: &CreateRecord,
+        cx: &mut ClauseCx<'_>,
     ) -> Result<Option<Named>, ResolveError> {
-        let Intent::CreateRecord {
-            object,
-            person,
-            name,
-            account,
-            company,
-            fields: said_fields,
-        } = intent
-        else {
-            return Err(ResolveError::wrong_intent(intent));
-        };
-        let steps = &mut *out.steps;
-        let sobject = object.api_name();
-        let d = self.describe_for_create(sobject).await?;
-        if !d.createable {
-            return Err(ResolveError::Denied(format!(
-                "you can't create {sobject} records"
-            )));
-        }
+        let sobject = x.object.api_name();
+        let d = self
+            .describe_creatable(sobject, &format!("create {sobject} records"))
+            .await?;
         let mut fields = BTreeMap::new();
-        let account_n = match account {
+        let account_n = match &x.account {
             Some(r) if sobject != "Lead" => {
-                let mut r = r.clone();
-                r.object = Some(ObjectKind::Account);
-                Some(self.reference(&r, named, &["Account"], &[]).await?)
+                let r = RecordRef {
+                    object: Some(ObjectKind::Account),
+                    ..r.clone()
+                };
+                Some(self.reference(&r, cx.named, &["Account"], &[]).await?)
             }
             _ => None,
         };
         let mut display = String::new();
         match sobject {
-            "Contact" | "Lead" => {
-                let p = person
-                    .clone()
-                    .or_else(|| columns::unnamed_lead(sobject, company))
-                    .ok_or_else(|| {
-                        ResolveError::Invalid(format!("a new {sobject} needs a name"))
-                    })?;
-                if let Some(first) = &p.first {
-                    fields.insert("FirstName".into(), Val::Lit(json!(first)));
-                }
-                fields.insert("LastName".into(), Val::Lit(json!(p.last)));
-                display = match (&person, company) {
-                    (None, Some(c)) => c.clone(),
-                    _ => format!("{} {}", p.first.clone().unwrap_or_default(), p.last)
-                        .trim()
-                        .to_string(),
-                };
-                if sobject == "Lead" {
-                    let comp = company
-                        .clone()
-                        .or_else(|| account.as_ref().map(|a| a.text.clone()))
-                        .filter(|c| !c.trim().is_empty())
-                        .ok_or_else(|| {
-                            ResolveError::Invalid(
-                                "a new lead needs a company (\"from ACME\")".into(),
-                            )
-                        })?;
-                    fields.insert("Company".into(), Val::Lit(json!(comp)));
-                    fields.insert(
-                        "Status".into(),
-                        Val::Lit(json!(self.picklist_value(&d, "Status", "open"))),
-                    );
-                }
-            }
+            "Contact" | "Lead" => display = self.person_fields(x, &d, &mut fields)?,
             "Opportunity" => {
                 fields.insert(
                     "StageName".into(),
@@ -116,7 +70,7 @@ impl Resolver<'_> {
         if d.field("OwnerId").is_some_and(|f| f.createable) {
             fields.insert("OwnerId".into(), Val::Lit(json!(self.me)));
         }
-        for change in said_fields {
+        for change in &x.fields {
             let f = match &change.field {
                 Some(fr) => find_field(&d, fr)?,
                 None => field_for_value(&d, &change.value)?,
@@ -139,36 +93,81 @@ impl Resolver<'_> {
                     )),
                 );
             }
-            let opp_name = name
+            let opp_name = x
+                .name
                 .clone()
                 .filter(|n| !n.trim().is_empty())
-                .unwrap_or_else(|| {
-                    let base = account_n
-                        .as_ref()
-                        .map(|a| a.name().to_string())
-                        .unwrap_or_else(|| "New".into());
-                    let suffix = match fields.get("Amount") {
-                        Some(Val::Lit(a)) if a.as_f64().is_some() => {
-                            format_money(a.as_f64().unwrap_or(0.0))
-                        }
-                        _ => match fields.get("CloseDate") {
-                            Some(Val::Lit(Json::String(d))) => d.clone(),
-                            _ => self.today.to_string(),
-                        },
-                    };
-                    format!("{base} - {suffix}")
-                });
+                .unwrap_or_else(|| self.opportunity_name(account_n.as_ref(), &fields));
             fields.insert("Name".into(), Val::Lit(json!(opp_name)));
             display = opp_name;
         } else if sobject == "Account" {
-            let n = name
+            let n = x
+                .name
                 .clone()
-                .or_else(|| company.clone())
+                .or_else(|| x.company.clone())
                 .ok_or_else(|| ResolveError::Invalid("a new account needs a name".into()))?;
             fields.insert("Name".into(), Val::Lit(json!(n)));
             display = n;
         }
-        self.check_fields(&d, &fields, true)?;
-        Ok(Some(self.push_create(steps, sobject, display, fields)))
+        let record = self.push_create(&d, cx.steps, sobject, display, fields)?;
+        Ok(Some(record))
+    }
+
+    /// A new contact's or lead's name fields (and a lead's company and status); returns the name
+    /// to show.
+    fn person_fields(
+        &self,
+        x: &CreateRecord,
+        d: &ObjectDescribe,
+        fields: &mut BTreeMap<String, Val>,
+    ) -> Result<String, ResolveError> {
+        let sobject = x.object.api_name();
+        let p = x
+            .person
+            .clone()
+            .or_else(|| columns::unnamed_lead(sobject, &x.company))
+            .ok_or_else(|| ResolveError::Invalid(format!("a new {sobject} needs a name")))?;
+        if let Some(first) = &p.first {
+            fields.insert("FirstName".into(), Val::Lit(json!(first)));
+        }
+        fields.insert("LastName".into(), Val::Lit(json!(p.last)));
+        let display = match (&x.person, &x.company) {
+            (None, Some(c)) => c.clone(),
+            _ => format!("{} {}", p.first.clone().unwrap_or_default(), p.last)
+                .trim()
+                .to_string(),
+        };
+        if sobject == "Lead" {
+            let comp = x
+                .company
+                .clone()
+                .or_else(|| x.account.as_ref().map(|a| a.text.clone()))
+                .filter(|c| !c.trim().is_empty())
+                .ok_or_else(|| {
+                    ResolveError::Invalid("a new lead needs a company (\"from ACME\")".into())
+                })?;
+            fields.insert("Company".into(), Val::Lit(json!(comp)));
+            fields.insert(
+                "Status".into(),
+                Val::Lit(json!(self.picklist_value(d, "Status", "open"))),
+            );
+        }
+        Ok(display)
+    }
+
+    /// A new opportunity's name when none was said: its account (or "New") and its amount (or
+    /// close date).
+    fn opportunity_name(&self, account: Option<&Named>, fields: &BTreeMap<String, Val>) -> String {
+        let base = account
+            .map(|a| a.name().to_string())
+            .unwrap_or_else(|| "New".into());
+        let suffix = match fields.get("Amount") {
+            Some(Val::Lit(a)) if a.as_f64().is_some() => format_money(a.as_f64().unwrap_or(0.0)),
+            _ => match fields.get("CloseDate") {
+                Some(Val::Lit(Json::String(d))) => d.clone(),
+                _ => self.today.to_string(),
+            },
+        };
+        format!("{base} - {suffix}")
     }
 }
