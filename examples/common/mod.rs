@@ -56,6 +56,27 @@ pub fn serve_demo_org() -> Result<String, Error> {
     Ok(rx.recv()?)
 }
 
+/// A multi-thread tokio runtime with `workers` worker threads.
+pub fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, Error> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()?)
+}
+
+/// Serves `sandbox` on 127.0.0.1:0 from a task of the current tokio runtime (until the process
+/// exits); returns its base URL and an administrator's token.
+pub async fn serve_as_admin(sandbox: &sayso::sandbox::Sandbox) -> Result<(String, String), Error> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let token = sandbox.mint_token("admin@demo.sayso.dev")?;
+    let server = sandbox.clone();
+    tokio::spawn(async move {
+        let _ = server.serve(listener, std::future::pending()).await;
+    });
+    Ok((base, token))
+}
+
 /// A temporary `SAYSO_HOME` for the binary `bin`.
 pub struct Home {
     bin: String,
