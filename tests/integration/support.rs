@@ -1,6 +1,9 @@
 //! Shared helpers of the integration suite: an in-process sandbox on 127.0.0.1:0 (fresh,
 //! in memory, today pinned to the corpus date), a reqwest client that does not follow redirects,
-//! and token helpers for each demo login path.
+//! and token helpers for each demo login path; for the tests of the binary and the agent (the
+//! "cli test helpers" section), a `SAYSO_HOME` running the real binary, a sandbox served in a
+//! process of its own, library clients and `Org` handles for a served org, the administrator over
+//! REST from a blocking test, and shell dialogues played through a pseudo-terminal.
 
 use std::sync::Arc;
 
