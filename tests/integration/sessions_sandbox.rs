@@ -523,9 +523,11 @@ async fn jwt_login(org: &Org, home: &Home, profile: &str) -> login::LoginReport 
         .unwrap()
 }
 
-/// A sandbox with `faults`, and a client for Dana logged in by JWT (the org and the home's
-/// folder are returned with it, to keep them).
-async fn jwt_session(faults: FaultOptions) -> (Org, tempfile::TempDir, Client) {
+/// A sandbox with the faults `set` turns on, and a client for Dana logged in by JWT (the org and
+/// the home's folder are returned with it, to keep them).
+async fn jwt_session(set: impl FnOnce(&mut FaultOptions)) -> (Org, tempfile::TempDir, Client) {
+    let mut faults = FaultOptions::default();
+    set(&mut faults);
     let (org, dir, home) = org_and_home(faults).await;
     jwt_login(&org, &home, "default").await;
     let client = Client::from_profile(&home, "default").await.unwrap();
@@ -534,9 +536,7 @@ async fn jwt_session(faults: FaultOptions) -> (Org, tempfile::TempDir, Client) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_503s_are_retried_for_reads_but_not_for_creates() {
-    let mut faults = FaultOptions::default();
-    faults.fail_rate = 1.0;
-    let (_org, _dir, client) = jwt_session(faults).await;
+    let (_org, _dir, client) = jwt_session(|f| f.fail_rate = 1.0).await;
     let client = client.with_new_counter();
     let err = client.query("SELECT Id FROM Account").await.unwrap_err();
     assert_eq!(err.api().map(|e| e.status), Some(503), "{err}");
@@ -549,9 +549,7 @@ async fn sandbox_503s_are_retried_for_reads_but_not_for_creates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_lock_errors_are_retried_for_absolute_updates_only() {
-    let mut faults = FaultOptions::default();
-    faults.lock_rate = 1.0;
-    let (_org, _dir, client) = jwt_session(faults).await;
+    let (_org, _dir, client) = jwt_session(|f| f.lock_rate = 1.0).await;
     let opp = client
         .query("SELECT Id FROM Opportunity LIMIT 1")
         .await
@@ -575,9 +573,7 @@ async fn sandbox_lock_errors_are_retried_for_absolute_updates_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_orgs_request_limit_maps_to_limit_exceeded() {
-    let mut faults = FaultOptions::default();
-    faults.api_limit = Some(2);
-    let (_org, _dir, client) = jwt_session(faults).await;
+    let (_org, _dir, client) = jwt_session(|f| f.api_limit = Some(2)).await;
     let mut last = None;
     for _ in 0..4 {
         if let Err(e) = client.query("SELECT Id FROM Account LIMIT 1").await {
