@@ -1,6 +1,7 @@
-//! What the timing examples share: the release binary, the demo org served in-process, a
-//! `SAYSO_HOME` with Dana logged in, and timing reports. Included with `#[path]` by each example
-//! (it is not an example itself).
+//! What the timing examples share: the release binary, the demo org served in-process (on a
+//! thread of its own, or on the caller's runtime with an administrator's token), a `SAYSO_HOME`
+//! with Dana logged in, and timing reports. Included with `#[path]` by each example (it is not an
+//! example itself); it may import `sayso`, tokio and reqwest, nothing of the examples.
 
 #![allow(dead_code)]
 
