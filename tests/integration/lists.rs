@@ -97,10 +97,8 @@ fn created_ids(out: &Value) -> Vec<String> {
 
 /// `SELECT … FROM …` (`select`) of the records `ids`, then `then` (an `ORDER BY`, say).
 fn by_ids(select: &str, ids: &[String], then: &str) -> Vec<Value> {
-    query(&format!(
-        "{select} WHERE Id IN ('{}'){then}",
-        ids.join("','")
-    ))
+    let ids: Vec<String> = ids.iter().map(|id| sayso::soql::quote_string(id)).collect();
+    query(&format!("{select} WHERE Id IN ({}){then}", ids.join(", ")))
 }
 
 fn count(soql: &str) -> usize {

@@ -163,8 +163,9 @@ impl Field {
 
 /// Opportunity `name`, as the administrator reads it.
 fn opportunity(admin: &AdminRest, name: &str) -> Value {
+    let quoted = sayso::soql::quote_string(name);
     let rows = admin.rows(&format!(
-        "SELECT Id, Amount, StageName, NextStep FROM Opportunity WHERE Name = '{name}'"
+        "SELECT Id, Amount, StageName, NextStep FROM Opportunity WHERE Name = {quoted}"
     ));
     assert_eq!(rows.len(), 1, "{name}: {rows:?}");
     rows[0].clone()

@@ -86,17 +86,17 @@ impl Admin {
     }
     /// `fields` of the opportunity named `name`.
     async fn deal_named(&self, fields: &str, name: &str) -> Value {
+        let name = sayso::soql::quote_string(name);
         self.one(&format!(
-            "SELECT {fields} FROM Opportunity WHERE Name = '{name}'"
+            "SELECT {fields} FROM Opportunity WHERE Name = {name}"
         ))
         .await
     }
     /// `fields` of the opportunity `id`.
     async fn deal(&self, fields: &str, id: &str) -> Value {
-        self.one(&format!(
-            "SELECT {fields} FROM Opportunity WHERE Id = '{id}'"
-        ))
-        .await
+        let id = sayso::soql::quote_string(id);
+        self.one(&format!("SELECT {fields} FROM Opportunity WHERE Id = {id}"))
+            .await
     }
     /// Asserts `soql` finds no record.
     async fn none(&self, soql: &str) {
