@@ -215,10 +215,10 @@ async fn single_update_is_one_guarded_patch_and_two_calls_when_warm() {
         Status::Applied,
     )
     .await;
-    assert_eq!(out.changes.len(), 1);
-    assert_eq!(out.changes[0].fields["StageName"]["old"], "Prospecting");
+    assert_eq!(out.changes().len(), 1);
+    assert_eq!(out.changes()[0].fields["StageName"]["old"], "Prospecting");
     assert_eq!(
-        out.changes[0].fields["StageName"]["new"],
+        out.changes()[0].fields["StageName"]["new"],
         "Negotiation/Review"
     );
     let row = admin
@@ -252,7 +252,7 @@ async fn soql_injection_phrase_changes_nothing() {
             out.status,
             out.message
         );
-        assert!(out.changes.is_empty());
+        assert!(out.changes().is_empty());
     }
     let after = admin.query("SELECT Id, StageName FROM Opportunity").await;
     assert_eq!(before, after);
@@ -298,7 +298,7 @@ async fn compound_is_all_or_nothing() {
 #[tokio::test]
 async fn compound_applies_in_one_composite_and_undo_deletes_it_all() {
     let (_org, mut agent, admin, out) = dana_after("Create a new contact for Jane Doe at ACME Corp, associate her with the open ACME opportunity, and log my call notes.").await;
-    assert_eq!(out.changes.len(), 3);
+    assert_eq!(out.changes().len(), 3);
     let jane = admin
         .one("SELECT Id, AccountId FROM Contact WHERE LastName = 'Doe' AND FirstName = 'Jane'")
         .await;
@@ -357,7 +357,7 @@ async fn undo_restores_old_values_and_reports_later_changes_as_conflicts() {
 async fn create_and_undo_create() {
     let (_org, mut agent, admin, out) =
         dana_after("create a new opportunity for Initech, $200K, closing in June").await;
-    let id = out.changes[0].id.clone().unwrap();
+    let id = out.changes()[0].id.clone().unwrap();
     let row = admin
         .deal("StageName, CloseDate, Amount, OwnerId", &id)
         .await;
@@ -381,9 +381,11 @@ async fn bulk_needs_confirmation_respects_max_records_and_dry_run_changes_nothin
     submit_with(&mut agent, phrase, yes_max(3), Status::LimitExceeded).await;
     let out = submit_with(&mut agent, phrase, yes_dry(), Status::DryRun).await;
     assert!(
-        out.calls.iter().any(|c| c.contains("/composite/sobjects")),
+        out.calls()
+            .iter()
+            .any(|c| c.contains("/composite/sobjects")),
         "{:?}",
-        out.calls
+        out.calls()
     );
     assert_eq!(
         admin.query("SELECT Id, NextStep FROM Opportunity").await,
@@ -404,9 +406,9 @@ async fn bulk_with_one_failure(bulk_threshold: usize) {
     });
     let phrase = "set the next step on all my open opportunities to 'Review pricing'";
     let out = submit_with(&mut agent, phrase, yes_bulk(bulk_threshold), Status::Failed).await;
-    assert_eq!(out.changes.len(), 14, "{}", out.message);
-    assert_eq!(out.failures.len(), 1);
-    assert_eq!(out.failures[0].id.as_deref(), Some("006Dm0000000030IAA"));
+    assert_eq!(out.changes().len(), 14, "{}", out.message);
+    assert_eq!(out.failures().len(), 1);
+    assert_eq!(out.failures()[0].id.as_deref(), Some("006Dm0000000030IAA"));
     let done = admin
         .query("SELECT Id FROM Opportunity WHERE NextStep = 'Review pricing'")
         .await;
@@ -414,9 +416,12 @@ async fn bulk_with_one_failure(bulk_threshold: usize) {
     // the failed part is retried (and fails again: the record is gone), the rest stays; above
     // the threshold the retry is streamed too
     let retry = agent.retry(yes_bulk(bulk_threshold)).await;
-    assert_eq!(retry.changes.len(), 0, "{}", retry.message);
-    assert_eq!(retry.failures.len(), 1, "{}", retry.message);
-    assert_eq!(retry.failures[0].id.as_deref(), Some("006Dm0000000030IAA"));
+    assert_eq!(retry.changes().len(), 0, "{}", retry.message);
+    assert_eq!(retry.failures().len(), 1, "{}", retry.message);
+    assert_eq!(
+        retry.failures()[0].id.as_deref(),
+        Some("006Dm0000000030IAA")
+    );
     assert_eq!(retry.streamed.is_some(), bulk_threshold < 15);
     // undo reverts the 14 that were written
     undo_expecting(
@@ -452,7 +457,7 @@ async fn streamed_bulk_applies_exactly_what_was_confirmed_in_several_jobs() {
     let mut out = agent.submit(phrase, opts).await;
     assert_eq!(out.status, Status::NeedsConfirmation, "{}", out.message);
     assert_eq!(out.count, Some(15));
-    assert_eq!(out.records.len(), 10, "a preview, not every record");
+    assert_eq!(out.records().len(), 10, "a preview, not every record");
     let plan = out.pending.take().unwrap();
     assert_eq!(plan.staged.as_ref().map(|s| s.count), Some(15));
     assert!(
@@ -460,9 +465,9 @@ async fn streamed_bulk_applies_exactly_what_was_confirmed_in_several_jobs() {
         "a streamed plan holds no step per record"
     );
     assert!(
-        out.calls[0].contains("4 Bulk API 2.0 jobs of at most 4 rows"),
+        out.calls()[0].contains("4 Bulk API 2.0 jobs of at most 4 rows"),
         "{:?}",
-        out.calls
+        out.calls()
     );
     // between the preview and the confirmation, one more deal starts to match the filter
     let newcomer = admin
@@ -477,7 +482,7 @@ async fn streamed_bulk_applies_exactly_what_was_confirmed_in_several_jobs() {
     let done = agent.confirm(phrase, &plan, yes()).await;
     assert_eq!(done.status, Status::Applied, "{}", done.message);
     assert_eq!(done.count, Some(15));
-    assert_eq!(done.changes.len(), 15);
+    assert_eq!(done.changes().len(), 15);
     assert_eq!(
         admin
             .query("SELECT Id FROM Opportunity WHERE NextStep = 'Review pricing'")
@@ -536,12 +541,12 @@ async fn streamed_undo_reverts_in_bulk_and_journals_what_changed_since() {
     );
     assert_eq!(undo.status, Status::Failed, "{}", undo.message);
     assert_says(&undo, "13 reverted, 2 left as they are");
-    assert_eq!(undo.changes.len(), 13);
-    assert_eq!(undo.failures.len(), 2);
+    assert_eq!(undo.changes().len(), 13);
+    assert_eq!(undo.failures().len(), 2);
     assert!(
-        undo.failures[0].error.contains("changed since"),
+        undo.failures()[0].error.contains("changed since"),
         "{:?}",
-        undo.failures
+        undo.failures()
     );
     for row in &before {
         let id = row["Id"].as_str().unwrap();
@@ -674,7 +679,7 @@ async fn streamed_bulk_values_follow_each_record() {
 async fn task_filters_by_related_record_and_empty_filters_are_not_found() {
     let (_org, mut agent, admin, out) =
         dana_after("mark all my open tasks for the hooli cloud migration as complete").await;
-    let mut ids: Vec<_> = out.changes.iter().filter_map(|c| c.id.clone()).collect();
+    let mut ids: Vec<_> = out.changes().iter().filter_map(|c| c.id.clone()).collect();
     ids.sort();
     assert_eq!(ids, vec!["00TDm0000000006MAA", "00TDm0000000007MAA"]);
     let done = admin
@@ -722,7 +727,7 @@ async fn statuses_of_the_resolution_rules() {
         let out = agent.submit(phrase, yes()).await;
         assert_eq!(out.status, want, "{phrase}: {}", out.message);
         if want == Status::Ambiguous {
-            assert!(out.candidates.len() >= 2);
+            assert!(out.candidates().len() >= 2);
         }
     }
     // a value the record already holds: applied, nothing sent
@@ -732,11 +737,11 @@ async fn statuses_of_the_resolution_rules() {
         Status::Applied,
     )
     .await;
-    assert!(out.changes.is_empty());
+    assert!(out.changes().is_empty());
     // "look up" a name matching records of several objects: `ambiguous`, every one a candidate
     let out = submit(&mut agent, "look up acme", Status::Ambiguous).await;
-    assert!(out.candidates.len() >= 3, "{:?}", out.candidates);
-    assert!(out.records.is_empty());
+    assert!(out.candidates().len() >= 3, "{:?}", out.candidates());
+    assert!(out.records().is_empty());
 }
 
 #[tokio::test]
@@ -746,7 +751,7 @@ async fn a_picked_candidate_resolves_an_ambiguous_reference() {
     let out = agent.submit(phrase, yes()).await;
     assert_eq!(out.status, Status::Ambiguous);
     let pick = out
-        .candidates
+        .candidates()
         .iter()
         .find(|c| c.name == "Hooli XYZ Data Platform")
         .unwrap()
@@ -756,7 +761,7 @@ async fn a_picked_candidate_resolves_an_ambiguous_reference() {
         .submit_picked(phrase, yes(), std::slice::from_ref(&pick))
         .await;
     assert_eq!(out.status, Status::Applied, "{}", out.message);
-    assert_eq!(out.changes[0].id.as_deref(), Some(pick.as_str()));
+    assert_eq!(out.changes()[0].id.as_deref(), Some(pick.as_str()));
     let row = admin
         .deal_named("StageName", "Hooli XYZ Data Platform")
         .await;
