@@ -95,10 +95,10 @@ fn created_ids(out: &Value) -> Vec<String> {
         .collect()
 }
 
-/// `SELECT … FROM …` (`select`) of the records `ids`, then `then` (an `ORDER BY`, say).
-fn by_ids(select: &str, ids: &[String], then: &str) -> Vec<Value> {
+/// `SELECT … FROM …` (`select`) of the records `ids`.
+fn by_ids(select: &str, ids: &[String]) -> Vec<Value> {
     let ids: Vec<String> = ids.iter().map(|id| sayso::soql::quote_string(id)).collect();
-    query(&format!("{select} WHERE Id IN ({}){then}", ids.join(", ")))
+    query(&format!("{select} WHERE Id IN ({})", ids.join(", ")))
 }
 
 fn count(soql: &str) -> usize {
@@ -126,7 +126,6 @@ fn inline_lists_create_one_record_each_and_undo_deletes_them() {
     let rows = by_ids(
         "SELECT LastName, Company, Status, OwnerId FROM Lead",
         &leads,
-        "",
     );
     assert_eq!(rows.len(), 3);
     for r in &rows {
@@ -140,11 +139,11 @@ fn inline_lists_create_one_record_each_and_undo_deletes_them() {
         "add Jerry Seinfeld, Elaine Benes and George Costanza at Vandelay Industries as contacts",
         3,
     );
-    let rows = by_ids(
+    let mut rows = by_ids(
         "SELECT FirstName, LastName, AccountId FROM Contact",
         &contacts,
-        " ORDER BY LastName",
     );
+    rows.sort_by(|a, b| a["LastName"].as_str().cmp(&b["LastName"].as_str()));
     let people: Vec<String> = rows
         .iter()
         .map(|r| {
@@ -169,7 +168,7 @@ fn inline_lists_create_one_record_each_and_undo_deletes_them() {
 
     // undo the contacts: exactly those three go
     expect(&h, &["undo", "--json"], APPLIED);
-    let left = by_ids("SELECT Id FROM Contact", &contacts, "");
+    let left = by_ids("SELECT Id FROM Contact", &contacts);
     assert!(left.is_empty(), "{left:?}");
     assert_counts(&[
         (
@@ -188,7 +187,7 @@ fn inline_lists_create_one_record_each_and_undo_deletes_them() {
     });
     let (code, out, _) = last_json(&h, &["undo", "--json"]);
     assert_eq!(code, 1, "{out}");
-    let kept = by_ids("SELECT Id, Company FROM Lead", &leads, "");
+    let kept = by_ids("SELECT Id, Company FROM Lead", &leads);
     assert_eq!(kept.len(), 1, "{kept:?}");
     assert_eq!(kept[0]["Company"], "Kramerica Inc");
     let failures = out["failures"].as_array().unwrap();
