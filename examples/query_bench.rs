@@ -6,6 +6,9 @@
 
 use std::time::Instant;
 
+#[path = "common/mod.rs"]
+mod common;
+
 use sayso::sandbox::query::compile::Ctx;
 use sayso::sandbox::query::exec::{self, RunOptions};
 use sayso::sandbox::{Sandbox, SandboxOptions};
@@ -99,18 +102,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = common::runtime(2)?;
     rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let token = sandbox.mint_token("admin@demo.sayso.dev")?;
-        let server = sandbox.clone();
-        tokio::spawn(async move {
-            let _ = server.serve(listener, std::future::pending()).await;
-        });
+        let (base, token) = common::serve_as_admin(&sandbox).await?;
         let client = reqwest::Client::new();
         let url = format!("{base}/services/data/v63.0/query");
         let n = 500u32;
@@ -170,18 +164,9 @@ fn paging(rows_wanted: u64) -> Result<(), Box<dyn std::error::Error>> {
         "inserted {rows_wanted} opportunities in {:?}",
         started.elapsed()
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = common::runtime(2)?;
     rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let token = sandbox.mint_token("admin@demo.sayso.dev")?;
-        let server = sandbox.clone();
-        tokio::spawn(async move {
-            let _ = server.serve(listener, std::future::pending()).await;
-        });
+        let (base, token) = common::serve_as_admin(&sandbox).await?;
         let client = reqwest::Client::new();
         let soql = format!(
             "SELECT Id, Name, NextStep FROM Opportunity WHERE OwnerId = '{owner}' ORDER BY Name"

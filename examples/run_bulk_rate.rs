@@ -5,6 +5,9 @@
 
 use std::time::Instant;
 
+#[path = "common/mod.rs"]
+mod common;
+
 use chrono::NaiveDate;
 use serde_json::json;
 
@@ -12,20 +15,19 @@ use sayso::app::{Agent, RunOptions};
 use sayso::auth::Secret;
 use sayso::journal::Journal;
 use sayso::salesforce::org::Org;
-use sayso::salesforce::transport::ClientTransport;
 use sayso::salesforce::{Client, ClientOptions};
 use sayso::sandbox::{Sandbox, SandboxOptions};
 
 const DANA: &str = "dana.reyes@demo.sayso.dev";
 
-async fn org_for(sandbox: &Sandbox, url: &str, user: &str) -> Org {
+fn org_for(sandbox: &Sandbox, url: &str, user: &str) -> Org {
     let token = sandbox.mint_token(user).expect("token");
     let client = Client::new(ClientOptions::new(
         url::Url::parse(url).expect("url"),
         Secret::new(token),
     ))
     .expect("client");
-    Org::new(Box::new(ClientTransport::new(client)), "v63.0")
+    Org::over(client)
 }
 
 async fn seed(admin: &Org, n: usize) {
@@ -55,15 +57,10 @@ async fn main() {
             faults: Default::default(),
         })
         .expect("sandbox");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let served = sandbox.clone();
-        tokio::spawn(async move { served.serve(listener, std::future::pending()).await });
-        let admin = org_for(&sandbox, &url, "admin@demo.sayso.dev").await;
+        let (url, _) = common::serve_as_admin(&sandbox).await.expect("served");
+        let admin = org_for(&sandbox, &url, "admin@demo.sayso.dev");
         seed(&admin, n).await;
-        let org = org_for(&sandbox, &url, DANA).await;
+        let org = org_for(&sandbox, &url, DANA);
         let mut agent = Agent::with_org(
             org,
             Journal::in_memory().expect("journal"),

@@ -1,6 +1,7 @@
-//! What the timing examples share: the release binary, the demo org served in-process, a
-//! `SAYSO_HOME` with Dana logged in, and timing reports. Included with `#[path]` by each example
-//! (it is not an example itself).
+//! What the timing examples share: the release binary, the demo org served in-process (on a
+//! thread of its own, or on the caller's runtime with an administrator's token), a `SAYSO_HOME`
+//! with Dana logged in, and timing reports. Included with `#[path]` by each example (it is not an
+//! example itself); it may import `sayso`, tokio and reqwest, nothing of the examples.
 
 #![allow(dead_code)]
 
@@ -54,6 +55,27 @@ pub fn serve_demo_org() -> Result<String, Error> {
         })
     });
     Ok(rx.recv()?)
+}
+
+/// A multi-thread tokio runtime with `workers` worker threads.
+pub fn runtime(workers: usize) -> Result<tokio::runtime::Runtime, Error> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()?)
+}
+
+/// Serves `sandbox` on 127.0.0.1:0 from a task of the current tokio runtime (until the process
+/// exits); returns its base URL and an administrator's token.
+pub async fn serve_as_admin(sandbox: &sayso::sandbox::Sandbox) -> Result<(String, String), Error> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let token = sandbox.mint_token("admin@demo.sayso.dev")?;
+    let server = sandbox.clone();
+    tokio::spawn(async move {
+        let _ = server.serve(listener, std::future::pending()).await;
+    });
+    Ok((base, token))
 }
 
 /// A temporary `SAYSO_HOME` for the binary `bin`.

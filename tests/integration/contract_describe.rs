@@ -10,11 +10,10 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use crate::support::ADA as ADMIN;
 use regex::Regex;
 use sayso::sandbox::{Sandbox, SandboxOptions};
 use serde_json::Value;
-
-const ADMIN: &str = "admin@demo.sayso.dev";
 
 fn demo_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/sandbox/demo-org")
@@ -152,19 +151,8 @@ async fn start() -> Server {
         ..Default::default()
     })
     .expect("sandbox opens");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
     let token = sandbox.mint_token(ADMIN).expect("admin token");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = sandbox
-            .serve(listener, async move {
-                let _ = stopped.await;
-            })
-            .await;
-    });
+    let (base, stop) = crate::support::serve(sandbox).await;
     Server {
         base,
         token,

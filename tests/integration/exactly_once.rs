@@ -27,9 +27,9 @@ use sayso::salesforce::{Client, ClientOptions};
 use sayso::sandbox::faults::FaultOptions;
 use sayso::sandbox::{Sandbox, SandboxOptions};
 
-const DANA: &str = "dana.reyes@demo.sayso.dev";
-const DANA_ID: &str = "005Dm0000000003IAA";
-const ADMIN: &str = "admin@demo.sayso.dev";
+use crate::support::LiveOrg;
+use crate::support::{ADA as ADMIN, DANA, DANA_ID};
+
 const PHRASE: &str = "set the next step on all my open opportunities to 'Review pricing'";
 
 /// What the refusing transport does and saw.
@@ -125,17 +125,12 @@ impl Transport for Refusing {
 }
 
 struct Org2 {
-    url: String,
-    sandbox: Sandbox,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    live: LiveOrg,
 }
 
 async fn serve(sandbox: Sandbox) -> Org2 {
-    let (url, tx) = crate::support::serve(sandbox.clone()).await;
     Org2 {
-        url,
-        sandbox,
-        _stop: tx,
+        live: LiveOrg::serve(sandbox).await,
     }
 }
 
@@ -157,50 +152,24 @@ async fn start() -> Org2 {
 }
 
 impl Org2 {
-    fn client(&self, username: &str) -> Client {
-        let token = self.sandbox.mint_token(username).unwrap();
-        Client::new(ClientOptions::new(
-            url::Url::parse(&self.url).unwrap(),
-            Secret::new(token),
-        ))
-        .unwrap()
-    }
-
     fn agent(&self) -> (Agent, Shared) {
         let script: Shared = Arc::default();
-        let transport = Refusing {
-            inner: sayso::salesforce::transport::ClientTransport::new(self.client(DANA)),
-            script: script.clone(),
-        };
-        let agent = Agent::with_org(
-            Org::new(Box::new(transport), "v63.0"),
-            Journal::in_memory().unwrap(),
-            DANA_ID,
-            DANA,
-            today(),
-            None,
-        );
+        let seen = script.clone();
+        let journal = Journal::in_memory().unwrap();
+        let agent = self.live.agent(DANA, DANA_ID, journal, |inner| Refusing {
+            inner,
+            script: seen,
+        });
         (agent, script)
     }
 
     fn admin(&self) -> Org {
-        Org::new(
-            Box::new(sayso::salesforce::transport::ClientTransport::new(
-                self.client(ADMIN),
-            )),
-            "v63.0",
-        )
+        self.live.org(ADMIN)
     }
 }
 
 async fn next_steps(admin: &Org) -> Vec<(String, Value)> {
-    admin
-        .query_all("SELECT Id, NextStep FROM Opportunity WHERE OwnerId = '005Dm0000000003IAA' AND IsClosed = false ORDER BY Id")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| (r["Id"].as_str().unwrap().to_string(), r["NextStep"].clone()))
-        .collect()
+    crate::support::danas_open_next_steps(admin).await
 }
 
 fn yes(bulk_threshold: usize) -> RunOptions {
@@ -211,14 +180,27 @@ fn yes(bulk_threshold: usize) -> RunOptions {
     }
 }
 
-/// A 15-record update with one record refused: 14 applied, 1 failed. Returns the entry, the
-/// refused id and the values before.
-async fn run_with_one_refusal(
-    org: &Org2,
-    agent: &mut Agent,
-    script: &Shared,
-    bulk_threshold: usize,
-) -> (i64, String, Vec<(String, Value)>) {
+/// A fresh org where Dana's 15-record update had one record refused: 14 applied, 1 failed.
+struct Refused {
+    org: Org2,
+    agent: Agent,
+    script: Shared,
+    /// The update's journal entry.
+    entry: i64,
+    /// The refused record's id.
+    refused: String,
+    /// Dana's open deals before the update.
+    before: Vec<(String, Value)>,
+}
+
+/// Runs the update of [`Refused`] with `bulk_threshold`, in Bulk jobs of `job_rows` rows when
+/// given.
+async fn one_refusal(bulk_threshold: usize, job_rows: Option<usize>) -> Refused {
+    let org = start().await;
+    let (mut agent, script) = org.agent();
+    if let Some(rows) = job_rows {
+        agent.set_bulk_job_rows(rows);
+    }
     let before = next_steps(&org.admin()).await;
     assert_eq!(before.len(), 15);
     let refused = before[3].0.clone();
@@ -227,7 +209,15 @@ async fn run_with_one_refusal(
     assert_eq!(out.status, Status::Failed, "{}", out.message);
     assert_eq!(out.count, Some(14), "{}", out.message);
     assert_eq!(out.failures().len(), 1, "{:?}", out.failures());
-    (out.journal_entry.unwrap(), refused, before)
+    let entry = out.journal_entry.unwrap();
+    Refused {
+        org,
+        agent,
+        script,
+        entry,
+        refused,
+        before,
+    }
 }
 
 fn writes(script: &Shared) -> usize {
@@ -236,9 +226,14 @@ fn writes(script: &Shared) -> usize {
 
 #[tokio::test]
 async fn retry_after_undo_writes_nothing() {
-    let org = start().await;
-    let (mut agent, script) = org.agent();
-    let (_, refused, before) = run_with_one_refusal(&org, &mut agent, &script, 2000).await;
+    let Refused {
+        org,
+        mut agent,
+        script,
+        refused,
+        before,
+        ..
+    } = one_refusal(2000, None).await;
     let undo = agent.undo(None, "undo").await;
     assert_eq!(undo.status, Status::Applied, "{}", undo.message);
     assert_eq!(undo.changes().len(), 14);
@@ -261,39 +256,37 @@ async fn retry_after_undo_writes_nothing() {
 
 #[tokio::test]
 async fn retry_twice_writes_once_and_undo_covers_the_retry_once() {
-    let org = start().await;
-    let (mut agent, script) = org.agent();
-    let (entry, refused, before) = run_with_one_refusal(&org, &mut agent, &script, 2000).await;
-    let retry = agent.retry(yes(2000)).await;
+    let mut r = one_refusal(2000, None).await;
+    let retry = r.agent.retry(yes(2000)).await;
     assert_eq!(retry.status, Status::Applied, "{}", retry.message);
     assert_eq!(retry.changes().len(), 1);
     assert_eq!(
         retry.changes()[0].id.as_deref().map(key),
-        Some(key(&refused))
+        Some(key(&r.refused))
     );
-    let sent = writes(&script);
-    let again = agent.retry(yes(2000)).await;
+    let sent = writes(&r.script);
+    let again = r.agent.retry(yes(2000)).await;
     assert_eq!(again.status, Status::NotFound, "{}", again.message);
-    assert_eq!(writes(&script), sent, "a second retry sends nothing");
+    assert_eq!(writes(&r.script), sent, "a second retry sends nothing");
     // undo with no number takes the command, and covers its retry
-    let undo = agent.undo(None, "undo").await;
+    let undo = r.agent.undo(None, "undo").await;
     assert_eq!(undo.status, Status::Applied, "{}", undo.message);
     assert_eq!(undo.changes().len(), 15, "{}", undo.message);
     assert!(
         undo.message
-            .contains(&format!("entry {entry} and its retry")),
+            .contains(&format!("entry {} and its retry", r.entry)),
         "{}",
         undo.message
     );
-    assert_eq!(next_steps(&org.admin()).await, before);
-    let sent = writes(&script);
-    let second = agent.undo(Some(entry), "undo").await;
+    assert_eq!(next_steps(&r.org.admin()).await, r.before);
+    let sent = writes(&r.script);
+    let second = r.agent.undo(Some(r.entry), "undo").await;
     assert_ne!(second.status, Status::Applied, "{}", second.message);
-    assert_eq!(writes(&script), sent, "a second undo sends nothing");
-    assert_eq!(agent.undo(None, "undo").await.status, Status::NotFound);
+    assert_eq!(writes(&r.script), sent, "a second undo sends nothing");
+    assert_eq!(r.agent.undo(None, "undo").await.status, Status::NotFound);
     // the journal says what happened to every change
-    let items = agent.history(10).unwrap();
-    let command = items.iter().find(|i| i.entry.id == entry).unwrap();
+    let items = r.agent.history(10).unwrap();
+    let command = items.iter().find(|i| i.entry.id == r.entry).unwrap();
     let states: Vec<ChangeState> = command.changes.iter().map(|c| c.state).collect();
     assert!(states.contains(&ChangeState::Reverted), "{states:?}");
     assert!(states.contains(&ChangeState::Failed), "{states:?}");
@@ -302,9 +295,13 @@ async fn retry_twice_writes_once_and_undo_covers_the_retry_once() {
 
 #[tokio::test]
 async fn undo_of_a_retry_alone_says_what_it_reverts() {
-    let org = start().await;
-    let (mut agent, script) = org.agent();
-    let (entry, refused, _) = run_with_one_refusal(&org, &mut agent, &script, 2000).await;
+    let Refused {
+        org,
+        mut agent,
+        entry,
+        refused,
+        ..
+    } = one_refusal(2000, None).await;
     let retry = agent.retry(yes(2000)).await;
     let retry_entry = retry.journal_entry.unwrap();
     let undo = agent.undo(Some(retry_entry), "undo").await;
@@ -339,25 +336,21 @@ async fn undo_of_a_retry_alone_says_what_it_reverts() {
 /// A failed record edited by someone else before `retry`: a conflict, left as it is, journaled
 /// with the value found; `undo` then leaves it too.
 async fn retry_leaves_an_edited_record_as_a_conflict(bulk_threshold: usize) {
-    let org = start().await;
-    let (mut agent, script) = org.agent();
-    agent.set_bulk_job_rows(6);
-    let (entry, refused, before) =
-        run_with_one_refusal(&org, &mut agent, &script, bulk_threshold).await;
-    let admin = org.admin();
+    let mut r = one_refusal(bulk_threshold, Some(6)).await;
+    let admin = r.org.admin();
     assert!(
         admin
             .update(
                 "Opportunity",
-                &refused,
+                &r.refused,
                 json!({"NextStep": "Call the CFO"}),
                 None
             )
             .await
             .unwrap()
     );
-    let sent = writes(&script);
-    let retry = agent.retry(yes(bulk_threshold)).await;
+    let sent = writes(&r.script);
+    let retry = r.agent.retry(yes(bulk_threshold)).await;
     assert_eq!(retry.status, Status::Conflict, "{}", retry.message);
     assert_eq!(retry.failures().len(), 1, "{:?}", retry.failures());
     assert!(
@@ -366,35 +359,35 @@ async fn retry_leaves_an_edited_record_as_a_conflict(bulk_threshold: usize) {
         "{:?}",
         retry.failures()
     );
-    assert_eq!(writes(&script), sent, "the edited record is not written");
+    assert_eq!(writes(&r.script), sent, "the edited record is not written");
     let now = next_steps(&admin).await;
     assert_eq!(
-        now.iter().find(|(id, _)| *id == refused).unwrap().1,
+        now.iter().find(|(id, _)| *id == r.refused).unwrap().1,
         "Call the CFO"
     );
     // journaled as a conflict with the value found
-    let items = agent.history(10).unwrap();
-    let r = items
+    let items = r.agent.history(10).unwrap();
+    let item = items
         .iter()
         .find(|i| i.entry.id == retry.journal_entry.unwrap())
         .unwrap();
-    assert_eq!(r.changes.len(), 1);
-    assert_eq!(r.changes[0].state, ChangeState::Conflict);
+    assert_eq!(item.changes.len(), 1);
+    assert_eq!(item.changes[0].state, ChangeState::Conflict);
     assert_eq!(
-        r.changes[0].found,
+        item.changes[0].found,
         Some(json!({"NextStep": "Call the CFO"}))
     );
     // a conflict is never re-sent
     assert_eq!(
-        agent.retry(yes(bulk_threshold)).await.status,
+        r.agent.retry(yes(bulk_threshold)).await.status,
         Status::NotFound
     );
     // undo reverts the 14 and keeps the other person's edit
-    let undo = agent.undo(Some(entry), "undo").await;
+    let undo = r.agent.undo(Some(r.entry), "undo").await;
     assert_eq!(undo.status, Status::Applied, "{}", undo.message);
     let after = next_steps(&admin).await;
-    for ((id, was), (_, is)) in before.iter().zip(&after) {
-        if *id == refused {
+    for ((id, was), (_, is)) in r.before.iter().zip(&after) {
+        if *id == r.refused {
             assert_eq!(is, "Call the CFO");
         } else {
             assert_eq!(is, was, "{id}");
@@ -427,16 +420,7 @@ async fn faulty_org_with_515_deals(db: &Path) -> Org2 {
             .unwrap(),
         )
         .await;
-        let admin = quiet.admin();
-        for batch in 0..3 {
-            let records: Vec<Value> = (0..200)
-                .filter(|k| batch * 200 + k < 500)
-                .map(|k| json!({"attributes": {"type": "Opportunity"}, "Name": format!("Fault Test {batch}-{k}"),
-                    "StageName": "Prospecting", "CloseDate": "2026-12-31", "OwnerId": DANA_ID}))
-                .collect();
-            let rs = admin.collection("POST", records, true).await.unwrap();
-            assert!(rs.iter().all(|r| r["success"] == true));
-        }
+        crate::support::add_open_deals(&quiet.admin(), 500, "Fault Test", false).await;
     }
     serve(
         Sandbox::open(SandboxOptions {

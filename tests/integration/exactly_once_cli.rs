@@ -14,11 +14,7 @@ use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use serde_json::{Value, json};
-
-const DANA: &str = "dana.reyes@demo.sayso.dev";
-const DANA_ID: &str = "005Dm0000000003IAA";
-const ADMIN: &str = "admin@demo.sayso.dev";
+use serde_json::Value;
 
 type Served = crate::support::Forever;
 
@@ -35,14 +31,7 @@ fn org() -> &'static Served {
             ..Default::default()
         });
         with_admin(&served, async |admin| {
-            for batch in 0..3 {
-                let records: Vec<Value> = (0..200)
-                    .filter(|k| batch * 200 + k < 500)
-                    .map(|k| json!({"attributes": {"type": "Opportunity"}, "Name": format!("Crash Test {batch}-{k}"),
-                        "StageName": "Prospecting", "CloseDate": "2026-12-31", "OwnerId": DANA_ID}))
-                    .collect();
-                admin.collection("POST", records, true).await.unwrap();
-            }
+            crate::support::add_open_deals(admin, 500, "Crash Test", false).await
         });
         served
     })
@@ -50,44 +39,31 @@ fn org() -> &'static Served {
 
 /// Runs `f` with the administrator's `Org` handle on `served`, on a runtime of its own.
 fn with_admin<T>(served: &Served, f: impl AsyncFnOnce(&sayso::salesforce::org::Org) -> T) -> T {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async { f(&admin_of(&served.url, &served.sandbox)).await })
-}
-
-fn admin_of(url: &str, sandbox: &sayso::sandbox::Sandbox) -> sayso::salesforce::org::Org {
-    let token = sandbox.mint_token(ADMIN).unwrap();
-    let client = sayso::salesforce::Client::new(sayso::salesforce::ClientOptions::new(
-        url::Url::parse(url).unwrap(),
-        sayso::auth::Secret::new(token),
-    ))
-    .unwrap();
-    sayso::salesforce::org::Org::new(
-        Box::new(sayso::salesforce::transport::ClientTransport::new(client)),
-        "v63.0",
-    )
+    served.with_org(ADMIN, f)
 }
 
 /// Dana's open deals in the org: id (15 characters) → NextStep.
 fn org_next_steps() -> std::collections::HashMap<String, Value> {
-    with_admin(org(), async |admin| {
-        admin
-            .query_all("SELECT Id, NextStep FROM Opportunity WHERE OwnerId = '005Dm0000000003IAA' AND IsClosed = false")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| (r["Id"].as_str().unwrap()[..15].to_string(), r["NextStep"].clone()))
-            .collect()
-    })
+    let rows = with_admin(org(), async |admin| {
+        crate::support::danas_open_next_steps(admin).await
+    });
+    rows.into_iter()
+        .map(|(id, next_step)| (id[..15].to_string(), next_step))
+        .collect()
 }
 
 use crate::support::Cli as Home;
+use crate::support::{ADA as ADMIN, DANA};
 
 /// A home with Dana logged in to the shared sandbox.
 fn dana() -> Home {
     Home::logged_in(&org().url, DANA)
+}
+
+/// Runs `phrase` with `--yes` in `home`; it must succeed.
+fn applied(home: &Home, phrase: &str) {
+    let (code, _, err) = home.json(&["run", "--json", "--yes", phrase]);
+    assert_eq!(code, 0, "{phrase}: {err}");
 }
 
 /// The journal, newest entry first, every change.
@@ -214,13 +190,7 @@ impl Dana {
 fn the_journal_is_private_to_its_owner() {
     use std::os::unix::fs::PermissionsExt;
     let home = dana();
-    let (code, _, err) = home.json(&[
-        "run",
-        "--json",
-        "--yes",
-        "set the amount on Initech Renewal to 92k",
-    ]);
-    assert_eq!(code, 0, "{err}");
+    applied(&home, "set the amount on Initech Renewal to 92k");
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&home.path().join("journal.db")), 0o600);
     assert_eq!(mode(home.path()), 0o700);
@@ -283,13 +253,7 @@ fn login_a_command_and_logout_at_trace_level_log_no_token_or_secret() {
 fn history_into_a_closed_pipe_ends_quietly_with_success() {
     // its own home: the crash test kills runs in the shared one
     let home = &dana();
-    let (code, _, err) = home.json(&[
-        "run",
-        "--json",
-        "--yes",
-        "set the amount on Project Titan to 93k",
-    ]);
-    assert_eq!(code, 0, "{err}");
+    applied(home, "set the amount on Project Titan to 93k");
     let mut child = home
         .sayso(&["history", "--json"])
         .stdout(Stdio::piped())

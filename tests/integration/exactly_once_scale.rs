@@ -15,20 +15,14 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chrono::NaiveDate;
 use serde_json::{Value, json};
 
+use crate::support::LiveOrg;
+use crate::support::{ADA as ADMIN, DANA, DANA_ID};
 use sayso::app::{Agent, RunOptions, Status};
-use sayso::auth::Secret;
 use sayso::journal::{ChangeState, Journal};
 use sayso::salesforce::org::{HttpRequest, HttpResponse, Org, OrgError, SendFuture, Transport};
-use sayso::salesforce::{Client, ClientOptions};
-use sayso::sandbox::faults::FaultOptions;
-use sayso::sandbox::{Sandbox, SandboxOptions};
 
-const DANA: &str = "dana.reyes@demo.sayso.dev";
-const DANA_ID: &str = "005Dm0000000003IAA";
-const ADMIN: &str = "admin@demo.sayso.dev";
 const PHRASE: &str = "set the next step on all my open opportunities to 'Scale check'";
 
 /// What the scripting transport does and saw.
@@ -101,58 +95,21 @@ impl Transport for Scripted {
 }
 
 struct Served {
-    url: String,
-    sandbox: Sandbox,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    live: LiveOrg,
     _dir: tempfile::TempDir,
-}
-
-fn today() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 18).unwrap()
 }
 
 /// A fresh org with `extra` more open deals for Dana (made by the administrator).
 async fn start(extra: usize) -> Served {
-    let sandbox = Sandbox::open(SandboxOptions {
-        db_path: None,
-        fresh: true,
-        today: Some(today()),
-        faults: FaultOptions::default(),
-    })
-    .unwrap();
-    let (url, tx) = crate::support::serve(sandbox.clone()).await;
     let org = Served {
-        url,
-        sandbox,
-        _stop: tx,
+        live: LiveOrg::fresh().await,
         _dir: tempfile::tempdir().unwrap(),
     };
-    let admin = org.admin();
-    for batch in 0..extra.div_ceil(200) {
-        let records: Vec<Value> = (0..200)
-            .filter(|k| batch * 200 + k < extra)
-            .map(|k| {
-                json!({"attributes": {"type": "Opportunity"}, "Name": format!("Scale {batch}-{k}"),
-                "StageName": "Prospecting", "CloseDate": "2026-12-31", "OwnerId": DANA_ID,
-                "NextStep": format!("step {batch}-{k}")})
-            })
-            .collect();
-        let rs = admin.collection("POST", records, true).await.unwrap();
-        assert!(rs.iter().all(|r| r["success"] == true));
-    }
+    crate::support::add_open_deals(&org.admin(), extra, "Scale", true).await;
     org
 }
 
 impl Served {
-    fn client(&self, username: &str) -> Client {
-        let token = self.sandbox.mint_token(username).unwrap();
-        Client::new(ClientOptions::new(
-            url::Url::parse(&self.url).unwrap(),
-            Secret::new(token),
-        ))
-        .unwrap()
-    }
-
     fn journal_path(&self) -> std::path::PathBuf {
         self._dir.path().join("journal.db")
     }
@@ -160,18 +117,12 @@ impl Served {
     /// Dana's agent (journal in a file, so the test can read it too) and its script.
     fn agent(&self) -> (Agent, Arc<Script>) {
         let script: Arc<Script> = Arc::default();
-        let transport = Scripted {
-            inner: sayso::salesforce::transport::ClientTransport::new(self.client(DANA)),
-            script: script.clone(),
-        };
-        let agent = Agent::with_org(
-            Org::new(Box::new(transport), "v63.0"),
-            Journal::open(&self.journal_path()).unwrap(),
-            DANA_ID,
-            DANA,
-            today(),
-            None,
-        );
+        let seen = script.clone();
+        let journal = Journal::open(&self.journal_path()).unwrap();
+        let agent = self.live.agent(DANA, DANA_ID, journal, |inner| Scripted {
+            inner,
+            script: seen,
+        });
         (agent, script)
     }
 
@@ -180,17 +131,12 @@ impl Served {
     }
 
     fn admin(&self) -> Org {
-        Org::new(
-            Box::new(sayso::salesforce::transport::ClientTransport::new(
-                self.client(ADMIN),
-            )),
-            "v63.0",
-        )
+        self.live.org(ADMIN)
     }
 
     /// Calls Dana made so far, as the sandbox counted them.
     fn dana_calls(&self) -> u64 {
-        sayso::sandbox::rest::limits::usage_by_user_and_app(self.sandbox.state())
+        sayso::sandbox::rest::limits::usage_by_user_and_app(self.live.sandbox.state())
             .unwrap()
             .into_iter()
             .filter(|l| l.username == DANA)
@@ -199,15 +145,19 @@ impl Served {
     }
 }
 
+/// A fresh org with `extra` more open deals for Dana, her agent with its script, and the
+/// administrator's handle.
+async fn dana_at(extra: usize) -> (Served, Agent, Arc<Script>, Org) {
+    let org = start(extra).await;
+    let (agent, script) = org.agent();
+    let admin = org.admin();
+    (org, agent, script, admin)
+}
+
 /// Dana's open deals: id → NextStep.
 async fn next_steps(admin: &Org) -> std::collections::BTreeMap<String, Value> {
-    admin
-        .query_all("SELECT Id, NextStep FROM Opportunity WHERE OwnerId = '005Dm0000000003IAA' AND IsClosed = false")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| (r["Id"].as_str().unwrap().to_string(), r["NextStep"].clone()))
-        .collect()
+    let rows = crate::support::danas_open_next_steps(admin).await;
+    rows.into_iter().collect()
 }
 
 fn yes(bulk_threshold: usize) -> RunOptions {
@@ -235,9 +185,7 @@ fn reads_since(script: &Script, from: usize) -> (usize, usize) {
 
 #[tokio::test]
 async fn a_large_undo_reads_through_one_bulk_query_and_leaves_edited_records_as_conflicts() {
-    let org = start(2_500).await;
-    let (mut agent, script) = org.agent();
-    let admin = org.admin();
+    let (org, mut agent, script, admin) = dana_at(2_500).await;
     let before = next_steps(&admin).await;
     assert_eq!(before.len(), 2_515);
     let out = agent.submit(PHRASE, yes(100)).await;
@@ -284,10 +232,8 @@ async fn a_large_undo_reads_through_one_bulk_query_and_leaves_edited_records_as_
 
 #[tokio::test]
 async fn a_large_retry_reads_through_one_bulk_query_and_leaves_edited_records_as_conflicts() {
-    let org = start(2_500).await;
-    let (mut agent, script) = org.agent();
+    let (org, mut agent, script, admin) = dana_at(2_500).await;
     agent.set_bulk_job_rows(1_000);
-    let admin = org.admin();
     let before = next_steps(&admin).await;
     // the first job's results cannot be read: its 1,000 rows stay unconfirmed, the other
     // 1,515 are never sent
@@ -365,9 +311,7 @@ const CREATE: &str = "create a new opportunity for Initech, $200K, closing in Ju
 
 #[tokio::test]
 async fn a_create_whose_answer_was_lost_is_read_back_and_never_sent_twice() {
-    let org = start(0).await;
-    let (mut agent, script) = org.agent();
-    let admin = org.admin();
+    let (org, mut agent, script, admin) = dana_at(0).await;
     let base = initech_deals(&admin).await;
     // made by the org, but the answer is lost
     script.lose_after.store(1, Ordering::SeqCst);
@@ -400,9 +344,7 @@ async fn a_create_whose_answer_was_lost_is_read_back_and_never_sent_twice() {
 
 #[tokio::test]
 async fn a_composite_whose_answer_was_lost_is_read_back_not_marked_failed() {
-    let org = start(0).await;
-    let (mut agent, script) = org.agent();
-    let admin = org.admin();
+    let (org, mut agent, script, admin) = dana_at(0).await;
     let tasks = async || admin.query_all("SELECT Id FROM Task").await.unwrap().len();
     let tasks_before = tasks().await;
     script.lose_composite.store(1, Ordering::SeqCst);

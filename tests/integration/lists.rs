@@ -9,18 +9,11 @@
 //! - a small file: the column mapping (labels, aliases, a typo) in a dry run, a phrase naming
 //!   its `.csv`, duplicates skipped unless `--allow-duplicates`, exit codes.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use crate::support::{Forever, serve_forever};
+use crate::support::{ADA as ADMIN, Cli, DANA, DANA_ID, Forever, serve_forever};
 
 use serde_json::{Value, json};
-
-const BIN: &str = env!("CARGO_BIN_EXE_sayso");
-const DANA: &str = "dana.reyes@demo.sayso.dev";
-const DANA_ID: &str = "005Dm0000000003IAA";
-const ADMIN: &str = "admin@demo.sayso.dev";
 
 /// The org; it lives on a background thread until the test binary exits.
 fn org() -> &'static Forever {
@@ -30,71 +23,65 @@ fn org() -> &'static Forever {
 
 /// Runs `f` with an administrator's handle on the org.
 fn admin<T>(f: impl AsyncFnOnce(&sayso::salesforce::Org) -> T) -> T {
-    let served = org();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let token = served.sandbox.mint_token(ADMIN).unwrap();
-        let client = sayso::salesforce::Client::new(sayso::salesforce::ClientOptions::new(
-            url::Url::parse(&served.url).unwrap(),
-            sayso::auth::Secret::new(token),
-        ))
-        .unwrap();
-        let org = sayso::salesforce::Org::over(client);
-        f(&org).await
-    })
+    org().with_org(ADMIN, f)
 }
 
 fn query(soql: &str) -> Vec<Value> {
     admin(async |o| o.query_all(soql).await.unwrap())
 }
 
-struct Home {
-    dir: tempfile::TempDir,
+/// Dana's `SAYSO_HOME`, logged in to the org.
+fn dana() -> Cli {
+    Cli::logged_in(&org().url, DANA)
 }
 
-impl Home {
-    fn dana() -> Home {
-        let h = Home {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        crate::support::login_through_binary(h.sayso(&[]), &org().url, DANA);
-        h
-    }
+/// What a command must end in: its exit code and status.
+type Ends = (i32, &'static str);
+const APPLIED: Ends = (0, "applied");
 
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
+/// Runs `sayso ARGS` in `home`; it must end in `ends`. Returns the last JSON line of stdout.
+fn expect(home: &Cli, args: &[&str], (code, status): Ends) -> Value {
+    let (got, out, err) = last_json(home, args);
+    assert_eq!(
+        (got, out["status"].as_str()),
+        (code, Some(status)),
+        "{args:?}: {out} {err}"
+    );
+    out
+}
 
-    fn sayso(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
-        c.args(args)
-            .env("SAYSO_HOME", self.path())
-            .env("SAYSO_TODAY", "2026-11-18")
-            .env("NO_COLOR", "1")
-            .env_remove("RUST_LOG")
-            .env_remove("SAYSO_PROFILE")
-            .stdin(Stdio::null());
-        c
-    }
+/// `sayso run --json FLAGS PHRASE` in `home`; it must end in `ends`. Returns its JSON line.
+fn said(home: &Cli, flags: &[&str], phrase: &str, ends: Ends) -> Value {
+    expect(home, &run_args(flags, phrase), ends)
+}
 
-    /// Runs `sayso ARGS`; returns (exit code, the last JSON line of stdout, stderr).
-    fn json(&self, args: &[&str]) -> (i32, Value, String) {
-        let out = self.sayso(args).output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let last = stdout
-            .lines()
-            .rev()
-            .find(|l| l.starts_with('{'))
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .unwrap_or(Value::Null);
-        (
-            out.status.code().unwrap_or(-1),
-            last,
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+/// `run --json FLAGS PHRASE`.
+fn run_args<'a>(flags: &[&'a str], phrase: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["run", "--json"];
+    args.extend_from_slice(flags);
+    args.push(phrase);
+    args
+}
+
+/// Says `phrase` (a list) in `home`; it must be applied and create `n` records. Its JSON line
+/// and the ids it created.
+fn created_by(home: &Cli, phrase: &str, n: usize) -> (Value, Vec<String>) {
+    let out = said(home, &[], phrase, APPLIED);
+    let ids = created_ids(&out);
+    assert_eq!(ids.len(), n, "{phrase}: {out}");
+    (out, ids)
+}
+
+/// Runs `sayso ARGS` in `home`: (exit code, the last JSON line of stdout, stderr).
+fn last_json(home: &Cli, args: &[&str]) -> (i32, Value, String) {
+    let (code, lines, err) = home.json(args);
+    (code, lines.last().cloned().unwrap_or(Value::Null), err)
+}
+
+/// Each query of `expected` finds the number of records it names.
+fn assert_counts(expected: &[(&str, usize)]) {
+    for (soql, want) in expected {
+        assert_eq!(count(soql), *want, "{soql}");
     }
 }
 
@@ -108,46 +95,38 @@ fn created_ids(out: &Value) -> Vec<String> {
         .collect()
 }
 
+/// `SELECT … FROM …` (`select`) of the records `ids`.
+fn by_ids(select: &str, ids: &[String]) -> Vec<Value> {
+    let ids: Vec<String> = ids.iter().map(|id| sayso::soql::quote_string(id)).collect();
+    query(&format!("{select} WHERE Id IN ({})", ids.join(", ")))
+}
+
 fn count(soql: &str) -> usize {
     query(soql).len()
 }
 
 #[test]
 fn inline_lists_create_one_record_each_and_undo_deletes_them() {
-    let h = Home::dana();
-    let (code, out, err) = h.json(&[
-        "run",
-        "--json",
+    let h = dana();
+    created_by(
+        &h,
         "create accounts for Kramerica Industries, Pendant Publishing and Bania Comedy",
-    ]);
-    assert_eq!(
-        (code, out["status"].as_str()),
-        (0, Some("applied")),
-        "{out} {err}"
+        3,
     );
-    let accounts = created_ids(&out);
-    assert_eq!(accounts.len(), 3, "{out}");
     let names = query(
         "SELECT Name FROM Account WHERE Name IN ('Kramerica Industries', 'Pendant Publishing', 'Bania Comedy')",
     );
     assert_eq!(names.len(), 3);
 
-    let (code, out, err) = h.json(&[
-        "run",
-        "--json",
+    let (_, leads) = created_by(
+        &h,
         "add these companies as leads: Vandelay Industries, Kramerica Industries and Pendant Publishing",
-    ]);
-    assert_eq!(
-        (code, out["status"].as_str()),
-        (0, Some("applied")),
-        "{out} {err}"
+        3,
     );
-    let leads = created_ids(&out);
-    assert_eq!(leads.len(), 3);
-    let rows = query(&format!(
-        "SELECT LastName, Company, Status, OwnerId FROM Lead WHERE Id IN ('{}')",
-        leads.join("','")
-    ));
+    let rows = by_ids(
+        "SELECT LastName, Company, Status, OwnerId FROM Lead",
+        &leads,
+    );
     assert_eq!(rows.len(), 3);
     for r in &rows {
         assert_eq!(r["LastName"], "[not provided]", "{r}");
@@ -155,21 +134,16 @@ fn inline_lists_create_one_record_each_and_undo_deletes_them() {
         assert_eq!(&r["OwnerId"].as_str().unwrap()[..15], &DANA_ID[..15]);
     }
 
-    let (code, out, err) = h.json(&[
-        "run",
-        "--json",
+    let (_, contacts) = created_by(
+        &h,
         "add Jerry Seinfeld, Elaine Benes and George Costanza at Vandelay Industries as contacts",
-    ]);
-    assert_eq!(
-        (code, out["status"].as_str()),
-        (0, Some("applied")),
-        "{out} {err}"
+        3,
     );
-    let contacts = created_ids(&out);
-    let rows = query(&format!(
-        "SELECT FirstName, LastName, AccountId FROM Contact WHERE Id IN ('{}') ORDER BY LastName",
-        contacts.join("','")
-    ));
+    let mut rows = by_ids(
+        "SELECT FirstName, LastName, AccountId FROM Contact",
+        &contacts,
+    );
+    rows.sort_by(|a, b| a["LastName"].as_str().cmp(&b["LastName"].as_str()));
     let people: Vec<String> = rows
         .iter()
         .map(|r| {
@@ -193,25 +167,16 @@ fn inline_lists_create_one_record_each_and_undo_deletes_them() {
     );
 
     // undo the contacts: exactly those three go
-    let (code, out, err) = h.json(&["undo", "--json"]);
-    assert_eq!(
-        (code, out["status"].as_str()),
-        (0, Some("applied")),
-        "{out} {err}"
-    );
-    let left = query(&format!(
-        "SELECT Id FROM Contact WHERE Id IN ('{}')",
-        contacts.join("','")
-    ));
+    expect(&h, &["undo", "--json"], APPLIED);
+    let left = by_ids("SELECT Id FROM Contact", &contacts);
     assert!(left.is_empty(), "{left:?}");
-    assert_eq!(
-        count("SELECT Id FROM Account WHERE Name = 'Vandelay Industries'"),
-        1
-    );
-    assert_eq!(
-        count("SELECT Id FROM Account WHERE Name = 'Bania Comedy'"),
-        1
-    );
+    assert_counts(&[
+        (
+            "SELECT Id FROM Account WHERE Name = 'Vandelay Industries'",
+            1,
+        ),
+        ("SELECT Id FROM Account WHERE Name = 'Bania Comedy'", 1),
+    ]);
 
     // someone renames one lead; undoing the leads keeps that one, as a conflict
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -220,12 +185,9 @@ fn inline_lists_create_one_record_each_and_undo_deletes_them() {
             .await
             .unwrap()
     });
-    let (code, out, _) = h.json(&["undo", "--json"]);
+    let (code, out, _) = last_json(&h, &["undo", "--json"]);
     assert_eq!(code, 1, "{out}");
-    let kept = query(&format!(
-        "SELECT Id, Company FROM Lead WHERE Id IN ('{}')",
-        leads.join("','")
-    ));
+    let kept = by_ids("SELECT Id, Company FROM Lead", &leads);
     assert_eq!(kept.len(), 1, "{kept:?}");
     assert_eq!(kept[0]["Company"], "Kramerica Inc");
     let failures = out["failures"].as_array().unwrap();
@@ -260,7 +222,7 @@ fn seed_contacts(n: usize, tag: &str) {
 fn five_thousand_rows_skip_duplicates_reject_bad_rows_and_undo() {
     seed_leads(15, "bigseed");
     seed_contacts(5, "bigseedc");
-    let h = Home::dana();
+    let h = dana();
     let mut csv =
         String::from("First Name,Last Name,Email Address,Company Name,Lead Status,Shoe Size\n");
     let mut line = 1;
@@ -331,14 +293,13 @@ fn five_thousand_rows_skip_duplicates_reject_bad_rows_and_undo() {
     let file = h.path().join("prospects.csv");
     std::fs::write(&file, csv).unwrap();
 
-    let (code, out, err) = h.json(&[
-        "run",
-        "--json",
-        "--yes",
-        "--file",
-        file.to_str().unwrap(),
-        "add these as leads",
-    ]);
+    let (code, out, err) = last_json(
+        &h,
+        &run_args(
+            &["--yes", "--file", file.to_str().unwrap()],
+            "add these as leads",
+        ),
+    );
     assert_eq!(code, 1, "rows were rejected: {err}");
     assert_eq!(out["status"], "invalid", "{}", out["message"]);
     assert_eq!(out["count"], 4972, "{}", out["message"]);
@@ -402,31 +363,24 @@ fn five_thousand_rows_skip_duplicates_reject_bad_rows_and_undo() {
     let in_org = count("SELECT Id FROM Lead WHERE Email LIKE '%@import.example'");
     assert_eq!(in_org, 4972);
 
-    let (code, out, err) = h.json(&["undo", "--json"]);
-    assert_eq!(
-        (code, out["status"].as_str()),
-        (0, Some("applied")),
-        "{} {err}",
-        out["message"]
-    );
-    assert_eq!(
-        count("SELECT Id FROM Lead WHERE Email LIKE '%@import.example'"),
-        0
-    );
-    assert_eq!(
-        count("SELECT Id FROM Lead WHERE Email LIKE 'bigseed%@dup.example'"),
-        15
-    );
-    assert_eq!(
-        count("SELECT Id FROM Contact WHERE Email LIKE 'bigseedc%@dupc.example'"),
-        5
-    );
+    expect(&h, &["undo", "--json"], APPLIED);
+    assert_counts(&[
+        ("SELECT Id FROM Lead WHERE Email LIKE '%@import.example'", 0),
+        (
+            "SELECT Id FROM Lead WHERE Email LIKE 'bigseed%@dup.example'",
+            15,
+        ),
+        (
+            "SELECT Id FROM Contact WHERE Email LIKE 'bigseedc%@dupc.example'",
+            5,
+        ),
+    ]);
 }
 
 #[test]
 fn a_small_file_previews_its_mapping_and_skips_duplicates_unless_allowed() {
     seed_leads(1, "smallseed");
-    let h = Home::dana();
+    let h = dana();
     let file = h.path().join("expo.csv");
     std::fs::write(
         &file,
@@ -437,18 +391,10 @@ fn a_small_file_previews_its_mapping_and_skips_duplicates_unless_allowed() {
     )
     .unwrap();
     let f = file.to_str().unwrap();
-    let (code, out, _) = h.json(&[
-        "run",
-        "--json",
-        "--dry-run",
-        "--file",
-        f,
-        "add these as leads",
-    ]);
-    assert_eq!(
-        (code, out["status"].as_str()),
-        (0, Some("dry_run")),
-        "{out}"
+    let out = expect(
+        &h,
+        &run_args(&["--dry-run", "--file", f], "add these as leads"),
+        (0, "dry_run"),
     );
     let cols = &out["mapping"]["columns"];
     assert_eq!(cols["First Name"], "FirstName", "{out}");
@@ -462,41 +408,25 @@ fn a_small_file_previews_its_mapping_and_skips_duplicates_unless_allowed() {
 
     // the phrase names the file; without --yes nothing is created from a pipe
     let phrase = format!("add the leads in {f}");
-    let (code, out, _) = h.json(&["run", "--json", &phrase]);
-    assert_eq!(
-        (code, out["status"].as_str()),
-        (1, Some("needs_confirmation")),
-        "{out}"
-    );
+    said(&h, &[], &phrase, (1, "needs_confirmation"));
     assert_eq!(
         count("SELECT Id FROM Lead WHERE Email LIKE '%@expo.example'"),
         0
     );
 
-    let (code, out, _) = h.json(&["run", "--json", "--yes", &phrase]);
-    assert_eq!(
-        (code, out["status"].as_str()),
-        (0, Some("applied")),
-        "{out}"
-    );
+    let out = said(&h, &["--yes"], &phrase, APPLIED);
     assert_eq!(created_ids(&out).len(), 2);
     assert_eq!(out["skipped"][0]["line"], 4);
     assert_eq!(out["skipped"][0]["reason"], "same email");
     assert!(out["rejected"].as_array().unwrap().is_empty());
 
-    let (code, out, _) = h.json(&[
-        "run",
-        "--json",
-        "--yes",
-        "--allow-duplicates",
-        "--file",
-        f,
-        "add these as leads",
-    ]);
-    assert_eq!(
-        (code, out["status"].as_str()),
-        (0, Some("applied")),
-        "{out}"
+    let out = expect(
+        &h,
+        &run_args(
+            &["--yes", "--allow-duplicates", "--file", f],
+            "add these as leads",
+        ),
+        APPLIED,
     );
     assert_eq!(created_ids(&out).len(), 3);
     assert_eq!(
@@ -513,7 +443,7 @@ fn a_file_of_updates_guards_each_record_against_changes_made_since_the_preview()
     use rexpect::reader::Options;
     use rexpect::session::spawn_with_options;
 
-    let h = Home::dana();
+    let h = dana();
     let opps = query(&format!(
         "SELECT Id, Name, Amount FROM Opportunity WHERE OwnerId = '{DANA_ID}' AND IsClosed = false AND Amount != null ORDER BY Name LIMIT 3"
     ));
@@ -531,19 +461,13 @@ fn a_file_of_updates_guards_each_record_against_changes_made_since_the_preview()
     )
     .unwrap();
     // a terminal: the file's changes are previewed and asked about
-    let mut c = Command::new(BIN);
-    c.args([
+    let mut c = h.sayso(&[
         "run",
         "--file",
         file.to_str().unwrap(),
         "update these opportunities",
-    ])
-    .env("SAYSO_HOME", h.path())
-    .env("SAYSO_TODAY", "2026-11-18")
-    .env("NO_COLOR", "1")
-    .env("TERM", "dumb")
-    .env_remove("RUST_LOG")
-    .env_remove("SAYSO_PROFILE");
+    ]);
+    c.env("TERM", "dumb");
     let mut p = spawn_with_options(c, Options::new().timeout_ms(Some(30_000))).unwrap();
     p.exp_string("rejected line 5: no Opportunity named `No Such Deal`")
         .unwrap();
@@ -585,7 +509,7 @@ fn a_contact_row_without_a_company_is_checked_by_email_and_by_name_at_its_accoun
             "Email": "bob.sacamano@nocompany.example", "OwnerId": DANA_ID}),
     ];
     admin(async |o| o.collection("POST", records, true).await.unwrap());
-    let h = Home::dana();
+    let h = dana();
     let file = h.path().join("contacts.csv");
     std::fs::write(
         &file,
@@ -598,18 +522,13 @@ fn a_contact_row_without_a_company_is_checked_by_email_and_by_name_at_its_accoun
         ),
     )
     .unwrap();
-    let (code, out, err) = h.json(&[
-        "run",
-        "--json",
-        "--yes",
-        "--file",
-        file.to_str().unwrap(),
-        "add these as contacts",
-    ]);
-    assert_eq!(
-        (code, out["status"].as_str()),
-        (0, Some("applied")),
-        "{out} {err}"
+    let out = expect(
+        &h,
+        &run_args(
+            &["--yes", "--file", file.to_str().unwrap()],
+            "add these as contacts",
+        ),
+        APPLIED,
     );
     let skipped = out["skipped"].as_array().unwrap();
     let got: Vec<(u64, &str)> = skipped
@@ -638,17 +557,12 @@ fn a_contact_row_without_a_company_is_checked_by_email_and_by_name_at_its_accoun
 /// is refused as ambiguous, naming the run and the ways to say it with commas.
 #[test]
 fn a_list_without_commas_is_read_through_the_org_or_refused_never_guessed() {
-    let h = Home::dana();
-    let (code, out, err) = h.json(&[
-        "run",
-        "--json",
-        "--yes",
+    let h = dana();
+    let out = said(
+        &h,
+        &["--yes"],
         "add Umbrella and Cyberdyne and Tyrell as leads",
-    ]);
-    assert_eq!(
-        (code, out["status"].as_str()),
-        (1, Some("ambiguous")),
-        "{out} {err}"
+        (1, "ambiguous"),
     );
     let message = out["message"].as_str().unwrap();
     assert!(
@@ -673,27 +587,21 @@ fn a_list_without_commas_is_read_through_the_org_or_refused_never_guessed() {
         .await
         .unwrap()
     });
-    let (code, out, err) = h.json(&[
-        "run",
-        "--json",
-        "--yes",
+    let out = said(
+        &h,
+        &["--yes"],
         "add Procter and Gamble and Kramerica Listco as leads",
-    ]);
-    assert_eq!(
-        (code, out["status"].as_str()),
-        (0, Some("applied")),
-        "{out} {err}"
+        APPLIED,
     );
     assert_eq!(created_ids(&out).len(), 2, "{out}");
-    assert_eq!(
-        count("SELECT Id FROM Lead WHERE Company = 'Procter and Gamble'"),
-        1
-    );
-    assert_eq!(
-        count("SELECT Id FROM Lead WHERE Company = 'Kramerica Listco'"),
-        1
-    );
-    assert_eq!(count("SELECT Id FROM Lead WHERE Company = 'Gamble'"), 0);
+    assert_counts(&[
+        (
+            "SELECT Id FROM Lead WHERE Company = 'Procter and Gamble'",
+            1,
+        ),
+        ("SELECT Id FROM Lead WHERE Company = 'Kramerica Listco'", 1),
+        ("SELECT Id FROM Lead WHERE Company = 'Gamble'", 0),
+    ]);
 }
 
 /// A file above the Bulk threshold is streamed: read in chunks of the job size, each chunk
@@ -702,7 +610,7 @@ fn a_list_without_commas_is_read_through_the_org_or_refused_never_guessed() {
 /// deletes them all.
 #[test]
 fn a_file_is_streamed_in_chunks_and_repeats_across_chunks_are_found() {
-    let h = Home::dana();
+    let h = dana();
     let mut csv = String::from("Last Name,Company,Email\n");
     for k in 0..1000 {
         csv.push_str(&format!("Chunky{k},Chunk Co,chunk{k}@stream.example\n"));
@@ -711,23 +619,21 @@ fn a_file_is_streamed_in_chunks_and_repeats_across_chunks_are_found() {
     csv.push_str("Chunky0,Chunk Co,CHUNK0@stream.example\n");
     let file = h.path().join("stream.csv");
     std::fs::write(&file, csv).unwrap();
-    let (code, out, err) = h.json(&[
-        "run",
-        "--json",
-        "--yes",
-        "--bulk-threshold",
-        "100",
-        "--bulk-job-rows",
-        "300",
-        "--file",
-        file.to_str().unwrap(),
-        "add these as leads",
-    ]);
-    assert_eq!(
-        (code, out["status"].as_str()),
-        (0, Some("applied")),
-        "{} {err}",
-        out["message"]
+    let out = expect(
+        &h,
+        &run_args(
+            &[
+                "--yes",
+                "--bulk-threshold",
+                "100",
+                "--bulk-job-rows",
+                "300",
+                "--file",
+                file.to_str().unwrap(),
+            ],
+            "add these as leads",
+        ),
+        APPLIED,
     );
     assert_eq!(out["count"], 1000);
     assert_eq!(created_ids(&out).len(), 1000);
@@ -737,13 +643,7 @@ fn a_file_is_streamed_in_chunks_and_repeats_across_chunks_are_found() {
         count("SELECT Id FROM Lead WHERE Email LIKE '%@stream.example'"),
         1000
     );
-    let (code, out, err) = h.json(&["undo", "--json"]);
-    assert_eq!(
-        (code, out["status"].as_str()),
-        (0, Some("applied")),
-        "{} {err}",
-        out["message"]
-    );
+    expect(&h, &["undo", "--json"], APPLIED);
     assert_eq!(
         count("SELECT Id FROM Lead WHERE Email LIKE '%@stream.example'"),
         0
@@ -752,18 +652,12 @@ fn a_file_is_streamed_in_chunks_and_repeats_across_chunks_are_found() {
 
 #[test]
 fn a_typed_list_of_people_skips_those_already_there_or_said_twice() {
-    let h = Home::dana();
-    let (code, out, err) = h.json(&[
-        "run",
-        "--json",
+    let h = dana();
+    let (out, _) = created_by(
+        &h,
         "add Babu Bhatt, Jackie Chiles and Babu Bhatt at Vandelay Industries as contacts",
-    ]);
-    assert_eq!(
-        (code, out["status"].as_str()),
-        (0, Some("applied")),
-        "{out} {err}"
+        2,
     );
-    assert_eq!(created_ids(&out).len(), 2, "{out}");
     let skipped = out["skipped"].as_array().expect("skipped");
     assert_eq!(skipped.len(), 1, "{out}");
     assert_eq!(
@@ -775,17 +669,11 @@ fn a_typed_list_of_people_skips_those_already_there_or_said_twice() {
     );
 
     // said again with one new person: only the new one is made, the others name their match
-    let (code, out, err) = h.json(&[
-        "run",
-        "--json",
+    let (out, _) = created_by(
+        &h,
         "add Jackie Chiles, Babu Bhatt and Mickey Abbott at Vandelay Industries as contacts",
-    ]);
-    assert_eq!(
-        (code, out["status"].as_str()),
-        (0, Some("applied")),
-        "{out} {err}"
+        1,
     );
-    assert_eq!(created_ids(&out).len(), 1, "{out}");
     let skipped = out["skipped"].as_array().expect("skipped");
     let matched: Vec<&str> = skipped
         .iter()

@@ -377,20 +377,16 @@ fn elicitation_asks_the_person_and_no_writes_nothing() {
     let before = s.field("Initech Renewal", "Amount");
     let mut m = s.mcp("rust-test", json!({"elicitation": {}}));
     let mut asked = Vec::new();
-    let p = m.call("preview", json!({"command": AMOUNT}));
-    let no = m.call_answering(
-        "apply",
-        json!({"preview_id": p["preview_id"]}),
-        person(false, &mut asked),
-    );
+    // Previews AMOUNT and applies it, the person answering `approve` when asked.
+    let mut preview_then_apply = |approve: bool| {
+        let p = m.call("preview", json!({"command": AMOUNT}));
+        let args = json!({"preview_id": p["preview_id"]});
+        m.call_answering("apply", args, person(approve, &mut asked))
+    };
+    let no = preview_then_apply(false);
     assert_eq!(no["status"], "declined", "{no}");
     assert_eq!(s.field("Initech Renewal", "Amount"), before);
-    let p = m.call("preview", json!({"command": AMOUNT}));
-    let yes = m.call_answering(
-        "apply",
-        json!({"preview_id": p["preview_id"]}),
-        person(true, &mut asked),
-    );
+    let yes = preview_then_apply(true);
     assert_eq!(yes["status"], "applied", "{yes}");
     assert_eq!(num(&s.field("Initech Renewal", "Amount")), 92000.0);
     assert_eq!(asked.len(), 2);

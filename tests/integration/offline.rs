@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use super::support::{DANA, V};
+use super::support::{AdminRest, DANA};
 
 /// The sandbox org served from `db` on `port` by a thread of its own, until stopped.
 struct Served {
@@ -150,90 +150,25 @@ impl Field {
     fn login(&self) {
         self.cli().login(&self.url(), DANA);
     }
+
+    /// Dana logged in while the org was up; the org is stopped now.
+    fn logged_in_then_offline() -> Field {
+        let field = Field::new();
+        let org = field.serve();
+        field.login();
+        org.stop();
+        field
+    }
 }
 
-/// The administrator's side, straight through the REST API.
-struct Admin {
-    url: String,
-    rt: tokio::runtime::Runtime,
-    http: reqwest::Client,
-    token: String,
-}
-
-impl Admin {
-    fn login(url: &str) -> Admin {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        // No pooled connection may outlive a sandbox that is stopped.
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(0)
-            .build()
-            .unwrap();
-        let body: Value = rt.block_on(async {
-            http.post(format!("{url}/services/oauth2/token"))
-                .form(&[
-                    ("grant_type", "client_credentials"),
-                    ("client_id", "sandbox-admin"),
-                    ("client_secret", "sandbox-admin-secret"),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
-        });
-        let token = body["access_token"].as_str().expect("admin token").into();
-        Admin {
-            url: url.into(),
-            rt,
-            http,
-            token,
-        }
-    }
-
-    fn query(&self, soql: &str) -> Vec<Value> {
-        let body: Value = self.rt.block_on(async {
-            self.http
-                .get(format!("{}/services/data/{V}/query", self.url))
-                .query(&[("q", soql)])
-                .bearer_auth(&self.token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
-        });
-        body["records"].as_array().cloned().unwrap_or_default()
-    }
-
-    fn opportunity(&self, name: &str) -> Value {
-        let rows = self.query(&format!(
-            "SELECT Id, Amount, StageName, NextStep FROM Opportunity WHERE Name = '{name}'"
-        ));
-        assert_eq!(rows.len(), 1, "{name}: {rows:?}");
-        rows[0].clone()
-    }
-
-    fn patch(&self, object: &str, id: &str, body: Value) {
-        let status = self.rt.block_on(async {
-            self.http
-                .patch(format!(
-                    "{}/services/data/{V}/sobjects/{object}/{id}",
-                    self.url
-                ))
-                .bearer_auth(&self.token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        });
-        assert!(status.is_success(), "admin PATCH: {status}");
-    }
+/// Opportunity `name`, as the administrator reads it.
+fn opportunity(admin: &AdminRest, name: &str) -> Value {
+    let quoted = sayso::soql::quote_string(name);
+    let rows = admin.rows(&format!(
+        "SELECT Id, Amount, StageName, NextStep FROM Opportunity WHERE Name = {quoted}"
+    ));
+    assert_eq!(rows.len(), 1, "{name}: {rows:?}");
+    rows[0].clone()
 }
 
 fn status(v: &Value) -> &str {
@@ -255,8 +190,8 @@ fn commands_said_offline_are_queued_and_synced_without_overwriting_a_colleague()
     // Online, the rep looks at the deal: what she saw is the base of a later conflict.
     let (code, seen) = field.one(&[], "what's the amount on Initech Renewal");
     assert_eq!(code, 0, "{seen}");
-    let admin = Admin::login(&field.url());
-    let before = admin.opportunity("Initech Renewal");
+    let admin = AdminRest::login(&field.url());
+    let before = opportunity(&admin, "Initech Renewal");
     drop(admin);
     org.stop();
 
@@ -307,8 +242,8 @@ fn commands_said_offline_are_queued_and_synced_without_overwriting_a_colleague()
 
     // The org is back, and an administrator changes the amount the first command changes.
     let _org = field.serve();
-    let admin = Admin::login(&field.url());
-    let initech = admin.opportunity("Initech Renewal");
+    let admin = AdminRest::login(&field.url());
+    let initech = opportunity(&admin, "Initech Renewal");
     let id = initech["Id"].as_str().unwrap();
     admin.patch("Opportunity", id, json!({"Amount": 99000}));
 
@@ -330,18 +265,18 @@ fn commands_said_offline_are_queued_and_synced_without_overwriting_a_colleague()
     }
     // The administrator's value is still there; the others were written.
     assert_eq!(
-        admin.opportunity("Initech Renewal")["Amount"].as_f64(),
+        opportunity(&admin, "Initech Renewal")["Amount"].as_f64(),
         Some(99000.0)
     );
     assert_eq!(
-        admin.opportunity("Project Titan")["StageName"],
+        opportunity(&admin, "Project Titan")["StageName"],
         "Negotiation/Review"
     );
     let task = by_phrase(TASK)["changes"][0]["id"]
         .as_str()
         .unwrap()
         .to_string();
-    let tasks = admin.query(&format!(
+    let tasks = admin.rows(&format!(
         "SELECT Id, ActivityDate FROM Task WHERE Id = '{task}'"
     ));
     assert_eq!(tasks.len(), 1, "{tasks:?}");
@@ -387,17 +322,14 @@ fn commands_said_offline_are_queued_and_synced_without_overwriting_a_colleague()
     assert_eq!(code, 0, "{lines:?} {err}");
     assert_eq!(status(&lines[0]), "applied", "{lines:?}");
     assert_eq!(
-        admin.opportunity("Initech Renewal")["Amount"].as_f64(),
+        opportunity(&admin, "Initech Renewal")["Amount"].as_f64(),
         Some(92000.0)
     );
 }
 
 #[test]
 fn piped_voice_notes_with_queue_are_all_queued_then_synced() {
-    let field = Field::new();
-    let org = field.serve();
-    field.login();
-    org.stop();
+    let field = Field::logged_in_then_offline();
     let notes = "Okay so, I just got off the phone with Pepper Potts. Update opportunity Project Titan to negotiation.\n\n\
                  Set the next step on Pied Piper Compression Pilot to send the security whitepaper.\n\n\
                  Remind me to follow up with Richard Hendricks tomorrow.\n";
@@ -412,9 +344,9 @@ fn piped_voice_notes_with_queue_are_all_queued_then_synced() {
     assert_eq!(code, 0, "{lines:?} {err}");
     assert_eq!(lines.len(), 4, "{lines:?}");
     assert!(lines.iter().all(|l| status(l) == "applied"), "{lines:?}");
-    let admin = Admin::login(&field.url());
+    let admin = AdminRest::login(&field.url());
     assert_eq!(
-        admin.opportunity("Pied Piper Compression Pilot")["NextStep"],
+        opportunity(&admin, "Pied Piper Compression Pilot")["NextStep"],
         "send the security whitepaper"
     );
     let (_, lines, _) = field.run(&["queue", "--json"], "");
@@ -423,35 +355,15 @@ fn piped_voice_notes_with_queue_are_all_queued_then_synced() {
 
 #[test]
 fn the_shell_queues_on_its_own_shows_the_count_and_offers_to_sync() {
-    use rexpect::reader::Options;
-    use rexpect::session::spawn_with_options;
-    let field = Field::new();
-    let org = field.serve();
-    field.login();
-    org.stop();
-    let mut c = field.sayso(&["shell"]);
-    c.env("TERM", "xterm");
-    let mut p = spawn_with_options(c, Options::new().timeout_ms(Some(30_000))).unwrap();
-    let expect = |p: &mut rexpect::session::PtySession, needle: &str| {
-        p.exp_string(needle)
-            .unwrap_or_else(|e| panic!("waiting for {needle:?}: {e}"))
-    };
-    expect(&mut p, "default (Dana Reyes)> ");
-    p.send_line(TASK).unwrap();
-    expect(&mut p, "queued as #1");
-    expect(&mut p, "default (Dana Reyes) [offline: 1 queued]> ");
+    use crate::support::{expect_text, play_shell, pty, shell_fixture};
+    let field = Field::logged_in_then_offline();
+    let mut p = pty(field.sayso(&["shell"]));
+    play_shell(&mut p, "offline-queue", &shell_fixture("offline-queue"));
     // The org answers again: the next command reaches it, and the shell offers to sync.
     let _org = field.serve();
-    p.send_line("how many open deals do I have").unwrap();
-    expect(&mut p, "answered");
-    expect(&mut p, "sync the 1 queued command(s) now?");
-    p.send_line("").unwrap();
-    expect(&mut p, "apply?");
-    p.send_line("").unwrap();
-    expect(&mut p, "applied");
-    expect(&mut p, "default (Dana Reyes)> ");
+    play_shell(&mut p, "offline-sync", &shell_fixture("offline-sync"));
     p.send_control('d').unwrap();
-    expect(&mut p, "bye");
+    expect_text(&mut p, "bye");
     let (_, lines, _) = field.run(&["queue", "--json", "--all"], "");
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["state"], "applied", "{lines:?}");

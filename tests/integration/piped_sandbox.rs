@@ -12,7 +12,6 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const DANA: &str = "dana.reyes@demo.sayso.dev";
 
 /// The sandbox URL; the org lives on a background thread until the test binary exits.
 fn org() -> &'static str {
@@ -22,6 +21,7 @@ fn org() -> &'static str {
 }
 
 use crate::support::Cli as Home;
+use crate::support::DANA;
 
 /// A home with Dana logged in to the file's sandbox.
 fn dana() -> Home {

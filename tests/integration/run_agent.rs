@@ -6,19 +6,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use chrono::NaiveDate;
 use serde_json::{Value, json};
 
-use sayso::app::{Agent, RunOptions, Status};
-use sayso::auth::Secret;
+use crate::support::LiveOrg;
+use crate::support::{ADA as ADMIN, DANA, DANA_ID};
+use sayso::app::{Agent, Outcome, RunOptions, Status};
 use sayso::journal::Journal;
 use sayso::salesforce::org::{HttpRequest, Org, SendFuture, Transport};
-use sayso::salesforce::{Client, ClientOptions};
-use sayso::sandbox::{Sandbox, SandboxOptions};
-
-const DANA: &str = "dana.reyes@demo.sayso.dev";
-const DANA_ID: &str = "005Dm0000000003IAA";
-const ADMIN: &str = "admin@demo.sayso.dev";
 
 type Hook = Box<dyn FnOnce(HttpRequest) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 /// The hook slot: (path fragment, hook).
@@ -49,63 +43,29 @@ impl Transport for Hooked {
 }
 
 struct Org2 {
-    url: String,
-    sandbox: Sandbox,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    live: LiveOrg,
 }
 
 async fn start() -> Org2 {
-    let sandbox = Sandbox::open(SandboxOptions {
-        db_path: None,
-        fresh: true,
-        today: NaiveDate::from_ymd_opt(2026, 11, 18),
-        faults: Default::default(),
-    })
-    .expect("sandbox opens");
-    let (url, tx) = crate::support::serve(sandbox.clone()).await;
     Org2 {
-        url,
-        sandbox,
-        _stop: tx,
+        live: LiveOrg::fresh().await,
     }
 }
 
 impl Org2 {
-    fn client(&self, username: &str) -> Client {
-        let token = self.sandbox.mint_token(username).unwrap();
-        Client::new(ClientOptions::new(
-            url::Url::parse(&self.url).unwrap(),
-            Secret::new(token),
-        ))
-        .unwrap()
-    }
-
     fn agent(&self, username: &str, me: &str) -> (Agent, HookSlot) {
-        let hook = Arc::new(Mutex::new(None));
-        let transport = Hooked {
-            inner: sayso::salesforce::transport::ClientTransport::new(self.client(username)),
-            hook: hook.clone(),
-        };
-        let org = Org::new(Box::new(transport), "v63.0");
-        let agent = Agent::with_org(
-            org,
-            Journal::in_memory().unwrap(),
-            me,
-            username,
-            NaiveDate::from_ymd_opt(2026, 11, 18).unwrap(),
-            None,
-        );
+        let hook: HookSlot = Arc::new(Mutex::new(None));
+        let slot = hook.clone();
+        let journal = Journal::in_memory().unwrap();
+        let agent = self
+            .live
+            .agent(username, me, journal, |inner| Hooked { inner, hook: slot });
         (agent, hook)
     }
 
     fn admin(&self) -> Admin {
         Admin {
-            org: Org::new(
-                Box::new(sayso::salesforce::transport::ClientTransport::new(
-                    self.client(ADMIN),
-                )),
-                "v63.0",
-            ),
+            org: self.live.org(ADMIN),
         }
     }
 }
@@ -124,6 +84,25 @@ impl Admin {
         assert_eq!(rows.len(), 1, "{soql}: {rows:?}");
         rows[0].clone()
     }
+    /// `fields` of the opportunity named `name`.
+    async fn deal_named(&self, fields: &str, name: &str) -> Value {
+        let name = sayso::soql::quote_string(name);
+        self.one(&format!(
+            "SELECT {fields} FROM Opportunity WHERE Name = {name}"
+        ))
+        .await
+    }
+    /// `fields` of the opportunity `id`.
+    async fn deal(&self, fields: &str, id: &str) -> Value {
+        let id = sayso::soql::quote_string(id);
+        self.one(&format!("SELECT {fields} FROM Opportunity WHERE Id = {id}"))
+            .await
+    }
+    /// Asserts `soql` finds no record.
+    async fn none(&self, soql: &str) {
+        let rows = self.query(soql).await;
+        assert!(rows.is_empty(), "{soql}: {rows:?}");
+    }
     async fn patch(&self, object: &str, id: &str, body: Value) {
         assert!(
             self.org
@@ -137,6 +116,63 @@ impl Admin {
     }
 }
 
+/// A fresh org, Dana's agent on it with its hook slot, and the administrator's view (shared, for
+/// a hook to change the org with).
+async fn dana() -> (Org2, Agent, HookSlot, Arc<Admin>) {
+    let org = start().await;
+    let (agent, hook) = org.agent(DANA, DANA_ID);
+    let admin = Arc::new(org.admin());
+    (org, agent, hook, admin)
+}
+
+/// A fresh org where Dana's `phrase` was applied: the org, her agent, the administrator's view
+/// and what the command did.
+async fn dana_after(phrase: &str) -> (Org2, Agent, Arc<Admin>, Outcome) {
+    let (org, mut agent, _, admin) = dana().await;
+    let out = submit(&mut agent, phrase, Status::Applied).await;
+    (org, agent, admin, out)
+}
+
+/// Sets `hook` to run `f` once, before the first write whose path contains `when`.
+fn before_write<F, Fut>(hook: &HookSlot, when: &str, f: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    *hook.lock().unwrap() = Some((when.into(), Box::new(move |_| Box::pin(f()))));
+}
+
+/// Undoes `entry` (the last command when `None`); the undo's status must be `want`.
+async fn undo_expecting(agent: &mut Agent, entry: Option<i64>, want: Status) -> Outcome {
+    let out = agent.undo(entry, "undo").await;
+    assert_eq!(out.status, want, "undo {entry:?}: {}", out.message);
+    out
+}
+
+/// The outcome's message says `text`.
+#[track_caller]
+fn assert_says(out: &Outcome, text: &str) {
+    assert!(out.message.contains(text), "{}", out.message);
+}
+
+/// Submits `phrase` with `--yes`; its status must be `want`, and its message say `text`.
+async fn submit_says(agent: &mut Agent, phrase: &str, want: Status, text: &str) {
+    let out = submit(agent, phrase, want).await;
+    assert_says(&out, text);
+}
+
+/// Submits `phrase` with `--yes`; its status must be `want`.
+async fn submit(agent: &mut Agent, phrase: &str, want: Status) -> Outcome {
+    submit_with(agent, phrase, yes(), want).await
+}
+
+/// Submits `phrase` with `opts`; its status must be `want`.
+async fn submit_with(agent: &mut Agent, phrase: &str, opts: RunOptions, want: Status) -> Outcome {
+    let out = agent.submit(phrase, opts).await;
+    assert_eq!(out.status, want, "{phrase}: {}", out.message);
+    out
+}
+
 fn yes() -> RunOptions {
     RunOptions {
         yes: true,
@@ -144,41 +180,65 @@ fn yes() -> RunOptions {
     }
 }
 
+/// `--yes` with Bulk API 2.0 above `bulk_threshold` records.
+fn yes_bulk(bulk_threshold: usize) -> RunOptions {
+    RunOptions {
+        bulk_threshold,
+        ..yes()
+    }
+}
+
+/// `--yes --max-records max_records`.
+fn yes_max(max_records: usize) -> RunOptions {
+    RunOptions {
+        max_records,
+        ..yes()
+    }
+}
+
+/// `--yes --dry-run`.
+fn yes_dry() -> RunOptions {
+    RunOptions {
+        dry_run: true,
+        ..yes()
+    }
+}
+
 const TITAN: &str = "006Dm0000000001IAA";
 
 #[tokio::test]
 async fn single_update_is_one_guarded_patch_and_two_calls_when_warm() {
-    let org = start().await;
-    let (mut agent, _) = org.agent(DANA, DANA_ID);
-    let out = agent
-        .submit("update opportunity Project Titan to Negotiation", yes())
-        .await;
-    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    let (_org, mut agent, _, admin) = dana().await;
+    let out = submit(
+        &mut agent,
+        "update opportunity Project Titan to Negotiation",
+        Status::Applied,
+    )
+    .await;
     assert_eq!(out.changes().len(), 1);
     assert_eq!(out.changes()[0].fields["StageName"]["old"], "Prospecting");
     assert_eq!(
         out.changes()[0].fields["StageName"]["new"],
         "Negotiation/Review"
     );
-    let admin = org.admin();
     let row = admin
-        .one("SELECT StageName, NextStep FROM Opportunity WHERE Name = 'Project Titan'")
+        .deal_named("StageName, NextStep", "Project Titan")
         .await;
     assert_eq!(row["StageName"], "Negotiation/Review");
     // warm describe cache: one query + one PATCH
-    let out = agent
-        .submit("set the amount on Project Titan to 500k", yes())
-        .await;
-    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    let out = submit(
+        &mut agent,
+        "set the amount on Project Titan to 500k",
+        Status::Applied,
+    )
+    .await;
     assert!(out.api_calls <= 2, "api_calls {}", out.api_calls);
 }
 
 #[tokio::test]
 async fn soql_injection_phrase_changes_nothing() {
-    let org = start().await;
-    let admin = org.admin();
+    let (_org, mut agent, _, admin) = dana().await;
     let before = admin.query("SELECT Id, StageName FROM Opportunity").await;
-    let (mut agent, _) = org.agent(DANA, DANA_ID);
     for phrase in [
         "update opportunity titan' OR Name != 'x to negotiation",
         "update opportunity titan%' OR Name LIKE '% to negotiation",
@@ -200,52 +260,34 @@ async fn soql_injection_phrase_changes_nothing() {
 
 #[tokio::test]
 async fn a_change_underneath_is_a_conflict_and_is_not_overwritten() {
-    let org = start().await;
-    let (mut agent, hook) = org.agent(DANA, DANA_ID);
-    let admin = Arc::new(org.admin());
+    let (_org, mut agent, hook, admin) = dana().await;
     let a = admin.clone();
-    *hook.lock().unwrap() = Some((
-        "/sobjects/Opportunity/".into(),
-        Box::new(move |_| {
-            Box::pin(async move {
-                // LastModifiedDate has one-second resolution in If-Unmodified-Since.
-                tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-                a.patch("Opportunity", TITAN, json!({"StageName": "Qualification"}))
-                    .await;
-            })
-        }),
-    ));
-    let out = agent
-        .submit("update opportunity Project Titan to Negotiation", yes())
-        .await;
-    assert_eq!(out.status, Status::Conflict, "{}", out.message);
-    let row = admin
-        .one("SELECT StageName FROM Opportunity WHERE Name = 'Project Titan'")
-        .await;
+    before_write(&hook, "/sobjects/Opportunity/", move || async move {
+        // LastModifiedDate has one-second resolution in If-Unmodified-Since.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        a.patch("Opportunity", TITAN, json!({"StageName": "Qualification"}))
+            .await;
+    });
+    submit(
+        &mut agent,
+        "update opportunity Project Titan to Negotiation",
+        Status::Conflict,
+    )
+    .await;
+    let row = admin.deal_named("StageName", "Project Titan").await;
     assert_eq!(row["StageName"], "Qualification");
 }
 
 #[tokio::test]
 async fn compound_is_all_or_nothing() {
-    let org = start().await;
-    let (mut agent, hook) = org.agent(DANA, DANA_ID);
-    let admin = Arc::new(org.admin());
+    let (_org, mut agent, hook, admin) = dana().await;
     let a = admin.clone();
     // The opportunity disappears between resolution and the composite: the role (second
     // subrequest) and the call (third) fail, so the contact (first) must be rolled back.
-    *hook.lock().unwrap() = Some((
-        "/composite".into(),
-        Box::new(move |_| {
-            Box::pin(async move { a.delete("Opportunity", "006Dm0000000002IAA").await })
-        }),
-    ));
-    let out = agent
-        .submit(
-            "Create a new contact for Jane Doe at ACME Corp, associate her with the open ACME opportunity, and log my call notes.",
-            yes(),
-        )
-        .await;
-    assert_eq!(out.status, Status::Failed, "{}", out.message);
+    before_write(&hook, "/composite", move || async move {
+        a.delete("Opportunity", "006Dm0000000002IAA").await
+    });
+    let out = submit(&mut agent, "Create a new contact for Jane Doe at ACME Corp, associate her with the open ACME opportunity, and log my call notes.", Status::Failed).await;
     assert!(out.api_calls <= 8, "api_calls {}", out.api_calls);
     let left = admin
         .query("SELECT Id FROM Contact WHERE LastName = 'Doe' AND FirstName = 'Jane'")
@@ -255,16 +297,7 @@ async fn compound_is_all_or_nothing() {
 
 #[tokio::test]
 async fn compound_applies_in_one_composite_and_undo_deletes_it_all() {
-    let org = start().await;
-    let (mut agent, _) = org.agent(DANA, DANA_ID);
-    let admin = org.admin();
-    let out = agent
-        .submit(
-            "Create a new contact for Jane Doe at ACME Corp, associate her with the open ACME opportunity, and log my call notes.",
-            yes(),
-        )
-        .await;
-    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    let (_org, mut agent, admin, out) = dana_after("Create a new contact for Jane Doe at ACME Corp, associate her with the open ACME opportunity, and log my call notes.").await;
     assert_eq!(out.changes().len(), 3);
     let jane = admin
         .one("SELECT Id, AccountId FROM Contact WHERE LastName = 'Doe' AND FirstName = 'Jane'")
@@ -274,38 +307,22 @@ async fn compound_applies_in_one_composite_and_undo_deletes_it_all() {
         .query(&format!("SELECT Id FROM OpportunityContactRole WHERE ContactId = '{jane_id}' AND OpportunityId = '006Dm0000000002IAA'"))
         .await;
     assert_eq!(roles.len(), 1);
-    let undo = agent.undo(None, "undo").await;
-    assert_eq!(undo.status, Status::Applied, "{}", undo.message);
-    assert!(
-        admin
-            .query("SELECT Id FROM Contact WHERE LastName = 'Doe' AND FirstName = 'Jane'")
-            .await
-            .is_empty()
-    );
-    assert!(
-        admin
-            .query(&format!("SELECT Id FROM Task WHERE WhoId = '{jane_id}'"))
-            .await
-            .is_empty()
-    );
+    undo_expecting(&mut agent, None, Status::Applied).await;
+    admin
+        .none("SELECT Id FROM Contact WHERE LastName = 'Doe' AND FirstName = 'Jane'")
+        .await;
+    admin
+        .none(&format!("SELECT Id FROM Task WHERE WhoId = '{jane_id}'"))
+        .await;
 }
 
 #[tokio::test]
 async fn undo_restores_old_values_and_reports_later_changes_as_conflicts() {
-    let org = start().await;
-    let (mut agent, _) = org.agent(DANA, DANA_ID);
-    let admin = org.admin();
-    let out = agent
-        .submit(
-            "update Initech Renewal: stage to negotiation, amount to 90,000",
-            yes(),
-        )
-        .await;
-    assert_eq!(out.status, Status::Applied, "{}", out.message);
-    let undo = agent.undo(None, "undo").await;
-    assert_eq!(undo.status, Status::Applied, "{}", undo.message);
+    let (_org, mut agent, admin, _) =
+        dana_after("update Initech Renewal: stage to negotiation, amount to 90,000").await;
+    let undo = undo_expecting(&mut agent, None, Status::Applied).await;
     let row = admin
-        .one("SELECT StageName, Amount FROM Opportunity WHERE Name = 'Initech Renewal'")
+        .deal_named("StageName, Amount", "Initech Renewal")
         .await;
     assert_eq!(row["StageName"], "Proposal/Price Quote");
     assert_eq!(row["Amount"].as_f64(), Some(85000.0));
@@ -318,13 +335,12 @@ async fn undo_restores_old_values_and_reports_later_changes_as_conflicts() {
         Status::Invalid
     );
 
-    let out = agent
-        .submit(
-            "set the next step on Project Titan to 'Book the demo'",
-            yes(),
-        )
-        .await;
-    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    submit(
+        &mut agent,
+        "set the next step on Project Titan to 'Book the demo'",
+        Status::Applied,
+    )
+    .await;
     admin
         .patch(
             "Opportunity",
@@ -332,74 +348,38 @@ async fn undo_restores_old_values_and_reports_later_changes_as_conflicts() {
             json!({"NextStep": "Someone else's step"}),
         )
         .await;
-    let undo = agent.undo(None, "undo").await;
-    assert_eq!(undo.status, Status::Conflict, "{}", undo.message);
-    let row = admin
-        .one("SELECT NextStep FROM Opportunity WHERE Name = 'Project Titan'")
-        .await;
+    undo_expecting(&mut agent, None, Status::Conflict).await;
+    let row = admin.deal_named("NextStep", "Project Titan").await;
     assert_eq!(row["NextStep"], "Someone else's step");
 }
 
 #[tokio::test]
 async fn create_and_undo_create() {
-    let org = start().await;
-    let (mut agent, _) = org.agent(DANA, DANA_ID);
-    let admin = org.admin();
-    let out = agent
-        .submit(
-            "create a new opportunity for Initech, $200K, closing in June",
-            yes(),
-        )
-        .await;
-    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    let (_org, mut agent, admin, out) =
+        dana_after("create a new opportunity for Initech, $200K, closing in June").await;
     let id = out.changes()[0].id.clone().unwrap();
     let row = admin
-        .one(&format!(
-            "SELECT StageName, CloseDate, Amount, OwnerId FROM Opportunity WHERE Id = '{id}'"
-        ))
+        .deal("StageName, CloseDate, Amount, OwnerId", &id)
         .await;
     assert_eq!(row["StageName"], "Prospecting");
     assert_eq!(row["CloseDate"], "2027-06-30");
     assert_eq!(agent.undo(None, "undo").await.status, Status::Applied);
-    assert!(
-        admin
-            .query(&format!("SELECT Id FROM Opportunity WHERE Id = '{id}'"))
-            .await
-            .is_empty()
-    );
+    admin
+        .none(&format!("SELECT Id FROM Opportunity WHERE Id = '{id}'"))
+        .await;
 }
 
 #[tokio::test]
 async fn bulk_needs_confirmation_respects_max_records_and_dry_run_changes_nothing() {
-    let org = start().await;
-    let (mut agent, _) = org.agent(DANA, DANA_ID);
-    let admin = org.admin();
+    let (_org, mut agent, _, admin) = dana().await;
     let before = admin.query("SELECT Id, NextStep FROM Opportunity").await;
     let phrase = "set the next step on all my open opportunities to 'Review pricing'";
     let out = agent.submit(phrase, RunOptions::default()).await;
     assert_eq!(out.status, Status::NeedsConfirmation, "{}", out.message);
     assert_eq!(out.count, Some(15));
     assert!(out.pending.is_some());
-    let out = agent
-        .submit(
-            phrase,
-            RunOptions {
-                max_records: 3,
-                ..yes()
-            },
-        )
-        .await;
-    assert_eq!(out.status, Status::LimitExceeded, "{}", out.message);
-    let out = agent
-        .submit(
-            phrase,
-            RunOptions {
-                dry_run: true,
-                ..yes()
-            },
-        )
-        .await;
-    assert_eq!(out.status, Status::DryRun, "{}", out.message);
+    submit_with(&mut agent, phrase, yes_max(3), Status::LimitExceeded).await;
+    let out = submit_with(&mut agent, phrase, yes_dry(), Status::DryRun).await;
     assert!(
         out.calls()
             .iter()
@@ -414,32 +394,18 @@ async fn bulk_needs_confirmation_respects_max_records_and_dry_run_changes_nothin
 }
 
 async fn bulk_with_one_failure(bulk_threshold: usize) {
-    let org = start().await;
-    let (mut agent, hook) = org.agent(DANA, DANA_ID);
-    let admin = Arc::new(org.admin());
+    let (_org, mut agent, hook, admin) = dana().await;
     let a = admin.clone();
     let when = if bulk_threshold < 15 {
         "/jobs/ingest"
     } else {
         "/composite/sobjects"
     };
-    *hook.lock().unwrap() = Some((
-        when.into(),
-        Box::new(move |_| {
-            Box::pin(async move { a.delete("Opportunity", "006Dm0000000030IAA").await })
-        }),
-    ));
+    before_write(&hook, when, move || async move {
+        a.delete("Opportunity", "006Dm0000000030IAA").await
+    });
     let phrase = "set the next step on all my open opportunities to 'Review pricing'";
-    let out = agent
-        .submit(
-            phrase,
-            RunOptions {
-                bulk_threshold,
-                ..yes()
-            },
-        )
-        .await;
-    assert_eq!(out.status, Status::Failed, "{}", out.message);
+    let out = submit_with(&mut agent, phrase, yes_bulk(bulk_threshold), Status::Failed).await;
     assert_eq!(out.changes().len(), 14, "{}", out.message);
     assert_eq!(out.failures().len(), 1);
     assert_eq!(out.failures()[0].id.as_deref(), Some("006Dm0000000030IAA"));
@@ -449,12 +415,7 @@ async fn bulk_with_one_failure(bulk_threshold: usize) {
     assert_eq!(done.len(), 14);
     // the failed part is retried (and fails again: the record is gone), the rest stays; above
     // the threshold the retry is streamed too
-    let retry = agent
-        .retry(RunOptions {
-            bulk_threshold,
-            ..yes()
-        })
-        .await;
+    let retry = agent.retry(yes_bulk(bulk_threshold)).await;
     assert_eq!(retry.changes().len(), 0, "{}", retry.message);
     assert_eq!(retry.failures().len(), 1, "{}", retry.message);
     assert_eq!(
@@ -463,14 +424,15 @@ async fn bulk_with_one_failure(bulk_threshold: usize) {
     );
     assert_eq!(retry.streamed.is_some(), bulk_threshold < 15);
     // undo reverts the 14 that were written
-    let undo = agent.undo(Some(out.journal_entry.unwrap()), "undo").await;
-    assert_eq!(undo.status, Status::Applied, "{}", undo.message);
-    assert!(
-        admin
-            .query("SELECT Id FROM Opportunity WHERE NextStep = 'Review pricing'")
-            .await
-            .is_empty()
-    );
+    undo_expecting(
+        &mut agent,
+        Some(out.journal_entry.unwrap()),
+        Status::Applied,
+    )
+    .await;
+    admin
+        .none("SELECT Id FROM Opportunity WHERE NextStep = 'Review pricing'")
+        .await;
 }
 
 #[tokio::test]
@@ -485,10 +447,8 @@ async fn bulk_over_bulk_api_keeps_the_successful_part() {
 
 #[tokio::test]
 async fn streamed_bulk_applies_exactly_what_was_confirmed_in_several_jobs() {
-    let org = start().await;
-    let (mut agent, _) = org.agent(DANA, DANA_ID);
+    let (_org, mut agent, _, admin) = dana().await;
     agent.set_bulk_job_rows(4);
-    let admin = org.admin();
     let phrase = "set the next step on all my open opportunities to 'Review pricing'";
     let opts = RunOptions {
         bulk_threshold: 5,
@@ -530,11 +490,7 @@ async fn streamed_bulk_applies_exactly_what_was_confirmed_in_several_jobs() {
             .len(),
         15
     );
-    let late = admin
-        .one(&format!(
-            "SELECT NextStep FROM Opportunity WHERE Id = '{newcomer}'"
-        ))
-        .await;
+    let late = admin.deal("NextStep", &newcomer).await;
     assert!(
         late["NextStep"].is_null(),
         "only the confirmed records change: {late}"
@@ -554,27 +510,20 @@ async fn streamed_bulk_applies_exactly_what_was_confirmed_in_several_jobs() {
     // the stage was consumed: confirming the same plan again writes nothing
     let again = agent.confirm(phrase, &plan, yes()).await;
     assert_eq!(again.status, Status::Failed, "{}", again.message);
-    assert!(
-        again.message.contains("no longer pending"),
-        "{}",
-        again.message
-    );
+    assert_says(&again, "no longer pending");
 }
 
 #[tokio::test]
 async fn streamed_undo_reverts_in_bulk_and_journals_what_changed_since() {
-    let org = start().await;
-    let (mut agent, _) = org.agent(DANA, DANA_ID);
+    let (_org, mut agent, _, admin) = dana().await;
     agent.set_undo_threshold(5);
     agent.set_bulk_job_rows(6);
-    let admin = org.admin();
     let before = admin
         .query("SELECT Id, NextStep FROM Opportunity WHERE OwnerId = '005Dm0000000003IAA' AND IsClosed = false ORDER BY Id")
         .await;
     assert_eq!(before.len(), 15);
     let phrase = "set the next step on all my open opportunities to 'Review pricing'";
-    let out = agent.submit(phrase, yes()).await;
-    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    let out = submit(&mut agent, phrase, Status::Applied).await;
     // someone edits two of them afterwards
     let edited = [
         before[0]["Id"].as_str().unwrap(),
@@ -591,11 +540,7 @@ async fn streamed_undo_reverts_in_bulk_and_journals_what_changed_since() {
         "an entry above the threshold is undone in bulk"
     );
     assert_eq!(undo.status, Status::Failed, "{}", undo.message);
-    assert!(
-        undo.message.contains("13 reverted, 2 left as they are"),
-        "{}",
-        undo.message
-    );
+    assert_says(&undo, "13 reverted, 2 left as they are");
     assert_eq!(undo.changes().len(), 13);
     assert_eq!(undo.failures().len(), 2);
     assert!(
@@ -605,11 +550,7 @@ async fn streamed_undo_reverts_in_bulk_and_journals_what_changed_since() {
     );
     for row in &before {
         let id = row["Id"].as_str().unwrap();
-        let now = admin
-            .one(&format!(
-                "SELECT NextStep FROM Opportunity WHERE Id = '{id}'"
-            ))
-            .await;
+        let now = admin.deal("NextStep", id).await;
         if edited.contains(&id) {
             assert_eq!(now["NextStep"], "Call the CFO", "kept: {id}");
         } else {
@@ -626,9 +567,7 @@ async fn streamed_undo_reverts_in_bulk_and_journals_what_changed_since() {
 
 #[tokio::test]
 async fn large_streamed_updates_read_through_a_bulk_query_job_with_typed_values() {
-    let org = start().await;
-    let (mut agent, hook) = org.agent(DANA, DANA_ID);
-    let admin = org.admin();
+    let (_org, mut agent, hook, admin) = dana().await;
     // more than BULK_READ_ABOVE records for the filter
     let n = sayso::app::BULK_READ_ABOVE + 50;
     let mut csv = String::from("Name,StageName,CloseDate,Amount,OwnerId\n");
@@ -646,23 +585,17 @@ async fn large_streamed_updates_read_through_a_bulk_query_job_with_typed_values(
     assert_eq!(failed.lines().count(), 1, "{failed}");
     let used_query_job = Arc::new(Mutex::new(false));
     let seen = used_query_job.clone();
-    *hook.lock().unwrap() = Some((
-        "/jobs/query".into(),
-        Box::new(move |_| {
-            *seen.lock().unwrap() = true;
-            Box::pin(async {})
-        }),
-    ));
-    let out = agent
-        .submit(
-            "add 1000 to the amount on all my opportunities in qualification",
-            RunOptions {
-                max_records: 1_000_000,
-                ..yes()
-            },
-        )
-        .await;
-    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    before_write(&hook, "/jobs/query", move || {
+        *seen.lock().unwrap() = true;
+        async {}
+    });
+    let out = submit_with(
+        &mut agent,
+        "add 1000 to the amount on all my opportunities in qualification",
+        yes_max(1_000_000),
+        Status::Applied,
+    )
+    .await;
     assert!(
         *used_query_job.lock().unwrap(),
         "read through a Bulk query job"
@@ -715,32 +648,25 @@ async fn a_bulk_query_job_is_read_page_by_page_to_the_end() {
 
 #[tokio::test]
 async fn streamed_bulk_values_follow_each_record() {
-    let org = start().await;
-    let (mut agent, _) = org.agent(DANA, DANA_ID);
-    let admin = org.admin();
+    let (_org, mut agent, _, admin) = dana().await;
     let before = admin
         .query("SELECT Id, Amount FROM Opportunity WHERE OwnerId = '005Dm0000000003IAA' AND IsClosed = false AND Amount != null")
         .await;
     assert!(before.len() > 5);
-    let out = agent
-        .submit(
-            "add 1000 to the amount on all my open opportunities",
-            RunOptions {
-                bulk_threshold: 5,
-                ..yes()
-            },
-        )
-        .await;
-    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    let out = submit_with(
+        &mut agent,
+        "add 1000 to the amount on all my open opportunities",
+        yes_bulk(5),
+        Status::Applied,
+    )
+    .await;
     assert!(
         out.streamed.is_some(),
         "above the threshold the run streams"
     );
     for row in before {
         let id = row["Id"].as_str().unwrap();
-        let now = admin
-            .one(&format!("SELECT Amount FROM Opportunity WHERE Id = '{id}'"))
-            .await;
+        let now = admin.deal("Amount", id).await;
         assert_eq!(
             now["Amount"].as_f64().unwrap(),
             row["Amount"].as_f64().unwrap() + 1000.0,
@@ -751,16 +677,8 @@ async fn streamed_bulk_values_follow_each_record() {
 
 #[tokio::test]
 async fn task_filters_by_related_record_and_empty_filters_are_not_found() {
-    let org = start().await;
-    let (mut agent, _) = org.agent(DANA, DANA_ID);
-    let admin = org.admin();
-    let out = agent
-        .submit(
-            "mark all my open tasks for the hooli cloud migration as complete",
-            yes(),
-        )
-        .await;
-    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    let (_org, mut agent, admin, out) =
+        dana_after("mark all my open tasks for the hooli cloud migration as complete").await;
     let mut ids: Vec<_> = out.changes().iter().filter_map(|c| c.id.clone()).collect();
     ids.sort();
     assert_eq!(ids, vec!["00TDm0000000006MAA", "00TDm0000000007MAA"]);
@@ -769,21 +687,15 @@ async fn task_filters_by_related_record_and_empty_filters_are_not_found() {
         .await;
     assert_eq!(done.len(), 2);
     // a filter that matches nothing says so, instead of "already hold those values"
-    let none = agent
-        .submit(
-            "set the next step on all my opportunities at nobody corp to 'x'",
-            yes(),
-        )
-        .await;
-    assert_eq!(none.status, Status::NotFound, "{}", none.message);
-    assert!(
-        none.message.contains("no Opportunity records"),
-        "{}",
-        none.message
-    );
+    submit_says(
+        &mut agent,
+        "set the next step on all my opportunities at nobody corp to 'x'",
+        Status::NotFound,
+        "no Opportunity records",
+    )
+    .await;
     // a change that names no record says how to name one
-    let unnamed = agent.submit("the amount is 72k", yes()).await;
-    assert_eq!(unnamed.status, Status::NotFound, "{}", unnamed.message);
+    let unnamed = submit(&mut agent, "the amount is 72k", Status::NotFound).await;
     assert!(
         unnamed.message.starts_with("which record?"),
         "{}",
@@ -793,8 +705,7 @@ async fn task_filters_by_related_record_and_empty_filters_are_not_found() {
 
 #[tokio::test]
 async fn statuses_of_the_resolution_rules() {
-    let org = start().await;
-    let (mut agent, _) = org.agent(DANA, DANA_ID);
+    let (_org, mut agent, _, _) = dana().await;
     let cases = [
         ("move the hooli deal to negotiation", Status::Ambiguous),
         ("follow up with Sarah tomorrow", Status::Ambiguous),
@@ -820,22 +731,22 @@ async fn statuses_of_the_resolution_rules() {
         }
     }
     // a value the record already holds: applied, nothing sent
-    let out = agent
-        .submit("set the stage on my blue sun deal to qualification", yes())
-        .await;
-    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    let out = submit(
+        &mut agent,
+        "set the stage on my blue sun deal to qualification",
+        Status::Applied,
+    )
+    .await;
     assert!(out.changes().is_empty());
     // "look up" a name matching records of several objects: `ambiguous`, every one a candidate
-    let out = agent.submit("look up acme", yes()).await;
-    assert_eq!(out.status, Status::Ambiguous, "{}", out.message);
+    let out = submit(&mut agent, "look up acme", Status::Ambiguous).await;
     assert!(out.candidates().len() >= 3, "{:?}", out.candidates());
     assert!(out.records().is_empty());
 }
 
 #[tokio::test]
 async fn a_picked_candidate_resolves_an_ambiguous_reference() {
-    let org = start().await;
-    let (mut agent, _) = org.agent(DANA, DANA_ID);
+    let (_org, mut agent, _, admin) = dana().await;
     let phrase = "move the hooli deal to negotiation";
     let out = agent.submit(phrase, yes()).await;
     assert_eq!(out.status, Status::Ambiguous);
@@ -851,9 +762,8 @@ async fn a_picked_candidate_resolves_an_ambiguous_reference() {
         .await;
     assert_eq!(out.status, Status::Applied, "{}", out.message);
     assert_eq!(out.changes()[0].id.as_deref(), Some(pick.as_str()));
-    let row = org
-        .admin()
-        .one("SELECT StageName FROM Opportunity WHERE Name = 'Hooli XYZ Data Platform'")
+    let row = admin
+        .deal_named("StageName", "Hooli XYZ Data Platform")
         .await;
     assert_eq!(row["StageName"], "Negotiation/Review");
 }
@@ -863,12 +773,7 @@ async fn describe_cache_is_fresh_then_revalidated_with_if_modified_since() {
     use sayso::resolve::schema::SchemaCache;
     let org = start().await;
     let dir = tempfile::tempdir().unwrap();
-    let dana = Org::new(
-        Box::new(sayso::salesforce::transport::ClientTransport::new(
-            org.client(DANA),
-        )),
-        "v63.0",
-    );
+    let dana = org.live.org(DANA);
     let now = chrono::Utc::now().timestamp();
     // cold: one call, written to disk
     let d = SchemaCache::new_at(Some(dir.path().to_path_buf()), now)
@@ -897,9 +802,7 @@ async fn describe_cache_is_fresh_then_revalidated_with_if_modified_since() {
 
 #[tokio::test]
 async fn leftover_words_are_never_silent_filters() {
-    let org = start().await;
-    let (mut agent, _) = org.agent(DANA, DANA_ID);
-    let admin = org.admin();
+    let (_org, mut agent, _, admin) = dana().await;
     let mine = admin
         .query(&format!(
             "SELECT Id FROM Opportunity WHERE OwnerId = '{DANA_ID}' AND IsClosed = false AND StageName = 'Negotiation/Review'"
@@ -908,42 +811,33 @@ async fn leftover_words_are_never_silent_filters() {
         .len() as u64;
     assert!(mine > 0);
     // "right now" is a known filler and "of my" means mine: no name filter is built from them
-    let out = agent
-        .submit(
-            "how many of my open deals are in negotiation right now",
-            yes(),
-        )
-        .await;
-    assert_eq!(out.status, Status::Answered, "{}", out.message);
+    let out = submit(
+        &mut agent,
+        "how many of my open deals are in negotiation right now",
+        Status::Answered,
+    )
+    .await;
     assert_eq!(out.count, Some(mine), "{}", out.message);
     // a word that names nothing is said back, never a silent zero
-    let out = agent
-        .submit("how many zorblax deals do i have", yes())
-        .await;
-    assert_eq!(out.status, Status::NotUnderstood, "{}", out.message);
-    assert!(out.message.contains("zorblax"), "{}", out.message);
+    submit_says(
+        &mut agent,
+        "how many zorblax deals do i have",
+        Status::NotUnderstood,
+        "zorblax",
+    )
+    .await;
     // a name word that is in a name stays a filter, and an empty answer stays an answer
-    let out = agent
-        .submit(
-            "how many open hooli deals closing this week do i have",
-            yes(),
-        )
-        .await;
-    assert_eq!(out.status, Status::Answered, "{}", out.message);
+    submit(
+        &mut agent,
+        "how many open hooli deals closing this week do i have",
+        Status::Answered,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn meetings_and_cases_write_what_was_said() {
-    let org = start().await;
-    let (mut agent, _) = org.agent(DANA, DANA_ID);
-    let admin = org.admin();
-    let out = agent
-        .submit(
-            "schedule a meeting with pepper potts on project titan tuesday at 3pm about the phased rollout",
-            yes(),
-        )
-        .await;
-    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    let (_org, mut agent, admin, _) = dana_after("schedule a meeting with pepper potts on project titan tuesday at 3pm about the phased rollout").await;
     let event = admin
         .one(
             "SELECT StartDateTime, EndDateTime, WhatId FROM Event WHERE Subject = 'Phased rollout'",
@@ -956,13 +850,12 @@ async fn meetings_and_cases_write_what_was_said() {
     assert!(start.starts_with("2026-11-24T23:00"), "{event}");
     assert!(end.starts_with("2026-11-24T23:30"), "{event}");
     // the priority said first, and shorthand, are read; the subject keeps the rest
-    let out = agent
-        .submit(
-            "open a case for acme corp: hi pri - login page broken",
-            yes(),
-        )
-        .await;
-    assert_eq!(out.status, Status::Applied, "{}", out.message);
+    submit(
+        &mut agent,
+        "open a case for acme corp: hi pri - login page broken",
+        Status::Applied,
+    )
+    .await;
     let case = admin
         .one("SELECT Priority FROM Case WHERE Subject = 'Login page broken'")
         .await;

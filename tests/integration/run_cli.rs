@@ -8,7 +8,7 @@ use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::support::Spawned as Served;
+use crate::support::{AdminRest, Spawned as Served};
 
 fn serve(extra: &[&str]) -> Served {
     Served::start(extra)
@@ -216,27 +216,19 @@ fn journal_results(home: &Path) -> (i64, i64) {
 /// Inserts `n` (a multiple of 200) open tasks for Dana as the sandbox administrator (through the
 /// agent's own bulk path this would be too slow to set up).
 fn insert_open_tasks(s: &Served, n: usize) {
-    let token = admin_token(&s.url);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let http = reqwest::Client::new();
-        for chunk in 0..n / 200 {
-            let records: Vec<Value> = (0..200)
-                .map(|i| {
-                    serde_json::json!({"attributes": {"type": "Task"}, "Subject": format!("Bulk chore {}", chunk * 200 + i),
-                        "Status": "Not Started", "OwnerId": "005Dm0000000003IAA", "WhatId": "006Dm0000000001IAA"})
-                })
-                .collect();
-            let resp = http
-                .post(format!("{}/services/data/v63.0/composite/sobjects", s.url))
-                .bearer_auth(&token)
-                .json(&serde_json::json!({"allOrNone": true, "records": records}))
-                .send()
-                .await
-                .unwrap();
-            assert!(resp.status().is_success());
-        }
-    });
+    let admin = AdminRest::login(&s.url);
+    for chunk in 0..n / 200 {
+        let records: Vec<Value> = (0..200)
+            .map(|i| {
+                serde_json::json!({"attributes": {"type": "Task"}, "Subject": format!("Bulk chore {}", chunk * 200 + i),
+                    "Status": "Not Started", "OwnerId": "005Dm0000000003IAA", "WhatId": "006Dm0000000001IAA"})
+            })
+            .collect();
+        admin.post(
+            "composite/sobjects",
+            serde_json::json!({"allOrNone": true, "records": records}),
+        );
+    }
 }
 
 fn stage_rows(home: &Path) -> i64 {
@@ -364,26 +356,6 @@ fn killed_bulk_run_resumes_from_the_journal() {
     assert_eq!(v["count"], 0, "{v}");
 }
 
-fn admin_token(url: &str) -> String {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let resp: Value = reqwest::Client::new()
-            .post(format!("{url}/services/oauth2/token"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "sandbox-admin"),
-                ("client_secret", "sandbox-admin-secret"),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        resp["access_token"].as_str().unwrap().to_string()
-    })
-}
-
 #[test]
 fn spent_api_allocation_is_limit_exceeded() {
     let s = serve(&["--api-limit", "3"]);
@@ -434,37 +406,8 @@ fn past_the_budget_warning_every_command_says_so() {
     assert_eq!(stdout.lines().filter(|l| l.starts_with('{')).count(), 1);
 }
 
-/// Every row of a query as the sandbox administrator (all pages).
-fn admin_rows(url: &str, token: &str, soql: &str) -> Vec<Value> {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let client = reqwest::Client::new();
-        let mut rows = Vec::new();
-        let mut next = format!(
-            "{url}/services/data/v63.0/query?q={}",
-            url::form_urlencoded::byte_serialize(soql.as_bytes()).collect::<String>()
-        );
-        loop {
-            let page: Value = client
-                .get(&next)
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            rows.extend(page["records"].as_array().cloned().unwrap_or_default());
-            match page["nextRecordsUrl"].as_str() {
-                Some(n) => next = format!("{url}{n}"),
-                None => return rows,
-            }
-        }
-    })
-}
-
 /// What the org holds, as the administrator sees it: every record's id and last change, by object.
-fn org_state(url: &str, token: &str) -> Vec<(String, String)> {
+fn org_state(admin: &AdminRest) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for object in [
         "Opportunity",
@@ -477,11 +420,7 @@ fn org_state(url: &str, token: &str) -> Vec<(String, String)> {
         "OpportunityContactRole",
         "ContentNote",
     ] {
-        for r in admin_rows(
-            url,
-            token,
-            &format!("SELECT Id, SystemModstamp FROM {object}"),
-        ) {
+        for r in admin.rows(&format!("SELECT Id, SystemModstamp FROM {object}")) {
             out.push((r["Id"].to_string(), r["SystemModstamp"].to_string()));
         }
     }
@@ -490,21 +429,19 @@ fn org_state(url: &str, token: &str) -> Vec<(String, String)> {
 }
 
 /// Dana's open opportunities as the administrator reads them, row by row (no aggregates).
-fn danas_open_deals(url: &str, token: &str) -> Vec<Value> {
-    let me = admin_rows(
-        url,
-        token,
-        "SELECT Id FROM User WHERE Username = 'dana.reyes@demo.sayso.dev'",
-    );
+fn danas_open_deals(admin: &AdminRest) -> Vec<Value> {
+    let me = admin.rows("SELECT Id FROM User WHERE Username = 'dana.reyes@demo.sayso.dev'");
     let me = me[0]["Id"].as_str().unwrap().to_string();
-    admin_rows(
-        url,
-        token,
-        "SELECT Id, Name, OwnerId, Amount, StageName, CloseDate, IsClosed FROM Opportunity",
-    )
-    .into_iter()
-    .filter(|r| r["OwnerId"] == me.as_str() && r["IsClosed"] == false)
-    .collect()
+    admin
+        .rows("SELECT Id, Name, OwnerId, Amount, StageName, CloseDate, IsClosed FROM Opportunity")
+        .into_iter()
+        .filter(|r| r["OwnerId"] == me.as_str() && r["IsClosed"] == false)
+        .collect()
+}
+
+/// The `Name` of each row.
+fn names(rows: &[Value]) -> Vec<&str> {
+    rows.iter().map(|r| r["Name"].as_str().unwrap()).collect()
 }
 
 fn amount(r: &Value) -> f64 {
@@ -515,9 +452,9 @@ fn amount(r: &Value) -> f64 {
 fn questions_answer_what_the_org_holds_in_one_query_and_never_write() {
     let s = serve(&[]);
     s.login("dana.reyes@demo.sayso.dev");
-    let token = admin_token(&s.url);
-    let before = org_state(&s.url, &token);
-    let deals = danas_open_deals(&s.url, &token);
+    let admin = AdminRest::login(&s.url);
+    let before = org_state(&admin);
+    let deals = danas_open_deals(&admin);
     assert!(deals.len() > 5, "the demo org gives Dana open deals");
     let total: f64 = deals.iter().map(amount).sum();
 
@@ -565,17 +502,10 @@ fn questions_answer_what_the_org_holds_in_one_query_and_never_write() {
     let mut by_amount = deals.clone();
     by_amount.sort_by(|a, b| amount(b).total_cmp(&amount(a)));
     let (_, v) = run(&s, "what are my 3 biggest open deals");
-    let names: Vec<&str> = v["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["Name"].as_str().unwrap())
-        .collect();
-    let want: Vec<&str> = by_amount[..3]
-        .iter()
-        .map(|d| d["Name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, want);
+    assert_eq!(
+        names(v["records"].as_array().unwrap()),
+        names(&by_amount[..3])
+    );
     let next = deals
         .iter()
         .filter(|d| d["CloseDate"].as_str().unwrap() >= "2026-11-18")
@@ -586,11 +516,8 @@ fn questions_answer_what_the_org_holds_in_one_query_and_never_write() {
     assert_eq!(v["records"].as_array().unwrap().len(), 1, "{v}");
 
     // staleness: the last activity, else the last change, before 30 days ago
-    let rows = admin_rows(
-        &s.url,
-        &token,
-        "SELECT Id, OwnerId, IsClosed, LastActivityDate, LastModifiedDate FROM Opportunity",
-    );
+    let rows = admin
+        .rows("SELECT Id, OwnerId, IsClosed, LastActivityDate, LastModifiedDate FROM Opportunity");
     let ids: Vec<&Value> = deals.iter().map(|d| &d["Id"]).collect();
     let stale = rows
         .iter()
@@ -618,11 +545,7 @@ fn questions_answer_what_the_org_holds_in_one_query_and_never_write() {
     assert_eq!(code, 0, "{v}");
     let (code, v) = run(&s, "what did I change today");
     assert_eq!((code, v["count"].as_u64()), (0, Some(0)), "{v}");
-    assert_eq!(
-        org_state(&s.url, &token),
-        before,
-        "a question changed the org"
-    );
+    assert_eq!(org_state(&admin), before, "a question changed the org");
 
     // history answers from the journal: today's commands (the real clock, as the journal keeps it)
     let write = "set the next step on project titan to call the CFO";

@@ -97,6 +97,9 @@ impl Mock {
         self.refresh.lock().unwrap().insert(t.clone());
         t
     }
+    fn refreshes(&self) -> u64 {
+        self.refresh_calls.load(Ordering::SeqCst)
+    }
     fn expire_all_access(&self) {
         self.access.lock().unwrap().clear();
     }
@@ -108,6 +111,23 @@ impl Mock {
             .filter(|(m, _)| m == method)
             .count()
     }
+}
+
+/// Takes one from a count of faults still to inject; whether there was one.
+fn take_one(count: &AtomicU64) -> bool {
+    count
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+/// The bearer token of a request (empty without one).
+fn bearer(headers: &HeaderMap) -> String {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim_start_matches("Bearer ")
+        .to_string()
 }
 
 fn form(body: &[u8]) -> HashMap<String, String> {
@@ -242,12 +262,7 @@ async fn handler(
             }
         }
         ("GET", "/services/oauth2/userinfo") => {
-            let bearer = headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .trim_start_matches("Bearer ")
-                .to_string();
+            let bearer = bearer(&headers);
             if !mock.access.lock().unwrap().contains(&bearer) {
                 return (StatusCode::FORBIDDEN, "Bad_OAuth_Token").into_response();
             }
@@ -261,12 +276,7 @@ async fn handler(
             mock.data_calls.fetch_add(1, Ordering::SeqCst);
             let used = mock.data_calls.load(Ordering::SeqCst);
             let limit = [("sforce-limit-info", format!("api-usage={used}/1000"))];
-            let bearer = headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .trim_start_matches("Bearer ")
-                .to_string();
+            let bearer = bearer(&headers);
             if !mock.access.lock().unwrap().contains(&bearer) {
                 return (
                     limit,
@@ -293,28 +303,15 @@ async fn handler(
                 .lock()
                 .unwrap()
                 .push((method.to_string(), p.to_string()));
-            if mock.unavailable.load(Ordering::SeqCst) > 0 {
-                mock.unavailable.fetch_sub(1, Ordering::SeqCst);
-                return (
-                    limit,
-                    sf_error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "SERVER_UNAVAILABLE",
-                        "try later",
-                    ),
-                )
-                    .into_response();
+            // Injected faults, each answered once per count.
+            let fault = |status, code, message| (limit.clone(), sf_error(status, code, message));
+            if take_one(&mock.unavailable) {
+                let unavailable = StatusCode::SERVICE_UNAVAILABLE;
+                return fault(unavailable, "SERVER_UNAVAILABLE", "try later").into_response();
             }
-            if method != Method::GET && mock.lock_row.load(Ordering::SeqCst) > 0 {
-                mock.lock_row.fetch_sub(1, Ordering::SeqCst);
-                return (
-                    limit,
-                    sf_error(
-                        StatusCode::BAD_REQUEST,
-                        "UNABLE_TO_LOCK_ROW",
-                        "unable to obtain exclusive access to this record",
-                    ),
-                )
+            if method != Method::GET && take_one(&mock.lock_row) {
+                let message = "unable to obtain exclusive access to this record";
+                return fault(StatusCode::BAD_REQUEST, "UNABLE_TO_LOCK_ROW", message)
                     .into_response();
             }
             let rest = p.trim_start_matches("/services/data/v63.0/");
@@ -385,6 +382,52 @@ async fn start_mock() -> (Arc<Mock>, String) {
     (mock, base)
 }
 
+/// A test's mock org (logs captured) and an empty `SAYSO_HOME` in a temporary folder.
+struct Setup {
+    mock: Arc<Mock>,
+    base: String,
+    home: Home,
+    _dir: tempfile::TempDir,
+}
+
+impl Setup {
+    async fn new() -> Setup {
+        capture_logs();
+        let (mock, base) = start_mock().await;
+        let dir = tempfile::tempdir().unwrap();
+        Setup {
+            mock,
+            base,
+            home: Home::new(dir.path()),
+            _dir: dir,
+        }
+    }
+
+    /// A browser-style session saved in the home, and a client from it.
+    async fn logged_in(&self) -> Client {
+        logged_in(&self.mock, &self.base, &self.home).await
+    }
+
+    /// Login options for `profile` against the mock, and an HTTP client.
+    fn login_options(&self, profile: &str) -> (LoginOptions, reqwest::Client) {
+        let mut opts = LoginOptions::new(profile);
+        opts.login_url = self.base.clone();
+        (opts, reqwest::Client::new())
+    }
+}
+
+/// Each client asks for the org's limits, all at once; every one must succeed (`why` says so in
+/// a failure).
+async fn limits_at_once(clients: impl IntoIterator<Item = Client>, why: &str) {
+    let tasks: Vec<_> = clients
+        .into_iter()
+        .map(|c| tokio::spawn(async move { c.limits().await }))
+        .collect();
+    for t in tasks {
+        t.await.unwrap().expect(why);
+    }
+}
+
 fn fast_retry() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 4,
@@ -444,37 +487,23 @@ fn stored(home: &Home) -> Credentials {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_requests_on_an_expired_session_refresh_exactly_once() {
-    capture_logs();
-    let (mock, base) = start_mock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
-    let client = logged_in(&mock, &base, &home).await;
-    mock.expire_all_access();
-    let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let c = client.clone();
-        tasks.push(tokio::spawn(async move { c.limits().await }));
-    }
-    for t in tasks {
-        t.await
-            .unwrap()
-            .expect("every request succeeds after the one refresh");
-    }
-    assert_eq!(
-        mock.refresh_calls.load(Ordering::SeqCst),
-        1,
-        "single-flight refresh"
-    );
+    let fx = Setup::new().await;
+    let client = fx.logged_in().await;
+    fx.mock.expire_all_access();
+    let clients = (0..20).map(|_| client.clone());
+    limits_at_once(clients, "every request succeeds after the one refresh").await;
+    assert_eq!(fx.mock.refreshes(), 1, "single-flight refresh");
     assert_eq!(client.renewals(), 1);
     assert_eq!(
-        mock.hits_of("GET"),
+        fx.mock.hits_of("GET"),
         20,
         "every request replayed once with the new token"
     );
     // The renewed access token was saved.
-    let saved = stored(&home);
+    let saved = stored(&fx.home);
     assert!(
-        mock.access
+        fx.mock
+            .access
             .lock()
             .unwrap()
             .contains(saved.access_token.expose())
@@ -483,35 +512,32 @@ async fn twenty_concurrent_requests_on_an_expired_session_refresh_exactly_once()
 
 #[tokio::test]
 async fn rotated_refresh_tokens_are_saved_and_the_old_one_is_dead() {
-    capture_logs();
-    let (mock, base) = start_mock().await;
-    mock.rotate.store(true, Ordering::SeqCst);
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
-    let client = logged_in(&mock, &base, &home).await;
-    let first_refresh = stored(&home).refresh_token.unwrap();
-    mock.expire_all_access();
+    let fx = Setup::new().await;
+    fx.mock.rotate.store(true, Ordering::SeqCst);
+    let client = fx.logged_in().await;
+    let first_refresh = stored(&fx.home).refresh_token.unwrap();
+    fx.mock.expire_all_access();
     client.limits().await.unwrap();
-    let second = stored(&home).refresh_token.unwrap();
+    let second = stored(&fx.home).refresh_token.unwrap();
     assert_ne!(first_refresh, second, "rotated refresh token saved");
     assert!(
-        !mock
+        !fx.mock
             .refresh
             .lock()
             .unwrap()
             .contains(first_refresh.expose())
     );
     // The same client renews again with the rotated token, and a new process (from_profile) too.
-    mock.expire_all_access();
+    fx.mock.expire_all_access();
     client.limits().await.unwrap();
-    let third = stored(&home).refresh_token.unwrap();
+    let third = stored(&fx.home).refresh_token.unwrap();
     assert_ne!(second, third);
-    mock.expire_all_access();
-    let again = Client::from_profile(&home, "default").await.unwrap();
+    fx.mock.expire_all_access();
+    let again = Client::from_profile(&fx.home, "default").await.unwrap();
     again.limits().await.unwrap();
-    assert_eq!(mock.refresh_calls.load(Ordering::SeqCst), 3);
+    assert_eq!(fx.mock.refreshes(), 3);
     // No temporary files left behind by the atomic writes.
-    let leftovers: Vec<_> = std::fs::read_dir(home.credentials_dir())
+    let leftovers: Vec<_> = std::fs::read_dir(fx.home.credentials_dir())
         .unwrap()
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
@@ -521,22 +547,19 @@ async fn rotated_refresh_tokens_are_saved_and_the_old_one_is_dead() {
 
 #[tokio::test]
 async fn invalid_grant_ends_the_session_cleanly() {
-    capture_logs();
-    let (mock, base) = start_mock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
-    let client = logged_in(&mock, &base, &home).await;
-    let before = std::fs::read(home.credentials_dir().join("default.json")).unwrap();
-    mock.expire_all_access();
-    mock.refresh.lock().unwrap().clear(); // revoked by an admin
+    let fx = Setup::new().await;
+    let client = fx.logged_in().await;
+    let before = std::fs::read(fx.home.credentials_dir().join("default.json")).unwrap();
+    fx.mock.expire_all_access();
+    fx.mock.refresh.lock().unwrap().clear(); // revoked by an admin
     let err = client.limits().await.unwrap_err();
     assert!(err.is_session_ended(), "{err:?}");
     assert!(err.to_string().contains("run `sayso login` again"), "{err}");
     // Concurrent and later requests fail the same way without another refresh attempt.
     let err2 = client.query("SELECT Id FROM Account").await.unwrap_err();
     assert!(err2.is_session_ended());
-    assert_eq!(mock.refresh_calls.load(Ordering::SeqCst), 1);
-    let after = std::fs::read(home.credentials_dir().join("default.json")).unwrap();
+    assert_eq!(fx.mock.refreshes(), 1);
+    let after = std::fs::read(fx.home.credentials_dir().join("default.json")).unwrap();
     assert_eq!(before, after, "nothing half-written");
 }
 
@@ -639,17 +662,14 @@ async fn a_dropped_connection_is_retried_for_reads_only() {
 
 #[tokio::test]
 async fn budget_warns_then_stops_before_sending_and_org_limit_maps_to_the_same() {
-    capture_logs();
-    let (mock, base) = start_mock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
-    std::fs::create_dir_all(home.root()).unwrap();
+    let fx = Setup::new().await;
+    std::fs::create_dir_all(fx.home.root()).unwrap();
     std::fs::write(
-        home.config_file(),
+        fx.home.config_file(),
         "[budget]\ndaily_calls = 3\nwarn_at = 0.6\n",
     )
     .unwrap();
-    let client = logged_in(&mock, &base, &home).await;
+    let client = fx.logged_in().await;
     client.limits().await.unwrap();
     assert_eq!(client.budget_status().unwrap().warning(), None);
     client.limits().await.unwrap();
@@ -660,12 +680,12 @@ async fn budget_warns_then_stops_before_sending_and_org_limit_maps_to_the_same()
         .expect("past 60% warns");
     assert!(w.contains("2 of 3"), "{w}");
     client.limits().await.unwrap();
-    let sent = mock.data_calls.load(Ordering::SeqCst);
+    let sent = fx.mock.data_calls.load(Ordering::SeqCst);
     let err = client.limits().await.unwrap_err();
     assert!(err.is_limit_exceeded(), "{err:?}");
     assert!(matches!(&err, Error::LimitExceeded(l) if l.scope == LimitScope::Budget));
     assert_eq!(
-        mock.data_calls.load(Ordering::SeqCst),
+        fx.mock.data_calls.load(Ordering::SeqCst),
         sent,
         "nothing sent past the budget"
     );
@@ -674,9 +694,9 @@ async fn budget_warns_then_stops_before_sending_and_org_limit_maps_to_the_same()
     assert_eq!((org.used, org.max), (3, 1000));
 
     // The org's REQUEST_LIMIT_EXCEEDED gives the same status.
-    std::fs::write(home.config_file(), "").unwrap();
-    let client = Client::from_profile(&home, "default").await.unwrap();
-    mock.limit_exceeded.store(true, Ordering::SeqCst);
+    std::fs::write(fx.home.config_file(), "").unwrap();
+    let client = Client::from_profile(&fx.home, "default").await.unwrap();
+    fx.mock.limit_exceeded.store(true, Ordering::SeqCst);
     let err = client.limits().await.unwrap_err();
     match err {
         Error::LimitExceeded(l) => {
@@ -689,11 +709,8 @@ async fn budget_warns_then_stops_before_sending_and_org_limit_maps_to_the_same()
 
 #[tokio::test]
 async fn queries_follow_pages_and_describe_and_conflicts_are_typed() {
-    capture_logs();
-    let (mock, base) = start_mock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
-    let client = logged_in(&mock, &base, &home).await.with_new_counter();
+    let fx = Setup::new().await;
+    let client = fx.logged_in().await.with_new_counter();
     let all = client.query("SELECT Id FROM Account").await.unwrap();
     assert_eq!(all.total_size, 3);
     assert_eq!(all.records.len(), 3);
@@ -727,53 +744,52 @@ async fn queries_follow_pages_and_describe_and_conflicts_are_typed() {
     assert!(!applied, "412: the record changed since");
     assert_eq!(client.api_calls(), 7);
     // Usage is in the ledger under SAYSO_HOME.
-    assert!(home.usage_dir().read_dir().unwrap().count() >= 1);
+    assert!(fx.home.usage_dir().read_dir().unwrap().count() >= 1);
 }
 
 #[tokio::test]
 async fn logout_revokes_both_tokens_then_deletes_local_secrets() {
-    capture_logs();
-    let (mock, base) = start_mock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
-    let _client = logged_in(&mock, &base, &home).await;
-    let creds = stored(&home);
+    let fx = Setup::new().await;
+    let _client = fx.logged_in().await;
+    let creds = stored(&fx.home);
     let http = reqwest::Client::new();
-    let report = login::logout(&home, &http, "default").await.unwrap();
+    let report = login::logout(&fx.home, &http, "default").await.unwrap();
     assert_eq!(report.revoked, vec!["refresh token", "access token"]);
     assert!(report.unreachable.is_none());
-    let revoked = mock.revoked.lock().unwrap().clone();
+    let revoked = fx.mock.revoked.lock().unwrap().clone();
     assert!(revoked.contains(&creds.refresh_token.unwrap().expose().to_string()));
     assert!(revoked.contains(&creds.access_token.expose().to_string()));
-    assert!(TokenStore::file(&home).load("default").unwrap().is_none());
-    assert!(store::load_profiles(&home).unwrap().is_empty());
+    assert!(
+        TokenStore::file(&fx.home)
+            .load("default")
+            .unwrap()
+            .is_none()
+    );
+    assert!(store::load_profiles(&fx.home).unwrap().is_empty());
     assert!(matches!(
-        login::logout(&home, &http, "default").await,
+        login::logout(&fx.home, &http, "default").await,
         Err(sayso::auth::Error::NotLoggedIn { .. })
     ));
 }
 
 #[tokio::test]
 async fn logout_with_the_server_unreachable_keeps_a_marker_and_retries_later() {
-    capture_logs();
-    let (mock, base) = start_mock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
+    let fx = Setup::new().await;
     // A profile whose token endpoint is a closed port.
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     let dead = format!("http://127.0.0.1:{closed}");
-    let access = mock.mint();
-    let refresh = mock.mint_refresh();
-    save_session(&dead, &home, "default", &access, Some(&refresh));
+    let access = fx.mock.mint();
+    let refresh = fx.mock.mint_refresh();
+    save_session(&dead, &fx.home, "default", &access, Some(&refresh));
     let http = reqwest::Client::new();
-    let report = login::logout(&home, &http, "default").await.unwrap();
+    let report = login::logout(&fx.home, &http, "default").await.unwrap();
     assert!(report.unreachable.is_some());
     assert!(report.revoked.is_empty());
     assert!(report.deleted_local);
-    let marker = home.credentials_dir().join("pending-revocations.json");
+    let marker = fx.home.credentials_dir().join("pending-revocations.json");
     assert!(marker.exists());
     #[cfg(unix)]
     {
@@ -784,14 +800,14 @@ async fn logout_with_the_server_unreachable_keeps_a_marker_and_retries_later() {
         );
     }
     // Still unreachable: kept.
-    let r = login::retry_pending_revocations(&home, &http)
+    let r = login::retry_pending_revocations(&fx.home, &http)
         .await
         .unwrap();
     assert_eq!((r.done, r.still_pending), (0, 2));
     // The server is back (point the marker at the mock): the next start revokes.
     let text = std::fs::read_to_string(&marker)
         .unwrap()
-        .replace(&dead, &base);
+        .replace(&dead, &fx.base);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .truncate(true)
@@ -799,23 +815,18 @@ async fn logout_with_the_server_unreachable_keeps_a_marker_and_retries_later() {
         .unwrap();
     f.write_all(text.as_bytes()).unwrap();
     drop(f);
-    let r = login::retry_pending_revocations(&home, &http)
+    let r = login::retry_pending_revocations(&fx.home, &http)
         .await
         .unwrap();
     assert_eq!((r.done, r.still_pending), (2, 0));
     assert!(!marker.exists());
-    assert!(!mock.refresh.lock().unwrap().contains(&refresh));
+    assert!(!fx.mock.refresh.lock().unwrap().contains(&refresh));
 }
 
 #[tokio::test]
 async fn browser_login_with_pkce_and_state_end_to_end() {
-    capture_logs();
-    let (_mock, base) = start_mock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
-    let mut opts = LoginOptions::new("work");
-    opts.login_url = base.clone();
-    let http = reqwest::Client::new();
+    let fx = Setup::new().await;
+    let (opts, http) = fx.login_options("work");
     let browser = login::start_browser(&opts, 0).await.unwrap();
     let url = browser.url.clone();
     let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
@@ -826,7 +837,7 @@ async fn browser_login_with_pkce_and_state_end_to_end() {
     let browser_task =
         tokio::spawn(async move { reqwest::get(url).await.map(|r| r.status().as_u16()) });
     let report = browser
-        .finish(&home, &http, &opts, Duration::from_secs(10))
+        .finish(&fx.home, &http, &opts, Duration::from_secs(10))
         .await
         .unwrap();
     assert_eq!(browser_task.await.unwrap().unwrap(), 200);
@@ -836,50 +847,40 @@ async fn browser_login_with_pkce_and_state_end_to_end() {
         Some("00DMOCK0000000001AAA")
     );
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
-    let creds = TokenStore::file(&home).load("work").unwrap().unwrap();
+    let creds = TokenStore::file(&fx.home).load("work").unwrap().unwrap();
     assert!(creds.refresh_token.is_some());
     // The profile file holds no secret.
-    let profiles = std::fs::read_to_string(home.profiles_file()).unwrap();
+    let profiles = std::fs::read_to_string(fx.home.profiles_file()).unwrap();
     assert!(!profiles.contains(creds.access_token.expose()));
     assert!(!profiles.contains(creds.refresh_token.unwrap().expose()));
 }
 
 #[tokio::test]
 async fn device_login_polls_until_approved() {
-    capture_logs();
-    let (mock, base) = start_mock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
-    let mut opts = LoginOptions::new("default");
-    opts.login_url = base.clone();
-    let http = reqwest::Client::new();
+    let fx = Setup::new().await;
+    let (opts, http) = fx.login_options("default");
     let device = login::start_device(&http, &opts).await.unwrap();
     assert_eq!(device.code.user_code, "ABCD1234");
     let report = device
-        .finish(&home, &http, &opts, Duration::from_secs(10))
+        .finish(&fx.home, &http, &opts, Duration::from_secs(10))
         .await
         .unwrap();
     assert_eq!(report.profile.method, LoginMethod::Device);
-    assert_eq!(mock.device_polls.load(Ordering::SeqCst), 2);
+    assert_eq!(fx.mock.device_polls.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]
 async fn client_credentials_with_a_full_grant_warns() {
-    capture_logs();
-    let (_mock, base) = start_mock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
-    let mut opts = LoginOptions::new("default");
-    opts.login_url = base.clone();
+    let fx = Setup::new().await;
+    let (mut opts, http) = fx.login_options("default");
     opts.client_id = "kinetic".into();
-    let http = reqwest::Client::new();
-    let err = login::login_client_credentials(&home, &http, &opts, Secret::new("wrong"))
+    let err = login::login_client_credentials(&fx.home, &http, &opts, Secret::new("wrong"))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("invalid_client"), "{err}");
     assert!(!err.to_string().contains("wrong"));
     let report =
-        login::login_client_credentials(&home, &http, &opts, Secret::new("mock-client-secret"))
+        login::login_client_credentials(&fx.home, &http, &opts, Secret::new("mock-client-secret"))
             .await
             .unwrap();
     assert!(
@@ -973,11 +974,8 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
 
 #[tokio::test]
 async fn an_expired_session_mid_bulk_recovers_without_losing_a_record() {
-    capture_logs();
-    let (mock, base) = start_mock().await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
-    let client = logged_in(&mock, &base, &home).await;
+    let fx = Setup::new().await;
+    let client = fx.logged_in().await;
     let org = sayso::salesforce::Org::over(client);
     let job = org.ingest_create("Contact", "insert").await.unwrap();
     let mut csv = String::from("LastName\n");
@@ -985,53 +983,47 @@ async fn an_expired_session_mid_bulk_recovers_without_losing_a_record() {
         csv.push_str(&format!("Person{i}\n"));
     }
     org.ingest_upload(&job, csv).await.unwrap();
-    mock.expire_all_access(); // the session expires between upload and close
+    fx.mock.expire_all_access(); // the session expires between upload and close
     org.ingest_set_state(&job, "UploadComplete").await.unwrap();
     org.ingest_wait(&job).await.unwrap();
     let (ok, failed) = org.ingest_results(&job).await.unwrap();
     assert_eq!(failed.lines().count(), 1, "no failed rows: {failed}");
     assert_eq!(ok.lines().count() - 1, 500, "every record made it");
     assert_eq!(
-        mock.uploads.load(Ordering::SeqCst),
+        fx.mock.uploads.load(Ordering::SeqCst),
         1,
         "the upload was not repeated"
     );
-    assert_eq!(mock.refresh_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(fx.mock.refreshes(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_processes_at_expiry_with_rotation_renew_once_and_all_go_on() {
-    capture_logs();
-    let (mock, base) = start_mock().await;
-    mock.rotate.store(true, Ordering::SeqCst);
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
-    let _ = logged_in(&mock, &base, &home).await;
+    let fx = Setup::new().await;
+    fx.mock.rotate.store(true, Ordering::SeqCst);
+    let _ = fx.logged_in().await;
     // eight "processes": each reads the profile on its own, as `sayso` started eight times would
     let mut clients = Vec::new();
     for _ in 0..8 {
-        clients.push(Client::from_profile(&home, "default").await.unwrap());
+        clients.push(Client::from_profile(&fx.home, "default").await.unwrap());
     }
-    mock.expire_all_access();
-    let mut tasks = Vec::new();
-    for c in clients {
-        tasks.push(tokio::spawn(async move { c.limits().await }));
-    }
-    for t in tasks {
-        t.await
-            .unwrap()
-            .expect("every process goes on with the one renewed session");
-    }
+    fx.mock.expire_all_access();
+    limits_at_once(
+        clients,
+        "every process goes on with the one renewed session",
+    )
+    .await;
     assert_eq!(
-        mock.refresh_calls.load(Ordering::SeqCst),
+        fx.mock.refreshes(),
         1,
         "one renewal for the profile, whatever the number of processes"
     );
     assert!(
-        mock.refresh
+        fx.mock
+            .refresh
             .lock()
             .unwrap()
-            .contains(stored(&home).refresh_token.unwrap().expose()),
+            .contains(stored(&fx.home).refresh_token.unwrap().expose()),
         "the rotated refresh token is the one saved"
     );
 }

@@ -12,13 +12,86 @@ use sayso::salesforce::{Client, Error, LimitScope};
 use sayso::sandbox::faults::FaultOptions;
 use serde_json::{Value, json};
 
-const DANA: &str = "dana.reyes@demo.sayso.dev";
-
 fn demo_key() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sandbox/demo-org/keys/demo-jwt.key")
 }
 
+use crate::support::DANA;
 use crate::support::{Org, start_with as start};
+
+/// A sandbox with `faults`, and an empty `SAYSO_HOME` (in the temporary folder returned with it).
+async fn org_and_home(faults: FaultOptions) -> (Org, tempfile::TempDir, Home) {
+    let org = start(faults).await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path());
+    (org, dir, home)
+}
+
+/// A fresh sandbox and a `SAYSO_HOME` path for the binary (not made yet), in the temporary folder
+/// returned with it.
+async fn org_and_home_path() -> (Org, tempfile::TempDir, PathBuf) {
+    let org = start(FaultOptions::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    (org, dir, home)
+}
+
+/// Revokes `token` at the sandbox's revocation endpoint.
+async fn revoke(org: &Org, token: &Secret) {
+    let http = reqwest::Client::new();
+    let ep = oauth::OAuthEndpoints::new(&org.url).unwrap();
+    oauth::revoke(&http, &ep.revoke_url(), token).await.unwrap();
+}
+
+/// The text of the page `request` answers with.
+async fn page_of(request: reqwest::RequestBuilder) -> String {
+    request.send().await.unwrap().text().await.unwrap()
+}
+
+/// The request id of a sandbox login page.
+fn request_id(page: &str) -> String {
+    regex::Regex::new(r#"name="request" value="([^"]+)""#)
+        .unwrap()
+        .captures(page)
+        .unwrap_or_else(|| panic!("login page has a request id: {page}"))[1]
+        .to_string()
+}
+
+/// Posts the sandbox's login form (request `rid`) as `username` to the authorize URL `url`.
+async fn sign_in(
+    http: &reqwest::Client,
+    url: &str,
+    rid: &str,
+    username: &str,
+) -> reqwest::Response {
+    let form = [
+        ("request", rid),
+        ("action", "login"),
+        ("username", username),
+        ("password", "demo-password"),
+    ];
+    http.post(url).form(&form).send().await.unwrap()
+}
+
+/// Posts the consent form's approval (request `rid`) to the authorize URL `url`.
+async fn approve(http: &reqwest::Client, url: &str, rid: &str) -> reqwest::Response {
+    let form = [("request", rid), ("action", "approve")];
+    http.post(url).form(&form).send().await.unwrap()
+}
+
+/// `sayso login --instance-url URL --client-credentials --client-id kinetic-ltd EXTRA…` in `home`,
+/// with `stdin`.
+async fn kinetic_login(
+    home: &Path,
+    org: &Org,
+    extra: &[&str],
+    stdin: Option<&str>,
+) -> (i32, String, String) {
+    let mut args = vec!["login", "--instance-url", &org.url, "--client-credentials"];
+    args.extend(["--client-id", "kinetic-ltd"]);
+    args.extend_from_slice(extra);
+    sayso(home, &args, stdin).await
+}
 
 fn opts(org: &Org, profile: &str) -> LoginOptions {
     let mut o = LoginOptions::new(profile);
@@ -50,38 +123,12 @@ async fn play_browser(authorize: url::Url, username: &str) {
         authorize.host_str().unwrap().to_string() + &format!(":{}", authorize.port().unwrap())
     );
     let post_url = format!("{origin}/services/oauth2/authorize");
-    let page = http
-        .get(authorize)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let rid = regex::Regex::new(r#"name="request" value="([^"]+)""#)
-        .unwrap()
-        .captures(&page)
-        .unwrap_or_else(|| panic!("login page has a request id: {page}"))[1]
-        .to_string();
-    let mut resp = http
-        .post(&post_url)
-        .form(&[
-            ("request", rid.as_str()),
-            ("action", "login"),
-            ("username", username),
-            ("password", "demo-password"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let page = page_of(http.get(authorize)).await;
+    let rid = request_id(&page);
+    let mut resp = sign_in(&http, &post_url, &rid, username).await;
     if resp.status().as_u16() == 200 {
         // Consent page.
-        resp = http
-            .post(&post_url)
-            .form(&[("request", rid.as_str()), ("action", "approve")])
-            .send()
-            .await
-            .unwrap();
+        resp = approve(&http, &post_url, &rid).await;
     }
     assert_eq!(resp.status().as_u16(), 302, "redirect to the loopback");
     let location = resp.headers()["location"].to_str().unwrap().to_string();
@@ -104,18 +151,25 @@ async fn browser_login(org: &Org, home: &Home) -> login::LoginReport {
     report
 }
 
-async fn sayso(home: &Path, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
-    use tokio::io::AsyncWriteExt;
+/// `sayso ARGS` with `home` and none of the caller's session settings, its output piped.
+fn sayso_command(home: &Path, args: &[&str]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_sayso"));
     cmd.args(args)
         .env("SAYSO_HOME", home)
         .env_remove("SAYSO_CLIENT_SECRET")
         .env_remove("SAYSO_PROFILE")
         .env_remove("SAYSO_INSTANCE_URL")
-        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
+    cmd
+}
+
+async fn sayso(home: &Path, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    use tokio::io::AsyncWriteExt;
+    let mut child = sayso_command(home, args)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut input = child.stdin.take().unwrap();
     if let Some(s) = stdin {
         input.write_all(s.as_bytes()).await.unwrap();
@@ -137,9 +191,7 @@ fn mode(path: &Path) -> u32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwt_login_as_dana_through_the_binary_then_whoami_usage_logout() {
-    let org = start(FaultOptions::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
+    let (org, _dir, home) = org_and_home_path().await;
     let key = demo_key();
     let (code, out, err) = sayso(
         &home,
@@ -231,21 +283,11 @@ async fn jwt_login_as_dana_through_the_binary_then_whoami_usage_logout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_credentials_as_kinetic_through_the_binary_flag_and_stdin() {
-    let org = start(FaultOptions::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let (code, out, err) = sayso(
+    let (org, _dir, home) = org_and_home_path().await;
+    let (code, out, err) = kinetic_login(
         &home,
-        &[
-            "login",
-            "--instance-url",
-            &org.url,
-            "--client-credentials",
-            "--client-id",
-            "kinetic-ltd",
-            "--client-secret",
-            "kinetic-demo-secret",
-        ],
+        &org,
+        &["--client-secret", "kinetic-demo-secret"],
         None,
     )
     .await;
@@ -262,19 +304,10 @@ async fn client_credentials_as_kinetic_through_the_binary_flag_and_stdin() {
     );
 
     // The secret from stdin, into a second profile; a wrong secret fails without echoing it.
-    let (code, out, err) = sayso(
+    let (code, out, err) = kinetic_login(
         &home,
-        &[
-            "login",
-            "--instance-url",
-            &org.url,
-            "--client-credentials",
-            "--client-id",
-            "kinetic-ltd",
-            "--profile",
-            "contractor",
-            "--json",
-        ],
+        &org,
+        &["--profile", "contractor", "--json"],
         Some("kinetic-demo-secret\n"),
     )
     .await;
@@ -282,21 +315,8 @@ async fn client_credentials_as_kinetic_through_the_binary_flag_and_stdin() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["profile"]["method"], "client_credentials");
     assert!(!out.contains("kinetic-demo-secret"));
-    let (code, _, err) = sayso(
-        &home,
-        &[
-            "login",
-            "--instance-url",
-            &org.url,
-            "--client-credentials",
-            "--client-id",
-            "kinetic-ltd",
-            "--profile",
-            "bad",
-        ],
-        Some("not-the-secret\n"),
-    )
-    .await;
+    let (code, _, err) =
+        kinetic_login(&home, &org, &["--profile", "bad"], Some("not-the-secret\n")).await;
     assert_eq!(code, 2);
     assert!(err.contains("invalid_client"), "{err}");
     assert!(!err.contains("not-the-secret"));
@@ -314,9 +334,7 @@ async fn client_credentials_as_kinetic_through_the_binary_flag_and_stdin() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwt_login_in_process_and_errors() {
-    let org = start(FaultOptions::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
+    let (org, _dir, home) = org_and_home(FaultOptions::default()).await;
     let http = reqwest::Client::new();
     let o = opts(&org, "default");
     let r = login::login_jwt(&home, &http, &o, DANA, &demo_key(), None)
@@ -348,9 +366,7 @@ async fn jwt_login_in_process_and_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn browser_login_then_expiry_renews_once_for_twenty_requests_and_logout_revokes() {
-    let org = start(FaultOptions::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
+    let (org, _dir, home) = org_and_home(FaultOptions::default()).await;
     let report = browser_login(&org, &home).await;
     assert_eq!(report.profile.username.as_deref(), Some(DANA));
     assert_eq!(report.profile.method, sayso::auth::LoginMethod::Browser);
@@ -366,11 +382,7 @@ async fn browser_login_then_expiry_renews_once_for_twenty_requests_and_logout_re
     let refresh = creds.refresh_token.clone().expect("refresh token");
 
     // The access token dies (revoked at the server = expired for the client).
-    let http = reqwest::Client::new();
-    let ep = oauth::OAuthEndpoints::new(&org.url).unwrap();
-    oauth::revoke(&http, &ep.revoke_url(), &creds.access_token)
-        .await
-        .unwrap();
+    revoke(&org, &creds.access_token).await;
     let client = Client::from_profile(&home, "default").await.unwrap();
     let mut tasks = Vec::new();
     for _ in 0..20 {
@@ -390,6 +402,8 @@ async fn browser_login_then_expiry_renews_once_for_twenty_requests_and_logout_re
     assert!(introspect_active(&org, &renewed.access_token).await);
 
     // Logout revokes the refresh token (and with it the access token) at the server.
+    let http = reqwest::Client::new();
+    let ep = oauth::OAuthEndpoints::new(&org.url).unwrap();
     let r = login::logout(&home, &http, "default").await.unwrap();
     assert!(r.revoked.contains(&"refresh token".to_string()), "{r:?}");
     assert!(!introspect_active(&org, &renewed.access_token).await);
@@ -415,13 +429,11 @@ fn minted_under(org: &Org, grant_id: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_processes_at_expiry_with_refresh_token_rotation_all_succeed_with_one_renewal() {
-    let org = start(FaultOptions {
+    let (org, dir, home) = org_and_home(FaultOptions {
         rotate_refresh_tokens: true,
         ..Default::default()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
     browser_login(&org, &home).await;
     let creds = TokenStore::file(&home).load("default").unwrap().unwrap();
     let first_refresh = creds.refresh_token.clone().expect("refresh token");
@@ -435,11 +447,7 @@ async fn eight_processes_at_expiry_with_refresh_token_rotation_all_succeed_with_
     assert_eq!(minted_under(&org, &grant), 1);
 
     // The access token dies; eight commands start together, each its own process.
-    let http = reqwest::Client::new();
-    let ep = oauth::OAuthEndpoints::new(&org.url).unwrap();
-    oauth::revoke(&http, &ep.revoke_url(), &creds.access_token)
-        .await
-        .unwrap();
+    revoke(&org, &creds.access_token).await;
     let runs = (0..8).map(|_| {
         sayso(
             dir.path(),
@@ -491,20 +499,10 @@ async fn org_token(org: &Org, refresh: &str) -> (u16, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_refresh_token_ends_the_session_with_login_again() {
-    let org = start(FaultOptions::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
+    let (org, _dir, home) = org_and_home(FaultOptions::default()).await;
     browser_login(&org, &home).await;
     let creds = TokenStore::file(&home).load("default").unwrap().unwrap();
-    let http = reqwest::Client::new();
-    let ep = oauth::OAuthEndpoints::new(&org.url).unwrap();
-    oauth::revoke(
-        &http,
-        &ep.revoke_url(),
-        creds.refresh_token.as_ref().unwrap(),
-    )
-    .await
-    .unwrap();
+    revoke(&org, creds.refresh_token.as_ref().unwrap()).await;
     let client = Client::from_profile(&home, "default").await.unwrap();
     let err = client.query("SELECT Id FROM Account").await.unwrap_err();
     assert!(err.is_session_ended(), "{err:?}");
@@ -516,24 +514,30 @@ async fn a_revoked_refresh_token_ends_the_session_with_login_again() {
     );
 }
 
-async fn jwt_client(org: &Org, home: &Home) -> Client {
+/// Logs Dana in by JWT (the demo key) into `home` as `profile`.
+async fn jwt_login(org: &Org, home: &Home, profile: &str) -> login::LoginReport {
     let http = reqwest::Client::new();
-    login::login_jwt(home, &http, &opts(org, "default"), DANA, &demo_key(), None)
+    let o = opts(org, profile);
+    login::login_jwt(home, &http, &o, DANA, &demo_key(), None)
         .await
-        .unwrap();
-    Client::from_profile(home, "default").await.unwrap()
+        .unwrap()
+}
+
+/// A sandbox with the faults `set` turns on, and a client for Dana logged in by JWT (the org and
+/// the home's folder are returned with it, to keep them).
+async fn jwt_session(set: impl FnOnce(&mut FaultOptions)) -> (Org, tempfile::TempDir, Client) {
+    let mut faults = FaultOptions::default();
+    set(&mut faults);
+    let (org, dir, home) = org_and_home(faults).await;
+    jwt_login(&org, &home, "default").await;
+    let client = Client::from_profile(&home, "default").await.unwrap();
+    (org, dir, client)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_503s_are_retried_for_reads_but_not_for_creates() {
-    let org = start(FaultOptions {
-        fail_rate: 1.0,
-        ..FaultOptions::default()
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
-    let client = jwt_client(&org, &home).await.with_new_counter();
+    let (_org, _dir, client) = jwt_session(|f| f.fail_rate = 1.0).await;
+    let client = client.with_new_counter();
     let err = client.query("SELECT Id FROM Account").await.unwrap_err();
     assert_eq!(err.api().map(|e| e.status), Some(503), "{err}");
     assert_eq!(client.api_calls(), 4, "a read is retried up to the limit");
@@ -545,14 +549,7 @@ async fn sandbox_503s_are_retried_for_reads_but_not_for_creates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_lock_errors_are_retried_for_absolute_updates_only() {
-    let org = start(FaultOptions {
-        lock_rate: 1.0,
-        ..FaultOptions::default()
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
-    let client = jwt_client(&org, &home).await;
+    let (_org, _dir, client) = jwt_session(|f| f.lock_rate = 1.0).await;
     let opp = client
         .query("SELECT Id FROM Opportunity LIMIT 1")
         .await
@@ -576,14 +573,7 @@ async fn sandbox_lock_errors_are_retried_for_absolute_updates_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_orgs_request_limit_maps_to_limit_exceeded() {
-    let org = start(FaultOptions {
-        api_limit: Some(2),
-        ..FaultOptions::default()
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
-    let client = jwt_client(&org, &home).await;
+    let (_org, _dir, client) = jwt_session(|f| f.api_limit = Some(2)).await;
     let mut last = None;
     for _ in 0..4 {
         if let Err(e) = client.query("SELECT Id FROM Account LIMIT 1").await {
@@ -600,22 +590,16 @@ async fn the_orgs_request_limit_maps_to_limit_exceeded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_login_through_the_binary_prints_the_url_and_checks_state() {
     use tokio::io::AsyncBufReadExt;
-    let org = start(FaultOptions::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sayso"))
-        .args([
-            "login",
-            "--instance-url",
-            &org.url,
-            "--no-browser",
-            "--json",
-        ])
-        .env("SAYSO_HOME", &home)
-        .env_remove("SAYSO_PROFILE")
+    let (org, _dir, home) = org_and_home_path().await;
+    let args = [
+        "login",
+        "--instance-url",
+        &org.url,
+        "--no-browser",
+        "--json",
+    ];
+    let mut child = sayso_command(&home, &args)
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
@@ -648,9 +632,7 @@ async fn browser_login_through_the_binary_prints_the_url_and_checks_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_session_mid_bulk_job_recovers_without_losing_a_record() {
-    let org = start(FaultOptions::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
+    let (org, _dir, home) = org_and_home(FaultOptions::default()).await;
     browser_login(&org, &home).await;
     let client = Client::from_profile(&home, "default").await.unwrap();
     let org_handle = sayso::salesforce::Org::over(client.clone());
@@ -662,11 +644,7 @@ async fn an_expired_session_mid_bulk_job_recovers_without_losing_a_record() {
     org_handle.ingest_upload(&job, csv).await.unwrap();
     // The access token dies between upload and close.
     let creds = TokenStore::file(&home).load("default").unwrap().unwrap();
-    let http = reqwest::Client::new();
-    let ep = oauth::OAuthEndpoints::new(&org.url).unwrap();
-    oauth::revoke(&http, &ep.revoke_url(), &creds.access_token)
-        .await
-        .unwrap();
+    revoke(&org, &creds.access_token).await;
     org_handle
         .ingest_set_state(&job, "UploadComplete")
         .await
@@ -685,23 +663,12 @@ async fn an_expired_session_mid_bulk_job_recovers_without_losing_a_record() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reused_access_token_works_until_it_dies() {
-    let org = start(FaultOptions::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
+    let (org, _dir, home) = org_and_home(FaultOptions::default()).await;
     let http = reqwest::Client::new();
     // Any valid session id will do: take one from a JWT login in another home.
     let other = tempfile::tempdir().unwrap();
     let other_home = Home::new(other.path());
-    login::login_jwt(
-        &other_home,
-        &http,
-        &opts(&org, "x"),
-        DANA,
-        &demo_key(),
-        None,
-    )
-    .await
-    .unwrap();
+    jwt_login(&org, &other_home, "x").await;
     let token = TokenStore::file(&other_home)
         .load("x")
         .unwrap()
@@ -723,10 +690,7 @@ async fn a_reused_access_token_works_until_it_dies() {
         .query("SELECT Id FROM Account LIMIT 1")
         .await
         .unwrap();
-    let ep = oauth::OAuthEndpoints::new(&org.url).unwrap();
-    oauth::revoke(&http, &ep.revoke_url(), &token)
-        .await
-        .unwrap();
+    revoke(&org, &token).await;
     let err = client
         .query("SELECT Id FROM Account LIMIT 1")
         .await
@@ -746,9 +710,7 @@ async fn a_reused_access_token_works_until_it_dies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_login_against_the_sandbox() {
-    let org = start(FaultOptions::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = Home::new(dir.path());
+    let (org, _dir, home) = org_and_home(FaultOptions::default()).await;
     let http = reqwest::Client::new();
     let o = opts(&org, "default");
     let device = login::start_device(&http, &o).await.unwrap();
@@ -759,40 +721,21 @@ async fn device_login_against_the_sandbox() {
         .build()
         .unwrap();
     let connect = format!("{}/setup/connect", org.url);
-    let page = pages
-        .post(&connect)
-        .form(&[("user_code", device.code.user_code.as_str())])
-        .send()
+    let page = page_of(
+        pages
+            .post(&connect)
+            .form(&[("user_code", device.code.user_code.as_str())]),
+    )
+    .await;
+    let rid = request_id(&page);
+    let authorize = format!("{}/services/oauth2/authorize", org.url);
+    let body = sign_in(&pages, &authorize, &rid, DANA)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
-    let rid = regex::Regex::new(r#"name="request" value="([^"]+)""#)
-        .unwrap()
-        .captures(&page)
-        .unwrap_or_else(|| panic!("login page: {page}"))[1]
-        .to_string();
-    let authorize = format!("{}/services/oauth2/authorize", org.url);
-    let resp = pages
-        .post(&authorize)
-        .form(&[
-            ("request", rid.as_str()),
-            ("action", "login"),
-            ("username", DANA),
-            ("password", "demo-password"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let body = resp.text().await.unwrap();
     if body.contains("consent_form") {
-        pages
-            .post(&authorize)
-            .form(&[("request", rid.as_str()), ("action", "approve")])
-            .send()
-            .await
-            .unwrap();
+        approve(&pages, &authorize, &rid).await;
     }
     let report = device
         .finish(&home, &http, &o, std::time::Duration::from_secs(20))

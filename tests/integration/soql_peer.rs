@@ -36,30 +36,35 @@ const ISVALID_DISAGREEMENTS: &[(i64, &str)] = &[(
     "`SELECT Name FROM Account OFFSET` (no number): soql-parser-js accepts it, Salesforce answers MALFORMED_QUERY",
 )];
 
-#[test]
-fn isvalid_cases_are_accepted_or_rejected_as_expected() {
-    let cases = fixture("soql-parser-js-isvalid.json");
+/// How one peer case came out.
+enum Verdict {
+    Pass,
+    /// A deliberate disagreement (listed with its reason).
+    Disagree,
+    Fail(String),
+}
+
+/// Runs `check` (case number, query, case) on every case of the fixture `file` but those with
+/// Apex binds; prints the tally under `label` and fails listing every failing case. Returns the
+/// deliberate disagreements met.
+fn check_cases(file: &str, label: &str, check: impl Fn(i64, &str, &Json) -> Verdict) -> Vec<i64> {
+    let cases = fixture(file);
     let (mut passed, mut skipped, mut disagreed) = (0, Vec::new(), Vec::new());
     let mut failures = Vec::new();
     for case in &cases {
         let n = case["testCase"].as_i64().unwrap_or(-1);
-        let src = case["soql"].as_str().unwrap_or("");
         if uses_apex_binds(case) {
             skipped.push(n);
             continue;
         }
-        let want = case["isValid"].as_bool().unwrap_or(false);
-        let got = soql::parse(src);
-        if got.is_ok() == want {
-            passed += 1;
-        } else if ISVALID_DISAGREEMENTS.iter().any(|(d, _)| *d == n) {
-            disagreed.push(n);
-        } else {
-            failures.push(format!("#{n} {src:?}: expected valid={want}, got {got:?}"));
+        match check(n, case["soql"].as_str().unwrap_or(""), case) {
+            Verdict::Pass => passed += 1,
+            Verdict::Disagree => disagreed.push(n),
+            Verdict::Fail(why) => failures.push(why),
         }
     }
     println!(
-        "isvalid: {passed}/{} passed; {} skipped (Apex binds: {skipped:?}); deliberate disagreements: {disagreed:?}",
+        "{label}: {passed}/{} passed; {} skipped (Apex binds: {skipped:?}); deliberate disagreements: {disagreed:?}",
         cases.len(),
         skipped.len()
     );
@@ -69,6 +74,22 @@ fn isvalid_cases_are_accepted_or_rejected_as_expected() {
         failures.len(),
         failures.join("\n")
     );
+    disagreed
+}
+
+#[test]
+fn isvalid_cases_are_accepted_or_rejected_as_expected() {
+    let disagreed = check_cases("soql-parser-js-isvalid.json", "isvalid", |n, src, case| {
+        let want = case["isValid"].as_bool().unwrap_or(false);
+        let got = soql::parse(src);
+        if got.is_ok() == want {
+            Verdict::Pass
+        } else if ISVALID_DISAGREEMENTS.iter().any(|(d, _)| *d == n) {
+            Verdict::Disagree
+        } else {
+            Verdict::Fail(format!("#{n} {src:?}: expected valid={want}, got {got:?}"))
+        }
+    });
     assert_eq!(
         disagreed.len(),
         ISVALID_DISAGREEMENTS.len(),
@@ -78,49 +99,29 @@ fn isvalid_cases_are_accepted_or_rejected_as_expected() {
 
 #[test]
 fn testcases_parse_to_the_expected_structure() {
-    let cases = fixture("soql-parser-js-testcases.json");
-    let (mut passed, mut skipped) = (0, Vec::new());
-    let mut failures = Vec::new();
-    for case in &cases {
-        let n = case["testCase"].as_i64().unwrap_or(-1);
-        let src = case["soql"].as_str().unwrap_or("");
-        if uses_apex_binds(case) {
-            skipped.push(n);
-            continue;
-        }
-        let q = match soql::parse(src) {
-            Ok(q) => q,
-            Err(e) => {
-                failures.push(format!("#{n} {src:?} does not parse: {e}"));
-                continue;
+    check_cases(
+        "soql-parser-js-testcases.json",
+        "testcases",
+        |n, src, case| {
+            let q = match soql::parse(src) {
+                Ok(q) => q,
+                Err(e) => return Verdict::Fail(format!("#{n} {src:?} does not parse: {e}")),
+            };
+            // The round-trip property holds on every peer query too.
+            let again = soql::parse(&soql::render(&q));
+            if again.as_ref().ok() != Some(&q) {
+                return Verdict::Fail(format!(
+                    "#{n} {src:?}: render/parse round trip differs: {again:?}"
+                ));
             }
-        };
-        // The round-trip property holds on every peer query too.
-        let again = soql::parse(&soql::render(&q));
-        if again.as_ref().ok() != Some(&q) {
-            failures.push(format!(
-                "#{n} {src:?}: render/parse round trip differs: {again:?}"
-            ));
-            continue;
-        }
-        let want = normalise_query(&case["output"]);
-        let got = normalise_query(&query_json(&q, false));
-        if want == got {
-            passed += 1;
-        } else {
-            failures.push(format!("#{n} {src:?}\n  want {want}\n  got  {got}"));
-        }
-    }
-    println!(
-        "testcases: {passed}/{} structurally equal; {} skipped (Apex binds: {skipped:?})",
-        cases.len(),
-        skipped.len()
-    );
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
+            let want = normalise_query(&case["output"]);
+            let got = normalise_query(&query_json(&q, false));
+            if want == got {
+                Verdict::Pass
+            } else {
+                Verdict::Fail(format!("#{n} {src:?}\n  want {want}\n  got  {got}"))
+            }
+        },
     );
 }
 

@@ -1,6 +1,9 @@
 //! Shared helpers of the integration suite: an in-process sandbox on 127.0.0.1:0 (fresh,
 //! in memory, today pinned to the corpus date), a reqwest client that does not follow redirects,
-//! and token helpers for each demo login path.
+//! and token helpers for each demo login path; for the tests of the binary and the agent (the
+//! "cli test helpers" section), a `SAYSO_HOME` running the real binary, a sandbox served in a
+//! process of its own, library clients and `Org` handles for a served org, the administrator over
+//! REST from a blocking test, and shell dialogues played through a pseudo-terminal.
 
 use std::sync::Arc;
 
@@ -11,6 +14,7 @@ use serde_json::{Value, json};
 
 pub const DEMO_KEY: &str = include_str!("../../src/sandbox/demo-org/keys/demo-jwt.key");
 pub const DANA: &str = "dana.reyes@demo.sayso.dev";
+pub const DANA_ID: &str = "005Dm0000000003IAA";
 pub const SAM: &str = "sam.okafor@demo.sayso.dev";
 pub const ALEX: &str = "alex.johnson@demo.sayso.dev";
 pub const MARIA: &str = "maria.chen@demo.sayso.dev";
@@ -77,13 +81,8 @@ impl Org {
     pub async fn token(&self, form: &[(&str, &str)]) -> (u16, Value) {
         let r = self
             .http
-            .post(format!("{}/services/oauth2/token", self.url))
-            .form(form)
-            .send()
-            .await
-            .expect("token call");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+            .post(format!("{}/services/oauth2/token", self.url));
+        json_answer(r.form(form), "token call").await
     }
 
     /// A client-credentials access token for `client_id`.
@@ -95,11 +94,7 @@ impl Org {
                 ("client_secret", secret),
             ])
             .await;
-        assert_eq!(s, 200, "{body}");
-        body["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_string()
+        access_token(s, &body)
     }
 
     pub async fn admin(&self) -> String {
@@ -119,11 +114,7 @@ impl Org {
                 &self.url,
             )
             .await;
-        assert_eq!(s, 200, "{body}");
-        body["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_string()
+        access_token(s, &body)
     }
 
     pub async fn jwt(&self, username: &str, exp: Value, aud: &str) -> (u16, Value) {
@@ -147,14 +138,8 @@ impl Org {
     pub async fn query(&self, token: &str, soql: &str) -> (u16, Value) {
         let r = self
             .http
-            .get(format!("{}/services/data/{V}/query", self.url))
-            .query(&[("q", soql)])
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("query");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+            .get(format!("{}/services/data/{V}/query", self.url));
+        json_answer(r.query(&[("q", soql)]).bearer_auth(token), "query").await
     }
 
     pub async fn patch(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
@@ -173,6 +158,23 @@ impl Org {
         let r = self.http.delete(format!("{}{path}", self.url));
         answer(r.bearer_auth(token).send().await.expect("delete")).await
     }
+}
+
+/// The access token of a token endpoint's answer, which must be a 200.
+fn access_token(status: u16, body: &Value) -> String {
+    assert_eq!(status, 200, "{body}");
+    body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string()
+}
+
+/// Sends `request` (`what` names it in a panic): its status and JSON body (null when the body
+/// is not JSON).
+pub async fn json_answer(request: reqwest::RequestBuilder, what: &str) -> (u16, Value) {
+    let r = request.send().await.expect(what);
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
 }
 
 /// A response's status and body: JSON, or the text when it is not JSON.
@@ -423,5 +425,276 @@ impl Spawned {
     /// Logs `user` in, in the `home` beside this sandbox.
     pub fn login(&self, user: &str) {
         self.cli().login(&self.url, user);
+    }
+}
+
+// --- cli test helpers
+// Shared by the tests of the binary and of the agent: a library client or `Org` handle for a
+// user of a served sandbox, the administrator over REST from a blocking test, and driving the
+// shell through a pseudo-terminal.
+
+/// A library client for `username` on the sandbox `sandbox` served at `url` (a token the sandbox
+/// mints, no login).
+pub fn client_as(sandbox: &Sandbox, url: &str, username: &str) -> sayso::salesforce::Client {
+    let token = sandbox.mint_token(username).unwrap();
+    sayso::salesforce::Client::new(sayso::salesforce::ClientOptions::new(
+        url::Url::parse(url).unwrap(),
+        sayso::auth::Secret::new(token),
+    ))
+    .unwrap()
+}
+
+/// `username`'s plain `Org` handle (no hook) on the sandbox served at `url`: the administrator
+/// reading or changing the org underneath the agent, for one.
+pub fn org_as(sandbox: &Sandbox, url: &str, username: &str) -> sayso::salesforce::Org {
+    sayso::salesforce::Org::over(client_as(sandbox, url, username))
+}
+
+/// A fresh demo org served in-process on 127.0.0.1:0 for the tests of the agent's library: its
+/// URL and the sandbox itself (to mint tokens, read its state); dropping it stops the server.
+pub struct LiveOrg {
+    pub url: String,
+    pub sandbox: Sandbox,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl LiveOrg {
+    /// `sandbox`, served.
+    pub async fn serve(sandbox: Sandbox) -> LiveOrg {
+        let (url, stop) = serve(sandbox.clone()).await;
+        LiveOrg {
+            url,
+            sandbox,
+            _stop: stop,
+        }
+    }
+
+    /// A fresh demo org in memory, on the corpus date.
+    pub async fn fresh() -> LiveOrg {
+        let sandbox = Sandbox::open(SandboxOptions {
+            db_path: None,
+            fresh: true,
+            today: chrono::NaiveDate::from_ymd_opt(2026, 11, 18),
+            faults: FaultOptions::default(),
+        })
+        .expect("sandbox opens");
+        LiveOrg::serve(sandbox).await
+    }
+
+    /// A library client for `username`.
+    pub fn client(&self, username: &str) -> sayso::salesforce::Client {
+        client_as(&self.sandbox, &self.url, username)
+    }
+
+    /// `username`'s plain `Org` handle (the administrator checking the org, for one).
+    pub fn org(&self, username: &str) -> sayso::salesforce::Org {
+        org_as(&self.sandbox, &self.url, username)
+    }
+
+    /// An agent acting as `username` (user id `me`) with `journal`, on the corpus date; its
+    /// requests go through `wrap` of the plain transport (a test's hook or script).
+    pub fn agent<T: sayso::salesforce::org::Transport + 'static>(
+        &self,
+        username: &str,
+        me: &str,
+        journal: sayso::journal::Journal,
+        wrap: impl FnOnce(sayso::salesforce::transport::ClientTransport) -> T,
+    ) -> sayso::app::Agent {
+        let plain = sayso::salesforce::transport::ClientTransport::new(self.client(username));
+        let org = sayso::salesforce::Org::new(Box::new(wrap(plain)), "v63.0");
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 18).unwrap();
+        sayso::app::Agent::with_org(org, journal, me, username, today, None)
+    }
+}
+
+/// Dana's open opportunities as `admin` reads them: (id, NextStep), ordered by id.
+pub async fn danas_open_next_steps(admin: &sayso::salesforce::Org) -> Vec<(String, Value)> {
+    admin
+        .query_all("SELECT Id, NextStep FROM Opportunity WHERE OwnerId = '005Dm0000000003IAA' AND IsClosed = false ORDER BY Id")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r["Id"].as_str().unwrap().to_string(), r["NextStep"].clone()))
+        .collect()
+}
+
+/// Creates `n` more open deals for Dana as `admin` (sObject Collections of 200), named
+/// `{prefix} {batch}-{k}`, with the next step `step {batch}-{k}` when `next_step`.
+pub async fn add_open_deals(
+    admin: &sayso::salesforce::Org,
+    n: usize,
+    prefix: &str,
+    next_step: bool,
+) {
+    for batch in 0..n.div_ceil(200) {
+        let records: Vec<Value> = (0..200)
+            .filter(|k| batch * 200 + k < n)
+            .map(|k| {
+                let mut r = json!({"attributes": {"type": "Opportunity"}, "Name": format!("{prefix} {batch}-{k}"),
+                    "StageName": "Prospecting", "CloseDate": "2026-12-31", "OwnerId": "005Dm0000000003IAA"});
+                if next_step {
+                    r["NextStep"] = json!(format!("step {batch}-{k}"));
+                }
+                r
+            })
+            .collect();
+        let rs = admin.collection("POST", records, true).await.unwrap();
+        assert!(rs.iter().all(|r| r["success"] == true), "{rs:?}");
+    }
+}
+
+impl Forever {
+    /// Runs `f` with `username`'s `Org` handle on this sandbox, on a runtime of its own (for the
+    /// blocking tests of the binary).
+    pub fn with_org<T>(
+        &self,
+        username: &str,
+        f: impl AsyncFnOnce(&sayso::salesforce::Org) -> T,
+    ) -> T {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async { f(&org_as(&self.sandbox, &self.url, username)).await })
+    }
+}
+
+/// The sandbox administrator straight through the REST API (client credentials), from a
+/// blocking test: what the org holds, and changes made underneath the binary.
+pub struct AdminRest {
+    url: String,
+    rt: tokio::runtime::Runtime,
+    http: reqwest::Client,
+    token: String,
+}
+
+impl AdminRest {
+    /// Logs the administrator in to the sandbox at `url`.
+    pub fn login(url: &str) -> AdminRest {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // No pooled connection may outlive a sandbox that is stopped.
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", "sandbox-admin"),
+            ("client_secret", "sandbox-admin-secret"),
+        ];
+        let r = http
+            .post(format!("{url}/services/oauth2/token"))
+            .form(&form);
+        let (status, body) = rt.block_on(json_answer(r, "admin token"));
+        let token = access_token(status, &body);
+        AdminRest {
+            url: url.into(),
+            rt,
+            http,
+            token,
+        }
+    }
+
+    /// Every row of `soql` (all pages).
+    pub fn rows(&self, soql: &str) -> Vec<Value> {
+        let mut rows = Vec::new();
+        let mut next = format!(
+            "{}/services/data/{V}/query?q={}",
+            self.url,
+            url::form_urlencoded::byte_serialize(soql.as_bytes()).collect::<String>()
+        );
+        loop {
+            let (status, page) = self.send(self.http.get(&next));
+            assert_eq!(status, 200, "{soql}: {page}");
+            rows.extend(page["records"].as_array().cloned().unwrap_or_default());
+            match page["nextRecordsUrl"].as_str() {
+                Some(n) => next = format!("{}{n}", self.url),
+                None => return rows,
+            }
+        }
+    }
+
+    /// PATCHes `body` onto the record `object`/`id`; the change must succeed.
+    pub fn patch(&self, object: &str, id: &str, body: Value) {
+        let path = format!("{}/services/data/{V}/sobjects/{object}/{id}", self.url);
+        let (status, answer) = self.send(self.http.patch(path).json(&body));
+        assert!(
+            (200..300).contains(&status),
+            "admin PATCH: {status} {answer}"
+        );
+    }
+
+    /// POSTs `body` to `path` (under the API version); the call must succeed.
+    pub fn post(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}/services/data/{V}/{path}", self.url);
+        let (status, answer) = self.send(self.http.post(url).json(&body));
+        assert!(
+            (200..300).contains(&status),
+            "admin POST {path}: {status} {answer}"
+        );
+        answer
+    }
+
+    fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
+        let request = request.bearer_auth(&self.token);
+        self.rt.block_on(json_answer(request, "admin call"))
+    }
+}
+
+/// `sayso shell` (the command `c`) in a pseudo-terminal, as a terminal user runs it (`TERM=xterm`;
+/// each wait gives up after 30 s). Escape codes stay in: rexpect's stripper swallows text after
+/// rustyline's `ESC[?2004h`.
+pub fn pty(mut c: std::process::Command) -> rexpect::session::PtySession {
+    c.env("TERM", "xterm");
+    let opts = rexpect::reader::Options::new().timeout_ms(Some(30_000));
+    rexpect::session::spawn_with_options(c, opts).expect("spawn the shell")
+}
+
+/// Waits until the shell shows `needle`; what it showed before. Panics naming the needle.
+#[track_caller]
+pub fn expect_text(p: &mut rexpect::session::PtySession, needle: &str) -> String {
+    match p.exp_string(needle) {
+        Ok(before) => before,
+        Err(e) => panic!("waiting for {needle:?}: {e}"),
+    }
+}
+
+/// The shell dialogue `tests/fixtures/shell/{name}.txt`.
+pub fn shell_fixture(name: &str) -> String {
+    let path = format!(
+        "{}/tests/fixtures/shell/{name}.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Plays the dialogue `script` (named `name` in a failure) against the shell `p`: `> TEXT` types
+/// TEXT and Enter, `>_ TEXT` types it without Enter (`<TAB>` is the Tab key, `<RIGHT>` the right
+/// arrow), `< TEXT` waits until the shell shows TEXT; other lines are comments.
+pub fn play_shell(p: &mut rexpect::session::PtySession, name: &str, script: &str) {
+    for (n, line) in script.lines().enumerate() {
+        let typed = match line.strip_prefix("> ").or((line == ">").then_some("")) {
+            Some(typed) => Some((typed, true)),
+            None => line.strip_prefix(">_ ").map(|typed| (typed, false)),
+        };
+        if let Some((typed, enter)) = typed {
+            for (i, part) in typed.split("<TAB>").enumerate() {
+                if i > 0 {
+                    p.send("\t").unwrap();
+                }
+                p.send(&part.replace("<RIGHT>", "\x1b[C")).unwrap();
+                p.flush().unwrap();
+            }
+            if enter {
+                p.send_line("").unwrap();
+            }
+        } else if let Some(shown) = line.strip_prefix("< ")
+            && let Err(e) = p.exp_string(shown)
+        {
+            panic!("{name} line {}: waiting for {shown:?}: {e}", n + 1);
+        }
     }
 }
