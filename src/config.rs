@@ -162,19 +162,44 @@ struct RawApi {
     version: Option<String>,
 }
 
+/// Reads `config.toml` of `home` and parses it with `parse` (each module parses its own table);
+/// a missing file gives the defaults.
+///
+/// # Errors
+/// [`ConfigError::Read`], or what `parse` answers.
+pub fn load_with<T: Default>(
+    home: &Home,
+    parse: impl FnOnce(&str, &Path) -> Result<T, ConfigError>,
+) -> Result<T, ConfigError> {
+    let path = home.config_file();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse(&text, &path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(source) => Err(ConfigError::Read { path, source }),
+    }
+}
+
+/// Reads a `config.toml` text as `T`; `path` names the file in the error, which gives the line.
+///
+/// # Errors
+/// [`ConfigError::Parse`].
+pub fn parse_toml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    path: &Path,
+) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string().trim().replace('\n', " "),
+    })
+}
+
 impl Settings {
     /// Reads `config.toml` of `home`; a missing file gives the defaults.
     ///
     /// # Errors
     /// [`ConfigError::Read`], [`ConfigError::Parse`] (with the line) or [`ConfigError::Invalid`].
     pub fn load(home: &Home) -> Result<Settings, ConfigError> {
-        let path = home.config_file();
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Settings::default()),
-            Err(source) => return Err(ConfigError::Read { path, source }),
-        };
-        Settings::parse(&text, &path)
+        load_with(home, Settings::parse)
     }
 
     /// Parses the text of a `config.toml`; `path` is only used in error messages.
@@ -182,10 +207,7 @@ impl Settings {
     /// # Errors
     /// [`ConfigError::Parse`] or [`ConfigError::Invalid`].
     pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
-        let raw: RawSettings = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string().trim().replace('\n', " "),
-        })?;
+        let raw: RawSettings = parse_toml(text, path)?;
         let mut settings = Settings::default();
         if let Some(b) = raw.budget {
             settings.budget.daily_calls = b.daily_calls;

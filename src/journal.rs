@@ -996,11 +996,7 @@ impl Journal {
         let cutoff = (chrono::Utc::now() - chrono::Duration::hours(STAGE_MAX_AGE_HOURS))
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "DELETE FROM stage_change WHERE stage_id IN (SELECT id FROM stage WHERE at < ?1)",
-            params![cutoff],
-        )?;
-        tx.execute("DELETE FROM stage WHERE at < ?1", params![cutoff])?;
+        delete_stages(&tx, StagesOf::OlderThan(&cutoff))?;
         tx.execute("INSERT INTO stage (at) VALUES (?1)", params![now()])?;
         let id = tx.last_insert_rowid();
         tx.commit()?;
@@ -1056,11 +1052,7 @@ impl Journal {
     /// [`JournalError`] from SQLite.
     pub fn stage_drop(&mut self, stage: i64) -> Result<(), JournalError> {
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "DELETE FROM stage_change WHERE stage_id = ?1",
-            params![stage],
-        )?;
-        tx.execute("DELETE FROM stage WHERE id = ?1", params![stage])?;
+        delete_stages(&tx, StagesOf::Id(stage))?;
         tx.commit()?;
         Ok(())
     }
@@ -1099,11 +1091,7 @@ impl Journal {
                  SELECT ?1, seq, op, sobject, record_id, name, old, new FROM stage_change WHERE stage_id = ?2 ORDER BY seq",
                 params![entry, stage],
             )?;
-            tx.execute(
-                "DELETE FROM stage_change WHERE stage_id = ?1",
-                params![stage],
-            )?;
-            tx.execute("DELETE FROM stage WHERE id = ?1", params![stage])?;
+            delete_stages(tx, StagesOf::Id(stage))?;
             Ok(Some(n))
         })
     }
@@ -1470,6 +1458,33 @@ pub fn private_file(path: &Path) -> std::io::Result<()> {
 struct EntryOwner<'a> {
     token: &'a str,
     client: Option<&'a str>,
+}
+
+/// Which stages [`delete_stages`] drops.
+enum StagesOf<'a> {
+    /// One stage.
+    Id(i64),
+    /// Every stage begun before this time (RFC 3339).
+    OlderThan(&'a str),
+}
+
+/// Drops stages and their changes.
+fn delete_stages(tx: &rusqlite::Transaction<'_>, which: StagesOf<'_>) -> Result<(), JournalError> {
+    let (matching, value): (&str, rusqlite::types::Value) = match which {
+        StagesOf::Id(id) => ("id = ?1", id.into()),
+        StagesOf::OlderThan(at) => ("at < ?1", at.to_string().into()),
+    };
+    tx.execute(
+        &format!(
+            "DELETE FROM stage_change WHERE stage_id IN (SELECT id FROM stage WHERE {matching})"
+        ),
+        params![value],
+    )?;
+    tx.execute(
+        &format!("DELETE FROM stage WHERE {matching}"),
+        params![value],
+    )?;
+    Ok(())
 }
 
 /// Who starts an entry, what they said, and what kind of entry it is.

@@ -51,12 +51,7 @@ impl OfflineSettings {
     /// # Errors
     /// [`ConfigError`] for an unreadable file or a bad value.
     pub fn load(home: &Home) -> Result<OfflineSettings, ConfigError> {
-        let path = home.config_file();
-        match std::fs::read_to_string(&path) {
-            Ok(t) => OfflineSettings::parse(&t, &path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(OfflineSettings::default()),
-            Err(source) => Err(ConfigError::Read { path, source }),
-        }
+        crate::config::load_with(home, OfflineSettings::parse)
     }
 
     /// Parses the `[offline]` table of a `config.toml` text; `path` is for messages.
@@ -64,10 +59,7 @@ impl OfflineSettings {
     /// # Errors
     /// [`ConfigError::Parse`] naming the line.
     pub fn parse(text: &str, path: &Path) -> Result<OfflineSettings, ConfigError> {
-        let raw: RawFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string().trim().replace('\n', " "),
-        })?;
+        let raw: RawFile = crate::config::parse_toml(text, path)?;
         Ok(OfflineSettings {
             queue: raw.offline.and_then(|o| o.queue).unwrap_or(false),
         })

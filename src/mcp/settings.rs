@@ -110,12 +110,7 @@ impl McpSettings {
     /// # Errors
     /// [`ConfigError`] for an unreadable file or a bad value (naming it).
     pub fn load(home: &Home) -> Result<McpSettings, ConfigError> {
-        let path = home.config_file();
-        match std::fs::read_to_string(&path) {
-            Ok(t) => McpSettings::parse(&t, &path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(McpSettings::default()),
-            Err(source) => Err(ConfigError::Read { path, source }),
-        }
+        crate::config::load_with(home, McpSettings::parse)
     }
 
     /// Parses the `[mcp]` table of a `config.toml` text; `path` is for messages.
@@ -123,10 +118,7 @@ impl McpSettings {
     /// # Errors
     /// [`ConfigError::Parse`] or [`ConfigError::Invalid`].
     pub fn parse(text: &str, path: &Path) -> Result<McpSettings, ConfigError> {
-        let raw: RawFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_path_buf(),
-            message: e.to_string().trim().replace('\n', " "),
-        })?;
+        let raw: RawFile = crate::config::parse_toml(text, path)?;
         let mut s = McpSettings::default();
         let Some(m) = raw.mcp else {
             return Ok(s);

@@ -411,14 +411,7 @@ impl<'a> Parser<'a> {
                 self.expect_kind(TokenKind::RParen, "`)`")?;
                 return Ok(SelectItem::Fields(kind));
             }
-            let call = self.function_call()?;
-            if call.function == Function::Geolocation {
-                return Err(self.error_at(
-                    &t,
-                    "a field",
-                    "GEOLOCATION is only valid inside DISTANCE".to_string(),
-                ));
-            }
+            let call = self.call_outside_distance(&t)?;
             let alias = self.select_alias();
             return Ok(SelectItem::Function { call, alias });
         }
@@ -565,17 +558,23 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// A function call where GEOLOCATION may not stand (only DISTANCE takes it); `t` is its name.
+    fn call_outside_distance(&mut self, t: &Token) -> Result<FunctionCall> {
+        let call = self.function_call()?;
+        if call.function == Function::Geolocation {
+            return Err(self.error_at(
+                t,
+                "a field",
+                "GEOLOCATION is only valid inside DISTANCE".to_string(),
+            ));
+        }
+        Ok(call)
+    }
+
     fn operand(&mut self) -> Result<Operand> {
         let t = self.peek().clone();
         if self.is_name(&t) && self.peek_n(1).kind == TokenKind::LParen {
-            let call = self.function_call()?;
-            if call.function == Function::Geolocation {
-                return Err(self.error_at(
-                    &t,
-                    "a field",
-                    "GEOLOCATION is only valid inside DISTANCE".to_string(),
-                ));
-            }
+            let call = self.call_outside_distance(&t)?;
             return Ok(Operand::Function(call));
         }
         Ok(Operand::Field(FieldPath(self.dotted("a field name")?)))
