@@ -12,16 +12,16 @@
 //! Owns the Bulk wire shapes and job lifecycle; per-row semantics are `dml.rs`.
 
 use super::job::{
-    JobCall, JobCore, JobTable, StoredJob, bad, catch_job_panic, check_deletable, csv_options,
-    csv_response, info_delimiter, info_eol, job_principal, job_routes, new_job_info, parse_body,
-    run_worker, terminator, visible, wanted_state,
+    JobCore, JobTable, StoredJob, bad, catch_job_panic, check_deletable, csv_options, csv_response,
+    info_delimiter, info_eol, job_principal, job_routes, new_job_info, parse_body, run_worker,
+    terminator, visible, wanted_state,
 };
 use crate::sandbox::derive::Row;
 use crate::sandbox::dml::{self, Access, Ctx, Op, Upsert};
 use crate::sandbox::error::{SfError, SfResult};
 use crate::sandbox::schema::{Field, ObjectSchema};
 use crate::sandbox::security::Principal;
-use crate::sandbox::session::Auth;
+use crate::sandbox::session::{Auth, DataCall};
 use crate::sandbox::state::AppState;
 use crate::sandbox::store;
 use crate::sandbox::wire::json_response;
@@ -106,8 +106,8 @@ fn visible_job(conn: &Connection, principal: &Principal, id: &str) -> SfResult<J
     visible(conn, principal, id)
 }
 
-async fn create(call: JobCall, body: Bytes) -> SfResult<Response> {
-    let (state, p, v) = (&call.state, &call.principal, &call.version);
+async fn create(call: DataCall, body: Bytes) -> SfResult<Response> {
+    let (state, p, v) = (&call.state, &call.principal, call.version());
     let req = parse_body(&body)?;
     let s = |k: &str| req.get(k).and_then(Value::as_str).map(str::to_string);
     let object = s("object").ok_or_else(|| bad("INVALIDJOB", "InvalidJob : Object is required"))?;
@@ -162,11 +162,11 @@ async fn create(call: JobCall, body: Bytes) -> SfResult<Response> {
     Ok(json_response(StatusCode::OK, &job_json(&job)))
 }
 
-async fn upload(call: JobCall, body: Bytes) -> SfResult<Response> {
+async fn upload(call: DataCall, body: Bytes) -> SfResult<Response> {
     let text = String::from_utf8(body.to_vec())
         .map_err(|_| bad("INVALIDBATCH", "InvalidBatch : the CSV is not UTF-8"))?;
     let conn = call.state.lock_db();
-    let job = visible_job(&conn, &call.principal, &call.id)?;
+    let job = visible_job(&conn, &call.principal, call.param("id"))?;
     if job.core.state != "Open" {
         return Err(SfError::new(
             StatusCode::CONFLICT,
@@ -183,7 +183,7 @@ async fn upload(call: JobCall, body: Bytes) -> SfResult<Response> {
     }
     conn.execute(
         "UPDATE sayso_bulk_job SET data = ?2 WHERE id = ?1",
-        params![call.id, text],
+        params![call.param("id"), text],
     )?;
     Ok(StatusCode::CREATED.into_response())
 }
@@ -204,8 +204,8 @@ fn set_job_state(
     Ok(())
 }
 
-async fn set_state(call: JobCall, body: Bytes) -> SfResult<Response> {
-    let (state, p, id) = (&call.state, &call.principal, &call.id);
+async fn set_state(call: DataCall, body: Bytes) -> SfResult<Response> {
+    let (state, p, id) = (&call.state, &call.principal, call.param("id"));
     let wanted = wanted_state(&body)?;
     let now = state.clock.now_string();
     let job = {
@@ -235,9 +235,9 @@ async fn set_state(call: JobCall, body: Bytes) -> SfResult<Response> {
     Ok(json_response(StatusCode::OK, &job_json(&job)))
 }
 
-async fn info(call: JobCall) -> SfResult<Response> {
+async fn info(call: DataCall) -> SfResult<Response> {
     let conn = call.state.lock_db();
-    let job = visible_job(&conn, &call.principal, &call.id)?;
+    let job = visible_job(&conn, &call.principal, call.param("id"))?;
     Ok(json_response(StatusCode::OK, &job_json(&job)))
 }
 
@@ -259,15 +259,18 @@ async fn list(State(state): State<Arc<AppState>>, Auth(p): Auth) -> SfResult<Res
     ))
 }
 
-async fn delete_job(call: JobCall) -> SfResult<Response> {
+async fn delete_job(call: DataCall) -> SfResult<Response> {
     let conn = call.state.lock_db();
-    let job = visible_job(&conn, &call.principal, &call.id)?;
+    let job = visible_job(&conn, &call.principal, call.param("id"))?;
     check_deletable(&job.core.state)?;
     conn.execute(
         "DELETE FROM sayso_bulk_result WHERE job_id = ?1",
-        [&call.id],
+        [call.param("id")],
     )?;
-    conn.execute("DELETE FROM sayso_bulk_job WHERE id = ?1", [&call.id])?;
+    conn.execute(
+        "DELETE FROM sayso_bulk_job WHERE id = ?1",
+        [call.param("id")],
+    )?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

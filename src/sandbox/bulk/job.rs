@@ -2,18 +2,14 @@
 //! ([`JobTable`]: ids, the background worker loop, start, completion and failure), the CSV options
 //! of a job request, the processing-time counters and a few error and response helpers.
 //!
-//! Also what their handlers share: the two routes every kind has ([`job_routes`]), the extractor
-//! of a call on one kind's jobs ([`JobCall`]), the columns every job row has ([`JobCore`]) and the info
-//! JSON of a new job. Owns no job kind of its own; [`super::ingest`] and [`super::query`] build on
-//! it. Imports the state, the session extractor and the error type only.
+//! Also what their handlers share: the routes every kind has ([`job_routes`]), the columns every
+//! job row has ([`JobCore`]) and the info JSON of a new job. Owns no job kind of its own;
+//! [`super::ingest`] and [`super::query`] build on it. Imports the state and the error type only.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Path};
-use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
@@ -24,9 +20,7 @@ use tokio::sync::Notify;
 use crate::id::RecordId;
 use crate::sandbox::error::{SfError, SfResult};
 use crate::sandbox::security::Principal;
-use crate::sandbox::session::Auth;
 use crate::sandbox::state::AppState;
-use crate::sandbox::wire::parse_version;
 
 pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -188,47 +182,16 @@ pub(crate) fn job_routes(
     router
 }
 
-/// A call on the jobs of one kind (`jobs/{kind}`, `jobs/{kind}/{id}` and below): the state, the
-/// authenticated caller, the API version of the path (`63.0` when it names none) and the job id
-/// of the path (empty on `jobs/{kind}` itself).
-pub(crate) struct JobCall {
-    pub state: Arc<AppState>,
-    pub principal: Principal,
-    pub version: String,
-    pub id: String,
-}
-
-impl FromRequestParts<Arc<AppState>> for JobCall {
-    type Rejection = SfError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
-        let Auth(principal) = Auth::from_request_parts(parts, state).await?;
-        let Path(path) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| SfError::not_found())?;
-        let segment = path.get("version").map_or("", String::as_str);
-        Ok(JobCall {
-            state: state.clone(),
-            principal,
-            version: parse_version(segment).unwrap_or("63.0").to_string(),
-            id: path.get("id").cloned().unwrap_or_default(),
-        })
-    }
-}
-
 /// What every job row holds, ingest or query: its info JSON, owner and app, state, progress and
 /// processing times.
 pub(crate) struct JobCore {
-    pub info: Value,
-    pub user_id: String,
-    pub client_id: Option<String>,
-    pub state: String,
-    pub processed: i64,
-    pub started_ms: Option<i64>,
-    pub finished_ms: Option<i64>,
+    pub(super) info: Value,
+    pub(super) user_id: String,
+    pub(super) client_id: Option<String>,
+    pub(super) state: String,
+    pub(super) processed: i64,
+    pub(super) started_ms: Option<i64>,
+    pub(super) finished_ms: Option<i64>,
 }
 
 impl JobCore {

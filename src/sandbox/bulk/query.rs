@@ -34,15 +34,15 @@ use rusqlite::{Connection, params, params_from_iter};
 use serde_json::{Value, json};
 
 use super::job::{
-    JobCall, JobCore, JobTable, StoredJob, bad, catch_job_panic, check_deletable, csv_options,
-    csv_response, info_delimiter, info_eol, job_principal, job_routes, new_job_info, now_ms,
-    parse_body, run_worker, visible, wanted_state,
+    JobCore, JobTable, StoredJob, bad, catch_job_panic, check_deletable, csv_options, csv_response,
+    info_delimiter, info_eol, job_principal, job_routes, new_job_info, now_ms, parse_body,
+    run_worker, visible, wanted_state,
 };
 use crate::sandbox::error::{SfError, SfResult};
 use crate::sandbox::query::{ctx, flat, parse_soql};
 use crate::sandbox::schema::FieldType;
 use crate::sandbox::security::Principal;
-use crate::sandbox::session::Auth;
+use crate::sandbox::session::{Auth, DataCall};
 use crate::sandbox::state::AppState;
 use crate::sandbox::wire::{json_response, parse_version};
 use crate::soql::ast::{Query, SelectItem};
@@ -202,8 +202,8 @@ fn check_bulk_columns(plan: &flat::FlatPlan<'_>) -> SfResult<()> {
     Ok(())
 }
 
-async fn create(call: JobCall, body: Bytes) -> SfResult<Response> {
-    let (state, p, v) = (&call.state, &call.principal, &call.version);
+async fn create(call: DataCall, body: Bytes) -> SfResult<Response> {
+    let (state, p, v) = (&call.state, &call.principal, call.version());
     let req = parse_body(&body)?;
     let operation = req
         .get("operation")
@@ -257,9 +257,9 @@ async fn create(call: JobCall, body: Bytes) -> SfResult<Response> {
     Ok(json_response(StatusCode::OK, &body))
 }
 
-async fn info(call: JobCall) -> SfResult<Response> {
+async fn info(call: DataCall) -> SfResult<Response> {
     let conn = call.state.lock_db();
-    let job = visible_job(&conn, &call.principal, &call.id)?;
+    let job = visible_job(&conn, &call.principal, call.param("id"))?;
     Ok(json_response(StatusCode::OK, &job_json(&job, true)))
 }
 
@@ -301,10 +301,10 @@ async fn list(
     ))
 }
 
-async fn set_state(call: JobCall, body: Bytes) -> SfResult<Response> {
+async fn set_state(call: DataCall, body: Bytes) -> SfResult<Response> {
     let wanted = wanted_state(&body)?;
     let conn = call.state.lock_db();
-    let mut job = visible_job(&conn, &call.principal, &call.id)?;
+    let mut job = visible_job(&conn, &call.principal, call.param("id"))?;
     let core = &mut job.core;
     match (wanted.as_str(), core.state.as_str()) {
         ("Aborted", "UploadComplete" | "InProgress") => {
@@ -315,7 +315,7 @@ async fn set_state(call: JobCall, body: Bytes) -> SfResult<Response> {
             }
             conn.execute(
                 "UPDATE sayso_bulk_query_job SET state = 'Aborted', info = ?2, finished_ms = ?3 WHERE id = ?1",
-                params![call.id, core.info.to_string(), core.finished_ms],
+                params![call.param("id"), core.info.to_string(), core.finished_ms],
             )?;
         }
         ("Aborted", current) => {
@@ -345,12 +345,15 @@ fn delete_rows(conn: &Connection, job: &Job) -> SfResult<()> {
     Ok(())
 }
 
-async fn delete_job(call: JobCall) -> SfResult<Response> {
+async fn delete_job(call: DataCall) -> SfResult<Response> {
     let conn = call.state.lock_db();
-    let job = visible_job(&conn, &call.principal, &call.id)?;
+    let job = visible_job(&conn, &call.principal, call.param("id"))?;
     check_deletable(&job.core.state)?;
     delete_rows(&conn, &job)?;
-    conn.execute("DELETE FROM sayso_bulk_query_job WHERE id = ?1", [&call.id])?;
+    conn.execute(
+        "DELETE FROM sayso_bulk_query_job WHERE id = ?1",
+        [call.param("id")],
+    )?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
