@@ -83,7 +83,7 @@ async fn main() {
             .submit("mark all my open tasks as complete", opts)
             .await;
         let secs = t.elapsed().as_secs_f64();
-        let changed = out.changes.len();
+        let changed = out.changes().len();
         println!(
             "{label}: {changed} records in {secs:.2} s = {:.0} records/s, {} API calls, status {:?}",
             changed as f64 / secs,

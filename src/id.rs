@@ -1,9 +1,11 @@
-//! Salesforce record ids: 15-character case-sensitive ids, their 18-character case-insensitive form
-//! (with the 3-character checksum suffix), and the 3-character key prefix that names the object.
+//! Salesforce names for records and objects: record ids (15-character case-sensitive ids, their
+//! 18-character case-insensitive form with the 3-character checksum suffix, and the 3-character key
+//! prefix that names the object) and object API names ([`ObjectName`]).
 //!
-//! Owns nothing else; used by both the agent and the sandbox.
+//! Owns nothing else and imports nothing of the crate; used by both the agent and the sandbox.
 
 use std::fmt;
+use std::ops::Deref;
 
 /// A validated Salesforce record id, always held in its 18-character form.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,6 +23,11 @@ pub enum IdError {
     /// The 18-character suffix does not match the 15-character body.
     #[error("`{0}` is not a record id: its last three characters do not match the checksum")]
     Checksum(String),
+    /// Not an object API name.
+    #[error(
+        "`{0}` is not an object API name: it must start with a letter and hold only letters, digits and single underscores (`Account`, `Invoice__c`)"
+    )]
+    ObjectName(String),
 }
 
 const SUFFIX_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
@@ -122,9 +129,99 @@ impl fmt::Display for RecordId {
     }
 }
 
+impl Deref for RecordId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl serde::Serialize for RecordId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
 impl fmt::Debug for RecordId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "RecordId({})", self.0)
+    }
+}
+
+/// An object's API name (`Account`, `OpportunityContactRole`, `Invoice__c`), as the org spells it.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectName(String);
+
+impl ObjectName {
+    /// Checks the shape of an API name typed or read from a file: a letter first, then letters,
+    /// digits and underscores, no double underscore except a namespace or suffix (`ns__Obj__c`).
+    ///
+    /// # Errors
+    /// [`IdError::ObjectName`] when the text is not shaped like an API name.
+    pub fn parse(text: &str) -> Result<ObjectName, IdError> {
+        let ok = text.starts_with(|c: char| c.is_ascii_alphabetic())
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            && !text.ends_with('_')
+            && !text.contains("___");
+        if ok {
+            Ok(ObjectName(text.to_string()))
+        } else {
+            Err(IdError::ObjectName(text.to_string()))
+        }
+    }
+
+    /// A name the org itself gave (a describe, a query's `attributes.type`) or the grammar's
+    /// object table holds: taken as it is.
+    pub fn known(name: impl Into<String>) -> ObjectName {
+        ObjectName(name.into())
+    }
+
+    /// The API name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ObjectName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ObjectName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ObjectName({})", self.0)
+    }
+}
+
+impl PartialEq<str> for ObjectName {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for ObjectName {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl Deref for ObjectName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl serde::Serialize for ObjectName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl AsRef<str> for ObjectName {
+    fn as_ref(&self) -> &str {
+        &self.0
     }
 }
 
@@ -191,6 +288,31 @@ mod tests {
             RecordId::parse("006Dm0000000001ZZZ"),
             Err(IdError::Checksum(_))
         ));
+    }
+
+    #[test]
+    fn object_names_are_checked_for_shape() {
+        for good in [
+            "Account",
+            "OpportunityContactRole",
+            "Invoice__c",
+            "ns__Thing__c",
+        ] {
+            assert_eq!(ObjectName::parse(good).unwrap().as_str(), good);
+        }
+        for bad in [
+            "",
+            "1Account",
+            "Account Name",
+            "Acc'; DELETE",
+            "Thing_",
+            "a___b",
+        ] {
+            assert!(
+                matches!(ObjectName::parse(bad), Err(IdError::ObjectName(_))),
+                "{bad:?} was taken"
+            );
+        }
     }
 
     #[test]

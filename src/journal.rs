@@ -17,6 +17,8 @@
 
 mod queue;
 mod readback;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use queue::{QueueState, QueuedCommand, SeenRecord};
 pub use readback::IdRange;
@@ -27,6 +29,8 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
+
+use crate::id::{ObjectName, RecordId};
 
 /// Journal errors.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +97,20 @@ pub struct PlannedChange {
     pub old: Value,
     /// Values after (field → value).
     pub new: Value,
+}
+
+impl PlannedChange {
+    /// The object, typed (the journal holds names the org gave).
+    pub fn object(&self) -> ObjectName {
+        ObjectName::known(self.sobject.clone())
+    }
+
+    /// The record id, typed; `None` for a create not yet made (or text that is not an id).
+    pub fn id(&self) -> Option<RecordId> {
+        self.record_id
+            .as_deref()
+            .and_then(|s| RecordId::parse(s).ok())
+    }
 }
 
 /// The state of one change: `Planned → Sent → Applied | Failed | Conflict`, and `Applied →
@@ -1553,15 +1571,7 @@ mod tests {
     #[test]
     fn planned_then_result_is_latest_state() {
         let mut j = Journal::in_memory().unwrap();
-        let (entry, ids) = j
-            .begin(
-                "dana",
-                "update titan",
-                EntryKind::Command,
-                None,
-                &[update("006A")],
-            )
-            .unwrap();
+        let (entry, ids) = j.begin_test("update titan", &[update("006A")]);
         assert_eq!(j.changes(entry).unwrap()[0].state, ChangeState::Planned);
         j.record_results(&[RowResult::new(ids[0], ChangeState::Applied)])
             .unwrap();
@@ -1603,29 +1613,13 @@ mod tests {
         let mut j = Journal::open(&path).unwrap();
         assert_eq!(j.entries(5).unwrap()[0].client, None);
         j.set_client(Some("claude-ai".into()));
-        let (entry, _) = j
-            .begin(
-                "dana",
-                "update titan",
-                EntryKind::Command,
-                None,
-                &[update("006A")],
-            )
-            .unwrap();
+        let (entry, _) = j.begin_test("update titan", &[update("006A")]);
         assert_eq!(
             j.entry(entry).unwrap().unwrap().client.as_deref(),
             Some("claude-ai")
         );
         j.set_client(None);
-        let (cli, _) = j
-            .begin(
-                "dana",
-                "update titan",
-                EntryKind::Command,
-                None,
-                &[update("006A")],
-            )
-            .unwrap();
+        let (cli, _) = j.begin_test("update titan", &[update("006A")]);
         assert_eq!(j.entry(cli).unwrap().unwrap().client, None);
     }
 
@@ -1775,15 +1769,7 @@ mod tests {
     #[test]
     fn streaming_changes_stops_at_the_writer_error() {
         let mut j = Journal::in_memory().unwrap();
-        let (entry, _) = j
-            .begin(
-                "dana",
-                "bulk",
-                EntryKind::Command,
-                None,
-                &[update("1"), update("2")],
-            )
-            .unwrap();
+        let (entry, _) = j.begin_test("bulk", &[update("1"), update("2")]);
         let mut seen = 0;
         let err = j
             .for_each_change(entry, |_| {
@@ -1798,15 +1784,7 @@ mod tests {
     #[test]
     fn retry_target_finds_failed_changes() {
         let mut j = Journal::in_memory().unwrap();
-        let (a, ids) = j
-            .begin(
-                "dana",
-                "bulk",
-                EntryKind::Command,
-                None,
-                &[update("1"), update("2")],
-            )
-            .unwrap();
+        let (a, ids) = j.begin_test("bulk", &[update("1"), update("2")]);
         j.record_results(&[
             RowResult::new(ids[0], ChangeState::Applied),
             RowResult {

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value as Json, json};
 
+use crate::id::{ObjectName, RecordId};
 use crate::journal::{Op, PlannedChange};
 
 /// A value to write: a literal, or the id of a record an earlier step creates.
@@ -25,9 +26,9 @@ pub struct Step {
     /// Update, create or delete.
     pub op: Op,
     /// Object API name.
-    pub sobject: String,
+    pub sobject: ObjectName,
     /// The record (updates, deletes).
-    pub id: Option<String>,
+    pub id: Option<RecordId>,
     /// Display name.
     pub name: String,
     /// Composite reference id (`s0`, `s1`…), unique in the plan.
@@ -41,12 +42,40 @@ pub struct Step {
 }
 
 impl Step {
+    /// The step that writes a journaled change again (`new` over `old`), or with `reverse` puts
+    /// its old values back (`old` over `new`). No guard: the caller checks the record first.
+    pub fn of_change(c: &PlannedChange, reference: String, reverse: bool) -> Step {
+        let (write, over) = if reverse {
+            (&c.old, &c.new)
+        } else {
+            (&c.new, &c.old)
+        };
+        Step {
+            op: c.op,
+            sobject: c.object(),
+            id: c.id(),
+            name: c.name.clone(),
+            reference,
+            fields: values_of(write)
+                .into_iter()
+                .map(|(k, v)| (k, Val::Lit(v)))
+                .collect(),
+            old: values_of(over),
+            guard: None,
+        }
+    }
+
+    /// The record id as text (`None` for a create), for reports and journal rows.
+    pub fn id_text(&self) -> Option<String> {
+        self.id.as_ref().map(RecordId::to_string)
+    }
+
     /// The change as the journal records it (references shown as `@ref`).
     pub fn to_planned(&self) -> PlannedChange {
         PlannedChange {
             op: self.op,
-            sobject: self.sobject.clone(),
-            record_id: self.id.clone(),
+            sobject: self.sobject.to_string(),
+            record_id: self.id.as_ref().map(RecordId::to_string),
             name: self.name.clone(),
             old: json!(self.old),
             new: Json::Object(
@@ -63,6 +92,13 @@ impl Step {
             ),
         }
     }
+}
+
+/// The fields of a journaled JSON object (none when it is not an object).
+fn values_of(j: &Json) -> BTreeMap<String, Json> {
+    j.as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
 }
 
 /// How a plan is sent.
@@ -99,7 +135,7 @@ pub struct Staged {
     /// The stage id in the journal.
     pub stage: i64,
     /// Object API name (every change updates one object).
-    pub sobject: String,
+    pub sobject: ObjectName,
     /// How many changes the stage holds.
     pub count: usize,
     /// Every field some change writes, in CSV column order.
@@ -222,7 +258,7 @@ impl Plan {
                 vec![format!(
                     "PATCH /sobjects/{}/{} (If-Unmodified-Since) {}",
                     s.sobject,
-                    s.id.as_deref().unwrap_or(""),
+                    s.id.as_ref().map_or("", RecordId::as_str),
                     s.to_planned().new
                 )]
             }
@@ -338,8 +374,8 @@ mod tests {
     fn update(i: usize) -> Step {
         Step {
             op: Op::Update,
-            sobject: "Opportunity".into(),
-            id: Some(format!("006{i}")),
+            sobject: ObjectName::known("Opportunity"),
+            id: Some(RecordId::from_parts("006", "Dm", i as u64)),
             name: format!("Deal {i}"),
             reference: format!("s{i}"),
             fields: BTreeMap::from([("NextStep".into(), Val::Lit(json!("x")))]),
@@ -352,7 +388,7 @@ mod tests {
         let mut s = update(i);
         s.op = Op::Create;
         s.id = None;
-        s.sobject = sobject.into();
+        s.sobject = ObjectName::known(sobject);
         if let Some(d) = dep {
             s.fields
                 .insert("ParentId".into(), Val::Ref(format!("s{d}")));

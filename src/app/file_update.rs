@@ -13,7 +13,8 @@ use std::path::Path;
 use serde_json::Value as Json;
 
 use super::import::{ImportError, ImportOptions, Mapping, Read, Rejected, Row, read_rows};
-use super::{Agent, Outcome};
+use super::{Agent, FileRun, Outcome};
+use crate::id::{ObjectName, RecordId};
 use crate::journal::Op;
 use crate::lang::Grammar;
 use crate::plan::{Plan, Step, Val};
@@ -99,14 +100,16 @@ impl Agent {
             staged: None,
         };
         let mut out = self.run_import_plan(phrase, plan, opts.run).await;
-        out.mapping = Some(Mapping {
-            object: object.to_string(),
-            columns: map.mapped().into_iter().collect(),
-            left_out: map.left_out(),
-            rows: total,
-        });
-        out.skipped = Some(Vec::new());
-        out.rejected = Some(rejected);
+        out.file = FileRun {
+            mapping: Some(Mapping {
+                object: object.to_string(),
+                columns: map.mapped().into_iter().collect(),
+                left_out: map.left_out(),
+                rows: total,
+            }),
+            skipped: Some(Vec::new()),
+            rejected: Some(rejected),
+        };
         Ok(out)
     }
 
@@ -193,8 +196,8 @@ impl Agent {
         }
         Ok(Some(Step {
             op: Op::Update,
-            sobject: object.to_string(),
-            id: record["Id"].as_str().map(str::to_string),
+            sobject: ObjectName::known(object),
+            id: record["Id"].as_str().and_then(|i| RecordId::parse(i).ok()),
             name: display_name(object, record),
             reference: format!("u{k}"),
             fields,

@@ -17,7 +17,7 @@ use serde_json::{Map, Value as Json, json};
 mod stage;
 
 use super::dupes::{self, DupKey};
-use super::{Agent, Outcome, RunOptions, Status};
+use super::{Agent, FileRun, Outcome, Preview, RunOptions, Status, What};
 use crate::lang::{FileOp, Grammar, ObjectKind};
 use crate::plan::Plan;
 use crate::resolve::columns::{ColumnMap, NOT_PROVIDED, Purpose};
@@ -350,14 +350,14 @@ impl Agent {
         let g = Grammar::embedded()
             .map_err(|e| ImportError::File(path.display().to_string(), e.to_string()))?;
         let Some(cmd) = g.file_command(phrase) else {
-            let mut o = Outcome::new(
+            let tries = vec!["add these as leads".into(), "add these as contacts".into()];
+            return Ok(Outcome::with(
                 Status::NotUnderstood,
                 format!(
                     "say what the rows of the file are, e.g. \"add these as leads\" (not `{phrase}`)"
                 ),
-            );
-            o.suggestions = vec!["add these as leads".into(), "add these as contacts".into()];
-            return Ok(o);
+                What::Suggestions(tries),
+            ));
         };
         let object = cmd.object.api_name();
         if cmd.op == FileOp::Update {
@@ -377,9 +377,11 @@ impl Agent {
         let (skipped, rejected) = (staged.skipped.clone(), staged.rejected.clone());
         let plan = self.file_plan(object, staged, opts.run.bulk_threshold)?;
         let mut out = self.run_import_plan(phrase, plan, opts.run).await;
-        out.mapping = Some(mapping);
-        out.skipped = Some(skipped);
-        out.rejected = Some(rejected);
+        out.file = FileRun {
+            mapping: Some(mapping),
+            skipped: Some(skipped),
+            rejected: Some(rejected),
+        };
         Ok(finish(out))
     }
 
@@ -437,11 +439,14 @@ impl Agent {
                 status,
                 format!("{verb} {}", plan.summary.trim_start_matches("create ")),
             );
-            o.calls = match &plan.staged {
-                Some(s) => insert_calls(&s.sobject, s.count, route.job_rows),
-                None => plan.calls(route),
-            };
-            o.records = self.preview(&plan, 10);
+            o.what = What::Preview(Preview {
+                records: self.preview(&plan, 10),
+                calls: match &plan.staged {
+                    Some(s) => insert_calls(&s.sobject, s.count, route.job_rows),
+                    None => plan.calls(route),
+                },
+                failures: Vec::new(),
+            });
             o.count = Some(plan.len() as u64);
             if opts.dry_run && plan.staged.is_some() {
                 // Nothing will apply a dry run: its stage is not kept.
@@ -468,9 +473,7 @@ impl Agent {
         let start = self.org.calls();
         let mut out = self.execute_with(phrase, &plan, opts, true).await;
         out.api_calls = u64::from(self.org.calls() - start) + prepared.api_calls;
-        out.mapping = prepared.mapping.take();
-        out.skipped = prepared.skipped.take();
-        out.rejected = prepared.rejected.take();
+        out.file = std::mem::take(&mut prepared.file);
         finish(out)
     }
 }
@@ -495,8 +498,8 @@ fn insert_calls(sobject: &str, n: usize, job_rows: usize) -> Vec<String> {
 
 /// The status and message of a file run: applied only when no row was rejected or failed.
 fn finish(mut out: Outcome) -> Outcome {
-    let skipped = out.skipped.as_ref().map_or(0, Vec::len);
-    let rejected = out.rejected.as_ref().map_or(0, Vec::len);
+    let skipped = out.file.skipped.as_ref().map_or(0, Vec::len);
+    let rejected = out.file.rejected.as_ref().map_or(0, Vec::len);
     if skipped + rejected == 0 {
         return out;
     }
@@ -504,7 +507,7 @@ fn finish(mut out: Outcome) -> Outcome {
     if skipped > 0 {
         parts.push(format!("{skipped} skipped as duplicates"));
     }
-    if let Some(first) = out.rejected.as_ref().and_then(|r| r.first()) {
+    if let Some(first) = out.file.rejected.as_ref().and_then(|r| r.first()) {
         parts.push(format!(
             "{rejected} rejected (line {}: {})",
             first.line, first.reason

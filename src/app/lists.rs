@@ -12,7 +12,7 @@ use std::collections::HashSet;
 
 use serde_json::Value as Json;
 
-use super::{Agent, Outcome, Status, outcome_of_error};
+use super::{Agent, Outcome, Status, What, outcome_of_error};
 use crate::lang::{Grammar, ParsedCommand};
 use crate::resolve::ResolveError;
 use crate::soql::builder::{self as query, in_strs, to_soql};
@@ -45,7 +45,7 @@ impl Agent {
                     shown.join(" or ")
                 ),
             );
-            o.suggestions = readings;
+            o.what = What::Suggestions(readings);
             return Err(Box::new(o));
         }
         Ok(g.parse_with_names(phrase, self.today, &known))

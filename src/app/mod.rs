@@ -16,6 +16,9 @@ pub mod import;
 mod lists;
 pub mod lookup;
 pub mod offline;
+mod outcome;
+
+pub use outcome::{Answer, FileRun, Outcome, Preview, Status, What, Written};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -29,147 +32,17 @@ use crate::config::Home;
 use crate::exec::{
     self, ChangeReport, Failure, RunOptions as ExecRunOptions, RunReport, RunStatus,
 };
+use crate::id::ObjectName;
 use crate::journal::{
     ChangeRow, ChangeState, Entry, EntryKind, Journal, JournalError, PlannedChange,
 };
 use crate::lang::ParsedCommand;
 use crate::plan::{BULK_JOB_ROWS, Plan, RouteOptions, Staged};
-use crate::resolve::answer::Group;
 use crate::resolve::schema::SchemaCache;
 use crate::resolve::stream::BulkSource;
-use crate::resolve::{Candidate, Resolution, ResolveError, Resolver};
+use crate::resolve::{Resolution, ResolveError, Resolver};
 use crate::salesforce::org::{Org, OrgError};
 use crate::salesforce::transport::{ClientTransport, now_ms};
-
-/// The status of one command, as `sayso run --json` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// The change was made.
-    Applied,
-    /// A question was answered; nothing changed.
-    Answered,
-    /// `--dry-run`: the plan, nothing changed.
-    DryRun,
-    /// Several records match.
-    Ambiguous,
-    /// No visible record matches.
-    NotFound,
-    /// The user's permissions forbid it.
-    Denied,
-    /// A value the field can't take.
-    Invalid,
-    /// The phrase was not understood.
-    NotUnderstood,
-    /// The record changed underneath.
-    Conflict,
-    /// The API budget (or `--max-records`) stops it.
-    LimitExceeded,
-    /// A bulk change waits for confirmation.
-    NeedsConfirmation,
-    /// The org refused (all or part of) it.
-    Failed,
-    /// The org could not be reached; the command waits in the queue for `sayso sync`.
-    Queued,
-}
-
-impl Status {
-    /// Whether the command counts as a success for the exit code.
-    pub fn is_success(self) -> bool {
-        matches!(
-            self,
-            Status::Applied | Status::Answered | Status::DryRun | Status::Queued
-        )
-    }
-}
-
-/// The result of one command.
-#[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
-    /// Status.
-    pub status: Status,
-    /// One line for humans.
-    pub message: String,
-    /// Changes made.
-    pub changes: Vec<ChangeReport>,
-    /// Records (answers).
-    pub records: Vec<Json>,
-    /// Count (answers to "how many", bulk previews).
-    pub count: Option<u64>,
-    /// A total ("my total open pipeline").
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sum: Option<f64>,
-    /// An average ("my average deal size").
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub avg: Option<f64>,
-    /// Grouped figures ("my pipeline by stage"): key, count and, where there is an amount, sum.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub groups: Vec<Group>,
-    /// Candidates (ambiguous).
-    pub candidates: Vec<Candidate>,
-    /// REST calls this command made (describe cache hits excluded).
-    pub api_calls: u64,
-    /// Per-record failures.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub failures: Vec<Failure>,
-    /// Closest known commands (not understood).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub suggestions: Vec<String>,
-    /// The calls a dry run or a pending confirmation would make.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub calls: Vec<String>,
-    /// The journal entry written, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub journal_entry: Option<i64>,
-    /// A file run: how its columns map to fields.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mapping: Option<import::Mapping>,
-    /// A file run: rows skipped as duplicates, with what they match.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<Vec<import::Skipped>>,
-    /// A file run: rows not sent, with their line and why.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rejected: Option<Vec<import::Rejected>>,
-    /// The plan waiting for confirmation ([`Agent::confirm`]); a dry run sets it too.
-    #[serde(skip)]
-    pub pending: Option<Plan>,
-    /// A streamed bulk run: its changes and failures are in this journal entry;
-    /// [`Outcome::changes`] and [`Outcome::failures`] hold only the first [`STREAMED_SAMPLE`] of
-    /// each, and [`Agent::write_json`] writes them all from the journal.
-    #[serde(skip)]
-    pub streamed: Option<i64>,
-    /// Nothing reached the org: no connection ([`OrgError::Unreachable`]) before anything was sent.
-    #[serde(skip)]
-    pub unreachable: bool,
-}
-
-impl Outcome {
-    /// An outcome with only a status and a message.
-    pub fn new(status: Status, message: impl Into<String>) -> Outcome {
-        Outcome {
-            status,
-            message: message.into(),
-            changes: Vec::new(),
-            records: Vec::new(),
-            count: None,
-            sum: None,
-            avg: None,
-            groups: Vec::new(),
-            candidates: Vec::new(),
-            api_calls: 0,
-            failures: Vec::new(),
-            suggestions: Vec::new(),
-            calls: Vec::new(),
-            journal_entry: None,
-            mapping: None,
-            skipped: None,
-            rejected: None,
-            pending: None,
-            streamed: None,
-            unreachable: false,
-        }
-    }
-}
 
 /// Why records could not be staged: a value that does not fit one of them, or the journal.
 #[derive(Debug, thiserror::Error)]
@@ -482,12 +355,14 @@ impl Agent {
                 }
             }
             Ok(Resolution::Answer(a)) => {
-                let mut o = Outcome::new(Status::Answered, a.message);
-                o.records = a.records;
+                let answer = Answer {
+                    records: a.records,
+                    sum: a.sum,
+                    avg: a.avg,
+                    groups: a.groups,
+                };
+                let mut o = Outcome::with(Status::Answered, a.message, What::Answer(answer));
                 o.count = a.count;
-                o.sum = a.sum;
-                o.avg = a.avg;
-                o.groups = a.groups;
                 return o;
             }
             Ok(Resolution::History(days)) => return self.changes_in(days),
@@ -502,9 +377,12 @@ impl Agent {
                 return last;
             }
             Ok(Resolution::Help(topic)) => {
-                let mut o = Outcome::new(Status::Answered, help_text(topic.as_deref()));
-                o.suggestions = examples().into_iter().take(12).collect();
-                return o;
+                let tries = examples().into_iter().take(12).collect();
+                return Outcome::with(
+                    Status::Answered,
+                    help_text(topic.as_deref()),
+                    What::Suggestions(tries),
+                );
             }
             Ok(Resolution::Write(plan)) => plan,
         };
@@ -534,7 +412,7 @@ impl Agent {
         } else {
             self.carry_out(phrase, plan, opts).await
         };
-        out.skipped = Some(skipped);
+        out.file.skipped = Some(skipped);
         out
     }
 
@@ -575,14 +453,17 @@ impl Agent {
                     plan.summary
                 ),
             );
-            o.calls = plan.calls(route);
             // A staged plan shows its first rows (its count says how many there are).
             let shown = if plan.staged.is_some() {
                 PREVIEW_STAGED
             } else {
                 usize::MAX
             };
-            o.records = self.preview(&plan, shown);
+            o.what = What::Preview(Preview {
+                records: self.preview(&plan, shown),
+                calls: plan.calls(route),
+                failures: Vec::new(),
+            });
             o.count = Some(plan.len() as u64);
             // The shell previews every write this way, then applies exactly this plan.
             o.pending = Some(plan);
@@ -597,8 +478,11 @@ impl Agent {
                     if plan.len() == 1 { "" } else { "s" }
                 ),
             );
-            o.calls = plan.calls(route);
-            o.records = self.preview(&plan, 10);
+            o.what = What::Preview(Preview {
+                records: self.preview(&plan, 10),
+                calls: plan.calls(route),
+                failures: Vec::new(),
+            });
             o.count = Some(plan.len() as u64);
             o.pending = Some(plan);
             return o;
@@ -685,19 +569,19 @@ impl Agent {
     fn outcome_of_run(&self, report: RunReport) -> Outcome {
         let failed = report.streamed.map_or(0, |(_, failed)| failed);
         let mut out = outcome_of_run(report);
-        if let Some(entry) = out.streamed {
+        if let (Some(entry), What::Written(w)) = (out.streamed, &mut out.what) {
             let rows = |states: &[ChangeState]| {
                 self.journal
                     .changes_in_states(entry, states, STREAMED_SAMPLE)
                     .unwrap_or_default()
             };
-            out.changes = rows(&[ChangeState::Applied])
+            w.changes = rows(&[ChangeState::Applied])
                 .iter()
                 .map(change_report)
                 .collect();
             // Each read scans the entry: skip the one that can find nothing.
             if failed > 0 {
-                out.failures = rows(&[ChangeState::Failed, ChangeState::Conflict])
+                w.failures = rows(&[ChangeState::Failed, ChangeState::Conflict])
                     .iter()
                     .map(failure_of)
                     .collect();
@@ -732,7 +616,7 @@ impl Agent {
                 ),
                 staged: Some(Staged {
                     stage,
-                    sobject: source.sobject.clone(),
+                    sobject: ObjectName::known(source.sobject.clone()),
                     count,
                     columns: source.columns(),
                 }),
@@ -867,7 +751,7 @@ impl Agent {
             head: obj,
             changes: list(false),
             // `failures` holds the first failed changes: empty means none, and no second pass.
-            failures: (!out.failures.is_empty()).then(|| list(true)),
+            failures: (!out.failures().is_empty()).then(|| list(true)),
         };
         serde_json::to_writer(&mut *w, &streamed)?;
         writeln!(w)
@@ -979,8 +863,11 @@ impl Agent {
                     ),
                 );
                 o.count = Some(p.changes.len() as u64);
-                o.records = p.changes.iter().map(preview_row).collect();
-                o.failures = p.conflicts;
+                o.what = What::Preview(Preview {
+                    records: p.changes.iter().map(preview_row).collect(),
+                    calls: Vec::new(),
+                    failures: p.conflicts,
+                });
                 o
             }
             Err(e) => Outcome::new(Status::Failed, e.to_string()),
@@ -1124,7 +1011,10 @@ impl Agent {
             },
         );
         o.count = Some(n as u64);
-        o.records = records;
+        o.what = What::Answer(Answer {
+            records,
+            ..Answer::default()
+        });
         o
     }
 
@@ -1285,17 +1175,11 @@ fn change_report(row: &ChangeRow) -> ChangeReport {
 fn outcome_of_error(e: ResolveError) -> Outcome {
     match e {
         ResolveError::NotFound(m) => Outcome::new(Status::NotFound, m),
-        ResolveError::Ambiguous(m, c) => {
-            let mut o = Outcome::new(Status::Ambiguous, m);
-            o.candidates = c;
-            o
-        }
+        ResolveError::Ambiguous(m, c) => Outcome::with(Status::Ambiguous, m, What::Candidates(c)),
         ResolveError::Denied(m) => Outcome::new(Status::Denied, m),
         ResolveError::Invalid(m) => Outcome::new(Status::Invalid, m),
         ResolveError::NotUnderstood(m, s) => {
-            let mut o = Outcome::new(Status::NotUnderstood, m);
-            o.suggestions = s;
-            o
+            Outcome::with(Status::NotUnderstood, m, What::Suggestions(s))
         }
         ResolveError::Org(OrgError::LimitExceeded(m)) => Outcome::new(Status::LimitExceeded, m),
         ResolveError::Org(e @ OrgError::Unreachable(_)) => {
@@ -1319,8 +1203,10 @@ fn outcome_of_run(r: RunReport) -> Outcome {
     if r.streamed.is_some() {
         o.streamed = r.entry;
     }
-    o.changes = r.changes;
-    o.failures = r.failures;
+    o.what = What::Written(Written {
+        changes: r.changes,
+        failures: r.failures,
+    });
     o.journal_entry = r.entry;
     o
 }

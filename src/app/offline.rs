@@ -17,7 +17,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
-use super::{Agent, Outcome, RunOptions, Status, parse_phrase};
+use super::{Agent, Outcome, Preview, RunOptions, Status, What, parse_phrase};
 use crate::config::{ConfigError, Home};
 use crate::journal::{JournalError, QueueState, QueuedCommand, SeenRecord};
 
@@ -144,7 +144,7 @@ fn seen_in(out: &Outcome, at: &str) -> Vec<SeenRecord> {
             });
         }
     };
-    for c in &out.changes {
+    for c in out.changes() {
         let fields: Map<String, Json> = c
             .fields
             .iter()
@@ -158,7 +158,7 @@ fn seen_in(out: &Outcome, at: &str) -> Vec<SeenRecord> {
             fields,
         );
     }
-    for r in &out.records {
+    for r in out.records() {
         let id = r.get("id").or_else(|| r.get("Id")).and_then(Json::as_str);
         let Some(id) = id else { continue };
         let fields: Map<String, Json> = match r.get("fields").and_then(Json::as_object) {
@@ -241,14 +241,16 @@ impl Agent {
                 Status::NotUnderstood,
                 "not understood, so not queued; say it another way",
             );
-            o.suggestions = parsed
-                .clauses
-                .iter()
-                .flat_map(|c| match &c.intent {
-                    crate::lang::Intent::NotUnderstood { suggestions } => suggestions.clone(),
-                    _ => Vec::new(),
-                })
-                .collect();
+            o.what = What::Suggestions(
+                parsed
+                    .clauses
+                    .iter()
+                    .flat_map(|c| match &c.intent {
+                        crate::lang::Intent::NotUnderstood { suggestions } => suggestions.clone(),
+                        _ => Vec::new(),
+                    })
+                    .collect(),
+            );
             return o;
         }
         if let Some(c) = parsed.clauses.iter().find(|c| !c.intent.writes()) {
@@ -288,7 +290,10 @@ impl Agent {
                 "queued as #{id} (the org cannot be reached; {pending} waiting): `sayso sync` sends it when it can"
             ),
         );
-        o.records = vec![json!({"queue": id, "said_at": said_at, "phrase": phrase})];
+        o.what = What::Preview(Preview {
+            records: vec![json!({"queue": id, "said_at": said_at, "phrase": phrase})],
+            ..Preview::default()
+        });
         o.count = Some(pending as u64);
         Ok(o)
     }
@@ -346,6 +351,7 @@ pub enum QueueDropError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::Answer;
 
     #[test]
     fn settings_read_the_offline_table() {
@@ -369,10 +375,16 @@ mod tests {
 
     #[test]
     fn answers_and_changes_are_remembered_with_their_values() {
-        let mut o = Outcome::new(Status::Answered, "x");
-        o.records = vec![
-            json!({"Id": "006000000000001AAA", "Name": "Initech Renewal", "Amount": 85000, "Account": {"Name": "I"}}),
-        ];
+        let o = Outcome::with(
+            Status::Answered,
+            "x",
+            What::Answer(Answer {
+                records: vec![
+                    json!({"Id": "006000000000001AAA", "Name": "Initech Renewal", "Amount": 85000, "Account": {"Name": "I"}}),
+                ],
+                ..Answer::default()
+            }),
+        );
         let seen = seen_in(&o, "t");
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].fields["Amount"], json!(85000));

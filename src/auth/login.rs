@@ -315,25 +315,51 @@ pub async fn login_access_token(
 ) -> Result<LoginReport, Error> {
     let instance = oauth::parse_base_url(instance_url)?;
     let info = oauth::userinfo(http, &instance, &access_token).await?;
-    let token = TokenResponse {
+    let borrowed = Borrowed {
+        method: LoginMethod::AccessToken,
         access_token,
-        refresh_token: None,
-        instance_url: instance.to_string(),
-        id: None,
-        scope: None,
-        token_type: Some("Bearer".into()),
-        issued_at: None,
-    };
-    let extras = Extras {
+        instance,
         username: info.preferred_username,
-        ..Extras::default()
-    };
-    let mut report = finish(home, http, opts, LoginMethod::AccessToken, token, extras).await?;
-    report.warnings.push(
-        "a reused access token cannot be renewed: run `sayso login` again when it expires"
+        warning: "a reused access token cannot be renewed: run `sayso login` again when it expires"
             .to_string(),
-    );
-    Ok(report)
+    };
+    borrowed.finish(home, http, opts).await
+}
+
+/// A session made elsewhere (a pasted access token, the Salesforce CLI's): saved without a
+/// refresh token, with a warning saying how to renew it.
+struct Borrowed {
+    method: LoginMethod,
+    access_token: Secret,
+    instance: Url,
+    username: Option<String>,
+    warning: String,
+}
+
+impl Borrowed {
+    async fn finish(
+        self,
+        home: &Home,
+        http: &reqwest::Client,
+        opts: &LoginOptions,
+    ) -> Result<LoginReport, Error> {
+        let token = TokenResponse {
+            access_token: self.access_token,
+            refresh_token: None,
+            instance_url: self.instance.to_string(),
+            id: None,
+            scope: None,
+            token_type: Some("Bearer".into()),
+            issued_at: None,
+        };
+        let extras = Extras {
+            username: self.username,
+            ..Extras::default()
+        };
+        let mut report = finish(home, http, opts, self.method, token, extras).await?;
+        report.warnings.push(self.warning);
+        Ok(report)
+    }
 }
 
 #[derive(Deserialize)]
@@ -400,25 +426,16 @@ pub async fn login_sf_cli(
             ),
         });
     };
-    let instance_url = oauth::parse_base_url(&instance)?;
-    let token = TokenResponse {
+    let borrowed = Borrowed {
+        method: LoginMethod::SfCli,
         access_token: token,
-        refresh_token: None,
-        instance_url: instance_url.to_string(),
-        id: None,
-        scope: None,
-        token_type: Some("Bearer".into()),
-        issued_at: None,
-    };
-    let extras = Extras {
+        instance: oauth::parse_base_url(&instance)?,
         username: org.username,
-        ..Extras::default()
+        warning: format!(
+            "this session belongs to the Salesforce CLI: when it expires, refresh it with `sf org display --target-org {alias}` and log in again"
+        ),
     };
-    let mut report = finish(home, http, opts, LoginMethod::SfCli, token, extras).await?;
-    report.warnings.push(format!(
-        "this session belongs to the Salesforce CLI: when it expires, refresh it with `sf org display --target-org {alias}` and log in again"
-    ));
-    Ok(report)
+    borrowed.finish(home, http, opts).await
 }
 
 /// An authorization-code login waiting for the browser.

@@ -268,23 +268,34 @@ pub async fn request_token(
         .map(|(_, v)| *v)
         .unwrap_or("?");
     tracing::debug!(url = %endpoint_name(token_url), grant_type, "token request");
+    post_form(http, token_url, &form, "token").await
+}
+
+/// POSTs a form to an OAuth endpoint and reads its JSON answer (`what` names it in errors):
+/// a non-200 answer is the endpoint's OAuth error.
+async fn post_form<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    token_url: &Url,
+    form: &[(&str, &str)],
+    what: &str,
+) -> Result<T, Error> {
     let resp = http
         .post(token_url.clone())
         .header(reqwest::header::ACCEPT, "application/json")
-        .form(&form)
+        .form(form)
         .send()
         .await
         .map_err(|e| http_err(token_url, e))?;
     let status = resp.status().as_u16();
     let body = resp.bytes().await.map_err(|e| http_err(token_url, e))?;
-    tracing::debug!(status, grant_type, "token response");
+    tracing::debug!(status, what, "oauth response");
     if status != 200 {
         return Err(oauth_error(token_url, status, &body));
     }
     serde_json::from_slice(&body).map_err(|e| Error::Protocol {
         url: endpoint_name(token_url),
         status,
-        message: format!("not a token response: {e}"),
+        message: format!("not a {what} response: {e}"),
     })
 }
 
@@ -409,27 +420,12 @@ pub async fn device_start(
     client_id: &str,
     scope: &str,
 ) -> Result<DeviceCode, Error> {
-    let resp = http
-        .post(token_url.clone())
-        .header(reqwest::header::ACCEPT, "application/json")
-        .form(&[
-            ("response_type", "device_code"),
-            ("client_id", client_id),
-            ("scope", scope),
-        ])
-        .send()
-        .await
-        .map_err(|e| http_err(token_url, e))?;
-    let status = resp.status().as_u16();
-    let body = resp.bytes().await.map_err(|e| http_err(token_url, e))?;
-    if status != 200 {
-        return Err(oauth_error(token_url, status, &body));
-    }
-    serde_json::from_slice(&body).map_err(|e| Error::Protocol {
-        url: endpoint_name(token_url),
-        status,
-        message: format!("not a device code response: {e}"),
-    })
+    let form = [
+        ("response_type", "device_code"),
+        ("client_id", client_id),
+        ("scope", scope),
+    ];
+    post_form(http, token_url, &form, "device code").await
 }
 
 /// Polls the device flow until approved, refused or `max_wait` passes.

@@ -176,7 +176,7 @@ impl Tally {
             ..RowResult::new(row, ChangeState::Failed)
         });
         self.failures.push(Failure {
-            id: step.id.clone(),
+            id: step.id_text(),
             name: step.name.clone(),
             error,
         });
@@ -205,7 +205,7 @@ impl Tally {
     /// `sent` in the journal and is reported among the failures.
     fn unconfirmed(&mut self, step: &Step, error: String) {
         self.failures.push(Failure {
-            id: step.id.clone(),
+            id: step.id_text(),
             name: step.name.clone(),
             error,
         });
@@ -221,7 +221,7 @@ impl Tally {
             ..RowResult::new(row, ChangeState::Conflict)
         });
         self.failures.push(Failure {
-            id: step.id.clone(),
+            id: step.id_text(),
             name: step.name.clone(),
             error,
         });
@@ -288,8 +288,8 @@ fn report_of(step: &Step, id: Option<String>, resolved: &HashMap<String, String>
         .collect();
     ChangeReport {
         op: step.op.as_str().into(),
-        sobject: step.sobject.clone(),
-        id: id.or_else(|| step.id.clone()),
+        sobject: step.sobject.to_string(),
+        id: id.or_else(|| step.id_text()),
         name: step.name.clone(),
         fields,
     }
@@ -569,8 +569,7 @@ impl Run<'_, '_> {
     ) {
         for &i in send {
             let s = &self.plan.steps[i];
-            let id = s.id.clone().unwrap_or_default();
-            let key: String = id.chars().take(15).collect();
+            let key: String = s.id.as_ref().map_or("", |i| i.id15()).to_string();
             if let Some(e) = failed.get(&key) {
                 self.tally.failed(self.ids[i], s, e.clone());
             } else if done_rows.contains(&key) {
@@ -667,7 +666,7 @@ async fn send_one(
             guard,
         )
         .await
-        .map(|ok| ok.then(|| step.id.clone().unwrap_or_default()))
+        .map(|ok| ok.then(|| step.id.as_deref().unwrap_or_default().to_string()))
     } else {
         org.create(&step.sobject, body_of(step, &empty, false))
             .await
@@ -790,7 +789,7 @@ async fn send_composite(
                     .and_then(|b| b.get("id"))
                     .and_then(Json::as_str)
                     .map(str::to_string),
-                _ => s.id.clone(),
+                _ => s.id_text(),
             };
             if let Some(id) = &id {
                 resolved.insert(s.reference.clone(), id.clone());
@@ -862,7 +861,7 @@ async fn send_collection(
                     .get("id")
                     .and_then(Json::as_str)
                     .map(str::to_string)
-                    .or_else(|| s.id.clone());
+                    .or_else(|| s.id_text());
                 tally.done(ids[i], s, id, &empty);
                 continue;
             }
@@ -1011,7 +1010,7 @@ fn bulk_csv(plan: &Plan, send: &[usize]) -> (String, String) {
             }),
         );
     }
-    (sobject, csv.finish())
+    (sobject.to_string(), csv.finish())
 }
 
 /// A Bulk update job's results: the ids (15-char) that succeeded and, per failed id, the error.
@@ -1036,7 +1035,7 @@ mod tests {
         fields.insert("ContentDocumentId".to_string(), Val::Ref("s0".into()));
         let step = Step {
             op: Op::Create,
-            sobject: "ContentDocumentLink".into(),
+            sobject: crate::id::ObjectName::known("ContentDocumentLink"),
             id: None,
             name: "link".into(),
             reference: "s1".into(),

@@ -380,31 +380,7 @@ fn screen(
     let current = super::readback::current_of(journal, &rows)?;
     let mut conflicts = Vec::new();
     for r in rows {
-        let step = crate::plan::Step {
-            op: r.change.op,
-            sobject: r.change.sobject.clone(),
-            id: r.change.record_id.clone(),
-            name: r.change.name.clone(),
-            reference: String::new(),
-            fields: r
-                .change
-                .new
-                .as_object()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, crate::plan::Val::Lit(v)))
-                .collect(),
-            old: r
-                .change
-                .old
-                .as_object()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-            guard: None,
-        };
+        let step = crate::plan::Step::of_change(&r.change, String::new(), false);
         if let Err((error, found)) = super::undo::check_step(&step, &current) {
             conflicts.push(RowResult {
                 error: Some(error),

@@ -12,6 +12,7 @@ use super::{
     ExecError, Failure, RunReport, RunStatus, Tally, body_of, collection_error, collection_ok,
     send_collection,
 };
+use crate::id::RecordId;
 use crate::journal::{ChangeRow, ChangeState, EntryKind, Journal, Op, PlannedChange, RowResult};
 use crate::plan::{COLLECTION_MAX, Plan, Step, Val};
 use crate::salesforce::org::{Org, OrgError};
@@ -102,8 +103,12 @@ pub(super) async fn read_steps(
     steps: &[&Step],
 ) -> Result<HashMap<String, Json>, OrgError> {
     let items = steps.iter().filter_map(|s| {
-        let id = s.id.clone()?;
-        Some((s.sobject.clone(), id, s.fields.keys().cloned().collect()))
+        let id = s.id.as_ref()?.to_string();
+        Some((
+            s.sobject.to_string(),
+            id,
+            s.fields.keys().cloned().collect(),
+        ))
     });
     read_fields(org, items).await
 }
@@ -240,26 +245,7 @@ fn changed_since_created(c: &PlannedChange, current: &HashMap<String, Json>) -> 
 fn restore_step(c: &PlannedChange, reference: String) -> Step {
     Step {
         op: Op::Update,
-        sobject: c.sobject.clone(),
-        id: c.record_id.clone(),
-        name: c.name.clone(),
-        reference,
-        fields: c
-            .old
-            .as_object()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, Val::Lit(v)))
-            .collect(),
-        old: c
-            .new
-            .as_object()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        guard: None,
+        ..Step::of_change(c, reference, true)
     }
 }
 
@@ -366,8 +352,8 @@ async fn revert_plan(org: &Org, journal: &Journal, entry: i64) -> Result<RevertP
                 }
                 steps.push(Step {
                     op: Op::Delete,
-                    sobject: c.sobject.clone(),
-                    id: Some(id.clone()),
+                    sobject: c.object(),
+                    id: c.id(),
                     name: c.name.clone(),
                     reference: format!("u{}", steps.len()),
                     fields: BTreeMap::new(),
@@ -570,7 +556,10 @@ async fn send_deletes(org: &Org, deletes: &[Step], ids: &[i64], tally: &mut Tall
         return;
     }
     for (c, chunk) in deletes.chunks(COLLECTION_MAX).enumerate() {
-        let del_ids: Vec<String> = chunk.iter().filter_map(|s| s.id.clone()).collect();
+        let del_ids: Vec<String> = chunk
+            .iter()
+            .filter_map(|s| s.id.as_ref().map(RecordId::to_string))
+            .collect();
         let rs = org.collection_delete(&del_ids).await;
         for (k, s) in chunk.iter().enumerate() {
             let i = c * COLLECTION_MAX + k;
@@ -696,25 +685,11 @@ pub fn retry_plan(journal: &Journal, entry: i64) -> Result<(Plan, usize), ExecEr
             continue;
         }
         new_index.insert(seq, steps.len());
+        let again = Step::of_change(c, format!("r{}", steps.len()), false);
         steps.push(Step {
-            op: c.op,
-            sobject: c.sobject.clone(),
-            id: if c.op == Op::Update {
-                c.record_id.clone()
-            } else {
-                None
-            },
-            name: c.name.clone(),
-            reference: format!("r{}", steps.len()),
+            id: again.id.filter(|_| c.op == Op::Update),
             fields,
-            old: c
-                .old
-                .as_object()
-                .cloned()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-            guard: None,
+            ..again
         });
     }
     let n = steps.len();
@@ -732,6 +707,7 @@ pub fn retry_plan(journal: &Journal, entry: i64) -> Result<(Plan, usize), ExecEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::testing::update_of;
 
     #[test]
     fn ids_compare_by_their_15_characters() {
@@ -765,23 +741,15 @@ mod tests {
     #[test]
     fn retry_plan_resends_failed_updates_only() {
         let mut j = Journal::in_memory().unwrap();
-        let ch = |id: &str| PlannedChange {
-            op: Op::Update,
-            sobject: "Opportunity".into(),
-            record_id: Some(id.into()),
-            name: id.into(),
-            old: json!({"NextStep": "a"}),
-            new: json!({"NextStep": "b"}),
-        };
-        let (e, ids) = j
-            .begin(
-                "dana",
-                "bulk",
-                EntryKind::Command,
-                None,
-                &[ch("1"), ch("2"), ch("3")],
-            )
-            .unwrap();
+        let ch = |id: &str| update_of(id, json!({"NextStep": "a"}), json!({"NextStep": "b"}));
+        let (e, ids) = j.begin_test(
+            "bulk",
+            &[
+                ch("006Dm0000000001IAA"),
+                ch("006Dm0000000002IAA"),
+                ch("006Dm0000000003IAA"),
+            ],
+        );
         j.record_results(&[
             RowResult::new(ids[0], ChangeState::Applied),
             RowResult {
@@ -792,8 +760,8 @@ mod tests {
         .unwrap();
         let (plan, skipped) = retry_plan(&j, e).unwrap();
         assert_eq!(skipped, 1, "the unconfirmed one is not re-sent");
-        let ids: Vec<_> = plan.steps.iter().map(|s| s.id.clone().unwrap()).collect();
-        assert_eq!(ids, vec!["2"]);
+        let ids: Vec<_> = plan.steps.iter().map(|s| s.id_text().unwrap()).collect();
+        assert_eq!(ids, vec!["006Dm0000000002IAA"]);
     }
 
     #[test]
@@ -807,21 +775,16 @@ mod tests {
             old: json!({}),
             new,
         };
-        let (e, ids) = j
-            .begin(
-                "dana",
-                "compound",
-                EntryKind::Command,
-                None,
-                &[
-                    create("ContentNote", json!({"Title": "t"})),
-                    create(
-                        "ContentDocumentLink",
-                        json!({"ContentDocumentId": "@{s0.id}", "LinkedEntityId": "006A"}),
-                    ),
-                ],
-            )
-            .unwrap();
+        let (e, ids) = j.begin_test(
+            "compound",
+            &[
+                create("ContentNote", json!({"Title": "t"})),
+                create(
+                    "ContentDocumentLink",
+                    json!({"ContentDocumentId": "@{s0.id}", "LinkedEntityId": "006A"}),
+                ),
+            ],
+        );
         let failed = |row| RowResult {
             error: Some("x".into()),
             ..RowResult::new(row, ChangeState::Failed)

@@ -210,32 +210,13 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::journal::{EntryKind, PlannedChange};
-
-    fn update(id: &str, old: Value, new: Value) -> PlannedChange {
-        PlannedChange {
-            op: Op::Update,
-            sobject: "Opportunity".into(),
-            record_id: Some(id.into()),
-            name: id.into(),
-            old,
-            new,
-        }
-    }
+    use crate::journal::testing::update_of;
 
     #[test]
     fn rows_of_a_job_whose_results_were_not_read_stay_sent_until_it_is_settled() {
         let mut j = Journal::in_memory().unwrap();
-        let ch = |id: &str| update(id, json!({"NextStep": "a"}), json!({"NextStep": "b"}));
-        let (e, _) = j
-            .begin(
-                "dana",
-                "bulk",
-                EntryKind::Command,
-                None,
-                &[ch("1"), ch("2"), ch("3")],
-            )
-            .unwrap();
+        let ch = |id: &str| update_of(id, json!({"NextStep": "a"}), json!({"NextStep": "b"}));
+        let (e, _) = j.begin_test("bulk", &[ch("1"), ch("2"), ch("3")]);
         let job = j.job_started(e, "750X", 0, 1).unwrap();
         assert_eq!(
             j.fail_unrecorded(e, "not sent").unwrap(),
@@ -255,31 +236,26 @@ mod tests {
     #[test]
     fn ranges_cover_the_updates_and_only_their_records_are_kept() {
         let mut j = Journal::in_memory().unwrap();
-        let (e, _) = j
-            .begin(
-                "dana",
-                "bulk",
-                EntryKind::Command,
-                None,
-                &[
-                    update(
-                        "006A00000000002AAA",
-                        json!({"NextStep": "a"}),
-                        json!({"NextStep": "b"}),
-                    ),
-                    update(
-                        "006A00000000009AAA",
-                        json!({"Amount": 1}),
-                        json!({"Amount": 2}),
-                    ),
-                    update(
-                        "006A00000000005AAA",
-                        json!({"NextStep": "a"}),
-                        json!({"NextStep": "b"}),
-                    ),
-                ],
-            )
-            .unwrap();
+        let (e, _) = j.begin_test(
+            "bulk",
+            &[
+                update_of(
+                    "006A00000000002AAA",
+                    json!({"NextStep": "a"}),
+                    json!({"NextStep": "b"}),
+                ),
+                update_of(
+                    "006A00000000009AAA",
+                    json!({"Amount": 1}),
+                    json!({"Amount": 2}),
+                ),
+                update_of(
+                    "006A00000000005AAA",
+                    json!({"NextStep": "a"}),
+                    json!({"NextStep": "b"}),
+                ),
+            ],
+        );
         let r = j.update_ranges(&[e]).unwrap();
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].min, "006A00000000002");

@@ -235,7 +235,9 @@ impl Core {
         ) {
             return Reply::of(Status::Invalid, ASK_WRITES);
         }
-        policy::redact_answer(&self.settings, &mut out.records);
+        if let Some(records) = out.records_mut() {
+            policy::redact_answer(&self.settings, records);
+        }
         self.body(&out, &[])
     }
 
@@ -264,12 +266,12 @@ impl Core {
             return self.body(&out, &[]);
         };
         let count = plan.len();
-        if let Err(r) = policy::check(&self.settings, &out.records, count) {
+        if let Err(r) = policy::check(&self.settings, out.records(), count) {
             self.agent.discard(&plan);
             return Reply::of(r.status, r.message);
         }
         let summary = out.message.clone();
-        let rows = out.records.clone();
+        let rows = out.records().to_vec();
         let preview = Preview::new(Pending::Plan(Box::new(plan)), phrase, rows, count, summary);
         self.stored(&out, preview)
     }
@@ -297,20 +299,20 @@ impl Core {
         let (Status::DryRun, Some(n)) = (out.status, out.journal_entry) else {
             return self.body(&out, &[]);
         };
-        if out.records.is_empty() {
+        if out.records().is_empty() {
             let mut o = out.clone();
             o.status = Status::Applied;
             o.message = format!("{}: nothing to revert", out.message);
             return self.body(&o, &[]);
         }
-        if let Err(r) = policy::check(&self.settings, &out.records, out.records.len()) {
+        if let Err(r) = policy::check(&self.settings, out.records(), out.records().len()) {
             return Reply::of(r.status, r.message);
         }
         let preview = Preview::new(
             Pending::Undo(n),
             format!("undo {n}"),
-            out.records.clone(),
-            out.records.len(),
+            out.records().to_vec(),
+            out.records().len(),
             out.message.clone(),
         );
         self.stored(&out, preview)
@@ -359,14 +361,14 @@ impl Core {
     async fn apply_undo(&mut self, n: i64, p: &Preview) -> Outcome {
         let max = self.settings.max_records_per_apply;
         let now = self.agent.undo_preview(Some(n), max).await;
-        if now.status != Status::DryRun || now.records != p.rows {
+        if now.status != Status::DryRun || now.records() != p.rows.as_slice() {
             let mut o = Outcome::new(
                 Status::Conflict,
                 format!(
                     "the undo of entry {n} is no longer what was previewed (records changed since, or it was undone); nothing was written. Call undo again"
                 ),
             );
-            o.records = now.records;
+            o.what = now.what;
             return o;
         }
         self.agent.undo(Some(n), &p.phrase).await

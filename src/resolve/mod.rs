@@ -30,6 +30,7 @@ use base64::Engine;
 use chrono::{Datelike, NaiveDate};
 use serde_json::{Value as Json, json};
 
+use crate::id::{ObjectName, RecordId};
 use crate::journal::Op;
 use crate::lang::{
     Clause, DateRange, FieldChange, Intent, ObjectKind, ParsedCommand, Priority, QuestionKind,
@@ -442,19 +443,7 @@ impl Resolver<'_> {
             old.insert(f.name.clone(), current.unwrap_or(Json::Null));
             fields.insert(f.name.clone(), Val::Lit(v));
         }
-        Ok(Step {
-            op: Op::Update,
-            sobject: found.sobject.clone(),
-            id: Some(found.id.clone()),
-            name: found.name.clone(),
-            reference: Self::next_ref(steps),
-            fields,
-            old,
-            guard: row
-                .get("LastModifiedDate")
-                .and_then(Json::as_str)
-                .and_then(http_date_from_iso),
-        })
+        update_of(found, &row, Self::next_ref(steps), fields, old)
     }
 
     /// The rules of a streamed update: each field checked writable, lookups resolved once.
@@ -527,19 +516,7 @@ impl Resolver<'_> {
             old.insert(field_name.to_string(), current);
             fields.insert(field_name.to_string(), Val::Lit(value));
         }
-        Ok(Step {
-            op: Op::Update,
-            sobject: found.sobject.clone(),
-            id: Some(found.id.clone()),
-            name: found.name.clone(),
-            reference: Self::next_ref(steps),
-            fields,
-            old,
-            guard: row
-                .get("LastModifiedDate")
-                .and_then(Json::as_str)
-                .and_then(http_date_from_iso),
-        })
+        update_of(found, &row, Self::next_ref(steps), fields, old)
     }
 
     async fn lookup(&mut self, objects: &[String], name: &str) -> Result<Found, ResolveError> {
@@ -801,6 +778,30 @@ fn found_of(object: &str, row: Json) -> Found {
     }
 }
 
+/// The update of one found record, guarded by the `LastModifiedDate` its row was read with.
+fn update_of(
+    found: &Found,
+    row: &Json,
+    reference: String,
+    fields: BTreeMap<String, Val>,
+    old: BTreeMap<String, Json>,
+) -> Result<Step, ResolveError> {
+    let id = RecordId::parse(&found.id).map_err(|e| ResolveError::Invalid(e.to_string()))?;
+    Ok(Step {
+        op: Op::Update,
+        sobject: ObjectName::known(found.sobject.clone()),
+        id: Some(id),
+        name: found.name.clone(),
+        reference,
+        fields,
+        old,
+        guard: row
+            .get("LastModifiedDate")
+            .and_then(Json::as_str)
+            .and_then(http_date_from_iso),
+    })
+}
+
 fn create_step(
     sobject: &str,
     name: &str,
@@ -809,7 +810,7 @@ fn create_step(
 ) -> Step {
     Step {
         op: Op::Create,
-        sobject: sobject.into(),
+        sobject: ObjectName::known(sobject),
         id: None,
         name: name.into(),
         reference,

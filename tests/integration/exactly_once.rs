@@ -226,7 +226,7 @@ async fn run_with_one_refusal(
     let out = agent.submit(PHRASE, yes(bulk_threshold)).await;
     assert_eq!(out.status, Status::Failed, "{}", out.message);
     assert_eq!(out.count, Some(14), "{}", out.message);
-    assert_eq!(out.failures.len(), 1, "{:?}", out.failures);
+    assert_eq!(out.failures().len(), 1, "{:?}", out.failures());
     (out.journal_entry.unwrap(), refused, before)
 }
 
@@ -241,7 +241,7 @@ async fn retry_after_undo_writes_nothing() {
     let (_, refused, before) = run_with_one_refusal(&org, &mut agent, &script, 2000).await;
     let undo = agent.undo(None, "undo").await;
     assert_eq!(undo.status, Status::Applied, "{}", undo.message);
-    assert_eq!(undo.changes.len(), 14);
+    assert_eq!(undo.changes().len(), 14);
     assert_eq!(next_steps(&org.admin()).await, before, "all put back");
     let sent = writes(&script);
     let retry = agent.retry(yes(2000)).await;
@@ -266,8 +266,11 @@ async fn retry_twice_writes_once_and_undo_covers_the_retry_once() {
     let (entry, refused, before) = run_with_one_refusal(&org, &mut agent, &script, 2000).await;
     let retry = agent.retry(yes(2000)).await;
     assert_eq!(retry.status, Status::Applied, "{}", retry.message);
-    assert_eq!(retry.changes.len(), 1);
-    assert_eq!(retry.changes[0].id.as_deref().map(key), Some(key(&refused)));
+    assert_eq!(retry.changes().len(), 1);
+    assert_eq!(
+        retry.changes()[0].id.as_deref().map(key),
+        Some(key(&refused))
+    );
     let sent = writes(&script);
     let again = agent.retry(yes(2000)).await;
     assert_eq!(again.status, Status::NotFound, "{}", again.message);
@@ -275,7 +278,7 @@ async fn retry_twice_writes_once_and_undo_covers_the_retry_once() {
     // undo with no number takes the command, and covers its retry
     let undo = agent.undo(None, "undo").await;
     assert_eq!(undo.status, Status::Applied, "{}", undo.message);
-    assert_eq!(undo.changes.len(), 15, "{}", undo.message);
+    assert_eq!(undo.changes().len(), 15, "{}", undo.message);
     assert!(
         undo.message
             .contains(&format!("entry {entry} and its retry")),
@@ -306,7 +309,7 @@ async fn undo_of_a_retry_alone_says_what_it_reverts() {
     let retry_entry = retry.journal_entry.unwrap();
     let undo = agent.undo(Some(retry_entry), "undo").await;
     assert_eq!(undo.status, Status::Applied, "{}", undo.message);
-    assert_eq!(undo.changes.len(), 1);
+    assert_eq!(undo.changes().len(), 1);
     assert!(
         undo.message
             .contains(&format!("retry entry {retry_entry} of entry {entry}"))
@@ -330,7 +333,7 @@ async fn undo_of_a_retry_alone_says_what_it_reverts() {
     // undoing the command now reverts the other 14 only
     let rest = agent.undo(Some(entry), "undo").await;
     assert_eq!(rest.status, Status::Applied, "{}", rest.message);
-    assert_eq!(rest.changes.len(), 14, "{}", rest.message);
+    assert_eq!(rest.changes().len(), 14, "{}", rest.message);
 }
 
 /// A failed record edited by someone else before `retry`: a conflict, left as it is, journaled
@@ -356,12 +359,12 @@ async fn retry_leaves_an_edited_record_as_a_conflict(bulk_threshold: usize) {
     let sent = writes(&script);
     let retry = agent.retry(yes(bulk_threshold)).await;
     assert_eq!(retry.status, Status::Conflict, "{}", retry.message);
-    assert_eq!(retry.failures.len(), 1, "{:?}", retry.failures);
+    assert_eq!(retry.failures().len(), 1, "{:?}", retry.failures());
     assert!(
-        retry.failures[0].error.contains("conflict")
-            && retry.failures[0].error.contains("Call the CFO"),
+        retry.failures()[0].error.contains("conflict")
+            && retry.failures()[0].error.contains("Call the CFO"),
         "{:?}",
-        retry.failures
+        retry.failures()
     );
     assert_eq!(writes(&script), sent, "the edited record is not written");
     let now = next_steps(&admin).await;
@@ -481,8 +484,8 @@ async fn transient_faults_on_collections_end_with_every_record_written_once() {
     let (mut agent, script) = org.agent();
     let out = agent.submit(PHRASE, yes(2000)).await;
     assert_eq!(out.status, Status::Applied, "{}", out.message);
-    assert_eq!(out.changes.len(), 515);
-    assert!(out.failures.is_empty());
+    assert_eq!(out.changes().len(), 515);
+    assert!(out.failures().is_empty());
     // each record was sent in exactly one request that reached the org (refused sends are not
     // counted: the transport counts what it passes on, and a retried request passes once)
     let written = script.lock().unwrap().written.clone();
@@ -513,7 +516,7 @@ async fn records_locked_in_a_collections_update_are_sent_again_on_their_own() {
     }
     let out = agent.submit(PHRASE, yes(2000)).await;
     assert_eq!(out.status, Status::Applied, "{}", out.message);
-    assert_eq!(out.changes.len(), 15);
+    assert_eq!(out.changes().len(), 15);
     let written = script.lock().unwrap().written.clone();
     assert_eq!(
         written.len(),

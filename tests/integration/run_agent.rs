@@ -154,10 +154,10 @@ async fn single_update_is_one_guarded_patch_and_two_calls_when_warm() {
         .submit("update opportunity Project Titan to Negotiation", yes())
         .await;
     assert_eq!(out.status, Status::Applied, "{}", out.message);
-    assert_eq!(out.changes.len(), 1);
-    assert_eq!(out.changes[0].fields["StageName"]["old"], "Prospecting");
+    assert_eq!(out.changes().len(), 1);
+    assert_eq!(out.changes()[0].fields["StageName"]["old"], "Prospecting");
     assert_eq!(
-        out.changes[0].fields["StageName"]["new"],
+        out.changes()[0].fields["StageName"]["new"],
         "Negotiation/Review"
     );
     let admin = org.admin();
@@ -192,7 +192,7 @@ async fn soql_injection_phrase_changes_nothing() {
             out.status,
             out.message
         );
-        assert!(out.changes.is_empty());
+        assert!(out.changes().is_empty());
     }
     let after = admin.query("SELECT Id, StageName FROM Opportunity").await;
     assert_eq!(before, after);
@@ -265,7 +265,7 @@ async fn compound_applies_in_one_composite_and_undo_deletes_it_all() {
         )
         .await;
     assert_eq!(out.status, Status::Applied, "{}", out.message);
-    assert_eq!(out.changes.len(), 3);
+    assert_eq!(out.changes().len(), 3);
     let jane = admin
         .one("SELECT Id, AccountId FROM Contact WHERE LastName = 'Doe' AND FirstName = 'Jane'")
         .await;
@@ -352,7 +352,7 @@ async fn create_and_undo_create() {
         )
         .await;
     assert_eq!(out.status, Status::Applied, "{}", out.message);
-    let id = out.changes[0].id.clone().unwrap();
+    let id = out.changes()[0].id.clone().unwrap();
     let row = admin
         .one(&format!(
             "SELECT StageName, CloseDate, Amount, OwnerId FROM Opportunity WHERE Id = '{id}'"
@@ -401,9 +401,11 @@ async fn bulk_needs_confirmation_respects_max_records_and_dry_run_changes_nothin
         .await;
     assert_eq!(out.status, Status::DryRun, "{}", out.message);
     assert!(
-        out.calls.iter().any(|c| c.contains("/composite/sobjects")),
+        out.calls()
+            .iter()
+            .any(|c| c.contains("/composite/sobjects")),
         "{:?}",
-        out.calls
+        out.calls()
     );
     assert_eq!(
         admin.query("SELECT Id, NextStep FROM Opportunity").await,
@@ -438,9 +440,9 @@ async fn bulk_with_one_failure(bulk_threshold: usize) {
         )
         .await;
     assert_eq!(out.status, Status::Failed, "{}", out.message);
-    assert_eq!(out.changes.len(), 14, "{}", out.message);
-    assert_eq!(out.failures.len(), 1);
-    assert_eq!(out.failures[0].id.as_deref(), Some("006Dm0000000030IAA"));
+    assert_eq!(out.changes().len(), 14, "{}", out.message);
+    assert_eq!(out.failures().len(), 1);
+    assert_eq!(out.failures()[0].id.as_deref(), Some("006Dm0000000030IAA"));
     let done = admin
         .query("SELECT Id FROM Opportunity WHERE NextStep = 'Review pricing'")
         .await;
@@ -453,9 +455,12 @@ async fn bulk_with_one_failure(bulk_threshold: usize) {
             ..yes()
         })
         .await;
-    assert_eq!(retry.changes.len(), 0, "{}", retry.message);
-    assert_eq!(retry.failures.len(), 1, "{}", retry.message);
-    assert_eq!(retry.failures[0].id.as_deref(), Some("006Dm0000000030IAA"));
+    assert_eq!(retry.changes().len(), 0, "{}", retry.message);
+    assert_eq!(retry.failures().len(), 1, "{}", retry.message);
+    assert_eq!(
+        retry.failures()[0].id.as_deref(),
+        Some("006Dm0000000030IAA")
+    );
     assert_eq!(retry.streamed.is_some(), bulk_threshold < 15);
     // undo reverts the 14 that were written
     let undo = agent.undo(Some(out.journal_entry.unwrap()), "undo").await;
@@ -492,7 +497,7 @@ async fn streamed_bulk_applies_exactly_what_was_confirmed_in_several_jobs() {
     let mut out = agent.submit(phrase, opts).await;
     assert_eq!(out.status, Status::NeedsConfirmation, "{}", out.message);
     assert_eq!(out.count, Some(15));
-    assert_eq!(out.records.len(), 10, "a preview, not every record");
+    assert_eq!(out.records().len(), 10, "a preview, not every record");
     let plan = out.pending.take().unwrap();
     assert_eq!(plan.staged.as_ref().map(|s| s.count), Some(15));
     assert!(
@@ -500,9 +505,9 @@ async fn streamed_bulk_applies_exactly_what_was_confirmed_in_several_jobs() {
         "a streamed plan holds no step per record"
     );
     assert!(
-        out.calls[0].contains("4 Bulk API 2.0 jobs of at most 4 rows"),
+        out.calls()[0].contains("4 Bulk API 2.0 jobs of at most 4 rows"),
         "{:?}",
-        out.calls
+        out.calls()
     );
     // between the preview and the confirmation, one more deal starts to match the filter
     let newcomer = admin
@@ -517,7 +522,7 @@ async fn streamed_bulk_applies_exactly_what_was_confirmed_in_several_jobs() {
     let done = agent.confirm(phrase, &plan, yes()).await;
     assert_eq!(done.status, Status::Applied, "{}", done.message);
     assert_eq!(done.count, Some(15));
-    assert_eq!(done.changes.len(), 15);
+    assert_eq!(done.changes().len(), 15);
     assert_eq!(
         admin
             .query("SELECT Id FROM Opportunity WHERE NextStep = 'Review pricing'")
@@ -591,12 +596,12 @@ async fn streamed_undo_reverts_in_bulk_and_journals_what_changed_since() {
         "{}",
         undo.message
     );
-    assert_eq!(undo.changes.len(), 13);
-    assert_eq!(undo.failures.len(), 2);
+    assert_eq!(undo.changes().len(), 13);
+    assert_eq!(undo.failures().len(), 2);
     assert!(
-        undo.failures[0].error.contains("changed since"),
+        undo.failures()[0].error.contains("changed since"),
         "{:?}",
-        undo.failures
+        undo.failures()
     );
     for row in &before {
         let id = row["Id"].as_str().unwrap();
@@ -756,7 +761,7 @@ async fn task_filters_by_related_record_and_empty_filters_are_not_found() {
         )
         .await;
     assert_eq!(out.status, Status::Applied, "{}", out.message);
-    let mut ids: Vec<_> = out.changes.iter().filter_map(|c| c.id.clone()).collect();
+    let mut ids: Vec<_> = out.changes().iter().filter_map(|c| c.id.clone()).collect();
     ids.sort();
     assert_eq!(ids, vec!["00TDm0000000006MAA", "00TDm0000000007MAA"]);
     let done = admin
@@ -811,7 +816,7 @@ async fn statuses_of_the_resolution_rules() {
         let out = agent.submit(phrase, yes()).await;
         assert_eq!(out.status, want, "{phrase}: {}", out.message);
         if want == Status::Ambiguous {
-            assert!(out.candidates.len() >= 2);
+            assert!(out.candidates().len() >= 2);
         }
     }
     // a value the record already holds: applied, nothing sent
@@ -819,12 +824,12 @@ async fn statuses_of_the_resolution_rules() {
         .submit("set the stage on my blue sun deal to qualification", yes())
         .await;
     assert_eq!(out.status, Status::Applied, "{}", out.message);
-    assert!(out.changes.is_empty());
+    assert!(out.changes().is_empty());
     // "look up" a name matching records of several objects: `ambiguous`, every one a candidate
     let out = agent.submit("look up acme", yes()).await;
     assert_eq!(out.status, Status::Ambiguous, "{}", out.message);
-    assert!(out.candidates.len() >= 3, "{:?}", out.candidates);
-    assert!(out.records.is_empty());
+    assert!(out.candidates().len() >= 3, "{:?}", out.candidates());
+    assert!(out.records().is_empty());
 }
 
 #[tokio::test]
@@ -835,7 +840,7 @@ async fn a_picked_candidate_resolves_an_ambiguous_reference() {
     let out = agent.submit(phrase, yes()).await;
     assert_eq!(out.status, Status::Ambiguous);
     let pick = out
-        .candidates
+        .candidates()
         .iter()
         .find(|c| c.name == "Hooli XYZ Data Platform")
         .unwrap()
@@ -845,7 +850,7 @@ async fn a_picked_candidate_resolves_an_ambiguous_reference() {
         .submit_picked(phrase, yes(), std::slice::from_ref(&pick))
         .await;
     assert_eq!(out.status, Status::Applied, "{}", out.message);
-    assert_eq!(out.changes[0].id.as_deref(), Some(pick.as_str()));
+    assert_eq!(out.changes()[0].id.as_deref(), Some(pick.as_str()));
     let row = org
         .admin()
         .one("SELECT StageName FROM Opportunity WHERE Name = 'Hooli XYZ Data Platform'")

@@ -16,6 +16,7 @@ use serde_json::{Map, Value as Json};
 use super::super::dupes::Screen;
 use super::{ImportError, Rejected, Row, RowReader, Skipped};
 use crate::app::Agent;
+use crate::id::ObjectName;
 use crate::journal::{Op, PlannedChange};
 use crate::plan::{Plan, Staged, Step, Val};
 use crate::resolve::ResolveError;
@@ -53,7 +54,7 @@ fn planned(object: &str, row: Row) -> PlannedChange {
 fn step_of(k: usize, c: PlannedChange) -> Step {
     Step {
         op: c.op,
-        sobject: c.sobject,
+        sobject: ObjectName::known(c.sobject),
         id: None,
         name: c.name,
         reference: format!("r{k}"),
@@ -160,7 +161,7 @@ impl Agent {
                 summary,
                 staged: Some(Staged {
                     stage: staged.stage,
-                    sobject: object.to_string(),
+                    sobject: ObjectName::known(object),
                     count: n,
                     columns: staged.columns.into_iter().collect(),
                 }),

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
 
-use super::super::{Agent, Outcome, RunOptions, Status};
+use super::super::{Agent, Outcome, RunOptions, Status, What, Written};
 use crate::journal::{QueueState, QueuedCommand};
 use crate::plan::{Plan, Val};
 use crate::salesforce::OrgError;
@@ -123,8 +123,8 @@ pub(super) fn conflicts_of(
     let mut out = Vec::new();
     for step in &plan.steps {
         let Some(id) = &step.id else { continue };
-        let seen = item.seen.get(id).and_then(|r| r.get("fields"));
-        let at = modified.get(id);
+        let seen = item.seen.get(id.as_str()).and_then(|r| r.get("fields"));
+        let at = modified.get(id.as_str());
         for (field, val) in &step.fields {
             let Val::Lit(yours) = val else { continue };
             let theirs = step.old.get(field).cloned().unwrap_or(Json::Null);
@@ -135,8 +135,8 @@ pub(super) fn conflicts_of(
             };
             if conflict {
                 out.push(FieldConflict {
-                    id: id.clone(),
-                    sobject: step.sobject.clone(),
+                    id: id.to_string(),
+                    sobject: step.sobject.to_string(),
                     name: step.name.clone(),
                     field: field.clone(),
                     base,
@@ -243,10 +243,7 @@ impl Agent {
     ) -> Result<Vec<FieldConflict>, OrgError> {
         let mut by_object: BTreeMap<&str, Vec<crate::id::RecordId>> = BTreeMap::new();
         for s in &plan.steps {
-            if let Some(id) =
-                s.id.as_deref()
-                    .and_then(|i| crate::id::RecordId::parse(i).ok())
-            {
+            if let Some(id) = s.id.clone() {
                 by_object.entry(&s.sobject).or_default().push(id);
             }
         }
@@ -286,14 +283,17 @@ impl Agent {
             ),
         );
         outcome.api_calls = calls;
-        outcome.failures = conflicts
-            .iter()
-            .map(|c| crate::exec::Failure {
-                id: Some(c.id.clone()),
-                name: c.name.clone(),
-                error: format!("conflict on {}", c.field),
-            })
-            .collect();
+        outcome.what = What::Written(Written {
+            changes: Vec::new(),
+            failures: conflicts
+                .iter()
+                .map(|c| crate::exec::Failure {
+                    id: Some(c.id.clone()),
+                    name: c.name.clone(),
+                    error: format!("conflict on {}", c.field),
+                })
+                .collect(),
+        });
         let detail = json!({ "conflicts": conflicts });
         let _ = self.journal.queue_set(
             item.id,
@@ -381,6 +381,7 @@ impl Agent {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::id::{ObjectName, RecordId};
     use crate::journal::Op;
     use crate::plan::Step;
 
@@ -403,8 +404,8 @@ mod tests {
         Plan {
             steps: vec![Step {
                 op: Op::Update,
-                sobject: "Opportunity".into(),
-                id: Some("006A".into()),
+                sobject: ObjectName::known("Opportunity"),
+                id: RecordId::parse("006Dm0000000001IAA").ok(),
                 name: "Initech Renewal".into(),
                 reference: "s0".into(),
                 fields: [("Amount".to_string(), Val::Lit(json!(92000)))].into(),
@@ -419,9 +420,12 @@ mod tests {
 
     #[test]
     fn a_known_base_that_changed_is_a_conflict_with_all_three_values() {
-        let seen = json!({"006A": {"fields": {"Amount": 85000}}});
-        let at: BTreeMap<String, String> =
-            [("006A".into(), "2026-12-03T10:05:00.123+0000".into())].into();
+        let seen = json!({"006Dm0000000001IAA": {"fields": {"Amount": 85000}}});
+        let at: BTreeMap<String, String> = [(
+            "006Dm0000000001IAA".into(),
+            "2026-12-03T10:05:00.123+0000".into(),
+        )]
+        .into();
         let c = conflicts_of(&plan(json!(99000.0)), &item(seen.clone()), &at);
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].base, Some(json!(85000)));
@@ -433,12 +437,21 @@ mod tests {
 
     #[test]
     fn an_unknown_base_conflicts_only_when_modified_after_it_was_said() {
-        let before: BTreeMap<String, String> =
-            [("006A".into(), "2026-12-03T09:59:00.123+0000".into())].into();
-        let after: BTreeMap<String, String> =
-            [("006A".into(), "2026-12-03T10:00:00.600+0000".into())].into();
-        let whole: BTreeMap<String, String> =
-            [("006A".into(), "2026-12-03T10:00:00.000+0000".into())].into();
+        let before: BTreeMap<String, String> = [(
+            "006Dm0000000001IAA".into(),
+            "2026-12-03T09:59:00.123+0000".into(),
+        )]
+        .into();
+        let after: BTreeMap<String, String> = [(
+            "006Dm0000000001IAA".into(),
+            "2026-12-03T10:00:00.600+0000".into(),
+        )]
+        .into();
+        let whole: BTreeMap<String, String> = [(
+            "006Dm0000000001IAA".into(),
+            "2026-12-03T10:00:00.000+0000".into(),
+        )]
+        .into();
         let p = plan(json!(1));
         assert!(conflicts_of(&p, &item(json!({})), &before).is_empty());
         assert_eq!(conflicts_of(&p, &item(json!({})), &after).len(), 1);

@@ -3,9 +3,11 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use sayso::app::{Agent, RunOptions};
+use sayso::app::RunOptions;
 use sayso::config::Home;
 use sayso::journal::EntryKind;
+
+use crate::cmd_run::{exit_of, print, reconcile_first, with_agent};
 
 /// Arguments of `sayso history`.
 #[derive(clap::Args)]
@@ -140,49 +142,29 @@ fn write_history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `sayso undo [N]`.
 pub fn undo(args: UndoArgs) -> anyhow::Result<ExitCode> {
-    let home = Home::from_env()?;
-    let today = sayso::app::today_from_env()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let mut agent = Agent::open(&home, &args.profile, today).await?;
-        crate::cmd_run::reconcile_first(&mut agent).await;
+    with_agent(&args.profile, async |_, agent| {
+        reconcile_first(agent).await;
         let phrase = match args.entry {
             Some(n) => format!("undo {n}"),
             None => "undo".to_string(),
         };
         let out = agent.undo(args.entry, &phrase).await;
-        crate::cmd_run::print(&agent, &out, args.json, &[]);
-        Ok(if out.status.is_success() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        })
+        print(agent, &out, args.json, &[]);
+        Ok(exit_of(&out))
     })
 }
 
 /// Runs `sayso retry`.
 pub fn retry(args: RetryArgs) -> anyhow::Result<ExitCode> {
-    let home = Home::from_env()?;
-    let today = sayso::app::today_from_env()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let mut agent = Agent::open(&home, &args.profile, today).await?;
-        crate::cmd_run::reconcile_first(&mut agent).await;
+    with_agent(&args.profile, async |_, agent| {
+        reconcile_first(agent).await;
         let opts = RunOptions {
             bulk_threshold: args.bulk_threshold,
             yes: true,
             ..RunOptions::default()
         };
         let out = agent.retry(opts).await;
-        crate::cmd_run::print(&agent, &out, args.json, &[]);
-        Ok(if out.status.is_success() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        })
+        print(agent, &out, args.json, &[]);
+        Ok(exit_of(&out))
     })
 }

@@ -57,17 +57,11 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
             "say what to do: `sayso run \"show my open deals\"`, or pipe commands into `sayso run -`"
         );
     }
-    let home = Home::from_env()?;
-    let today = sayso::app::today_from_env()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let mut agent = Agent::open(&home, &args.profile, today).await?;
+    with_agent(&args.profile.clone(), async |home, agent| {
         if let Some(rows) = args.bulk_job_rows {
             agent.set_bulk_job_rows(rows);
         }
-        crate::cmd_run::reconcile_first(&mut agent).await;
+        reconcile_first(agent).await;
         let opts = RunOptions {
             yes: args.yes,
             dry_run: args.dry_run,
@@ -89,12 +83,11 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
                 allow_duplicates: args.allow_duplicates,
             };
             let code =
-                crate::file_run::run(&mut agent, file, &phrase, import, args.json, interactive)
-                    .await;
-            budget_warning(&home, &args.profile);
+                crate::file_run::run(agent, file, &phrase, import, args.json, interactive).await;
+            budget_warning(home, &args.profile);
             return Ok(code);
         }
-        let queue = args.queue || sayso::app::offline::OfflineSettings::load(&home)?.queue;
+        let queue = args.queue || sayso::app::offline::OfflineSettings::load(home)?.queue;
         let dash = args.phrase.len() == 1 && args.phrase[0] == "-";
         if args.notes || dash || args.phrase.is_empty() {
             let piped = crate::piped::PipedOptions {
@@ -103,8 +96,8 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
                 run: opts,
                 queue,
             };
-            let code = crate::piped::run_stdin(&mut agent, &piped).await;
-            budget_warning(&home, &args.profile);
+            let code = crate::piped::run_stdin(agent, &piped).await;
+            budget_warning(home, &args.profile);
             return code;
         }
         let phrases: Vec<String> = if args.phrase.len() == 1 && args.phrase[0] == "-" {
@@ -138,10 +131,10 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
             let mut picked: Vec<String> = Vec::new();
             while out.status == Status::Ambiguous && interactive && picked.len() < 5 {
                 render(&out, false);
-                let Some(choice) = choose(out.candidates.len()) else {
+                let Some(choice) = choose(out.candidates().len()) else {
                     break;
                 };
-                picked.push(out.candidates[choice].id.clone());
+                picked.push(out.candidates()[choice].id.clone());
                 let calls = out.api_calls;
                 out = agent.submit_picked(&phrase, opts, &picked).await;
                 out.api_calls += calls;
@@ -167,19 +160,44 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
             if !out.status.is_success() {
                 failures += 1;
             }
-            print(&agent, &out, args.json, &[]);
+            print(agent, &out, args.json, &[]);
             // A dry run or an unconfirmed bulk change is never applied from here.
             if let Some(plan) = out.pending.take() {
                 agent.discard(&plan);
             }
         }
-        budget_warning(&home, &args.profile);
+        budget_warning(home, &args.profile);
         Ok(if failures == 0 {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(1)
         })
     })
+}
+
+/// Opens `profile`'s agent on a one-thread runtime and runs `body` with it (and the home).
+pub fn with_agent(
+    profile: &str,
+    body: impl AsyncFnOnce(&Home, &mut Agent) -> anyhow::Result<ExitCode>,
+) -> anyhow::Result<ExitCode> {
+    let home = Home::from_env()?;
+    let today = sayso::app::today_from_env()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let mut agent = Agent::open(&home, profile, today).await?;
+        body(&home, &mut agent).await
+    })
+}
+
+/// Exit 0 when `out` succeeded, 1 otherwise.
+pub fn exit_of(out: &Outcome) -> ExitCode {
+    if out.status.is_success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// Finishes the journal of runs a killed process left unfinished, saying so on stderr.
@@ -255,7 +273,7 @@ pub fn render(out: &Outcome, json: bool) {
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
     println!("{status}: {}", out.message);
-    for c in out.changes.iter().take(SHOWN) {
+    for c in out.changes().iter().take(SHOWN) {
         let fields: Vec<String> = c
             .fields
             .iter()
@@ -263,7 +281,7 @@ pub fn render(out: &Outcome, json: bool) {
             .collect();
         println!("  {} {} {} {}", c.op, c.sobject, c.name, fields.join(", "));
     }
-    for r in &out.records {
+    for r in out.records() {
         let name = ["Name", "CaseNumber", "Subject", "Title"]
             .iter()
             .find_map(|k| r.get(*k).and_then(|v| v.as_str()))
@@ -291,23 +309,23 @@ pub fn render(out: &Outcome, json: bool) {
         };
         println!("  - {name} {}", extra.join(", "));
     }
-    if !out.groups.is_empty() {
-        println!("{}", crate::shell::render::groups_table(&out.groups));
+    if !out.groups().is_empty() {
+        println!("{}", crate::shell::render::groups_table(out.groups()));
     }
-    if !out.candidates.is_empty() {
+    if !out.candidates().is_empty() {
         println!("  which one?");
-        for (i, c) in out.candidates.iter().enumerate() {
+        for (i, c) in out.candidates().iter().enumerate() {
             println!("  {}. {} {} ({})", i + 1, c.sobject, c.name, c.id);
         }
     }
-    let made = out.count.map_or(out.changes.len(), |n| n as usize);
-    if made > SHOWN && !out.changes.is_empty() {
+    let made = out.count.map_or(out.changes().len(), |n| n as usize);
+    if made > SHOWN && !out.changes().is_empty() {
         println!(
             "  … and {} more (`sayso history` lists them; `--json` prints them all)",
-            made - SHOWN.min(out.changes.len())
+            made - SHOWN.min(out.changes().len())
         );
     }
-    for f in out.failures.iter().take(SHOWN) {
+    for f in out.failures().iter().take(SHOWN) {
         println!(
             "  failed: {} {}: {}",
             f.name,
@@ -315,13 +333,13 @@ pub fn render(out: &Outcome, json: bool) {
             f.error
         );
     }
-    if out.failures.len() > SHOWN {
+    if out.failures().len() > SHOWN {
         println!("  … and more failures (`sayso history` lists them; `sayso retry` re-sends them)");
     }
-    for s in &out.suggestions {
+    for s in out.suggestions() {
         println!("  try: {s}");
     }
-    for c in &out.calls {
+    for c in out.calls() {
         println!("  call: {c}");
     }
     println!(

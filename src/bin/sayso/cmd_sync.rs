@@ -7,7 +7,6 @@ use std::process::ExitCode;
 
 use sayso::app::offline::{FieldConflict, SyncOptions, Synced};
 use sayso::app::{Agent, Outcome, RunOptions, Status};
-use sayso::config::Home;
 use sayso::journal::QueuedCommand;
 
 /// Whose value wins a conflict.
@@ -38,19 +37,12 @@ pub struct Args {
 
 /// Runs `sayso sync`.
 pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
-    let home = Home::from_env()?;
-    let today = sayso::app::today_from_env()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let mut agent = Agent::open(&home, &args.profile, today).await?;
+    crate::cmd_run::with_agent(&args.profile, async |_, agent| {
         let opts = SyncOptions {
             run: RunOptions::default(),
             prefer_mine: args.prefer.and(args.command),
         };
-        let code = run(&mut agent, opts, args.yes, args.json).await;
-        Ok(code)
+        Ok(run(agent, opts, args.yes, args.json).await)
     })
 }
 

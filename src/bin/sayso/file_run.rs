@@ -58,7 +58,7 @@ fn ask(prompt: &str) -> bool {
 
 /// The mapping, the skipped and rejected rows, then the outcome as any command renders it.
 fn render(out: &Outcome) {
-    if let Some(m) = &out.mapping {
+    if let Some(m) = &out.file.mapping {
         println!("{} rows of {} records; columns:", m.rows, m.object);
         for (col, field) in &m.columns {
             println!("  {col} → {field}");
@@ -67,7 +67,7 @@ fn render(out: &Outcome) {
             println!("  left out (no field): {}", m.left_out.join(", "));
         }
     }
-    if let Some(skipped) = &out.skipped {
+    if let Some(skipped) = &out.file.skipped {
         for s in skipped.iter().take(SHOWN) {
             let what = match (&s.matches, s.matches_line) {
                 (Some(c), _) => format!("{} {} ({})", c.sobject, c.name, c.id),
@@ -83,7 +83,7 @@ fn render(out: &Outcome) {
             );
         }
     }
-    if let Some(rejected) = &out.rejected {
+    if let Some(rejected) = &out.file.rejected {
         for r in rejected.iter().take(SHOWN) {
             println!("  rejected line {}: {}", r.line, r.reason);
         }

@@ -116,13 +116,13 @@ impl Shell {
         self.remember(&out);
         let reached = Self::reached(&out);
         match out.status {
-            Status::Ambiguous if !out.candidates.is_empty() && picked.len() < 5 => {
+            Status::Ambiguous if !out.candidates().is_empty() && picked.len() < 5 => {
                 self.choose(rt, phrase, &out, picked);
             }
             Status::DryRun if self.dry_run => {
                 let names = self.id_names(rt, &out);
                 println!("{}", render::preview(&out, &names, &self.style));
-                for c in &out.calls {
+                for c in out.calls() {
                     println!("{}", self.style.dim(&format!("  call: {c}")));
                 }
                 println!("dry run: nothing changed");
@@ -180,7 +180,7 @@ impl Shell {
         out: &Outcome,
         picked: &[String],
     ) {
-        let found = sayso::app::lookup::candidate_details(self.agent.org(), &out.candidates);
+        let found = sayso::app::lookup::candidate_details(self.agent.org(), out.candidates());
         let details = cancellable(rt, &self.progress, found).map(|rows| {
             rows.into_iter()
                 .map(|(o, n, fields)| {
@@ -190,14 +190,14 @@ impl Shell {
                 .collect::<Vec<render::CandidateRow>>()
         });
         let rows = details.unwrap_or_else(|| {
-            out.candidates
+            out.candidates()
                 .iter()
                 .map(|c| (c.sobject.clone(), c.name.clone(), Vec::new()))
                 .collect()
         });
         println!("{}", self.style.yellow(&out.message));
         println!("{}", render::candidates(&rows));
-        let n = out.candidates.len();
+        let n = out.candidates().len();
         let answer = self
             .editor
             .readline(&format!("which one? [1-{n}, Enter cancels] "))
@@ -212,7 +212,7 @@ impl Shell {
             println!("cancelled; nothing changed");
             return;
         };
-        let c = &out.candidates[i - 1];
+        let c = &out.candidates()[i - 1];
         println!("{}", self.style.dim(&format!("→ {} {}", c.sobject, c.name)));
         let mut picked = picked.to_vec();
         picked.push(c.id.clone());
@@ -309,7 +309,7 @@ impl Shell {
     /// Names of the records a preview refers to by id (lookups, owners), one query per object.
     fn id_names(&self, rt: &tokio::runtime::Runtime, out: &Outcome) -> render::Names {
         let mut ids: Vec<sayso::id::RecordId> = Vec::new();
-        for r in &out.records {
+        for r in out.records() {
             if let Some(fields) = r["fields"].as_object() {
                 for v in fields.values() {
                     for side in ["old", "new"] {
@@ -340,7 +340,7 @@ impl Shell {
         let Ok(mut v) = self.vocab.lock() else {
             return;
         };
-        for r in &out.records {
+        for r in out.records() {
             let name = r
                 .get("Name")
                 .and_then(Json::as_str)
@@ -348,10 +348,10 @@ impl Shell {
                 .unwrap_or_else(|| render::record_name(r));
             v.saw_record(&name);
         }
-        for c in &out.changes {
+        for c in out.changes() {
             v.saw_record(&c.name);
         }
-        for c in &out.candidates {
+        for c in out.candidates() {
             v.saw_record(&c.name);
         }
     }

@@ -189,14 +189,17 @@ pub(crate) type Names = std::collections::HashMap<String, String>;
 /// Ids found in `names` are shown as the record's name.
 pub(crate) fn preview(out: &Outcome, names: &Names, style: &Style) -> String {
     const SAMPLE: usize = 5;
-    let total = out.count.unwrap_or(out.records.len() as u64) as usize;
+    let total = out.count.unwrap_or(out.records().len() as u64) as usize;
     let mut lines = Vec::new();
     if total > 1 {
-        let bulk = out.records.iter().all(|r| r["op"] == out.records[0]["op"])
+        let bulk = out
+            .records()
+            .iter()
+            .all(|r| r["op"] == out.records()[0]["op"])
             && out
-                .records
+                .records()
                 .iter()
-                .all(|r| r["sobject"] == out.records[0]["sobject"]);
+                .all(|r| r["sobject"] == out.records()[0]["sobject"]);
         if bulk && total > SAMPLE {
             lines.push(style.bold(&format!("{total} changes; a sample:")));
         } else {
@@ -204,15 +207,15 @@ pub(crate) fn preview(out: &Outcome, names: &Names, style: &Style) -> String {
         }
     }
     let mut names = names.clone();
-    for (i, r) in out.records.iter().enumerate() {
+    for (i, r) in out.records().iter().enumerate() {
         if let Some(n) = r["Name"].as_str() {
             names.insert(format!("@{{s{i}.id}}"), format!("(new) {n}"));
         }
     }
-    for r in out.records.iter().take(SAMPLE) {
+    for r in out.records().iter().take(SAMPLE) {
         lines.push(format!("  {}", change_line(r, &names, style)));
     }
-    if out.records.len() > SAMPLE {
+    if out.records().len() > SAMPLE {
         lines.push(style.dim(&format!("  … and {} more", total.saturating_sub(SAMPLE))));
     }
     lines.join("\n")
@@ -347,39 +350,39 @@ pub(crate) fn outcome_named(out: &Outcome, names: &Names, style: &Style) -> Stri
     };
     let mut lines = vec![format!("{head}: {}", out.message)];
     let mut names = names.clone();
-    for c in &out.changes {
+    for c in out.changes() {
         if let (true, Some(id)) = (c.op == "create", &c.id) {
             names.insert(id.clone(), format!("(new) {}", c.name));
         }
     }
-    for c in out.changes.iter().take(SHOWN) {
+    for c in out.changes().iter().take(SHOWN) {
         let r = serde_json::json!({"op": c.op, "sobject": c.sobject, "Name": c.name, "fields": c.fields});
         lines.push(format!("  {}", change_line(&r, &names, style)));
     }
-    let made = out.count.map_or(out.changes.len(), |n| n as usize);
-    if made > SHOWN && !out.changes.is_empty() {
+    let made = out.count.map_or(out.changes().len(), |n| n as usize);
+    if made > SHOWN && !out.changes().is_empty() {
         lines.push(style.dim(&format!(
             "  … and {} more (:history lists them)",
-            made - SHOWN.min(out.changes.len())
+            made - SHOWN.min(out.changes().len())
         )));
     }
-    if out.status == Status::Answered && !out.records.is_empty() {
-        lines.push(records_table(&out.records));
+    if out.status == Status::Answered && !out.records().is_empty() {
+        lines.push(records_table(out.records()));
     }
-    if !out.groups.is_empty() {
-        lines.push(groups_table(&out.groups));
+    if !out.groups().is_empty() {
+        lines.push(groups_table(out.groups()));
     }
-    for f in out.failures.iter().take(SHOWN) {
+    for f in out.failures().iter().take(SHOWN) {
         lines.push(style.red(&format!("  failed: {}: {}", f.name, f.error)));
     }
-    if out.failures.len() > SHOWN {
+    if out.failures().len() > SHOWN {
         lines.push(
             style.red("  … and more failures (:history lists them; `sayso retry` re-sends them)"),
         );
     }
     // A typed list's people already in the org or said twice (a file run shows its own).
-    if out.mapping.is_none() {
-        for s in out.skipped.iter().flatten().take(SHOWN) {
+    if out.file.mapping.is_none() {
+        for s in out.file.skipped.iter().flatten().take(SHOWN) {
             let what = match (&s.matches, s.matches_line) {
                 (Some(c), _) => format!(" — {} {}", c.sobject, c.name),
                 (None, Some(l)) => format!(" — item {l}"),
@@ -388,7 +391,7 @@ pub(crate) fn outcome_named(out: &Outcome, names: &Names, style: &Style) -> Stri
             lines.push(style.yellow(&format!("  skipped item {}: {}{what}", s.line, s.reason)));
         }
     }
-    for s in &out.suggestions {
+    for s in out.suggestions() {
         lines.push(format!("  try: {s}"));
     }
     if out.api_calls > 0 {
@@ -404,6 +407,7 @@ pub(crate) fn outcome_named(out: &Outcome, names: &Names, style: &Style) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sayso::app::{Preview, What, Written};
     use serde_json::json;
 
     const PLAIN: Style = Style { color: false };
@@ -411,42 +415,45 @@ mod tests {
     #[test]
     fn applied_changes_name_records_and_leave_note_bodies_out() {
         let mut o = Outcome::new(Status::Applied, "2 changes made");
-        o.changes = vec![
-            sayso::exec::ChangeReport {
-                op: "create".into(),
-                sobject: "ContentNote".into(),
-                id: Some("069Dm0000000001AAA".into()),
-                name: "Budget approved".into(),
-                fields: [
-                    (
-                        "Title".to_string(),
-                        json!({"old": null, "new": "Budget approved"}),
-                    ),
-                    (
-                        "Content".to_string(),
-                        json!({"old": null, "new": "QnVkZ2V0IGFwcHJvdmVk"}),
-                    ),
-                ]
-                .into(),
-            },
-            sayso::exec::ChangeReport {
-                op: "create".into(),
-                sobject: "ContentDocumentLink".into(),
-                id: Some("06ADm0000000001AAA".into()),
-                name: "link".into(),
-                fields: [
-                    (
-                        "ContentDocumentId".to_string(),
-                        json!({"old": null, "new": "069Dm0000000001AAA"}),
-                    ),
-                    (
-                        "LinkedEntityId".to_string(),
-                        json!({"old": null, "new": "006Dm0000000001IAA"}),
-                    ),
-                ]
-                .into(),
-            },
-        ];
+        o.what = What::Written(Written {
+            changes: vec![
+                sayso::exec::ChangeReport {
+                    op: "create".into(),
+                    sobject: "ContentNote".into(),
+                    id: Some("069Dm0000000001AAA".into()),
+                    name: "Budget approved".into(),
+                    fields: [
+                        (
+                            "Title".to_string(),
+                            json!({"old": null, "new": "Budget approved"}),
+                        ),
+                        (
+                            "Content".to_string(),
+                            json!({"old": null, "new": "QnVkZ2V0IGFwcHJvdmVk"}),
+                        ),
+                    ]
+                    .into(),
+                },
+                sayso::exec::ChangeReport {
+                    op: "create".into(),
+                    sobject: "ContentDocumentLink".into(),
+                    id: Some("06ADm0000000001AAA".into()),
+                    name: "link".into(),
+                    fields: [
+                        (
+                            "ContentDocumentId".to_string(),
+                            json!({"old": null, "new": "069Dm0000000001AAA"}),
+                        ),
+                        (
+                            "LinkedEntityId".to_string(),
+                            json!({"old": null, "new": "006Dm0000000001IAA"}),
+                        ),
+                    ]
+                    .into(),
+                },
+            ],
+            failures: Vec::new(),
+        });
         let names = Names::from([(
             "006Dm0000000001IAA".to_string(),
             "Project Titan".to_string(),
@@ -464,7 +471,7 @@ mod tests {
     #[test]
     fn a_typed_lists_skipped_people_are_shown_with_their_match() {
         let mut o = Outcome::new(Status::Applied, "1 change made");
-        o.skipped = Some(vec![
+        o.file.skipped = Some(vec![
             sayso::app::import::Skipped {
                 line: 1,
                 reason: "same first name, last name and account".into(),
@@ -545,15 +552,18 @@ mod tests {
     #[test]
     fn a_large_outcome_lists_twenty_changes_and_counts_the_rest() {
         let mut o = Outcome::new(Status::Applied, "1000000 changes made");
-        o.changes = (0..1000)
-            .map(|i| sayso::exec::ChangeReport {
-                op: "update".into(),
-                sobject: "Opportunity".into(),
-                id: None,
-                name: format!("Deal {i}"),
-                fields: [("NextStep".to_string(), json!({"old": null, "new": "x"}))].into(),
-            })
-            .collect();
+        o.what = What::Written(Written {
+            changes: (0..1000)
+                .map(|i| sayso::exec::ChangeReport {
+                    op: "update".into(),
+                    sobject: "Opportunity".into(),
+                    id: None,
+                    name: format!("Deal {i}"),
+                    fields: [("NextStep".to_string(), json!({"old": null, "new": "x"}))].into(),
+                })
+                .collect(),
+            failures: Vec::new(),
+        });
         o.count = Some(1_000_000);
         let text = outcome(&o, &PLAIN);
         assert_eq!(text.matches("update Opportunity").count(), SHOWN);
@@ -563,21 +573,27 @@ mod tests {
     #[test]
     fn preview_shows_old_and_new_and_samples_bulk() {
         let mut o = Outcome::new(Status::DryRun, "would make 1 change");
-        o.records = vec![
-            json!({"op": "update", "sobject": "Opportunity", "Name": "Initech Renewal",
+        o.what = What::Preview(Preview {
+            records: vec![
+                json!({"op": "update", "sobject": "Opportunity", "Name": "Initech Renewal",
             "fields": {"Amount": {"old": 85000.0, "new": 92000.0}}}),
-        ];
+            ],
+            ..Preview::default()
+        });
         o.count = Some(1);
         assert_eq!(
             preview(&o, &Names::new(), &PLAIN),
             "  update Opportunity \"Initech Renewal\": Amount: 85,000 → 92,000"
         );
-        o.records = (0..8)
-            .map(|i| {
-                json!({"op": "update", "sobject": "Task", "Name": format!("T{i}"),
+        o.what = What::Preview(Preview {
+            records: (0..8)
+                .map(|i| {
+                    json!({"op": "update", "sobject": "Task", "Name": format!("T{i}"),
                 "fields": {"Status": {"old": "Not Started", "new": "Completed"}}})
-            })
-            .collect();
+                })
+                .collect(),
+            ..Preview::default()
+        });
         o.count = Some(8);
         let p = preview(&o, &Names::new(), &PLAIN);
         assert!(p.starts_with("8 changes; a sample:"), "{p}");
@@ -588,12 +604,15 @@ mod tests {
     #[test]
     fn preview_names_ids_and_references() {
         let mut o = Outcome::new(Status::DryRun, "would make 2 changes");
-        o.records = vec![
-            json!({"op": "create", "sobject": "Contact", "Name": "Jane Doe",
+        o.what = What::Preview(Preview {
+            records: vec![
+                json!({"op": "create", "sobject": "Contact", "Name": "Jane Doe",
                 "fields": {"LastName": {"old": null, "new": "Doe"}, "OwnerId": {"old": null, "new": "005x"}}}),
-            json!({"op": "create", "sobject": "Task", "Name": "Call with Jane Doe",
+                json!({"op": "create", "sobject": "Task", "Name": "Call with Jane Doe",
                 "fields": {"WhoId": {"old": null, "new": "@{s0.id}"}, "WhatId": {"old": null, "new": "006Dm0000000002IAA"}}}),
-        ];
+            ],
+            ..Preview::default()
+        });
         o.count = Some(2);
         let names = Names::from([("006Dm0000000002IAA".to_string(), "Acme Renewal".to_string())]);
         let p = preview(&o, &names, &PLAIN);
