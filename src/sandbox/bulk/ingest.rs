@@ -111,7 +111,7 @@ async fn create(call: DataCall, body: Bytes) -> SfResult<Response> {
     let req = parse_body(&body)?;
     let s = |k: &str| req.get(k).and_then(Value::as_str).map(str::to_string);
     let object = s("object").ok_or_else(|| bad("INVALIDJOB", "InvalidJob : Object is required"))?;
-    let obj = crate::sandbox::rest::records::object_for(&state, &p, &object).map_err(|_| {
+    let obj = crate::sandbox::rest::records::object_for(state, p, &object).map_err(|_| {
         bad(
             "INVALIDJOB",
             format!("InvalidJob : Invalid object: {object}"),
@@ -133,7 +133,7 @@ async fn create(call: DataCall, body: Bytes) -> SfResult<Response> {
                 "InvalidJob : External ID field name is required for upsert",
             )
         })?;
-        let ctx = Ctx::new(&state, &p, &v);
+        let ctx = Ctx::new(state, p, v);
         dml::external_id_field(obj, &ctx.access(obj), &f).map_err(|_| {
             bad(
                 "INVALIDJOB",
@@ -145,7 +145,7 @@ async fn create(call: DataCall, body: Bytes) -> SfResult<Response> {
     let now = state.clock.now_string();
     let conn = state.lock_db();
     let (seq, id) = INGEST_JOBS.next_id(&conn)?;
-    let mut info = new_job_info(&id, &p, &now, &v, csv);
+    let mut info = new_job_info(&id, p, &now, v, csv);
     info["operation"] = json!(operation);
     info["object"] = json!(obj.name);
     info["state"] = json!("Open");
@@ -210,13 +210,13 @@ async fn set_state(call: DataCall, body: Bytes) -> SfResult<Response> {
     let now = state.clock.now_string();
     let job = {
         let conn = state.lock_db();
-        let mut job = visible_job(&conn, &p, &id)?;
+        let mut job = visible_job(&conn, p, id)?;
         match (wanted.as_str(), job.core.state.as_str()) {
             ("UploadComplete", "Open") => {
-                set_job_state(&conn, &id, &mut job, "UploadComplete", &now)?
+                set_job_state(&conn, id, &mut job, "UploadComplete", &now)?
             }
             ("Aborted", "Open" | "UploadComplete" | "InProgress") => {
-                set_job_state(&conn, &id, &mut job, "Aborted", &now)?
+                set_job_state(&conn, id, &mut job, "Aborted", &now)?
             }
             ("UploadComplete" | "Aborted", current) => {
                 return Err(SfError::new(

@@ -227,7 +227,7 @@ async fn create(call: DataCall, body: Bytes) -> SfResult<Response> {
     let parsed = parse_soql(&soql)?;
     check_bulk_rules(&parsed)?;
     let object = {
-        let plan = flat::plan(ctx(&state, &p), &parsed, operation == "queryAll")?;
+        let plan = flat::plan(ctx(state, p), &parsed, operation == "queryAll")?;
         check_bulk_columns(&plan)?;
         plan.object.name.clone()
     };
@@ -237,7 +237,7 @@ async fn create(call: DataCall, body: Bytes) -> SfResult<Response> {
         ensure_tables(&conn)?;
         drop_expired(&conn)?;
         let (seq, id) = QUERY_JOBS.next_id(&conn)?;
-        let mut info = new_job_info(&id, &p, &now, &v, csv);
+        let mut info = new_job_info(&id, p, &now, v, csv);
         info["operation"] = json!(operation);
         info["object"] = json!(object);
         info["state"] = json!("UploadComplete");

@@ -359,8 +359,8 @@ async fn override_post(
         .map(str::to_ascii_uppercase)
         .as_deref()
     {
-        Some("PATCH") => do_update(&ctx, obj, &id, &body, &headers),
-        Some("DELETE") => do_delete(&ctx, obj, &id),
+        Some("PATCH") => do_update(&ctx, obj, id, &body, &headers),
+        Some("DELETE") => do_delete(&ctx, obj, id),
         _ if id.eq_ignore_ascii_case("Id") => {
             // POST sobjects/{T}/Id inserts (upsert keyed on Id without a value).
             let input = parse_object(&body)?;
