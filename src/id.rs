@@ -7,6 +7,55 @@
 use std::fmt;
 use std::ops::Deref;
 
+/// What a newtype over a `String` shares: shown and serialized as its text, read as a `&str`,
+/// compared with text.
+macro_rules! text_newtype {
+    ($t:ident) => {
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($t), self.0)
+            }
+        }
+
+        impl Deref for $t {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $t {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl PartialEq<str> for $t {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+    };
+}
+
 /// A validated Salesforce record id, always held in its 18-character form.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RecordId(String);
@@ -123,30 +172,7 @@ fn restore_case(body: &str, suffix: &str) -> Option<String> {
     Some(chars.into_iter().collect())
 }
 
-impl fmt::Display for RecordId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl Deref for RecordId {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl serde::Serialize for RecordId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl fmt::Debug for RecordId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RecordId({})", self.0)
-    }
-}
+text_newtype!(RecordId);
 
 /// An object's API name (`Account`, `OpportunityContactRole`, `Invoice__c`), as the org spells it.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -182,48 +208,7 @@ impl ObjectName {
     }
 }
 
-impl fmt::Display for ObjectName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for ObjectName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ObjectName({})", self.0)
-    }
-}
-
-impl PartialEq<str> for ObjectName {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-impl PartialEq<&str> for ObjectName {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
-}
-
-impl Deref for ObjectName {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl serde::Serialize for ObjectName {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl AsRef<str> for ObjectName {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
+text_newtype!(ObjectName);
 
 /// The standard key prefixes of the objects the sandbox serves.
 pub const KEY_PREFIXES: &[(&str, &str)] = &[

@@ -554,21 +554,37 @@ impl Journal {
         refers_to: Option<i64>,
         changes: &[PlannedChange],
     ) -> Result<(i64, Vec<i64>), JournalError> {
-        let tx = self.conn.transaction()?;
-        let entry = insert_entry(
-            &tx,
-            EntryOwner {
-                token: &self.owner.token,
-                client: self.client.as_deref(),
-            },
+        let head = EntryHead {
             user,
             phrase,
             kind,
             refers_to,
-        )?;
-        let ids = insert_changes(&tx, INSERT_CHANGE, entry, 0, changes)?;
+        };
+        let begun = self.begin_with(head, |tx, entry| {
+            insert_changes(tx, INSERT_CHANGE, entry, 0, changes).map(Some)
+        })?;
+        // Writing changes always answers `Some`: the entry is never rolled back here.
+        Ok(begun.unwrap_or_default())
+    }
+
+    /// Starts an entry in one transaction with what `fill` writes into it; `fill` answering
+    /// `None` rolls the entry back.
+    fn begin_with<T>(
+        &mut self,
+        head: EntryHead<'_>,
+        fill: impl FnOnce(&rusqlite::Transaction<'_>, i64) -> Result<Option<T>, JournalError>,
+    ) -> Result<Option<(i64, T)>, JournalError> {
+        let tx = self.conn.transaction()?;
+        let owner = EntryOwner {
+            token: &self.owner.token,
+            client: self.client.as_deref(),
+        };
+        let entry = insert_entry(&tx, owner, head)?;
+        let Some(filled) = fill(&tx, entry)? else {
+            return Ok(None);
+        };
         tx.commit()?;
-        Ok((entry, ids))
+        Ok(Some((entry, filled)))
     }
 
     /// Appends results for changes (one transaction).
@@ -1063,38 +1079,33 @@ impl Journal {
         refers_to: Option<i64>,
         stage: i64,
     ) -> Result<Option<(i64, usize)>, JournalError> {
-        let tx = self.conn.transaction()?;
-        let exists: Option<i64> = tx
-            .query_row("SELECT id FROM stage WHERE id = ?1", params![stage], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if exists.is_none() {
-            return Ok(None);
-        }
-        let entry = insert_entry(
-            &tx,
-            EntryOwner {
-                token: &self.owner.token,
-                client: self.client.as_deref(),
-            },
+        let head = EntryHead {
             user,
             phrase,
             kind,
             refers_to,
-        )?;
-        let n = tx.execute(
-            "INSERT INTO change (entry_id, seq, op, sobject, record_id, name, old, new)
-             SELECT ?1, seq, op, sobject, record_id, name, old, new FROM stage_change WHERE stage_id = ?2 ORDER BY seq",
-            params![entry, stage],
-        )?;
-        tx.execute(
-            "DELETE FROM stage_change WHERE stage_id = ?1",
-            params![stage],
-        )?;
-        tx.execute("DELETE FROM stage WHERE id = ?1", params![stage])?;
-        tx.commit()?;
-        Ok(Some((entry, n)))
+        };
+        self.begin_with(head, |tx, entry| {
+            let exists: Option<i64> = tx
+                .query_row("SELECT id FROM stage WHERE id = ?1", params![stage], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if exists.is_none() {
+                return Ok(None);
+            }
+            let n = tx.execute(
+                "INSERT INTO change (entry_id, seq, op, sobject, record_id, name, old, new)
+                 SELECT ?1, seq, op, sobject, record_id, name, old, new FROM stage_change WHERE stage_id = ?2 ORDER BY seq",
+                params![entry, stage],
+            )?;
+            tx.execute(
+                "DELETE FROM stage_change WHERE stage_id = ?1",
+                params![stage],
+            )?;
+            tx.execute("DELETE FROM stage WHERE id = ?1", params![stage])?;
+            Ok(Some(n))
+        })
     }
 
     /// Entries reverted by an undo that finished (`applied` or `partial`).
@@ -1461,15 +1472,26 @@ struct EntryOwner<'a> {
     client: Option<&'a str>,
 }
 
+/// Who starts an entry, what they said, and what kind of entry it is.
+struct EntryHead<'a> {
+    user: &'a str,
+    phrase: &'a str,
+    kind: EntryKind,
+    refers_to: Option<i64>,
+}
+
 fn insert_entry(
     tx: &rusqlite::Transaction<'_>,
     owner: EntryOwner<'_>,
-    user: &str,
-    phrase: &str,
-    kind: EntryKind,
-    refers_to: Option<i64>,
+    head: EntryHead<'_>,
 ) -> Result<i64, JournalError> {
     let at = now();
+    let EntryHead {
+        user,
+        phrase,
+        kind,
+        refers_to,
+    } = head;
     tx.execute(
         "INSERT INTO entry (at, user, phrase, kind, refers_to, owner, client) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![at, user, phrase, kind, refers_to, owner.token, owner.client],

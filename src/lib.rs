@@ -8,7 +8,7 @@
 //!    `journal` so they can be undone.
 //!
 //! # Layout
-//! - [`id`] — Salesforce record ids (15/18 characters, checksum) and key prefixes. Shared.
+//! - [`id`] — Salesforce record ids (15/18 characters, checksum), key prefixes and object API names. Shared.
 //! - [`soql`] — SOQL lexer, AST, parser and renderer (escaping). Shared by the agent and the sandbox.
 //! - [`lang`] — the command language: normalisation, entities, grammar matching, intents. Pure, no I/O.
 //! - [`auth`] — the agent's side of OAuth: login flows, refresh, token storage.

@@ -267,6 +267,17 @@ mod tests {
         assert_eq!(q["response_type"], "code");
     }
 
+    /// A loopback listener waiting for a redirect carrying `state`: its redirect URI and the wait.
+    async fn waiting(
+        state: &'static str,
+    ) -> (String, tokio::task::JoinHandle<Result<Secret, Error>>) {
+        let lb = Loopback::bind(0).await.unwrap();
+        let uri = lb.redirect_uri().to_string();
+        let wait =
+            tokio::spawn(async move { lb.wait_for_code(state, Duration::from_secs(5)).await });
+        (uri, wait)
+    }
+
     async fn get(url: &str) -> (u16, String) {
         let r = reqwest::get(url).await.unwrap();
         (r.status().as_u16(), r.text().await.unwrap())
@@ -274,10 +285,7 @@ mod tests {
 
     #[tokio::test]
     async fn loopback_checks_state_and_returns_the_code() {
-        let lb = Loopback::bind(0).await.unwrap();
-        let uri = lb.redirect_uri().to_string();
-        let waiter =
-            tokio::spawn(async move { lb.wait_for_code("good", Duration::from_secs(5)).await });
+        let (uri, waiter) = waiting("good").await;
         let base = uri.trim_end_matches(REDIRECT_PATH).to_string();
         assert_eq!(get(&format!("{base}/favicon.ico")).await.0, 404);
         let (status, _) = get(&format!("{uri}?code=abc%3D%3D&state=good")).await;
@@ -288,10 +296,7 @@ mod tests {
 
     #[tokio::test]
     async fn loopback_rejects_a_foreign_state() {
-        let lb = Loopback::bind(0).await.unwrap();
-        let uri = lb.redirect_uri().to_string();
-        let waiter =
-            tokio::spawn(async move { lb.wait_for_code("good", Duration::from_secs(5)).await });
+        let (uri, waiter) = waiting("good").await;
         let (status, _) = get(&format!("{uri}?code=abc&state=evil")).await;
         assert_eq!(status, 400);
         assert!(matches!(waiter.await.unwrap(), Err(Error::StateMismatch)));
@@ -299,10 +304,7 @@ mod tests {
 
     #[tokio::test]
     async fn loopback_reports_an_error_redirect() {
-        let lb = Loopback::bind(0).await.unwrap();
-        let uri = lb.redirect_uri().to_string();
-        let waiter =
-            tokio::spawn(async move { lb.wait_for_code("s", Duration::from_secs(5)).await });
+        let (uri, waiter) = waiting("s").await;
         get(&format!(
             "{uri}?error=access_denied&error_description=end-user+denied&state=s"
         ))

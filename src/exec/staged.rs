@@ -61,34 +61,38 @@ pub async fn run_staged(
         )
         .await;
     }
-    send_and_report(
-        org,
-        journal,
+    let batch = Batch {
         entry,
-        &staged.sobject,
-        &staged.columns,
+        sobject: &staged.sobject,
+        columns: &staged.columns,
         total,
-        opts,
-    )
-    .await
+    };
+    send_and_report(org, journal, batch, opts).await
+}
+
+/// A journal entry's updates to send in Bulk jobs: one object, the fields some change writes
+/// (the CSV's columns), and how many changes there are.
+#[derive(Clone, Copy)]
+struct Batch<'a> {
+    entry: i64,
+    sobject: &'a str,
+    columns: &'a [String],
+    total: usize,
 }
 
 /// Sends an entry in Bulk jobs ([`send_in_jobs`]) and reports it as a run does.
 async fn send_and_report(
     org: &Org,
     journal: &mut Journal,
-    entry: i64,
-    sobject: &str,
-    columns: &[String],
-    total: usize,
+    batch: Batch<'_>,
     opts: &RunOptions<'_>,
 ) -> Result<RunReport, ExecError> {
-    let stop = send_in_jobs(org, journal, entry, sobject, columns, total, opts).await?;
+    let stop = send_in_jobs(org, journal, batch, opts).await?;
     report_streamed(
         journal,
-        entry,
+        batch.entry,
         stop.as_ref(),
-        total,
+        batch.total,
         " (run `sayso retry` to retry them)",
     )
 }
@@ -149,7 +153,13 @@ pub async fn retry_staged(
         route: opts.route,
         progress: opts.progress,
     };
-    send_and_report(org, journal, entry, sobject, &columns, total, &opts).await
+    let batch = Batch {
+        entry,
+        sobject,
+        columns: &columns,
+        total,
+    };
+    send_and_report(org, journal, batch, &opts).await
 }
 
 /// Reverts a large one-object update entry and its retries ([`undo`](super::undo()) for a bulk
@@ -234,7 +244,13 @@ pub async fn undo_staged(
     journal.readback_drop()?;
     let total = seq - conflicts;
     let columns = journal.new_fields(undo_entry)?;
-    let stop = send_in_jobs(org, journal, undo_entry, sobject, &columns, total, opts).await?;
+    let batch = Batch {
+        entry: undo_entry,
+        sobject,
+        columns: &columns,
+        total,
+    };
+    let stop = send_in_jobs(org, journal, batch, opts).await?;
     journal.mark_reverted(undo_entry, &family_ids)?;
     let (counts, first_error) = streamed_counts(journal, undo_entry)?;
     let status = match streamed_status(stop.as_ref(), counts) {
@@ -275,12 +291,15 @@ const UNDO_PAGE: usize = 2000;
 async fn send_in_jobs(
     org: &Org,
     journal: &mut Journal,
-    entry: i64,
-    sobject: &str,
-    columns: &[String],
-    total: usize,
+    batch: Batch<'_>,
     opts: &RunOptions<'_>,
 ) -> Result<Option<OrgError>, ExecError> {
+    let Batch {
+        entry,
+        sobject,
+        columns,
+        total,
+    } = batch;
     let mut after = None;
     let mut sent = 0;
     let mut stop = None;

@@ -45,14 +45,7 @@ impl Org {
     pub async fn ingest_create(&self, object: &str, operation: &str) -> Result<String, OrgError> {
         let body = json!({"object": object, "operation": operation, "contentType": "CSV",
                           "lineEnding": "LF", "columnDelimiter": "COMMA"});
-        let job = self
-            .send_ok(Org::req(
-                "POST",
-                self.data_path("/jobs/ingest"),
-                Body::Json(body),
-            ))
-            .await?
-            .json();
+        let job = self.post("/jobs/ingest", body).await?;
         Ok(job
             .get("id")
             .and_then(Value::as_str)
@@ -173,14 +166,7 @@ impl Org {
     pub async fn bulk_query(&self, soql: &str) -> Result<BulkQuery, OrgError> {
         let body = json!({"operation": "query", "query": soql, "contentType": "CSV",
                           "columnDelimiter": "COMMA", "lineEnding": "LF"});
-        let job = self
-            .send_ok(Org::req(
-                "POST",
-                self.data_path("/jobs/query"),
-                Body::Json(body),
-            ))
-            .await?
-            .json();
+        let job = self.post("/jobs/query", body).await?;
         let id = job.get("id").and_then(Value::as_str).unwrap_or_default();
         let base = self.data_path(&format!("/jobs/query/{id}"));
         wait_for_job(self, &base).await?;

@@ -337,20 +337,25 @@ impl Org {
         Ok(true)
     }
 
+    /// POSTs `body` to `path` under the data base and answers the JSON the org returned (any
+    /// status under 400).
+    ///
+    /// # Errors
+    /// The org's error.
+    pub(super) async fn post(&self, path: &str, body: Value) -> Result<Value, OrgError> {
+        let resp = self
+            .send_ok(Self::req("POST", self.data_path(path), Body::Json(body)))
+            .await?;
+        Ok(resp.json())
+    }
+
     /// Creates one row and returns its id.
     ///
     /// # Errors
     /// The org's error.
     pub async fn create(&self, object: &str, fields: Value) -> Result<String, OrgError> {
-        let resp = self
-            .send_ok(Self::req(
-                "POST",
-                self.data_path(&format!("/sobjects/{object}")),
-                Body::Json(fields),
-            ))
-            .await?;
-        Ok(resp
-            .json()
+        let answer = self.post(&format!("/sobjects/{object}"), fields).await?;
+        Ok(answer
             .get("id")
             .and_then(Value::as_str)
             .unwrap_or_default()
@@ -385,15 +390,8 @@ impl Org {
         all_or_none: bool,
     ) -> Result<Vec<Value>, OrgError> {
         let body = serde_json::json!({"allOrNone": all_or_none, "collateSubrequests": false, "compositeRequest": subrequests});
-        let resp = self
-            .send_ok(Self::req(
-                "POST",
-                self.data_path("/composite"),
-                Body::Json(body),
-            ))
-            .await?;
-        Ok(resp
-            .json()
+        let answer = self.post("/composite", body).await?;
+        Ok(answer
             .get("compositeResponse")
             .and_then(Value::as_array)
             .cloned()

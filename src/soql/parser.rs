@@ -54,21 +54,28 @@ impl ParseError {
     }
 }
 
+impl<'a> Parser<'a> {
+    /// A parser at the first significant token of `src` (comments and white space dropped).
+    fn new(src: &'a str) -> Parser<'a> {
+        let tokens = tokenize(src)
+            .into_iter()
+            .filter(|t| !t.kind.is_trivia())
+            .collect();
+        Parser {
+            src,
+            tokens,
+            pos: 0,
+            depth: 0,
+        }
+    }
+}
+
 /// Parses one complete SOQL query.
 ///
 /// # Errors
 /// [`ParseError`] when `src` is not valid SOQL.
 pub fn parse(src: &str) -> Result<Query> {
-    let tokens: Vec<Token> = tokenize(src)
-        .into_iter()
-        .filter(|t| !t.kind.is_trivia())
-        .collect();
-    let mut p = Parser {
-        src,
-        tokens,
-        pos: 0,
-        depth: 0,
-    };
+    let mut p = Parser::new(src);
     let query = p.query(false)?;
     p.expect_kind(TokenKind::Eof, "end of query")?;
     Ok(query)
@@ -80,16 +87,7 @@ pub fn parse(src: &str) -> Result<Query> {
 /// # Errors
 /// [`ParseError`] when `src` is not a valid condition.
 pub fn parse_condition(src: &str) -> Result<Condition> {
-    let tokens: Vec<Token> = tokenize(src)
-        .into_iter()
-        .filter(|t| !t.kind.is_trivia())
-        .collect();
-    let mut p = Parser {
-        src,
-        tokens,
-        pos: 0,
-        depth: 0,
-    };
+    let mut p = Parser::new(src);
     let condition = p.condition()?;
     p.expect_kind(TokenKind::Eof, "end of condition")?;
     Ok(condition)

@@ -412,45 +412,48 @@ mod tests {
 
     const PLAIN: Style = Style { color: false };
 
+    /// A create that wrote `fields` (each new, none before).
+    fn created(
+        sobject: &str,
+        id: &str,
+        name: &str,
+        fields: &[(&str, &str)],
+    ) -> sayso::exec::ChangeReport {
+        sayso::exec::ChangeReport {
+            op: "create".into(),
+            sobject: sobject.into(),
+            id: Some(id.into()),
+            name: name.into(),
+            fields: fields
+                .iter()
+                .map(|(f, v)| (f.to_string(), json!({"old": null, "new": v})))
+                .collect(),
+        }
+    }
+
     #[test]
     fn applied_changes_name_records_and_leave_note_bodies_out() {
         let mut o = Outcome::new(Status::Applied, "2 changes made");
         o.what = What::Written(Written {
             changes: vec![
-                sayso::exec::ChangeReport {
-                    op: "create".into(),
-                    sobject: "ContentNote".into(),
-                    id: Some("069Dm0000000001AAA".into()),
-                    name: "Budget approved".into(),
-                    fields: [
-                        (
-                            "Title".to_string(),
-                            json!({"old": null, "new": "Budget approved"}),
-                        ),
-                        (
-                            "Content".to_string(),
-                            json!({"old": null, "new": "QnVkZ2V0IGFwcHJvdmVk"}),
-                        ),
-                    ]
-                    .into(),
-                },
-                sayso::exec::ChangeReport {
-                    op: "create".into(),
-                    sobject: "ContentDocumentLink".into(),
-                    id: Some("06ADm0000000001AAA".into()),
-                    name: "link".into(),
-                    fields: [
-                        (
-                            "ContentDocumentId".to_string(),
-                            json!({"old": null, "new": "069Dm0000000001AAA"}),
-                        ),
-                        (
-                            "LinkedEntityId".to_string(),
-                            json!({"old": null, "new": "006Dm0000000001IAA"}),
-                        ),
-                    ]
-                    .into(),
-                },
+                created(
+                    "ContentNote",
+                    "069Dm0000000001AAA",
+                    "Budget approved",
+                    &[
+                        ("Title", "Budget approved"),
+                        ("Content", "QnVkZ2V0IGFwcHJvdmVk"),
+                    ],
+                ),
+                created(
+                    "ContentDocumentLink",
+                    "06ADm0000000001AAA",
+                    "link",
+                    &[
+                        ("ContentDocumentId", "069Dm0000000001AAA"),
+                        ("LinkedEntityId", "006Dm0000000001IAA"),
+                    ],
+                ),
             ],
             failures: Vec::new(),
         });
