@@ -297,13 +297,18 @@ impl IntoResponse for SfError {
 mod tests {
     use super::*;
 
+    /// The error of a record missing the required `field`.
+    fn missing(field: &str) -> SfError {
+        SfError::dml(
+            "REQUIRED_FIELD_MISSING",
+            format!("Required fields are missing: [{field}]"),
+            vec![field.into()],
+        )
+    }
+
     #[test]
     fn rest_body_has_fields_only_when_given() {
-        let e = SfError::dml(
-            "REQUIRED_FIELD_MISSING",
-            "Required fields are missing: [Name]",
-            vec!["Name".into()],
-        );
+        let e = missing("Name");
         assert_eq!(
             e.to_json(),
             json!([{"message": "Required fields are missing: [Name]", "errorCode": "REQUIRED_FIELD_MISSING", "fields": ["Name"]}])
@@ -313,11 +318,7 @@ mod tests {
 
     #[test]
     fn collection_and_bulk_forms() {
-        let e = SfError::dml(
-            "REQUIRED_FIELD_MISSING",
-            "Required fields are missing: [LastName]",
-            vec!["LastName".into()],
-        );
+        let e = missing("LastName");
         assert_eq!(
             e.to_collection_errors()[0]["statusCode"],
             "REQUIRED_FIELD_MISSING"

@@ -1,6 +1,7 @@
 //! Access tokens of the sandbox org: minting a token for a user ([`mint`]), resolving a bearer
 //! token to its [`Session`] and [`Principal`] ([`lookup`], [`principal_for`]), revoking, and the
-//! axum middleware ([`authenticate`]) + extractor ([`Auth`]) that every data route goes through.
+//! axum middleware ([`authenticate`]) + extractors ([`Auth`], and [`DataCall`] with the path
+//! parameters) that every data route goes through.
 //!
 //! Tokens look like Salesforce's: `<15-char org id>!<random [A-Za-z0-9._]>`. Only their SHA-256
 //! is stored (`sayso_session.token_hash`), so a token never sits in the database or a log.
@@ -12,7 +13,7 @@ use crate::sandbox::error::SfError;
 use crate::sandbox::rest::limits;
 use crate::sandbox::security::Principal;
 use crate::sandbox::state::AppState;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -20,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use rand::RngExt;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Default access-token lifetime (Salesforce's default session timeout is 2 hours).
@@ -232,6 +234,48 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
             .cloned()
             .map(Auth)
             .ok_or_else(SfError::invalid_session)
+    }
+}
+
+/// An authenticated call on a data route: the state, the principal and the route's path
+/// parameters by name (`version`, `object`, `id`, …), what most data handlers start from.
+#[derive(Debug, Clone)]
+pub struct DataCall {
+    /// The sandbox.
+    pub state: Arc<AppState>,
+    /// Who calls.
+    pub principal: Principal,
+    params: HashMap<String, String>,
+}
+
+impl DataCall {
+    /// The API version the path names (`63.0` when it names none).
+    pub fn version(&self) -> &str {
+        crate::sandbox::wire::parse_version(self.param("version")).unwrap_or("63.0")
+    }
+
+    /// A path parameter (`""` when the route has none of that name).
+    pub fn param(&self, name: &str) -> &str {
+        self.params.get(name).map_or("", String::as_str)
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for DataCall {
+    type Rejection = SfError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let Auth(principal) = Auth::from_request_parts(parts, state).await?;
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| SfError::not_found())?;
+        Ok(DataCall {
+            state: state.clone(),
+            principal,
+            params,
+        })
     }
 }
 

@@ -260,11 +260,7 @@ mod tests {
             .expect("client");
         let resp = client
             .post(format!("https://127.0.0.1:{port}/services/oauth2/token"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", "sandbox-admin"),
-                ("client_secret", "sandbox-admin-secret"),
-            ])
+            .form(&crate::sandbox::oauth::ADMIN_TOKEN_FORM)
             .send()
             .await
             .expect("token over https");

@@ -5,7 +5,6 @@
 //! by the binary that can read and edit exactly what it was given.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use sayso::admin::apps::{self, Rule};
 use sayso::admin::grants::{self, GrantFilter, RevokeTarget};
@@ -13,78 +12,17 @@ use sayso::admin::usage;
 use sayso::auth::Secret;
 use sayso::salesforce::{Client, ClientOptions};
 use sayso::sandbox::security::ConnectedApp;
-use sayso::sandbox::{AppState, Sandbox, SandboxOptions};
+use sayso::sandbox::{Sandbox, SandboxOptions};
 use serde_json::{Value, json};
+
+use crate::support::{Org, start};
 
 const DANA: &str = "dana.reyes@demo.sayso.dev";
 const MARIA: &str = "maria.chen@demo.sayso.dev";
 const KINETIC: &str = "kinetic.integration@demo.sayso.dev";
 
-struct Org {
-    url: String,
-    state: Arc<AppState>,
-    http: reqwest::Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-async fn start() -> Org {
-    let sandbox = Sandbox::open(SandboxOptions {
-        db_path: None,
-        fresh: true,
-        today: chrono::NaiveDate::from_ymd_opt(2026, 11, 18),
-        faults: Default::default(),
-    })
-    .expect("sandbox opens");
-    let state = sandbox.state().clone();
-    let (url, tx) = crate::support::serve(sandbox).await;
-    Org {
-        url,
-        state,
-        http: reqwest::Client::new(),
-        _stop: tx,
-    }
-}
-
+/// What these tests ask of the shared in-process sandbox beyond `support::Org`.
 impl Org {
-    async fn token(&self, form: &[(&str, &str)]) -> String {
-        let r = self
-            .http
-            .post(format!("{}/services/oauth2/token", self.url))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let body: Value = r.json().await.unwrap();
-        assert_eq!(status, 200, "{body}");
-        body["access_token"].as_str().unwrap().to_string()
-    }
-
-    async fn client_credentials(&self, id: &str, secret: &str) -> String {
-        self.token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", id),
-            ("client_secret", secret),
-        ])
-        .await
-    }
-
-    async fn jwt(&self, user: &str) -> String {
-        let key =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sandbox/demo-org/keys/demo-jwt.key");
-        let assertion = sayso::auth::jwt::assertion(&key, "sayso-cli", user, &self.url).unwrap();
-        self.token(&[
-            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-            ("assertion", assertion.expose()),
-        ])
-        .await
-    }
-
-    async fn admin_token(&self) -> String {
-        self.client_credentials("sandbox-admin", "sandbox-admin-secret")
-            .await
-    }
-
     fn client(&self, token: &str) -> Client {
         let url = url::Url::parse(&self.url).unwrap();
         Client::new(ClientOptions::new(url, Secret::new(token))).unwrap()
@@ -95,42 +33,17 @@ impl Org {
         self.get(token, "/services/data/v63.0/limits").await.0
     }
 
-    async fn get(&self, token: &str, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.url))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        let s = r.status().as_u16();
-        (s, r.json().await.unwrap_or(Value::Null))
+    /// Makes `n` counted data calls with `token`, each answered 200.
+    async fn calls(&self, token: &str, n: usize) {
+        for _ in 0..n {
+            assert_eq!(self.call(token).await, 200);
+        }
     }
 
-    async fn query(&self, token: &str, soql: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .get(format!("{}/services/data/v63.0/query", self.url))
-            .query(&[("q", soql)])
-            .bearer_auth(token)
-            .send()
+    /// PATCHes `body` to `path` under the data API (`sobjects/…`).
+    async fn patch_data(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        self.patch(token, &format!("/services/data/v63.0/{path}"), body)
             .await
-            .unwrap();
-        let s = r.status().as_u16();
-        (s, r.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn patch(&self, token: &str, path: &str, body: &Value) -> (u16, Value) {
-        let r = self
-            .http
-            .patch(format!("{}/services/data/v63.0/{path}", self.url))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
-        let s = r.status().as_u16();
-        (s, r.json().await.unwrap_or(Value::Null))
     }
 
     fn add_app(&self, app: Value) {
@@ -145,17 +58,21 @@ fn sayso_home(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("home")
 }
 
-async fn sayso(home: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_sayso"))
+/// `sayso ARGS` with `home`, no stdin and none of the caller's profile or credentials.
+fn sayso_command(home: &Path, args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sayso"));
+    command
         .args(args)
         .env("SAYSO_HOME", home)
         .env_remove("SAYSO_PROFILE")
         .env_remove("SAYSO_CLIENT_SECRET")
         .env_remove("SAYSO_INSTANCE_URL")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .unwrap();
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+async fn sayso(home: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = sayso_command(home, args).output().await.unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -181,6 +98,34 @@ async fn login_admin(org: &Org, home: &Path) {
     assert_eq!(code, 0, "{out}{err}");
 }
 
+/// Revokes what `target` selects (`selected` grants, checked) as `admin`; then every token of
+/// `ended` gets 401 and every token of `alive` 200. Returns how many grants were revoked.
+async fn revoke_checked(
+    org: &Org,
+    admin: &Client,
+    (target, selected): (RevokeTarget, usize),
+    ended: &[&String],
+    alive: &[&String],
+) -> usize {
+    let sel = grants::select(admin, &target).await.unwrap();
+    assert_eq!(sel.len(), selected, "{sel:?}");
+    let revoked = grants::revoke(admin, &sel).await.unwrap();
+    for t in ended {
+        assert_eq!(org.call(t).await, 401, "ended by the revoke");
+    }
+    for t in alive {
+        assert_eq!(org.call(t).await, 200, "untouched by the revoke");
+    }
+    revoked
+}
+
+/// Each app of `expected` is flagged by exactly its rules (`why` names the reason in a failure).
+fn assert_rules(list: &[apps::Assessment], expected: &[(&str, &[Rule], &str)]) {
+    for (name, rules, why) in expected {
+        assert_eq!(rules_of(list, name), rules.to_vec(), "{name}: {why}");
+    }
+}
+
 fn rules_of(list: &[apps::Assessment], name: &str) -> Vec<Rule> {
     let a = list
         .iter()
@@ -192,25 +137,20 @@ fn rules_of(list: &[apps::Assessment], name: &str) -> Vec<Rule> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apps_flag_exactly_the_risky_demo_apps_and_each_rule_on_a_crafted_app() {
     let org = start().await;
-    let admin = org.client(&org.admin_token().await);
+    let admin = org.client(&org.admin().await);
     let list = apps::list(&admin).await.unwrap();
-    assert_eq!(
-        rules_of(&list, "Sandbox Admin"),
-        vec![Rule::FullScope, Rule::ClientCredentialsAsAdmin]
-    );
-    assert_eq!(
-        rules_of(&list, "Order Status Portal"),
-        vec![Rule::ClientCredentialsAsAdmin]
-    );
-    assert_eq!(
-        rules_of(&list, "Kinetic Ltd"),
-        vec![],
-        "API-only user, api scope, 60 min"
-    );
-    assert_eq!(
-        rules_of(&list, "sayso CLI"),
-        vec![],
-        "PKCE and pre-authorized profiles"
+    assert_rules(
+        &list,
+        &[
+            (
+                "Sandbox Admin",
+                &[Rule::FullScope, Rule::ClientCredentialsAsAdmin],
+                "",
+            ),
+            ("Order Status Portal", &[Rule::ClientCredentialsAsAdmin], ""),
+            ("Kinetic Ltd", &[], "API-only user, api scope, 60 min"),
+            ("sayso CLI", &[], "PKCE and pre-authorized profiles"),
+        ],
     );
     let cli = &list.iter().find(|a| a.app.name == "sayso CLI").unwrap().app;
     assert_eq!(cli.client_id.as_deref(), Some("sayso-cli"));
@@ -227,44 +167,48 @@ async fn apps_flag_exactly_the_risky_demo_apps_and_each_rule_on_a_crafted_app() 
 
     let base = json!({"client_secret": "s", "flows": ["client_credentials"], "run_as": KINETIC,
         "scopes": ["api"], "permitted_users": "AdminApproved", "access_token_minutes": 60});
-    let mut full = base.clone();
-    full["name"] = json!("Crafted Full");
-    full["client_id"] = json!("crafted-full");
-    full["scopes"] = json!(["full"]);
-    org.add_app(full);
-    let mut offline = base.clone();
-    offline["name"] = json!("Crafted Offline");
-    offline["client_id"] = json!("crafted-offline");
-    offline["flows"] = json!(["authorization_code", "refresh_token"]);
-    offline["scopes"] = json!(["api", "refresh_token"]);
-    offline["permitted_users"] = json!("AllSelfAuthorize");
-    offline["run_as"] = Value::Null;
-    org.add_app(offline);
-    let mut as_admin = base.clone();
-    as_admin["name"] = json!("Crafted Admin");
-    as_admin["client_id"] = json!("crafted-admin");
-    as_admin["run_as"] = json!(MARIA);
-    org.add_app(as_admin);
-    let mut long = base.clone();
-    long["name"] = json!("Crafted Long Sessions");
-    long["client_id"] = json!("crafted-long");
-    long["access_token_minutes"] = json!(24 * 60);
-    org.add_app(long);
+    let crafted = [
+        ("Crafted Full", "crafted-full", json!({"scopes": ["full"]})),
+        (
+            "Crafted Offline",
+            "crafted-offline",
+            json!({"flows": ["authorization_code", "refresh_token"], "scopes": ["api", "refresh_token"],
+                "permitted_users": "AllSelfAuthorize", "run_as": null}),
+        ),
+        ("Crafted Admin", "crafted-admin", json!({"run_as": MARIA})),
+        (
+            "Crafted Long Sessions",
+            "crafted-long",
+            json!({"access_token_minutes": 24 * 60}),
+        ),
+    ];
+    for (name, client_id, changes) in crafted {
+        let mut app = base.clone();
+        app["name"] = json!(name);
+        app["client_id"] = json!(client_id);
+        for (key, value) in changes.as_object().unwrap() {
+            app[key] = value.clone();
+        }
+        org.add_app(app);
+    }
 
     let list = apps::list(&admin).await.unwrap();
-    assert_eq!(rules_of(&list, "Crafted Full"), vec![Rule::FullScope]);
-    assert_eq!(
-        rules_of(&list, "Crafted Offline"),
-        vec![Rule::SelfAuthorizedOffline]
-    );
-    assert_eq!(
-        rules_of(&list, "Crafted Admin"),
-        vec![],
-        "Maria is a Standard User, not an administrator"
-    );
-    assert_eq!(
-        rules_of(&list, "Crafted Long Sessions"),
-        vec![Rule::NoNetworkOrSessionLimit]
+    assert_rules(
+        &list,
+        &[
+            ("Crafted Full", &[Rule::FullScope], ""),
+            ("Crafted Offline", &[Rule::SelfAuthorizedOffline], ""),
+            (
+                "Crafted Admin",
+                &[],
+                "Maria is a Standard User, not an administrator",
+            ),
+            (
+                "Crafted Long Sessions",
+                &[Rule::NoNetworkOrSessionLimit],
+                "",
+            ),
+        ],
     );
     let flagged: Vec<&str> = list
         .iter()
@@ -282,15 +226,15 @@ async fn apps_flag_exactly_the_risky_demo_apps_and_each_rule_on_a_crafted_app() 
         ]
     );
     // A crafted app is a real app: its token endpoint works at once.
-    let t = org.client_credentials("crafted-long", "s").await;
+    let t = org.cc_token("crafted-long", "s").await;
     assert_eq!(org.call(&t).await, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_objects_refuse_non_admins_with_insufficient_access() {
     let org = start().await;
-    let dana = org.jwt(DANA).await;
-    let (s, body) = org
+    let dana = org.jwt_token(DANA).await;
+    let (s, _, body) = org
         .get(
             &dana,
             "/services/data/v63.0/tooling/query?q=SELECT+Id+FROM+ConnectedApplication",
@@ -320,12 +264,10 @@ async fn admin_objects_refuse_non_admins_with_insufficient_access() {
     let err = apps::list(&org.client(&dana)).await.unwrap_err();
     assert!(err.to_string().contains("INSUFFICIENT_ACCESS"), "{err}");
     // OauthToken is for administrators too (the Standard User profile has no access to it).
-    let kinetic = org
-        .client_credentials("kinetic-ltd", "kinetic-demo-secret")
-        .await;
+    let kinetic = org.cc_token("kinetic-ltd", "kinetic-demo-secret").await;
     let (s, _) = org.query(&dana, "SELECT Id, UserId FROM OauthToken").await;
     assert_ne!(s, 200);
-    let admin = org.client(&org.admin_token().await);
+    let admin = org.client(&org.admin().await);
     let all = grants::list(&admin, &GrantFilter::default()).await.unwrap();
     assert_eq!(all.len(), 3, "{all:?}");
     assert!(
@@ -338,17 +280,13 @@ async fn admin_objects_refuse_non_admins_with_insufficient_access() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoke_by_grant_app_and_user_ends_exactly_the_affected_sessions() {
     let org = start().await;
-    let admin = org.client(&org.admin_token().await);
-    let dana = org.jwt(DANA).await;
-    let maria = org.jwt(MARIA).await;
-    let kinetic1 = org
-        .client_credentials("kinetic-ltd", "kinetic-demo-secret")
-        .await;
-    let kinetic2 = org
-        .client_credentials("kinetic-ltd", "kinetic-demo-secret")
-        .await;
+    let admin = org.client(&org.admin().await);
+    let dana = org.jwt_token(DANA).await;
+    let maria = org.jwt_token(MARIA).await;
+    let kinetic1 = org.cc_token("kinetic-ltd", "kinetic-demo-secret").await;
+    let kinetic2 = org.cc_token("kinetic-ltd", "kinetic-demo-secret").await;
     let portal = org
-        .client_credentials("order-status-portal", "order-status-demo-secret")
+        .cc_token("order-status-portal", "order-status-demo-secret")
         .await;
     for t in [&dana, &maria, &kinetic1, &kinetic2, &portal] {
         assert_eq!(org.call(t).await, 200);
@@ -372,37 +310,27 @@ async fn revoke_by_grant_app_and_user_ends_exactly_the_affected_sessions() {
 
     // A lost device: Dana's grant of the CLI.
     let target = RevokeTarget::grant_of(&format!("{DANA}@sayso-cli")).unwrap();
-    let sel = grants::select(&admin, &target).await.unwrap();
-    assert_eq!(sel.len(), 1);
-    assert_eq!(grants::revoke(&admin, &sel).await.unwrap(), 1);
-    assert_eq!(org.call(&dana).await, 401);
-    for t in [&maria, &kinetic1, &kinetic2, &portal] {
-        assert_eq!(org.call(t).await, 200);
-    }
+    let revoked = revoke_checked(
+        &org,
+        &admin,
+        (target, 1),
+        &[&dana],
+        &[&maria, &kinetic1, &kinetic2, &portal],
+    )
+    .await;
+    assert_eq!(revoked, 1);
 
     // A breached app: every Kinetic grant.
-    let sel = grants::select(&admin, &RevokeTarget::App("kinetic-ltd".into()))
-        .await
-        .unwrap();
-    assert_eq!(sel.len(), 2);
-    grants::revoke(&admin, &sel).await.unwrap();
-    assert_eq!(org.call(&kinetic1).await, 401);
-    assert_eq!(org.call(&kinetic2).await, 401);
-    assert_eq!(org.call(&maria).await, 200);
-    assert_eq!(org.call(&portal).await, 200);
+    let target = RevokeTarget::App("kinetic-ltd".into());
+    let ended = [&kinetic1, &kinetic2];
+    revoke_checked(&org, &admin, (target, 2), &ended, &[&maria, &portal]).await;
 
     // Offboarding: every grant of Maria (a second device too), nobody else's.
-    let maria2 = org.jwt(MARIA).await;
-    let dana2 = org.jwt(DANA).await;
-    let sel = grants::select(&admin, &RevokeTarget::User(MARIA.into()))
-        .await
-        .unwrap();
-    assert_eq!(sel.len(), 2);
-    grants::revoke(&admin, &sel).await.unwrap();
-    assert_eq!(org.call(&maria).await, 401);
-    assert_eq!(org.call(&maria2).await, 401);
-    assert_eq!(org.call(&dana2).await, 200);
-    assert_eq!(org.call(&portal).await, 200);
+    let maria2 = org.jwt_token(MARIA).await;
+    let dana2 = org.jwt_token(DANA).await;
+    let target = RevokeTarget::User(MARIA.into());
+    let ended = [&maria, &maria2];
+    revoke_checked(&org, &admin, (target, 2), &ended, &[&dana2, &portal]).await;
     let left = grants::list(&admin, &GrantFilter::default()).await.unwrap();
     let mut who: Vec<String> = left
         .iter()
@@ -429,10 +357,8 @@ async fn revoke_through_the_binary_needs_yes_without_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let home = sayso_home(&dir);
     login_admin(&org, &home).await;
-    let k = org
-        .client_credentials("kinetic-ltd", "kinetic-demo-secret")
-        .await;
-    let d = org.jwt(DANA).await;
+    let k = org.cc_token("kinetic-ltd", "kinetic-demo-secret").await;
+    let d = org.jwt_token(DANA).await;
     let (code, out, err) = sayso(&home, &["admin", "revoke", "--app", "Kinetic Ltd"]).await;
     assert_eq!(code, 2, "{out}{err}");
     assert!(
@@ -465,24 +391,18 @@ async fn revoke_through_the_binary_needs_yes_without_a_terminal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_counts_equal_a_scripted_mix_and_over_exits_3() {
     let org = start().await;
-    let dana = org.jwt(DANA).await;
-    let maria = org.jwt(MARIA).await;
-    let kinetic = org
-        .client_credentials("kinetic-ltd", "kinetic-demo-secret")
-        .await;
-    for _ in 0..7 {
-        assert_eq!(org.call(&dana).await, 200);
-    }
+    let dana = org.jwt_token(DANA).await;
+    let maria = org.jwt_token(MARIA).await;
+    let kinetic = org.cc_token("kinetic-ltd", "kinetic-demo-secret").await;
+    org.calls(&dana, 7).await;
     for _ in 0..2 {
         assert_eq!(
             org.query(&maria, "SELECT Id FROM Account LIMIT 1").await.0,
             200
         );
     }
-    for _ in 0..3 {
-        assert_eq!(org.call(&kinetic).await, 200);
-    }
-    let admin = org.client(&org.admin_token().await);
+    org.calls(&kinetic, 3).await;
+    let admin = org.client(&org.admin().await);
     let r = usage::report(&admin, 7).await.unwrap();
     let calls = |user: &str| r.per_user.iter().find(|l| l.user == user).map(|l| l.calls);
     assert_eq!(calls(DANA), Some(7));
@@ -573,57 +493,42 @@ async fn a_contractor_made_by_the_binary_reads_and_edits_exactly_what_it_was_giv
     assert!(id.starts_with("3MVG9") && secret.len() == 64);
 
     // Its own client-credentials session; a Private default: nothing until a case is assigned.
-    let token = org.client_credentials(id, secret).await;
-    let (s, body) = org
-        .query(
+    let token = org.cc_token(id, secret).await;
+    let cases = || {
+        org.query(
             &token,
             "SELECT Id, Subject, Description, Priority, Status FROM Case",
         )
-        .await;
+    };
+    let (s, body) = cases().await;
     assert_eq!((s, body["totalSize"].as_u64()), (200, Some(0)), "{body}");
-    let admin = org.admin_token().await;
+    let admin = org.admin().await;
     let case = "500Dm0000000001IAA";
-    let (s, body) = org
-        .patch(
-            &admin,
-            &format!("sobjects/Case/{case}"),
-            &json!({"OwnerId": c["user_id"]}),
-        )
-        .await;
+    let case_path = format!("sobjects/Case/{case}");
+    let owner = json!({"OwnerId": c["user_id"]});
+    let (s, body) = org.patch_data(&admin, &case_path, owner).await;
     assert_eq!(s, 204, "{body}");
-    let (s, body) = org
-        .query(
-            &token,
-            "SELECT Id, Subject, Description, Priority, Status FROM Case",
-        )
-        .await;
+    let (s, body) = cases().await;
     assert_eq!((s, body["totalSize"].as_u64()), (200, Some(1)), "{body}");
     assert_eq!(body["records"][0]["Id"], case);
     // Edit exactly Status.
-    let (s, body) = org
-        .patch(
-            &token,
-            &format!("sobjects/Case/{case}"),
-            &json!({"Status": "Working"}),
-        )
-        .await;
-    assert_eq!(s, 204, "{body}");
-    let (s, _) = org
-        .patch(
-            &token,
-            &format!("sobjects/Case/{case}"),
-            &json!({"Subject": "changed"}),
-        )
-        .await;
-    assert_eq!(s, 400, "Subject is read-only for the contractor");
-    let (s, _) = org
-        .patch(
-            &token,
-            &format!("sobjects/Case/{case}"),
-            &json!({"Priority": "Low"}),
-        )
-        .await;
-    assert_eq!(s, 400, "Priority is read-only for the contractor");
+    let edits = [
+        (json!({"Status": "Working"}), 204, "Status is editable"),
+        (
+            json!({"Subject": "changed"}),
+            400,
+            "Subject is read-only for the contractor",
+        ),
+        (
+            json!({"Priority": "Low"}),
+            400,
+            "Priority is read-only for the contractor",
+        ),
+    ];
+    for (edit, status, why) in edits {
+        let (s, body) = org.patch_data(&token, &case_path, edit).await;
+        assert_eq!(s, status, "{why}: {body}");
+    }
     // Nothing else: other Case fields, other objects, creating, deleting.
     let (s, body) = org.query(&token, "SELECT Id, Origin FROM Case").await;
     assert_eq!(
@@ -635,26 +540,15 @@ async fn a_contractor_made_by_the_binary_reads_and_edits_exactly_what_it_was_giv
     assert_eq!(s, 400, "no Account access at all");
     let (s, _) = org.query(&token, "SELECT Id FROM Task").await;
     assert_eq!(s, 400, "no Task access (unlike Kinetic's permission set)");
-    let r = org
-        .http
-        .post(format!("{}/services/data/v63.0/sobjects/Case", org.url))
-        .bearer_auth(&token)
-        .json(&json!({"Subject": "new", "Status": "New"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_client_error(), "{}", r.status());
-    let r = org
-        .http
-        .delete(format!(
-            "{}/services/data/v63.0/sobjects/Case/{case}",
-            org.url
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_client_error(), "{}", r.status());
+    let new_case = json!({"Subject": "new", "Status": "New"});
+    let (s, _) = org
+        .post(&token, "/services/data/v63.0/sobjects/Case", new_case)
+        .await;
+    assert!((400..500).contains(&s), "{s}");
+    let (s, _) = org
+        .delete(&token, &format!("/services/data/v63.0/{case_path}"))
+        .await;
+    assert!((400..500).contains(&s), "{s}");
     let (_, after) = org
         .query(
             &admin,
@@ -710,23 +604,14 @@ async fn watch_prints_one_line_when_a_user_newly_passes_the_limit() {
     let dir = tempfile::tempdir().unwrap();
     let home = sayso_home(&dir);
     login_admin(&org, &home).await;
-    let dana = org.jwt(DANA).await;
-    let kinetic = org
-        .client_credentials("kinetic-ltd", "kinetic-demo-secret")
-        .await;
-    for _ in 0..6 {
-        assert_eq!(org.call(&dana).await, 200);
-    }
-    for _ in 0..3 {
-        assert_eq!(org.call(&kinetic).await, 200);
-    }
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sayso"))
-        .args([
-            "admin", "usage", "--over", "5", "--watch", "1", "--rounds", "4",
-        ])
-        .env("SAYSO_HOME", &home)
-        .env_remove("SAYSO_PROFILE")
-        .stdin(std::process::Stdio::null())
+    let dana = org.jwt_token(DANA).await;
+    let kinetic = org.cc_token("kinetic-ltd", "kinetic-demo-secret").await;
+    org.calls(&dana, 6).await;
+    org.calls(&kinetic, 3).await;
+    let watch = [
+        "admin", "usage", "--over", "5", "--watch", "1", "--rounds", "4",
+    ];
+    let mut child = sayso_command(&home, &watch)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -745,9 +630,7 @@ async fn watch_prints_one_line_when_a_user_newly_passes_the_limit() {
         }
     }
     // Kinetic passes the line while the watch runs.
-    for _ in 0..3 {
-        assert_eq!(org.call(&kinetic).await, 200);
-    }
+    org.calls(&kinetic, 3).await;
     let mut rest = Vec::new();
     while let Some(l) = lines.next_line().await.unwrap() {
         rest.push(l);
@@ -770,20 +653,17 @@ async fn watch_prints_one_line_when_a_user_newly_passes_the_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_log_files_and_tooling_queries_have_the_real_shapes() {
     let org = start().await;
-    let dana = org.jwt(DANA).await;
-    for _ in 0..4 {
-        assert_eq!(org.call(&dana).await, 200);
-    }
-    let admin = org.admin_token().await;
-    let (s, body) = org
-        .query(
+    let dana = org.jwt_token(DANA).await;
+    org.calls(&dana, 4).await;
+    let admin = org.admin().await;
+    let body = org
+        .query_ok(
             &admin,
             "SELECT Id, EventType, LogDate, Interval, LogFileLength, LogFile FROM EventLogFile \
              WHERE EventType IN ('ApiTotalUsage', 'Login') AND LogDate = LAST_N_DAYS:2 AND (NOT Interval = 'Hourly') \
              ORDER BY LogDate DESC LIMIT 1",
         )
         .await;
-    assert_eq!(s, 200, "{body}");
     assert_eq!(body["totalSize"], 1);
     let file = &body["records"][0];
     assert_eq!(file["attributes"]["type"], "EventLogFile");
@@ -821,35 +701,28 @@ async fn event_log_files_and_tooling_queries_have_the_real_shapes() {
     assert_eq!(dana_rows, 4, "{csv}");
     assert!(file["LogFileLength"].as_u64().unwrap() as usize <= csv.len());
     // Unknown fields and objects answer as a real org does; Profile is readable by everyone.
-    let (s, body) = org
-        .get(
-            &admin,
-            "/services/data/v63.0/tooling/query?q=SELECT+Id,+Secret__c+FROM+ConnectedApplication",
-        )
-        .await;
-    assert_eq!(
-        (s, body[0]["errorCode"].as_str()),
-        (400, Some("INVALID_FIELD")),
-        "{body}"
-    );
-    let (s, body) = org
-        .get(
-            &admin,
-            "/services/data/v63.0/tooling/query?q=SELECT+Id+FROM+ApexNope",
-        )
-        .await;
-    assert_eq!(
-        (s, body[0]["errorCode"].as_str()),
-        (400, Some("INVALID_TYPE")),
-        "{body}"
-    );
-    let (s, body) = org
-        .query(
+    let refused = [
+        (
+            "SELECT+Id,+Secret__c+FROM+ConnectedApplication",
+            "INVALID_FIELD",
+        ),
+        ("SELECT+Id+FROM+ApexNope", "INVALID_TYPE"),
+    ];
+    for (q, code) in refused {
+        let path = format!("/services/data/v63.0/tooling/query?q={q}");
+        let (s, _, body) = org.get(&admin, &path).await;
+        assert_eq!(
+            (s, body[0]["errorCode"].as_str()),
+            (400, Some(code)),
+            "{q}: {body}"
+        );
+    }
+    let body = org
+        .query_ok(
             &dana,
             "SELECT Name FROM Profile WHERE PermissionsModifyAllData = true",
         )
         .await;
-    assert_eq!(s, 200, "{body}");
     assert_eq!(body["records"][0]["Name"], "System Administrator");
     assert_eq!(body["totalSize"], 1);
 }
@@ -881,16 +754,11 @@ async fn a_contractor_survives_a_sandbox_restart() {
     };
     let url = serve(app).await;
     let http = reqwest::Client::new();
-    let made: Value = http
+    let request = http
         .post(format!("{url}/services/data/v63.0/sayso/contractor"))
         .bearer_auth(&admin)
-        .json(&json!({"name": "Night Shift", "object": "Case", "read": ["Subject"], "edit": ["Status"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json(&json!({"name": "Night Shift", "object": "Case", "read": ["Subject"], "edit": ["Status"]}));
+    let (_, made) = crate::support::answer(request.send().await.unwrap()).await;
     let (id, secret) = (
         made["clientId"].as_str().unwrap(),
         made["clientSecret"].as_str().unwrap(),

@@ -5,6 +5,8 @@
 
 use sayso::sandbox::bulk::query as bulk_query;
 use sayso::sandbox::{Sandbox, SandboxOptions};
+
+use crate::support::{Reply, serve_sandbox};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -30,52 +32,16 @@ async fn start(worker: bool) -> Org {
         today: Some(chrono::NaiveDate::from_ymd_opt(2026, 5, 13).expect("date")),
         ..Default::default()
     };
-    let sandbox = Sandbox::open(options).expect("sandbox opens");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = sandbox.clone();
-    tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.await;
-        };
-        if worker {
-            let _ = server.serve(listener, shutdown).await;
-        } else {
-            let _ = axum::serve(listener, server.router())
-                .with_graceful_shutdown(shutdown)
-                .await;
-        }
-    });
+    let served = serve_sandbox(options, worker).await;
     Org {
-        base,
-        sandbox,
+        base: served.base,
+        sandbox: served.sandbox,
         client: reqwest::Client::new(),
-        _stop: stop,
+        _stop: served.stop,
     }
-}
-
-struct Reply {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    text: String,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or(Value::Null)
-    }
-
-    fn header(&self, name: &str) -> String {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    }
-
     #[track_caller]
     fn error(&self, status: u16, code: &str) -> String {
         let body = self.json();
@@ -100,12 +66,26 @@ impl Org {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.expect("request");
-        Reply {
-            status: resp.status().as_u16(),
-            headers: resp.headers().clone(),
-            text: resp.text().await.unwrap_or_default(),
-        }
+        Reply::read(req.send().await.expect("request")).await
+    }
+
+    async fn patch(&self, user: &str, path: &str, body: Value) -> Reply {
+        let method = reqwest::Method::PATCH;
+        self.send(user, method, path, Some(body)).await
+    }
+
+    async fn delete(&self, user: &str, path: &str) -> Reply {
+        self.send(user, reqwest::Method::DELETE, path, None).await
+    }
+
+    /// Asks for job `id` to be aborted.
+    async fn abort(&self, user: &str, id: &str) -> Reply {
+        let state = json!({"state": "Aborted"});
+        self.patch(user, &format!("{JOBS}/{id}"), state).await
+    }
+
+    async fn delete_job(&self, user: &str, id: &str) -> Reply {
+        self.delete(user, &format!("{JOBS}/{id}")).await
     }
 
     async fn create(&self, user: &str, body: Value) -> Reply {
@@ -338,11 +318,10 @@ async fn pages_reassemble_the_rest_rows_from_a_snapshot() {
     // Later writes do not change a finished job's results.
     let victim = rows[0][0].clone();
     let patched = org
-        .send(
+        .patch(
             ADMIN,
-            reqwest::Method::PATCH,
             &format!("/services/data/v63.0/sobjects/Opportunity/{victim}"),
-            Some(json!({"Name": "Renamed after the snapshot"})),
+            json!({"Name": "Renamed after the snapshot"}),
         )
         .await;
     assert_eq!(patched.status, 204, "{}", patched.text);
@@ -367,11 +346,9 @@ async fn query_all_sees_deleted_rows_and_query_does_not() {
         .await;
     let gekko = rest[0]["Id"].as_str().expect("Gekko").to_string();
     let deleted = org
-        .send(
+        .delete(
             ADMIN,
-            reqwest::Method::DELETE,
             &format!("/services/data/v63.0/sobjects/Lead/{gekko}"),
-            None,
         )
         .await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
@@ -536,22 +513,10 @@ async fn abort_and_delete() {
         .await
         .error(412, "JOB_NOT_COMPLETE");
     assert!(m.ends_with("Current status: UPLOAD_COMPLETE"), "{m}");
-    org.send(
-        ADMIN,
-        reqwest::Method::DELETE,
-        &format!("{JOBS}/{id}"),
-        None,
-    )
-    .await
-    .error(400, "INVALIDJOBSTATE");
-    let aborted = org
-        .send(
-            ADMIN,
-            reqwest::Method::PATCH,
-            &format!("{JOBS}/{id}"),
-            Some(json!({"state": "Aborted"})),
-        )
-        .await;
+    org.delete_job(ADMIN, &id)
+        .await
+        .error(400, "INVALIDJOBSTATE");
+    let aborted = org.abort(ADMIN, &id).await;
     assert_eq!(aborted.status, 200, "{}", aborted.text);
     assert_eq!(aborted.json()["state"], json!("Aborted"));
     let job = id.clone();
@@ -563,22 +528,8 @@ async fn abort_and_delete() {
     org.results(ADMIN, &id, "")
         .await
         .error(412, "JOB_NOT_COMPLETE");
-    org.send(
-        ADMIN,
-        reqwest::Method::PATCH,
-        &format!("{JOBS}/{id}"),
-        Some(json!({"state": "Aborted"})),
-    )
-    .await
-    .error(409, "INVALIDJOBSTATE");
-    let gone = org
-        .send(
-            ADMIN,
-            reqwest::Method::DELETE,
-            &format!("{JOBS}/{id}"),
-            None,
-        )
-        .await;
+    org.abort(ADMIN, &id).await.error(409, "INVALIDJOBSTATE");
+    let gone = org.delete_job(ADMIN, &id).await;
     assert_eq!(gone.status, 204, "{}", gone.text);
     org.info(ADMIN, &id).await.error(404, "NOT_FOUND");
 
@@ -592,14 +543,7 @@ async fn abort_and_delete() {
     let done = org.info(ADMIN, &id).await.json();
     assert_eq!(done["state"], json!("JobComplete"), "{done}");
     assert_eq!(org.results(ADMIN, &id, "").await.status, 200);
-    let gone = org
-        .send(
-            ADMIN,
-            reqwest::Method::DELETE,
-            &format!("{JOBS}/{id}"),
-            None,
-        )
-        .await;
+    let gone = org.delete_job(ADMIN, &id).await;
     assert_eq!(gone.status, 204);
     org.results(ADMIN, &id, "").await.error(404, "NOT_FOUND");
     let rows: i64 = state

@@ -4,6 +4,8 @@
 //! persistence across restarts.
 
 use sayso::sandbox::{Sandbox, SandboxOptions};
+
+use crate::support::{Reply, serve_sandbox};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -32,59 +34,33 @@ async fn start_at(db: Option<PathBuf>, fresh: bool) -> Org {
         today: Some(today()),
         ..Default::default()
     };
-    let sandbox = Sandbox::open(options).expect("sandbox opens");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = sandbox.clone();
-    let handle = tokio::spawn(async move {
-        let _ = server
-            .serve(listener, async move {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    let token = sandbox.mint_token(ADMIN).expect("token");
+    let served = serve_sandbox(options, true).await;
+    let token = served.sandbox.mint_token(ADMIN).expect("token");
     Org {
-        base,
-        sandbox,
+        base: served.base,
+        sandbox: served.sandbox,
         http: reqwest::Client::new(),
         token,
-        stop: Some(stop),
-        server: Some(handle),
+        stop: Some(served.stop),
+        server: Some(served.server),
     }
+}
+
+/// The values of `fields` in the record `r`, in that order.
+fn picked(r: &Value, fields: &[&str]) -> Vec<Value> {
+    fields.iter().map(|f| r[*f].clone()).collect()
 }
 
 async fn start() -> Org {
     start_at(None, true).await
 }
 
-struct Resp {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or(Value::Null)
-    }
-
+impl Reply {
     #[track_caller]
     fn error_code(&self) -> String {
         self.json()[0]["errorCode"]
             .as_str()
             .unwrap_or_else(|| panic!("not an error body: {}", self.text))
-            .to_string()
-    }
-
-    fn header(&self, name: &str) -> String {
-        self.headers
-            .get(name)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("")
             .to_string()
     }
 }
@@ -96,7 +72,7 @@ impl Org {
         path: &str,
         body: Option<Value>,
         headers: &[(&str, &str)],
-    ) -> Resp {
+    ) -> Reply {
         self.call_as(&self.token, method, path, body, headers).await
     }
 
@@ -107,7 +83,7 @@ impl Org {
         path: &str,
         body: Option<Value>,
         headers: &[(&str, &str)],
-    ) -> Resp {
+    ) -> Reply {
         let url = if path.starts_with("/services") {
             format!("{}{path}", self.base)
         } else {
@@ -121,18 +97,10 @@ impl Org {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.expect("body");
-        Resp {
-            status,
-            headers,
-            text,
-        }
+        Reply::read(req.send().await.expect("request")).await
     }
 
-    async fn raw(&self, method: &str, path: &str, content_type: &str, body: String) -> Resp {
+    async fn raw(&self, method: &str, path: &str, content_type: &str, body: String) -> Reply {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let resp = self
             .http
@@ -143,29 +111,28 @@ impl Org {
             .send()
             .await
             .expect("request");
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.expect("body");
-        Resp {
-            status,
-            headers,
-            text,
-        }
+        Reply::read(resp).await
     }
 
-    async fn get(&self, path: &str) -> Resp {
+    /// PATCHes `body` to the record at `path` and reads the record back.
+    async fn updated(&self, path: &str, body: Value) -> Value {
+        self.patch(path, body).await;
+        self.get(path).await.json()
+    }
+
+    async fn get(&self, path: &str) -> Reply {
         self.call("GET", path, None, &[]).await
     }
 
-    async fn post(&self, path: &str, body: Value) -> Resp {
+    async fn post(&self, path: &str, body: Value) -> Reply {
         self.call("POST", path, Some(body), &[]).await
     }
 
-    async fn patch(&self, path: &str, body: Value) -> Resp {
+    async fn patch(&self, path: &str, body: Value) -> Reply {
         self.call("PATCH", path, Some(body), &[]).await
     }
 
-    async fn delete(&self, path: &str) -> Resp {
+    async fn delete(&self, path: &str) -> Reply {
         self.call("DELETE", path, None, &[]).await
     }
 
@@ -378,51 +345,33 @@ async fn field_errors_use_salesforce_codes() {
             .unwrap_or("")
             .contains("max length=120")
     );
-    let r = org
-        .post(
-            "/sobjects/Opportunity",
-            opp(json!({"ForecastCategoryName": "Bogus"})),
-        )
-        .await;
-    assert_eq!(r.error_code(), "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST");
-    let r = org
-        .post("/sobjects/Opportunity", opp(json!({"Amount": "lots"})))
-        .await;
-    assert_eq!(r.error_code(), "JSON_PARSER_ERROR");
-    let r = org
-        .post("/sobjects/Opportunity", opp(json!({"CloseDate": "soon"})))
-        .await;
-    assert_eq!(r.error_code(), "JSON_PARSER_ERROR");
-    let r = org
-        .post("/sobjects/Opportunity", opp(json!({"IsWon": true})))
-        .await;
-    assert_eq!(r.error_code(), "INVALID_FIELD_FOR_INSERT_UPDATE");
-    assert_eq!(r.json()[0]["fields"], json!(["IsWon"]));
-    let r = org
-        .post("/sobjects/Opportunity", opp(json!({"Bogus__c": 1})))
-        .await;
-    assert_eq!(r.error_code(), "INVALID_FIELD");
-    let r = org
-        .post(
-            "/sobjects/Opportunity",
-            opp(json!({"AccountId": "003Dm0000000001IAA"})),
-        )
-        .await;
-    assert_eq!(r.error_code(), "FIELD_INTEGRITY_EXCEPTION");
-    let r = org
-        .post(
-            "/sobjects/Opportunity",
-            opp(json!({"AccountId": "001Dm0000000999IAA"})),
-        )
-        .await;
-    assert_eq!(r.error_code(), "INVALID_CROSS_REFERENCE_KEY");
-    let r = org
-        .post(
-            "/sobjects/Opportunity",
-            opp(json!({"AccountId": "not-an-id"})),
-        )
-        .await;
-    assert_eq!(r.error_code(), "MALFORMED_ID");
+    // One bad field each: the error code Salesforce answers with.
+    let bad_fields = [
+        (
+            json!({"ForecastCategoryName": "Bogus"}),
+            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+        ),
+        (json!({"Amount": "lots"}), "JSON_PARSER_ERROR"),
+        (json!({"CloseDate": "soon"}), "JSON_PARSER_ERROR"),
+        (json!({"IsWon": true}), "INVALID_FIELD_FOR_INSERT_UPDATE"),
+        (json!({"Bogus__c": 1}), "INVALID_FIELD"),
+        (
+            json!({"AccountId": "003Dm0000000001IAA"}),
+            "FIELD_INTEGRITY_EXCEPTION",
+        ),
+        (
+            json!({"AccountId": "001Dm0000000999IAA"}),
+            "INVALID_CROSS_REFERENCE_KEY",
+        ),
+        (json!({"AccountId": "not-an-id"}), "MALFORMED_ID"),
+    ];
+    for (fields, code) in bad_fields {
+        let r = org.post("/sobjects/Opportunity", opp(fields.clone())).await;
+        assert_eq!(r.error_code(), code, "{fields}");
+        if code == "INVALID_FIELD_FOR_INSERT_UPDATE" {
+            assert_eq!(r.json()[0]["fields"], json!(["IsWon"]));
+        }
+    }
     let r = org
         .raw(
             "POST",
@@ -432,15 +381,23 @@ async fn field_errors_use_salesforce_codes() {
         )
         .await;
     assert_eq!(r.error_code(), "JSON_PARSER_ERROR");
-    let r = org.get("/sobjects/Opportunity/001Dm0000000001IAA").await;
-    assert_eq!(
-        (r.status, r.error_code()),
-        (400, "MALFORMED_ID".to_string())
-    );
-    let r = org.get("/sobjects/Opportunity/006Dm0000000999IAA").await;
-    assert_eq!((r.status, r.error_code()), (404, "NOT_FOUND".to_string()));
-    let r = org.get("/sobjects/Widget__c/describe").await;
-    assert_eq!((r.status, r.error_code()), (404, "NOT_FOUND".to_string()));
+    let bad_reads = [
+        (
+            "/sobjects/Opportunity/001Dm0000000001IAA",
+            400,
+            "MALFORMED_ID",
+        ),
+        ("/sobjects/Opportunity/006Dm0000000999IAA", 404, "NOT_FOUND"),
+        ("/sobjects/Widget__c/describe", 404, "NOT_FOUND"),
+    ];
+    for (path, status, code) in bad_reads {
+        let r = org.get(path).await;
+        assert_eq!(
+            (r.status, r.error_code().as_str()),
+            (status, code),
+            "{path}"
+        );
+    }
     let r = org
         .get("/sobjects/Opportunity/006Dm0000000001IAA?fields=Name,Nope")
         .await;
@@ -492,38 +449,24 @@ async fn the_org_derives_values_on_write() {
     let created = r["LastModifiedDate"].clone();
     tokio::time::sleep(Duration::from_millis(5)).await;
     // A new stage resets Probability unless it is sent explicitly.
-    org.patch(
-        &format!("/sobjects/Opportunity/{id}"),
-        json!({"StageName": "Negotiation/Review", "Probability": 95}),
-    )
-    .await;
-    let r = org.get(&format!("/sobjects/Opportunity/{id}")).await.json();
+    let opp_path = format!("/sobjects/Opportunity/{id}");
+    let stage = json!({"StageName": "Negotiation/Review", "Probability": 95});
+    let r = org.updated(&opp_path, stage).await;
     assert_eq!(
-        (
-            r["Probability"].clone(),
-            r["IsClosed"].clone(),
-            r["ForecastCategoryName"].clone()
-        ),
-        (json!(95.0), json!(false), json!("Pipeline"))
+        picked(&r, &["Probability", "IsClosed", "ForecastCategoryName"]),
+        [json!(95.0), json!(false), json!("Pipeline")]
     );
     assert_eq!(r["ExpectedRevenue"], json!(950.0));
     assert_ne!(
         r["LastModifiedDate"], created,
         "LastModifiedDate moves on update"
     );
-    org.patch(
-        &format!("/sobjects/Opportunity/{id}"),
-        json!({"StageName": "Closed Lost"}),
-    )
-    .await;
-    let r = org.get(&format!("/sobjects/Opportunity/{id}")).await.json();
+    let r = org
+        .updated(&opp_path, json!({"StageName": "Closed Lost"}))
+        .await;
     assert_eq!(
-        (
-            r["Probability"].clone(),
-            r["IsWon"].clone(),
-            r["ForecastCategoryName"].clone()
-        ),
-        (json!(0.0), json!(false), json!("Omitted"))
+        picked(&r, &["Probability", "IsWon", "ForecastCategoryName"]),
+        [json!(0.0), json!(false), json!("Omitted")]
     );
     // Names.
     let c = org
@@ -566,9 +509,9 @@ async fn the_org_derives_values_on_write() {
         .to_string();
     assert_eq!(n1, "00001017");
     assert_eq!(n2, "00001018");
-    org.patch(&format!("/sobjects/Case/{c1}"), json!({"Status": "Closed"}))
+    let case = org
+        .updated(&format!("/sobjects/Case/{c1}"), json!({"Status": "Closed"}))
         .await;
-    let case = org.get(&format!("/sobjects/Case/{c1}")).await.json();
     assert_eq!(case["IsClosed"], json!(true));
     assert!(case["ClosedDate"].is_string());
     // Tasks close with their status.
@@ -613,81 +556,48 @@ async fn conditional_requests_answer_412_and_304() {
     let etag = r.header("etag");
     let last_modified = r.header("last-modified");
     assert!(etag.starts_with('"') && !last_modified.is_empty());
-    let r = org
-        .call(
-            "PATCH",
-            path,
-            Some(json!({"Phone": "1"})),
-            &[("If-Match", "\"stale\"")],
-        )
-        .await;
-    assert_eq!(
-        (r.status, r.error_code()),
-        (412, "PRECONDITION_FAILED".to_string())
-    );
-    let r = org
-        .call(
-            "PATCH",
-            path,
-            Some(json!({"Phone": "1"})),
-            &[("If-Unmodified-Since", "Tue, 10 Aug 2015 00:00:00 GMT")],
-        )
-        .await;
-    assert_eq!(
-        (r.status, r.error_code()),
-        (412, "PRECONDITION_FAILED".to_string())
-    );
+    let stale_date = "Tue, 10 Aug 2015 00:00:00 GMT";
+    let phone = |n: &str| Some(json!({"Phone": n}));
+    for condition in [
+        ("If-Match", "\"stale\""),
+        ("If-Unmodified-Since", stale_date),
+    ] {
+        let r = org.call("PATCH", path, phone("1"), &[condition]).await;
+        assert_eq!(
+            (r.status, r.error_code().as_str()),
+            (412, "PRECONDITION_FAILED"),
+            "{condition:?}"
+        );
+    }
     assert_eq!(
         org.get(path).await.json()["Phone"],
         json!("(555) 0100-1000"),
         "a refused PATCH changes nothing"
     );
     let r = org
-        .call(
-            "PATCH",
-            path,
-            Some(json!({"Phone": "2"})),
-            &[("If-Match", &etag)],
-        )
+        .call("PATCH", path, phone("2"), &[("If-Match", &etag)])
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     // The ETag changed, so the old one no longer matches.
     let r = org
-        .call(
-            "PATCH",
-            path,
-            Some(json!({"Phone": "3"})),
-            &[("If-Match", &etag)],
-        )
+        .call("PATCH", path, phone("3"), &[("If-Match", &etag)])
         .await;
     assert_eq!(r.status, 412);
-    let r = org
-        .call(
-            "GET",
-            path,
-            None,
-            &[("If-None-Match", &org.get(path).await.header("etag"))],
-        )
-        .await;
-    assert_eq!(r.status, 304);
-    let r = org
-        .call(
-            "GET",
-            "/sobjects/Account/describe",
-            None,
-            &[("If-Modified-Since", "Sun, 22 Nov 2037 00:00:00 GMT")],
-        )
-        .await;
-    assert_eq!(r.status, 304);
-    let r = org
-        .call(
-            "GET",
-            "/sobjects/Account/describe",
-            None,
-            &[("If-Modified-Since", "Tue, 10 Aug 2015 00:00:00 GMT")],
-        )
-        .await;
-    assert_eq!(r.status, 200);
+    let current = org.get(path).await.header("etag");
+    let describe = "/sobjects/Account/describe";
+    let reads = [
+        (path, ("If-None-Match", current.as_str()), 304),
+        (
+            describe,
+            ("If-Modified-Since", "Sun, 22 Nov 2037 00:00:00 GMT"),
+            304,
+        ),
+        (describe, ("If-Modified-Since", stale_date), 200),
+    ];
+    for (read, condition, status) in reads {
+        let r = org.call("GET", read, None, &[condition]).await;
+        assert_eq!(r.status, status, "{read} {condition:?}");
+    }
     org.shutdown().await;
 }
 
@@ -1003,7 +913,7 @@ async fn run_bulk(org: &Org, job: Value, csv: String) -> Value {
     }
 }
 
-async fn results(org: &Org, id: &str, which: &str) -> Resp {
+async fn results(org: &Org, id: &str, which: &str) -> Reply {
     let r = org.get(&format!("/jobs/ingest/{id}/{which}/")).await;
     assert_eq!(r.status, 200, "{which}: {}", r.text);
     assert!(r.header("content-type").starts_with("text/csv"));

@@ -91,6 +91,17 @@ impl<'o> Browser<'o> {
         self.send(req).await
     }
 
+    /// `authorize` for `sayso-cli` in the code flow, to `redirect`, with the `extra` parameters.
+    async fn authorize_cli(&mut self, redirect: &str, extra: &[(&str, &str)]) -> Page {
+        let mut params = vec![
+            ("response_type", "code"),
+            ("client_id", "sayso-cli"),
+            ("redirect_uri", redirect),
+        ];
+        params.extend_from_slice(extra);
+        self.authorize(&params).await
+    }
+
     async fn post(&mut self, form: &[(&str, &str)]) -> Page {
         let url = format!("{}/services/oauth2/authorize", self.org.url);
         let req = self.org.http.post(url).form(form);
@@ -108,24 +119,50 @@ impl<'o> Browser<'o> {
         .await
     }
 
+    /// The device verification page: `GET` with the user code in the query, or (`submit`) the
+    /// form posting it.
+    async fn connect(&mut self, user_code: &str, submit: bool) -> Page {
+        let url = format!("{}/setup/connect", self.org.url);
+        let form = [("user_code", user_code)];
+        let req = if submit {
+            self.org.http.post(url).form(&form)
+        } else {
+            self.org.http.get(url).query(&form)
+        };
+        self.send(req).await
+    }
+
+    /// The authorize page for `params`, then `username`'s login with the demo password.
+    async fn sign_in(&mut self, params: &[(&str, &str)], username: &str) -> Page {
+        let login = self.authorize(params).await;
+        self.login(&login, username, "demo-password").await
+    }
+
     async fn approve(&mut self, page: &Page) -> Page {
         let rid = page.request_id();
         self.post(&[("request", &rid), ("action", "approve")]).await
+    }
+
+    /// The whole web-server flow as `username` with PKCE, and its code exchanged: the token
+    /// endpoint's answer.
+    async fn token_for(&mut self, username: &str, scope: &str) -> (u16, Value) {
+        let done = self.code_for(username, scope).await;
+        exchange_page(self.org, &done).await
     }
 
     /// The whole web-server flow as `username` with PKCE; returns the code redirect page.
     async fn code_for(&mut self, username: &str, scope: &str) -> Page {
         let ch = challenge(VERIFIER);
         let login = self
-            .authorize(&[
-                ("response_type", "code"),
-                ("client_id", "sayso-cli"),
-                ("redirect_uri", REDIRECT),
-                ("scope", scope),
-                ("state", "st4te"),
-                ("code_challenge", &ch),
-                ("prompt", "login consent"),
-            ])
+            .authorize_cli(
+                REDIRECT,
+                &[
+                    ("scope", scope),
+                    ("state", "st4te"),
+                    ("code_challenge", &ch),
+                    ("prompt", "login consent"),
+                ],
+            )
             .await;
         assert_eq!(login.status, 200, "{}", login.body);
         let consent = self.login(&login, username, "demo-password").await;
@@ -145,6 +182,75 @@ async fn exchange(org: &Org, code: &str, verifier: Option<&str>, redirect: &str)
         form.push(("code_verifier", v));
     }
     org.token(&form).await
+}
+
+/// The code of `page`'s redirect exchanged with the right verifier and redirect URI.
+async fn exchange_page(org: &Org, page: &Page) -> (u16, Value) {
+    let code = page.param("code").expect("code");
+    exchange(org, &code, Some(VERIFIER), REDIRECT).await
+}
+
+/// A `grant_type` grant for `sayso-cli` with one more field (`refresh_token`, a device `code`).
+async fn cli_grant(org: &Org, grant_type: &str, (key, value): (&str, &str)) -> (u16, Value) {
+    let form = [
+        ("grant_type", grant_type),
+        ("client_id", "sayso-cli"),
+        (key, value),
+    ];
+    org.token(&form).await
+}
+
+/// The token endpoint's error answer.
+fn oauth_error(error: &str, description: &str) -> (u16, Value) {
+    (
+        400,
+        json!({"error": error, "error_description": description}),
+    )
+}
+
+/// POSTs `form` to an OAuth endpoint (`revoke`, `introspect`) of the sandbox.
+async fn post_form(org: &Org, endpoint: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    org.http
+        .post(format!("{}/services/oauth2/{endpoint}", org.url))
+        .form(form)
+        .send()
+        .await
+        .expect(endpoint)
+}
+
+/// POSTs `fields` as a multipart form to the token endpoint (as the sf CLI and Postman do) and
+/// asserts it answers 200: the JSON answer.
+async fn token_multipart(org: &Org, fields: &[(&'static str, &'static str)]) -> Value {
+    let mut form = reqwest::multipart::Form::new();
+    for (name, value) in fields {
+        form = form.text(*name, *value);
+    }
+    let url = format!("{}/services/oauth2/token", org.url);
+    let sent = org.http.post(url).multipart(form).send().await;
+    let r = sent.expect("token call");
+    assert_eq!(r.status(), 200);
+    r.json().await.expect("json")
+}
+
+/// Authorize parameters of the code flow for `client_id` to [`REDIRECT`], with `state` and the
+/// PKCE `challenge`.
+fn code_params<'a>(
+    client_id: &'a str,
+    state: &'a str,
+    challenge: &'a str,
+) -> [(&'a str, &'a str); 5] {
+    [
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", REDIRECT),
+        ("state", state),
+        ("code_challenge", challenge),
+    ]
+}
+
+/// The REST path of the Titan opportunity.
+fn titan_path() -> String {
+    format!("/services/data/{V}/sobjects/Opportunity/006Dm0000000001IAA")
 }
 
 #[tokio::test]
@@ -194,19 +300,12 @@ async fn client_credentials_answers_like_salesforce() {
     assert_eq!(r.json::<Value>().await.expect("json")["scope"], "full");
 
     // Multipart body (sf CLI, Postman).
-    let form = reqwest::multipart::Form::new()
-        .text("grant_type", "client_credentials")
-        .text("client_id", "order-status-portal")
-        .text("client_secret", "order-status-demo-secret");
-    let r = org
-        .http
-        .post(format!("{}/services/oauth2/token", org.url))
-        .multipart(form)
-        .send()
-        .await
-        .expect("call");
-    assert_eq!(r.status(), 200);
-    let body: Value = r.json().await.expect("json");
+    let fields = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "order-status-portal"),
+        ("client_secret", "order-status-demo-secret"),
+    ];
+    let body = token_multipart(&org, &fields).await;
     assert_eq!(
         body["scope"], "api order_status",
         "custom scopes appear in the grant"
@@ -375,14 +474,14 @@ async fn web_server_flow_with_pkce_issues_a_refresh_token() {
     let mut b = Browser::new(&org);
     let ch = challenge(VERIFIER);
     let login = b
-        .authorize(&[
-            ("response_type", "code"),
-            ("client_id", "sayso-cli"),
-            ("redirect_uri", REDIRECT),
-            ("scope", "refresh_token api web full"),
-            ("state", "xyz"),
-            ("code_challenge", &ch),
-        ])
+        .authorize_cli(
+            REDIRECT,
+            &[
+                ("scope", "refresh_token api web full"),
+                ("state", "xyz"),
+                ("code_challenge", &ch),
+            ],
+        )
         .await;
     assert_eq!(login.status, 200);
     assert!(
@@ -431,34 +530,17 @@ async fn web_server_flow_with_pkce_issues_a_refresh_token() {
         .expect("refresh token with the refresh_token scope")
         .to_string();
     let access = body["access_token"].as_str().expect("access").to_string();
-    assert_eq!(
-        org.get(
-            &access,
-            &format!("/services/data/{V}/sobjects/Opportunity/006Dm0000000001IAA")
-        )
-        .await
-        .0,
-        200
-    );
+    assert_eq!(org.get(&access, &titan_path()).await.0, 200);
 
     // A code works once.
     let (s, body) = exchange(&org, &code, Some(VERIFIER), REDIRECT).await;
     assert_eq!(
         (s, body),
-        (
-            400,
-            json!({"error": "invalid_grant", "error_description": "invalid authorization code"})
-        )
+        oauth_error("invalid_grant", "invalid authorization code")
     );
 
     // Refresh: a new access token, no new refresh token.
-    let (s, body) = org
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", "sayso-cli"),
-        ])
-        .await;
+    let (s, body) = cli_grant(&org, "refresh_token", ("refresh_token", &refresh)).await;
     assert_eq!(s, 200, "{body}");
     assert!(body.get("refresh_token").is_none());
     assert_eq!(body["scope"], "refresh_token api");
@@ -466,80 +548,40 @@ async fn web_server_flow_with_pkce_issues_a_refresh_token() {
     assert_ne!(access, access2);
 
     // Second login in the same browser: remembered login and consent, straight to the redirect.
-    let again = b
-        .authorize(&[
-            ("response_type", "code"),
-            ("client_id", "sayso-cli"),
-            ("redirect_uri", REDIRECT),
-            ("code_challenge", &ch),
-        ])
-        .await;
+    let again = b.authorize_cli(REDIRECT, &[("code_challenge", &ch)]).await;
     assert_eq!(again.status, 302, "{}", again.body);
     assert!(again.param("code").is_some());
     // …unless the client asks for the login page or the consent page.
-    let forced = b
-        .authorize(&[
-            ("response_type", "code"),
-            ("client_id", "sayso-cli"),
-            ("redirect_uri", REDIRECT),
-            ("code_challenge", &ch),
-            ("prompt", "consent"),
-        ])
-        .await;
-    assert!(
-        forced.status == 200 && forced.body.contains("id=\"oaapprove\""),
-        "consent page"
-    );
-    let forced = b
-        .authorize(&[
-            ("response_type", "code"),
-            ("client_id", "sayso-cli"),
-            ("redirect_uri", REDIRECT),
-            ("code_challenge", &ch),
-            ("prompt", "login"),
-        ])
-        .await;
-    assert!(
-        forced.status == 200 && forced.body.contains("id=\"password\""),
-        "login page"
-    );
+    let prompts = [
+        ("consent", "id=\"oaapprove\"", "consent page"),
+        ("login", "id=\"password\"", "login page"),
+    ];
+    for (prompt, field, page) in prompts {
+        let forced = b
+            .authorize_cli(REDIRECT, &[("code_challenge", &ch), ("prompt", prompt)])
+            .await;
+        assert!(
+            forced.status == 200 && forced.body.contains(field),
+            "{page}"
+        );
+    }
 
     // Revoking the refresh token kills every access token of the grant.
-    let r = org
-        .http
-        .post(format!("{}/services/oauth2/revoke", org.url))
-        .form(&[("token", &refresh)])
-        .send()
-        .await
-        .expect("revoke");
+    let r = post_form(&org, "revoke", &[("token", &refresh)]).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.expect("body"), "");
     for t in [&access, &access2] {
-        let (s, _, body) = org
-            .get(
-                t,
-                &format!("/services/data/{V}/sobjects/Opportunity/006Dm0000000001IAA"),
-            )
-            .await;
+        let (s, _, body) = org.get(t, &titan_path()).await;
         assert_eq!(
             (s, error_code(&body)),
             (401, "INVALID_SESSION_ID"),
             "{body}"
         );
     }
-    let (s, body) = org
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh),
-            ("client_id", "sayso-cli"),
-        ])
-        .await;
+    let (s, body) = cli_grant(&org, "refresh_token", ("refresh_token", &refresh)).await;
     assert_eq!(
         (s, body),
-        (
-            400,
-            json!({"error": "invalid_grant", "error_description": "expired access/refresh token"})
-        )
+        oauth_error("invalid_grant", "expired access/refresh token")
     );
 }
 
@@ -547,26 +589,12 @@ async fn web_server_flow_with_pkce_issues_a_refresh_token() {
 async fn no_refresh_token_without_the_scope() {
     let org = start().await;
     let mut b = Browser::new(&org);
-    let done = b.code_for(DANA, "api").await;
-    let (s, body) = exchange(
-        &org,
-        &done.param("code").expect("code"),
-        Some(VERIFIER),
-        REDIRECT,
-    )
-    .await;
+    let (s, body) = b.token_for(DANA, "api").await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["scope"], "api");
     assert!(body.get("refresh_token").is_none(), "{body}");
     // offline_access earns one too.
-    let done = b.code_for(DANA, "api offline_access").await;
-    let (_, body) = exchange(
-        &org,
-        &done.param("code").expect("code"),
-        Some(VERIFIER),
-        REDIRECT,
-    )
-    .await;
+    let (_, body) = b.token_for(DANA, "api offline_access").await;
     assert!(body["refresh_token"].is_string(), "{body}");
 }
 
@@ -575,79 +603,45 @@ async fn pkce_and_redirect_mismatches_are_refused() {
     let org = start().await;
     let mut b = Browser::new(&org);
     let code = |p: &Page| p.param("code").expect("code");
-    // Wrong verifier: invalid_request; missing verifier: invalid_grant.
-    let p = b.code_for(DANA, "api").await;
-    let r = exchange(
-        &org,
-        &code(&p),
-        Some("not-the-verifier-not-the-verifier-not-the-verif"),
-        REDIRECT,
-    )
-    .await;
-    assert_eq!(
-        r,
+    // Wrong verifier: invalid_request; missing verifier: invalid_grant; exchanging with another
+    // redirect URI than the one authorized.
+    let refused = [
         (
-            400,
-            json!({"error": "invalid_request", "error_description": "invalid code verifier"})
-        )
-    );
-    let p = b.code_for(DANA, "api").await;
-    let r = exchange(&org, &code(&p), None, REDIRECT).await;
-    assert_eq!(
-        r,
+            Some("not-the-verifier-not-the-verifier-not-the-verif"),
+            REDIRECT,
+            oauth_error("invalid_request", "invalid code verifier"),
+        ),
         (
-            400,
-            json!({"error": "invalid_grant", "error_description": "invalid code verifier"})
-        )
-    );
-    // Exchanging with another redirect URI than the one authorized.
-    let p = b.code_for(DANA, "api").await;
-    let r = exchange(
-        &org,
-        &code(&p),
-        Some(VERIFIER),
-        "http://127.0.0.1:53682/other",
-    )
-    .await;
-    assert_eq!(
-        r,
+            None,
+            REDIRECT,
+            oauth_error("invalid_grant", "invalid code verifier"),
+        ),
         (
-            400,
-            json!({"error": "invalid_grant", "error_description": "redirect_uri must match configuration"})
-        )
-    );
+            Some(VERIFIER),
+            "http://127.0.0.1:53682/other",
+            oauth_error("invalid_grant", "redirect_uri must match configuration"),
+        ),
+    ];
+    for (verifier, redirect, expected) in refused {
+        let p = b.code_for(DANA, "api").await;
+        let r = exchange(&org, &code(&p), verifier, redirect).await;
+        assert_eq!(r, expected, "{verifier:?} {redirect}");
+    }
 
     // Authorize with a redirect URI the app does not list: an error page, never a redirect.
     let page = b
-        .authorize(&[
-            ("response_type", "code"),
-            ("client_id", "sayso-cli"),
-            ("redirect_uri", "https://evil.example.com/cb"),
-            ("code_challenge", "x"),
-        ])
+        .authorize_cli("https://evil.example.com/cb", &[("code_challenge", "x")])
         .await;
     assert_eq!(page.status, 400);
     assert!(page.location.is_none());
     assert!(page.body.contains("redirect_uri_mismatch"), "{}", page.body);
     // Loopback: any port.
     let page = b
-        .authorize(&[
-            ("response_type", "code"),
-            ("client_id", "sayso-cli"),
-            ("redirect_uri", "http://127.0.0.1:1/cb"),
-            ("code_challenge", "x"),
-        ])
+        .authorize_cli("http://127.0.0.1:1/cb", &[("code_challenge", "x")])
         .await;
     assert_eq!(page.status, 200, "{}", page.body);
     // The app requires PKCE: no challenge → error redirect with the state.
-    let page = b
-        .authorize(&[
-            ("response_type", "code"),
-            ("client_id", "sayso-cli"),
-            ("redirect_uri", REDIRECT),
-            ("state", "s1"),
-        ])
-        .await;
+    let page = b.authorize_cli(REDIRECT, &[("state", "s1")]).await;
     assert_eq!(page.status, 302);
     assert_eq!(page.param("error").as_deref(), Some("invalid_request"));
     assert_eq!(page.param("state").as_deref(), Some("s1"));
@@ -667,23 +661,15 @@ async fn api_only_users_and_denials_get_the_error_redirect() {
     let org = start().await;
     let mut b = Browser::new(&org);
     let ch = challenge(VERIFIER);
-    let params = [
-        ("response_type", "code"),
-        ("client_id", "sayso-cli"),
-        ("redirect_uri", REDIRECT),
-        ("state", "k"),
-        ("code_challenge", ch.as_str()),
-    ];
-    let login = b.authorize(&params).await;
-    let refused = b.login(&login, KINETIC, "demo-password").await;
+    let params = code_params("sayso-cli", "k", &ch);
+    let refused = b.sign_in(&params, KINETIC).await;
     assert_eq!(refused.status, 302, "{}", refused.body);
     assert_eq!(refused.param("error").as_deref(), Some("access_denied"));
     assert_eq!(refused.param("state").as_deref(), Some("k"));
     assert!(refused.param("code").is_none());
 
     let mut b = Browser::new(&org);
-    let login = b.authorize(&params).await;
-    let consent = b.login(&login, SAM, "demo-password").await;
+    let consent = b.sign_in(&params, SAM).await;
     let rid = consent.request_id();
     let denied = b.post(&[("request", &rid), ("action", "deny")]).await;
     assert_eq!(denied.param("error").as_deref(), Some("access_denied"));
@@ -700,17 +686,12 @@ async fn revoke_and_introspect() {
     let introspect = |t: String| {
         let org = &org;
         async move {
-            let r = org
-                .http
-                .post(format!("{}/services/oauth2/introspect", org.url))
-                .form(&[
-                    ("token", t.as_str()),
-                    ("token_type_hint", "access_token"),
-                    ("client_id", "sayso-cli"),
-                ])
-                .send()
-                .await
-                .expect("introspect");
+            let form = [
+                ("token", t.as_str()),
+                ("token_type_hint", "access_token"),
+                ("client_id", "sayso-cli"),
+            ];
+            let r = post_form(org, "introspect", &form).await;
             assert_eq!(r.status(), 200);
             r.json::<Value>().await.expect("json")
         }
@@ -729,38 +710,21 @@ async fn revoke_and_introspect() {
     );
 
     // Introspection needs an authenticated client.
-    let r = org
-        .http
-        .post(format!("{}/services/oauth2/introspect", org.url))
-        .form(&[
-            ("token", token.as_str()),
-            ("client_id", "kinetic-ltd"),
-            ("client_secret", "nope"),
-        ])
-        .send()
-        .await
-        .expect("introspect");
+    let form = [
+        ("token", token.as_str()),
+        ("client_id", "kinetic-ltd"),
+        ("client_secret", "nope"),
+    ];
+    let r = post_form(&org, "introspect", &form).await;
     assert_eq!(r.status(), 401);
 
-    let r = org
-        .http
-        .post(format!("{}/services/oauth2/revoke", org.url))
-        .form(&[("token", &token)])
-        .send()
-        .await
-        .expect("revoke");
+    let r = post_form(&org, "revoke", &[("token", &token)]).await;
     assert_eq!(r.status(), 200);
-    let (s, _, body) = org.get(&token, &format!("/services/data/{V}/limits")).await;
+    let (s, body) = org.limits(&token).await;
     assert_eq!((s, error_code(&body)), (401, "INVALID_SESSION_ID"));
     assert_eq!(introspect(token.clone()).await, json!({"active": false}));
     // Revoking again: the token is unknown now.
-    let r = org
-        .http
-        .post(format!("{}/services/oauth2/revoke", org.url))
-        .form(&[("token", &token)])
-        .send()
-        .await
-        .expect("revoke");
+    let r = post_form(&org, "revoke", &[("token", &token)]).await;
     assert_eq!(r.status(), 400);
     assert_eq!(
         r.json::<Value>().await.expect("json")["error"],
@@ -772,21 +736,9 @@ async fn revoke_and_introspect() {
 async fn a_token_without_the_api_scope_is_refused_on_the_data_api() {
     let org = start().await;
     let mut b = Browser::new(&org);
-    let done = b.code_for(DANA, "id refresh_token").await;
-    let (_, body) = exchange(
-        &org,
-        &done.param("code").expect("code"),
-        Some(VERIFIER),
-        REDIRECT,
-    )
-    .await;
+    let (_, body) = b.token_for(DANA, "id refresh_token").await;
     let token = body["access_token"].as_str().expect("token").to_string();
-    let (s, _, body) = org
-        .get(
-            &token,
-            &format!("/services/data/{V}/sobjects/Opportunity/006Dm0000000001IAA"),
-        )
-        .await;
+    let (s, _, body) = org.get(&token, &titan_path()).await;
     assert_eq!(s, 401, "{body}");
     assert_eq!(
         body,
@@ -838,31 +790,15 @@ async fn userinfo_and_identity_url() {
     assert_eq!((s, body), (403, Value::String("Bad_OAuth_Token".into())));
 }
 
-async fn poll_device(org: &Org, device_code: &str) -> (u16, Value) {
-    org.token(&[
-        ("grant_type", "device"),
-        ("client_id", "sayso-cli"),
-        ("code", device_code),
-    ])
-    .await
-}
-
 #[tokio::test]
 async fn device_flow() {
     let org = start().await;
-    let form = reqwest::multipart::Form::new()
-        .text("client_id", "sayso-cli")
-        .text("response_type", "device_code")
-        .text("scope", "refresh_token api web");
-    let r = org
-        .http
-        .post(format!("{}/services/oauth2/token", org.url))
-        .multipart(form)
-        .send()
-        .await
-        .expect("device");
-    assert_eq!(r.status(), 200);
-    let start: Value = r.json().await.expect("json");
+    let fields = [
+        ("client_id", "sayso-cli"),
+        ("response_type", "device_code"),
+        ("scope", "refresh_token api web"),
+    ];
+    let start = token_multipart(&org, &fields).await;
     let device_code = start["device_code"]
         .as_str()
         .expect("device_code")
@@ -873,39 +809,18 @@ async fn device_flow() {
         format!("{}/setup/connect", org.url).as_str()
     );
     assert_eq!(start["interval"], 5);
-    let poll = || poll_device(&org, &device_code);
+    let poll = || cli_grant(&org, "device", ("code", &device_code));
     assert_eq!(
         poll().await,
-        (
-            400,
-            json!({"error": "authorization_pending", "error_description": "authorization pending"})
-        )
+        oauth_error("authorization_pending", "authorization pending")
     );
 
     let mut b = Browser::new(&org);
-    let page = b
-        .send(
-            org.http
-                .get(format!("{}/setup/connect", org.url))
-                .query(&[("user_code", &user_code)]),
-        )
-        .await;
+    let page = b.connect(&user_code, false).await;
     assert!(page.status == 200 && page.body.contains(&user_code));
-    let wrong = b
-        .send(
-            org.http
-                .post(format!("{}/setup/connect", org.url))
-                .form(&[("user_code", "NOPE")]),
-        )
-        .await;
+    let wrong = b.connect("NOPE", true).await;
     assert_eq!(wrong.status, 400);
-    let login = b
-        .send(
-            org.http
-                .post(format!("{}/setup/connect", org.url))
-                .form(&[("user_code", &user_code)]),
-        )
-        .await;
+    let login = b.connect(&user_code, true).await;
     let consent = b.login(&login, DANA, "demo-password").await;
     assert!(
         consent.body.contains("Access and manage your data"),
@@ -937,20 +852,14 @@ async fn oauth_tokens_are_visible_to_admins_and_deleting_one_revokes_it() {
     assert_ne!(s, 200);
     // Use Dana's token twice more.
     for _ in 0..2 {
-        assert_eq!(
-            org.get(&dana, &format!("/services/data/{V}/limits"))
-                .await
-                .0,
-            200
-        );
+        assert_eq!(org.limits(&dana).await.0, 200);
     }
-    let (s, body) = org
-        .query(
+    let body = org
+        .query_ok(
             &admin,
             "SELECT Id, AppName, UserId, UseCount, LastUsedDate FROM OauthToken",
         )
         .await;
-    assert_eq!(s, 200, "{body}");
     let rows = body["records"].as_array().expect("records");
     let row = rows
         .iter()
@@ -967,7 +876,7 @@ async fn oauth_tokens_are_visible_to_admins_and_deleting_one_revokes_it() {
         )
         .await;
     assert_eq!(s, 204, "{body}");
-    let (s, _, body) = org.get(&dana, &format!("/services/data/{V}/limits")).await;
+    let (s, body) = org.limits(&dana).await;
     assert_eq!((s, error_code(&body)), (401, "INVALID_SESSION_ID"));
 }
 
@@ -984,16 +893,9 @@ async fn admin_approved_apps_refuse_profiles_they_do_not_preauthorize() {
         c.connected_apps.push(app);
     });
     let ch = challenge(VERIFIER);
-    let params = [
-        ("response_type", "code"),
-        ("client_id", "partner-portal"),
-        ("redirect_uri", REDIRECT),
-        ("state", "p"),
-        ("code_challenge", ch.as_str()),
-    ];
+    let params = code_params("partner-portal", "p", &ch);
     let mut b = Browser::new(&org);
-    let login = b.authorize(&params).await;
-    let refused = b.login(&login, DANA, "demo-password").await;
+    let refused = b.sign_in(&params, DANA).await;
     assert_eq!(refused.status, 302, "{}", refused.body);
     assert_eq!(
         refused.param("error").as_deref(),
@@ -1005,8 +907,7 @@ async fn admin_approved_apps_refuse_profiles_they_do_not_preauthorize() {
     );
     // A pre-authorized user needs no consent page: straight to the code.
     let mut b = Browser::new(&org);
-    let login = b.authorize(&params).await;
-    let done = b.login(&login, ADA, "demo-password").await;
+    let done = b.sign_in(&params, ADA).await;
     assert_eq!(done.status, 302, "{}", done.body);
     let code = done.param("code").expect("code");
     let (s, body) = org

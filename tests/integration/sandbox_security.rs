@@ -11,16 +11,6 @@ use sayso::sandbox::faults::FaultOptions;
 use serde_json::{Value, json};
 use support::*;
 
-const TITAN: &str = "006Dm0000000001IAA";
-const CASE_1001: &str = "500Dm0000000001IAA";
-const CASE_1004: &str = "500Dm0000000004IAA";
-
-fn missing_id(prefix: &str) -> String {
-    sayso::id::RecordId::from_parts(prefix, "Dm", 999)
-        .as_str()
-        .to_string()
-}
-
 #[tokio::test]
 async fn sharing_per_demo_user() {
     let org = start().await;
@@ -75,59 +65,18 @@ async fn sharing_per_demo_user() {
 async fn a_record_one_may_not_see_answers_like_a_missing_one() {
     let org = start().await;
     let sam = org.jwt_token(SAM).await;
-    let hidden = org
-        .get(
-            &sam,
-            &format!("/services/data/{V}/sobjects/Opportunity/{TITAN}"),
-        )
-        .await;
-    let missing = org
-        .get(
-            &sam,
-            &format!(
-                "/services/data/{V}/sobjects/Opportunity/{}",
-                missing_id("006")
-            ),
-        )
-        .await;
-    assert_eq!(hidden.0, 404, "{}", hidden.2);
-    assert_eq!((hidden.0, &hidden.2), (missing.0, &missing.2));
-    let body = json!({"StageName": "Closed Won"});
-    let hidden = org
-        .patch(
-            &sam,
-            &format!("/services/data/{V}/sobjects/Opportunity/{TITAN}"),
-            body.clone(),
-        )
-        .await;
-    let missing = org
-        .patch(
-            &sam,
-            &format!(
-                "/services/data/{V}/sobjects/Opportunity/{}",
-                missing_id("006")
-            ),
-            body,
-        )
-        .await;
-    assert_eq!(hidden, missing);
-    assert_eq!(hidden.0, 404);
-    let hidden = org
-        .delete(
-            &sam,
-            &format!("/services/data/{V}/sobjects/Opportunity/{TITAN}"),
-        )
-        .await;
-    let missing = org
-        .delete(
-            &sam,
-            &format!(
-                "/services/data/{V}/sobjects/Opportunity/{}",
-                missing_id("006")
-            ),
-        )
-        .await;
-    assert_eq!(hidden, missing);
+    let titan = format!("/services/data/{V}/sobjects/Opportunity/{TITAN}");
+    let nowhere = format!(
+        "/services/data/{V}/sobjects/Opportunity/{}",
+        missing_id("006")
+    );
+    let change = json!({"StageName": "Closed Won"});
+    for (method, body) in [("GET", None), ("PATCH", Some(change)), ("DELETE", None)] {
+        let hidden = org.send(method, &sam, &titan, body.clone()).await;
+        let missing = org.send(method, &sam, &nowhere, body).await;
+        assert_eq!(hidden.0, 404, "{method}: {}", hidden.1);
+        assert_eq!(hidden, missing, "{method}");
+    }
     // Still there for Dana.
     let dana = org.jwt_token(DANA).await;
     let (s, _, rec) = org
@@ -160,31 +109,6 @@ async fn read_only_fields_are_refused_on_write_and_not_updateable_in_describe() 
         .await;
     assert_eq!(s, 200);
     assert_eq!(rec["Tier__c"], "Gold", "readable");
-    let (s, body) = org
-        .patch(
-            &dana,
-            &format!("/services/data/{V}/sobjects/Account/{acme}"),
-            json!({"Tier__c": "Silver"}),
-        )
-        .await;
-    assert_eq!(s, 400, "{body}");
-    assert_eq!(
-        error_code(&body),
-        "INVALID_FIELD_FOR_INSERT_UPDATE",
-        "{body}"
-    );
-    let (s, body) = org
-        .patch(
-            &dana,
-            &format!("/services/data/{V}/sobjects/Opportunity/{TITAN}"),
-            json!({"ForecastCategoryName": "Best Case"}),
-        )
-        .await;
-    assert_eq!(
-        (s, error_code(&body)),
-        (400, "INVALID_FIELD_FOR_INSERT_UPDATE"),
-        "{body}"
-    );
     let (_, _, d) = org
         .get(
             &dana,
@@ -199,42 +123,58 @@ async fn read_only_fields_are_refused_on_write_and_not_updateable_in_describe() 
     };
     assert_eq!(field("Tier__c").expect("Tier__c")["updateable"], false);
     assert_eq!(field("Name").expect("Name")["updateable"], true);
-    // The administrator may change it.
     let admin = org.admin().await;
-    let (s, body) = org
-        .patch(
-            &admin,
-            &format!("/services/data/{V}/sobjects/Account/{acme}"),
-            json!({"Tier__c": "Silver"}),
-        )
-        .await;
-    assert_eq!(s, 204, "{body}");
-    // Dana cannot edit an account she does not own (Account is Read for everyone).
-    let (s, body) = org
-        .patch(
+    let read_only = "INVALID_FIELD_FOR_INSERT_UPDATE";
+    // (who, record, change, status, error code), in order.
+    let writes = [
+        (
             &dana,
-            &format!("/services/data/{V}/sobjects/Account/001Dm0000000002IAA"),
+            ("Account", acme),
+            json!({"Tier__c": "Silver"}),
+            400,
+            read_only,
+        ),
+        (
+            &dana,
+            ("Opportunity", TITAN),
+            json!({"ForecastCategoryName": "Best Case"}),
+            400,
+            read_only,
+        ),
+        // The administrator may change it.
+        (
+            &admin,
+            ("Account", acme),
+            json!({"Tier__c": "Silver"}),
+            204,
+            "",
+        ),
+        // Dana cannot edit an account she does not own (Account is Read for everyone).
+        (
+            &dana,
+            ("Account", "001Dm0000000002IAA"),
             json!({"Phone": "1"}),
-        )
-        .await;
-    assert_eq!(
-        (s, error_code(&body)),
-        (400, "INSUFFICIENT_ACCESS_OR_READONLY"),
-        "{body}"
-    );
+            400,
+            "INSUFFICIENT_ACCESS_OR_READONLY",
+        ),
+    ];
+    for (token, (object, id), change, status, code) in writes {
+        let path = format!("/services/data/{V}/sobjects/{object}/{id}");
+        let (s, body) = org.patch(token, &path, change).await;
+        assert_eq!((s, error_code(&body)), (status, code), "{path}: {body}");
+    }
 }
 
 #[tokio::test]
 async fn contractor_scenario_through_client_credentials() {
     let org = start().await;
     let k = org.kinetic().await;
-    let (s, body) = org
-        .query(
+    let body = org
+        .query_ok(
             &k,
             "SELECT Id, CaseNumber, Subject, Description, Priority, Status FROM Case",
         )
         .await;
-    assert_eq!(s, 200, "{body}");
     assert_eq!(
         ids(&body),
         vec![
@@ -361,12 +301,7 @@ async fn contractor_scenario_through_client_credentials() {
     assert_eq!(d["updateable"], true);
     // The global describe lists only what it can read.
     let (_, _, g) = org.get(&k, &format!("/services/data/{V}/sobjects")).await;
-    let names: BTreeSet<&str> = g["sobjects"]
-        .as_array()
-        .expect("sobjects")
-        .iter()
-        .filter_map(|o| o["name"].as_str())
-        .collect();
+    let names: BTreeSet<&str> = texts(&g["sobjects"], "name").into_iter().collect();
     assert!(
         names.contains("Case") && !names.contains("Account") && !names.contains("Opportunity"),
         "{names:?}"
@@ -375,11 +310,7 @@ async fn contractor_scenario_through_client_credentials() {
 
 #[tokio::test]
 async fn the_daily_allocation_runs_out() {
-    let org = start_with(FaultOptions {
-        api_limit: Some(3),
-        ..Default::default()
-    })
-    .await;
+    let org = start_faulty(|f| f.api_limit = Some(3)).await;
     let admin = org.admin().await;
     let path = format!("/services/data/{V}/limits");
     for n in 1..=3 {
@@ -423,21 +354,19 @@ async fn the_daily_allocation_runs_out() {
     );
 }
 
+/// A sandbox with the fault options `set` changes from the defaults.
+async fn start_faulty(set: impl FnOnce(&mut FaultOptions)) -> Org {
+    let mut faults = FaultOptions::default();
+    set(&mut faults);
+    start_with(faults).await
+}
+
 #[tokio::test]
 async fn latency_is_added_to_data_calls() {
-    let org = start_with(FaultOptions {
-        latency_ms: 150,
-        ..Default::default()
-    })
-    .await;
+    let org = start_faulty(|f| f.latency_ms = 150).await;
     let admin = org.admin().await;
     let t = std::time::Instant::now();
-    assert_eq!(
-        org.get(&admin, &format!("/services/data/{V}/limits"))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(org.limits(&admin).await.0, 200);
     assert!(
         t.elapsed() >= std::time::Duration::from_millis(150),
         "a lower bound only: sleep guarantees it"
@@ -446,13 +375,9 @@ async fn latency_is_added_to_data_calls() {
 
 #[tokio::test]
 async fn fail_rate_answers_503_but_login_still_works() {
-    let org = start_with(FaultOptions {
-        fail_rate: 1.0,
-        ..Default::default()
-    })
-    .await;
+    let org = start_faulty(|f| f.fail_rate = 1.0).await;
     let admin = org.admin().await;
-    let (s, _, body) = org.get(&admin, &format!("/services/data/{V}/limits")).await;
+    let (s, body) = org.limits(&admin).await;
     assert_eq!(
         (s, error_code(&body)),
         (503, "SERVER_UNAVAILABLE"),
@@ -462,11 +387,7 @@ async fn fail_rate_answers_503_but_login_still_works() {
 
 #[tokio::test]
 async fn lock_rate_refuses_writes_only() {
-    let org = start_with(FaultOptions {
-        lock_rate: 1.0,
-        ..Default::default()
-    })
-    .await;
+    let org = start_faulty(|f| f.lock_rate = 1.0).await;
     let dana = org.jwt_token(DANA).await;
     let path = format!("/services/data/{V}/sobjects/Opportunity/{TITAN}");
     assert_eq!(org.get(&dana, &path).await.0, 200);
@@ -482,11 +403,7 @@ async fn lock_rate_refuses_writes_only() {
 
 #[tokio::test]
 async fn drop_rate_drops_the_connection() {
-    let org = start_with(FaultOptions {
-        drop_rate: 1.0,
-        ..Default::default()
-    })
-    .await;
+    let org = start_faulty(|f| f.drop_rate = 1.0).await;
     let admin = org.admin().await;
     let r = org
         .http
@@ -505,13 +422,9 @@ async fn drop_rate_drops_the_connection() {
 
 #[tokio::test]
 async fn token_minutes_override_expires_tokens() {
-    let org = start_with(FaultOptions {
-        token_minutes: Some(0),
-        ..Default::default()
-    })
-    .await;
+    let org = start_faulty(|f| f.token_minutes = Some(0)).await;
     let token = org.jwt_token(DANA).await;
-    let (s, _, body) = org.get(&token, &format!("/services/data/{V}/limits")).await;
+    let (s, body) = org.limits(&token).await;
     assert_eq!(
         (s, body),
         (
@@ -591,46 +504,33 @@ async fn usage_command_prints_calls_per_user_and_app() {
     assert!(stdout.contains("org: 2/15000"), "{stdout}");
 }
 
-async fn post_json(org: &Org, token: &str, path: &str, body: Value) -> (u16, Value) {
-    let r = org
-        .http
-        .post(format!("{}{path}", org.url))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .expect("post");
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn composite_and_collections_apply_sharing_and_field_security() {
     let org = start().await;
     let sam = org.jwt_token(SAM).await;
     let titan = format!("/services/data/{V}/sobjects/Opportunity/{TITAN}");
-    let (s, body) = post_json(
-        &org,
-        &sam,
-        &format!("/services/data/{V}/composite"),
-        json!({"allOrNone": false, "compositeRequest": [
-            {"method": "GET", "url": titan, "referenceId": "read"},
-            {"method": "PATCH", "url": titan, "referenceId": "write", "body": {"StageName": "Closed Won"}}
-        ]}),
-    )
-    .await;
+    let (s, body) = org
+        .post(
+            &sam,
+            &format!("/services/data/{V}/composite"),
+            json!({"allOrNone": false, "compositeRequest": [
+                {"method": "GET", "url": titan, "referenceId": "read"},
+                {"method": "PATCH", "url": titan, "referenceId": "write", "body": {"StageName": "Closed Won"}}
+            ]}),
+        )
+        .await;
     assert_eq!(s, 200, "{body}");
     for sub in body["compositeResponse"].as_array().expect("responses") {
         assert_eq!(sub["httpStatusCode"], 404, "{sub}");
         assert_eq!(sub["body"][0]["errorCode"], "NOT_FOUND", "{sub}");
     }
-    let (s, body) = post_json(
-        &org,
-        &sam,
-        &format!("/services/data/{V}/composite/batch"),
-        json!({"batchRequests": [{"method": "GET", "url": format!("{V}/sobjects/Opportunity/{TITAN}")}]}),
-    )
-    .await;
+    let (s, body) = org
+        .post(
+            &sam,
+            &format!("/services/data/{V}/composite/batch"),
+            json!({"batchRequests": [{"method": "GET", "url": format!("{V}/sobjects/Opportunity/{TITAN}")}]}),
+        )
+        .await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["results"][0]["statusCode"], 404, "{body}");
     // sObject Collections: retrieve answers null for an invisible id; update fails per record.
@@ -682,16 +582,11 @@ async fn search_applies_sharing_and_field_security() {
     let search = |token: String, sosl: &'static str| {
         let org = &org;
         async move {
-            let r = org
-                .http
-                .get(format!("{}/services/data/{V}/search", org.url))
-                .query(&[("q", sosl)])
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("search");
-            let status = r.status().as_u16();
-            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+            let q: String = url::form_urlencoded::byte_serialize(sosl.as_bytes()).collect();
+            let (status, _, body) = org
+                .get(&token, &format!("/services/data/{V}/search?q={q}"))
+                .await;
+            (status, body)
         }
     };
     let found = |body: &Value| -> Vec<String> {
@@ -706,20 +601,19 @@ async fn search_applies_sharing_and_field_security() {
     };
     let dana = org.jwt_token(DANA).await;
     let sam = org.jwt_token(SAM).await;
-    let (s, body) = search(
-        dana,
-        "FIND {Titan} IN ALL FIELDS RETURNING Opportunity(Id, Name)",
-    )
-    .await;
-    assert_eq!(s, 200, "{body}");
-    assert!(found(&body).contains(&TITAN.to_string()), "{body}");
-    let (s, body) = search(
-        sam,
-        "FIND {Titan} IN ALL FIELDS RETURNING Opportunity(Id, Name)",
-    )
-    .await;
-    assert_eq!(s, 200, "{body}");
-    assert!(found(&body).is_empty(), "{body}");
+    // Dana owns Titan; Sam does not see it.
+    for (token, sees) in [(dana, true), (sam, false)] {
+        let titan = "FIND {Titan} IN ALL FIELDS RETURNING Opportunity(Id, Name)";
+        let (s, body) = search(token, titan).await;
+        assert_eq!(s, 200, "{body}");
+        let hits = found(&body);
+        let seen = if sees {
+            hits.contains(&TITAN.to_string())
+        } else {
+            hits.is_empty()
+        };
+        assert!(seen, "{body}");
+    }
     let k = org.kinetic().await;
     let (_, body) = search(k.clone(), "FIND {Query} RETURNING Case(Id, Subject)").await;
     assert_eq!(found(&body), vec![CASE_1001.to_string()], "{body}");
@@ -733,13 +627,13 @@ async fn search_applies_sharing_and_field_security() {
 async fn bulk_ingest_applies_sharing() {
     let org = start().await;
     let sam = org.jwt_token(SAM).await;
-    let (s, job) = post_json(
-        &org,
-        &sam,
-        &format!("/services/data/{V}/jobs/ingest"),
-        json!({"object": "Opportunity", "operation": "update", "contentType": "CSV", "lineEnding": "LF"}),
-    )
-    .await;
+    let (s, job) = org
+        .post(
+            &sam,
+            &format!("/services/data/{V}/jobs/ingest"),
+            json!({"object": "Opportunity", "operation": "update", "contentType": "CSV", "lineEnding": "LF"}),
+        )
+        .await;
     assert!(s == 200 || s == 201, "{job}");
     let id = job["id"].as_str().expect("job id").to_string();
     let base = format!("{}/services/data/{V}/jobs/ingest/{id}", org.url);
@@ -789,13 +683,12 @@ async fn bulk_ingest_applies_sharing() {
 async fn users_created_through_the_api_log_in_and_join_the_hierarchy() {
     let org = start().await;
     let admin = org.admin().await;
-    let (s, body) = org
-        .query(
+    let body = org
+        .query_ok(
             &admin,
             "SELECT ProfileId, UserRoleId FROM User WHERE Username = 'dana.reyes@demo.sayso.dev'",
         )
         .await;
-    assert_eq!(s, 200, "{body}");
     let profile_id = body["records"][0]["ProfileId"]
         .as_str()
         .expect("ProfileId")
@@ -804,26 +697,26 @@ async fn users_created_through_the_api_log_in_and_join_the_hierarchy() {
         .as_str()
         .expect("UserRoleId")
         .to_string();
-    let (s, created) = post_json(
-        &org,
-        &admin,
-        &format!("/services/data/{V}/sobjects/User"),
-        json!({
+    let (s, created) = org
+        .post(
+            &admin,
+            &format!("/services/data/{V}/sobjects/User"),
+            json!({
             "Username": "new.rep@demo.sayso.dev", "FirstName": "Nia", "LastName": "Rep", "Email": "new.rep@demo.sayso.dev",
             "Alias": "nrep", "TimeZoneSidKey": "America/Los_Angeles", "LocaleSidKey": "en_US",
             "LanguageLocaleKey": "en_US", "ProfileId": profile_id, "UserRoleId": role_id
         }),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(s, 201, "{created}");
     let user_id = created["id"].as_str().expect("id").to_string();
-    let (s, opp) = post_json(
-        &org,
-        &admin,
-        &format!("/services/data/{V}/sobjects/Opportunity"),
-        json!({"Name": "Nia's first deal", "StageName": "Prospecting", "CloseDate": "2026-12-31", "OwnerId": user_id}),
-    )
-    .await;
+    let (s, opp) = org
+        .post(
+            &admin,
+            &format!("/services/data/{V}/sobjects/Opportunity"),
+            json!({"Name": "Nia's first deal", "StageName": "Prospecting", "CloseDate": "2026-12-31", "OwnerId": user_id}),
+        )
+        .await;
     assert_eq!(s, 201, "{opp}");
     let new_rep = org.jwt_token("new.rep@demo.sayso.dev").await;
     let (_, body) = org.query(&new_rep, "SELECT Id FROM Opportunity").await;

@@ -698,3 +698,144 @@ pub fn play_shell(p: &mut rexpect::session::PtySession, name: &str, script: &str
         }
     }
 }
+
+// --- sandbox test helpers
+
+/// Demo records more than one sandbox test names.
+pub const TITAN: &str = "006Dm0000000001IAA";
+pub const CASE_1001: &str = "500Dm0000000001IAA";
+pub const CASE_1004: &str = "500Dm0000000004IAA";
+
+/// The `key` texts of the objects in the JSON array `items` (none when it is not an array).
+pub fn texts<'v>(items: &'v Value, key: &str) -> Vec<&'v str> {
+    items
+        .as_array()
+        .map(|xs| xs.iter().filter_map(|x| x[key].as_str()).collect())
+        .unwrap_or_default()
+}
+
+/// An id of the object with key `prefix` that no record has.
+pub fn missing_id(prefix: &str) -> String {
+    sayso::id::RecordId::from_parts(prefix, "Dm", 999)
+        .as_str()
+        .to_string()
+}
+
+impl Org {
+    /// Runs `soql` as `token` and asserts it answers 200: the result.
+    pub async fn query_ok(&self, token: &str, soql: &str) -> Value {
+        let (status, body) = self.query(token, soql).await;
+        assert_eq!(status, 200, "{soql}: {body}");
+        body
+    }
+
+    /// `GET limits` (one counted data call) with `token`: (status, JSON body).
+    pub async fn limits(&self, token: &str) -> (u16, Value) {
+        let (status, _, body) = self.get(token, &format!("/services/data/{V}/limits")).await;
+        (status, body)
+    }
+
+    /// `method` on `path` (under the origin) with a bearer token and an optional JSON body;
+    /// returns (status, JSON or text).
+    pub async fn send(
+        &self,
+        method: &str,
+        token: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let url = format!("{}{path}", self.url);
+        let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.http.request(m, url).bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        answer(req.send().await.expect("an answer")).await
+    }
+
+    /// POSTs the JSON `body` to `path` (under the origin) with a bearer token.
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> (u16, Value) {
+        self.send("POST", token, path, Some(body)).await
+    }
+
+    /// POSTs `form` to `path` without a token (the OAuth endpoints); returns (status, JSON or
+    /// text).
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let r = self.http.post(format!("{}{path}", self.url)).form(form);
+        answer(r.send().await.expect("an answer")).await
+    }
+}
+
+/// A whole HTTP answer: status, headers and the body as text.
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    /// Reads `resp` to the end.
+    pub async fn read(resp: reqwest::Response) -> Reply {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        Reply {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    /// The body as JSON (`null` when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+
+    /// A header's value (`""` when absent).
+    pub fn header(&self, name: &str) -> String {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
+/// A sandbox served on a free port of 127.0.0.1 until `stop` is sent or dropped.
+pub struct Served {
+    /// Where it answers (`http://127.0.0.1:PORT`).
+    pub base: String,
+    pub sandbox: Sandbox,
+    pub stop: tokio::sync::oneshot::Sender<()>,
+    pub server: tokio::task::JoinHandle<()>,
+}
+
+/// Opens a sandbox with `options` and serves it: with its background workers, or (`workers`
+/// false) only its router, so a test can run the jobs itself.
+pub async fn serve_sandbox(options: SandboxOptions, workers: bool) -> Served {
+    let sandbox = Sandbox::open(options).expect("sandbox opens");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = sandbox.clone();
+    let server = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        if workers {
+            let _ = served.serve(listener, shutdown).await;
+        } else {
+            let _ = axum::serve(listener, served.router())
+                .with_graceful_shutdown(shutdown)
+                .await;
+        }
+    });
+    Served {
+        base,
+        sandbox,
+        stop,
+        server,
+    }
+}

@@ -172,7 +172,15 @@ pub fn virtual_query(
     let mut kept = Vec::new();
     for row in rows {
         let keep = match &query.where_clause {
-            Some(c) => eval(c, &row, name, fields, today)?,
+            Some(c) => eval(
+                c,
+                &RowUnderTest {
+                    row: &row,
+                    object: name,
+                    fields,
+                    today,
+                },
+            )?,
             None => true,
         };
         if keep {
@@ -244,42 +252,42 @@ fn canonical_field(
         })
 }
 
-fn eval(
-    c: &Condition,
-    row: &Map<String, Json>,
-    object: &str,
-    fields: &[&'static str],
+/// One row a WHERE clause is evaluated against: its values, its object's name and fields, and
+/// the day date literals are resolved from.
+struct RowUnderTest<'r> {
+    row: &'r Map<String, Json>,
+    object: &'r str,
+    fields: &'r [&'static str],
     today: NaiveDate,
-) -> Result<bool, SfError> {
+}
+
+fn eval(c: &Condition, at: &RowUnderTest<'_>) -> Result<bool, SfError> {
     match c {
-        Condition::And(parts) => {
-            for p in parts {
-                if !eval(p, row, object, fields, today)? {
-                    return Ok(false);
-                }
-            }
-            Ok(true)
-        }
-        Condition::Or(parts) => {
-            for p in parts {
-                if eval(p, row, object, fields, today)? {
-                    return Ok(true);
-                }
-            }
-            Ok(false)
-        }
-        Condition::Not(inner) => Ok(!eval(inner, row, object, fields, today)?),
-        Condition::Compare(cmp) => compare(cmp, row, object, fields, today),
+        Condition::And(parts) => decides(parts, false, at),
+        Condition::Or(parts) => decides(parts, true, at),
+        Condition::Not(inner) => Ok(!eval(inner, at)?),
+        Condition::Compare(cmp) => compare(cmp, at),
     }
 }
 
-fn compare(
-    cmp: &Comparison,
-    row: &Map<String, Json>,
-    object: &str,
-    fields: &[&'static str],
-    today: NaiveDate,
-) -> Result<bool, SfError> {
+/// Evaluates `parts` in order until one is `verdict` (then the whole is `verdict`): `false` for
+/// AND, `true` for OR; the whole is `!verdict` when none is.
+fn decides(parts: &[Condition], verdict: bool, at: &RowUnderTest<'_>) -> Result<bool, SfError> {
+    for p in parts {
+        if eval(p, at)? == verdict {
+            return Ok(verdict);
+        }
+    }
+    Ok(!verdict)
+}
+
+fn compare(cmp: &Comparison, at: &RowUnderTest<'_>) -> Result<bool, SfError> {
+    let RowUnderTest {
+        row,
+        object,
+        fields,
+        today,
+    } = *at;
     let Operand::Field(path) = &cmp.lhs else {
         return Err(malformed("functions are not supported in this filter"));
     };

@@ -160,26 +160,17 @@ pub(super) fn profiles(state: &AppState) -> Vec<Map<String, Json>> {
             row.insert("Id".into(), json!(profile_id(state, &p.name)));
             row.insert("Name".into(), json!(p.name));
             row.insert("UserLicenseId".into(), Json::Null);
-            row.insert(
-                "PermissionsApiEnabled".into(),
-                json!(p.grants.system.api_enabled),
-            );
-            row.insert(
-                "PermissionsApiUserOnly".into(),
-                json!(p.grants.system.api_only),
-            );
-            row.insert(
-                "PermissionsModifyAllData".into(),
-                json!(p.grants.system.modify_all_data),
-            );
-            row.insert(
-                "PermissionsViewAllData".into(),
-                json!(p.grants.system.view_all_data),
-            );
-            row.insert(
-                "PermissionsManageUsers".into(),
-                json!(p.grants.system.manage_users),
-            );
+            let system = &p.grants.system;
+            let permissions = [
+                ("PermissionsApiEnabled", system.api_enabled),
+                ("PermissionsApiUserOnly", system.api_only),
+                ("PermissionsModifyAllData", system.modify_all_data),
+                ("PermissionsViewAllData", system.view_all_data),
+                ("PermissionsManageUsers", system.manage_users),
+            ];
+            for (field, on) in permissions {
+                row.insert(field.into(), json!(on));
+            }
             row
         })
         .collect()

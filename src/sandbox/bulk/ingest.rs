@@ -12,18 +12,19 @@
 //! Owns the Bulk wire shapes and job lifecycle; per-row semantics are `dml.rs`.
 
 use super::job::{
-    JobTable, bad, catch_job_panic, check_deletable, csv_options, csv_response, info_delimiter,
-    info_eol, job_principal, owned_by, parse_body, processing_ms, run_worker, terminator,
+    JobCore, JobTable, StoredJob, bad, catch_job_panic, check_deletable, csv_options, csv_response,
+    info_delimiter, info_eol, job_principal, job_routes, new_job_info, parse_body, run_worker,
+    terminator, visible, wanted_state,
 };
 use crate::sandbox::derive::Row;
 use crate::sandbox::dml::{self, Access, Ctx, Op, Upsert};
 use crate::sandbox::error::{SfError, SfResult};
 use crate::sandbox::schema::{Field, ObjectSchema};
 use crate::sandbox::security::Principal;
-use crate::sandbox::session::Auth;
+use crate::sandbox::session::{Auth, DataCall};
 use crate::sandbox::state::AppState;
 use crate::sandbox::store;
-use crate::sandbox::wire::{json_response, parse_version};
+use crate::sandbox::wire::json_response;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -31,7 +32,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -49,65 +50,43 @@ static INGEST_JOBS: JobTable = JobTable {
 
 /// Routes under `/services/data/{version}/jobs/ingest`.
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(
-            "/services/data/{version}/jobs/ingest",
-            get(list).post(create),
-        )
-        .route(
-            "/services/data/{version}/jobs/ingest/{id}",
-            get(info).patch(set_state).delete(delete_job),
-        )
-        .route(
-            "/services/data/{version}/jobs/ingest/{id}/batches",
-            axum::routing::put(upload).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD)),
-        )
-        .route(
-            "/services/data/{version}/jobs/ingest/{id}/{result}",
-            get(results),
-        )
+    let upload_route =
+        axum::routing::put(upload).layer(axum::extract::DefaultBodyLimit::max(MAX_UPLOAD));
+    job_routes(
+        "ingest",
+        get(list).post(create),
+        get(info).patch(set_state).delete(delete_job),
+        vec![("batches", upload_route), ("{result}", get(results))],
+    )
 }
 
-/// A job row.
+/// A job row: the columns every job has, the uploaded CSV and the failed-row count.
 struct Job {
-    info: Value,
-    user_id: String,
-    client_id: Option<String>,
+    core: JobCore,
     data: Option<String>,
-    state: String,
-    processed: i64,
     failed: i64,
-    started_ms: Option<i64>,
-    finished_ms: Option<i64>,
 }
 
-fn load_job(conn: &Connection, id: &str) -> SfResult<Option<Job>> {
-    let row = conn
-        .prepare_cached(
-            "SELECT info, user_id, client_id, data, state, processed, failed, started_ms, finished_ms FROM sayso_bulk_job WHERE id = ?1",
-        )?
-        .query_row([id], |r| {
+impl StoredJob for Job {
+    fn load(conn: &Connection, id: &str) -> SfResult<Option<Job>> {
+        INGEST_JOBS.load(conn, id, "data, failed", |core, r| {
             Ok(Job {
-                info: serde_json::from_str(&r.get::<_, String>(0)?).unwrap_or(Value::Null),
-                user_id: r.get(1)?,
-                client_id: r.get(2)?,
-                data: r.get(3)?,
-                state: r.get(4)?,
-                processed: r.get(5)?,
-                failed: r.get(6)?,
-                started_ms: r.get(7)?,
-                finished_ms: r.get(8)?,
+                core,
+                data: r.get(JobCore::NEXT)?,
+                failed: r.get(JobCore::NEXT + 1)?,
             })
         })
-        .optional()?;
-    Ok(row)
+    }
+
+    fn core(&self) -> &JobCore {
+        &self.core
+    }
 }
 
 /// The job JSON as the API shows it (counters except while Open; `contentUrl` only while Open).
 fn job_json(job: &Job) -> Value {
-    let mut v = job.info.clone();
-    v["state"] = json!(job.state);
-    if job.state == "Open" {
+    let mut v = job.core.info_now();
+    if job.core.state == "Open" {
         if let Some(o) = v.as_object_mut() {
             o.remove("numberRecordsProcessed");
         }
@@ -115,11 +94,8 @@ fn job_json(job: &Job) -> Value {
         if let Some(o) = v.as_object_mut() {
             o.remove("contentUrl");
         }
-        let total = processing_ms(job.started_ms, job.finished_ms);
-        v["numberRecordsProcessed"] = json!(job.processed);
+        let total = job.core.write_counters(&mut v, job.core.processed);
         v["numberRecordsFailed"] = json!(job.failed);
-        v["retries"] = json!(0);
-        v["totalProcessingTime"] = json!(total);
         v["apiActiveProcessingTime"] = json!(total);
         v["apexProcessingTime"] = json!(0);
     }
@@ -127,20 +103,15 @@ fn job_json(job: &Job) -> Value {
 }
 
 fn visible_job(conn: &Connection, principal: &Principal, id: &str) -> SfResult<Job> {
-    owned_by(load_job(conn, id)?, |j| &j.user_id, principal)
+    visible(conn, principal, id)
 }
 
-async fn create(
-    State(state): State<Arc<AppState>>,
-    Path(version): Path<String>,
-    Auth(p): Auth,
-    body: Bytes,
-) -> SfResult<Response> {
-    let v = parse_version(&version).unwrap_or("63.0").to_string();
+async fn create(call: DataCall, body: Bytes) -> SfResult<Response> {
+    let (state, p, v) = (&call.state, &call.principal, call.version());
     let req = parse_body(&body)?;
     let s = |k: &str| req.get(k).and_then(Value::as_str).map(str::to_string);
     let object = s("object").ok_or_else(|| bad("INVALIDJOB", "InvalidJob : Object is required"))?;
-    let obj = crate::sandbox::rest::records::object_for(&state, &p, &object).map_err(|_| {
+    let obj = crate::sandbox::rest::records::object_for(state, p, &object).map_err(|_| {
         bad(
             "INVALIDJOB",
             format!("InvalidJob : Invalid object: {object}"),
@@ -162,7 +133,7 @@ async fn create(
                 "InvalidJob : External ID field name is required for upsert",
             )
         })?;
-        let ctx = Ctx::new(&state, &p, &v);
+        let ctx = Ctx::new(state, p, v);
         dml::external_id_field(obj, &ctx.access(obj), &f).map_err(|_| {
             bad(
                 "INVALIDJOB",
@@ -170,17 +141,16 @@ async fn create(
             )
         })?;
     }
-    let (delimiter, line_ending) = csv_options(&req)?;
+    let csv = csv_options(&req)?;
     let now = state.clock.now_string();
     let conn = state.lock_db();
     let (seq, id) = INGEST_JOBS.next_id(&conn)?;
-    let mut info = json!({
-        "id": id, "operation": operation, "object": obj.name, "createdById": p.user_id, "createdDate": now,
-        "systemModstamp": now, "state": "Open", "concurrencyMode": "Parallel", "contentType": "CSV",
-        "apiVersion": v.parse::<f64>().unwrap_or(63.0), "jobType": "V2Ingest",
-        "contentUrl": format!("services/data/v{v}/jobs/ingest/{id}/batches"), "lineEnding": line_ending,
-        "columnDelimiter": delimiter
-    });
+    let mut info = new_job_info(&id, p, &now, v, csv);
+    info["operation"] = json!(operation);
+    info["object"] = json!(obj.name);
+    info["state"] = json!("Open");
+    info["jobType"] = json!("V2Ingest");
+    info["contentUrl"] = json!(format!("services/data/v{v}/jobs/ingest/{id}/batches"));
     if let Some(e) = ext {
         info["externalIdFieldName"] = json!(e);
     }
@@ -188,25 +158,20 @@ async fn create(
         "INSERT INTO sayso_bulk_job (id, seq, info, user_id, client_id, state) VALUES (?1, ?2, ?3, ?4, ?5, 'Open')",
         params![id, seq, info.to_string(), p.user_id, p.client_id],
     )?;
-    let job = load_job(&conn, &id)?.ok_or_else(|| SfError::internal("job vanished"))?;
+    let job = Job::load(&conn, &id)?.ok_or_else(|| SfError::internal("job vanished"))?;
     Ok(json_response(StatusCode::OK, &job_json(&job)))
 }
 
-async fn upload(
-    State(state): State<Arc<AppState>>,
-    Path((_v, id)): Path<(String, String)>,
-    Auth(p): Auth,
-    body: Bytes,
-) -> SfResult<Response> {
+async fn upload(call: DataCall, body: Bytes) -> SfResult<Response> {
     let text = String::from_utf8(body.to_vec())
         .map_err(|_| bad("INVALIDBATCH", "InvalidBatch : the CSV is not UTF-8"))?;
-    let conn = state.lock_db();
-    let job = visible_job(&conn, &p, &id)?;
-    if job.state != "Open" {
+    let conn = call.state.lock_db();
+    let job = visible_job(&conn, &call.principal, call.param("id"))?;
+    if job.core.state != "Open" {
         return Err(SfError::new(
             StatusCode::CONFLICT,
             "INVALIDJOBSTATE",
-            format!("Job state {} does not allow uploads", job.state),
+            format!("Job state {} does not allow uploads", job.core.state),
         ));
     }
     if job.data.is_some() {
@@ -218,7 +183,7 @@ async fn upload(
     }
     conn.execute(
         "UPDATE sayso_bulk_job SET data = ?2 WHERE id = ?1",
-        params![id, text],
+        params![call.param("id"), text],
     )?;
     Ok(StatusCode::CREATED.into_response())
 }
@@ -230,37 +195,28 @@ fn set_job_state(
     new_state: &str,
     now: &str,
 ) -> SfResult<()> {
-    job.state = new_state.to_string();
-    job.info["systemModstamp"] = json!(now);
+    job.core.state = new_state.to_string();
+    job.core.info["systemModstamp"] = json!(now);
     conn.execute(
         "UPDATE sayso_bulk_job SET state = ?2, info = ?3 WHERE id = ?1",
-        params![id, new_state, job.info.to_string()],
+        params![id, new_state, job.core.info.to_string()],
     )?;
     Ok(())
 }
 
-async fn set_state(
-    State(state): State<Arc<AppState>>,
-    Path((_v, id)): Path<(String, String)>,
-    Auth(p): Auth,
-    body: Bytes,
-) -> SfResult<Response> {
-    let req = parse_body(&body)?;
-    let wanted = req
-        .get("state")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+async fn set_state(call: DataCall, body: Bytes) -> SfResult<Response> {
+    let (state, p, id) = (&call.state, &call.principal, call.param("id"));
+    let wanted = wanted_state(&body)?;
     let now = state.clock.now_string();
     let job = {
         let conn = state.lock_db();
-        let mut job = visible_job(&conn, &p, &id)?;
-        match (wanted.as_str(), job.state.as_str()) {
+        let mut job = visible_job(&conn, p, id)?;
+        match (wanted.as_str(), job.core.state.as_str()) {
             ("UploadComplete", "Open") => {
-                set_job_state(&conn, &id, &mut job, "UploadComplete", &now)?
+                set_job_state(&conn, id, &mut job, "UploadComplete", &now)?
             }
             ("Aborted", "Open" | "UploadComplete" | "InProgress") => {
-                set_job_state(&conn, &id, &mut job, "Aborted", &now)?
+                set_job_state(&conn, id, &mut job, "Aborted", &now)?
             }
             ("UploadComplete" | "Aborted", current) => {
                 return Err(SfError::new(
@@ -279,13 +235,9 @@ async fn set_state(
     Ok(json_response(StatusCode::OK, &job_json(&job)))
 }
 
-async fn info(
-    State(state): State<Arc<AppState>>,
-    Path((_v, id)): Path<(String, String)>,
-    Auth(p): Auth,
-) -> SfResult<Response> {
-    let conn = state.lock_db();
-    let job = visible_job(&conn, &p, &id)?;
+async fn info(call: DataCall) -> SfResult<Response> {
+    let conn = call.state.lock_db();
+    let job = visible_job(&conn, &call.principal, call.param("id"))?;
     Ok(json_response(StatusCode::OK, &job_json(&job)))
 }
 
@@ -297,7 +249,7 @@ async fn list(State(state): State<Arc<AppState>>, Auth(p): Auth) -> SfResult<Res
         .collect::<Result<_, _>>()?;
     let mut records = Vec::new();
     for id in ids {
-        if let Some(job) = load_job(&conn, &id)? {
+        if let Some(job) = Job::load(&conn, &id)? {
             records.push(job_json(&job));
         }
     }
@@ -307,16 +259,18 @@ async fn list(State(state): State<Arc<AppState>>, Auth(p): Auth) -> SfResult<Res
     ))
 }
 
-async fn delete_job(
-    State(state): State<Arc<AppState>>,
-    Path((_v, id)): Path<(String, String)>,
-    Auth(p): Auth,
-) -> SfResult<Response> {
-    let conn = state.lock_db();
-    let job = visible_job(&conn, &p, &id)?;
-    check_deletable(&job.state)?;
-    conn.execute("DELETE FROM sayso_bulk_result WHERE job_id = ?1", [&id])?;
-    conn.execute("DELETE FROM sayso_bulk_job WHERE id = ?1", [&id])?;
+async fn delete_job(call: DataCall) -> SfResult<Response> {
+    let conn = call.state.lock_db();
+    let job = visible_job(&conn, &call.principal, call.param("id"))?;
+    check_deletable(&job.core.state)?;
+    conn.execute(
+        "DELETE FROM sayso_bulk_result WHERE job_id = ?1",
+        [call.param("id")],
+    )?;
+    conn.execute(
+        "DELETE FROM sayso_bulk_job WHERE id = ?1",
+        [call.param("id")],
+    )?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -368,8 +322,8 @@ async fn results(
     };
     let conn = state.lock_db();
     let job = visible_job(&conn, &p, &id)?;
-    let delim = info_delimiter(&job.info);
-    let eol = info_eol(&job.info);
+    let delim = info_delimiter(&job.core.info);
+    let eol = info_eol(&job.core.info);
     let data = job.data.clone().unwrap_or_default();
     let header_line: String = match data.find(['\n', '\r']) {
         Some(i) => data[..i].to_string(),
@@ -386,7 +340,7 @@ async fn results(
     let d = delim as char;
     if kind == "unprocessed" {
         let mut out = format!("{orig_header}{eol}");
-        if job.state != "JobComplete" {
+        if job.core.state != "JobComplete" {
             let done = conn.query_row(
                 "SELECT COUNT(*) FROM sayso_bulk_job WHERE id = ?1 AND state = 'JobComplete'",
                 [&id],
@@ -399,7 +353,7 @@ async fn results(
                     .terminator(terminator(eol))
                     .has_headers(false)
                     .from_writer(Vec::new());
-                for r in records.iter().skip(job.processed.max(0) as usize) {
+                for r in records.iter().skip(job.core.processed.max(0) as usize) {
                     w.write_record(r).map_err(SfError::internal)?;
                 }
                 out.push_str(&String::from_utf8_lossy(
@@ -409,10 +363,13 @@ async fn results(
         }
         return Ok(csv_response(out));
     }
-    if !["JobComplete", "Failed", "Aborted"].contains(&job.state.as_str()) {
+    if !["JobComplete", "Failed", "Aborted"].contains(&job.core.state.as_str()) {
         return Err(bad(
             "INVALIDJOBSTATE",
-            format!("Results are not available while the job is {}", job.state),
+            format!(
+                "Results are not available while the job is {}",
+                job.core.state
+            ),
         ));
     }
     let first = if kind == "success" {
@@ -471,13 +428,6 @@ struct RowPlan<'o> {
     columns: Vec<Column<'o>>,
     /// The external id field and its column, for upserts.
     ext: Option<(&'o Field, usize)>,
-}
-
-fn info_text<'j>(job: &'j Job, key: &str) -> &'j str {
-    job.info
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
 }
 
 /// The job's CSV columns mapped onto `obj` for `operation` (relationship columns and unknown
@@ -563,7 +513,7 @@ fn run_chunk(
     rows: &[csv::StringRecord],
     chunk_no: i64,
 ) -> SfResult<bool> {
-    let (delim, eol) = (info_delimiter(&job.info), info_eol(&job.info));
+    let (delim, eol) = (info_delimiter(&job.core.info), info_eol(&job.core.info));
     let mut conn = state.lock_db();
     let current: String = conn.query_row(
         "SELECT state FROM sayso_bulk_job WHERE id = ?1",
@@ -610,14 +560,10 @@ fn run_chunk(
 }
 
 fn run_job(state: &AppState, id: &str) -> SfResult<()> {
-    let job = {
-        let conn = state.lock_db();
-        let job = load_job(&conn, id)?.ok_or_else(SfError::not_found)?;
-        INGEST_JOBS.start(&conn, id, &job.state)?;
-        job
-    };
-    let object = info_text(&job, "object");
+    let job: Job = INGEST_JOBS.begin(state, id)?;
+    let object = job.core.text("object");
     let version = job
+        .core
         .info
         .get("apiVersion")
         .and_then(Value::as_f64)
@@ -629,15 +575,19 @@ fn run_job(state: &AppState, id: &str) -> SfResult<()> {
             format!("InvalidJob : Invalid object: {object}"),
         )
     })?;
-    let principal = job_principal(state, &job.user_id, job.client_id.as_deref())?;
+    let principal = job_principal(state, &job.core.user_id, job.core.client_id.as_deref())?;
     let ctx = Ctx::new(state, &principal, &version);
     let data = job.data.clone().unwrap_or_default();
-    let (header, records) = parse_csv(&data, info_delimiter(&job.info))
+    let (header, records) = parse_csv(&data, info_delimiter(&job.core.info))
         .map_err(|e| bad("INVALIDBATCH", format!("InvalidBatch : {e}")))?;
-    let ext_field = job.info.get("externalIdFieldName").and_then(Value::as_str);
-    let operation = info_text(&job, "operation");
+    let ext_field = job
+        .core
+        .info
+        .get("externalIdFieldName")
+        .and_then(Value::as_str);
+    let operation = job.core.text("operation");
     let plan = row_plan(obj, ctx.access(obj), operation, ext_field, &header)?;
-    let mut position = job.processed.max(0) as usize;
+    let mut position = job.core.processed.max(0) as usize;
     let mut chunk_no: i64 = (position / CHUNK) as i64;
     while position < records.len() {
         let end = (position + CHUNK).min(records.len());

@@ -2,14 +2,17 @@
 //! ([`JobTable`]: ids, the background worker loop, start, completion and failure), the CSV options
 //! of a job request, the processing-time counters and a few error and response helpers.
 //!
-//! Owns no route and no job shape of its own; [`super::ingest`] and [`super::query`] build on it.
-//! Imports the state and the error type only.
+//! Also what their handlers share: the routes every kind has ([`job_routes`]), the columns every
+//! job row has ([`JobCore`]) and the info JSON of a new job. Owns no job kind of its own;
+//! [`super::ingest`] and [`super::query`] build on it. Imports the state and the error type only.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
@@ -42,6 +45,13 @@ pub(crate) fn delimiter_byte(name: &str) -> Option<u8> {
         "TAB" => b'\t',
         _ => return None,
     })
+}
+
+/// The `state` a state-change request (`PATCH jobs/{kind}/{id}`) asks for (`""` when none).
+pub(crate) fn wanted_state(body: &[u8]) -> SfResult<String> {
+    let req = parse_body(body)?;
+    let wanted = req.get("state").and_then(Value::as_str).unwrap_or("");
+    Ok(wanted.to_string())
 }
 
 /// `columnDelimiter` (default COMMA), `lineEnding` (default LF) and `contentType` (CSV only) of a
@@ -115,13 +125,18 @@ pub(crate) fn processing_ms(started_ms: Option<i64>, finished_ms: Option<i64>) -
     }
 }
 
+/// A kind of job as its table stores it: the columns every job has, and how a row is read.
+pub(crate) trait StoredJob: Sized {
+    /// The job `id`, if its table holds it.
+    fn load(conn: &Connection, id: &str) -> SfResult<Option<Self>>;
+    /// The columns every job has.
+    fn core(&self) -> &JobCore;
+}
+
 /// A job of the caller, or 404: another user's job looks like a missing one.
-pub(crate) fn owned_by<J>(
-    job: Option<J>,
-    owner: impl Fn(&J) -> &str,
-    p: &Principal,
-) -> SfResult<J> {
-    job.filter(|j| owner(j) == p.user_id)
+pub(crate) fn visible<J: StoredJob>(conn: &Connection, p: &Principal, id: &str) -> SfResult<J> {
+    J::load(conn, id)?
+        .filter(|j| j.core().user_id == p.user_id)
         .ok_or_else(SfError::not_found)
 }
 
@@ -148,6 +163,95 @@ pub(crate) fn job_principal(
         .ok_or_else(|| bad("INVALIDJOB", "InvalidJob : the job's user no longer exists"))
 }
 
+/// The routes of one kind of job (`ingest`, `query`): `collection` on `jobs/{kind}` (list,
+/// create), `job` on `jobs/{kind}/{id}` (info, state change, delete) and each of `below` on
+/// `jobs/{kind}/{id}/{path}` (uploads, results).
+pub(crate) fn job_routes(
+    kind: &str,
+    collection: MethodRouter<Arc<AppState>>,
+    job: MethodRouter<Arc<AppState>>,
+    below: Vec<(&str, MethodRouter<Arc<AppState>>)>,
+) -> Router<Arc<AppState>> {
+    let base = format!("/services/data/{{version}}/jobs/{kind}");
+    let mut router = Router::new()
+        .route(&base, collection)
+        .route(&format!("{base}/{{id}}"), job);
+    for (path, methods) in below {
+        router = router.route(&format!("{base}/{{id}}/{path}"), methods);
+    }
+    router
+}
+
+/// What every job row holds, ingest or query: its info JSON, owner and app, state, progress and
+/// processing times.
+pub(crate) struct JobCore {
+    pub(super) info: Value,
+    pub(super) user_id: String,
+    pub(super) client_id: Option<String>,
+    pub(super) state: String,
+    pub(super) processed: i64,
+    pub(super) started_ms: Option<i64>,
+    pub(super) finished_ms: Option<i64>,
+}
+
+impl JobCore {
+    /// The columns [`JobCore::read`] expects first, in this order.
+    const COLUMNS: &str = "info, user_id, client_id, state, processed, started_ms, finished_ms";
+    /// How many they are: a kind's own columns follow from this index.
+    pub const NEXT: usize = 7;
+
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<JobCore> {
+        Ok(JobCore {
+            info: serde_json::from_str(&r.get::<_, String>(0)?).unwrap_or(Value::Null),
+            user_id: r.get(1)?,
+            client_id: r.get(2)?,
+            state: r.get(3)?,
+            processed: r.get(4)?,
+            started_ms: r.get(5)?,
+            finished_ms: r.get(6)?,
+        })
+    }
+
+    /// A text field of the info JSON (`""` when absent).
+    pub fn text(&self, key: &str) -> &str {
+        self.info.get(key).and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// The info JSON with the current state.
+    pub fn info_now(&self) -> Value {
+        let mut v = self.info.clone();
+        v["state"] = json!(self.state);
+        v
+    }
+
+    /// Writes the counters every job's info shows into `v` (`processed` records, no retries, the
+    /// processing time) and returns the processing time in milliseconds.
+    pub fn write_counters(&self, v: &mut Value, processed: i64) -> i64 {
+        let total = processing_ms(self.started_ms, self.finished_ms);
+        v["numberRecordsProcessed"] = json!(processed);
+        v["retries"] = json!(0);
+        v["totalProcessingTime"] = json!(total);
+        total
+    }
+}
+
+/// The info JSON of a new job `id` made by `creator` at `now` through API `version`, with the CSV
+/// options (delimiter, line ending) of its request; the caller adds what its kind shows.
+pub(crate) fn new_job_info(
+    id: &str,
+    creator: &Principal,
+    now: &str,
+    version: &str,
+    (delimiter, line_ending): (String, String),
+) -> Value {
+    json!({
+        "id": id, "createdById": creator.user_id, "createdDate": now, "systemModstamp": now,
+        "concurrencyMode": "Parallel", "contentType": "CSV",
+        "apiVersion": version.parse::<f64>().unwrap_or(63.0), "lineEnding": line_ending,
+        "columnDelimiter": delimiter
+    })
+}
+
 /// Where one kind of job is stored; both tables have `id`, `seq`, `info`, `state`,
 /// `started_ms` and `finished_ms` columns.
 pub(crate) struct JobTable {
@@ -158,6 +262,35 @@ pub(crate) struct JobTable {
 }
 
 impl JobTable {
+    /// Loads the job `id` for its worker and marks it started.
+    pub fn begin<J: StoredJob>(&self, state: &AppState, id: &str) -> SfResult<J> {
+        let conn = state.lock_db();
+        let job = J::load(&conn, id)?.ok_or_else(SfError::not_found)?;
+        self.start(&conn, id, &job.core().state)?;
+        Ok(job)
+    }
+
+    /// The job `id`: its [`JobCore`] and, through `build`, the kind's own columns `extra`
+    /// (read from index [`JobCore::NEXT`]).
+    pub fn load<J>(
+        &self,
+        conn: &Connection,
+        id: &str,
+        extra: &str,
+        build: impl FnOnce(JobCore, &rusqlite::Row<'_>) -> rusqlite::Result<J>,
+    ) -> SfResult<Option<J>> {
+        let sql = format!(
+            "SELECT {}, {extra} FROM {} WHERE id = ?1",
+            JobCore::COLUMNS,
+            self.table
+        );
+        let job = conn
+            .prepare_cached(&sql)?
+            .query_row([id], |r| build(JobCore::read(r)?, r))
+            .optional()?;
+        Ok(job)
+    }
+
     /// The next sequence number and the job id made from it.
     pub fn next_id(&self, conn: &Connection) -> SfResult<(i64, String)> {
         let sql = format!("SELECT COALESCE(MAX(seq), 0) + 1 FROM {}", self.table);

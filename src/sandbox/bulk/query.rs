@@ -30,18 +30,19 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use rusqlite::{Connection, params, params_from_iter};
 use serde_json::{Value, json};
 
 use super::job::{
-    JobTable, bad, catch_job_panic, check_deletable, csv_options, csv_response, info_delimiter,
-    info_eol, job_principal, now_ms, owned_by, parse_body, processing_ms, run_worker,
+    JobCore, JobTable, StoredJob, bad, catch_job_panic, check_deletable, csv_options, csv_response,
+    info_delimiter, info_eol, job_principal, job_routes, new_job_info, now_ms, parse_body,
+    run_worker, visible, wanted_state,
 };
 use crate::sandbox::error::{SfError, SfResult};
 use crate::sandbox::query::{ctx, flat, parse_soql};
 use crate::sandbox::schema::FieldType;
 use crate::sandbox::security::Principal;
-use crate::sandbox::session::Auth;
+use crate::sandbox::session::{Auth, DataCall};
 use crate::sandbox::state::AppState;
 use crate::sandbox::wire::{json_response, parse_version};
 use crate::soql::ast::{Query, SelectItem};
@@ -64,19 +65,12 @@ static QUERY_JOBS: JobTable = JobTable {
 
 /// Routes under `/services/data/{version}/jobs/query`.
 pub fn routes() -> Router<Arc<AppState>> {
-    Router::new()
-        .route(
-            "/services/data/{version}/jobs/query",
-            get(list).post(create),
-        )
-        .route(
-            "/services/data/{version}/jobs/query/{id}",
-            get(info).patch(set_state).delete(delete_job),
-        )
-        .route(
-            "/services/data/{version}/jobs/query/{id}/results",
-            get(results),
-        )
+    job_routes(
+        "query",
+        get(list).post(create),
+        get(info).patch(set_state).delete(delete_job),
+        vec![("results", get(results))],
+    )
 }
 
 fn ensure_tables(conn: &Connection) -> SfResult<()> {
@@ -91,75 +85,53 @@ fn ensure_tables(conn: &Connection) -> SfResult<()> {
     Ok(())
 }
 
-/// A query job row.
+/// A query job row: the columns every job has, the SOQL and the result snapshot.
 struct Job {
-    info: Value,
-    user_id: String,
-    client_id: Option<String>,
-    state: String,
+    core: JobCore,
     soql: String,
     header: Option<String>,
     /// Rowid of the first snapshot row, once the snapshot is taken.
     first_rid: Option<i64>,
     total: i64,
-    processed: i64,
-    started_ms: Option<i64>,
-    finished_ms: Option<i64>,
 }
 
-impl Job {
-    fn text(&self, key: &str) -> &str {
-        self.info.get(key).and_then(Value::as_str).unwrap_or("")
-    }
-}
-
-fn load_job(conn: &Connection, id: &str) -> SfResult<Option<Job>> {
-    ensure_tables(conn)?;
-    let job = conn
-        .prepare_cached(
-            "SELECT info, user_id, client_id, state, soql, header, first_rid, total, processed, started_ms, finished_ms
-             FROM sayso_bulk_query_job WHERE id = ?1",
-        )?
-        .query_row([id], |r| {
+impl StoredJob for Job {
+    fn load(conn: &Connection, id: &str) -> SfResult<Option<Job>> {
+        ensure_tables(conn)?;
+        QUERY_JOBS.load(conn, id, "soql, header, first_rid, total", |core, r| {
+            let at = JobCore::NEXT;
             Ok(Job {
-                info: serde_json::from_str(&r.get::<_, String>(0)?).unwrap_or(Value::Null),
-                user_id: r.get(1)?,
-                client_id: r.get(2)?,
-                state: r.get(3)?,
-                soql: r.get(4)?,
-                header: r.get(5)?,
-                first_rid: r.get(6)?,
-                total: r.get(7)?,
-                processed: r.get(8)?,
-                started_ms: r.get(9)?,
-                finished_ms: r.get(10)?,
+                core,
+                soql: r.get(at)?,
+                header: r.get(at + 1)?,
+                first_rid: r.get(at + 2)?,
+                total: r.get(at + 3)?,
             })
         })
-        .optional()?;
-    Ok(job)
+    }
+
+    fn core(&self) -> &JobCore {
+        &self.core
+    }
 }
 
 /// A job of the caller, or 404 (another user's job looks like a missing one, as for ingest).
 fn visible_job(conn: &Connection, principal: &Principal, id: &str) -> SfResult<Job> {
-    owned_by(load_job(conn, id)?, |j| &j.user_id, principal)
+    visible(conn, principal, id)
 }
 
 /// The job JSON: with `detail` (job info) the counters of `GET jobs/query/{id}`, else the
 /// fields of a job in the list.
 fn job_json(job: &Job, detail: bool) -> Value {
-    let mut v = job.info.clone();
-    v["state"] = json!(job.state);
+    let mut v = job.core.info_now();
     v["jobType"] = json!("V2Query");
     if detail {
-        let total = processing_ms(job.started_ms, job.finished_ms);
-        let processed = if job.state == "JobComplete" {
+        let processed = if job.core.state == "JobComplete" {
             job.total
         } else {
-            job.processed
+            job.core.processed
         };
-        v["numberRecordsProcessed"] = json!(processed);
-        v["retries"] = json!(0);
-        v["totalProcessingTime"] = json!(total);
+        job.core.write_counters(&mut v, processed);
     } else if let Some(o) = v.as_object_mut() {
         o.remove("errorMessage");
     }
@@ -230,13 +202,8 @@ fn check_bulk_columns(plan: &flat::FlatPlan<'_>) -> SfResult<()> {
     Ok(())
 }
 
-async fn create(
-    State(state): State<Arc<AppState>>,
-    Path(version): Path<String>,
-    Auth(p): Auth,
-    body: Bytes,
-) -> SfResult<Response> {
-    let v = parse_version(&version).unwrap_or("63.0").to_string();
+async fn create(call: DataCall, body: Bytes) -> SfResult<Response> {
+    let (state, p, v) = (&call.state, &call.principal, call.version());
     let req = parse_body(&body)?;
     let operation = req
         .get("operation")
@@ -256,11 +223,11 @@ async fn create(
         .filter(|q| !q.is_empty())
         .ok_or_else(|| bad("INVALIDJOB", "InvalidJob : Query is required"))?
         .to_string();
-    let (delimiter, line_ending) = csv_options(&req)?;
+    let csv = csv_options(&req)?;
     let parsed = parse_soql(&soql)?;
     check_bulk_rules(&parsed)?;
     let object = {
-        let plan = flat::plan(ctx(&state, &p), &parsed, operation == "queryAll")?;
+        let plan = flat::plan(ctx(state, p), &parsed, operation == "queryAll")?;
         check_bulk_columns(&plan)?;
         plan.object.name.clone()
     };
@@ -270,13 +237,10 @@ async fn create(
         ensure_tables(&conn)?;
         drop_expired(&conn)?;
         let (seq, id) = QUERY_JOBS.next_id(&conn)?;
-        let info = json!({
-            "id": id, "operation": operation, "object": object, "createdById": p.user_id,
-            "createdDate": now, "systemModstamp": now, "state": "UploadComplete",
-            "concurrencyMode": "Parallel", "contentType": "CSV",
-            "apiVersion": v.parse::<f64>().unwrap_or(63.0), "lineEnding": line_ending,
-            "columnDelimiter": delimiter
-        });
+        let mut info = new_job_info(&id, p, &now, v, csv);
+        info["operation"] = json!(operation);
+        info["object"] = json!(object);
+        info["state"] = json!("UploadComplete");
         conn.execute(
             "INSERT INTO sayso_bulk_query_job (id, seq, info, user_id, client_id, state, soql)
              VALUES (?1, ?2, ?3, ?4, ?5, 'UploadComplete', ?6)",
@@ -286,20 +250,16 @@ async fn create(
     };
     state.bulk_query_wake.notify_one();
     let conn = state.lock_db();
-    let job = load_job(&conn, &id)?.ok_or_else(|| SfError::internal("job vanished"))?;
+    let job = Job::load(&conn, &id)?.ok_or_else(|| SfError::internal("job vanished"))?;
     // The create response has neither jobType nor counters.
-    let mut body = job.info.clone();
+    let mut body = job.core.info.clone();
     body["state"] = json!("UploadComplete");
     Ok(json_response(StatusCode::OK, &body))
 }
 
-async fn info(
-    State(state): State<Arc<AppState>>,
-    Path((_v, id)): Path<(String, String)>,
-    Auth(p): Auth,
-) -> SfResult<Response> {
-    let conn = state.lock_db();
-    let job = visible_job(&conn, &p, &id)?;
+async fn info(call: DataCall) -> SfResult<Response> {
+    let conn = call.state.lock_db();
+    let job = visible_job(&conn, &call.principal, call.param("id"))?;
     Ok(json_response(StatusCode::OK, &job_json(&job, true)))
 }
 
@@ -325,7 +285,7 @@ async fn list(
     let more = ids.len() as i64 > LIST_PAGE;
     let mut records = Vec::new();
     for id in ids.iter().take(LIST_PAGE as usize) {
-        if let Some(job) = load_job(&conn, id)? {
+        if let Some(job) = Job::load(&conn, id)? {
             records.push(job_json(&job, false));
         }
     }
@@ -341,26 +301,21 @@ async fn list(
     ))
 }
 
-async fn set_state(
-    State(state): State<Arc<AppState>>,
-    Path((_v, id)): Path<(String, String)>,
-    Auth(p): Auth,
-    body: Bytes,
-) -> SfResult<Response> {
-    let req = parse_body(&body)?;
-    let wanted = req.get("state").and_then(Value::as_str).unwrap_or("");
-    let conn = state.lock_db();
-    let mut job = visible_job(&conn, &p, &id)?;
-    match (wanted, job.state.as_str()) {
+async fn set_state(call: DataCall, body: Bytes) -> SfResult<Response> {
+    let wanted = wanted_state(&body)?;
+    let conn = call.state.lock_db();
+    let mut job = visible_job(&conn, &call.principal, call.param("id"))?;
+    let core = &mut job.core;
+    match (wanted.as_str(), core.state.as_str()) {
         ("Aborted", "UploadComplete" | "InProgress") => {
-            job.state = "Aborted".into();
-            job.info["systemModstamp"] = json!(state.clock.now_string());
-            if job.started_ms.is_some() {
-                job.finished_ms = Some(now_ms());
+            core.state = "Aborted".into();
+            core.info["systemModstamp"] = json!(call.state.clock.now_string());
+            if core.started_ms.is_some() {
+                core.finished_ms = Some(now_ms());
             }
             conn.execute(
                 "UPDATE sayso_bulk_query_job SET state = 'Aborted', info = ?2, finished_ms = ?3 WHERE id = ?1",
-                params![id, job.info.to_string(), job.finished_ms],
+                params![call.param("id"), core.info.to_string(), core.finished_ms],
             )?;
         }
         ("Aborted", current) => {
@@ -390,16 +345,15 @@ fn delete_rows(conn: &Connection, job: &Job) -> SfResult<()> {
     Ok(())
 }
 
-async fn delete_job(
-    State(state): State<Arc<AppState>>,
-    Path((_v, id)): Path<(String, String)>,
-    Auth(p): Auth,
-) -> SfResult<Response> {
-    let conn = state.lock_db();
-    let job = visible_job(&conn, &p, &id)?;
-    check_deletable(&job.state)?;
+async fn delete_job(call: DataCall) -> SfResult<Response> {
+    let conn = call.state.lock_db();
+    let job = visible_job(&conn, &call.principal, call.param("id"))?;
+    check_deletable(&job.core.state)?;
     delete_rows(&conn, &job)?;
-    conn.execute("DELETE FROM sayso_bulk_query_job WHERE id = ?1", [&id])?;
+    conn.execute(
+        "DELETE FROM sayso_bulk_query_job WHERE id = ?1",
+        [call.param("id")],
+    )?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -414,7 +368,7 @@ fn drop_expired(conn: &Connection) -> SfResult<()> {
         .query_map([now_ms() - RETENTION_MS], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     for id in old {
-        if let Some(job) = load_job(conn, &id)? {
+        if let Some(job) = Job::load(conn, &id)? {
             delete_rows(conn, &job)?;
         }
         conn.execute("DELETE FROM sayso_bulk_query_job WHERE id = ?1", [&id])?;
@@ -483,13 +437,13 @@ async fn results(
     };
     let conn = state.lock_db();
     let job = visible_job(&conn, &p, &id)?;
-    if job.state != "JobComplete" {
+    if job.core.state != "JobComplete" {
         return Err(SfError::new(
             StatusCode::PRECONDITION_FAILED,
             "JOB_NOT_COMPLETE",
             format!(
                 "can only download query results of successfully completed bulk job with status: JOB_COMPLETE. Current status: {}",
-                upper_state(&job.state)
+                upper_state(&job.core.state)
             ),
         ));
     }
@@ -562,7 +516,7 @@ pub async fn worker(state: Arc<AppState>) {
 pub fn process_job(state: &AppState, id: &str) {
     if let Err(e) = catch_job_panic(id, || run_job(state, id)) {
         let conn = state.lock_db();
-        if let Ok(Some(job)) = load_job(&conn, id) {
+        if let Ok(Some(job)) = Job::load(&conn, id) {
             let _ = delete_rows(&conn, &job);
             QUERY_JOBS.fail(&conn, id, &e, ", first_rid = NULL, total = 0");
         }
@@ -571,10 +525,10 @@ pub fn process_job(state: &AppState, id: &str) {
 
 /// Whether the job was aborted meanwhile (its snapshot rows are then dropped).
 fn aborted(conn: &Connection, id: &str) -> SfResult<bool> {
-    let Some(job) = load_job(conn, id)? else {
+    let Some(job) = Job::load(conn, id)? else {
         return Ok(true);
     };
-    if job.state == "Aborted" {
+    if job.core.state == "Aborted" {
         delete_rows(conn, &job)?;
         return Ok(true);
     }
@@ -673,25 +627,23 @@ fn render_chunk(
 }
 
 fn run_job(state: &AppState, id: &str) -> SfResult<()> {
-    let job = {
-        let conn = state.lock_db();
-        let job = load_job(&conn, id)?.ok_or_else(SfError::not_found)?;
-        QUERY_JOBS.start(&conn, id, &job.state)?;
-        job
-    };
-    let principal = job_principal(state, &job.user_id, job.client_id.as_deref())?;
+    let job: Job = QUERY_JOBS.begin(state, id)?;
+    let principal = job_principal(state, &job.core.user_id, job.core.client_id.as_deref())?;
     let query = parse_soql(&job.soql)?;
     let plan = flat::plan(
         ctx(state, &principal),
         &query,
-        job.text("operation") == "queryAll",
+        job.core.text("operation") == "queryAll",
     )?;
-    let format = (info_delimiter(&job.info) as char, info_eol(&job.info));
+    let format = (
+        info_delimiter(&job.core.info) as char,
+        info_eol(&job.core.info),
+    );
     let header = quoted_line(&plan.headers, format.0, format.1);
     let Some((first, total)) = ensure_snapshot(state, &job, id, &plan, &header)? else {
         return Ok(());
     };
-    let mut position = job.processed.max(0);
+    let mut position = job.core.processed.max(0);
     while position < total {
         let end = (position + CHUNK).min(total);
         if !render_chunk(state, id, &plan, format, first + position..first + end, end)? {

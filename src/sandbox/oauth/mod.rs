@@ -35,6 +35,14 @@ use crate::sandbox::state::AppState;
 /// The JWT bearer grant type.
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
+/// The token request form of the demo org's `sandbox-admin` app (client credentials, full
+/// access): how tests and tools get an administrator token.
+pub const ADMIN_TOKEN_FORM: [(&str, &str); 3] = [
+    ("grant_type", "client_credentials"),
+    ("client_id", "sandbox-admin"),
+    ("client_secret", "sandbox-admin-secret"),
+];
+
 /// Routes: `/services/oauth2/{token,authorize,revoke,introspect,userinfo}`, `/id/{org}/{user}` and
 /// the device verification page `/setup/connect`. None of them counts against the API allocation.
 pub fn routes() -> Router<Arc<AppState>> {

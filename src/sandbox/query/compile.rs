@@ -1171,6 +1171,22 @@ fn contains_subquery(c: &Condition) -> bool {
     }
 }
 
+/// The SQL direction and nulls placement of an ORDER BY item (Salesforce's default: `ASC`,
+/// `NULLS FIRST`).
+pub fn sort_words(item: &OrderItem) -> (&'static str, &'static str) {
+    let dir = if item.direction == Some(Direction::Desc) {
+        "DESC"
+    } else {
+        "ASC"
+    };
+    let nulls = if item.nulls == Some(Nulls::Last) {
+        "NULLS LAST"
+    } else {
+        "NULLS FIRST"
+    };
+    (dir, nulls)
+}
+
 /// ORDER BY items as SQL (Salesforce's default is ascending, nulls first; text sorts
 /// case-insensitively).
 pub fn order_by(
@@ -1194,16 +1210,7 @@ pub fn order_by(
             )));
         }
         let collate = if is_text(&ty) { " COLLATE NOCASE" } else { "" };
-        let dir = if item.direction == Some(Direction::Desc) {
-            "DESC"
-        } else {
-            "ASC"
-        };
-        let nulls = if item.nulls == Some(Nulls::Last) {
-            "NULLS LAST"
-        } else {
-            "NULLS FIRST"
-        };
+        let (dir, nulls) = sort_words(item);
         out.push(format!("{sql}{collate} {dir} {nulls}"));
     }
     Ok(out)

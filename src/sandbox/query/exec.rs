@@ -1121,16 +1121,7 @@ fn grouping_sets_sql(
         let col = col.ok_or_else(|| {
             unsupported("ORDER BY on an expression that is not selected, with ROLLUP or CUBE,")
         })?;
-        let dir = if item.direction == Some(Direction::Desc) {
-            "DESC"
-        } else {
-            "ASC"
-        };
-        let nulls = if item.nulls == Some(Nulls::Last) {
-            "NULLS LAST"
-        } else {
-            "NULLS FIRST"
-        };
+        let (dir, nulls) = compile::sort_words(item);
         order.push(format!("c{col} {dir} {nulls}"));
     }
     let (from, join_params) = scope.from_sql();

@@ -37,7 +37,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -62,7 +62,7 @@ pub const CURSOR_LIFETIME_SECS: i64 = 2 * 24 * 60 * 60;
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/services/data/{version}/query", get(query))
-        .route("/services/data/{version}/queryAll", get(query_all))
+        .route("/services/data/{version}/queryAll", get(query))
         .route("/services/data/{version}/query/{locator}", get(next_page))
         .route(
             "/services/data/{version}/queryAll/{locator}",
@@ -71,17 +71,22 @@ pub fn routes() -> Router<Arc<AppState>> {
         .merge(search::routes())
 }
 
+/// `GET query?q=` and `GET queryAll?q=` (the path says which; `queryAll` also sees deleted
+/// records).
 async fn query(
     State(state): State<Arc<AppState>>,
     Path(version): Path<String>,
     Query(params): Query<HashMap<String, String>>,
+    uri: Uri,
     headers: HeaderMap,
     Auth(principal): Auth,
 ) -> Response {
+    let all = uri.path().ends_with("/queryAll");
     // `columns=true` (asked by the Salesforce CLI): column metadata instead of rows.
-    if params
-        .get("columns")
-        .is_some_and(|c| c.eq_ignore_ascii_case("true"))
+    if !all
+        && params
+            .get("columns")
+            .is_some_and(|c| c.eq_ignore_ascii_case("true"))
     {
         let text = params.get("q").map_or("", |q| q.trim());
         let version = version_of(&version);
@@ -93,24 +98,7 @@ async fn query(
         &version,
         params.get("q"),
         &headers,
-        false,
-    ))
-}
-
-async fn query_all(
-    State(state): State<Arc<AppState>>,
-    Path(version): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    Auth(principal): Auth,
-) -> Response {
-    respond(first_page(
-        &state,
-        &principal,
-        &version,
-        params.get("q"),
-        &headers,
-        true,
+        all,
     ))
 }
 

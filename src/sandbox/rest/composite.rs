@@ -15,7 +15,7 @@ use crate::sandbox::rest::limits;
 use crate::sandbox::rest::records::{self, object_for};
 use crate::sandbox::schema::ObjectSchema;
 use crate::sandbox::security::Principal;
-use crate::sandbox::session::Auth;
+use crate::sandbox::session::{Auth, DataCall};
 use crate::sandbox::state::AppState;
 use crate::sandbox::wire::{json_response, parse_version};
 use axum::Router;
@@ -1031,12 +1031,8 @@ fn composite_sub(
     }
 }
 
-async fn composite(
-    State(state): State<Arc<AppState>>,
-    Path(_version): Path<String>,
-    Auth(p): Auth,
-    body: Bytes,
-) -> SfResult<Response> {
+async fn composite(call: DataCall, body: Bytes) -> SfResult<Response> {
+    let (state, p) = (&call.state, &call.principal);
     let req = parse_json(&body)?;
     let all_or_none = flag(&req, "allOrNone");
     let subs = subrequests(
@@ -1054,7 +1050,7 @@ async fn composite(
     conn.execute_batch("SAVEPOINT sayso_composite")?;
     let mut results: HashMap<String, SubResponse> = HashMap::new();
     let (done, failed_at) = run_subrequests(subs, all_or_none, |sub| {
-        let resp = composite_sub(&state, &p, &conn, sub, &results, all_or_none);
+        let resp = composite_sub(state, p, &conn, sub, &results, all_or_none);
         results.insert(reference_id(sub).to_string(), resp.clone());
         resp
     });
@@ -1124,12 +1120,8 @@ fn batch_result(resp: &SubResponse) -> Value {
     json!({"statusCode": resp.status, "result": resp.body})
 }
 
-async fn batch(
-    State(state): State<Arc<AppState>>,
-    Path(version): Path<String>,
-    Auth(p): Auth,
-    body: Bytes,
-) -> SfResult<Response> {
+async fn batch(call: DataCall, body: Bytes) -> SfResult<Response> {
+    let (state, p) = (&call.state, &call.principal);
     let req = parse_json(&body)?;
     let halt = flag(&req, "haltOnError");
     let subs = subrequests(
@@ -1139,14 +1131,13 @@ async fn batch(
     )?;
     // Each subrequest counts as one API call; the batch itself was counted by the middleware.
     let usage = if subs.len() > 1 {
-        Some(limits::record_call(&state, &p, (subs.len() - 1) as u32)?)
+        Some(limits::record_call(state, p, (subs.len() - 1) as u32)?)
     } else {
         None
     };
-    let own: f64 = version_of(&version).parse().unwrap_or(63.0);
+    let own: f64 = call.version().parse().unwrap_or(63.0);
     let conn = state.lock_db();
-    let (done, failed_at) =
-        run_subrequests(subs, halt, |sub| batch_sub(&state, &p, &conn, sub, own));
+    let (done, failed_at) = run_subrequests(subs, halt, |sub| batch_sub(state, p, &conn, sub, own));
     drop(conn);
     let halted = json!({"statusCode": 412, "result": [{"errorCode": "BATCH_PROCESSING_HALTED", "message": "Batch processing halted per request"}]});
     let mut results: Vec<Value> = done.iter().map(batch_result).collect();

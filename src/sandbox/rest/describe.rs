@@ -13,6 +13,7 @@ use crate::sandbox::dml::Ctx;
 use crate::sandbox::error::SfError;
 use crate::sandbox::schema::ObjectSchema;
 use crate::sandbox::security::{FieldAccess, Principal, RowAccess};
+use crate::sandbox::session::DataCall;
 use crate::sandbox::state::AppState;
 use crate::sandbox::store::quote_ident;
 use crate::sandbox::wire::{json_response, parse_version};
@@ -197,38 +198,28 @@ fn visible_object<'s>(
 }
 
 /// `GET /services/data/{v}/sobjects/{T}/describe`.
-pub async fn full(
-    State(state): State<Arc<AppState>>,
-    Path((version, object)): Path<(String, String)>,
-    crate::sandbox::session::Auth(principal): crate::sandbox::session::Auth,
-    headers: HeaderMap,
-) -> Result<Response, SfError> {
-    let obj = visible_object(&state, &principal, &object)?;
+pub async fn full(call: DataCall, headers: HeaderMap) -> Result<Response, SfError> {
+    let (state, principal) = (&call.state, &call.principal);
+    let obj = visible_object(state, principal, call.param("object"))?;
     if not_modified(&headers) {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
-    let v = parse_version(&version).unwrap_or("63.0");
     let body = rewrite_urls(
-        &describe_for(&state, &principal, obj),
-        v,
+        &describe_for(state, principal, obj),
+        call.version(),
         &host_of(&headers),
     );
     Ok(with_last_modified(json_response(StatusCode::OK, &body)))
 }
 
 /// `GET /services/data/{v}/sobjects/{T}`: `{objectDescribe, recentItems}`.
-pub async fn basic(
-    State(state): State<Arc<AppState>>,
-    Path((version, object)): Path<(String, String)>,
-    crate::sandbox::session::Auth(principal): crate::sandbox::session::Auth,
-    headers: HeaderMap,
-) -> Result<Response, SfError> {
-    let obj = visible_object(&state, &principal, &object)?;
-    let v = parse_version(&version).unwrap_or("63.0");
-    let ctx = Ctx::new(&state, &principal, v);
+pub async fn basic(call: DataCall, headers: HeaderMap) -> Result<Response, SfError> {
+    let (state, principal, v) = (&call.state, &call.principal, call.version());
+    let obj = visible_object(state, principal, call.param("object"))?;
+    let ctx = Ctx::new(state, principal, v);
     let recent = recent_items(&ctx, obj)?;
     let body =
-        json!({"objectDescribe": global_entry(&state, &principal, obj), "recentItems": recent});
+        json!({"objectDescribe": global_entry(state, principal, obj), "recentItems": recent});
     Ok(json_response(
         StatusCode::OK,
         &rewrite_urls(&body, v, &host_of(&headers)),

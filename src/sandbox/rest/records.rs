@@ -12,7 +12,7 @@ use crate::sandbox::error::{SfError, SfResult};
 use crate::sandbox::rest::describe;
 use crate::sandbox::schema::ObjectSchema;
 use crate::sandbox::security::Principal;
-use crate::sandbox::session::Auth;
+use crate::sandbox::session::{Auth, DataCall};
 use crate::sandbox::state::AppState;
 use crate::sandbox::wire::{json_response, parse_version};
 use axum::Router;
@@ -89,6 +89,12 @@ pub fn object_for<'s>(
         .object(name)
         .filter(|o| state.policy.object_access(principal, &o.name).read)
         .ok_or_else(|| SfError::unknown_object(name))
+}
+
+/// The object a record call names (one the caller may read) and the DML context of the call.
+fn target(call: &DataCall) -> SfResult<(&ObjectSchema, Ctx<'_>)> {
+    let obj = object_for(&call.state, &call.principal, call.param("object"))?;
+    Ok((obj, Ctx::new(&call.state, &call.principal, call.version())))
 }
 
 fn version_of(v: &str) -> &str {
@@ -276,15 +282,12 @@ fn render_read(
 }
 
 async fn read(
-    State(state): State<Arc<AppState>>,
-    Path((version, object, id)): Path<(String, String, String)>,
+    call: DataCall,
     Query(q): Query<ReadQuery>,
-    Auth(principal): Auth,
     headers: HeaderMap,
 ) -> SfResult<Response> {
-    let obj = object_for(&state, &principal, &object)?;
-    let ctx = Ctx::new(&state, &principal, version_of(&version));
-    let rid = dml::parse_id_for(obj, &id).map_err(|e| {
+    let (obj, ctx) = target(&call)?;
+    let rid = dml::parse_id_for(obj, call.param("id")).map_err(|e| {
         if obj.key_prefix.is_empty() {
             SfError::not_found()
         } else {
@@ -331,47 +334,33 @@ fn do_delete(ctx: &Ctx<'_>, obj: &ObjectSchema, id: &str) -> SfResult<Response> 
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn update(
-    State(state): State<Arc<AppState>>,
-    Path((version, object, id)): Path<(String, String, String)>,
-    Auth(principal): Auth,
-    headers: HeaderMap,
-    body: Bytes,
-) -> SfResult<Response> {
-    let obj = object_for(&state, &principal, &object)?;
-    let ctx = Ctx::new(&state, &principal, version_of(&version));
-    do_update(&ctx, obj, &id, &body, &headers)
+async fn update(call: DataCall, headers: HeaderMap, body: Bytes) -> SfResult<Response> {
+    let (obj, ctx) = target(&call)?;
+    do_update(&ctx, obj, call.param("id"), &body, &headers)
 }
 
-async fn remove(
-    State(state): State<Arc<AppState>>,
-    Path((version, object, id)): Path<(String, String, String)>,
-    Auth(principal): Auth,
-) -> SfResult<Response> {
-    let obj = object_for(&state, &principal, &object)?;
-    let ctx = Ctx::new(&state, &principal, version_of(&version));
-    do_delete(&ctx, obj, &id)
+async fn remove(call: DataCall) -> SfResult<Response> {
+    let (obj, ctx) = target(&call)?;
+    do_delete(&ctx, obj, call.param("id"))
 }
 
 /// `POST …/{id}?_HttpMethod=PATCH|DELETE` (method override for clients without PATCH).
 async fn override_post(
-    State(state): State<Arc<AppState>>,
-    Path((version, object, id)): Path<(String, String, String)>,
+    call: DataCall,
     Query(q): Query<ReadQuery>,
-    Auth(principal): Auth,
     headers: HeaderMap,
     body: Bytes,
 ) -> SfResult<Response> {
-    let obj = object_for(&state, &principal, &object)?;
-    let ctx = Ctx::new(&state, &principal, version_of(&version));
+    let (obj, ctx) = target(&call)?;
+    let id = call.param("id");
     match q
         .http_method
         .as_deref()
         .map(str::to_ascii_uppercase)
         .as_deref()
     {
-        Some("PATCH") => do_update(&ctx, obj, &id, &body, &headers),
-        Some("DELETE") => do_delete(&ctx, obj, &id),
+        Some("PATCH") => do_update(&ctx, obj, id, &body, &headers),
+        Some("DELETE") => do_delete(&ctx, obj, id),
         _ if id.eq_ignore_ascii_case("Id") => {
             // POST sobjects/{T}/Id inserts (upsert keyed on Id without a value).
             let input = parse_object(&body)?;

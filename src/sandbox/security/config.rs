@@ -98,23 +98,9 @@ pub struct SystemPermissions {
     pub manage_users: bool,
 }
 
-/// CRUD on one object, as a profile or permission set grants it.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
-#[serde(default)]
-pub struct ObjectPermissions {
-    /// Read.
-    pub read: bool,
-    /// Create.
-    pub create: bool,
-    /// Edit.
-    pub edit: bool,
-    /// Delete.
-    pub delete: bool,
-    /// View All (object level).
-    pub view_all: bool,
-    /// Modify All (object level).
-    pub modify_all: bool,
-}
+/// CRUD on one object, as a profile or permission set grants it: the same flags as the
+/// [`super::ObjectAccess`] they add up to.
+pub type ObjectPermissions = super::ObjectAccess;
 
 /// A field permission level as written in `security.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]

@@ -60,8 +60,10 @@ impl Principal {
     }
 }
 
-/// What a principal may do with an object as a whole.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What a principal may do with an object as a whole (also what one profile or permission set
+/// grants on it in `security.json`, where an absent flag is off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct ObjectAccess {
     /// May read records.
     pub read: bool,
@@ -88,6 +90,30 @@ pub enum FieldAccess {
     Edit,
 }
 
+impl ObjectAccess {
+    /// Every flag on (Modify All Data).
+    pub const ALL: ObjectAccess = ObjectAccess {
+        read: true,
+        create: true,
+        edit: true,
+        delete: true,
+        view_all: true,
+        modify_all: true,
+    };
+
+    /// The flags either grants (permission sets only add).
+    fn union(self, other: &ObjectAccess) -> ObjectAccess {
+        ObjectAccess {
+            read: self.read || other.read,
+            create: self.create || other.create,
+            edit: self.edit || other.edit,
+            delete: self.delete || other.delete,
+            view_all: self.view_all || other.view_all,
+            modify_all: self.modify_all || other.modify_all,
+        }
+    }
+}
+
 impl FieldAccess {
     /// Readable at all.
     pub fn readable(self) -> bool {
@@ -98,6 +124,15 @@ impl FieldAccess {
     pub fn editable(self) -> bool {
         self == FieldAccess::Edit
     }
+}
+
+/// Which describe flag a field write is checked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldWrite {
+    /// `updateable`: object edit access.
+    Update,
+    /// `createable`: object create access.
+    Create,
 }
 
 /// Which kind of row access a filter is for.
@@ -130,6 +165,14 @@ impl SqlFilter {
     /// Whether this is the predicate no row satisfies.
     pub fn is_deny(&self) -> bool {
         self.sql == "0 = 1"
+    }
+
+    /// A predicate built around this one's SQL by `around`, keeping its parameters.
+    fn wrapped(self, around: impl FnOnce(&str) -> String) -> Self {
+        SqlFilter {
+            sql: around(&self.sql),
+            params: self.params,
+        }
     }
 }
 
@@ -412,32 +455,14 @@ impl Policy {
             if let Some(p) =
                 lookup_ci(&ps.grants.objects, object).or_else(|| ps.grants.objects.get("*"))
             {
-                perms.read |= p.read;
-                perms.create |= p.create;
-                perms.edit |= p.edit;
-                perms.delete |= p.delete;
-                perms.view_all |= p.view_all;
-                perms.modify_all |= p.modify_all;
+                perms = perms.union(p);
             }
         }
         let sys = self.system_permissions(principal);
-        let mut a = ObjectAccess {
-            read: perms.read,
-            create: perms.create,
-            edit: perms.edit,
-            delete: perms.delete,
-            view_all: perms.view_all || perms.modify_all,
-            modify_all: perms.modify_all,
-        };
+        let mut a = perms;
+        a.view_all |= a.modify_all;
         if sys.modify_all_data {
-            a = ObjectAccess {
-                read: true,
-                create: true,
-                edit: true,
-                delete: true,
-                view_all: true,
-                modify_all: true,
-            };
+            a = ObjectAccess::ALL;
         } else if sys.view_all_data && a.read {
             a.view_all = true;
         }
@@ -455,7 +480,7 @@ impl Policy {
     /// visible without object read, and nothing editable without object create or edit.
     ///
     /// The caller still combines [`FieldAccess::Edit`] with the describe's own `updateable` /
-    /// `createable` (see [`Policy::field_updateable`]).
+    /// `createable` (see [`Policy::field_writable`]).
     pub fn field_access(&self, principal: &Principal, object: &str, field: &str) -> FieldAccess {
         let oa = self.object_access(principal, object);
         if !oa.read {
@@ -495,30 +520,24 @@ impl Policy {
         }
     }
 
-    /// The `updateable` a describe shows this principal: the describe's own flag, the field
-    /// permission, and object edit access.
-    pub fn field_updateable(
+    /// The `updateable` ([`FieldWrite::Update`]) or `createable` ([`FieldWrite::Create`]) a
+    /// describe shows this principal: the describe's own flag, the field permission, and object
+    /// edit (or create) access.
+    pub fn field_writable(
         &self,
         principal: &Principal,
         object: &str,
         field: &str,
-        describe_updateable: bool,
+        describe_flag: bool,
+        write: FieldWrite,
     ) -> bool {
-        describe_updateable
-            && self.object_access(principal, object).edit
-            && self.field_access(principal, object, field) == FieldAccess::Edit
-    }
-
-    /// The `createable` a describe shows this principal.
-    pub fn field_createable(
-        &self,
-        principal: &Principal,
-        object: &str,
-        field: &str,
-        describe_createable: bool,
-    ) -> bool {
-        describe_createable
-            && self.object_access(principal, object).create
+        let oa = self.object_access(principal, object);
+        let object_allows = match write {
+            FieldWrite::Update => oa.edit,
+            FieldWrite::Create => oa.create,
+        };
+        describe_flag
+            && object_allows
             && self.field_access(principal, object, field) == FieldAccess::Edit
     }
 
@@ -672,13 +691,9 @@ impl FilterBuilder<'_> {
                 params: Vec::new(),
             },
             Some(f) if f.is_deny() => SqlFilter::deny(),
-            Some(f) => SqlFilter {
-                sql: format!(
-                    "{q}.{col} IN (SELECT {s}.\"Id\" FROM {table} {s} WHERE {})",
-                    f.sql
-                ),
-                params: f.params,
-            },
+            Some(f) => f.wrapped(|w| {
+                format!("{q}.{col} IN (SELECT {s}.\"Id\" FROM {table} {s} WHERE {w})")
+            }),
         }
     }
 
@@ -721,27 +736,21 @@ impl FilterBuilder<'_> {
             "ContentNote" => {
                 let own = self.owner_pred(q, "OwnerId");
                 let l = self.fresh_alias();
-                let linked = self.linked_entity(&l, access);
-                let sub = SqlFilter {
-                    sql: format!(
-                        "{q}.\"Id\" IN (SELECT {l}.\"ContentDocumentId\" FROM \"ContentDocumentLink\" {l} WHERE {})",
-                        linked.sql
-                    ),
-                    params: linked.params,
-                };
+                let sub = self.linked_entity(&l, access).wrapped(|linked| {
+                    format!(
+                        "{q}.\"Id\" IN (SELECT {l}.\"ContentDocumentId\" FROM \"ContentDocumentLink\" {l} WHERE {linked})"
+                    )
+                });
                 or_all(vec![own, sub])
             }
             "ContentDocumentLink" => {
                 let linked = self.linked_entity(q, access);
                 let n = self.fresh_alias();
-                let own = self.owner_pred(&n, "OwnerId");
-                let doc = SqlFilter {
-                    sql: format!(
-                        "{q}.\"ContentDocumentId\" IN (SELECT {n}.\"Id\" FROM \"ContentNote\" {n} WHERE {})",
-                        own.sql
-                    ),
-                    params: own.params,
-                };
+                let doc = self.owner_pred(&n, "OwnerId").wrapped(|own| {
+                    format!(
+                        "{q}.\"ContentDocumentId\" IN (SELECT {n}.\"Id\" FROM \"ContentNote\" {n} WHERE {own})"
+                    )
+                });
                 or_all(vec![linked, doc])
             }
             // A ControlledByParent object the policy does not know the parent of: owner only.

@@ -291,10 +291,10 @@ fn kinetic_field_access_is_the_permission_set() {
     assert_eq!(p.field_access(&k, "Account", "Name"), FieldAccess::Hidden);
     let a = p.object_access(&k, "Case");
     assert!(a.read && a.edit && !a.create && !a.delete && !a.view_all);
-    assert!(!p.field_updateable(&k, "Case", "CaseNumber", false));
-    assert!(p.field_updateable(&k, "Case", "Status", true));
+    assert!(!p.field_writable(&k, "Case", "CaseNumber", false, FieldWrite::Update));
+    assert!(p.field_writable(&k, "Case", "Status", true, FieldWrite::Update));
     assert!(
-        !p.field_createable(&k, "Case", "Status", true),
+        !p.field_writable(&k, "Case", "Status", true, FieldWrite::Create),
         "no create on Case"
     );
 }
