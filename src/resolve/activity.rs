@@ -24,18 +24,30 @@ pub(super) struct NewActivity {
     pub(super) who: Option<Named>,
 }
 
+/// The kind of activity a clause creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Activity {
+    /// A Task (calls logged, follow-ups).
+    Task,
+    /// An Event (meetings).
+    Event,
+}
+
 impl Resolver<'_> {
     /// A new activity of `object` (Task or Event), which the user must be able to create ("you
     /// can't {action}"): the person (WhoId) and the record (WhatId) it is about, resolved, and its
     /// owner (me, when the field is writable) as its first fields.
     pub(super) async fn new_activity(
         &mut self,
-        object: &str,
-        action: &str,
+        kind: Activity,
         who: Option<&RecordRef>,
         what: Option<&RecordRef>,
         named: &[Option<Named>],
     ) -> Result<NewActivity, ResolveError> {
+        let (object, action) = match kind {
+            Activity::Task => ("Task", "create tasks"),
+            Activity::Event => ("Event", "create meetings"),
+        };
         let d = self.describe_creatable(object, action).await?;
         let mut fields = BTreeMap::new();
         let who = match who {

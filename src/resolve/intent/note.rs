@@ -56,8 +56,7 @@ impl Resolver<'_> {
     ) -> Result<Option<Named>, ResolveError> {
         let activity::NewActivity { d, mut fields, who } = self
             .new_activity(
-                "Task",
-                "create tasks",
+                activity::Activity::Task,
                 x.who.as_ref(),
                 x.what.as_ref(),
                 cx.named,

@@ -44,8 +44,7 @@ impl Resolver<'_> {
     ) -> Result<Option<Named>, ResolveError> {
         let activity::NewActivity { d, mut fields, .. } = self
             .new_activity(
-                "Task",
-                "create tasks",
+                activity::Activity::Task,
                 x.who.as_ref(),
                 x.what.as_ref(),
                 cx.named,
@@ -81,8 +80,7 @@ impl Resolver<'_> {
     ) -> Result<Option<Named>, ResolveError> {
         let activity::NewActivity { d, mut fields, .. } = self
             .new_activity(
-                "Event",
-                "create meetings",
+                activity::Activity::Event,
                 m.who.as_ref(),
                 m.what.as_ref(),
                 cx.named,
