@@ -254,6 +254,17 @@ pub enum Condition {
     Compare(Comparison),
 }
 
+impl Condition {
+    /// The word between the parts of an AND or an OR, spaced (` AND `, ` OR `); `None` for the others.
+    pub fn joiner(&self) -> Option<&'static str> {
+        match self {
+            Condition::And(_) => Some(" AND "),
+            Condition::Or(_) => Some(" OR "),
+            Condition::Not(_) | Condition::Compare(_) => None,
+        }
+    }
+}
+
 /// `lhs op rhs`, e.g. `Account.Name LIKE 'Acme%'`, `COUNT(Id) > 1`, `Id IN (SELECT …)`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {

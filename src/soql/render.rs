@@ -190,11 +190,7 @@ fn write_operand(out: &mut String, operand: &Operand) {
 fn write_condition(out: &mut String, c: &Condition, nested: bool) {
     match c {
         Condition::And(parts) | Condition::Or(parts) => {
-            let word = if matches!(c, Condition::And(_)) {
-                " AND "
-            } else {
-                " OR "
-            };
+            let word = c.joiner().unwrap_or(" AND ");
             if nested {
                 out.push('(');
             }

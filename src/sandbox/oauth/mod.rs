@@ -22,7 +22,7 @@ use axum::Router;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodFilter, get, on, post};
 use base64::Engine;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -43,6 +43,9 @@ pub const ADMIN_TOKEN_FORM: [(&str, &str); 3] = [
     ("client_secret", "sandbox-admin-secret"),
 ];
 
+/// Endpoints Salesforce answers the same on GET and POST (revoke, userinfo, the identity URL).
+const GET_OR_POST: MethodFilter = MethodFilter::GET.or(MethodFilter::POST);
+
 /// Routes: `/services/oauth2/{token,authorize,revoke,introspect,userinfo}`, `/id/{org}/{user}` and
 /// the device verification page `/setup/connect`. None of them counts against the API allocation.
 pub fn routes() -> Router<Arc<AppState>> {
@@ -52,19 +55,13 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/services/oauth2/authorize",
             get(pages::authorize_get).post(pages::authorize_post),
         )
-        .route(
-            "/services/oauth2/revoke",
-            post(identity::revoke).get(identity::revoke),
-        )
+        .route("/services/oauth2/revoke", on(GET_OR_POST, identity::revoke))
         .route("/services/oauth2/introspect", post(identity::introspect))
         .route(
             "/services/oauth2/userinfo",
-            get(identity::userinfo).post(identity::userinfo),
+            on(GET_OR_POST, identity::userinfo),
         )
-        .route(
-            "/id/{org}/{user}",
-            get(identity::identity).post(identity::identity),
-        )
+        .route("/id/{org}/{user}", on(GET_OR_POST, identity::identity))
         .route(
             "/setup/connect",
             get(pages::device_get).post(pages::device_post),

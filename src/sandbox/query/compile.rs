@@ -634,11 +634,7 @@ pub fn condition(
 ) -> Result<String, SfError> {
     match c {
         Condition::And(parts) | Condition::Or(parts) => {
-            let word = if matches!(c, Condition::And(_)) {
-                " AND "
-            } else {
-                " OR "
-            };
+            let word = c.joiner().unwrap_or(" AND ");
             let mut out = Vec::new();
             for p in parts {
                 out.push(condition(scope, p, mode, params)?);
