@@ -560,31 +560,11 @@ impl Journal {
             kind,
             refers_to,
         };
-        let begun = self.begin_with(head, |tx, entry| {
-            insert_changes(tx, INSERT_CHANGE, entry, 0, changes).map(Some)
-        })?;
-        // Writing changes always answers `Some`: the entry is never rolled back here.
-        Ok(begun.unwrap_or_default())
-    }
-
-    /// Starts an entry in one transaction with what `fill` writes into it; `fill` answering
-    /// `None` rolls the entry back.
-    fn begin_with<T>(
-        &mut self,
-        head: EntryHead<'_>,
-        fill: impl FnOnce(&rusqlite::Transaction<'_>, i64) -> Result<Option<T>, JournalError>,
-    ) -> Result<Option<(i64, T)>, JournalError> {
         let tx = self.conn.transaction()?;
-        let owner = EntryOwner {
-            token: &self.owner.token,
-            client: self.client.as_deref(),
-        };
-        let entry = insert_entry(&tx, owner, head)?;
-        let Some(filled) = fill(&tx, entry)? else {
-            return Ok(None);
-        };
+        let entry = insert_entry(&tx, owner_of(&self.owner.token, &self.client), head)?;
+        let ids = insert_changes(&tx, INSERT_CHANGE, entry, 0, changes)?;
         tx.commit()?;
-        Ok(Some((entry, filled)))
+        Ok((entry, ids))
     }
 
     /// Appends results for changes (one transaction).
@@ -1077,23 +1057,24 @@ impl Journal {
             kind,
             refers_to,
         };
-        self.begin_with(head, |tx, entry| {
-            let exists: Option<i64> = tx
-                .query_row("SELECT id FROM stage WHERE id = ?1", params![stage], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            if exists.is_none() {
-                return Ok(None);
-            }
-            let n = tx.execute(
-                "INSERT INTO change (entry_id, seq, op, sobject, record_id, name, old, new)
-                 SELECT ?1, seq, op, sobject, record_id, name, old, new FROM stage_change WHERE stage_id = ?2 ORDER BY seq",
-                params![entry, stage],
-            )?;
-            delete_stages(tx, StagesOf::Id(stage))?;
-            Ok(Some(n))
-        })
+        let tx = self.conn.transaction()?;
+        let exists: Option<i64> = tx
+            .query_row("SELECT id FROM stage WHERE id = ?1", params![stage], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        let entry = insert_entry(&tx, owner_of(&self.owner.token, &self.client), head)?;
+        let n = tx.execute(
+            "INSERT INTO change (entry_id, seq, op, sobject, record_id, name, old, new)
+             SELECT ?1, seq, op, sobject, record_id, name, old, new FROM stage_change WHERE stage_id = ?2 ORDER BY seq",
+            params![entry, stage],
+        )?;
+        delete_stages(&tx, StagesOf::Id(stage))?;
+        tx.commit()?;
+        Ok(Some((entry, n)))
     }
 
     /// Entries reverted by an undo that finished (`applied` or `partial`).
@@ -1453,11 +1434,17 @@ pub fn private_file(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Starts an entry (status `planned`) inside `tx`; returns its id.
 /// Who starts an entry: this process's owner token and the client it came through.
 struct EntryOwner<'a> {
     token: &'a str,
     client: Option<&'a str>,
+}
+
+fn owner_of<'a>(token: &'a str, client: &'a Option<String>) -> EntryOwner<'a> {
+    EntryOwner {
+        token,
+        client: client.as_deref(),
+    }
 }
 
 /// Which stages [`delete_stages`] drops.
@@ -1495,6 +1482,7 @@ struct EntryHead<'a> {
     refers_to: Option<i64>,
 }
 
+/// Starts an entry (status `planned`) inside `tx`; returns its id.
 fn insert_entry(
     tx: &rusqlite::Transaction<'_>,
     owner: EntryOwner<'_>,
