@@ -13,7 +13,9 @@ use super::{
     send_collection,
 };
 use crate::id::RecordId;
-use crate::journal::{ChangeRow, ChangeState, EntryKind, Journal, Op, PlannedChange, RowResult};
+use crate::journal::{
+    ChangeRow, ChangeState, EntryHead, EntryKind, Journal, Op, PlannedChange, RowResult,
+};
 use crate::plan::{COLLECTION_MAX, Plan, Step, Val};
 use crate::salesforce::org::{Org, OrgError};
 use crate::soql::builder::{self as query, in_strs, to_soql};
@@ -445,7 +447,10 @@ pub async fn undo(
         .map(Step::to_planned)
         .chain(conflicts.iter().map(|(c, _, _)| c.clone()))
         .collect();
-    let (undo_entry, ids) = journal.begin(user, phrase, EntryKind::Undo, Some(entry), &planned)?;
+    let (undo_entry, ids) = journal.begin(
+        EntryHead::new(user, phrase, EntryKind::Undo, Some(entry)),
+        &planned,
+    )?;
     let mut tally = Tally::default();
     let base = updates.len() + deletes.len();
     for (k, (_, f, found)) in conflicts.into_iter().enumerate() {

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{EntryKind, Journal, Op, PlannedChange};
+use super::{EntryHead, EntryKind, Journal, Op, PlannedChange};
 
 impl Journal {
     /// Begins a command entry by `dana` for `phrase` with `changes`: its id and its rows' ids.
@@ -12,8 +12,11 @@ impl Journal {
         phrase: &str,
         changes: &[PlannedChange],
     ) -> (i64, Vec<i64>) {
-        self.begin("dana", phrase, EntryKind::Command, None, changes)
-            .expect("a journal entry begins")
+        self.begin(
+            EntryHead::new("dana", phrase, EntryKind::Command, None),
+            changes,
+        )
+        .expect("a journal entry begins")
     }
 }
 
