@@ -51,12 +51,7 @@ impl Resolve for LogCall {
     /// Resolves one `LogCall` clause.
     async fn resolve(&self, resolver: &mut Resolver<'_>, cx: &mut ClauseCx<'_>) -> Resolved {
         let activity::NewActivity { d, mut fields, who } = resolver
-            .new_activity(
-                activity::Activity::Task,
-                self.who.as_ref(),
-                self.what.as_ref(),
-                cx.named,
-            )
+            .new_activity(activity::Activity::Task, &self.about, cx.named)
             .await?;
         let subj = self.subject.clone().unwrap_or_else(|| match &who {
             Some(n) => format!("Call with {}", n.name()),

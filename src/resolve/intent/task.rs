@@ -38,12 +38,7 @@ impl Resolve for CreateTask {
     /// Resolves one `CreateTask` clause.
     async fn resolve(&self, resolver: &mut Resolver<'_>, cx: &mut ClauseCx<'_>) -> Resolved {
         let activity::NewActivity { d, mut fields, .. } = resolver
-            .new_activity(
-                activity::Activity::Task,
-                self.who.as_ref(),
-                self.what.as_ref(),
-                cx.named,
-            )
+            .new_activity(activity::Activity::Task, &self.about, cx.named)
             .await?;
         let subj = if self.subject.trim().is_empty() {
             "Follow up".to_string()
@@ -72,12 +67,7 @@ impl Resolve for ScheduleMeeting {
     /// zone) for its minutes.
     async fn resolve(&self, resolver: &mut Resolver<'_>, cx: &mut ClauseCx<'_>) -> Resolved {
         let activity::NewActivity { d, mut fields, .. } = resolver
-            .new_activity(
-                activity::Activity::Event,
-                self.who.as_ref(),
-                self.what.as_ref(),
-                cx.named,
-            )
+            .new_activity(activity::Activity::Event, &self.about, cx.named)
             .await?;
         let time = self
             .time
