@@ -1656,12 +1656,7 @@ mod tests {
         let mut c = update("x");
         c.op = Op::Create;
         c.record_id = None;
-        let (entry, ids) = j
-            .begin(
-                EntryHead::new("dana", "create", EntryKind::Command, None),
-                &[c],
-            )
-            .unwrap();
+        let (entry, ids) = j.begin_test("create", &[c]);
         j.record_results(&[RowResult {
             record_id: Some("003NEW".into()),
             ..RowResult::new(ids[0], ChangeState::Applied)
@@ -1676,19 +1671,9 @@ mod tests {
     #[test]
     fn undo_target_skips_undone_entries() {
         let mut j = Journal::in_memory().unwrap();
-        let (a, _) = j
-            .begin(
-                EntryHead::new("dana", "one", EntryKind::Command, None),
-                &[update("1")],
-            )
-            .unwrap();
+        let (a, _) = j.begin_test("one", &[update("1")]);
         j.set_status(a, EntryStatus::Applied, "").unwrap();
-        let (b, _) = j
-            .begin(
-                EntryHead::new("dana", "two", EntryKind::Command, None),
-                &[update("2")],
-            )
-            .unwrap();
+        let (b, _) = j.begin_test("two", &[update("2")]);
         j.set_status(b, EntryStatus::Applied, "").unwrap();
         assert_eq!(j.undo_target(None).unwrap().unwrap().id, b);
         let (u, _) = j
@@ -1830,14 +1815,7 @@ mod tests {
     fn retry_target_finds_failed_changes() {
         let mut j = Journal::in_memory().unwrap();
         let (a, ids) = j.begin_test("bulk", &[update("1"), update("2")]);
-        j.record_results(&[
-            RowResult::new(ids[0], ChangeState::Applied),
-            RowResult {
-                error: Some("boom".into()),
-                ..RowResult::new(ids[1], ChangeState::Failed)
-            },
-        ])
-        .unwrap();
+        j.record_applied_and_failed(ids[0], ids[1], "boom");
         j.set_status(a, EntryStatus::Partial, "").unwrap();
         assert_eq!(j.retry_target().unwrap().unwrap().id, a);
     }

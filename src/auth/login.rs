@@ -509,18 +509,6 @@ pub enum PendingLogin {
     Device(DeviceLogin),
 }
 
-impl From<BrowserLogin> for PendingLogin {
-    fn from(b: BrowserLogin) -> Self {
-        PendingLogin::Browser(b)
-    }
-}
-
-impl From<DeviceLogin> for PendingLogin {
-    fn from(d: DeviceLogin) -> Self {
-        PendingLogin::Device(d)
-    }
-}
-
 impl PendingLogin {
     /// Waits for the user (the browser's redirect, with `state` checked and the code exchanged
     /// with the PKCE verifier; or the device approval, polled), then saves the session.

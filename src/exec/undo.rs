@@ -755,14 +755,7 @@ mod tests {
                 ch("006Dm0000000003IAA"),
             ],
         );
-        j.record_results(&[
-            RowResult::new(ids[0], ChangeState::Applied),
-            RowResult {
-                error: Some("x".into()),
-                ..RowResult::new(ids[1], ChangeState::Failed)
-            },
-        ])
-        .unwrap();
+        j.record_applied_and_failed(ids[0], ids[1], "x");
         let (plan, skipped) = retry_plan(&j, e).unwrap();
         assert_eq!(skipped, 1, "the unconfirmed one is not re-sent");
         let ids: Vec<_> = plan.steps.iter().map(|s| s.id_text().unwrap()).collect();

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{EntryHead, EntryKind, Journal, Op, PlannedChange};
+use super::{ChangeState, EntryHead, EntryKind, Journal, Op, PlannedChange, RowResult};
 
 impl Journal {
     /// Begins a command entry by `dana` for `phrase` with `changes`: its id and its rows' ids.
@@ -17,6 +17,18 @@ impl Journal {
             changes,
         )
         .expect("a journal entry begins")
+    }
+
+    /// Records row `applied` as applied and row `failed` as failed with `error`.
+    pub(crate) fn record_applied_and_failed(&mut self, applied: i64, failed: i64, error: &str) {
+        self.record_results(&[
+            RowResult::new(applied, ChangeState::Applied),
+            RowResult {
+                error: Some(error.into()),
+                ..RowResult::new(failed, ChangeState::Failed)
+            },
+        ])
+        .expect("results are recorded");
     }
 }
 

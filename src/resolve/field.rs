@@ -558,44 +558,27 @@ mod tests {
 
     #[test]
     fn picklist_closest_active_value() {
-        let f = stages();
-        assert_eq!(
-            match_picklist(&f, &plain("negotiation")).unwrap(),
-            "Negotiation/Review"
-        );
-        assert_eq!(
-            match_picklist(&f, &plain("negotiation review")).unwrap(),
-            "Negotiation/Review"
-        );
-        assert_eq!(
-            match_picklist(&f, &plain("proposal")).unwrap(),
-            "Proposal/Price Quote"
-        );
-        assert_eq!(match_picklist(&f, &plain("won")).unwrap(), "Closed Won");
-        assert_eq!(
-            match_picklist(&f, &plain("closed lost")).unwrap(),
-            "Closed Lost"
-        );
-        assert!(invalid(match_picklist(&f, &plain("wonderful"))));
-        assert!(invalid(match_picklist(&f, &plain("closed"))));
+        let stage = stages();
         let status = picklist(
             "Status",
             &["Not Started", "In Progress", "Completed", "Deferred"],
         );
-        assert_eq!(
-            match_picklist(&status, &plain("done")).unwrap(),
-            "Completed"
-        );
-        assert_eq!(
-            match_picklist(&status, &plain("complete")).unwrap(),
-            "Completed"
-        );
         let case = picklist("Status", &["New", "Working", "Escalated", "Closed"]);
-        assert_eq!(
-            match_picklist(&case, &plain("escalate")).unwrap(),
-            "Escalated"
-        );
-        assert_eq!(match_picklist(&case, &plain("closed")).unwrap(), "Closed");
+        for (f, said, want) in [
+            (&stage, "negotiation", "Negotiation/Review"),
+            (&stage, "negotiation review", "Negotiation/Review"),
+            (&stage, "proposal", "Proposal/Price Quote"),
+            (&stage, "won", "Closed Won"),
+            (&stage, "closed lost", "Closed Lost"),
+            (&status, "done", "Completed"),
+            (&status, "complete", "Completed"),
+            (&case, "escalate", "Escalated"),
+            (&case, "closed", "Closed"),
+        ] {
+            assert_eq!(match_picklist(f, &plain(said)).unwrap(), want, "{said}");
+        }
+        assert!(invalid(match_picklist(&stage, &plain("wonderful"))));
+        assert!(invalid(match_picklist(&stage, &plain("closed"))));
     }
 
     #[test]
