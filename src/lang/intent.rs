@@ -529,10 +529,17 @@ pub struct RecordFilter {
     pub text: String,
 }
 
-/// One condition a filter says beyond its object, "my", open/closed and "overdue" (see
-/// [`RecordFilter::criteria`]).
+/// One condition a filter says beyond its object (see [`RecordFilter::criteria`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Criterion {
+    /// "my": owned by the current user (a flag: no value).
+    Mine,
+    /// Open records (a flag).
+    Open,
+    /// Closed records (a flag).
+    Closed,
+    /// Overdue (a flag).
+    Overdue,
     /// The account industry.
     Industry,
     /// The stage.
@@ -563,6 +570,10 @@ impl Criterion {
     /// Its name in compact summaries (`stage`, `over`, `owner`…).
     pub fn key(self) -> &'static str {
         match self {
+            Criterion::Mine => "mine",
+            Criterion::Open => "open",
+            Criterion::Closed => "closed",
+            Criterion::Overdue => "overdue",
             Criterion::Industry => "industry",
             Criterion::Stage => "stage",
             Criterion::Closing => "closing",
@@ -577,14 +588,28 @@ impl Criterion {
             Criterion::Text => "text",
         }
     }
+
+    /// A condition said by a word alone, with no value ("my", "open", "closed", "overdue").
+    pub fn is_flag(self) -> bool {
+        matches!(
+            self,
+            Criterion::Mine | Criterion::Open | Criterion::Closed | Criterion::Overdue
+        )
+    }
 }
 
 impl RecordFilter {
-    /// The conditions this filter says beyond its object, "my", open/closed and "overdue", in a
-    /// fixed order, each with its value as text; `value` renders a said value (industry, stage).
+    /// The conditions this filter says beyond its object, in a fixed order (the flags first),
+    /// each with its value as text (empty for a flag); `value` renders a said value (industry,
+    /// stage).
     pub fn criteria(&self, value: impl Fn(&Value) -> String) -> Vec<(Criterion, String)> {
         let mut out = Vec::new();
         let mut say = |c: Criterion, text: Option<String>| out.extend(text.map(|t| (c, t)));
+        let flag = |on: bool| on.then(String::new);
+        say(Criterion::Mine, flag(self.mine));
+        say(Criterion::Open, flag(self.open == Some(true)));
+        say(Criterion::Closed, flag(self.open == Some(false)));
+        say(Criterion::Overdue, flag(self.overdue));
         say(Criterion::Industry, self.industry.as_ref().map(&value));
         say(Criterion::Stage, self.stage.as_ref().map(&value));
         let closing = self.closing.map(|c| format!("{}..{}", c.start, c.end));
@@ -728,6 +753,8 @@ mod tests {
     #[test]
     fn criteria_name_every_condition_said_in_order() {
         let f = RecordFilter {
+            mine: true,
+            open: Some(false),
             amount_between: Some((100_000.0, 300_000.0)),
             won: Some(false),
             owner: Some("Sam".into()),
@@ -739,11 +766,16 @@ mod tests {
         let said: Vec<String> = f
             .criteria(|v| v.said.clone())
             .into_iter()
-            .map(|(c, v)| format!("{}={v}", c.key()))
+            .map(|(c, v)| match c.is_flag() {
+                true => c.key().to_string(),
+                false => format!("{}={v}", c.key()),
+            })
             .collect();
         assert_eq!(
             said,
             [
+                "mine",
+                "closed",
                 "between=100000..300000",
                 "won=false",
                 "untouched_since=2026-11-01",
@@ -752,6 +784,10 @@ mod tests {
                 "text=globex"
             ]
         );
-        assert!(RecordFilter::default().criteria(|v| v.said.clone()).is_empty());
+        assert!(
+            RecordFilter::default()
+                .criteria(|v| v.said.clone())
+                .is_empty()
+        );
     }
 }

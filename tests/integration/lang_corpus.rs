@@ -57,19 +57,12 @@ fn filt(f: &RecordFilter) -> String {
     if let Some(o) = f.object {
         parts.push(o.api_name().to_string());
     }
-    if f.mine {
-        parts.push("mine".into());
-    }
-    match f.open {
-        Some(true) => parts.push("open".into()),
-        Some(false) => parts.push("closed".into()),
-        None => {}
-    }
-    if f.overdue {
-        parts.push("overdue".into());
-    }
     for (c, v) in f.criteria(val) {
-        parts.push(format!("{}={v}", c.key()));
+        parts.push(if c.is_flag() {
+            c.key().to_string()
+        } else {
+            format!("{}={v}", c.key())
+        });
     }
     format!("{{{}}}", parts.join(" "))
 }

@@ -302,20 +302,16 @@ fn record(r: &RecordRef) -> String {
 }
 
 fn filter(f: &RecordFilter) -> String {
+    let (flags, said): (Vec<_>, Vec<_>) = f
+        .criteria(|v| hinted(v).to_string())
+        .into_iter()
+        .partition(|(c, _)| c.is_flag());
     let mut parts = vec!["all".to_string()];
-    if f.mine {
-        parts.push("my".into());
-    }
-    match f.open {
-        Some(true) => parts.push("open".into()),
-        Some(false) => parts.push("closed".into()),
-        None => {}
-    }
-    if f.overdue {
-        parts.push("overdue".into());
+    for (c, _) in flags {
+        parts.push(if c == Criterion::Mine { "my" } else { c.key() }.to_string());
     }
     parts.push(f.object.map_or("records", |o| o.api_name()).to_string());
-    for (c, v) in f.criteria(|v| hinted(v).to_string()) {
+    for (c, v) in said {
         parts.push(match c {
             Criterion::Industry => format!("in industry {v}"),
             Criterion::Stage => format!("in stage {v}"),
@@ -330,6 +326,7 @@ fn filter(f: &RecordFilter) -> String {
             Criterion::Priority => format!("{} priority", v.to_lowercase()),
             Criterion::Account => format!("at \"{v}\""),
             Criterion::Text => format!("matching \"{v}\""),
+            _ => v,
         });
     }
     parts.join(" ")
