@@ -875,16 +875,12 @@ pub(crate) fn suggest(g: &Grammar, text: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn g() -> &'static Grammar {
-        Grammar::embedded().expect("embedded grammar")
-    }
-
     #[track_caller]
     fn cuts(text: &str) -> Vec<String> {
-        let toks = normalize(g(), tokenize(text));
+        let toks = normalize(Grammar::for_tests(), tokenize(text));
         let mut out = Vec::new();
         let mut start = 0;
-        for (cut, next) in split_points(g(), &toks) {
+        for (cut, next) in split_points(Grammar::for_tests(), &toks) {
             out.push(word_text(&toks[start..cut]));
             start = next;
         }
@@ -921,7 +917,8 @@ mod tests {
     }
 
     fn intents(text: &str) -> Vec<Intent> {
-        g().parse(text, NaiveDate::from_ymd_opt(2026, 11, 18).expect("date"))
+        Grammar::for_tests()
+            .parse(text, NaiveDate::from_ymd_opt(2026, 11, 18).expect("date"))
             .clauses
             .into_iter()
             .map(|c| c.intent)
@@ -1007,8 +1004,8 @@ mod tests {
 
     #[test]
     fn suggestions_are_examples() {
-        let s = suggest(g(), "updat the titan deal");
+        let s = suggest(Grammar::for_tests(), "updat the titan deal");
         assert_eq!(s.len(), 3);
-        assert!(g().examples().any(|(_, e)| e == s[0]));
+        assert!(Grammar::for_tests().examples().any(|(_, e)| e == s[0]));
     }
 }

@@ -241,6 +241,12 @@ impl Grammar {
         EMBEDDED.as_ref().map_err(Clone::clone)
     }
 
+    /// The embedded grammar, for tests (which rule out that it is invalid).
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> &'static Grammar {
+        Grammar::embedded().expect("embedded grammar")
+    }
+
     /// Load every `*.grammar` file in `dir` (sorted by name).
     ///
     /// # Errors

@@ -560,7 +560,7 @@ mod tests {
     use super::*;
 
     fn clauses(text: &str) -> Vec<Intent> {
-        let g = Grammar::embedded().unwrap();
+        let g = Grammar::for_tests();
         let today = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
         g.parse(text, today)
             .clauses
@@ -644,7 +644,7 @@ mod tests {
 
     #[test]
     fn file_phrases() {
-        let g = Grammar::embedded().unwrap();
+        let g = Grammar::for_tests();
         let f = file_command(g, "add these as leads").unwrap();
         assert_eq!(
             (f.op, f.object, f.path),
@@ -663,7 +663,7 @@ mod and_run_tests {
     use super::*;
 
     fn clauses(text: &str, known: &[&str]) -> Vec<Clause> {
-        let g = Grammar::embedded().unwrap();
+        let g = Grammar::for_tests();
         let known: HashSet<String> = known.iter().map(|k| k.to_string()).collect();
         let toks = normalize(g, tokenize(text));
         list_clauses(
@@ -686,7 +686,7 @@ mod and_run_tests {
 
     #[test]
     fn a_run_of_ands_is_read_through_the_names_the_org_knows() {
-        let g = Grammar::embedded().unwrap();
+        let g = Grammar::for_tests();
         let text = "add Procter and Gamble and Kramerica as leads";
         let names = and_run_names(g, text);
         assert!(
@@ -718,7 +718,7 @@ mod and_run_tests {
                     && n.suggestions[1] == "Procter and Gamble, Kramerica"),
             "{cs:?}"
         );
-        let g = Grammar::embedded().unwrap();
+        let g = Grammar::for_tests();
         let (said, _) = unread_and_run(
             g,
             "add vandelay and kramerica and pendant as leads",

@@ -480,13 +480,9 @@ mod tests {
     use super::*;
     use crate::lang::lexer::{tokenize, word_text};
 
-    fn g() -> &'static Grammar {
-        Grammar::embedded().expect("embedded grammar")
-    }
-
     #[track_caller]
     fn norm(text: &str) -> String {
-        word_text(&normalize(g(), tokenize(text)))
+        word_text(&normalize(Grammar::for_tests(), tokenize(text)))
     }
 
     /// What the grammar matches after normalisation, for phrases as typed or dictated.
@@ -576,16 +572,21 @@ mod tests {
     #[test]
     fn free_text_keeps_spoken_numbers_and_shorthand_as_said() {
         // entities read the digits; free text keeps the words as said
-        let toks = normalize(g(), tokenize("renew for two years"));
+        let toks = normalize(Grammar::for_tests(), tokenize("renew for two years"));
         assert_eq!(toks[2].word, "2");
         assert_eq!(toks[2].raw, "two");
-        let toks = normalize(g(), tokenize("next step = final sign-off w/ lucius"));
+        let toks = normalize(
+            Grammar::for_tests(),
+            tokenize("next step = final sign-off w/ lucius"),
+        );
         assert_eq!(raw_text(&toks), "next step = final sign-off w/ lucius");
     }
 
     #[test]
     fn free_text_keeps_soft_fillers_and_repeats() {
-        let raw = |text: &str| crate::lang::build::text_of(&normalize(g(), tokenize(text)));
+        let raw = |text: &str| {
+            crate::lang::build::text_of(&normalize(Grammar::for_tests(), tokenize(text)))
+        };
         assert_eq!(raw("we need need more seats"), "we need need more seats");
         assert_eq!(raw("it is basically done"), "it is basically done");
         assert_eq!(raw("she, like, wants a pilot"), "she, like, wants a pilot");
@@ -594,7 +595,10 @@ mod tests {
 
     #[test]
     fn quoted_text_is_untouched() {
-        let toks = normalize(g(), tokenize("add 'um like ninety' to the notes"));
+        let toks = normalize(
+            Grammar::for_tests(),
+            tokenize("add 'um like ninety' to the notes"),
+        );
         assert_eq!(toks[1].raw, "um like ninety");
     }
 }

@@ -7,7 +7,7 @@ use crate::lang::normalize::normalize;
 
 fn b() -> Builder<'static> {
     Builder {
-        g: Grammar::embedded().expect("embedded grammar"),
+        g: Grammar::for_tests(),
         today: NaiveDate::from_ymd_opt(2026, 11, 18).expect("date"),
     }
 }
