@@ -33,18 +33,21 @@ fn no_internals(status: u16, body: &Value) {
 
 /// Runs one composite query subrequest; returns its (status, body).
 async fn composite_query(org: &Org, token: &str, soql: &str) -> (u16, Value) {
-    let url = format!(
-        "/services/data/{V}/query?q={}",
-        url::form_urlencoded::byte_serialize(soql.as_bytes()).collect::<String>()
-    );
+    let url = format!("/services/data/{V}/query?q={}", urlencode(soql));
+    composite_get(org, token, &url).await
+}
+
+/// Runs `GET url` as the one subrequest of a `/composite` request (which must answer 200); returns
+/// the subrequest's (httpStatusCode, body).
+async fn composite_get(org: &Org, token: &str, url: &str) -> (u16, Value) {
     let (s, body) = org
         .post(
             token,
             &data("/composite"),
-            json!({"compositeRequest": [{"method": "GET", "url": url, "referenceId": "q"}]}),
+            json!({"compositeRequest": [{"method": "GET", "url": url, "referenceId": "sub"}]}),
         )
         .await;
-    assert_eq!(s, 200, "{body}");
+    assert_eq!(s, 200, "{url}: {body}");
     let sub = &body["compositeResponse"][0];
     (
         sub["httpStatusCode"].as_u64().unwrap_or(0) as u16,
@@ -156,10 +159,7 @@ async fn issue_17_point_2_soql_is_capped_at_100000_characters_on_every_route() {
     assert!(body.to_string().contains("100000 characters"), "{body}");
     assert_eq!(composite_query(&org, &ada, &fits).await.0, 200);
     // composite/batch
-    let url = format!(
-        "{V}/query?q={}",
-        url::form_urlencoded::byte_serialize(long.as_bytes()).collect::<String>()
-    );
+    let url = format!("{V}/query?q={}", urlencode(&long));
     let (s, body) = org
         .post(
             &ada,
@@ -184,22 +184,9 @@ async fn issue_17_point_2_soql_is_capped_at_100000_characters_on_every_route() {
     assert_eq!((s, error_code(&body)), (400, "MALFORMED_QUERY"), "{body}");
     // SOSL too
     let sosl = format!("FIND {{{}}}", "x".repeat(100_001));
-    let url = format!(
-        "/services/data/{V}/search?q={}",
-        url::form_urlencoded::byte_serialize(sosl.as_bytes()).collect::<String>()
-    );
-    let (s, body) = org
-        .post(
-            &ada,
-            &data("/composite"),
-            json!({"compositeRequest": [{"method": "GET", "url": url, "referenceId": "s"}]}),
-        )
-        .await;
-    assert_eq!(s, 200, "{body}");
-    assert_eq!(
-        body["compositeResponse"][0]["body"][0]["errorCode"],
-        "MALFORMED_SEARCH"
-    );
+    let url = format!("/services/data/{V}/search?q={}", urlencode(&sosl));
+    let (_, body) = composite_get(&org, &ada, &url).await;
+    assert_eq!(body[0]["errorCode"], "MALFORMED_SEARCH");
 }
 
 // ---- point 3: note links ----
@@ -629,18 +616,10 @@ async fn issue_17_point_10_invalid_soql_versions_routes_and_methods() {
     assert_eq!(s, 200, "`//` inside a string is text: {body}");
     let (s, _, body) = org.get(&ada, "/services/data/v9.0/limits").await;
     assert_eq!((s, error_code(&body)), (404, "NOT_FOUND"), "{body}");
-    let (s, body) = org
-        .post(
-            &ada,
-            &data("/composite"),
-            json!({"compositeRequest": [{"method": "GET", "referenceId": "s",
-            "url": format!("/services/data/{V}/search?q=FIND+%7BTitan%7D+RETURNING+Opportunity(Id)")}]}),
-        )
-        .await;
+    let url = format!("/services/data/{V}/search?q=FIND+%7BTitan%7D+RETURNING+Opportunity(Id)");
+    let (s, body) = composite_get(&org, &ada, &url).await;
     assert_eq!(s, 200, "{body}");
-    let sub = &body["compositeResponse"][0];
-    assert_eq!(sub["httpStatusCode"], 200, "{body}");
-    let found = sub["body"]["searchRecords"]
+    let found = body["searchRecords"]
         .as_array()
         .is_some_and(|rs| rs.iter().any(|r| r["Id"] == TITAN));
     assert!(found, "{body}");
@@ -740,16 +719,7 @@ async fn check_reads(org: &Org, token: &str, user: &str, t: &Target, reach: Reac
     let who = format!("{user} × {} {}", t.object, t.id);
     let soql = format!("SELECT Id FROM {} WHERE Id = '{}'", t.object, t.id);
     for path in ["/query", "/queryAll"] {
-        let r = org
-            .http
-            .get(format!("{}{}", org.url, data(path)))
-            .query(&[("q", soql.as_str())])
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("query");
-        let s = r.status().as_u16();
-        let body: Value = r.json().await.unwrap_or(Value::Null);
+        let (s, body) = org.get_q(token, &data(path), &soql).await;
         match reach {
             Reach::NoObject => assert_eq!(
                 (s, error_code(&body)),
@@ -764,16 +734,7 @@ async fn check_reads(org: &Org, token: &str, user: &str, t: &Target, reach: Reac
         }
     }
     let sosl = format!("FIND {{{}}} RETURNING {}(Id)", t.word, t.object);
-    let r = org
-        .http
-        .get(format!("{}{}", org.url, data("/search")))
-        .query(&[("q", sosl.as_str())])
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("search");
-    let s = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
+    let (s, body) = org.get_q(token, &data("/search"), &sosl).await;
     if reach == Reach::NoObject {
         assert_eq!(s, 400, "{who} SOSL: {body}");
     } else {
@@ -807,18 +768,10 @@ async fn check_reads(org: &Org, token: &str, user: &str, t: &Target, reach: Reac
             "{who} collections: {body}"
         );
     }
-    let (s, body) = org
-        .post(
-            token,
-            &data("/composite"),
-            json!({"compositeRequest": [{"method": "GET", "url": row, "referenceId": "r"}]}),
-        )
-        .await;
-    assert_eq!(s, 200, "{who}");
-    let sub = body["compositeResponse"][0]["httpStatusCode"].as_u64();
+    let (sub, body) = composite_get(org, token, &row).await;
     assert_eq!(
         sub,
-        Some(if reach.reads() { 200 } else { 404 }),
+        if reach.reads() { 200 } else { 404 },
         "{who} composite: {body}"
     );
 }

@@ -44,7 +44,7 @@ use crate::sandbox::schema::FieldType;
 use crate::sandbox::security::Principal;
 use crate::sandbox::session::{Auth, DataCall};
 use crate::sandbox::state::AppState;
-use crate::sandbox::wire::{json_response, parse_version};
+use crate::sandbox::wire::json_response;
 use crate::soql::ast::{Query, SelectItem};
 
 /// Rows rendered to CSV per chunk (and per transaction).
@@ -263,18 +263,13 @@ async fn info(call: DataCall) -> SfResult<Response> {
     Ok(json_response(StatusCode::OK, &job_json(&job, true)))
 }
 
-async fn list(
-    State(state): State<Arc<AppState>>,
-    Path(version): Path<String>,
-    UrlQuery(params): UrlQuery<HashMap<String, String>>,
-    Auth(p): Auth,
-) -> SfResult<Response> {
-    let v = parse_version(&version).unwrap_or("63.0").to_string();
-    let start: i64 = match params.get("queryLocator") {
+async fn list(call: DataCall) -> SfResult<Response> {
+    let (v, p) = (call.version(), &call.principal);
+    let start: i64 = match call.query_param("queryLocator") {
         Some(l) => decode_locator(l)?,
         None => 0,
     };
-    let conn = state.lock_db();
+    let conn = call.state.lock_db();
     ensure_tables(&conn)?;
     let ids: Vec<String> = conn
         .prepare_cached(

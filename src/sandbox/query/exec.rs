@@ -245,6 +245,37 @@ pub(super) fn id_columns<'a>(
         .collect())
 }
 
+/// The relationships `path` walks as written (without its field) and, for each, the id columns
+/// of its parent record, outermost first.
+#[allow(clippy::type_complexity)]
+fn parent_ids<'a>(
+    scope: &mut Scope<'a, '_>,
+    cols: &mut Columns,
+    path: &FieldPath,
+) -> Result<(Vec<String>, Vec<Vec<(usize, &'a ObjectSchema)>>), SfError> {
+    let stripped = scope.strip(path).to_vec();
+    let written_rels = &stripped[..stripped.len().saturating_sub(1)];
+    let mut chain = Vec::new();
+    for i in 1..=written_rels.len() {
+        chain.push(id_columns(scope, cols, &written_rels[..i])?);
+    }
+    Ok((written_rels.to_vec(), chain))
+}
+
+/// The node a parent field's value goes in: the nested parent nodes `names` under `root`, each
+/// opened with its id columns from `chain`.
+fn parent_node<'n, 'a>(
+    root: &'n mut Node<'a>,
+    names: &[String],
+    chain: Vec<Vec<(usize, &'a ObjectSchema)>>,
+) -> &'n mut Node<'a> {
+    let mut node = root;
+    for (name, ids) in names.iter().zip(chain) {
+        node = node.parent(name, ids);
+    }
+    node
+}
+
 fn add_path<'a>(
     scope: &mut Scope<'a, '_>,
     root: &mut Node<'a>,
@@ -258,17 +289,9 @@ fn add_path<'a>(
         return add_compound(scope, root, cols, path, compound, &components);
     }
     let c = scope.column(path)?;
-    let stripped = scope.strip(path).to_vec();
-    let written_rels = &stripped[..stripped.len().saturating_sub(1)];
-    let mut chain = Vec::new();
-    for i in 1..=written_rels.len() {
-        chain.push(id_columns(scope, cols, &written_rels[..i])?);
-    }
+    let (_, chain) = parent_ids(scope, cols, path)?;
     let col = cols.add(c.sql.clone());
-    let mut node = root;
-    for (name, ids) in c.rels.iter().zip(chain) {
-        node = node.parent(name, ids);
-    }
+    let node = parent_node(root, &c.rels, chain);
     let (conv, name) = match function {
         Some((Function::ToLabel, alias)) => (
             Conv::Label(c.field),
@@ -293,13 +316,8 @@ fn add_compound<'a>(
     compound: &'a Field,
     components: &[FieldPath],
 ) -> Result<(), SfError> {
-    let stripped = scope.strip(path).to_vec();
-    let written_rels = &stripped[..stripped.len().saturating_sub(1)];
-    let (_, canonical) = scope.targets(written_rels)?;
-    let mut chain = Vec::new();
-    for i in 1..=written_rels.len() {
-        chain.push(id_columns(scope, cols, &written_rels[..i])?);
-    }
+    let (written_rels, chain) = parent_ids(scope, cols, path)?;
+    let (_, canonical) = scope.targets(&written_rels)?;
     let prefix = compound
         .name
         .strip_suffix("Address")
@@ -319,10 +337,7 @@ fn add_compound<'a>(
         };
         parts.push((key, cols.add(c.sql.clone()), c.field));
     }
-    let mut node = root;
-    for (name, ids) in canonical.iter().zip(chain) {
-        node = node.parent(name, ids);
-    }
+    let node = parent_node(root, &canonical, chain);
     if !node
         .entries
         .iter()
@@ -614,6 +629,19 @@ fn filters_content_link(c: Option<&Condition>) -> bool {
 
 /// A scope over the base object of `query`, once the object is known readable and the query
 /// passes [`check_rules`].
+/// The base scope of a query read through a cursor (keys, then slices): never an aggregate.
+fn cursor_scope<'a, 'c>(
+    ctx: Ctx<'a>,
+    query: &Query,
+    counter: &'c Cell<usize>,
+) -> Result<Scope<'a, 'c>, SfError> {
+    let scope = base_scope(ctx, query, counter)?;
+    if query.is_aggregate() {
+        return Err(malformed("an aggregate query has no query cursor"));
+    }
+    Ok(scope)
+}
+
 fn base_scope<'a, 'c>(
     ctx: Ctx<'a>,
     query: &Query,
@@ -756,23 +784,13 @@ pub fn keys_sql(
     all_rows: bool,
 ) -> Result<(String, Vec<SqlValue>), SfError> {
     let counter = Cell::new(0);
-    let mut scope = base_scope(ctx, query, &counter)?;
-    if query.is_aggregate() {
-        return Err(malformed("an aggregate query has no query cursor"));
-    }
+    let mut scope = cursor_scope(ctx, query, &counter)?;
     let (where_sql, where_params) = where_part(&mut scope, query, all_rows)?;
     let mut order = compile::order_by(&mut scope, &query.order_by, Mode::Row)?;
     order.push(format!("{}.\"Id\"", scope.alias));
     let (from, mut params) = scope.from_sql();
     params.extend(where_params);
-    params.push(SqlValue::Integer(
-        query
-            .limit
-            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
-    ));
-    params.push(SqlValue::Integer(
-        i64::try_from(query.offset.unwrap_or(0)).unwrap_or(i64::MAX),
-    ));
+    push_limit_offset(&mut params, query);
     let sql = format!(
         "SELECT {}.\"Id\" FROM {from} WHERE {where_sql} ORDER BY {} LIMIT ? OFFSET ?",
         scope.alias,
@@ -808,10 +826,7 @@ pub fn run_slice(
     opts: RunOptions<'_>,
 ) -> Result<Vec<Json>, SfError> {
     let counter = Cell::new(0);
-    let mut scope = base_scope(ctx, query, &counter)?;
-    if query.is_aggregate() {
-        return Err(malformed("an aggregate query has no query cursor"));
-    }
+    let mut scope = cursor_scope(ctx, query, &counter)?;
     let plan = record_plan(&mut scope, query)?;
     let (from, mut params) = scope.from_sql();
     // CROSS JOIN keeps the snapshot as the outer loop: a rowid range, then one lookup by Id each.
@@ -826,6 +841,18 @@ pub fn run_slice(
     params.push(SqlValue::Integer(slice.end));
     let rows = fetch(conn, &sql, &params, plan.cols.exprs.len())?;
     render(conn, ctx, scope.object, &plan, &rows, opts)
+}
+
+/// Binds the query's `LIMIT ? OFFSET ?` (no limit is -1, SQLite's "all").
+fn push_limit_offset(params: &mut Vec<SqlValue>, query: &Query) {
+    params.push(SqlValue::Integer(
+        query
+            .limit
+            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
+    ));
+    params.push(SqlValue::Integer(
+        i64::try_from(query.offset.unwrap_or(0)).unwrap_or(i64::MAX),
+    ));
 }
 
 /// `WHERE` of the base query: soft delete, row-level security, then the query's own condition.
@@ -861,14 +888,7 @@ fn run_count(
     let (where_sql, where_params) = where_part(scope, query, _opts.all_rows)?;
     let (from, mut params) = scope.from_sql();
     params.extend(where_params);
-    params.push(SqlValue::Integer(
-        query
-            .limit
-            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
-    ));
-    params.push(SqlValue::Integer(
-        i64::try_from(query.offset.unwrap_or(0)).unwrap_or(i64::MAX),
-    ));
+    push_limit_offset(&mut params, query);
     let sql =
         format!("SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {where_sql} LIMIT ? OFFSET ?)");
     let total = count(conn, &sql, &params)?;

@@ -7,39 +7,14 @@ use rusqlite::Connection;
 
 use super::*;
 
-const DATA: &[(&str, &str)] = &[
-    ("Account", include_str!("../demo-org/data/Account.csv")),
-    ("Case", include_str!("../demo-org/data/Case.csv")),
-    ("Contact", include_str!("../demo-org/data/Contact.csv")),
-    (
-        "ContentDocumentLink",
-        include_str!("../demo-org/data/ContentDocumentLink.csv"),
-    ),
-    (
-        "ContentNote",
-        include_str!("../demo-org/data/ContentNote.csv"),
-    ),
-    ("Event", include_str!("../demo-org/data/Event.csv")),
-    ("Lead", include_str!("../demo-org/data/Lead.csv")),
-    (
-        "Opportunity",
-        include_str!("../demo-org/data/Opportunity.csv"),
-    ),
-    (
-        "OpportunityContactRole",
-        include_str!("../demo-org/data/OpportunityContactRole.csv"),
-    ),
-    ("Task", include_str!("../demo-org/data/Task.csv")),
-    ("User", include_str!("../demo-org/data/User.csv")),
-];
-
 const DANA: &str = "005Dm0000000003IAA";
 const SAM: &str = "005Dm0000000004IAA";
 const KINETIC: &str = "005Dm0000000007IAA";
 
 fn db() -> Connection {
     let conn = Connection::open_in_memory().expect("in-memory db");
-    for (table, text) in DATA {
+    for (table, file) in crate::sandbox::seed::demo_csvs().expect("demo data") {
+        let text = file.contents_utf8().expect("utf-8 csv");
         let mut rdr = csv::Reader::from_reader(text.as_bytes());
         let headers: Vec<String> = rdr
             .headers()
@@ -333,7 +308,8 @@ fn standard_user_read_only_fields() {
 #[test]
 fn ada_sees_everything() {
     let w = World::new();
-    for (object, text) in DATA {
+    for (object, file) in crate::sandbox::seed::demo_csvs().expect("demo data") {
+        let text = file.contents_utf8().expect("utf-8 csv");
         let rows = text.lines().filter(|l| !l.is_empty()).count() - 1;
         assert_eq!(w.count(ADA, object), rows, "{object}");
         assert_eq!(w.ids(ADA, object, RowAccess::Edit).len(), rows, "{object}");
