@@ -147,6 +147,12 @@ impl Org {
         r.json()["id"].as_str().expect("id").to_string()
     }
 
+    /// Creates a record of `object` and reads it back.
+    async fn created(&self, object: &str, body: Value) -> Value {
+        let id = self.create(object, body).await;
+        self.record(object, &id).await.json()
+    }
+
     async fn count(&self, soql: &str) -> u64 {
         let r = self
             .call("GET", &format!("/query?q={}", urlencode(soql)), None, &[])
@@ -489,10 +495,9 @@ async fn the_org_derives_values_on_write() {
         org.record("Contact", &c).await.json()["Name"],
         json!("Grace Murray")
     );
-    let l = org
-        .create("Lead", json!({"LastName": "Solo", "Company": "Falcon"}))
+    let lead = org
+        .created("Lead", json!({"LastName": "Solo", "Company": "Falcon"}))
         .await;
-    let lead = org.record("Lead", &l).await.json();
     assert_eq!(
         (lead["Name"].clone(), lead["Status"].clone()),
         (json!("Solo"), json!("Open - Not Contacted"))
@@ -512,10 +517,9 @@ async fn the_org_derives_values_on_write() {
     assert_eq!(case["IsClosed"], json!(true));
     assert!(case["ClosedDate"].is_string());
     // Tasks close with their status.
-    let t = org
-        .create("Task", json!({"Subject": "Call", "Status": "Completed"}))
+    let task = org
+        .created("Task", json!({"Subject": "Call", "Status": "Completed"}))
         .await;
-    let task = org.record("Task", &t).await.json();
     assert_eq!(
         (task["IsClosed"].clone(), task["Priority"].clone()),
         (json!(true), json!("Normal"))

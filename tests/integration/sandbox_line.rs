@@ -17,6 +17,8 @@ const DANA_ID: &str = "005Dm0000000003IAA";
 const SAM_ID: &str = "005Dm0000000004IAA";
 const KINETIC_ID: &str = "005Dm0000000007IAA";
 const ORG_ID: &str = "00DDm0000000001MAA";
+/// What Salesforce answers a write that points at a record the user may not reach.
+const DENIED: (u16, &str) = (400, "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY");
 
 fn data(path: &str) -> String {
     format!("/services/data/{V}{path}")
@@ -77,7 +79,7 @@ async fn issue_17_point_1_deep_nesting_is_malformed_and_the_server_lives_on() {
     );
     for soql in [&parens, &nots, &calls] {
         let (s, body) = org.query(&k, soql).await;
-        assert_eq!((s, error_code(&body)), (400, "MALFORMED_QUERY"), "{body}");
+        assert_error(s, &body, (400, "MALFORMED_QUERY"), "");
         assert!(body.to_string().contains("nested too deeply"), "{body}");
     }
     // Within the limit it is an ordinary query.
@@ -128,7 +130,7 @@ async fn issue_17_point_2_rollup_and_cube_take_three_fields_and_errors_show_no_s
         "SELECT StageName, Type, LeadSource, OwnerId, COUNT(Id) FROM Opportunity GROUP BY ROLLUP(StageName, Type, LeadSource, OwnerId)".to_string(),
     ] {
         let (s, body) = org.query(&ada, &soql).await;
-        assert_eq!((s, error_code(&body)), (400, "MALFORMED_QUERY"), "{body}");
+        assert_error(s, &body, (400, "MALFORMED_QUERY"), "");
         no_internals(s, &body);
     }
     org.query_ok(
@@ -155,7 +157,7 @@ async fn issue_17_point_2_soql_is_capped_at_100000_characters_on_every_route() {
     let fits = pad(100_000);
     // composite
     let (s, body) = composite_query(&org, &ada, &long).await;
-    assert_eq!((s, error_code(&body)), (400, "MALFORMED_QUERY"), "{body}");
+    assert_error(s, &body, (400, "MALFORMED_QUERY"), "");
     assert!(body.to_string().contains("100000 characters"), "{body}");
     assert_eq!(composite_query(&org, &ada, &fits).await.0, 200);
     // composite/batch
@@ -181,7 +183,7 @@ async fn issue_17_point_2_soql_is_capped_at_100000_characters_on_every_route() {
             json!({"operation": "query", "query": long}),
         )
         .await;
-    assert_eq!((s, error_code(&body)), (400, "MALFORMED_QUERY"), "{body}");
+    assert_error(s, &body, (400, "MALFORMED_QUERY"), "");
     // SOSL too
     let sosl = format!("FIND {{{}}}", "x".repeat(100_001));
     let url = format!("/services/data/{V}/search?q={}", urlencode(&sosl));
@@ -202,11 +204,7 @@ async fn issue_17_point_3_note_links_need_the_right_to_share_the_note() {
     // Sam can neither link Dana's note to himself nor to an account everyone sees.
     for entity in [SAM_ID, ACME] {
         let (s, body) = org.post(&sam, &cdl, link(DANA_NOTE, entity, "V")).await;
-        assert_eq!(
-            (s, error_code(&body)),
-            (400, "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY"),
-            "{body}"
-        );
+        assert_error(s, &body, DENIED, "");
     }
     assert_eq!(org.send("GET", &sam, &note, None).await.0, 404);
     assert_eq!(
@@ -220,11 +218,7 @@ async fn issue_17_point_3_note_links_need_the_right_to_share_the_note() {
     let (s, body) = org
         .post(&sam, &cdl, link(&missing_id("069"), SAM_ID, "V"))
         .await;
-    assert_eq!(
-        (s, error_code(&body)),
-        (400, "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY"),
-        "{body}"
-    );
+    assert_error(s, &body, DENIED, "");
     // The owner shares it; a collaborator (ShareType C) may share it on.
     let (s, body) = org.post(&dana, &cdl, link(DANA_NOTE, SAM_ID, "C")).await;
     assert_eq!(s, 201, "{body}");
@@ -238,22 +232,14 @@ async fn issue_17_point_3_note_links_need_the_right_to_share_the_note() {
         .await;
     assert_eq!(s, 201);
     let (s, body) = org.post(&alex, &cdl, link(DANA_NOTE, ACME, "V")).await;
-    assert_eq!(
-        (s, error_code(&body)),
-        (400, "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY"),
-        "{body}"
-    );
+    assert_error(s, &body, DENIED, "");
     // Maria may edit Titan, hence its note link, but raising it to collaborator shares the note.
     let maria = org.jwt_token(MARIA).await;
     let titan_link = data("/sobjects/ContentDocumentLink/06ADm0000000002MAA");
     let (s, body) = org
         .patch(&maria, &titan_link, json!({"ShareType": "C"}))
         .await;
-    assert_eq!(
-        (s, error_code(&body)),
-        (400, "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY"),
-        "{body}"
-    );
+    assert_error(s, &body, DENIED, "");
     let (s, body) = org
         .patch(&dana, &titan_link, json!({"ShareType": "C"}))
         .await;
@@ -267,13 +253,12 @@ async fn issue_17_point_4_lookups_must_point_at_readable_records() {
     let org = start().await;
     let k = org.kinetic().await;
     let task = data("/sobjects/Task");
-    let denied = |body: &Value| error_code(body) == "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY";
     let mut answers = Vec::new();
     for what in [CASE_1004, ACME, TITAN, &missing_id("500")] {
         let (s, body) = org
             .post(&k, &task, json!({"Subject": "probe", "WhatId": what}))
             .await;
-        assert!(s == 400 && denied(&body), "{what}: {body}");
+        assert_error(s, &body, DENIED, what);
         answers.push(body[0]["message"].as_str().map(|m| m.replace(what, "ID")));
     }
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
@@ -290,7 +275,7 @@ async fn issue_17_point_4_lookups_must_point_at_readable_records() {
             Some(json!({"WhatId": CASE_1004})),
         )
         .await;
-    assert!(s == 400 && denied(&body), "re-pointing: {body}");
+    assert_error(s, &body, DENIED, "re-pointing");
     // Sam and Dana's private deal.
     let sam = org.jwt_token(SAM).await;
     let (s, body) = org
@@ -300,11 +285,11 @@ async fn issue_17_point_4_lookups_must_point_at_readable_records() {
             json!({"OpportunityId": TITAN, "ContactId": "003Dm0000000001IAA", "Role": "Influencer"}),
         )
         .await;
-    assert!(s == 400 && denied(&body), "contact role: {body}");
+    assert_error(s, &body, DENIED, "contact role");
     let (s, body) = org
         .post(&sam, &task, json!({"Subject": "x", "WhatId": TITAN}))
         .await;
-    assert!(s == 400 && denied(&body), "task: {body}");
+    assert_error(s, &body, DENIED, "task");
     // His own deal works, and the admin still gets the plain answer for a missing id.
     let (s, body) = org
         .post(&sam, &task, json!({"Subject": "x", "WhatId": SAM_DEAL}))
@@ -318,11 +303,7 @@ async fn issue_17_point_4_lookups_must_point_at_readable_records() {
             json!({"Subject": "x", "WhatId": missing_id("006")}),
         )
         .await;
-    assert_eq!(
-        (s, error_code(&body)),
-        (400, "INVALID_CROSS_REFERENCE_KEY"),
-        "{body}"
-    );
+    assert_error(s, &body, (400, "INVALID_CROSS_REFERENCE_KEY"), "");
 }
 
 // ---- points 5–7, 9: token endpoints ----
@@ -521,9 +502,9 @@ async fn issue_17_point_8_column_metadata_applies_object_and_field_security() {
         }
     };
     let (s, body) = columns("SELECT Id, Origin FROM Case").await;
-    assert_eq!((s, error_code(&body)), (400, "INVALID_FIELD"), "{body}");
+    assert_error(s, &body, (400, "INVALID_FIELD"), "");
     let (s, body) = columns("SELECT Id, Name FROM Account").await;
-    assert_eq!((s, error_code(&body)), (400, "INVALID_TYPE"), "{body}");
+    assert_error(s, &body, (400, "INVALID_TYPE"), "");
     let (s, body) = columns("SELECT FIELDS(ALL) FROM Case LIMIT 10").await;
     assert_eq!(s, 200, "{body}");
     let names = texts(&body["columnMetadata"], "columnName");
@@ -601,11 +582,7 @@ async fn issue_17_point_10_invalid_soql_versions_routes_and_methods() {
         "SELECT Id FROM Account // all",
     ] {
         let (s, body) = org.query(&ada, soql).await;
-        assert_eq!(
-            (s, error_code(&body)),
-            (400, "MALFORMED_QUERY"),
-            "{soql}: {body}"
-        );
+        assert_error(s, &body, (400, "MALFORMED_QUERY"), soql);
     }
     let (s, body) = org
         .query(
@@ -615,7 +592,7 @@ async fn issue_17_point_10_invalid_soql_versions_routes_and_methods() {
         .await;
     assert_eq!(s, 200, "`//` inside a string is text: {body}");
     let (s, _, body) = org.get(&ada, "/services/data/v9.0/limits").await;
-    assert_eq!((s, error_code(&body)), (404, "NOT_FOUND"), "{body}");
+    assert_error(s, &body, (404, "NOT_FOUND"), "");
     let url = format!("/services/data/{V}/search?q=FIND+%7BTitan%7D+RETURNING+Opportunity(Id)");
     let (s, body) = composite_get(&org, &ada, &url).await;
     assert_eq!(s, 200, "{body}");
@@ -631,11 +608,7 @@ async fn issue_17_point_10_invalid_soql_versions_routes_and_methods() {
             Some(json!({"Name": "x"})),
         )
         .await;
-    assert_eq!(
-        (s, error_code(&body)),
-        (405, "METHOD_NOT_ALLOWED"),
-        "{body}"
-    );
+    assert_error(s, &body, (405, "METHOD_NOT_ALLOWED"), "");
     assert!(
         body[0]["message"].as_str().unwrap_or("").contains("'PUT'"),
         "{body}"
@@ -721,11 +694,9 @@ async fn check_reads(org: &Org, token: &str, user: &str, t: &Target, reach: Reac
     for path in ["/query", "/queryAll"] {
         let (s, body) = org.get_q(token, &data(path), &soql).await;
         match reach {
-            Reach::NoObject => assert_eq!(
-                (s, error_code(&body)),
-                (400, "INVALID_TYPE"),
-                "{who} {path}"
-            ),
+            Reach::NoObject => {
+                assert_error(s, &body, (400, "INVALID_TYPE"), &format!("{who} {path}"))
+            }
             _ => assert_eq!(
                 (s, body["totalSize"].as_u64()),
                 (200, Some(u64::from(reach.reads()))),
@@ -877,11 +848,7 @@ async fn check_writes(org: &Org, token: &str, user: &str, t: &Target, reach: Rea
     if reach.reads() {
         assert_eq!(s, 201, "{who} task: {body}");
     } else {
-        assert_eq!(
-            (s, error_code(&body)),
-            (400, "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY"),
-            "{who} task: {body}"
-        );
+        assert_error(s, &body, DENIED, &format!("{who} task"));
     }
     let (s, body) = org
         .post(

@@ -16,6 +16,8 @@ const MARIA: &str = "maria.chen@demo.sayso.dev";
 const KINETIC: &str = "kinetic.integration@demo.sayso.dev";
 /// The REST query resource.
 const QUERY: &str = "/services/data/v63.0/query";
+/// The paging leads (see [`add_leads`]) in name order.
+const PAGING: &str = "SELECT Id, LastName FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName";
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 5, 13).expect("date")
@@ -46,6 +48,13 @@ async fn start() -> Org {
 }
 
 impl Org {
+    /// Runs `sql` on the sandbox's store directly (test setup the API cannot do).
+    fn execute(&self, sql: &str) {
+        let conn = self.sandbox.state().lock_db();
+        conn.execute(sql, [])
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
     fn token(&self, user: &str) -> String {
         self.sandbox.mint_token(user).expect("token")
     }
@@ -117,6 +126,16 @@ fn records(body: &Value) -> Vec<Value> {
     body["records"].as_array().cloned().unwrap_or_default()
 }
 
+/// The text field `key` of every record of a query result (`body`), in order; each must have it.
+fn column<'v>(body: &'v Value, key: &str) -> Vec<&'v str> {
+    body["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| r[key].as_str().unwrap_or_else(|| panic!("{key} of {r}")))
+        .collect()
+}
+
 /// All opportunities as the admin sees them, for computing expectations independently of SOQL.
 async fn all_opps(org: &Org) -> Vec<Value> {
     records(&org.ok("SELECT Id, Name, Amount, StageName, CloseDate, IsClosed, AccountId, Probability FROM Opportunity").await)
@@ -183,14 +202,7 @@ async fn parent_relationships_nest_and_null_parents_are_null() {
     assert!(r["What"]["Name"].is_string());
     assert_eq!(r["Who"]["attributes"]["type"], "Contact");
     // A record without a parent gets null.
-    {
-        let conn = org.sandbox.state().lock_db();
-        conn.execute(
-            "INSERT INTO \"Task\" (\"Id\", \"Subject\", \"OwnerId\", \"IsDeleted\") VALUES ('00TDm0000000999MAA', 'Lonely task', '005Dm0000000001IAA', 0)",
-            [],
-        )
-        .expect("insert task");
-    }
+    org.execute("INSERT INTO \"Task\" (\"Id\", \"Subject\", \"OwnerId\", \"IsDeleted\") VALUES ('00TDm0000000999MAA', 'Lonely task', '005Dm0000000001IAA', 0)");
     let body = org
         .ok("SELECT Id, Who.Name, What.Name FROM Task WHERE WhoId = null")
         .await;
@@ -218,12 +230,7 @@ async fn child_subqueries_nest_results_or_null() {
     let acme = &body["records"][0];
     let contacts = &acme["Contacts"];
     assert_eq!(contacts["done"], json!(true));
-    let names: Vec<&str> = contacts["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["LastName"].as_str().unwrap())
-        .collect();
+    let names = column(contacts, "LastName");
     assert!(names.len() <= 2 && !names.is_empty(), "{contacts}");
     let mut sorted = names.clone();
     sorted.sort_by_key(|n| std::cmp::Reverse(n.to_lowercase()));
@@ -606,12 +613,7 @@ async fn order_limit_offset() {
     let body = org
         .ok("SELECT Id, Amount FROM Opportunity ORDER BY Amount DESC NULLS LAST LIMIT 5 OFFSET 2")
         .await;
-    let got: Vec<&str> = body["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["Id"].as_str().unwrap())
-        .collect();
+    let got = column(&body, "Id");
     let want: Vec<&str> = opps[2..7]
         .iter()
         .map(|r| r["Id"].as_str().unwrap())
@@ -631,6 +633,13 @@ async fn order_limit_offset() {
 }
 
 /// Adds `n` leads straight into the store (fast) so pagination has something to page through.
+/// A sandbox with `n` more leads of the company "Paging Co" (see [`add_leads`]).
+async fn start_with_leads(n: usize) -> Org {
+    let org = start().await;
+    add_leads(&org, n);
+    org
+}
+
 fn add_leads(org: &Org, n: usize) {
     let conn = org.sandbox.state().lock_db();
     let tx = conn.unchecked_transaction().expect("tx");
@@ -649,10 +658,8 @@ fn add_leads(org: &Org, n: usize) {
 
 #[tokio::test]
 async fn pagination_with_batch_size_and_locators() {
-    let org = start().await;
-    add_leads(&org, 450);
-    let soql = "SELECT Id, LastName FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName";
-    let first = query_page(&org, QUERY, soql, 200).await;
+    let org = start_with_leads(450).await;
+    let first = query_page(&org, QUERY, PAGING, 200).await;
     assert_eq!(first["totalSize"], json!(450));
     assert_eq!(first["done"], json!(false));
     assert_eq!(records(&first).len(), 200);
@@ -673,9 +680,9 @@ async fn pagination_with_batch_size_and_locators() {
     // The last page's locator.
     let next = pages[1]["nextRecordsUrl"].as_str().unwrap();
     // Default batch is 2000; a batch below 200 is raised to 200.
-    let (_, body, _) = org.get(ADMIN, QUERY, &[("q", soql)], None).await;
+    let (_, body, _) = org.get(ADMIN, QUERY, &[("q", PAGING)], None).await;
     assert_eq!(records(&body).len(), 450);
-    let body = query_page(&org, QUERY, soql, 10).await;
+    let body = query_page(&org, QUERY, PAGING, 10).await;
     assert_eq!(records(&body).len(), 200);
     // Another user cannot use the locator; an unknown locator is refused.
     let (status, body, _) = org
@@ -731,18 +738,10 @@ async fn query_page(org: &Org, path: &str, soql: &str, batch: u32) -> Value {
 
 #[tokio::test]
 async fn cursor_pages_reassemble_the_whole_result() {
-    let org = start().await;
-    add_leads(&org, 450);
-    {
-        // A child row for one lead on the last page.
-        let conn = org.sandbox.state().lock_db();
-        conn.execute(
-            "INSERT INTO \"Task\" (\"Id\", \"WhoId\", \"Subject\", \"OwnerId\", \"IsDeleted\")
-             SELECT '00TZz0000000001AAA', \"Id\", 'Call back', \"OwnerId\", 0 FROM \"Lead\" WHERE \"LastName\" = 'Pager00007'",
-            [],
-        )
-        .unwrap();
-    }
+    let org = start_with_leads(450).await;
+    // A child row for one lead on the last page.
+    org.execute("INSERT INTO \"Task\" (\"Id\", \"WhoId\", \"Subject\", \"OwnerId\", \"IsDeleted\")
+             SELECT '00TZz0000000001AAA', \"Id\", 'Call back', \"OwnerId\", 0 FROM \"Lead\" WHERE \"LastName\" = 'Pager00007'");
     let soql = "SELECT Id, LastName, toLabel(Status), Owner.Name, CreatedBy.Name, (SELECT Subject FROM Tasks)
                 FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName DESC";
     let whole = query_page(&org, QUERY, soql, 2000).await;
@@ -782,8 +781,7 @@ async fn cursor_pages_reassemble_the_whole_result() {
 
 #[tokio::test]
 async fn cursor_pages_do_not_shift_when_rows_change() {
-    let org = start().await;
-    add_leads(&org, 450);
+    let org = start_with_leads(450).await;
     let soql =
         "SELECT Id, LastName, Company FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName";
     let first = query_page(&org, QUERY, soql, 200).await;
@@ -852,12 +850,10 @@ fn cursor_table_rows(org: &Org, table: &str) -> i64 {
 
 #[tokio::test]
 async fn an_eleventh_cursor_releases_the_users_oldest() {
-    let org = start().await;
-    add_leads(&org, 250);
-    let soql = "SELECT Id, LastName FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName";
+    let org = start_with_leads(250).await;
     let mut next = Vec::new();
     for _ in 0..11 {
-        let first = query_page(&org, QUERY, soql, 200).await;
+        let first = query_page(&org, QUERY, PAGING, 200).await;
         next.push(first["nextRecordsUrl"].as_str().unwrap().to_string());
     }
     let (status, body, _) = org.get(ADMIN, &next[0], &[], None).await;
@@ -874,10 +870,8 @@ async fn an_eleventh_cursor_releases_the_users_oldest() {
 
 #[tokio::test]
 async fn expired_and_unknown_locators_are_refused() {
-    let org = start().await;
-    add_leads(&org, 450);
-    let soql = "SELECT Id, LastName FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName";
-    let first = query_page(&org, QUERY, soql, 200).await;
+    let org = start_with_leads(450).await;
+    let first = query_page(&org, QUERY, PAGING, 200).await;
     let next = first["nextRecordsUrl"].as_str().unwrap().to_string();
     assert_eq!(cursor_table_rows(&org, "sayso_query_cursor_row"), 450);
     let refused = |body: &Value| body[0]["errorCode"] == json!("INVALID_QUERY_LOCATOR");
@@ -915,14 +909,7 @@ async fn expired_and_unknown_locators_are_refused() {
         assert_eq!(body["done"], json!(true));
     }
     // Two days later the locator has expired.
-    {
-        let conn = org.sandbox.state().lock_db();
-        conn.execute(
-            "UPDATE sayso_query_cursor SET created = created - 2 * 24 * 60 * 60 - 1",
-            [],
-        )
-        .unwrap();
-    }
+    org.execute("UPDATE sayso_query_cursor SET created = created - 2 * 24 * 60 * 60 - 1");
     let (status, body, _) = org.get(ADMIN, &next, &[], None).await;
     assert!(status == 400 && refused(&body), "{status} {body}");
     // The next cursor made drops the expired one and its snapshot.
@@ -932,22 +919,14 @@ async fn expired_and_unknown_locators_are_refused() {
     assert_eq!(cursor_table_rows(&org, "sayso_query_cursor"), 1);
     assert_eq!(cursor_table_rows(&org, "sayso_query_cursor_row"), 250);
     // A one-page result makes no cursor.
-    query_page(&org, QUERY, soql, 2000).await;
+    query_page(&org, QUERY, PAGING, 2000).await;
     assert_eq!(cursor_table_rows(&org, "sayso_query_cursor"), 1);
 }
 
 #[tokio::test]
 async fn query_all_cursor_pages_include_deleted_rows() {
-    let org = start().await;
-    add_leads(&org, 450);
-    {
-        let conn = org.sandbox.state().lock_db();
-        conn.execute(
-            "UPDATE \"Lead\" SET \"IsDeleted\" = 1 WHERE \"LastName\" LIKE 'Pager%' AND CAST(substr(\"LastName\", 6) AS INTEGER) % 9 = 0",
-            [],
-        )
-        .unwrap();
-    }
+    let org = start_with_leads(450).await;
+    org.execute("UPDATE \"Lead\" SET \"IsDeleted\" = 1 WHERE \"LastName\" LIKE 'Pager%' AND CAST(substr(\"LastName\", 6) AS INTEGER) % 9 = 0");
     let soql =
         "SELECT Id, LastName, IsDeleted FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName";
     let live = query_page(&org, QUERY, soql, 2000).await;

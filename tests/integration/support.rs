@@ -714,6 +714,13 @@ pub fn texts<'v>(items: &'v Value, key: &str) -> Vec<&'v str> {
         .unwrap_or_default()
 }
 
+/// Asserts that the answer `(status, body)` is the REST error `want` (status, `errorCode`); the
+/// failure message names `what` and shows the body.
+#[track_caller]
+pub fn assert_error(status: u16, body: &Value, want: (u16, &str), what: &str) {
+    assert_eq!((status, error_code(body)), want, "{what}: {body}");
+}
+
 /// `text` percent-encoded for a query string (`q=`).
 pub fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()

@@ -19,12 +19,10 @@
 //! [`DEFAULT_PAGE_ROWS`]) or [`MAX_PAGE_BYTES`]. API calls and `Sforce-Limit-Info` come from the
 //! data-route middleware, as for every data route.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query as UrlQuery, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -42,7 +40,7 @@ use crate::sandbox::error::{SfError, SfResult};
 use crate::sandbox::query::{ctx, flat, parse_soql};
 use crate::sandbox::schema::FieldType;
 use crate::sandbox::security::Principal;
-use crate::sandbox::session::{Auth, DataCall};
+use crate::sandbox::session::DataCall;
 use crate::sandbox::state::AppState;
 use crate::sandbox::wire::json_response;
 use crate::soql::ast::{Query, SelectItem};
@@ -402,13 +400,8 @@ fn upper_state(state: &str) -> String {
     out
 }
 
-async fn results(
-    State(state): State<Arc<AppState>>,
-    Path((_v, id)): Path<(String, String)>,
-    UrlQuery(params): UrlQuery<HashMap<String, String>>,
-    Auth(p): Auth,
-) -> SfResult<Response> {
-    let max = match params.get("maxRecords") {
+async fn results(call: DataCall) -> SfResult<Response> {
+    let max = match call.query_param("maxRecords") {
         Some(m) => m
             .trim()
             .parse::<i64>()
@@ -422,16 +415,16 @@ async fn results(
             })?,
         None => DEFAULT_PAGE_ROWS,
     };
-    let offset = match params
-        .get("locator")
+    let offset = match call
+        .query_param("locator")
         .map(|l| l.trim())
         .filter(|l| !l.is_empty() && *l != "null")
     {
         Some(l) => decode_locator(l)?,
         None => 0,
     };
-    let conn = state.lock_db();
-    let job = visible_job(&conn, &p, &id)?;
+    let conn = call.state.lock_db();
+    let job = visible_job(&conn, &call.principal, call.param("id"))?;
     if job.core.state != "JobComplete" {
         return Err(SfError::new(
             StatusCode::PRECONDITION_FAILED,

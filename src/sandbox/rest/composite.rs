@@ -20,7 +20,7 @@ use crate::sandbox::state::AppState;
 use crate::sandbox::wire::{json_response, parse_version};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, patch, post};
@@ -372,7 +372,7 @@ fn retrieve(
     Ok(Value::Array(out))
 }
 
-fn list_param(v: Option<&String>) -> Vec<String> {
+fn list_param(v: Option<&str>) -> Vec<String> {
     v.map(|s| {
         s.split(',')
             .map(|x| x.trim().to_string())
@@ -382,21 +382,17 @@ fn list_param(v: Option<&String>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-async fn collection_retrieve(
-    State(state): State<Arc<AppState>>,
-    Path((version, object)): Path<(String, String)>,
-    Query(q): Query<HashMap<String, String>>,
-    Auth(p): Auth,
-) -> SfResult<Response> {
-    let ctx = Ctx::new(&state, &p, version_of(&version));
-    let obj = object_for(&state, &p, &object)?;
-    let conn = state.lock_db();
+async fn collection_retrieve(call: DataCall) -> SfResult<Response> {
+    let ctx = Ctx::new(&call.state, &call.principal, call.version());
+    let obj = object_for(&call.state, &call.principal, call.param("object"))?;
+    let conn = call.state.lock_db();
+    let ids = list_param(call.query_param("ids"));
     let v = retrieve(
         &ctx,
         &conn,
         obj,
-        &list_param(q.get("ids")),
-        &list_param(q.get("fields")),
+        &ids,
+        &list_param(call.query_param("fields")),
     )?;
     Ok(json_response(StatusCode::OK, &v))
 }
@@ -594,8 +590,8 @@ impl Routed<'_, '_> {
             ("DELETE", ["composite", "sobjects"]) => self.collection_delete(),
             ("GET", ["composite", "sobjects", t]) => {
                 let obj = object_for(ctx.state, ctx.principal, t)?;
-                let ids = list_param(self.sub.params.get("ids"));
-                let fields = list_param(self.sub.params.get("fields"));
+                let ids = list_param(self.sub.params.get("ids").map(String::as_str));
+                let fields = list_param(self.sub.params.get("fields").map(String::as_str));
                 let body = retrieve(ctx, conn, obj, &ids, &fields)?;
                 Ok(SubResponse::ok(StatusCode::OK, body))
             }
@@ -656,7 +652,11 @@ impl Routed<'_, '_> {
             return Err(SfError::entity_deleted());
         }
         records::check_conditions(headers, &row, false)?;
-        let fields = self.sub.params.get("fields").map(|f| list_param(Some(f)));
+        let fields = self
+            .sub
+            .params
+            .get("fields")
+            .map(|f| list_param(Some(f.as_str())));
         Ok(SubResponse::ok(
             StatusCode::OK,
             dml::record_json(ctx, obj, &ctx.access(obj), &row, fields.as_deref())?,

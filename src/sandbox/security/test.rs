@@ -279,29 +279,19 @@ fn standard_user_read_only_fields() {
     let w = World::new();
     let d = w.who(DANA_U);
     let p = &w.policy;
-    assert_eq!(p.field_access(&d, "Account", "Tier__c"), FieldAccess::Read);
-    assert_eq!(
-        p.field_access(&d, "Account", "AnnualRevenue"),
-        FieldAccess::Read
-    );
-    assert_eq!(
-        p.field_access(&d, "Opportunity", "ForecastCategoryName"),
-        FieldAccess::Read
-    );
-    assert_eq!(
-        p.field_access(&d, "Opportunity", "StageName"),
-        FieldAccess::Edit
-    );
-    assert_eq!(
-        p.field_access(&d, "Opportunity", "CreatedDate"),
-        FieldAccess::Read
-    );
-    // User: read, no edit.
-    assert_eq!(p.field_access(&d, "User", "Title"), FieldAccess::Read);
-    assert_eq!(
-        p.field_access(&d, "OauthToken", "AppName"),
-        FieldAccess::Hidden
-    );
+    let fields = [
+        ("Account", "Tier__c", FieldAccess::Read),
+        ("Account", "AnnualRevenue", FieldAccess::Read),
+        ("Opportunity", "ForecastCategoryName", FieldAccess::Read),
+        ("Opportunity", "StageName", FieldAccess::Edit),
+        ("Opportunity", "CreatedDate", FieldAccess::Read),
+        // User: read, no edit.
+        ("User", "Title", FieldAccess::Read),
+        ("OauthToken", "AppName", FieldAccess::Hidden),
+    ];
+    for (object, field, want) in fields {
+        assert_eq!(p.field_access(&d, object, field), want, "{object}.{field}");
+    }
     assert!(!p.object_access(&d, "OauthToken").read);
 }
 
