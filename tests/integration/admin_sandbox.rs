@@ -15,11 +15,7 @@ use sayso::sandbox::security::ConnectedApp;
 use sayso::sandbox::{Sandbox, SandboxOptions};
 use serde_json::{Value, json};
 
-use crate::support::{Org, start};
-
-const DANA: &str = "dana.reyes@demo.sayso.dev";
-const MARIA: &str = "maria.chen@demo.sayso.dev";
-const KINETIC: &str = "kinetic.integration@demo.sayso.dev";
+use crate::support::{DANA, KINETIC, MARIA, Org, start};
 
 /// What these tests ask of the shared in-process sandbox beyond `support::Org`.
 impl Org {

@@ -5,13 +5,11 @@
 
 use sayso::sandbox::{Sandbox, SandboxOptions};
 
-use crate::support::{Reply, serve_sandbox, urlencode};
+use crate::support::{ADA as ADMIN, DANA, Reply, serve_sandbox, urlencode};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const ADMIN: &str = "admin@demo.sayso.dev";
-const DANA: &str = "dana.reyes@demo.sayso.dev";
 const V: &str = "/services/data/v63.0";
 
 fn today() -> chrono::NaiveDate {

@@ -10,10 +10,8 @@ use sayso::soql::{self, LikeMatch, QueryBuilder, builder};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-const ADMIN: &str = "admin@demo.sayso.dev";
-const DANA: &str = "dana.reyes@demo.sayso.dev";
-const MARIA: &str = "maria.chen@demo.sayso.dev";
-const KINETIC: &str = "kinetic.integration@demo.sayso.dev";
+use crate::support::{ADA as ADMIN, DANA, KINETIC, MARIA};
+
 /// The REST query resource.
 const QUERY: &str = "/services/data/v63.0/query";
 /// The paging leads (see [`add_leads`]) in name order.

@@ -160,10 +160,14 @@ fn shape<'a>(
     children: &mut Vec<ChildPlan<'a>>,
     allow_children: bool,
 ) -> Result<Node<'a>, SfError> {
-    let mut root = Node::default();
+    let mut b = ShapeBuilder {
+        scope,
+        cols,
+        root: Node::default(),
+    };
     for item in items {
         match item {
-            SelectItem::Field { path, .. } => add_path(scope, &mut root, cols, path, None)?,
+            SelectItem::Field { path, .. } => b.add_path(path, None)?,
             SelectItem::Function { call, alias } => match call.function {
                 Function::ToLabel | Function::ConvertCurrency => {
                     let [FunctionArg::Field(path)] = call.args.as_slice() else {
@@ -172,13 +176,7 @@ fn shape<'a>(
                             call.function.as_str()
                         )));
                     };
-                    add_path(
-                        scope,
-                        &mut root,
-                        cols,
-                        path,
-                        Some((call.function, alias.clone())),
-                    )?;
+                    b.add_path(path, Some((call.function, alias.clone())))?;
                 }
                 f if f.is_aggregate() => {
                     return Err(malformed(format!("{}() is not allowed here", f.as_str())));
@@ -186,21 +184,21 @@ fn shape<'a>(
                 f => return Err(unsupported(&format!("{}() in the select list", f.as_str()))),
             },
             SelectItem::Fields(kind) => {
-                let object = scope.object;
+                let object = b.scope.object;
                 for f in object.columns() {
                     let wanted = match kind {
                         FieldsKind::All => true,
                         FieldsKind::Custom => f.custom,
                         FieldsKind::Standard => !f.custom,
                     };
-                    let ctx = scope.ctx();
+                    let ctx = b.scope.ctx();
                     if wanted
                         && ctx
                             .policy
                             .field_access(ctx.principal, &object.name, &f.name)
                             .readable()
                     {
-                        add_path(scope, &mut root, cols, &FieldPath::field(&f.name), None)?;
+                        b.add_path(&FieldPath::field(&f.name), None)?;
                     }
                 }
             }
@@ -209,11 +207,12 @@ fn shape<'a>(
                     return Err(unsupported("A child subquery inside a child subquery"));
                 }
                 let rel_name = sub.from.name();
-                let rel = scope
+                let rel = b
+                    .scope
                     .object
                     .child_relationship(rel_name)
                     .ok_or_else(|| compile::invalid_type_rel(rel_name))?;
-                let ctx = scope.ctx();
+                let ctx = b.scope.ctx();
                 let object = readable_object(&ctx, &rel.child_object)
                     .map_err(|_| compile::invalid_type_rel(rel_name))?;
                 let index = children.len();
@@ -222,15 +221,15 @@ fn shape<'a>(
                     fk: rel.field.clone(),
                     query: (**sub).clone(),
                 });
-                root.entries.push(Entry::Child {
+                b.root.entries.push(Entry::Child {
                     name: rel.relationship_name.clone(),
                     index,
                 });
             }
-            SelectItem::TypeOf(t) => add_typeof(scope, &mut root, cols, t)?,
+            SelectItem::TypeOf(t) => b.add_typeof(t)?,
         }
     }
-    Ok(root)
+    Ok(b.root)
 }
 
 pub(super) fn id_columns<'a>(
@@ -276,146 +275,151 @@ fn parent_node<'n, 'a>(
     node
 }
 
-fn add_path<'a>(
-    scope: &mut Scope<'a, '_>,
-    root: &mut Node<'a>,
-    cols: &mut Columns,
-    path: &FieldPath,
-    function: Option<(Function, Option<String>)>,
-) -> Result<(), SfError> {
-    if function.is_none()
-        && let Some((compound, components)) = scope.compound_parts(path)?
-    {
-        return add_compound(scope, root, cols, path, compound, &components);
-    }
-    let c = scope.column(path)?;
-    let (_, chain) = parent_ids(scope, cols, path)?;
-    let col = cols.add(c.sql.clone());
-    let node = parent_node(root, &c.rels, chain);
-    let (conv, name) = match function {
-        Some((Function::ToLabel, alias)) => (
-            Conv::Label(c.field),
-            alias.unwrap_or_else(|| c.display.clone()),
-        ),
-        Some((_, alias)) => (
-            Conv::Field(c.field),
-            alias.unwrap_or_else(|| c.display.clone()),
-        ),
-        None => (Conv::Field(c.field), c.display.clone()),
-    };
-    node.value(&name, col, conv);
-    Ok(())
+/// A record shape being built from a select list: the scope its fields resolve in, the columns
+/// it reads and the tree of nodes that renders them.
+struct ShapeBuilder<'s, 'a, 'c> {
+    scope: &'s mut Scope<'a, 'c>,
+    cols: &'s mut Columns,
+    root: Node<'a>,
 }
 
-/// A selected compound field: its components as columns, rendered as one object.
-fn add_compound<'a>(
-    scope: &mut Scope<'a, '_>,
-    root: &mut Node<'a>,
-    cols: &mut Columns,
-    path: &FieldPath,
-    compound: &'a Field,
-    components: &[FieldPath],
-) -> Result<(), SfError> {
-    let (written_rels, chain) = parent_ids(scope, cols, path)?;
-    let (_, canonical) = scope.targets(&written_rels)?;
-    let prefix = compound
-        .name
-        .strip_suffix("Address")
-        .unwrap_or(&compound.name)
-        .to_string();
-    let mut parts = Vec::new();
-    for p in components {
-        let c = scope.column(p)?;
-        let short = c
-            .field
-            .name
-            .strip_prefix(prefix.as_str())
-            .unwrap_or(&c.field.name);
-        let key = match short.get(0..1) {
-            Some(first) => format!("{}{}", first.to_ascii_lowercase(), &short[1..]),
-            None => short.to_string(),
-        };
-        parts.push((key, cols.add(c.sql.clone()), c.field));
-    }
-    let node = parent_node(root, &canonical, chain);
-    if !node
-        .entries
-        .iter()
-        .any(|e| matches!(e, Entry::Compound { name, .. } if *name == compound.name))
-    {
-        node.entries.push(Entry::Compound {
-            name: compound.name.clone(),
-            parts,
-        });
-    }
-    Ok(())
-}
-
-fn add_typeof<'a>(
-    scope: &mut Scope<'a, '_>,
-    root: &mut Node<'a>,
-    cols: &mut Columns,
-    t: &TypeOf,
-) -> Result<(), SfError> {
-    let rels = vec![t.relationship.clone()];
-    let (targets, canonical) = scope.targets(&rels)?;
-    let ids = id_columns(scope, cols, &rels)?;
-    let name = canonical
-        .first()
-        .cloned()
-        .unwrap_or_else(|| t.relationship.clone());
-    let ctx = scope.ctx();
-    let mut variants = Vec::new();
-    for (object, fields) in &t.whens {
-        let Some((obj, alias)) = targets
-            .iter()
-            .find(|(o, _)| o.name.eq_ignore_ascii_case(object))
-        else {
-            return Err(compile::invalid_field(format!(
-                "TYPEOF: '{object}' is not a type of relationship '{}'",
-                t.relationship
-            )));
-        };
-        let mut node = Node::default();
-        for f in fields {
-            let [field_name] = f.0.as_slice() else {
-                return Err(unsupported("A relationship path inside TYPEOF"));
-            };
-            let field = obj
-                .field(field_name)
-                .filter(|f| {
-                    f.is_column()
-                        && ctx
-                            .policy
-                            .field_access(ctx.principal, &obj.name, &f.name)
-                            .readable()
-                })
-                .ok_or_else(|| {
-                    compile::invalid_field(format!(
-                        "No such column '{field_name}' on entity '{}'",
-                        obj.name
-                    ))
-                })?;
-            let col = cols.add(format!("{alias}.{}", store::quote_ident(&field.name)));
-            node.value(&field.name, col, Conv::Field(field));
+impl<'a> ShapeBuilder<'_, 'a, '_> {
+    /// A selected field (through parents, maybe inside `toLabel()` / `convertCurrency()`).
+    fn add_path(
+        &mut self,
+        path: &FieldPath,
+        function: Option<(Function, Option<String>)>,
+    ) -> Result<(), SfError> {
+        if function.is_none()
+            && let Some((compound, components)) = self.scope.compound_parts(path)?
+        {
+            return self.add_compound(path, compound, &components);
         }
-        variants.push((obj.name.clone(), node));
+        let c = self.scope.column(path)?;
+        let (_, chain) = parent_ids(self.scope, self.cols, path)?;
+        let col = self.cols.add(c.sql.clone());
+        let node = parent_node(&mut self.root, &c.rels, chain);
+        let (conv, name) = match function {
+            Some((Function::ToLabel, alias)) => (
+                Conv::Label(c.field),
+                alias.unwrap_or_else(|| c.display.clone()),
+            ),
+            Some((_, alias)) => (
+                Conv::Field(c.field),
+                alias.unwrap_or_else(|| c.display.clone()),
+            ),
+            None => (Conv::Field(c.field), c.display.clone()),
+        };
+        node.value(&name, col, conv);
+        Ok(())
     }
-    let mut else_node = Node::default();
-    for f in t.else_fields.iter().flatten() {
-        let mut path = vec![t.relationship.clone()];
-        path.extend(f.0.iter().cloned());
-        let c = scope.column(&FieldPath(path))?;
-        let col = cols.add(c.sql);
-        else_node.value(&c.display, col, Conv::Field(c.field));
+
+    /// A selected compound field: its components as columns, rendered as one object.
+    fn add_compound(
+        &mut self,
+        path: &FieldPath,
+        compound: &'a Field,
+        components: &[FieldPath],
+    ) -> Result<(), SfError> {
+        let (written_rels, chain) = parent_ids(self.scope, self.cols, path)?;
+        let (_, canonical) = self.scope.targets(&written_rels)?;
+        let prefix = compound
+            .name
+            .strip_suffix("Address")
+            .unwrap_or(&compound.name)
+            .to_string();
+        let mut parts = Vec::new();
+        for p in components {
+            let c = self.scope.column(p)?;
+            let short = c
+                .field
+                .name
+                .strip_prefix(prefix.as_str())
+                .unwrap_or(&c.field.name);
+            let key = match short.get(0..1) {
+                Some(first) => format!("{}{}", first.to_ascii_lowercase(), &short[1..]),
+                None => short.to_string(),
+            };
+            parts.push((key, self.cols.add(c.sql.clone()), c.field));
+        }
+        let node = parent_node(&mut self.root, &canonical, chain);
+        if !node
+            .entries
+            .iter()
+            .any(|e| matches!(e, Entry::Compound { name, .. } if *name == compound.name))
+        {
+            node.entries.push(Entry::Compound {
+                name: compound.name.clone(),
+                parts,
+            });
+        }
+        Ok(())
     }
-    root.entries.push(Entry::Parent {
-        name,
-        ids,
-        node: else_node,
-        variants,
-    });
-    Ok(())
+
+    /// A `TYPEOF` of a polymorphic relationship: one node per type, and the `ELSE` fields.
+    fn add_typeof(&mut self, t: &TypeOf) -> Result<(), SfError> {
+        let rels = vec![t.relationship.clone()];
+        let (targets, canonical) = self.scope.targets(&rels)?;
+        let ids = id_columns(self.scope, self.cols, &rels)?;
+        let name = canonical
+            .first()
+            .cloned()
+            .unwrap_or_else(|| t.relationship.clone());
+        let ctx = self.scope.ctx();
+        let mut variants = Vec::new();
+        for (object, fields) in &t.whens {
+            let Some((obj, alias)) = targets
+                .iter()
+                .find(|(o, _)| o.name.eq_ignore_ascii_case(object))
+            else {
+                return Err(compile::invalid_field(format!(
+                    "TYPEOF: '{object}' is not a type of relationship '{}'",
+                    t.relationship
+                )));
+            };
+            let mut node = Node::default();
+            for f in fields {
+                let [field_name] = f.0.as_slice() else {
+                    return Err(unsupported("A relationship path inside TYPEOF"));
+                };
+                let field = obj
+                    .field(field_name)
+                    .filter(|f| {
+                        f.is_column()
+                            && ctx
+                                .policy
+                                .field_access(ctx.principal, &obj.name, &f.name)
+                                .readable()
+                    })
+                    .ok_or_else(|| {
+                        compile::invalid_field(format!(
+                            "No such column '{field_name}' on entity '{}'",
+                            obj.name
+                        ))
+                    })?;
+                let col = self
+                    .cols
+                    .add(format!("{alias}.{}", store::quote_ident(&field.name)));
+                node.value(&field.name, col, Conv::Field(field));
+            }
+            variants.push((obj.name.clone(), node));
+        }
+        let mut else_node = Node::default();
+        for f in t.else_fields.iter().flatten() {
+            let mut path = vec![t.relationship.clone()];
+            path.extend(f.0.iter().cloned());
+            let c = self.scope.column(&FieldPath(path))?;
+            let col = self.cols.add(c.sql);
+            else_node.value(&c.display, col, Conv::Field(c.field));
+        }
+        self.root.entries.push(Entry::Parent {
+            name,
+            ids,
+            node: else_node,
+            variants,
+        });
+        Ok(())
+    }
 }
 
 fn record_url(version: &str, object: &str, id: &str) -> String {
