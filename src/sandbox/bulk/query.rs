@@ -39,7 +39,6 @@ use super::job::{
 use crate::sandbox::error::{SfError, SfResult};
 use crate::sandbox::query::{ctx, flat, parse_soql};
 use crate::sandbox::schema::FieldType;
-use crate::sandbox::security::Principal;
 use crate::sandbox::session::DataCall;
 use crate::sandbox::state::AppState;
 use crate::sandbox::wire::json_response;
@@ -114,8 +113,9 @@ impl StoredJob for Job {
 }
 
 /// A job of the caller, or 404 (another user's job looks like a missing one, as for ingest).
-fn visible_job(conn: &Connection, principal: &Principal, id: &str) -> SfResult<Job> {
-    visible(conn, principal, id)
+/// The job the call's path names (`{id}`), if the caller may see it.
+fn visible_job(conn: &Connection, call: &DataCall) -> SfResult<Job> {
+    visible(conn, &call.principal, call.param("id"))
 }
 
 /// The job JSON: with `detail` (job info) the counters of `GET jobs/query/{id}`, else the
@@ -257,7 +257,7 @@ async fn create(call: DataCall, body: Bytes) -> SfResult<Response> {
 
 async fn info(call: DataCall) -> SfResult<Response> {
     let conn = call.state.lock_db();
-    let job = visible_job(&conn, &call.principal, call.param("id"))?;
+    let job = visible_job(&conn, &call)?;
     Ok(json_response(StatusCode::OK, &job_json(&job, true)))
 }
 
@@ -297,7 +297,7 @@ async fn list(call: DataCall) -> SfResult<Response> {
 async fn set_state(call: DataCall, body: Bytes) -> SfResult<Response> {
     let wanted = wanted_state(&body)?;
     let conn = call.state.lock_db();
-    let mut job = visible_job(&conn, &call.principal, call.param("id"))?;
+    let mut job = visible_job(&conn, &call)?;
     let core = &mut job.core;
     match (wanted.as_str(), core.state.as_str()) {
         ("Aborted", "UploadComplete" | "InProgress") => {
@@ -340,7 +340,7 @@ fn delete_rows(conn: &Connection, job: &Job) -> SfResult<()> {
 
 async fn delete_job(call: DataCall) -> SfResult<Response> {
     let conn = call.state.lock_db();
-    let job = visible_job(&conn, &call.principal, call.param("id"))?;
+    let job = visible_job(&conn, &call)?;
     check_deletable(&job.core.state)?;
     delete_rows(&conn, &job)?;
     conn.execute(
@@ -424,7 +424,7 @@ async fn results(call: DataCall) -> SfResult<Response> {
         None => 0,
     };
     let conn = call.state.lock_db();
-    let job = visible_job(&conn, &call.principal, call.param("id"))?;
+    let job = visible_job(&conn, &call)?;
     if job.core.state != "JobComplete" {
         return Err(SfError::new(
             StatusCode::PRECONDITION_FAILED,

@@ -569,7 +569,7 @@ impl Routed<'_, '_> {
             ("PATCH", ["sobjects", t, id]) => self.update(t, id, headers),
             ("DELETE", ["sobjects", t, id]) => {
                 let (obj, rid) = self.row(t, id)?;
-                guard_conditions(ctx, conn, obj, rid.as_str(), headers)?;
+                self.guard_conditions(obj, rid.as_str(), headers)?;
                 dml::delete_row(ctx, conn, obj, &ctx.access(obj), rid.as_str())?;
                 Ok(SubResponse::ok(StatusCode::NO_CONTENT, Value::Null))
             }
@@ -610,6 +610,19 @@ impl Routed<'_, '_> {
             }
             _ => Err(SfError::not_found()),
         }
+    }
+
+    /// Applies a write subrequest's conditional headers (`If-Match`, `If-Unmodified-Since`, …) to
+    /// the stored row, as the sObject Rows resource does; a row the principal can't see is left to
+    /// the write itself to answer NOT_FOUND.
+    fn guard_conditions(&self, obj: &ObjectSchema, id: &str, headers: &HeaderMap) -> SfResult<()> {
+        if headers.is_empty() {
+            return Ok(());
+        }
+        if let Some(row) = dml::load_row(self.ctx, self.conn, obj, id)? {
+            records::check_conditions(headers, &row, false)?;
+        }
+        Ok(())
     }
 
     /// The object and record a `sobjects/{T}/{id}` path names.
@@ -668,7 +681,7 @@ impl Routed<'_, '_> {
         let (ctx, conn) = (self.ctx, self.conn);
         let (obj, rid) = self.row(t, id)?;
         let access = ctx.access(obj);
-        guard_conditions(ctx, conn, obj, rid.as_str(), headers)?;
+        self.guard_conditions(obj, rid.as_str(), headers)?;
         let changes = dml::changes_from_json(obj, &access, &self.sub.input, Op::Update)?;
         dml::update_row(ctx, conn, obj, &access, rid.as_str(), changes)?;
         Ok(SubResponse::ok(StatusCode::NO_CONTENT, Value::Null))
@@ -746,25 +759,6 @@ impl Routed<'_, '_> {
             json!({"totalSize": page.total, "done": page.next.is_none(), "records": page.records}),
         ))
     }
-}
-
-/// Applies a write subrequest's conditional headers (`If-Match`, `If-Unmodified-Since`, …) to the
-/// stored row, as the sObject Rows resource does; a row the principal can't see is left to the
-/// write itself to answer NOT_FOUND.
-fn guard_conditions(
-    ctx: &Ctx<'_>,
-    conn: &Connection,
-    obj: &ObjectSchema,
-    id: &str,
-    headers: &HeaderMap,
-) -> SfResult<()> {
-    if headers.is_empty() {
-        return Ok(());
-    }
-    if let Some(row) = dml::load_row(ctx, conn, obj, id)? {
-        records::check_conditions(headers, &row, false)?;
-    }
-    Ok(())
 }
 
 /// The `httpHeaders` object of a `/composite` subrequest as a header map; names or values that
