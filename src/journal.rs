@@ -548,18 +548,9 @@ impl Journal {
     /// [`JournalError`] from SQLite.
     pub fn begin(
         &mut self,
-        user: &str,
-        phrase: &str,
-        kind: EntryKind,
-        refers_to: Option<i64>,
+        head: EntryHead<'_>,
         changes: &[PlannedChange],
     ) -> Result<(i64, Vec<i64>), JournalError> {
-        let head = EntryHead {
-            user,
-            phrase,
-            kind,
-            refers_to,
-        };
         let tx = self.conn.transaction()?;
         let entry = insert_entry(&tx, owner_of(&self.owner.token, &self.client), head)?;
         let ids = insert_changes(&tx, INSERT_CHANGE, entry, 0, changes)?;
@@ -919,7 +910,10 @@ impl Journal {
         phrase: &str,
         from: i64,
     ) -> Result<(i64, usize), JournalError> {
-        let (entry, _) = self.begin(user, phrase, EntryKind::Retry, Some(from), &[])?;
+        let (entry, _) = self.begin(
+            EntryHead::new(user, phrase, EntryKind::Retry, Some(from)),
+            &[],
+        )?;
         let n = self.conn.execute(
             &format!(
                 "INSERT INTO change (entry_id, seq, op, sobject, record_id, name, old, new)
@@ -1045,18 +1039,9 @@ impl Journal {
     /// [`JournalError`] from SQLite.
     pub fn begin_from_stage(
         &mut self,
-        user: &str,
-        phrase: &str,
-        kind: EntryKind,
-        refers_to: Option<i64>,
+        head: EntryHead<'_>,
         stage: i64,
     ) -> Result<Option<(i64, usize)>, JournalError> {
-        let head = EntryHead {
-            user,
-            phrase,
-            kind,
-            refers_to,
-        };
         let tx = self.conn.transaction()?;
         let exists: Option<i64> = tx
             .query_row("SELECT id FROM stage WHERE id = ?1", params![stage], |r| {
@@ -1475,11 +1460,28 @@ fn delete_stages(tx: &rusqlite::Transaction<'_>, which: StagesOf<'_>) -> Result<
 }
 
 /// Who starts an entry, what they said, and what kind of entry it is.
-struct EntryHead<'a> {
-    user: &'a str,
-    phrase: &'a str,
-    kind: EntryKind,
-    refers_to: Option<i64>,
+#[derive(Debug, Clone, Copy)]
+pub struct EntryHead<'a> {
+    /// The user's username.
+    pub user: &'a str,
+    /// The phrase as said.
+    pub phrase: &'a str,
+    /// A command, an undo, a retry…
+    pub kind: EntryKind,
+    /// The entry an undo or a retry is about.
+    pub refers_to: Option<i64>,
+}
+
+impl<'a> EntryHead<'a> {
+    /// The head of an entry of `kind` (about `refers_to`, for an undo or a retry).
+    pub fn new(user: &'a str, phrase: &'a str, kind: EntryKind, refers_to: Option<i64>) -> Self {
+        EntryHead {
+            user,
+            phrase,
+            kind,
+            refers_to,
+        }
+    }
 }
 
 /// Starts an entry (status `planned`) inside `tx`; returns its id.
@@ -1654,9 +1656,7 @@ mod tests {
         let mut c = update("x");
         c.op = Op::Create;
         c.record_id = None;
-        let (entry, ids) = j
-            .begin("dana", "create", EntryKind::Command, None, &[c])
-            .unwrap();
+        let (entry, ids) = j.begin_test("create", &[c]);
         j.record_results(&[RowResult {
             record_id: Some("003NEW".into()),
             ..RowResult::new(ids[0], ChangeState::Applied)
@@ -1671,17 +1671,16 @@ mod tests {
     #[test]
     fn undo_target_skips_undone_entries() {
         let mut j = Journal::in_memory().unwrap();
-        let (a, _) = j
-            .begin("dana", "one", EntryKind::Command, None, &[update("1")])
-            .unwrap();
+        let (a, _) = j.begin_test("one", &[update("1")]);
         j.set_status(a, EntryStatus::Applied, "").unwrap();
-        let (b, _) = j
-            .begin("dana", "two", EntryKind::Command, None, &[update("2")])
-            .unwrap();
+        let (b, _) = j.begin_test("two", &[update("2")]);
         j.set_status(b, EntryStatus::Applied, "").unwrap();
         assert_eq!(j.undo_target(None).unwrap().unwrap().id, b);
         let (u, _) = j
-            .begin("dana", "undo", EntryKind::Undo, Some(b), &[])
+            .begin(
+                EntryHead::new("dana", "undo", EntryKind::Undo, Some(b)),
+                &[],
+            )
             .unwrap();
         j.set_status(u, EntryStatus::Applied, "").unwrap();
         assert_eq!(j.undo_target(None).unwrap().unwrap().id, a);
@@ -1704,15 +1703,21 @@ mod tests {
         assert_eq!(sample.len(), 2);
         assert_eq!(sample[1].record_id.as_deref(), Some("006A00000000002AAA"));
         let (entry, n) = j
-            .begin_from_stage("dana", "bulk", EntryKind::Command, None, stage)
+            .begin_from_stage(
+                EntryHead::new("dana", "bulk", EntryKind::Command, None),
+                stage,
+            )
             .unwrap()
             .unwrap();
         assert_eq!(n, 3);
         // the stage is gone: applying it again starts nothing
         assert!(
-            j.begin_from_stage("dana", "bulk", EntryKind::Command, None, stage)
-                .unwrap()
-                .is_none()
+            j.begin_from_stage(
+                EntryHead::new("dana", "bulk", EntryKind::Command, None),
+                stage
+            )
+            .unwrap()
+            .is_none()
         );
         assert!(j.stage_sample(stage, 10).unwrap().is_empty());
         // results by id: a 15-character id names the same record; unknown ids are ignored
@@ -1765,7 +1770,7 @@ mod tests {
         j.stage_append(a, 0, &[update("1")]).unwrap();
         j.stage_drop(a).unwrap();
         assert!(
-            j.begin_from_stage("dana", "x", EntryKind::Command, None, a)
+            j.begin_from_stage(EntryHead::new("dana", "x", EntryKind::Command, None), a)
                 .unwrap()
                 .is_none()
         );
@@ -1780,12 +1785,12 @@ mod tests {
         let fresh = j.stage_begin().unwrap();
         assert!(j.stage_sample(old, 10).unwrap().is_empty());
         assert!(
-            j.begin_from_stage("dana", "x", EntryKind::Command, None, old)
+            j.begin_from_stage(EntryHead::new("dana", "x", EntryKind::Command, None), old)
                 .unwrap()
                 .is_none()
         );
         assert!(
-            j.begin_from_stage("dana", "x", EntryKind::Command, None, fresh)
+            j.begin_from_stage(EntryHead::new("dana", "x", EntryKind::Command, None), fresh)
                 .unwrap()
                 .is_some()
         );
@@ -1810,14 +1815,7 @@ mod tests {
     fn retry_target_finds_failed_changes() {
         let mut j = Journal::in_memory().unwrap();
         let (a, ids) = j.begin_test("bulk", &[update("1"), update("2")]);
-        j.record_results(&[
-            RowResult::new(ids[0], ChangeState::Applied),
-            RowResult {
-                error: Some("boom".into()),
-                ..RowResult::new(ids[1], ChangeState::Failed)
-            },
-        ])
-        .unwrap();
+        j.record_applied_and_failed(ids[0], ids[1], "boom");
         j.set_status(a, EntryStatus::Partial, "").unwrap();
         assert_eq!(j.retry_target().unwrap().unwrap().id, a);
     }

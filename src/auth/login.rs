@@ -474,38 +474,6 @@ pub async fn start_browser(opts: &LoginOptions, port: u16) -> Result<BrowserLogi
     })
 }
 
-impl BrowserLogin {
-    /// Waits for the redirect, checks `state`, exchanges the code with the PKCE verifier, saves.
-    ///
-    /// # Errors
-    /// [`Error::StateMismatch`], [`Error::AuthorizationDenied`], [`Error::Timeout`], [`Error::OAuth`].
-    pub async fn finish(
-        self,
-        home: &Home,
-        http: &reqwest::Client,
-        opts: &LoginOptions,
-        timeout: Duration,
-    ) -> Result<LoginReport, Error> {
-        let endpoints = opts.endpoints()?;
-        let redirect_uri = self.loopback.redirect_uri().to_string();
-        let code = self.loopback.wait_for_code(&self.state, timeout).await?;
-        let token = oauth::authorization_code(
-            http,
-            &endpoints.token_url,
-            &opts.client_id,
-            &code,
-            &self.pkce.verifier,
-            &redirect_uri,
-        )
-        .await?;
-        let extras = Extras {
-            asked: opts.scopes.clone(),
-            ..Extras::default()
-        };
-        finish(home, http, opts, LoginMethod::Browser, token, extras).await
-    }
-}
-
 /// A device-flow login waiting for approval.
 #[derive(Debug)]
 pub struct DeviceLogin {
@@ -532,11 +500,21 @@ pub async fn start_device(
     Ok(DeviceLogin { code })
 }
 
-impl DeviceLogin {
-    /// Polls until the user approves, then saves.
+/// A login waiting for the user, by browser or by device; both finish the same way.
+#[derive(Debug)]
+pub enum PendingLogin {
+    /// Waiting for the browser's redirect.
+    Browser(BrowserLogin),
+    /// Waiting for the device approval.
+    Device(DeviceLogin),
+}
+
+impl PendingLogin {
+    /// Waits for the user (the browser's redirect, with `state` checked and the code exchanged
+    /// with the PKCE verifier; or the device approval, polled), then saves the session.
     ///
     /// # Errors
-    /// [`Error::Timeout`], [`Error::OAuth`].
+    /// [`Error::StateMismatch`], [`Error::AuthorizationDenied`], [`Error::Timeout`], [`Error::OAuth`].
     pub async fn finish(
         self,
         home: &Home,
@@ -544,20 +522,33 @@ impl DeviceLogin {
         opts: &LoginOptions,
         timeout: Duration,
     ) -> Result<LoginReport, Error> {
-        let endpoints = opts.endpoints()?;
-        let token = oauth::device_wait(
-            http,
-            &endpoints.token_url,
-            &opts.client_id,
-            &self.code,
-            timeout,
-        )
-        .await?;
+        let token_url = opts.endpoints()?.token_url;
+        let (method, token) = match self {
+            PendingLogin::Browser(b) => {
+                let redirect_uri = b.loopback.redirect_uri().to_string();
+                let code = b.loopback.wait_for_code(&b.state, timeout).await?;
+                let token = oauth::authorization_code(
+                    http,
+                    &token_url,
+                    &opts.client_id,
+                    &code,
+                    &b.pkce.verifier,
+                    &redirect_uri,
+                )
+                .await?;
+                (LoginMethod::Browser, token)
+            }
+            PendingLogin::Device(d) => {
+                let token =
+                    oauth::device_wait(http, &token_url, &opts.client_id, &d.code, timeout).await?;
+                (LoginMethod::Device, token)
+            }
+        };
         let extras = Extras {
             asked: opts.scopes.clone(),
             ..Extras::default()
         };
-        finish(home, http, opts, LoginMethod::Device, token, extras).await
+        finish(home, http, opts, method, token, extras).await
     }
 }
 

@@ -27,7 +27,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde_json::{Value as Json, json};
 
 use crate::journal::{
-    ChangeState, EntryKind, EntryStatus, Journal, JournalError, Op, PlannedChange, RowResult,
+    ChangeState, EntryHead, EntryKind, EntryStatus, Journal, JournalError, Op, PlannedChange,
+    RowResult,
 };
 use crate::plan::{COLLECTION_MAX, Plan, Route, RouteOptions, Step, Val};
 use crate::salesforce::RetryPolicy;
@@ -141,6 +142,13 @@ pub struct RunOptions<'a> {
     /// leave a record changed since as a conflict (retries: the plan's old values are what the
     /// journal says the record held).
     pub verify: bool,
+}
+
+impl RunOptions<'_> {
+    /// The journal entry head for this run: its user and phrase, as a `kind` entry.
+    fn head(&self, kind: EntryKind, refers_to: Option<i64>) -> EntryHead<'_> {
+        EntryHead::new(&self.user, &self.phrase, kind, refers_to)
+    }
 }
 
 /// The per-change results of a run as they come in: the journal rows still to append, and the
@@ -366,7 +374,7 @@ pub async fn run(
     refers_to: Option<i64>,
 ) -> Result<RunReport, ExecError> {
     let planned: Vec<PlannedChange> = plan.steps.iter().map(Step::to_planned).collect();
-    let (entry, ids) = journal.begin(&opts.user, &opts.phrase, kind, refers_to, &planned)?;
+    let (entry, ids) = journal.begin(opts.head(kind, refers_to), &planned)?;
     let mut r = Run {
         org,
         journal,

@@ -28,13 +28,8 @@ pub async fn run_staged(
     let Some(staged) = &plan.staged else {
         return run(org, journal, plan, opts, EntryKind::Command, None).await;
     };
-    let Some((entry, total)) = journal.begin_from_stage(
-        &opts.user,
-        &opts.phrase,
-        EntryKind::Command,
-        None,
-        staged.stage,
-    )?
+    let Some((entry, total)) =
+        journal.begin_from_stage(opts.head(EntryKind::Command, None), staged.stage)?
     else {
         return Ok(RunReport {
             status: RunStatus::Failed,
@@ -180,8 +175,7 @@ pub async fn undo_staged(
 ) -> Result<RunReport, ExecError> {
     let family = journal.family(entry)?;
     let family_ids: Vec<i64> = family.iter().map(|e| e.id).collect();
-    let (undo_entry, _) =
-        journal.begin(&opts.user, &opts.phrase, EntryKind::Undo, Some(entry), &[])?;
+    let (undo_entry, _) = journal.begin(opts.head(EntryKind::Undo, Some(entry)), &[])?;
     // The records' current values: one Bulk query job over the entry's id range.
     if let Err(e) = super::readback::load(org, journal, &family_ids).await? {
         // Nothing was sent yet: the undo entry says why, and reverts nothing.

@@ -13,7 +13,9 @@ use super::{
     send_collection,
 };
 use crate::id::RecordId;
-use crate::journal::{ChangeRow, ChangeState, EntryKind, Journal, Op, PlannedChange, RowResult};
+use crate::journal::{
+    ChangeRow, ChangeState, EntryHead, EntryKind, Journal, Op, PlannedChange, RowResult,
+};
 use crate::plan::{COLLECTION_MAX, Plan, Step, Val};
 use crate::salesforce::org::{Org, OrgError};
 use crate::soql::builder::{self as query, in_strs, to_soql};
@@ -445,7 +447,10 @@ pub async fn undo(
         .map(Step::to_planned)
         .chain(conflicts.iter().map(|(c, _, _)| c.clone()))
         .collect();
-    let (undo_entry, ids) = journal.begin(user, phrase, EntryKind::Undo, Some(entry), &planned)?;
+    let (undo_entry, ids) = journal.begin(
+        EntryHead::new(user, phrase, EntryKind::Undo, Some(entry)),
+        &planned,
+    )?;
     let mut tally = Tally::default();
     let base = updates.len() + deletes.len();
     for (k, (_, f, found)) in conflicts.into_iter().enumerate() {
@@ -750,14 +755,7 @@ mod tests {
                 ch("006Dm0000000003IAA"),
             ],
         );
-        j.record_results(&[
-            RowResult::new(ids[0], ChangeState::Applied),
-            RowResult {
-                error: Some("x".into()),
-                ..RowResult::new(ids[1], ChangeState::Failed)
-            },
-        ])
-        .unwrap();
+        j.record_applied_and_failed(ids[0], ids[1], "x");
         let (plan, skipped) = retry_plan(&j, e).unwrap();
         assert_eq!(skipped, 1, "the unconfirmed one is not re-sent");
         let ids: Vec<_> = plan.steps.iter().map(|s| s.id_text().unwrap()).collect();

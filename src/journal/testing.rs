@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{EntryKind, Journal, Op, PlannedChange};
+use super::{ChangeState, EntryHead, EntryKind, Journal, Op, PlannedChange, RowResult};
 
 impl Journal {
     /// Begins a command entry by `dana` for `phrase` with `changes`: its id and its rows' ids.
@@ -12,8 +12,23 @@ impl Journal {
         phrase: &str,
         changes: &[PlannedChange],
     ) -> (i64, Vec<i64>) {
-        self.begin("dana", phrase, EntryKind::Command, None, changes)
-            .expect("a journal entry begins")
+        self.begin(
+            EntryHead::new("dana", phrase, EntryKind::Command, None),
+            changes,
+        )
+        .expect("a journal entry begins")
+    }
+
+    /// Records row `applied` as applied and row `failed` as failed with `error`.
+    pub(crate) fn record_applied_and_failed(&mut self, applied: i64, failed: i64, error: &str) {
+        self.record_results(&[
+            RowResult::new(applied, ChangeState::Applied),
+            RowResult {
+                error: Some(error.into()),
+                ..RowResult::new(failed, ChangeState::Failed)
+            },
+        ])
+        .expect("results are recorded");
     }
 }
 

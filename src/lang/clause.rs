@@ -292,7 +292,7 @@ fn keep_free_text_whole(g: &Grammar, toks: &[Token], today: NaiveDate, built: &m
 fn continues_same_record(intent: &Intent) -> bool {
     if let Intent::CreateTask(t) = intent {
         // a reminder for me that names no record: it changes nothing that exists
-        return t.who.iter().chain(&t.what).all(is_placeholder);
+        return t.about.who.iter().chain(&t.about.what).all(is_placeholder);
     }
     if matches!(
         intent,
@@ -692,12 +692,13 @@ fn link_references(clauses: &mut [Clause]) {
         let intent = &mut clause.intent;
         // implied who/what of "… and log my call notes"
         if let Intent::LogCall(call) = intent
-            && call.who.is_none()
-            && call.what.is_none()
+            && call.about == Regarding::default()
             && !mentions.is_empty()
         {
-            call.who = pick(&mentions, Some(true), None, IMPLIED);
-            call.what = pick(&mentions, Some(false), None, IMPLIED);
+            call.about = Regarding {
+                who: pick(&mentions, Some(true), None, IMPLIED),
+                what: pick(&mentions, Some(false), None, IMPLIED),
+            };
         }
         for (r, role) in refs_mut(intent) {
             if is_placeholder(r) {
@@ -803,10 +804,10 @@ fn refs_mut(intent: &mut Intent) -> Vec<(&mut RecordRef, Option<bool>)> {
         Intent::CreateCase(c) => {
             said_refs([(&mut c.account, Some(false)), (&mut c.contact, Some(true))])
         }
-        Intent::LogCall(LogCall { who, what, .. })
-        | Intent::CreateTask(CreateTask { who, what, .. })
-        | Intent::ScheduleMeeting(ScheduleMeeting { who, what, .. }) => {
-            said_refs([(who, Some(true)), (what, Some(false))])
+        Intent::LogCall(LogCall { about, .. })
+        | Intent::CreateTask(CreateTask { about, .. })
+        | Intent::ScheduleMeeting(ScheduleMeeting { about, .. }) => {
+            said_refs([(&mut about.who, Some(true)), (&mut about.what, Some(false))])
         }
         Intent::CreateRecord(c) => said_refs([(&mut c.account, Some(false))]),
         Intent::AddContactRole(c) => vec![

@@ -107,12 +107,11 @@ pub struct AddNote {
 /// Log a completed call (a Task with TaskSubtype Call).
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct LogCall {
-    /// The person spoken with (WhoId), when named. "log a call with Globex" names a company
-    /// here too (the words do not say which): a resolver that finds no contact or lead by that
-    /// name may use it as the WhatId.
-    pub who: Option<RecordRef>,
-    /// The deal/account/case the call was about (WhatId), when named.
-    pub what: Option<RecordRef>,
+    /// The person spoken with and the deal/account/case the call was about. "log a call with
+    /// Globex" names a company as the person (the words do not say which): a resolver that
+    /// finds no contact or lead by that name may use it as the WhatId.
+    #[serde(flatten)]
+    pub about: Regarding,
     /// A short subject when one was said ("discovery call"); `None` → the executor's default.
     pub subject: Option<String>,
     /// The call notes, as said.
@@ -123,6 +122,15 @@ pub struct LogCall {
     pub date: Option<NaiveDate>,
 }
 
+/// Who and what an activity (a call, a task, a meeting) is about, each when named.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Regarding {
+    /// The person (WhoId): a contact or a lead.
+    pub who: Option<RecordRef>,
+    /// The deal, account or case (WhatId).
+    pub what: Option<RecordRef>,
+}
+
 /// Create a task or reminder owned by the current user.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CreateTask {
@@ -130,10 +138,9 @@ pub struct CreateTask {
     pub subject: String,
     /// The due date (ActivityDate) when said.
     pub due: Option<NaiveDate>,
-    /// The person the task is about (WhoId), when named.
-    pub who: Option<RecordRef>,
-    /// The deal/account/case the task is about (WhatId), when named.
-    pub what: Option<RecordRef>,
+    /// The person and the deal/account/case the task is about.
+    #[serde(flatten)]
+    pub about: Regarding,
     /// Priority when said ("high priority").
     pub priority: Option<Priority>,
 }
@@ -229,10 +236,9 @@ pub struct ScheduleMeeting {
     pub time: Option<NaiveTime>,
     /// Length in minutes (30 unless said).
     pub minutes: u32,
-    /// The person met (WhoId), when named.
-    pub who: Option<RecordRef>,
-    /// The deal/account/case it is about (WhatId), when named.
-    pub what: Option<RecordRef>,
+    /// The person met and the deal/account/case it is about.
+    #[serde(flatten)]
+    pub about: Regarding,
 }
 
 /// Open a case for an account.

@@ -29,8 +29,8 @@ pub use intent::{
     AddContactRole, AddNote, Antecedent, ChangeOp, Clause, CompleteTask, CreateCase, CreateRecord,
     CreateTask, DateRange, Entity, FieldAlias, FieldChange, FieldRef, GroupBy, Help, Intent,
     LogCall, NotUnderstood, ObjectKind, ParsedCommand, PersonName, Priority, Question,
-    QuestionKind, Rank, RankBy, Reassign, RecordFilter, RecordRef, ScheduleMeeting, Span, Target,
-    Undo, UpdateFields, Value, ValueHint,
+    QuestionKind, Rank, RankBy, Reassign, RecordFilter, RecordRef, Regarding, ScheduleMeeting,
+    Span, Target, Undo, UpdateFields, Value, ValueHint,
 };
 pub use list::{FileCommand, FileOp};
 pub use notes::{Piece, script_line, split_notes};

@@ -12,7 +12,7 @@ use serde_json::Value as Json;
 
 use crate::lang::{
     AddNote, ChangeOp, Clause, CreateTask, Entity, FieldChange, FieldRef, Intent, LogCall,
-    ObjectKind, ParsedCommand, RecordFilter, RecordRef, Target, UpdateFields, Value,
+    ObjectKind, ParsedCommand, RecordFilter, RecordRef, Regarding, Target, UpdateFields, Value,
 };
 
 /// What a structured intent does.
@@ -97,15 +97,20 @@ impl StructuredIntent {
             Action::CreateTask => Intent::CreateTask(CreateTask {
                 subject: self.text("create_task", "`text` (the subject)")?,
                 due: self.due,
-                who: None,
-                what: self.record_ref(),
+                about: Regarding {
+                    who: None,
+                    what: self.record_ref(),
+                },
                 priority: None,
             }),
             Action::LogCall => Intent::LogCall(LogCall {
-                what: Some(
-                    self.record_ref()
-                        .ok_or(self.missing("log_call", "`record`"))?,
-                ),
+                about: Regarding {
+                    who: None,
+                    what: Some(
+                        self.record_ref()
+                            .ok_or(self.missing("log_call", "`record`"))?,
+                    ),
+                },
                 description: self.text.clone(),
                 ..LogCall::default()
             }),

@@ -10,7 +10,7 @@ use serde_json::{Value as Json, json};
 
 use super::schema::ObjectDescribe;
 use super::{Named, ResolveError, Resolver, WHAT, WHO, create_step};
-use crate::lang::{Priority, RecordRef};
+use crate::lang::{Priority, Regarding};
 use crate::plan::{Step, Val};
 use crate::soql::builder::{self as query, eq_text, to_soql};
 
@@ -40,8 +40,7 @@ impl Resolver<'_> {
     pub(super) async fn new_activity(
         &mut self,
         kind: Activity,
-        who: Option<&RecordRef>,
-        what: Option<&RecordRef>,
+        about: &Regarding,
         named: &[Option<Named>],
     ) -> Result<NewActivity, ResolveError> {
         let (object, action) = match kind {
@@ -50,11 +49,11 @@ impl Resolver<'_> {
         };
         let d = self.describe_creatable(object, action).await?;
         let mut fields = BTreeMap::new();
-        let who = match who {
+        let who = match &about.who {
             Some(r) => Some(self.reference(r, named, &WHO, &[]).await?),
             None => None,
         };
-        let what = match what {
+        let what = match &about.what {
             Some(r) => Some(self.reference(r, named, &WHAT, &[]).await?),
             None => None,
         };

@@ -224,18 +224,7 @@ pub fn match_picklist(f: &FieldDescribe, value: &Value) -> Result<String, Resolv
             return Ok(p.value.clone());
         }
     }
-    let said_text = value
-        .entities
-        .iter()
-        .find_map(|e| {
-            if let Entity::Quoted(q) = e {
-                Some(q.clone())
-            } else {
-                None
-            }
-        })
-        .unwrap_or_else(|| value.said.clone());
-    let mut said = words(&said_text);
+    let mut said = words(&text_of(value));
     let joined = said.join(" ");
     if let Some((_, to)) = SYNONYMS.iter().find(|(from, _)| *from == joined) {
         let to_words = words(to);
@@ -469,34 +458,20 @@ pub fn coerce(
                 name: text_of(value),
             })
         }
-        "email" => {
-            let e = value
+        "email" | "phone" => {
+            let typed = value
                 .entities
                 .iter()
-                .find_map(|e| {
-                    if let Entity::Email(x) = e {
-                        Some(x.clone())
-                    } else {
-                        None
-                    }
-                })
-                .unwrap_or_else(|| text_of(value));
-            if !e.contains('@') {
+                .find_map(|e| match (f.kind.as_str(), e) {
+                    ("email", Entity::Email(x)) | ("phone", Entity::Phone(x)) => Some(x.clone()),
+                    _ => None,
+                });
+            let text = typed.unwrap_or_else(|| text_of(value));
+            if f.kind == "email" && !text.contains('@') {
                 return Err(bad("an email address"));
             }
-            lit(json!(e))
+            lit(json!(text))
         }
-        "phone" => lit(json!(
-            value
-                .entities
-                .iter()
-                .find_map(|e| if let Entity::Phone(x) = e {
-                    Some(x.clone())
-                } else {
-                    None
-                })
-                .unwrap_or_else(|| text_of(value))
-        )),
         _ => lit(json!(text_of(value))),
     }
 }
@@ -583,44 +558,27 @@ mod tests {
 
     #[test]
     fn picklist_closest_active_value() {
-        let f = stages();
-        assert_eq!(
-            match_picklist(&f, &plain("negotiation")).unwrap(),
-            "Negotiation/Review"
-        );
-        assert_eq!(
-            match_picklist(&f, &plain("negotiation review")).unwrap(),
-            "Negotiation/Review"
-        );
-        assert_eq!(
-            match_picklist(&f, &plain("proposal")).unwrap(),
-            "Proposal/Price Quote"
-        );
-        assert_eq!(match_picklist(&f, &plain("won")).unwrap(), "Closed Won");
-        assert_eq!(
-            match_picklist(&f, &plain("closed lost")).unwrap(),
-            "Closed Lost"
-        );
-        assert!(invalid(match_picklist(&f, &plain("wonderful"))));
-        assert!(invalid(match_picklist(&f, &plain("closed"))));
+        let stage = stages();
         let status = picklist(
             "Status",
             &["Not Started", "In Progress", "Completed", "Deferred"],
         );
-        assert_eq!(
-            match_picklist(&status, &plain("done")).unwrap(),
-            "Completed"
-        );
-        assert_eq!(
-            match_picklist(&status, &plain("complete")).unwrap(),
-            "Completed"
-        );
         let case = picklist("Status", &["New", "Working", "Escalated", "Closed"]);
-        assert_eq!(
-            match_picklist(&case, &plain("escalate")).unwrap(),
-            "Escalated"
-        );
-        assert_eq!(match_picklist(&case, &plain("closed")).unwrap(), "Closed");
+        for (f, said, want) in [
+            (&stage, "negotiation", "Negotiation/Review"),
+            (&stage, "negotiation review", "Negotiation/Review"),
+            (&stage, "proposal", "Proposal/Price Quote"),
+            (&stage, "won", "Closed Won"),
+            (&stage, "closed lost", "Closed Lost"),
+            (&status, "done", "Completed"),
+            (&status, "complete", "Completed"),
+            (&case, "escalate", "Escalated"),
+            (&case, "closed", "Closed"),
+        ] {
+            assert_eq!(match_picklist(f, &plain(said)).unwrap(), want, "{said}");
+        }
+        assert!(invalid(match_picklist(&stage, &plain("wonderful"))));
+        assert!(invalid(match_picklist(&stage, &plain("closed"))));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod columns;
 pub mod field;
 pub mod filter;
 mod intent;
+use intent::{Resolve, Resolved};
 pub mod record;
 pub mod schema;
 pub mod stream;
@@ -322,19 +323,16 @@ impl Resolver<'_> {
         cx: &mut ClauseCx<'_>,
     ) -> Result<Option<Named>, ResolveError> {
         match intent {
-            Intent::UpdateFields(u) => match &u.target {
-                Target::Record(r) => self.update_record(r, &u.changes, cx).await,
-                Target::Filter(f) => self.update_filter(f, &u.changes, cx).await,
-            },
-            Intent::Reassign(x) => self.reassign(x, cx).await,
-            Intent::CompleteTask(x) => self.complete_task(x, cx).await,
-            Intent::AddNote(x) => self.add_note(x, cx).await,
-            Intent::LogCall(x) => self.log_call(x, cx).await,
-            Intent::CreateTask(x) => self.create_task(x, cx).await,
-            Intent::ScheduleMeeting(x) => self.schedule_meeting(x, cx).await,
-            Intent::CreateCase(x) => self.create_case(x, cx).await,
-            Intent::CreateRecord(x) => self.create_record(x, cx).await,
-            Intent::AddContactRole(x) => self.add_contact_role(x, cx).await,
+            Intent::UpdateFields(x) => x.resolve(self, cx).await,
+            Intent::Reassign(x) => x.resolve(self, cx).await,
+            Intent::CompleteTask(x) => x.resolve(self, cx).await,
+            Intent::AddNote(x) => x.resolve(self, cx).await,
+            Intent::LogCall(x) => x.resolve(self, cx).await,
+            Intent::CreateTask(x) => x.resolve(self, cx).await,
+            Intent::ScheduleMeeting(x) => x.resolve(self, cx).await,
+            Intent::CreateCase(x) => x.resolve(self, cx).await,
+            Intent::CreateRecord(x) => x.resolve(self, cx).await,
+            Intent::AddContactRole(x) => x.resolve(self, cx).await,
             // A question inside a compound command names a record for later clauses.
             Intent::Question(q) => match &q.target {
                 Target::Record(r) => Ok(Some(

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::salesforce::{Org, OrgError};
@@ -16,7 +17,8 @@ use crate::salesforce::{Org, OrgError};
 const FRESH_SECS: i64 = 15 * 60;
 
 /// One active or inactive picklist entry.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
+#[serde(from = "RawPicklistValue")]
 pub struct PicklistValue {
     /// API value.
     pub value: String,
@@ -26,20 +28,43 @@ pub struct PicklistValue {
     pub active: bool,
 }
 
+/// A picklist entry as the describe gives it: its label is its value when not given, and it is
+/// active unless it says otherwise.
+#[derive(Deserialize)]
+struct RawPicklistValue {
+    #[serde(default)]
+    value: String,
+    label: Option<String>,
+    active: Option<bool>,
+}
+
+impl From<RawPicklistValue> for PicklistValue {
+    fn from(p: RawPicklistValue) -> Self {
+        PicklistValue {
+            label: p.label.unwrap_or_else(|| p.value.clone()),
+            value: p.value,
+            active: p.active.unwrap_or(true),
+        }
+    }
+}
+
 /// One field of an object, as this user sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub struct FieldDescribe {
     /// API name.
     pub name: String,
     /// Label.
     pub label: String,
     /// Salesforce type (`string`, `picklist`, `date`, `currency`, `reference`, …).
+    #[serde(rename = "type")]
     pub kind: String,
     /// The user may edit it.
     pub updateable: bool,
     /// The user may set it on create.
     pub createable: bool,
     /// Picklist entries.
+    #[serde(rename = "picklistValues")]
     pub picklist: Vec<PicklistValue>,
     /// Objects a reference points to.
     pub reference_to: Vec<String>,
@@ -48,7 +73,8 @@ pub struct FieldDescribe {
 }
 
 /// An object's describe, reduced to what resolution needs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
 pub struct ObjectDescribe {
     /// API name.
     pub name: String,
@@ -63,18 +89,10 @@ pub struct ObjectDescribe {
 }
 
 impl ObjectDescribe {
-    /// Parses a describe JSON document.
+    /// Parses a describe JSON document (absent keys read as empty, `false`, none; a document that
+    /// is not a describe reads as an object with no fields).
     pub fn from_json(v: &Value) -> ObjectDescribe {
-        ObjectDescribe {
-            name: text(v, "name"),
-            label: text(v, "label"),
-            createable: flag(v, "createable"),
-            updateable: flag(v, "updateable"),
-            fields: array(v, "fields")
-                .iter()
-                .map(FieldDescribe::from_json)
-                .collect(),
-        }
+        ObjectDescribe::deserialize(v).unwrap_or_default()
     }
 
     /// The field with this API name (case-insensitive).
@@ -83,63 +101,6 @@ impl ObjectDescribe {
             .iter()
             .find(|f| f.name.eq_ignore_ascii_case(name))
     }
-}
-
-impl FieldDescribe {
-    /// Parses one field of a describe document.
-    fn from_json(f: &Value) -> FieldDescribe {
-        FieldDescribe {
-            name: text(f, "name"),
-            label: text(f, "label"),
-            kind: text(f, "type"),
-            updateable: flag(f, "updateable"),
-            createable: flag(f, "createable"),
-            custom: flag(f, "custom"),
-            picklist: array(f, "picklistValues")
-                .iter()
-                .map(PicklistValue::from_json)
-                .collect(),
-            reference_to: array(f, "referenceTo")
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect(),
-        }
-    }
-}
-
-impl PicklistValue {
-    /// Parses one picklist entry (its label is its value when not given; active unless said).
-    fn from_json(p: &Value) -> PicklistValue {
-        PicklistValue {
-            value: text(p, "value"),
-            label: p
-                .get("label")
-                .and_then(Value::as_str)
-                .map_or_else(|| text(p, "value"), str::to_string),
-            active: p.get("active").and_then(Value::as_bool).unwrap_or(true),
-        }
-    }
-}
-
-/// The text at `key`, empty when absent.
-fn text(v: &Value, key: &str) -> String {
-    v.get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// The flag at `key`, false when absent.
-fn flag(v: &Value, key: &str) -> bool {
-    v.get(key).and_then(Value::as_bool).unwrap_or(false)
-}
-
-/// The array at `key`, empty when absent.
-fn array<'v>(v: &'v Value, key: &str) -> &'v [Value] {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
 }
 
 /// The per-user describe cache.

@@ -531,20 +531,18 @@ mod tests {
             Secret::new("t"),
         ))
         .unwrap();
-        let u = c
-            .resolve(&Request::get("sobjects/Account/describe"))
-            .unwrap();
-        assert_eq!(
-            u.as_str(),
-            "http://127.0.0.1:9/services/data/v63.0/sobjects/Account/describe"
-        );
-        let u = c
-            .resolve(&Request::get("/services/data/v63.0/query/01gX-2000"))
-            .unwrap();
-        assert_eq!(
-            u.as_str(),
-            "http://127.0.0.1:9/services/data/v63.0/query/01gX-2000"
-        );
+        for (path, url) in [
+            (
+                "sobjects/Account/describe",
+                "http://127.0.0.1:9/services/data/v63.0/sobjects/Account/describe",
+            ),
+            (
+                "/services/data/v63.0/query/01gX-2000",
+                "http://127.0.0.1:9/services/data/v63.0/query/01gX-2000",
+            ),
+        ] {
+            assert_eq!(c.resolve(&Request::get(path)).unwrap().as_str(), url);
+        }
         let u = c
             .resolve(&Request::get("query").query("q", "SELECT Id FROM Account WHERE Name = 'A&B'"))
             .unwrap();

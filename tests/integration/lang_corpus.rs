@@ -154,8 +154,8 @@ fn intent_sig(i: &Intent) -> String {
         }
         Intent::LogCall(c) => format!(
             "call(who={}; what={}; subj={}; desc={}; dur={}; date={})",
-            opt(&c.who, rec),
-            opt(&c.what, rec),
+            opt(&c.about.who, rec),
+            opt(&c.about.what, rec),
             opt(&c.subject, |s| s.to_lowercase()),
             opt(&c.description, |s| format!("\"{}\"", s.to_lowercase())),
             opt(&c.duration_seconds, |d| d.to_string()),
@@ -165,8 +165,8 @@ fn intent_sig(i: &Intent) -> String {
             "task(\"{}\"; due={}; who={}; what={}; prio={})",
             t.subject.to_lowercase(),
             opt(&t.due, |d| d.to_string()),
-            opt(&t.who, rec),
-            opt(&t.what, rec),
+            opt(&t.about.who, rec),
+            opt(&t.about.what, rec),
             opt(&t.priority, |p: &Priority| format!("{p:?}"))
         ),
         Intent::CompleteTask(t) => format!("complete({})", tgt(&t.target)),
@@ -189,8 +189,8 @@ fn intent_sig(i: &Intent) -> String {
             m.date,
             opt(&m.time, |t| t.format("%H:%M").to_string()),
             m.minutes,
-            opt(&m.who, rec),
-            opt(&m.what, rec)
+            opt(&m.about.who, rec),
+            opt(&m.about.what, rec)
         ),
         Intent::CreateCase(c) => format!(
             "case({}; {}; {}; {})",

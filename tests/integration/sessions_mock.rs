@@ -836,7 +836,7 @@ async fn browser_login_with_pkce_and_state_end_to_end() {
     // The "browser": follows the authorize redirect to the loopback listener.
     let browser_task =
         tokio::spawn(async move { reqwest::get(url).await.map(|r| r.status().as_u16()) });
-    let report = browser
+    let report = login::PendingLogin::Browser(browser)
         .finish(&fx.home, &http, &opts, Duration::from_secs(10))
         .await
         .unwrap();
@@ -861,7 +861,7 @@ async fn device_login_polls_until_approved() {
     let (opts, http) = fx.login_options("default");
     let device = login::start_device(&http, &opts).await.unwrap();
     assert_eq!(device.code.user_code, "ABCD1234");
-    let report = device
+    let report = login::PendingLogin::Device(device)
         .finish(&fx.home, &http, &opts, Duration::from_secs(10))
         .await
         .unwrap();

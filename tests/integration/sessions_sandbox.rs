@@ -143,7 +143,7 @@ async fn browser_login(org: &Org, home: &Home) -> login::LoginReport {
     let b = login::start_browser(&o, 0).await.unwrap();
     let url = b.url.clone();
     let browser = tokio::spawn(play_browser(url, DANA));
-    let report = b
+    let report = login::PendingLogin::Browser(b)
         .finish(home, &http, &o, std::time::Duration::from_secs(20))
         .await
         .unwrap();
@@ -737,7 +737,7 @@ async fn device_login_against_the_sandbox() {
     if body.contains("consent_form") {
         approve(&pages, &authorize, &rid).await;
     }
-    let report = device
+    let report = login::PendingLogin::Device(device)
         .finish(&home, &http, &o, std::time::Duration::from_secs(20))
         .await
         .unwrap();

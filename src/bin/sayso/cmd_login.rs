@@ -253,7 +253,7 @@ pub fn exec_login(args: LoginArgs) -> anyhow::Result<ExitCode> {
                 device.code.verification_uri, device.code.user_code
             );
             eprintln!("Waiting for approval…");
-            Ok(device
+            Ok(login::PendingLogin::Device(device)
                 .finish(&home, &http, &opts, Duration::from_secs(args.timeout))
                 .await?)
         } else {
@@ -266,7 +266,7 @@ pub fn exec_login(args: LoginArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("Open this URL in a browser to log in:\n  {url}");
             }
             eprintln!("Waiting for the login to complete…");
-            Ok(browser
+            Ok(login::PendingLogin::Browser(browser)
                 .finish(&home, &http, &opts, Duration::from_secs(args.timeout))
                 .await?)
         }

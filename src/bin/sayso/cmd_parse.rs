@@ -5,7 +5,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use sayso::lang::{
     ChangeOp, CreateCase, CreateRecord, CreateTask, Entity, FieldChange, Grammar, Intent, LogCall,
-    ParsedCommand, RecordFilter, RecordRef, ScheduleMeeting, Target, Value,
+    ParsedCommand, RecordFilter, RecordRef, Regarding, ScheduleMeeting, Target, Value,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,7 +76,7 @@ fn describe_log_call(c: &LogCall) -> String {
     if let Some(x) = &c.subject {
         s.push_str(&format!(" \"{x}\""));
     }
-    push_who_what(&mut s, &c.who, &c.what);
+    push_who_what(&mut s, &c.about);
     if let Some(d) = c.duration_seconds {
         s.push_str(&format!(", {} min", d / 60));
     }
@@ -90,9 +90,9 @@ fn describe_log_call(c: &LogCall) -> String {
 }
 
 /// " with <person> on <record>", each when said.
-fn push_who_what(s: &mut String, who: &Option<RecordRef>, what: &Option<RecordRef>) {
-    s.push_str(&said_record("with", who));
-    s.push_str(&said_record("on", what));
+fn push_who_what(s: &mut String, about: &Regarding) {
+    s.push_str(&said_record("with", &about.who));
+    s.push_str(&said_record("on", &about.what));
 }
 
 /// " <word> <record>" when a record was said, else nothing.
@@ -107,7 +107,7 @@ fn describe_create_task(t: &CreateTask) -> String {
     if let Some(d) = t.due {
         s.push_str(&format!(" due {d}"));
     }
-    push_who_what(&mut s, &t.who, &t.what);
+    push_who_what(&mut s, &t.about);
     if let Some(p) = t.priority {
         s.push_str(&format!(", priority {p:?}"));
     }
@@ -150,8 +150,8 @@ fn describe_meeting(m: &ScheduleMeeting) -> String {
             .map(|t| format!(" at {}", t.format("%H:%M")))
             .unwrap_or_default(),
         m.minutes,
-        said_record("with", &m.who),
-        said_record("about", &m.what)
+        said_record("with", &m.about.who),
+        said_record("about", &m.about.what)
     )
 }
 

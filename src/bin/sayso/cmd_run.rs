@@ -8,15 +8,22 @@ use std::process::ExitCode;
 use sayso::app::{Agent, Outcome, RunOptions, Status};
 use sayso::config::Home;
 
+/// `--yes` and `--json`, as the commands that write (`run`, `sync`) take them.
+#[derive(clap::Args, Clone, Copy)]
+pub struct WriteFlags {
+    /// Confirm writes without asking (bulk changes; each queued command on `sync`).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Print one JSON object per command (JSON Lines).
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Arguments of `sayso run`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Confirm bulk changes without asking.
-    #[arg(long, short = 'y')]
-    yes: bool,
-    /// Print one JSON object per command (JSON Lines).
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    flags: WriteFlags,
     /// Show the plan and the calls it would make; change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -63,7 +70,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
         }
         reconcile_first(agent).await;
         let opts = RunOptions {
-            yes: args.yes,
+            yes: args.flags.yes,
             dry_run: args.dry_run,
             max_records: args.max_records,
             bulk_threshold: args.bulk_threshold,
@@ -77,13 +84,14 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
             .map(std::path::PathBuf::from);
         if let Some(file) = args.file.as_ref().or(named.as_ref()) {
             let phrase = args.phrase.join(" ");
-            let interactive = !args.json && std::io::stdin().is_terminal();
+            let interactive = !args.flags.json && std::io::stdin().is_terminal();
             let import = sayso::app::import::ImportOptions {
                 run: opts,
                 allow_duplicates: args.allow_duplicates,
             };
             let code =
-                crate::file_run::run(agent, file, &phrase, import, args.json, interactive).await;
+                crate::file_run::run(agent, file, &phrase, import, args.flags.json, interactive)
+                    .await;
             budget_warning(home, &args.profile);
             return Ok(code);
         }
@@ -91,7 +99,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
         let dash = args.phrase.len() == 1 && args.phrase[0] == "-";
         if args.notes || dash || args.phrase.is_empty() {
             let piped = crate::piped::PipedOptions {
-                json: args.json,
+                json: args.flags.json,
                 notes: args.notes,
                 run: opts,
                 queue,
@@ -110,10 +118,10 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             vec![args.phrase.join(" ")]
         };
-        let interactive = !args.json
+        let interactive = !args.flags.json
             && std::io::stdin().is_terminal()
             && !(args.phrase.len() == 1 && args.phrase[0] == "-");
-        if !args.json && std::io::stderr().is_terminal() {
+        if !args.flags.json && std::io::stderr().is_terminal() {
             let bar = indicatif::ProgressBar::hidden();
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             agent.set_progress(Box::new(move |done, total| {
@@ -160,7 +168,7 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
             if !out.status.is_success() {
                 failures += 1;
             }
-            print(agent, &out, args.json, &[]);
+            print(agent, &out, args.flags.json, &[]);
             // A dry run or an unconfirmed bulk change is never applied from here.
             if let Some(plan) = out.pending.take() {
                 agent.discard(&plan);

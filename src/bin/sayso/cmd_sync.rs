@@ -9,6 +9,8 @@ use sayso::app::offline::{FieldConflict, SyncOptions, Synced};
 use sayso::app::{Agent, Outcome, RunOptions, Status};
 use sayso::journal::QueuedCommand;
 
+use crate::cmd_run::WriteFlags;
+
 /// Whose value wins a conflict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Prefer {
@@ -19,12 +21,8 @@ pub enum Prefer {
 /// Arguments of `sayso sync`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Apply without asking.
-    #[arg(long, short = 'y')]
-    yes: bool,
-    /// One JSON object per queued command (JSON Lines).
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    flags: WriteFlags,
     /// Overwrite a conflict with the queued value, for the command given after it.
     #[arg(long, value_enum, requires = "command")]
     prefer: Option<Prefer>,
@@ -42,12 +40,13 @@ pub fn exec(args: Args) -> anyhow::Result<ExitCode> {
             run: RunOptions::default(),
             prefer_mine: args.prefer.and(args.command),
         };
-        Ok(run(agent, opts, args.yes, args.json).await)
+        Ok(run(agent, opts, args.flags).await)
     })
 }
 
 /// Syncs and renders; the exit code is 0 when every queued command was applied.
-pub async fn run(agent: &mut Agent, opts: SyncOptions, yes: bool, json: bool) -> ExitCode {
+pub async fn run(agent: &mut Agent, opts: SyncOptions, flags: WriteFlags) -> ExitCode {
+    let WriteFlags { yes, json } = flags;
     let interactive = !json && std::io::stdin().is_terminal();
     let mut ask = |item: &QueuedCommand, preview: &Outcome| {
         if yes {

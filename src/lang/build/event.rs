@@ -28,15 +28,15 @@ impl Builder<'_> {
             .get(SlotName::Subject)
             .map(|t| text_of(strip_articles(self.g, t)))
             .filter(|x| !x.is_empty());
-        let who = s.get(SlotName::Who).map(|t| self.record_ref(t));
-        let what = s.get(SlotName::What).map(|t| self.record_ref(t));
         Some(Intent::ScheduleMeeting(ScheduleMeeting {
             subject,
             date,
             time,
             minutes,
-            who,
-            what,
+            about: Regarding {
+                who: s.get(SlotName::Who).map(|t| self.record_ref(t)),
+                what: s.get(SlotName::What).map(|t| self.record_ref(t)),
+            },
         }))
     }
 

@@ -307,7 +307,10 @@ impl<'a> Builder<'a> {
             && what.is_none()
         {
             return Intent::LogCall(LogCall {
-                what: who.take(),
+                about: Regarding {
+                    who: None,
+                    what: who.take(),
+                },
                 description: s.get(SlotName::Text).map(note_text),
                 date,
                 ..LogCall::default()
@@ -343,8 +346,7 @@ impl<'a> Builder<'a> {
             None => (topic, duration_seconds),
         };
         Intent::LogCall(LogCall {
-            who,
-            what,
+            about: Regarding { who, what },
             subject,
             description,
             duration_seconds,
@@ -431,8 +433,7 @@ impl<'a> Builder<'a> {
         Some(Intent::CreateTask(CreateTask {
             subject: capitalise(&subject),
             due,
-            who,
-            what,
+            about: Regarding { who, what },
             priority,
         }))
     }

@@ -1,33 +1,29 @@
 //! Resolving `AddContactRole`: an OpportunityContactRole between a contact and a deal.
 //!
-//! One method per intent on [`Resolver`]; `clause` in the parent module dispatches here.
+//! Each intent implements [`Resolve`]; `Resolver::clause` in the parent module dispatches here.
 
 use crate::resolve::*;
 
-impl Resolver<'_> {
+impl Resolve for AddContactRole {
     /// Resolves one `AddContactRole` clause.
-    pub(in crate::resolve) async fn add_contact_role(
-        &mut self,
-        x: &AddContactRole,
-        cx: &mut ClauseCx<'_>,
-    ) -> Result<Option<Named>, ResolveError> {
-        let d = self
+    async fn resolve(&self, resolver: &mut Resolver<'_>, cx: &mut ClauseCx<'_>) -> Resolved {
+        let d = resolver
             .describe_creatable("OpportunityContactRole", "add contact roles")
             .await?;
-        let c = self
-            .reference(&x.contact, cx.named, &["Contact"], &[])
+        let c = resolver
+            .reference(&self.contact, cx.named, &["Contact"], &[])
             .await?;
         let opp = RecordRef {
             object: Some(ObjectKind::Opportunity),
-            ..x.opportunity.clone()
+            ..self.opportunity.clone()
         };
-        let o = self
+        let o = resolver
             .reference(&opp, cx.named, &["Opportunity"], &[])
             .await?;
         let mut fields = BTreeMap::new();
         fields.insert("OpportunityId".into(), o.val());
         fields.insert("ContactId".into(), c.val());
-        if let Some(role) = &x.role
+        if let Some(role) = &self.role
             && let Some(f) = d.field("Role")
         {
             fields.insert(
@@ -36,7 +32,7 @@ impl Resolver<'_> {
             );
         }
         let name = format!("{} on {}", c.name(), o.name());
-        self.push_create(&d, cx.steps, "OpportunityContactRole", name, fields)?;
+        resolver.push_create(&d, cx.steps, "OpportunityContactRole", name, fields)?;
         Ok(Some(o))
     }
 }

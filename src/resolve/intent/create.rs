@@ -1,65 +1,59 @@
 //! Resolving Create clauses: `CreateCase` and `CreateRecord` (leads, contacts, accounts, opportunities).
 //!
-//! One method per intent on [`Resolver`]; `clause` in the parent module dispatches here.
+//! Each intent implements [`Resolve`]; `Resolver::clause` in the parent module dispatches here.
 
 use crate::resolve::*;
 
-impl Resolver<'_> {
+impl Resolve for CreateCase {
     /// Resolves one `CreateCase` clause: subject, account, contact and priority as said.
-    pub(in crate::resolve) async fn create_case(
-        &mut self,
-        c: &CreateCase,
-        cx: &mut ClauseCx<'_>,
-    ) -> Result<Option<Named>, ResolveError> {
-        let d = self.describe_creatable("Case", "open cases").await?;
+    async fn resolve(&self, resolver: &mut Resolver<'_>, cx: &mut ClauseCx<'_>) -> Resolved {
+        let d = resolver.describe_creatable("Case", "open cases").await?;
         let mut fields = BTreeMap::new();
-        let subject = capitalise(c.subject.trim());
+        let subject = capitalise(self.subject.trim());
         fields.insert("Subject".into(), Val::Lit(json!(subject)));
-        if let Some(r) = &c.account {
+        if let Some(r) = &self.account {
             let r = RecordRef {
                 object: Some(ObjectKind::Account),
                 ..r.clone()
             };
-            let n = self.reference(&r, cx.named, &["Account"], &[]).await?;
+            let n = resolver.reference(&r, cx.named, &["Account"], &[]).await?;
             fields.insert("AccountId".into(), n.val());
         }
-        if let Some(r) = &c.contact {
-            let n = self.reference(r, cx.named, &["Contact"], &[]).await?;
+        if let Some(r) = &self.contact {
+            let n = resolver.reference(r, cx.named, &["Contact"], &[]).await?;
             fields.insert("ContactId".into(), n.val());
         }
-        self.put_priority(&d, c.priority, "medium", &mut fields);
-        let case = self.push_create(&d, cx.steps, "Case", subject, fields)?;
+        resolver.put_priority(&d, self.priority, "medium", &mut fields);
+        let case = resolver.push_create(&d, cx.steps, "Case", subject, fields)?;
         Ok(Some(case))
     }
+}
 
+impl Resolve for CreateRecord {
     /// Resolves one `CreateRecord` clause.
-    pub(in crate::resolve) async fn create_record(
-        &mut self,
-        x: &CreateRecord,
-        cx: &mut ClauseCx<'_>,
-    ) -> Result<Option<Named>, ResolveError> {
-        let sobject = x.object.api_name();
-        let d = self
+    async fn resolve(&self, resolver: &mut Resolver<'_>, cx: &mut ClauseCx<'_>) -> Resolved {
+        let sobject = self.object.api_name();
+        let d = resolver
             .describe_creatable(sobject, &format!("create {sobject} records"))
             .await?;
         let mut fields = BTreeMap::new();
-        let account_n = match &x.account {
+        let account_n = match &self.account {
             Some(r) if sobject != "Lead" => {
                 let r = RecordRef {
                     object: Some(ObjectKind::Account),
                     ..r.clone()
                 };
-                Some(self.reference(&r, cx.named, &["Account"], &[]).await?)
+                Some(resolver.reference(&r, cx.named, &["Account"], &[]).await?)
             }
             _ => None,
         };
         let mut display = String::new();
         match sobject {
-            "Contact" | "Lead" => display = self.person_fields(x, &d, &mut fields)?,
+            "Contact" | "Lead" => display = resolver.person_fields(self, &d, &mut fields)?,
             "Opportunity" => {
                 fields.insert(
                     "StageName".into(),
-                    Val::Lit(json!(self.picklist_value(&d, "StageName", ""))),
+                    Val::Lit(json!(resolver.picklist_value(&d, "StageName", ""))),
                 );
             }
             _ => {}
@@ -68,9 +62,9 @@ impl Resolver<'_> {
             fields.insert("AccountId".into(), a.val());
         }
         if d.field("OwnerId").is_some_and(|f| f.createable) {
-            fields.insert("OwnerId".into(), Val::Lit(json!(self.me)));
+            fields.insert("OwnerId".into(), Val::Lit(json!(resolver.me)));
         }
-        for change in &x.fields {
+        for change in &self.fields {
             let f = match &change.field {
                 Some(fr) => find_field(&d, fr)?,
                 None => field_for_value(&d, &change.value)?,
@@ -79,7 +73,7 @@ impl Resolver<'_> {
             let v = match coerce(f, change, None)? {
                 FieldValue::Literal(j) => Val::Lit(j),
                 FieldValue::Lookup { objects, name } => {
-                    Val::Lit(json!(self.lookup(&objects, &name).await?.id))
+                    Val::Lit(json!(resolver.lookup(&objects, &name).await?.id))
                 }
             };
             fields.insert(f.name.clone(), v);
@@ -89,30 +83,34 @@ impl Resolver<'_> {
                 fields.insert(
                     "CloseDate".into(),
                     Val::Lit(json!(
-                        end_of_quarter(self.today).format("%Y-%m-%d").to_string()
+                        end_of_quarter(resolver.today)
+                            .format("%Y-%m-%d")
+                            .to_string()
                     )),
                 );
             }
-            let opp_name = x
+            let opp_name = self
                 .name
                 .clone()
                 .filter(|n| !n.trim().is_empty())
-                .unwrap_or_else(|| self.opportunity_name(account_n.as_ref(), &fields));
+                .unwrap_or_else(|| resolver.opportunity_name(account_n.as_ref(), &fields));
             fields.insert("Name".into(), Val::Lit(json!(opp_name)));
             display = opp_name;
         } else if sobject == "Account" {
-            let n = x
+            let n = self
                 .name
                 .clone()
-                .or_else(|| x.company.clone())
+                .or_else(|| self.company.clone())
                 .ok_or_else(|| ResolveError::Invalid("a new account needs a name".into()))?;
             fields.insert("Name".into(), Val::Lit(json!(n)));
             display = n;
         }
-        let record = self.push_create(&d, cx.steps, sobject, display, fields)?;
+        let record = resolver.push_create(&d, cx.steps, sobject, display, fields)?;
         Ok(Some(record))
     }
+}
 
+impl Resolver<'_> {
     /// A new contact's or lead's name fields (and a lead's company and status); returns the name
     /// to show.
     fn person_fields(

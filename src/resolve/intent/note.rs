@@ -1,68 +1,59 @@
 //! Resolving Activity clauses that record what was said: `AddNote` (a ContentNote linked to the record) and `LogCall` (a completed call Task).
 //!
-//! One method per intent on [`Resolver`]; `clause` in the parent module dispatches here.
+//! Each intent implements [`Resolve`]; `Resolver::clause` in the parent module dispatches here.
 
 use crate::resolve::*;
 
-impl Resolver<'_> {
+impl Resolve for AddNote {
     /// Resolves one `AddNote` clause.
-    pub(in crate::resolve) async fn add_note(
-        &mut self,
-        x: &AddNote,
-        cx: &mut ClauseCx<'_>,
-    ) -> Result<Option<Named>, ResolveError> {
-        let text = x.text.trim();
+    async fn resolve(&self, resolver: &mut Resolver<'_>, cx: &mut ClauseCx<'_>) -> Resolved {
+        let text = self.text.trim();
         if text.is_empty() {
             return Err(ResolveError::Invalid(
                 "the note is empty; say what it should say".into(),
             ));
         }
-        self.check_create("ContentNote", &["Title", "Content"])
+        resolver
+            .check_create("ContentNote", &["Title", "Content"])
             .await?;
-        self.check_create(
-            "ContentDocumentLink",
-            &["LinkedEntityId", "ContentDocumentId"],
-        )
-        .await?;
-        match &x.target {
+        resolver
+            .check_create(
+                "ContentDocumentLink",
+                &["LinkedEntityId", "ContentDocumentId"],
+            )
+            .await?;
+        match &self.target {
             Target::Record(r) => {
-                let n = self
+                let n = resolver
                     .reference(r, cx.named, &objects_of(r.object, &ANY_OBJECT), &[])
                     .await?;
-                self.note_steps(&n, text, cx.steps);
+                resolver.note_steps(&n, text, cx.steps);
                 Ok(Some(n))
             }
             Target::Filter(f) => {
                 *cx.bulk = true;
                 let object = filter::object_of(f);
-                let rows = self.filter_rows(f, &[]).await?;
+                let rows = resolver.filter_rows(f, &[]).await?;
                 if rows.is_empty() {
                     return Err(filter::none_match(f));
                 }
                 for row in rows {
                     let n = Named::Existing(found_of(object, row));
-                    self.note_steps(&n, text, cx.steps);
+                    resolver.note_steps(&n, text, cx.steps);
                 }
                 Ok(None)
             }
         }
     }
+}
 
+impl Resolve for LogCall {
     /// Resolves one `LogCall` clause.
-    pub(in crate::resolve) async fn log_call(
-        &mut self,
-        x: &LogCall,
-        cx: &mut ClauseCx<'_>,
-    ) -> Result<Option<Named>, ResolveError> {
-        let activity::NewActivity { d, mut fields, who } = self
-            .new_activity(
-                activity::Activity::Task,
-                x.who.as_ref(),
-                x.what.as_ref(),
-                cx.named,
-            )
+    async fn resolve(&self, resolver: &mut Resolver<'_>, cx: &mut ClauseCx<'_>) -> Resolved {
+        let activity::NewActivity { d, mut fields, who } = resolver
+            .new_activity(activity::Activity::Task, &self.about, cx.named)
             .await?;
-        let subj = x.subject.clone().unwrap_or_else(|| match &who {
+        let subj = self.subject.clone().unwrap_or_else(|| match &who {
             Some(n) => format!("Call with {}", n.name()),
             None => "Call".to_string(),
         });
@@ -70,21 +61,24 @@ impl Resolver<'_> {
         fields.insert("TaskSubtype".into(), Val::Lit(json!("Call")));
         fields.insert(
             "Status".into(),
-            Val::Lit(json!(self.picklist_value(&d, "Status", "completed"))),
+            Val::Lit(json!(resolver.picklist_value(&d, "Status", "completed"))),
         );
         fields.insert(
             "ActivityDate".into(),
             Val::Lit(json!(
-                x.date.unwrap_or(self.today).format("%Y-%m-%d").to_string()
+                self.date
+                    .unwrap_or(resolver.today)
+                    .format("%Y-%m-%d")
+                    .to_string()
             )),
         );
-        if let Some(desc) = x.description.as_ref().filter(|s| !s.trim().is_empty()) {
+        if let Some(desc) = self.description.as_ref().filter(|s| !s.trim().is_empty()) {
             fields.insert("Description".into(), Val::Lit(json!(desc.trim())));
         }
-        if let Some(secs) = x.duration_seconds {
+        if let Some(secs) = self.duration_seconds {
             fields.insert("CallDurationInSeconds".into(), Val::Lit(json!(secs)));
         }
-        let call = self.push_create(&d, cx.steps, "Task", subj, fields)?;
+        let call = resolver.push_create(&d, cx.steps, "Task", subj, fields)?;
         Ok(Some(call))
     }
 }

@@ -1,18 +1,15 @@
 //! Resolving `Reassign`: a new owner for one record or every record a filter matches.
 //!
-//! One method per intent on [`Resolver`]; `clause` in the parent module dispatches here.
+//! Each intent implements [`Resolve`]; `Resolver::clause` in the parent module dispatches here.
 
 use crate::resolve::*;
 
-impl Resolver<'_> {
+impl Resolve for Reassign {
     /// Resolves one `Reassign` clause.
-    pub(in crate::resolve) async fn reassign(
-        &mut self,
-        x: &Reassign,
-        cx: &mut ClauseCx<'_>,
-    ) -> Result<Option<Named>, ResolveError> {
-        let user = self.find_user(&x.owner).await?;
-        self.set_field_on(&x.target, &ANY_OBJECT, "OwnerId", json!(user.id), cx)
+    async fn resolve(&self, resolver: &mut Resolver<'_>, cx: &mut ClauseCx<'_>) -> Resolved {
+        let user = resolver.find_user(&self.owner).await?;
+        resolver
+            .set_field_on(&self.target, &ANY_OBJECT, "OwnerId", json!(user.id), cx)
             .await
     }
 }

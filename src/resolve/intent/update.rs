@@ -1,17 +1,28 @@
 //! Resolving `UpdateFields`: one named record, or every record a filter matches (held, or streamed when large).
 //!
-//! One method per intent on [`Resolver`]; `clause` in the parent module dispatches here.
+//! Each intent implements [`Resolve`]; `Resolver::clause` in the parent module dispatches here.
 
+use crate::lang::UpdateFields;
 use crate::resolve::*;
+
+impl Resolve for UpdateFields {
+    /// Resolves one `UpdateFields` clause: on the record named, or on every record the filter matches.
+    async fn resolve(&self, resolver: &mut Resolver<'_>, cx: &mut ClauseCx<'_>) -> Resolved {
+        match &self.target {
+            Target::Record(r) => resolver.update_record(r, &self.changes, cx).await,
+            Target::Filter(f) => resolver.update_filter(f, &self.changes, cx).await,
+        }
+    }
+}
 
 impl Resolver<'_> {
     /// Resolves one `UpdateFields` clause on a named record.
-    pub(in crate::resolve) async fn update_record(
+    async fn update_record(
         &mut self,
         r: &RecordRef,
         changes: &[FieldChange],
         cx: &mut ClauseCx<'_>,
-    ) -> Result<Option<Named>, ResolveError> {
+    ) -> Resolved {
         let objs: Vec<&str> = match r.object {
             Some(o) => vec![o.api_name()],
             None => self.objects_for_changes(changes),
@@ -34,12 +45,12 @@ impl Resolver<'_> {
     }
 
     /// Resolves one `UpdateFields` clause on every record a filter matches.
-    pub(in crate::resolve) async fn update_filter(
+    async fn update_filter(
         &mut self,
         f: &RecordFilter,
         changes: &[FieldChange],
         cx: &mut ClauseCx<'_>,
-    ) -> Result<Option<Named>, ResolveError> {
+    ) -> Resolved {
         *cx.bulk = true;
         let object = filter::object_of(f);
         let extra = self.field_names(object, changes).await?;
