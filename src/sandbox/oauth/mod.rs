@@ -504,9 +504,11 @@ fn active_user(state: &AppState, id_or_name: &str) -> Option<UserInfo> {
         .filter(|u| u.active)
 }
 
-/// The user a code, grant or device was approved by, who must still be active.
-fn approving_user(state: &AppState, id: &str) -> Result<UserInfo, TokenError> {
-    active_user(state, id).ok_or_else(|| TokenError::new("inactive_user", "user is inactive"))
+/// The user a code, grant or device was approved by, who must still be active (none, or one no
+/// longer active, is refused alike).
+fn approving_user(state: &AppState, id: Option<&str>) -> Result<UserInfo, TokenError> {
+    id.and_then(|u| active_user(state, u))
+        .ok_or_else(|| TokenError::new("inactive_user", "user is inactive"))
 }
 
 /// Runs `read` (a code, grant or device lookup) under the database lock, released at once.
@@ -612,7 +614,7 @@ fn authorization_code(r: TokenRequest<'_>) -> Result<Response, TokenError> {
             Some(_) => {}
         }
     }
-    let user = approving_user(r.state, &code.user_id)?;
+    let user = approving_user(r.state, Some(&code.user_id))?;
     r.issue(Issue::new(app, &user, code.scopes, "authorization_code").with_refresh())
 }
 
@@ -623,7 +625,7 @@ fn refresh_token(r: TokenRequest<'_>) -> Result<Response, TokenError> {
     let grant = locked(r.state, |conn| grants::grant_by_refresh(conn, text))?
         .filter(|g| g.client_id == app.client_id)
         .ok_or_else(expired)?;
-    let user = approving_user(r.state, &grant.user_id)?;
+    let user = approving_user(r.state, Some(&grant.user_id))?;
     // A refresh may narrow the scopes, never widen them.
     let scopes = match r.params.get("scope") {
         Some(req) => {
@@ -740,8 +742,7 @@ fn device(r: TokenRequest<'_>) -> Result<Response, TokenError> {
             "end-user denied authorization",
         )),
         "approved" => {
-            // An approved device names its approver; one without is refused like an inactive user.
-            let user = approving_user(r.state, dev.user_id.as_deref().unwrap_or_default())?;
+            let user = approving_user(r.state, dev.user_id.as_deref())?;
             locked(r.state, |conn| grants::use_device(conn, code))?;
             r.issue(Issue::new(app, &user, dev.scopes, "device").with_refresh())
         }
