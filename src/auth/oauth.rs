@@ -233,16 +233,107 @@ fn http_err(url: &Url, source: reqwest::Error) -> Error {
     }
 }
 
-/// Client authentication sent with a token request.
+/// One OAuth grant: what a token request sends to `/services/oauth2/token`.
 #[derive(Debug, Clone, Copy)]
-pub enum ClientAuth<'a> {
-    /// `client_id` in the body only (public client).
-    Public(&'a str),
-    /// `client_id` + `client_secret` in the body.
-    Secret(&'a str, &'a Secret),
+pub enum Grant<'a> {
+    /// Renews a session with a refresh token (with the client secret when the app has one);
+    /// `invalid_grant` means the refresh token is dead.
+    Refresh {
+        /// The connected app's consumer key.
+        client_id: &'a str,
+        /// Its secret, for a confidential client.
+        client_secret: Option<&'a Secret>,
+        /// The refresh token.
+        refresh_token: &'a Secret,
+    },
+    /// The client credentials grant (runs as the connected app's run-as user).
+    ClientCredentials {
+        /// The connected app's consumer key.
+        client_id: &'a str,
+        /// Its secret.
+        client_secret: &'a Secret,
+    },
+    /// The JWT bearer grant with a signed assertion (see [`super::jwt`]).
+    JwtBearer {
+        /// The signed assertion.
+        assertion: &'a Secret,
+    },
+    /// Exchanges an authorization code (+ PKCE verifier) for tokens.
+    AuthorizationCode {
+        /// The connected app's consumer key.
+        client_id: &'a str,
+        /// The code the redirect brought.
+        code: &'a Secret,
+        /// The PKCE verifier of the challenge sent.
+        verifier: &'a Secret,
+        /// The redirect URI of the authorize request.
+        redirect_uri: &'a str,
+    },
+    /// A device code, once the user approved it.
+    Device {
+        /// The connected app's consumer key.
+        client_id: &'a str,
+        /// The device code.
+        device_code: &'a Secret,
+    },
 }
 
-/// POSTs a form to the token endpoint and parses the token response.
+impl<'a> Grant<'a> {
+    /// The form fields this grant sends, client authentication included.
+    fn form(&self) -> Vec<(&'static str, &'a str)> {
+        match *self {
+            Grant::Refresh {
+                client_id,
+                client_secret,
+                refresh_token,
+            } => {
+                let mut form = vec![
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", refresh_token.expose()),
+                    ("client_id", client_id),
+                ];
+                if let Some(secret) = client_secret {
+                    form.push(("client_secret", secret.expose()));
+                }
+                form
+            }
+            Grant::ClientCredentials {
+                client_id,
+                client_secret,
+            } => vec![
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", client_secret.expose()),
+            ],
+            Grant::JwtBearer { assertion } => vec![
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("assertion", assertion.expose()),
+            ],
+            Grant::AuthorizationCode {
+                client_id,
+                code,
+                verifier,
+                redirect_uri,
+            } => vec![
+                ("grant_type", "authorization_code"),
+                ("code", code.expose()),
+                ("code_verifier", verifier.expose()),
+                ("redirect_uri", redirect_uri),
+                ("client_id", client_id),
+            ],
+            Grant::Device {
+                client_id,
+                device_code,
+            } => vec![
+                ("grant_type", "device"),
+                ("code", device_code.expose()),
+                ("client_id", client_id),
+            ],
+        }
+    }
+}
+
+/// POSTs one grant to the token endpoint and parses the token response.
 ///
 /// # Errors
 /// [`Error::OAuth`] for a refused grant, [`Error::Http`] for transport failures,
@@ -250,23 +341,10 @@ pub enum ClientAuth<'a> {
 pub async fn request_token(
     http: &reqwest::Client,
     token_url: &Url,
-    grant: &[(&str, &str)],
-    client: Option<ClientAuth<'_>>,
+    grant: Grant<'_>,
 ) -> Result<TokenResponse, Error> {
-    let mut form: Vec<(&str, &str)> = grant.to_vec();
-    match client {
-        Some(ClientAuth::Public(id)) => form.push(("client_id", id)),
-        Some(ClientAuth::Secret(id, secret)) => {
-            form.push(("client_id", id));
-            form.push(("client_secret", secret.expose()));
-        }
-        None => {}
-    }
-    let grant_type = grant
-        .iter()
-        .find(|(k, _)| *k == "grant_type")
-        .map(|(_, v)| *v)
-        .unwrap_or("?");
+    let form = grant.form();
+    let grant_type = form[0].1;
     tracing::debug!(url = %endpoint_name(token_url), grant_type, "token request");
     post_form(http, token_url, &form, "token").await
 }
@@ -297,99 +375,6 @@ async fn post_form<T: serde::de::DeserializeOwned>(
         status,
         message: format!("not a {what} response: {e}"),
     })
-}
-
-/// Renews a session with a refresh token.
-///
-/// # Errors
-/// As [`request_token`]; `invalid_grant` means the refresh token is dead.
-pub async fn refresh(
-    http: &reqwest::Client,
-    token_url: &Url,
-    client_id: &str,
-    client_secret: Option<&Secret>,
-    refresh_token: &Secret,
-) -> Result<TokenResponse, Error> {
-    let auth = match client_secret {
-        Some(s) => ClientAuth::Secret(client_id, s),
-        None => ClientAuth::Public(client_id),
-    };
-    request_token(
-        http,
-        token_url,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token.expose()),
-        ],
-        Some(auth),
-    )
-    .await
-}
-
-/// The client credentials grant (runs as the connected app's run-as user).
-///
-/// # Errors
-/// As [`request_token`].
-pub async fn client_credentials(
-    http: &reqwest::Client,
-    token_url: &Url,
-    client_id: &str,
-    client_secret: &Secret,
-) -> Result<TokenResponse, Error> {
-    request_token(
-        http,
-        token_url,
-        &[("grant_type", "client_credentials")],
-        Some(ClientAuth::Secret(client_id, client_secret)),
-    )
-    .await
-}
-
-/// The JWT bearer grant with a signed assertion (see [`super::jwt`]).
-///
-/// # Errors
-/// As [`request_token`].
-pub async fn jwt_bearer(
-    http: &reqwest::Client,
-    token_url: &Url,
-    assertion: &Secret,
-) -> Result<TokenResponse, Error> {
-    request_token(
-        http,
-        token_url,
-        &[
-            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-            ("assertion", assertion.expose()),
-        ],
-        None,
-    )
-    .await
-}
-
-/// Exchanges an authorization code (+ PKCE verifier) for tokens.
-///
-/// # Errors
-/// As [`request_token`].
-pub async fn authorization_code(
-    http: &reqwest::Client,
-    token_url: &Url,
-    client_id: &str,
-    code: &Secret,
-    verifier: &Secret,
-    redirect_uri: &str,
-) -> Result<TokenResponse, Error> {
-    request_token(
-        http,
-        token_url,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code.expose()),
-            ("code_verifier", verifier.expose()),
-            ("redirect_uri", redirect_uri),
-        ],
-        Some(ClientAuth::Public(client_id)),
-    )
-    .await
 }
 
 /// The first answer of the device flow.
@@ -442,16 +427,11 @@ pub async fn device_wait(
     let deadline = tokio::time::Instant::now() + max_wait;
     let mut interval = Duration::from_secs(device.interval.max(1));
     loop {
-        let r = request_token(
-            http,
-            token_url,
-            &[
-                ("grant_type", "device"),
-                ("code", device.device_code.expose()),
-            ],
-            Some(ClientAuth::Public(client_id)),
-        )
-        .await;
+        let grant = Grant::Device {
+            client_id,
+            device_code: &device.device_code,
+        };
+        let r = request_token(http, token_url, grant).await;
         match r {
             Ok(t) => return Ok(t),
             Err(Error::OAuth { error, .. }) if error == "authorization_pending" => {}

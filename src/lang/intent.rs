@@ -529,6 +529,82 @@ pub struct RecordFilter {
     pub text: String,
 }
 
+/// One condition a filter says beyond its object, "my", open/closed and "overdue" (see
+/// [`RecordFilter::criteria`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Criterion {
+    /// The account industry.
+    Industry,
+    /// The stage.
+    Stage,
+    /// The close-date (or due-date) range.
+    Closing,
+    /// Amount over.
+    Over,
+    /// Amount under.
+    Under,
+    /// Amount between, both ends included.
+    Between,
+    /// Won or lost.
+    Won,
+    /// Not touched since.
+    UntouchedSince,
+    /// Another user's records.
+    Owner,
+    /// The priority.
+    Priority,
+    /// The account's name.
+    Account,
+    /// A name fragment.
+    Text,
+}
+
+impl Criterion {
+    /// Its name in compact summaries (`stage`, `over`, `owner`…).
+    pub fn key(self) -> &'static str {
+        match self {
+            Criterion::Industry => "industry",
+            Criterion::Stage => "stage",
+            Criterion::Closing => "closing",
+            Criterion::Over => "over",
+            Criterion::Under => "under",
+            Criterion::Between => "between",
+            Criterion::Won => "won",
+            Criterion::UntouchedSince => "untouched_since",
+            Criterion::Owner => "owner",
+            Criterion::Priority => "priority",
+            Criterion::Account => "account",
+            Criterion::Text => "text",
+        }
+    }
+}
+
+impl RecordFilter {
+    /// The conditions this filter says beyond its object, "my", open/closed and "overdue", in a
+    /// fixed order, each with its value as text; `value` renders a said value (industry, stage).
+    pub fn criteria(&self, value: impl Fn(&Value) -> String) -> Vec<(Criterion, String)> {
+        let mut out = Vec::new();
+        let mut say = |c: Criterion, text: Option<String>| out.extend(text.map(|t| (c, t)));
+        say(Criterion::Industry, self.industry.as_ref().map(&value));
+        say(Criterion::Stage, self.stage.as_ref().map(&value));
+        let closing = self.closing.map(|c| format!("{}..{}", c.start, c.end));
+        say(Criterion::Closing, closing);
+        say(Criterion::Over, self.amount_over.map(|v| v.to_string()));
+        say(Criterion::Under, self.amount_under.map(|v| v.to_string()));
+        let between = self.amount_between.map(|(lo, hi)| format!("{lo}..{hi}"));
+        say(Criterion::Between, between);
+        say(Criterion::Won, self.won.map(|w| w.to_string()));
+        let untouched = self.untouched_since.map(|d| d.to_string());
+        say(Criterion::UntouchedSince, untouched);
+        say(Criterion::Owner, self.owner.clone());
+        say(Criterion::Priority, self.priority.map(|p| format!("{p:?}")));
+        say(Criterion::Account, self.account.clone());
+        let text = (!self.text.is_empty()).then(|| self.text.clone());
+        say(Criterion::Text, text);
+        out
+    }
+}
+
 /// An inclusive range of days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DateRange {
@@ -643,4 +719,39 @@ pub struct Span {
     pub months: i32,
     /// Days to add (may be negative).
     pub days: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn criteria_name_every_condition_said_in_order() {
+        let f = RecordFilter {
+            amount_between: Some((100_000.0, 300_000.0)),
+            won: Some(false),
+            owner: Some("Sam".into()),
+            priority: Some(Priority::High),
+            untouched_since: NaiveDate::from_ymd_opt(2026, 11, 1),
+            text: "globex".into(),
+            ..RecordFilter::default()
+        };
+        let said: Vec<String> = f
+            .criteria(|v| v.said.clone())
+            .into_iter()
+            .map(|(c, v)| format!("{}={v}", c.key()))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                "between=100000..300000",
+                "won=false",
+                "untouched_since=2026-11-01",
+                "owner=Sam",
+                "priority=High",
+                "text=globex"
+            ]
+        );
+        assert!(RecordFilter::default().criteria(|v| v.said.clone()).is_empty());
+    }
 }

@@ -27,8 +27,8 @@ pub(crate) mod pattern;
 pub use grammar::{Grammar, GrammarError, IntentKind};
 pub use intent::{
     AddContactRole, AddNote, Antecedent, ChangeOp, Clause, CompleteTask, CreateCase, CreateRecord,
-    CreateTask, DateRange, Entity, FieldAlias, FieldChange, FieldRef, GroupBy, Help, Intent,
-    LogCall, NotUnderstood, ObjectKind, ParsedCommand, PersonName, Priority, Question,
+    CreateTask, Criterion, DateRange, Entity, FieldAlias, FieldChange, FieldRef, GroupBy, Help,
+    Intent, LogCall, NotUnderstood, ObjectKind, ParsedCommand, PersonName, Priority, Question,
     QuestionKind, Rank, RankBy, Reassign, RecordFilter, RecordRef, Regarding, ScheduleMeeting,
     Span, Target, Undo, UpdateFields, Value, ValueHint,
 };

@@ -9,7 +9,7 @@ use url::Url;
 
 use super::client::Client;
 use super::error::Error;
-use crate::auth::oauth;
+use crate::auth::oauth::{self, Grant};
 use crate::auth::store::{Credentials, TokenStore};
 use crate::auth::{Secret, jwt};
 
@@ -149,14 +149,12 @@ impl Client {
                 client_secret,
                 refresh_token,
             } => {
-                oauth::refresh(
-                    http,
-                    token_url,
+                let grant = Grant::Refresh {
                     client_id,
-                    client_secret.as_ref(),
+                    client_secret: client_secret.as_ref(),
                     refresh_token,
-                )
-                .await
+                };
+                oauth::request_token(http, token_url, grant).await
             }
             Renewal::Jwt {
                 token_url,
@@ -165,14 +163,22 @@ impl Client {
                 key_path,
                 audience,
             } => match jwt::assertion(key_path, client_id, username, audience) {
-                Ok(a) => oauth::jwt_bearer(http, token_url, &a).await,
+                Ok(a) => {
+                    oauth::request_token(http, token_url, Grant::JwtBearer { assertion: &a }).await
+                }
                 Err(e) => Err(e),
             },
             Renewal::ClientCredentials {
                 token_url,
                 client_id,
                 client_secret,
-            } => oauth::client_credentials(http, token_url, client_id, client_secret).await,
+            } => {
+                let grant = Grant::ClientCredentials {
+                    client_id,
+                    client_secret,
+                };
+                oauth::request_token(http, token_url, grant).await
+            }
         };
         let token = match result {
             Ok(t) => t,

@@ -68,26 +68,8 @@ fn filt(f: &RecordFilter) -> String {
     if f.overdue {
         parts.push("overdue".into());
     }
-    if let Some(v) = &f.industry {
-        parts.push(format!("industry={}", val(v)));
-    }
-    if let Some(v) = &f.stage {
-        parts.push(format!("stage={}", val(v)));
-    }
-    if let Some(c) = &f.closing {
-        parts.push(format!("closing={}..{}", c.start, c.end));
-    }
-    if let Some(v) = f.amount_over {
-        parts.push(format!("over={v}"));
-    }
-    if let Some(v) = f.amount_under {
-        parts.push(format!("under={v}"));
-    }
-    if let Some(a) = &f.account {
-        parts.push(format!("account={a}"));
-    }
-    if !f.text.is_empty() {
-        parts.push(format!("text={}", f.text));
+    for (c, v) in f.criteria(val) {
+        parts.push(format!("{}={v}", c.key()));
     }
     format!("{{{}}}", parts.join(" "))
 }

@@ -4,8 +4,9 @@
 use anyhow::Context;
 use chrono::NaiveDate;
 use sayso::lang::{
-    ChangeOp, CreateCase, CreateRecord, CreateTask, Entity, FieldChange, Grammar, Intent, LogCall,
-    ParsedCommand, RecordFilter, RecordRef, Regarding, ScheduleMeeting, Target, Value,
+    ChangeOp, CreateCase, CreateRecord, CreateTask, Criterion, Entity, FieldChange, Grammar,
+    Intent, LogCall, ParsedCommand, RecordFilter, RecordRef, Regarding, ScheduleMeeting, Target,
+    Value,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -314,26 +315,22 @@ fn filter(f: &RecordFilter) -> String {
         parts.push("overdue".into());
     }
     parts.push(f.object.map_or("records", |o| o.api_name()).to_string());
-    if let Some(i) = &f.industry {
-        parts.push(format!("in industry {}", hinted(i)));
-    }
-    if let Some(s) = &f.stage {
-        parts.push(format!("in stage {}", hinted(s)));
-    }
-    if let Some(c) = &f.closing {
-        parts.push(format!("closing {}..{}", c.start, c.end));
-    }
-    if let Some(v) = f.amount_over {
-        parts.push(format!("over {v}"));
-    }
-    if let Some(v) = f.amount_under {
-        parts.push(format!("under {v}"));
-    }
-    if let Some(a) = &f.account {
-        parts.push(format!("at \"{a}\""));
-    }
-    if !f.text.is_empty() {
-        parts.push(format!("matching \"{}\"", f.text));
+    for (c, v) in f.criteria(|v| hinted(v).to_string()) {
+        parts.push(match c {
+            Criterion::Industry => format!("in industry {v}"),
+            Criterion::Stage => format!("in stage {v}"),
+            Criterion::Closing => format!("closing {v}"),
+            Criterion::Over => format!("over {v}"),
+            Criterion::Under => format!("under {v}"),
+            Criterion::Between => format!("between {v}"),
+            Criterion::Won if v == "true" => "won".to_string(),
+            Criterion::Won => "lost".to_string(),
+            Criterion::UntouchedSince => format!("untouched since {v}"),
+            Criterion::Owner => format!("owned by {v}"),
+            Criterion::Priority => format!("{} priority", v.to_lowercase()),
+            Criterion::Account => format!("at \"{v}\""),
+            Criterion::Text => format!("matching \"{v}\""),
+        });
     }
     parts.join(" ")
 }
