@@ -80,14 +80,8 @@ pub fn load(
     now: &str,
 ) -> Result<(), SeedError> {
     let tx = conn.transaction()?;
-    for file in csv_files()? {
-        let stem = file
-            .path()
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("")
-            .to_string();
-        let Some(obj) = schema.object(&stem) else {
+    for (stem, file) in demo_csvs()? {
+        let Some(obj) = schema.object(stem) else {
             continue;
         };
         let loader = FileLoader {
@@ -107,8 +101,12 @@ pub fn load(
     Ok(())
 }
 
-/// The embedded `data/*.csv` files in load order.
-fn csv_files() -> Result<Vec<&'static include_dir::File<'static>>, SeedError> {
+/// The embedded `data/*.csv` files in load order, each with its stem (the object it holds).
+///
+/// # Errors
+/// [`SeedError::Data`] when the embedded `data` folder is missing.
+pub(crate) fn demo_csvs()
+-> Result<Vec<(&'static str, &'static include_dir::File<'static>)>, SeedError> {
     let data = DEMO_ORG.get_dir("data").ok_or_else(|| SeedError::Data {
         file: "data".into(),
         line: 0,
@@ -117,11 +115,12 @@ fn csv_files() -> Result<Vec<&'static include_dir::File<'static>>, SeedError> {
     let mut files: Vec<_> = data
         .files()
         .filter(|f| f.path().extension().is_some_and(|e| e == "csv"))
+        .map(|f| {
+            let stem = f.path().file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            (stem, f)
+        })
         .collect();
-    files.sort_by_key(|f| {
-        let stem = f.path().file_stem().and_then(|s| s.to_str()).unwrap_or("");
-        ORDER.iter().position(|o| *o == stem).unwrap_or(ORDER.len())
-    });
+    files.sort_by_key(|(stem, _)| ORDER.iter().position(|o| o == stem).unwrap_or(ORDER.len()));
     Ok(files)
 }
 

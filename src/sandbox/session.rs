@@ -237,8 +237,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
     }
 }
 
-/// An authenticated call on a data route: the state, the principal and the route's path
-/// parameters by name (`version`, `object`, `id`, …), what most data handlers start from.
+/// An authenticated call on a data route: the state, the principal, the route's path parameters
+/// by name (`version`, `object`, `id`, …) and the query string's, what most data handlers start
+/// from.
 #[derive(Debug, Clone)]
 pub struct DataCall {
     /// The sandbox.
@@ -246,6 +247,8 @@ pub struct DataCall {
     /// Who calls.
     pub principal: Principal,
     params: HashMap<String, String>,
+    /// The query string's parameters, percent-decoded (the last value of a repeated name).
+    query: HashMap<String, String>,
 }
 
 impl DataCall {
@@ -257,6 +260,11 @@ impl DataCall {
     /// A path parameter (`""` when the route has none of that name).
     pub fn param(&self, name: &str) -> &str {
         self.params.get(name).map_or("", String::as_str)
+    }
+
+    /// A query string parameter (`?q=…`), if the request has it.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query.get(name).map(String::as_str)
     }
 }
 
@@ -271,10 +279,20 @@ impl FromRequestParts<Arc<AppState>> for DataCall {
         let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
             .await
             .map_err(|_| SfError::not_found())?;
+        let query = parts
+            .uri
+            .query()
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(DataCall {
             state: state.clone(),
             principal,
             params,
+            query,
         })
     }
 }

@@ -1,5 +1,5 @@
 //! What every route shares on the wire: the served API versions ([`parse_version`]) and JSON
-//! responses with Salesforce's content type ([`json_response`]).
+//! and plain-text responses with Salesforce's content types ([`json_response`], [`text_response`]).
 //!
 //! Owns these few helpers only; imports nothing from the sandbox.
 
@@ -27,6 +27,16 @@ pub fn parse_version(segment: &str) -> Option<&str> {
             .parse::<u32>()
             .is_ok_and(|m| (OLDEST_VERSION..=LATEST_VERSION).contains(&m));
     (major_ok && minor == "0").then_some(v)
+}
+
+/// A plain-text response (`text/plain;charset=UTF-8`).
+pub fn text_response(status: axum::http::StatusCode, text: impl Into<String>) -> Response {
+    let mut resp = (status, text.into()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain;charset=UTF-8"),
+    );
+    resp
 }
 
 /// A JSON response with Salesforce's content type.

@@ -15,11 +15,7 @@ use sayso::sandbox::security::ConnectedApp;
 use sayso::sandbox::{Sandbox, SandboxOptions};
 use serde_json::{Value, json};
 
-use crate::support::{Org, start};
-
-const DANA: &str = "dana.reyes@demo.sayso.dev";
-const MARIA: &str = "maria.chen@demo.sayso.dev";
-const KINETIC: &str = "kinetic.integration@demo.sayso.dev";
+use crate::support::{DANA, KINETIC, MARIA, Org, start};
 
 /// What these tests ask of the shared in-process sandbox beyond `support::Org`.
 impl Org {
@@ -54,8 +50,13 @@ impl Org {
     }
 }
 
-fn sayso_home(dir: &tempfile::TempDir) -> PathBuf {
-    dir.path().join("home")
+/// A fresh `SAYSO_HOME` (in a temporary folder, removed when the guard drops) with the
+/// administrator logged in to `org`.
+async fn admin_home(org: &Org) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    login_admin(org, &home).await;
+    (dir, home)
 }
 
 /// `sayso ARGS` with `home`, no stdin and none of the caller's profile or credentials.
@@ -96,6 +97,21 @@ async fn login_admin(org: &Org, home: &Path) {
     )
     .await;
     assert_eq!(code, 0, "{out}{err}");
+}
+
+/// `sayso admin contractor NAME --object Case --read READ MORE…` with `home`.
+async fn contractor(home: &Path, name: &str, read: &str, more: &[&str]) -> (i32, String, String) {
+    let mut args = vec![
+        "admin",
+        "contractor",
+        name,
+        "--object",
+        "Case",
+        "--read",
+        read,
+    ];
+    args.extend_from_slice(more);
+    sayso(home, &args).await
 }
 
 /// Revokes what `target` selects (`selected` grants, checked) as `admin`; then every token of
@@ -354,9 +370,7 @@ async fn revoke_by_grant_app_and_user_ends_exactly_the_affected_sessions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoke_through_the_binary_needs_yes_without_a_terminal() {
     let org = start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = sayso_home(&dir);
-    login_admin(&org, &home).await;
+    let (_dir, home) = admin_home(&org).await;
     let k = org.cc_token("kinetic-ltd", "kinetic-demo-secret").await;
     let d = org.jwt_token(DANA).await;
     let (code, out, err) = sayso(&home, &["admin", "revoke", "--app", "Kinetic Ltd"]).await;
@@ -422,9 +436,7 @@ async fn usage_counts_equal_a_scripted_mix_and_over_exits_3() {
     );
     assert_eq!(r.total, r.per_user.iter().map(|l| l.calls).sum::<u64>());
 
-    let dir = tempfile::tempdir().unwrap();
-    let home = sayso_home(&dir);
-    login_admin(&org, &home).await;
+    let (_dir, home) = admin_home(&org).await;
     let (code, out, err) = sayso(
         &home,
         &["admin", "usage", "--days", "7", "--over", "5", "--json"],
@@ -462,25 +474,10 @@ async fn usage_counts_equal_a_scripted_mix_and_over_exits_3() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_contractor_made_by_the_binary_reads_and_edits_exactly_what_it_was_given() {
     let org = start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = sayso_home(&dir);
-    login_admin(&org, &home).await;
-    let (code, out, err) = sayso(
-        &home,
-        &[
-            "admin",
-            "contractor",
-            "Acme Support",
-            "--object",
-            "Case",
-            "--read",
-            "Subject,Description,Priority",
-            "--edit",
-            "Status",
-            "--json",
-        ],
-    )
-    .await;
+    let (_dir, home) = admin_home(&org).await;
+    let read = "Subject,Description,Priority";
+    let (code, out, err) =
+        contractor(&home, "Acme Support", read, &["--edit", "Status", "--json"]).await;
     assert_eq!(code, 0, "{out}{err}");
     let c: Value = serde_json::from_str(&out).unwrap();
     let username = c["username"].as_str().unwrap().to_string();
@@ -561,38 +558,12 @@ async fn a_contractor_made_by_the_binary_reads_and_edits_exactly_what_it_was_giv
     // The new app is least-privilege; a second contractor of the same name is refused.
     let list = apps::list(&org.client(&admin)).await.unwrap();
     assert_eq!(rules_of(&list, "Acme Support"), vec![]);
-    let (code, _, err) = sayso(
-        &home,
-        &[
-            "admin",
-            "contractor",
-            "Acme Support",
-            "--object",
-            "Case",
-            "--read",
-            "Subject",
-        ],
-    )
-    .await;
+    let (code, _, err) = contractor(&home, "Acme Support", "Subject", &[]).await;
     assert_eq!(code, 2);
     assert!(err.contains("DUPLICATE_VALUE"), "{err}");
     // The checklist for a real org names the same rights.
-    let (code, out, _) = sayso(
-        &home,
-        &[
-            "admin",
-            "contractor",
-            "Acme",
-            "--object",
-            "Case",
-            "--read",
-            "Subject",
-            "--edit",
-            "Status",
-            "--checklist",
-        ],
-    )
-    .await;
+    let checklist = ["--edit", "Status", "--checklist"];
+    let (code, out, _) = contractor(&home, "Acme", "Subject", &checklist).await;
     assert_eq!(code, 0);
     assert!(out.contains("Read Subject; Read and Edit Status"), "{out}");
 }
@@ -601,9 +572,7 @@ async fn a_contractor_made_by_the_binary_reads_and_edits_exactly_what_it_was_giv
 async fn watch_prints_one_line_when_a_user_newly_passes_the_limit() {
     use tokio::io::AsyncBufReadExt;
     let org = start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let home = sayso_home(&dir);
-    login_admin(&org, &home).await;
+    let (_dir, home) = admin_home(&org).await;
     let dana = org.jwt_token(DANA).await;
     let kinetic = org.cc_token("kinetic-ltd", "kinetic-demo-secret").await;
     org.calls(&dana, 6).await;

@@ -6,14 +6,10 @@
 use sayso::sandbox::bulk::query as bulk_query;
 use sayso::sandbox::{Sandbox, SandboxOptions};
 
-use crate::support::{Reply, serve_sandbox};
+use crate::support::{ADA as ADMIN, DANA, KINETIC, MARIA, Reply, serve_sandbox};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const ADMIN: &str = "admin@demo.sayso.dev";
-const DANA: &str = "dana.reyes@demo.sayso.dev";
-const MARIA: &str = "maria.chen@demo.sayso.dev";
-const KINETIC: &str = "kinetic.integration@demo.sayso.dev";
 const JOBS: &str = "/services/data/v63.0/jobs/query";
 
 struct Org {

@@ -5,13 +5,11 @@
 
 use sayso::sandbox::{Sandbox, SandboxOptions};
 
-use crate::support::{Reply, serve_sandbox};
+use crate::support::{ADA as ADMIN, DANA, Reply, serve_sandbox, urlencode};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const ADMIN: &str = "admin@demo.sayso.dev";
-const DANA: &str = "dana.reyes@demo.sayso.dev";
 const V: &str = "/services/data/v63.0";
 
 fn today() -> chrono::NaiveDate {
@@ -124,6 +122,11 @@ impl Org {
         self.call("GET", path, None, &[]).await
     }
 
+    /// GET the record `id` of `object` (`sobjects/{object}/{id}`).
+    async fn record(&self, object: &str, id: &str) -> Reply {
+        self.get(&format!("/sobjects/{object}/{id}")).await
+    }
+
     async fn post(&self, path: &str, body: Value) -> Reply {
         self.call("POST", path, Some(body), &[]).await
     }
@@ -142,6 +145,12 @@ impl Org {
         r.json()["id"].as_str().expect("id").to_string()
     }
 
+    /// Creates a record of `object` and reads it back.
+    async fn created(&self, object: &str, body: Value) -> Value {
+        let id = self.create(object, body).await;
+        self.record(object, &id).await.json()
+    }
+
     async fn count(&self, soql: &str) -> u64 {
         let r = self
             .call("GET", &format!("/query?q={}", urlencode(soql)), None, &[])
@@ -158,10 +167,6 @@ impl Org {
             let _ = h.await;
         }
     }
-}
-
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -261,7 +266,7 @@ async fn crud_on_every_demo_object() {
             id.starts_with(&prefix) && id.len() == 18,
             "{object} id {id} has prefix {prefix}"
         );
-        let r = org.get(&format!("/sobjects/{object}/{id}")).await;
+        let r = org.record(object, &id).await;
         assert_eq!(r.status, 200, "{object} read: {}", r.text);
         assert_eq!(r.json()["Id"], json!(id));
         assert_eq!(r.json()["attributes"]["type"], json!(object));
@@ -278,7 +283,7 @@ async fn crud_on_every_demo_object() {
         assert_eq!(r.status, 200, "{object} by 15-char id");
         let r = org.delete(&format!("/sobjects/{object}/{id}")).await;
         assert_eq!(r.status, 204, "{object} delete: {}", r.text);
-        let r = org.get(&format!("/sobjects/{object}/{id}")).await;
+        let r = org.record(object, &id).await;
         assert_eq!(
             (r.status, r.error_code()),
             (404, "ENTITY_IS_DELETED".to_string()),
@@ -435,7 +440,7 @@ async fn field_errors_use_salesforce_codes() {
 async fn the_org_derives_values_on_write() {
     let org = start().await;
     let id = org.create("Opportunity", json!({"Name": "Won", "StageName": "Closed Won", "CloseDate": "2026-05-01", "Amount": 1000})).await;
-    let r = org.get(&format!("/sobjects/Opportunity/{id}")).await.json();
+    let r = org.record("Opportunity", &id).await.json();
     assert_eq!(
         (r["IsClosed"].clone(), r["IsWon"].clone()),
         (json!(true), json!(true))
@@ -476,7 +481,7 @@ async fn the_org_derives_values_on_write() {
         )
         .await;
     assert_eq!(
-        org.get(&format!("/sobjects/Contact/{c}")).await.json()["Name"],
+        org.record("Contact", &c).await.json()["Name"],
         json!("Grace Hopper")
     );
     org.patch(
@@ -485,13 +490,12 @@ async fn the_org_derives_values_on_write() {
     )
     .await;
     assert_eq!(
-        org.get(&format!("/sobjects/Contact/{c}")).await.json()["Name"],
+        org.record("Contact", &c).await.json()["Name"],
         json!("Grace Murray")
     );
-    let l = org
-        .create("Lead", json!({"LastName": "Solo", "Company": "Falcon"}))
+    let lead = org
+        .created("Lead", json!({"LastName": "Solo", "Company": "Falcon"}))
         .await;
-    let lead = org.get(&format!("/sobjects/Lead/{l}")).await.json();
     assert_eq!(
         (lead["Name"].clone(), lead["Status"].clone()),
         (json!("Solo"), json!("Open - Not Contacted"))
@@ -499,26 +503,21 @@ async fn the_org_derives_values_on_write() {
     // Case numbers continue after the demo data.
     let c1 = org.create("Case", json!({"Subject": "One"})).await;
     let c2 = org.create("Case", json!({"Subject": "Two"})).await;
-    let n1 = org.get(&format!("/sobjects/Case/{c1}")).await.json()["CaseNumber"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
-    let n2 = org.get(&format!("/sobjects/Case/{c2}")).await.json()["CaseNumber"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
-    assert_eq!(n1, "00001017");
-    assert_eq!(n2, "00001018");
+    let mut numbers = Vec::new();
+    for id in [&c1, &c2] {
+        let case = org.record("Case", id).await.json();
+        numbers.push(case["CaseNumber"].as_str().unwrap_or("").to_string());
+    }
+    assert_eq!(numbers, ["00001017", "00001018"]);
     let case = org
         .updated(&format!("/sobjects/Case/{c1}"), json!({"Status": "Closed"}))
         .await;
     assert_eq!(case["IsClosed"], json!(true));
     assert!(case["ClosedDate"].is_string());
     // Tasks close with their status.
-    let t = org
-        .create("Task", json!({"Subject": "Call", "Status": "Completed"}))
+    let task = org
+        .created("Task", json!({"Subject": "Call", "Status": "Completed"}))
         .await;
-    let task = org.get(&format!("/sobjects/Task/{t}")).await.json();
     assert_eq!(
         (task["IsClosed"].clone(), task["Priority"].clone()),
         (json!(true), json!("Normal"))
@@ -530,7 +529,7 @@ async fn the_org_derives_values_on_write() {
             json!({"Title": "Call notes", "Content": "SmFuZSBhcHByb3ZlZCB0aGUgYnVkZ2V0Lg=="}),
         )
         .await;
-    let note = org.get(&format!("/sobjects/ContentNote/{n}")).await.json();
+    let note = org.record("ContentNote", &n).await.json();
     assert_eq!(note["TextPreview"], json!("Jane approved the budget."));
     let url = note["Content"].as_str().unwrap_or("").to_string();
     assert_eq!(url, format!("{V}/sobjects/ContentNote/{n}/Content"));
@@ -605,7 +604,7 @@ async fn conditional_requests_answer_412_and_304() {
 async fn every_data_call_counts_and_reports_usage() {
     let org = start().await;
     let first = org
-        .get("/sobjects/Account/001Dm0000000001IAA")
+        .record("Account", "001Dm0000000001IAA")
         .await
         .header("sforce-limit-info");
     let second = org.get("/limits").await;
@@ -740,9 +739,7 @@ async fn collections_roll_back_with_all_or_none() {
         (json!(true), json!(true))
     );
     assert_eq!(
-        org.get(&format!("/sobjects/Contact/{c}"))
-            .await
-            .error_code(),
+        org.record("Contact", &c).await.error_code(),
         "ENTITY_IS_DELETED"
     );
     // Upsert by an idLookup field.
@@ -998,9 +995,7 @@ async fn bulk_ingest_insert_upsert_update_delete() {
         .text;
     assert!(failed.contains("NOT_FOUND"), "{failed}");
     assert_eq!(
-        org.get(&format!("/sobjects/Opportunity/{first_id}"))
-            .await
-            .json()["IsWon"],
+        org.record("Opportunity", &first_id).await.json()["IsWon"],
         json!(true)
     );
     let info = run_bulk(
@@ -1011,9 +1006,7 @@ async fn bulk_ingest_insert_upsert_update_delete() {
     .await;
     assert_eq!(info["numberRecordsFailed"], json!(0));
     assert_eq!(
-        org.get(&format!("/sobjects/Opportunity/{first_id}"))
-            .await
-            .error_code(),
+        org.record("Opportunity", &first_id).await.error_code(),
         "ENTITY_IS_DELETED"
     );
     // Aborting an open job leaves every row unprocessed; the job list shows it; delete removes it.
@@ -1197,7 +1190,7 @@ async fn data_survives_restart_and_fresh_reloads() {
     org.shutdown().await;
     let org = start_at(Some(db_in(dir.path())), false).await;
     assert_eq!(
-        org.get(&format!("/sobjects/Account/{id}")).await.json()["Name"],
+        org.record("Account", &id).await.json()["Name"],
         json!("Persistent Co")
     );
     assert_eq!(
@@ -1212,10 +1205,7 @@ async fn data_survives_restart_and_fresh_reloads() {
     assert_ne!(next, id, "new ids continue after a restart");
     org.shutdown().await;
     let org = start_at(Some(db_in(dir.path())), true).await;
-    assert_eq!(
-        org.get(&format!("/sobjects/Account/{id}")).await.status,
-        404
-    );
+    assert_eq!(org.record("Account", &id).await.status, 404);
     assert_eq!(
         org.get("/sobjects/Opportunity/006Dm0000000001IAA")
             .await

@@ -17,6 +17,8 @@ const DANA_ID: &str = "005Dm0000000003IAA";
 const SAM_ID: &str = "005Dm0000000004IAA";
 const KINETIC_ID: &str = "005Dm0000000007IAA";
 const ORG_ID: &str = "00DDm0000000001MAA";
+/// What Salesforce answers a write that points at a record the user may not reach.
+const DENIED: (u16, &str) = (400, "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY");
 
 fn data(path: &str) -> String {
     format!("/services/data/{V}{path}")
@@ -33,18 +35,21 @@ fn no_internals(status: u16, body: &Value) {
 
 /// Runs one composite query subrequest; returns its (status, body).
 async fn composite_query(org: &Org, token: &str, soql: &str) -> (u16, Value) {
-    let url = format!(
-        "/services/data/{V}/query?q={}",
-        url::form_urlencoded::byte_serialize(soql.as_bytes()).collect::<String>()
-    );
+    let url = format!("/services/data/{V}/query?q={}", urlencode(soql));
+    composite_get(org, token, &url).await
+}
+
+/// Runs `GET url` as the one subrequest of a `/composite` request (which must answer 200); returns
+/// the subrequest's (httpStatusCode, body).
+async fn composite_get(org: &Org, token: &str, url: &str) -> (u16, Value) {
     let (s, body) = org
         .post(
             token,
             &data("/composite"),
-            json!({"compositeRequest": [{"method": "GET", "url": url, "referenceId": "q"}]}),
+            json!({"compositeRequest": [{"method": "GET", "url": url, "referenceId": "sub"}]}),
         )
         .await;
-    assert_eq!(s, 200, "{body}");
+    assert_eq!(s, 200, "{url}: {body}");
     let sub = &body["compositeResponse"][0];
     (
         sub["httpStatusCode"].as_u64().unwrap_or(0) as u16,
@@ -74,7 +79,7 @@ async fn issue_17_point_1_deep_nesting_is_malformed_and_the_server_lives_on() {
     );
     for soql in [&parens, &nots, &calls] {
         let (s, body) = org.query(&k, soql).await;
-        assert_eq!((s, error_code(&body)), (400, "MALFORMED_QUERY"), "{body}");
+        assert_error(s, &body, (400, "MALFORMED_QUERY"), "");
         assert!(body.to_string().contains("nested too deeply"), "{body}");
     }
     // Within the limit it is an ordinary query.
@@ -125,7 +130,7 @@ async fn issue_17_point_2_rollup_and_cube_take_three_fields_and_errors_show_no_s
         "SELECT StageName, Type, LeadSource, OwnerId, COUNT(Id) FROM Opportunity GROUP BY ROLLUP(StageName, Type, LeadSource, OwnerId)".to_string(),
     ] {
         let (s, body) = org.query(&ada, &soql).await;
-        assert_eq!((s, error_code(&body)), (400, "MALFORMED_QUERY"), "{body}");
+        assert_error(s, &body, (400, "MALFORMED_QUERY"), "");
         no_internals(s, &body);
     }
     org.query_ok(
@@ -152,14 +157,11 @@ async fn issue_17_point_2_soql_is_capped_at_100000_characters_on_every_route() {
     let fits = pad(100_000);
     // composite
     let (s, body) = composite_query(&org, &ada, &long).await;
-    assert_eq!((s, error_code(&body)), (400, "MALFORMED_QUERY"), "{body}");
+    assert_error(s, &body, (400, "MALFORMED_QUERY"), "");
     assert!(body.to_string().contains("100000 characters"), "{body}");
     assert_eq!(composite_query(&org, &ada, &fits).await.0, 200);
     // composite/batch
-    let url = format!(
-        "{V}/query?q={}",
-        url::form_urlencoded::byte_serialize(long.as_bytes()).collect::<String>()
-    );
+    let url = format!("{V}/query?q={}", urlencode(&long));
     let (s, body) = org
         .post(
             &ada,
@@ -181,25 +183,12 @@ async fn issue_17_point_2_soql_is_capped_at_100000_characters_on_every_route() {
             json!({"operation": "query", "query": long}),
         )
         .await;
-    assert_eq!((s, error_code(&body)), (400, "MALFORMED_QUERY"), "{body}");
+    assert_error(s, &body, (400, "MALFORMED_QUERY"), "");
     // SOSL too
     let sosl = format!("FIND {{{}}}", "x".repeat(100_001));
-    let url = format!(
-        "/services/data/{V}/search?q={}",
-        url::form_urlencoded::byte_serialize(sosl.as_bytes()).collect::<String>()
-    );
-    let (s, body) = org
-        .post(
-            &ada,
-            &data("/composite"),
-            json!({"compositeRequest": [{"method": "GET", "url": url, "referenceId": "s"}]}),
-        )
-        .await;
-    assert_eq!(s, 200, "{body}");
-    assert_eq!(
-        body["compositeResponse"][0]["body"][0]["errorCode"],
-        "MALFORMED_SEARCH"
-    );
+    let url = format!("/services/data/{V}/search?q={}", urlencode(&sosl));
+    let (_, body) = composite_get(&org, &ada, &url).await;
+    assert_eq!(body[0]["errorCode"], "MALFORMED_SEARCH");
 }
 
 // ---- point 3: note links ----
@@ -215,11 +204,7 @@ async fn issue_17_point_3_note_links_need_the_right_to_share_the_note() {
     // Sam can neither link Dana's note to himself nor to an account everyone sees.
     for entity in [SAM_ID, ACME] {
         let (s, body) = org.post(&sam, &cdl, link(DANA_NOTE, entity, "V")).await;
-        assert_eq!(
-            (s, error_code(&body)),
-            (400, "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY"),
-            "{body}"
-        );
+        assert_error(s, &body, DENIED, "");
     }
     assert_eq!(org.send("GET", &sam, &note, None).await.0, 404);
     assert_eq!(
@@ -233,11 +218,7 @@ async fn issue_17_point_3_note_links_need_the_right_to_share_the_note() {
     let (s, body) = org
         .post(&sam, &cdl, link(&missing_id("069"), SAM_ID, "V"))
         .await;
-    assert_eq!(
-        (s, error_code(&body)),
-        (400, "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY"),
-        "{body}"
-    );
+    assert_error(s, &body, DENIED, "");
     // The owner shares it; a collaborator (ShareType C) may share it on.
     let (s, body) = org.post(&dana, &cdl, link(DANA_NOTE, SAM_ID, "C")).await;
     assert_eq!(s, 201, "{body}");
@@ -251,22 +232,14 @@ async fn issue_17_point_3_note_links_need_the_right_to_share_the_note() {
         .await;
     assert_eq!(s, 201);
     let (s, body) = org.post(&alex, &cdl, link(DANA_NOTE, ACME, "V")).await;
-    assert_eq!(
-        (s, error_code(&body)),
-        (400, "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY"),
-        "{body}"
-    );
+    assert_error(s, &body, DENIED, "");
     // Maria may edit Titan, hence its note link, but raising it to collaborator shares the note.
     let maria = org.jwt_token(MARIA).await;
     let titan_link = data("/sobjects/ContentDocumentLink/06ADm0000000002MAA");
     let (s, body) = org
         .patch(&maria, &titan_link, json!({"ShareType": "C"}))
         .await;
-    assert_eq!(
-        (s, error_code(&body)),
-        (400, "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY"),
-        "{body}"
-    );
+    assert_error(s, &body, DENIED, "");
     let (s, body) = org
         .patch(&dana, &titan_link, json!({"ShareType": "C"}))
         .await;
@@ -280,13 +253,12 @@ async fn issue_17_point_4_lookups_must_point_at_readable_records() {
     let org = start().await;
     let k = org.kinetic().await;
     let task = data("/sobjects/Task");
-    let denied = |body: &Value| error_code(body) == "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY";
     let mut answers = Vec::new();
     for what in [CASE_1004, ACME, TITAN, &missing_id("500")] {
         let (s, body) = org
             .post(&k, &task, json!({"Subject": "probe", "WhatId": what}))
             .await;
-        assert!(s == 400 && denied(&body), "{what}: {body}");
+        assert_error(s, &body, DENIED, what);
         answers.push(body[0]["message"].as_str().map(|m| m.replace(what, "ID")));
     }
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
@@ -303,7 +275,7 @@ async fn issue_17_point_4_lookups_must_point_at_readable_records() {
             Some(json!({"WhatId": CASE_1004})),
         )
         .await;
-    assert!(s == 400 && denied(&body), "re-pointing: {body}");
+    assert_error(s, &body, DENIED, "re-pointing");
     // Sam and Dana's private deal.
     let sam = org.jwt_token(SAM).await;
     let (s, body) = org
@@ -313,11 +285,11 @@ async fn issue_17_point_4_lookups_must_point_at_readable_records() {
             json!({"OpportunityId": TITAN, "ContactId": "003Dm0000000001IAA", "Role": "Influencer"}),
         )
         .await;
-    assert!(s == 400 && denied(&body), "contact role: {body}");
+    assert_error(s, &body, DENIED, "contact role");
     let (s, body) = org
         .post(&sam, &task, json!({"Subject": "x", "WhatId": TITAN}))
         .await;
-    assert!(s == 400 && denied(&body), "task: {body}");
+    assert_error(s, &body, DENIED, "task");
     // His own deal works, and the admin still gets the plain answer for a missing id.
     let (s, body) = org
         .post(&sam, &task, json!({"Subject": "x", "WhatId": SAM_DEAL}))
@@ -331,11 +303,7 @@ async fn issue_17_point_4_lookups_must_point_at_readable_records() {
             json!({"Subject": "x", "WhatId": missing_id("006")}),
         )
         .await;
-    assert_eq!(
-        (s, error_code(&body)),
-        (400, "INVALID_CROSS_REFERENCE_KEY"),
-        "{body}"
-    );
+    assert_error(s, &body, (400, "INVALID_CROSS_REFERENCE_KEY"), "");
 }
 
 // ---- points 5–7, 9: token endpoints ----
@@ -534,9 +502,9 @@ async fn issue_17_point_8_column_metadata_applies_object_and_field_security() {
         }
     };
     let (s, body) = columns("SELECT Id, Origin FROM Case").await;
-    assert_eq!((s, error_code(&body)), (400, "INVALID_FIELD"), "{body}");
+    assert_error(s, &body, (400, "INVALID_FIELD"), "");
     let (s, body) = columns("SELECT Id, Name FROM Account").await;
-    assert_eq!((s, error_code(&body)), (400, "INVALID_TYPE"), "{body}");
+    assert_error(s, &body, (400, "INVALID_TYPE"), "");
     let (s, body) = columns("SELECT FIELDS(ALL) FROM Case LIMIT 10").await;
     assert_eq!(s, 200, "{body}");
     let names = texts(&body["columnMetadata"], "columnName");
@@ -567,13 +535,6 @@ async fn issue_17_point_10_polymorphic_type_filters_compound_fields_and_unicode_
     );
     org.query_ok(&dana, "SELECT Id FROM Task WHERE Who.Type = 'Contact'")
         .await;
-    let (s, body) = org
-        .query(
-            &ada,
-            "SELECT Id, Owner.Type FROM Case WHERE Owner.Type = 'User'",
-        )
-        .await;
-    assert_eq!((s, body["totalSize"].as_u64()), (200, Some(16)), "{body}");
     let body = org
         .query_ok(
             &dana,
@@ -592,17 +553,25 @@ async fn issue_17_point_10_polymorphic_type_filters_compound_fields_and_unicode_
         )
         .await;
     assert_eq!(s, 201, "{body}");
-    let (s, body) = org
-        .query(&ada, "SELECT Id FROM Account WHERE Name = 'ünïcödé ströme'")
-        .await;
-    assert_eq!((s, body["totalSize"].as_u64()), (200, Some(1)), "{body}");
-    let (s, body) = org
-        .query(
-            &ada,
+    let counts = [
+        (
+            "SELECT Id, Owner.Type FROM Case WHERE Owner.Type = 'User'",
+            16,
+        ),
+        ("SELECT Id FROM Account WHERE Name = 'ünïcödé ströme'", 1),
+        (
             "SELECT Id FROM Account WHERE Name IN ('ÜNÏCÖDÉ STRÖME', 'x')",
-        )
-        .await;
-    assert_eq!((s, body["totalSize"].as_u64()), (200, Some(1)), "{body}");
+            1,
+        ),
+    ];
+    for (soql, n) in counts {
+        let (s, body) = org.query(&ada, soql).await;
+        assert_eq!(
+            (s, body["totalSize"].as_u64()),
+            (200, Some(n)),
+            "{soql}: {body}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -614,11 +583,7 @@ async fn issue_17_point_10_invalid_soql_versions_routes_and_methods() {
         "SELECT Id FROM Account // all",
     ] {
         let (s, body) = org.query(&ada, soql).await;
-        assert_eq!(
-            (s, error_code(&body)),
-            (400, "MALFORMED_QUERY"),
-            "{soql}: {body}"
-        );
+        assert_error(s, &body, (400, "MALFORMED_QUERY"), soql);
     }
     let (s, body) = org
         .query(
@@ -628,19 +593,11 @@ async fn issue_17_point_10_invalid_soql_versions_routes_and_methods() {
         .await;
     assert_eq!(s, 200, "`//` inside a string is text: {body}");
     let (s, _, body) = org.get(&ada, "/services/data/v9.0/limits").await;
-    assert_eq!((s, error_code(&body)), (404, "NOT_FOUND"), "{body}");
-    let (s, body) = org
-        .post(
-            &ada,
-            &data("/composite"),
-            json!({"compositeRequest": [{"method": "GET", "referenceId": "s",
-            "url": format!("/services/data/{V}/search?q=FIND+%7BTitan%7D+RETURNING+Opportunity(Id)")}]}),
-        )
-        .await;
+    assert_error(s, &body, (404, "NOT_FOUND"), "");
+    let url = format!("/services/data/{V}/search?q=FIND+%7BTitan%7D+RETURNING+Opportunity(Id)");
+    let (s, body) = composite_get(&org, &ada, &url).await;
     assert_eq!(s, 200, "{body}");
-    let sub = &body["compositeResponse"][0];
-    assert_eq!(sub["httpStatusCode"], 200, "{body}");
-    let found = sub["body"]["searchRecords"]
+    let found = body["searchRecords"]
         .as_array()
         .is_some_and(|rs| rs.iter().any(|r| r["Id"] == TITAN));
     assert!(found, "{body}");
@@ -652,11 +609,7 @@ async fn issue_17_point_10_invalid_soql_versions_routes_and_methods() {
             Some(json!({"Name": "x"})),
         )
         .await;
-    assert_eq!(
-        (s, error_code(&body)),
-        (405, "METHOD_NOT_ALLOWED"),
-        "{body}"
-    );
+    assert_error(s, &body, (405, "METHOD_NOT_ALLOWED"), "");
     assert!(
         body[0]["message"].as_str().unwrap_or("").contains("'PUT'"),
         "{body}"
@@ -740,22 +693,11 @@ async fn check_reads(org: &Org, token: &str, user: &str, t: &Target, reach: Reac
     let who = format!("{user} × {} {}", t.object, t.id);
     let soql = format!("SELECT Id FROM {} WHERE Id = '{}'", t.object, t.id);
     for path in ["/query", "/queryAll"] {
-        let r = org
-            .http
-            .get(format!("{}{}", org.url, data(path)))
-            .query(&[("q", soql.as_str())])
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("query");
-        let s = r.status().as_u16();
-        let body: Value = r.json().await.unwrap_or(Value::Null);
+        let (s, body) = org.get_q(token, &data(path), &soql).await;
         match reach {
-            Reach::NoObject => assert_eq!(
-                (s, error_code(&body)),
-                (400, "INVALID_TYPE"),
-                "{who} {path}"
-            ),
+            Reach::NoObject => {
+                assert_error(s, &body, (400, "INVALID_TYPE"), &format!("{who} {path}"))
+            }
             _ => assert_eq!(
                 (s, body["totalSize"].as_u64()),
                 (200, Some(u64::from(reach.reads()))),
@@ -764,16 +706,7 @@ async fn check_reads(org: &Org, token: &str, user: &str, t: &Target, reach: Reac
         }
     }
     let sosl = format!("FIND {{{}}} RETURNING {}(Id)", t.word, t.object);
-    let r = org
-        .http
-        .get(format!("{}{}", org.url, data("/search")))
-        .query(&[("q", sosl.as_str())])
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("search");
-    let s = r.status().as_u16();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
+    let (s, body) = org.get_q(token, &data("/search"), &sosl).await;
     if reach == Reach::NoObject {
         assert_eq!(s, 400, "{who} SOSL: {body}");
     } else {
@@ -807,18 +740,10 @@ async fn check_reads(org: &Org, token: &str, user: &str, t: &Target, reach: Reac
             "{who} collections: {body}"
         );
     }
-    let (s, body) = org
-        .post(
-            token,
-            &data("/composite"),
-            json!({"compositeRequest": [{"method": "GET", "url": row, "referenceId": "r"}]}),
-        )
-        .await;
-    assert_eq!(s, 200, "{who}");
-    let sub = body["compositeResponse"][0]["httpStatusCode"].as_u64();
+    let (sub, body) = composite_get(org, token, &row).await;
     assert_eq!(
         sub,
-        Some(if reach.reads() { 200 } else { 404 }),
+        if reach.reads() { 200 } else { 404 },
         "{who} composite: {body}"
     );
 }
@@ -924,11 +849,7 @@ async fn check_writes(org: &Org, token: &str, user: &str, t: &Target, reach: Rea
     if reach.reads() {
         assert_eq!(s, 201, "{who} task: {body}");
     } else {
-        assert_eq!(
-            (s, error_code(&body)),
-            (400, "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY"),
-            "{who} task: {body}"
-        );
+        assert_error(s, &body, DENIED, &format!("{who} task"));
     }
     let (s, body) = org
         .post(

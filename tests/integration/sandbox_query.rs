@@ -10,10 +10,12 @@ use sayso::soql::{self, LikeMatch, QueryBuilder, builder};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-const ADMIN: &str = "admin@demo.sayso.dev";
-const DANA: &str = "dana.reyes@demo.sayso.dev";
-const MARIA: &str = "maria.chen@demo.sayso.dev";
-const KINETIC: &str = "kinetic.integration@demo.sayso.dev";
+use crate::support::{ADA as ADMIN, DANA, KINETIC, MARIA};
+
+/// The REST query resource.
+const QUERY: &str = "/services/data/v63.0/query";
+/// The paging leads (see [`add_leads`]) in name order.
+const PAGING: &str = "SELECT Id, LastName FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName";
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 5, 13).expect("date")
@@ -44,6 +46,13 @@ async fn start() -> Org {
 }
 
 impl Org {
+    /// Runs `sql` on the sandbox's store directly (test setup the API cannot do).
+    fn execute(&self, sql: &str) {
+        let conn = self.sandbox.state().lock_db();
+        conn.execute(sql, [])
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
     fn token(&self, user: &str) -> String {
         self.sandbox.mint_token(user).expect("token")
     }
@@ -79,9 +88,7 @@ impl Org {
     }
 
     async fn query_as(&self, user: &str, soql: &str) -> (u16, Value) {
-        let (s, b, _) = self
-            .get(user, "/services/data/v63.0/query", &[("q", soql)], None)
-            .await;
+        let (s, b, _) = self.get(user, QUERY, &[("q", soql)], None).await;
         (s, b)
     }
 
@@ -96,14 +103,6 @@ impl Org {
         let code = body[0]["errorCode"].as_str().unwrap_or("").to_string();
         let message = body[0]["message"].as_str().unwrap_or("").to_string();
         (status, code, message)
-    }
-
-    /// Runs `soql` as the administrator and asserts it is refused with 400 `code`, the message
-    /// saying `text`.
-    async fn refused(&self, soql: &str, code: &str, text: &str) {
-        let (status, got, message) = self.err(ADMIN, soql).await;
-        assert_eq!((status, got.as_str()), (400, code), "{soql}");
-        assert!(message.contains(text), "{soql}: {message}");
     }
 
     async fn ids(&self, soql: &str) -> BTreeSet<String> {
@@ -125,6 +124,16 @@ fn records(body: &Value) -> Vec<Value> {
     body["records"].as_array().cloned().unwrap_or_default()
 }
 
+/// The text field `key` of every record of a query result (`body`), in order; each must have it.
+fn column<'v>(body: &'v Value, key: &str) -> Vec<&'v str> {
+    body["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| r[key].as_str().unwrap_or_else(|| panic!("{key} of {r}")))
+        .collect()
+}
+
 /// All opportunities as the admin sees them, for computing expectations independently of SOQL.
 async fn all_opps(org: &Org) -> Vec<Value> {
     records(&org.ok("SELECT Id, Name, Amount, StageName, CloseDate, IsClosed, AccountId, Probability FROM Opportunity").await)
@@ -141,7 +150,7 @@ fn ids_where(rows: &[Value], keep: impl Fn(&Value) -> bool) -> BTreeSet<String> 
 async fn records_have_attributes_and_typed_values() {
     let org = start().await;
     let (status, body, headers) =
-        org.get(ADMIN, "/services/data/v63.0/query", &[("q", "SELECT Id, Name, Amount, IsClosed, CloseDate FROM Opportunity WHERE Name = 'Project Titan'")], None).await;
+        org.get(ADMIN, QUERY, &[("q", "SELECT Id, Name, Amount, IsClosed, CloseDate FROM Opportunity WHERE Name = 'Project Titan'")], None).await;
     assert_eq!(status, 200, "{body}");
     assert!(
         headers.get("sforce-limit-info").is_some(),
@@ -191,14 +200,7 @@ async fn parent_relationships_nest_and_null_parents_are_null() {
     assert!(r["What"]["Name"].is_string());
     assert_eq!(r["Who"]["attributes"]["type"], "Contact");
     // A record without a parent gets null.
-    {
-        let conn = org.sandbox.state().lock_db();
-        conn.execute(
-            "INSERT INTO \"Task\" (\"Id\", \"Subject\", \"OwnerId\", \"IsDeleted\") VALUES ('00TDm0000000999MAA', 'Lonely task', '005Dm0000000001IAA', 0)",
-            [],
-        )
-        .expect("insert task");
-    }
+    org.execute("INSERT INTO \"Task\" (\"Id\", \"Subject\", \"OwnerId\", \"IsDeleted\") VALUES ('00TDm0000000999MAA', 'Lonely task', '005Dm0000000001IAA', 0)");
     let body = org
         .ok("SELECT Id, Who.Name, What.Name FROM Task WHERE WhoId = null")
         .await;
@@ -226,12 +228,7 @@ async fn child_subqueries_nest_results_or_null() {
     let acme = &body["records"][0];
     let contacts = &acme["Contacts"];
     assert_eq!(contacts["done"], json!(true));
-    let names: Vec<&str> = contacts["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["LastName"].as_str().unwrap())
-        .collect();
+    let names = column(contacts, "LastName");
     assert!(names.len() <= 2 && !names.is_empty(), "{contacts}");
     let mut sorted = names.clone();
     sorted.sort_by_key(|n| std::cmp::Reverse(n.to_lowercase()));
@@ -495,12 +492,6 @@ async fn date_literals_resolve_against_the_pinned_today() {
         .map(|e| e["Id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(soon, want);
-    org.refused(
-        "SELECT Id FROM Opportunity WHERE CloseDate = '2026-01-01'",
-        "INVALID_FIELD",
-        "must be of type date and should not be enclosed in quotes",
-    )
-    .await;
 }
 
 #[tokio::test]
@@ -598,12 +589,6 @@ async fn aggregates_group_by_and_having() {
         .map(|r| r["h"].as_i64().unwrap())
         .collect();
     assert_eq!(utc, vec![16, 17, 18, 21], "May is UTC-7: {body}");
-    org.refused(
-        "SELECT Name, COUNT(Id) FROM Opportunity GROUP BY StageName",
-        "MALFORMED_QUERY",
-        "Field must be grouped or aggregated: Name",
-    )
-    .await;
 }
 
 #[tokio::test]
@@ -626,12 +611,7 @@ async fn order_limit_offset() {
     let body = org
         .ok("SELECT Id, Amount FROM Opportunity ORDER BY Amount DESC NULLS LAST LIMIT 5 OFFSET 2")
         .await;
-    let got: Vec<&str> = body["records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["Id"].as_str().unwrap())
-        .collect();
+    let got = column(&body, "Id");
     let want: Vec<&str> = opps[2..7]
         .iter()
         .map(|r| r["Id"].as_str().unwrap())
@@ -651,6 +631,13 @@ async fn order_limit_offset() {
 }
 
 /// Adds `n` leads straight into the store (fast) so pagination has something to page through.
+/// A sandbox with `n` more leads of the company "Paging Co" (see [`add_leads`]).
+async fn start_with_leads(n: usize) -> Org {
+    let org = start().await;
+    add_leads(&org, n);
+    org
+}
+
 fn add_leads(org: &Org, n: usize) {
     let conn = org.sandbox.state().lock_db();
     let tx = conn.unchecked_transaction().expect("tx");
@@ -669,67 +656,31 @@ fn add_leads(org: &Org, n: usize) {
 
 #[tokio::test]
 async fn pagination_with_batch_size_and_locators() {
-    let org = start().await;
-    add_leads(&org, 450);
-    let soql = "SELECT Id, LastName FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName";
-    let (status, first, _) = org
-        .get(
-            ADMIN,
-            "/services/data/v63.0/query",
-            &[("q", soql)],
-            Some(200),
-        )
-        .await;
-    assert_eq!(status, 200, "{first}");
+    let org = start_with_leads(450).await;
+    let first = query_page(&org, QUERY, PAGING, 200).await;
     assert_eq!(first["totalSize"], json!(450));
     assert_eq!(first["done"], json!(false));
     assert_eq!(records(&first).len(), 200);
-    let mut seen: Vec<String> = records(&first)
-        .iter()
-        .map(|r| r["LastName"].as_str().unwrap().to_string())
-        .collect();
-    let mut next = first["nextRecordsUrl"].as_str().unwrap().to_string();
+    let locator = first["nextRecordsUrl"].as_str().unwrap().to_string();
     assert!(
         regex::Regex::new(r"^/services/data/v63\.0/query/01g[0-9A-Za-z]{15}-200$")
             .unwrap()
-            .is_match(&next),
-        "{next}"
+            .is_match(&locator),
+        "{locator}"
     );
-    let mut pages = 1;
-    loop {
-        let (status, page, _) = org.get(ADMIN, &next, &[], None).await;
-        assert_eq!(status, 200, "{page}");
-        assert_eq!(page["totalSize"], json!(450));
-        seen.extend(
-            records(&page)
-                .iter()
-                .map(|r| r["LastName"].as_str().unwrap().to_string()),
-        );
-        pages += 1;
-        match page["nextRecordsUrl"].as_str() {
-            Some(n) => next = n.to_string(),
-            None => {
-                assert_eq!(page["done"], json!(true));
-                break;
-            }
-        }
+    let pages = all_pages(&org, first).await;
+    assert_eq!(pages.len(), 3);
+    for page in &pages {
+        assert_eq!(page["totalSize"], json!(450), "{page}");
     }
-    assert_eq!(pages, 3);
     let want: Vec<String> = (0..450).map(|i| format!("Pager{i:05}")).collect();
-    assert_eq!(seen, want);
+    assert_eq!(last_names(&pages), want);
+    // The last page's locator.
+    let next = pages[1]["nextRecordsUrl"].as_str().unwrap();
     // Default batch is 2000; a batch below 200 is raised to 200.
-    let (_, body, _) = org
-        .get(ADMIN, "/services/data/v63.0/query", &[("q", soql)], None)
-        .await;
+    let (_, body, _) = org.get(ADMIN, QUERY, &[("q", PAGING)], None).await;
     assert_eq!(records(&body).len(), 450);
-    let (_, body, _) = org
-        .get(
-            ADMIN,
-            "/services/data/v63.0/query",
-            &[("q", soql)],
-            Some(10),
-        )
-        .await;
+    let body = query_page(&org, QUERY, PAGING, 10).await;
     assert_eq!(records(&body).len(), 200);
     // Another user cannot use the locator; an unknown locator is refused.
     let (status, body, _) = org
@@ -744,17 +695,8 @@ async fn pagination_with_batch_size_and_locators() {
         (400, Some("INVALID_QUERY_LOCATOR"))
     );
     // LIMIT caps the total across pages.
-    let (_, body, _) = org
-        .get(
-            ADMIN,
-            "/services/data/v63.0/query",
-            &[(
-                "q",
-                "SELECT Id FROM Lead WHERE Company = 'Paging Co' LIMIT 250",
-            )],
-            Some(200),
-        )
-        .await;
+    let capped = "SELECT Id FROM Lead WHERE Company = 'Paging Co' LIMIT 250";
+    let body = query_page(&org, QUERY, capped, 200).await;
     assert_eq!(body["totalSize"], json!(250));
     let (_, page2, _) = org
         .get(ADMIN, body["nextRecordsUrl"].as_str().unwrap(), &[], None)
@@ -784,6 +726,8 @@ fn last_names(pages: &[Value]) -> Vec<String> {
         .collect()
 }
 
+/// The first page of `soql` on `path` (query or queryAll) as the administrator with `batch` rows a
+/// page, which must answer 200.
 async fn query_page(org: &Org, path: &str, soql: &str, batch: u32) -> Value {
     let (status, body, _) = org.get(ADMIN, path, &[("q", soql)], Some(batch)).await;
     assert_eq!(status, 200, "{soql}: {body}");
@@ -792,28 +736,16 @@ async fn query_page(org: &Org, path: &str, soql: &str, batch: u32) -> Value {
 
 #[tokio::test]
 async fn cursor_pages_reassemble_the_whole_result() {
-    let org = start().await;
-    add_leads(&org, 450);
-    {
-        // A child row for one lead on the last page.
-        let conn = org.sandbox.state().lock_db();
-        conn.execute(
-            "INSERT INTO \"Task\" (\"Id\", \"WhoId\", \"Subject\", \"OwnerId\", \"IsDeleted\")
-             SELECT '00TZz0000000001AAA', \"Id\", 'Call back', \"OwnerId\", 0 FROM \"Lead\" WHERE \"LastName\" = 'Pager00007'",
-            [],
-        )
-        .unwrap();
-    }
+    let org = start_with_leads(450).await;
+    // A child row for one lead on the last page.
+    org.execute("INSERT INTO \"Task\" (\"Id\", \"WhoId\", \"Subject\", \"OwnerId\", \"IsDeleted\")
+             SELECT '00TZz0000000001AAA', \"Id\", 'Call back', \"OwnerId\", 0 FROM \"Lead\" WHERE \"LastName\" = 'Pager00007'");
     let soql = "SELECT Id, LastName, toLabel(Status), Owner.Name, CreatedBy.Name, (SELECT Subject FROM Tasks)
                 FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName DESC";
-    let whole = query_page(&org, "/services/data/v63.0/query", soql, 2000).await;
+    let whole = query_page(&org, QUERY, soql, 2000).await;
     assert_eq!(whole["done"], json!(true));
     assert_eq!(records(&whole).len(), 450);
-    let pages = all_pages(
-        &org,
-        query_page(&org, "/services/data/v63.0/query", soql, 200).await,
-    )
-    .await;
+    let pages = all_pages(&org, query_page(&org, QUERY, soql, 200).await).await;
     assert_eq!(pages.len(), 3);
     assert!(pages.iter().all(|p| p["totalSize"] == json!(450)));
     // Later pages render exactly as one big page: attributes, nested parents, labels, order.
@@ -828,18 +760,14 @@ async fn cursor_pages_reassemble_the_whole_result() {
     assert_eq!(called["CreatedBy"], Value::Null);
     // LIMIT and OFFSET bound the cursor's result.
     let limited = "SELECT Id, LastName FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName LIMIT 300 OFFSET 10";
-    let pages = all_pages(
-        &org,
-        query_page(&org, "/services/data/v63.0/query", limited, 200).await,
-    )
-    .await;
+    let pages = all_pages(&org, query_page(&org, QUERY, limited, 200).await).await;
     assert_eq!(pages[0]["totalSize"], json!(300));
     let want: Vec<String> = (10..310).map(|i| format!("Pager{i:05}")).collect();
     assert_eq!(last_names(&pages), want);
     // Aggregates have no cursor.
     let agg = query_page(
         &org,
-        "/services/data/v63.0/query",
+        QUERY,
         "SELECT LastName, COUNT(Id) FROM Lead WHERE Company = 'Paging Co' GROUP BY LastName",
         200,
     )
@@ -851,11 +779,10 @@ async fn cursor_pages_reassemble_the_whole_result() {
 
 #[tokio::test]
 async fn cursor_pages_do_not_shift_when_rows_change() {
-    let org = start().await;
-    add_leads(&org, 450);
+    let org = start_with_leads(450).await;
     let soql =
         "SELECT Id, LastName, Company FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName";
-    let first = query_page(&org, "/services/data/v63.0/query", soql, 200).await;
+    let first = query_page(&org, QUERY, soql, 200).await;
     let page_one = records(&first);
     // Between pages: a record of page 1 stops matching the filter, and one of page 3 changes.
     let client = reqwest::Client::new();
@@ -909,7 +836,7 @@ async fn cursor_pages_do_not_shift_when_rows_change() {
         .unwrap();
     assert_eq!(moved["Company"], json!("Moved Co"));
     // A new query sees the change.
-    let again = query_page(&org, "/services/data/v63.0/query", soql, 200).await;
+    let again = query_page(&org, QUERY, soql, 200).await;
     assert_eq!(again["totalSize"], json!(447));
 }
 
@@ -921,12 +848,10 @@ fn cursor_table_rows(org: &Org, table: &str) -> i64 {
 
 #[tokio::test]
 async fn an_eleventh_cursor_releases_the_users_oldest() {
-    let org = start().await;
-    add_leads(&org, 250);
-    let soql = "SELECT Id, LastName FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName";
+    let org = start_with_leads(250).await;
     let mut next = Vec::new();
     for _ in 0..11 {
-        let first = query_page(&org, "/services/data/v63.0/query", soql, 200).await;
+        let first = query_page(&org, QUERY, PAGING, 200).await;
         next.push(first["nextRecordsUrl"].as_str().unwrap().to_string());
     }
     let (status, body, _) = org.get(ADMIN, &next[0], &[], None).await;
@@ -943,10 +868,8 @@ async fn an_eleventh_cursor_releases_the_users_oldest() {
 
 #[tokio::test]
 async fn expired_and_unknown_locators_are_refused() {
-    let org = start().await;
-    add_leads(&org, 450);
-    let soql = "SELECT Id, LastName FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName";
-    let first = query_page(&org, "/services/data/v63.0/query", soql, 200).await;
+    let org = start_with_leads(450).await;
+    let first = query_page(&org, QUERY, PAGING, 200).await;
     let next = first["nextRecordsUrl"].as_str().unwrap().to_string();
     assert_eq!(cursor_table_rows(&org, "sayso_query_cursor_row"), 450);
     let refused = |body: &Value| body[0]["errorCode"] == json!("INVALID_QUERY_LOCATOR");
@@ -984,42 +907,27 @@ async fn expired_and_unknown_locators_are_refused() {
         assert_eq!(body["done"], json!(true));
     }
     // Two days later the locator has expired.
-    {
-        let conn = org.sandbox.state().lock_db();
-        conn.execute(
-            "UPDATE sayso_query_cursor SET created = created - 2 * 24 * 60 * 60 - 1",
-            [],
-        )
-        .unwrap();
-    }
+    org.execute("UPDATE sayso_query_cursor SET created = created - 2 * 24 * 60 * 60 - 1");
     let (status, body, _) = org.get(ADMIN, &next, &[], None).await;
     assert!(status == 400 && refused(&body), "{status} {body}");
     // The next cursor made drops the expired one and its snapshot.
     let other = "SELECT Id FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName LIMIT 250";
-    let fresh = query_page(&org, "/services/data/v63.0/query", other, 200).await;
+    let fresh = query_page(&org, QUERY, other, 200).await;
     assert!(fresh["nextRecordsUrl"].is_string());
     assert_eq!(cursor_table_rows(&org, "sayso_query_cursor"), 1);
     assert_eq!(cursor_table_rows(&org, "sayso_query_cursor_row"), 250);
     // A one-page result makes no cursor.
-    query_page(&org, "/services/data/v63.0/query", soql, 2000).await;
+    query_page(&org, QUERY, PAGING, 2000).await;
     assert_eq!(cursor_table_rows(&org, "sayso_query_cursor"), 1);
 }
 
 #[tokio::test]
 async fn query_all_cursor_pages_include_deleted_rows() {
-    let org = start().await;
-    add_leads(&org, 450);
-    {
-        let conn = org.sandbox.state().lock_db();
-        conn.execute(
-            "UPDATE \"Lead\" SET \"IsDeleted\" = 1 WHERE \"LastName\" LIKE 'Pager%' AND CAST(substr(\"LastName\", 6) AS INTEGER) % 9 = 0",
-            [],
-        )
-        .unwrap();
-    }
+    let org = start_with_leads(450).await;
+    org.execute("UPDATE \"Lead\" SET \"IsDeleted\" = 1 WHERE \"LastName\" LIKE 'Pager%' AND CAST(substr(\"LastName\", 6) AS INTEGER) % 9 = 0");
     let soql =
         "SELECT Id, LastName, IsDeleted FROM Lead WHERE Company = 'Paging Co' ORDER BY LastName";
-    let live = query_page(&org, "/services/data/v63.0/query", soql, 2000).await;
+    let live = query_page(&org, QUERY, soql, 2000).await;
     assert_eq!(live["totalSize"], json!(400));
     let first = query_page(&org, "/services/data/v63.0/queryAll", soql, 200).await;
     assert_eq!(first["totalSize"], json!(450));
@@ -1085,7 +993,6 @@ async fn query_all_sees_deleted_rows() {
 #[tokio::test]
 async fn content_document_link_needs_a_filter() {
     let org = start().await;
-    org.refused("SELECT Id, ContentDocumentId FROM ContentDocumentLink", "MALFORMED_QUERY", "ContentDocumentLink requires a filter by a single Id on ContentDocumentId or LinkedEntityId").await;
     let body = org.ok("SELECT Id, ContentDocumentId FROM ContentDocumentLink WHERE LinkedEntityId = '006Dm0000000005IAA'").await;
     assert!(body["totalSize"].as_u64().unwrap() >= 1, "{body}");
     org.ok("SELECT Id FROM ContentDocumentLink WHERE ContentDocumentId IN ('069Dm0000000001IAA') AND ShareType = 'V'").await;
@@ -1129,13 +1036,17 @@ async fn errors_have_salesforce_shapes() {
             && message.contains("unexpected token: '<EOF>'"),
         "{message}"
     );
-    // SOQL Salesforce refuses: the error code, and how the message starts or what it contains.
+    // SOQL Salesforce refuses: 400, the error code, and how the message starts or what it contains.
     let cases: Vec<Value> =
         serde_json::from_str(include_str!("../fixtures/sandbox_query_errors.json")).unwrap();
     for case in &cases {
         let soql = case["soql"].as_str().unwrap();
-        let (_, code, message) = org.err(ADMIN, soql).await;
-        assert_eq!(code, case["code"].as_str().unwrap(), "{soql}");
+        let (status, code, message) = org.err(ADMIN, soql).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (400, case["code"].as_str().unwrap()),
+            "{soql}"
+        );
         let starts = case["starts"].as_str().unwrap_or("");
         let contains = case["contains"].as_str().unwrap_or("");
         assert!(
@@ -1157,9 +1068,7 @@ async fn errors_have_salesforce_shapes() {
             "{soql}: {message}"
         );
     }
-    let (status, body, _) = org
-        .get(ADMIN, "/services/data/v63.0/query", &[], None)
-        .await;
+    let (status, body, _) = org.get(ADMIN, QUERY, &[], None).await;
     assert_eq!(
         (status, body[0]["errorCode"].as_str()),
         (400, Some("MALFORMED_QUERY"))

@@ -266,15 +266,7 @@ async fn contractor_scenario_through_client_credentials() {
         .get(&k, &format!("/services/data/{V}/sobjects/Case/describe"))
         .await;
     assert_eq!(s, 200);
-    let system = [
-        "Id",
-        "IsDeleted",
-        "CreatedDate",
-        "CreatedById",
-        "LastModifiedDate",
-        "LastModifiedById",
-        "SystemModstamp",
-    ];
+    let system = sayso::sandbox::security::SYSTEM_FIELDS;
     let fields: BTreeSet<String> = d["fields"]
         .as_array()
         .expect("fields")
@@ -582,7 +574,7 @@ async fn search_applies_sharing_and_field_security() {
     let search = |token: String, sosl: &'static str| {
         let org = &org;
         async move {
-            let q: String = url::form_urlencoded::byte_serialize(sosl.as_bytes()).collect();
+            let q = urlencode(sosl);
             let (status, _, body) = org
                 .get(&token, &format!("/services/data/{V}/search?q={q}"))
                 .await;

@@ -714,6 +714,18 @@ pub fn texts<'v>(items: &'v Value, key: &str) -> Vec<&'v str> {
         .unwrap_or_default()
 }
 
+/// Asserts that the answer `(status, body)` is the REST error `want` (status, `errorCode`); the
+/// failure message names `what` and shows the body.
+#[track_caller]
+pub fn assert_error(status: u16, body: &Value, want: (u16, &str), what: &str) {
+    assert_eq!((status, error_code(body)), want, "{what}: {body}");
+}
+
+/// `text` percent-encoded for a query string (`q=`).
+pub fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
 /// An id of the object with key `prefix` that no record has.
 pub fn missing_id(prefix: &str) -> String {
     sayso::id::RecordId::from_parts(prefix, "Dm", 999)
@@ -727,6 +739,13 @@ impl Org {
         let (status, body) = self.query(token, soql).await;
         assert_eq!(status, 200, "{soql}: {body}");
         body
+    }
+
+    /// GET `path` (under the origin) with the parameter `q=text` as `token`: (status, JSON body,
+    /// null when not JSON).
+    pub async fn get_q(&self, token: &str, path: &str, text: &str) -> (u16, Value) {
+        let r = self.http.get(format!("{}{path}", self.url));
+        json_answer(r.query(&[("q", text)]).bearer_auth(token), path).await
     }
 
     /// `GET limits` (one counted data call) with `token`: (status, JSON body).

@@ -28,13 +28,11 @@
 //! Everything here is for administrators (Modify All Data or Manage Users); anyone else gets
 //! `403 INSUFFICIENT_ACCESS`. Owns these routes and `sayso_admin_change` only; never logs a secret.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{NaiveDate, Utc};
 use serde_json::{Map, Value as Json, json};
@@ -42,9 +40,9 @@ use serde_json::{Map, Value as Json, json};
 use crate::sandbox::clock;
 use crate::sandbox::error::SfError;
 use crate::sandbox::security::{Policy, Principal};
-use crate::sandbox::session::Auth;
+use crate::sandbox::session::DataCall;
 use crate::sandbox::state::AppState;
-use crate::sandbox::wire::{json_response, parse_version};
+use crate::sandbox::wire::json_response;
 use crate::soql::{self, Comparison, Condition, Literal, Operand, Operator, SelectItem};
 
 mod contractor;
@@ -94,27 +92,16 @@ fn require_admin(state: &AppState, principal: &Principal) -> Result<(), SfError>
 // ---------------------------------------------------------------------------------------------
 // Queries over ConnectedApplication and EventLogFile
 
-async fn tooling_query(
-    State(state): State<Arc<AppState>>,
-    Path(version): Path<String>,
-    Query(params): Query<BTreeMap<String, String>>,
-    Auth(principal): Auth,
-) -> Response {
-    let result = (|| {
-        let text = params
-            .get("q")
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| malformed("A query string has to be specified"))?;
-        let query = crate::sandbox::query::parse_soql(text)?;
-        let v = parse_version(&version).unwrap_or("63.0").to_string();
-        virtual_query(&state, &principal, &query, &v)?
-            .ok_or_else(|| SfError::invalid_type(query.from.name()))
-    })();
-    match result {
-        Ok(body) => json_response(StatusCode::OK, &body),
-        Err(e) => e.into_response(),
-    }
+async fn tooling_query(call: DataCall) -> Result<Response, SfError> {
+    let text = call
+        .query_param("q")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| malformed("A query string has to be specified"))?;
+    let query = crate::sandbox::query::parse_soql(text)?;
+    let body = virtual_query(&call.state, &call.principal, &query, call.version())?
+        .ok_or_else(|| SfError::invalid_type(query.from.name()))?;
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 fn malformed(message: &str) -> SfError {

@@ -20,14 +20,13 @@ use crate::sandbox::derive::Row;
 use crate::sandbox::dml::{self, Access, Ctx, Op, Upsert};
 use crate::sandbox::error::{SfError, SfResult};
 use crate::sandbox::schema::{Field, ObjectSchema};
-use crate::sandbox::security::Principal;
 use crate::sandbox::session::{Auth, DataCall};
 use crate::sandbox::state::AppState;
 use crate::sandbox::store;
 use crate::sandbox::wire::json_response;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -102,8 +101,9 @@ fn job_json(job: &Job) -> Value {
     v
 }
 
-fn visible_job(conn: &Connection, principal: &Principal, id: &str) -> SfResult<Job> {
-    visible(conn, principal, id)
+/// The job the call's path names (`{id}`), if the caller may see it.
+fn visible_job(conn: &Connection, call: &DataCall) -> SfResult<Job> {
+    visible(conn, &call.principal, call.param("id"))
 }
 
 async fn create(call: DataCall, body: Bytes) -> SfResult<Response> {
@@ -166,7 +166,7 @@ async fn upload(call: DataCall, body: Bytes) -> SfResult<Response> {
     let text = String::from_utf8(body.to_vec())
         .map_err(|_| bad("INVALIDBATCH", "InvalidBatch : the CSV is not UTF-8"))?;
     let conn = call.state.lock_db();
-    let job = visible_job(&conn, &call.principal, call.param("id"))?;
+    let job = visible_job(&conn, &call)?;
     if job.core.state != "Open" {
         return Err(SfError::new(
             StatusCode::CONFLICT,
@@ -205,12 +205,12 @@ fn set_job_state(
 }
 
 async fn set_state(call: DataCall, body: Bytes) -> SfResult<Response> {
-    let (state, p, id) = (&call.state, &call.principal, call.param("id"));
+    let (state, id) = (&call.state, call.param("id"));
     let wanted = wanted_state(&body)?;
     let now = state.clock.now_string();
     let job = {
         let conn = state.lock_db();
-        let mut job = visible_job(&conn, p, id)?;
+        let mut job = visible_job(&conn, &call)?;
         match (wanted.as_str(), job.core.state.as_str()) {
             ("UploadComplete", "Open") => {
                 set_job_state(&conn, id, &mut job, "UploadComplete", &now)?
@@ -237,7 +237,7 @@ async fn set_state(call: DataCall, body: Bytes) -> SfResult<Response> {
 
 async fn info(call: DataCall) -> SfResult<Response> {
     let conn = call.state.lock_db();
-    let job = visible_job(&conn, &call.principal, call.param("id"))?;
+    let job = visible_job(&conn, &call)?;
     Ok(json_response(StatusCode::OK, &job_json(&job)))
 }
 
@@ -261,7 +261,7 @@ async fn list(State(state): State<Arc<AppState>>, Auth(p): Auth) -> SfResult<Res
 
 async fn delete_job(call: DataCall) -> SfResult<Response> {
     let conn = call.state.lock_db();
-    let job = visible_job(&conn, &call.principal, call.param("id"))?;
+    let job = visible_job(&conn, &call)?;
     check_deletable(&job.core.state)?;
     conn.execute(
         "DELETE FROM sayso_bulk_result WHERE job_id = ?1",
@@ -309,19 +309,16 @@ fn parse_csv(data: &str, delim: u8) -> Result<(Vec<String>, Vec<csv::StringRecor
     Ok((header, records))
 }
 
-async fn results(
-    State(state): State<Arc<AppState>>,
-    Path((_v, id, result)): Path<(String, String, String)>,
-    Auth(p): Auth,
-) -> SfResult<Response> {
-    let kind = match result.as_str() {
+async fn results(call: DataCall) -> SfResult<Response> {
+    let kind = match call.param("result") {
         "successfulResults" => "success",
         "failedResults" => "failed",
         r if r.eq_ignore_ascii_case("unprocessedrecords") => "unprocessed",
         _ => return Err(SfError::not_found()),
     };
-    let conn = state.lock_db();
-    let job = visible_job(&conn, &p, &id)?;
+    let id = call.param("id");
+    let conn = call.state.lock_db();
+    let job = visible_job(&conn, &call)?;
     let delim = info_delimiter(&job.core.info);
     let eol = info_eol(&job.core.info);
     let data = job.data.clone().unwrap_or_default();
@@ -343,7 +340,7 @@ async fn results(
         if job.core.state != "JobComplete" {
             let done = conn.query_row(
                 "SELECT COUNT(*) FROM sayso_bulk_job WHERE id = ?1 AND state = 'JobComplete'",
-                [&id],
+                [id],
                 |r| r.get::<_, i64>(0),
             )?;
             if done == 0 {

@@ -19,12 +19,10 @@
 //! [`DEFAULT_PAGE_ROWS`]) or [`MAX_PAGE_BYTES`]. API calls and `Sforce-Limit-Info` come from the
 //! data-route middleware, as for every data route.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query as UrlQuery, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -41,10 +39,9 @@ use super::job::{
 use crate::sandbox::error::{SfError, SfResult};
 use crate::sandbox::query::{ctx, flat, parse_soql};
 use crate::sandbox::schema::FieldType;
-use crate::sandbox::security::Principal;
-use crate::sandbox::session::{Auth, DataCall};
+use crate::sandbox::session::DataCall;
 use crate::sandbox::state::AppState;
-use crate::sandbox::wire::{json_response, parse_version};
+use crate::sandbox::wire::json_response;
 use crate::soql::ast::{Query, SelectItem};
 
 /// Rows rendered to CSV per chunk (and per transaction).
@@ -116,8 +113,9 @@ impl StoredJob for Job {
 }
 
 /// A job of the caller, or 404 (another user's job looks like a missing one, as for ingest).
-fn visible_job(conn: &Connection, principal: &Principal, id: &str) -> SfResult<Job> {
-    visible(conn, principal, id)
+/// The job the call's path names (`{id}`), if the caller may see it.
+fn visible_job(conn: &Connection, call: &DataCall) -> SfResult<Job> {
+    visible(conn, &call.principal, call.param("id"))
 }
 
 /// The job JSON: with `detail` (job info) the counters of `GET jobs/query/{id}`, else the
@@ -259,22 +257,17 @@ async fn create(call: DataCall, body: Bytes) -> SfResult<Response> {
 
 async fn info(call: DataCall) -> SfResult<Response> {
     let conn = call.state.lock_db();
-    let job = visible_job(&conn, &call.principal, call.param("id"))?;
+    let job = visible_job(&conn, &call)?;
     Ok(json_response(StatusCode::OK, &job_json(&job, true)))
 }
 
-async fn list(
-    State(state): State<Arc<AppState>>,
-    Path(version): Path<String>,
-    UrlQuery(params): UrlQuery<HashMap<String, String>>,
-    Auth(p): Auth,
-) -> SfResult<Response> {
-    let v = parse_version(&version).unwrap_or("63.0").to_string();
-    let start: i64 = match params.get("queryLocator") {
+async fn list(call: DataCall) -> SfResult<Response> {
+    let (v, p) = (call.version(), &call.principal);
+    let start: i64 = match call.query_param("queryLocator") {
         Some(l) => decode_locator(l)?,
         None => 0,
     };
-    let conn = state.lock_db();
+    let conn = call.state.lock_db();
     ensure_tables(&conn)?;
     let ids: Vec<String> = conn
         .prepare_cached(
@@ -304,7 +297,7 @@ async fn list(
 async fn set_state(call: DataCall, body: Bytes) -> SfResult<Response> {
     let wanted = wanted_state(&body)?;
     let conn = call.state.lock_db();
-    let mut job = visible_job(&conn, &call.principal, call.param("id"))?;
+    let mut job = visible_job(&conn, &call)?;
     let core = &mut job.core;
     match (wanted.as_str(), core.state.as_str()) {
         ("Aborted", "UploadComplete" | "InProgress") => {
@@ -347,7 +340,7 @@ fn delete_rows(conn: &Connection, job: &Job) -> SfResult<()> {
 
 async fn delete_job(call: DataCall) -> SfResult<Response> {
     let conn = call.state.lock_db();
-    let job = visible_job(&conn, &call.principal, call.param("id"))?;
+    let job = visible_job(&conn, &call)?;
     check_deletable(&job.core.state)?;
     delete_rows(&conn, &job)?;
     conn.execute(
@@ -407,13 +400,8 @@ fn upper_state(state: &str) -> String {
     out
 }
 
-async fn results(
-    State(state): State<Arc<AppState>>,
-    Path((_v, id)): Path<(String, String)>,
-    UrlQuery(params): UrlQuery<HashMap<String, String>>,
-    Auth(p): Auth,
-) -> SfResult<Response> {
-    let max = match params.get("maxRecords") {
+async fn results(call: DataCall) -> SfResult<Response> {
+    let max = match call.query_param("maxRecords") {
         Some(m) => m
             .trim()
             .parse::<i64>()
@@ -427,16 +415,16 @@ async fn results(
             })?,
         None => DEFAULT_PAGE_ROWS,
     };
-    let offset = match params
-        .get("locator")
+    let offset = match call
+        .query_param("locator")
         .map(|l| l.trim())
         .filter(|l| !l.is_empty() && *l != "null")
     {
         Some(l) => decode_locator(l)?,
         None => 0,
     };
-    let conn = state.lock_db();
-    let job = visible_job(&conn, &p, &id)?;
+    let conn = call.state.lock_db();
+    let job = visible_job(&conn, &call)?;
     if job.core.state != "JobComplete" {
         return Err(SfError::new(
             StatusCode::PRECONDITION_FAILED,

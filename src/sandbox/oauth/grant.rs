@@ -133,9 +133,7 @@ pub fn create_grant(
         "INSERT INTO sayso_oauth_grant (id, client_id, user_id, scopes, flow, refresh_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![id, client_id, user_id, scopes.join(" "), flow, refresh.as_deref().map(hash_token), now],
     )?;
-    let created = crate::sandbox::clock::format_datetime(
-        chrono::DateTime::from_timestamp(now, 0).unwrap_or_default(),
-    );
+    let created = datetime_text(now);
     conn.execute(
         r#"INSERT INTO "OauthToken" ("Id", "AccessToken", "AppName", "UserId", "RequestToken", "LastUsedDate", "UseCount", "CreatedDate", "IsDeleted")
            VALUES (?1, ?2, ?3, ?4, NULL, NULL, 0, ?5, 0)"#,
@@ -166,13 +164,25 @@ fn masked(token: &str) -> String {
     format!("****{tail}")
 }
 
+/// A `scopes` column (the scopes joined by spaces) read back as a list.
+fn scopes_at(r: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Vec<String>> {
+    let scopes: String = r.get(column)?;
+    Ok(scopes.split_whitespace().map(str::to_string).collect())
+}
+
+/// A time as the `OauthToken` date columns hold it.
+fn datetime_text(epoch_secs: i64) -> String {
+    crate::sandbox::clock::format_datetime(
+        chrono::DateTime::from_timestamp(epoch_secs, 0).unwrap_or_default(),
+    )
+}
+
 fn grant_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Grant> {
-    let scopes: String = r.get(3)?;
     Ok(Grant {
         id: r.get(0)?,
         client_id: r.get(1)?,
         user_id: r.get(2)?,
-        scopes: scopes.split_whitespace().map(str::to_string).collect(),
+        scopes: scopes_at(r, 3)?,
         flow: r.get(4)?,
         created_at: r.get(5)?,
         revoked_at: r.get(6)?,
@@ -264,9 +274,7 @@ pub fn revoke_grant(conn: &Connection, grant_id: &str, now: i64) -> rusqlite::Re
         "DELETE FROM sayso_session WHERE token_hash IN (SELECT token_hash FROM sayso_oauth_access WHERE grant_id = ?1)",
         [grant_id],
     )?;
-    let deleted = crate::sandbox::clock::format_datetime(
-        chrono::DateTime::from_timestamp(now, 0).unwrap_or_default(),
-    );
+    let deleted = datetime_text(now);
     conn.execute(
         r#"UPDATE "OauthToken" SET "IsDeleted" = 1, "DeleteDate" = ?2 WHERE "Id" = ?1 AND "IsDeleted" = 0"#,
         params![grant_id, deleted],
@@ -299,9 +307,7 @@ pub fn revoke_user(conn: &Connection, user_id: &str, now: i64) -> rusqlite::Resu
 /// # Errors
 /// SQLite failures.
 pub fn record_use(conn: &Connection, access_token: &str, now: i64) -> rusqlite::Result<()> {
-    let when = crate::sandbox::clock::format_datetime(
-        chrono::DateTime::from_timestamp(now, 0).unwrap_or_default(),
-    );
+    let when = datetime_text(now);
     conn.prepare_cached(
         r#"UPDATE "OauthToken" SET "UseCount" = COALESCE("UseCount", 0) + 1, "LastUsedDate" = ?2
            WHERE "Id" = (SELECT grant_id FROM sayso_oauth_access WHERE token_hash = ?1)"#,
@@ -368,12 +374,11 @@ pub fn take_code(conn: &Connection, text: &str) -> rusqlite::Result<Option<AuthC
             "SELECT client_id, user_id, redirect_uri, scopes, challenge, method, expires_at, used FROM sayso_oauth_code WHERE code_hash = ?1",
             [&hash],
             |r| {
-                let scopes: String = r.get(3)?;
                 Ok(AuthCode {
                     client_id: r.get(0)?,
                     user_id: r.get(1)?,
                     redirect_uri: r.get(2)?,
-                    scopes: scopes.split_whitespace().map(str::to_string).collect(),
+                    scopes: scopes_at(r, 3)?,
                     challenge: r.get(4)?,
                     method: r.get(5)?,
                     expires_at: r.get(6)?,
@@ -506,10 +511,9 @@ pub fn start_device(
 }
 
 fn device_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Device> {
-    let scopes: String = r.get(1)?;
     Ok(Device {
         client_id: r.get(0)?,
-        scopes: scopes.split_whitespace().map(str::to_string).collect(),
+        scopes: scopes_at(r, 1)?,
         status: r.get(2)?,
         user_id: r.get(3)?,
         expires_at: r.get(4)?,

@@ -16,6 +16,7 @@ use crate::sandbox::oauth::{self, Params, TokenError, oauth_json, read_params};
 use crate::sandbox::security::{Principal, UserInfo};
 use crate::sandbox::session;
 use crate::sandbox::state::AppState;
+use crate::sandbox::wire::text_response;
 
 /// `POST|GET /services/oauth2/revoke`: revokes an access token, or a refresh token and every access
 /// token of its grant. 200 with an empty body; 400 `invalid_token` for an unknown token.
@@ -191,12 +192,7 @@ fn bearer(headers: &HeaderMap, params: &Params) -> Option<String> {
 
 /// 403 `Bad_OAuth_Token` (text/plain), what the identity endpoints answer to a bad token.
 fn bad_token() -> Response {
-    let mut resp = (StatusCode::FORBIDDEN, "Bad_OAuth_Token").into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain;charset=UTF-8"),
-    );
-    resp
+    text_response(StatusCode::FORBIDDEN, "Bad_OAuth_Token")
 }
 
 /// The user behind a request's bearer token.
@@ -251,6 +247,36 @@ fn version_param(params: &Params) -> String {
     }
 }
 
+/// A user document of userinfo or the identity URL: the document's `own` names (OpenID Connect or
+/// identity service) plus what both answer alike (ids, email, photos, URLs, account settings).
+fn user_document(
+    state: &AppState,
+    origin: &str,
+    user: &UserInfo,
+    params: &Params,
+    own: Value,
+) -> Value {
+    let org15: String = state.org_id.chars().take(15).collect();
+    let mut doc = json!({
+        "user_id": user.id,
+        "organization_id": state.org_id,
+        "email": user.email,
+        "email_verified": true,
+        "photos": photos(origin),
+        "urls": urls(origin, &org15, &user.id, &version_param(params)),
+        "active": user.active,
+        "user_type": "STANDARD",
+        "language": "en_US",
+        "locale": "en_US",
+        "utcOffset": -28800000,
+        "is_app_installed": true,
+    });
+    if let (Value::Object(doc), Value::Object(own)) = (&mut doc, own) {
+        doc.extend(own);
+    }
+    doc
+}
+
 /// `GET|POST /services/oauth2/userinfo` (OpenID Connect names).
 pub async fn userinfo(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let (headers, params) = read_params(req).await;
@@ -258,33 +284,21 @@ pub async fn userinfo(State(state): State<Arc<AppState>>, req: Request) -> Respo
         return bad_token();
     };
     let origin = oauth::origin(&headers);
-    let org15: String = state.org_id.chars().take(15).collect();
-    let body = json!({
+    let own = json!({
         "sub": oauth::identity_url(&origin, &state.org_id, &user.id),
-        "user_id": user.id,
-        "organization_id": state.org_id,
         "preferred_username": user.username,
         "nickname": user.alias,
         "name": user.display_name(),
-        "email": user.email,
-        "email_verified": true,
         "given_name": user.first_name,
         "family_name": user.last_name,
         "zoneinfo": user.time_zone,
-        "photos": photos(&origin),
         "profile": format!("{origin}/{}", user.id),
         "picture": format!("{origin}/profilephoto/005/F"),
         "address": {"country": "US"},
         "is_salesforce_integration_user": state.policy.config().profile(&user.profile).is_some_and(|p| p.grants.system.api_only),
-        "urls": urls(&origin, &org15, &user.id, &version_param(&params)),
-        "active": user.active,
-        "user_type": "STANDARD",
-        "language": "en_US",
-        "locale": "en_US",
-        "utcOffset": -28800000,
         "updated_at": "2026-01-01T00:00:00Z",
-        "is_app_installed": true,
     });
+    let body = user_document(&state, &origin, &user, &params, own);
     oauth_json(StatusCode::OK, &body)
 }
 
@@ -310,41 +324,24 @@ pub async fn identity(
         .user(&user_id)
         .filter(|u| same_org && may_read(u))
     else {
-        let mut resp = (StatusCode::NOT_FOUND, "Bad_Id").into_response();
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain;charset=UTF-8"),
-        );
-        return resp;
+        return text_response(StatusCode::NOT_FOUND, "Bad_Id");
     };
     let origin = oauth::origin(&headers);
-    let org15: String = state.org_id.chars().take(15).collect();
-    let body = json!({
+    let own = json!({
         "id": oauth::identity_url(&origin, &state.org_id, &user.id),
         "asserted_user": true,
-        "user_id": user.id,
-        "organization_id": state.org_id,
         "username": user.username,
         "nick_name": user.alias,
         "display_name": user.display_name(),
-        "email": user.email,
-        "email_verified": true,
         "first_name": user.first_name,
         "last_name": user.last_name,
         "timezone": user.time_zone,
-        "photos": photos(&origin),
         "addr_street": null, "addr_city": null, "addr_state": null, "addr_country": "US", "addr_zip": null,
         "mobile_phone": null, "mobile_phone_verified": false,
         "is_lightning_login_user": false,
         "status": {"created_date": null, "body": null},
-        "urls": urls(&origin, &org15, &user.id, &version_param(&params)),
-        "active": user.active,
-        "user_type": "STANDARD",
-        "language": "en_US",
-        "locale": "en_US",
-        "utcOffset": -28800000,
         "last_modified_date": "2026-01-01T00:00:00.000Z",
-        "is_app_installed": true,
     });
+    let body = user_document(&state, &origin, &user, &params, own);
     oauth_json(StatusCode::OK, &body)
 }

@@ -240,6 +240,11 @@ pub fn identity_url(origin: &str, org_id: &str, user_id: &str) -> String {
     format!("{origin}/id/{org_id}/{user_id}")
 }
 
+/// The scopes a `scope` parameter names: separated by spaces, `+` or commas.
+fn scope_words(requested: &str) -> impl Iterator<Item = &str> {
+    requested.split([' ', '+', ',']).filter(|s| !s.is_empty())
+}
+
 /// Scopes an app grants for a request: the requested ones it allows (in request order, without
 /// repeats), or all of its scopes when none are requested. Never more than the app allows.
 pub fn negotiate_scopes(app: &ConnectedApp, requested: Option<&str>) -> Vec<String> {
@@ -248,7 +253,7 @@ pub fn negotiate_scopes(app: &ConnectedApp, requested: Option<&str>) -> Vec<Stri
         return allowed;
     };
     let mut out: Vec<String> = Vec::new();
-    for s in req.split([' ', '+', ',']).filter(|s| !s.is_empty()) {
+    for s in scope_words(req) {
         if allowed.iter().any(|a| a == s) && !out.iter().any(|o| o == s) {
             out.push(s.to_string());
         }
@@ -267,10 +272,7 @@ pub fn strict_scopes(
 ) -> Result<Vec<String>, TokenError> {
     let allowed = app.all_scopes();
     if let Some(req) = requested
-        && let Some(bad) = req
-            .split([' ', '+', ','])
-            .filter(|s| !s.is_empty())
-            .find(|s| !allowed.iter().any(|a| a == s))
+        && let Some(bad) = scope_words(req).find(|s| !allowed.iter().any(|a| a == s))
     {
         return Err(TokenError::new(
             "invalid_scope",
@@ -316,6 +318,36 @@ struct Issue<'a> {
     refresh_allowed: bool,
     /// An existing grant to mint under (refresh_token grant) instead of a new one.
     existing: Option<grants::Grant>,
+}
+
+impl<'a> Issue<'a> {
+    /// A new grant of `scopes` to `user` through `app` by `flow`, without a refresh token.
+    fn new(app: &'a ConnectedApp, user: &'a UserInfo, scopes: Vec<String>, flow: &'a str) -> Self {
+        Issue {
+            app,
+            user,
+            scopes,
+            flow,
+            refresh_allowed: false,
+            existing: None,
+        }
+    }
+
+    /// Lets the grant carry a refresh token when its scopes ask for one.
+    fn with_refresh(self) -> Self {
+        Issue {
+            refresh_allowed: true,
+            ..self
+        }
+    }
+
+    /// Mints under `grant` instead of recording a new one.
+    fn under(self, grant: grants::Grant) -> Self {
+        Issue {
+            existing: Some(grant),
+            ..self
+        }
+    }
 }
 
 /// The access-token lifetime for `app`: the `--token-minutes` override, else the app's policy.
@@ -398,6 +430,47 @@ fn issue(state: &AppState, origin: &str, it: Issue<'_>) -> Result<Response, Toke
     Ok(oauth_json(StatusCode::OK, &Value::Object(body)))
 }
 
+/// One request to the token endpoint: what every grant reads.
+#[derive(Debug, Clone, Copy)]
+pub struct TokenRequest<'r> {
+    /// The sandbox.
+    pub state: &'r AppState,
+    /// The request's headers (`Authorization: Basic`, `Host`).
+    pub headers: &'r HeaderMap,
+    /// The query string and body parameters.
+    pub params: &'r Params,
+    /// The sandbox's origin as the client reached it (see [`origin`]).
+    pub origin: &'r str,
+}
+
+impl<'r> TokenRequest<'r> {
+    /// The app the client names (`Authorization: Basic` or the parameters), with the secret it
+    /// gave.
+    fn client_app(&self) -> Result<(&'r ConnectedApp, Option<String>), TokenError> {
+        let (cid, secret) = client_credentials(self.headers, self.params);
+        Ok((app_of(self.state, cid.as_deref())?, secret))
+    }
+
+    /// The connected app a code or refresh-token grant is for: the client must exist, allow
+    /// `flow`, and give its secret when it has one (public clients such as `sayso-cli` have none).
+    fn app_for_grant(&self, flow: &str) -> Result<&'r ConnectedApp, TokenError> {
+        let (app, secret) = self.client_app()?;
+        if !app.allows_flow(flow) {
+            return Err(TokenError::new(
+                "unsupported_grant_type",
+                "grant type not supported",
+            ));
+        }
+        check_secret(app, secret.as_deref(), false)?;
+        Ok(app)
+    }
+
+    /// Answers the grant: see [`issue`].
+    fn issue(&self, it: Issue<'_>) -> Result<Response, TokenError> {
+        issue(self.state, self.origin, it)
+    }
+}
+
 fn app_of<'c>(
     state: &'c AppState,
     client_id: Option<&str>,
@@ -405,26 +478,6 @@ fn app_of<'c>(
     client_id
         .and_then(|c| state.policy.config().app(c))
         .ok_or_else(|| TokenError::new("invalid_client_id", "client identifier invalid"))
-}
-
-/// The connected app a code or refresh-token grant is for: the client must exist, allow `flow`, and
-/// give its secret when it has one (public clients such as `sayso-cli` have none).
-fn app_for_grant<'c>(
-    state: &'c AppState,
-    headers: &HeaderMap,
-    params: &Params,
-    flow: &str,
-) -> Result<&'c ConnectedApp, TokenError> {
-    let (cid, secret) = client_credentials(headers, params);
-    let app = app_of(state, cid.as_deref())?;
-    if !app.allows_flow(flow) {
-        return Err(TokenError::new(
-            "unsupported_grant_type",
-            "grant type not supported",
-        ));
-    }
-    check_secret(app, secret.as_deref(), false)?;
-    Ok(app)
 }
 
 /// Checks the client secret when the app has one (or when `required`).
@@ -451,6 +504,32 @@ fn active_user(state: &AppState, id_or_name: &str) -> Option<UserInfo> {
         .filter(|u| u.active)
 }
 
+/// The user a code, grant or device was approved by, who must still be active (none, or one no
+/// longer active, is refused alike).
+fn approving_user(state: &AppState, id: Option<&str>) -> Result<UserInfo, TokenError> {
+    id.and_then(|u| active_user(state, u))
+        .ok_or_else(|| TokenError::new("inactive_user", "user is inactive"))
+}
+
+/// Runs `read` (a code, grant or device lookup) under the database lock, released at once.
+fn locked<T>(
+    state: &AppState,
+    read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+) -> Result<T, TokenError> {
+    Ok(read(&state.lock_db())?)
+}
+
+/// A code (authorization or device) past `expires_at` is refused.
+fn unexpired(expires_at: i64) -> Result<(), TokenError> {
+    if expires_at < chrono::Utc::now().timestamp() {
+        return Err(TokenError::new(
+            "invalid_grant",
+            "expired authorization code",
+        ));
+    }
+    Ok(())
+}
+
 /// `POST /services/oauth2/token`.
 async fn token(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let (headers, params) = read_params(req).await;
@@ -474,15 +553,21 @@ fn token_inner(
 ) -> Result<Response, TokenError> {
     let origin = origin(headers);
     refresh_users(state);
+    let r = TokenRequest {
+        state,
+        headers,
+        params,
+        origin: &origin,
+    };
     if params.get("response_type") == Some("device_code") {
-        return device_code(state, headers, params, &origin);
+        return device_code(r);
     }
     match params.get("grant_type") {
-        Some("authorization_code") => authorization_code(state, headers, params, &origin),
-        Some("refresh_token") => refresh_token(state, headers, params, &origin),
-        Some("client_credentials") => client_credentials_grant(state, headers, params, &origin),
-        Some(JWT_BEARER) => jwt_bearer(state, params, &origin),
-        Some("device") => device(state, headers, params, &origin),
+        Some("authorization_code") => authorization_code(r),
+        Some("refresh_token") => refresh_token(r),
+        Some("client_credentials") => client_credentials_grant(r),
+        Some(JWT_BEARER) => jwt_bearer(r),
+        Some("device") => device(r),
         _ => Err(TokenError::new(
             "unsupported_grant_type",
             "grant type not supported",
@@ -502,31 +587,18 @@ pub fn pkce_matches(challenge: &str, method: Option<&str>, verifier: &str) -> bo
     }
 }
 
-fn authorization_code(
-    state: &AppState,
-    headers: &HeaderMap,
-    params: &Params,
-    origin: &str,
-) -> Result<Response, TokenError> {
-    let app = app_for_grant(state, headers, params, "authorization_code")?;
-    let text = params
+fn authorization_code(r: TokenRequest<'_>) -> Result<Response, TokenError> {
+    let app = r.app_for_grant("authorization_code")?;
+    let text = r
+        .params
         .get("code")
         .ok_or_else(|| TokenError::new("invalid_grant", "invalid authorization code"))?;
-    let code = {
-        let conn = state.lock_db();
-        grants::take_code(&conn, text)?
-    };
-    let code = code
+    let code = locked(r.state, |conn| grants::take_code(conn, text))?
         .filter(|c| !c.used && c.client_id == app.client_id)
         .ok_or_else(|| TokenError::new("invalid_grant", "invalid authorization code"))?;
-    if code.expires_at < chrono::Utc::now().timestamp() {
-        return Err(TokenError::new(
-            "invalid_grant",
-            "expired authorization code",
-        ));
-    }
+    unexpired(code.expires_at)?;
     if let Some(expected) = code.redirect_uri.as_deref()
-        && params.get("redirect_uri") != Some(expected)
+        && r.params.get("redirect_uri") != Some(expected)
     {
         return Err(TokenError::new(
             "invalid_grant",
@@ -534,7 +606,7 @@ fn authorization_code(
         ));
     }
     if let Some(challenge) = code.challenge.as_deref() {
-        match params.get("code_verifier") {
+        match r.params.get("code_verifier") {
             None => return Err(TokenError::new("invalid_grant", "invalid code verifier")),
             Some(v) if !pkce_matches(challenge, code.method.as_deref(), v) => {
                 return Err(TokenError::new("invalid_request", "invalid code verifier"));
@@ -542,47 +614,22 @@ fn authorization_code(
             Some(_) => {}
         }
     }
-    let user = active_user(state, &code.user_id)
-        .ok_or_else(|| TokenError::new("inactive_user", "user is inactive"))?;
-    issue(
-        state,
-        origin,
-        Issue {
-            app,
-            user: &user,
-            scopes: code.scopes,
-            flow: "authorization_code",
-            refresh_allowed: true,
-            existing: None,
-        },
-    )
+    let user = approving_user(r.state, Some(&code.user_id))?;
+    r.issue(Issue::new(app, &user, code.scopes, "authorization_code").with_refresh())
 }
 
-fn refresh_token(
-    state: &AppState,
-    headers: &HeaderMap,
-    params: &Params,
-    origin: &str,
-) -> Result<Response, TokenError> {
-    let app = app_for_grant(state, headers, params, "refresh_token")?;
+fn refresh_token(r: TokenRequest<'_>) -> Result<Response, TokenError> {
+    let app = r.app_for_grant("refresh_token")?;
     let expired = || TokenError::new("invalid_grant", "expired access/refresh token");
-    let text = params.get("refresh_token").ok_or_else(expired)?;
-    let grant = {
-        let conn = state.lock_db();
-        grants::grant_by_refresh(&conn, text)?
-    };
-    let grant = grant
+    let text = r.params.get("refresh_token").ok_or_else(expired)?;
+    let grant = locked(r.state, |conn| grants::grant_by_refresh(conn, text))?
         .filter(|g| g.client_id == app.client_id)
         .ok_or_else(expired)?;
-    let user = active_user(state, &grant.user_id)
-        .ok_or_else(|| TokenError::new("inactive_user", "user is inactive"))?;
+    let user = approving_user(r.state, Some(&grant.user_id))?;
     // A refresh may narrow the scopes, never widen them.
-    let scopes = match params.get("scope") {
+    let scopes = match r.params.get("scope") {
         Some(req) => {
-            let wanted: Vec<&str> = req
-                .split([' ', '+', ','])
-                .filter(|s| !s.is_empty())
-                .collect();
+            let wanted: Vec<&str> = scope_words(req).collect();
             grant
                 .scopes
                 .iter()
@@ -592,28 +639,11 @@ fn refresh_token(
         }
         None => grant.scopes.clone(),
     };
-    issue(
-        state,
-        origin,
-        Issue {
-            app,
-            user: &user,
-            scopes,
-            flow: "refresh_token",
-            refresh_allowed: false,
-            existing: Some(grant),
-        },
-    )
+    r.issue(Issue::new(app, &user, scopes, "refresh_token").under(grant))
 }
 
-fn client_credentials_grant(
-    state: &AppState,
-    headers: &HeaderMap,
-    params: &Params,
-    origin: &str,
-) -> Result<Response, TokenError> {
-    let (cid, secret) = client_credentials(headers, params);
-    let app = app_of(state, cid.as_deref())?;
+fn client_credentials_grant(r: TokenRequest<'_>) -> Result<Response, TokenError> {
+    let (app, secret) = r.client_app()?;
     check_secret(app, secret.as_deref(), true)?;
     if !app.allows_flow("client_credentials") {
         return Err(TokenError::new(
@@ -624,34 +654,25 @@ fn client_credentials_grant(
     let user = app
         .run_as
         .as_deref()
-        .and_then(|u| active_user(state, u))
+        .and_then(|u| active_user(r.state, u))
         .ok_or_else(|| TokenError::new("invalid_grant", "no client credentials user enabled"))?;
-    let scopes = negotiate_scopes(app, params.get("scope"));
+    let scopes = negotiate_scopes(app, r.params.get("scope"));
     if scopes.is_empty() {
         return Err(TokenError::new("invalid_grant", "no valid scopes defined"));
     }
-    issue(
-        state,
-        origin,
-        Issue {
-            app,
-            user: &user,
-            scopes,
-            flow: "client_credentials",
-            refresh_allowed: false,
-            existing: None,
-        },
-    )
+    r.issue(Issue::new(app, &user, scopes, "client_credentials"))
 }
 
-fn jwt_bearer(state: &AppState, params: &Params, origin: &str) -> Result<Response, TokenError> {
-    let assertion = params
+fn jwt_bearer(r: TokenRequest<'_>) -> Result<Response, TokenError> {
+    let assertion = r
+        .params
         .get("assertion")
         .ok_or_else(|| TokenError::new("invalid_grant", "invalid assertion"))?;
     let now = chrono::Utc::now().timestamp();
-    let claims = jwt::verify(state.policy.config(), assertion, origin, now)?;
-    let app = app_of(state, Some(&claims.client_id))?;
-    let user = state
+    let claims = jwt::verify(r.state.policy.config(), assertion, r.origin, now)?;
+    let app = app_of(r.state, Some(&claims.client_id))?;
+    let user = r
+        .state
         .policy
         .user_by_username(&claims.username)
         .ok_or_else(|| TokenError::new("invalid_grant", "authentication failure"))?;
@@ -664,89 +685,53 @@ fn jwt_bearer(state: &AppState, params: &Params, origin: &str) -> Result<Respons
             "user hasn't approved this consumer",
         ));
     }
-    let scopes = strict_scopes(app, params.get("scope"))?;
-    issue(
-        state,
-        origin,
-        Issue {
-            app,
-            user: &user,
-            scopes,
-            flow: "jwt_bearer",
-            refresh_allowed: false,
-            existing: None,
-        },
-    )
+    let scopes = strict_scopes(app, r.params.get("scope"))?;
+    r.issue(Issue::new(app, &user, scopes, "jwt_bearer"))
 }
 
 /// `response_type=device_code`: starts a device authorization.
-pub fn device_code(
-    state: &AppState,
-    headers: &HeaderMap,
-    params: &Params,
-    origin: &str,
-) -> Result<Response, TokenError> {
-    let (cid, _) = client_credentials(headers, params);
-    let app = app_of(state, cid.as_deref())?;
+pub fn device_code(r: TokenRequest<'_>) -> Result<Response, TokenError> {
+    let (app, _) = r.client_app()?;
     if !app.allows_flow("device") {
         return Err(TokenError::new(
             "invalid_request",
             "device flow not enabled for this client",
         ));
     }
-    let scopes = negotiate_scopes(app, params.get("scope"));
+    let scopes = negotiate_scopes(app, r.params.get("scope"));
     if scopes.is_empty() {
         return Err(TokenError::new(
             "invalid_scope",
             "the requested scope is not allowed",
         ));
     }
-    let (device_code, user_code) = {
-        let conn = state.lock_db();
-        grants::start_device(
-            &conn,
-            &app.client_id,
-            &scopes,
-            chrono::Utc::now().timestamp(),
-        )?
-    };
+    let now = chrono::Utc::now().timestamp();
+    let (device_code, user_code) = locked(r.state, |conn| {
+        grants::start_device(conn, &app.client_id, &scopes, now)
+    })?;
     Ok(oauth_json(
         StatusCode::OK,
         &json!({
             "device_code": device_code,
             "user_code": user_code,
-            "verification_uri": format!("{origin}/setup/connect"),
+            "verification_uri": format!("{}/setup/connect", r.origin),
             "interval": 5
         }),
     ))
 }
 
-fn device(
-    state: &AppState,
-    headers: &HeaderMap,
-    params: &Params,
-    origin: &str,
-) -> Result<Response, TokenError> {
-    let (cid, _) = client_credentials(headers, params);
-    let app = app_of(state, cid.as_deref())?;
+fn device(r: TokenRequest<'_>) -> Result<Response, TokenError> {
+    let (app, _) = r.client_app()?;
     let invalid = || TokenError::new("invalid_grant", "invalid device code");
-    let code = params
+    let code = r
+        .params
         .get("code")
-        .or_else(|| params.get("device_code"))
+        .or_else(|| r.params.get("device_code"))
         .ok_or_else(invalid)?;
-    let dev = {
-        let conn = state.lock_db();
-        grants::device_by_code(&conn, code)?
-    };
-    let dev = dev
+    let dev = locked(r.state, |conn| grants::device_by_code(conn, code))?
         .filter(|d| d.client_id == app.client_id)
         .ok_or_else(invalid)?;
-    if dev.expires_at < chrono::Utc::now().timestamp() {
-        return Err(TokenError::new(
-            "invalid_grant",
-            "expired authorization code",
-        ));
-    }
+    unexpired(dev.expires_at)?;
     match dev.status.as_str() {
         "pending" => Err(TokenError::new(
             "authorization_pending",
@@ -757,27 +742,9 @@ fn device(
             "end-user denied authorization",
         )),
         "approved" => {
-            let user = dev
-                .user_id
-                .as_deref()
-                .and_then(|u| active_user(state, u))
-                .ok_or_else(|| TokenError::new("inactive_user", "user is inactive"))?;
-            {
-                let conn = state.lock_db();
-                grants::use_device(&conn, code)?;
-            }
-            issue(
-                state,
-                origin,
-                Issue {
-                    app,
-                    user: &user,
-                    scopes: dev.scopes,
-                    flow: "device",
-                    refresh_allowed: true,
-                    existing: None,
-                },
-            )
+            let user = approving_user(r.state, dev.user_id.as_deref())?;
+            locked(r.state, |conn| grants::use_device(conn, code))?;
+            r.issue(Issue::new(app, &user, dev.scopes, "device").with_refresh())
         }
         _ => Err(invalid()),
     }

@@ -258,7 +258,12 @@ pub async fn authorize_post(State(state): State<Arc<AppState>>, req: Request) ->
     if params.get("request").is_none() {
         if params.get("response_type") == Some("device_code") {
             let origin = oauth::origin(&headers);
-            return match oauth::device_code(&state, &headers, &params, &origin) {
+            return match oauth::device_code(oauth::TokenRequest {
+                state: &state,
+                headers: &headers,
+                params: &params,
+                origin: &origin,
+            }) {
                 Ok(r) => r,
                 Err(e) => e.into_response(),
             };
@@ -279,7 +284,12 @@ fn start(state: &AppState, headers: &HeaderMap, params: &Params) -> Response {
     let redirect = params.get("redirect_uri").map(str::to_string);
     if params.get("response_type") == Some("device_code") {
         let origin = oauth::origin(headers);
-        return match oauth::device_code(state, headers, params, &origin) {
+        return match oauth::device_code(oauth::TokenRequest {
+            state,
+            headers,
+            params,
+            origin: &origin,
+        }) {
             Ok(r) => r,
             Err(e) => e.into_response(),
         };

@@ -160,10 +160,14 @@ fn shape<'a>(
     children: &mut Vec<ChildPlan<'a>>,
     allow_children: bool,
 ) -> Result<Node<'a>, SfError> {
-    let mut root = Node::default();
+    let mut b = ShapeBuilder {
+        scope,
+        cols,
+        root: Node::default(),
+    };
     for item in items {
         match item {
-            SelectItem::Field { path, .. } => add_path(scope, &mut root, cols, path, None)?,
+            SelectItem::Field { path, .. } => b.add_path(path, None)?,
             SelectItem::Function { call, alias } => match call.function {
                 Function::ToLabel | Function::ConvertCurrency => {
                     let [FunctionArg::Field(path)] = call.args.as_slice() else {
@@ -172,13 +176,7 @@ fn shape<'a>(
                             call.function.as_str()
                         )));
                     };
-                    add_path(
-                        scope,
-                        &mut root,
-                        cols,
-                        path,
-                        Some((call.function, alias.clone())),
-                    )?;
+                    b.add_path(path, Some((call.function, alias.clone())))?;
                 }
                 f if f.is_aggregate() => {
                     return Err(malformed(format!("{}() is not allowed here", f.as_str())));
@@ -186,21 +184,21 @@ fn shape<'a>(
                 f => return Err(unsupported(&format!("{}() in the select list", f.as_str()))),
             },
             SelectItem::Fields(kind) => {
-                let object = scope.object;
+                let object = b.scope.object;
                 for f in object.columns() {
                     let wanted = match kind {
                         FieldsKind::All => true,
                         FieldsKind::Custom => f.custom,
                         FieldsKind::Standard => !f.custom,
                     };
-                    let ctx = scope.ctx();
+                    let ctx = b.scope.ctx();
                     if wanted
                         && ctx
                             .policy
                             .field_access(ctx.principal, &object.name, &f.name)
                             .readable()
                     {
-                        add_path(scope, &mut root, cols, &FieldPath::field(&f.name), None)?;
+                        b.add_path(&FieldPath::field(&f.name), None)?;
                     }
                 }
             }
@@ -209,11 +207,12 @@ fn shape<'a>(
                     return Err(unsupported("A child subquery inside a child subquery"));
                 }
                 let rel_name = sub.from.name();
-                let rel = scope
+                let rel = b
+                    .scope
                     .object
                     .child_relationship(rel_name)
                     .ok_or_else(|| compile::invalid_type_rel(rel_name))?;
-                let ctx = scope.ctx();
+                let ctx = b.scope.ctx();
                 let object = readable_object(&ctx, &rel.child_object)
                     .map_err(|_| compile::invalid_type_rel(rel_name))?;
                 let index = children.len();
@@ -222,15 +221,15 @@ fn shape<'a>(
                     fk: rel.field.clone(),
                     query: (**sub).clone(),
                 });
-                root.entries.push(Entry::Child {
+                b.root.entries.push(Entry::Child {
                     name: rel.relationship_name.clone(),
                     index,
                 });
             }
-            SelectItem::TypeOf(t) => add_typeof(scope, &mut root, cols, t)?,
+            SelectItem::TypeOf(t) => b.add_typeof(t)?,
         }
     }
-    Ok(root)
+    Ok(b.root)
 }
 
 pub(super) fn id_columns<'a>(
@@ -245,162 +244,182 @@ pub(super) fn id_columns<'a>(
         .collect())
 }
 
-fn add_path<'a>(
+/// The relationships `path` walks as written (without its field) and, for each, the id columns
+/// of its parent record, outermost first.
+#[allow(clippy::type_complexity)]
+fn parent_ids<'a>(
     scope: &mut Scope<'a, '_>,
-    root: &mut Node<'a>,
     cols: &mut Columns,
     path: &FieldPath,
-    function: Option<(Function, Option<String>)>,
-) -> Result<(), SfError> {
-    if function.is_none()
-        && let Some((compound, components)) = scope.compound_parts(path)?
-    {
-        return add_compound(scope, root, cols, path, compound, &components);
-    }
-    let c = scope.column(path)?;
+) -> Result<(Vec<String>, Vec<Vec<(usize, &'a ObjectSchema)>>), SfError> {
     let stripped = scope.strip(path).to_vec();
     let written_rels = &stripped[..stripped.len().saturating_sub(1)];
     let mut chain = Vec::new();
     for i in 1..=written_rels.len() {
         chain.push(id_columns(scope, cols, &written_rels[..i])?);
     }
-    let col = cols.add(c.sql.clone());
-    let mut node = root;
-    for (name, ids) in c.rels.iter().zip(chain) {
-        node = node.parent(name, ids);
-    }
-    let (conv, name) = match function {
-        Some((Function::ToLabel, alias)) => (
-            Conv::Label(c.field),
-            alias.unwrap_or_else(|| c.display.clone()),
-        ),
-        Some((_, alias)) => (
-            Conv::Field(c.field),
-            alias.unwrap_or_else(|| c.display.clone()),
-        ),
-        None => (Conv::Field(c.field), c.display.clone()),
-    };
-    node.value(&name, col, conv);
-    Ok(())
+    Ok((written_rels.to_vec(), chain))
 }
 
-/// A selected compound field: its components as columns, rendered as one object.
-fn add_compound<'a>(
-    scope: &mut Scope<'a, '_>,
-    root: &mut Node<'a>,
-    cols: &mut Columns,
-    path: &FieldPath,
-    compound: &'a Field,
-    components: &[FieldPath],
-) -> Result<(), SfError> {
-    let stripped = scope.strip(path).to_vec();
-    let written_rels = &stripped[..stripped.len().saturating_sub(1)];
-    let (_, canonical) = scope.targets(written_rels)?;
-    let mut chain = Vec::new();
-    for i in 1..=written_rels.len() {
-        chain.push(id_columns(scope, cols, &written_rels[..i])?);
-    }
-    let prefix = compound
-        .name
-        .strip_suffix("Address")
-        .unwrap_or(&compound.name)
-        .to_string();
-    let mut parts = Vec::new();
-    for p in components {
-        let c = scope.column(p)?;
-        let short = c
-            .field
-            .name
-            .strip_prefix(prefix.as_str())
-            .unwrap_or(&c.field.name);
-        let key = match short.get(0..1) {
-            Some(first) => format!("{}{}", first.to_ascii_lowercase(), &short[1..]),
-            None => short.to_string(),
-        };
-        parts.push((key, cols.add(c.sql.clone()), c.field));
-    }
+/// The node a parent field's value goes in: the nested parent nodes `names` under `root`, each
+/// opened with its id columns from `chain`.
+fn parent_node<'n, 'a>(
+    root: &'n mut Node<'a>,
+    names: &[String],
+    chain: Vec<Vec<(usize, &'a ObjectSchema)>>,
+) -> &'n mut Node<'a> {
     let mut node = root;
-    for (name, ids) in canonical.iter().zip(chain) {
+    for (name, ids) in names.iter().zip(chain) {
         node = node.parent(name, ids);
     }
-    if !node
-        .entries
-        .iter()
-        .any(|e| matches!(e, Entry::Compound { name, .. } if *name == compound.name))
-    {
-        node.entries.push(Entry::Compound {
-            name: compound.name.clone(),
-            parts,
-        });
-    }
-    Ok(())
+    node
 }
 
-fn add_typeof<'a>(
-    scope: &mut Scope<'a, '_>,
-    root: &mut Node<'a>,
-    cols: &mut Columns,
-    t: &TypeOf,
-) -> Result<(), SfError> {
-    let rels = vec![t.relationship.clone()];
-    let (targets, canonical) = scope.targets(&rels)?;
-    let ids = id_columns(scope, cols, &rels)?;
-    let name = canonical
-        .first()
-        .cloned()
-        .unwrap_or_else(|| t.relationship.clone());
-    let ctx = scope.ctx();
-    let mut variants = Vec::new();
-    for (object, fields) in &t.whens {
-        let Some((obj, alias)) = targets
-            .iter()
-            .find(|(o, _)| o.name.eq_ignore_ascii_case(object))
-        else {
-            return Err(compile::invalid_field(format!(
-                "TYPEOF: '{object}' is not a type of relationship '{}'",
-                t.relationship
-            )));
-        };
-        let mut node = Node::default();
-        for f in fields {
-            let [field_name] = f.0.as_slice() else {
-                return Err(unsupported("A relationship path inside TYPEOF"));
-            };
-            let field = obj
-                .field(field_name)
-                .filter(|f| {
-                    f.is_column()
-                        && ctx
-                            .policy
-                            .field_access(ctx.principal, &obj.name, &f.name)
-                            .readable()
-                })
-                .ok_or_else(|| {
-                    compile::invalid_field(format!(
-                        "No such column '{field_name}' on entity '{}'",
-                        obj.name
-                    ))
-                })?;
-            let col = cols.add(format!("{alias}.{}", store::quote_ident(&field.name)));
-            node.value(&field.name, col, Conv::Field(field));
+/// A record shape being built from a select list: the scope its fields resolve in, the columns
+/// it reads and the tree of nodes that renders them.
+struct ShapeBuilder<'s, 'a, 'c> {
+    scope: &'s mut Scope<'a, 'c>,
+    cols: &'s mut Columns,
+    root: Node<'a>,
+}
+
+impl<'a> ShapeBuilder<'_, 'a, '_> {
+    /// A selected field (through parents, maybe inside `toLabel()` / `convertCurrency()`).
+    fn add_path(
+        &mut self,
+        path: &FieldPath,
+        function: Option<(Function, Option<String>)>,
+    ) -> Result<(), SfError> {
+        if function.is_none()
+            && let Some((compound, components)) = self.scope.compound_parts(path)?
+        {
+            return self.add_compound(path, compound, &components);
         }
-        variants.push((obj.name.clone(), node));
+        let c = self.scope.column(path)?;
+        let (_, chain) = parent_ids(self.scope, self.cols, path)?;
+        let col = self.cols.add(c.sql.clone());
+        let node = parent_node(&mut self.root, &c.rels, chain);
+        let (conv, name) = match function {
+            Some((Function::ToLabel, alias)) => (
+                Conv::Label(c.field),
+                alias.unwrap_or_else(|| c.display.clone()),
+            ),
+            Some((_, alias)) => (
+                Conv::Field(c.field),
+                alias.unwrap_or_else(|| c.display.clone()),
+            ),
+            None => (Conv::Field(c.field), c.display.clone()),
+        };
+        node.value(&name, col, conv);
+        Ok(())
     }
-    let mut else_node = Node::default();
-    for f in t.else_fields.iter().flatten() {
-        let mut path = vec![t.relationship.clone()];
-        path.extend(f.0.iter().cloned());
-        let c = scope.column(&FieldPath(path))?;
-        let col = cols.add(c.sql);
-        else_node.value(&c.display, col, Conv::Field(c.field));
+
+    /// A selected compound field: its components as columns, rendered as one object.
+    fn add_compound(
+        &mut self,
+        path: &FieldPath,
+        compound: &'a Field,
+        components: &[FieldPath],
+    ) -> Result<(), SfError> {
+        let (written_rels, chain) = parent_ids(self.scope, self.cols, path)?;
+        let (_, canonical) = self.scope.targets(&written_rels)?;
+        let prefix = compound
+            .name
+            .strip_suffix("Address")
+            .unwrap_or(&compound.name)
+            .to_string();
+        let mut parts = Vec::new();
+        for p in components {
+            let c = self.scope.column(p)?;
+            let short = c
+                .field
+                .name
+                .strip_prefix(prefix.as_str())
+                .unwrap_or(&c.field.name);
+            let key = match short.get(0..1) {
+                Some(first) => format!("{}{}", first.to_ascii_lowercase(), &short[1..]),
+                None => short.to_string(),
+            };
+            parts.push((key, self.cols.add(c.sql.clone()), c.field));
+        }
+        let node = parent_node(&mut self.root, &canonical, chain);
+        if !node
+            .entries
+            .iter()
+            .any(|e| matches!(e, Entry::Compound { name, .. } if *name == compound.name))
+        {
+            node.entries.push(Entry::Compound {
+                name: compound.name.clone(),
+                parts,
+            });
+        }
+        Ok(())
     }
-    root.entries.push(Entry::Parent {
-        name,
-        ids,
-        node: else_node,
-        variants,
-    });
-    Ok(())
+
+    /// A `TYPEOF` of a polymorphic relationship: one node per type, and the `ELSE` fields.
+    fn add_typeof(&mut self, t: &TypeOf) -> Result<(), SfError> {
+        let rels = vec![t.relationship.clone()];
+        let (targets, canonical) = self.scope.targets(&rels)?;
+        let ids = id_columns(self.scope, self.cols, &rels)?;
+        let name = canonical
+            .first()
+            .cloned()
+            .unwrap_or_else(|| t.relationship.clone());
+        let ctx = self.scope.ctx();
+        let mut variants = Vec::new();
+        for (object, fields) in &t.whens {
+            let Some((obj, alias)) = targets
+                .iter()
+                .find(|(o, _)| o.name.eq_ignore_ascii_case(object))
+            else {
+                return Err(compile::invalid_field(format!(
+                    "TYPEOF: '{object}' is not a type of relationship '{}'",
+                    t.relationship
+                )));
+            };
+            let mut node = Node::default();
+            for f in fields {
+                let [field_name] = f.0.as_slice() else {
+                    return Err(unsupported("A relationship path inside TYPEOF"));
+                };
+                let field = obj
+                    .field(field_name)
+                    .filter(|f| {
+                        f.is_column()
+                            && ctx
+                                .policy
+                                .field_access(ctx.principal, &obj.name, &f.name)
+                                .readable()
+                    })
+                    .ok_or_else(|| {
+                        compile::invalid_field(format!(
+                            "No such column '{field_name}' on entity '{}'",
+                            obj.name
+                        ))
+                    })?;
+                let col = self
+                    .cols
+                    .add(format!("{alias}.{}", store::quote_ident(&field.name)));
+                node.value(&field.name, col, Conv::Field(field));
+            }
+            variants.push((obj.name.clone(), node));
+        }
+        let mut else_node = Node::default();
+        for f in t.else_fields.iter().flatten() {
+            let mut path = vec![t.relationship.clone()];
+            path.extend(f.0.iter().cloned());
+            let c = self.scope.column(&FieldPath(path))?;
+            let col = self.cols.add(c.sql);
+            else_node.value(&c.display, col, Conv::Field(c.field));
+        }
+        self.root.entries.push(Entry::Parent {
+            name,
+            ids,
+            node: else_node,
+            variants,
+        });
+        Ok(())
+    }
 }
 
 fn record_url(version: &str, object: &str, id: &str) -> String {
@@ -614,6 +633,19 @@ fn filters_content_link(c: Option<&Condition>) -> bool {
 
 /// A scope over the base object of `query`, once the object is known readable and the query
 /// passes [`check_rules`].
+/// The base scope of a query read through a cursor (keys, then slices): never an aggregate.
+fn cursor_scope<'a, 'c>(
+    ctx: Ctx<'a>,
+    query: &Query,
+    counter: &'c Cell<usize>,
+) -> Result<Scope<'a, 'c>, SfError> {
+    let scope = base_scope(ctx, query, counter)?;
+    if query.is_aggregate() {
+        return Err(malformed("an aggregate query has no query cursor"));
+    }
+    Ok(scope)
+}
+
 fn base_scope<'a, 'c>(
     ctx: Ctx<'a>,
     query: &Query,
@@ -756,23 +788,13 @@ pub fn keys_sql(
     all_rows: bool,
 ) -> Result<(String, Vec<SqlValue>), SfError> {
     let counter = Cell::new(0);
-    let mut scope = base_scope(ctx, query, &counter)?;
-    if query.is_aggregate() {
-        return Err(malformed("an aggregate query has no query cursor"));
-    }
+    let mut scope = cursor_scope(ctx, query, &counter)?;
     let (where_sql, where_params) = where_part(&mut scope, query, all_rows)?;
     let mut order = compile::order_by(&mut scope, &query.order_by, Mode::Row)?;
     order.push(format!("{}.\"Id\"", scope.alias));
     let (from, mut params) = scope.from_sql();
     params.extend(where_params);
-    params.push(SqlValue::Integer(
-        query
-            .limit
-            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
-    ));
-    params.push(SqlValue::Integer(
-        i64::try_from(query.offset.unwrap_or(0)).unwrap_or(i64::MAX),
-    ));
+    push_limit_offset(&mut params, query);
     let sql = format!(
         "SELECT {}.\"Id\" FROM {from} WHERE {where_sql} ORDER BY {} LIMIT ? OFFSET ?",
         scope.alias,
@@ -808,10 +830,7 @@ pub fn run_slice(
     opts: RunOptions<'_>,
 ) -> Result<Vec<Json>, SfError> {
     let counter = Cell::new(0);
-    let mut scope = base_scope(ctx, query, &counter)?;
-    if query.is_aggregate() {
-        return Err(malformed("an aggregate query has no query cursor"));
-    }
+    let mut scope = cursor_scope(ctx, query, &counter)?;
     let plan = record_plan(&mut scope, query)?;
     let (from, mut params) = scope.from_sql();
     // CROSS JOIN keeps the snapshot as the outer loop: a rowid range, then one lookup by Id each.
@@ -826,6 +845,18 @@ pub fn run_slice(
     params.push(SqlValue::Integer(slice.end));
     let rows = fetch(conn, &sql, &params, plan.cols.exprs.len())?;
     render(conn, ctx, scope.object, &plan, &rows, opts)
+}
+
+/// Binds the query's `LIMIT ? OFFSET ?` (no limit is -1, SQLite's "all").
+fn push_limit_offset(params: &mut Vec<SqlValue>, query: &Query) {
+    params.push(SqlValue::Integer(
+        query
+            .limit
+            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
+    ));
+    params.push(SqlValue::Integer(
+        i64::try_from(query.offset.unwrap_or(0)).unwrap_or(i64::MAX),
+    ));
 }
 
 /// `WHERE` of the base query: soft delete, row-level security, then the query's own condition.
@@ -861,14 +892,7 @@ fn run_count(
     let (where_sql, where_params) = where_part(scope, query, _opts.all_rows)?;
     let (from, mut params) = scope.from_sql();
     params.extend(where_params);
-    params.push(SqlValue::Integer(
-        query
-            .limit
-            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX)),
-    ));
-    params.push(SqlValue::Integer(
-        i64::try_from(query.offset.unwrap_or(0)).unwrap_or(i64::MAX),
-    ));
+    push_limit_offset(&mut params, query);
     let sql =
         format!("SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE {where_sql} LIMIT ? OFFSET ?)");
     let total = count(conn, &sql, &params)?;

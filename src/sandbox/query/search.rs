@@ -11,20 +11,18 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value as Json, json};
-use std::collections::HashMap;
 
 use super::compile;
 use super::exec::{self, RunOptions};
 use crate::sandbox::error::SfError;
 use crate::sandbox::schema::{FieldType, ObjectSchema};
-use crate::sandbox::session::Auth;
+use crate::sandbox::session::DataCall;
 use crate::sandbox::state::AppState;
-use crate::sandbox::wire::{json_response, parse_version};
+use crate::sandbox::wire::json_response;
 use crate::soql::ast::*;
 use crate::soql::lexer::{TokenKind, tokenize};
 
@@ -354,19 +352,11 @@ fn search_condition(words: &[String], fields: &[String]) -> Condition {
     }
 }
 
-async fn search(
-    State(state): State<Arc<AppState>>,
-    Path(version): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
-    Auth(principal): Auth,
-) -> Response {
-    let version = parse_version(&version).unwrap_or("63.0").to_string();
-    let text = params.get("q").map_or("", String::as_str);
-    let conn = state.lock_db();
-    match run(&state, &conn, &principal, &version, text) {
-        Ok(body) => json_response(StatusCode::OK, &body),
-        Err(e) => e.into_response(),
-    }
+async fn search(call: DataCall) -> Result<Response, SfError> {
+    let text = call.query_param("q").unwrap_or("");
+    let conn = call.state.lock_db();
+    let body = run(&call.state, &conn, &call.principal, call.version(), text)?;
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 /// Runs SOSL `text` for `principal`: `{"searchRecords": […]}`. Shared by the route and composite

@@ -20,7 +20,7 @@ use crate::sandbox::state::AppState;
 use crate::sandbox::wire::{json_response, parse_version};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, patch, post};
@@ -327,16 +327,11 @@ fn split_ids(ids: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn collection_delete(
-    State(state): State<Arc<AppState>>,
-    Path(version): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-    Auth(p): Auth,
-) -> SfResult<Response> {
-    let ctx = Ctx::new(&state, &p, version_of(&version));
-    let ids = split_ids(q.get("ids").map(String::as_str).unwrap_or(""));
-    let aon = q
-        .get("allOrNone")
+async fn collection_delete(call: DataCall) -> SfResult<Response> {
+    let ctx = Ctx::new(&call.state, &call.principal, call.version());
+    let ids = split_ids(call.query_param("ids").unwrap_or(""));
+    let aon = call
+        .query_param("allOrNone")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     collection_response(&ctx, CollOp::Delete, aon, &ids)
 }
@@ -377,7 +372,7 @@ fn retrieve(
     Ok(Value::Array(out))
 }
 
-fn list_param(v: Option<&String>) -> Vec<String> {
+fn list_param(v: Option<&str>) -> Vec<String> {
     v.map(|s| {
         s.split(',')
             .map(|x| x.trim().to_string())
@@ -387,33 +382,24 @@ fn list_param(v: Option<&String>) -> Vec<String> {
     .unwrap_or_default()
 }
 
-async fn collection_retrieve(
-    State(state): State<Arc<AppState>>,
-    Path((version, object)): Path<(String, String)>,
-    Query(q): Query<HashMap<String, String>>,
-    Auth(p): Auth,
-) -> SfResult<Response> {
-    let ctx = Ctx::new(&state, &p, version_of(&version));
-    let obj = object_for(&state, &p, &object)?;
-    let conn = state.lock_db();
+async fn collection_retrieve(call: DataCall) -> SfResult<Response> {
+    let ctx = Ctx::new(&call.state, &call.principal, call.version());
+    let obj = object_for(&call.state, &call.principal, call.param("object"))?;
+    let conn = call.state.lock_db();
+    let ids = list_param(call.query_param("ids"));
     let v = retrieve(
         &ctx,
         &conn,
         obj,
-        &list_param(q.get("ids")),
-        &list_param(q.get("fields")),
+        &ids,
+        &list_param(call.query_param("fields")),
     )?;
     Ok(json_response(StatusCode::OK, &v))
 }
 
-async fn collection_retrieve_post(
-    State(state): State<Arc<AppState>>,
-    Path((version, object)): Path<(String, String)>,
-    Auth(p): Auth,
-    body: Bytes,
-) -> SfResult<Response> {
-    let ctx = Ctx::new(&state, &p, version_of(&version));
-    let obj = object_for(&state, &p, &object)?;
+async fn collection_retrieve_post(call: DataCall, body: Bytes) -> SfResult<Response> {
+    let ctx = Ctx::new(&call.state, &call.principal, call.version());
+    let obj = object_for(&call.state, &call.principal, call.param("object"))?;
     let b = parse_json(&body)?;
     let strings = |k: &str| -> Vec<String> {
         b.get(k)
@@ -425,7 +411,7 @@ async fn collection_retrieve_post(
             })
             .unwrap_or_default()
     };
-    let conn = state.lock_db();
+    let conn = call.state.lock_db();
     let v = retrieve(&ctx, &conn, obj, &strings("ids"), &strings("fields"))?;
     Ok(json_response(StatusCode::OK, &v))
 }
@@ -502,7 +488,12 @@ pub fn dispatch(
 ) -> SubResponse {
     let run = SubRequest::parse(url, body).and_then(|sub| {
         let ctx = Ctx::new(state, principal, &sub.version);
-        sub.route(&ctx, conn, &method.to_ascii_uppercase(), headers)
+        let routed = Routed {
+            sub: &sub,
+            ctx: &ctx,
+            conn,
+        };
+        routed.route(&method.to_ascii_uppercase(), headers)
     });
     run.unwrap_or_else(|e| SubResponse::err(&e))
 }
@@ -551,18 +542,22 @@ impl<'b> SubRequest<'b> {
             input,
         })
     }
+}
 
+/// A parsed subrequest bound to the context and connection it runs on.
+struct Routed<'r, 'b> {
+    sub: &'r SubRequest<'b>,
+    ctx: &'r Ctx<'r>,
+    conn: &'r Connection,
+}
+
+impl Routed<'_, '_> {
     /// Routes the subrequest to the resource its method and path name.
-    fn route(
-        &self,
-        ctx: &Ctx<'_>,
-        conn: &Connection,
-        method: &str,
-        headers: &HeaderMap,
-    ) -> SfResult<SubResponse> {
-        let segs: Vec<&str> = self.segs.iter().map(String::as_str).collect();
+    fn route(&self, method: &str, headers: &HeaderMap) -> SfResult<SubResponse> {
+        let (ctx, conn) = (self.ctx, self.conn);
+        let segs: Vec<&str> = self.sub.segs.iter().map(String::as_str).collect();
         match (method, segs.as_slice()) {
-            ("POST", ["sobjects", t]) => self.create(ctx, conn, t),
+            ("POST", ["sobjects", t]) => self.create(t),
             ("GET", ["sobjects", t, "describe"]) => {
                 let obj = object_for(ctx.state, ctx.principal, t)?;
                 Ok(SubResponse::ok(
@@ -570,46 +565,45 @@ impl<'b> SubRequest<'b> {
                     crate::sandbox::rest::describe::describe_for(ctx.state, ctx.principal, obj),
                 ))
             }
-            ("GET", ["sobjects", t, id]) => self.read(ctx, conn, t, id, headers),
-            ("PATCH", ["sobjects", t, id]) => self.update(ctx, conn, t, id, headers),
+            ("GET", ["sobjects", t, id]) => self.read(t, id, headers),
+            ("PATCH", ["sobjects", t, id]) => self.update(t, id, headers),
             ("DELETE", ["sobjects", t, id]) => {
-                let obj = object_for(ctx.state, ctx.principal, t)?;
-                let rid = dml::parse_id_for(obj, id)?;
-                guard_conditions(ctx, conn, obj, rid.as_str(), headers)?;
+                let (obj, rid) = self.row(t, id)?;
+                self.guard_conditions(obj, rid.as_str(), headers)?;
                 dml::delete_row(ctx, conn, obj, &ctx.access(obj), rid.as_str())?;
                 Ok(SubResponse::ok(StatusCode::NO_CONTENT, Value::Null))
             }
-            ("PATCH", ["sobjects", t, field, value]) => self.upsert(ctx, conn, t, field, value),
+            ("PATCH", ["sobjects", t, field, value]) => self.upsert(t, field, value),
             ("POST" | "PATCH", ["composite", "sobjects"]) => {
                 let op = if method == "POST" {
                     CollOp::Create
                 } else {
                     CollOp::Update
                 };
-                self.collection(ctx, conn, op)
+                self.collection(op)
             }
             ("PATCH", ["composite", "sobjects", t, field]) => {
                 let obj = object_for(ctx.state, ctx.principal, t)?;
                 dml::external_id_field(obj, &ctx.access(obj), field)?;
-                self.collection(ctx, conn, CollOp::Upsert(obj, field))
+                self.collection(CollOp::Upsert(obj, field))
             }
-            ("DELETE", ["composite", "sobjects"]) => self.collection_delete(ctx, conn),
+            ("DELETE", ["composite", "sobjects"]) => self.collection_delete(),
             ("GET", ["composite", "sobjects", t]) => {
                 let obj = object_for(ctx.state, ctx.principal, t)?;
-                let ids = list_param(self.params.get("ids"));
-                let fields = list_param(self.params.get("fields"));
+                let ids = list_param(self.sub.params.get("ids").map(String::as_str));
+                let fields = list_param(self.sub.params.get("fields").map(String::as_str));
                 let body = retrieve(ctx, conn, obj, &ids, &fields)?;
                 Ok(SubResponse::ok(StatusCode::OK, body))
             }
-            ("GET", ["query"]) => self.query(ctx, conn, false),
-            ("GET", ["queryAll"]) => self.query(ctx, conn, true),
+            ("GET", ["query"]) => self.query(false),
+            ("GET", ["queryAll"]) => self.query(true),
             ("GET", ["search"]) => {
-                let text = self.params.get("q").map_or("", String::as_str);
+                let text = self.sub.params.get("q").map_or("", String::as_str);
                 let body = crate::sandbox::query::search::run(
                     ctx.state,
                     conn,
                     ctx.principal,
-                    &self.version,
+                    &self.sub.version,
                     text,
                 )?;
                 Ok(SubResponse::ok(StatusCode::OK, body))
@@ -618,38 +612,51 @@ impl<'b> SubRequest<'b> {
         }
     }
 
+    /// Applies a write subrequest's conditional headers (`If-Match`, `If-Unmodified-Since`, …) to
+    /// the stored row, as the sObject Rows resource does; a row the principal can't see is left to
+    /// the write itself to answer NOT_FOUND.
+    fn guard_conditions(&self, obj: &ObjectSchema, id: &str, headers: &HeaderMap) -> SfResult<()> {
+        if headers.is_empty() {
+            return Ok(());
+        }
+        if let Some(row) = dml::load_row(self.ctx, self.conn, obj, id)? {
+            records::check_conditions(headers, &row, false)?;
+        }
+        Ok(())
+    }
+
+    /// The object and record a `sobjects/{T}/{id}` path names.
+    fn row(&self, t: &str, id: &str) -> SfResult<(&ObjectSchema, RecordId)> {
+        let obj = object_for(self.ctx.state, self.ctx.principal, t)?;
+        Ok((obj, dml::parse_id_for(obj, id)?))
+    }
+
     /// `201` with the new record's `Location`, as `POST sobjects/{T}` and a creating upsert answer.
     fn created(&self, obj: &ObjectSchema, id: &RecordId, body: Value) -> SubResponse {
         let mut r = SubResponse::ok(StatusCode::CREATED, body);
         let location = format!(
             "/services/data/v{}/sobjects/{}/{id}",
-            self.version, obj.name
+            self.sub.version, obj.name
         );
         r.headers.insert("Location".into(), json!(location));
         r
     }
 
     /// `POST sobjects/{T}`.
-    fn create(&self, ctx: &Ctx<'_>, conn: &Connection, t: &str) -> SfResult<SubResponse> {
+    fn create(&self, t: &str) -> SfResult<SubResponse> {
+        let (ctx, conn) = (self.ctx, self.conn);
         let obj = object_for(ctx.state, ctx.principal, t)?;
         let access = ctx.access(obj);
-        let changes = dml::changes_from_json(obj, &access, &self.input, Op::Insert)?;
+        let changes = dml::changes_from_json(obj, &access, &self.sub.input, Op::Insert)?;
         let id = dml::insert_row(ctx, conn, obj, &access, changes)?;
         let body = json!({"id": id.as_str(), "success": true, "errors": []});
         Ok(self.created(obj, &id, body))
     }
 
     /// `GET sobjects/{T}/{id}` (with `fields=` and conditional headers).
-    fn read(
-        &self,
-        ctx: &Ctx<'_>,
-        conn: &Connection,
-        t: &str,
-        id: &str,
-        headers: &HeaderMap,
-    ) -> SfResult<SubResponse> {
-        let obj = object_for(ctx.state, ctx.principal, t)?;
-        let rid = dml::parse_id_for(obj, id)?;
+    fn read(&self, t: &str, id: &str, headers: &HeaderMap) -> SfResult<SubResponse> {
+        let (ctx, conn) = (self.ctx, self.conn);
+        let (obj, rid) = self.row(t, id)?;
         let row = dml::load_row(ctx, conn, obj, rid.as_str())?.ok_or_else(SfError::not_found)?;
         if matches!(
             row.get("IsDeleted"),
@@ -658,7 +665,11 @@ impl<'b> SubRequest<'b> {
             return Err(SfError::entity_deleted());
         }
         records::check_conditions(headers, &row, false)?;
-        let fields = self.params.get("fields").map(|f| list_param(Some(f)));
+        let fields = self
+            .sub
+            .params
+            .get("fields")
+            .map(|f| list_param(Some(f.as_str())));
         Ok(SubResponse::ok(
             StatusCode::OK,
             dml::record_json(ctx, obj, &ctx.access(obj), &row, fields.as_deref())?,
@@ -666,34 +677,21 @@ impl<'b> SubRequest<'b> {
     }
 
     /// `PATCH sobjects/{T}/{id}`.
-    fn update(
-        &self,
-        ctx: &Ctx<'_>,
-        conn: &Connection,
-        t: &str,
-        id: &str,
-        headers: &HeaderMap,
-    ) -> SfResult<SubResponse> {
-        let obj = object_for(ctx.state, ctx.principal, t)?;
-        let rid = dml::parse_id_for(obj, id)?;
+    fn update(&self, t: &str, id: &str, headers: &HeaderMap) -> SfResult<SubResponse> {
+        let (ctx, conn) = (self.ctx, self.conn);
+        let (obj, rid) = self.row(t, id)?;
         let access = ctx.access(obj);
-        guard_conditions(ctx, conn, obj, rid.as_str(), headers)?;
-        let changes = dml::changes_from_json(obj, &access, &self.input, Op::Update)?;
+        self.guard_conditions(obj, rid.as_str(), headers)?;
+        let changes = dml::changes_from_json(obj, &access, &self.sub.input, Op::Update)?;
         dml::update_row(ctx, conn, obj, &access, rid.as_str(), changes)?;
         Ok(SubResponse::ok(StatusCode::NO_CONTENT, Value::Null))
     }
 
     /// `PATCH sobjects/{T}/{Field}/{value}`: upsert on an external id.
-    fn upsert(
-        &self,
-        ctx: &Ctx<'_>,
-        conn: &Connection,
-        t: &str,
-        field: &str,
-        value: &str,
-    ) -> SfResult<SubResponse> {
+    fn upsert(&self, t: &str, field: &str, value: &str) -> SfResult<SubResponse> {
+        let (ctx, conn) = (self.ctx, self.conn);
         let obj = object_for(ctx.state, ctx.principal, t)?;
-        match records::upsert_on(ctx, conn, obj, field, value, &self.input) {
+        match records::upsert_on(ctx, conn, obj, field, value, &self.sub.input) {
             Ok((Upsert::Created(id), _)) => {
                 let body =
                     json!({"id": id.as_str(), "success": true, "errors": [], "created": true});
@@ -715,36 +713,34 @@ impl<'b> SubRequest<'b> {
     }
 
     /// `POST`/`PATCH composite/sobjects[/{T}/{Field}]`: a collection from the body's records.
-    fn collection(
-        &self,
-        ctx: &Ctx<'_>,
-        conn: &Connection,
-        op: CollOp<'_>,
-    ) -> SfResult<SubResponse> {
-        let (aon, records) = body_records(self.body.unwrap_or(&Value::Null))?;
+    fn collection(&self, op: CollOp<'_>) -> SfResult<SubResponse> {
+        let (aon, records) = body_records(self.sub.body.unwrap_or(&Value::Null))?;
         Ok(SubResponse::ok(
             StatusCode::OK,
-            run_collection(ctx, conn, op, aon, &records)?,
+            run_collection(self.ctx, self.conn, op, aon, &records)?,
         ))
     }
 
     /// `DELETE composite/sobjects?ids=…&allOrNone=…`.
-    fn collection_delete(&self, ctx: &Ctx<'_>, conn: &Connection) -> SfResult<SubResponse> {
-        let ids = split_ids(self.params.get("ids").map(String::as_str).unwrap_or(""));
+    fn collection_delete(&self) -> SfResult<SubResponse> {
+        let ids = split_ids(self.sub.params.get("ids").map(String::as_str).unwrap_or(""));
         let aon = self
+            .sub
             .params
             .get("allOrNone")
             .is_some_and(|v| v.eq_ignore_ascii_case("true"));
         Ok(SubResponse::ok(
             StatusCode::OK,
-            run_collection(ctx, conn, CollOp::Delete, aon, &ids)?,
+            run_collection(self.ctx, self.conn, CollOp::Delete, aon, &ids)?,
         ))
     }
 
     /// `GET query?q=…` / `GET queryAll?q=…`: the first page (up to 2000 rows).
-    fn query(&self, ctx: &Ctx<'_>, conn: &Connection, all_rows: bool) -> SfResult<SubResponse> {
+    fn query(&self, all_rows: bool) -> SfResult<SubResponse> {
+        let ctx = self.ctx;
         use crate::sandbox::query::{compile, exec};
         let text = self
+            .sub
             .params
             .get("q")
             .map(|s| s.trim())
@@ -755,33 +751,14 @@ impl<'b> SubRequest<'b> {
         let opts = exec::RunOptions {
             all_rows,
             batch: 2000,
-            version: &self.version,
+            version: &self.sub.version,
         };
-        let page = exec::run(conn, qctx, &q, opts)?;
+        let page = exec::run(self.conn, qctx, &q, opts)?;
         Ok(SubResponse::ok(
             StatusCode::OK,
             json!({"totalSize": page.total, "done": page.next.is_none(), "records": page.records}),
         ))
     }
-}
-
-/// Applies a write subrequest's conditional headers (`If-Match`, `If-Unmodified-Since`, …) to the
-/// stored row, as the sObject Rows resource does; a row the principal can't see is left to the
-/// write itself to answer NOT_FOUND.
-fn guard_conditions(
-    ctx: &Ctx<'_>,
-    conn: &Connection,
-    obj: &ObjectSchema,
-    id: &str,
-    headers: &HeaderMap,
-) -> SfResult<()> {
-    if headers.is_empty() {
-        return Ok(());
-    }
-    if let Some(row) = dml::load_row(ctx, conn, obj, id)? {
-        records::check_conditions(headers, &row, false)?;
-    }
-    Ok(())
 }
 
 /// The `httpHeaders` object of a `/composite` subrequest as a header map; names or values that
@@ -944,17 +921,56 @@ fn run_subrequests<'s>(
 }
 
 /// The subrequest array `key` of a composite or batch body, at most [`MAX_SUBREQUESTS`] long.
-fn subrequests<'r>(req: &'r Value, key: &str, too_many: &str) -> SfResult<&'r [Value]> {
-    let subs = req.get(key).and_then(Value::as_array).ok_or_else(|| {
-        bad_request(
-            "JSON_PARSER_ERROR",
-            &format!("The request body must contain a `{key}` array"),
-        )
-    })?;
-    if subs.len() > MAX_SUBREQUESTS {
-        return Err(bad_request("LIMIT_EXCEEDED", too_many));
+/// The two requests that carry subrequests: `/composite` and `/composite/batch`.
+#[derive(Debug, Clone, Copy)]
+enum Envelope {
+    Composite,
+    Batch,
+}
+
+impl Envelope {
+    /// The array of subrequests in the body.
+    fn key(self) -> &'static str {
+        match self {
+            Envelope::Composite => "compositeRequest",
+            Envelope::Batch => "batchRequests",
+        }
     }
-    Ok(subs.as_slice())
+
+    /// The flag that stops the run at the first failure (`allOrNone` also rolls back).
+    fn stop_flag(self) -> &'static str {
+        match self {
+            Envelope::Composite => "allOrNone",
+            Envelope::Batch => "haltOnError",
+        }
+    }
+
+    /// The `LIMIT_EXCEEDED` message for `n` subrequests.
+    fn too_many(self, n: usize) -> String {
+        match self {
+            Envelope::Composite => format!(
+                "A composite request can have up to {MAX_SUBREQUESTS} subrequests; this one has {n}."
+            ),
+            Envelope::Batch => {
+                format!("A batch request can have up to {MAX_SUBREQUESTS} subrequests.")
+            }
+        }
+    }
+
+    /// The subrequests of `req` (at most [`MAX_SUBREQUESTS`]) and its stop flag.
+    fn open(self, req: &Value) -> SfResult<(&[Value], bool)> {
+        let key = self.key();
+        let subs = req.get(key).and_then(Value::as_array).ok_or_else(|| {
+            bad_request(
+                "JSON_PARSER_ERROR",
+                &format!("The request body must contain a `{key}` array"),
+            )
+        })?;
+        if subs.len() > MAX_SUBREQUESTS {
+            return Err(bad_request("LIMIT_EXCEEDED", &self.too_many(subs.len())));
+        }
+        Ok((subs.as_slice(), flag(req, self.stop_flag())))
+    }
 }
 
 fn flag(req: &Value, key: &str) -> bool {
@@ -1034,17 +1050,7 @@ fn composite_sub(
 async fn composite(call: DataCall, body: Bytes) -> SfResult<Response> {
     let (state, p) = (&call.state, &call.principal);
     let req = parse_json(&body)?;
-    let all_or_none = flag(&req, "allOrNone");
-    let subs = subrequests(
-        &req,
-        "compositeRequest",
-        &format!(
-            "A composite request can have up to {MAX_SUBREQUESTS} subrequests; this one has {}.",
-            req.get("compositeRequest")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len)
-        ),
-    )?;
+    let (subs, all_or_none) = Envelope::Composite.open(&req)?;
     check_reference_ids(subs)?;
     let conn = state.lock_db();
     conn.execute_batch("SAVEPOINT sayso_composite")?;
@@ -1123,12 +1129,7 @@ fn batch_result(resp: &SubResponse) -> Value {
 async fn batch(call: DataCall, body: Bytes) -> SfResult<Response> {
     let (state, p) = (&call.state, &call.principal);
     let req = parse_json(&body)?;
-    let halt = flag(&req, "haltOnError");
-    let subs = subrequests(
-        &req,
-        "batchRequests",
-        &format!("A batch request can have up to {MAX_SUBREQUESTS} subrequests."),
-    )?;
+    let (subs, halt) = Envelope::Batch.open(&req)?;
     // Each subrequest counts as one API call; the batch itself was counted by the middleware.
     let usage = if subs.len() > 1 {
         Some(limits::record_call(state, p, (subs.len() - 1) as u32)?)

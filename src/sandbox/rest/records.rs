@@ -114,20 +114,15 @@ fn with_location(mut resp: Response, version: &str, object: &str, id: &str) -> R
     resp
 }
 
-async fn create(
-    State(state): State<Arc<AppState>>,
-    Path((version, object)): Path<(String, String)>,
-    Auth(principal): Auth,
-    body: Bytes,
-) -> SfResult<Response> {
-    let v = version_of(&version);
-    let obj = object_for(&state, &principal, &object)?;
+async fn create(call: DataCall, body: Bytes) -> SfResult<Response> {
+    let v = call.version();
+    let obj = object_for(&call.state, &call.principal, call.param("object"))?;
     let input = parse_object(&body)?;
-    let ctx = Ctx::new(&state, &principal, v);
+    let ctx = Ctx::new(&call.state, &call.principal, v);
     let access = ctx.access(obj);
     let changes = dml::changes_from_json(obj, &access, &input, Op::Insert)?;
     let id = {
-        let conn = state.lock_db();
+        let conn = call.state.lock_db();
         dml::insert_row(&ctx, &conn, obj, &access, changes)?
     };
     Ok(with_location(
@@ -499,12 +494,7 @@ async fn read_by_field(
             Some(SqlValue::Text(t)) => t.clone(),
             _ => String::new(),
         };
-        let mut resp = (StatusCode::OK, text).into_response();
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain;charset=UTF-8"),
-        );
-        return Ok(resp);
+        return Ok(crate::sandbox::wire::text_response(StatusCode::OK, text));
     }
     on_external_id(&ctx, obj, &access, &field, &value, |one| {
         let row = live_row(&ctx, obj, one)?;

@@ -7,39 +7,14 @@ use rusqlite::Connection;
 
 use super::*;
 
-const DATA: &[(&str, &str)] = &[
-    ("Account", include_str!("../demo-org/data/Account.csv")),
-    ("Case", include_str!("../demo-org/data/Case.csv")),
-    ("Contact", include_str!("../demo-org/data/Contact.csv")),
-    (
-        "ContentDocumentLink",
-        include_str!("../demo-org/data/ContentDocumentLink.csv"),
-    ),
-    (
-        "ContentNote",
-        include_str!("../demo-org/data/ContentNote.csv"),
-    ),
-    ("Event", include_str!("../demo-org/data/Event.csv")),
-    ("Lead", include_str!("../demo-org/data/Lead.csv")),
-    (
-        "Opportunity",
-        include_str!("../demo-org/data/Opportunity.csv"),
-    ),
-    (
-        "OpportunityContactRole",
-        include_str!("../demo-org/data/OpportunityContactRole.csv"),
-    ),
-    ("Task", include_str!("../demo-org/data/Task.csv")),
-    ("User", include_str!("../demo-org/data/User.csv")),
-];
-
 const DANA: &str = "005Dm0000000003IAA";
 const SAM: &str = "005Dm0000000004IAA";
 const KINETIC: &str = "005Dm0000000007IAA";
 
 fn db() -> Connection {
     let conn = Connection::open_in_memory().expect("in-memory db");
-    for (table, text) in DATA {
+    for (table, file) in crate::sandbox::seed::demo_csvs().expect("demo data") {
+        let text = file.contents_utf8().expect("utf-8 csv");
         let mut rdr = csv::Reader::from_reader(text.as_bytes());
         let headers: Vec<String> = rdr
             .headers()
@@ -304,36 +279,27 @@ fn standard_user_read_only_fields() {
     let w = World::new();
     let d = w.who(DANA_U);
     let p = &w.policy;
-    assert_eq!(p.field_access(&d, "Account", "Tier__c"), FieldAccess::Read);
-    assert_eq!(
-        p.field_access(&d, "Account", "AnnualRevenue"),
-        FieldAccess::Read
-    );
-    assert_eq!(
-        p.field_access(&d, "Opportunity", "ForecastCategoryName"),
-        FieldAccess::Read
-    );
-    assert_eq!(
-        p.field_access(&d, "Opportunity", "StageName"),
-        FieldAccess::Edit
-    );
-    assert_eq!(
-        p.field_access(&d, "Opportunity", "CreatedDate"),
-        FieldAccess::Read
-    );
-    // User: read, no edit.
-    assert_eq!(p.field_access(&d, "User", "Title"), FieldAccess::Read);
-    assert_eq!(
-        p.field_access(&d, "OauthToken", "AppName"),
-        FieldAccess::Hidden
-    );
+    let fields = [
+        ("Account", "Tier__c", FieldAccess::Read),
+        ("Account", "AnnualRevenue", FieldAccess::Read),
+        ("Opportunity", "ForecastCategoryName", FieldAccess::Read),
+        ("Opportunity", "StageName", FieldAccess::Edit),
+        ("Opportunity", "CreatedDate", FieldAccess::Read),
+        // User: read, no edit.
+        ("User", "Title", FieldAccess::Read),
+        ("OauthToken", "AppName", FieldAccess::Hidden),
+    ];
+    for (object, field, want) in fields {
+        assert_eq!(p.field_access(&d, object, field), want, "{object}.{field}");
+    }
     assert!(!p.object_access(&d, "OauthToken").read);
 }
 
 #[test]
 fn ada_sees_everything() {
     let w = World::new();
-    for (object, text) in DATA {
+    for (object, file) in crate::sandbox::seed::demo_csvs().expect("demo data") {
+        let text = file.contents_utf8().expect("utf-8 csv");
         let rows = text.lines().filter(|l| !l.is_empty()).count() - 1;
         assert_eq!(w.count(ADA, object), rows, "{object}");
         assert_eq!(w.ids(ADA, object, RowAccess::Edit).len(), rows, "{object}");
