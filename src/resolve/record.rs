@@ -1,6 +1,6 @@
 //! Record resolution: which record a [`RecordRef`] names, per the rules in the corpus README —
 //! exact name (case, spacing and punctuation ignored) → every word in the name → qualifiers (my,
-//! open/closed, at <account>, related record) → the single open one → ambiguous → not found.
+//! open/closed, at `<account>`, related record) → the single open one → ambiguous → not found.
 //!
 //! Queries go through the escaping builder ([`crate::soql::builder`]); the select lists are cut to the fields
 //! the user's describe shows, so a hidden field never breaks a lookup. Records the user can't see are

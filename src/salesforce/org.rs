@@ -271,7 +271,7 @@ impl Org {
         Ok((records_of(&page), next_url(&page), total))
     }
 
-    /// Runs a SOSL search (text built by [`super::query::sosl_find`]) and returns its records.
+    /// Runs a SOSL search (text built by [`crate::soql::builder::sosl_find`]) and returns its records.
     ///
     /// # Errors
     /// The org's error (e.g. `MALFORMED_SEARCH`, an object the user can't see).

@@ -12,7 +12,7 @@
 //! - [`clock`] — today (`SAYSO_TODAY`), org time zone, date/datetime formats.
 //! - [`error`] — [`error::SfError`], the `[{message, errorCode, fields}]` REST error.
 //! - [`session`] — access tokens, the auth middleware and the [`session::Auth`] extractor.
-//! - [`dml`], [`derive`] — record writes/reads with validation, defaults and derived values.
+//! - [`dml`], [`derive`](mod@derive) — record writes/reads with validation, defaults and derived values.
 //! - [`faults`] — injected latency, errors and policy overrides; [`tls`] — serving over HTTPS.
 //!
 //! The parts, one folder each:

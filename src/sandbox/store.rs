@@ -349,7 +349,7 @@ pub fn from_json(field: &Field, v: &Value) -> Result<SqlValue, SfError> {
 /// Converts text (a JSON string or a CSV cell) to the column value of `field`.
 ///
 /// # Errors
-/// `INVALID_TYPE_ON_FIELD_IN_RECORD` ("<Label>: value not of required type: <v>").
+/// `INVALID_TYPE_ON_FIELD_IN_RECORD` (`"<Label>: value not of required type: <v>"`).
 pub fn from_text(field: &Field, s: &str) -> Result<SqlValue, SfError> {
     let bad = || {
         SfError::dml(

@@ -1,6 +1,6 @@
 //! HTTPS for the sandbox (`sayso sandbox serve --tls`): a throwaway certificate authority and a
 //! `127.0.0.1`/`localhost` server certificate generated at start, and a TLS listener for
-//! [`axum::serve`]. Clients that insist on https (simple-salesforce, the Salesforce CLI) trust the
+//! [`axum::serve`](fn@axum::serve). Clients that insist on https (simple-salesforce, the Salesforce CLI) trust the
 //! CA through the PEM written by `--cert-out` (`REQUESTS_CA_BUNDLE`, `NODE_EXTRA_CA_CERTS`,
 //! `SAYSO_CA_CERT`).
 //!

@@ -1,4 +1,4 @@
-//! The SOQL abstract syntax tree: what [`crate::soql::parse`] produces and [`crate::soql::render`]
+//! The SOQL abstract syntax tree: what [`crate::soql::parse`] produces and [`crate::soql::render`](fn@crate::soql::render)
 //! turns back into text.
 //!
 //! Owns the data shapes only: no parsing, no rendering, no evaluation. Names (objects, fields,

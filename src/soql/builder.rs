@@ -3,7 +3,7 @@
 //! Owns the safe way in for values the agent did not write itself: names are validated as SOQL
 //! identifiers, strings go through [`StringLit::from_value`], LIKE text through
 //! [`StringLit::like_from_value`] (its `%` and `_` escaped), ids through [`RecordId`]. The result is
-//! an ordinary [`Query`]; [`crate::soql::render`] turns it into text.
+//! an ordinary [`Query`]; [`crate::soql::render`](fn@crate::soql::render) turns it into text.
 //!
 //! Two ways in: the checked constructors ([`QueryBuilder`], [`eq_str`], [`like`], [`id_in`]) for
 //! names that come from outside (admin commands, the shell), returning [`BuildError`]; and the
@@ -417,7 +417,7 @@ pub fn order_limit(mut q: Query, field: &str, limit: Option<u64>) -> Query {
     q
 }
 
-/// Renders a query as SOQL text through the shared escaping renderer ([`crate::soql::render`]).
+/// Renders a query as SOQL text through the shared escaping renderer ([`crate::soql::render`](fn@crate::soql::render)).
 pub fn to_soql(q: &Query) -> String {
     crate::soql::render(q)
 }

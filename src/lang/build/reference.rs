@@ -1,6 +1,6 @@
-//! Record references and bulk filters as said: qualifiers (my, open/closed, at <account>), object
+//! Record references and bulk filters as said: qualifiers (my, open/closed, at `<account>`), object
 //! words, record numbers, pronouns, task subjects with their related record, and filter qualifiers
-//! (industry, stage, closing <period>, over/under <amount>, overdue). Part of `build`.
+//! (industry, stage, closing `<period>`, over/under `<amount>`, overdue). Part of `build`.
 
 use super::*;
 
