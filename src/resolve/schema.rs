@@ -92,7 +92,10 @@ impl ObjectDescribe {
     /// Parses a describe JSON document (absent keys read as empty, `false`, none; a document that
     /// is not a describe reads as an object with no fields).
     pub fn from_json(v: &Value) -> ObjectDescribe {
-        ObjectDescribe::deserialize(v).unwrap_or_default()
+        ObjectDescribe::deserialize(v).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "a describe could not be read; its object shows no fields");
+            ObjectDescribe::default()
+        })
     }
 
     /// The field with this API name (case-insensitive).

@@ -51,6 +51,26 @@ fn json_output_has_typed_intents_and_respects_sayso_today() {
 }
 
 #[test]
+fn summary_names_every_condition_of_a_filter() {
+    let o = sayso(&[
+        "parse",
+        "how many of my open deals are between 100k and 300k",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    assert!(
+        out.contains("all my open Opportunity between 100000..300000"),
+        "{out}"
+    );
+    let o = sayso(&["parse", "how many open deals does sam have"]);
+    assert!(
+        stdout(&o).contains("all open Opportunity owned by sam"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
 fn compound_summary_numbers_the_clauses() {
     let o = sayso(&[
         "parse",

@@ -307,27 +307,29 @@ fn filter(f: &RecordFilter) -> String {
         .into_iter()
         .partition(|(c, _)| c.is_flag());
     let mut parts = vec!["all".to_string()];
-    for (c, _) in flags {
-        parts.push(if c == Criterion::Mine { "my" } else { c.key() }.to_string());
-    }
+    parts.extend(flags.iter().map(|(c, v)| criterion(*c, v)));
     parts.push(f.object.map_or("records", |o| o.api_name()).to_string());
-    for (c, v) in said {
-        parts.push(match c {
-            Criterion::Industry => format!("in industry {v}"),
-            Criterion::Stage => format!("in stage {v}"),
-            Criterion::Closing => format!("closing {v}"),
-            Criterion::Over => format!("over {v}"),
-            Criterion::Under => format!("under {v}"),
-            Criterion::Between => format!("between {v}"),
-            Criterion::Won if v == "true" => "won".to_string(),
-            Criterion::Won => "lost".to_string(),
-            Criterion::UntouchedSince => format!("untouched since {v}"),
-            Criterion::Owner => format!("owned by {v}"),
-            Criterion::Priority => format!("{} priority", v.to_lowercase()),
-            Criterion::Account => format!("at \"{v}\""),
-            Criterion::Text => format!("matching \"{v}\""),
-            _ => v,
-        });
-    }
+    parts.extend(said.iter().map(|(c, v)| criterion(*c, v)));
     parts.join(" ")
+}
+
+/// One condition of a filter in words ("my", "in stage Prospecting", "owned by sam").
+fn criterion(c: Criterion, v: &str) -> String {
+    match c {
+        Criterion::Mine => "my".to_string(),
+        Criterion::Open | Criterion::Closed | Criterion::Overdue => c.key().to_string(),
+        Criterion::Industry => format!("in industry {v}"),
+        Criterion::Stage => format!("in stage {v}"),
+        Criterion::Closing => format!("closing {v}"),
+        Criterion::Over => format!("over {v}"),
+        Criterion::Under => format!("under {v}"),
+        Criterion::Between => format!("between {v}"),
+        Criterion::Won if v == "true" => "won".to_string(),
+        Criterion::Won => "lost".to_string(),
+        Criterion::UntouchedSince => format!("untouched since {v}"),
+        Criterion::Owner => format!("owned by {v}"),
+        Criterion::Priority => format!("{} priority", v.to_lowercase()),
+        Criterion::Account => format!("at \"{v}\""),
+        Criterion::Text => format!("matching \"{v}\""),
+    }
 }
