@@ -50,34 +50,36 @@ fn json_output_has_typed_intents_and_respects_sayso_today() {
     assert_eq!(change["value"]["entities"][0]["value"], "2026-11-27");
 }
 
+/// The text summary `sayso parse` prints for `phrase` (the command must succeed).
+#[track_caller]
+fn summary(phrase: &str) -> String {
+    let o = sayso(&["parse", phrase]);
+    assert_eq!(o.status.code(), Some(0), "{phrase}");
+    stdout(&o)
+}
+
 #[test]
 fn summary_names_every_condition_of_a_filter() {
-    let o = sayso(&[
-        "parse",
-        "how many of my open deals are between 100k and 300k",
-    ]);
-    assert_eq!(o.status.code(), Some(0));
-    let out = stdout(&o);
-    assert!(
-        out.contains("all my open Opportunity between 100000..300000"),
-        "{out}"
-    );
-    let o = sayso(&["parse", "how many open deals does sam have"]);
-    assert!(
-        stdout(&o).contains("all open Opportunity owned by sam"),
-        "{}",
-        stdout(&o)
-    );
+    for (phrase, said) in [
+        (
+            "how many of my open deals are between 100k and 300k",
+            "all my open Opportunity between 100000..300000",
+        ),
+        (
+            "how many open deals does sam have",
+            "all open Opportunity owned by sam",
+        ),
+    ] {
+        let out = summary(phrase);
+        assert!(out.contains(said), "{out}");
+    }
 }
 
 #[test]
 fn compound_summary_numbers_the_clauses() {
-    let o = sayso(&[
-        "parse",
+    let out = summary(
         "create a contact for Jane Doe at Acme Corp and associate her with the open Acme deal",
-    ]);
-    assert_eq!(o.status.code(), Some(0));
-    let out = stdout(&o);
+    );
     assert!(out.starts_with("1. create Contact Jane Doe"), "{out}");
     assert!(out.contains("2. add contact role"), "{out}");
     assert!(out.contains("record created of clause 1"), "{out}");
